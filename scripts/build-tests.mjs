@@ -1,0 +1,25 @@
+// Compiles test/unit/**/*.test.ts to out/test/unit/*.test.js (node:test runs the output).
+import * as esbuild from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = join(root, 'test/unit');
+const entries = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f));
+rmSync(join(root, 'out/test/unit'), { recursive: true, force: true });
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: entries,
+  outdir: join(root, 'out/test/unit'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'inline',
+  mainFields: ['module', 'main'],
+  external: ['@tensorflow/tfjs-node'],
+  alias: { 'node-fetch': join(root, 'scripts/empty-module.cjs') },
+  logOverride: { 'require-resolve-not-external': 'silent' },
+  logLevel: 'warning',
+});

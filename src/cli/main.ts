@@ -1,0 +1,53 @@
+import { isUserError } from '../core/errors';
+import { cleanCommand } from './commands/clean';
+import { tokenizeCommand } from './commands/tokenize';
+import { encodeCommand } from './commands/encode';
+import { trainCommand } from './commands/train';
+import { generateCommand } from './commands/generate';
+import { evalCommand } from './commands/eval';
+import { benchCommand } from './commands/bench';
+import { USAGE } from './usage';
+import { version } from '../../package.json';
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  clean: cleanCommand,
+  tokenize: tokenizeCommand,
+  encode: encodeCommand,
+  train: trainCommand,
+  generate: generateCommand,
+  eval: evalCommand,
+  bench: benchCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`corpus-lab: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; see corpus-lab help)\n`);
+    return 2;
+  }
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (isUserError(e)) {
+      process.stderr.write(`corpus-lab: ${e.message}\n`);
+      process.exit(2);
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`corpus-lab: internal error: ${message}\n`);
+    if (process.env.CORPUS_LAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    else process.stderr.write('(run with CORPUS_LAB_DEBUG=1 for details, and please report it)\n');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,62 @@
+import { TrainEvent } from '../core/train-events';
+import { formatDuration, info } from './output';
+
+/** Human progress for `train` without --json: a redrawn bar on a terminal, plain lines otherwise. */
+export class TrainProgress {
+  private total = 0;
+  private firstStep = 0;
+  private startedAt = 0;
+  private valLoss = NaN;
+  private readonly tty = Boolean(process.stderr.isTTY);
+
+  onEvent(e: TrainEvent): void {
+    switch (e.type) {
+      case 'start': {
+        const p = e.plan;
+        this.total = p.totalSteps;
+        this.firstStep = e.step;
+        this.startedAt = performance.now();
+        info(
+          `${e.resumed_from ? `resuming from ${e.resumed_from} at step ${e.step}` : 'training'}: ` +
+            `${e.params.toLocaleString('en-US')} parameters, ${p.model.layers} layers × ${p.model.heads} heads × ${p.model.width} wide, context ${p.model.context}, ` +
+            `${p.trainTokens.toLocaleString('en-US')} training tokens, ${p.stepsPerEpoch} steps per epoch, ${p.totalSteps} steps · ${e.backend} (${e.threads} thread${e.threads === 1 ? '' : 's'})`,
+        );
+        info(`run folder: ${e.run_dir}`);
+        break;
+      }
+      case 'step':
+        if (this.tty) this.draw(e.step, e.epoch, e.loss, e.tokens_per_s);
+        break;
+      case 'eval':
+        this.valLoss = e.val_loss;
+        this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
+        break;
+      case 'checkpoint':
+        this.line(`checkpoint (${e.reason}) at step ${e.step}: ${e.path}`);
+        break;
+      case 'done':
+        this.line(
+          `${e.reason === 'cancelled' ? 'stopped' : 'done'} at step ${e.step} in ${formatDuration(e.elapsed_s)}: ` +
+            `loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)} → ${e.checkpoint}`,
+        );
+        break;
+    }
+  }
+
+  private draw(step: number, epoch: number, loss: number, tokensPerSecond: number): void {
+    const done = step / this.total;
+    const width = 24;
+    const filled = Math.round(done * width);
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const eta = ((this.total - step) * seconds) / Math.max(1, step - this.firstStep);
+    const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
+    const val = Number.isNaN(this.valLoss) ? '' : ` val ${this.valLoss.toFixed(3)}`;
+    process.stderr.write(
+      `\r[${bar}] ${step}/${this.total} ep ${epoch} loss ${loss.toFixed(3)}${val} ${Math.round(tokensPerSecond)} tok/s ETA ${formatDuration(eta)}\x1b[K`,
+    );
+  }
+
+  private line(text: string): void {
+    process.stderr.write(this.tty ? `\r\x1b[K${text}\n` : `${text}\n`);
+  }
+}

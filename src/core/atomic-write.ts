@@ -1,0 +1,98 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { UserError } from './errors';
+
+const TEMP_MARK = '.tmp-';
+
+function tempSibling(path: string): string {
+  return join(dirname(path), `.${basename(path)}${TEMP_MARK}${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+}
+
+/** True for the temporary names this module uses; readers skip them. */
+export function isTempName(name: string): boolean {
+  return name.startsWith('.') && name.includes(TEMP_MARK);
+}
+
+function writeAndSync(path: string, data: Buffer | string): void {
+  const fd = openSync(path, 'wx');
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let at = 0;
+    while (at < buf.length) at += writeSync(fd, buf, at, buf.length - at);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Turns file-system failures into one clear line; anything else passes through. */
+export function explainWriteError(e: unknown, target: string): unknown {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new UserError(`no space left on the device while writing ${target}; what was there before is intact — free some space and try again`);
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new UserError(`cannot write to ${dirname(target)} (read-only or no permission); what was there before is intact`);
+  if (code === 'ENOTDIR') return new UserError(`cannot write ${target}: a part of that path is a file, not a folder`);
+  return e;
+}
+
+/** Writes a file so that readers see either the old content or the new, never a mix. */
+export function writeFileAtomic(path: string, data: Buffer | string): void {
+  const temp = tempSibling(path);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeAndSync(temp, data);
+    renameSync(temp, path);
+    syncDir(dirname(path));
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw explainWriteError(e, path);
+  }
+}
+
+/**
+ * Creates `finalDir` holding `files`, all at once: the folder appears complete or not at all.
+ * Fails if `finalDir` exists (callers choose fresh names).
+ */
+export function writeDirAtomic(finalDir: string, files: Record<string, Buffer | string>): void {
+  if (existsSync(finalDir)) throw new Error(`internal: ${finalDir} already exists`);
+  const temp = tempSibling(finalDir);
+  try {
+    mkdirSync(dirname(finalDir), { recursive: true });
+    mkdirSync(temp);
+    for (const [name, data] of Object.entries(files)) writeAndSync(join(temp, name), data);
+    syncDir(temp);
+    renameSync(temp, finalDir);
+    syncDir(dirname(finalDir));
+  } catch (e) {
+    rmSync(temp, { recursive: true, force: true });
+    throw explainWriteError(e, finalDir);
+  }
+}
+
+/** Removes temporaries left in `parent` by processes that are gone (a crash mid-write). */
+export function removeStaleTemps(parent: string): void {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    if (!isTempName(name)) continue;
+    const pid = Number(/\.tmp-(\d+)-/.exec(name)?.[1]);
+    if (pid === process.pid || (pid > 0 && processAlive(pid))) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,69 @@
+import { Rng, mixSeed } from './rng';
+
+/**
+ * One epoch = every training token seen once: the split is cut into context-long windows from a
+ * random shift, and the windows are visited in a seeded random order. The plan depends only on
+ * (seed, epoch), so a run resumed at (epoch, cursor) sees exactly the batches it would have seen.
+ */
+export class EpochPlan {
+  readonly starts: Int32Array;
+
+  constructor(tokenCount: number, context: number, seed: number, epoch: number) {
+    const maxStart = tokenCount - context - 1;
+    if (maxStart < 0) throw new Error(`internal: ${tokenCount} tokens cannot hold a window of ${context}`);
+    const rng = new Rng(mixSeed(seed, epoch, 0xe90c));
+    const shift = rng.below(Math.min(context, maxStart + 1));
+    const count = Math.floor((maxStart - shift) / context) + 1;
+    const starts = new Int32Array(count);
+    for (let i = 0; i < count; i++) starts[i] = shift + i * context;
+    for (let i = count - 1; i > 0; i--) {
+      const j = rng.below(i + 1);
+      const t = starts[i];
+      starts[i] = starts[j];
+      starts[j] = t;
+    }
+    this.starts = starts;
+  }
+}
+
+export function stepsPerEpoch(tokenCount: number, context: number, batch: number): number {
+  // Windows of the shift-free cut; a shifted cut may hold one fewer, and fillBatch wraps around.
+  const windows = Math.floor((tokenCount - context - 1) / context) + 1;
+  return Math.max(1, Math.ceil(Math.max(1, windows) / batch));
+}
+
+/** Fills inputs and next-token targets for batch `cursor` of an epoch (wrapping around if short). */
+export function fillBatch(
+  tokens: Int32Array,
+  plan: EpochPlan,
+  cursor: number,
+  batch: number,
+  context: number,
+  inputs: Int32Array,
+  targets: Int32Array,
+): void {
+  const n = plan.starts.length;
+  const starts = Array.from({ length: batch }, (_, b) => plan.starts[(cursor * batch + b) % n]);
+  fillWindows(tokens, starts, context, inputs, targets);
+}
+
+/** Copies each window's tokens into `inputs` and the tokens one to the right into `targets`. */
+export function fillWindows(
+  tokens: Int32Array,
+  starts: readonly number[],
+  context: number,
+  inputs: Int32Array,
+  targets: Int32Array,
+): void {
+  starts.forEach((start, b) => {
+    inputs.set(tokens.subarray(start, start + context), b * context);
+    targets.set(tokens.subarray(start + 1, start + 1 + context), b * context);
+  });
+}
+
+/** Non-overlapping windows over a split, in order: the fixed evaluation set. */
+export function evalWindowStarts(tokenCount: number, context: number, maxWindows: number): number[] {
+  const starts: number[] = [];
+  for (let s = 0; s + context + 1 <= tokenCount && starts.length < maxWindows; s += context) starts.push(s);
+  return starts;
+}

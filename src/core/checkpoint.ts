@@ -1,0 +1,165 @@
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UserError } from './errors';
+import { ModelConfig } from './model-config';
+import { NamedTensors } from './tensor';
+import { encodeSafetensors, readSafetensors } from './safetensors';
+import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
+import { expectedWeightShapes } from './gpt2-names';
+import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
+
+export { expectedWeightShapes };
+
+export const CHECKPOINT_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
+
+/** Where training stands: enough, with the plan, to continue exactly where it stopped. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  /** Next batch within the epoch. */
+  cursor: number;
+  seed: number;
+  best_val_loss: number | null;
+  rng: unknown;
+  [key: string]: unknown;
+}
+
+export interface Checkpoint {
+  dir: string;
+  config: ModelConfig;
+  weights: NamedTensors;
+  optimizer?: NamedTensors;
+  trainerState: TrainerState;
+  tokenizerJson: string;
+}
+
+export interface CheckpointContents {
+  config: ModelConfig;
+  weights: NamedTensors;
+  optimizer: NamedTensors;
+  trainerState: TrainerState;
+  tokenizerJson: string;
+  tokenizerKind?: string;
+}
+
+/** Writes runDir/checkpoints/<name>/ atomically and returns its path. */
+export function writeCheckpoint(runDir: string, name: string, c: CheckpointContents): string {
+  const parent = join(runDir, 'checkpoints');
+  removeStaleTemps(parent);
+  const dir = join(parent, name);
+  writeDirAtomic(dir, {
+    'model.safetensors': encodeSafetensors(c.weights, { format: 'pt' }),
+    'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }),
+    'tokenizer.json': c.tokenizerJson,
+    'optimizer.safetensors': encodeSafetensors(c.optimizer, { format: 'corpus-lab-adamw' }),
+    'trainer_state.json': JSON.stringify(c.trainerState, null, 2) + '\n',
+  });
+  return dir;
+}
+
+/** Reads and validates a checkpoint folder: every file is untrusted input. */
+export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): Checkpoint {
+  const file = (name: string) => join(dir, name);
+  for (const name of CHECKPOINT_FILES) {
+    if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
+    if (!existsSync(file(name))) throw new UserError(`${dir} is not a complete checkpoint: ${name} is missing`);
+  }
+  const config = fromGpt2ConfigJson(readFileSync(file('config.json'), 'utf8'), file('config.json'));
+  const expected = expectedWeightShapes(config);
+  const weights = readSafetensors(file('model.safetensors')).tensors;
+  checkTensors(weights, expected, file('model.safetensors'));
+  let optimizer: NamedTensors | undefined;
+  if (opts.withOptimizer) {
+    optimizer = readSafetensors(file('optimizer.safetensors')).tensors;
+    const moments = new Map<string, number[]>();
+    for (const [name, shape] of expected) {
+      moments.set(`m.${name}`, shape);
+      moments.set(`v.${name}`, shape);
+    }
+    checkTensors(optimizer, moments, file('optimizer.safetensors'));
+  }
+  return {
+    dir,
+    config,
+    weights,
+    optimizer,
+    trainerState: parseTrainerState(readFileSync(file('trainer_state.json'), 'utf8'), file('trainer_state.json')),
+    tokenizerJson: readFileSync(file('tokenizer.json'), 'utf8'),
+  };
+}
+
+function checkTensors(found: NamedTensors, expected: Map<string, number[]>, source: string): void {
+  const missing = [...expected.keys()].filter((n) => !found.has(n));
+  if (missing.length > 0) {
+    throw new UserError(`${source}: missing ${missing.length} tensor(s) the config needs: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`);
+  }
+  const extra = [...found.keys()].filter((n) => !expected.has(n));
+  if (extra.length > 0) throw new UserError(`${source}: unexpected tensor(s) for this config: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
+  for (const [name, shape] of expected) {
+    const got = found.get(name)!.shape;
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+      throw new UserError(`${source}: ${name} has shape [${got.join(', ')}] but the config needs [${shape.join(', ')}]`);
+    }
+  }
+}
+
+export function parseTrainerState(text: string, source: string): TrainerState {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${source}: not a JSON object`);
+  const o = raw as Record<string, unknown>;
+  for (const key of ['step', 'epoch', 'cursor', 'seed']) {
+    if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0) throw new UserError(`${source}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(o[key])})`);
+  }
+  if (o.best_val_loss !== null && typeof o.best_val_loss !== 'number') throw new UserError(`${source}: best_val_loss must be a number or null`);
+  return o as TrainerState;
+}
+
+/** Complete checkpoint folders of a run, oldest first (by step, then name). */
+export function listCheckpoints(runDir: string): { dir: string; step: number }[] {
+  const parent = join(runDir, 'checkpoints');
+  if (!existsSync(parent)) return [];
+  const found: { dir: string; step: number }[] = [];
+  for (const name of readdirSync(parent)) {
+    const dir = join(parent, name);
+    if (isTempName(name) || !statSync(dir).isDirectory()) continue;
+    if (!CHECKPOINT_FILES.every((f) => existsSync(join(dir, f)))) continue;
+    let step = -1;
+    try {
+      step = parseTrainerState(readFileSync(join(dir, 'trainer_state.json'), 'utf8'), dir).step;
+    } catch {
+      continue;
+    }
+    found.push({ dir, step });
+  }
+  return found.sort((a, b) => a.step - b.step || basename(a.dir).localeCompare(basename(b.dir)));
+}
+
+/** A checkpoint folder as given, or a run folder's newest checkpoint. */
+export function resolveCheckpoint(path: string): string {
+  const dir = resolve(path);
+  if (!existsSync(dir)) throw new UserError(`${path}: no such run or checkpoint folder`);
+  if (!statSync(dir).isDirectory()) throw new UserError(`${path} is a file: pass a run folder or a checkpoint folder`);
+  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'trainer_state.json'))) return dir;
+  const all = listCheckpoints(dir);
+  if (all.length === 0) {
+    throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
+  }
+  return all[all.length - 1].dir;
+}
+
+/** Removes all but the newest `keep` checkpoints, never those named in `protect`. */
+export function pruneCheckpoints(runDir: string, keep: number, protect: string[]): void {
+  const all = listCheckpoints(runDir);
+  for (const { dir } of all.slice(0, Math.max(0, all.length - keep))) {
+    if (protect.includes(basename(dir))) continue;
+    // Renamed first so a crash mid-delete never leaves a half-deleted folder that looks complete.
+    const doomed = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-deleting`);
+    renameSync(dir, doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
+}

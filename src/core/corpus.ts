@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { UserError } from './errors';
+
+export interface Corpus {
+  text: string;
+  bytes: number;
+  sha256: string;
+}
+
+export const DEFAULT_MAX_CORPUS_BYTES = 256 * 1024 * 1024;
+
+/** Reads a text file to train on; every way it can be unusable is one clear UserError. */
+export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corpus {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_CORPUS_BYTES;
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${path}: no such file` : `${path}: cannot read (${code})`);
+  }
+  if (stat.isDirectory()) throw new UserError(`${path} is a folder: pass a text file`);
+  if (!stat.isFile()) throw new UserError(`${path} is not a regular file`);
+  if (stat.size > maxBytes) {
+    throw new UserError(`${path} is ${(stat.size / 1048576).toFixed(1)} MB, over the ${(maxBytes / 1048576).toFixed(0)} MB limit: train on a part of it`);
+  }
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (buf.length === 0) throw new UserError(`${path} is empty: nothing to train on`);
+  const nul = buf.indexOf(0);
+  if (nul >= 0) throw new UserError(`${path} looks like a binary file (NUL byte at offset ${nul}), not text`);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    throw new UserError(`${path} is not valid UTF-8 (first bad byte at offset ${firstInvalidUtf8(buf)}): re-save it as UTF-8`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) throw new UserError(`${path} is empty: nothing to train on`);
+  return { text, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+}
+
+/** Offset of the first byte that breaks UTF-8; only called once decoding has already failed. */
+function firstInvalidUtf8(buf: Buffer): number {
+  // Largest prefix that decodes as an unfinished stream: the bad byte follows it.
+  const validPrefix = (end: number) => {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(0, end), { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let lo = 0;
+  let hi = buf.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (validPrefix(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  if (lo === buf.length) {
+    // The text ends inside a multi-byte character: point at its first byte.
+    while (lo > 0 && (buf[lo - 1] & 0xc0) === 0x80) lo--;
+    lo = Math.max(0, lo - 1);
+  }
+  return lo;
+}

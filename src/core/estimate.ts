@@ -1,0 +1,53 @@
+import { ModelConfig, parameterCount } from './model-config';
+
+export interface Estimate {
+  params: number;
+  /** Training FLOPs per token: forward + backward (PaLM appendix B / nanoGPT's estimate_mfu). */
+  flopsPerToken: number;
+  /** Bytes held while training: weights, gradients, two AdamW moments, activations kept for backward. */
+  trainingBytes: number;
+  /** Bytes held by the weights alone (what inference needs, plus a small KV cache). */
+  weightBytes: number;
+  tokensPerStep: number;
+  stepsPerEpoch: number;
+  /** Present when a few steps were timed on this machine. */
+  secondsPerStep?: number;
+  secondsPerEpoch?: number;
+}
+
+const FLOAT_BYTES = 4;
+
+export function estimate(config: ModelConfig, batch: number, stepsPerEpoch: number, measuredSecondsPerStep?: number): Estimate {
+  const params = parameterCount(config);
+  const { layers: l, width: c, context: t, heads: h, vocabSize: v } = config;
+  const flopsPerToken = 6 * params + 12 * l * c * t;
+  // Activations saved for backward, per token and layer: ~34·width floats plus 5·heads·context for
+  // attention maps (Korthikanti et al. 2022, fp32, no recomputation); logits and their softmax twice.
+  const activationFloats = batch * t * (l * (34 * c + 5 * h * t) + 3 * v);
+  const trainingBytes = FLOAT_BYTES * (4 * params + activationFloats);
+  const e: Estimate = {
+    params,
+    flopsPerToken,
+    trainingBytes,
+    weightBytes: FLOAT_BYTES * params,
+    tokensPerStep: batch * t,
+    stepsPerEpoch,
+  };
+  if (measuredSecondsPerStep !== undefined) {
+    e.secondsPerStep = measuredSecondsPerStep;
+    e.secondsPerEpoch = measuredSecondsPerStep * stepsPerEpoch;
+  }
+  return e;
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

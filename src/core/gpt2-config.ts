@@ -1,0 +1,79 @@
+import { UserError, isUserError } from './errors';
+import { ModelConfig, validateModelConfig } from './model-config';
+
+export interface CorpusLabExtra {
+  format_version: 1;
+  norm: ModelConfig['norm'];
+  tokenizer_kind: string;
+  [key: string]: unknown;
+}
+
+/** Hugging Face GPT-2 config.json for a model (+ our own block), so transformers can load the folder. */
+export function toGpt2ConfigJson(c: ModelConfig, extra: Omit<CorpusLabExtra, 'format_version' | 'norm'>, eosTokenId?: number): string {
+  const config = {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: c.vocabSize,
+    n_positions: c.context,
+    n_ctx: c.context,
+    n_embd: c.width,
+    n_layer: c.layers,
+    n_head: c.heads,
+    n_inner: null,
+    activation_function: 'gelu_new',
+    resid_pdrop: c.dropout,
+    embd_pdrop: c.dropout,
+    attn_pdrop: c.dropout,
+    layer_norm_epsilon: 1e-5,
+    initializer_range: 0.02,
+    scale_attn_weights: true,
+    tie_word_embeddings: true,
+    bos_token_id: eosTokenId ?? null,
+    eos_token_id: eosTokenId ?? null,
+    torch_dtype: 'float32',
+    corpus_lab: { ...extra, format_version: 1, norm: c.norm },
+  };
+  return JSON.stringify(config, null, 2) + '\n';
+}
+
+/** Reads a config.json written by toGpt2ConfigJson (or a plain GPT-2 one); untrusted input. */
+export function fromGpt2ConfigJson(text: string, source: string): ModelConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${source}: not a JSON object`);
+  const o = raw as Record<string, unknown>;
+  if (o.model_type !== 'gpt2') throw new UserError(`${source}: model_type is ${JSON.stringify(o.model_type)}, expected "gpt2"`);
+  const int = (key: string): number => {
+    const v = o[key];
+    if (!Number.isSafeInteger(v)) throw new UserError(`${source}: ${key} must be a whole number (got ${JSON.stringify(v)})`);
+    return v as number;
+  };
+  if (o.n_inner !== null && o.n_inner !== undefined && o.n_inner !== 4 * int('n_embd')) {
+    throw new UserError(`${source}: n_inner ${JSON.stringify(o.n_inner)} is not supported (Corpus Lab uses 4 × n_embd)`);
+  }
+  if (o.activation_function !== undefined && o.activation_function !== 'gelu_new') {
+    throw new UserError(`${source}: activation_function ${JSON.stringify(o.activation_function)} is not supported (gelu_new)`);
+  }
+  const extra = o.corpus_lab;
+  const norm = typeof extra === 'object' && extra !== null ? (extra as Record<string, unknown>).norm : 'layernorm';
+  const dropout = o.resid_pdrop ?? 0;
+  if (typeof dropout !== 'number') throw new UserError(`${source}: resid_pdrop must be a number`);
+  const config = {
+    vocabSize: int('vocab_size'),
+    context: int('n_positions'),
+    layers: int('n_layer'),
+    heads: int('n_head'),
+    width: int('n_embd'),
+    norm: norm as ModelConfig['norm'],
+    dropout,
+  };
+  try {
+    return validateModelConfig(config);
+  } catch (e) {
+    throw isUserError(e) ? new UserError(`${source}: ${e.message}`) : e;
+  }
+}

@@ -1,0 +1,70 @@
+import { UserError } from './errors';
+
+export type NormKind = 'layernorm' | 'dyt';
+
+/** The shape of a GPT (DESIGN §4). Everything needed to build the network and nothing else. */
+export interface ModelConfig {
+  vocabSize: number;
+  context: number;
+  layers: number;
+  heads: number;
+  width: number;
+  norm: NormKind;
+  dropout: number;
+}
+
+export type PresetName = 'tiny' | 'small';
+
+export interface Preset {
+  layers: number;
+  heads: number;
+  width: number;
+  context: number;
+  batch: number;
+  dropout: number;
+}
+
+export const PRESETS: Record<PresetName, Preset> = {
+  // nanoGPT's CPU recipe: the standard benchmark config.
+  tiny: { layers: 4, heads: 4, width: 128, context: 64, batch: 12, dropout: 0 },
+  small: { layers: 6, heads: 6, width: 192, context: 128, batch: 12, dropout: 0.1 },
+};
+
+export function presetNamed(name: string): Preset {
+  if (!Object.prototype.hasOwnProperty.call(PRESETS, name)) {
+    throw new UserError(`unknown preset "${name}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+  }
+  return PRESETS[name as PresetName];
+}
+
+export function validateModelConfig(c: ModelConfig): ModelConfig {
+  const positive = (name: string, v: number, max: number) => {
+    if (!Number.isInteger(v) || v < 1 || v > max) {
+      throw new UserError(`${name} must be a whole number from 1 to ${max} (got ${v})`);
+    }
+  };
+  positive('vocab size', c.vocabSize, 1 << 20);
+  positive('context', c.context, 8192);
+  positive('layers', c.layers, 256);
+  positive('heads', c.heads, 256);
+  positive('width', c.width, 16384);
+  if (c.width % c.heads !== 0) {
+    throw new UserError(`width (${c.width}) must be divisible by heads (${c.heads})`);
+  }
+  if (c.norm !== 'layernorm' && c.norm !== 'dyt') {
+    throw new UserError(`norm must be "layernorm" or "dyt" (got "${String(c.norm)}")`);
+  }
+  if (!(c.dropout >= 0 && c.dropout < 1)) {
+    throw new UserError(`dropout must be at least 0 and below 1 (got ${c.dropout})`);
+  }
+  return c;
+}
+
+/** Exact number of trainable parameters (the head is tied to the token embedding). */
+export function parameterCount(c: ModelConfig): number {
+  const w = c.width;
+  const normParams = c.norm === 'dyt' ? 2 * w + 1 : 2 * w;
+  const block =
+    normParams + (w * 3 * w + 3 * w) + (w * w + w) + normParams + (w * 4 * w + 4 * w) + (4 * w * w + w);
+  return c.vocabSize * w + c.context * w + c.layers * block + normParams;
+}

@@ -1,0 +1,150 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
+import { UserError } from './errors';
+import { HostTensor, NamedTensors, elementCount } from './tensor';
+
+// No npm package reads safetensors in plain Node without pulling in a framework; the format is
+// small (https://github.com/huggingface/safetensors#format), so this follows the spec directly
+// and is tested against hand-built files and a Python reader.
+
+/** Largest header we accept; the reference implementation caps it at 100 MB as well. */
+const MAX_HEADER_BYTES = 100_000_000;
+const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+
+export interface SafetensorsFile {
+  tensors: NamedTensors;
+  metadata: Record<string, string>;
+}
+
+/** Serialises F32 tensors (sorted by name, packed in that order) with optional string metadata. */
+export function encodeSafetensors(tensors: NamedTensors, metadata: Record<string, string> = {}): Buffer {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    if (t.data.length !== elementCount(t.shape)) throw new Error(`internal: ${name} has ${t.data.length} values for shape [${t.shape}]`);
+    const bytes = t.data.length * 4;
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const padded = Math.ceil(json.length / 8) * 8;
+  json = Buffer.concat([json, Buffer.alloc(padded - json.length, 0x20)]);
+  const out = Buffer.alloc(8 + json.length + offset);
+  out.writeBigUInt64LE(BigInt(json.length), 0);
+  json.copy(out, 8);
+  let at = 8 + json.length;
+  for (const name of names) {
+    const t = tensors.get(name)!;
+    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    bytes.copy(out, at);
+    at += bytes.length;
+  }
+  return out;
+}
+
+interface Entry {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * Reads a safetensors file, checking the header (length, JSON, dtypes, shapes, offsets, coverage)
+ * before reading any tensor data. Every problem is a UserError naming the file.
+ */
+export function readSafetensors(path: string): SafetensorsFile {
+  const label = basename(path);
+  const fail = (why: string): never => {
+    throw new UserError(`${label}: ${why}`);
+  };
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot open (${code ?? String(e)})`);
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 8) fail(`the file has ${size} bytes, fewer than the 8-byte header length: it is truncated or not a safetensors file`);
+    const lengthBytes = Buffer.alloc(8);
+    readSync(fd, lengthBytes, 0, 8, 0);
+    const headerLength = lengthBytes.readBigUInt64LE(0);
+    if (headerLength > BigInt(size - 8)) {
+      fail(`header length ${headerLength} is larger than the file (${size} bytes): the file is truncated or not a safetensors file`);
+    }
+    if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte limit`);
+    const n = Number(headerLength);
+    const headerBytes = Buffer.alloc(n);
+    readSync(fd, headerBytes, 0, n, 8);
+    const entries = parseHeader(headerBytes, size - 8 - n, fail);
+    const dataStart = 8 + n;
+    const tensors: NamedTensors = new Map();
+    for (const e of entries.list) {
+      const count = e.end - e.begin;
+      const values = new Float32Array(count / 4);
+      if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
+      tensors.set(e.name, { shape: e.shape, data: values } satisfies HostTensor);
+    }
+    return { tensors, metadata: entries.metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: string) => never): { list: Entry[]; metadata: Record<string, string> } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return fail('the header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    return fail(`the header is not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('the header is not a JSON object');
+  const metadata: Record<string, string> = {};
+  const list: Entry[] = [];
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`tensor "${name}" has no description object`);
+    const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
+    if (dtype !== 'F32') fail(`tensor "${name}" is ${dtype as string}; Corpus Lab reads F32 tensors only`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as number[];
+    if (begin > end || end > dataBytes) fail(`tensor "${name}" has data_offsets [${begin}, ${end}] outside the ${dataBytes}-byte data buffer`);
+    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(elements) || elements * DTYPE_BYTES[dtype as string] !== end - begin) {
+      fail(`tensor "${name}" has shape [${shape as number[]}] (${elements} × 4 bytes) but ${end - begin} bytes of data`);
+    }
+    list.push({ name, shape: shape as number[], begin, end });
+  }
+  // As the reference reader: the ranges, in order, must tile the buffer exactly (no overlap, no hole).
+  const ordered = [...list].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const e of ordered) {
+    if (e.begin < at) fail(`tensor "${e.name}" overlaps another tensor's bytes`);
+    if (e.begin > at) fail(`bytes ${at}–${e.begin} of the data buffer belong to no tensor`);
+    at = e.end;
+  }
+  if (at !== dataBytes) fail(`the data buffer has ${dataBytes} bytes but the tensors cover ${at}`);
+  return { list, metadata };
+}

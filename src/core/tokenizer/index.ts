@@ -1,0 +1,31 @@
+import { UserError } from '../errors';
+import { trainByteLevelBpe } from './bpe-trainer';
+import { bpeTokenizerJson, charTokenizerJson } from './tokenizer-json';
+import { Tokenizer, TokenizerKind } from './tokenizer';
+
+export { Tokenizer, decodeStream } from './tokenizer';
+export type { TokenizerKind } from './tokenizer';
+export { Utf8StreamDecoder } from './utf8-stream';
+
+export const MIN_BPE_VOCAB = 257;
+export const MAX_BPE_VOCAB = 65536;
+
+/** Default BPE vocabulary: a 256th of the corpus bytes, as a power of two from 512 to 4096. */
+export function defaultBpeVocabSize(textBytes: number): number {
+  const p = 2 ** Math.round(Math.log2(Math.max(1, textBytes / 256)));
+  return Math.min(4096, Math.max(512, p));
+}
+
+export function trainTokenizer(text: string, opts: { kind: TokenizerKind; vocabSize?: number }): Tokenizer {
+  if (opts.kind === 'char') {
+    if (opts.vocabSize !== undefined) throw new UserError('--vocab-size applies to the bpe tokenizer only (char uses every character of the corpus)');
+    const chars = [...new Set(text)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+    return Tokenizer.fromJSON(JSON.stringify(charTokenizerJson(chars)));
+  }
+  if (opts.kind !== 'bpe') throw new UserError(`unknown tokenizer kind "${String(opts.kind)}": choose char or bpe`);
+  const size = opts.vocabSize ?? defaultBpeVocabSize(Buffer.byteLength(text));
+  if (!Number.isInteger(size) || size < MIN_BPE_VOCAB || size > MAX_BPE_VOCAB) {
+    throw new UserError(`vocab size must be a whole number from ${MIN_BPE_VOCAB} (256 bytes + <|endoftext|>) to ${MAX_BPE_VOCAB} (got ${size})`);
+  }
+  return Tokenizer.fromJSON(JSON.stringify(bpeTokenizerJson(trainByteLevelBpe(text, size - 1))));
+}

@@ -1,0 +1,30 @@
+import { TrainPlan } from './train-options';
+
+/** What a training run reports, in order: start, then steps/evals/checkpoints, then done. */
+export type TrainEvent =
+  | {
+      type: 'start';
+      run_dir: string;
+      params: number;
+      backend: string;
+      threads: number;
+      plan: TrainPlan;
+      step: number;
+      epoch: number;
+      resumed_from?: string;
+    }
+  | { type: 'step'; step: number; epoch: number; loss: number; lr: number; grad_norm: number; tokens_per_s: number; elapsed_s: number }
+  | { type: 'eval'; step: number; epoch: number; loss: number; val_loss: number; elapsed_s: number; sample?: string }
+  | { type: 'checkpoint'; step: number; epoch: number; path: string; val_loss: number; reason: 'epoch' | 'final' | 'cancel' }
+  | {
+      type: 'done';
+      step: number;
+      epoch: number;
+      loss: number;
+      val_loss: number;
+      elapsed_s: number;
+      checkpoint: string;
+      reason: 'completed' | 'cancelled';
+    };
+
+export type TrainEventType = TrainEvent['type'];

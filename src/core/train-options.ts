@@ -1,0 +1,86 @@
+import { UserError } from './errors';
+import { ModelConfig } from './model-config';
+
+/** How to train: everything but the network's shape (model-config.ts) and the corpus. */
+export interface TrainOptions {
+  batch: number;
+  /** Stop after this many passes over the training split… */
+  epochs?: number;
+  /** …or after this many optimizer steps, whichever comes first. */
+  maxSteps?: number;
+  lr: number;
+  minLr: number;
+  warmupSteps?: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  gradClip: number;
+  evalEvery?: number;
+  /** Batches of held-out windows per evaluation (the same windows every time). */
+  evalBatches: number;
+  seed: number;
+  /** How many of the newest checkpoints to keep (the best by validation loss is always kept). */
+  keepCheckpoints: number;
+  /** Fraction of tokens held out, from the end of the corpus. */
+  valFraction: number;
+}
+
+// nanoGPT's shakespeare-char CPU recipe (lr 1e-3 → 1e-4, β2 0.99, weight decay 0.1, clip 1.0).
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  batch: 12,
+  lr: 1e-3,
+  minLr: 1e-4,
+  weightDecay: 0.1,
+  beta1: 0.9,
+  beta2: 0.99,
+  gradClip: 1.0,
+  evalBatches: 20,
+  seed: 1337,
+  keepCheckpoints: 3,
+  valFraction: 0.1,
+};
+
+/** Without --epochs or --max-steps, train at least this many steps (and whole epochs). */
+export const DEFAULT_MIN_STEPS = 600;
+
+export function validateTrainOptions(o: TrainOptions): TrainOptions {
+  const int = (name: string, v: number | undefined, min: number, max: number) => {
+    if (v === undefined) return;
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new UserError(`${name} must be a whole number from ${min} to ${max} (got ${v})`);
+    }
+  };
+  const real = (name: string, v: number, min: number, max: number, exclusiveMin = false) => {
+    if (!Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
+      throw new UserError(`${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` up to ${max}` : ''} (got ${v})`);
+    }
+  };
+  int('batch', o.batch, 1, 4096);
+  int('epochs', o.epochs, 1, 1_000_000);
+  int('max steps', o.maxSteps, 1, 100_000_000);
+  int('warmup steps', o.warmupSteps, 0, 100_000_000);
+  int('eval every', o.evalEvery, 1, 100_000_000);
+  int('eval batches', o.evalBatches, 1, 100_000);
+  int('seed', o.seed, 0, 2 ** 32 - 1);
+  int('keep checkpoints', o.keepCheckpoints, 1, 1000);
+  real('learning rate', o.lr, 0, 10, true);
+  real('minimum learning rate', o.minLr, 0, o.lr);
+  real('weight decay', o.weightDecay, 0, 10);
+  real('beta1', o.beta1, 0, 0.999999);
+  real('beta2', o.beta2, 0, 0.999999);
+  real('gradient clip', o.gradClip, 0, Infinity, true);
+  real('validation fraction', o.valFraction, 0, 0.5, true);
+  return o;
+}
+
+/** What a run will do, fixed at its start and stored with it so a resume repeats it exactly. */
+export interface TrainPlan {
+  model: ModelConfig;
+  options: TrainOptions;
+  trainTokens: number;
+  valTokens: number;
+  stepsPerEpoch: number;
+  totalSteps: number;
+  warmupSteps: number;
+  evalEvery: number;
+}

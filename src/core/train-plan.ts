@@ -1,0 +1,38 @@
+import { UserError } from './errors';
+import { ModelConfig } from './model-config';
+import { stepsPerEpoch } from './batches';
+import { DEFAULT_MIN_STEPS, TrainOptions, TrainPlan } from './train-options';
+
+/** Fixes the split, epoch length, step budget, warm-up and evaluation interval of a run. */
+export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: TrainOptions): TrainPlan {
+  const need = model.context + 1;
+  const valTokens = Math.max(need, Math.round(tokenCount * options.valFraction));
+  const trainTokens = tokenCount - valTokens;
+  if (trainTokens < need) {
+    const fits = largestContextThatFits(tokenCount, options.valFraction);
+    throw new UserError(
+      `the corpus has ${tokenCount} tokens, too few for context ${model.context}: training and validation ` +
+        `each need at least ${need} tokens` +
+        (fits >= 2 ? `; use --context ${fits} or a longer text` : '; use a longer text'),
+    );
+  }
+  const perEpoch = stepsPerEpoch(trainTokens, model.context, options.batch);
+  let totalSteps: number;
+  if (options.maxSteps !== undefined && options.epochs !== undefined) totalSteps = Math.min(options.maxSteps, options.epochs * perEpoch);
+  else if (options.maxSteps !== undefined) totalSteps = options.maxSteps;
+  else if (options.epochs !== undefined) totalSteps = options.epochs * perEpoch;
+  else totalSteps = Math.ceil(DEFAULT_MIN_STEPS / perEpoch) * perEpoch;
+  const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
+  const evalEvery = options.evalEvery ?? Math.max(1, Math.min(250, Math.round(totalSteps / 20)));
+  return { model, options, trainTokens, valTokens, stepsPerEpoch: perEpoch, totalSteps, warmupSteps, evalEvery };
+}
+
+/** The largest power-of-two context for which both splits hold a window and its next token. */
+export function largestContextThatFits(tokenCount: number, valFraction: number): number {
+  let best = 0;
+  for (let c = 1; c <= 8192; c *= 2) {
+    const val = Math.max(c + 1, Math.round(tokenCount * valFraction));
+    if (tokenCount - val >= c + 1) best = c;
+  }
+  return best;
+}

@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { setWasmPaths, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { UserError } from '../core/errors';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendChoice = 'auto' | BackendName;
+
+export interface EngineInfo {
+  backend: BackendName;
+  threads: number;
+  /** Why a better backend was skipped, for the log. */
+  skipped: string[];
+}
+
+let current: EngineInfo | undefined;
+
+/** Starts TensorFlow.js on the best backend that loads: tensorflow (tfjs-node) → wasm → cpu. */
+export async function startEngine(choice: BackendChoice = 'auto'): Promise<EngineInfo> {
+  tf.enableProdMode(); // no per-op NaN checks, no console banners
+  if (current && (choice === 'auto' || choice === current.backend)) return current;
+  const order: BackendName[] = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
+  const skipped: string[] = [];
+  for (const name of order) {
+    const why = await tryBackend(name);
+    if (why === undefined) {
+      current = { backend: name, threads: threadsOf(name), skipped };
+      return current;
+    }
+    skipped.push(`${name}: ${why}`);
+  }
+  throw new UserError(`backend "${choice}" is not available here (${skipped.join('; ')})`);
+}
+
+async function tryBackend(name: BackendName): Promise<string | undefined> {
+  try {
+    if (name === 'tensorflow') {
+      const why = loadTfjsNode();
+      if (why) return why;
+    } else if (name === 'wasm') {
+      setWasmPaths(wasmDir() + sep);
+    } else if (!tf.findBackendFactory('cpu')) {
+      tf.registerBackend('cpu', () => new MathBackendCPU(), 1);
+    }
+    if (!(await tf.setBackend(name))) return 'it did not initialise';
+    return undefined;
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+// tfjs-node registers its backend in tfjs-core's global engine, which every copy of tfjs-core shares.
+// Requiring it without its native binding prints a wall of warnings, so check the binding first.
+function loadTfjsNode(): string | undefined {
+  let pkgDir: string;
+  try {
+    pkgDir = dirname(require.resolve('@tensorflow/tfjs-node/package.json'));
+  } catch {
+    return '@tensorflow/tfjs-node is not installed';
+  }
+  const libDir = join(pkgDir, 'lib');
+  const hasBinding =
+    existsSync(libDir) &&
+    readdirSync(libDir).some((d) => d.startsWith('napi-v') && existsSync(join(libDir, d, 'tfjs_binding.node')));
+  if (!hasBinding) return '@tensorflow/tfjs-node is installed without its native binding (libtensorflow)';
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require('@tensorflow/tfjs-node');
+  return tf.findBackendFactory('tensorflow') ? undefined : 'tfjs-node loaded but registered no backend';
+}
+
+/** The .wasm files sit next to the bundle in dist/; in unit tests they are read from the package. */
+function wasmDir(): string {
+  if (existsSync(join(__dirname, 'tfjs-backend-wasm-simd.wasm'))) return __dirname;
+  return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+}
+
+function threadsOf(name: BackendName): number {
+  if (name === 'wasm') return getThreadsCount();
+  if (name === 'tensorflow') return require('node:os').availableParallelism();
+  return 1;
+}
+
+export function engineInfo(): EngineInfo | undefined {
+  return current;
+}
+
+export { tf };

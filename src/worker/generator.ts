@@ -1,0 +1,87 @@
+import { tf } from './engine';
+import { Gpt, KvCache, disposeCache } from './gpt';
+import { Tokenizer, decodeStream } from '../core/tokenizer';
+import { Rng, mixSeed } from '../core/rng';
+import { sampleToken } from '../core/sampling';
+import { GenerateOptions } from '../core/generate-options';
+import { StopSequenceFilter } from '../core/stop-sequences';
+
+
+export interface GenerateResult {
+  text: string;
+  /** The generated token ids (not the prompt's). */
+  ids: number[];
+  tokens: number;
+  stoppedBy: 'max-tokens' | 'stop-sequence' | 'cancelled';
+  msPerToken: number;
+}
+
+/**
+ * Continues `prompt` token by token with a KV cache. `onText` receives text as it becomes final:
+ * never half of a multi-byte character, never part of a stop sequence.
+ */
+export async function generate(
+  model: Gpt,
+  tokenizer: Tokenizer,
+  prompt: string,
+  o: GenerateOptions,
+  onText?: (text: string) => void,
+  isCancelled?: () => boolean,
+): Promise<GenerateResult> {
+  const context = model.config.context;
+  // An empty prompt starts from a line break (or the first token when the vocabulary has none).
+  let history = tokenizer.encode(prompt.length > 0 ? prompt : '\n');
+  if (history.length === 0) history = [0];
+  const rng = new Rng(mixSeed(o.seed, 0x9e4));
+  const banned = tokenizer.neverGenerated;
+  const stream = decodeStream(tokenizer);
+  const stops = new StopSequenceFilter(o.stop);
+  let text = '';
+  const emit = (s: string) => {
+    if (s) {
+      text += s;
+      onText?.(s);
+    }
+  };
+
+  let cache: KvCache | undefined;
+  let logits: tf.Tensor1D | undefined;
+  let produced = 0;
+  let stoppedBy: GenerateResult['stoppedBy'] = 'max-tokens';
+  const started = performance.now();
+  try {
+    while (produced < o.maxTokens) {
+      if (isCancelled?.()) {
+        stoppedBy = 'cancelled';
+        break;
+      }
+      if (!cache || cache.length >= context) {
+        // (Re)start from the most recent tokens: all of them at first, half a context once full.
+        if (cache) disposeCache(cache);
+        logits?.dispose();
+        const keep = cache ? Math.max(1, Math.floor(context / 2)) : context;
+        ({ cache, lastLogits: logits } = model.prefill(history.slice(-keep)));
+      }
+      const values = (await logits!.data()) as Float32Array;
+      for (const id of banned) values[id] = -Infinity;
+      const next = sampleToken(values, o, rng);
+      logits!.dispose();
+      logits = undefined;
+      history.push(next);
+      produced++;
+      emit(stops.push(stream.push(next)));
+      if (stops.stopped) {
+        stoppedBy = 'stop-sequence';
+        break;
+      }
+      if (produced < o.maxTokens && cache.length < context) logits = model.decodeStep(next, cache);
+      if (produced % 4 === 0) await new Promise((r) => setImmediate(r));
+    }
+    if (!stops.stopped) emit(stops.push(stream.flush()) + stops.flush());
+  } finally {
+    logits?.dispose();
+    if (cache) disposeCache(cache);
+  }
+  const ids = history.slice(history.length - produced);
+  return { text, ids, tokens: produced, stoppedBy, msPerToken: produced ? (performance.now() - started) / produced : 0 };
+}

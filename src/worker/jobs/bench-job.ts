@@ -1,0 +1,33 @@
+import { startEngine, BackendChoice } from '../engine';
+import { median, timeTrainingSteps } from '../step-timer';
+import { ModelConfig, PRESETS, parameterCount } from '../../core/model-config';
+
+export interface BenchResult {
+  ms_per_step: number;
+  tokens_per_s: number;
+  backend: string;
+  threads: number;
+  params: number;
+  steps: number;
+  config: ModelConfig & { batch: number };
+}
+
+/**
+ * Times full training steps (forward, backward, clip, AdamW) of the standard config (DESIGN §4)
+ * on random tokens of a 65-symbol vocabulary (tinyshakespeare's): median after warm-up.
+ */
+export async function runBenchJob(steps = 30, backend: BackendChoice = 'auto', warmup = 3): Promise<BenchResult> {
+  const engine = await startEngine(backend);
+  const p = PRESETS.tiny;
+  const config: ModelConfig = { vocabSize: 65, context: p.context, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: 0 };
+  const ms = median(await timeTrainingSteps(config, p.batch, steps, warmup));
+  return {
+    ms_per_step: Math.round(ms * 100) / 100,
+    tokens_per_s: Math.round((p.batch * p.context * 1000) / ms),
+    backend: engine.backend,
+    threads: engine.threads,
+    params: parameterCount(config),
+    steps,
+    config: { ...config, batch: p.batch },
+  };
+}

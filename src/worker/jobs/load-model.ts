@@ -1,0 +1,27 @@
+import { startEngine, BackendChoice, EngineInfo } from '../engine';
+import { Gpt } from '../gpt';
+import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
+import { Tokenizer } from '../../core/tokenizer';
+import { UserError } from '../../core/errors';
+
+export interface LoadedModel {
+  checkpoint: string;
+  model: Gpt;
+  tokenizer: Tokenizer;
+  engine: EngineInfo;
+}
+
+/** Loads a checkpoint (or a run's newest one) with its own tokenizer, checking they belong together. */
+export async function loadModel(path: string, backend: BackendChoice = 'auto'): Promise<LoadedModel> {
+  const dir = resolveCheckpoint(path);
+  const ckpt = readCheckpoint(dir, { withOptimizer: false });
+  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  if (tokenizer.vocabSize !== ckpt.config.vocabSize) {
+    throw new UserError(
+      `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but the model was built for ${ckpt.config.vocabSize}: ` +
+        'the checkpoint folder mixes files from different runs',
+    );
+  }
+  const engine = await startEngine(backend);
+  return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer, engine };
+}

@@ -1,0 +1,144 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { startEngine, BackendChoice } from '../engine';
+import { train, TrainJob, TrainResult } from '../trainer';
+import { readCorpus } from '../../core/corpus';
+import { UserError } from '../../core/errors';
+import { ModelConfig, NormKind, presetNamed, validateModelConfig } from '../../core/model-config';
+import { Tokenizer, TokenizerKind, trainTokenizer } from '../../core/tokenizer';
+import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
+import { makeTrainPlan } from '../../core/train-plan';
+import { TrainEvent } from '../../core/train-events';
+import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
+import { createRunDir, writeRunJson, readRunJson, truncateMetrics } from '../../core/run-dir';
+import { writeFileAtomic } from '../../core/atomic-write';
+
+/** A training request as the CLI and the extension send it: plain JSON, every field optional but the corpus. */
+export interface TrainRequest {
+  corpusPath: string;
+  /** The run folder to create; without it a timestamped folder is made under runsRoot. */
+  runDir?: string;
+  runsRoot?: string;
+  preset?: string;
+  layers?: number;
+  heads?: number;
+  width?: number;
+  context?: number;
+  batch?: number;
+  norm?: NormKind;
+  dropout?: number;
+  tokenizer?: TokenizerKind;
+  vocabSize?: number;
+  epochs?: number;
+  maxSteps?: number;
+  lr?: number;
+  evalEvery?: number;
+  seed?: number;
+  backend?: BackendChoice;
+  /** A run folder or checkpoint folder to continue from. */
+  resume?: string;
+}
+
+export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean): Promise<TrainResult> {
+  const corpus = readCorpus(req.corpusPath);
+  const engine = await startEngine(req.backend ?? 'auto');
+  if (req.resume) return resumeJob(req, corpus.text, engine, emit, shouldStop);
+
+  const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
+  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+  const preset = presetNamed(req.preset ?? 'tiny');
+  const model: ModelConfig = validateModelConfig({
+    vocabSize: tokenizer.vocabSize,
+    context: req.context ?? preset.context,
+    layers: req.layers ?? preset.layers,
+    heads: req.heads ?? preset.heads,
+    width: req.width ?? preset.width,
+    norm: req.norm ?? 'layernorm',
+    dropout: req.dropout ?? preset.dropout,
+  });
+  const options: TrainOptions = validateTrainOptions({
+    ...DEFAULT_TRAIN_OPTIONS,
+    batch: req.batch ?? preset.batch,
+    epochs: req.epochs,
+    maxSteps: req.maxSteps,
+    lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
+    minLr: (req.lr ?? DEFAULT_TRAIN_OPTIONS.lr) / 10,
+    evalEvery: req.evalEvery,
+    seed: req.seed ?? DEFAULT_TRAIN_OPTIONS.seed,
+  });
+  const plan = makeTrainPlan(tokens.length, model, options);
+  const runDir = openRunDir(req);
+  writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizer.toJSON());
+  writeRunJson(runDir, {
+    format_version: 1,
+    created: new Date().toISOString(),
+    corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
+    tokenizer: tokenizer.summary(),
+    backend: { name: engine.backend, threads: engine.threads },
+    plan,
+    status: 'training',
+  });
+  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, shouldStop, emit });
+}
+
+async function resumeJob(
+  req: TrainRequest,
+  text: string,
+  engine: Awaited<ReturnType<typeof startEngine>>,
+  emit: (e: TrainEvent) => void,
+  shouldStop: () => boolean,
+): Promise<TrainResult> {
+  const dir = resolveCheckpoint(req.resume!);
+  const ckpt = readCheckpoint(dir, { withOptimizer: true });
+  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const tokens = Int32Array.from(tokenizer.encode(text));
+  const saved = ckpt.trainerState.plan as TrainPlan | undefined;
+  if (!saved || typeof saved !== 'object') throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
+  // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
+  const options = validateTrainOptions({ ...saved.options, epochs: req.epochs ?? saved.options.epochs, maxSteps: req.maxSteps ?? saved.options.maxSteps });
+  const plan = makeTrainPlan(tokens.length, ckpt.config, options);
+  if (plan.trainTokens !== saved.trainTokens) {
+    throw new UserError(
+      `${req.corpusPath} is not the corpus this checkpoint was trained on (${tokens.length} tokens, ` +
+        `the run had ${saved.trainTokens + saved.valTokens}): resume with the same file, or start a new run`,
+    );
+  }
+  if (plan.totalSteps <= ckpt.trainerState.step) {
+    throw new UserError(`${dir} is already at step ${ckpt.trainerState.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`);
+  }
+  const runDir = dirname(dirname(dir));
+  const run = readRunJson(runDir);
+  truncateMetrics(runDir, ckpt.trainerState.step);
+  writeRunJson(runDir, { ...run, status: 'training', plan });
+  return trainInRun(runDir, {
+    runDir,
+    plan,
+    tokens,
+    tokenizer,
+    engine,
+    shouldStop,
+    emit,
+    resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState },
+  });
+}
+
+function openRunDir(req: TrainRequest): string {
+  if (!req.runDir) return createRunDir(req.runsRoot ?? join(process.cwd(), '.corpus-lab', 'runs'), req.corpusPath);
+  const dir = resolve(req.runDir);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    throw new UserError(`${dir} is not empty: choose a new folder, or pass --resume ${dir} to continue the run in it`);
+  }
+  return createRunDir(dirname(dir), req.corpusPath, dir);
+}
+
+/** Trains and records the outcome in run.json: completed, cancelled, or failed with the reason. */
+async function trainInRun(runDir: string, job: TrainJob): Promise<TrainResult> {
+  try {
+    const result = await train(job);
+    writeRunJson(runDir, { ...readRunJson(runDir), status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });
+    return result;
+  } catch (e) {
+    writeRunJson(runDir, { ...readRunJson(runDir), status: 'failed', error: e instanceof Error ? e.message : String(e) });
+    throw e;
+  }
+}

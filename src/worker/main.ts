@@ -1,0 +1,50 @@
+import { parentPort } from 'node:worker_threads';
+import { isUserError } from '../core/errors';
+import { validateGenerateOptions } from '../core/generate-options';
+import { WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
+import { runTrainJob } from './jobs/train-job';
+import { runEvalJob } from './jobs/eval-job';
+import { runBenchJob } from './jobs/bench-job';
+import { ModelCache } from './jobs/model-cache';
+import { generate } from './generator';
+
+// Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
+const port = parentPort;
+if (!port) throw new Error('dist/worker.js runs as a worker thread');
+
+const cancelled = new Set<number>();
+const models = new ModelCache();
+const send = (m: WorkerResponse) => port.postMessage(m);
+
+port.on('message', (raw: unknown) => {
+  const msg = parseWorkerRequest(raw);
+  if (typeof msg === 'string') {
+    send({ kind: 'log', message: `ignored a malformed message: ${msg}` });
+    return;
+  }
+  if (msg.kind === 'cancel') {
+    cancelled.add(msg.id);
+    return;
+  }
+  run(msg).then(
+    (value) => send({ kind: 'result', id: msg.id, value }),
+    (e: unknown) => send({ kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e), userError: isUserError(e) }),
+  ).finally(() => cancelled.delete(msg.id));
+});
+
+async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<unknown> {
+  const isCancelled = () => cancelled.has(msg.id);
+  switch (msg.kind) {
+    case 'train':
+      return runTrainJob(msg.request, (event) => send({ kind: 'event', id: msg.id, event }), isCancelled);
+    case 'generate': {
+      const loaded = await models.get(msg.checkpoint);
+      const options = validateGenerateOptions(msg.options);
+      return generate(loaded.model, loaded.tokenizer, msg.prompt, options, (text) => send({ kind: 'text', id: msg.id, text }), isCancelled);
+    }
+    case 'eval':
+      return runEvalJob(msg.checkpoint, msg.file);
+    case 'bench':
+      return runBenchJob(msg.steps);
+  }
+}

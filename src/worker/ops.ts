@@ -1,0 +1,68 @@
+import { tf } from './engine';
+
+// The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
+// 2-D, batch 1); tfjs's stock matmul gradient passes transposed operands and falls to a ~2 GFLOP/s
+// scalar loop. These gradients transpose explicitly first (tfjs-notes.md: 4.9× faster per step).
+
+/** a·b for a [.., m, k] and b [.., k, n] (same batch dims), with gradients that stay on the fast path. */
+export const matMul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      return [tf.matMul(dy, swapLastTwo(sb)), tf.matMul(swapLastTwo(sa), dy)];
+    },
+  };
+}) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+export function swapLastTwo(x: tf.Tensor): tf.Tensor {
+  const perm = x.shape.map((_, i) => i);
+  const r = perm.length;
+  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+  return tf.transpose(x, perm);
+}
+
+/**
+ * Rows of `table` picked by `ids`. The wasm backend has no UnsortedSegmentSum, so gather's stock
+ * gradient fails there; the gradient here is onehot(ids)ᵀ · dy, a plain matmul.
+ */
+export function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const t = args[0] as tf.Tensor;
+    return {
+      value: tf.gather(t, ids),
+      gradFunc: (dy: tf.Tensor) => {
+        const oneHotT = tf.transpose(tf.cast(tf.oneHot(ids, table.shape[0]), 'float32'));
+        return [tf.matMul(oneHotT, dy)];
+      },
+    };
+  }) as (t: tf.Tensor) => tf.Tensor2D;
+  return f(table);
+}
+
+/** GELU, tanh approximation (GPT-2's "gelu_new"). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const c = Math.sqrt(2 / Math.PI);
+  // x·x·x: Pow is several times slower than two multiplies on the wasm backend.
+  const inner = tf.mul(c, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps = 1e-5): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+/** Dynamic Tanh (Zhu et al. 2025): γ·tanh(α·x) + β, a drop-in for layer norm. */
+export function dynamicTanh(x: tf.Tensor, alpha: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  return tf.add(tf.mul(tf.tanh(tf.mul(alpha, x)), weight), bias);
+}
+
+/** Mean next-token cross-entropy of logits [n, vocab] against integer targets [n]. */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  const logProbs = tf.logSoftmax(logits);
+  const picked = tf.sum(tf.mul(logProbs, tf.cast(tf.oneHot(targets, logits.shape[1]), 'float32')), -1);
+  return tf.neg(tf.mean(picked)) as tf.Scalar;
+}

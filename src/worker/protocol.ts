@@ -1,0 +1,65 @@
+import { TrainEvent } from '../core/train-events';
+import { GenerateOptions } from '../core/generate-options';
+import type { TrainRequest } from './jobs/train-job';
+
+/**
+ * Messages between the extension host (or CLI) and a worker thread. Every message carries the id
+ * of the job it belongs to; the receiver validates the shape before acting on it.
+ */
+export type WorkerRequest =
+  | { kind: 'train'; id: number; request: TrainRequest }
+  | { kind: 'generate'; id: number; checkpoint: string; prompt: string; options: GenerateOptions }
+  | { kind: 'eval'; id: number; checkpoint: string; file: string }
+  | { kind: 'bench'; id: number; steps: number }
+  | { kind: 'cancel'; id: number };
+
+export type WorkerResponse =
+  | { kind: 'event'; id: number; event: TrainEvent }
+  | { kind: 'text'; id: number; text: string }
+  | { kind: 'result'; id: number; value: unknown }
+  | { kind: 'error'; id: number; message: string; userError: boolean }
+  | { kind: 'log'; message: string };
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const isId = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+/** Returns the request, or a reason it is malformed. */
+export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
+  if (!isObject(msg)) return 'message is not an object';
+  if (!isId(msg.id)) return 'message has no valid id';
+  switch (msg.kind) {
+    case 'train':
+      return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'train needs request.corpusPath';
+    case 'generate':
+      return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' && isObject(msg.options)
+        ? (msg as WorkerRequest)
+        : 'generate needs checkpoint, prompt and options';
+    case 'eval':
+      return typeof msg.checkpoint === 'string' && typeof msg.file === 'string' ? (msg as WorkerRequest) : 'eval needs checkpoint and file';
+    case 'bench':
+      return Number.isInteger(msg.steps) ? (msg as WorkerRequest) : 'bench needs steps';
+    case 'cancel':
+      return msg as WorkerRequest;
+    default:
+      return `unknown message kind ${JSON.stringify(msg.kind)}`;
+  }
+}
+
+/** Returns the response, or a reason it is malformed. */
+export function parseWorkerResponse(msg: unknown): WorkerResponse | string {
+  if (!isObject(msg)) return 'message is not an object';
+  if (msg.kind === 'log') return typeof msg.message === 'string' ? (msg as WorkerResponse) : 'log needs message';
+  if (!isId(msg.id)) return 'message has no valid id';
+  switch (msg.kind) {
+    case 'event':
+      return isObject(msg.event) && typeof msg.event.type === 'string' ? (msg as WorkerResponse) : 'event needs event.type';
+    case 'text':
+      return typeof msg.text === 'string' ? (msg as WorkerResponse) : 'text needs text';
+    case 'result':
+      return msg as WorkerResponse;
+    case 'error':
+      return typeof msg.message === 'string' ? (msg as WorkerResponse) : 'error needs message';
+    default:
+      return `unknown message kind ${JSON.stringify(msg.kind)}`;
+  }
+}

@@ -1,0 +1,37 @@
+import { Gpt } from './gpt';
+import { AdamW } from './adamw';
+import { trainStep } from './train-step';
+import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
+import { ModelConfig } from '../core/model-config';
+import { Rng } from '../core/rng';
+
+/** Wall time (ms) of full training steps on random tokens, after `warmup` untimed ones. */
+export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number): Promise<number[]> {
+  const model = Gpt.initialise(config, 1);
+  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
+  const rng = new Rng(7);
+  const inputs = new Int32Array(batch * config.context);
+  const targets = new Int32Array(batch * config.context);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      for (let j = 0; j < inputs.length; j++) {
+        inputs[j] = rng.below(config.vocabSize);
+        targets[j] = rng.below(config.vocabSize);
+      }
+      const t0 = performance.now();
+      await trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update: i + 1, gradClip: 1, dropoutSeed: config.dropout > 0 ? i : undefined });
+      if (i >= warmup) times.push(performance.now() - t0);
+    }
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+  return times;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

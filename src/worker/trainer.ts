@@ -1,0 +1,199 @@
+import { Gpt } from './gpt';
+import { AdamW } from './adamw';
+import { trainStep } from './train-step';
+import { generate } from './generator';
+import { meanLoss } from './evaluate';
+import { EpochPlan, evalWindowStarts, fillBatch } from '../core/batches';
+import { UserError } from '../core/errors';
+import { learningRateAt } from '../core/lr-schedule';
+import { mixSeed } from '../core/rng';
+import { Tokenizer } from '../core/tokenizer';
+import { TrainPlan } from '../core/train-options';
+import { TrainEvent } from '../core/train-events';
+import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../core/checkpoint';
+import { appendMetrics } from '../core/run-dir';
+import { NamedTensors } from '../core/tensor';
+import { parameterCount } from '../core/model-config';
+import { EngineInfo } from './engine';
+
+export interface TrainJob {
+  runDir: string;
+  plan: TrainPlan;
+  /** The whole corpus, encoded; the last plan.valTokens are held out. */
+  tokens: Int32Array;
+  tokenizer: Tokenizer;
+  engine: EngineInfo;
+  resume?: { from: string; weights: NamedTensors; optimizer: NamedTensors; state: TrainerState };
+  shouldStop: () => boolean;
+  emit: (e: TrainEvent) => void;
+}
+
+export interface TrainResult {
+  checkpoint: string;
+  step: number;
+  valLoss: number;
+  reason: 'completed' | 'cancelled';
+}
+
+const SAMPLE_TOKENS = 48;
+
+/** Runs (or resumes) a training job to its step budget or until shouldStop() says so. */
+export async function train(job: TrainJob): Promise<TrainResult> {
+  const { plan, tokenizer, emit } = job;
+  const { model: config, options } = plan;
+  const { batch } = options;
+  const context = config.context;
+  const trainSplit = job.tokens.subarray(0, plan.trainTokens);
+  const valSplit = job.tokens.subarray(plan.trainTokens);
+  const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
+
+  const model = job.resume ? Gpt.fromWeights(config, job.resume.weights) : Gpt.initialise(config, options.seed);
+  const optimizer = new AdamW(model.params, options);
+  if (job.resume) optimizer.restore(job.resume.optimizer);
+  const state = { step: 0, epoch: 0, cursor: 0, bestValLoss: Infinity, bestCheckpoint: '' };
+  if (job.resume) {
+    const s = job.resume.state;
+    Object.assign(state, { step: s.step, epoch: s.epoch, cursor: s.cursor, bestValLoss: s.best_val_loss ?? Infinity });
+    state.bestCheckpoint = typeof s.best_checkpoint === 'string' ? s.best_checkpoint : '';
+  }
+
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000 + Number(job.resume?.state.elapsed_s ?? 0);
+  const log = (e: TrainEvent) => {
+    if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
+    emit(e);
+  };
+  emit({
+    type: 'start',
+    run_dir: job.runDir,
+    params: parameterCount(config),
+    backend: job.engine.backend,
+    threads: job.engine.threads,
+    plan,
+    step: state.step,
+    epoch: state.epoch + 1,
+    resumed_from: job.resume?.from,
+  });
+
+  const inputs = new Int32Array(batch * context);
+  const targets = new Int32Array(batch * context);
+  let epochPlan = new EpochPlan(trainSplit.length, context, options.seed, state.epoch);
+  let lastLoss = NaN;
+  let lastValLoss = NaN;
+  let lastCheckpoint = job.resume?.from ?? '';
+  let tokensPerSecond = 0;
+  let lastEvalStep = -1;
+
+  const evaluate = async () => {
+    lastValLoss = await meanLoss(model, valSplit, evalStarts, context, batch);
+    let sample: string | undefined;
+    try {
+      sample = (await generate(model, tokenizer, '', { temperature: 0.8, topK: 0, topP: 1, maxTokens: SAMPLE_TOKENS, seed: state.step, stop: [] })).text;
+    } catch {
+      sample = undefined; // a sample is a courtesy; never let it stop training
+    }
+    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, elapsed_s: elapsed(), sample });
+  };
+
+  const checkpoint = async (name: string, reason: 'epoch' | 'final' | 'cancel', epochForEvent: number) => {
+    if (Number.isNaN(lastValLoss) || lastEvalStep !== state.step) {
+      await evaluate();
+      lastEvalStep = state.step;
+    }
+    if (lastValLoss < state.bestValLoss) {
+      state.bestValLoss = lastValLoss;
+      state.bestCheckpoint = name;
+    }
+    const trainerState: TrainerState = {
+      step: state.step,
+      epoch: state.epoch,
+      cursor: state.cursor,
+      seed: options.seed,
+      best_val_loss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null,
+      best_checkpoint: state.bestCheckpoint,
+      rng: { kind: 'counter', seed: options.seed, step: state.step, epoch: state.epoch },
+      elapsed_s: elapsed(),
+      loss: lastLoss,
+      val_loss: lastValLoss,
+      plan,
+    };
+    lastCheckpoint = writeCheckpoint(job.runDir, name, {
+      config,
+      weights: await model.weights(),
+      optimizer: await optimizer.moments(),
+      trainerState,
+      tokenizerJson: tokenizer.toJSON(),
+      tokenizerKind: tokenizer.kind,
+    });
+    pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
+    emit({ type: 'checkpoint', step: state.step, epoch: epochForEvent, path: lastCheckpoint, val_loss: lastValLoss, reason });
+  };
+
+  try {
+    while (state.step < plan.totalSteps) {
+      if (job.shouldStop()) {
+        await checkpoint(midEpochName(state.step), 'cancel', state.epoch + 1);
+        emit(doneEvent('cancelled'));
+        return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'cancelled' };
+      }
+      fillBatch(trainSplit, epochPlan, state.cursor, batch, context, inputs, targets);
+      const lr = learningRateAt({ lr: options.lr, minLr: options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps }, state.step);
+      const t0 = performance.now();
+      const { loss, gradNorm } = await trainStep(model, optimizer, {
+        inputs,
+        targets,
+        batch,
+        lr,
+        update: state.step + 1,
+        gradClip: options.gradClip,
+        dropoutSeed: mixSeed(options.seed, state.step, 0xd0),
+      });
+      if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        throw new UserError(
+          `training diverged: the loss became ${loss} at step ${state.step + 1} (learning rate ${lr.toPrecision(3)}); ` +
+            `the last good checkpoint is kept${lastCheckpoint ? ` (${lastCheckpoint})` : ''} — lower --lr (try ${(options.lr / 10).toPrecision(2)}) and train again`,
+        );
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const rate = (batch * context) / seconds;
+      tokensPerSecond = tokensPerSecond === 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate;
+      lastLoss = loss;
+      const stepEpoch = state.epoch + 1;
+      state.step++;
+      state.cursor++;
+      log({ type: 'step', step: state.step, epoch: stepEpoch, loss, lr, grad_norm: gradNorm, tokens_per_s: tokensPerSecond, elapsed_s: elapsed() });
+
+      const epochDone = state.cursor >= plan.stepsPerEpoch;
+      if (epochDone) {
+        state.epoch++;
+        state.cursor = 0;
+        epochPlan = new EpochPlan(trainSplit.length, context, options.seed, state.epoch);
+      }
+      if (state.step % plan.evalEvery === 0 || state.step === plan.totalSteps) {
+        await evaluate();
+        lastEvalStep = state.step;
+      }
+      if (epochDone) await checkpoint(epochName(stepEpoch), 'epoch', stepEpoch);
+      else if (state.step === plan.totalSteps) await checkpoint(midEpochName(state.step), 'final', stepEpoch);
+      // Let cancel requests and other messages in between steps.
+      await new Promise((r) => setImmediate(r));
+    }
+    emit(doneEvent('completed'));
+    return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'completed' };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+
+  function doneEvent(reason: 'completed' | 'cancelled'): TrainEvent {
+    return { type: 'done', step: state.step, epoch: state.epoch + (state.cursor > 0 ? 1 : 0), loss: lastLoss, val_loss: lastValLoss, elapsed_s: elapsed(), checkpoint: lastCheckpoint, reason };
+  }
+}
+
+export function epochName(epoch: number): string {
+  return `epoch-${String(epoch).padStart(4, '0')}`;
+}
+
+export function midEpochName(step: number): string {
+  return `step-${String(step).padStart(8, '0')}`;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Reference logits for a Corpus Lab checkpoint folder, computed in PyTorch the way Hugging Face's
+GPT2LMHeadModel computes them (Conv1D weights [in, out], fused c_attn split q|k|v, gelu_new,
+LayerNorm eps from config.json, tied lm_head). It reads model.safetensors with its own parser,
+so it also checks that our files follow the safetensors spec.
+
+usage: gpt2_logits.py CHECKPOINT_DIR IDS_JSON  → prints {"logits": [[...], ...]} (one row per position)
+"""
+import json
+import math
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F32", info
+        begin, end = info["data_offsets"]
+        arr = np.frombuffer(data[base + begin : base + end], dtype="<f4").reshape(info["shape"])
+        out[name] = torch.from_numpy(arr.copy())
+    return out
+
+
+def main():
+    folder, ids_json = sys.argv[1], sys.argv[2]
+    cfg = json.load(open(f"{folder}/config.json"))
+    assert cfg["model_type"] == "gpt2" and cfg["activation_function"] == "gelu_new"
+    w = read_safetensors(f"{folder}/model.safetensors")
+    ids = torch.tensor(json.loads(ids_json), dtype=torch.long)
+    n_embd, n_head, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
+    hd = n_embd // n_head
+    t = ids.shape[0]
+
+    def ln(x, p):
+        return F.layer_norm(x, (n_embd,), w[f"{p}.weight"], w[f"{p}.bias"], eps)
+
+    def conv1d(x, p):
+        return x @ w[f"{p}.weight"] + w[f"{p}.bias"]
+
+    x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][torch.arange(t)]
+    for i in range(cfg["n_layer"]):
+        p = f"transformer.h.{i}"
+        q, k, v = conv1d(ln(x, f"{p}.ln_1"), f"{p}.attn.c_attn").split(n_embd, dim=-1)
+        q, k, v = (z.view(t, n_head, hd).transpose(0, 1) for z in (q, k, v))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
+        scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(), float("-inf"))
+        y = (F.softmax(scores, dim=-1) @ v).transpose(0, 1).reshape(t, n_embd)
+        x = x + conv1d(y, f"{p}.attn.c_proj")
+        h = conv1d(ln(x, f"{p}.ln_2"), f"{p}.mlp.c_fc")
+        h = 0.5 * h * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * torch.pow(h, 3.0))))
+        x = x + conv1d(h, f"{p}.mlp.c_proj")
+    logits = ln(x, "transformer.ln_f") @ w["transformer.wte.weight"].T
+    print(json.dumps({"logits": logits.tolist()}))
+
+
+if __name__ == "__main__":
+    main()
