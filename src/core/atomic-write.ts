@@ -39,8 +39,17 @@ export function explainWriteError(e: unknown, target: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT') return new UserError(`no space left on the device while writing ${target}; what was there before is intact — free some space and try again`);
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new UserError(`cannot write to ${dirname(target)} (read-only or no permission); what was there before is intact`);
-  if (code === 'ENOTDIR') return new UserError(`cannot write ${target}: a part of that path is a file, not a folder`);
+  if (code === 'ENOTDIR' || code === 'EEXIST') return new UserError(`cannot write ${target}: a part of that path is a file, not a folder`);
   return e;
+}
+
+/** Best-effort clean-up after a failure: the original error is the one worth reporting. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // nothing more to do; a leftover temporary is ignored by readers and removed later
+  }
 }
 
 /** Writes a file so that readers see either the old content or the new, never a mix. */
@@ -52,7 +61,7 @@ export function writeFileAtomic(path: string, data: Buffer | string): void {
     renameSync(temp, path);
     syncDir(dirname(path));
   } catch (e) {
-    rmSync(temp, { force: true });
+    removeQuietly(temp);
     throw explainWriteError(e, path);
   }
 }
@@ -72,7 +81,7 @@ export function writeDirAtomic(finalDir: string, files: Record<string, Buffer | 
     renameSync(temp, finalDir);
     syncDir(dirname(finalDir));
   } catch (e) {
-    rmSync(temp, { recursive: true, force: true });
+    removeQuietly(temp);
     throw explainWriteError(e, finalDir);
   }
 }
