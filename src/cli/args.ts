@@ -12,15 +12,29 @@ export interface Parsed {
 export function parseCommandArgs(command: string, argv: string[], options: OptionSpec, positionals: { min: number; max: number; names: string }): Parsed {
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (e) {
-    const message = e instanceof Error ? e.message.replace(/\. To specify a positional argument.*$/s, '') : String(e);
+    const message = e instanceof Error ? e.message.split('\n')[0].replace(/\. To specify a positional argument.*$/s, '') : String(e);
     throw new UserError(`${command}: ${message} (see corpus-lab help)`);
   }
   const n = parsed.positionals.length;
   if (n < positionals.min) throw new UserError(`${command}: missing ${positionals.names} (see corpus-lab help)`);
   if (n > positionals.max) throw new UserError(`${command}: unexpected argument "${parsed.positionals[positionals.max]}" (see corpus-lab help)`);
   return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+}
+
+/** `--lr -1` → `--lr=-1`, so a negative number reaches the range check with a useful message. */
+function joinNegativeValues(argv: string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }
 
 /** A numeric flag's value; undefined when absent. Range checks happen where the value is used. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { UserError } from './errors';
+import { formatBytes } from './format-bytes';
 
 export interface Corpus {
   text: string;
@@ -23,7 +24,7 @@ export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corp
   if (stat.isDirectory()) throw new UserError(`${path} is a folder: pass a text file`);
   if (!stat.isFile()) throw new UserError(`${path} is not a regular file`);
   if (stat.size > maxBytes) {
-    throw new UserError(`${path} is ${(stat.size / 1048576).toFixed(1)} MB, over the ${(maxBytes / 1048576).toFixed(0)} MB limit: train on a part of it`);
+    throw new UserError(`${path} is ${formatBytes(stat.size)}, over the ${formatBytes(maxBytes)} limit: train on a part of it`);
   }
   let buf: Buffer;
   try {

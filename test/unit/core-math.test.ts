@@ -8,7 +8,8 @@ import { StopSequenceFilter } from '../../src/core/stop-sequences';
 import { parameterCount, presetNamed, validateModelConfig, ModelConfig } from '../../src/core/model-config';
 import { makeTrainPlan, largestContextThatFits } from '../../src/core/train-plan';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../src/core/train-options';
-import { estimate, formatBytes } from '../../src/core/estimate';
+import { estimate } from '../../src/core/estimate';
+import { formatBytes } from '../../src/core/format-bytes';
 import { isUserError } from '../../src/core/errors';
 
 const tiny: ModelConfig = { vocabSize: 65, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0 };

@@ -1,0 +1,176 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeSafetensors } from '../../src/core/safetensors';
+
+// These run the built CLI (dist/cli.js) as a user would; `npm test` builds it first.
+const REPO = join(__dirname, '../../..');
+const CLI = join(REPO, 'dist/cli.js');
+const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
+const ENGLISH = join(REPO, 'media/samples/shakespeare.txt');
+const SMALL = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4'];
+const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-cli-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+function cli(args: string[], cwd = dir) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, data: string | Uint8Array): string {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+}
+
+/** A user error: exit 2, exactly one line on stderr, matching `re`, no stack trace. */
+function assertUserError(args: string[], re: RegExp) {
+  const r = cli(args);
+  assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^corpus-lab: /);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+}
+
+test('clean --json and -o: report counts, atomic output, Korean intact', () => {
+  const src = file('messy.txt', '# 제목\r\n\r\n\r\n\r\n안녕하세요\u200B  \r\n');
+  const r = cli(['clean', src, '--json', '--rules', 'markup']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.text, '제목\n\n안녕하세요\n');
+  assert.equal(out.report.steps.find((s: { rule: string }) => s.rule === 'invisible').count, 1);
+  const o = join(dir, 'cleaned.txt');
+  assert.equal(cli(['clean', src, '-o', o]).code, 0);
+  assert.equal(readFileSync(o, 'utf8'), '# 제목\n\n안녕하세요\n');
+});
+
+test('tokenize and encode: tokenizer.json written; ids agree with the tokenizer', () => {
+  const out = join(dir, 'tok');
+  const r = cli(['tokenize', KOREAN, '-o', out, '--kind', 'bpe', '--vocab-size', '500', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.vocab_size, 500);
+  assert.ok(summary.chars_per_token > 1);
+  const text = file('short-ko.txt', '대한민국은 민주공화국이다.');
+  const enc = cli(['encode', join(out, 'tokenizer.json'), text, '--json']);
+  assert.equal(enc.code, 0, enc.stderr);
+  const { ids } = JSON.parse(enc.stdout);
+  assert.ok(Array.isArray(ids) && ids.length > 0 && ids.length < Buffer.byteLength('대한민국은 민주공화국이다.'));
+  assert.equal(JSON.parse(cli(['tokenize', ENGLISH, '-o', join(dir, 'tokc'), '--json']).stdout).kind, 'char');
+});
+
+test('train --json streams start/step/eval/checkpoint/done; generate and eval read the run', () => {
+  const run = join(dir, 'run-ko');
+  const r = cli(['train', KOREAN, '-o', run, ...SMALL, '--max-steps', '12', '--eval-every', '6', '--seed', '3', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual([...new Set(events.map((e) => e.type))], ['start', 'step', 'eval', 'checkpoint', 'done']);
+  const step = events.find((e) => e.type === 'step');
+  for (const k of ['step', 'epoch', 'loss', 'lr', 'tokens_per_s']) assert.equal(typeof step[k], 'number', k);
+  assert.equal(typeof events.find((e) => e.type === 'eval').val_loss, 'number');
+  assert.equal(events.at(-1).type, 'done');
+  for (const f of ['run.json', 'metrics.jsonl', 'tokenizer.json']) assert.ok(existsSync(join(run, f)), f);
+  const run2 = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+  assert.equal(run2.status, 'completed');
+  assert.equal(run2.backend.name, 'wasm');
+
+  const g = cli(['generate', run, '--prompt', '대한민국', '--max-tokens', '10', '--seed', '1', '--json']);
+  assert.equal(g.code, 0, g.stderr);
+  const gen = JSON.parse(g.stdout);
+  assert.equal(gen.tokens, 10);
+  assert.equal(typeof gen.text, 'string');
+  assert.equal(JSON.parse(cli(['generate', run, '--prompt', '대한민국', '--max-tokens', '10', '--seed', '1', '--json']).stdout).text, gen.text);
+  const plain = cli(['generate', run, '--prompt', '대한', '--max-tokens', '5']);
+  assert.equal(plain.code, 0);
+  assert.ok(plain.stdout.startsWith('대한'));
+
+  const e = cli(['eval', run, KOREAN, '--json']);
+  assert.equal(e.code, 0, e.stderr);
+  const ev = JSON.parse(e.stdout);
+  assert.ok(ev.loss > 0 && ev.loss < 10);
+  assert.ok(ev.tokens > 1000);
+});
+
+test('Ctrl-C during train writes a checkpoint and exits 130; --resume finishes the run', async () => {
+  const run = join(dir, 'run-int');
+  const child = spawn(process.execPath, [CLI, 'train', ENGLISH, '-o', run, ...SMALL, '--max-steps', '100000', '--json'], { cwd: dir });
+  let out = '';
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('"step":5,') && !child.killed) {
+        child.kill('SIGINT');
+        resolve();
+      }
+    });
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 130);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l));
+  const done = events.at(-1);
+  assert.equal(done.type, 'done');
+  assert.equal(done.reason, 'cancelled');
+  assert.ok(existsSync(join(done.checkpoint, 'model.safetensors')));
+  const r = cli(['train', ENGLISH, '--resume', run, '--max-steps', String(done.step + 3), '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const resumed = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(resumed[0].resumed_from, done.checkpoint);
+  assert.deepEqual(resumed.filter((e) => e.type === 'step').map((e) => e.step), [done.step + 1, done.step + 2, done.step + 3]);
+});
+
+test('bench --json prints the contract fields', () => {
+  const r = cli(['bench', '--steps', '2', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const b = JSON.parse(r.stdout);
+  for (const k of ['ms_per_step', 'tokens_per_s', 'backend', 'threads', 'params']) assert.ok(k in b, k);
+  assert.equal(b.params, 809_856);
+  assert.equal(b.backend, 'wasm');
+});
+
+test('bad input: one clear line on stderr, exit 2, nothing half-written', () => {
+  mkdirSync(join(dir, 'a-folder'), { recursive: true });
+  const tooShort = file('short.txt', 'hello world, a short text.');
+  assertUserError(['train', join(dir, 'nope.txt')], /no such file/);
+  assertUserError(['train', join(dir, 'a-folder')], /is a folder/);
+  assertUserError(['train', file('empty.txt', '')], /is empty/);
+  assertUserError(['train', file('bin.dat', Buffer.from([1, 2, 0, 3]))], /binary file/);
+  assertUserError(['train', file('bad.txt', Buffer.from([0x41, 0xff]))], /not valid UTF-8/);
+  assertUserError(['train', tooShort, '-o', join(dir, 'never')], /too few for context 64.*--context 8/);
+  assertUserError(['train', ENGLISH, '--preset', 'huge'], /unknown preset "huge"/);
+  assertUserError(['train', ENGLISH, '--max-steps', '-5'], /max steps must be a whole number from 1 .*got -5/);
+  assertUserError(['train', ENGLISH, '--lr', '-1'], /learning rate must be a number above 0/);
+  assertUserError(['train', ENGLISH, '--max-steps', '0'], /max steps must be a whole number from 1/);
+  assertUserError(['train', ENGLISH, '--lr', 'NaN'], /--lr must be a number/);
+  assertUserError(['train', ENGLISH, '--epochs', 'abc'], /--epochs must be a number/);
+  assertUserError(['train', ENGLISH, '--batch', '2.5'], /--batch must be a whole number/);
+  assertUserError(['train', ENGLISH, '--tokenizer', 'word'], /--tokenizer must be one of char, bpe/);
+  assertUserError(['train', ENGLISH, '--bogus'], /Unknown option '--bogus'/);
+  assertUserError(['frobnicate'], /unknown command "frobnicate"/);
+  assertUserError(['generate', join(dir, 'a-folder')], /has no checkpoints yet/);
+  assertUserError(['generate'], /missing CHECKPOINT_OR_RUN/);
+  assertUserError(['tokenize', ENGLISH], /-o DIR is required/);
+  assertUserError(['generate', join(dir, 'run-ko'), '--temperature', '-1'], /temperature/);
+  assert.ok(!existsSync(join(dir, 'never')) || readdirSync(join(dir, 'never')).length === 0);
+});
+
+test('a damaged or mismatched checkpoint is refused, not half-loaded', () => {
+  const run = join(dir, 'run-bad');
+  assert.equal(cli(['train', KOREAN, '-o', run, ...SMALL, '--max-steps', '2', '--json']).code, 0);
+  const ckpt = join(run, 'checkpoints', readdirSync(join(run, 'checkpoints'))[0]);
+  const model = readFileSync(join(ckpt, 'model.safetensors'));
+  writeFileSync(join(ckpt, 'model.safetensors'), model.subarray(0, model.length - 10));
+  assertUserError(['generate', ckpt], /model\.safetensors: .*(cover|outside)/);
+  writeFileSync(join(ckpt, 'model.safetensors'), encodeSafetensors(new Map([['x', { shape: [1], data: new Float32Array(1) }]])));
+  assertUserError(['generate', ckpt], /missing \d+ tensor/);
+  writeFileSync(join(ckpt, 'model.safetensors'), model);
+  const tok = JSON.parse(readFileSync(join(ckpt, 'tokenizer.json'), 'utf8'));
+  delete tok.model.vocab[Object.keys(tok.model.vocab).at(-1)!];
+  writeFileSync(join(ckpt, 'tokenizer.json'), JSON.stringify(tok));
+  assertUserError(['generate', ckpt], /tokenizer\.json has \d+ tokens but the model was built for \d+/);
+  assertUserError(['train', ENGLISH, '--resume', run], /not the corpus this checkpoint was trained on|tokenizer/);
+});
