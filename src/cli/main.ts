@@ -6,6 +6,7 @@ import { trainCommand } from './commands/train';
 import { generateCommand } from './commands/generate';
 import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
+import { estimateCommand } from './commands/estimate';
 import { USAGE } from './usage';
 import { version } from '../../package.json';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   generate: generateCommand,
   eval: evalCommand,
   bench: benchCommand,
+  estimate: estimateCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -11,6 +11,7 @@ usage:
   corpus-lab generate CHECKPOINT_OR_RUN [--prompt TEXT] [--max-tokens N] [--temperature T]
         [--top-k K] [--top-p P] [--seed N] [--stop TEXT] [--json]
   corpus-lab eval CHECKPOINT_OR_RUN FILE [--json]
+  corpus-lab estimate FILE [--preset tiny|small] [--tokenizer char|bpe] [--vocab-size N] [--steps N] [--json]
   corpus-lab bench [--steps N] [--backend auto|tensorflow|wasm|cpu] [--json]
 
 train without FILE uses the bundled sample (media/samples/shakespeare.txt).

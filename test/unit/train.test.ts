@@ -34,10 +34,10 @@ async function trainCollect(req: TrainRequest, stopAfter?: number) {
   return { result, events, losses };
 }
 
-test('same seed, same losses; a resumed run repeats the uninterrupted losses exactly', async () => {
+test('same seed, same losses (with dropout); a resumed run repeats the uninterrupted losses exactly', async () => {
   const root = tempDir();
   try {
-    const base: TrainRequest = { ...SMALL, corpusPath: ENGLISH, maxSteps: 24, evalEvery: 8 };
+    const base: TrainRequest = { ...SMALL, dropout: 0.1, corpusPath: ENGLISH, maxSteps: 24, evalEvery: 8 };
     const a = await trainCollect({ ...base, runDir: join(root, 'a') });
     const b = await trainCollect({ ...base, runDir: join(root, 'b') });
     assert.equal(a.losses.length, 24);
@@ -60,10 +60,10 @@ test('same seed, same losses; a resumed run repeats the uninterrupted losses exa
   }
 });
 
-test('Korean corpus: trains, checkpoints every epoch, keeps the newest three and the best', async () => {
+test('Korean corpus with Dynamic Tanh norms: trains, checkpoints every epoch, keeps the newest three and the best', async () => {
   const root = tempDir();
   try {
-    const { events, result } = await trainCollect({ ...SMALL, corpusPath: KOREAN, runDir: join(root, 'ko'), context: 64, batch: 16, epochs: 5 });
+    const { events, result } = await trainCollect({ ...SMALL, corpusPath: KOREAN, runDir: join(root, 'ko'), context: 64, batch: 16, epochs: 5, norm: 'dyt' });
     const start = events[0];
     assert.equal(start.type, 'start');
     const perEpoch = start.type === 'start' ? start.plan.stepsPerEpoch : 0;
@@ -73,8 +73,11 @@ test('Korean corpus: trains, checkpoints every epoch, keeps the newest three and
     const kept = readdirSync(join(root, 'ko', 'checkpoints')).sort();
     assert.ok(kept.length >= 3 && kept.length <= 4, kept.join(','));
     assert.ok(kept.includes('epoch-0005') && kept.includes('epoch-0004') && kept.includes('epoch-0003'));
+    const losses = events.flatMap((e) => (e.type === 'step' ? [e.loss] : []));
+    assert.ok(losses.at(-1)! < losses[0] - 0.25, `loss ${losses[0]} → ${losses.at(-1)}`);
     const loaded = await loadModel(join(root, 'ko'));
     assert.equal(loaded.tokenizer.kind, 'char');
+    assert.equal(loaded.model.config.norm, 'dyt');
     const out = await generate(loaded.model, loaded.tokenizer, '대한민국', { temperature: 0.8, topK: 0, topP: 1, maxTokens: 20, seed: 1, stop: [] });
     assert.ok(out.text.length > 0);
     assert.ok(!out.text.includes('\uFFFD'));

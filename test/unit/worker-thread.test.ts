@@ -1,0 +1,58 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkerRequest, WorkerResponse, parseWorkerResponse } from '../../src/worker/protocol';
+
+// The built worker (dist/worker.js), driven through its typed protocol as the extension drives it.
+const REPO = join(__dirname, '../../..');
+const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
+
+test('worker thread: trains, streams events, cancels on request, generates text, ignores malformed messages', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-worker-'));
+  const worker = new Worker(join(REPO, 'dist/worker.js'));
+  const received: WorkerResponse[] = [];
+  const waiters: ((m: WorkerResponse) => void)[] = [];
+  worker.on('message', (raw: unknown) => {
+    const m = parseWorkerResponse(raw);
+    assert.notEqual(typeof m, 'string', `malformed response ${JSON.stringify(raw)}`);
+    received.push(m as WorkerResponse);
+    for (const w of waiters) w(m as WorkerResponse);
+  });
+  const send = (m: WorkerRequest | object) => worker.postMessage(m);
+  const until = (pred: (m: WorkerResponse) => boolean) =>
+    new Promise<WorkerResponse>((resolve) => {
+      const found = received.find(pred);
+      if (found) return resolve(found);
+      waiters.push((m) => pred(m) && resolve(m));
+    });
+  try {
+    send({ kind: 'nonsense', id: 1 });
+    const log = await until((m) => m.kind === 'log');
+    assert.match((log as { message: string }).message, /ignored a malformed message: unknown message kind "nonsense"/);
+
+    send({ kind: 'train', id: 2, request: { corpusPath: KOREAN, runDir: join(dir, 'run'), layers: 1, heads: 2, width: 32, context: 16, batch: 4, maxSteps: 100000 } });
+    await until((m) => m.kind === 'event' && m.id === 2 && m.event.type === 'step' && m.event.step >= 3);
+    send({ kind: 'cancel', id: 2 });
+    const result = await until((m) => m.kind === 'result' && m.id === 2);
+    const value = (result as { value: { reason: string; checkpoint: string } }).value;
+    assert.equal(value.reason, 'cancelled');
+    assert.ok(existsSync(join(value.checkpoint, 'model.safetensors')));
+
+    send({ kind: 'generate', id: 3, checkpoint: join(dir, 'run'), prompt: '대한민국', options: { temperature: 0.8, topK: 0, topP: 1, maxTokens: 12, seed: 1, stop: [] } });
+    const gen = await until((m) => (m.kind === 'result' || m.kind === 'error') && m.id === 3);
+    assert.equal(gen.kind, 'result');
+    const streamed = received.flatMap((m) => (m.kind === 'text' && m.id === 3 ? [m.text] : [])).join('');
+    assert.equal(streamed, (gen as { value: { text: string } }).value.text);
+
+    send({ kind: 'generate', id: 4, checkpoint: join(dir, 'nowhere'), prompt: '', options: { temperature: 1, topK: 0, topP: 1, maxTokens: 5, seed: 1, stop: [] } });
+    const err = await until((m) => m.kind === 'error' && m.id === 4);
+    assert.ok((err as { userError: boolean }).userError);
+    assert.match((err as { message: string }).message, /no such run or checkpoint folder/);
+  } finally {
+    await worker.terminate();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
