@@ -23,3 +23,19 @@ await esbuild.build({
   logOverride: { 'require-resolve-not-external': 'silent' },
   logLevel: 'warning',
 });
+
+// Integration tests run inside the VS Code extension host: vscode and mocha come from there / node_modules.
+const integration = join(root, 'test/integration');
+rmSync(join(root, 'out/test/integration'), { recursive: true, force: true });
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: readdirSync(integration).filter((f) => f.endsWith('.ts')).map((f) => join(integration, f)),
+  outdir: join(root, 'out/test/integration'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: 'inline',
+  external: ['vscode', 'mocha'],
+  logLevel: 'warning',
+});

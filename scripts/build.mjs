@@ -1,7 +1,7 @@
 // Bundles the CLI, the worker and (later) the extension and webviews into dist/ with esbuild,
 // and copies the tfjs wasm binaries next to the bundles.
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +35,28 @@ await esbuild.build({
   logOverride: { 'require-resolve-not-external': 'silent' },
   legalComments: 'none',
 });
+
+// Webview front-ends: plain browser scripts, one bundle each, served from dist/media.
+const media = join(dist, 'media');
+mkdirSync(media, { recursive: true });
+await esbuild.build({
+  absWorkingDir: root,
+  entryPoints: [
+    { in: 'media/loss-chart/main.ts', out: 'loss-chart' },
+    { in: 'media/tokens/main.ts', out: 'tokens' },
+  ],
+  outdir: media,
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  minify: true,
+  logLevel: 'warning',
+  legalComments: 'none',
+});
+const css = (parts) => parts.map((p) => readFileSync(join(root, p), 'utf8')).join('\n');
+writeFileSync(join(media, 'loss-chart.css'), css(['node_modules/uplot/dist/uPlot.min.css', 'media/loss-chart/style.css']));
+writeFileSync(join(media, 'tokens.css'), css(['media/tokens/style.css']));
 
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir)) {

@@ -5,6 +5,7 @@ import { WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
 import { runTrainJob } from './jobs/train-job';
 import { runEvalJob } from './jobs/eval-job';
 import { runBenchJob } from './jobs/bench-job';
+import { runEstimateJob } from './jobs/estimate-job';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './generator';
 
@@ -46,5 +47,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<unk
       return runEvalJob(msg.checkpoint, msg.file);
     case 'bench':
       return runBenchJob(msg.steps);
+    case 'estimate':
+      return runEstimateJob(msg.request);
   }
 }

@@ -1,6 +1,7 @@
 import { TrainEvent } from '../core/train-events';
 import { GenerateOptions } from '../core/generate-options';
 import type { TrainRequest } from './jobs/train-job';
+import type { EstimateRequest } from './jobs/estimate-job';
 
 /**
  * Messages between the extension host (or CLI) and a worker thread. Every message carries the id
@@ -11,6 +12,7 @@ export type WorkerRequest =
   | { kind: 'generate'; id: number; checkpoint: string; prompt: string; options: GenerateOptions }
   | { kind: 'eval'; id: number; checkpoint: string; file: string }
   | { kind: 'bench'; id: number; steps: number }
+  | { kind: 'estimate'; id: number; request: EstimateRequest }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -38,6 +40,8 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && typeof msg.file === 'string' ? (msg as WorkerRequest) : 'eval needs checkpoint and file';
     case 'bench':
       return Number.isInteger(msg.steps) ? (msg as WorkerRequest) : 'bench needs steps';
+    case 'estimate':
+      return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'estimate needs request.corpusPath';
     case 'cancel':
       return msg as WorkerRequest;
     default:

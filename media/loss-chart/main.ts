@@ -1,0 +1,228 @@
+import uPlot from 'uplot';
+import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+
+declare function acquireVsCodeApi(): { postMessage(m: FromChart): void; getState(): unknown; setState(s: unknown): void };
+const vscode = acquireVsCodeApi();
+
+interface ViewState {
+  runDir?: string;
+  smoothing: number;
+  log: boolean;
+  table: boolean;
+}
+
+const saved = (vscode.getState() as Partial<ViewState> | undefined) ?? {};
+const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir };
+let strings: Record<string, string> = {};
+let run: ChartSeriesSet = { name: '', rows: [] };
+let overlay: ChartSeriesSet | undefined;
+let sample: string | undefined;
+const charts: uPlot[] = [];
+
+const app = document.getElementById('app')!;
+
+function css(name: string, fallback: string): string {
+  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+}
+
+/** TensorBoard-style smoothing: an exponential moving average with debiasing. */
+function smooth(values: (number | null)[], weight: number): (number | null)[] {
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null) return null;
+    n++;
+    last = last * weight + (1 - weight) * v;
+    return weight === 0 ? v : last / (1 - Math.pow(weight, n));
+  });
+}
+
+function series(rows: MetricRow[], key: keyof MetricRow): [number[], (number | null)[]] {
+  const xs: number[] = [];
+  const ys: (number | null)[] = [];
+  for (const r of rows) {
+    const v = r[key];
+    if (typeof v === 'number') {
+      xs.push(r.step);
+      ys.push(v);
+    }
+  }
+  return [xs, ys];
+}
+
+/** Puts several (x, y) series on one shared x axis, with nulls where a series has no point. */
+function align(sets: [number[], (number | null)[]][]): uPlot.AlignedData {
+  const xs = [...new Set(sets.flatMap(([x]) => x))].sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const ys = sets.map(([x, y]) => {
+    const out: (number | null)[] = new Array(xs.length).fill(null);
+    x.forEach((xi, i) => (out[index.get(xi)!] = y[i]));
+    return out;
+  });
+  return [xs, ...ys] as uPlot.AlignedData;
+}
+
+function render(): void {
+  for (const c of charts.splice(0)) c.destroy();
+  app.replaceChildren();
+  vscode.setState(view);
+
+  const toolbar = el('div', 'toolbar');
+  const title = el('h2', '', run.name ? `${strings.title ?? 'Loss'} · ${run.name}` : strings.title ?? 'Loss');
+  const smoothLabel = el('label', '', `${strings.smoothing ?? 'Smoothing'} `);
+  const slider = document.createElement('input');
+  slider.type = 'range';
+  slider.min = '0';
+  slider.max = '0.99';
+  slider.step = '0.01';
+  slider.value = String(view.smoothing);
+  slider.id = 'smoothing';
+  slider.setAttribute('aria-label', strings.smoothing ?? 'Smoothing');
+  slider.oninput = () => {
+    view.smoothing = Number(slider.value);
+    render();
+  };
+  smoothLabel.append(slider);
+  const logBox = document.createElement('input');
+  logBox.type = 'checkbox';
+  logBox.id = 'log-scale';
+  logBox.checked = view.log;
+  logBox.onchange = () => {
+    view.log = logBox.checked;
+    render();
+  };
+  const logLabel = el('label', '');
+  logLabel.append(logBox, ` ${strings.logScale ?? 'Log scale'}`);
+  const compare = button(overlay ? strings.clearCompare : strings.compare, () => vscode.postMessage({ type: overlay ? 'clearOverlay' : 'pickOverlay' }));
+  compare.id = 'compare';
+  const tableToggle = button(view.table ? strings.chart : strings.table, () => {
+    view.table = !view.table;
+    render();
+  });
+  tableToggle.id = 'table-toggle';
+  toolbar.append(title, smoothLabel, logLabel, compare, tableToggle);
+  app.append(toolbar);
+
+  if (run.rows.length === 0) {
+    app.append(el('p', 'empty', strings.noData ?? 'No steps logged yet.'));
+  } else if (view.table) {
+    app.append(dataTable());
+  } else {
+    drawCharts();
+  }
+  if (sample) {
+    const box = el('section', 'sample');
+    box.append(el('h3', '', strings.sample ?? 'Latest sample'), el('pre', '', sample));
+    app.append(box);
+  }
+}
+
+function drawCharts(): void {
+  const fg = css('--vscode-foreground', '#ccc');
+  const grid = css('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
+  const colors = [css('--vscode-charts-blue', '#3794ff'), css('--vscode-charts-orange', '#d18616'), css('--vscode-charts-purple', '#b180d7'), css('--vscode-charts-green', '#89d185')];
+  const width = Math.max(320, app.clientWidth - 16);
+  const axis = (label?: string): uPlot.Axis => ({ stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label });
+
+  const sets: [number[], (number | null)[]][] = [];
+  const names: string[] = [];
+  const [tx, ty] = series(run.rows, 'loss');
+  sets.push([tx, smooth(ty, view.smoothing)]);
+  names.push(strings.train ?? 'train loss');
+  sets.push(series(run.rows, 'val_loss'));
+  names.push(strings.val ?? 'validation loss');
+  if (overlay) {
+    const [ox, oy] = series(overlay.rows, 'loss');
+    sets.push([ox, smooth(oy, view.smoothing)]);
+    names.push(`${overlay.name}: ${strings.train ?? 'train loss'}`);
+    sets.push(series(overlay.rows, 'val_loss'));
+    names.push(`${overlay.name}: ${strings.val ?? 'validation loss'}`);
+  }
+  const lossChart = new uPlot(
+    {
+      title: strings.title,
+      width,
+      height: 280,
+      scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
+      axes: [axis(strings.step), axis()],
+      series: [{ label: strings.step }, ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: i % 2 ? 2 : 1.5, dash: i >= 2 ? [6, 4] : undefined, spanGaps: true, points: { show: i % 2 === 1 } }))],
+    },
+    align(sets),
+    app,
+  );
+  lossChart.root.id = 'loss-chart';
+  charts.push(lossChart);
+  for (const [key, label, color] of [['lr', strings.lr, colors[2]], ['tokens_per_s', strings.throughput, colors[3]]] as const) {
+    const c = new uPlot(
+      { width, height: 140, scales: { x: { time: false } }, axes: [axis(strings.step), axis()], series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }], legend: { show: true } },
+      align([series(run.rows, key)]),
+      app,
+    );
+    charts.push(c);
+  }
+}
+
+function dataTable(): HTMLElement {
+  const table = document.createElement('table');
+  table.id = 'data-table';
+  const head = table.createTHead().insertRow();
+  for (const h of [strings.step, 'epoch', strings.train, strings.val, strings.lr, strings.throughput]) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = h ?? '';
+    head.append(th);
+  }
+  const body = table.createTBody();
+  const byStep = new Map<number, MetricRow>();
+  for (const r of run.rows) byStep.set(r.step, { ...byStep.get(r.step), ...r });
+  for (const r of [...byStep.values()].sort((a, b) => a.step - b.step)) {
+    const tr = body.insertRow();
+    for (const v of [r.step, r.epoch, r.loss, r.val_loss, r.lr, r.tokens_per_s]) tr.insertCell().textContent = v === undefined ? '' : formatNumber(v);
+  }
+  const wrap = el('div', 'table-wrap');
+  wrap.append(table);
+  return wrap;
+}
+
+function formatNumber(v: number): string {
+  if (Number.isInteger(v)) return String(v);
+  if (Math.abs(v) < 0.01) return v.toExponential(2);
+  return v.toFixed(4);
+}
+
+function el(tag: string, className: string, text?: string): HTMLElement {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function button(text: string | undefined, onClick: () => void): HTMLButtonElement {
+  const b = document.createElement('button');
+  b.textContent = text ?? '';
+  b.onclick = onClick;
+  return b;
+}
+
+window.addEventListener('message', (e: MessageEvent) => {
+  const m: ToChart | undefined = parseToChart(e.data);
+  if (!m) return; // not ours, or malformed: ignored
+  if (m.type === 'init') {
+    strings = m.strings;
+    run = m.run;
+    overlay = m.overlay;
+    sample = m.sample;
+    render();
+  } else if (m.type === 'append') {
+    run.rows.push(...m.rows);
+    render();
+  } else if (m.type === 'sample') {
+    sample = m.text;
+    render();
+  } else {
+    overlay = m.overlay;
+    render();
+  }
+});
+window.addEventListener('resize', () => render());
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,75 @@
+import * as vscode from 'vscode';
+import { Ctx } from './ctx';
+import { WorkerError } from './worker-client';
+import type { GenerateResult } from '../worker/generator';
+
+// Characters of text before the cursor sent as the prompt: enough for any context we train
+// (the worker keeps the last `context` tokens of it).
+const PROMPT_CHARS = 2000;
+
+/** Ghost text from the active model while the user types. */
+export class CompletionProvider implements vscode.InlineCompletionItemProvider {
+  /** Latency of the last completions, ms from request to result (for the status line and benchmarks). */
+  readonly latencies: number[] = [];
+  private inFlight?: number;
+
+  constructor(private readonly ctx: Ctx) {}
+
+  async provideInlineCompletionItems(
+    document: vscode.TextDocument,
+    position: vscode.Position,
+    _context: vscode.InlineCompletionContext,
+    token: vscode.CancellationToken,
+  ): Promise<vscode.InlineCompletionItem[] | undefined> {
+    const { config } = this.ctx;
+    const model = this.ctx.activeModel;
+    if (!config.completionEnabled || !model || !config.completionLanguages.includes(document.languageId)) return undefined;
+    if (!(await sleep(config.debounceMs, token))) return undefined;
+    if (!(await this.ctx.mayLoadModelFrom(model))) return undefined;
+
+    const start = document.offsetAt(position);
+    const prompt = document.getText(new vscode.Range(document.positionAt(Math.max(0, start - PROMPT_CHARS)), position));
+    // A newer request replaces an older one: the worker drops the stale job between tokens.
+    if (this.inFlight !== undefined) this.ctx.inference.cancel(this.inFlight);
+    const began = performance.now();
+    const job = this.ctx.inference.request<GenerateResult>((id) => ({
+      kind: 'generate',
+      id,
+      checkpoint: model,
+      prompt,
+      options: { temperature: config.temperature, topK: config.topK, topP: config.topP, maxTokens: config.maxTokens, seed: (start * 2654435761) >>> 0, stop: config.stopAtNewline ? ['\n'] : [] },
+    }));
+    this.inFlight = job.id;
+    const cancel = token.onCancellationRequested(() => this.ctx.inference.cancel(job.id));
+    try {
+      const result = await job.result;
+      if (token.isCancellationRequested || result.stoppedBy === 'cancelled' || result.text.length === 0) return undefined;
+      this.latencies.push(performance.now() - began);
+      if (this.latencies.length > 200) this.latencies.shift();
+      return [new vscode.InlineCompletionItem(result.text, new vscode.Range(position, position))];
+    } catch (e) {
+      if (!(e instanceof WorkerError && e.userError)) this.ctx.log.appendLine(`completion: ${(e as Error).message}`);
+      else this.ctx.log.appendLine(`completion unavailable: ${(e as Error).message}`);
+      return undefined;
+    } finally {
+      cancel.dispose();
+      if (this.inFlight === job.id) this.inFlight = undefined;
+    }
+  }
+}
+
+/** Waits `ms`; false if the request was cancelled meanwhile (the user typed on). */
+function sleep(ms: number, token: vscode.CancellationToken): Promise<boolean> {
+  if (ms <= 0) return Promise.resolve(!token.isCancellationRequested);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      sub.dispose();
+      resolve(!token.isCancellationRequested);
+    }, ms);
+    const sub = token.onCancellationRequested(() => {
+      clearTimeout(timer);
+      sub.dispose();
+      resolve(false);
+    });
+  });
+}

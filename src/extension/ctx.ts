@@ -1,0 +1,96 @@
+import * as vscode from 'vscode';
+import { join } from 'node:path';
+import { Config } from './config';
+import { WorkerClient } from './worker-client';
+import { TrainEvent } from '../core/train-events';
+
+export interface ActiveTraining {
+  jobId: number;
+  runDir?: string;
+  corpus: vscode.Uri;
+  events: TrainEvent[];
+  cancel(): void;
+}
+
+const ACTIVE_MODEL_KEY = 'corpusLab.activeModel';
+
+/** What every command, view and provider shares: settings, workers, the log, the active model and training. */
+export class Ctx implements vscode.Disposable {
+  readonly config = new Config();
+  readonly log: vscode.LogOutputChannel | vscode.OutputChannel;
+  readonly trainer: WorkerClient;
+  readonly inference: WorkerClient;
+  training?: ActiveTraining;
+
+  private readonly trainEvents = new vscode.EventEmitter<{ jobId: number; event: TrainEvent }>();
+  readonly onTrainEvent = this.trainEvents.event;
+  private readonly activeModelChanged = new vscode.EventEmitter<string | undefined>();
+  readonly onDidChangeActiveModel = this.activeModelChanged.event;
+  private readonly runsChanged = new vscode.EventEmitter<void>();
+  readonly onDidChangeRuns = this.runsChanged.event;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel('Corpus Lab', 'corpus-lab-log');
+    const script = vscode.Uri.joinPath(extension.extensionUri, 'dist', 'worker.js').fsPath;
+    const write = (line: string) => this.log.appendLine(line);
+    // Training and inference get a thread each, so a completion never waits for a training step.
+    this.trainer = new WorkerClient(script, 'training', write);
+    this.inference = new WorkerClient(script, 'inference', write);
+  }
+
+  fireTrainEvent(jobId: number, event: TrainEvent): void {
+    this.trainEvents.fire({ jobId, event });
+  }
+
+  runsChangedNow(): void {
+    this.runsChanged.fire();
+  }
+
+  get activeModel(): string | undefined {
+    return this.extension.workspaceState.get<string>(ACTIVE_MODEL_KEY);
+  }
+
+  async setActiveModel(path: string | undefined): Promise<void> {
+    await this.extension.workspaceState.update(ACTIVE_MODEL_KEY, path);
+    this.activeModelChanged.fire(path);
+  }
+
+  /** Where runs go: the setting, else .corpus-lab/runs in the first workspace folder, else global storage. */
+  runsRoot(): string {
+    const configured = this.config.runsFolder.trim();
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (configured) return folder && !configured.startsWith('/') && !/^[A-Za-z]:/.test(configured) ? join(folder, configured) : configured;
+    if (folder) return join(folder, '.corpus-lab', 'runs');
+    return join(this.extension.globalStorageUri.fsPath, 'runs');
+  }
+
+  /**
+   * In a restricted (untrusted) workspace, a model stored inside the workspace is loaded only after
+   * the user says so: a checkpoint is data, but the user should decide to act on it.
+   */
+  async mayLoadModelFrom(path: string): Promise<boolean> {
+    if (vscode.workspace.isTrusted) return true;
+    const inside = (vscode.workspace.workspaceFolders ?? []).some((f) => path.startsWith(f.uri.fsPath));
+    if (!inside) return true;
+    const allowed = this.extension.workspaceState.get<string[]>('corpusLab.allowedModels', []);
+    if (allowed.includes(path)) return true;
+    const load = vscode.l10n.t('Load Model');
+    const answer = await vscode.window.showWarningMessage(
+      vscode.l10n.t('This workspace is in Restricted Mode. Load the model stored in it ({0})?', path),
+      { modal: true },
+      load,
+    );
+    if (answer !== load) return false;
+    await this.extension.workspaceState.update('corpusLab.allowedModels', [...allowed, path]);
+    return true;
+  }
+
+  dispose(): void {
+    void this.trainer.terminate();
+    void this.inference.terminate();
+    this.trainEvents.dispose();
+    this.activeModelChanged.dispose();
+    this.runsChanged.dispose();
+    this.log.dispose();
+  }
+}

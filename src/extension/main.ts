@@ -1,0 +1,75 @@
+import * as vscode from 'vscode';
+import { Ctx } from './ctx';
+import { RunsTree } from './runs-tree';
+import { TokensView } from './webview/tokens-view';
+import { LossChartPanel } from './webview/loss-chart-panel';
+import { CompletionProvider } from './completion-provider';
+import { registerStatusBar } from './status-bar';
+import { trainCommand, resumeCommand } from './commands/train';
+import { cleanCommand, CleanedDocuments } from './commands/clean';
+import {
+  tokenizeCommand,
+  setActiveModelCommand,
+  generateSampleCommand,
+  openLossChartCommand,
+  revealRunCommand,
+  deleteRunCommand,
+  toggleCompletionCommand,
+  openSampleCommand,
+} from './commands/misc';
+
+/** What tests (and other extensions) can reach: the shared context and the views. */
+export interface CorpusLabApi {
+  ctx: Ctx;
+  tokens: TokensView;
+  runs: RunsTree;
+  completion: CompletionProvider;
+}
+
+export function activate(context: vscode.ExtensionContext): CorpusLabApi {
+  const ctx = new Ctx(context);
+  const runs = new RunsTree(ctx);
+  const tokens = new TokensView(ctx);
+  const completion = new CompletionProvider(ctx);
+  const cleaned = new CleanedDocuments();
+  const command = (id: string, f: (...args: never[]) => unknown) => vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
+
+  context.subscriptions.push(
+    ctx,
+    vscode.window.registerTreeDataProvider('corpusLab.runs', runs),
+    vscode.window.registerWebviewViewProvider(TokensView.id, tokens),
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completion),
+    vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
+    LossChartPanel.registerSerializer(ctx),
+    registerStatusBar(ctx),
+    command('train', trainCommand(ctx)),
+    command('resumeTraining', resumeCommand(ctx)),
+    command('cancelTraining', () => (ctx.training ? ctx.training.cancel() : vscode.window.showInformationMessage(vscode.l10n.t('No training is running.')))),
+    command('cleanDocument', cleanCommand(ctx, cleaned)),
+    command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
+    command('generateSample', generateSampleCommand(ctx)),
+    command('setActiveModel', setActiveModelCommand(ctx)),
+    command('toggleInlineCompletion', toggleCompletionCommand(ctx)),
+    command('openLossChart', openLossChartCommand(ctx)),
+    command('showTokens', async () => {
+      await vscode.commands.executeCommand(`${TokensView.id}.focus`);
+      tokens.update();
+    }),
+    command('refreshRuns', () => runs.refresh()),
+    command('revealRun', revealRunCommand()),
+    command('deleteRun', deleteRunCommand(ctx)),
+    command('showLog', () => ctx.log.show()),
+    command('openSample', openSampleCommand(ctx)),
+    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
+  );
+  setExtraExtensions(ctx);
+  return { ctx, tokens, runs, completion };
+}
+
+function setExtraExtensions(ctx: Ctx): void {
+  void vscode.commands.executeCommand('setContext', 'corpusLab.extraTextExtensions', ctx.config.extraTextExtensions.map((e) => e.toLowerCase()));
+}
+
+export function deactivate(): void {
+  // Disposables in context.subscriptions stop the workers; an interrupted run resumes from its checkpoint.
+}

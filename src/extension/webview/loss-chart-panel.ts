@@ -1,0 +1,160 @@
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { Ctx } from '../ctx';
+import { webviewHtml, webviewOptions } from './html';
+import { FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
+import { listRuns, metricRows, toRow } from '../runs';
+import { readMetrics } from '../../core/run-dir';
+
+const VIEW_TYPE = 'corpusLab.lossChart';
+
+function chartStrings(): Record<string, string> {
+  return {
+    title: vscode.l10n.t('Loss'),
+    train: vscode.l10n.t('train loss'),
+    val: vscode.l10n.t('validation loss'),
+    lr: vscode.l10n.t('learning rate'),
+    throughput: vscode.l10n.t('tokens/s'),
+    step: vscode.l10n.t('step'),
+    smoothing: vscode.l10n.t('Smoothing'),
+    logScale: vscode.l10n.t('Log scale'),
+    compare: vscode.l10n.t('Compare with run…'),
+    clearCompare: vscode.l10n.t('Stop comparing'),
+    table: vscode.l10n.t('Show data table'),
+    chart: vscode.l10n.t('Show charts'),
+    sample: vscode.l10n.t('Latest sample'),
+    noData: vscode.l10n.t('No steps logged yet.'),
+  };
+}
+
+/** The Loss chart: one panel, following the live run (or the run it was opened on); restores after reload. */
+export class LossChartPanel {
+  private static current?: LossChartPanel;
+  private pending: MetricRow[] = [];
+  private flushTimer?: NodeJS.Timeout;
+  private latestSample?: string;
+  private overlayDir?: string;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static show(ctx: Ctx, runDir?: string): void {
+    const dir = runDir ?? ctx.training?.runDir ?? listRuns(ctx.runsRoot())[0]?.dir;
+    if (LossChartPanel.current) {
+      LossChartPanel.current.panel.reveal(undefined, true);
+      if (dir && dir !== LossChartPanel.current.runDir) LossChartPanel.current.switchTo(dir);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Corpus Lab: Loss'), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...webviewOptions(ctx.extension.extensionUri), retainContextWhenHidden: false });
+    LossChartPanel.current = new LossChartPanel(ctx, panel, dir);
+  }
+
+  static registerSerializer(ctx: Ctx): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const dir = typeof (state as { runDir?: unknown })?.runDir === 'string' ? (state as { runDir: string }).runDir : undefined;
+        panel.webview.options = webviewOptions(ctx.extension.extensionUri);
+        LossChartPanel.current?.panel.dispose();
+        LossChartPanel.current = new LossChartPanel(ctx, panel, dir);
+      },
+    });
+  }
+
+  /** For tests: what the chart was last sent. */
+  static get openRunDir(): string | undefined {
+    return LossChartPanel.current?.runDir;
+  }
+
+  private constructor(private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, private runDir: string | undefined) {
+    panel.webview.html = webviewHtml(panel.webview, ctx.extension.extensionUri, 'loss-chart', 'Loss', vscode.env.language);
+    this.updateTitle();
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw)),
+      ctx.onTrainEvent(({ event }) => {
+        if (event.type === 'start') {
+          if (!this.runDir || this.following) this.switchTo(event.run_dir);
+          return;
+        }
+        if (!this.runDir || ctx.training?.runDir !== this.runDir) return;
+        if (event.type === 'step' || event.type === 'eval') {
+          const row = toRow(event as unknown as Record<string, unknown>);
+          if (row) this.queue(row);
+          if (event.type === 'eval' && event.sample) {
+            this.latestSample = event.sample;
+            this.post({ type: 'sample', text: event.sample, step: event.step });
+          }
+        }
+      }),
+      panel.onDidDispose(() => this.dispose()),
+    );
+  }
+
+  private get following(): boolean {
+    return this.ctx.training !== undefined;
+  }
+
+  private switchTo(dir: string): void {
+    this.runDir = dir;
+    this.pending = [];
+    this.latestSample = undefined;
+    this.updateTitle();
+    this.sendInit();
+  }
+
+  private updateTitle(): void {
+    this.panel.title = this.runDir ? vscode.l10n.t('Loss: {0}', basename(this.runDir)) : vscode.l10n.t('Corpus Lab: Loss');
+  }
+
+  private queue(row: MetricRow): void {
+    this.pending.push(row);
+    // Steps can come many times a second; the chart redraws at most four times a second.
+    this.flushTimer ??= setTimeout(() => {
+      this.flushTimer = undefined;
+      const rows = this.pending;
+      this.pending = [];
+      if (rows.length) this.post({ type: 'append', rows });
+    }, 250);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const m: FromChart | undefined = parseFromChart(raw);
+    if (!m) {
+      this.ctx.log.appendLine(`loss chart: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    if (m.type === 'ready') this.sendInit();
+    else if (m.type === 'clearOverlay') {
+      this.overlayDir = undefined;
+      this.post({ type: 'overlay' });
+    } else {
+      const runs = listRuns(this.ctx.runsRoot()).filter((r) => r.dir !== this.runDir);
+      const pick = await vscode.window.showQuickPick(
+        runs.map((r) => ({ label: r.name, description: r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : r.status, dir: r.dir })),
+        { title: vscode.l10n.t('Compare with run'), placeHolder: runs.length ? undefined : vscode.l10n.t('No other runs yet') },
+      );
+      if (!pick) return;
+      this.overlayDir = pick.dir;
+      this.post({ type: 'overlay', overlay: { name: basename(pick.dir), rows: metricRows(pick.dir) } });
+    }
+  }
+
+  private sendInit(): void {
+    const run = this.runDir ? { name: basename(this.runDir), rows: metricRows(this.runDir) } : { name: '', rows: [] };
+    const overlay = this.overlayDir ? { name: basename(this.overlayDir), rows: metricRows(this.overlayDir) } : undefined;
+    const sample = this.latestSample ?? (this.runDir ? lastSample(this.runDir) : undefined);
+    this.post({ type: 'init', run, overlay, sample, strings: chartStrings() });
+  }
+
+  private post(m: ToChart): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  private dispose(): void {
+    if (LossChartPanel.current === this) LossChartPanel.current = undefined;
+    clearTimeout(this.flushTimer);
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function lastSample(runDir: string): string | undefined {
+  const evals = readMetrics(runDir).filter((m) => m.type === 'eval' && typeof m.sample === 'string');
+  return evals.length ? (evals[evals.length - 1].sample as string) : undefined;
+}

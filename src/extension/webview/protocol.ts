@@ -1,0 +1,88 @@
+// Messages between the extension and its webviews. Both sides validate what they receive:
+// a malformed message is ignored (and logged by the extension).
+
+export interface MetricRow {
+  step: number;
+  epoch?: number;
+  loss?: number;
+  val_loss?: number;
+  lr?: number;
+  tokens_per_s?: number;
+  elapsed_s?: number;
+}
+
+export interface ChartSeriesSet {
+  name: string;
+  rows: MetricRow[];
+}
+
+export type ToChart =
+  | { type: 'init'; run: ChartSeriesSet; overlay?: ChartSeriesSet; sample?: string; strings: Record<string, string> }
+  | { type: 'append'; rows: MetricRow[] }
+  | { type: 'sample'; text: string; step: number }
+  | { type: 'overlay'; overlay?: ChartSeriesSet };
+
+export type FromChart = { type: 'ready' } | { type: 'pickOverlay' } | { type: 'clearOverlay' };
+
+export interface TokenPiece {
+  id: number;
+  text: string;
+  bytes: number[];
+  fallback: boolean;
+}
+
+export type ToTokens =
+  | { type: 'tokens'; source: string; tokenizer: string; pieces: TokenPiece[]; chars: number; truncated: boolean; strings: Record<string, string> }
+  | { type: 'empty'; message: string };
+
+export type FromTokens = { type: 'ready' };
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+export function parseFromChart(m: unknown): FromChart | undefined {
+  if (!isObject(m)) return undefined;
+  return m.type === 'ready' || m.type === 'pickOverlay' || m.type === 'clearOverlay' ? (m as FromChart) : undefined;
+}
+
+export function parseFromTokens(m: unknown): FromTokens | undefined {
+  return isObject(m) && m.type === 'ready' ? { type: 'ready' } : undefined;
+}
+
+const finiteOrAbsent = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v));
+
+export function isMetricRow(r: unknown): r is MetricRow {
+  return (
+    isObject(r) &&
+    typeof r.step === 'number' &&
+    Number.isFinite(r.step) &&
+    ['epoch', 'loss', 'val_loss', 'lr', 'tokens_per_s', 'elapsed_s'].every((k) => finiteOrAbsent(r[k]))
+  );
+}
+
+function isSeriesSet(s: unknown): s is ChartSeriesSet {
+  return isObject(s) && typeof s.name === 'string' && Array.isArray(s.rows) && s.rows.every(isMetricRow);
+}
+
+export function parseToChart(m: unknown): ToChart | undefined {
+  if (!isObject(m)) return undefined;
+  switch (m.type) {
+    case 'init':
+      return isSeriesSet(m.run) && (m.overlay === undefined || isSeriesSet(m.overlay)) && isObject(m.strings) ? (m as ToChart) : undefined;
+    case 'append':
+      return Array.isArray(m.rows) && m.rows.every(isMetricRow) ? (m as ToChart) : undefined;
+    case 'sample':
+      return typeof m.text === 'string' && typeof m.step === 'number' ? (m as ToChart) : undefined;
+    case 'overlay':
+      return m.overlay === undefined || isSeriesSet(m.overlay) ? (m as ToChart) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function parseToTokens(m: unknown): ToTokens | undefined {
+  if (!isObject(m)) return undefined;
+  if (m.type === 'empty') return typeof m.message === 'string' ? (m as ToTokens) : undefined;
+  if (m.type !== 'tokens' || !Array.isArray(m.pieces) || !isObject(m.strings)) return undefined;
+  const ok = m.pieces.every((p) => isObject(p) && typeof p.id === 'number' && typeof p.text === 'string' && Array.isArray(p.bytes) && typeof p.fallback === 'boolean');
+  return ok ? (m as ToTokens) : undefined;
+}

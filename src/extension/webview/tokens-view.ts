@@ -1,0 +1,99 @@
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { Ctx } from '../ctx';
+import { webviewHtml, webviewOptions } from './html';
+import { TokenPiece, ToTokens, parseFromTokens } from './protocol';
+import { TokenizerCache } from '../tokenizer-cache';
+import { Tokenizer } from '../../core/tokenizer';
+
+// Tokenizing runs on the host thread, so the text is capped to keep it to a few milliseconds.
+const MAX_CHARS = 20_000;
+
+/** The Tokens view: the active editor's text (or selection) as the model's tokens. */
+export class TokensView implements vscode.WebviewViewProvider {
+  static readonly id = 'corpusLab.tokens';
+  private view?: vscode.WebviewView;
+  private timer?: NodeJS.Timeout;
+  private readonly tokenizers = new TokenizerCache();
+  /** A tokenizer from Tokenize Document, used while no model is active. */
+  documentTokenizer?: { file: string; label: string };
+  /** What the view shows now (tests compare it with the tokenizer's own encoding). */
+  lastShown?: { text: string; ids: number[] };
+
+  constructor(private readonly ctx: Ctx) {
+    ctx.extension.subscriptions.push(
+      vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
+      vscode.window.onDidChangeTextEditorSelection(() => this.schedule()),
+      vscode.workspace.onDidChangeTextDocument((e) => e.document === vscode.window.activeTextEditor?.document && this.schedule()),
+      ctx.onDidChangeActiveModel(() => this.schedule()),
+    );
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    view.webview.options = webviewOptions(this.ctx.extension.extensionUri);
+    view.webview.html = webviewHtml(view.webview, this.ctx.extension.extensionUri, 'tokens', 'Tokens', vscode.env.language);
+    view.webview.onDidReceiveMessage((raw) => {
+      if (parseFromTokens(raw)) this.update();
+      else this.ctx.log.appendLine(`tokens view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+    });
+    view.onDidChangeVisibility(() => view.visible && this.update());
+  }
+
+  schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.update(), 150);
+  }
+
+  private tokenizer(): { tokenizer: Tokenizer; label: string } | undefined {
+    const model = this.ctx.activeModel;
+    if (model) {
+      try {
+        const tokenizer = this.tokenizers.forModel(model);
+        return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${basename(model)}` };
+      } catch (e) {
+        this.ctx.log.appendLine(`tokens view: ${(e as Error).message}`);
+      }
+    }
+    if (this.documentTokenizer) {
+      const tokenizer = this.tokenizers.load(this.documentTokenizer.file);
+      return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${this.documentTokenizer.label}` };
+    }
+    return undefined;
+  }
+
+  update(): void {
+    if (!this.view?.visible) return;
+    const editor = vscode.window.activeTextEditor;
+    const tok = this.tokenizer();
+    if (!tok) return this.post({ type: 'empty', message: vscode.l10n.t('No tokenizer yet: train a model or run Tokenize Document.') });
+    if (!editor) return this.post({ type: 'empty', message: vscode.l10n.t('Open a text file to see its tokens.') });
+    const selected = editor.selections.some((s) => !s.isEmpty);
+    const full = selected ? editor.selections.map((s) => editor.document.getText(s)).join('') : editor.document.getText();
+    const truncated = full.length > MAX_CHARS;
+    const text = truncated ? full.slice(0, MAX_CHARS) : full;
+    const ids = tok.tokenizer.encode(text);
+    this.lastShown = { text, ids };
+    const pieces: TokenPiece[] = ids.map((id) => ({ id, text: tok.tokenizer.tokenText(id), bytes: Array.from(tok.tokenizer.tokenBytes(id)), fallback: tok.tokenizer.isByteFallback(id) }));
+    this.post({
+      type: 'tokens',
+      source: `${basename(editor.document.fileName)}${selected ? ` (${vscode.l10n.t('selection')})` : ''}`,
+      tokenizer: tok.label,
+      pieces,
+      chars: [...text].length,
+      truncated,
+      strings: {
+        tokens: vscode.l10n.t('tokens'),
+        chars: vscode.l10n.t('characters'),
+        charsPerToken: vscode.l10n.t('characters per token'),
+        truncated: vscode.l10n.t('first {0} characters', MAX_CHARS),
+        fallback: vscode.l10n.t('byte piece of a character, or unknown'),
+        legend: vscode.l10n.t('Hover a token for its id and bytes. Dashed: a byte piece of a character, or an unknown character. · is a space, ↵ a line break.'),
+      },
+    });
+  }
+
+  private post(m: ToTokens): void {
+    void this.view?.webview.postMessage(m);
+  }
+}

@@ -1,0 +1,106 @@
+import { Worker } from 'node:worker_threads';
+import { WorkerRequest, WorkerResponse, parseWorkerResponse } from '../worker/protocol';
+
+type Job = {
+  resolve: (value: unknown) => void;
+  reject: (e: Error) => void;
+  onMessage?: (m: WorkerResponse) => void;
+};
+
+/** An error from the worker: `userError` when it is about the user's input (show it as is). */
+export class WorkerError extends Error {
+  constructor(message: string, readonly userError: boolean, readonly crashed = false) {
+    super(message);
+  }
+}
+
+/**
+ * One worker thread running dist/worker.js, started on first use and again after a crash.
+ * Requests carry ids; the worker's replies are validated before they are believed.
+ */
+export class WorkerClient {
+  private worker?: Worker;
+  private nextId = 1;
+  private readonly jobs = new Map<number, Job>();
+
+  constructor(
+    private readonly script: string,
+    private readonly name: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  get busy(): boolean {
+    return this.jobs.size > 0;
+  }
+
+  /** Sends a request; `onMessage` receives its events and streamed text until it settles. */
+  request<T>(make: (id: number) => WorkerRequest, onMessage?: (m: WorkerResponse) => void): { id: number; result: Promise<T> } {
+    const worker = this.ensureWorker();
+    const id = this.nextId++;
+    const result = new Promise<T>((resolve, reject) => {
+      this.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject, onMessage });
+    });
+    worker.postMessage(make(id));
+    return { id, result };
+  }
+
+  cancel(id: number): void {
+    if (this.jobs.has(id)) this.worker?.postMessage({ kind: 'cancel', id } satisfies WorkerRequest);
+  }
+
+  /** Stops the thread now; pending requests fail. */
+  async terminate(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    this.failAll(new WorkerError(`${this.name} worker was stopped`, false, true));
+    await w?.terminate();
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.script, { name: `corpus-lab-${this.name}` });
+    worker.on('message', (raw: unknown) => this.onMessage(raw));
+    worker.on('error', (e) => {
+      this.log(`[${this.name} worker] crashed: ${e.stack ?? e.message}`);
+      if (this.worker === worker) this.worker = undefined;
+      this.failAll(new WorkerError(`the ${this.name} worker crashed: ${e.message}`, false, true));
+    });
+    worker.on('exit', (code) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      if (this.jobs.size > 0) {
+        this.log(`[${this.name} worker] exited with code ${code}`);
+        this.failAll(new WorkerError(`the ${this.name} worker stopped unexpectedly (exit code ${code})`, false, true));
+      }
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  private onMessage(raw: unknown): void {
+    const m = parseWorkerResponse(raw);
+    if (typeof m === 'string') {
+      this.log(`[${this.name} worker] ignored a malformed message: ${m}`);
+      return;
+    }
+    if (m.kind === 'log') {
+      this.log(`[${this.name} worker] ${m.message}`);
+      return;
+    }
+    const job = this.jobs.get(m.id);
+    if (!job) return;
+    if (m.kind === 'result') {
+      this.jobs.delete(m.id);
+      job.resolve(m.value);
+    } else if (m.kind === 'error') {
+      this.jobs.delete(m.id);
+      job.reject(new WorkerError(m.message, m.userError));
+    } else job.onMessage?.(m);
+  }
+
+  private failAll(e: WorkerError): void {
+    const jobs = [...this.jobs.values()];
+    this.jobs.clear();
+    for (const j of jobs) j.reject(e);
+  }
+}

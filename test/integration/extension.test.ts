@@ -1,0 +1,128 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CorpusLabApi } from '../../src/extension/main';
+import type { TrainResult } from '../../src/worker/trainer';
+import { Tokenizer } from '../../src/core/tokenizer';
+import { cleanText } from '../../src/core/clean';
+import { resolveCheckpoint } from '../../src/core/checkpoint';
+
+const workspace = process.env.CORPUS_LAB_TEST_WORKSPACE!;
+const en = vscode.Uri.file(join(workspace, 'texts', 'speech-en.txt'));
+const ko = vscode.Uri.file(join(workspace, 'texts', 'speech-ko.txt'));
+let api: CorpusLabApi;
+
+async function settle(ms: number) {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+describe('Corpus Lab in a real VS Code extension host', () => {
+  before(async () => {
+    const ext = vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab');
+    assert.ok(ext, 'extension is installed');
+    api = await ext.activate();
+  });
+
+  it('registers every command', async () => {
+    const all = await vscode.commands.getCommands(true);
+    for (const id of ['cleanDocument', 'tokenizeDocument', 'train', 'cancelTraining', 'resumeTraining', 'generateSample', 'setActiveModel', 'toggleInlineCompletion', 'openLossChart', 'showTokens']) {
+      assert.ok(all.includes(`corpusLab.${id}`), id);
+    }
+  });
+
+  it('trains a tiny model on an English file, off the host thread (heartbeat never lags 100 ms), and writes checkpoints', async () => {
+    let maxLag = 0;
+    let last = performance.now();
+    const beat = setInterval(() => {
+      const now = performance.now();
+      maxLag = Math.max(maxLag, now - last - 10);
+      last = now;
+    }, 10);
+    try {
+      const result = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 30 })) as TrainResult;
+      assert.equal(result.reason, 'completed');
+      assert.equal(result.step, 30);
+      assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
+      assert.ok(Number.isFinite(result.valLoss));
+    } finally {
+      clearInterval(beat);
+    }
+    assert.ok(maxLag < 100, `host heartbeat lagged ${maxLag.toFixed(1)} ms`);
+    const runs = readdirSync(join(workspace, '.corpus-lab', 'runs'));
+    assert.ok(runs.some((r) => r.endsWith('speech-en')));
+  });
+
+  it('trains on a Korean file and makes it the active model', async () => {
+    const result = (await vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 40 })) as TrainResult;
+    assert.equal(result.reason, 'completed');
+    assert.equal(api.ctx.activeModel, result.checkpoint);
+    const tok = Tokenizer.load(join(result.checkpoint, 'tokenizer.json'));
+    assert.ok(tok.encode('대한민국').every((id) => !tok.isByteFallback(id)));
+  });
+
+  it('cancel stops within seconds and keeps a checkpoint', async () => {
+    const started = new Promise<void>((resolve) => {
+      const sub = api.ctx.onTrainEvent(({ event }) => {
+        if (event.type === 'step' && event.step >= 3) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const running = vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult>;
+    await started;
+    const t0 = performance.now();
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const result = await running;
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(result.reason, 'cancelled');
+    assert.ok(existsSync(join(result.checkpoint, 'optimizer.safetensors')));
+    assert.ok(seconds < 5, `cancel took ${seconds.toFixed(1)} s`);
+  });
+
+  it('inline completion returns text from the trained model, and nothing when disabled', async () => {
+    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: '대한민국은 ' });
+    await vscode.window.showTextDocument(doc);
+    const pos = doc.positionAt(doc.getText().length);
+    const source = new vscode.CancellationTokenSource();
+    const context = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
+    const items = await api.completion.provideInlineCompletionItems(doc, pos, context, source.token);
+    assert.ok(items && items.length === 1, 'one completion');
+    const text = items[0].insertText as string;
+    assert.ok(text.length > 0 && !text.includes('\n'));
+    await vscode.workspace.getConfiguration('corpusLab').update('completion.enabled', false, vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(await api.completion.provideInlineCompletionItems(doc, pos, context, source.token), undefined);
+    } finally {
+      await vscode.workspace.getConfiguration('corpusLab').update('completion.enabled', true, vscode.ConfigurationTarget.Global);
+    }
+    const md = await vscode.workspace.openTextDocument({ language: 'python', content: 'x = ' });
+    assert.equal(await api.completion.provideInlineCompletionItems(md, md.positionAt(4), context, source.token), undefined);
+  });
+
+  it('the Tokens view shows exactly the active tokenizer’s encoding (Korean)', async () => {
+    const editor = await vscode.window.showTextDocument(ko);
+    editor.selection = new vscode.Selection(0, 0, 3, 0);
+    await vscode.commands.executeCommand('corpusLab.showTokens');
+    let shown = api.tokens.lastShown;
+    for (let i = 0; i < 50 && shown?.text !== editor.document.getText(editor.selection); i++) {
+      await settle(100);
+      shown = api.tokens.lastShown;
+    }
+    assert.ok(shown, 'the view rendered');
+    const tok = Tokenizer.load(join(resolveCheckpoint(api.ctx.activeModel!), 'tokenizer.json'));
+    assert.equal(shown.text, editor.document.getText(editor.selection));
+    assert.deepEqual(shown.ids, tok.encode(shown.text));
+  });
+
+  it('Clean Document writes what core cleanText produces, only when applied', async () => {
+    const file = join(workspace, 'texts', 'messy.md');
+    const original = '# 제목\r\n\r\n\r\n\r\nSome **bold** 텍스트\u200B  \r\nhttps://example.com\r\n';
+    writeFileSync(file, original);
+    const rules = { markup: true, urls: true };
+    const report = await vscode.commands.executeCommand('corpusLab.cleanDocument', vscode.Uri.file(file), { rules, apply: true });
+    assert.ok(report);
+    assert.equal(readFileSync(file, 'utf8'), cleanText(original, rules).text);
+  });
+});
