@@ -17,11 +17,26 @@ export interface EngineInfo {
 }
 
 let current: EngineInfo | undefined;
+let starting: Promise<EngineInfo> | undefined;
 
-/** Starts TensorFlow.js on the best backend that loads: tensorflow (tfjs-node) → wasm → cpu. */
+/**
+ * Starts TensorFlow.js on the best backend that loads: tensorflow (tfjs-node) → wasm → cpu.
+ * Concurrent callers share one start: two racing initialisations of the wasm backend would make the
+ * second fail and fall back to the 17× slower cpu backend.
+ */
 export async function startEngine(choice: BackendChoice = 'auto'): Promise<EngineInfo> {
-  tf.enableProdMode(); // no per-op NaN checks, no console banners
+  while (starting) await starting.catch(() => undefined);
   if (current && (choice === 'auto' || choice === current.backend)) return current;
+  starting = start(choice);
+  try {
+    return await starting;
+  } finally {
+    starting = undefined;
+  }
+}
+
+async function start(choice: BackendChoice): Promise<EngineInfo> {
+  tf.enableProdMode(); // no per-op NaN checks, no console banners
   const order: BackendName[] = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
   const skipped: string[] = [];
   for (const name of order) {

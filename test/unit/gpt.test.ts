@@ -122,3 +122,9 @@ test('training forward/backward does not leak tensors', async () => {
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
 });
+
+test('concurrent engine starts share one backend (no fallback to cpu)', async () => {
+  const infos = await Promise.all([startEngine('auto'), startEngine('auto'), startEngine('auto')]);
+  for (const i of infos) assert.equal(i.backend, 'wasm');
+  assert.equal(tf.getBackend(), 'wasm');
+});

@@ -56,3 +56,24 @@ test('worker thread: trains, streams events, cancels on request, generates text,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a fresh worker asked for two estimates at once starts the wasm backend once (no silent cpu fallback)', async () => {
+  const worker = new Worker(join(REPO, 'dist/worker.js'));
+  try {
+    const results = new Map<number, { backend: string }>();
+    const done = new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: WorkerResponse) => {
+        if (m.kind === 'error') reject(new Error(m.message));
+        if (m.kind === 'result') {
+          results.set(m.id, m.value as { backend: string });
+          if (results.size === 2) resolve();
+        }
+      });
+    });
+    for (const id of [1, 2]) worker.postMessage({ kind: 'estimate', id, request: { corpusPath: KOREAN, preset: id === 1 ? 'tiny' : 'small', measureSteps: 1 } } satisfies WorkerRequest);
+    await done;
+    assert.deepEqual([...results.values()].map((r) => r.backend), ['wasm', 'wasm']);
+  } finally {
+    await worker.terminate();
+  }
+});

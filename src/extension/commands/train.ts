@@ -75,24 +75,26 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<'tiny' | 'small
   if (ctx.config.defaultPreset === 'small') items.reverse();
   pick.items = items;
   pick.busy = true;
-  const estimates = items.map((item) => {
-    const { result } = ctx.trainer.request<EstimateResult>((id) => ({
-      kind: 'estimate',
-      id,
-      request: { corpusPath: target.fsPath, preset: item.preset, tokenizer: ctx.config.tokenizer, backend: ctx.config.backend, measureSteps: 2 },
-    }));
-    return result.then(
-      (e) => {
-        item.detail = describeEstimate(e);
-        pick.items = [...items];
-      },
-      (e: Error) => {
-        item.detail = `$(warning) ${e.message}`;
-        pick.items = [...items];
-      },
-    );
-  });
-  void Promise.allSettled(estimates).then(() => (pick.busy = false));
+  // One after the other: timed steps that share the worker with another measurement are not this machine's speed.
+  const estimateAll = async () => {
+    for (const item of items) {
+      const { result } = ctx.trainer.request<EstimateResult>((id) => ({
+        kind: 'estimate',
+        id,
+        request: { corpusPath: target.fsPath, preset: item.preset, tokenizer: ctx.config.tokenizer, backend: ctx.config.backend, measureSteps: 2 },
+      }));
+      try {
+        item.detail = describeEstimate(await result);
+      } catch (e) {
+        item.detail = `$(warning) ${(e as Error).message}`;
+      }
+      pick.items = [...items];
+      pick.activeItems = pick.items.filter((i) => i.preset === (pick.activeItems[0]?.preset ?? items[0].preset));
+    }
+    pick.busy = false;
+  };
+  void estimateAll();
+
   const chosen = await new Promise<PresetItem | undefined>((resolve) => {
     pick.onDidAccept(() => resolve(pick.selectedItems[0]));
     pick.onDidHide(() => resolve(undefined));

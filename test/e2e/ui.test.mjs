@@ -1,0 +1,119 @@
+// End to end, as a user: code-server with the packaged .vsix, driven in Debian's Chromium.
+// Right-click a .txt → Train → progress notification → loss chart curve → ghost text, Tab accepts
+// → Tokens view. Screenshots of each step go to test-artifacts/e2e/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startCodeServer } from './code-server.mjs';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const shots = join(repo, 'test-artifacts', 'e2e');
+
+test('right-click → train → progress → loss chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
+  const vsix = join(repo, 'corpus-lab.vsix');
+  assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
+  rmSync(shots, { recursive: true, force: true });
+  mkdirSync(shots, { recursive: true });
+  const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-ws-'));
+  cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
+  const server = await startCodeServer({
+    repo,
+    vsix,
+    folder,
+    settings: {
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'corpusLab.training.maxSteps': 80,
+      'corpusLab.completion.debounceMs': 50,
+      'corpusLab.completion.temperature': 0,
+      'editor.inlineSuggest.enabled': true,
+      'security.workspace.trust.enabled': false,
+    },
+  });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+  try {
+    await page.goto(server.url);
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    await shot('01-explorer');
+
+    // 1. Right-click the file → Train Model on This File → pick Tiny.
+    await row.click({ button: 'right' });
+    const entry = page.locator('.context-view .action-label', { hasText: 'Train Model on This File' });
+    await entry.waitFor({ state: 'visible', timeout: 20_000 });
+    await shot('02-context-menu');
+    await entry.click();
+    const pick = page.locator('.quick-input-widget');
+    await pick.waitFor({ state: 'visible', timeout: 20_000 });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).waitFor({ state: 'visible' });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await shot('03-preset-pick');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).click();
+
+    // 2. The progress notification shows epoch, step, loss.
+    const toast = page.locator('.notification-toast', { hasText: 'Training on speech-en.txt' });
+    await toast.waitFor({ state: 'visible', timeout: 60_000 });
+    await page.locator('.notification-toast', { hasText: /step \d+\/80/ }).waitFor({ state: 'visible', timeout: 60_000 });
+    await shot('04-progress');
+
+    // 3. The loss chart draws a curve (uPlot's canvas inside the webview).
+    const chart = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await chart.locator('#loss-chart canvas').waitFor({ state: 'visible', timeout: 60_000 });
+    await page.waitForTimeout(3000);
+    await shot('05-loss-chart');
+    const legend = await chart.locator('#loss-chart .u-legend').innerText();
+    assert.match(legend, /train loss/);
+
+    // Training finishes (80 steps) and the model becomes active.
+    await page.locator('.notification-toast', { hasText: 'Training finished' }).waitFor({ state: 'visible', timeout: 240_000 });
+    await shot('06-finished');
+
+    // 4. Typing shows ghost text; Tab accepts it.
+    await row.dblclick();
+    const editor = page.locator('.editor-instance .monaco-editor').first();
+    await editor.waitFor({ state: 'visible' });
+    await editor.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('First Citizen:', { delay: 30 });
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('We are', { delay: 30 });
+    const ghost = page.locator('.ghost-text-decoration, .ghost-text-decoration-preview').first();
+    await ghost.waitFor({ state: 'visible', timeout: 30_000 });
+    const suggested = (await ghost.innerText()).trim();
+    await shot('07-ghost-text');
+    assert.ok(suggested.length > 0);
+    await page.keyboard.press('Tab');
+    await page.waitForTimeout(500);
+    const line = await page.locator('.view-line', { hasText: 'We are' }).last().innerText();
+    assert.ok(line.replace(/\u00a0/g, ' ').length > 'We are'.length, `Tab did not accept the ghost text (line: ${line})`);
+    await shot('08-accepted');
+
+    // 5. The Tokens view shows the editor's tokens.
+    await page.keyboard.press('F1');
+    await page.keyboard.type('Corpus Lab: Show Tokens', { delay: 10 });
+    await page.keyboard.press('Enter');
+    const tokensView = page.frameLocator('iframe.webview.ready >> nth=-1').frameLocator('#active-frame');
+    await tokensView.locator('#tokens .tok').first().waitFor({ state: 'visible', timeout: 30_000 });
+    const count = await tokensView.locator('#tokens .tok').count();
+    assert.ok(count > 100, `${count} tokens shown`);
+    await shot('09-tokens');
+  } catch (e) {
+    await shot('99-failure').catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+    server.stop();
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
