@@ -9,7 +9,8 @@ export interface Corpus {
   sha256: string;
 }
 
-export const DEFAULT_MAX_CORPUS_BYTES = 256 * 1024 * 1024;
+// Above this a char-level epoch is days of CPU time and the token arrays crowd a worker's heap.
+export const DEFAULT_MAX_CORPUS_BYTES = 64 * 1024 * 1024;
 
 /** Reads a text file to train on; every way it can be unusable is one clear UserError. */
 export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corpus {

@@ -63,7 +63,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   int('eval batches', o.evalBatches, 1, 100_000);
   int('seed', o.seed, 0, 2 ** 32 - 1);
   int('keep checkpoints', o.keepCheckpoints, 1, 1000);
-  real('learning rate', o.lr, 0, 10, true);
+  real('learning rate', o.lr, 0, 10_000, true);
   real('minimum learning rate', o.minLr, 0, o.lr);
   real('weight decay', o.weightDecay, 0, 10);
   real('beta1', o.beta1, 0, 0.999999);

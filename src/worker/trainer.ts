@@ -149,9 +149,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         dropoutSeed: mixSeed(options.seed, state.step, 0xd0),
       });
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+        const kept = lastCheckpoint ? `the last good checkpoint is kept (${lastCheckpoint})` : 'no checkpoint had been written yet';
         throw new UserError(
-          `training diverged: the loss became ${loss} at step ${state.step + 1} (learning rate ${lr.toPrecision(3)}); ` +
-            `the last good checkpoint is kept${lastCheckpoint ? ` (${lastCheckpoint})` : ''} — lower --lr (try ${(options.lr / 10).toPrecision(2)}) and train again`,
+          `training diverged at step ${state.step + 1} (learning rate ${Number(lr.toPrecision(3))}): the loss is ${loss} and the gradient norm ${gradNorm}; ` +
+            `${kept} — lower --lr (try ${Number((options.lr / 10).toPrecision(2))}) and train again`,
         );
       }
       const seconds = (performance.now() - t0) / 1000;

@@ -8,6 +8,8 @@ import { ModelConfig, NormKind, presetNamed, validateModelConfig } from '../../c
 import { Tokenizer, TokenizerKind, trainTokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
+import { estimate } from '../../core/estimate';
+import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { createRunDir, writeRunJson, readRunJson, truncateMetrics } from '../../core/run-dir';
@@ -67,6 +69,7 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
     seed: req.seed ?? DEFAULT_TRAIN_OPTIONS.seed,
   });
   const plan = makeTrainPlan(tokens.length, model, options);
+  checkTrainingFits(estimate(model, options.batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
   const runDir = openRunDir(req);
   writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizer.toJSON());
   writeRunJson(runDir, {
@@ -138,7 +141,11 @@ async function trainInRun(runDir: string, job: TrainJob): Promise<TrainResult> {
     writeRunJson(runDir, { ...readRunJson(runDir), status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });
     return result;
   } catch (e) {
-    writeRunJson(runDir, { ...readRunJson(runDir), status: 'failed', error: e instanceof Error ? e.message : String(e) });
+    try {
+      writeRunJson(runDir, { ...readRunJson(runDir), status: 'failed', error: e instanceof Error ? e.message : String(e) });
+    } catch {
+      // The disk that just failed a checkpoint may fail this too; the first error is the one to report.
+    }
     throw e;
   }
 }

@@ -1,0 +1,23 @@
+import { freemem } from 'node:os';
+import { UserError } from './errors';
+import { formatBytes } from './format-bytes';
+
+/** The wasm backend's heap cannot grow past 4 GiB (wasm32); keep room for its own buffers. */
+const WASM_HEAP_BYTES = 3.5 * 1024 ** 3;
+
+/** Bytes a training run may use on this backend and machine. */
+export function trainingMemoryBudget(backend: string, free = freemem()): number {
+  const machine = 0.8 * free;
+  return backend === 'wasm' ? Math.min(WASM_HEAP_BYTES, machine) : machine;
+}
+
+/** Refuses, before any work starts, a configuration whose estimated training memory does not fit. */
+export function checkTrainingFits(neededBytes: number, backend: string, free = freemem()): void {
+  const budget = trainingMemoryBudget(backend, free);
+  if (neededBytes > budget) {
+    throw new UserError(
+      `this configuration needs about ${formatBytes(neededBytes)} to train (weights, gradients, AdamW moments and activations), ` +
+        `more than the ${formatBytes(budget)} available${backend === 'wasm' ? ' to the wasm backend' : ''}: lower --batch, --context, --width or --layers`,
+    );
+  }
+}
