@@ -8,6 +8,7 @@ export type RunsNode = { kind: 'run'; run: RunInfo; path: string } | { kind: 'ch
 export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
+  private refreshTimer?: NodeJS.Timeout;
 
   constructor(private readonly ctx: Ctx) {
     ctx.extension.subscriptions.push(
@@ -18,8 +19,12 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     );
   }
 
+  /** Re-reads the runs at most once a second: short epochs write a checkpoint every few steps. */
   refresh(): void {
-    this.changed.fire();
+    this.refreshTimer ??= setTimeout(() => {
+      this.refreshTimer = undefined;
+      this.changed.fire();
+    }, 1000);
   }
 
   getChildren(node?: RunsNode): RunsNode[] {

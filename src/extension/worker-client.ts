@@ -33,6 +33,11 @@ export class WorkerClient {
     return this.jobs.size > 0;
   }
 
+  /** Requests sent and not yet answered. */
+  get pending(): number {
+    return this.jobs.size;
+  }
+
   /** Sends a request; `onMessage` receives its events and streamed text until it settles. */
   request<T>(make: (id: number) => WorkerRequest, onMessage?: (m: WorkerResponse) => void): { id: number; result: Promise<T> } {
     const worker = this.ensureWorker();

@@ -39,9 +39,14 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<unk
     case 'train':
       return runTrainJob(msg.request, (event) => send({ kind: 'event', id: msg.id, event }), isCancelled);
     case 'generate': {
-      const loaded = await models.get(msg.checkpoint);
       const options = validateGenerateOptions(msg.options);
-      return generate(loaded.model, loaded.tokenizer, msg.prompt, options, (text) => send({ kind: 'text', id: msg.id, text }), isCancelled);
+      // Let queued messages in first: under fast typing the cancel for this request often is
+      // already waiting, and a stale request should cost nothing.
+      await new Promise((r) => setImmediate(r));
+      if (isCancelled()) return { text: '', ids: [], tokens: 0, stoppedBy: 'cancelled', msPerToken: 0 };
+      return models.use(msg.checkpoint, (loaded) =>
+        generate(loaded.model, loaded.tokenizer, msg.prompt, options, (text) => send({ kind: 'text', id: msg.id, text }), isCancelled),
+      );
     }
     case 'eval':
       return runEvalJob(msg.checkpoint, msg.file);

@@ -125,4 +125,68 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.ok(report);
     assert.equal(readFileSync(file, 'utf8'), cleanText(original, rules).text);
   });
+
+  it('a worker that dies mid-training is reported, the host keeps running, and training works again', async () => {
+    const running = vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult | undefined>;
+    await new Promise<void>((resolve) => {
+      const sub = api.ctx.onTrainEvent(({ event }) => {
+        if (event.type === 'step' && event.step >= 2) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    await api.ctx.trainer.terminate();
+    assert.equal(await running, undefined);
+    assert.equal(api.ctx.training, undefined);
+    const again = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 3 })) as TrainResult;
+    assert.equal(again.reason, 'completed');
+  });
+
+  it('rapid typing (50 keys/s for 10 s) during training: stale requests cancelled, no queue, host responsive, memory flat', async () => {
+    const config = vscode.workspace.getConfiguration('corpusLab');
+    await config.update('completion.debounceMs', 0, vscode.ConfigurationTarget.Global);
+    const running = vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult>;
+    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: '' });
+    const context = { triggerKind: vscode.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
+    let maxLag = 0;
+    let last = performance.now();
+    const beat = setInterval(() => {
+      const now = performance.now();
+      maxLag = Math.max(maxLag, now - last - 10);
+      last = now;
+    }, 10);
+    let maxPending = 0;
+    let answered = 0;
+    const heapBefore = process.memoryUsage().heapUsed;
+    try {
+      let text = '대한민국은 민주공화국이다 ';
+      let previous: vscode.CancellationTokenSource | undefined;
+      const calls: Thenable<unknown>[] = [];
+      const until = performance.now() + 10_000;
+      while (performance.now() < until) {
+        previous?.cancel();
+        const source = new vscode.CancellationTokenSource();
+        previous = source;
+        text += '가나다라 '[Math.floor(Math.random() * 5)];
+        const fake = { ...doc, languageId: 'plaintext', getText: (r?: vscode.Range) => (r ? text.slice(0, r.end.character) : text), offsetAt: (p: vscode.Position) => p.character, positionAt: (o: number) => new vscode.Position(0, o) } as unknown as vscode.TextDocument;
+        calls.push(api.completion.provideInlineCompletionItems(fake, new vscode.Position(0, text.length), context, source.token).then((r) => r && answered++));
+        maxPending = Math.max(maxPending, api.ctx.inference.pending);
+        await settle(20);
+      }
+      await Promise.all(calls);
+    } finally {
+      clearInterval(beat);
+      await config.update('completion.debounceMs', undefined, vscode.ConfigurationTarget.Global);
+      await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    }
+    await running;
+    const heapGrowth = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
+    assert.ok(maxLag <= 100, `host heartbeat lagged ${maxLag.toFixed(1)} ms`);
+    // A few requests are always in transit (sent, cancel on its way); a queue would grow into the hundreds.
+    assert.ok(maxPending <= 8, `${maxPending} completion requests were waiting at once`);
+    assert.equal(api.ctx.inference.pending, 0);
+    assert.ok(heapGrowth < 40, `host heap grew ${heapGrowth.toFixed(1)} MB`);
+    console.log(`[corpus-lab-test]       load: max heartbeat lag ${maxLag.toFixed(1)} ms, max pending ${maxPending}, answered ${answered}, heap growth ${heapGrowth.toFixed(1)} MB`);
+  });
 });

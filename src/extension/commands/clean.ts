@@ -57,7 +57,7 @@ export function cleanCommand(ctx: Ctx, cleaned: CleanedDocuments) {
       }
       return report;
     } catch (e) {
-      await showError(ctx, (e as Error).message);
+      showError(ctx, (e as Error).message);
       return undefined;
     }
   };

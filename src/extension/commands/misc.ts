@@ -37,7 +37,7 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
         });
       return { file, vocabSize: tokenizer.vocabSize, tokens: count };
     } catch (e) {
-      await showError(ctx, (e as Error).message);
+      showError(ctx, (e as Error).message);
       return undefined;
     }
   };
@@ -62,7 +62,7 @@ export function setActiveModelCommand(ctx: Ctx) {
     try {
       resolveCheckpoint(path);
     } catch (e) {
-      await showError(ctx, (e as Error).message);
+      showError(ctx, (e as Error).message);
       return;
     }
     await ctx.setActiveModel(path);
@@ -95,7 +95,7 @@ export function generateSampleCommand(ctx: Ctx) {
       await chain;
       return result;
     } catch (e) {
-      await showError(ctx, (e as Error).message);
+      showError(ctx, (e as Error).message);
       return undefined;
     }
   };

@@ -174,7 +174,7 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
     return result;
   } catch (e) {
     ctx.runsChangedNow();
-    await showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
+    showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
     return undefined;
   } finally {
     ctx.training = undefined;

@@ -17,9 +17,12 @@ export async function resolveTarget(uri?: vscode.Uri): Promise<vscode.Uri | unde
   return target;
 }
 
-/** An error notification with a "Show Log" action. */
-export async function showError(ctx: Ctx, message: string): Promise<void> {
+/**
+ * An error notification with a "Show Log" action. It does not wait for the user: a command that
+ * failed finishes at once, while the notification stays until dismissed.
+ */
+export function showError(ctx: Ctx, message: string): void {
   ctx.log.appendLine(`error: ${message}`);
   const showLog = vscode.l10n.t('Show Log');
-  if ((await vscode.window.showErrorMessage(message, showLog)) === showLog) ctx.log.show(true);
+  void vscode.window.showErrorMessage(message, showLog).then((answer) => answer === showLog && ctx.log.show(true));
 }

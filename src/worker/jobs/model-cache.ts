@@ -3,18 +3,51 @@ import { join } from 'node:path';
 import { LoadedModel, loadModel } from './load-model';
 import { resolveCheckpoint } from '../../core/checkpoint';
 
-/** Keeps the last loaded checkpoint in memory; reloads when another one (or a rewritten one) is asked for. */
-export class ModelCache {
-  private loaded?: { key: string; model: LoadedModel };
+interface Entry {
+  key: string;
+  model: Promise<LoadedModel>;
+  users: number;
+  replaced: boolean;
+}
 
-  async get(path: string): Promise<LoadedModel> {
+/**
+ * Keeps the last loaded checkpoint in memory and reloads when another one (or a rewritten one) is
+ * asked for. Concurrent requests share one load (completions arrive many times a second; each
+ * loading its own copy queued hundreds of loads), and a replaced model is freed only once the
+ * generations using it are done.
+ */
+export class ModelCache {
+  private current?: Entry;
+
+  async use<T>(path: string, f: (m: LoadedModel) => Promise<T>): Promise<T> {
+    const entry = this.entry(path);
+    entry.users++;
+    try {
+      return await f(await entry.model);
+    } finally {
+      entry.users--;
+      if (entry.replaced && entry.users === 0) free(entry);
+    }
+  }
+
+  private entry(path: string): Entry {
     const dir = resolveCheckpoint(path);
     const key = `${dir}@${statSync(join(dir, 'model.safetensors')).mtimeMs}`;
-    if (this.loaded?.key === key) return this.loaded.model;
-    this.loaded?.model.model.dispose();
-    this.loaded = undefined;
-    const model = await loadModel(dir);
-    this.loaded = { key, model };
-    return model;
+    if (this.current?.key === key) return this.current;
+    const old = this.current;
+    const entry: Entry = { key, model: loadModel(dir), users: 0, replaced: false };
+    entry.model.catch(() => {
+      if (this.current === entry) this.current = undefined;
+    });
+    this.current = entry;
+    if (old) {
+      old.replaced = true;
+      if (old.users === 0) free(old);
+    }
+    return entry;
   }
+}
+
+function free(entry: Entry): void {
+  entry.model.then((m) => m.model.dispose(), () => undefined);
 }
