@@ -170,3 +170,44 @@ test('hostile corpora: huge, one character, RTL/combining/ZWJ, mixed Korean-Engl
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('a read-only output folder during a checkpoint: clear error, the previous checkpoint intact', async () => {
+  const root = tempDir();
+  const realWriteSync = fsModule.writeSync;
+  try {
+    const run = join(root, 'run');
+    let checkpoints = 0;
+    const job = runTrainJob(
+      { ...SMALL, corpusPath: KOREAN, runDir: run, maxSteps: 40 },
+      (e) => {
+        if (e.type === 'checkpoint' && ++checkpoints === 1) {
+          fsModule.writeSync = () => {
+            throw Object.assign(new Error('EROFS: read-only file system, write'), { code: 'EROFS' });
+          };
+        }
+      },
+      () => false,
+    );
+    await assert.rejects(job, userError(/cannot write to .*checkpoints \(read-only or no permission\); what was there before is intact/));
+    fsModule.writeSync = realWriteSync;
+    assert.equal(listCheckpoints(run).length, 1);
+    readCheckpoint(resolveCheckpoint(run), { withOptimizer: true });
+    assert.deepEqual(readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')), []);
+  } finally {
+    fsModule.writeSync = realWriteSync;
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('one 10 MB line: the char tokenizer encodes it whole and exactly', async () => {
+  const rng = new Rng(5);
+  const alphabet = 'abcdefgh 가나다라마 .,';
+  let line = '';
+  const chunk = Array.from({ length: 100_000 }, () => alphabet[rng.below(alphabet.length)]).join('');
+  while (line.length < 10_000_000) line += chunk;
+  const { trainTokenizer } = await import('../../src/core/tokenizer');
+  const tok = trainTokenizer(line, { kind: 'char' });
+  const ids = tok.encode(line);
+  assert.equal(ids.length, line.length);
+  assert.equal(tok.decode(ids.slice(0, 1000)), line.slice(0, 1000));
+});
