@@ -3,12 +3,11 @@
 // → Tokens view. Screenshots of each step go to test-artifacts/e2e/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startCodeServer } from './code-server.mjs';
+import { codeServerHome, installExtension, launchChromium, startCodeServer } from '../../scripts/vscode-test/code-server.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = join(repo, 'test-artifacts', 'e2e');
@@ -20,11 +19,10 @@ test('right-click → train → progress → loss chart → ghost text (Tab) →
   mkdirSync(shots, { recursive: true });
   const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-ws-'));
   cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
-  const server = await startCodeServer({
-    repo,
-    vsix,
-    folder,
-    settings: {
+  const home = codeServerHome();
+  writeFileSync(
+    join(home.userDataDir, 'User', 'settings.json'),
+    JSON.stringify({
       'workbench.startupEditor': 'none',
       'workbench.tips.enabled': false,
       'corpusLab.training.maxSteps': 80,
@@ -32,16 +30,15 @@ test('right-click → train → progress → loss chart → ghost text (Tab) →
       'corpusLab.completion.temperature': 0,
       'editor.inlineSuggest.enabled': true,
       'security.workspace.trust.enabled': false,
-    },
-  });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+    }),
+  );
+  installExtension(repo, home, vsix);
+  const server = await startCodeServer(repo, home, folder);
+  const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
   const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
   try {
-    await page.goto(server.url);
+    await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
     await row.waitFor({ state: 'visible', timeout: 60_000 });

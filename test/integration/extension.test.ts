@@ -17,6 +17,23 @@ async function settle(ms: number) {
   await new Promise((r) => setTimeout(r, ms));
 }
 
+/** A 10 ms timer on the host thread; `stop()` returns the worst delay it saw (ms). */
+function heartbeat(): { stop(): number } {
+  let maxLag = 0;
+  let last = performance.now();
+  const beat = setInterval(() => {
+    const now = performance.now();
+    maxLag = Math.max(maxLag, now - last - 10);
+    last = now;
+  }, 10);
+  return {
+    stop() {
+      clearInterval(beat);
+      return maxLag;
+    },
+  };
+}
+
 describe('Corpus Lab in a real VS Code extension host', () => {
   before(async () => {
     const ext = vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab');
@@ -32,13 +49,8 @@ describe('Corpus Lab in a real VS Code extension host', () => {
   });
 
   it('trains a tiny model on an English file, off the host thread (heartbeat never lags 100 ms), and writes checkpoints', async () => {
+    const beat = heartbeat();
     let maxLag = 0;
-    let last = performance.now();
-    const beat = setInterval(() => {
-      const now = performance.now();
-      maxLag = Math.max(maxLag, now - last - 10);
-      last = now;
-    }, 10);
     try {
       const result = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 30 })) as TrainResult;
       assert.equal(result.reason, 'completed');
@@ -46,7 +58,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
       assert.ok(Number.isFinite(result.valLoss));
     } finally {
-      clearInterval(beat);
+      maxLag = beat.stop();
     }
     assert.ok(maxLag < 100, `host heartbeat lagged ${maxLag.toFixed(1)} ms`);
     const runs = readdirSync(join(workspace, '.corpus-lab', 'runs'));
@@ -149,13 +161,8 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const running = vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult>;
     const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: '' });
     const context = { triggerKind: vscode.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
+    const beat = heartbeat();
     let maxLag = 0;
-    let last = performance.now();
-    const beat = setInterval(() => {
-      const now = performance.now();
-      maxLag = Math.max(maxLag, now - last - 10);
-      last = now;
-    }, 10);
     let maxPending = 0;
     let answered = 0;
     const heapBefore = process.memoryUsage().heapUsed;
@@ -176,7 +183,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       }
       await Promise.all(calls);
     } finally {
-      clearInterval(beat);
+      maxLag = beat.stop();
       await config.update('completion.debounceMs', undefined, vscode.ConfigurationTarget.Global);
       await vscode.commands.executeCommand('corpusLab.cancelTraining');
     }

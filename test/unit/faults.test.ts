@@ -33,6 +33,34 @@ async function train(req: TrainRequest) {
   return { result, events };
 }
 
+/**
+ * Trains until the `nth` checkpoint, then makes every file write fail with `code`; returns the job's
+ * error and the run folder. The real fs is restored before returning.
+ */
+async function failWritesAfterCheckpoint(root: string, nth: number, code: string): Promise<{ error: unknown; run: string }> {
+  const realWriteSync = fsModule.writeSync;
+  const run = join(root, 'run');
+  let checkpoints = 0;
+  try {
+    await runTrainJob(
+      { ...SMALL, corpusPath: KOREAN, runDir: run, maxSteps: 40 },
+      (e) => {
+        if (e.type === 'checkpoint' && ++checkpoints === nth) {
+          fsModule.writeSync = () => {
+            throw Object.assign(new Error(`${code}: simulated, write`), { code });
+          };
+        }
+      },
+      () => false,
+    );
+    return { error: undefined, run };
+  } catch (error) {
+    return { error, run };
+  } finally {
+    fsModule.writeSync = realWriteSync;
+  }
+}
+
 const stepLosses = (runDir: string) => readMetrics(runDir).filter((m) => m.type === 'step').map((m) => [m.step, m.loss]);
 
 test('SIGKILL at random moments (also mid-checkpoint): the newest checkpoint loads and resume gives the uninterrupted losses', async () => {
@@ -80,36 +108,17 @@ test('SIGKILL at random moments (also mid-checkpoint): the newest checkpoint loa
 
 test('disk full during a checkpoint: clear error, previous checkpoint intact, no partial folder', async () => {
   const root = tempDir();
-  const realWriteSync = fsModule.writeSync;
   try {
-    const run = join(root, 'run');
-    let checkpoints = 0;
-    const events: TrainEvent[] = [];
-    const job = runTrainJob(
-      { ...SMALL, corpusPath: KOREAN, runDir: run, maxSteps: 40 },
-      (e) => {
-        events.push(e);
-        if (e.type === 'checkpoint' && ++checkpoints === 2) {
-          // From now on every write fails as a full disk does.
-          fsModule.writeSync = () => {
-            throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-          };
-        }
-      },
-      () => false,
-    );
-    await assert.rejects(job, userError(/no space left on the device while writing .*checkpoints.*intact/));
-    fsModule.writeSync = realWriteSync;
+    const { error, run } = await failWritesAfterCheckpoint(root, 2, 'ENOSPC');
+    assert.ok(userError(/no space left on the device while writing .*checkpoints.*intact/)(error), String(error));
     const listed = listCheckpoints(run);
     assert.equal(listed.length, 2);
-    const last = events.filter((e) => e.type === 'checkpoint').at(-1);
-    assert.equal(resolveCheckpoint(run), last?.type === 'checkpoint' ? last.path : '');
     readCheckpoint(resolveCheckpoint(run), { withOptimizer: true });
+    assert.equal(resolveCheckpoint(run), listed[1].dir);
     assert.deepEqual(readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')), []);
     // run.json could not be updated on the full disk, but it is whole (atomic writes).
     assert.equal(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).status, 'training');
   } finally {
-    fsModule.writeSync = realWriteSync;
     rmSync(root, { recursive: true, force: true });
   }
 });
@@ -173,28 +182,13 @@ test('hostile corpora: huge, one character, RTL/combining/ZWJ, mixed Korean-Engl
 
 test('a read-only output folder during a checkpoint: clear error, the previous checkpoint intact', async () => {
   const root = tempDir();
-  const realWriteSync = fsModule.writeSync;
   try {
-    const run = join(root, 'run');
-    let checkpoints = 0;
-    const job = runTrainJob(
-      { ...SMALL, corpusPath: KOREAN, runDir: run, maxSteps: 40 },
-      (e) => {
-        if (e.type === 'checkpoint' && ++checkpoints === 1) {
-          fsModule.writeSync = () => {
-            throw Object.assign(new Error('EROFS: read-only file system, write'), { code: 'EROFS' });
-          };
-        }
-      },
-      () => false,
-    );
-    await assert.rejects(job, userError(/cannot write to .*checkpoints \(read-only or no permission\); what was there before is intact/));
-    fsModule.writeSync = realWriteSync;
+    const { error, run } = await failWritesAfterCheckpoint(root, 1, 'EROFS');
+    assert.ok(userError(/cannot write to .*checkpoints \(read-only or no permission\); what was there before is intact/)(error), String(error));
     assert.equal(listCheckpoints(run).length, 1);
     readCheckpoint(resolveCheckpoint(run), { withOptimizer: true });
     assert.deepEqual(readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')), []);
   } finally {
-    fsModule.writeSync = realWriteSync;
     rmSync(root, { recursive: true, force: true });
   }
 });
