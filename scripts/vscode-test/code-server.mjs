@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
 
 export function codeServerBin(repo) {
   const bin = join(repo, '.cache/code-server/node_modules/.bin/code-server');
@@ -62,7 +63,7 @@ export async function startCodeServer(repo, home, folder) {
 
 export function launchChromium() {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    executablePath: fileURLToPath(new URL('./chromium-without-nice.sh', import.meta.url)),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 }

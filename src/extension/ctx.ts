@@ -34,8 +34,9 @@ export class Ctx implements vscode.Disposable {
     const script = vscode.Uri.joinPath(extension.extensionUri, 'dist', 'worker.js').fsPath;
     const write = (line: string) => this.log.appendLine(line);
     // Training and inference get a thread each, so a completion never waits for a training step.
-    this.trainer = new WorkerClient(script, 'training', write);
-    this.inference = new WorkerClient(script, 'inference', write);
+    // On a busy CPU the editor comes first, then completions, then training (nice 0 < 5 < 10).
+    this.trainer = new WorkerClient(script, 'training', write, 10);
+    this.inference = new WorkerClient(script, 'inference', write, 5);
   }
 
   fireTrainEvent(jobId: number, event: TrainEvent): void {

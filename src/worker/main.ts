@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { isUserError } from '../core/errors';
 import { validateGenerateOptions } from '../core/generate-options';
 import { WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
@@ -8,6 +8,7 @@ import { runBenchJob } from './jobs/bench-job';
 import { runEstimateJob } from './jobs/estimate-job';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './generator';
+import { lowerThreadPriority } from './thread-priority';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
 const port = parentPort;
@@ -16,6 +17,9 @@ if (!port) throw new Error('dist/worker.js runs as a worker thread');
 const cancelled = new Set<number>();
 const models = new ModelCache();
 const send = (m: WorkerResponse) => port.postMessage(m);
+
+const nice = (workerData as { nice?: unknown } | undefined)?.nice;
+if (typeof nice === 'number' && Number.isInteger(nice) && nice > 0 && nice <= 19) send({ kind: 'log', message: lowerThreadPriority(nice) });
 
 port.on('message', (raw: unknown) => {
   const msg = parseWorkerRequest(raw);

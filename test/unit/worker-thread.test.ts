@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkerRequest, WorkerResponse, parseWorkerResponse } from '../../src/worker/protocol';
@@ -73,6 +73,22 @@ test('a fresh worker asked for two estimates at once starts the wasm backend onc
     for (const id of [1, 2]) worker.postMessage({ kind: 'estimate', id, request: { corpusPath: KOREAN, preset: id === 1 ? 'tiny' : 'small', measureSteps: 1 } } satisfies WorkerRequest);
     await done;
     assert.deepEqual([...results.values()].map((r) => r.backend), ['wasm', 'wasm']);
+  } finally {
+    await worker.terminate();
+  }
+});
+
+test('worker thread: started with a nice value, only that thread runs at lower priority (Linux)', { skip: process.platform !== 'linux' }, async () => {
+  const niceOf = (tid: number) => Number(readFileSync(`/proc/${process.pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+  const mainBefore = niceOf(process.pid);
+  const worker = new Worker(join(REPO, 'dist/worker.js'), { workerData: { nice: 10 } });
+  try {
+    const message = await new Promise<string>((resolve) => worker.once('message', (m: { message: string }) => resolve(m.message)));
+    const expected = Math.max(mainBefore, 10);
+    const tid = Number(new RegExp(`^thread (\\d+) runs at nice ${expected}$`).exec(message)?.[1]);
+    assert.ok(tid > 0, message);
+    assert.equal(niceOf(tid), expected);
+    assert.equal(niceOf(process.pid), mainBefore, 'the main thread keeps its priority');
   } finally {
     await worker.terminate();
   }

@@ -1,15 +1,16 @@
 import { parseCommandArgs, choiceFlag, numberFlag } from '../args';
 import { printJson, info } from '../output';
 import { runBenchJob } from '../../worker/jobs/bench-job';
+import type { KernelRow, StepProfile } from '../../worker/step-profile';
 import { UserError } from '../../core/errors';
 
-const OPTIONS = { steps: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } } as const;
+const OPTIONS = { steps: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' } } as const;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('bench', argv, OPTIONS, { min: 0, max: 0, names: '' });
   const steps = numberFlag(values, 'steps') ?? 30;
   if (steps < 1 || steps > 100_000) throw new UserError(`--steps must be from 1 to 100000 (got ${steps})`);
-  const r = await runBenchJob(steps, choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const));
+  const r = await runBenchJob(steps, choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const), 3, values.profile === true);
   if (values.json) printJson(r);
   else {
     info(
@@ -17,6 +18,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
         `${r.params.toLocaleString('en-US')} params) on ${r.backend} with ${r.threads} thread(s): ` +
         `${r.ms_per_step} ms/step, ${r.tokens_per_s.toLocaleString('en-US')} tokens/s (median of ${r.steps} steps)`,
     );
+    if (r.profile) info(formatProfile(r.profile));
   }
   return 0;
+}
+
+function formatProfile(p: StepProfile): string {
+  const pct = (ms: number) => `${((100 * ms) / p.wallMs).toFixed(1)}%`.padStart(6);
+  const row = (r: KernelRow, label: string) => `${r.ms.toFixed(1).padStart(8)} ms ${pct(r.ms)} ${String(r.calls).padStart(6)}  ${label}`;
+  return [
+    `one profiled step: ${p.wallMs.toFixed(1)} ms wall, ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} kernel calls, ` +
+      `${(p.wallMs - p.kernelMs).toFixed(1)} ms outside kernels (JavaScript: op dispatch, autograd, memory)`,
+    '',
+    '      time  share  calls  kernel',
+    ...p.byKernel.map((r) => row(r, r.kernel)),
+    '',
+    'slowest kernel × shapes:',
+    ...p.byShape.map((r) => row(r, `${r.kernel} ${r.shapes}`)),
+  ].join('\n');
 }

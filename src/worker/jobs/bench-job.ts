@@ -1,6 +1,7 @@
 import { startEngine, BackendChoice } from '../engine';
 import { median, timeTrainingSteps } from '../step-timer';
 import { ModelConfig, PRESETS, parameterCount } from '../../core/model-config';
+import { StepProfile, profileTrainingStep } from '../step-profile';
 
 export interface BenchResult {
   ms_per_step: number;
@@ -10,13 +11,15 @@ export interface BenchResult {
   params: number;
   steps: number;
   config: ModelConfig & { batch: number };
+  /** With `profile`: one more step, timed kernel by kernel. */
+  profile?: StepProfile;
 }
 
 /**
  * Times full training steps (forward, backward, clip, AdamW) of the standard config (DESIGN §4)
  * on random tokens of a 65-symbol vocabulary (tinyshakespeare's): median after warm-up.
  */
-export async function runBenchJob(steps = 30, backend: BackendChoice = 'auto', warmup = 3): Promise<BenchResult> {
+export async function runBenchJob(steps = 30, backend: BackendChoice = 'auto', warmup = 3, profile = false): Promise<BenchResult> {
   const engine = await startEngine(backend);
   const p = PRESETS.tiny;
   const config: ModelConfig = { vocabSize: 65, context: p.context, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: 0 };
@@ -29,5 +32,6 @@ export async function runBenchJob(steps = 30, backend: BackendChoice = 'auto', w
     params: parameterCount(config),
     steps,
     config: { ...config, batch: p.batch },
+    profile: profile ? await profileTrainingStep(config, p.batch, warmup) : undefined,
   };
 }

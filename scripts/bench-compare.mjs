@@ -1,0 +1,102 @@
+// Side-by-side training speed: `corpus-lab bench` (standard config) against the PyTorch peer
+// (../shared/bench/torch_gpt.py, same config, char-level tinyshakespeare), interleaved A/B/A/B in
+// one run. The peer is measured at 1 thread and at all cores and its better figure is the
+// reference (tfjs-notes.md: OpenMP at 2 threads collapses when anything else holds a core).
+//
+// usage: node scripts/bench-compare.mjs [--rounds 3] [--steps 30] [--python /usr/bin/python3]
+//          [--peer ../shared/bench/torch_gpt.py] [--corpus ../shared/corpora/tinyshakespeare.txt] [--json]
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: a } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    steps: { type: 'string', default: '30' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+    peer: { type: 'string', default: join(repo, '../shared/bench/torch_gpt.py') },
+    corpus: { type: 'string', default: join(repo, '../shared/corpora/tinyshakespeare.txt') },
+    json: { type: 'boolean', default: false },
+  },
+});
+const rounds = Number(a.rounds);
+const steps = Number(a.steps);
+const cores = availableParallelism();
+
+function ours() {
+  const out = execFileSync(process.execPath, [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--json'], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+function peerAvailable() {
+  if (!existsSync(a.peer)) return `${a.peer} not found`;
+  if (!existsSync(a.corpus)) return `${a.corpus} not found`;
+  try {
+    execFileSync(a.python, ['-c', 'import torch'], { stdio: 'pipe' });
+    return undefined;
+  } catch {
+    return `PyTorch is not importable by ${a.python} (apt-get install -y python3-torch python3-numpy libopenblas0-openmp)`;
+  }
+}
+
+function peer(threads) {
+  const out = execFileSync(a.python, [a.peer, a.corpus, '--steps', String(steps), '--threads', String(threads)], { encoding: 'utf8' });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const why = peerAvailable();
+const threadChoices = [...new Set([1, cores])];
+const runs = { ours: [], peer: Object.fromEntries(threadChoices.map((t) => [t, []])) };
+for (let r = 1; r <= rounds; r++) {
+  const o = ours();
+  runs.ours.push(o);
+  const line = [`round ${r}: corpus-lab ${o.ms_per_step} ms/step (${o.backend}, ${o.threads} thread${o.threads > 1 ? 's' : ''})`];
+  if (!why) {
+    for (const t of threadChoices) {
+      const p = peer(t);
+      runs.peer[t].push(p);
+      line.push(`pytorch ${t} thread${t > 1 ? 's' : ''} ${p.ms_per_step} ms/step`);
+    }
+  }
+  if (!a.json) console.log(line.join(' · '));
+}
+
+const oursTps = median(runs.ours.map((o) => o.tokens_per_s));
+const summary = {
+  config: runs.ours[0].config,
+  params: runs.ours[0].params,
+  corpus_lab: { backend: runs.ours[0].backend, threads: runs.ours[0].threads, ms_per_step: median(runs.ours.map((o) => o.ms_per_step)), tokens_per_s: oursTps },
+  pytorch: why ? { unavailable: why } : Object.fromEntries(threadChoices.map((t) => [`threads_${t}`, { ms_per_step: median(runs.peer[t].map((p) => p.ms_per_step)), tokens_per_s: median(runs.peer[t].map((p) => p.tokens_per_s)) }])),
+  rounds,
+  steps,
+};
+if (!why) {
+  const best = Math.max(...threadChoices.map((t) => summary.pytorch[`threads_${t}`].tokens_per_s));
+  summary.pytorch.best_tokens_per_s = best;
+  summary.pytorch.torch = runs.peer[threadChoices[0]][0].torch;
+  summary.pytorch.blas = runs.peer[threadChoices[0]][0].blas;
+  summary.ratio = Math.round((oursTps / best) * 1000) / 1000;
+}
+
+if (a.json) console.log(JSON.stringify(summary));
+else {
+  const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  console.log('');
+  console.log(`standard config: ${summary.config.layers} layers, ${summary.config.heads} heads, width ${summary.config.width}, context ${summary.config.context}, batch ${summary.config.batch} (${summary.params.toLocaleString('en-US')} params); medians of ${rounds} rounds × ${steps} steps`);
+  console.log(`corpus-lab (${summary.corpus_lab.backend}, ${summary.corpus_lab.threads} thread(s)): ${summary.corpus_lab.ms_per_step} ms/step, ${fmt(oursTps)} tokens/s`);
+  if (why) console.log(`pytorch: not measured: ${why}`);
+  else {
+    for (const t of threadChoices) console.log(`pytorch ${summary.pytorch.torch} (${summary.pytorch.blas}), ${t} thread(s): ${summary.pytorch[`threads_${t}`].ms_per_step} ms/step, ${fmt(summary.pytorch[`threads_${t}`].tokens_per_s)} tokens/s`);
+    console.log(`ratio (corpus-lab ÷ best pytorch, tokens/s): ${summary.ratio.toFixed(3)}`);
+  }
+}

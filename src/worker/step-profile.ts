@@ -1,0 +1,74 @@
+import { tf } from './engine';
+import { Gpt } from './gpt';
+import { AdamW } from './adamw';
+import { trainStep } from './train-step';
+import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
+import { ModelConfig } from '../core/model-config';
+import { Rng } from '../core/rng';
+
+export interface KernelRow {
+  kernel: string;
+  calls: number;
+  ms: number;
+}
+
+export interface StepProfile {
+  /** Wall time of the profiled step (profiling adds its own overhead). */
+  wallMs: number;
+  /** Sum of the kernels' own times; the rest of the wall time is JavaScript: dispatch, autograd, memory. */
+  kernelMs: number;
+  kernelCalls: number;
+  byKernel: KernelRow[];
+  /** The slowest kernel/shape combinations. */
+  byShape: (KernelRow & { shapes: string })[];
+}
+
+/** One training step of `config` under tf.profile, after `warmup` plain steps; kernels summed by name and by shapes. */
+export async function profileTrainingStep(config: ModelConfig, batch: number, warmup = 3): Promise<StepProfile> {
+  const model = Gpt.initialise(config, 1);
+  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
+  const rng = new Rng(7);
+  const n = batch * config.context;
+  const step = (update: number) => {
+    const inputs = Int32Array.from({ length: n }, () => rng.below(config.vocabSize));
+    const targets = Int32Array.from({ length: n }, () => rng.below(config.vocabSize));
+    return trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update, gradClip: 1 });
+  };
+  try {
+    for (let i = 1; i <= warmup; i++) await step(i);
+    const t0 = performance.now();
+    const info = await tf.profile(async () => {
+      await step(warmup + 1);
+      return [];
+    });
+    const wallMs = performance.now() - t0;
+    const byKernel = new Map<string, KernelRow>();
+    const byShape = new Map<string, KernelRow & { shapes: string }>();
+    let kernelMs = 0;
+    for (const k of info.kernels) {
+      const ms = Number(await k.kernelTimeMs);
+      kernelMs += ms;
+      const row = byKernel.get(k.name) ?? { kernel: k.name, calls: 0, ms: 0 };
+      row.calls++;
+      row.ms += ms;
+      byKernel.set(k.name, row);
+      const shapes = `${k.inputShapes.map((s) => `[${s}]`).join('×')} → ${k.outputShapes.map((s) => `[${s}]`).join(',')}`;
+      const key = `${k.name} ${shapes}`;
+      const srow = byShape.get(key) ?? { kernel: k.name, shapes, calls: 0, ms: 0 };
+      srow.calls++;
+      srow.ms += ms;
+      byShape.set(key, srow);
+    }
+    const desc = (a: KernelRow, b: KernelRow) => b.ms - a.ms;
+    return {
+      wallMs,
+      kernelMs,
+      kernelCalls: info.kernels.length,
+      byKernel: [...byKernel.values()].sort(desc),
+      byShape: [...byShape.values()].sort(desc).slice(0, 15),
+    };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
