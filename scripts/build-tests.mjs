@@ -3,6 +3,7 @@ import * as esbuild from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wasmKernelsPlugin } from './wasm-kernels.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'test/unit');
@@ -14,6 +15,7 @@ await esbuild.build({
   outdir: join(root, 'out/test/unit'),
   bundle: true,
   platform: 'node',
+  plugins: [wasmKernelsPlugin(root)],
   target: 'node20',
   format: 'cjs',
   sourcemap: 'inline',
@@ -33,6 +35,7 @@ await esbuild.build({
   outdir: join(root, 'out/test/integration'),
   bundle: true,
   platform: 'node',
+  plugins: [wasmKernelsPlugin(root)],
   target: 'node20',
   format: 'cjs',
   sourcemap: 'inline',

@@ -4,6 +4,7 @@ import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { wasmKernelsPlugin } from './wasm-kernels.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -21,6 +22,7 @@ await esbuild.build({
   outdir: dist,
   bundle: true,
   platform: 'node',
+  plugins: [wasmKernelsPlugin(root)],
   target: 'node20',
   format: 'cjs',
   sourcemap: true,

@@ -1,5 +1,6 @@
 import { tf } from './engine';
 import { NamedTensors } from '../core/tensor';
+import { callKernelInPlace, kernelsAvailable } from './kernels/kernel-module';
 
 export interface AdamWSettings {
   beta1: number;
@@ -24,15 +25,38 @@ export class AdamW {
     }
   }
 
-  /** One update with already-clipped gradients; `step` counts from 1 (bias correction). */
-  apply(grads: Record<string, tf.Tensor>, lr: number, step: number): void {
+  /** Forces the tfjs-op update where the fused kernel would run (tests compare the two). */
+  compositeOps = false;
+
+  /**
+   * One update; each gradient is multiplied by `gradScale` first (the clipping factor).
+   * `step` counts from 1 (bias correction).
+   */
+  apply(grads: Record<string, tf.Tensor>, lr: number, step: number, gradScale: tf.Scalar): void {
     const { beta1, beta2, weightDecay } = this.s;
     const eps = this.s.eps ?? 1e-8;
     const c1 = 1 - Math.pow(beta1, step);
     const c2 = 1 - Math.pow(beta2, step);
+    if (!this.compositeOps && kernelsAvailable()) {
+      const scale = gradScale.dataSync()[0];
+      tf.tidy(() => {
+        for (const [name, p] of this.params) {
+          const m = this.m.get(name)!;
+          const v = this.v.get(name)!;
+          const keep = p.rank >= 2 && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+          const [np, , nm, nv] = callKernelInPlace([p, grads[name], m, v], (k, [pAt, gAt, mAt, vAt]) =>
+            k.adamwUpdate(pAt, gAt, mAt, vAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
+          );
+          p.assign(np);
+          m.assign(nm);
+          v.assign(nv);
+        }
+      });
+      return;
+    }
     tf.tidy(() => {
       for (const [name, p] of this.params) {
-        const g = grads[name];
+        const g = tf.mul(grads[name], gradScale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
@@ -67,12 +91,10 @@ export class AdamW {
   }
 }
 
-/** Scales gradients so their global L2 norm is at most maxNorm; returns the norm before clipping. */
-export function clipByGlobalNorm(grads: Record<string, tf.Tensor>, maxNorm: number): { clipped: Record<string, tf.Tensor>; norm: tf.Scalar } {
+/** The global L2 norm of the gradients and the factor that scales it to at most maxNorm. */
+export function clipScale(grads: Record<string, tf.Tensor>, maxNorm: number): { scale: tf.Scalar; norm: tf.Scalar } {
   const names = Object.keys(grads);
   const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
-  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
-  const clipped: Record<string, tf.Tensor> = {};
-  for (const n of names) clipped[n] = tf.mul(grads[n], scale);
-  return { clipped, norm };
+  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) as tf.Scalar;
+  return { scale, norm };
 }

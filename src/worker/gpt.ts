@@ -4,6 +4,9 @@ import { NamedTensors } from '../core/tensor';
 import { expectedWeightShapes } from '../core/checkpoint';
 import { mixSeed } from '../core/rng';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo } from './ops';
+import { fusedAttentionSupported, fusedCausalAttention } from './kernels/attention';
+import { fusedGelu } from './kernels/gelu';
+import { kernelsAvailable } from './kernels/kernel-module';
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
@@ -23,6 +26,8 @@ export interface KvCache {
  */
 export class Gpt {
   readonly params: Map<string, tf.Variable>;
+  /** Forces tfjs ops where a fused kernel would run (tests compare the kernels against them). */
+  compositeOps = false;
   private readonly causalBias: tf.Tensor2D;
 
   private constructor(readonly config: ModelConfig, params: Map<string, tf.Variable>) {
@@ -85,6 +90,10 @@ export class Gpt {
     return this.config.norm === 'dyt' ? dynamicTanh(x, this.p(`${prefix}.alpha`), w, b) : layerNorm(x, w, b);
   }
 
+  private gelu(x: tf.Tensor): tf.Tensor {
+    return !this.compositeOps && kernelsAvailable() ? fusedGelu(x) : gelu(x);
+  }
+
   private linear(x: tf.Tensor, prefix: string): tf.Tensor {
     return tf.add(matMul(x, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
   }
@@ -105,31 +114,49 @@ export class Gpt {
     const pos = tf.slice(this.p('transformer.wpe.weight'), [0, 0], [t, c]);
     let x: tf.Tensor = drop(tf.reshape(tf.add(tf.reshape(tok, [b, t, c]), pos), [b * t, c]));
     const mask = t === this.config.context ? this.causalBias : tf.slice(this.causalBias, [0, 0], [t, t]);
+    // One kernel per layer when it applies; the composite ops remain for the KV cache, attention
+    // dropout and the other backends (and are the reference the kernel is tested against).
+    const fused = !kv && !this.compositeOps && (dropoutSeed === undefined || dropout === 0) && fusedAttentionSupported(t, hd);
 
     for (let i = 0; i < layers; i++) {
       const pre = `transformer.h.${i}`;
       const normed = this.norm(x, `${pre}.ln_1`);
-      // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
-      // on wasm than splitting the large [batch·time, 3·width] product.
-      const [q, k, v] = [0, 1, 2].map((j) => {
-        const w = tf.slice(this.p(`${pre}.attn.c_attn.weight`), [0, j * c], [c, c]);
-        const bias = tf.slice(this.p(`${pre}.attn.c_attn.bias`), [j * c], [c]);
-        const z = tf.add(matMul(normed, w), bias);
-        return tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
-      });
-      if (kv) {
-        kv.keys.push(k);
-        kv.values.push(v);
-      }
-      const scores = tf.add(tf.mul(matMul(q, swapLastTwo(k)), 1 / Math.sqrt(hd)), mask);
-      const attended = matMul(drop(tf.softmax(scores)), v);
-      const merged = tf.reshape(tf.transpose(tf.reshape(attended, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, c]);
+      const merged = fused ? fusedCausalAttention(this.linear(normed, `${pre}.attn.c_attn`) as tf.Tensor2D, b, t, h) : this.attention(normed, pre, b, t, mask, drop, kv);
       x = tf.add(x, drop(this.linear(merged, `${pre}.attn.c_proj`)));
-      const hidden = gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`));
+      const hidden = this.gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`));
       x = tf.add(x, drop(this.linear(hidden, `${pre}.mlp.c_proj`)));
     }
     const out = this.norm(x, 'transformer.ln_f');
     return matMul(out, tf.transpose(this.p('transformer.wte.weight'))) as tf.Tensor2D;
+  }
+
+  /** Causal self-attention from tfjs ops: [batch·time, width] in, heads merged out. */
+  private attention(
+    normed: tf.Tensor,
+    pre: string,
+    b: number,
+    t: number,
+    mask: tf.Tensor,
+    drop: (x: tf.Tensor) => tf.Tensor,
+    kv?: { keys: tf.Tensor3D[]; values: tf.Tensor3D[] },
+  ): tf.Tensor {
+    const { width: c, heads: h } = this.config;
+    const hd = c / h;
+    // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
+    // on wasm than splitting the large [batch·time, 3·width] product.
+    const [q, k, v] = [0, 1, 2].map((j) => {
+      const w = tf.slice(this.p(`${pre}.attn.c_attn.weight`), [0, j * c], [c, c]);
+      const bias = tf.slice(this.p(`${pre}.attn.c_attn.bias`), [j * c], [c]);
+      const z = tf.add(matMul(normed, w), bias);
+      return tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
+    });
+    if (kv) {
+      kv.keys.push(k);
+      kv.values.push(v);
+    }
+    const scores = tf.add(tf.mul(matMul(q, swapLastTwo(k)), 1 / Math.sqrt(hd)), mask);
+    const attended = matMul(drop(tf.softmax(scores)), v);
+    return tf.reshape(tf.transpose(tf.reshape(attended, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, c]);
   }
 
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number): tf.Scalar {
@@ -171,7 +198,7 @@ export class Gpt {
         const att = tf.softmax(tf.mul(tf.matMul(q, keys, false, true), 1 / Math.sqrt(hd)));
         const merged = tf.reshape(tf.matMul(att, values), [1, c]);
         x = tf.add(x, this.linear(merged, `${pre}.attn.c_proj`));
-        x = tf.add(x, this.linear(gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`)), `${pre}.mlp.c_proj`));
+        x = tf.add(x, this.linear(this.gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`)), `${pre}.mlp.c_proj`));
       }
       const out = this.norm(x, 'transformer.ln_f');
       return tf.reshape(tf.matMul(out, this.p('transformer.wte.weight'), false, true), [-1]) as tf.Tensor1D;

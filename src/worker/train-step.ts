@@ -1,6 +1,6 @@
 import { tf } from './engine';
 import { Gpt } from './gpt';
-import { AdamW, clipByGlobalNorm } from './adamw';
+import { AdamW, clipScale } from './adamw';
 
 export interface StepInput {
   inputs: Int32Array;
@@ -23,8 +23,8 @@ export async function trainStep(model: Gpt, optimizer: AdamW, s: StepInput): Pro
     const { value, grads } = tf.variableGrads(() => model.loss(x, y, s.dropoutSeed), vars);
     const byName: Record<string, tf.Tensor> = {};
     for (const [name, v] of model.params) byName[name] = grads[v.name];
-    const { clipped, norm } = clipByGlobalNorm(byName, s.gradClip);
-    optimizer.apply(clipped, s.lr, s.update);
+    const { scale, norm } = clipScale(byName, s.gradClip);
+    optimizer.apply(byName, s.lr, s.update, scale);
     return tf.stack([value, norm]);
   });
   const [loss, gradNorm] = await both.data();

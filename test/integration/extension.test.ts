@@ -251,8 +251,10 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     await running;
     const heapGrowth = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
     assertResponsive(report);
-    // A few requests are always in transit (sent, cancel on its way); a queue would grow into the hundreds.
-    assert.ok(maxPending <= 8, `${maxPending} completion requests were waiting at once`);
+    // Some requests are always in transit (sent, their cancel on its way; more while other processes
+    // hold the CPU: 4–5 on a quiet machine, 12 seen under a parallel build); a queue would grow into
+    // the hundreds (500 requests are sent; 400+ waited before stale ones were dropped).
+    assert.ok(maxPending <= 25, `${maxPending} completion requests were waiting at once`);
     assert.equal(api.ctx.inference.pending, 0);
     assert.ok(heapGrowth < 40, `host heap grew ${heapGrowth.toFixed(1)} MB`);
     console.log(`[corpus-lab-test]       load: ${report.describe()}, max pending ${maxPending}, answered ${answered}, heap growth ${heapGrowth.toFixed(1)} MB`);

@@ -4,6 +4,8 @@ import { startEngine, tf } from '../../src/worker/engine';
 import { Gpt, disposeCache } from '../../src/worker/gpt';
 import { matMul, embed } from '../../src/worker/ops';
 import { ModelConfig } from '../../src/core/model-config';
+import { AdamW } from '../../src/worker/adamw';
+import { trainStep } from '../../src/worker/train-step';
 
 const small: ModelConfig = { vocabSize: 11, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0 };
 
@@ -127,4 +129,58 @@ test('concurrent engine starts share one backend (no fallback to cpu)', async ()
   const infos = await Promise.all([startEngine('auto'), startEngine('auto'), startEngine('auto')]);
   for (const i of infos) assert.equal(i.backend, 'wasm');
   assert.equal(tf.getBackend(), 'wasm');
+});
+
+test('fused kernels (attention, GELU): same loss and gradients as the tfjs ops (tiny preset shape, and a small odd one)', async () => {
+  const configs: [ModelConfig, number][] = [
+    [{ vocabSize: 65, context: 64, layers: 2, heads: 4, width: 128, norm: 'layernorm', dropout: 0 }, 3],
+    [{ vocabSize: 13, context: 12, layers: 1, heads: 3, width: 24, norm: 'layernorm', dropout: 0 }, 2],
+  ];
+  for (const [config, batch] of configs) {
+    const model = Gpt.initialise(config, 5);
+    const n = batch * config.context;
+    const ids = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 7 + 3) % config.vocabSize), [batch, config.context], 'int32');
+    const targets = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize), [batch, config.context], 'int32');
+    const vars = [...model.params.values()];
+    const run = async (composite: boolean) => {
+      model.compositeOps = composite;
+      const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), vars);
+      const out = { loss: (await value.data())[0], grads: await Promise.all(vars.map(async (v) => grads[v.name].data())) };
+      tf.dispose([value, ...Object.values(grads)]);
+      return out;
+    };
+    const fused = await run(false);
+    const composite = await run(true);
+    assert.ok(Math.abs(fused.loss - composite.loss) < 1e-5, `loss ${fused.loss} vs ${composite.loss}`);
+    vars.forEach((v, i) => {
+      const scale = Math.max(1e-3, ...Array.from(composite.grads[i], Math.abs));
+      assert.ok(maxAbsDiff(fused.grads[i], composite.grads[i]) / scale < 1e-4, `gradient of ${v.name}`);
+    });
+    tf.dispose([ids, targets]);
+    model.dispose();
+  }
+});
+
+test('fused AdamW kernel: same weights and moments as the tfjs-op AdamW after a few clipped steps', async () => {
+  const config: ModelConfig = { vocabSize: 17, context: 8, layers: 1, heads: 2, width: 16, norm: 'layernorm', dropout: 0 };
+  const runs = [];
+  for (const composite of [false, true]) {
+    const model = Gpt.initialise(config, 9);
+    const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 });
+    optimizer.compositeOps = composite;
+    const losses: number[] = [];
+    for (let step = 1; step <= 4; step++) {
+      const inputs = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + step) % 17);
+      const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 5 + step) % 17);
+      // gradClip 0.5 makes the clipping factor matter
+      losses.push((await trainStep(model, optimizer, { inputs, targets, batch: 2, lr: 3e-2, update: step, gradClip: 0.5 })).loss);
+    }
+    runs.push({ losses, weights: await model.weights(), moments: await optimizer.moments() });
+    optimizer.dispose();
+    model.dispose();
+  }
+  const [fused, composite] = runs;
+  fused.losses.forEach((l, i) => assert.ok(Math.abs(l - composite.losses[i]) < 1e-5, `loss ${i}: ${l} vs ${composite.losses[i]}`));
+  for (const [name, w] of fused.weights) assert.ok(maxAbsDiff(w.data, composite.weights.get(name)!.data) < 1e-5, name);
+  for (const [name, m] of fused.moments) assert.ok(maxAbsDiff(m.data, composite.moments.get(name)!.data) < 1e-6, name);
 });

@@ -1,0 +1,5 @@
+// The one WebAssembly module of Corpus Lab's own kernels (AssemblyScript; scripts/wasm-kernels.mjs
+// compiles it and esbuild embeds the bytes in the worker bundle).
+export { attentionForward, attentionBackward } from './attention';
+export { geluForward, geluBackward } from './gelu';
+export { adamwUpdate } from './adamw';

@@ -1,0 +1,87 @@
+import bytes from 'corpus-lab-kernels.wasm';
+import { tf } from '../engine';
+
+// The WebAssembly global of Node, typed for what is used here (lib ES2022 does not declare it).
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: unknown };
+};
+
+interface WasmMemory {
+  buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+export interface KernelExports {
+  memory: WasmMemory;
+  attentionForward(qkv: number, out: number, probs: number, b: number, t: number, h: number, d: number, scratch: number): void;
+  attentionBackward(qkv: number, probs: number, dOut: number, dQkv: number, b: number, t: number, h: number, d: number, scratch: number): void;
+  geluForward(x: number, y: number, n: number): void;
+  geluBackward(x: number, dy: number, dx: number, n: number): void;
+  adamwUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, keep: number, gradScale: number): void;
+}
+
+// The module's own static data lives in its first page; buffers start after it.
+const BASE = 65536;
+let exports: KernelExports | undefined;
+
+/** The kernels module, instantiated on first use (synchronously: it is a few KB). */
+export function kernelModule(): KernelExports {
+  exports ??= new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as KernelExports;
+  return exports;
+}
+
+/** Whether the kernels can read tensors in place: they work on the wasm backend's heap. */
+export function kernelsAvailable(): boolean {
+  return tf.getBackend() === 'wasm';
+}
+
+/**
+ * Runs one kernel call: copies `inputs` into the module's memory, lays out `outputs` (shapes)
+ * and `scratch` floats after them, calls `run` with the byte offsets (inputs, outputs, scratch)
+ * and returns the outputs as new tensors. Buffers live only for the call.
+ */
+export function callKernel(inputs: tf.Tensor[], outputs: number[][], scratch: number, run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
+  return readOutputs(inputs, outputs, scratch, run, (k, at, sizes) =>
+    outputs.map((shape, j) => tf.tensor(new Float32Array(k.memory.buffer, at[inputs.length + j], sizes[inputs.length + j]), shape, 'float32')),
+  );
+}
+
+/** Like callKernel, for kernels that update their inputs in place: returns the inputs' new values. */
+export function callKernelInPlace(inputs: tf.Tensor[], run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
+  return readOutputs(inputs, [], 0, run, (k, at) => inputs.map((t, i) => tf.tensor(new Float32Array(k.memory.buffer, at[i], t.size), t.shape, 'float32')));
+}
+
+function readOutputs(
+  inputs: tf.Tensor[],
+  outputs: number[][],
+  scratch: number,
+  run: (k: KernelExports, at: number[]) => void,
+  collect: (k: KernelExports, at: number[], sizes: number[]) => tf.Tensor[],
+): tf.Tensor[] {
+  const k = kernelModule();
+  const sizes = [...inputs.map((t) => t.size), ...outputs.map((s) => s.reduce((a, b) => a * b, 1)), scratch];
+  const at: number[] = [];
+  let end = BASE;
+  for (const n of sizes) {
+    at.push(end);
+    end += Math.ceil((n * 4) / 16) * 16;
+  }
+  const missing = end - k.memory.buffer.byteLength;
+  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
+  inputs.forEach((t, i) => new Float32Array(k.memory.buffer, at[i], t.size).set(heapView(t)));
+  run(k, at);
+  return collect(k, at, sizes);
+}
+
+interface WasmBackendInternals {
+  dataIdMap: { get(id: object): { memoryOffset: number } };
+  wasm: { HEAPU8: Uint8Array };
+}
+
+/** A float32 tensor's values without a copy: a view of the wasm backend's heap. */
+function heapView(x: tf.Tensor): Float32Array {
+  if (x.dtype !== 'float32') throw new Error(`internal: kernel input of dtype ${x.dtype}`);
+  const backend = tf.backend() as unknown as WasmBackendInternals;
+  return new Float32Array(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(x.dataId).memoryOffset, x.size);
+}
