@@ -6,6 +6,7 @@ import { mixSeed } from '../core/rng';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from './kernels/attention';
 import { fusedGelu } from './kernels/gelu';
+import { fusedLayerNorm } from './kernels/layer-norm';
 import { kernelsAvailable } from './kernels/kernel-module';
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
@@ -87,7 +88,8 @@ export class Gpt {
   private norm(x: tf.Tensor, prefix: string): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
     const b = this.p(`${prefix}.bias`);
-    return this.config.norm === 'dyt' ? dynamicTanh(x, this.p(`${prefix}.alpha`), w, b) : layerNorm(x, w, b);
+    if (this.config.norm === 'dyt') return dynamicTanh(x, this.p(`${prefix}.alpha`), w, b);
+    return !this.compositeOps && kernelsAvailable() ? fusedLayerNorm(x, w, b) : layerNorm(x, w, b);
   }
 
   private gelu(x: tf.Tensor): tf.Tensor {

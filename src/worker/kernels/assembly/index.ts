@@ -3,3 +3,4 @@
 export { attentionForward, attentionBackward } from './attention';
 export { geluForward, geluBackward } from './gelu';
 export { adamwUpdate } from './adamw';
+export { layerNormForward, layerNormBackward } from './layer-norm';
