@@ -4,7 +4,7 @@ import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wasmKernelsPlugin } from './wasm-kernels.mjs';
+import { nodeBundleOptions } from './node-bundle.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -17,24 +17,10 @@ const nodeEntries = [
 ].filter((e) => existsSync(join(root, e.in)));
 
 await esbuild.build({
-  absWorkingDir: root,
+  ...nodeBundleOptions(root),
   entryPoints: nodeEntries,
   outdir: dist,
-  bundle: true,
-  platform: 'node',
-  plugins: [wasmKernelsPlugin(root)],
-  target: 'node20',
-  format: 'cjs',
   sourcemap: true,
-  // tfjs-core ships both; 'module' first keeps a single copy of it in the bundle.
-  mainFields: ['module', 'main'],
-  // vscode is provided by the host; tfjs-node is optional and loaded only when its binding exists.
-  external: ['vscode', '@tensorflow/tfjs-node'],
-  // tfjs-core's fetch polyfill is never used by us.
-  alias: { 'node-fetch': join(root, 'scripts/empty-module.cjs') },
-  logLevel: 'warning',
-  // engine.ts resolves the wasm package only when the .wasm files are not beside the bundle (tests).
-  logOverride: { 'require-resolve-not-external': 'silent' },
   legalComments: 'none',
 });
 

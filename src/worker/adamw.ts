@@ -37,13 +37,14 @@ export class AdamW {
     const eps = this.s.eps ?? 1e-8;
     const c1 = 1 - Math.pow(beta1, step);
     const c2 = 1 - Math.pow(beta2, step);
+    const decays = (p: tf.Variable) => p.rank >= 2 && weightDecay > 0;
     if (!this.compositeOps && kernelsAvailable()) {
       const scale = gradScale.dataSync()[0];
       tf.tidy(() => {
         for (const [name, p] of this.params) {
           const m = this.m.get(name)!;
           const v = this.v.get(name)!;
-          const keep = p.rank >= 2 && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+          const keep = decays(p) ? 1 - lr * weightDecay : 1;
           const [np, , nm, nv] = callKernelInPlace([p, grads[name], m, v], (k, [pAt, gAt, mAt, vAt]) =>
             k.adamwUpdate(pAt, gAt, mAt, vAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
           );
@@ -61,7 +62,7 @@ export class AdamW {
         const v = this.v.get(name)!;
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const decayed = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decayed = decays(p) ? tf.mul(p, 1 - lr * weightDecay) : p;
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
         p.assign(tf.sub(decayed, tf.mul(update, lr)));
       }

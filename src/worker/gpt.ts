@@ -89,11 +89,15 @@ export class Gpt {
     const w = this.p(`${prefix}.weight`);
     const b = this.p(`${prefix}.bias`);
     if (this.config.norm === 'dyt') return dynamicTanh(x, this.p(`${prefix}.alpha`), w, b);
-    return !this.compositeOps && kernelsAvailable() ? fusedLayerNorm(x, w, b) : layerNorm(x, w, b);
+    return this.useKernels ? fusedLayerNorm(x, w, b) : layerNorm(x, w, b);
   }
 
   private gelu(x: tf.Tensor): tf.Tensor {
-    return !this.compositeOps && kernelsAvailable() ? fusedGelu(x) : gelu(x);
+    return this.useKernels ? fusedGelu(x) : gelu(x);
+  }
+
+  private get useKernels(): boolean {
+    return !this.compositeOps && kernelsAvailable();
   }
 
   private linear(x: tf.Tensor, prefix: string): tf.Tensor {
@@ -118,7 +122,7 @@ export class Gpt {
     const mask = t === this.config.context ? this.causalBias : tf.slice(this.causalBias, [0, 0], [t, t]);
     // One kernel per layer when it applies; the composite ops remain for the KV cache, attention
     // dropout and the other backends (and are the reference the kernel is tested against).
-    const fused = !kv && !this.compositeOps && (dropoutSeed === undefined || dropout === 0) && fusedAttentionSupported(t, hd);
+    const fused = !kv && this.useKernels && (dropoutSeed === undefined || dropout === 0) && fusedAttentionSupported(t, hd);
 
     for (let i = 0; i < layers; i++) {
       const pre = `transformer.h.${i}`;

@@ -1,10 +1,6 @@
 import { tf } from './engine';
-import { Gpt } from './gpt';
-import { AdamW } from './adamw';
-import { trainStep } from './train-step';
-import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
+import { randomTokenTrainer } from './step-timer';
 import { ModelConfig } from '../core/model-config';
-import { Rng } from '../core/rng';
 
 export interface KernelRow {
   kernel: string;
@@ -25,20 +21,12 @@ export interface StepProfile {
 
 /** One training step of `config` under tf.profile, after `warmup` plain steps; kernels summed by name and by shapes. */
 export async function profileTrainingStep(config: ModelConfig, batch: number, warmup = 3): Promise<StepProfile> {
-  const model = Gpt.initialise(config, 1);
-  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
-  const rng = new Rng(7);
-  const n = batch * config.context;
-  const step = (update: number) => {
-    const inputs = Int32Array.from({ length: n }, () => rng.below(config.vocabSize));
-    const targets = Int32Array.from({ length: n }, () => rng.below(config.vocabSize));
-    return trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update, gradClip: 1 });
-  };
+  const trainer = randomTokenTrainer(config, batch);
   try {
-    for (let i = 1; i <= warmup; i++) await step(i);
+    for (let i = 1; i <= warmup; i++) await trainer.step(i);
     const t0 = performance.now();
     const info = await tf.profile(async () => {
-      await step(warmup + 1);
+      await trainer.step(warmup + 1);
       return [];
     });
     const wallMs = performance.now() - t0;
@@ -71,7 +59,6 @@ export async function profileTrainingStep(config: ModelConfig, batch: number, wa
       byShape: [...byShape.values()].sort(desc).slice(0, 15),
     };
   } finally {
-    optimizer.dispose();
-    model.dispose();
+    trainer.dispose();
   }
 }

@@ -5,27 +5,40 @@ import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
 import { ModelConfig } from '../core/model-config';
 import { Rng } from '../core/rng';
 
-/** Wall time (ms) of full training steps on random tokens, after `warmup` untimed ones. */
-export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number): Promise<number[]> {
+/** A fresh model and AdamW of `config`, trained on seeded random tokens: what bench times and profiles. */
+export function randomTokenTrainer(config: ModelConfig, batch: number): { step(update: number): ReturnType<typeof trainStep>; dispose(): void } {
   const model = Gpt.initialise(config, 1);
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
   const rng = new Rng(7);
   const inputs = new Int32Array(batch * config.context);
   const targets = new Int32Array(batch * config.context);
-  const times: number[] = [];
-  try {
-    for (let i = 0; i < warmup + steps; i++) {
+  return {
+    step(update) {
       for (let j = 0; j < inputs.length; j++) {
         inputs[j] = rng.below(config.vocabSize);
         targets[j] = rng.below(config.vocabSize);
       }
+      return trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update, gradClip: 1, dropoutSeed: config.dropout > 0 ? update - 1 : undefined });
+    },
+    dispose() {
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** Wall time (ms) of full training steps on random tokens, after `warmup` untimed ones. */
+export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number): Promise<number[]> {
+  const trainer = randomTokenTrainer(config, batch);
+  const times: number[] = [];
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
       const t0 = performance.now();
-      await trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update: i + 1, gradClip: 1, dropoutSeed: config.dropout > 0 ? i : undefined });
+      await trainer.step(i + 1);
       if (i >= warmup) times.push(performance.now() - t0);
     }
   } finally {
-    optimizer.dispose();
-    model.dispose();
+    trainer.dispose();
   }
   return times;
 }

@@ -44,36 +44,36 @@ export function kernelsAvailable(): boolean {
  * and returns the outputs as new tensors. Buffers live only for the call.
  */
 export function callKernel(inputs: tf.Tensor[], outputs: number[][], scratch: number, run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
-  return readOutputs(inputs, outputs, scratch, run, (k, at, sizes) =>
-    outputs.map((shape, j) => tf.tensor(new Float32Array(k.memory.buffer, at[inputs.length + j], sizes[inputs.length + j]), shape, 'float32')),
-  );
+  const at = stage(inputs, [...outputs.map((shape) => shape.reduce((a, b) => a * b, 1)), scratch]);
+  run(kernelModule(), at);
+  return outputs.map((shape, j) => tensorAt(at[inputs.length + j], shape));
 }
 
 /** Like callKernel, for kernels that update their inputs in place: returns the inputs' new values. */
 export function callKernelInPlace(inputs: tf.Tensor[], run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
-  return readOutputs(inputs, [], 0, run, (k, at) => inputs.map((t, i) => tf.tensor(new Float32Array(k.memory.buffer, at[i], t.size), t.shape, 'float32')));
+  const at = stage(inputs, []);
+  run(kernelModule(), at);
+  return inputs.map((t, i) => tensorAt(at[i], t.shape));
 }
 
-function readOutputs(
-  inputs: tf.Tensor[],
-  outputs: number[][],
-  scratch: number,
-  run: (k: KernelExports, at: number[]) => void,
-  collect: (k: KernelExports, at: number[], sizes: number[]) => tf.Tensor[],
-): tf.Tensor[] {
+/** Lays out the inputs and then `more` buffers (sizes in floats), growing memory as needed, and copies the inputs in; returns byte offsets. */
+function stage(inputs: tf.Tensor[], more: number[]): number[] {
   const k = kernelModule();
-  const sizes = [...inputs.map((t) => t.size), ...outputs.map((s) => s.reduce((a, b) => a * b, 1)), scratch];
   const at: number[] = [];
   let end = BASE;
-  for (const n of sizes) {
+  for (const n of [...inputs.map((t) => t.size), ...more]) {
     at.push(end);
     end += Math.ceil((n * 4) / 16) * 16;
   }
   const missing = end - k.memory.buffer.byteLength;
   if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
   inputs.forEach((t, i) => new Float32Array(k.memory.buffer, at[i], t.size).set(heapView(t)));
-  run(k, at);
-  return collect(k, at, sizes);
+  return at;
+}
+
+/** A new tensor holding the floats at `offset` of the module's memory (tfjs copies them). */
+function tensorAt(offset: number, shape: number[]): tf.Tensor {
+  return tf.tensor(new Float32Array(kernelModule().memory.buffer, offset, shape.reduce((a, b) => a * b, 1)), shape, 'float32');
 }
 
 interface WasmBackendInternals {
