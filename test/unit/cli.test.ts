@@ -132,6 +132,20 @@ test('bench --json prints the contract fields', () => {
   assert.equal(b.backend, 'wasm');
 });
 
+test('bench --profile: one step by kernel, only real kernels counted, our kernels in use on wasm', () => {
+  const r = cli(['bench', '--steps', '1', '--profile', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout).profile;
+  const names = p.byKernel.map((k: { kernel: string }) => k.kernel);
+  assert.ok(names.includes('BatchMatMul'));
+  // composite scopes (customGrad's "forward") would count their kernels twice
+  assert.ok(!names.includes('forward'), names.join(','));
+  // GELU, layer norm and softmax run in our kernels, so tfjs's Tanh, Rsqrt and Softmax never do
+  for (const k of ['Tanh', 'Rsqrt', 'Softmax']) assert.ok(!names.includes(k), `${k} ran: ${names.join(',')}`);
+  assert.equal(p.kernelCalls, p.byKernel.reduce((n: number, k: { calls: number }) => n + k.calls, 0));
+  assert.ok(p.kernelMs > 0 && p.kernelMs < p.wallMs, `${p.kernelMs} of ${p.wallMs} ms`);
+});
+
 test('bad input: one clear line on stderr, exit 2, nothing half-written', () => {
   mkdirSync(join(dir, 'a-folder'), { recursive: true });
   const tooShort = file('short.txt', 'hello world, a short text.');
