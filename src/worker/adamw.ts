@@ -1,6 +1,6 @@
 import { tf } from './engine';
 import { NamedTensors } from '../core/tensor';
-import { callKernelInPlace, kernelsAvailable } from './kernels/kernel-module';
+import { callKernel, kernelsAvailable } from './kernels/kernel-module';
 
 export interface AdamWSettings {
   beta1: number;
@@ -45,8 +45,8 @@ export class AdamW {
           const m = this.m.get(name)!;
           const v = this.v.get(name)!;
           const keep = decays(p) ? 1 - lr * weightDecay : 1;
-          const [np, , nm, nv] = callKernelInPlace([p, grads[name], m, v], (k, [pAt, gAt, mAt, vAt]) =>
-            k.adamwUpdate(pAt, gAt, mAt, vAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
+          const [np, nm, nv] = callKernel([p, grads[name], m, v], [p.shape, p.shape, p.shape], 0, (k, [pAt, gAt, mAt, vAt, npAt, nmAt, nvAt]) =>
+            k.adamwUpdate(pAt, gAt, mAt, vAt, npAt, nmAt, nvAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
           );
           p.assign(np);
           m.assign(nm);

@@ -5,6 +5,7 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
 import { UserError } from '../core/errors';
+import { shareIdentityOnWasm } from './kernels/shared-identity';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendChoice = 'auto' | BackendName;
@@ -61,6 +62,7 @@ async function tryBackend(name: BackendName): Promise<string | undefined> {
       tf.registerBackend('cpu', () => new MathBackendCPU(), 1);
     }
     if (!(await tf.setBackend(name))) return 'it did not initialise';
+    if (name === 'wasm') shareIdentityOnWasm();
     return undefined;
   } catch (e) {
     return e instanceof Error ? e.message : String(e);

@@ -8,6 +8,7 @@ import { fusedAttentionSupported, fusedCausalAttention } from './kernels/attenti
 import { fusedGelu } from './kernels/gelu';
 import { fusedLayerNorm } from './kernels/layer-norm';
 import { kernelsAvailable } from './kernels/kernel-module';
+import { fusedLinear, matMulTransposedB } from './kernels/linear';
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
@@ -101,7 +102,9 @@ export class Gpt {
   }
 
   private linear(x: tf.Tensor, prefix: string): tf.Tensor {
-    return tf.add(matMul(x, this.p(`${prefix}.weight`)), this.p(`${prefix}.bias`));
+    const w = this.p(`${prefix}.weight`);
+    const b = this.p(`${prefix}.bias`);
+    return this.useKernels ? fusedLinear(x, w, b) : tf.add(matMul(x, w), b);
   }
 
   /**
@@ -133,7 +136,8 @@ export class Gpt {
       x = tf.add(x, drop(this.linear(hidden, `${pre}.mlp.c_proj`)));
     }
     const out = this.norm(x, 'transformer.ln_f');
-    return matMul(out, tf.transpose(this.p('transformer.wte.weight'))) as tf.Tensor2D;
+    const wte = this.p('transformer.wte.weight');
+    return this.useKernels ? matMulTransposedB(out, wte) : (matMul(out, tf.transpose(wte)) as tf.Tensor2D);
   }
 
   /** Causal self-attention from tfjs ops: [batch·time, width] in, heads merged out. */

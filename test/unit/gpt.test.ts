@@ -131,10 +131,12 @@ test('concurrent engine starts share one backend (no fallback to cpu)', async ()
   assert.equal(tf.getBackend(), 'wasm');
 });
 
-test('fused kernels (attention, GELU, layer norm): same loss and gradients as the tfjs ops (tiny preset shape, and a small odd one)', async () => {
+test('fused kernels (attention, GELU, layer norm, linear layers, output head): same loss and gradients as the tfjs ops (tiny preset shape, and a small odd one)', async () => {
   const configs: [ModelConfig, number][] = [
     [{ vocabSize: 65, context: 64, layers: 2, heads: 4, width: 128, norm: 'layernorm', dropout: 0 }, 3],
     [{ vocabSize: 13, context: 12, layers: 1, heads: 3, width: 24, norm: 'layernorm', dropout: 0 }, 2],
+    // widths that are not whole SIMD vectors: the kernels' scalar tails (attention falls back to tfjs ops)
+    [{ vocabSize: 13, context: 5, layers: 1, heads: 3, width: 18, norm: 'layernorm', dropout: 0 }, 3],
   ];
   for (const [config, batch] of configs) {
     const model = Gpt.initialise(config, 5);

@@ -4,86 +4,79 @@ import { tf } from '../engine';
 // The WebAssembly global of Node, typed for what is used here (lib ES2022 does not declare it).
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => { exports: unknown };
+  Instance: new (module: object, imports: object) => { exports: unknown };
 };
 
-interface WasmMemory {
-  buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
 export interface KernelExports {
-  memory: WasmMemory;
   attentionForward(qkv: number, out: number, probs: number, b: number, t: number, h: number, d: number, scratch: number): void;
   attentionBackward(qkv: number, probs: number, dOut: number, dQkv: number, b: number, t: number, h: number, d: number, scratch: number): void;
   geluForward(x: number, y: number, n: number): void;
   geluBackward(x: number, dy: number, dx: number, n: number): void;
   layerNormForward(x: number, w: number, b: number, y: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
   layerNormBackward(x: number, w: number, mean: number, rstd: number, dy: number, dx: number, dw: number, db: number, rows: number, cols: number): void;
-  adamwUpdate(p: number, g: number, m: number, v: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, keep: number, gradScale: number): void;
+  adamwUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, keep: number, gradScale: number): void;
+  columnSums(x: number, out: number, rows: number, cols: number): void;
+  transpose2d(src: number, dst: number, rows: number, cols: number): void;
+  expArray(x: number, y: number, n: number): void;
 }
 
-// The module's own static data lives in its first page; buffers start after it.
-const BASE = 65536;
-let exports: KernelExports | undefined;
+interface TensorRecord {
+  memoryOffset: number;
+}
 
-/** The kernels module, instantiated on first use (synchronously: it is a few KB). */
+interface WasmBackendInternals {
+  dataIdMap: { get(id: object): TensorRecord | undefined };
+  wasm: { asm: { memory: object }; _malloc(bytes: number): number; _free(at: number): void; HEAPU8: Uint8Array };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  disposeData(dataId: object): boolean;
+}
+
+let instance: { memory: object; exports: KernelExports } | undefined;
+
+function wasmBackend(): WasmBackendInternals {
+  return tf.backend() as unknown as WasmBackendInternals;
+}
+
+/** The kernels module, instantiated on first use on the wasm backend's own memory (it is a few KB). */
 export function kernelModule(): KernelExports {
-  exports ??= new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as KernelExports;
-  return exports;
+  const memory = wasmBackend().wasm.asm.memory;
+  if (instance?.memory !== memory) {
+    const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as KernelExports;
+    instance = { memory, exports };
+  }
+  return instance.exports;
 }
 
-/** Whether the kernels can read tensors in place: they work on the wasm backend's heap. */
+/** Whether the kernels can run: they work on the wasm backend's heap. */
 export function kernelsAvailable(): boolean {
   return tf.getBackend() === 'wasm';
 }
 
 /**
- * Runs one kernel call: copies `inputs` into the module's memory, lays out `outputs` (shapes)
- * and `scratch` floats after them, calls `run` with the byte offsets (inputs, outputs, scratch)
- * and returns the outputs as new tensors. Buffers live only for the call.
+ * Runs one kernel call on tensors where they lie in the wasm backend's heap: `run` gets the byte
+ * offsets of the inputs, of new outputs (shapes) and of `scratch` floats freed after the call,
+ * and the outputs come back as tensors. Nothing is copied.
  */
 export function callKernel(inputs: tf.Tensor[], outputs: number[][], scratch: number, run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
-  const at = stage(inputs, [...outputs.map((shape) => shape.reduce((a, b) => a * b, 1)), scratch]);
-  run(kernelModule(), at);
-  return outputs.map((shape, j) => tensorAt(at[inputs.length + j], shape));
-}
-
-/** Like callKernel, for kernels that update their inputs in place: returns the inputs' new values. */
-export function callKernelInPlace(inputs: tf.Tensor[], run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
-  const at = stage(inputs, []);
-  run(kernelModule(), at);
-  return inputs.map((t, i) => tensorAt(at[i], t.shape));
-}
-
-/** Lays out the inputs and then `more` buffers (sizes in floats), growing memory as needed, and copies the inputs in; returns byte offsets. */
-function stage(inputs: tf.Tensor[], more: number[]): number[] {
+  const backend = wasmBackend();
   const k = kernelModule();
-  const at: number[] = [];
-  let end = BASE;
-  for (const n of [...inputs.map((t) => t.size), ...more]) {
-    at.push(end);
-    end += Math.ceil((n * 4) / 16) * 16;
+  const inAt = inputs.map((t) => offsetOf(backend, t));
+  const made = outputs.map((shape) => backend.makeOutput(shape, 'float32'));
+  const scratchAt = scratch > 0 ? backend.wasm._malloc(scratch * 4) : 0;
+  try {
+    run(k, [...inAt, ...made.map((info) => offsetOf(backend, info)), scratchAt]);
+  } catch (e) {
+    for (const info of made) backend.disposeData(info.dataId);
+    throw e;
+  } finally {
+    if (scratchAt) backend.wasm._free(scratchAt);
   }
-  const missing = end - k.memory.buffer.byteLength;
-  if (missing > 0) k.memory.grow(Math.ceil(missing / 65536));
-  inputs.forEach((t, i) => new Float32Array(k.memory.buffer, at[i], t.size).set(heapView(t)));
-  return at;
+  return made.map((info) => tf.engine().makeTensorFromTensorInfo(info));
 }
 
-/** A new tensor holding the floats at `offset` of the module's memory (tfjs copies them). */
-function tensorAt(offset: number, shape: number[]): tf.Tensor {
-  return tf.tensor(new Float32Array(kernelModule().memory.buffer, offset, shape.reduce((a, b) => a * b, 1)), shape, 'float32');
-}
-
-interface WasmBackendInternals {
-  dataIdMap: { get(id: object): { memoryOffset: number } };
-  wasm: { HEAPU8: Uint8Array };
-}
-
-/** A float32 tensor's values without a copy: a view of the wasm backend's heap. */
-function heapView(x: tf.Tensor): Float32Array {
-  if (x.dtype !== 'float32') throw new Error(`internal: kernel input of dtype ${x.dtype}`);
-  const backend = tf.backend() as unknown as WasmBackendInternals;
-  return new Float32Array(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(x.dataId).memoryOffset, x.size);
+function offsetOf(backend: WasmBackendInternals, t: tf.TensorInfo): number {
+  if (t.dtype !== 'float32') throw new Error(`internal: kernel tensor of dtype ${t.dtype}`);
+  const record = backend.dataIdMap.get(t.dataId);
+  if (!record) throw new Error('internal: kernel tensor has no data on the wasm backend');
+  return record.memoryOffset;
 }

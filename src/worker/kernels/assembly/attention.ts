@@ -7,6 +7,7 @@
 //   out   [B·T, C]   attention output with heads merged (the input of c_proj)
 //   probs [B, H, T, T] softmax probabilities, kept for the backward pass (zero above the diagonal)
 //   scratch: 4·T·D + 2·T floats
+import { expv } from './math';
 
 @inline function vload(p: usize): v128 {
   return v128.load(p);
@@ -72,15 +73,14 @@ export function attentionForward(qkv: usize, out: usize, probs: usize, B: i32, T
         }
         let max: f32 = -Infinity;
         for (let j = 0; j <= i; j++) max = Mathf.max(max, load<f32>(row + (j << 2)) * scale);
-        let sum: f32 = 0;
-        for (let j = 0; j <= i; j++) {
-          const e = Mathf.exp(load<f32>(row + (j << 2)) * scale - max);
-          store<f32>(row + (j << 2), e);
-          sum += e;
-        }
-        const inv = <f32>1 / sum;
-        for (let j = 0; j <= i; j++) store<f32>(row + (j << 2), load<f32>(row + (j << 2)) * inv);
+        const vmax = f32x4.splat(max);
+        const vscale = f32x4.splat(scale);
+        for (let j = 0; j < n; j += 4) vstore(row + (j << 2), expv(f32x4.sub(f32x4.mul(vload(row + (j << 2)), vscale), vmax)));
         for (let j = i + 1; j < n; j++) store<f32>(row + (j << 2), 0);
+        let acc = f32x4.splat(0);
+        for (let j = 0; j < n; j += 4) acc = f32x4.add(acc, vload(row + (j << 2)));
+        const inv = f32x4.splat(<f32>1 / (f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)));
+        for (let j = 0; j < n; j += 4) vstore(row + (j << 2), f32x4.mul(vload(row + (j << 2)), inv));
         // o_i = Σ_j p_ij v_j, vectorised over d
         const oi = o + (<usize>(i * D) << 2);
         for (let d = 0; d < D; d += 4) vstore(oi + (d << 2), f32x4.splat(0));
