@@ -10,13 +10,24 @@ const node = nodeBundleOptions(root);
 const dir = join(root, 'test/unit');
 const entries = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f));
 rmSync(join(root, 'out/test/unit'), { recursive: true, force: true });
+
+// The training threads' replica script: dist/replica.js sits next to the bundles that start it;
+// the test bundles are told where theirs is (not under out/test, where node --test would run it).
+const replicaScript = join(root, 'out/replica.js');
+await esbuild.build({
+  ...node,
+  entryPoints: [{ in: join(root, 'src/worker/replicas/replica-main.ts'), out: 'replica' }],
+  outdir: join(root, 'out'),
+  sourcemap: 'inline',
+});
+
 await esbuild.build({
   ...node,
   entryPoints: entries,
   outdir: join(root, 'out/test/unit'),
   sourcemap: 'inline',
+  define: { 'process.env.CORPUS_LAB_REPLICA_SCRIPT': JSON.stringify(replicaScript) },
 });
-
 // Integration tests run inside the VS Code extension host: vscode and mocha come from there / node_modules.
 const integration = join(root, 'test/integration');
 rmSync(join(root, 'out/test/integration'), { recursive: true, force: true });

@@ -31,6 +31,9 @@ export class TrainProgress {
         this.valLoss = e.val_loss;
         this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
         break;
+      case 'notice':
+        this.line(`step ${e.step}: ${e.message}`);
+        break;
       case 'checkpoint':
         this.line(`checkpoint (${e.reason}) at step ${e.step}: ${e.path}`);
         break;

@@ -15,6 +15,8 @@ export type TrainEvent =
     }
   | { type: 'step'; step: number; epoch: number; loss: number; lr: number; grad_norm: number; tokens_per_s: number; elapsed_s: number }
   | { type: 'eval'; step: number; epoch: number; loss: number; val_loss: number; elapsed_s: number; sample?: string }
+  /** Something the user should know that does not stop training (e.g. it fell back to one thread). */
+  | { type: 'notice'; step: number; message: string }
   | { type: 'checkpoint'; step: number; epoch: number; path: string; val_loss: number; reason: 'epoch' | 'final' | 'cancel' }
   | {
       type: 'done';

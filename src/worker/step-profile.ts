@@ -21,7 +21,7 @@ export interface StepProfile {
 
 /** One training step of `config` under tf.profile, after `warmup` plain steps; kernels summed by name and by shapes. */
 export async function profileTrainingStep(config: ModelConfig, batch: number, warmup = 3): Promise<StepProfile> {
-  const trainer = randomTokenTrainer(config, batch);
+  const trainer = await randomTokenTrainer(config, batch);
   try {
     for (let i = 1; i <= warmup; i++) await trainer.step(i);
     const t0 = performance.now();
@@ -59,6 +59,6 @@ export async function profileTrainingStep(config: ModelConfig, batch: number, wa
       byShape: [...byShape.values()].sort(desc).slice(0, 15),
     };
   } finally {
-    trainer.dispose();
+    await trainer.dispose();
   }
 }

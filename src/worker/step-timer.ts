@@ -4,11 +4,18 @@ import { trainStep } from './train-step';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
 import { ModelConfig } from '../core/model-config';
 import { Rng } from '../core/rng';
+import { ReplicaPool } from './replicas/replica-pool';
 
-/** A fresh model and AdamW of `config`, trained on seeded random tokens: what bench times and profiles. */
-export function randomTokenTrainer(config: ModelConfig, batch: number): { step(update: number): ReturnType<typeof trainStep>; dispose(): void } {
+export interface RandomTokenTrainer {
+  step(update: number): ReturnType<typeof trainStep>;
+  dispose(): Promise<void>;
+}
+
+/** A fresh model and AdamW of `config`, trained on seeded random tokens on `threads` threads: what bench times and profiles. */
+export async function randomTokenTrainer(config: ModelConfig, batch: number, threads = 1): Promise<RandomTokenTrainer> {
   const model = Gpt.initialise(config, 1);
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
+  const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads) : undefined;
   const rng = new Rng(7);
   const inputs = new Int32Array(batch * config.context);
   const targets = new Int32Array(batch * config.context);
@@ -18,9 +25,10 @@ export function randomTokenTrainer(config: ModelConfig, batch: number): { step(u
         inputs[j] = rng.below(config.vocabSize);
         targets[j] = rng.below(config.vocabSize);
       }
-      return trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update, gradClip: 1, dropoutSeed: config.dropout > 0 ? update - 1 : undefined });
+      return trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update, gradClip: 1, dropoutSeed: config.dropout > 0 ? update - 1 : undefined }, replicas);
     },
-    dispose() {
+    async dispose() {
+      await replicas?.dispose();
       optimizer.dispose();
       model.dispose();
     },
@@ -28,8 +36,8 @@ export function randomTokenTrainer(config: ModelConfig, batch: number): { step(u
 }
 
 /** Wall time (ms) of full training steps on random tokens, after `warmup` untimed ones. */
-export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number): Promise<number[]> {
-  const trainer = randomTokenTrainer(config, batch);
+export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number, threads = 1): Promise<number[]> {
+  const trainer = await randomTokenTrainer(config, batch, threads);
   const times: number[] = [];
   try {
     for (let i = 0; i < warmup + steps; i++) {
@@ -38,7 +46,7 @@ export async function timeTrainingSteps(config: ModelConfig, batch: number, step
       if (i >= warmup) times.push(performance.now() - t0);
     }
   } finally {
-    trainer.dispose();
+    await trainer.dispose();
   }
   return times;
 }

@@ -19,3 +19,13 @@ export function lowerThreadPriority(nice: number): string {
     return `thread priority unchanged (${(e as Error).message})`;
   }
 }
+
+/** The calling thread's nice value (0 where threads have none of their own). */
+export function currentThreadNice(): number {
+  if (process.platform !== 'linux') return 0;
+  try {
+    return getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()));
+  } catch {
+    return 0;
+  }
+}

@@ -1,6 +1,8 @@
 import { tf } from './engine';
 import { Gpt } from './gpt';
 import { AdamW, clipScale } from './adamw';
+import { mixSeed } from '../core/rng';
+import type { ReplicaPool } from './replicas/replica-pool';
 
 export interface StepInput {
   inputs: Int32Array;
@@ -13,21 +15,94 @@ export interface StepInput {
   dropoutSeed?: number;
 }
 
-/** Forward, backward, clip and AdamW update; returns the loss and pre-clip gradient norm (read once, together). */
-export async function trainStep(model: Gpt, optimizer: AdamW, s: StepInput): Promise<{ loss: number; gradNorm: number }> {
-  const context = s.inputs.length / s.batch;
+/** Rows of one batch that one thread works on. */
+export interface Shard {
+  inputs: Int32Array;
+  targets: Int32Array;
+  rows: number;
+  /** rows / batch: the shard's mean loss is weighted by it, so shard gradients add up to the batch's. */
+  lossScale: number;
+  dropoutSeed?: number;
+}
+
+/** Loss and gradients (by parameter name) of one shard; tensors belong to the caller's scope. */
+export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
+  const context = s.inputs.length / s.rows;
+  const x = tf.tensor2d(s.inputs, [s.rows, context], 'int32');
+  const y = tf.tensor2d(s.targets, [s.rows, context], 'int32');
   const vars = [...model.params.values()];
-  const both = tf.tidy(() => {
-    const x = tf.tensor2d(s.inputs, [s.batch, context], 'int32');
-    const y = tf.tensor2d(s.targets, [s.batch, context], 'int32');
-    const { value, grads } = tf.variableGrads(() => model.loss(x, y, s.dropoutSeed), vars);
-    const byName: Record<string, tf.Tensor> = {};
-    for (const [name, v] of model.params) byName[name] = grads[v.name];
-    const { scale, norm } = clipScale(byName, s.gradClip);
-    optimizer.apply(byName, s.lr, s.update, scale);
-    return tf.stack([value, norm]);
-  });
-  const [loss, gradNorm] = await both.data();
-  both.dispose();
-  return { loss, gradNorm };
+  const loss = () => (s.lossScale === 1 ? model.loss(x, y, s.dropoutSeed) : tf.mul(model.loss(x, y, s.dropoutSeed), s.lossScale) as tf.Scalar);
+  const { value, grads } = tf.variableGrads(loss, vars);
+  const byName: Record<string, tf.Tensor> = {};
+  for (const [name, v] of model.params) byName[name] = grads[v.name];
+  return { loss: value, grads: byName };
+}
+
+/** The batch cut into `n` shards of whole rows (the first ones one row larger when it does not divide). */
+export function splitBatch(s: StepInput, n: number): Shard[] {
+  const context = s.inputs.length / s.batch;
+  const shards: Shard[] = [];
+  let row = 0;
+  for (let i = 0; i < n; i++) {
+    const rows = Math.floor(s.batch / n) + (i < s.batch % n ? 1 : 0);
+    const span = [row * context, (row + rows) * context];
+    shards.push({
+      inputs: s.inputs.slice(span[0], span[1]),
+      targets: s.targets.slice(span[0], span[1]),
+      rows,
+      lossScale: rows / s.batch,
+      dropoutSeed: s.dropoutSeed === undefined || i === 0 ? s.dropoutSeed : mixSeed(s.dropoutSeed, i),
+    });
+    row += rows;
+  }
+  return shards;
+}
+
+/**
+ * Forward, backward, clip and AdamW update; returns the loss and pre-clip gradient norm (read once,
+ * together). With `replicas`, the batch is split across their threads and the gradients summed.
+ */
+export async function trainStep(model: Gpt, optimizer: AdamW, s: StepInput, replicas?: ReplicaPool): Promise<{ loss: number; gradNorm: number }> {
+  const threads = Math.min(replicas?.size ?? 1, s.batch);
+  if (!replicas || threads < 2) return finish(() => shardGradients(model, { ...s, rows: s.batch, lossScale: 1 }));
+
+  const shards = splitBatch(s, threads);
+  replicas.publishWeights(model.params);
+  const others = replicas.run(shards.slice(1));
+  let own: { loss: tf.Scalar; grads: Record<string, tf.Tensor> };
+  try {
+    own = tf.tidy(() => shardGradients(model, shards[0]));
+  } finally {
+    // A failing replica must not leave an unhandled rejection behind when our own shard threw.
+    others.catch(() => undefined);
+  }
+  try {
+    await others;
+    return await finish(() => {
+      const names = [...model.params.keys()];
+      const grads: Record<string, tf.Tensor> = {};
+      names.forEach((name, i) => {
+        let g = own.grads[name];
+        for (let k = 1; k < threads; k++) g = tf.add(g, tf.tensor(replicas.gradient(k, i), g.shape, 'float32'));
+        grads[name] = g;
+      });
+      let loss: tf.Scalar = own.loss;
+      for (let k = 1; k < threads; k++) loss = tf.add(loss, replicas.loss(k));
+      return { loss, grads };
+    });
+  } finally {
+    tf.dispose([own.loss, ...Object.values(own.grads)]);
+  }
+
+  async function finish(lossAndGrads: () => { loss: tf.Scalar; grads: Record<string, tf.Tensor> }): Promise<{ loss: number; gradNorm: number }> {
+    const both = tf.tidy(() => {
+      const { loss, grads } = lossAndGrads();
+      const { scale, norm } = clipScale(grads, s.gradClip);
+      optimizer.apply(grads, s.lr, s.update, scale);
+      return tf.stack([loss, norm]);
+    });
+    const [loss, gradNorm] = await both.data();
+    both.dispose();
+    return { loss, gradNorm };
+  }
 }

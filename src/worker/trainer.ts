@@ -15,6 +15,7 @@ import { appendMetrics } from '../core/run-dir';
 import { NamedTensors } from '../core/tensor';
 import { parameterCount } from '../core/model-config';
 import { EngineInfo } from './engine';
+import { ReplicaFailure, ReplicaPool } from './replicas/replica-pool';
 
 export interface TrainJob {
   runDir: string;
@@ -23,6 +24,8 @@ export interface TrainJob {
   tokens: Int32Array;
   tokenizer: Tokenizer;
   engine: EngineInfo;
+  /** Threads that share each batch (data-parallel replicas); 1 trains on this thread alone. */
+  threads: number;
   resume?: { from: string; weights: NamedTensors; optimizer: NamedTensors; state: TrainerState };
   shouldStop: () => boolean;
   emit: (e: TrainEvent) => void;
@@ -57,6 +60,20 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     state.bestCheckpoint = typeof s.best_checkpoint === 'string' ? s.best_checkpoint : '';
   }
 
+  let replicas: ReplicaPool | undefined;
+  const dropReplicas = async (why: string) => {
+    await replicas?.dispose();
+    replicas = undefined;
+    emit({ type: 'notice', step: state.step, message: `${why}; training continues on one thread` });
+  };
+  if (job.threads > 1) {
+    try {
+      replicas = await ReplicaPool.start(config, model.params, job.threads);
+    } catch (e) {
+      await dropReplicas(`could not start ${job.threads} training threads (${(e as Error).message})`);
+    }
+  }
+
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000 + Number(job.resume?.state.elapsed_s ?? 0);
   const log = (e: TrainEvent) => {
@@ -68,7 +85,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     run_dir: job.runDir,
     params: parameterCount(config),
     backend: job.engine.backend,
-    threads: job.engine.threads,
+    threads: job.engine.threads * (replicas?.size ?? 1),
     plan,
     step: state.step,
     epoch: state.epoch + 1,
@@ -139,15 +156,17 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       fillBatch(trainSplit, epochPlan, state.cursor, batch, context, inputs, targets);
       const lr = learningRateAt({ lr: options.lr, minLr: options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps }, state.step);
       const t0 = performance.now();
-      const { loss, gradNorm } = await trainStep(model, optimizer, {
-        inputs,
-        targets,
-        batch,
-        lr,
-        update: state.step + 1,
-        gradClip: options.gradClip,
-        dropoutSeed: mixSeed(options.seed, state.step, 0xd0),
-      });
+      const stepInput = { inputs, targets, batch, lr, update: state.step + 1, gradClip: options.gradClip, dropoutSeed: mixSeed(options.seed, state.step, 0xd0) };
+      let result: { loss: number; gradNorm: number };
+      try {
+        result = await trainStep(model, optimizer, stepInput, replicas);
+      } catch (e) {
+        if (!(e instanceof ReplicaFailure)) throw e;
+        // Nothing was applied: the step is done again on this thread.
+        await dropReplicas(e.message);
+        result = await trainStep(model, optimizer, stepInput);
+      }
+      const { loss, gradNorm } = result;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
         const kept = lastCheckpoint ? `the last good checkpoint is kept (${lastCheckpoint})` : 'no checkpoint had been written yet';
         throw new UserError(
@@ -182,6 +201,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     emit(doneEvent('completed'));
     return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'completed' };
   } finally {
+    await replicas?.dispose();
     optimizer.dispose();
     model.dispose();
   }

@@ -24,6 +24,7 @@ const OPTIONS = {
   'eval-every': { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
+  threads: { type: 'string' },
   resume: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
@@ -59,6 +60,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     evalEvery: numberFlag(values, 'eval-every'),
     seed: numberFlag(values, 'seed'),
     backend: choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const),
+    threads: numberFlag(values, 'threads'),
     resume: stringFlag(values, 'resume'),
   };
   if (req.resume && req.runDir) throw new UserError('train: --resume continues in the run folder it names; leave out -o');

@@ -203,6 +203,7 @@ function logEvent(ctx: Ctx, e: TrainEvent): void {
     if (e.step % 50 === 0) ctx.log.appendLine(`step ${e.step} epoch ${e.epoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${Math.round(e.tokens_per_s)} tok/s`);
   } else if (e.type === 'eval') ctx.log.appendLine(`eval step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)}`);
   else if (e.type === 'checkpoint') ctx.log.appendLine(`checkpoint ${e.reason} step ${e.step} val_loss ${e.val_loss.toFixed(4)} ${e.path}`);
+  else if (e.type === 'notice') ctx.log.appendLine(`notice step ${e.step}: ${e.message}`);
   else if (e.type === 'start') ctx.log.appendLine(`start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads} steps ${e.plan.totalSteps}`);
   else ctx.log.appendLine(`done ${e.reason} step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)} ${e.checkpoint}`);
 }

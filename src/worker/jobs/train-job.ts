@@ -14,6 +14,7 @@ import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { createRunDir, writeRunJson, readRunJson, truncateMetrics } from '../../core/run-dir';
 import { writeFileAtomic } from '../../core/atomic-write';
+import { resolveTrainingThreads } from '../replicas/replica-pool';
 
 /** A training request as the CLI and the extension send it: plain JSON, every field optional but the corpus. */
 export interface TrainRequest {
@@ -37,12 +38,17 @@ export interface TrainRequest {
   evalEvery?: number;
   seed?: number;
   backend?: BackendChoice;
+  /** Training threads on the wasm backend; default one per core, at most 4. */
+  threads?: number;
   /** A run folder or checkpoint folder to continue from. */
   resume?: string;
 }
 
 export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
+  if (req.threads !== undefined && (!Number.isInteger(req.threads) || req.threads < 1 || req.threads > 64)) {
+    throw new UserError(`threads must be a whole number from 1 to 64 (got ${req.threads})`);
+  }
   const engine = await startEngine(req.backend ?? 'auto');
   if (req.resume) return resumeJob(req, corpus.text, engine, emit, shouldStop);
 
@@ -70,6 +76,7 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
   });
   const plan = makeTrainPlan(tokens.length, model, options);
   checkTrainingFits(estimate(model, options.batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
+  const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = openRunDir(req);
   writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizer.toJSON());
   writeRunJson(runDir, {
@@ -77,11 +84,11 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
     created: new Date().toISOString(),
     corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
     tokenizer: tokenizer.summary(),
-    backend: { name: engine.backend, threads: engine.threads },
+    backend: { name: engine.backend, threads: engine.threads * threads },
     plan,
     status: 'training',
   });
-  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, shouldStop, emit });
+  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, threads, shouldStop, emit });
 }
 
 async function resumeJob(
@@ -119,6 +126,7 @@ async function resumeJob(
     tokens,
     tokenizer,
     engine,
+    threads: resolveTrainingThreads(req.threads, engine.backend, options.batch),
     shouldStop,
     emit,
     resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState },
