@@ -24,9 +24,12 @@ export interface CorpusLabApi {
   tokens: TokensView;
   runs: RunsTree;
   completion: CompletionProvider;
+  /** How long activate() took (the log says it too). */
+  activationMs: number;
 }
 
 export function activate(context: vscode.ExtensionContext): CorpusLabApi {
+  const started = performance.now();
   const ctx = new Ctx(context);
   const runs = new RunsTree(ctx);
   const tokens = new TokensView(ctx);
@@ -63,7 +66,9 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);
-  return { ctx, tokens, runs, completion };
+  const activationMs = performance.now() - started;
+  ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
+  return { ctx, tokens, runs, completion, activationMs };
 }
 
 function setExtraExtensions(ctx: Ctx): void {
