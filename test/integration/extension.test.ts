@@ -110,7 +110,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     require(bundle);
     const loadMs = performance.now() - t0;
     if (cached) require.cache[bundle] = cached;
-    console.log(`extension activation: loading dist/extension.js ${loadMs.toFixed(1)} ms + activate() ${api.activationMs.toFixed(1)} ms`);
+    console.log(`[corpus-lab-test] extension activation: loading dist/extension.js ${loadMs.toFixed(1)} ms + activate() ${api.activationMs.toFixed(1)} ms`);
   });
 
   it('registers every command', async () => {
