@@ -10,7 +10,7 @@ import { getPriority, setPriority } from 'node:os';
 export function lowerThreadPriority(nice: number): string {
   if (process.platform !== 'linux') return `thread priority unchanged (${process.platform})`;
   try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    const tid = ownThreadId();
     if (!Number.isInteger(tid) || tid <= 0) return 'thread priority unchanged (no thread id)';
     const target = Math.max(getPriority(tid), nice);
     setPriority(tid, target);
@@ -24,8 +24,13 @@ export function lowerThreadPriority(nice: number): string {
 export function currentThreadNice(): number {
   if (process.platform !== 'linux') return 0;
   try {
-    return getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()));
+    return getPriority(ownThreadId());
   } catch {
     return 0;
   }
+}
+
+/** The calling thread's Linux thread id. */
+function ownThreadId(): number {
+  return Number(readlinkSync('/proc/thread-self').split('/').pop());
 }

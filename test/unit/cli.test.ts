@@ -163,6 +163,8 @@ test('bad input: one clear line on stderr, exit 2, nothing half-written', () => 
   assertUserError(['train', ENGLISH, '--epochs', 'abc'], /--epochs must be a number/);
   assertUserError(['train', ENGLISH, '--batch', '2.5'], /--batch must be a whole number/);
   assertUserError(['train', ENGLISH, '--tokenizer', 'word'], /--tokenizer must be one of char, bpe/);
+  assertUserError(['train', ENGLISH, '--threads', '65'], /threads must be a whole number from 1 to 64 \(got 65\)/);
+  assertUserError(['bench', '--threads', '0'], /threads must be a whole number from 1 to 64 \(got 0\)/);
   assertUserError(['train', ENGLISH, '--bogus'], /Unknown option '--bogus'/);
   assertUserError(['frobnicate'], /unknown command "frobnicate"/);
   assertUserError(['generate', join(dir, 'a-folder')], /has no checkpoints yet/);

@@ -8,6 +8,7 @@ import { ReplicaFailure, ReplicaPool, resolveTrainingThreads } from '../../src/w
 import { ModelConfig } from '../../src/core/model-config';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/train-options';
 import { Worker } from 'node:worker_threads';
+import { isUserError } from '../../src/core/errors';
 
 const config: ModelConfig = { vocabSize: 23, context: 16, layers: 2, heads: 2, width: 32, norm: 'layernorm', dropout: 0 };
 
@@ -103,4 +104,9 @@ test('thread count: as asked (at most the batch), else one per core up to 4 with
   assert.ok(resolveTrainingThreads(undefined, 'wasm', 12) <= 4);
   assert.equal(resolveTrainingThreads(4, 'tensorflow', 12), 1);
   assert.equal(resolveTrainingThreads(undefined, 'cpu', 12), 1);
+  for (const bad of [0, 65, 1.5, -2]) {
+    for (const backend of ['wasm', 'cpu']) {
+      assert.throws(() => resolveTrainingThreads(bad, backend, 12), (e: Error) => isUserError(e) && e.message === `threads must be a whole number from 1 to 64 (got ${bad})`);
+    }
+  }
 });

@@ -48,6 +48,10 @@ test('same seed, same losses (with dropout); a resumed run repeats the uninterru
     assert.equal(c.result.reason, 'cancelled');
     assert.equal(c.result.step, 10);
     assert.ok(existsSync(join(root, 'c', 'checkpoints', 'step-00000010', 'model.safetensors')));
+    // a bad request to resume is refused before it touches the run
+    const before = [readFileSync(join(root, 'c', 'run.json'), 'utf8'), readFileSync(join(root, 'c', 'metrics.jsonl'), 'utf8')];
+    await assert.rejects(trainCollect({ ...base, threads: 0, resume: join(root, 'c') }), (e: unknown) => isUserError(e) && /threads must be/.test((e as Error).message));
+    assert.deepEqual([readFileSync(join(root, 'c', 'run.json'), 'utf8'), readFileSync(join(root, 'c', 'metrics.jsonl'), 'utf8')], before);
     const resumed = await trainCollect({ ...base, resume: join(root, 'c') });
     assert.equal(resumed.result.reason, 'completed');
     assert.deepEqual(resumed.losses, a.losses.slice(10));
@@ -121,6 +125,7 @@ test('bad requests are refused with clear messages and leave no run folder behin
       [{ corpusPath: ENGLISH, maxSteps: 0, runDir: join(root, 'x3') }, /max steps/],
       [{ corpusPath: ENGLISH, heads: 3, runDir: join(root, 'x4') }, /divisible by heads/],
       [{ corpusPath: ENGLISH, tokenizer: 'bpe', vocabSize: 100, runDir: join(root, 'x5') }, /vocab size/],
+      [{ corpusPath: ENGLISH, threads: 0, runDir: join(root, 'x6') }, /threads must be a whole number from 1 to 64 \(got 0\)/],
     ];
     for (const [req, message] of cases) {
       await assert.rejects(runTrainJob(req, () => {}, () => false), (e: unknown) => isUserError(e) && message.test((e as Error).message));

@@ -46,9 +46,6 @@ export interface TrainRequest {
 
 export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
-  if (req.threads !== undefined && (!Number.isInteger(req.threads) || req.threads < 1 || req.threads > 64)) {
-    throw new UserError(`threads must be a whole number from 1 to 64 (got ${req.threads})`);
-  }
   const engine = await startEngine(req.backend ?? 'auto');
   if (req.resume) return resumeJob(req, corpus.text, engine, emit, shouldStop);
 
@@ -116,6 +113,7 @@ async function resumeJob(
   if (plan.totalSteps <= ckpt.trainerState.step) {
     throw new UserError(`${dir} is already at step ${ckpt.trainerState.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`);
   }
+  const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
   const run = readRunJson(runDir);
   truncateMetrics(runDir, ckpt.trainerState.step);
@@ -126,7 +124,7 @@ async function resumeJob(
     tokens,
     tokenizer,
     engine,
-    threads: resolveTrainingThreads(req.threads, engine.backend, options.batch),
+    threads,
     shouldStop,
     emit,
     resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState },

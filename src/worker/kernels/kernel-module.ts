@@ -74,6 +74,13 @@ export function callKernel(inputs: tf.Tensor[], outputs: number[][], scratch: nu
   return made.map((info) => tf.engine().makeTensorFromTensorInfo(info));
 }
 
+/** A float32 tensor's values where they lie in the wasm backend's heap (no copy); undefined on other backends. */
+export function heapFloats(t: tf.Tensor): Float32Array | undefined {
+  if (!kernelsAvailable()) return undefined;
+  const backend = wasmBackend();
+  return new Float32Array(backend.wasm.HEAPU8.buffer, offsetOf(backend, t), t.size);
+}
+
 function offsetOf(backend: WasmBackendInternals, t: tf.TensorInfo): number {
   if (t.dtype !== 'float32') throw new Error(`internal: kernel tensor of dtype ${t.dtype}`);
   const record = backend.dataIdMap.get(t.dataId);

@@ -1,4 +1,5 @@
 import { tf } from '../engine';
+import { heapFloats } from '../kernels/kernel-module';
 
 /** Where each named tensor lives in one flat float32 buffer. */
 export class FlatLayout {
@@ -26,20 +27,7 @@ export class FlatLayout {
   }
 }
 
-interface WasmHeap {
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  wasm: { HEAPU8: Uint8Array };
-}
-
 /** Copies a float32 tensor's values into `dst` (straight from the wasm heap when it is there). */
 export function copyOut(t: tf.Tensor, dst: Float32Array): void {
-  if (tf.getBackend() === 'wasm') {
-    const backend = tf.backend() as unknown as WasmHeap;
-    const record = backend.dataIdMap.get(t.dataId);
-    if (record) {
-      dst.set(new Float32Array(backend.wasm.HEAPU8.buffer, record.memoryOffset, t.size));
-      return;
-    }
-  }
-  dst.set(t.dataSync() as Float32Array);
+  dst.set(heapFloats(t) ?? (t.dataSync() as Float32Array));
 }

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { tf } from '../engine';
 import { ModelConfig } from '../../core/model-config';
 import { currentThreadNice } from '../thread-priority';
+import { UserError } from '../../core/errors';
 import { FlatLayout, copyOut } from './flat-params';
 import { FromReplica, ReplicaStep, ToReplica } from './protocol';
 
@@ -12,10 +13,13 @@ import { FromReplica, ReplicaStep, ToReplica } from './protocol';
 export class ReplicaFailure extends Error {}
 
 /**
- * Training threads for a batch: as asked, or one per core, at most 4, each with a shard of at
- * least 2 sequences. Only the wasm backend gets more than one: tfjs-node threads its own kernels.
+ * Training threads for a batch: as asked (1–64), or one per core, at most 4, each with a shard of
+ * at least 2 sequences. Only the wasm backend gets more than one: tfjs-node threads its own kernels.
  */
 export function resolveTrainingThreads(asked: number | undefined, backend: string, batch: number): number {
+  if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > 64)) {
+    throw new UserError(`threads must be a whole number from 1 to 64 (got ${asked})`);
+  }
   if (backend !== 'wasm') return 1;
   if (asked !== undefined) return Math.max(1, Math.min(asked, batch));
   return Math.max(1, Math.min(availableParallelism(), Math.floor(batch / 2), 4));
@@ -33,7 +37,7 @@ export class ReplicaPool {
   private readonly grads: Float32Array[] = [];
   private readonly workers: Worker[] = [];
   private broken: Error | undefined;
-  private waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private sequence = 0;
   onLog: (message: string) => void = () => undefined;
 
