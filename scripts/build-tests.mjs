@@ -16,7 +16,7 @@ rmSync(join(root, 'out/test/unit'), { recursive: true, force: true });
 const replicaScript = join(root, 'out/replica.js');
 await esbuild.build({
   ...node,
-  entryPoints: [{ in: join(root, 'src/worker/replicas/replica-main.ts'), out: 'replica' }],
+  entryPoints: [{ in: join(root, 'src/worker/train/replicas/replica-main.ts'), out: 'replica' }],
   outdir: join(root, 'out'),
   sourcemap: 'inline',
 });

@@ -13,7 +13,7 @@ mkdirSync(dist, { recursive: true });
 const nodeEntries = [
   { in: 'src/cli/main.ts', out: 'cli' },
   { in: 'src/worker/main.ts', out: 'worker' },
-  { in: 'src/worker/replicas/replica-main.ts', out: 'replica' },
+  { in: 'src/worker/train/replicas/replica-main.ts', out: 'replica' },
   { in: 'src/extension/main.ts', out: 'extension' },
 ].filter((e) => existsSync(join(root, e.in)));
 

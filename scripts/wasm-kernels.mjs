@@ -1,4 +1,4 @@
-// esbuild plugin: `import bytes from 'corpus-lab-kernels.wasm'` compiles src/worker/kernels/assembly
+// esbuild plugin: `import bytes from 'corpus-lab-kernels.wasm'` compiles src/worker/engine/kernels/assembly
 // with AssemblyScript (SIMD, optimised, no runtime) and embeds the module's bytes in the bundle.
 // The module imports the wasm backend's memory, so it must bring no data of its own (a data
 // segment would be written over the backend's heap when it is instantiated): checked here.
@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export async function compileKernels(root) {
-  const dir = join(root, 'src/worker/kernels/assembly');
+  const dir = join(root, 'src/worker/engine/kernels/assembly');
   let wasm;
   const { error, stderr } = await asc.main(
     ['index.ts', '--baseDir', dir, '--outFile', 'kernels.wasm', '-O3', '--runtime', 'stub', '--enable', 'simd', '--noAssert', '--importMemory', '--initialMemory', '1'],

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
 import { WorkerError } from './worker-client';
-import type { GenerateResult } from '../worker/generator';
+import type { GenerateResult } from '../worker/model/generator';
 
 // Characters of text before the cursor sent as the prompt: enough for any context we train
 // (the worker keeps the last `context` tokens of it).

@@ -7,7 +7,7 @@ import { runEvalJob } from './jobs/eval-job';
 import { runBenchJob } from './jobs/bench-job';
 import { runEstimateJob } from './jobs/estimate-job';
 import { ModelCache } from './jobs/model-cache';
-import { generate } from './generator';
+import { generate } from './model/generator';
 import { lowerThreadPriority } from './thread-priority';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.

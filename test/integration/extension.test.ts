@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { CorpusLabApi } from '../../src/extension/main';
-import type { TrainResult } from '../../src/worker/trainer';
+import type { TrainResult } from '../../src/worker/train/trainer';
 import type { TrainEvent } from '../../src/core/train-events';
 import { availableParallelism } from 'node:os';
 import { Tokenizer } from '../../src/core/tokenizer';

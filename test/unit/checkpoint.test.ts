@@ -12,8 +12,8 @@ import { NamedTensors } from '../../src/core/tensor';
 import { isUserError } from '../../src/core/errors';
 import { createRunDir, safeName } from '../../src/core/run-dir';
 import { trainTokenizer } from '../../src/core/tokenizer';
-import { startEngine, tf } from '../../src/worker/engine';
-import { Gpt } from '../../src/worker/gpt';
+import { startEngine, tf } from '../../src/worker/engine/backend';
+import { Gpt } from '../../src/worker/model/gpt';
 
 const config: ModelConfig = { vocabSize: 13, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0 };
 const root = mkdtempSync(join(tmpdir(), 'corpus-lab-ckpt-'));

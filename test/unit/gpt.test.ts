@@ -1,11 +1,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEngine, tf } from '../../src/worker/engine';
-import { Gpt, disposeCache } from '../../src/worker/gpt';
-import { matMul, embed } from '../../src/worker/ops';
+import { startEngine, tf } from '../../src/worker/engine/backend';
+import { Gpt, disposeCache } from '../../src/worker/model/gpt';
+import { matMul, embed } from '../../src/worker/model/ops';
 import { ModelConfig } from '../../src/core/model-config';
-import { AdamW } from '../../src/worker/adamw';
-import { trainStep } from '../../src/worker/train-step';
+import { AdamW } from '../../src/worker/train/adamw';
+import { trainStep } from '../../src/worker/train/train-step';
 
 const small: ModelConfig = { vocabSize: 11, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0 };
 

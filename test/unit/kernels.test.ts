@@ -1,8 +1,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEngine, tf } from '../../src/worker/engine';
-import { callKernel } from '../../src/worker/kernels/kernel-module';
-import { transposed } from '../../src/worker/kernels/linear';
+import { startEngine, tf } from '../../src/worker/engine/backend';
+import { callKernel } from '../../src/worker/engine/kernels/kernel-module';
+import { transposed } from '../../src/worker/engine/kernels/linear';
 
 before(async () => {
   await startEngine('wasm');

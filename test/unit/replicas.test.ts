@@ -1,10 +1,10 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEngine, tf } from '../../src/worker/engine';
-import { Gpt } from '../../src/worker/gpt';
-import { AdamW } from '../../src/worker/adamw';
-import { splitBatch, trainStep, StepInput } from '../../src/worker/train-step';
-import { ReplicaFailure, ReplicaPool, resolveTrainingThreads } from '../../src/worker/replicas/replica-pool';
+import { startEngine, tf } from '../../src/worker/engine/backend';
+import { Gpt } from '../../src/worker/model/gpt';
+import { AdamW } from '../../src/worker/train/adamw';
+import { splitBatch, trainStep, StepInput } from '../../src/worker/train/train-step';
+import { ReplicaFailure, ReplicaPool, resolveTrainingThreads } from '../../src/worker/train/replicas/replica-pool';
 import { ModelConfig } from '../../src/core/model-config';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/train-options';
 import { Worker } from 'node:worker_threads';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
 import { runEvalJob } from '../../src/worker/jobs/eval-job';
 import { loadModel } from '../../src/worker/jobs/load-model';
-import { generate } from '../../src/worker/generator';
+import { generate } from '../../src/worker/model/generator';
 import { TrainEvent } from '../../src/core/train-events';
 import { readMetrics } from '../../src/core/run-dir';
 import { isUserError } from '../../src/core/errors';

@@ -1,7 +1,7 @@
 import { parseCommandArgs, choiceFlag, numberFlag } from '../args';
 import { printJson, info } from '../output';
 import { runBenchJob } from '../../worker/jobs/bench-job';
-import type { KernelRow, StepProfile } from '../../worker/step-profile';
+import type { KernelRow, StepProfile } from '../../worker/bench/step-profile';
 import { UserError } from '../../core/errors';
 
 const OPTIONS = { steps: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' } } as const;

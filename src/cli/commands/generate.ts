@@ -1,7 +1,7 @@
 import { parseCommandArgs, numberFlag, stringFlag, choiceFlag } from '../args';
 import { printJson } from '../output';
 import { loadModel } from '../../worker/jobs/load-model';
-import { generate } from '../../worker/generator';
+import { generate } from '../../worker/model/generator';
 import { validateGenerateOptions, DEFAULT_GENERATE_OPTIONS } from '../../core/generate-options';
 
 const OPTIONS = {

@@ -11,7 +11,7 @@ import { trainTokenizer } from '../../core/tokenizer';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { safeName } from '../../core/run-dir';
 import { resolveCheckpoint } from '../../core/checkpoint';
-import type { GenerateResult } from '../../worker/generator';
+import type { GenerateResult } from '../../worker/model/generator';
 import { resolveTarget, showError } from './util';
 
 /** Tokenize Document: train the configured tokenizer on the file, save it, and show the file's tokens. */

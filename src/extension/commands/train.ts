@@ -5,7 +5,7 @@ import { Ctx } from '../ctx';
 import { WorkerError } from '../worker-client';
 import type { TrainRequest } from '../../worker/jobs/train-job';
 import type { EstimateResult } from '../../worker/jobs/estimate-job';
-import type { TrainResult } from '../../worker/trainer';
+import type { TrainResult } from '../../worker/train/trainer';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { resolveTarget, showError } from './util';

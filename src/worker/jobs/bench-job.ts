@@ -1,8 +1,8 @@
-import { startEngine, BackendChoice } from '../engine';
-import { median, timeTrainingSteps } from '../step-timer';
+import { startEngine, BackendChoice } from '../engine/backend';
+import { median, timeTrainingSteps } from '../bench/step-timer';
 import { ModelConfig, PRESETS, parameterCount } from '../../core/model-config';
-import { StepProfile, profileTrainingStep } from '../step-profile';
-import { resolveTrainingThreads } from '../replicas/replica-pool';
+import { StepProfile, profileTrainingStep } from '../bench/step-profile';
+import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
 export interface BenchResult {
   ms_per_step: number;

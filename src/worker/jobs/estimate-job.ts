@@ -1,5 +1,5 @@
-import { startEngine, BackendChoice } from '../engine';
-import { median, timeTrainingSteps } from '../step-timer';
+import { startEngine, BackendChoice } from '../engine/backend';
+import { median, timeTrainingSteps } from '../bench/step-timer';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate } from '../../core/estimate';
 import { ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';

@@ -1,9 +1,9 @@
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
 import { evalWindowStarts } from '../../core/batches';
-import { meanLoss } from '../evaluate';
+import { meanLoss } from '../model/evaluate';
 import { loadModel } from './load-model';
-import { BackendChoice } from '../engine';
+import { BackendChoice } from '../engine/backend';
 
 export interface EvalResult {
   loss: number;

@@ -1,5 +1,5 @@
-import { startEngine, BackendChoice, EngineInfo } from '../engine';
-import { Gpt } from '../gpt';
+import { startEngine, BackendChoice, EngineInfo } from '../engine/backend';
+import { Gpt } from '../model/gpt';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { Tokenizer } from '../../core/tokenizer';
 import { UserError } from '../../core/errors';

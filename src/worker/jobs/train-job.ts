@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { startEngine, BackendChoice } from '../engine';
-import { train, TrainJob, TrainResult } from '../trainer';
+import { startEngine, BackendChoice } from '../engine/backend';
+import { train, TrainJob, TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
 import { ModelConfig, NormKind, presetNamed, validateModelConfig } from '../../core/model-config';
@@ -14,7 +14,7 @@ import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { createRunDir, writeRunJson, readRunJson, truncateMetrics } from '../../core/run-dir';
 import { writeFileAtomic } from '../../core/atomic-write';
-import { resolveTrainingThreads } from '../replicas/replica-pool';
+import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
 /** A training request as the CLI and the extension send it: plain JSON, every field optional but the corpus. */
 export interface TrainRequest {

@@ -1,5 +1,5 @@
-import { tf } from '../engine';
-import { heapFloats } from '../kernels/kernel-module';
+import { tf } from '../../engine/backend';
+import { heapFloats } from '../../engine/kernels/kernel-module';
 
 /** Where each named tensor lives in one flat float32 buffer. */
 export class FlatLayout {

@@ -1,4 +1,4 @@
-import { tf } from '../engine';
+import { tf } from '../backend';
 import { callKernel } from './kernel-module';
 
 // Matmuls whose every product stays on XNNPACK's fast path (batch 1, no transposed operand):

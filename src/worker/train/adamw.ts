@@ -1,6 +1,6 @@
-import { tf } from './engine';
-import { NamedTensors } from '../core/tensor';
-import { callKernel, kernelsAvailable } from './kernels/kernel-module';
+import { tf } from '../engine/backend';
+import { NamedTensors } from '../../core/tensor';
+import { callKernel, kernelsAvailable } from '../engine/kernels/kernel-module';
 
 export interface AdamWSettings {
   beta1: number;

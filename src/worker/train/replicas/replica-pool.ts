@@ -2,10 +2,10 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { tf } from '../engine';
-import { ModelConfig } from '../../core/model-config';
-import { currentThreadNice } from '../thread-priority';
-import { UserError } from '../../core/errors';
+import { tf } from '../../engine/backend';
+import { ModelConfig } from '../../../core/model-config';
+import { currentThreadNice } from '../../thread-priority';
+import { UserError } from '../../../core/errors';
 import { FlatLayout, copyOut } from './flat-params';
 import { FromReplica, ReplicaStep, ToReplica } from './protocol';
 

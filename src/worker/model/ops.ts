@@ -1,4 +1,4 @@
-import { tf } from './engine';
+import { tf } from '../engine/backend';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
 // 2-D, batch 1); tfjs's stock matmul gradient passes transposed operands and falls to a ~2 GFLOP/s

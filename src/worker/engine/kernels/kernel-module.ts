@@ -1,5 +1,5 @@
 import bytes from 'corpus-lab-kernels.wasm';
-import { tf } from '../engine';
+import { tf } from '../backend';
 
 // The WebAssembly global of Node, typed for what is used here (lib ES2022 does not declare it).
 declare const WebAssembly: {

@@ -1,4 +1,4 @@
-import { tf } from '../engine';
+import { tf } from '../backend';
 import { callKernel, kernelsAvailable } from './kernel-module';
 
 // Causal self-attention as one op (forward and backward in the kernels module), replacing ~40

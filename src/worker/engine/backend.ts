@@ -4,7 +4,7 @@ import { setWasmPaths, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { UserError } from '../core/errors';
+import { UserError } from '../../core/errors';
 import { shareIdentityOnWasm } from './kernels/shared-identity';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';

@@ -1,10 +1,10 @@
-import { tf } from './engine';
+import { tf } from '../engine/backend';
 import { Gpt, KvCache, disposeCache } from './gpt';
-import { Tokenizer, decodeStream } from '../core/tokenizer';
-import { Rng, mixSeed } from '../core/rng';
-import { sampleToken } from '../core/sampling';
-import { GenerateOptions } from '../core/generate-options';
-import { StopSequenceFilter } from '../core/stop-sequences';
+import { Tokenizer, decodeStream } from '../../core/tokenizer';
+import { Rng, mixSeed } from '../../core/rng';
+import { sampleToken } from '../../core/sampling';
+import { GenerateOptions } from '../../core/generate-options';
+import { StopSequenceFilter } from '../../core/stop-sequences';
 
 
 export interface GenerateResult {

@@ -1,10 +1,10 @@
-import { Gpt } from './gpt';
-import { AdamW } from './adamw';
-import { trainStep } from './train-step';
-import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
-import { ModelConfig } from '../core/model-config';
-import { Rng } from '../core/rng';
-import { ReplicaPool } from './replicas/replica-pool';
+import { Gpt } from '../model/gpt';
+import { AdamW } from '../train/adamw';
+import { trainStep } from '../train/train-step';
+import { DEFAULT_TRAIN_OPTIONS } from '../../core/train-options';
+import { ModelConfig } from '../../core/model-config';
+import { Rng } from '../../core/rng';
+import { ReplicaPool } from '../train/replicas/replica-pool';
 
 export interface RandomTokenTrainer {
   step(update: number): ReturnType<typeof trainStep>;

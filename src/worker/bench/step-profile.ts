@@ -1,6 +1,6 @@
-import { tf } from './engine';
+import { tf } from '../engine/backend';
 import { randomTokenTrainer } from './step-timer';
-import { ModelConfig } from '../core/model-config';
+import { ModelConfig } from '../../core/model-config';
 
 export interface KernelRow {
   kernel: string;

@@ -1,4 +1,4 @@
-import { tf } from '../engine';
+import { tf } from '../backend';
 import { callKernel } from './kernel-module';
 
 /** Layer norm of x [rows, cols] over its last axis with weight and bias [cols], as one op each way. */

@@ -1,14 +1,14 @@
-import { tf } from './engine';
-import { ModelConfig } from '../core/model-config';
-import { NamedTensors } from '../core/tensor';
-import { expectedWeightShapes } from '../core/checkpoint';
-import { mixSeed } from '../core/rng';
+import { tf } from '../engine/backend';
+import { ModelConfig } from '../../core/model-config';
+import { NamedTensors } from '../../core/tensor';
+import { expectedWeightShapes } from '../../core/checkpoint';
+import { mixSeed } from '../../core/rng';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo } from './ops';
-import { fusedAttentionSupported, fusedCausalAttention } from './kernels/attention';
-import { fusedGelu } from './kernels/gelu';
-import { fusedLayerNorm } from './kernels/layer-norm';
-import { kernelsAvailable } from './kernels/kernel-module';
-import { fusedLinear, matMulTransposedB } from './kernels/linear';
+import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
+import { fusedGelu } from '../engine/kernels/gelu';
+import { fusedLayerNorm } from '../engine/kernels/layer-norm';
+import { kernelsAvailable } from '../engine/kernels/kernel-module';
+import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;

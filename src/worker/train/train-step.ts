@@ -1,7 +1,7 @@
-import { tf } from './engine';
-import { Gpt } from './gpt';
+import { tf } from '../engine/backend';
+import { Gpt } from '../model/gpt';
 import { AdamW, clipScale } from './adamw';
-import { mixSeed } from '../core/rng';
+import { mixSeed } from '../../core/rng';
 import type { ReplicaPool } from './replicas/replica-pool';
 
 export interface StepInput {

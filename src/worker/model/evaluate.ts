@@ -1,6 +1,6 @@
-import { tf } from './engine';
+import { tf } from '../engine/backend';
 import { Gpt } from './gpt';
-import { fillWindows } from '../core/batches';
+import { fillWindows } from '../../core/batches';
 
 /** Mean next-token cross-entropy over the windows starting at `starts` (no dropout). */
 export async function meanLoss(model: Gpt, tokens: Int32Array, starts: number[], context: number, batch: number): Promise<number> {

@@ -1,4 +1,4 @@
-import { ModelConfig } from '../../core/model-config';
+import { ModelConfig } from '../../../core/model-config';
 
 // Messages between the training thread (primary) and its gradient replicas. Bulk data (weights,
 // gradients) goes through SharedArrayBuffers laid out by FlatLayout; messages only signal.

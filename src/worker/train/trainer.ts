@@ -1,20 +1,20 @@
-import { Gpt } from './gpt';
+import { Gpt } from '../model/gpt';
 import { AdamW } from './adamw';
 import { trainStep } from './train-step';
-import { generate } from './generator';
-import { meanLoss } from './evaluate';
-import { EpochPlan, evalWindowStarts, fillBatch } from '../core/batches';
-import { UserError } from '../core/errors';
-import { learningRateAt } from '../core/lr-schedule';
-import { mixSeed } from '../core/rng';
-import { Tokenizer } from '../core/tokenizer';
-import { TrainPlan } from '../core/train-options';
-import { TrainEvent } from '../core/train-events';
-import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../core/checkpoint';
-import { appendMetrics } from '../core/run-dir';
-import { NamedTensors } from '../core/tensor';
-import { parameterCount } from '../core/model-config';
-import { EngineInfo } from './engine';
+import { generate } from '../model/generator';
+import { meanLoss } from '../model/evaluate';
+import { EpochPlan, evalWindowStarts, fillBatch } from '../../core/batches';
+import { UserError } from '../../core/errors';
+import { learningRateAt } from '../../core/lr-schedule';
+import { mixSeed } from '../../core/rng';
+import { Tokenizer } from '../../core/tokenizer';
+import { TrainPlan } from '../../core/train-options';
+import { TrainEvent } from '../../core/train-events';
+import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
+import { appendMetrics } from '../../core/run-dir';
+import { NamedTensors } from '../../core/tensor';
+import { parameterCount } from '../../core/model-config';
+import { EngineInfo } from '../engine/backend';
 import { ReplicaFailure, ReplicaPool } from './replicas/replica-pool';
 
 export interface TrainJob {

@@ -1,4 +1,4 @@
-import { tf } from '../engine';
+import { tf } from '../backend';
 import { callKernel } from './kernel-module';
 
 /** GELU (tanh approximation) as one op each way, from the kernels module. */

@@ -1,11 +1,11 @@
 import { parentPort } from 'node:worker_threads';
-import { startEngine, tf } from '../engine';
-import { Gpt } from '../gpt';
+import { startEngine, tf } from '../../engine/backend';
+import { Gpt } from '../../model/gpt';
 import { shardGradients } from '../train-step';
-import { lowerThreadPriority } from '../thread-priority';
+import { lowerThreadPriority } from '../../thread-priority';
 import { FlatLayout, copyOut } from './flat-params';
 import { FromReplica, ReplicaInit, ToReplica } from './protocol';
-import { NamedTensors } from '../../core/tensor';
+import { NamedTensors } from '../../../core/tensor';
 
 // Entry of a gradient replica (dist/replica.js): a thread that computes the gradients of its
 // shard of each batch with the primary's current weights. It keeps no optimizer state.
