@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors';
+import { readRegularFile } from './safe-fs';
+import { parseJsonObject } from './json';
 import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
@@ -64,7 +66,7 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
     if (!existsSync(file(name))) throw new UserError(`${dir} is not a complete checkpoint: ${name} is missing`);
   }
-  const config = fromGpt2ConfigJson(readFileSync(file('config.json'), 'utf8'), file('config.json'));
+  const config = fromGpt2ConfigJson(readRegularFile(file('config.json')), file('config.json'));
   const expected = expectedWeightShapes(config);
   const weights = readSafetensors(file('model.safetensors')).tensors;
   checkTensors(weights, expected, file('model.safetensors'));
@@ -83,8 +85,8 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     config,
     weights,
     optimizer,
-    trainerState: parseTrainerState(readFileSync(file('trainer_state.json'), 'utf8'), file('trainer_state.json')),
-    tokenizerJson: readFileSync(file('tokenizer.json'), 'utf8'),
+    trainerState: parseTrainerState(readRegularFile(file('trainer_state.json')), file('trainer_state.json')),
+    tokenizerJson: readRegularFile(file('tokenizer.json')),
   };
 }
 
@@ -104,14 +106,7 @@ function checkTensors(found: NamedTensors, expected: Map<string, number[]>, sour
 }
 
 export function parseTrainerState(text: string, source: string): TrainerState {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${source}: not a JSON object`);
-  const o = raw as Record<string, unknown>;
+  const o = parseJsonObject(text, source);
   for (const key of ['step', 'epoch', 'cursor', 'seed']) {
     if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0) throw new UserError(`${source}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(o[key])})`);
   }

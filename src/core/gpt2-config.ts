@@ -1,4 +1,5 @@
 import { UserError, isUserError } from './errors';
+import { parseJsonObject } from './json';
 import { ModelConfig, validateModelConfig } from './model-config';
 
 export interface CorpusLabExtra {
@@ -38,14 +39,7 @@ export function toGpt2ConfigJson(c: ModelConfig, extra: Omit<CorpusLabExtra, 'fo
 
 /** Reads a config.json written by toGpt2ConfigJson (or a plain GPT-2 one); untrusted input. */
 export function fromGpt2ConfigJson(text: string, source: string): ModelConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError(`${source}: not a JSON object`);
-  const o = raw as Record<string, unknown>;
+  const o = parseJsonObject(text, source);
   if (o.model_type !== 'gpt2') throw new UserError(`${source}: model_type is ${JSON.stringify(o.model_type)}, expected "gpt2"`);
   const int = (key: string): number => {
     const v = o[key];

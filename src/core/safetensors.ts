@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
+import { openRegularFile } from './safe-fs';
 import { basename } from 'node:path';
 import { UserError } from './errors';
 import { HostTensor, NamedTensors, elementCount } from './tensor';
@@ -63,7 +64,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   };
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openRegularFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot open (${code ?? String(e)})`);

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { join } from 'node:path';
 import { Config } from './config';
+import { isInside } from '../core/safe-fs';
 import { WorkerClient } from './worker-client';
 import { TrainEvent } from '../core/train-events';
 
@@ -71,7 +72,7 @@ export class Ctx implements vscode.Disposable {
    */
   async mayLoadModelFrom(path: string): Promise<boolean> {
     if (vscode.workspace.isTrusted) return true;
-    const inside = (vscode.workspace.workspaceFolders ?? []).some((f) => path.startsWith(f.uri.fsPath));
+    const inside = (vscode.workspace.workspaceFolders ?? []).some((f) => isInside(path, f.uri.fsPath));
     if (!inside) return true;
     const allowed = this.extension.workspaceState.get<string[]>('corpusLab.allowedModels', []);
     if (allowed.includes(path)) return true;

@@ -7,16 +7,10 @@ import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
 import { cleanCommand, CleanedDocuments } from './commands/clean';
-import {
-  tokenizeCommand,
-  setActiveModelCommand,
-  generateSampleCommand,
-  openLossChartCommand,
-  revealRunCommand,
-  deleteRunCommand,
-  toggleCompletionCommand,
-  openSampleCommand,
-} from './commands/misc';
+import { tokenizeCommand } from './commands/tokenize';
+import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRunCommand } from './commands/runs';
+import { generateSampleCommand } from './commands/generate';
+import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
 export interface CorpusLabApi {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { RunInfo, listRuns } from './runs';
+import { RunInfo, listRuns } from '../core/runs';
+import { isInside } from '../core/safe-fs';
 
 export type RunsNode = { kind: 'run'; run: RunInfo; path: string } | { kind: 'checkpoint'; run: RunInfo; name: string; step: number; valLoss?: number; path: string };
 
@@ -38,10 +39,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
   getTreeItem(node: RunsNode): vscode.TreeItem {
     const active = this.ctx.activeModel;
     if (node.kind === 'run') {
-      // A run left "training" by a process that is gone was interrupted; resume continues it.
-      const r = { ...node.run, status: node.run.status === 'training' && this.ctx.training?.runDir !== node.run.dir ? 'interrupted' : node.run.status };
+      const r = node.run;
       const item = new vscode.TreeItem(r.name, r.checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
-      const isActive = active !== undefined && (active === r.dir || active.startsWith(r.dir + '/'));
+      const isActive = active !== undefined && isInside(active, r.dir);
       item.description = [statusLabel(r.status), r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : '', isActive ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
       item.tooltip = new vscode.MarkdownString(`**${r.name}**\n\n${r.corpus ?? ''}\n\n${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`);
       item.iconPath = new vscode.ThemeIcon(r.status === 'training' ? 'sync~spin' : r.status === 'failed' ? 'error' : isActive ? 'star-full' : 'beaker');

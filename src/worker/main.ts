@@ -41,7 +41,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<unk
   const isCancelled = () => cancelled.has(msg.id);
   switch (msg.kind) {
     case 'train':
-      return runTrainJob(msg.request, (event) => send({ kind: 'event', id: msg.id, event }), isCancelled);
+      return runTrainJob(msg.request, (event) => send({ kind: 'event', id: msg.id, event }), isCancelled, (message) => send({ kind: 'log', message }));
     case 'generate': {
       const options = validateGenerateOptions(msg.options);
       // Let queued messages in first: under fast typing the cancel for this request often is

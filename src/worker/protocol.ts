@@ -1,3 +1,4 @@
+import { isObject } from '../core/json';
 import { TrainEvent } from '../core/train-events';
 import { GenerateOptions } from '../core/generate-options';
 import type { TrainRequest } from './jobs/train-job';
@@ -22,7 +23,6 @@ export type WorkerResponse =
   | { kind: 'error'; id: number; message: string; userError: boolean }
   | { kind: 'log'; message: string };
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isId = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
 
 /** Returns the request, or a reason it is malformed. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
 import { TrainEvent } from '../../src/core/train-events';
 import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
-import { readMetrics } from '../../src/core/run-dir';
+import { readMetrics } from '../../src/core/metrics';
 import { isUserError } from '../../src/core/errors';
 import { checkTrainingFits } from '../../src/core/memory-budget';
 import { Rng } from '../../src/core/rng';

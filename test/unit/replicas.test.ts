@@ -31,7 +31,7 @@ function batchAt(step: number, batch: number): StepInput {
 async function train(threads: number, batch: number, steps: number) {
   const model = Gpt.initialise(config, 3);
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
-  const pool = threads > 1 ? await ReplicaPool.start(config, model.params, threads) : undefined;
+  const pool = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
   const losses: number[] = [];
   try {
     for (let s = 1; s <= steps; s++) losses.push((await trainStep(model, optimizer, batchAt(s, batch), pool)).loss);
@@ -79,7 +79,7 @@ test('a replica thread that dies fails the step with ReplicaFailure and leaves t
   const tensors = tf.memory().numTensors;
   const model = Gpt.initialise(config, 4);
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
-  const pool = await ReplicaPool.start(config, model.params, 2);
+  const pool = await ReplicaPool.start(config, model.params, 2, () => undefined);
   try {
     await trainStep(model, optimizer, batchAt(1, 4), pool);
     const before = await model.weights();

@@ -8,7 +8,7 @@ import { runEvalJob } from '../../src/worker/jobs/eval-job';
 import { loadModel } from '../../src/worker/jobs/load-model';
 import { generate } from '../../src/worker/model/generator';
 import { TrainEvent } from '../../src/core/train-events';
-import { readMetrics } from '../../src/core/run-dir';
+import { readMetrics } from '../../src/core/metrics';
 import { isUserError } from '../../src/core/errors';
 
 const ENGLISH = join(__dirname, '../../../media/samples/shakespeare.txt');

@@ -63,7 +63,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     threads: numberFlag(values, 'threads'),
     resume: stringFlag(values, 'resume'),
   };
-  if (req.resume && req.runDir) throw new UserError('train: --resume continues in the run folder it names; leave out -o');
   const progress = new TrainProgress();
   const emit = values.json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
 

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { UserError } from '../errors';
+import { isObject, parseJsonObject } from '../json';
+import { readRegularFile } from '../safe-fs';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
 import { UNK } from './tokenizer-json';
 import { Utf8StreamDecoder } from './utf8-stream';
@@ -33,14 +34,7 @@ export class Tokenizer {
   }
 
   static load(path: string): Tokenizer {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot read (${code})`);
-    }
-    return Tokenizer.fromJSON(text, path);
+    return Tokenizer.fromJSON(readRegularFile(path), path);
   }
 
   get vocabSize(): number {
@@ -116,18 +110,11 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   const fail = (why: string): never => {
     throw new UserError(`${source}: ${why}`);
   };
-  let raw: unknown;
-  try {
-    raw = JSON.parse(json);
-  } catch (e) {
-    return fail(`not valid JSON (${(e as Error).message})`);
-  }
-  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-  if (!isObj(raw)) return fail('not a JSON object');
+  const raw = parseJsonObject(json, source);
   const model = raw.model;
-  if (!isObj(model)) return fail('has no "model" object');
+  if (!isObject(model)) return fail('has no "model" object');
   if (model.type !== 'BPE') fail(`model type ${JSON.stringify(model.type)} is not supported (Corpus Lab writes BPE models)`);
-  if (!isObj(model.vocab)) return fail('model.vocab is not an object');
+  if (!isObject(model.vocab)) return fail('model.vocab is not an object');
   const entries = Object.entries(model.vocab);
   if (entries.length === 0) fail('model.vocab is empty');
   const idToToken: string[] = new Array(entries.length);
@@ -145,14 +132,14 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   if (raw.added_tokens !== undefined) {
     if (!Array.isArray(raw.added_tokens)) fail('added_tokens is not a list');
     for (const t of raw.added_tokens as unknown[]) {
-      if (!isObj(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail('added_tokens has a malformed entry');
+      if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail('added_tokens has a malformed entry');
       const { id, content } = t as { id: number; content: string };
       if (idToToken[id] !== content) fail(`added token "${content}" (id ${id}) is not in model.vocab with that id`);
       specialIds.add(id);
     }
   }
-  const pre = isObj(raw.pre_tokenizer) ? raw.pre_tokenizer.type : undefined;
-  const decoder = isObj(raw.decoder) ? raw.decoder.type : undefined;
+  const pre = isObject(raw.pre_tokenizer) ? raw.pre_tokenizer.type : undefined;
+  const decoder = isObject(raw.decoder) ? raw.decoder.type : undefined;
   if (pre === 'ByteLevel' && decoder === 'ByteLevel') {
     for (const [i, token] of idToToken.entries()) {
       if (!specialIds.has(i) && [...token].some((c) => !CHAR_TO_BYTE.has(c))) fail(`token "${token}" is not made of byte-level symbols`);

@@ -3,8 +3,9 @@ import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
-import { listRuns, metricRows, toRow } from '../runs';
-import { readMetrics } from '../../core/run-dir';
+import { listRuns } from '../../core/runs';
+import { metricRows, readMetrics } from '../../core/metrics';
+import { toMetricRow } from '../../core/metric-row';
 
 const VIEW_TYPE = 'corpusLab.lossChart';
 
@@ -75,7 +76,7 @@ export class LossChartPanel {
         }
         if (!this.runDir || ctx.training?.runDir !== this.runDir) return;
         if (event.type === 'step' || event.type === 'eval') {
-          const row = toRow(event as unknown as Record<string, unknown>);
+          const row = toMetricRow(event as unknown as Record<string, unknown>);
           if (row) this.queue(row);
           if (event.type === 'eval' && event.sample) {
             this.latestSample = event.sample;

@@ -1,15 +1,10 @@
+import { isObject } from '../../core/json';
+import { MetricRow, isMetricRow } from '../../core/metric-row';
+
+export type { MetricRow };
 // Messages between the extension and its webviews. Both sides validate what they receive:
 // a malformed message is ignored (and logged by the extension).
 
-export interface MetricRow {
-  step: number;
-  epoch?: number;
-  loss?: number;
-  val_loss?: number;
-  lr?: number;
-  tokens_per_s?: number;
-  elapsed_s?: number;
-}
 
 export interface ChartSeriesSet {
   name: string;
@@ -37,7 +32,6 @@ export type ToTokens =
 
 export type FromTokens = { type: 'ready' };
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 export function parseFromChart(m: unknown): FromChart | undefined {
   if (!isObject(m)) return undefined;
@@ -46,17 +40,6 @@ export function parseFromChart(m: unknown): FromChart | undefined {
 
 export function parseFromTokens(m: unknown): FromTokens | undefined {
   return isObject(m) && m.type === 'ready' ? { type: 'ready' } : undefined;
-}
-
-const finiteOrAbsent = (v: unknown) => v === undefined || (typeof v === 'number' && Number.isFinite(v));
-
-export function isMetricRow(r: unknown): r is MetricRow {
-  return (
-    isObject(r) &&
-    typeof r.step === 'number' &&
-    Number.isFinite(r.step) &&
-    ['epoch', 'loss', 'val_loss', 'lr', 'tokens_per_s', 'elapsed_s'].every((k) => finiteOrAbsent(r[k]))
-  );
 }
 
 function isSeriesSet(s: unknown): s is ChartSeriesSet {

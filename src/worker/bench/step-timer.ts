@@ -15,7 +15,7 @@ export interface RandomTokenTrainer {
 export async function randomTokenTrainer(config: ModelConfig, batch: number, threads = 1): Promise<RandomTokenTrainer> {
   const model = Gpt.initialise(config, 1);
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
-  const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads) : undefined;
+  const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
   const rng = new Rng(7);
   const inputs = new Int32Array(batch * config.context);
   const targets = new Int32Array(batch * config.context);

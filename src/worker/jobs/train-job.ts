@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { train, TrainJob, TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
@@ -12,7 +12,9 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { createRunDir, writeRunJson, readRunJson, truncateMetrics } from '../../core/run-dir';
+import { createRunDir } from '../../core/run-dir';
+import { effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
+import { truncateMetrics } from '../../core/metrics';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
@@ -44,10 +46,11 @@ export interface TrainRequest {
   resume?: string;
 }
 
-export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean): Promise<TrainResult> {
+/** `log` takes diagnostic lines (the extension's log); events go to `emit`. */
+export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
   const engine = await startEngine(req.backend ?? 'auto');
-  if (req.resume) return resumeJob(req, corpus.text, engine, emit, shouldStop);
+  if (req.resume) return resumeJob(req, corpus.text, engine, emit, shouldStop, log);
 
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
@@ -84,8 +87,9 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
     backend: { name: engine.backend, threads: engine.threads * threads },
     plan,
     status: 'training',
+    trainer: thisTrainer(),
   });
-  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, threads, shouldStop, emit });
+  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
 }
 
 async function resumeJob(
@@ -94,6 +98,7 @@ async function resumeJob(
   engine: Awaited<ReturnType<typeof startEngine>>,
   emit: (e: TrainEvent) => void,
   shouldStop: () => boolean,
+  log: (message: string) => void,
 ): Promise<TrainResult> {
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
@@ -115,9 +120,19 @@ async function resumeJob(
   }
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
+  if (req.runDir && resolve(req.runDir) !== runDir) {
+    throw new UserError(`--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`);
+  }
   const run = readRunJson(runDir);
+  const status = effectiveStatus(run);
+  if (status === 'training' && run.trainer?.pid !== process.pid) {
+    throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
+  }
+  if (status === 'interrupted') {
+    emit({ type: 'notice', step: ckpt.trainerState.step, message: `the run was interrupted (its training process is gone); continuing from ${basename(dir)}, step ${ckpt.trainerState.step}` });
+  }
   truncateMetrics(runDir, ckpt.trainerState.step);
-  writeRunJson(runDir, { ...run, status: 'training', plan });
+  updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
   return trainInRun(runDir, {
     runDir,
     plan,
@@ -127,6 +142,7 @@ async function resumeJob(
     threads,
     shouldStop,
     emit,
+    log,
     resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState },
   });
 }
@@ -144,11 +160,11 @@ function openRunDir(req: TrainRequest): string {
 async function trainInRun(runDir: string, job: TrainJob): Promise<TrainResult> {
   try {
     const result = await train(job);
-    writeRunJson(runDir, { ...readRunJson(runDir), status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });
+    updateRunJson(runDir, { status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });
     return result;
   } catch (e) {
     try {
-      writeRunJson(runDir, { ...readRunJson(runDir), status: 'failed', error: e instanceof Error ? e.message : String(e) });
+      updateRunJson(runDir, { status: 'failed', error: e instanceof Error ? e.message : String(e) });
     } catch {
       // The disk that just failed a checkpoint may fail this too; the first error is the one to report.
     }

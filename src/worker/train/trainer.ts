@@ -11,7 +11,7 @@ import { Tokenizer } from '../../core/tokenizer';
 import { TrainPlan } from '../../core/train-options';
 import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
-import { appendMetrics } from '../../core/run-dir';
+import { appendMetrics } from '../../core/metrics';
 import { NamedTensors } from '../../core/tensor';
 import { parameterCount } from '../../core/model-config';
 import { EngineInfo } from '../engine/backend';
@@ -29,6 +29,8 @@ export interface TrainJob {
   resume?: { from: string; weights: NamedTensors; optimizer: NamedTensors; state: TrainerState };
   shouldStop: () => boolean;
   emit: (e: TrainEvent) => void;
+  /** Diagnostic lines (the replicas' log). */
+  log: (message: string) => void;
 }
 
 export interface TrainResult {
@@ -68,7 +70,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   };
   if (job.threads > 1) {
     try {
-      replicas = await ReplicaPool.start(config, model.params, job.threads);
+      replicas = await ReplicaPool.start(config, model.params, job.threads, job.log);
     } catch (e) {
       await dropReplicas(`could not start ${job.threads} training threads (${(e as Error).message})`);
     }

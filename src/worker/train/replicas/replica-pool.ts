@@ -39,16 +39,16 @@ export class ReplicaPool {
   private broken: Error | undefined;
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private sequence = 0;
-  onLog: (message: string) => void = () => undefined;
 
-  private constructor(params: Map<string, tf.Tensor>, readonly size: number) {
+  private constructor(params: Map<string, tf.Tensor>, readonly size: number, private readonly log: (message: string) => void) {
     this.layout = FlatLayout.of(params);
     this.weights = new Float32Array(new SharedArrayBuffer(this.layout.total * 4));
     for (let i = 1; i < size; i++) this.grads.push(new Float32Array(new SharedArrayBuffer((this.layout.total + 1) * 4)));
   }
 
-  static async start(config: ModelConfig, params: Map<string, tf.Tensor>, size: number): Promise<ReplicaPool> {
-    const pool = new ReplicaPool(params, size);
+  /** `log` receives the replicas' log lines (for the extension's log; the CLI drops them). */
+  static async start(config: ModelConfig, params: Map<string, tf.Tensor>, size: number, log: (message: string) => void): Promise<ReplicaPool> {
+    const pool = new ReplicaPool(params, size, log);
     try {
       await Promise.all(Array.from({ length: size - 1 }, (_, k) => pool.spawn(k + 1, config)));
     } catch (e) {
@@ -81,7 +81,7 @@ export class ReplicaPool {
       };
       worker.on('message', (m: FromReplica) => {
         if (m.type === 'ready') resolve();
-        else if (m.type === 'log') this.onLog(m.message);
+        else if (m.type === 'log') this.log(m.message);
         else if (m.type === 'error') fail(m.message);
         else if (m.type === 'grads') {
           const key = m.step * this.size + index;

@@ -1,0 +1,17 @@
+import { UserError } from './errors';
+
+export type JsonObject = Record<string, unknown>;
+
+export const isObject = (x: unknown): x is JsonObject => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Untrusted text that must be one JSON object; any other content is a UserError naming `source`. */
+export function parseJsonObject(text: string, source: string): JsonObject {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!isObject(raw)) throw new UserError(`${source}: not a JSON object`);
+  return raw;
+}

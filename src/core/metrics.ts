@@ -1,0 +1,38 @@
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from './atomic-write';
+import { MetricRow, toMetricRow } from './metric-row';
+
+// metrics.jsonl: one JSON object per logged step or evaluation (DESIGN §3).
+
+/** Appends one JSON line; a single write, so a crash leaves at most one partial last line. */
+export function appendMetrics(runDir: string, record: object): void {
+  appendFileSync(join(runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+}
+
+/** The metrics of a run; a partial or damaged line (from a crash) is skipped. */
+export function readMetrics(runDir: string): Record<string, unknown>[] {
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return [];
+  const out: Record<string, unknown>[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // a line cut short by a crash
+    }
+  }
+  return out;
+}
+
+/** Drops metrics logged after `step` (a resumed run logs those steps again). */
+export function truncateMetrics(runDir: string, step: number): void {
+  const kept = readMetrics(runDir).filter((r) => typeof r.step !== 'number' || r.step <= step);
+  writeFileAtomic(join(runDir, 'metrics.jsonl'), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+}
+
+/** Chart rows of a run: one per logged step or evaluation. */
+export function metricRows(runDir: string): MetricRow[] {
+  return readMetrics(runDir).map(toMetricRow).filter((r): r is MetricRow => r !== undefined);
+}

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { UserError } from './errors';
+import { isObject, parseJsonObject } from './json';
+import { readRegularFile } from './safe-fs';
+import { writeFileAtomic } from './atomic-write';
+import type { TrainPlan } from './train-options';
+import type { TokenizerKind } from './tokenizer';
+
+export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
+const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'failed'];
+
+/** run.json: what a run folder holds and how it stands (DESIGN §3). One reader, one writer. */
+export interface RunJson {
+  format_version: 1;
+  created: string;
+  corpus: { path: string; sha256: string; bytes: number; tokens: number };
+  tokenizer: { kind: TokenizerKind; vocabSize: number; sha256: string };
+  backend: { name: string; threads: number; blas?: string };
+  plan: TrainPlan;
+  status: RunStatus;
+  /** While training: the process doing it, so a run whose process died reads as interrupted. */
+  trainer?: { pid: number; host: string };
+  last_checkpoint?: string;
+  step?: number;
+  val_loss?: number;
+  error?: string;
+}
+
+export function writeRunJson(runDir: string, run: RunJson): void {
+  writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+}
+
+export function readRunJson(runDir: string): RunJson {
+  const path = join(runDir, 'run.json');
+  if (!existsSync(path)) throw new UserError(`${runDir} is not a Corpus Lab run folder (no run.json)`);
+  const o = parseJsonObject(readRegularFile(path), path);
+  const damaged = (why: string) => new UserError(`${path} is damaged (${why})`);
+  if (!STATUSES.includes(o.status as RunStatus)) throw damaged(`status ${JSON.stringify(o.status)}`);
+  if (!isObject(o.corpus) || typeof o.corpus.path !== 'string') throw damaged('no corpus path');
+  if (!isObject(o.plan)) throw damaged('no training plan');
+  return o as unknown as RunJson;
+}
+
+/** Rewrites run.json with `patch` applied (and `trainer` dropped unless the run is training). */
+export function updateRunJson(runDir: string, patch: Partial<RunJson>): RunJson {
+  const run = { ...readRunJson(runDir), ...patch };
+  if (run.status !== 'training') delete run.trainer;
+  writeRunJson(runDir, run);
+  return run;
+}
+
+/** The process about to train a run, recorded in run.json while it does. */
+export function thisTrainer(): RunJson['trainer'] {
+  return { pid: process.pid, host: hostname() };
+}
+
+/**
+ * The status to show: "training" whose process is gone (the editor or the CLI died mid-run) is
+ * "interrupted". A run trained on another host, or by a live process, is taken at its word.
+ */
+export function effectiveStatus(run: Pick<RunJson, 'status' | 'trainer'>): RunStatus | 'interrupted' {
+  if (run.status !== 'training') return run.status;
+  const t = run.trainer;
+  if (!t || t.host !== hostname()) return t ? 'training' : 'interrupted';
+  return processAlive(t.pid) ? 'training' : 'interrupted';
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
