@@ -1,61 +1,73 @@
 import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors';
+import { COMMANDS, OPTIONS, OptionName, OptionSpec } from './options';
 
-export type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
-
-export interface Parsed {
-  values: Record<string, string | boolean | undefined>;
+export interface ParsedCommand {
+  /** Option values by camelCase name (--max-steps → maxSteps), converted and type-checked; absent ones left out. */
+  options: Record<string, unknown>;
   positionals: string[];
 }
 
-/** Strict flag parsing; every mistake becomes one clear line (UserError). */
-export function parseCommandArgs(command: string, argv: string[], options: OptionSpec, positionals: { min: number; max: number; names: string }): Parsed {
+/** Strict parsing of one command's flags (options.ts); every mistake becomes one clear line (UserError). */
+export function parseCommand(command: string, argv: string[]): ParsedCommand {
+  const spec = COMMANDS[command];
+  const parseSpec = Object.fromEntries(
+    spec.options.map((name) => {
+      const o: OptionSpec = OPTIONS[name];
+      return [name, { type: o.kind === 'switch' ? ('boolean' as const) : ('string' as const), ...(o.short ? { short: o.short } : {}) }];
+    }),
+  );
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, spec.options), options: parseSpec, allowPositionals: true, strict: true });
   } catch (e) {
     const message = e instanceof Error ? e.message.split('\n')[0].replace(/\. To specify a positional argument.*$/s, '') : String(e);
-    throw new UserError(`${command}: ${message} (see corpus-lab help)`);
+    throw new UserError(`${command}: ${message} (see corpus-lab ${command} --help)`);
   }
-  const n = parsed.positionals.length;
-  if (n < positionals.min) throw new UserError(`${command}: missing ${positionals.names} (see corpus-lab help)`);
-  if (n > positionals.max) throw new UserError(`${command}: unexpected argument "${parsed.positionals[positionals.max]}" (see corpus-lab help)`);
-  return { values: parsed.values as Parsed['values'], positionals: parsed.positionals };
+  const { positionals } = parsed;
+  const required = spec.args.filter((a) => !a.startsWith('['));
+  if (positionals.length < required.length) throw new UserError(`${command}: missing ${required.slice(positionals.length).join(' and ')} (see corpus-lab ${command} --help)`);
+  if (positionals.length > spec.args.length) throw new UserError(`${command}: unexpected argument "${positionals[spec.args.length]}" (see corpus-lab ${command} --help)`);
+  const options: Record<string, unknown> = {};
+  for (const name of spec.options) {
+    const raw = parsed.values[name];
+    if (raw !== undefined) options[camelCase(name)] = convert(name, raw);
+  }
+  return { options, positionals };
 }
 
-/** `--lr -1` → `--lr=-1`, so a negative number reaches the range check with a useful message. */
-function joinNegativeValues(argv: string[], options: OptionSpec): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const name = argv[i].startsWith('--') ? argv[i].slice(2) : undefined;
-    const next = argv[i + 1];
-    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
-      out.push(`${argv[i]}=${next}`);
-      i++;
-    } else out.push(argv[i]);
-  }
-  return out;
+function camelCase(flag: string): string {
+  return flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase());
 }
 
-/** A numeric flag's value; undefined when absent. Range checks happen where the value is used. */
-export function numberFlag(values: Parsed['values'], name: string, kind: 'int' | 'real' = 'int'): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
+function convert(name: OptionName, raw: string | boolean | (string | boolean)[]): unknown {
+  const { kind }: OptionSpec = OPTIONS[name];
+  if (kind === 'switch' || kind === 'text') return raw;
   const text = String(raw).trim();
+  if (Array.isArray(kind)) {
+    if (!kind.includes(text)) throw new UserError(`--${name} must be one of ${kind.join(', ')} (got "${raw}")`);
+    return text;
+  }
+  if (kind === 'bool') {
+    if (text !== 'true' && text !== 'false') throw new UserError(`--${name} must be true or false (got "${raw}")`);
+    return text === 'true';
+  }
   const value = Number(text);
   if (text === '' || !Number.isFinite(value)) throw new UserError(`--${name} must be a number (got "${raw}")`);
   if (kind === 'int' && !Number.isInteger(value)) throw new UserError(`--${name} must be a whole number (got "${raw}")`);
   return value;
 }
 
-export function choiceFlag<T extends string>(values: Parsed['values'], name: string, choices: readonly T[]): T | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  if (!choices.includes(raw as T)) throw new UserError(`--${name} must be one of ${choices.join(', ')} (got "${raw}")`);
-  return raw as T;
-}
-
-export function stringFlag(values: Parsed['values'], name: string): string | undefined {
-  const raw = values[name];
-  return raw === undefined ? undefined : String(raw);
+/** `--lr -1` → `--lr=-1`, so a negative number reaches the range check with a useful message. */
+function joinNegativeValues(argv: string[], names: OptionName[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i].startsWith('--') ? (argv[i].slice(2) as OptionName) : undefined;
+    const next = argv[i + 1];
+    if (name && names.includes(name) && OPTIONS[name].kind !== 'switch' && next !== undefined && /^-(\d|\.\d|Infinity|NaN)/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
 }

@@ -7,10 +7,10 @@ import { generateCommand } from './commands/generate';
 import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
-import { USAGE } from './usage';
+import { COMMANDS, commandHelp, usage } from './options';
 import { version } from '../../package.json';
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = {
   clean: cleanCommand,
   tokenize: tokenizeCommand,
   encode: encodeCommand,
@@ -24,17 +24,21 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(USAGE);
+    process.stdout.write(usage());
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
+  const command = RUN[name];
   if (!command) {
-    process.stderr.write(`corpus-lab: unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')}; see corpus-lab help)\n`);
+    process.stderr.write(`corpus-lab: unknown command "${name}" (commands: ${Object.keys(RUN).join(', ')}; see corpus-lab help)\n`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(commandHelp(name));
+    return 0;
   }
   return command(rest);
 }

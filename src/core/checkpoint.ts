@@ -2,15 +2,15 @@ import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } f
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors';
 import { readRegularFile } from './safe-fs';
-import { parseJsonObject } from './json';
+import { isObject, parseJsonObject } from './json';
+import type { TrainPlan } from './train-options';
 import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
 import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
-import { expectedWeightShapes } from './gpt2-names';
+import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
 
-export { expectedWeightShapes };
 
 export const CHECKPOINT_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
 
@@ -22,8 +22,15 @@ export interface TrainerState {
   cursor: number;
   seed: number;
   best_val_loss: number | null;
+  /** The checkpoint with that loss, which pruning keeps. */
+  best_checkpoint?: string;
   rng: unknown;
-  [key: string]: unknown;
+  /** Training time so far, carried across resumes. */
+  elapsed_s?: number;
+  loss?: number;
+  val_loss?: number;
+  /** The run's plan; without it a checkpoint cannot be resumed. */
+  plan?: TrainPlan;
 }
 
 export interface Checkpoint {
@@ -50,7 +57,7 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
   removeStaleTemps(parent);
   const dir = join(parent, name);
   writeDirAtomic(dir, {
-    'model.safetensors': encodeSafetensors(c.weights, { format: 'pt' }),
+    'model.safetensors': encodeSafetensors(withZeroBiases(c.config, c.weights), { format: 'pt' }),
     'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }),
     'tokenizer.json': c.tokenizerJson,
     'optimizer.safetensors': encodeSafetensors(c.optimizer, { format: 'corpus-lab-adamw' }),
@@ -67,9 +74,10 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     if (!existsSync(file(name))) throw new UserError(`${dir} is not a complete checkpoint: ${name} is missing`);
   }
   const config = fromGpt2ConfigJson(readRegularFile(file('config.json')), file('config.json'));
-  const expected = expectedWeightShapes(config);
+  const expected = weightShapes(config);
   const weights = readSafetensors(file('model.safetensors')).tensors;
-  checkTensors(weights, expected, file('model.safetensors'));
+  checkTensors(weights, gpt2TensorShapes(config), file('model.safetensors'));
+  dropZeroBiases(weights, expected, file('model.safetensors'));
   let optimizer: NamedTensors | undefined;
   if (opts.withOptimizer) {
     optimizer = readSafetensors(file('optimizer.safetensors')).tensors;
@@ -88,6 +96,24 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     trainerState: parseTrainerState(readRegularFile(file('trainer_state.json')), file('trainer_state.json')),
     tokenizerJson: readRegularFile(file('tokenizer.json')),
   };
+}
+
+/** A model without biases is written with all-zero ones, so the folder stays a Hugging Face GPT-2 model. */
+function withZeroBiases(config: ModelConfig, weights: NamedTensors): NamedTensors {
+  if (config.bias) return weights;
+  const out: NamedTensors = new Map();
+  for (const [name, shape] of gpt2TensorShapes(config)) {
+    out.set(name, weights.get(name) ?? { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  }
+  return out;
+}
+
+function dropZeroBiases(weights: NamedTensors, expected: Map<string, number[]>, source: string): void {
+  for (const [name, t] of weights) {
+    if (expected.has(name)) continue;
+    if (t.data.some((v) => v !== 0)) throw new UserError(`${source}: ${name} is not zero, but config.json says the model has no biases (corpus_lab.bias false)`);
+    weights.delete(name);
+  }
 }
 
 function checkTensors(found: NamedTensors, expected: Map<string, number[]>, source: string): void {
@@ -111,7 +137,12 @@ export function parseTrainerState(text: string, source: string): TrainerState {
     if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0) throw new UserError(`${source}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(o[key])})`);
   }
   if (o.best_val_loss !== null && typeof o.best_val_loss !== 'number') throw new UserError(`${source}: best_val_loss must be a number or null`);
-  return o as TrainerState;
+  for (const key of ['elapsed_s', 'loss', 'val_loss'] as const) {
+    if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'number') throw new UserError(`${source}: ${key} must be a number`);
+  }
+  if (o.best_checkpoint !== undefined && typeof o.best_checkpoint !== 'string') throw new UserError(`${source}: best_checkpoint must be a folder name`);
+  if (o.plan !== undefined && !(isObject(o.plan) && isObject(o.plan.model) && isObject(o.plan.options))) throw new UserError(`${source}: plan is not a training plan`);
+  return o as unknown as TrainerState;
 }
 
 /** Complete checkpoint folders of a run, oldest first (by step, then name). */

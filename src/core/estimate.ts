@@ -1,4 +1,5 @@
-import { ModelConfig, parameterCount } from './model-config';
+import { ModelConfig } from './model-config';
+import { parameterCount } from './weight-table';
 
 export interface Estimate {
   params: number;

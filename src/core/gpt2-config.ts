@@ -1,16 +1,17 @@
 import { UserError, isUserError } from './errors';
-import { parseJsonObject } from './json';
+import { isObject, parseJsonObject } from './json';
 import { ModelConfig, validateModelConfig } from './model-config';
 
 export interface CorpusLabExtra {
   format_version: 1;
   norm: ModelConfig['norm'];
+  bias: boolean;
   tokenizer_kind: string;
   [key: string]: unknown;
 }
 
 /** Hugging Face GPT-2 config.json for a model (+ our own block), so transformers can load the folder. */
-export function toGpt2ConfigJson(c: ModelConfig, extra: Omit<CorpusLabExtra, 'format_version' | 'norm'>, eosTokenId?: number): string {
+export function toGpt2ConfigJson(c: ModelConfig, extra: Omit<CorpusLabExtra, 'format_version' | 'norm' | 'bias'>, eosTokenId?: number): string {
   const config = {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
@@ -32,7 +33,7 @@ export function toGpt2ConfigJson(c: ModelConfig, extra: Omit<CorpusLabExtra, 'fo
     bos_token_id: eosTokenId ?? null,
     eos_token_id: eosTokenId ?? null,
     torch_dtype: 'float32',
-    corpus_lab: { ...extra, format_version: 1, norm: c.norm },
+    corpus_lab: { ...extra, format_version: 1, norm: c.norm, bias: c.bias },
   };
   return JSON.stringify(config, null, 2) + '\n';
 }
@@ -52,8 +53,7 @@ export function fromGpt2ConfigJson(text: string, source: string): ModelConfig {
   if (o.activation_function !== undefined && o.activation_function !== 'gelu_new') {
     throw new UserError(`${source}: activation_function ${JSON.stringify(o.activation_function)} is not supported (gelu_new)`);
   }
-  const extra = o.corpus_lab;
-  const norm = typeof extra === 'object' && extra !== null ? (extra as Record<string, unknown>).norm : 'layernorm';
+  const extra = isObject(o.corpus_lab) ? o.corpus_lab : {};
   const dropout = o.resid_pdrop ?? 0;
   if (typeof dropout !== 'number') throw new UserError(`${source}: resid_pdrop must be a number`);
   const config = {
@@ -62,8 +62,9 @@ export function fromGpt2ConfigJson(text: string, source: string): ModelConfig {
     layers: int('n_layer'),
     heads: int('n_head'),
     width: int('n_embd'),
-    norm: norm as ModelConfig['norm'],
+    norm: (extra.norm ?? 'layernorm') as ModelConfig['norm'],
     dropout,
+    bias: (extra.bias ?? true) as boolean,
   };
   try {
     return validateModelConfig(config);

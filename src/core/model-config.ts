@@ -11,7 +11,16 @@ export interface ModelConfig {
   width: number;
   norm: NormKind;
   dropout: number;
+  /** Biases in linear layers and norms (nanoGPT's `bias`); false is a little faster. */
+  bias: boolean;
 }
+
+/** The fields a user may set (the vocabulary size comes from the tokenizer). */
+export const MODEL_OPTION_KEYS = ['context', 'layers', 'heads', 'width', 'norm', 'dropout', 'bias'] as const satisfies readonly (keyof ModelConfig)[];
+export type ModelOptionKey = (typeof MODEL_OPTION_KEYS)[number];
+
+/** What a model is unless a preset or an option says otherwise. */
+export const MODEL_DEFAULTS = { norm: 'layernorm', bias: true } as const satisfies Partial<ModelConfig>;
 
 export type PresetName = 'tiny' | 'small';
 
@@ -54,17 +63,9 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   if (c.norm !== 'layernorm' && c.norm !== 'dyt') {
     throw new UserError(`norm must be "layernorm" or "dyt" (got "${String(c.norm)}")`);
   }
+  if (typeof c.bias !== 'boolean') throw new UserError(`bias must be true or false (got ${JSON.stringify(c.bias)})`);
   if (!(c.dropout >= 0 && c.dropout < 1)) {
     throw new UserError(`dropout must be at least 0 and below 1 (got ${c.dropout})`);
   }
   return c;
-}
-
-/** Exact number of trainable parameters (the head is tied to the token embedding). */
-export function parameterCount(c: ModelConfig): number {
-  const w = c.width;
-  const normParams = c.norm === 'dyt' ? 2 * w + 1 : 2 * w;
-  const block =
-    normParams + (w * 3 * w + 3 * w) + (w * w + w) + normParams + (w * 4 * w + 4 * w) + (4 * w * w + w);
-  return c.vocabSize * w + c.context * w + c.layers * block + normParams;
 }

@@ -40,6 +40,10 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   valFraction: 0.1,
 };
 
+/** The options a user may set; the rest are the recipe's. */
+export const TRAIN_OPTION_KEYS = ['batch', 'epochs', 'maxSteps', 'lr', 'evalEvery', 'seed'] as const satisfies readonly (keyof TrainOptions)[];
+export type TrainOptionKey = (typeof TRAIN_OPTION_KEYS)[number];
+
 /** Without --epochs or --max-steps, train at least this many steps (and whole epochs). */
 export const DEFAULT_MIN_STEPS = 600;
 

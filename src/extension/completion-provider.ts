@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
 import { WorkerError } from './worker-client';
-import type { GenerateResult } from '../worker/model/generator';
+import type { GenerateResult } from '../worker/protocol';
 
 // Characters of text before the cursor sent as the prompt: enough for any context we train
 // (the worker keeps the last `context` tokens of it).
@@ -32,7 +32,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     // A newer request replaces an older one: the worker drops the stale job between tokens.
     if (this.inFlight !== undefined) this.ctx.inference.cancel(this.inFlight);
     const began = performance.now();
-    const job = this.ctx.inference.request<GenerateResult>((id) => ({
+    const job = this.ctx.inference.request((id) => ({
       kind: 'generate',
       id,
       checkpoint: model,

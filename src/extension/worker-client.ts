@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { WorkerRequest, WorkerResponse, parseWorkerResponse } from '../worker/protocol';
+import { JobResults, WorkerRequest, WorkerResponse, parseWorkerResponse } from '../worker/protocol';
 
 type Job = {
   resolve: (value: unknown) => void;
@@ -31,20 +31,16 @@ export class WorkerClient {
     private readonly nice = 0,
   ) {}
 
-  get busy(): boolean {
-    return this.jobs.size > 0;
-  }
-
   /** Requests sent and not yet answered. */
   get pending(): number {
     return this.jobs.size;
   }
 
   /** Sends a request; `onMessage` receives its events and streamed text until it settles. */
-  request<T>(make: (id: number) => WorkerRequest, onMessage?: (m: WorkerResponse) => void): { id: number; result: Promise<T> } {
+  request<R extends Exclude<WorkerRequest, { kind: 'cancel' }>>(make: (id: number) => R, onMessage?: (m: WorkerResponse) => void): { id: number; result: Promise<JobResults[R['kind']]> } {
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    const result = new Promise<T>((resolve, reject) => {
+    const result = new Promise<JobResults[R['kind']]>((resolve, reject) => {
       this.jobs.set(id, { resolve: resolve as (v: unknown) => void, reject, onMessage });
     });
     worker.postMessage(make(id));

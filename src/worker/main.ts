@@ -1,10 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isUserError } from '../core/errors';
 import { validateGenerateOptions } from '../core/generate-options';
-import { WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
+import { JobResults, WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
 import { runTrainJob } from './jobs/train-job';
-import { runEvalJob } from './jobs/eval-job';
-import { runBenchJob } from './jobs/bench-job';
 import { runEstimateJob } from './jobs/estimate-job';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
@@ -37,7 +35,7 @@ port.on('message', (raw: unknown) => {
   ).finally(() => cancelled.delete(msg.id));
 });
 
-async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<unknown> {
+async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<JobResults[keyof JobResults]> {
   const isCancelled = () => cancelled.has(msg.id);
   switch (msg.kind) {
     case 'train':
@@ -52,10 +50,6 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<unk
         generate(loaded.model, loaded.tokenizer, msg.prompt, options, (text) => send({ kind: 'text', id: msg.id, text }), isCancelled),
       );
     }
-    case 'eval':
-      return runEvalJob(msg.checkpoint, msg.file);
-    case 'bench':
-      return runBenchJob(msg.steps);
     case 'estimate':
       return runEstimateJob(msg.request);
   }

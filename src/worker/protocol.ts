@@ -2,7 +2,19 @@ import { isObject } from '../core/json';
 import { TrainEvent } from '../core/train-events';
 import { GenerateOptions } from '../core/generate-options';
 import type { TrainRequest } from './jobs/train-job';
-import type { EstimateRequest } from './jobs/estimate-job';
+import type { EstimateRequest, EstimateResult } from './jobs/estimate-job';
+import type { TrainResult } from './train/trainer';
+import type { GenerateResult } from './model/generator';
+
+// The extension (and anything else talking to a worker) imports its types from here only.
+export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions };
+
+/** What each kind of request answers with. */
+export interface JobResults {
+  train: TrainResult;
+  generate: GenerateResult;
+  estimate: EstimateResult;
+}
 
 /**
  * Messages between the extension host (or CLI) and a worker thread. Every message carries the id
@@ -11,15 +23,13 @@ import type { EstimateRequest } from './jobs/estimate-job';
 export type WorkerRequest =
   | { kind: 'train'; id: number; request: TrainRequest }
   | { kind: 'generate'; id: number; checkpoint: string; prompt: string; options: GenerateOptions }
-  | { kind: 'eval'; id: number; checkpoint: string; file: string }
-  | { kind: 'bench'; id: number; steps: number }
   | { kind: 'estimate'; id: number; request: EstimateRequest }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
   | { kind: 'event'; id: number; event: TrainEvent }
   | { kind: 'text'; id: number; text: string }
-  | { kind: 'result'; id: number; value: unknown }
+  | { kind: 'result'; id: number; value: JobResults[keyof JobResults] }
   | { kind: 'error'; id: number; message: string; userError: boolean }
   | { kind: 'log'; message: string };
 
@@ -36,10 +46,6 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' && isObject(msg.options)
         ? (msg as WorkerRequest)
         : 'generate needs checkpoint, prompt and options';
-    case 'eval':
-      return typeof msg.checkpoint === 'string' && typeof msg.file === 'string' ? (msg as WorkerRequest) : 'eval needs checkpoint and file';
-    case 'bench':
-      return Number.isInteger(msg.steps) ? (msg as WorkerRequest) : 'bench needs steps';
     case 'estimate':
       return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'estimate needs request.corpusPath';
     case 'cancel':

@@ -4,10 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint, CheckpointContents, expectedWeightShapes } from '../../src/core/checkpoint';
+import { listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint, CheckpointContents } from '../../src/core/checkpoint';
+import { weightShapes, parameterCount } from '../../src/core/weight-table';
 import { writeDirAtomic, writeFileAtomic } from '../../src/core/atomic-write';
-import { encodeSafetensors } from '../../src/core/safetensors';
-import { ModelConfig, parameterCount } from '../../src/core/model-config';
+import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
+import { ModelConfig } from '../../src/core/model-config';
 import { NamedTensors } from '../../src/core/tensor';
 import { isUserError } from '../../src/core/errors';
 import { createRunDir, safeName } from '../../src/core/run-dir';
@@ -15,24 +16,24 @@ import { trainTokenizer } from '../../src/core/tokenizer';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt } from '../../src/worker/model/gpt';
 
-const config: ModelConfig = { vocabSize: 13, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0 };
+const config: ModelConfig = { vocabSize: 13, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0, bias: true };
 const root = mkdtempSync(join(tmpdir(), 'corpus-lab-ckpt-'));
 process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
 function weightsFor(c: ModelConfig, fill = 0.5): NamedTensors {
   const out: NamedTensors = new Map();
-  for (const [name, shape] of expectedWeightShapes(c)) out.set(name, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
+  for (const [name, shape] of weightShapes(c)) out.set(name, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
   return out;
 }
 
-function contents(step: number): CheckpointContents {
-  const weights = weightsFor(config);
+function contents(step: number, c: ModelConfig = config): CheckpointContents {
+  const weights = weightsFor(c);
   const optimizer: NamedTensors = new Map();
   for (const [name, t] of weights) {
     optimizer.set(`m.${name}`, t);
     optimizer.set(`v.${name}`, t);
   }
-  return { config, weights, optimizer, trainerState: { step, epoch: 0, cursor: step, seed: 1, best_val_loss: null, rng: {} }, tokenizerJson: trainTokenizer('abc', { kind: 'char' }).toJSON() };
+  return { config: c, weights, optimizer, trainerState: { step, epoch: 0, cursor: step, seed: 1, best_val_loss: null, rng: {} }, tokenizerJson: trainTokenizer('abc', { kind: 'char' }).toJSON() };
 }
 
 const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e as Error).message);
@@ -41,7 +42,7 @@ test('expected weight shapes add up to the exact parameter count (layernorm and 
   for (const norm of ['layernorm', 'dyt'] as const) {
     const c = { ...config, norm };
     let n = 0;
-    for (const shape of expectedWeightShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
+    for (const shape of weightShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
     assert.equal(n, parameterCount(c));
   }
 });
@@ -155,13 +156,15 @@ test('Hugging Face GPT-2 semantics: a PyTorch reader of our files gives the same
     return;
   }
   await startEngine('wasm');
-  const c: ModelConfig = { vocabSize: 21, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0 };
+  // A model without biases is written with zero ones, and must read the same in PyTorch.
+  for (const bias of [true, false]) {
+  const c: ModelConfig = { vocabSize: 21, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias };
   const model = Gpt.initialise(c, 11);
   // Move weights off their initial values (zero biases, unit norms) so every term is exercised.
   for (const v of model.params.values()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 5)));
   const weights = await model.weights();
   const optimizer: NamedTensors = new Map([...weights].flatMap(([n, w]) => [[`m.${n}`, w], [`v.${n}`, w]] as const));
-  const dir = writeCheckpoint(join(root, 'hf'), 'epoch-0001', {
+  const dir = writeCheckpoint(join(root, `hf-${bias}`), 'epoch-0001', {
     config: c,
     weights,
     optimizer,
@@ -169,7 +172,7 @@ test('Hugging Face GPT-2 semantics: a PyTorch reader of our files gives the same
     tokenizerJson: trainTokenizer('abcdefghijklmnopqrst', { kind: 'char' }).toJSON(),
   });
   const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
-  const ours = await model.logits(tf.tensor2d(ids, [1, ids.length], 'int32')).data();
+  const ours = await model.forward(tf.tensor2d(ids, [1, ids.length], 'int32')).data();
   const out = execFileSync('/usr/bin/python3', [join(__dirname, '../../../test/reference/gpt2_logits.py'), dir, JSON.stringify(ids)], { encoding: 'utf8' });
   const theirs = (JSON.parse(out).logits as number[][]).flat();
   assert.equal(theirs.length, ours.length);
@@ -178,4 +181,23 @@ test('Hugging Face GPT-2 semantics: a PyTorch reader of our files gives the same
   assert.ok(maxDiff < 1e-4, `max logit difference ${maxDiff}`);
   model.dispose();
   assert.ok(existsSync(join(dir, 'tokenizer.json')));
+  }
+});
+
+test('a model without biases: none in the weight table, zeros in the file, refused if the file has non-zero ones', () => {
+  const c: ModelConfig = { ...config, bias: false };
+  const names = [...weightShapes(c).keys()];
+  assert.ok(!names.some((n) => n.endsWith('.bias')), names.join(','));
+  const w = config.width;
+  assert.equal(parameterCount(config) - parameterCount(c), config.layers * (3 * w + w + 4 * w + w + 2 * w) + w);
+  const dir = writeCheckpoint(join(root, 'nobias'), 'epoch-0001', contents(1, c));
+  const file = readSafetensors(join(dir, 'model.safetensors')).tensors;
+  assert.deepEqual([...file.get('transformer.h.0.attn.c_attn.bias')!.data], new Array(3 * w).fill(0));
+  assert.ok(file.has('transformer.ln_f.bias'));
+  const back = readCheckpoint(dir, { withOptimizer: true });
+  assert.equal(back.config.bias, false);
+  assert.deepEqual([...back.weights.keys()].sort(), [...names].sort());
+  file.get('transformer.ln_f.bias')!.data[3] = 0.25;
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(file, { format: 'pt' }));
+  assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), (e: unknown) => isUserError(e) && /transformer\.ln_f\.bias is not zero, but config\.json says the model has no biases/.test((e as Error).message));
 });

@@ -5,12 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '../../src/core/safetensors';
+import { COMMANDS } from '../../src/cli/options';
+import { CLI, ENGLISH, KOREAN, REPO } from './helpers';
 
 // These run the built CLI (dist/cli.js) as a user would; `npm test` builds it first.
-const REPO = join(__dirname, '../../..');
-const CLI = join(REPO, 'dist/cli.js');
-const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
-const ENGLISH = join(REPO, 'media/samples/shakespeare.txt');
 const SMALL = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4'];
 const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -189,4 +187,32 @@ test('a damaged or mismatched checkpoint is refused, not half-loaded', () => {
   writeFileSync(join(ckpt, 'tokenizer.json'), JSON.stringify(tok));
   assertUserError(['generate', ckpt], /tokenizer\.json has \d+ tokens but the model was built for \d+/);
   assertUserError(['train', ENGLISH, '--resume', run], /not the corpus this checkpoint was trained on|tokenizer/);
+});
+
+test('every command answers --help with its usage and each of its options (exit 0); the README shows `corpus-lab help`', () => {
+  const usage = cli(['help']);
+  assert.equal(usage.code, 0);
+  for (const [command, spec] of Object.entries(COMMANDS)) {
+    const r = cli([command, '--help']);
+    assert.equal(r.code, 0, `${command} --help → ${r.code}: ${r.stderr}`);
+    assert.match(r.stdout, new RegExp(`^usage: corpus-lab ${command}\\b`));
+    for (const option of spec.options) assert.match(r.stdout, new RegExp(`--${option}\\b`), `${command} --help lists --${option}`);
+    assert.ok(usage.stdout.includes(`corpus-lab ${command}`), command);
+  }
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  assert.ok(readme.includes('```\n' + usage.stdout + '```'), 'README.md holds the output of `corpus-lab help` in a code block (regenerate it)');
+});
+
+test('--bias false: trains without biases, reads back as GPT-2 with zero biases, and is refused when not true|false', () => {
+  const run = join(dir, 'run-nobias');
+  const r = cli(['train', KOREAN, '-o', run, ...SMALL, '--max-steps', '3', '--bias', 'false', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const start = JSON.parse(r.stdout.split('\n')[0]);
+  assert.equal(start.plan.model.bias, false);
+  const withBias = JSON.parse(cli(['train', KOREAN, '-o', join(dir, 'run-bias'), ...SMALL, '--max-steps', '1', '--json']).stdout.split('\n')[0]);
+  assert.ok(start.params < withBias.params, `${start.params} < ${withBias.params}`);
+  const ckpt = readdirSync(join(run, 'checkpoints')).map((n) => join(run, 'checkpoints', n))[0];
+  assert.equal(JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')).corpus_lab.bias, false);
+  assert.equal(cli(['generate', run, '--prompt', '대한', '--max-tokens', '5']).code, 0);
+  assertUserError(['train', KOREAN, '--bias', 'no'], /--bias must be true or false \(got "no"\)/);
 });

@@ -5,14 +5,15 @@ import { learningRateAt } from '../../src/core/lr-schedule';
 import { EpochPlan, evalWindowStarts, fillBatch, stepsPerEpoch } from '../../src/core/batches';
 import { sampleToken, argmax } from '../../src/core/sampling';
 import { StopSequenceFilter } from '../../src/core/stop-sequences';
-import { parameterCount, presetNamed, validateModelConfig, ModelConfig } from '../../src/core/model-config';
+import { presetNamed, validateModelConfig, ModelConfig } from '../../src/core/model-config';
+import { parameterCount } from '../../src/core/weight-table';
 import { makeTrainPlan, largestContextThatFits } from '../../src/core/train-plan';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../src/core/train-options';
 import { estimate } from '../../src/core/estimate';
 import { formatBytes } from '../../src/core/format-bytes';
 import { isUserError } from '../../src/core/errors';
 
-const tiny: ModelConfig = { vocabSize: 65, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0 };
+const tiny: ModelConfig = { vocabSize: 65, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true };
 
 test('rng: same seed, same sequence; different seeds differ; values in [0,1)', () => {
   const a = new Rng(42);

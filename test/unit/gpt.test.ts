@@ -1,13 +1,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEngine, tf } from '../../src/worker/engine/backend';
-import { Gpt, disposeCache } from '../../src/worker/model/gpt';
+import { Gpt, KERNEL_OPS, TFJS_OPS, disposeCache, newCache } from '../../src/worker/model/gpt';
 import { matMul, embed } from '../../src/worker/model/ops';
 import { ModelConfig } from '../../src/core/model-config';
 import { AdamW } from '../../src/worker/train/adamw';
 import { trainStep } from '../../src/worker/train/train-step';
 
-const small: ModelConfig = { vocabSize: 11, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0 };
+const small: ModelConfig = { vocabSize: 11, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0, bias: true };
 
 before(async () => {
   await startEngine('wasm');
@@ -84,14 +84,14 @@ test('loss gradient matches finite differences for a few weights', async () => {
 test('KV-cache decoding gives the same logits as the full forward pass', async () => {
   const model = Gpt.initialise(small, 5);
   const ids = [1, 5, 2, 7, 3, 3, 9, 0];
-  const full = await tf.tidy(() => model.logits(tf.tensor2d(ids, [1, ids.length], 'int32'))).data();
-  const { cache, lastLogits } = model.prefill(ids.slice(0, 3));
-  let logits = lastLogits;
+  const full = await tf.tidy(() => model.forward(tf.tensor2d(ids, [1, ids.length], 'int32'))).data();
+  const cache = newCache();
+  let logits = model.next(ids.slice(0, 3), cache);
   for (let pos = 3; pos <= ids.length; pos++) {
     const got = await logits.data();
     assert.ok(maxAbsDiff(got, full.subarray((pos - 1) * small.vocabSize, pos * small.vocabSize)) < 1e-4, `position ${pos}`);
     logits.dispose();
-    if (pos < ids.length) logits = model.decodeStep(ids[pos], cache);
+    if (pos < ids.length) logits = model.next([ids[pos]], cache);
   }
   disposeCache(cache);
   model.dispose();
@@ -108,7 +108,7 @@ test('same seed gives the same weights; weights round-trip through fromWeights',
   assert.notDeepEqual(wa.get('transformer.wte.weight')!.data, wc.get('transformer.wte.weight')!.data);
   const d = Gpt.fromWeights(small, wa);
   const ids = tf.tensor2d([[1, 2, 3]], [1, 3], 'int32');
-  assert.equal(maxAbsDiff(await a.logits(ids).data(), await d.logits(ids).data()), 0);
+  assert.equal(maxAbsDiff(await a.forward(ids).data(), await d.forward(ids).data()), 0);
   for (const m of [a, b, c, d]) m.dispose();
 });
 
@@ -133,10 +133,10 @@ test('concurrent engine starts share one backend (no fallback to cpu)', async ()
 
 test('fused kernels (attention, GELU, layer norm, linear layers, output head): same loss and gradients as the tfjs ops (tiny preset shape, and a small odd one)', async () => {
   const configs: [ModelConfig, number][] = [
-    [{ vocabSize: 65, context: 64, layers: 2, heads: 4, width: 128, norm: 'layernorm', dropout: 0 }, 3],
-    [{ vocabSize: 13, context: 12, layers: 1, heads: 3, width: 24, norm: 'layernorm', dropout: 0 }, 2],
+    [{ vocabSize: 65, context: 64, layers: 2, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true }, 3],
+    [{ vocabSize: 13, context: 12, layers: 1, heads: 3, width: 24, norm: 'layernorm', dropout: 0, bias: true }, 2],
     // widths that are not whole SIMD vectors: the kernels' scalar tails (attention falls back to tfjs ops)
-    [{ vocabSize: 13, context: 5, layers: 1, heads: 3, width: 18, norm: 'layernorm', dropout: 0 }, 3],
+    [{ vocabSize: 13, context: 5, layers: 1, heads: 3, width: 18, norm: 'layernorm', dropout: 0, bias: true }, 3],
   ];
   for (const [config, batch] of configs) {
     const model = Gpt.initialise(config, 5);
@@ -145,7 +145,7 @@ test('fused kernels (attention, GELU, layer norm, linear layers, output head): s
     const targets = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize), [batch, config.context], 'int32');
     const vars = [...model.params.values()];
     const run = async (composite: boolean) => {
-      model.compositeOps = composite;
+      model.ops = composite ? TFJS_OPS : KERNEL_OPS;
       const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), vars);
       const out = { loss: (await value.data())[0], grads: await Promise.all(vars.map(async (v) => grads[v.name].data())) };
       tf.dispose([value, ...Object.values(grads)]);
@@ -164,11 +164,11 @@ test('fused kernels (attention, GELU, layer norm, linear layers, output head): s
 });
 
 test('fused AdamW kernel: same weights and moments as the tfjs-op AdamW after a few clipped steps', async () => {
-  const config: ModelConfig = { vocabSize: 17, context: 8, layers: 1, heads: 2, width: 16, norm: 'layernorm', dropout: 0 };
+  const config: ModelConfig = { vocabSize: 17, context: 8, layers: 1, heads: 2, width: 16, norm: 'layernorm', dropout: 0, bias: true };
   const runs = [];
   for (const composite of [false, true]) {
     const model = Gpt.initialise(config, 9);
-    const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 });
+    const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 }, model.decayed);
     optimizer.compositeOps = composite;
     const losses: number[] = [];
     for (let step = 1; step <= 4; step++) {

@@ -65,7 +65,7 @@ test('fuzz tokenizer.json: every mutation loads and round-trips, or is refused w
 });
 
 test('fuzz config.json and trainer_state.json: usable or refused with a UserError', () => {
-  const config = toGpt2ConfigJson({ vocabSize: 66, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0 }, { tokenizer_kind: 'char' });
+  const config = toGpt2ConfigJson({ vocabSize: 66, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true }, { tokenizer_kind: 'char' });
   for (const m of mutations(config, 300, 3)) {
     acceptsOrRefuses('config.json', () => {
       const c = fromGpt2ConfigJson(m, 'config.json');

@@ -4,13 +4,14 @@ import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt } from '../../src/worker/model/gpt';
 import { AdamW } from '../../src/worker/train/adamw';
 import { splitBatch, trainStep, StepInput } from '../../src/worker/train/train-step';
+import { lowerThreadPriority } from '../../src/worker/thread-priority';
 import { ReplicaFailure, ReplicaPool, resolveTrainingThreads } from '../../src/worker/train/replicas/replica-pool';
 import { ModelConfig } from '../../src/core/model-config';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/train-options';
 import { Worker } from 'node:worker_threads';
 import { isUserError } from '../../src/core/errors';
 
-const config: ModelConfig = { vocabSize: 23, context: 16, layers: 2, heads: 2, width: 32, norm: 'layernorm', dropout: 0 };
+const config: ModelConfig = { vocabSize: 23, context: 16, layers: 2, heads: 2, width: 32, norm: 'layernorm', dropout: 0, bias: true };
 
 before(async () => {
   await startEngine('wasm');
@@ -30,7 +31,7 @@ function batchAt(step: number, batch: number): StepInput {
 
 async function train(threads: number, batch: number, steps: number) {
   const model = Gpt.initialise(config, 3);
-  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
+  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS, model.decayed);
   const pool = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
   const losses: number[] = [];
   try {
@@ -78,7 +79,7 @@ test('an uneven split (batch 5 on 3 threads) still gives the batch mean', async 
 test('a replica thread that dies fails the step with ReplicaFailure and leaves the model untouched', async () => {
   const tensors = tf.memory().numTensors;
   const model = Gpt.initialise(config, 4);
-  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
+  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS, model.decayed);
   const pool = await ReplicaPool.start(config, model.params, 2, () => undefined);
   try {
     await trainStep(model, optimizer, batchAt(1, 4), pool);
@@ -108,5 +109,19 @@ test('thread count: as asked (at most the batch), else one per core up to 4 with
     for (const backend of ['wasm', 'cpu']) {
       assert.throws(() => resolveTrainingThreads(bad, backend, 12), (e: Error) => isUserError(e) && e.message === `threads must be a whole number from 1 to 64 (got ${bad})`);
     }
+  }
+});
+
+test("replica threads' log lines reach the pool's log (the extension's log)", async () => {
+  lowerThreadPriority(2); // replicas take the starting thread's nice value and log it
+  const model = Gpt.initialise(config, 4);
+  const lines: string[] = [];
+  const pool = await ReplicaPool.start(config, model.params, 2, (line) => lines.push(line));
+  try {
+    for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(lines.some((l) => /^replica 1: thread \d+ runs at nice 2$/.test(l)), JSON.stringify(lines));
+  } finally {
+    await pool.dispose();
+    model.dispose();
   }
 });

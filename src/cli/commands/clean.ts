@@ -1,18 +1,16 @@
-import { parseCommandArgs, stringFlag } from '../args';
+import { parseCommand } from '../args';
 import { printJson, info } from '../output';
 import { readCorpus } from '../../core/corpus';
 import { cleanText, parseCleanRules } from '../../core/clean';
 import { writeFileAtomic } from '../../core/atomic-write';
 
-const OPTIONS = { output: { type: 'string', short: 'o' }, rules: { type: 'string' }, json: { type: 'boolean' } } as const;
 
 export async function cleanCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('clean', argv, OPTIONS, { min: 1, max: 1, names: 'FILE' });
-  const options = parseCleanRules(stringFlag(values, 'rules') ?? '');
-  const { text, report } = cleanText(readCorpus(positionals[0]).text, options);
-  const out = stringFlag(values, 'output');
+  const { options, positionals } = parseCommand('clean', argv);
+  const { text, report } = cleanText(readCorpus(positionals[0]).text, parseCleanRules((options.rules as string | undefined) ?? ''));
+  const out = options.output as string | undefined;
   if (out) writeFileAtomic(out, text);
-  if (values.json) printJson(out ? { output: out, report } : { text, report });
+  if (options.json) printJson(out ? { output: out, report } : { text, report });
   else {
     if (!out) process.stdout.write(text);
     for (const r of report.steps) if (r.count > 0) info(`${r.rule}: ${r.count} (${r.description})`);

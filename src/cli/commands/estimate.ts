@@ -1,32 +1,14 @@
-import { parseCommandArgs, numberFlag, choiceFlag, stringFlag } from '../args';
+import { parseCommand } from '../args';
 import { printJson, info, formatDuration } from '../output';
-import { runEstimateJob } from '../../worker/jobs/estimate-job';
+import { EstimateRequest, runEstimateJob } from '../../worker/jobs/estimate-job';
 import { formatBytes } from '../../core/format-bytes';
 
-const OPTIONS = {
-  preset: { type: 'string' },
-  tokenizer: { type: 'string' },
-  'vocab-size': { type: 'string' },
-  context: { type: 'string' },
-  batch: { type: 'string' },
-  steps: { type: 'string' },
-  backend: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
 
 export async function estimateCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('estimate', argv, OPTIONS, { min: 1, max: 1, names: 'FILE' });
-  const e = await runEstimateJob({
-    corpusPath: positionals[0],
-    preset: stringFlag(values, 'preset'),
-    tokenizer: choiceFlag(values, 'tokenizer', ['char', 'bpe'] as const),
-    vocabSize: numberFlag(values, 'vocab-size'),
-    context: numberFlag(values, 'context'),
-    batch: numberFlag(values, 'batch'),
-    measureSteps: numberFlag(values, 'steps'),
-    backend: choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const),
-  });
-  if (values.json) printJson(e);
+  const { options, positionals } = parseCommand('estimate', argv);
+  const { json, steps, ...request } = options as Omit<EstimateRequest, 'corpusPath'> & { json?: boolean; steps?: number };
+  const e = await runEstimateJob({ ...request, corpusPath: positionals[0], measureSteps: steps });
+  if (json) printJson(e);
   else {
     info(
       `${e.preset}: ${e.params.toLocaleString('en-US')} parameters, ${e.tokens.toLocaleString('en-US')} tokens, ` +

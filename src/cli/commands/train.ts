@@ -1,33 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCommandArgs, numberFlag, choiceFlag, stringFlag } from '../args';
+import { parseCommand } from '../args';
 import { printJson } from '../output';
 import { TrainProgress } from '../progress';
 import { runTrainJob, TrainRequest } from '../../worker/jobs/train-job';
 import { UserError } from '../../core/errors';
 
-const OPTIONS = {
-  output: { type: 'string', short: 'o' },
-  preset: { type: 'string' },
-  layers: { type: 'string' },
-  heads: { type: 'string' },
-  width: { type: 'string' },
-  context: { type: 'string' },
-  batch: { type: 'string' },
-  tokenizer: { type: 'string' },
-  'vocab-size': { type: 'string' },
-  norm: { type: 'string' },
-  dropout: { type: 'string' },
-  epochs: { type: 'string' },
-  'max-steps': { type: 'string' },
-  lr: { type: 'string' },
-  'eval-every': { type: 'string' },
-  seed: { type: 'string' },
-  backend: { type: 'string' },
-  threads: { type: 'string' },
-  resume: { type: 'string' },
-  json: { type: 'boolean' },
-} as const;
 
 /** The sample `corpus-lab train` uses when no file is given (shipped in media/samples). */
 export function bundledSample(): string {
@@ -39,32 +17,11 @@ export function bundledSample(): string {
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs('train', argv, OPTIONS, { min: 0, max: 1, names: 'FILE' });
-  const corpusPath = positionals[0] ?? bundledSample();
-  const req: TrainRequest = {
-    corpusPath,
-    runDir: stringFlag(values, 'output'),
-    preset: stringFlag(values, 'preset'),
-    layers: numberFlag(values, 'layers'),
-    heads: numberFlag(values, 'heads'),
-    width: numberFlag(values, 'width'),
-    context: numberFlag(values, 'context'),
-    batch: numberFlag(values, 'batch'),
-    tokenizer: choiceFlag(values, 'tokenizer', ['char', 'bpe'] as const),
-    vocabSize: numberFlag(values, 'vocab-size'),
-    norm: choiceFlag(values, 'norm', ['layernorm', 'dyt'] as const),
-    dropout: numberFlag(values, 'dropout', 'real'),
-    epochs: numberFlag(values, 'epochs'),
-    maxSteps: numberFlag(values, 'max-steps'),
-    lr: numberFlag(values, 'lr', 'real'),
-    evalEvery: numberFlag(values, 'eval-every'),
-    seed: numberFlag(values, 'seed'),
-    backend: choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const),
-    threads: numberFlag(values, 'threads'),
-    resume: stringFlag(values, 'resume'),
-  };
+  const { options, positionals } = parseCommand('train', argv);
+  const { output, json, ...rest } = options as Omit<TrainRequest, 'corpusPath' | 'runDir'> & { output?: string; json?: boolean };
+  const req: TrainRequest = { ...rest, corpusPath: positionals[0] ?? bundledSample(), runDir: output };
   const progress = new TrainProgress();
-  const emit = values.json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
+  const emit = json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
 
   let stopRequested = false;
   const onSigint = () => {

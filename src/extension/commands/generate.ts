@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { Ctx } from '../ctx';
-import type { GenerateResult } from '../../worker/model/generator';
+import type { GenerateResult } from '../../worker/protocol';
 import { showError } from './util';
 
 /** Generate Sample: continue the selection (or the current line) in a new editor, streaming. */
@@ -17,7 +17,7 @@ export function generateSampleCommand(ctx: Ctx) {
     const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: prompt });
     const out = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
     let chain = Promise.resolve(true);
-    const job = ctx.inference.request<GenerateResult>(
+    const job = ctx.inference.request(
       (id) => ({ kind: 'generate', id, checkpoint: model, prompt, options: { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: options?.maxTokens ?? 300, seed: Date.now() >>> 0, stop: [] } }),
       (m) => {
         if (m.kind !== 'text') return;

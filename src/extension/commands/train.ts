@@ -3,9 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { WorkerError } from '../worker-client';
-import type { TrainRequest } from '../../worker/jobs/train-job';
-import type { EstimateResult } from '../../worker/jobs/estimate-job';
-import type { TrainResult } from '../../worker/train/trainer';
+import type { EstimateResult, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { resolveTarget, showError } from './util';
@@ -78,7 +76,7 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<'tiny' | 'small
   // One after the other: timed steps that share the worker with another measurement are not this machine's speed.
   const estimateAll = async () => {
     for (const item of items) {
-      const { result } = ctx.trainer.request<EstimateResult>((id) => ({
+      const { result } = ctx.trainer.request((id) => ({
         kind: 'estimate',
         id,
         request: { corpusPath: target.fsPath, preset: item.preset, tokenizer: ctx.config.tokenizer, backend: ctx.config.backend, measureSteps: 2 },
@@ -125,7 +123,7 @@ export function formatSeconds(s: number): string {
 
 async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
-  const job = ctx.trainer.request<TrainResult>(
+  const job = ctx.trainer.request(
     (id) => ({ kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : ctx.config.tokenizer } }),
     (m) => {
       if (m.kind !== 'event') return;

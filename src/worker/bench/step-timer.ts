@@ -14,7 +14,7 @@ export interface RandomTokenTrainer {
 /** A fresh model and AdamW of `config`, trained on seeded random tokens on `threads` threads: what bench times and profiles. */
 export async function randomTokenTrainer(config: ModelConfig, batch: number, threads = 1): Promise<RandomTokenTrainer> {
   const model = Gpt.initialise(config, 1);
-  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS);
+  const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS, model.decayed);
   const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
   const rng = new Rng(7);
   const inputs = new Int32Array(batch * config.context);

@@ -7,8 +7,9 @@ import { dirname, join, sep } from 'node:path';
 import { UserError } from '../../core/errors';
 import { shareIdentityOnWasm } from './kernels/shared-identity';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export type BackendChoice = 'auto' | BackendName;
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
 
 export interface EngineInfo {
   backend: BackendName;

@@ -1,6 +1,7 @@
 import { startEngine, BackendChoice } from '../engine/backend';
 import { median, timeTrainingSteps } from '../bench/step-timer';
-import { ModelConfig, PRESETS, parameterCount } from '../../core/model-config';
+import { MODEL_DEFAULTS, ModelConfig, PRESETS, validateModelConfig } from '../../core/model-config';
+import { parameterCount } from '../../core/weight-table';
 import { StepProfile, profileTrainingStep } from '../bench/step-profile';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
@@ -12,28 +13,45 @@ export interface BenchResult {
   params: number;
   steps: number;
   config: ModelConfig & { batch: number };
+  /** Whether this was the standard config (DESIGN §4), the one compared with the PyTorch peer. */
+  standard: boolean;
   /** With `profile`: one more step on one thread, timed kernel by kernel. */
   profile?: StepProfile;
 }
 
+export interface BenchRequest extends Partial<Pick<ModelConfig, 'layers' | 'heads' | 'width' | 'context'>> {
+  batch?: number;
+  /** Vocabulary of the random tokens (default 65, tinyshakespeare's). */
+  vocab?: number;
+  steps?: number;
+  threads?: number;
+  backend?: BackendChoice;
+  profile?: boolean;
+}
+
 /**
- * Times full training steps (forward, backward, clip, AdamW) of the standard config (DESIGN §4)
- * on random tokens of a 65-symbol vocabulary (tinyshakespeare's): median after warm-up.
+ * Times full training steps (forward, backward, clip, AdamW) on random tokens: the standard config
+ * (DESIGN §4) unless a shape is given; median after warm-up.
  */
-export async function runBenchJob(steps = 30, backend: BackendChoice = 'auto', warmup = 3, profile = false, threads?: number): Promise<BenchResult> {
-  const engine = await startEngine(backend);
+export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<BenchResult> {
+  const engine = await startEngine(req.backend ?? 'auto');
   const p = PRESETS.tiny;
-  const config: ModelConfig = { vocabSize: 65, context: p.context, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: 0 };
-  const trainingThreads = resolveTrainingThreads(threads, engine.backend, p.batch);
-  const ms = median(await timeTrainingSteps(config, p.batch, steps, warmup, trainingThreads));
+  const shape = { layers: req.layers ?? p.layers, heads: req.heads ?? p.heads, width: req.width ?? p.width, context: req.context ?? p.context };
+  const config = validateModelConfig({ ...MODEL_DEFAULTS, ...shape, vocabSize: req.vocab ?? 65, dropout: 0 });
+  const batch = req.batch ?? p.batch;
+  const steps = req.steps ?? 30;
+  const standard = config.vocabSize === 65 && batch === p.batch && (['layers', 'heads', 'width', 'context'] as const).every((k) => config[k] === p[k]);
+  const trainingThreads = resolveTrainingThreads(req.threads, engine.backend, batch);
+  const ms = median(await timeTrainingSteps(config, batch, steps, warmup, trainingThreads));
   return {
     ms_per_step: Math.round(ms * 100) / 100,
-    tokens_per_s: Math.round((p.batch * p.context * 1000) / ms),
+    tokens_per_s: Math.round((batch * config.context * 1000) / ms),
     backend: engine.backend,
     threads: trainingThreads * engine.threads,
     params: parameterCount(config),
     steps,
-    config: { ...config, batch: p.batch },
-    profile: profile ? await profileTrainingStep(config, p.batch, warmup) : undefined,
+    config: { ...config, batch },
+    standard,
+    profile: req.profile ? await profileTrainingStep(config, batch, warmup) : undefined,
   };
 }

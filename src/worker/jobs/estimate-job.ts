@@ -40,7 +40,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const tokens = kind === 'char' ? [...corpus.text].length : Math.round(corpus.bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
-  const config = validateModelConfig({ vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: p.dropout });
+  const config = validateModelConfig({ vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: p.dropout, bias: true });
   const batch = req.batch ?? p.batch;
   const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch }));
   const engine = await startEngine(req.backend ?? 'auto');

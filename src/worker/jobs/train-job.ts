@@ -4,9 +4,10 @@ import { startEngine, BackendChoice } from '../engine/backend';
 import { train, TrainJob, TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
-import { ModelConfig, NormKind, presetNamed, validateModelConfig } from '../../core/model-config';
+import { MODEL_DEFAULTS, MODEL_OPTION_KEYS, ModelConfig, ModelOptionKey, presetNamed, validateModelConfig } from '../../core/model-config';
+import { pickDefined } from '../../core/pick-defined';
 import { Tokenizer, TokenizerKind, trainTokenizer } from '../../core/tokenizer';
-import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
+import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTION_KEYS, TrainOptionKey, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
 import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
@@ -18,33 +19,26 @@ import { truncateMetrics } from '../../core/metrics';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
-/** A training request as the CLI and the extension send it: plain JSON, every field optional but the corpus. */
-export interface TrainRequest {
-  corpusPath: string;
-  /** The run folder to create; without it a timestamped folder is made under runsRoot. */
-  runDir?: string;
-  runsRoot?: string;
-  preset?: string;
-  layers?: number;
-  heads?: number;
-  width?: number;
-  context?: number;
-  batch?: number;
-  norm?: NormKind;
-  dropout?: number;
-  tokenizer?: TokenizerKind;
-  vocabSize?: number;
-  epochs?: number;
-  maxSteps?: number;
-  lr?: number;
-  evalEvery?: number;
-  seed?: number;
-  backend?: BackendChoice;
-  /** Training threads on the wasm backend; default one per core, at most 4. */
-  threads?: number;
-  /** A run folder or checkpoint folder to continue from. */
-  resume?: string;
-}
+/**
+ * A training request as the CLI and the extension send it (plain JSON): any of the model's shape
+ * and of the training options (unset ones come from the preset and the defaults), plus paths.
+ */
+export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
+  Partial<Pick<TrainOptions, TrainOptionKey>> & {
+    corpusPath: string;
+    /** The run folder to create; without it a timestamped folder is made under runsRoot. */
+    runDir?: string;
+    runsRoot?: string;
+    preset?: string;
+    tokenizer?: TokenizerKind;
+    /** BPE vocabulary size (a char vocabulary is the corpus's characters). */
+    vocabSize?: number;
+    backend?: BackendChoice;
+    /** Training threads on the wasm backend; default one per core, at most 4. */
+    threads?: number;
+    /** A run folder or checkpoint folder to continue from. */
+    resume?: string;
+  };
 
 /** `log` takes diagnostic lines (the extension's log); events go to `emit`. */
 export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
@@ -54,26 +48,11 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
 
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
-  const preset = presetNamed(req.preset ?? 'tiny');
-  const model: ModelConfig = validateModelConfig({
-    vocabSize: tokenizer.vocabSize,
-    context: req.context ?? preset.context,
-    layers: req.layers ?? preset.layers,
-    heads: req.heads ?? preset.heads,
-    width: req.width ?? preset.width,
-    norm: req.norm ?? 'layernorm',
-    dropout: req.dropout ?? preset.dropout,
-  });
-  const options: TrainOptions = validateTrainOptions({
-    ...DEFAULT_TRAIN_OPTIONS,
-    batch: req.batch ?? preset.batch,
-    epochs: req.epochs,
-    maxSteps: req.maxSteps,
-    lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
-    minLr: (req.lr ?? DEFAULT_TRAIN_OPTIONS.lr) / 10,
-    evalEvery: req.evalEvery,
-    seed: req.seed ?? DEFAULT_TRAIN_OPTIONS.seed,
-  });
+  const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
+  const model = validateModelConfig({ ...MODEL_DEFAULTS, ...shape, ...pickDefined(req, MODEL_OPTION_KEYS), vocabSize: tokenizer.vocabSize });
+  const trainOptions = { batch, ...pickDefined(req, TRAIN_OPTION_KEYS) };
+  const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
+  const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
   const plan = makeTrainPlan(tokens.length, model, options);
   checkTrainingFits(estimate(model, options.batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
@@ -104,8 +83,8 @@ async function resumeJob(
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
   const tokens = Int32Array.from(tokenizer.encode(text));
-  const saved = ckpt.trainerState.plan as TrainPlan | undefined;
-  if (!saved || typeof saved !== 'object') throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
+  const saved = ckpt.trainerState.plan;
+  if (!saved) throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
   const options = validateTrainOptions({ ...saved.options, epochs: req.epochs ?? saved.options.epochs, maxSteps: req.maxSteps ?? saved.options.maxSteps });
   const plan = makeTrainPlan(tokens.length, ckpt.config, options);

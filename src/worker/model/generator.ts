@@ -1,5 +1,5 @@
 import { tf } from '../engine/backend';
-import { Gpt, KvCache, disposeCache } from './gpt';
+import { Gpt, disposeCache, newCache } from './gpt';
 import { Tokenizer, decodeStream } from '../../core/tokenizer';
 import { Rng, mixSeed } from '../../core/rng';
 import { sampleToken } from '../../core/sampling';
@@ -44,7 +44,7 @@ export async function generate(
     }
   };
 
-  let cache: KvCache | undefined;
+  const cache = newCache();
   let logits: tf.Tensor1D | undefined;
   let produced = 0;
   let stoppedBy: GenerateResult['stoppedBy'] = 'max-tokens';
@@ -55,12 +55,11 @@ export async function generate(
         stoppedBy = 'cancelled';
         break;
       }
-      if (!cache || cache.length >= context) {
+      if (!logits) {
         // (Re)start from the most recent tokens: all of them at first, half a context once full.
-        if (cache) disposeCache(cache);
-        logits?.dispose();
-        const keep = cache ? Math.max(1, Math.floor(context / 2)) : context;
-        ({ cache, lastLogits: logits } = model.prefill(history.slice(-keep)));
+        const keep = cache.length > 0 ? Math.max(1, Math.floor(context / 2)) : context;
+        disposeCache(cache);
+        logits = model.next(history.slice(-keep), cache);
       }
       const values = (await logits!.data()) as Float32Array;
       for (const id of banned) values[id] = -Infinity;
@@ -74,13 +73,13 @@ export async function generate(
         stoppedBy = 'stop-sequence';
         break;
       }
-      if (produced < o.maxTokens && cache.length < context) logits = model.decodeStep(next, cache);
+      if (produced < o.maxTokens && cache.length < context) logits = model.next([next], cache);
       if (produced % 4 === 0) await new Promise((r) => setImmediate(r));
     }
     if (!stops.stopped) emit(stops.push(stream.flush()) + stops.flush());
   } finally {
     logits?.dispose();
-    if (cache) disposeCache(cache);
+    disposeCache(cache);
   }
   const ids = history.slice(history.length - produced);
   return { text, ids, tokens: produced, stoppedBy, msPerToken: produced ? (performance.now() - started) / produced : 0 };

@@ -12,12 +12,16 @@ export interface AdamWSettings {
 
 let instances = 0;
 
-/** PyTorch's AdamW: decoupled weight decay, applied to matrices only (not biases, norms or α). */
+/** PyTorch's AdamW: decoupled weight decay on the weights the model's table marks (matrices, not biases, norms or α). */
 export class AdamW {
   private readonly m = new Map<string, tf.Variable>();
   private readonly v = new Map<string, tf.Variable>();
 
-  constructor(private readonly params: Map<string, tf.Variable>, private readonly s: AdamWSettings) {
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    private readonly s: AdamWSettings,
+    private readonly decayed: ReadonlySet<string>,
+  ) {
     const id = ++instances;
     for (const [name, p] of params) {
       this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw${id}/m.${name}`)));
@@ -37,14 +41,14 @@ export class AdamW {
     const eps = this.s.eps ?? 1e-8;
     const c1 = 1 - Math.pow(beta1, step);
     const c2 = 1 - Math.pow(beta2, step);
-    const decays = (p: tf.Variable) => p.rank >= 2 && weightDecay > 0;
+    const decays = (name: string) => this.decayed.has(name) && weightDecay > 0;
     if (!this.compositeOps && kernelsAvailable()) {
       const scale = gradScale.dataSync()[0];
       tf.tidy(() => {
         for (const [name, p] of this.params) {
           const m = this.m.get(name)!;
           const v = this.v.get(name)!;
-          const keep = decays(p) ? 1 - lr * weightDecay : 1;
+          const keep = decays(name) ? 1 - lr * weightDecay : 1;
           const [np, nm, nv] = callKernel([p, grads[name], m, v], [p.shape, p.shape, p.shape], 0, (k, [pAt, gAt, mAt, vAt, npAt, nmAt, nvAt]) =>
             k.adamwUpdate(pAt, gAt, mAt, vAt, npAt, nmAt, nvAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
           );
@@ -62,7 +66,7 @@ export class AdamW {
         const v = this.v.get(name)!;
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
-        const decayed = decays(p) ? tf.mul(p, 1 - lr * weightDecay) : p;
+        const decayed = decays(name) ? tf.mul(p, 1 - lr * weightDecay) : p;
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
         p.assign(tf.sub(decayed, tf.mul(update, lr)));
       }

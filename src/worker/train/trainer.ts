@@ -13,7 +13,7 @@ import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
 import { appendMetrics } from '../../core/metrics';
 import { NamedTensors } from '../../core/tensor';
-import { parameterCount } from '../../core/model-config';
+import { parameterCount } from '../../core/weight-table';
 import { EngineInfo } from '../engine/backend';
 import { ReplicaFailure, ReplicaPool } from './replicas/replica-pool';
 
@@ -53,13 +53,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
 
   const model = job.resume ? Gpt.fromWeights(config, job.resume.weights) : Gpt.initialise(config, options.seed);
-  const optimizer = new AdamW(model.params, options);
+  const optimizer = new AdamW(model.params, options, model.decayed);
   if (job.resume) optimizer.restore(job.resume.optimizer);
   const state = { step: 0, epoch: 0, cursor: 0, bestValLoss: Infinity, bestCheckpoint: '' };
   if (job.resume) {
     const s = job.resume.state;
     Object.assign(state, { step: s.step, epoch: s.epoch, cursor: s.cursor, bestValLoss: s.best_val_loss ?? Infinity });
-    state.bestCheckpoint = typeof s.best_checkpoint === 'string' ? s.best_checkpoint : '';
+    state.bestCheckpoint = s.best_checkpoint ?? '';
   }
 
   let replicas: ReplicaPool | undefined;
@@ -77,7 +77,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   }
 
   const started = performance.now();
-  const elapsed = () => (performance.now() - started) / 1000 + Number(job.resume?.state.elapsed_s ?? 0);
+  const elapsed = () => (performance.now() - started) / 1000 + (job.resume?.state.elapsed_s ?? 0);
   const log = (e: TrainEvent) => {
     if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
     emit(e);

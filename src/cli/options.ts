@@ -1,0 +1,128 @@
+import { BACKEND_CHOICES } from '../worker/engine/backend';
+import { PRESETS } from '../core/model-config';
+
+// Every flag of every command, declared once: parsing, each command's --help, the usage text and
+// the request a command sends are derived from these two tables.
+
+type Kind = 'int' | 'real' | 'text' | 'switch' | 'bool' | readonly string[];
+
+export interface OptionSpec {
+  kind: Kind;
+  help: string;
+  /** The value's name in usage lines (N, X, DIR …); choices print themselves. */
+  value?: string;
+  short?: string;
+}
+
+export const OPTIONS = {
+  output: { kind: 'text', short: 'o', value: 'PATH', help: 'where to write (a file for clean, a folder for tokenize, the run folder for train)' },
+  json: { kind: 'switch', help: 'print JSON (train: one event per line)' },
+  rules: { kind: 'text', value: 'markup,urls,front-matter,emoji', help: 'optional cleaning rules, comma-separated' },
+  kind: { kind: ['char', 'bpe'], help: 'tokenizer kind' },
+  preset: { kind: 'text', value: Object.keys(PRESETS).join('|'), help: 'model size: tiny = 4 layers, 4 heads, width 128, context 64, batch 12 (nanoGPT\'s CPU recipe); small = 6 layers, 6 heads, width 192, context 128' },
+  layers: { kind: 'int', value: 'N', help: 'transformer blocks (overrides the preset)' },
+  heads: { kind: 'int', value: 'N', help: 'attention heads; must divide --width' },
+  width: { kind: 'int', value: 'N', help: 'embedding width' },
+  context: { kind: 'int', value: 'N', help: 'tokens of context' },
+  batch: { kind: 'int', value: 'N', help: 'sequences per step' },
+  vocab: { kind: 'int', value: 'N', help: 'vocabulary size of the random tokens' },
+  tokenizer: { kind: ['char', 'bpe'], help: 'tokenizer to train on the corpus (default char)' },
+  'vocab-size': { kind: 'int', value: 'N', help: 'BPE vocabulary size (default from the corpus size)' },
+  norm: { kind: ['layernorm', 'dyt'], help: 'layernorm (GPT-2) or dyt (Dynamic Tanh, Zhu et al. 2025)' },
+  bias: { kind: 'bool', help: 'biases in linear layers and norms (default true; false is a little faster)' },
+  dropout: { kind: 'real', value: 'X', help: 'dropout probability' },
+  epochs: { kind: 'int', value: 'N', help: 'passes over the training split' },
+  'max-steps': { kind: 'int', value: 'N', help: 'optimizer steps (without --epochs or --max-steps: whole epochs, at least 600 steps)' },
+  lr: { kind: 'real', value: 'X', help: 'peak learning rate (100-step warm-up, cosine decay to a tenth; default 0.001)' },
+  'eval-every': { kind: 'int', value: 'N', help: 'steps between validation evaluations' },
+  seed: { kind: 'int', value: 'N', help: 'random seed (same seed, same losses on the same backend)' },
+  backend: { kind: BACKEND_CHOICES, help: 'TensorFlow.js backend (auto picks the best that loads)' },
+  threads: { kind: 'int', value: 'N', help: 'training threads sharing each batch on wasm (default one per core, at most 4)' },
+  resume: { kind: 'text', value: 'RUN_DIR_OR_CHECKPOINT', help: 'continue a run from its newest (or the named) checkpoint' },
+  prompt: { kind: 'text', value: 'TEXT', help: 'text to continue' },
+  'max-tokens': { kind: 'int', value: 'N', help: 'tokens to generate' },
+  temperature: { kind: 'real', value: 'T', help: 'sampling temperature (0 = always the likeliest token)' },
+  'top-k': { kind: 'int', value: 'K', help: 'sample among the K likeliest tokens (0 = all)' },
+  'top-p': { kind: 'real', value: 'P', help: 'sample among the likeliest tokens holding probability P' },
+  stop: { kind: 'text', value: 'TEXT', help: 'stop when this text is generated' },
+  steps: { kind: 'int', value: 'N', help: 'steps to time' },
+  profile: { kind: 'switch', help: 'also time one step kernel by kernel' },
+} satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+export interface CommandSpec {
+  /** Positional arguments as usage shows them; [X] is optional. */
+  args: string[];
+  summary: string;
+  options: OptionName[];
+}
+
+const MODEL_SHAPE: OptionName[] = ['layers', 'heads', 'width', 'context', 'batch'];
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  clean: { args: ['FILE'], summary: 'Cleans a text file (NFC, control and zero-width characters, line ends, blank runs; optional rules) and reports what each rule removed.', options: ['output', 'rules', 'json'] },
+  tokenize: { args: ['FILE'], summary: 'Trains a tokenizer on FILE and writes DIR/tokenizer.json (Hugging Face format); -o DIR is required.', options: ['output', 'kind', 'vocab-size', 'json'] },
+  encode: { args: ['TOKENIZER_JSON', 'FILE'], summary: 'Encodes FILE with a tokenizer.json: {"ids":[...]}.', options: ['json'] },
+  train: {
+    args: ['[FILE]'],
+    summary: 'Trains a GPT on FILE (the bundled sample when omitted); Ctrl-C writes a checkpoint and exits 130.',
+    options: ['output', 'preset', ...MODEL_SHAPE, 'tokenizer', 'vocab-size', 'norm', 'bias', 'dropout', 'epochs', 'max-steps', 'lr', 'eval-every', 'seed', 'backend', 'threads', 'resume', 'json'],
+  },
+  generate: { args: ['CHECKPOINT_OR_RUN'], summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).', options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'] },
+  eval: { args: ['CHECKPOINT_OR_RUN', 'FILE'], summary: 'Mean next-token cross-entropy over FILE: {"loss","tokens"}.', options: ['backend', 'json'] },
+  estimate: { args: ['FILE'], summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.', options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'] },
+  bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'json'] },
+};
+
+function placeholder(spec: OptionSpec): string {
+  if (Array.isArray(spec.kind)) return spec.kind.join('|');
+  if (spec.kind === 'bool') return 'true|false';
+  return spec.value ?? '';
+}
+
+function flagText(name: OptionName): string {
+  const spec: OptionSpec = OPTIONS[name];
+  const value = placeholder(spec);
+  return `${spec.short ? `-${spec.short}` : `--${name}`}${value ? ` ${value}` : ''}`;
+}
+
+/** `corpus-lab train [FILE] [-o PATH] [--preset tiny|small] …`, wrapped at 100 columns. */
+export function synopsis(command: string): string {
+  const spec = COMMANDS[command];
+  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => `[${flagText(o)}]`)];
+  const lines: string[] = [];
+  let line = '';
+  for (const w of words) {
+    if (line && line.length + 1 + w.length > 98) {
+      lines.push(line);
+      line = '      ' + w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  return [...lines, line].join('\n');
+}
+
+export function commandHelp(command: string): string {
+  const spec = COMMANDS[command];
+  const rows = spec.options.map((o) => {
+    const s: OptionSpec = OPTIONS[o];
+    const names = s.short ? `-${s.short}, --${o}` : `--${o}`;
+    const value = placeholder(s);
+    return `  ${`${names}${value ? ` ${value}` : ''}`.padEnd(34)} ${s.help}`;
+  });
+  return `usage: ${synopsis(command)}\n\n${spec.summary}\n\noptions:\n${rows.join('\n')}\n`;
+}
+
+export function usage(): string {
+  return `corpus-lab — train a small GPT on a text file, on the CPU
+
+usage:
+${Object.keys(COMMANDS)
+  .map((c) => '  ' + synopsis(c).replace(/\n/g, '\n  '))
+  .join('\n')}
+
+corpus-lab COMMAND --help explains a command and each of its options.
+Runs are written to ./.corpus-lab/runs/<time>-<name>/ unless -o names a folder.
+Exit codes: 0 success, 2 a problem with the input (one line on stderr), 130 interrupted.
+`;
+}

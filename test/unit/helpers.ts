@@ -1,0 +1,19 @@
+// Shared by the unit tests (bundled into each test file by scripts/build-tests.mjs).
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isUserError } from '../../src/core/errors';
+
+export const REPO = join(__dirname, '../../..');
+export const CLI = join(REPO, 'dist/cli.js');
+export const ENGLISH = join(REPO, 'media/samples/shakespeare.txt');
+export const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
+/** A model small enough to train a few steps in a test. */
+export const TINY_MODEL = { layers: 1, heads: 2, width: 32, context: 16, batch: 4, backend: 'wasm' as const, seed: 7 };
+
+export function tempDir(prefix = 'corpus-lab-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** An assert.throws/rejects matcher: a UserError whose message matches `re`. */
+export const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e as Error).message);

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { runTrainJob } from '../../src/worker/jobs/train-job';
+import { TrainEvent } from '../../src/core/train-events';
+import { readRunJson, updateRunJson } from '../../src/core/run-json';
+import { listRuns } from '../../src/core/runs';
+import { KOREAN, TINY_MODEL, tempDir, userError } from './helpers';
+
+const DEAD_PID = 2 ** 22 + 12345; // above Linux's pid_max, so no process has it
+
+test('a run left "training" by a process that is gone reads as interrupted, and resuming it says so', async () => {
+  const root = tempDir();
+  try {
+    const run = join(root, 'runs', 'ko');
+    await runTrainJob({ ...TINY_MODEL, corpusPath: KOREAN, runDir: run, maxSteps: 2 }, () => {}, () => false);
+    assert.equal(readRunJson(run).status, 'completed');
+    assert.equal(readRunJson(run).trainer, undefined);
+
+    updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: hostname() } });
+    assert.equal(listRuns(join(root, 'runs'))[0].status, 'interrupted');
+    updateRunJson(run, { status: 'training', trainer: { pid: process.pid, host: hostname() } });
+    assert.equal(listRuns(join(root, 'runs'))[0].status, 'training');
+    updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: 'another-machine' } });
+    assert.equal(listRuns(join(root, 'runs'))[0].status, 'training', 'a process on another host cannot be checked');
+    updateRunJson(run, { status: 'training', trainer: undefined });
+    assert.equal(listRuns(join(root, 'runs'))[0].status, 'interrupted', 'run.json from before the trainer was recorded');
+
+    updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: hostname() } });
+    const events: TrainEvent[] = [];
+    // -o naming the same run as --resume is accepted
+    await runTrainJob({ corpusPath: KOREAN, resume: run, runDir: run, maxSteps: 4, backend: 'wasm' }, (e) => events.push(e), () => false);
+    const notice = events.find((e) => e.type === 'notice');
+    assert.ok(notice && notice.type === 'notice' && /interrupted/.test(notice.message), JSON.stringify(events.slice(0, 2)));
+    assert.equal(readRunJson(run).status, 'completed');
+    assert.equal(readRunJson(run).step, 4);
+
+    await assert.rejects(
+      runTrainJob({ corpusPath: KOREAN, resume: run, runDir: join(root, 'elsewhere'), maxSteps: 6, backend: 'wasm' }, () => {}, () => false),
+      userError(/--resume continues the run in .*ko, but -o names .*elsewhere/),
+    );
+    updateRunJson(run, { status: 'training', trainer: { pid: process.ppid, host: hostname() } });
+    await assert.rejects(
+      runTrainJob({ corpusPath: KOREAN, resume: run, maxSteps: 6, backend: 'wasm' }, () => {}, () => false),
+      userError(/is being trained right now \(process \d+\)/),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
