@@ -1,7 +1,7 @@
 // Side-by-side training speed: `corpus-lab bench` (standard config) against the PyTorch peer
 // (../shared/bench/torch_gpt.py, same config, char-level tinyshakespeare), interleaved A/B/A/B in
 // one run. The peer is measured at 1 thread and at all cores and its better figure is the
-// reference (tfjs-notes.md: OpenMP at 2 threads collapses when anything else holds a core).
+// reference (docs/tfjs-notes.md: OpenMP at 2 threads collapses when anything else holds a core).
 //
 // usage: node scripts/bench-compare.mjs [--rounds 3] [--steps 30] [--python /usr/bin/python3]
 //          [--peer ../shared/bench/torch_gpt.py] [--corpus ../shared/corpora/tinyshakespeare.txt] [--json]

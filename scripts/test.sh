@@ -23,6 +23,7 @@ bash scripts/install-code-server.sh >/dev/null
 
 npm run --silent build
 npm run --silent typecheck
+npm run --silent lint
 node scripts/build-tests.mjs
 node test/integration/run.mjs
 npx --no-install vsce package --no-dependencies --out corpus-lab.vsix >/dev/null

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write';
 import { MetricRow, toMetricRow } from './metric-row';
 
-// metrics.jsonl: one JSON object per logged step or evaluation (DESIGN §3).
+// metrics.jsonl: one JSON object per logged step or evaluation (docs/DESIGN.md §3).
 
 /** Appends one JSON line; a single write, so a crash leaves at most one partial last line. */
 export function appendMetrics(runDir: string, record: object): void {

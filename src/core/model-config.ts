@@ -2,7 +2,7 @@ import { UserError } from './errors';
 
 export type NormKind = 'layernorm' | 'dyt';
 
-/** The shape of a GPT (DESIGN §4). Everything needed to build the network and nothing else. */
+/** The shape of a GPT (docs/DESIGN.md §4). Everything needed to build the network and nothing else. */
 export interface ModelConfig {
   vocabSize: number;
   context: number;

@@ -11,7 +11,7 @@ import type { TokenizerKind } from './tokenizer';
 export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
 const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'failed'];
 
-/** run.json: what a run folder holds and how it stands (DESIGN §3). One reader, one writer. */
+/** run.json: what a run folder holds and how it stands (docs/DESIGN.md §3). One reader, one writer. */
 export interface RunJson {
   format_version: 1;
   created: string;

@@ -10,7 +10,7 @@ export interface WeightSpec {
 }
 
 /**
- * Every trainable weight of a GPT (DESIGN §4), by Hugging Face GPT-2 name, in a fixed order. The
+ * Every trainable weight of a GPT (docs/DESIGN.md §4), by Hugging Face GPT-2 name, in a fixed order. The
  * head is tied to transformer.wte.weight. GPT-2's initialisation: N(0, 0.02), residual projections
  * N(0, 0.02/√(2·layers)); norms start at 1 (Dynamic Tanh's α at 0.5), biases at 0. Matrices decay.
  */

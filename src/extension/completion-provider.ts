@@ -1,7 +1,6 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
 import { WorkerError } from './worker-client';
-import type { GenerateResult } from '../worker/protocol';
 
 // Characters of text before the cursor sent as the prompt: enough for any context we train
 // (the worker keeps the last `context` tokens of it).

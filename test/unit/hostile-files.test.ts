@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from '../../src/core/gpt2-config';
@@ -97,7 +97,6 @@ test('webview and worker messages: malformed ones are rejected, well-formed ones
 
 test('every UI string has a Korean translation; package.nls files have the same keys as package.json uses', () => {
   const ko = JSON.parse(readFileSync(join(REPO, 'l10n/bundle.l10n.ko.json'), 'utf8'));
-  const { readdirSync, statSync } = require('node:fs') as typeof import('node:fs');
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const f of readdirSync(dir)) {

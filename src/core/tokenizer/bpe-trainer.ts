@@ -1,6 +1,6 @@
 import { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_SPLIT, toByteLevel } from './bytes-to-unicode';
 
-// No npm package trains a Hugging Face-compatible BPE in JavaScript (see tfjs-notes.md), so this is
+// No npm package trains a Hugging Face-compatible BPE in JavaScript (see docs/tfjs-notes.md), so this is
 // the classic algorithm: count pre-tokenized words, repeatedly merge the most frequent adjacent
 // pair (ties: the pair of smaller ids, like the Rust BpeTrainer), updating counts incrementally.
 

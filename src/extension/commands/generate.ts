@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import { Ctx } from '../ctx';
-import type { GenerateResult } from '../../worker/protocol';
 import { showError } from './util';
 
 /** Generate Sample: continue the selection (or the current line) in a new editor, streaming. */

@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { setWasmPaths, getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { UserError } from '../../core/errors';
 import { shareIdentityOnWasm } from './kernels/shared-identity';
@@ -97,7 +98,7 @@ function wasmDir(): string {
 
 function threadsOf(name: BackendName): number {
   if (name === 'wasm') return getThreadsCount();
-  if (name === 'tensorflow') return require('node:os').availableParallelism();
+  if (name === 'tensorflow') return availableParallelism();
   return 1;
 }
 

@@ -13,7 +13,7 @@ export interface BenchResult {
   params: number;
   steps: number;
   config: ModelConfig & { batch: number };
-  /** Whether this was the standard config (DESIGN §4), the one compared with the PyTorch peer. */
+  /** Whether this was the standard config (docs/DESIGN.md §4), the one compared with the PyTorch peer. */
   standard: boolean;
   /** With `profile`: one more step on one thread, timed kernel by kernel. */
   profile?: StepProfile;
@@ -31,7 +31,7 @@ export interface BenchRequest extends Partial<Pick<ModelConfig, 'layers' | 'head
 
 /**
  * Times full training steps (forward, backward, clip, AdamW) on random tokens: the standard config
- * (DESIGN §4) unless a shape is given; median after warm-up.
+ * (docs/DESIGN.md §4) unless a shape is given; median after warm-up.
  */
 export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<BenchResult> {
   const engine = await startEngine(req.backend ?? 'auto');

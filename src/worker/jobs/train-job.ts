@@ -7,7 +7,7 @@ import { UserError } from '../../core/errors';
 import { MODEL_DEFAULTS, MODEL_OPTION_KEYS, ModelConfig, ModelOptionKey, presetNamed, validateModelConfig } from '../../core/model-config';
 import { pickDefined } from '../../core/pick-defined';
 import { Tokenizer, TokenizerKind, trainTokenizer } from '../../core/tokenizer';
-import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTION_KEYS, TrainOptionKey, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
+import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTION_KEYS, TrainOptionKey, TrainOptions, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
 import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';

@@ -60,7 +60,7 @@ type Dropout = ((x: tf.Tensor) => tf.Tensor) & { active: boolean };
 let instances = 0;
 
 /**
- * GPT-2 (DESIGN §4): token + position embeddings, pre-norm blocks of causal self-attention and a
+ * GPT-2 (docs/DESIGN.md §4): token + position embeddings, pre-norm blocks of causal self-attention and a
  * 4× GELU MLP, final norm, head tied to the token embedding. Parameters carry the Hugging Face
  * GPT-2 names of the weight table (core/weight-table.ts), so a checkpoint is them written out.
  */
@@ -147,10 +147,11 @@ export class Gpt {
     }
     // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
     // on wasm than splitting the large [batch·time, 3·width] product.
-    let [q, k, v] = [0, 1, 2].map((j) => {
+    const [q, kNew, vNew] = [0, 1, 2].map((j) => {
       const z = this.ops.linear(normed, tf.slice(this.p(`${pre}.weight`), [0, j * c], [c, c]), tf.slice(this.bias(pre, 3 * c), [j * c], [c]));
       return tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
     });
+    let [k, v] = [kNew, vNew];
     const start = cache?.length ?? 0;
     if (cache) {
       if (start + t > this.config.context) throw new Error('internal: KV cache is full');

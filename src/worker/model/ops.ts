@@ -2,7 +2,7 @@ import { tf } from '../engine/backend';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
 // 2-D, batch 1); tfjs's stock matmul gradient passes transposed operands and falls to a ~2 GFLOP/s
-// scalar loop. These gradients transpose explicitly first (tfjs-notes.md: 4.9× faster per step).
+// scalar loop. These gradients transpose explicitly first (docs/tfjs-notes.md: 4.9× faster per step).
 
 /** a·b for a [.., m, k] and b [.., k, n] (same batch dims), with gradients that stay on the fast path. */
 export const matMul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {

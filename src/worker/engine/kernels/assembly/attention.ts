@@ -1,6 +1,6 @@
 // Causal multi-head self-attention, forward and backward, for one batch of sequences, in
 // WebAssembly SIMD. tfjs's wasm backend runs batched [heads, T, T] products in a scalar loop at
-// ~2 GFLOP/s (tfjs-notes.md); no library offers a fused attention kernel for it.
+// ~2 GFLOP/s (docs/tfjs-notes.md); no library offers a fused attention kernel for it.
 //
 // Layouts (f32, row-major; pointers are byte offsets into this module's memory):
 //   qkv   [B·T, 3C]  the c_attn projection: q | k | v, head h at columns h·D … h·D+D-1 of each third
