@@ -28,5 +28,3 @@ export type TrainEvent =
       checkpoint: string;
       reason: 'completed' | 'cancelled';
     };
-
-export type TrainEventType = TrainEvent['type'];

@@ -1,56 +1,61 @@
 import * as vscode from 'vscode';
+import type { BackendChoice } from '../worker/protocol';
+import type { TokenizerKind } from '../core/tokenizer';
 
-/** Typed reads of the corpusLab.* settings (package.json declares them with descriptions). */
+/**
+ * Typed reads of the corpusLab.* settings. Defaults live only in package.json (VS Code returns
+ * them for settings the user has not set).
+ */
 export class Config {
-  private get c() {
-    return vscode.workspace.getConfiguration('corpusLab');
+  private get<T>(key: string): T {
+    return vscode.workspace.getConfiguration('corpusLab').get<T>(key) as T;
   }
   get completionEnabled(): boolean {
-    return this.c.get('completion.enabled', true);
+    return this.get('completion.enabled');
   }
   get completionLanguages(): string[] {
-    return this.c.get('completion.languages', ['plaintext', 'markdown']);
+    return this.get('completion.languages');
   }
   get temperature(): number {
-    return this.c.get('completion.temperature', 0.7);
+    return this.get('completion.temperature');
   }
   get topK(): number {
-    return this.c.get('completion.topK', 40);
+    return this.get('completion.topK');
   }
   get topP(): number {
-    return this.c.get('completion.topP', 0.95);
+    return this.get('completion.topP');
   }
   get maxTokens(): number {
-    return this.c.get('completion.maxTokens', 16);
+    return this.get('completion.maxTokens');
   }
   get debounceMs(): number {
-    return this.c.get('completion.debounceMs', 150);
+    return this.get('completion.debounceMs');
   }
   get stopAtNewline(): boolean {
-    return this.c.get('completion.stopAtNewline', true);
+    return this.get('completion.stopAtNewline');
   }
   get defaultPreset(): string {
-    return this.c.get('training.defaultPreset', 'tiny');
+    return this.get('training.defaultPreset');
   }
-  get tokenizer(): 'char' | 'bpe' {
-    return this.c.get('training.tokenizer', 'char');
+  get tokenizer(): TokenizerKind {
+    return this.get('training.tokenizer');
   }
   get epochs(): number | undefined {
-    return this.c.get<number | null>('training.epochs', null) ?? undefined;
+    return this.get<number | null>('training.epochs') ?? undefined;
   }
   get maxSteps(): number | undefined {
-    return this.c.get<number | null>('training.maxSteps', null) ?? undefined;
+    return this.get<number | null>('training.maxSteps') ?? undefined;
   }
-  get backend(): 'auto' | 'tensorflow' | 'wasm' | 'cpu' {
-    return this.c.get('training.backend', 'auto');
+  get backend(): BackendChoice {
+    return this.get('training.backend');
   }
   get runsFolder(): string {
-    return this.c.get('runsFolder', '');
+    return this.get('runsFolder');
   }
   get extraTextExtensions(): string[] {
-    return this.c.get('extraTextExtensions', []);
+    return this.get('extraTextExtensions');
   }
   async setCompletionEnabled(on: boolean): Promise<void> {
-    await this.c.update('completion.enabled', on, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration('corpusLab').update('completion.enabled', on, vscode.ConfigurationTarget.Global);
   }
 }

@@ -5,9 +5,10 @@ import type { TrainRequest } from './jobs/train-job';
 import type { EstimateRequest, EstimateResult } from './jobs/estimate-job';
 import type { TrainResult } from './train/trainer';
 import type { GenerateResult } from './model/generator';
+import type { BackendChoice } from './engine/backend';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
-export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions };
+export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice };
 
 /** What each kind of request answers with. */
 export interface JobResults {

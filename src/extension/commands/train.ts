@@ -14,7 +14,7 @@ interface PresetItem extends vscode.QuickPickItem {
 
 /** Train Model on This File: pick a preset (with this corpus's size, time and memory), then train in the worker. */
 export function trainCommand(ctx: Ctx) {
-  return async (uri?: vscode.Uri, options?: { preset?: 'tiny' | 'small'; maxSteps?: number; epochs?: number; quiet?: boolean }) => {
+  return async (uri?: vscode.Uri, options?: { preset?: 'tiny' | 'small'; maxSteps?: number; epochs?: number}) => {
     const target = await resolveTarget(uri);
     if (!target) return;
     if (ctx.training) {

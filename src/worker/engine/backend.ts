@@ -102,8 +102,4 @@ function threadsOf(name: BackendName): number {
   return 1;
 }
 
-export function engineInfo(): EngineInfo | undefined {
-  return current;
-}
-
 export { tf };
