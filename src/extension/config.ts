@@ -41,7 +41,7 @@ export class Config {
   get maxSteps(): number | undefined {
     return this.c.get<number | null>('training.maxSteps', null) ?? undefined;
   }
-  get backend(): 'auto' | 'tensorflow' | 'wasm' | 'cpu' {
+  get backend(): 'auto' | 'native' | 'tensorflow' | 'wasm' | 'cpu' {
     return this.c.get('training.backend', 'auto');
   }
   get runsFolder(): string {

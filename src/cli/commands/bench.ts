@@ -10,7 +10,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('bench', argv, OPTIONS, { min: 0, max: 0, names: '' });
   const steps = numberFlag(values, 'steps') ?? 30;
   if (steps < 1 || steps > 100_000) throw new UserError(`--steps must be from 1 to 100000 (got ${steps})`);
-  const r = await runBenchJob(steps, choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const), 3, values.profile === true, numberFlag(values, 'threads'));
+  const r = await runBenchJob(steps, choiceFlag(values, 'backend', ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const), 3, values.profile === true, numberFlag(values, 'threads'));
   if (values.json) printJson(r);
   else {
     info(

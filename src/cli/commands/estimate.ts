@@ -24,7 +24,7 @@ export async function estimateCommand(argv: string[]): Promise<number> {
     context: numberFlag(values, 'context'),
     batch: numberFlag(values, 'batch'),
     measureSteps: numberFlag(values, 'steps'),
-    backend: choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const),
+    backend: choiceFlag(values, 'backend', ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const),
   });
   if (values.json) printJson(e);
   else {

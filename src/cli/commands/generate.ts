@@ -27,7 +27,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     seed: numberFlag(values, 'seed') ?? DEFAULT_GENERATE_OPTIONS.seed,
     stop: values.stop === undefined ? [] : [String(values.stop)],
   });
-  const loaded = await loadModel(positionals[0], choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const));
+  const loaded = await loadModel(positionals[0], choiceFlag(values, 'backend', ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const));
   try {
     if (values.json) {
       const result = await generate(loaded.model, loaded.tokenizer, prompt, options);

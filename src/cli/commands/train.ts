@@ -59,7 +59,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     lr: numberFlag(values, 'lr', 'real'),
     evalEvery: numberFlag(values, 'eval-every'),
     seed: numberFlag(values, 'seed'),
-    backend: choiceFlag(values, 'backend', ['auto', 'tensorflow', 'wasm', 'cpu'] as const),
+    backend: choiceFlag(values, 'backend', ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const),
     threads: numberFlag(values, 'threads'),
     resume: stringFlag(values, 'resume'),
   };
