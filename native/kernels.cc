@@ -29,10 +29,8 @@ Pool pool;
 // Below this many multiply-adds a product is not worth handing to other threads.
 constexpr double kSplitWork = 1 << 18;
 
-// Cephes' expf (as the AssemblyScript kernels): written branch-free so loops vectorise.
-inline float expApprox(float x) {
-  x = x < -87.3365447505531f ? -87.3365447505531f : x;
-  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+// Cephes' expf (as the AssemblyScript kernels), branch-free so loops vectorise; valid for |x| ≤ 87.
+inline float expCore(float x) {
   const float rounder = 12582912.0f;
   const float shifted = x * 1.44269504088896341f + rounder;
   const float n = shifted - rounder;
@@ -52,13 +50,23 @@ inline float expApprox(float x) {
   return y * pow2;
 }
 
+inline float expApprox(float x) {
+  x = x < -87.3365447505531f ? -87.3365447505531f : x;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  return expCore(x);
+}
+
 constexpr float kC = 0.7978845608028654f;  // √(2/π)
 constexpr float kA = 0.044715f;
 
-// With u = √(2/π)(v + 0.044715v³) and s = σ(2u): ½v(1 + tanh u) = v·s, 1 − tanh²u = 4s(1 − s).
-inline float sigmoidOfTwoU(float v) {
-  const float u = kC * (v + kA * v * v * v);
-  return 1.0f / (1.0f + expApprox(-2.0f * u));
+// With u = √(2/π)(v + 0.044715v³): ½v(1 + tanh u) = v·σ(2u) and 1 − tanh²u = 4σ(1 − σ). The
+// exponent is clamped to ±80 (σ stays a normal float there; a denormal costs ~100 cycles) in
+// one place: GCC turns clamps inside expApprox here into blends around a far slower division.
+inline float expMinusTwoU(float v) {
+  float z = -2.0f * kC * (v + kA * v * v * v);
+  z = z > 80.0f ? 80.0f : z;
+  z = z < -80.0f ? -80.0f : z;
+  return expCore(z);
 }
 
 /** Splits [0, n) into at most `pool.size()`·2 chunks of at least `grain` and runs f(begin, end) on each. */
@@ -80,13 +88,15 @@ void blas(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, in
 }
 
 HOT void geluRange(const float* x, float* y, long from, long to) {
-  for (long i = from; i < to; i++) y[i] = x[i] * sigmoidOfTwoU(x[i]);
+#pragma omp simd
+  for (long i = from; i < to; i++) y[i] = x[i] / (1.0f + expMinusTwoU(x[i]));
 }
 
 HOT void geluSlopeRange(const float* x, const float* dy, float* dx, long from, long to) {
+#pragma omp simd
   for (long i = from; i < to; i++) {
     const float v = x[i];
-    const float s = sigmoidOfTwoU(v);
+    const float s = 1.0f / (1.0f + expMinusTwoU(v));
     dx[i] = dy[i] * (s + v * (s * (1.0f - s)) * (2.0f * kC * (1.0f + 3.0f * kA * v * v)));
   }
 }
@@ -136,6 +146,7 @@ HOT void layerNormBackRows(const float* x, const float* w, const float* mean, co
 
 HOT void adamwRange(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long from, long to, float lr,
                     float beta1, float omb1, float beta2, float omb2, float c1, float c2, float eps, float keep, float scale) {
+#pragma omp simd
   for (long i = from; i < to; i++) {
     const float gi = g[i] * scale;
     const float mi = m[i] * beta1 + gi * omb1;
@@ -151,6 +162,7 @@ HOT void causalSoftmaxRows(float* s, int t) {
   for (int i = 0; i < t; i++) {
     float* row = s + long(i) * t;
     float mx = row[0];
+#pragma omp simd reduction(max : mx)
     for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -172,6 +184,7 @@ HOT void softmaxBackRows(const float* p, float* dp, int t, float scale) {
     float dot = 0;
 #pragma omp simd reduction(+ : dot)
     for (int j = 0; j <= i; j++) dot += pr[j] * dr[j];
+#pragma omp simd
     for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
     for (int j = i + 1; j < t; j++) dr[j] = 0;
   }
@@ -179,6 +192,7 @@ HOT void softmaxBackRows(const float* p, float* dp, int t, float scale) {
 
 HOT float logSumExpRow(const float* row, int vocab) {
   float mx = row[0];
+#pragma omp simd reduction(max : mx)
   for (int j = 1; j < vocab; j++) mx = row[j] > mx ? row[j] : mx;
   float sum = 0;
 #pragma omp simd reduction(+ : sum)
@@ -187,6 +201,7 @@ HOT float logSumExpRow(const float* row, int vocab) {
 }
 
 HOT void softmaxMinusOneHotRow(const float* row, float lse, int target, float scale, float* out, int vocab) {
+#pragma omp simd
   for (int j = 0; j < vocab; j++) out[j] = expApprox(row[j] - lse) * scale;
   if (target >= 0 && target < vocab) out[target] -= scale;
 }
@@ -351,6 +366,7 @@ void transpose2d(const float* src, float* dst, int rows, int cols) {
 }
 
 void expArray(const float* x, float* y, long n) {
+#pragma omp simd
   for (long i = 0; i < n; i++) y[i] = expApprox(x[i]);
 }
 
