@@ -3,7 +3,7 @@
     {
       "target_name": "corpus_lab_native",
       "sources": ["native/addon.cc", "native/kernels.cc"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "conditions": [
         ["OS=='linux'", {
@@ -15,7 +15,7 @@
           "xcode_settings": {
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "GCC_OPTIMIZATION_LEVEL": "3",
-            "OTHER_CPLUSPLUSFLAGS": ["-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd"],
+            "OTHER_CPLUSPLUSFLAGS": ["-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fopenmp-simd"],
             "MACOSX_DEPLOYMENT_TARGET": "11.0"
           }
         }]

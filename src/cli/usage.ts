@@ -12,7 +12,7 @@ usage:
         [--top-k K] [--top-p P] [--seed N] [--stop TEXT] [--json]
   corpus-lab eval CHECKPOINT_OR_RUN FILE [--json]
   corpus-lab estimate FILE [--preset tiny|small] [--tokenizer char|bpe] [--vocab-size N] [--steps N] [--json]
-  corpus-lab bench [--steps N] [--threads N] [--backend auto|native|wasm|cpu|tensorflow] [--profile] [--json]
+  corpus-lab bench [--steps N] [--threads N] [--layers N --heads N --width N --context N --batch N --vocab N] [--backend auto|native|wasm|cpu|tensorflow] [--profile] [--json]
 
 train without FILE uses the bundled sample (media/samples/shakespeare.txt).
 Runs are written to ./.corpus-lab/runs/<time>-<name>/ unless -o names a folder.

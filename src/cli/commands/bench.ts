@@ -4,20 +4,26 @@ import { runBenchJob } from '../../worker/jobs/bench-job';
 import type { KernelRow, StepProfile } from '../../worker/bench/step-profile';
 import { UserError } from '../../core/errors';
 
-const OPTIONS = { steps: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' } } as const;
+const OPTIONS = {
+  steps: { type: 'string' }, threads: { type: 'string' }, backend: { type: 'string' }, profile: { type: 'boolean' }, json: { type: 'boolean' },
+  // the shape to time instead of the standard config (random tokens)
+  layers: { type: 'string' }, heads: { type: 'string' }, width: { type: 'string' }, context: { type: 'string' }, batch: { type: 'string' }, vocab: { type: 'string' },
+} as const;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs('bench', argv, OPTIONS, { min: 0, max: 0, names: '' });
   const steps = numberFlag(values, 'steps') ?? 30;
   if (steps < 1 || steps > 100_000) throw new UserError(`--steps must be from 1 to 100000 (got ${steps})`);
-  const r = await runBenchJob(steps, choiceFlag(values, 'backend', ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const), 3, values.profile === true, numberFlag(values, 'threads'));
+  const shape = { layers: numberFlag(values, 'layers'), heads: numberFlag(values, 'heads'), width: numberFlag(values, 'width'), context: numberFlag(values, 'context'), batch: numberFlag(values, 'batch'), vocabSize: numberFlag(values, 'vocab') };
+  const r = await runBenchJob(steps, choiceFlag(values, 'backend', ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const), 3, values.profile === true, numberFlag(values, 'threads'), shape);
   if (values.json) printJson(r);
   else {
     info(
-      `standard config (${r.config.layers} layers, ${r.config.heads} heads, width ${r.config.width}, context ${r.config.context}, batch ${r.config.batch}; ` +
-        `${r.params.toLocaleString('en-US')} params) on ${r.backend} with ${r.threads} thread(s): ` +
+      `${r.standard ? 'standard config' : 'model'} (${r.config.layers} layers, ${r.config.heads} heads, width ${r.config.width}, context ${r.config.context}, batch ${r.config.batch}; ` +
+        `${r.params.toLocaleString('en-US')} params) on ${r.backend}${r.blas ? ` (${r.blas})` : ''} with ${r.threads} thread(s): ` +
         `${r.ms_per_step} ms/step, ${r.tokens_per_s.toLocaleString('en-US')} tokens/s (median of ${r.steps} steps)`,
     );
+    for (const why of r.skipped ?? []) info(`native engine not used: ${why.slice(8)}`);
     if (r.profile) info(formatProfile(r.profile));
   }
   return 0;
