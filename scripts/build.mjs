@@ -52,3 +52,7 @@ for (const f of readdirSync(wasmDir)) {
   if (f.endsWith('.wasm')) copyFileSync(join(wasmDir, f), join(dist, f));
 }
 writeFileSync(join(dist, 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
+
+// The native engine's addon (scripts/build-native.mjs), when it was built: next to the bundles.
+const addon = join(root, 'build/Release/corpus_lab_native.node');
+if (existsSync(addon)) copyFileSync(addon, join(dist, 'corpus_lab_native.node'));

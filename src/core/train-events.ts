@@ -8,6 +8,8 @@ export type TrainEvent =
       params: number;
       backend: string;
       threads: number;
+      /** The BLAS library of the native engine. */
+      blas?: string;
       plan: TrainPlan;
       step: number;
       epoch: number;

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isUserError } from '../../src/core/errors';
+import { loadAddon } from '../../src/worker/engine/native';
 
 export const REPO = join(__dirname, '../../..');
 export const CLI = join(REPO, 'dist/cli.js');
@@ -17,3 +18,6 @@ export function tempDir(prefix = 'corpus-lab-test-'): string {
 
 /** An assert.throws/rejects matcher: a UserError whose message matches `re`. */
 export const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e as Error).message);
+
+/** What `--backend auto` picks here: the native engine when its addon is built and loads, else wasm. */
+export const AUTO_BACKEND = 'addon' in loadAddon() ? 'native' : 'wasm';

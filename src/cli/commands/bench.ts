@@ -15,9 +15,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   else {
     info(
       `${r.standard ? 'standard config' : 'model'} (${r.config.layers} layers, ${r.config.heads} heads, width ${r.config.width}, context ${r.config.context}, batch ${r.config.batch}; ` +
-        `${r.params.toLocaleString('en-US')} params) on ${r.backend} with ${r.threads} thread(s): ` +
+        `${r.params.toLocaleString('en-US')} params) on ${r.backend}${r.blas ? ` (${r.blas})` : ''} with ${r.threads} thread(s): ` +
         `${r.ms_per_step} ms/step, ${r.tokens_per_s.toLocaleString('en-US')} tokens/s (median of ${r.steps} steps)`,
     );
+    for (const why of r.skipped ?? []) info(`native engine not used: ${why.slice(8)}`);
     if (r.profile) info(formatProfile(r.profile));
   }
   return 0;

@@ -7,14 +7,17 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { UserError } from '../../core/errors';
 import { shareIdentityOnWasm } from './kernels/shared-identity';
+import { loadAddon, nativeAddon, setNative } from './native';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKEND_CHOICES = ['auto', 'native', 'wasm', 'cpu', 'tensorflow'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
 export interface EngineInfo {
   backend: BackendName;
   threads: number;
+  /** The BLAS library doing the matmuls (native only). */
+  blas?: string;
   /** Why a better backend was skipped, for the log. */
   skipped: string[];
 }
@@ -23,7 +26,8 @@ let current: EngineInfo | undefined;
 let starting: Promise<EngineInfo> | undefined;
 
 /**
- * Starts TensorFlow.js on the best backend that loads: tensorflow (tfjs-node) → wasm → cpu.
+ * Starts TensorFlow.js on the best backend that loads: native (our addon on the wasm backend's
+ * memory) → tensorflow (tfjs-node) → wasm → cpu.
  * Concurrent callers share one start: two racing initialisations of the wasm backend would make the
  * second fail and fall back to the 17× slower cpu backend.
  */
@@ -40,12 +44,13 @@ export async function startEngine(choice: BackendChoice = 'auto'): Promise<Engin
 
 async function start(choice: BackendChoice): Promise<EngineInfo> {
   tf.enableProdMode(); // no per-op NaN checks, no console banners
-  const order: BackendName[] = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
+  const order: BackendName[] = choice === 'auto' ? ['native', 'tensorflow', 'wasm', 'cpu'] : [choice];
   const skipped: string[] = [];
   for (const name of order) {
     const why = await tryBackend(name);
     if (why === undefined) {
       current = { backend: name, threads: threadsOf(name), skipped };
+      if (name === 'native') current.blas = nativeAddon()?.info().blas;
       return current;
     }
     skipped.push(`${name}: ${why}`);
@@ -55,6 +60,16 @@ async function start(choice: BackendChoice): Promise<EngineInfo> {
 
 async function tryBackend(name: BackendName): Promise<string | undefined> {
   try {
+    setNative(undefined);
+    if (name === 'native') {
+      const loaded = loadAddon();
+      if ('why' in loaded) return loaded.why;
+      setWasmPaths(wasmDir() + sep);
+      if (!(await tf.setBackend('wasm'))) return 'the wasm backend it runs on did not initialise';
+      shareIdentityOnWasm();
+      setNative(loaded.addon, availableParallelism());
+      return undefined;
+    }
     if (name === 'tensorflow') {
       const why = loadTfjsNode();
       if (why) return why;
@@ -96,7 +111,16 @@ function wasmDir(): string {
   return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 }
 
+/** Sets the native engine's threads (the CLI's --threads); returns how many it runs. */
+export function setNativeThreads(n: number): number {
+  const addon = nativeAddon();
+  if (!addon || !current || current.backend !== 'native') return 1;
+  current.threads = addon.setThreads(n);
+  return current.threads;
+}
+
 function threadsOf(name: BackendName): number {
+  if (name === 'native') return nativeAddon()?.info().threads ?? 1;
   if (name === 'wasm') return getThreadsCount();
   if (name === 'tensorflow') return availableParallelism();
   return 1;

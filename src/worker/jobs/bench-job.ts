@@ -6,15 +6,18 @@ import { StepProfile, profileTrainingStep } from '../bench/step-profile';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
 export interface BenchResult {
+  /** Whether this was the standard config (docs/DESIGN.md §4), the one compared with the PyTorch peer. */
+  standard: boolean;
   ms_per_step: number;
   tokens_per_s: number;
   backend: string;
   threads: number;
+  blas?: string;
+  /** Why a better engine was not used. */
+  skipped?: string[];
   params: number;
   steps: number;
   config: ModelConfig & { batch: number };
-  /** Whether this was the standard config (docs/DESIGN.md §4), the one compared with the PyTorch peer. */
-  standard: boolean;
   /** With `profile`: one more step on one thread, timed kernel by kernel. */
   profile?: StepProfile;
 }
@@ -48,6 +51,8 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
     tokens_per_s: Math.round((batch * config.context * 1000) / ms),
     backend: engine.backend,
     threads: trainingThreads * engine.threads,
+    blas: engine.blas,
+    skipped: engine.skipped.filter((why) => why.startsWith('native:')),
     params: parameterCount(config),
     steps,
     config: { ...config, batch },

@@ -63,7 +63,7 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
     created: new Date().toISOString(),
     corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
     tokenizer: tokenizer.summary(),
-    backend: { name: engine.backend, threads: engine.threads * threads },
+    backend: { name: engine.backend, threads: engine.threads * threads, blas: engine.blas },
     plan,
     status: 'training',
     trainer: thisTrainer(),

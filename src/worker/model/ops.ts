@@ -1,4 +1,5 @@
 import { tf } from '../engine/backend';
+import { nativeCrossEntropy } from '../engine/kernels/cross-entropy';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
 // 2-D, batch 1); tfjs's stock matmul gradient passes transposed operands and falls to a ~2 GFLOP/s
@@ -62,6 +63,8 @@ export function dynamicTanh(x: tf.Tensor, alpha: tf.Tensor, weight: tf.Tensor, b
 
 /** Mean next-token cross-entropy of logits [n, vocab] against integer targets [n]. */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  const fused = nativeCrossEntropy(logits, targets);
+  if (fused) return fused;
   const logProbs = tf.logSoftmax(logits);
   const picked = tf.sum(tf.mul(logProbs, tf.cast(tf.oneHot(targets, logits.shape[1]), 'float32')), -1);
   return tf.neg(tf.mean(picked)) as tf.Scalar;

@@ -88,11 +88,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     params: parameterCount(config),
     backend: job.engine.backend,
     threads: job.engine.threads * (replicas?.size ?? 1),
+    blas: job.engine.blas,
     plan,
     step: state.step,
     epoch: state.epoch + 1,
     resumed_from: job.resume?.from,
   });
+  for (const why of job.engine.skipped) if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
 
   const inputs = new Int32Array(batch * context);
   const targets = new Int32Array(batch * context);

@@ -1,12 +1,12 @@
 import { tf } from '../backend';
-import { callKernel, kernelsAvailable } from './kernel-module';
+import { callKernel, kernelsAvailable, nativeKernels } from './kernel-module';
 
 // Causal self-attention as one op (forward and backward in the kernels module), replacing ~40
 // tfjs ops per layer whose batched matmuls run in the wasm backend's scalar loop.
 
-/** Whether the fused kernel handles this shape: it works on whole SIMD vectors of time and head width. */
+/** Whether the fused kernel handles this shape: the wasm one works on whole SIMD vectors of time and head width, the native one on any. */
 export function fusedAttentionSupported(time: number, headDim: number): boolean {
-  return kernelsAvailable() && time % 4 === 0 && headDim % 4 === 0;
+  return kernelsAvailable() && (nativeKernels() !== undefined || (time % 4 === 0 && headDim % 4 === 0));
 }
 
 /** Attention output [batch·time, width] (heads merged) from the c_attn projection qkv [batch·time, 3·width]. */

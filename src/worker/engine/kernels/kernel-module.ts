@@ -1,5 +1,6 @@
 import bytes from 'corpus-lab-kernels.wasm';
 import { tf } from '../backend';
+import { NativeAddon, nativeAddon } from '../native';
 
 // The WebAssembly global of Node, typed for what is used here (lib ES2022 does not declare it).
 declare const WebAssembly: {
@@ -32,19 +33,53 @@ interface WasmBackendInternals {
 }
 
 let instance: { memory: object; exports: KernelExports } | undefined;
+let native: { memory: object; addon: NativeAddon; exports: KernelExports } | undefined;
 
 function wasmBackend(): WasmBackendInternals {
   return tf.backend() as unknown as WasmBackendInternals;
 }
 
-/** The kernels module, instantiated on first use on the wasm backend's own memory (it is a few KB). */
+/**
+ * The kernels: the native addon's when the native engine runs (same functions and arguments, plus
+ * the heap), else the AssemblyScript module, instantiated on first use on the wasm backend's own
+ * memory (it is a few KB).
+ */
 export function kernelModule(): KernelExports {
   const memory = wasmBackend().wasm.asm.memory;
+  const addon = nativeAddon();
+  if (addon) {
+    if (native?.memory !== memory || native.addon !== addon) native = { memory, addon, exports: onHeap(addon, memory as { buffer: ArrayBuffer }) };
+    return native.exports;
+  }
   if (instance?.memory !== memory) {
     const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as KernelExports;
     instance = { memory, exports };
   }
   return instance.exports;
+}
+
+const KERNEL_NAMES: Array<keyof KernelExports> = [
+  'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'layerNormForward', 'layerNormBackward',
+  'adamwUpdate', 'columnSums', 'transpose2d', 'expArray',
+];
+
+function onHeap(addon: NativeAddon, memory: { buffer: ArrayBuffer }): KernelExports {
+  const out: Record<string, (...args: number[]) => void> = {};
+  for (const name of KERNEL_NAMES) {
+    const f = addon[name] as (heap: ArrayBuffer, ...args: number[]) => void;
+    out[name] = (...args) => f(memory.buffer, ...args);
+  }
+  return out as unknown as KernelExports;
+}
+
+/** The native addon when the native engine runs (its extra kernels take the heap first: see heap()). */
+export function nativeKernels(): NativeAddon | undefined {
+  return tf.getBackend() === 'wasm' ? nativeAddon() : undefined;
+}
+
+/** The wasm backend's heap as it is now (growing the memory replaces the buffer). */
+export function heap(): ArrayBuffer {
+  return (wasmBackend().wasm.asm.memory as { buffer: ArrayBuffer }).buffer;
 }
 
 /** Whether the kernels can run: they work on the wasm backend's heap. */
@@ -82,7 +117,7 @@ export function heapFloats(t: tf.Tensor): Float32Array | undefined {
 }
 
 function offsetOf(backend: WasmBackendInternals, t: tf.TensorInfo): number {
-  if (t.dtype !== 'float32') throw new Error(`internal: kernel tensor of dtype ${t.dtype}`);
+  if (t.dtype !== 'float32' && t.dtype !== 'int32') throw new Error(`internal: kernel tensor of dtype ${t.dtype}`);
   const record = backend.dataIdMap.get(t.dataId);
   if (!record) throw new Error('internal: kernel tensor has no data on the wasm backend');
   return record.memoryOffset;

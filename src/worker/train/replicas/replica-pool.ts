@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { tf } from '../../engine/backend';
+import { setNativeThreads, tf } from '../../engine/backend';
 import { ModelConfig } from '../../../core/model-config';
 import { currentThreadNice } from '../../thread-priority';
 import { UserError } from '../../../core/errors';
@@ -14,11 +14,16 @@ export class ReplicaFailure extends Error {}
 
 /**
  * Training threads for a batch: as asked (1–64), or one per core, at most 4, each with a shard of
- * at least 2 sequences. Only the wasm backend gets more than one: tfjs-node threads its own kernels.
+ * at least 2 sequences. Only the wasm backend gets more than one: tfjs-node and native thread their own kernels.
  */
 export function resolveTrainingThreads(asked: number | undefined, backend: string, batch: number): number {
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > 64)) {
     throw new UserError(`threads must be a whole number from 1 to 64 (got ${asked})`);
+  }
+  // The native engine threads its own kernels (no second copy of the weights per thread).
+  if (backend === 'native') {
+    setNativeThreads(asked ?? availableParallelism());
+    return 1;
   }
   if (backend !== 'wasm') return 1;
   if (asked !== undefined) return Math.max(1, Math.min(asked, batch));

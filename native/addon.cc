@@ -1,0 +1,304 @@
+// N-API entry points. Every kernel takes the wasm backend's heap (an ArrayBuffer, read afresh by
+// the caller on every call because growing the memory replaces it) and byte offsets into it, so
+// tensors are used where tfjs keeps them.
+#include <node_api.h>
+
+#include <cstdint>
+#include <string>
+
+#include "kernels.h"
+
+#ifndef __APPLE__
+extern "C" char* openblas_get_config(void);
+extern "C" char* openblas_get_corename(void);
+#endif
+
+namespace {
+
+constexpr size_t kMaxArgs = 20;
+
+class Args {
+ public:
+  Args(napi_env env, napi_callback_info info, size_t want) : env_(env) {
+    size_t argc = kMaxArgs;
+    if (napi_get_cb_info(env, info, &argc, argv_, nullptr, nullptr) != napi_ok) {
+      fail("bad call");
+      return;
+    }
+    if (argc != want) {
+      fail("expected " + std::to_string(want) + " arguments, got " + std::to_string(argc));
+      return;
+    }
+    bool isBuffer = false;
+    napi_is_arraybuffer(env, argv_[0], &isBuffer);
+    if (!isBuffer) {
+      fail("argument 1 must be the wasm heap's ArrayBuffer");
+      return;
+    }
+    void* data = nullptr;
+    napi_get_arraybuffer_info(env, argv_[0], &data, &bytes_);
+    heap_ = static_cast<uint8_t*>(data);
+  }
+
+  bool ok() const { return ok_; }
+
+  double num(size_t i) {
+    double v = 0;
+    if (ok_ && napi_get_value_double(env_, argv_[i], &v) != napi_ok) fail("argument " + std::to_string(i + 1) + " must be a number");
+    return v;
+  }
+
+  int integer(size_t i) { return int(num(i)); }
+  bool flag(size_t i) { return num(i) != 0; }
+
+  template <typename T = float>
+  T* at(size_t i) {
+    const double off = num(i);
+    if (!ok_) return nullptr;
+    if (off < 0 || off >= double(bytes_) || uint64_t(off) % 4 != 0) {
+      fail("argument " + std::to_string(i + 1) + " is not a 4-byte aligned offset inside the heap");
+      return nullptr;
+    }
+    return reinterpret_cast<T*>(heap_ + uint64_t(off));
+  }
+
+ private:
+  void fail(const std::string& why) {
+    if (ok_) napi_throw_error(env_, "CORPUS_LAB_NATIVE", why.c_str());
+    ok_ = false;
+  }
+
+  napi_env env_;
+  napi_value argv_[kMaxArgs];
+  uint8_t* heap_ = nullptr;
+  size_t bytes_ = 0;
+  bool ok_ = true;
+};
+
+napi_value number(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  // (heap, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+  Args a(env, info, 14);
+  const bool ta = a.flag(1), tb = a.flag(2);
+  const int m = a.integer(3), n = a.integer(4), k = a.integer(5);
+  const float alpha = float(a.num(6));
+  const float* pa = a.at(7);
+  const int lda = a.integer(8);
+  const float* pb = a.at(9);
+  const int ldb = a.integer(10);
+  const float beta = float(a.num(11));
+  float* pc = a.at(12);
+  const int ldc = a.integer(13);
+  if (a.ok()) kernels::gemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+  return nullptr;
+}
+
+napi_value GemmBatched(napi_env env, napi_callback_info info) {
+  // (heap, count, transA, transB, m, n, k, a, strideA, b, strideB, c, strideC): packed operands, strides in floats
+  Args a(env, info, 13);
+  const int count = a.integer(1);
+  const bool ta = a.flag(2), tb = a.flag(3);
+  const int m = a.integer(4), n = a.integer(5), k = a.integer(6);
+  const float* pa = a.at(7);
+  const long sa = long(a.num(8));
+  const float* pb = a.at(9);
+  const long sb = long(a.num(10));
+  float* pc = a.at(11);
+  const long sc = long(a.num(12));
+  if (a.ok()) kernels::gemmBatched(count, ta, tb, m, n, k, 1.0f, pa, ta ? m : k, sa, pb, tb ? k : n, sb, 0.0f, pc, n, sc);
+  return nullptr;
+}
+
+napi_value LinearForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 8);
+  const float *x = a.at(1), *w = a.at(2), *b = a.at(3);
+  float* y = a.at(4);
+  const int n = a.integer(5), in = a.integer(6), out = a.integer(7);
+  if (a.ok()) kernels::linearForward(x, w, b, y, n, in, out);
+  return nullptr;
+}
+
+napi_value LinearBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  const float *x = a.at(1), *w = a.at(2), *dy = a.at(3);
+  float *dx = a.at(4), *dw = a.at(5), *db = a.at(6);
+  const int n = a.integer(7), in = a.integer(8), out = a.integer(9);
+  if (a.ok()) kernels::linearBackward(x, w, dy, dx, dw, db, n, in, out);
+  return nullptr;
+}
+
+napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  // Same arguments as the AssemblyScript kernel; its scratch offset (last) is not needed here.
+  Args a(env, info, 9);
+  const float* qkv = a.at(1);
+  float *out = a.at(2), *probs = a.at(3);
+  const int b = a.integer(4), t = a.integer(5), h = a.integer(6), d = a.integer(7);
+  if (a.ok()) kernels::attentionForward(qkv, out, probs, b, t, h, d);
+  return nullptr;
+}
+
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  const float *qkv = a.at(1), *probs = a.at(2), *dOut = a.at(3);
+  float* dQkv = a.at(4);
+  const int b = a.integer(5), t = a.integer(6), h = a.integer(7), d = a.integer(8);
+  if (a.ok()) kernels::attentionBackward(qkv, probs, dOut, dQkv, b, t, h, d);
+  return nullptr;
+}
+
+napi_value GeluForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 4);
+  const float* x = a.at(1);
+  float* y = a.at(2);
+  const long n = long(a.num(3));
+  if (a.ok()) kernels::geluForward(x, y, n);
+  return nullptr;
+}
+
+napi_value GeluBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  const float *x = a.at(1), *dy = a.at(2);
+  float* dx = a.at(3);
+  const long n = long(a.num(4));
+  if (a.ok()) kernels::geluBackward(x, dy, dx, n);
+  return nullptr;
+}
+
+napi_value LayerNormForward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 10);
+  const float *x = a.at(1), *w = a.at(2), *b = a.at(3);
+  float *y = a.at(4), *mean = a.at(5), *rstd = a.at(6);
+  const int rows = a.integer(7), cols = a.integer(8);
+  const float eps = float(a.num(9));
+  if (a.ok()) kernels::layerNormForward(x, w, b, y, mean, rstd, rows, cols, eps);
+  return nullptr;
+}
+
+napi_value LayerNormBackward(napi_env env, napi_callback_info info) {
+  Args a(env, info, 11);
+  const float *x = a.at(1), *w = a.at(2), *mean = a.at(3), *rstd = a.at(4), *dy = a.at(5);
+  float *dx = a.at(6), *dw = a.at(7), *db = a.at(8);
+  const int rows = a.integer(9), cols = a.integer(10);
+  if (a.ok()) kernels::layerNormBackward(x, w, mean, rstd, dy, dx, dw, db, rows, cols);
+  return nullptr;
+}
+
+napi_value AdamwUpdate(napi_env env, napi_callback_info info) {
+  Args a(env, info, 19);
+  const float *p = a.at(1), *g = a.at(2), *m = a.at(3), *v = a.at(4);
+  float *pOut = a.at(5), *mOut = a.at(6), *vOut = a.at(7);
+  const long n = long(a.num(8));
+  float s[10];
+  for (int i = 0; i < 10; i++) s[i] = float(a.num(9 + i));
+  if (a.ok()) kernels::adamwUpdate(p, g, m, v, pOut, mOut, vOut, n, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]);
+  return nullptr;
+}
+
+napi_value CrossEntropyForward(napi_env env, napi_callback_info info) {
+  // (heap, logits, targets (int32), lse, loss (one float), n, vocab)
+  Args a(env, info, 7);
+  const float* logits = a.at(1);
+  const int32_t* targets = a.at<int32_t>(2);
+  float *lse = a.at(3), *loss = a.at(4);
+  const int n = a.integer(5), vocab = a.integer(6);
+  if (a.ok()) *loss = kernels::crossEntropyForward(logits, targets, lse, n, vocab);
+  return nullptr;
+}
+
+napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
+  // (heap, logits, targets (int32), lse, dLoss (one float), dLogits, n, vocab)
+  Args a(env, info, 8);
+  const float* logits = a.at(1);
+  const int32_t* targets = a.at<int32_t>(2);
+  const float *lse = a.at(3), *dLoss = a.at(4);
+  float* dLogits = a.at(5);
+  const int n = a.integer(6), vocab = a.integer(7);
+  if (a.ok()) kernels::crossEntropyBackward(logits, targets, lse, *dLoss / float(n), dLogits, n, vocab);
+  return nullptr;
+}
+
+napi_value ColumnSums(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  const float* x = a.at(1);
+  float* out = a.at(2);
+  const int rows = a.integer(3), cols = a.integer(4);
+  if (a.ok()) kernels::columnSums(x, out, rows, cols);
+  return nullptr;
+}
+
+napi_value Transpose2d(napi_env env, napi_callback_info info) {
+  Args a(env, info, 5);
+  const float* src = a.at(1);
+  float* dst = a.at(2);
+  const int rows = a.integer(3), cols = a.integer(4);
+  if (a.ok()) kernels::transpose2d(src, dst, rows, cols);
+  return nullptr;
+}
+
+napi_value ExpArray(napi_env env, napi_callback_info info) {
+  Args a(env, info, 4);
+  const float* x = a.at(1);
+  float* y = a.at(2);
+  const long n = long(a.num(3));
+  if (a.ok()) kernels::expArray(x, y, n);
+  return nullptr;
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t n = 1;
+  if (argc != 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1 || n > 256) {
+    napi_throw_range_error(env, "CORPUS_LAB_NATIVE", "threads must be a whole number from 1 to 256");
+    return nullptr;
+  }
+  kernels::setThreads(n);
+  return number(env, kernels::threads());
+}
+
+napi_value Info(napi_env env, napi_callback_info) {
+#ifdef __APPLE__
+  const std::string blas = "Accelerate";
+#else
+  const std::string blas = std::string(openblas_get_config()) + " (" + openblas_get_corename() + ")";
+#endif
+  napi_value out, name;
+  napi_create_object(env, &out);
+  napi_create_string_utf8(env, blas.c_str(), blas.size(), &name);
+  napi_set_named_property(env, out, "blas", name);
+  napi_set_named_property(env, out, "threads", number(env, kernels::threads()));
+  return out;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  const napi_property_descriptor fns[] = {
+      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemmBatched", nullptr, GemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"linearForward", nullptr, LinearForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"linearBackward", nullptr, LinearBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionForward", nullptr, AttentionForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluForward", nullptr, GeluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"geluBackward", nullptr, GeluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNormForward", nullptr, LayerNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNormBackward", nullptr, LayerNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwUpdate", nullptr, AdamwUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"crossEntropyForward", nullptr, CrossEntropyForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"columnSums", nullptr, ColumnSums, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"transpose2d", nullptr, Transpose2d, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"expArray", nullptr, ExpArray, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
+  return exports;
+}

@@ -1,0 +1,373 @@
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "pool.h"
+
+#ifdef __APPLE__
+#define ACCELERATE_NEW_LAPACK
+#include <Accelerate/Accelerate.h>
+#else
+#include <cblas.h>
+#endif
+
+// One build runs on every x86-64 CPU; the hot loops get an AVX2+FMA copy picked at load time.
+#if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
+
+namespace kernels {
+namespace {
+
+Pool pool;
+
+// Below this many multiply-adds a product is not worth handing to other threads.
+constexpr double kSplitWork = 1 << 18;
+
+// Cephes' expf (as the AssemblyScript kernels), branch-free so loops vectorise; valid for |x| ≤ 87.
+inline float expCore(float x) {
+  const float rounder = 12582912.0f;
+  const float shifted = x * 1.44269504088896341f + rounder;
+  const float n = shifted - rounder;
+  const float r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  uint32_t bits;
+  std::memcpy(&bits, &shifted, 4);
+  bits = (bits - (0x4b400000u - 127u)) << 23;
+  float pow2;
+  std::memcpy(&pow2, &bits, 4);
+  return y * pow2;
+}
+
+inline float expApprox(float x) {
+  x = x < -87.3365447505531f ? -87.3365447505531f : x;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  return expCore(x);
+}
+
+constexpr float kC = 0.7978845608028654f;  // √(2/π)
+constexpr float kA = 0.044715f;
+
+// With u = √(2/π)(v + 0.044715v³): ½v(1 + tanh u) = v·σ(2u) and 1 − tanh²u = 4σ(1 − σ). The
+// exponent is clamped to ±80 (σ stays a normal float there; a denormal costs ~100 cycles) in
+// one place: GCC turns clamps inside expApprox here into blends around a far slower division.
+inline float expMinusTwoU(float v) {
+  float z = -2.0f * kC * (v + kA * v * v * v);
+  z = z > 80.0f ? 80.0f : z;
+  z = z < -80.0f ? -80.0f : z;
+  return expCore(z);
+}
+
+/** Splits [0, n) into at most `pool.size()`·2 chunks of at least `grain` and runs f(begin, end) on each. */
+template <typename F>
+void parallelRange(long n, long grain, F f) {
+  const long workers = pool.size();
+  long chunks = std::min<long>(workers * 2, (n + grain - 1) / grain);
+  if (chunks <= 1) {
+    f(0L, n);
+    return;
+  }
+  const long step = (n + chunks - 1) / chunks;
+  chunks = (n + step - 1) / step;
+  pool.run(int(chunks), [&](int i) { f(i * step, std::min(n, (i + 1) * step)); });
+}
+
+void blas(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+HOT void geluRange(const float* x, float* y, long from, long to) {
+#pragma omp simd
+  for (long i = from; i < to; i++) y[i] = x[i] / (1.0f + expMinusTwoU(x[i]));
+}
+
+HOT void geluSlopeRange(const float* x, const float* dy, float* dx, long from, long to) {
+#pragma omp simd
+  for (long i = from; i < to; i++) {
+    const float v = x[i];
+    const float s = 1.0f / (1.0f + expMinusTwoU(v));
+    dx[i] = dy[i] * (s + v * (s * (1.0f - s)) * (2.0f * kC * (1.0f + 3.0f * kA * v * v)));
+  }
+}
+
+HOT void layerNormRows(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int from, int to, int cols, float eps) {
+  for (int r = from; r < to; r++) {
+    const float* row = x + long(r) * cols;
+    float* out = y + long(r) * cols;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j < cols; j++) sum += row[j];
+    const float mu = sum / cols;
+    float sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int j = 0; j < cols; j++) sq += (row[j] - mu) * (row[j] - mu);
+    const float rs = 1.0f / std::sqrt(sq / cols + eps);
+    mean[r] = mu;
+    rstd[r] = rs;
+    for (int j = 0; j < cols; j++) out[j] = (row[j] - mu) * rs * w[j] + b[j];
+  }
+}
+
+HOT void layerNormBackRows(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx, float* dw, float* db, int from,
+                           int to, int cols) {
+  for (int r = from; r < to; r++) {
+    const float* xr = x + long(r) * cols;
+    const float* gr = dy + long(r) * cols;
+    float* outr = dx + long(r) * cols;
+    const float mu = mean[r], rs = rstd[r];
+    float sumG = 0, sumGX = 0;
+#pragma omp simd reduction(+ : sumG, sumGX)
+    for (int j = 0; j < cols; j++) {
+      const float xhat = (xr[j] - mu) * rs;
+      const float gw = gr[j] * w[j];
+      sumG += gw;
+      sumGX += gw * xhat;
+      dw[j] += gr[j] * xhat;
+      db[j] += gr[j];
+    }
+    const float a = sumG / cols, c = sumGX / cols;
+    for (int j = 0; j < cols; j++) {
+      const float xhat = (xr[j] - mu) * rs;
+      outr[j] = rs * (gr[j] * w[j] - a - xhat * c);
+    }
+  }
+}
+
+HOT void adamwRange(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long from, long to, float lr,
+                    float beta1, float omb1, float beta2, float omb2, float c1, float c2, float eps, float keep, float scale) {
+#pragma omp simd
+  for (long i = from; i < to; i++) {
+    const float gi = g[i] * scale;
+    const float mi = m[i] * beta1 + gi * omb1;
+    const float vi = v[i] * beta2 + gi * gi * omb2;
+    mOut[i] = mi;
+    vOut[i] = vi;
+    pOut[i] = p[i] * keep - mi / c1 / (std::sqrt(vi / c2) + eps) * lr;
+  }
+}
+
+/** Row i of a causal score matrix into probabilities: softmax over j ≤ i, zeros after. */
+HOT void causalSoftmaxRows(float* s, int t) {
+  for (int i = 0; i < t; i++) {
+    float* row = s + long(i) * t;
+    float mx = row[0];
+#pragma omp simd reduction(max : mx)
+    for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int j = 0; j <= i; j++) {
+      row[j] = expApprox(row[j] - mx);
+      sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int j = 0; j <= i; j++) row[j] *= inv;
+    for (int j = i + 1; j < t; j++) row[j] = 0;
+  }
+}
+
+/** dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, in place over dP. */
+HOT void softmaxBackRows(const float* p, float* dp, int t, float scale) {
+  for (int i = 0; i < t; i++) {
+    const float* pr = p + long(i) * t;
+    float* dr = dp + long(i) * t;
+    float dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int j = 0; j <= i; j++) dot += pr[j] * dr[j];
+#pragma omp simd
+    for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
+    for (int j = i + 1; j < t; j++) dr[j] = 0;
+  }
+}
+
+HOT float logSumExpRow(const float* row, int vocab) {
+  float mx = row[0];
+#pragma omp simd reduction(max : mx)
+  for (int j = 1; j < vocab; j++) mx = row[j] > mx ? row[j] : mx;
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < vocab; j++) sum += expApprox(row[j] - mx);
+  return mx + std::log(sum);
+}
+
+HOT void softmaxMinusOneHotRow(const float* row, float lse, int target, float scale, float* out, int vocab) {
+#pragma omp simd
+  for (int j = 0; j < vocab; j++) out[j] = expApprox(row[j] - lse) * scale;
+  if (target >= 0 && target < vocab) out[target] -= scale;
+}
+
+}  // namespace
+
+void setThreads(int n) {
+#ifndef __APPLE__
+  openblas_set_num_threads(1);
+#endif
+  pool.resize(n);
+}
+
+int threads() { return pool.size(); }
+
+void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  const int workers = pool.size();
+  if (workers <= 1 || double(m) * n * k < kSplitWork * workers) {
+    blas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  // Split the larger side of C into one block per thread, in multiples of 16.
+  const bool byRows = m >= n;
+  const int side = byRows ? m : n;
+  const int block = ((side + workers - 1) / workers + 15) / 16 * 16;
+  const int blocks = (side + block - 1) / block;
+  pool.run(blocks, [&](int i) {
+    const int from = i * block, size = std::min(side, from + block) - from;
+    if (byRows) {
+      blas(ta, tb, size, n, k, alpha, ta ? a + from : a + long(from) * lda, lda, b, ldb, beta, c + long(from) * ldc, ldc);
+    } else {
+      blas(ta, tb, m, size, k, alpha, a, lda, tb ? b + long(from) * ldb : b + from, ldb, beta, c + from, ldc);
+    }
+  });
+}
+
+void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
+                 long strideB, float beta, float* c, int ldc, long strideC) {
+  if (count == 1) {
+    gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  pool.run(count, [&](int i) { blas(ta, tb, m, n, k, alpha, a + i * strideA, lda, b + i * strideB, ldb, beta, c + i * strideC, ldc); });
+}
+
+void linearForward(const float* x, const float* w, const float* bias, float* y, int n, int in, int out) {
+  for (int r = 0; r < n; r++) std::memcpy(y + long(r) * out, bias, sizeof(float) * out);
+  gemm(false, false, n, out, in, 1.0f, x, in, w, out, 1.0f, y, out);
+}
+
+void linearBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int n, int in, int out) {
+  gemm(false, true, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
+  gemm(true, false, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out);
+  columnSums(dy, db, n, out);
+}
+
+// qkv [b·t, 3c] holds each token's q, k and v side by side, head j at columns j·d: BLAS reads
+// each head's [t, d] block in place with a leading dimension of 3c, so nothing is gathered.
+void attentionForward(const float* qkv, float* out, float* probs, int b, int t, int h, int d) {
+  const int c = h * d, ld = 3 * c;
+  const float scale = 1.0f / std::sqrt(float(d));
+  pool.run(b * h, [&](int task) {
+    const int bi = task / h, hi = task % h;
+    const float* q = qkv + long(bi) * t * ld + hi * d;
+    float* p = probs + long(task) * t * t;
+    blas(false, true, t, t, d, scale, q, ld, q + c, ld, 0.0f, p, t);
+    causalSoftmaxRows(p, t);
+    blas(false, false, t, d, t, 1.0f, p, t, q + 2 * c, ld, 0.0f, out + long(bi) * t * c + hi * d, c);
+  });
+}
+
+void attentionBackward(const float* qkv, const float* probs, const float* dOut, float* dQkv, int b, int t, int h, int d) {
+  const int c = h * d, ld = 3 * c;
+  const float scale = 1.0f / std::sqrt(float(d));
+  pool.run(b * h, [&](int task) {
+    thread_local std::vector<float> scratch;
+    scratch.resize(size_t(t) * t);
+    float* ds = scratch.data();
+    const int bi = task / h, hi = task % h;
+    const float* q = qkv + long(bi) * t * ld + hi * d;
+    const float* p = probs + long(task) * t * t;
+    const float* dy = dOut + long(bi) * t * c + hi * d;
+    float* dq = dQkv + long(bi) * t * ld + hi * d;
+    blas(false, true, t, t, d, 1.0f, dy, c, q + 2 * c, ld, 0.0f, ds, t);     // dP = dY·Vᵀ
+    blas(true, false, t, d, t, 1.0f, p, t, dy, c, 0.0f, dq + 2 * c, ld);      // dV = Pᵀ·dY
+    softmaxBackRows(p, ds, t, scale);                                         // dS
+    blas(false, false, t, d, t, 1.0f, ds, t, q + c, ld, 0.0f, dq, ld);        // dQ = dS·K
+    blas(true, false, t, d, t, 1.0f, ds, t, q, ld, 0.0f, dq + c, ld);         // dK = dSᵀ·Q
+  });
+}
+
+void geluForward(const float* x, float* y, long n) {
+  parallelRange(n, 1 << 15, [&](long from, long to) { geluRange(x, y, from, to); });
+}
+
+void geluBackward(const float* x, const float* dy, float* dx, long n) {
+  parallelRange(n, 1 << 15, [&](long from, long to) { geluSlopeRange(x, dy, dx, from, to); });
+}
+
+void layerNormForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int rows, int cols, float eps) {
+  parallelRange(rows, std::max(1, (1 << 15) / cols), [&](long from, long to) { layerNormRows(x, w, b, y, mean, rstd, int(from), int(to), cols, eps); });
+}
+
+void layerNormBackward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx, float* dw, float* db, int rows,
+                       int cols) {
+  // Each chunk of rows sums its own dγ, dβ; the partial sums are added in chunk order.
+  const int grain = std::max(1, (1 << 15) / cols);
+  const int chunks = std::max(1, std::min(pool.size() * 2, (rows + grain - 1) / grain));
+  const int step = (rows + chunks - 1) / chunks;
+  std::vector<float> partial(size_t(chunks) * 2 * cols, 0.0f);
+  pool.run(chunks, [&](int i) {
+    float* pw = partial.data() + size_t(i) * 2 * cols;
+    layerNormBackRows(x, w, mean, rstd, dy, dx, pw, pw + cols, i * step, std::min(rows, (i + 1) * step), cols);
+  });
+  std::memcpy(dw, partial.data(), sizeof(float) * cols);
+  std::memcpy(db, partial.data() + cols, sizeof(float) * cols);
+  for (int i = 1; i < chunks; i++) {
+    const float* pw = partial.data() + size_t(i) * 2 * cols;
+    for (int j = 0; j < cols; j++) {
+      dw[j] += pw[j];
+      db[j] += pw[cols + j];
+    }
+  }
+}
+
+void adamwUpdate(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n, float lr, float beta1,
+                 float oneMinusBeta1, float beta2, float oneMinusBeta2, float c1, float c2, float eps, float keep, float gradScale) {
+  parallelRange(n, 1 << 16, [&](long from, long to) {
+    adamwRange(p, g, m, v, pOut, mOut, vOut, from, to, lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, c1, c2, eps, keep, gradScale);
+  });
+}
+
+float crossEntropyForward(const float* logits, const int32_t* targets, float* lse, int n, int vocab) {
+  parallelRange(n, std::max(1, (1 << 15) / vocab), [&](long from, long to) {
+    for (long r = from; r < to; r++) lse[r] = logSumExpRow(logits + r * vocab, vocab);
+  });
+  double total = 0;
+  for (int r = 0; r < n; r++) total += lse[r] - logits[long(r) * vocab + targets[r]];
+  return float(total / n);
+}
+
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float scale, float* dLogits, int n, int vocab) {
+  parallelRange(n, std::max(1, (1 << 15) / vocab), [&](long from, long to) {
+    for (long r = from; r < to; r++) softmaxMinusOneHotRow(logits + r * vocab, lse[r], targets[r], scale, dLogits + r * vocab, vocab);
+  });
+}
+
+void columnSums(const float* x, float* out, int rows, int cols) {
+  std::fill(out, out + cols, 0.0f);
+  for (int r = 0; r < rows; r++) {
+    const float* row = x + long(r) * cols;
+    for (int j = 0; j < cols; j++) out[j] += row[j];
+  }
+}
+
+void transpose2d(const float* src, float* dst, int rows, int cols) {
+  constexpr int B = 32;
+  for (int r0 = 0; r0 < rows; r0 += B)
+    for (int c0 = 0; c0 < cols; c0 += B)
+      for (int r = r0; r < std::min(rows, r0 + B); r++)
+        for (int c = c0; c < std::min(cols, c0 + B); c++) dst[long(c) * rows + r] = src[long(r) * cols + c];
+}
+
+void expArray(const float* x, float* y, long n) {
+#pragma omp simd
+  for (long i = 0; i < n; i++) y[i] = expApprox(x[i]);
+}
+
+}  // namespace kernels

@@ -1,0 +1,41 @@
+// Corpus Lab's native kernels: plain functions on float pointers (the addon points them into the
+// tfjs wasm backend's heap). Matmuls go to the platform BLAS, single-threaded per call, and are
+// split across the pool; everything else is one fused pass.
+#pragma once
+#include <cstdint>
+
+namespace kernels {
+
+void setThreads(int n);
+int threads();
+
+void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
+                 long strideB, float beta, float* c, int ldc, long strideC);
+
+void linearForward(const float* x, const float* w, const float* bias, float* y, int n, int in, int out);
+void linearBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int n, int in, int out);
+
+void attentionForward(const float* qkv, float* out, float* probs, int b, int t, int h, int d);
+void attentionBackward(const float* qkv, const float* probs, const float* dOut, float* dQkv, int b, int t, int h, int d);
+
+void geluForward(const float* x, float* y, long n);
+void geluBackward(const float* x, const float* dy, float* dx, long n);
+
+void layerNormForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int rows, int cols, float eps);
+void layerNormBackward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx, float* dw, float* db, int rows,
+                       int cols);
+
+void adamwUpdate(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n, float lr, float beta1,
+                 float oneMinusBeta1, float beta2, float oneMinusBeta2, float c1, float c2, float eps, float keep, float gradScale);
+
+/** Mean cross-entropy of logits [n, vocab] against targets [n]; keeps each row's log-sum-exp for the backward pass. */
+float crossEntropyForward(const float* logits, const int32_t* targets, float* lse, int n, int vocab);
+/** dlogits = (softmax − onehot) · scale, scale being d(loss)/n. */
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float scale, float* dLogits, int n, int vocab);
+
+void columnSums(const float* x, float* out, int rows, int cols);
+void transpose2d(const float* src, float* dst, int rows, int cols);
+void expArray(const float* x, float* y, long n);
+
+}  // namespace kernels

@@ -1,0 +1,85 @@
+// A small fork-join pool: run(tasks, f) calls f(0..tasks-1) on the caller and the pool's threads
+// and returns when all are done. BLAS runs single-threaded inside the tasks, so one pool owns all
+// the cores the user gave us and nothing spins behind our back.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+class Pool {
+ public:
+  ~Pool() { resize(1); }
+
+  int size() const { return count_.load(); }
+
+  void resize(int threads) {
+    std::lock_guard<std::mutex> busy(dispatch_);
+    if (threads < 1) threads = 1;
+    if (int(workers_.size()) + 1 == threads) return;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      stop_ = true;
+      ++generation_;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+    stop_ = false;
+    const long start = generation_;
+    for (int i = 1; i < threads; i++) workers_.emplace_back([this, start] { loop(start); });
+    count_.store(threads);
+  }
+
+  void run(int tasks, const std::function<void(int)>& f) {
+    // A second JS thread (a replica) calling in while the pool is busy runs its work inline.
+    std::unique_lock<std::mutex> busy(dispatch_, std::try_to_lock);
+    if (!busy.owns_lock() || workers_.empty() || tasks <= 1) {
+      for (int i = 0; i < tasks; i++) f(i);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      job_ = &f;
+      tasks_ = tasks;
+      next_.store(0);
+      pending_ = int(workers_.size());
+      ++generation_;
+    }
+    wake_.notify_all();
+    work();
+    std::unique_lock<std::mutex> lock(m_);
+    done_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void work() {
+    for (int i; (i = next_.fetch_add(1)) < tasks_;) (*job_)(i);
+  }
+
+  void loop(long seen) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(m_);
+        wake_.wait(lock, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stop_) return;
+      }
+      work();
+      std::lock_guard<std::mutex> lock(m_);
+      if (--pending_ == 0) done_.notify_one();
+    }
+  }
+
+  std::mutex dispatch_, m_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const std::function<void(int)>* job_ = nullptr;
+  std::atomic<int> next_{0}, count_{1};
+  int tasks_ = 0, pending_ = 0;
+  long generation_ = 0;
+  bool stop_ = false;
+};

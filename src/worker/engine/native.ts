@@ -1,0 +1,145 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+// The native engine: our N-API addon (native/, binding.gyp) runs BLAS matmuls and fused kernels
+// on tensors where the tfjs wasm backend keeps them, so the wasm backend stays the memory
+// manager and every kernel gets its heap (re-read on each call: growing it replaces the buffer)
+// plus byte offsets.
+
+type Heap = ArrayBuffer;
+export interface NativeAddon {
+  gemm(heap: Heap, ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
+  gemmBatched(heap: Heap, count: number, ta: number, tb: number, m: number, n: number, k: number, a: number, strideA: number, b: number, strideB: number, c: number, strideC: number): void;
+  linearForward(heap: Heap, x: number, w: number, bias: number, y: number, n: number, inputs: number, outputs: number): void;
+  linearBackward(heap: Heap, x: number, w: number, dy: number, dx: number, dw: number, db: number, n: number, inputs: number, outputs: number): void;
+  crossEntropyForward(heap: Heap, logits: number, targets: number, lse: number, loss: number, n: number, vocab: number): void;
+  crossEntropyBackward(heap: Heap, logits: number, targets: number, lse: number, dLoss: number, dLogits: number, n: number, vocab: number): void;
+  setThreads(n: number): number;
+  info(): { blas: string; threads: number };
+  [kernel: string]: unknown;
+}
+
+export const ADDON_FILE = 'corpus_lab_native.node';
+
+let active: NativeAddon | undefined;
+
+/** The addon when the native engine is the one running, else undefined. */
+export function nativeAddon(): NativeAddon | undefined {
+  return active;
+}
+
+/** Where the addon is looked for: CORPUS_LAB_NATIVE_ADDON, next to the bundle (dist/), or a build in the repository (unit tests). */
+export function addonPath(): string {
+  if (process.env.CORPUS_LAB_NATIVE_ADDON) return process.env.CORPUS_LAB_NATIVE_ADDON;
+  const beside = join(__dirname, ADDON_FILE);
+  if (existsSync(beside)) return beside;
+  for (let dir = __dirname, i = 0; i < 4; i++, dir = dirname(dir)) {
+    for (const p of [join(dir, 'build/Release', ADDON_FILE), join(dir, 'dist', ADDON_FILE)]) if (existsSync(p)) return p;
+  }
+  return beside;
+}
+
+/** Loads the addon at `path`; a reason for the log when it cannot be used here. */
+export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: string } {
+  if (!existsSync(path)) return { why: `the native addon is not built (${path} missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native)` };
+  const arch = binaryArch(path);
+  if (arch && arch !== process.arch) return { why: `the native addon was built for ${arch}, this machine is ${process.arch} (npm run build:native rebuilds it)` };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require(path) as NativeAddon;
+    if (typeof addon.gemm !== 'function' || typeof addon.info !== 'function') return { why: `${path} is not Corpus Lab's native addon` };
+    return { addon };
+  } catch (e) {
+    return { why: `the native addon failed to load: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** The CPU a shared library is for, from its ELF or Mach-O header; undefined when unknown. */
+function binaryArch(path: string): string | undefined {
+  const head = Buffer.alloc(20);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, head, 0, 20, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head.readUInt32BE(0) === 0x7f454c46) {
+    const machine = head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
+    return ({ 62: 'x64', 183: 'arm64', 3: 'ia32', 40: 'arm' } as Record<number, string>)[machine] ?? `ELF machine ${machine}`;
+  }
+  if (head.readUInt32LE(0) === 0xfeedfacf) return ({ 0x01000007: 'x64', 0x0100000c: 'arm64' } as Record<number, string>)[head.readUInt32LE(4)];
+  return undefined;
+}
+
+/** Turns the native engine on (the wasm backend must be the current one) or off. */
+export function setNative(addon: NativeAddon | undefined, threads?: number): void {
+  active = addon;
+  if (addon) {
+    if (threads !== undefined) addon.setThreads(threads);
+    routeMatMulsToNative();
+  }
+}
+
+// ---- the wasm backend's BatchMatMul and _FusedMatMul, answered by BLAS while native is on ----
+
+interface WasmBackend {
+  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
+  wasm: { asm: { memory: { buffer: ArrayBuffer } } };
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+}
+
+interface MatMulArgs {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+  attrs: { transposeA: boolean; transposeB: boolean; activation?: string };
+  backend: WasmBackend;
+}
+
+const routed = Symbol('corpus-lab native matmul');
+
+function routeMatMulsToNative(): void {
+  for (const kernelName of ['BatchMatMul', '_FusedMatMul']) {
+    const stock = tf.getKernel(kernelName, 'wasm');
+    if (!stock || (stock.kernelFunc as unknown as Record<symbol, boolean>)[routed]) continue;
+    const kernelFunc = ((args: MatMulArgs) => (active && nativeMatMul(active, args)) || stock.kernelFunc(args as never)) as tf.KernelFunc;
+    (kernelFunc as unknown as Record<symbol, boolean>)[routed] = true;
+    tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ ...stock, kernelFunc });
+  }
+}
+
+const product = (xs: number[]) => xs.reduce((p, x) => p * x, 1);
+
+/** The product on BLAS, or undefined for what it does not handle (then the stock kernel runs). */
+function nativeMatMul(addon: NativeAddon, { inputs, attrs, backend }: MatMulArgs): tf.TensorInfo | undefined {
+  const { a, b, bias, preluActivationWeights } = inputs;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || preluActivationWeights) return undefined;
+  if (attrs.activation !== undefined && attrs.activation !== 'linear') return undefined;
+  const ta = attrs.transposeA, tb = attrs.transposeB;
+  const ra = a.shape.length, rb = b.shape.length;
+  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  const batchA = product(a.shape.slice(0, -2));
+  const batchB = product(b.shape.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+  if (k === 0 || (bias && (product(bias.shape) !== n || bias.dtype !== 'float32'))) return undefined;
+  const count = Math.max(batchA, batchB);
+  if (bias && count > 1) return undefined;
+  const batchShape = (batchA >= batchB ? a : b).shape.slice(0, -2);
+  const out = backend.makeOutput([...batchShape, m, n], 'float32');
+  if (m * n === 0) return out;
+  const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const heap = backend.wasm.asm.memory.buffer;
+  if (count === 1) {
+    if (bias) {
+      const rows = new Float32Array(heap, at(out), m * n);
+      const row = new Float32Array(heap, at(bias), n);
+      for (let i = 0; i < m; i++) rows.set(row, i * n);
+    }
+    addon.gemm(heap, +ta, +tb, m, n, k, 1, at(a), ta ? m : k, at(b), tb ? k : n, bias ? 1 : 0, at(out), n);
+  } else {
+    addon.gemmBatched(heap, count, +ta, +tb, m, n, k, at(a), batchA === 1 ? 0 : m * k, at(b), batchB === 1 ? 0 : k * n, at(out), m * n);
+  }
+  return out;
+}
