@@ -50,7 +50,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('openLossChart', openLossChartCommand(ctx)),
     command('showTokens', async () => {
       await vscode.commands.executeCommand(`${TokensView.id}.focus`);
-      tokens.update();
+      await tokens.update();
     }),
     command('refreshRuns', () => runs.refresh()),
     command('revealRun', revealRunCommand()),

@@ -97,6 +97,33 @@ function hostThreadSched(): { ran: number; waited: number } {
   return { ran: ran / 1e6, waited: waited / 1e6 };
 }
 
+/**
+ * Records the extension's synchronous file-system calls (fs.*Sync from its own code). A cold disk
+ * turns any of them into a stall of the host thread: 115 ms in one readFileSync was seen on a fresh clone.
+ */
+function syncFsSpy(): { stop(): string[] } {
+  const fs = require('node:fs') as Record<string, unknown>;
+  const calls: string[] = [];
+  const originals = new Map<string, (...args: unknown[]) => unknown>();
+  for (const name of Object.keys(fs)) {
+    const original = fs[name];
+    if (!name.endsWith('Sync') || typeof original !== 'function') continue;
+    originals.set(name, original as (...args: unknown[]) => unknown);
+    fs[name] = function (this: unknown, ...args: unknown[]) {
+      const frames = (new Error().stack ?? '').split('\n').slice(2);
+      const caller = frames.find((f) => /dist[\\/]extension\.js|src[\\/]extension[\\/]/.test(f));
+      if (caller) calls.push(`${name}(${String(args[0])}) at ${caller.trim()}`);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
+  return {
+    stop() {
+      for (const [name, original] of originals) fs[name] = original;
+      return calls;
+    },
+  };
+}
+
 describe('Corpus Lab in a real VS Code extension host', () => {
   before(async () => {
     const ext = vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab');
@@ -120,11 +147,17 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     }
   });
 
-  it('trains a tiny model on an English file, off the host thread (the host is never held 100 ms), and writes checkpoints', async () => {
+  it('trains a tiny model on an English file, off the host thread (the host is never held 100 ms, no synchronous file access), and writes checkpoints', async () => {
+    // The views that follow a run are open, so their reading is part of what is checked.
+    await vscode.commands.executeCommand('corpusLab.runs.focus');
+    await vscode.commands.executeCommand('corpusLab.tokens.focus');
+    await settle(500);
     const beat = heartbeat();
+    const spy = syncFsSpy();
     const seen: TrainEvent[] = [];
     const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
     let report: HeartbeatReport;
+    let syncCalls: string[];
     try {
       const result = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 30 })) as TrainResult;
       // the worker thread shares each batch with replica threads (dist/replica.js, shipped beside it)
@@ -135,10 +168,14 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       assert.equal(result.step, 30);
       assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
       assert.ok(Number.isFinite(result.valLoss));
+      // the views react to the new run and the new active model a moment later
+      await settle(1500);
     } finally {
+      syncCalls = spy.stop();
       sub.dispose();
       report = beat.stop();
     }
+    assert.deepEqual(syncCalls, [], 'synchronous file access on the extension host while training');
     assertResponsive(report);
     const runs = readdirSync(join(workspace, '.corpus-lab', 'runs'));
     assert.ok(runs.some((r) => r.endsWith('speech-en')));

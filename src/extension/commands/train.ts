@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { WorkerError } from '../worker-client';
@@ -9,6 +9,7 @@ import type { TrainResult } from '../../worker/train/trainer';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { resolveTarget, showError } from './util';
+import { parseRunJson } from '../../core/run-json';
 
 interface PresetItem extends vscode.QuickPickItem {
   preset: 'tiny' | 'small';
@@ -41,7 +42,7 @@ export function resumeCommand(ctx: Ctx) {
       vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
       return;
     }
-    const corpusPath = readCorpusPathOfRun(path);
+    const corpusPath = await readCorpusPathOfRun(path);
     if (!corpusPath) {
       vscode.window.showErrorMessage(vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', path));
       return;
@@ -50,13 +51,17 @@ export function resumeCommand(ctx: Ctx) {
   };
 }
 
-function readCorpusPathOfRun(path: string): string | undefined {
+async function readCorpusPathOfRun(path: string): Promise<string | undefined> {
   for (const dir of [path, dirname(dirname(path))]) {
     const file = join(dir, 'run.json');
-    if (!existsSync(file)) continue;
+    let text: string;
     try {
-      const p = JSON.parse(readFileSync(file, 'utf8'))?.corpus?.path;
-      if (typeof p === 'string') return p;
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      return parseRunJson(text, file).corpus.path;
     } catch {
       return undefined;
     }

@@ -34,38 +34,38 @@ export class TokensView implements vscode.WebviewViewProvider {
     view.webview.options = webviewOptions(this.ctx.extension.extensionUri);
     view.webview.html = webviewHtml(view.webview, this.ctx.extension.extensionUri, 'tokens', 'Tokens', vscode.env.language);
     view.webview.onDidReceiveMessage((raw) => {
-      if (parseFromTokens(raw)) this.update();
+      if (parseFromTokens(raw)) void this.update();
       else this.ctx.log.appendLine(`tokens view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
     });
-    view.onDidChangeVisibility(() => view.visible && this.update());
+    view.onDidChangeVisibility(() => view.visible && void this.update());
   }
 
   schedule(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.update(), 150);
+    this.timer = setTimeout(() => void this.update(), 150);
   }
 
-  private tokenizer(): { tokenizer: Tokenizer; label: string } | undefined {
+  private async tokenizer(): Promise<{ tokenizer: Tokenizer; label: string } | undefined> {
     const model = this.ctx.activeModel;
     if (model) {
       try {
-        const tokenizer = this.tokenizers.forModel(model);
+        const tokenizer = await this.tokenizers.forModel(model);
         return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${basename(model)}` };
       } catch (e) {
         this.ctx.log.appendLine(`tokens view: ${(e as Error).message}`);
       }
     }
     if (this.documentTokenizer) {
-      const tokenizer = this.tokenizers.load(this.documentTokenizer.file);
+      const tokenizer = await this.tokenizers.load(this.documentTokenizer.file);
       return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${this.documentTokenizer.label}` };
     }
     return undefined;
   }
 
-  update(): void {
+  async update(): Promise<void> {
     if (!this.view?.visible) return;
+    const tok = await this.tokenizer();
     const editor = vscode.window.activeTextEditor;
-    const tok = this.tokenizer();
     if (!tok) return this.post({ type: 'empty', message: vscode.l10n.t('No tokenizer yet: train a model or run Tokenize Document.') });
     if (!editor) return this.post({ type: 'empty', message: vscode.l10n.t('Open a text file to see its tokens.') });
     const selected = editor.selections.some((s) => !s.isEmpty);
