@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { CorpusLabApi } from '../../src/extension/main';
 import type { TrainResult } from '../../src/worker/train/trainer';
@@ -207,6 +207,49 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(result.reason, 'cancelled');
     assert.ok(existsSync(join(result.checkpoint, 'optimizer.safetensors')));
     assert.ok(seconds < 5, `cancel took ${seconds.toFixed(1)} s`);
+  });
+
+  it('resuming the cancelled active model keeps completion alive: the active model follows the run as old checkpoints are pruned', async () => {
+    const cancelled = api.ctx.activeModel!;
+    assert.match(cancelled, /step-\d+$/);
+    const runDir = dirname(dirname(cancelled));
+    const lost: string[] = [];
+    let checkpoints = 0;
+    const enough = new Promise<void>((resolve) => {
+      const sub = api.ctx.onTrainEvent(({ event }) => {
+        if (event.type !== 'checkpoint') return;
+        // the worker has written this checkpoint and pruned older ones; the host moves the model along
+        void settle(300).then(() => {
+          const active = api.ctx.activeModel;
+          if (!active || !existsSync(join(active, 'model.safetensors'))) lost.push(`${active} after checkpoint ${event.path}`);
+          if (++checkpoints >= 5) {
+            sub.dispose();
+            resolve();
+          }
+        });
+      });
+    });
+    const running = vscode.commands.executeCommand('corpusLab.resumeTraining', { path: runDir }) as Thenable<TrainResult>;
+    await enough;
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const result = await running;
+    assert.equal(result.reason, 'cancelled');
+    assert.deepEqual(lost, [], 'the active model was deleted under the editor');
+    assert.ok(!existsSync(cancelled), 'the resumed run pruned the old checkpoint (else this test checks nothing)');
+    assert.equal(api.ctx.activeModel, result.checkpoint);
+  });
+
+  it('when the active model is deleted from disk, it is dropped and the next best is offered', async () => {
+    const active = api.ctx.activeModel!;
+    const copy = `${active}-copy`;
+    cpSync(active, copy, { recursive: true });
+    await api.ctx.setActiveModel(copy);
+    rmSync(copy, { recursive: true });
+    const checked = await api.ctx.checkActiveModel();
+    assert.equal(checked?.vanished, copy);
+    assert.ok(checked?.offered && existsSync(join(checked.offered, 'model.safetensors')), `offered ${checked?.offered}`);
+    assert.equal(api.ctx.activeModel, undefined);
+    await api.ctx.setActiveModel(active);
   });
 
   it('inline completion returns text from the trained model, and nothing when disabled', async () => {

@@ -10,6 +10,7 @@ import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { resolveTarget, showError } from './util';
 import { parseRunJson } from '../../core/run-json';
+import { isInside } from '../../core/safe-fs';
 
 interface PresetItem extends vscode.QuickPickItem {
   preset: 'tiny' | 'small';
@@ -136,6 +137,8 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
       if (m.kind !== 'event') return;
       events.push(m.event);
       if (m.event.type === 'start' && ctx.training) ctx.training.runDir = m.event.run_dir;
+      // A run that continues the active model moves it along: the worker prunes older checkpoints.
+      if (m.event.type === 'checkpoint' && ctx.activeModel && ctx.training?.runDir && isInside(ctx.activeModel, ctx.training.runDir)) void ctx.setActiveModel(m.event.path);
       ctx.fireTrainEvent(m.id, m.event);
       logEvent(ctx, m.event);
     },
