@@ -239,6 +239,36 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(api.ctx.activeModel, result.checkpoint);
   });
 
+  it('resume after the corpus file changed (typed in, saved) can continue on the changed text', async () => {
+    const notes = vscode.Uri.file(join(workspace, 'texts', 'notes-en.txt'));
+    writeFileSync(notes.fsPath, readFileSync(en.fsPath, 'utf8'));
+    const stepsSeen = (n: number) =>
+      new Promise<void>((resolve) => {
+        const sub = api.ctx.onTrainEvent(({ event }) => {
+          if (event.type === 'step' && --n <= 0) {
+            sub.dispose();
+            resolve();
+          }
+        });
+      });
+    let started = stepsSeen(3);
+    let running = vscode.commands.executeCommand('corpusLab.train', notes, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult>;
+    await started;
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const first = await running;
+    writeFileSync(notes.fsPath, readFileSync(notes.fsPath, 'utf8') + '\nAnd a paragraph the user typed, with the ghost text they accepted.\n'.repeat(20));
+    started = stepsSeen(3);
+    running = vscode.commands.executeCommand('corpusLab.resumeTraining', { path: first.checkpoint }, { onChangedCorpus: 'continue' }) as Thenable<TrainResult>;
+    await Promise.race([started, running]);
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const resumed = await running;
+    assert.ok(resumed, 'the resumed run failed (see the log)');
+    assert.equal(resumed.reason, 'cancelled');
+    assert.ok(resumed.step > first.step, `resumed from step ${first.step} to ${resumed.step}`);
+    const run = JSON.parse(readFileSync(join(dirname(dirname(resumed.checkpoint)), 'run.json'), 'utf8'));
+    assert.equal(run.corpus.bytes, readFileSync(notes.fsPath).length, 'run.json describes the changed file');
+  });
+
   it('when the active model is deleted from disk, it is dropped and the next best is offered', async () => {
     const active = api.ctx.activeModel!;
     const copy = `${active}-copy`;
@@ -285,6 +315,23 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const tok = Tokenizer.load(join(resolveCheckpoint(api.ctx.activeModel!), 'tokenizer.json'));
     assert.equal(shown.text, editor.document.getText(editor.selection));
     assert.deepEqual(shown.ids, tok.encode(shown.text));
+  });
+
+  it('Tokenize Document shows the tokenizer it just trained (not the active model’s), with the chosen kind and vocabulary size', async () => {
+    assert.ok(api.ctx.activeModel, 'a model is active (its tokenizer is not the one to show)');
+    const made = (await vscode.commands.executeCommand('corpusLab.tokenizeDocument', en, { kind: 'bpe', vocabSize: 300 })) as { file: string; vocabSize: number };
+    assert.equal(made.vocabSize, 300);
+    const editor = await vscode.window.showTextDocument(en);
+    editor.selection = new vscode.Selection(0, 0, 2, 0);
+    const text = editor.document.getText(editor.selection);
+    const tok = Tokenizer.load(made.file);
+    let shown = api.tokens.lastShown;
+    for (let i = 0; i < 50 && !(shown?.text === text && shown.ids.length === tok.encode(text).length); i++) {
+      await settle(100);
+      shown = api.tokens.lastShown;
+    }
+    assert.equal(shown?.text, text);
+    assert.deepEqual(shown?.ids, tok.encode(text));
   });
 
   it('Clean Document writes what core cleanText produces, only when applied', async () => {

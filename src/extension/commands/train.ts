@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { WorkerError } from '../worker-client';
@@ -31,9 +32,13 @@ export function trainCommand(ctx: Ctx) {
   };
 }
 
-/** Resume Training: continue a run (or checkpoint) from where it stopped, on its own corpus. */
+/**
+ * Resume Training: continue a run (or checkpoint) from where it stopped, on its own corpus. When
+ * that file changed since (the walkthrough has the user type in it), asks: continue on the changed
+ * text, or train a new model on it. `options.onChangedCorpus` answers for tests.
+ */
 export function resumeCommand(ctx: Ctx) {
-  return async (item?: { path?: string } | vscode.Uri) => {
+  return async (item?: { path?: string } | vscode.Uri, options?: { onChangedCorpus?: 'continue' | 'new' }) => {
     const path = item instanceof vscode.Uri ? item.fsPath : item?.path ?? ctx.activeModel;
     if (!path) {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to resume.'));
@@ -43,16 +48,37 @@ export function resumeCommand(ctx: Ctx) {
       vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
       return;
     }
-    const corpusPath = await readCorpusPathOfRun(path);
-    if (!corpusPath) {
-      vscode.window.showErrorMessage(vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', path));
+    const corpus = await readCorpusOfRun(path);
+    if (!corpus) {
+      vscode.window.showErrorMessage(vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', basename(path)));
       return;
     }
-    return startTraining(ctx, vscode.Uri.file(corpusPath), { corpusPath, resume: path });
+    const target = vscode.Uri.file(corpus.path);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString());
+    if (doc?.isDirty) await doc.save();
+    let continueOnChangedCorpus = false;
+    const current = await readFile(corpus.path).then((b) => createHash('sha256').update(b).digest('hex'), () => undefined);
+    if (current !== undefined && current !== corpus.sha256) {
+      const goOn = vscode.l10n.t('Continue on Changed Text');
+      const anew = vscode.l10n.t('Train New Model');
+      const answer =
+        options?.onChangedCorpus === 'continue' ? goOn
+        : options?.onChangedCorpus === 'new' ? anew
+        : await vscode.window.showWarningMessage(
+            vscode.l10n.t('{0} has changed since this run was trained on it.', basename(corpus.path)),
+            { modal: true, detail: vscode.l10n.t('Continue from this checkpoint on the changed text (a new epoch starts on it), or train a new model on the file as it is now.') },
+            goOn,
+            anew,
+          );
+      if (answer === anew) return vscode.commands.executeCommand('corpusLab.train', target);
+      if (answer !== goOn) return;
+      continueOnChangedCorpus = true;
+    }
+    return startTraining(ctx, target, { corpusPath: corpus.path, resume: path, continueOnChangedCorpus });
   };
 }
 
-async function readCorpusPathOfRun(path: string): Promise<string | undefined> {
+async function readCorpusOfRun(path: string): Promise<{ path: string; sha256: string } | undefined> {
   for (const dir of [path, dirname(dirname(path))]) {
     const file = join(dir, 'run.json');
     let text: string;
@@ -62,7 +88,7 @@ async function readCorpusPathOfRun(path: string): Promise<string | undefined> {
       continue;
     }
     try {
-      return parseRunJson(text, file).corpus.path;
+      return parseRunJson(text, file).corpus;
     } catch {
       return undefined;
     }

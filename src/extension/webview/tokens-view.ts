@@ -15,8 +15,9 @@ export class TokensView implements vscode.WebviewViewProvider {
   private view?: vscode.WebviewView;
   private timer?: NodeJS.Timeout;
   private readonly tokenizers = new TokenizerCache();
-  /** A tokenizer from Tokenize Document, used while no model is active. */
-  documentTokenizer?: { file: string; label: string };
+  /** The tokenizer Tokenize Document trained last; shown until the active model changes, and while there is none. */
+  private documentTokenizer?: { file: string; label: string };
+  private preferDocumentTokenizer = false;
   /** What the view shows now (tests compare it with the tokenizer's own encoding). */
   lastShown?: { text: string; ids: number[] };
 
@@ -25,8 +26,18 @@ export class TokensView implements vscode.WebviewViewProvider {
       vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
       vscode.window.onDidChangeTextEditorSelection(() => this.schedule()),
       vscode.workspace.onDidChangeTextDocument((e) => e.document === vscode.window.activeTextEditor?.document && this.schedule()),
-      ctx.onDidChangeActiveModel(() => this.schedule()),
+      ctx.onDidChangeActiveModel(() => {
+        this.preferDocumentTokenizer = false;
+        this.schedule();
+      }),
     );
+  }
+
+  /** Shows the editor's tokens with a tokenizer Tokenize Document just trained. */
+  showDocumentTokenizer(t: { file: string; label: string }): void {
+    this.documentTokenizer = t;
+    this.preferDocumentTokenizer = true;
+    this.schedule();
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -47,17 +58,17 @@ export class TokensView implements vscode.WebviewViewProvider {
 
   private async tokenizer(): Promise<{ tokenizer: Tokenizer; label: string } | undefined> {
     const model = this.ctx.activeModel;
-    if (model) {
+    if (model && !(this.preferDocumentTokenizer && this.documentTokenizer)) {
       try {
         const tokenizer = await this.tokenizers.forModel(model);
-        return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${basename(model)}` };
+        return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${basename(model)}` };
       } catch (e) {
         this.ctx.log.appendLine(`tokens view: ${(e as Error).message}`);
       }
     }
     if (this.documentTokenizer) {
       const tokenizer = await this.tokenizers.load(this.documentTokenizer.file);
-      return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${this.documentTokenizer.label}` };
+      return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${vscode.l10n.t('Tokenize Document: {0}', this.documentTokenizer.label)}` };
     }
     return undefined;
   }
@@ -96,4 +107,8 @@ export class TokensView implements vscode.WebviewViewProvider {
   private post(m: ToTokens): void {
     void this.view?.webview.postMessage(m);
   }
+}
+
+function vocabularyLabel(t: Tokenizer): string {
+  return vscode.l10n.t('vocabulary {0}', t.vocabSize.toLocaleString());
 }
