@@ -6,13 +6,14 @@ const vscode = acquireVsCodeApi();
 
 interface ViewState {
   runDir?: string;
+  overlayDir?: string;
   smoothing: number;
   log: boolean;
   table: boolean;
 }
 
 const saved = (vscode.getState() as Partial<ViewState> | undefined) ?? {};
-const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir };
+const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir, overlayDir: saved.overlayDir };
 let strings: Record<string, string> = {};
 let run: ChartSeriesSet = { name: '', rows: [] };
 let overlay: ChartSeriesSet | undefined;
@@ -212,6 +213,8 @@ window.addEventListener('message', (e: MessageEvent) => {
     run = m.run;
     overlay = m.overlay;
     sample = m.sample;
+    view.runDir = m.run.dir;
+    view.overlayDir = m.overlay?.dir;
     render();
   } else if (m.type === 'append') {
     run.rows.push(...m.rows);
@@ -221,6 +224,7 @@ window.addEventListener('message', (e: MessageEvent) => {
     render();
   } else {
     overlay = m.overlay;
+    view.overlayDir = m.overlay?.dir;
     render();
   }
 });

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { access, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors';
 import { readRegularFile } from './safe-fs';
@@ -162,7 +163,40 @@ export function listCheckpoints(runDir: string): { dir: string; step: number }[]
     }
     found.push({ dir, step });
   }
-  return found.sort((a, b) => a.step - b.step || basename(a.dir).localeCompare(basename(b.dir)));
+  return found.sort(byStep);
+}
+
+const byStep = (a: { dir: string; step: number }, b: { dir: string; step: number }) => a.step - b.step || basename(a.dir).localeCompare(basename(b.dir));
+
+/** listCheckpoints without blocking the thread, with each checkpoint's validation loss (for the extension host). */
+export async function listCheckpointsAsync(runDir: string): Promise<{ dir: string; step: number; valLoss?: number }[]> {
+  const parent = join(runDir, 'checkpoints');
+  const entries = await readdir(parent, { withFileTypes: true }).catch(() => []);
+  const found = await Promise.all(
+    entries
+      .filter((e) => e.isDirectory() && !isTempName(e.name))
+      .map(async (e) => {
+        const dir = join(parent, e.name);
+        try {
+          await Promise.all(CHECKPOINT_FILES.map((f) => access(join(dir, f))));
+          const state = parseTrainerState(await readFile(join(dir, 'trainer_state.json'), 'utf8'), dir);
+          const v = state.val_loss;
+          return { dir, step: state.step, valLoss: typeof v === 'number' && Number.isFinite(v) ? v : undefined };
+        } catch {
+          return undefined;
+        }
+      }),
+  );
+  return found.filter((c) => c !== undefined).sort(byStep);
+}
+
+/** resolveCheckpoint without blocking the thread: a checkpoint folder as given, or a run folder's newest checkpoint. */
+export async function resolveCheckpointAsync(path: string): Promise<string> {
+  const dir = resolve(path);
+  if (await access(join(dir, 'trainer_state.json')).then(() => true, () => false)) return dir;
+  const all = await listCheckpointsAsync(dir);
+  if (all.length === 0) throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
+  return all[all.length - 1].dir;
 }
 
 /** A checkpoint folder as given, or a run folder's newest checkpoint. */

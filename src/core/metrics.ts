@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write';
 import { MetricRow, toMetricRow } from './metric-row';
@@ -13,9 +14,17 @@ export function appendMetrics(runDir: string, record: object): void {
 /** The metrics of a run; a partial or damaged line (from a crash) is skipped. */
 export function readMetrics(runDir: string): Record<string, unknown>[] {
   const path = join(runDir, 'metrics.jsonl');
-  if (!existsSync(path)) return [];
+  return existsSync(path) ? parseMetrics(readFileSync(path, 'utf8')) : [];
+}
+
+/** readMetrics without blocking the thread (the extension host reads this way). */
+export async function readMetricsAsync(runDir: string): Promise<Record<string, unknown>[]> {
+  return parseMetrics(await readFile(join(runDir, 'metrics.jsonl'), 'utf8').catch(() => ''));
+}
+
+function parseMetrics(text: string): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
+  for (const line of text.split('\n')) {
     if (!line) continue;
     try {
       out.push(JSON.parse(line));
@@ -32,7 +41,7 @@ export function truncateMetrics(runDir: string, step: number): void {
   writeFileAtomic(join(runDir, 'metrics.jsonl'), kept.map((r) => JSON.stringify(r) + '\n').join(''));
 }
 
-/** Chart rows of a run: one per logged step or evaluation. */
-export function metricRows(runDir: string): MetricRow[] {
-  return readMetrics(runDir).map(toMetricRow).filter((r): r is MetricRow => r !== undefined);
+/** Chart rows of metrics: one per logged step or evaluation. */
+export function metricRows(metrics: Record<string, unknown>[]): MetricRow[] {
+  return metrics.map(toMetricRow).filter((r): r is MetricRow => r !== undefined);
 }

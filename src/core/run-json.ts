@@ -35,7 +35,11 @@ export function writeRunJson(runDir: string, run: RunJson): void {
 export function readRunJson(runDir: string): RunJson {
   const path = join(runDir, 'run.json');
   if (!existsSync(path)) throw new UserError(`${runDir} is not a Corpus Lab run folder (no run.json)`);
-  const o = parseJsonObject(readRegularFile(path), path);
+  return parseRunJson(readRegularFile(path), path);
+}
+
+export function parseRunJson(text: string, path: string): RunJson {
+  const o = parseJsonObject(text, path);
   const damaged = (why: string) => new UserError(`${path} is damaged (${why})`);
   if (!STATUSES.includes(o.status as RunStatus)) throw damaged(`status ${JSON.stringify(o.status)}`);
   if (!isObject(o.corpus) || typeof o.corpus.path !== 'string') throw damaged('no corpus path');

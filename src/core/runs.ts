@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { listCheckpoints } from './checkpoint';
-import { RunStatus, effectiveStatus, readRunJson } from './run-json';
+import { listCheckpointsAsync } from './checkpoint';
+import { RunStatus, effectiveStatus, parseRunJson } from './run-json';
+import { readRegularFileAsync } from './safe-fs';
 
 export interface RunInfo {
   dir: string;
@@ -10,36 +11,37 @@ export interface RunInfo {
   corpus?: string;
   valLoss?: number;
   step?: number;
+  /** Tokenizer kind and vocabulary size, when run.json says. */
+  tokenizer?: { kind: string; vocabSize: number };
   checkpoints: { dir: string; name: string; step: number; valLoss?: number }[];
 }
 
-/** The runs under `root`, newest first; folders without run.json are skipped. */
-export function listRuns(root: string): RunInfo[] {
-  if (!existsSync(root)) return [];
-  const runs: RunInfo[] = [];
-  for (const name of readdirSync(root)) {
-    const dir = join(root, name);
-    if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'run.json'))) continue;
-    runs.push(readRun(dir));
-  }
-  return runs.sort((a, b) => b.name.localeCompare(a.name));
+/**
+ * The runs under `root`, newest first; folders without run.json are skipped. Asynchronous: the
+ * extension host calls it while training starts, and a cold disk must not hold its thread.
+ */
+export async function listRuns(root: string): Promise<RunInfo[]> {
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const runs = await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => readRun(join(root, e.name))));
+  return runs.filter((r): r is RunInfo => r !== undefined).sort((a, b) => b.name.localeCompare(a.name));
 }
 
-export function readRun(dir: string): RunInfo {
-  const checkpoints = listCheckpoints(dir).map((c) => ({ dir: c.dir, name: basename(c.dir), step: c.step, valLoss: checkpointValLoss(c.dir) }));
+/** A run folder's summary; undefined when it has no run.json. */
+export async function readRun(dir: string): Promise<RunInfo | undefined> {
+  const path = join(dir, 'run.json');
+  let text: string;
   try {
-    const run = readRunJson(dir);
-    return { dir, name: basename(dir), status: effectiveStatus(run), corpus: run.corpus.path, valLoss: run.val_loss, step: run.step, checkpoints };
+    text = await readRegularFileAsync(path);
+  } catch (e) {
+    if (/no such file/.test((e as Error).message)) return undefined;
+    text = '';
+  }
+  const checkpoints = (await listCheckpointsAsync(dir)).map((c) => ({ ...c, name: basename(c.dir) }));
+  try {
+    const run = parseRunJson(text, path);
+    const tokenizer = run.tokenizer && typeof run.tokenizer.vocabSize === 'number' ? { kind: run.tokenizer.kind, vocabSize: run.tokenizer.vocabSize } : undefined;
+    return { dir, name: basename(dir), status: effectiveStatus(run), corpus: run.corpus.path, valLoss: run.val_loss, step: run.step, tokenizer, checkpoints };
   } catch {
     return { dir, name: basename(dir), status: 'unreadable', checkpoints };
-  }
-}
-
-function checkpointValLoss(dir: string): number | undefined {
-  try {
-    const v = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')).val_loss;
-    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-  } catch {
-    return undefined;
   }
 }

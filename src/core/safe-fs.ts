@@ -1,4 +1,5 @@
 import { openSync, readFileSync, statSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UserError } from './errors';
 
@@ -7,23 +8,43 @@ import { UserError } from './errors';
  * writer that may never come, so model files are checked before they are opened.
  */
 export function checkRegularFile(path: string): void {
-  let stat;
+  let s;
   try {
-    stat = statSync(path);
+    s = statSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${path}: no such file` : `${path}: cannot read (${code ?? String(e)})`);
+    throw statError(path, e);
   }
-  if (stat.isDirectory()) throw new UserError(`${path} is a folder, not a file`);
-  if (!stat.isFile()) throw new UserError(`${path} is not a regular file (a pipe, socket or device): refusing to read it`);
+  checkStat(path, s);
 }
+
+function statError(path: string, e: unknown): UserError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${path}: no such file` : `${path}: cannot read (${code ?? String(e)})`);
+}
+
+function checkStat(path: string, s: { isDirectory(): boolean; isFile(): boolean }): void {
+  if (s.isDirectory()) throw new UserError(`${path} is a folder, not a file`);
+  if (!s.isFile()) throw new UserError(`${path} is not a regular file (a pipe, socket or device): refusing to read it`);
+}
+
+const readError = (path: string, e: unknown) => new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
 
 export function readRegularFile(path: string): string {
   checkRegularFile(path);
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw readError(path, e);
+  }
+}
+
+/** readRegularFile without blocking the thread (the extension host reads this way). */
+export async function readRegularFileAsync(path: string): Promise<string> {
+  checkStat(path, await stat(path).catch((e: unknown) => Promise.reject(statError(path, e))));
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw readError(path, e);
   }
 }
 

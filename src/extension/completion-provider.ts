@@ -48,7 +48,10 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       return [new vscode.InlineCompletionItem(result.text, new vscode.Range(position, position))];
     } catch (e) {
       if (!(e instanceof WorkerError && e.userError)) this.ctx.log.appendLine(`completion: ${(e as Error).message}`);
-      else this.ctx.log.appendLine(`completion unavailable: ${(e as Error).message}`);
+      else {
+        this.ctx.log.appendLine(`completion unavailable: ${(e as Error).message}`);
+        void this.ctx.checkActiveModel();
+      }
       return undefined;
     } finally {
       cancel.dispose();

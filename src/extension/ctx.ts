@@ -1,5 +1,7 @@
 import * as vscode from 'vscode';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { access } from 'node:fs/promises';
+import { listRuns } from '../core/runs';
 import { Config } from './config';
 import { isInside } from '../core/safe-fs';
 import { WorkerClient } from './worker-client';
@@ -57,6 +59,28 @@ export class Ctx implements vscode.Disposable {
     this.activeModelChanged.fire(path);
   }
 
+  /**
+   * When the active model's folder is gone (deleted, pruned, moved), says so and offers the next
+   * best: its run's best checkpoint, else the newest run's. Returns what it offered.
+   */
+  async checkActiveModel(): Promise<{ vanished: string; offered?: string } | undefined> {
+    const active = this.activeModel;
+    if (!active || (await access(active).then(() => true, () => false))) return undefined;
+    await this.setActiveModel(undefined);
+    const runs = await listRuns(this.runsRoot());
+    const ownRun = runs.find((r) => r.dir === dirname(dirname(active)) || r.dir === active);
+    const candidates = ownRun?.checkpoints.length ? ownRun.checkpoints : runs.find((r) => r.checkpoints.length)?.checkpoints ?? [];
+    const best = [...candidates].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity) || b.step - a.step)[0];
+    const offered = best?.dir;
+    this.log.appendLine(`the active model ${active} no longer exists${offered ? `; offered ${offered}` : ''}`);
+    const use = offered ? vscode.l10n.t('Use {0}', modelName(offered)) : undefined;
+    const message = vscode.l10n.t('The active model {0} no longer exists, so completion is off.', modelName(active));
+    void vscode.window.showWarningMessage(message, ...(use ? [use] : [])).then(async (answer) => {
+      if (answer === use && offered && !this.activeModel) await this.setActiveModel(offered);
+    });
+    return { vanished: active, offered };
+  }
+
   /** Where runs go: the setting, else .corpus-lab/runs in the first workspace folder, else global storage. */
   runsRoot(): string {
     const configured = this.config.runsFolder.trim();
@@ -95,4 +119,11 @@ export class Ctx implements vscode.Disposable {
     this.runsChanged.dispose();
     this.log.dispose();
   }
+}
+
+/** A model path as people read it: `run/checkpoint`. */
+export function modelName(path: string): string {
+  const parts = path.split(/[\\/]/);
+  const i = parts.lastIndexOf('checkpoints');
+  return i > 0 ? `${parts[i - 1]}/${parts[i + 1] ?? ''}` : basename(path);
 }

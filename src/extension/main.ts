@@ -50,7 +50,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('openLossChart', openLossChartCommand(ctx)),
     command('showTokens', async () => {
       await vscode.commands.executeCommand(`${TokensView.id}.focus`);
-      tokens.update();
+      await tokens.update();
     }),
     command('refreshRuns', () => runs.refresh()),
     command('revealRun', revealRunCommand()),
@@ -60,6 +60,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);
+  context.subscriptions.push(ctx.onDidChangeRuns(() => void ctx.checkActiveModel()));
+  void ctx.checkActiveModel();
   const activationMs = performance.now() - started;
   ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
   return { ctx, tokens, runs, completion, activationMs };

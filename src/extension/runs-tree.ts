@@ -28,8 +28,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     }, 1000);
   }
 
-  getChildren(node?: RunsNode): RunsNode[] {
-    if (!node) return listRuns(this.ctx.runsRoot()).map((run) => ({ kind: 'run', run, path: run.dir }));
+  async getChildren(node?: RunsNode): Promise<RunsNode[]> {
+    if (!node) return (await listRuns(this.ctx.runsRoot())).map((run) => ({ kind: 'run', run, path: run.dir }));
     if (node.kind === 'run') {
       return [...node.run.checkpoints].reverse().map((c) => ({ kind: 'checkpoint', run: node.run, name: c.name, step: c.step, valLoss: c.valLoss, path: c.dir }));
     }

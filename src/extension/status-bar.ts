@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
-import { Ctx } from './ctx';
+import { Ctx, modelName } from './ctx';
 
 /** Two items: live training (loss, tokens/s; opens the chart) and the active model with the completion toggle. */
 export function registerStatusBar(ctx: Ctx): vscode.Disposable {
@@ -14,7 +13,7 @@ export function registerStatusBar(ctx: Ctx): vscode.Disposable {
   const showModel = () => {
     const active = ctx.activeModel;
     const on = ctx.config.completionEnabled;
-    model.text = `$(${on ? 'sparkle' : 'circle-slash'}) ${active ? shortName(active) : vscode.l10n.t('no model')}`;
+    model.text = `$(${on ? 'sparkle' : 'circle-slash'}) ${active ? modelName(active) : vscode.l10n.t('no model')}`;
     model.tooltip = new vscode.MarkdownString(
       `${active ? vscode.l10n.t('Active model: {0}', active) : vscode.l10n.t('No active model')}\n\n${on ? vscode.l10n.t('Inline completion is on; click to turn it off.') : vscode.l10n.t('Inline completion is off; click to turn it on.')}`,
     );
@@ -37,10 +36,4 @@ export function registerStatusBar(ctx: Ctx): vscode.Disposable {
     }),
   ];
   return vscode.Disposable.from(training, model, ...subs, { dispose: () => undefined });
-}
-
-function shortName(path: string): string {
-  const parts = path.split(/[\\/]/);
-  const i = parts.lastIndexOf('checkpoints');
-  return i > 0 ? `${parts[i - 1]}/${parts[i + 1] ?? ''}` : basename(path);
 }

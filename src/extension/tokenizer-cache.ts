@@ -1,19 +1,20 @@
 import { join } from 'node:path';
-import { statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { Tokenizer } from '../core/tokenizer';
-import { resolveCheckpoint } from '../core/checkpoint';
+import { resolveCheckpointAsync } from '../core/checkpoint';
+import { readRegularFileAsync } from '../core/safe-fs';
 
-/** The tokenizer of a model path (run or checkpoint), loaded once per file version. */
+/** The tokenizer of a model path (run or checkpoint), loaded once per file version, without blocking the host thread. */
 export class TokenizerCache {
   private cached?: { key: string; tokenizer: Tokenizer };
 
-  forModel(modelPath: string): Tokenizer {
-    return this.load(join(resolveCheckpoint(modelPath), 'tokenizer.json'));
+  async forModel(modelPath: string): Promise<Tokenizer> {
+    return this.load(join(await resolveCheckpointAsync(modelPath), 'tokenizer.json'));
   }
 
-  load(file: string): Tokenizer {
-    const key = `${file}@${statSync(file).mtimeMs}`;
-    if (this.cached?.key !== key) this.cached = { key, tokenizer: Tokenizer.load(file) };
+  async load(file: string): Promise<Tokenizer> {
+    const key = `${file}@${(await stat(file)).mtimeMs}`;
+    if (this.cached?.key !== key) this.cached = { key, tokenizer: Tokenizer.fromJSON(await readRegularFileAsync(file), file) };
     return this.cached.tokenizer;
   }
 }

@@ -3,7 +3,7 @@
 // → Tokens view. Screenshots of each step go to test-artifacts/e2e/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { codeServerHome, installExtension, launchChromium, startCodeServer } fro
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = join(repo, 'test-artifacts', 'e2e');
 
-test('right-click → train → progress → loss chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
+test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
   const vsix = join(repo, 'corpus-lab.vsix');
   assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
   rmSync(shots, { recursive: true, force: true });
@@ -77,6 +77,29 @@ test('right-click → train → progress → loss chart → ghost text (Tab) →
     // Training finishes (80 steps) and the model becomes active.
     await page.locator('.notification-toast', { hasText: 'Training finished' }).waitFor({ state: 'visible', timeout: 240_000 });
     await shot('06-finished');
+
+    // 3b. Compare with another run (a copy of this one), then reload the window: the chart comes
+    // back with its run, its curves and the overlay.
+    const runsDir = join(folder, '.corpus-lab', 'runs');
+    const runName = readdirSync(runsDir).find((n) => n.endsWith('speech-en'));
+    assert.ok(runName, `no run in ${runsDir}`);
+    cpSync(join(runsDir, runName), join(runsDir, `${runName}-copy`), { recursive: true });
+    await chart.locator('#compare').click();
+    const other = page.locator('.quick-input-list .monaco-list-row', { hasText: `${runName}-copy` });
+    await other.waitFor({ state: 'visible', timeout: 20_000 });
+    await other.click();
+    await chart.locator('#loss-chart .u-legend', { hasText: `${runName}-copy` }).waitFor({ state: 'visible', timeout: 20_000 });
+    await shot('06b-overlay');
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const restored = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
+    await restored.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page.waitForTimeout(1000);
+    await shot('06c-reloaded');
+    const restoredLegend = await restored.locator('#loss-chart .u-legend').innerText();
+    assert.match(restoredLegend, /train loss/);
+    assert.ok(restoredLegend.includes(`${runName}-copy`), `overlay lost after reload: ${restoredLegend}`);
+    assert.ok((await restored.locator('h2').innerText()).includes(runName), 'run name shown after reload');
 
     // 4. Typing shows ghost text; Tab accepts it.
     await row.dblclick();

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { CorpusLabApi } from '../../src/extension/main';
 import type { TrainResult } from '../../src/worker/train/trainer';
@@ -97,6 +97,35 @@ function hostThreadSched(): { ran: number; waited: number } {
   return { ran: ran / 1e6, waited: waited / 1e6 };
 }
 
+/**
+ * Records the extension's synchronous file-system calls (fs.*Sync from its own code). A cold disk
+ * turns any of them into a stall of the host thread: 115 ms in one readFileSync was seen on a fresh clone.
+ */
+function syncFsSpy(): { stop(): string[] } {
+  // The module object itself (an ES import binding cannot be patched), so the spy sees every caller.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require('node:fs') as Record<string, unknown>;
+  const calls: string[] = [];
+  const originals = new Map<string, (...args: unknown[]) => unknown>();
+  for (const name of Object.keys(fs)) {
+    const original = fs[name];
+    if (!name.endsWith('Sync') || typeof original !== 'function') continue;
+    originals.set(name, original as (...args: unknown[]) => unknown);
+    fs[name] = function (this: unknown, ...args: unknown[]) {
+      const frames = (new Error().stack ?? '').split('\n').slice(2);
+      const caller = frames.find((f) => /dist[\\/]extension\.js|src[\\/]extension[\\/]/.test(f));
+      if (caller) calls.push(`${name}(${String(args[0])}) at ${caller.trim()}`);
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    };
+  }
+  return {
+    stop() {
+      for (const [name, original] of originals) fs[name] = original;
+      return calls;
+    },
+  };
+}
+
 describe('Corpus Lab in a real VS Code extension host', () => {
   before(async () => {
     const ext = vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab');
@@ -121,11 +150,17 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     }
   });
 
-  it('trains a tiny model on an English file, off the host thread (the host is never held 100 ms), and writes checkpoints', async () => {
+  it('trains a tiny model on an English file, off the host thread (the host is never held 100 ms, no synchronous file access), and writes checkpoints', async () => {
+    // The views that follow a run are open, so their reading is part of what is checked.
+    await vscode.commands.executeCommand('corpusLab.runs.focus');
+    await vscode.commands.executeCommand('corpusLab.tokens.focus');
+    await settle(500);
     const beat = heartbeat();
+    const spy = syncFsSpy();
     const seen: TrainEvent[] = [];
     const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
     let report: HeartbeatReport;
+    let syncCalls: string[];
     try {
       const result = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 30 })) as TrainResult;
       // the worker thread shares each batch with replica threads (dist/replica.js, shipped beside it)
@@ -136,10 +171,14 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       assert.equal(result.step, 30);
       assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
       assert.ok(Number.isFinite(result.valLoss));
+      // the views react to the new run and the new active model a moment later
+      await settle(1500);
     } finally {
+      syncCalls = spy.stop();
       sub.dispose();
       report = beat.stop();
     }
+    assert.deepEqual(syncCalls, [], 'synchronous file access on the extension host while training');
     assertResponsive(report);
     const runs = readdirSync(join(workspace, '.corpus-lab', 'runs'));
     assert.ok(runs.some((r) => r.endsWith('speech-en')));
@@ -171,6 +210,79 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(result.reason, 'cancelled');
     assert.ok(existsSync(join(result.checkpoint, 'optimizer.safetensors')));
     assert.ok(seconds < 5, `cancel took ${seconds.toFixed(1)} s`);
+  });
+
+  it('resuming the cancelled active model keeps completion alive: the active model follows the run as old checkpoints are pruned', async () => {
+    const cancelled = api.ctx.activeModel!;
+    assert.match(cancelled, /step-\d+$/);
+    const runDir = dirname(dirname(cancelled));
+    const lost: string[] = [];
+    let checkpoints = 0;
+    const enough = new Promise<void>((resolve) => {
+      const sub = api.ctx.onTrainEvent(({ event }) => {
+        if (event.type !== 'checkpoint') return;
+        // the worker has written this checkpoint and pruned older ones; the host moves the model along
+        void settle(300).then(() => {
+          const active = api.ctx.activeModel;
+          if (!active || !existsSync(join(active, 'model.safetensors'))) lost.push(`${active} after checkpoint ${event.path}`);
+          if (++checkpoints >= 5) {
+            sub.dispose();
+            resolve();
+          }
+        });
+      });
+    });
+    const running = vscode.commands.executeCommand('corpusLab.resumeTraining', { path: runDir }) as Thenable<TrainResult>;
+    await enough;
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const result = await running;
+    assert.equal(result.reason, 'cancelled');
+    assert.deepEqual(lost, [], 'the active model was deleted under the editor');
+    assert.ok(!existsSync(cancelled), 'the resumed run pruned the old checkpoint (else this test checks nothing)');
+    assert.equal(api.ctx.activeModel, result.checkpoint);
+  });
+
+  it('resume after the corpus file changed (typed in, saved) can continue on the changed text', async () => {
+    const notes = vscode.Uri.file(join(workspace, 'texts', 'notes-en.txt'));
+    writeFileSync(notes.fsPath, readFileSync(en.fsPath, 'utf8'));
+    const stepsSeen = (n: number) =>
+      new Promise<void>((resolve) => {
+        const sub = api.ctx.onTrainEvent(({ event }) => {
+          if (event.type === 'step' && --n <= 0) {
+            sub.dispose();
+            resolve();
+          }
+        });
+      });
+    let started = stepsSeen(3);
+    let running = vscode.commands.executeCommand('corpusLab.train', notes, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult>;
+    await started;
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const first = await running;
+    writeFileSync(notes.fsPath, readFileSync(notes.fsPath, 'utf8') + '\nAnd a paragraph the user typed, with the ghost text they accepted.\n'.repeat(20));
+    started = stepsSeen(3);
+    running = vscode.commands.executeCommand('corpusLab.resumeTraining', { path: first.checkpoint }, { onChangedCorpus: 'continue' }) as Thenable<TrainResult>;
+    await Promise.race([started, running]);
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const resumed = await running;
+    assert.ok(resumed, 'the resumed run failed (see the log)');
+    assert.equal(resumed.reason, 'cancelled');
+    assert.ok(resumed.step > first.step, `resumed from step ${first.step} to ${resumed.step}`);
+    const run = JSON.parse(readFileSync(join(dirname(dirname(resumed.checkpoint)), 'run.json'), 'utf8'));
+    assert.equal(run.corpus.bytes, readFileSync(notes.fsPath).length, 'run.json describes the changed file');
+  });
+
+  it('when the active model is deleted from disk, it is dropped and the next best is offered', async () => {
+    const active = api.ctx.activeModel!;
+    const copy = `${active}-copy`;
+    cpSync(active, copy, { recursive: true });
+    await api.ctx.setActiveModel(copy);
+    rmSync(copy, { recursive: true });
+    const checked = await api.ctx.checkActiveModel();
+    assert.equal(checked?.vanished, copy);
+    assert.ok(checked?.offered && existsSync(join(checked.offered, 'model.safetensors')), `offered ${checked?.offered}`);
+    assert.equal(api.ctx.activeModel, undefined);
+    await api.ctx.setActiveModel(active);
   });
 
   it('inline completion returns text from the trained model, and nothing when disabled', async () => {
@@ -206,6 +318,23 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const tok = Tokenizer.load(join(resolveCheckpoint(api.ctx.activeModel!), 'tokenizer.json'));
     assert.equal(shown.text, editor.document.getText(editor.selection));
     assert.deepEqual(shown.ids, tok.encode(shown.text));
+  });
+
+  it('Tokenize Document shows the tokenizer it just trained (not the active model’s), with the chosen kind and vocabulary size', async () => {
+    assert.ok(api.ctx.activeModel, 'a model is active (its tokenizer is not the one to show)');
+    const made = (await vscode.commands.executeCommand('corpusLab.tokenizeDocument', en, { kind: 'bpe', vocabSize: 300 })) as { file: string; vocabSize: number };
+    assert.equal(made.vocabSize, 300);
+    const editor = await vscode.window.showTextDocument(en);
+    editor.selection = new vscode.Selection(0, 0, 2, 0);
+    const text = editor.document.getText(editor.selection);
+    const tok = Tokenizer.load(made.file);
+    let shown = api.tokens.lastShown;
+    for (let i = 0; i < 50 && !(shown?.text === text && shown.ids.length === tok.encode(text).length); i++) {
+      await settle(100);
+      shown = api.tokens.lastShown;
+    }
+    assert.equal(shown?.text, text);
+    assert.deepEqual(shown?.ids, tok.encode(text));
   });
 
   it('Clean Document writes what core cleanText produces, only when applied', async () => {

@@ -16,7 +16,7 @@ try {
     extensionDevelopmentPath: repo,
     extensionTestsPath: join(repo, 'out/test/integration/index'),
     launchArgs: [workspace],
-    extensionTestsEnv: { CORPUS_LAB_TEST_WORKSPACE: workspace },
+    extensionTestsEnv: { CORPUS_LAB_TEST_WORKSPACE: workspace, CORPUS_LAB_TEST_GREP: process.env.CORPUS_LAB_TEST_GREP ?? '' },
   });
 } catch (e) {
   console.error(`integration tests failed: ${e instanceof Error ? e.message : e}`);

@@ -20,13 +20,13 @@ test('a run left "training" by a process that is gone reads as interrupted, and 
     assert.equal(readRunJson(run).trainer, undefined);
 
     updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: hostname() } });
-    assert.equal(listRuns(join(root, 'runs'))[0].status, 'interrupted');
+    assert.equal((await listRuns(join(root, 'runs')))[0].status, 'interrupted');
     updateRunJson(run, { status: 'training', trainer: { pid: process.pid, host: hostname() } });
-    assert.equal(listRuns(join(root, 'runs'))[0].status, 'training');
+    assert.equal((await listRuns(join(root, 'runs')))[0].status, 'training');
     updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: 'another-machine' } });
-    assert.equal(listRuns(join(root, 'runs'))[0].status, 'training', 'a process on another host cannot be checked');
+    assert.equal((await listRuns(join(root, 'runs')))[0].status, 'training', 'a process on another host cannot be checked');
     updateRunJson(run, { status: 'training', trainer: undefined });
-    assert.equal(listRuns(join(root, 'runs'))[0].status, 'interrupted', 'run.json from before the trainer was recorded');
+    assert.equal((await listRuns(join(root, 'runs')))[0].status, 'interrupted', 'run.json from before the trainer was recorded');
 
     updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: hostname() } });
     const events: TrainEvent[] = [];

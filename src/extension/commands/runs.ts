@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
-import { rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Ctx } from '../ctx';
 import { LossChartPanel } from '../webview/loss-chart-panel';
 import { RunsNode } from '../runs-tree';
 import { listRuns } from '../../core/runs';
-import { resolveCheckpoint } from '../../core/checkpoint';
+import { resolveCheckpointAsync } from '../../core/checkpoint';
 import { isInside } from '../../core/safe-fs';
 import { showError } from './util';
 
@@ -13,7 +13,7 @@ export function setActiveModelCommand(ctx: Ctx) {
   return async (node?: RunsNode | string) => {
     let path = typeof node === 'string' ? node : node?.path;
     if (!path) {
-      const items = listRuns(ctx.runsRoot()).flatMap((r) => [
+      const items = (await listRuns(ctx.runsRoot())).flatMap((r) => [
         { label: r.name, description: r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : r.status, path: r.dir },
         ...[...r.checkpoints].reverse().map((c) => ({ label: `    ${c.name}`, description: c.valLoss !== undefined ? `val ${c.valLoss.toFixed(3)}` : '', path: c.dir })),
       ]);
@@ -25,7 +25,7 @@ export function setActiveModelCommand(ctx: Ctx) {
     }
     if (!path) return;
     try {
-      resolveCheckpoint(path);
+      await resolveCheckpointAsync(path);
     } catch (e) {
       showError(ctx, (e as Error).message);
       return;
@@ -52,7 +52,7 @@ export function deleteRunCommand(ctx: Ctx) {
     const del = vscode.l10n.t('Delete');
     const what = node.kind === 'run' ? vscode.l10n.t('the run {0} and all its checkpoints', node.run.name) : vscode.l10n.t('the checkpoint {0}', node.name);
     if ((await vscode.window.showWarningMessage(vscode.l10n.t('Delete {0}? This cannot be undone.', what), { modal: true }, del)) !== del) return;
-    rmSync(node.path, { recursive: true, force: true });
+    await rm(node.path, { recursive: true, force: true });
     if (ctx.activeModel && isInside(ctx.activeModel, node.path)) await ctx.setActiveModel(undefined);
     ctx.runsChangedNow();
   };

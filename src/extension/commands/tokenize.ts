@@ -3,23 +3,30 @@ import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { TokensView } from '../webview/tokens-view';
 import { readCorpus } from '../../core/corpus';
-import { trainTokenizer } from '../../core/tokenizer';
+import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize, trainTokenizer } from '../../core/tokenizer';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { safeName } from '../../core/run-dir';
 import { resolveTarget, showError } from './util';
 
-/** Tokenize Document: train the configured tokenizer on the file, save it, and show the file's tokens. */
+interface TokenizeOptions {
+  kind: TokenizerKind;
+  vocabSize?: number;
+}
+
+/** Tokenize Document: pick a tokenizer kind (and vocabulary size), train it on the file, save it, and show the file's tokens with it. */
 export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
-  return async (uri?: vscode.Uri) => {
+  return async (uri?: vscode.Uri, options?: TokenizeOptions) => {
     const target = await resolveTarget(uri);
     if (!target) return undefined;
     try {
-      const kind = ctx.config.tokenizer;
       const corpus = readCorpus(target.fsPath);
-      const tokenizer = trainTokenizer(corpus.text, { kind });
-      const file = join(dirname(ctx.runsRoot()), 'tokenizers', `${safeName(target.fsPath)}-${kind}`, 'tokenizer.json');
+      const chosen = options ?? (await pickTokenizer(ctx, basename(target.fsPath), Buffer.byteLength(corpus.text)));
+      if (!chosen) return undefined;
+      const { kind, vocabSize } = chosen;
+      const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize });
+      const file = join(dirname(ctx.runsRoot()), 'tokenizers', `${safeName(target.fsPath)}-${kind}${vocabSize ? `-${vocabSize}` : ''}`, 'tokenizer.json');
       writeFileAtomic(file, tokenizer.toJSON());
-      tokens.documentTokenizer = { file, label: basename(target.fsPath) };
+      tokens.showDocumentTokenizer({ file, label: basename(target.fsPath) });
       const count = tokenizer.encode(corpus.text).length;
       const chars = [...corpus.text].length;
       await vscode.commands.executeCommand('corpusLab.showTokens');
@@ -35,4 +42,22 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
       return undefined;
     }
   };
+}
+
+async function pickTokenizer(ctx: Ctx, name: string, bytes: number): Promise<TokenizeOptions | undefined> {
+  const items: (vscode.QuickPickItem & { tokenizer: TokenizerKind })[] = [
+    { tokenizer: 'char', label: vscode.l10n.t('Characters'), description: 'char', detail: vscode.l10n.t('one token per character of the file; no unknown characters in it') },
+    { tokenizer: 'bpe', label: vscode.l10n.t('Byte pairs'), description: 'bpe', detail: vscode.l10n.t('frequent character sequences become tokens; any text can be encoded') },
+  ];
+  if (ctx.config.tokenizer === 'bpe') items.reverse();
+  const kind = (await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Tokenize {0}', name), placeHolder: vscode.l10n.t('Choose the kind of tokenizer') }))?.tokenizer;
+  if (kind !== 'bpe') return kind && { kind };
+  const suggested = defaultBpeVocabSize(bytes);
+  const size = await vscode.window.showInputBox({
+    title: vscode.l10n.t('Tokenize {0}', name),
+    prompt: vscode.l10n.t('Vocabulary size ({0}–{1})', MIN_BPE_VOCAB, MAX_BPE_VOCAB),
+    value: String(suggested),
+    validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= MIN_BPE_VOCAB && Number(v) <= MAX_BPE_VOCAB ? undefined : vscode.l10n.t('A whole number from {0} to {1}', MIN_BPE_VOCAB, MAX_BPE_VOCAB)),
+  });
+  return size === undefined ? undefined : { kind, vocabSize: Number(size) };
 }

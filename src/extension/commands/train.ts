@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { WorkerError } from '../worker-client';
@@ -7,6 +8,8 @@ import type { EstimateResult, TrainRequest, TrainResult } from '../../worker/pro
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { resolveTarget, showError } from './util';
+import { parseRunJson } from '../../core/run-json';
+import { isInside } from '../../core/safe-fs';
 
 interface PresetItem extends vscode.QuickPickItem {
   preset: 'tiny' | 'small';
@@ -27,9 +30,13 @@ export function trainCommand(ctx: Ctx) {
   };
 }
 
-/** Resume Training: continue a run (or checkpoint) from where it stopped, on its own corpus. */
+/**
+ * Resume Training: continue a run (or checkpoint) from where it stopped, on its own corpus. When
+ * that file changed since (the walkthrough has the user type in it), asks: continue on the changed
+ * text, or train a new model on it. `options.onChangedCorpus` answers for tests.
+ */
 export function resumeCommand(ctx: Ctx) {
-  return async (item?: { path?: string } | vscode.Uri) => {
+  return async (item?: { path?: string } | vscode.Uri, options?: { onChangedCorpus?: 'continue' | 'new' }) => {
     const path = item instanceof vscode.Uri ? item.fsPath : item?.path ?? ctx.activeModel;
     if (!path) {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to resume.'));
@@ -39,22 +46,47 @@ export function resumeCommand(ctx: Ctx) {
       vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
       return;
     }
-    const corpusPath = readCorpusPathOfRun(path);
-    if (!corpusPath) {
-      vscode.window.showErrorMessage(vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', path));
+    const corpus = await readCorpusOfRun(path);
+    if (!corpus) {
+      vscode.window.showErrorMessage(vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', basename(path)));
       return;
     }
-    return startTraining(ctx, vscode.Uri.file(corpusPath), { corpusPath, resume: path });
+    const target = vscode.Uri.file(corpus.path);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString());
+    if (doc?.isDirty) await doc.save();
+    let continueOnChangedCorpus = false;
+    const current = await readFile(corpus.path).then((b) => createHash('sha256').update(b).digest('hex'), () => undefined);
+    if (current !== undefined && current !== corpus.sha256) {
+      const goOn = vscode.l10n.t('Continue on Changed Text');
+      const anew = vscode.l10n.t('Train New Model');
+      const answer =
+        options?.onChangedCorpus === 'continue' ? goOn
+        : options?.onChangedCorpus === 'new' ? anew
+        : await vscode.window.showWarningMessage(
+            vscode.l10n.t('{0} has changed since this run was trained on it.', basename(corpus.path)),
+            { modal: true, detail: vscode.l10n.t('Continue from this checkpoint on the changed text (a new epoch starts on it), or train a new model on the file as it is now.') },
+            goOn,
+            anew,
+          );
+      if (answer === anew) return vscode.commands.executeCommand('corpusLab.train', target);
+      if (answer !== goOn) return;
+      continueOnChangedCorpus = true;
+    }
+    return startTraining(ctx, target, { corpusPath: corpus.path, resume: path, continueOnChangedCorpus });
   };
 }
 
-function readCorpusPathOfRun(path: string): string | undefined {
+async function readCorpusOfRun(path: string): Promise<{ path: string; sha256: string } | undefined> {
   for (const dir of [path, dirname(dirname(path))]) {
     const file = join(dir, 'run.json');
-    if (!existsSync(file)) continue;
+    let text: string;
     try {
-      const p = JSON.parse(readFileSync(file, 'utf8'))?.corpus?.path;
-      if (typeof p === 'string') return p;
+      text = await readFile(file, 'utf8');
+    } catch {
+      continue;
+    }
+    try {
+      return parseRunJson(text, file).corpus;
     } catch {
       return undefined;
     }
@@ -129,6 +161,8 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
       if (m.kind !== 'event') return;
       events.push(m.event);
       if (m.event.type === 'start' && ctx.training) ctx.training.runDir = m.event.run_dir;
+      // A run that continues the active model moves it along: the worker prunes older checkpoints.
+      if (m.event.type === 'checkpoint' && ctx.activeModel && ctx.training?.runDir && isInside(ctx.activeModel, ctx.training.runDir)) void ctx.setActiveModel(m.event.path);
       ctx.fireTrainEvent(m.id, m.event);
       logEvent(ctx, m.event);
     },

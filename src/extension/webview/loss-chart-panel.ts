@@ -2,10 +2,11 @@ import * as vscode from 'vscode';
 import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
-import { FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
+import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
-import { metricRows, readMetrics } from '../../core/metrics';
+import { metricRows, readMetricsAsync } from '../../core/metrics';
 import { toMetricRow } from '../../core/metric-row';
+import { isInside } from '../../core/safe-fs';
 
 const VIEW_TYPE = 'corpusLab.lossChart';
 
@@ -32,13 +33,15 @@ function chartStrings(): Record<string, string> {
 export class LossChartPanel {
   private static current?: LossChartPanel;
   private pending: MetricRow[] = [];
+  /** An init is being read from disk: live rows wait in `pending` and join it. */
+  private loading = 0;
   private flushTimer?: NodeJS.Timeout;
   private latestSample?: string;
-  private overlayDir?: string;
   private readonly disposables: vscode.Disposable[] = [];
 
-  static show(ctx: Ctx, runDir?: string): void {
-    const dir = runDir ?? ctx.training?.runDir ?? listRuns(ctx.runsRoot())[0]?.dir;
+  static async show(ctx: Ctx, runDir?: string): Promise<void> {
+    // While a run starts, the chart waits for its folder (the start event) rather than showing another run.
+    const dir = runDir ?? ctx.training?.runDir ?? (ctx.training ? undefined : (await listRuns(ctx.runsRoot()))[0]?.dir);
     if (LossChartPanel.current) {
       LossChartPanel.current.panel.reveal(undefined, true);
       if (dir && dir !== LossChartPanel.current.runDir) LossChartPanel.current.switchTo(dir);
@@ -51,10 +54,14 @@ export class LossChartPanel {
   static registerSerializer(ctx: Ctx): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        const dir = typeof (state as { runDir?: unknown })?.runDir === 'string' ? (state as { runDir: string }).runDir : undefined;
+        // The state comes from the webview: only folders under the runs folder are believed.
+        const saved = (key: string) => {
+          const v = (state as Record<string, unknown> | undefined)?.[key];
+          return typeof v === 'string' && isInside(v, ctx.runsRoot()) ? v : undefined;
+        };
         panel.webview.options = webviewOptions(ctx.extension.extensionUri);
         LossChartPanel.current?.panel.dispose();
-        LossChartPanel.current = new LossChartPanel(ctx, panel, dir);
+        LossChartPanel.current = new LossChartPanel(ctx, panel, saved('runDir'), saved('overlayDir'));
       },
     });
   }
@@ -64,7 +71,12 @@ export class LossChartPanel {
     return LossChartPanel.current?.runDir;
   }
 
-  private constructor(private readonly ctx: Ctx, readonly panel: vscode.WebviewPanel, private runDir: string | undefined) {
+  private constructor(
+    private readonly ctx: Ctx,
+    readonly panel: vscode.WebviewPanel,
+    private runDir: string | undefined,
+    private overlayDir?: string,
+  ) {
     panel.webview.html = webviewHtml(panel.webview, ctx.extension.extensionUri, 'loss-chart', 'Loss', vscode.env.language);
     this.updateTitle();
     this.disposables.push(
@@ -97,7 +109,7 @@ export class LossChartPanel {
     this.pending = [];
     this.latestSample = undefined;
     this.updateTitle();
-    this.sendInit();
+    void this.sendInit();
   }
 
   private updateTitle(): void {
@@ -109,6 +121,7 @@ export class LossChartPanel {
     // Steps can come many times a second; the chart redraws at most four times a second.
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = undefined;
+      if (this.loading) return;
       const rows = this.pending;
       this.pending = [];
       if (rows.length) this.post({ type: 'append', rows });
@@ -121,27 +134,40 @@ export class LossChartPanel {
       this.ctx.log.appendLine(`loss chart: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
       return;
     }
-    if (m.type === 'ready') this.sendInit();
+    if (m.type === 'ready') await this.sendInit();
     else if (m.type === 'clearOverlay') {
       this.overlayDir = undefined;
       this.post({ type: 'overlay' });
     } else {
-      const runs = listRuns(this.ctx.runsRoot()).filter((r) => r.dir !== this.runDir);
+      const runs = (await listRuns(this.ctx.runsRoot())).filter((r) => r.dir !== this.runDir);
       const pick = await vscode.window.showQuickPick(
         runs.map((r) => ({ label: r.name, description: r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : r.status, dir: r.dir })),
         { title: vscode.l10n.t('Compare with run'), placeHolder: runs.length ? undefined : vscode.l10n.t('No other runs yet') },
       );
       if (!pick) return;
       this.overlayDir = pick.dir;
-      this.post({ type: 'overlay', overlay: { name: basename(pick.dir), rows: metricRows(pick.dir) } });
+      this.post({ type: 'overlay', overlay: await seriesSet(pick.dir) });
     }
   }
 
-  private sendInit(): void {
-    const run = this.runDir ? { name: basename(this.runDir), rows: metricRows(this.runDir) } : { name: '', rows: [] };
-    const overlay = this.overlayDir ? { name: basename(this.overlayDir), rows: metricRows(this.overlayDir) } : undefined;
-    const sample = this.latestSample ?? (this.runDir ? lastSample(this.runDir) : undefined);
-    this.post({ type: 'init', run, overlay, sample, strings: chartStrings() });
+  private async sendInit(): Promise<void> {
+    const runDir = this.runDir;
+    this.loading++;
+    let metrics, overlay;
+    try {
+      metrics = runDir ? await readMetricsAsync(runDir) : [];
+      overlay = this.overlayDir ? await seriesSet(this.overlayDir) : undefined;
+    } finally {
+      this.loading--;
+    }
+    // Another run started (or the panel closed) while the files were read.
+    if (runDir !== this.runDir || LossChartPanel.current !== this) return;
+    const rows = metricRows(metrics);
+    const last = rows.length ? rows[rows.length - 1].step : -1;
+    rows.push(...this.pending.filter((r) => r.step > last));
+    this.pending = [];
+    const run = runDir ? { name: basename(runDir), dir: runDir, rows } : { name: '', rows: [] };
+    this.post({ type: 'init', run, overlay, sample: this.latestSample ?? lastSample(metrics), strings: chartStrings() });
   }
 
   private post(m: ToChart): void {
@@ -155,7 +181,11 @@ export class LossChartPanel {
   }
 }
 
-function lastSample(runDir: string): string | undefined {
-  const evals = readMetrics(runDir).filter((m) => m.type === 'eval' && typeof m.sample === 'string');
+async function seriesSet(dir: string): Promise<ChartSeriesSet> {
+  return { name: basename(dir), dir, rows: metricRows(await readMetricsAsync(dir)) };
+}
+
+function lastSample(metrics: Record<string, unknown>[]): string | undefined {
+  const evals = metrics.filter((m) => m.type === 'eval' && typeof m.sample === 'string');
   return evals.length ? (evals[evals.length - 1].sample as string) : undefined;
 }

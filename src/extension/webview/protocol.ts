@@ -8,6 +8,8 @@ export type { MetricRow };
 
 export interface ChartSeriesSet {
   name: string;
+  /** The run folder, kept in the webview's state so the chart comes back after a reload. */
+  dir?: string;
   rows: MetricRow[];
 }
 
@@ -43,7 +45,7 @@ export function parseFromTokens(m: unknown): FromTokens | undefined {
 }
 
 function isSeriesSet(s: unknown): s is ChartSeriesSet {
-  return isObject(s) && typeof s.name === 'string' && Array.isArray(s.rows) && s.rows.every(isMetricRow);
+  return isObject(s) && typeof s.name === 'string' && (s.dir === undefined || typeof s.dir === 'string') && Array.isArray(s.rows) && s.rows.every(isMetricRow);
 }
 
 export function parseToChart(m: unknown): ToChart | undefined {

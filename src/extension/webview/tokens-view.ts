@@ -15,8 +15,9 @@ export class TokensView implements vscode.WebviewViewProvider {
   private view?: vscode.WebviewView;
   private timer?: NodeJS.Timeout;
   private readonly tokenizers = new TokenizerCache();
-  /** A tokenizer from Tokenize Document, used while no model is active. */
-  documentTokenizer?: { file: string; label: string };
+  /** The tokenizer Tokenize Document trained last; shown until the active model changes, and while there is none. */
+  private documentTokenizer?: { file: string; label: string };
+  private preferDocumentTokenizer = false;
   /** What the view shows now (tests compare it with the tokenizer's own encoding). */
   lastShown?: { text: string; ids: number[] };
 
@@ -25,8 +26,18 @@ export class TokensView implements vscode.WebviewViewProvider {
       vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
       vscode.window.onDidChangeTextEditorSelection(() => this.schedule()),
       vscode.workspace.onDidChangeTextDocument((e) => e.document === vscode.window.activeTextEditor?.document && this.schedule()),
-      ctx.onDidChangeActiveModel(() => this.schedule()),
+      ctx.onDidChangeActiveModel(() => {
+        this.preferDocumentTokenizer = false;
+        this.schedule();
+      }),
     );
+  }
+
+  /** Shows the editor's tokens with a tokenizer Tokenize Document just trained. */
+  showDocumentTokenizer(t: { file: string; label: string }): void {
+    this.documentTokenizer = t;
+    this.preferDocumentTokenizer = true;
+    this.schedule();
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -34,38 +45,38 @@ export class TokensView implements vscode.WebviewViewProvider {
     view.webview.options = webviewOptions(this.ctx.extension.extensionUri);
     view.webview.html = webviewHtml(view.webview, this.ctx.extension.extensionUri, 'tokens', 'Tokens', vscode.env.language);
     view.webview.onDidReceiveMessage((raw) => {
-      if (parseFromTokens(raw)) this.update();
+      if (parseFromTokens(raw)) void this.update();
       else this.ctx.log.appendLine(`tokens view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
     });
-    view.onDidChangeVisibility(() => view.visible && this.update());
+    view.onDidChangeVisibility(() => view.visible && void this.update());
   }
 
   schedule(): void {
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.update(), 150);
+    this.timer = setTimeout(() => void this.update(), 150);
   }
 
-  private tokenizer(): { tokenizer: Tokenizer; label: string } | undefined {
+  private async tokenizer(): Promise<{ tokenizer: Tokenizer; label: string } | undefined> {
     const model = this.ctx.activeModel;
-    if (model) {
+    if (model && !(this.preferDocumentTokenizer && this.documentTokenizer)) {
       try {
-        const tokenizer = this.tokenizers.forModel(model);
-        return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${basename(model)}` };
+        const tokenizer = await this.tokenizers.forModel(model);
+        return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${basename(model)}` };
       } catch (e) {
         this.ctx.log.appendLine(`tokens view: ${(e as Error).message}`);
       }
     }
     if (this.documentTokenizer) {
-      const tokenizer = this.tokenizers.load(this.documentTokenizer.file);
-      return { tokenizer, label: `${tokenizer.kind} · ${tokenizer.vocabSize} · ${this.documentTokenizer.label}` };
+      const tokenizer = await this.tokenizers.load(this.documentTokenizer.file);
+      return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${vscode.l10n.t('Tokenize Document: {0}', this.documentTokenizer.label)}` };
     }
     return undefined;
   }
 
-  update(): void {
+  async update(): Promise<void> {
     if (!this.view?.visible) return;
+    const tok = await this.tokenizer();
     const editor = vscode.window.activeTextEditor;
-    const tok = this.tokenizer();
     if (!tok) return this.post({ type: 'empty', message: vscode.l10n.t('No tokenizer yet: train a model or run Tokenize Document.') });
     if (!editor) return this.post({ type: 'empty', message: vscode.l10n.t('Open a text file to see its tokens.') });
     const selected = editor.selections.some((s) => !s.isEmpty);
@@ -96,4 +107,8 @@ export class TokensView implements vscode.WebviewViewProvider {
   private post(m: ToTokens): void {
     void this.view?.webview.postMessage(m);
   }
+}
+
+function vocabularyLabel(t: Tokenizer): string {
+  return vscode.l10n.t('vocabulary {0}', t.vocabSize.toLocaleString());
 }

@@ -38,13 +38,15 @@ export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
     threads?: number;
     /** A run folder or checkpoint folder to continue from. */
     resume?: string;
+    /** Resume on a corpus that changed since the run started: a new epoch on the new text (weights and optimizer kept). */
+    continueOnChangedCorpus?: boolean;
   };
 
 /** `log` takes diagnostic lines (the extension's log); events go to `emit`. */
 export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
   const engine = await startEngine(req.backend ?? 'auto');
-  if (req.resume) return resumeJob(req, corpus.text, engine, emit, shouldStop, log);
+  if (req.resume) return resumeJob(req, corpus, engine, emit, shouldStop, log);
 
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
@@ -73,7 +75,7 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
 
 async function resumeJob(
   req: TrainRequest,
-  text: string,
+  corpus: ReturnType<typeof readCorpus>,
   engine: Awaited<ReturnType<typeof startEngine>>,
   emit: (e: TrainEvent) => void,
   shouldStop: () => boolean,
@@ -82,13 +84,14 @@ async function resumeJob(
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
-  const tokens = Int32Array.from(tokenizer.encode(text));
+  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const saved = ckpt.trainerState.plan;
   if (!saved) throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
   const options = validateTrainOptions({ ...saved.options, epochs: req.epochs ?? saved.options.epochs, maxSteps: req.maxSteps ?? saved.options.maxSteps });
   const plan = makeTrainPlan(tokens.length, ckpt.config, options);
-  if (plan.trainTokens !== saved.trainTokens) {
+  const changed = plan.trainTokens !== saved.trainTokens;
+  if (changed && !req.continueOnChangedCorpus) {
     throw new UserError(
       `${req.corpusPath} is not the corpus this checkpoint was trained on (${tokens.length} tokens, ` +
         `the run had ${saved.trainTokens + saved.valTokens}): resume with the same file, or start a new run`,
@@ -111,7 +114,11 @@ async function resumeJob(
     emit({ type: 'notice', step: ckpt.trainerState.step, message: `the run was interrupted (its training process is gone); continuing from ${basename(dir)}, step ${ckpt.trainerState.step}` });
   }
   truncateMetrics(runDir, ckpt.trainerState.step);
-  updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
+  const corpusChange = req.continueOnChangedCorpus ? { corpus: { ...run.corpus, sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length } } : {};
+  updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan, ...corpusChange });
+  // On changed text the old epoch's batch order and validation split no longer apply: a new epoch starts.
+  const s = ckpt.trainerState;
+  const state = changed ? { ...s, epoch: s.epoch + (s.cursor > 0 ? 1 : 0), cursor: 0, best_val_loss: null } : s;
   return trainInRun(runDir, {
     runDir,
     plan,
@@ -122,7 +129,7 @@ async function resumeJob(
     shouldStop,
     emit,
     log,
-    resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState },
+    resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state },
   });
 }
 
