@@ -15,6 +15,7 @@ import { createRunDir, safeName } from '../../src/core/run-dir';
 import { trainTokenizer } from '../../src/core/tokenizer';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt } from '../../src/worker/model/gpt';
+import { userError } from './helpers';
 
 const config: ModelConfig = { vocabSize: 13, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0, bias: true };
 const root = mkdtempSync(join(tmpdir(), 'corpus-lab-ckpt-'));
@@ -36,7 +37,6 @@ function contents(step: number, c: ModelConfig = config): CheckpointContents {
   return { config: c, weights, optimizer, trainerState: { step, epoch: 0, cursor: step, seed: 1, best_val_loss: null, rng: {} }, tokenizerJson: trainTokenizer('abc', { kind: 'char' }).toJSON() };
 }
 
-const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e as Error).message);
 
 test('expected weight shapes add up to the exact parameter count (layernorm and dyt)', () => {
   for (const norm of ['layernorm', 'dyt'] as const) {

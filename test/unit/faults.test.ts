@@ -1,31 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, mkdtempSync, rmSync, existsSync, readdirSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, existsSync, readdirSync, writeFileSync, openSync, ftruncateSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
 import { TrainEvent } from '../../src/core/train-events';
 import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
 import { readMetrics } from '../../src/core/metrics';
-import { isUserError } from '../../src/core/errors';
 import { checkTrainingFits } from '../../src/core/memory-budget';
 import { Rng } from '../../src/core/rng';
+import { CLI, REPO, tempDir, userError } from './helpers';
 
 // The real node:fs module object (not an ES import binding), so a test can make writes fail.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const fsModule = require('node:fs') as { writeSync: unknown };
 
-const REPO = join(__dirname, '../../..');
-const CLI = join(REPO, 'dist/cli.js');
 const KOREAN = join(REPO, 'test/fixtures/speech-ko.txt');
 // Short epochs (a checkpoint every couple of steps) so that kills often land inside a checkpoint write.
 const SMALL = { layers: 1, heads: 2, width: 32, context: 16, batch: 32, seed: 11, backend: 'wasm' as const };
-const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e as Error).message);
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'corpus-lab-faults-'));
-}
 
 async function train(req: TrainRequest) {
   const events: TrainEvent[] = [];

@@ -1,4 +1,5 @@
 // Shared by the unit tests (bundled into each test file by scripts/build-tests.mjs).
+import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,3 +22,10 @@ export const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.te
 
 /** What `--backend auto` picks here: the native engine when its addon is built and loads, else wasm. */
 export const AUTO_BACKEND = 'addon' in loadAddon() ? 'native' : 'wasm';
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}

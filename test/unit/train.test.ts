@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
 import { runEvalJob } from '../../src/worker/jobs/eval-job';
@@ -10,14 +9,10 @@ import { generate } from '../../src/worker/model/generator';
 import { TrainEvent } from '../../src/core/train-events';
 import { readMetrics } from '../../src/core/metrics';
 import { isUserError } from '../../src/core/errors';
+import { ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
 
-const ENGLISH = join(__dirname, '../../../media/samples/shakespeare.txt');
-const KOREAN = join(__dirname, '../../../media/samples/constitution-ko.txt');
-const SMALL = { layers: 1, heads: 2, width: 32, context: 16, batch: 4, backend: 'wasm' as const, seed: 7 };
+const SMALL = TINY_MODEL;
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'corpus-lab-train-'));
-}
 
 async function trainCollect(req: TrainRequest, stopAfter?: number) {
   const events: TrainEvent[] = [];

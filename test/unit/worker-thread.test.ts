@@ -4,12 +4,10 @@ import { Worker } from 'node:worker_threads';
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUTO_BACKEND } from './helpers';
+import { AUTO_BACKEND, KOREAN, REPO } from './helpers';
 import { WorkerRequest, WorkerResponse, parseWorkerResponse } from '../../src/worker/protocol';
 
 // The built worker (dist/worker.js), driven through its typed protocol as the extension drives it.
-const REPO = join(__dirname, '../../..');
-const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
 
 test('worker thread: trains, streams events, cancels on request, generates text, ignores malformed messages', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-worker-'));

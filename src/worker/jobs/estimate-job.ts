@@ -2,7 +2,7 @@ import { startEngine, BackendChoice } from '../engine/backend';
 import { median, timeTrainingSteps } from '../bench/step-timer';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate } from '../../core/estimate';
-import { ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
+import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
 import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
@@ -40,7 +40,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const tokens = kind === 'char' ? [...corpus.text].length : Math.round(corpus.bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
-  const config = validateModelConfig({ vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: p.dropout, bias: true });
+  const config = validateModelConfig({ ...MODEL_DEFAULTS, vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, dropout: p.dropout });
   const batch = req.batch ?? p.batch;
   const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch }));
   const engine = await startEngine(req.backend ?? 'auto');
