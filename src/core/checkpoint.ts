@@ -9,8 +9,12 @@ import { encodeSafetensors, readSafetensors } from './safetensors';
 import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
 import { expectedWeightShapes } from './gpt2-names';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
+import { endOfText, hfSideFiles } from './hf-export';
 
 export { expectedWeightShapes };
+
+/** Files that make a folder a model on its own (a checkpoint, a Hugging Face, int8 or adapter folder). */
+const MODEL_FOLDER_MARKERS = ['model.safetensors', 'trainer_state.json', 'model-int8.safetensors', 'adapter_model.safetensors', 'adapter_config.json'];
 
 export const CHECKPOINT_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
 
@@ -51,8 +55,9 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
   const dir = join(parent, name);
   writeDirAtomic(dir, {
     'model.safetensors': encodeSafetensors(c.weights, { format: 'pt' }),
-    'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }),
+    'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }, endOfText(c.tokenizerJson)?.id),
     'tokenizer.json': c.tokenizerJson,
+    ...hfSideFiles(c.config, c.tokenizerJson),
     'optimizer.safetensors': encodeSafetensors(c.optimizer, { format: 'corpus-lab-adamw' }),
     'trainer_state.json': JSON.stringify(c.trainerState, null, 2) + '\n',
   });
@@ -62,6 +67,9 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
 /** Reads and validates a checkpoint folder: every file is untrusted input. */
 export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): Checkpoint {
   const file = (name: string) => join(dir, name);
+  if (!existsSync(file('trainer_state.json')) && MODEL_FOLDER_MARKERS.some((f) => existsSync(file(f)))) {
+    throw new UserError(`${dir} is a model folder without training state (a Hugging Face, merged, int8 or adapter folder): it can be evaluated and generated from, not resumed`);
+  }
   for (const name of CHECKPOINT_FILES) {
     if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
     if (!existsSync(file(name))) throw new UserError(`${dir} is not a complete checkpoint: ${name} is missing`);
@@ -90,7 +98,7 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
   };
 }
 
-function checkTensors(found: NamedTensors, expected: Map<string, number[]>, source: string): void {
+export function checkTensors(found: Map<string, { shape: number[] }>, expected: Map<string, number[]>, source: string): void {
   const missing = [...expected.keys()].filter((n) => !found.has(n));
   if (missing.length > 0) {
     throw new UserError(`${source}: missing ${missing.length} tensor(s) the config needs: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`);
@@ -139,7 +147,7 @@ export function resolveCheckpoint(path: string): string {
   const dir = resolve(path);
   if (!existsSync(dir)) throw new UserError(`${path}: no such run or checkpoint folder`);
   if (!statSync(dir).isDirectory()) throw new UserError(`${path} is a file: pass a run folder or a checkpoint folder`);
-  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'trainer_state.json'))) return dir;
+  if (MODEL_FOLDER_MARKERS.some((f) => existsSync(join(dir, f)))) return dir;
   const all = listCheckpoints(dir);
   if (all.length === 0) {
     throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);

@@ -34,7 +34,7 @@ export interface ReadOptions {
    */
   skip?: (name: string, dtype: string, shape: number[]) => boolean;
   /** Called with the validated header of the tensors to be read, before any of their bytes are. */
-  check?: (header: Map<string, { dtype: string; shape: number[] }>) => void;
+  check?: (header: Map<string, { dtype: string; shape: number[] }>, metadata: Record<string, string>) => void;
 }
 
 /**
@@ -119,7 +119,7 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Safetenso
     for (const e of kept) {
       if (!dtypes.includes(e.dtype)) fail(`tensor "${e.name}" is ${e.dtype}; Corpus Lab reads ${dtypes.join(' and ')} tensors only`);
     }
-    opts.check?.(new Map(kept.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])));
+    opts.check?.(new Map(kept.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), entries.metadata);
     const dataStart = 8 + n;
     const tensors: NamedTensors = new Map();
     const int8 = new Map<string, Int8Tensor>();

@@ -1,14 +1,13 @@
-import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { Tokenizer } from '../core/tokenizer';
-import { resolveCheckpoint } from '../core/checkpoint';
+import { modelTokenizerFile } from '../core/model-folder';
 
-/** The tokenizer of a model path (run or checkpoint), loaded once per file version. */
+/** The tokenizer of a model path (run, checkpoint, Hugging Face/int8/adapter folder), loaded once per file version. */
 export class TokenizerCache {
   private cached?: { key: string; tokenizer: Tokenizer };
 
   forModel(modelPath: string): Tokenizer {
-    return this.load(join(resolveCheckpoint(modelPath), 'tokenizer.json'));
+    return this.load(modelTokenizerFile(modelPath));
   }
 
   load(file: string): Tokenizer {
