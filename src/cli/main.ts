@@ -7,6 +7,8 @@ import { generateCommand } from './commands/generate';
 import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
+import { quantizeCommand } from './commands/quantize';
+import { mergeCommand } from './commands/merge';
 import { USAGE } from './usage';
 import { version } from '../../package.json';
 
@@ -19,6 +21,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   eval: evalCommand,
   bench: benchCommand,
   estimate: estimateCommand,
+  quantize: quantizeCommand,
+  merge: mergeCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
