@@ -118,3 +118,49 @@ test('every UI string has a Korean translation; package.nls files have the same 
     for (const k of keys) assert.ok(typeof nls[k] === 'string', `${file} lacks ${k}`);
   }
 });
+
+test('fuzz adapter_config.json and adapter_base.json: usable or refused with a UserError', () => {
+  const { adapterConfigJson, readAdapterSettings, checkAdapterBase } = require('../../src/core/lora-adapter') as typeof import('../../src/core/lora-adapter');
+  const { mkdtempSync, writeFileSync, rmSync } = require('node:fs') as typeof import('node:fs');
+  const dir = mkdtempSync(join(require('node:os').tmpdir(), 'corpus-lab-adapter-fuzz-'));
+  try {
+    const path = join(dir, 'adapter_config.json');
+    const valid = adapterConfigJson({ r: 8, alpha: 16, rslora: true, targets: ['c_attn', 'mlp.c_fc'], dropout: 0.05 }, '/base');
+    for (const m of mutations(valid, 300, 5)) {
+      writeFileSync(path, m);
+      acceptsOrRefuses('adapter_config.json', () => {
+        const s = readAdapterSettings(path);
+        assert.ok(Number.isInteger(s.r) && s.r >= 1 && s.alpha > 0 && s.targets.length > 0);
+      });
+    }
+    const record = JSON.stringify({ path: dir, weights_file: 'model.safetensors', sha256: 'a'.repeat(64), bytes: 10 });
+    for (const m of mutations(record, 200, 6)) {
+      writeFileSync(join(dir, 'adapter_base.json'), m);
+      acceptsOrRefuses('adapter_base.json', () => checkAdapterBase(dir));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz an imported (Metaspace, byte-fallback) tokenizer.json: loads and round-trips, or is refused', () => {
+  const vocab: Record<string, number> = { '<unk>': 0, '</s>': 1, '▁': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = Object.keys(vocab).length;
+  for (const ch of '대한민국헌법Korea') vocab[ch] ??= Object.keys(vocab).length;
+  vocab['▁대'] = Object.keys(vocab).length;
+  const valid = JSON.stringify({
+    version: '1.0', added_tokens: [{ id: 1, content: '</s>', special: true }], normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }, post_processor: null,
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, fuse_unk: true, vocab, merges: ['▁ 대'] },
+  });
+  assert.equal(Tokenizer.fromJSON(valid).kind, 'imported');
+  for (const m of mutations(valid, 150, 7)) {
+    acceptsOrRefuses('tokenizer.json', () => {
+      const tok = Tokenizer.fromJSON(m);
+      const ids = tok.encode('대한민국 Korea 헌법');
+      for (const id of ids) assert.ok(id >= 0 && id < tok.vocabSize);
+      tok.decode(ids);
+    });
+  }
+});
