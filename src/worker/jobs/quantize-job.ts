@@ -130,7 +130,7 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
       // Alternating which model runs first, so neither gains from the other's warm caches.
       const run = async (m: Gpt) => {
         const t0 = performance.now();
-        const l = m.logits(ids);
+        const l = tf.tidy(() => m.logits(ids));
         await l.data();
         return [l, performance.now() - t0] as const;
       };
