@@ -8,6 +8,8 @@ import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
 import { COMMANDS, commandHelp, usage } from './options';
+import { quantizeCommand } from './commands/quantize';
+import { mergeCommand } from './commands/merge';
 import { version } from '../../package.json';
 
 const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = {
@@ -19,6 +21,8 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   eval: evalCommand,
   bench: benchCommand,
   estimate: estimateCommand,
+  quantize: quantizeCommand,
+  merge: mergeCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

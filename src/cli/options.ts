@@ -1,5 +1,6 @@
 import { BACKEND_CHOICES } from '../worker/engine/backend';
 import { PRESETS } from '../core/model-config';
+import { INT8_SCHEMES } from '../core/int8';
 
 // Every flag of every command, declared once: parsing, each command's --help, the usage text and
 // the request a command sends are derived from these two tables.
@@ -47,6 +48,8 @@ export const OPTIONS = {
   stop: { kind: 'text', value: 'TEXT', help: 'stop when this text is generated' },
   steps: { kind: 'int', value: 'N', help: 'steps to time' },
   profile: { kind: 'switch', help: 'also time one step kernel by kernel' },
+  scheme: { kind: INT8_SCHEMES, help: 'int8 layout: one scale per output channel, or per block of 32 weights (llama.cpp Q8_0)' },
+  text: { kind: 'text', value: 'FILE', help: 'text to measure the quality on (default: the held-out tail of the run\'s corpus)' },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -72,6 +75,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: { args: ['CHECKPOINT_OR_RUN'], summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).', options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'] },
   eval: { args: ['CHECKPOINT_OR_RUN', 'FILE'], summary: 'Mean next-token cross-entropy over FILE: {"loss","tokens"}.', options: ['backend', 'json'] },
   estimate: { args: ['FILE'], summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.', options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'] },
+  quantize: {
+    args: ['CHECKPOINT_OR_RUN'],
+    summary: 'Writes a weight-only int8 checkpoint (-o OUT_DIR, required) and reports sizes, loss fp32 vs int8, top-1 agreement and mean KL; --json\'s last line holds them.',
+    options: ['output', 'scheme', 'text', 'backend', 'json'],
+  },
+  merge: { args: ['ADAPTER_CHECKPOINT_OR_RUN'], summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).', options: ['output', 'json'] },
   bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'json'] },
 };
 

@@ -11,7 +11,11 @@ import { encodeSafetensors, readSafetensors } from './safetensors';
 import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
+import { endOfText, hfSideFiles } from './hf-export';
 
+
+/** Files that make a folder a model on its own (a checkpoint, a Hugging Face, int8 or adapter folder). */
+const MODEL_FOLDER_MARKERS = ['model.safetensors', 'trainer_state.json', 'model-int8.safetensors', 'adapter_model.safetensors', 'adapter_config.json'];
 
 export const CHECKPOINT_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
 
@@ -59,8 +63,9 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
   const dir = join(parent, name);
   writeDirAtomic(dir, {
     'model.safetensors': encodeSafetensors(withZeroBiases(c.config, c.weights), { format: 'pt' }),
-    'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }),
+    'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }, endOfText(c.tokenizerJson)?.id),
     'tokenizer.json': c.tokenizerJson,
+    ...hfSideFiles(c.config, c.tokenizerJson),
     'optimizer.safetensors': encodeSafetensors(c.optimizer, { format: 'corpus-lab-adamw' }),
     'trainer_state.json': JSON.stringify(c.trainerState, null, 2) + '\n',
   });
@@ -70,6 +75,9 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
 /** Reads and validates a checkpoint folder: every file is untrusted input. */
 export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): Checkpoint {
   const file = (name: string) => join(dir, name);
+  if (!existsSync(file('trainer_state.json')) && MODEL_FOLDER_MARKERS.some((f) => existsSync(file(f)))) {
+    throw new UserError(`${dir} is a model folder without training state (a Hugging Face, merged, int8 or adapter folder): it can be evaluated and generated from, not resumed`);
+  }
   for (const name of CHECKPOINT_FILES) {
     if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
     if (!existsSync(file(name))) throw new UserError(`${dir} is not a complete checkpoint: ${name} is missing`);
@@ -100,7 +108,7 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
 }
 
 /** A model without biases is written with all-zero ones, so the folder stays a Hugging Face GPT-2 model. */
-function withZeroBiases(config: ModelConfig, weights: NamedTensors): NamedTensors {
+export function withZeroBiases(config: ModelConfig, weights: NamedTensors): NamedTensors {
   if (config.bias) return weights;
   const out: NamedTensors = new Map();
   for (const [name, shape] of gpt2TensorShapes(config)) {
@@ -109,7 +117,7 @@ function withZeroBiases(config: ModelConfig, weights: NamedTensors): NamedTensor
   return out;
 }
 
-function dropZeroBiases(weights: NamedTensors, expected: Map<string, number[]>, source: string): void {
+export function dropZeroBiases(weights: NamedTensors, expected: Map<string, number[]>, source: string): void {
   for (const [name, t] of weights) {
     if (expected.has(name)) continue;
     if (t.data.some((v) => v !== 0)) throw new UserError(`${source}: ${name} is not zero, but config.json says the model has no biases (corpus_lab.bias false)`);
@@ -117,7 +125,7 @@ function dropZeroBiases(weights: NamedTensors, expected: Map<string, number[]>, 
   }
 }
 
-function checkTensors(found: NamedTensors, expected: Map<string, number[]>, source: string): void {
+export function checkTensors(found: Map<string, { shape: number[] }>, expected: Map<string, number[]>, source: string): void {
   const missing = [...expected.keys()].filter((n) => !found.has(n));
   if (missing.length > 0) {
     throw new UserError(`${source}: missing ${missing.length} tensor(s) the config needs: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`);
@@ -193,7 +201,8 @@ export async function listCheckpointsAsync(runDir: string): Promise<{ dir: strin
 /** resolveCheckpoint without blocking the thread: a checkpoint folder as given, or a run folder's newest checkpoint. */
 export async function resolveCheckpointAsync(path: string): Promise<string> {
   const dir = resolve(path);
-  if (await access(join(dir, 'trainer_state.json')).then(() => true, () => false)) return dir;
+  const present = await Promise.all(MODEL_FOLDER_MARKERS.map((f) => access(join(dir, f)).then(() => true, () => false)));
+  if (present.some(Boolean)) return dir;
   const all = await listCheckpointsAsync(dir);
   if (all.length === 0) throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
   return all[all.length - 1].dir;
@@ -204,7 +213,7 @@ export function resolveCheckpoint(path: string): string {
   const dir = resolve(path);
   if (!existsSync(dir)) throw new UserError(`${path}: no such run or checkpoint folder`);
   if (!statSync(dir).isDirectory()) throw new UserError(`${path} is a file: pass a run folder or a checkpoint folder`);
-  if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'trainer_state.json'))) return dir;
+  if (MODEL_FOLDER_MARKERS.some((f) => existsSync(join(dir, f)))) return dir;
   const all = listCheckpoints(dir);
   if (all.length === 0) {
     throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);

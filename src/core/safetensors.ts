@@ -12,23 +12,55 @@ import { HostTensor, NamedTensors, elementCount } from './tensor';
 const MAX_HEADER_BYTES = 100_000_000;
 const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
+/** An int8 tensor (weight-only quantization stores its matrices as I8; see core/int8.ts). */
+export interface Int8Tensor {
+  shape: number[];
+  data: Int8Array;
+}
+
 export interface SafetensorsFile {
   tensors: NamedTensors;
+  /** I8 tensors; only ever filled when the reader was asked to accept I8. */
+  int8: Map<string, Int8Tensor>;
   metadata: Record<string, string>;
 }
 
-/** Serialises F32 tensors (sorted by name, packed in that order) with optional string metadata. */
-export function encodeSafetensors(tensors: NamedTensors, metadata: Record<string, string> = {}): Buffer {
-  const names = [...tensors.keys()].sort();
+export interface ReadOptions {
+  /** Data types to read (default F32 only); any other is refused with the reason. */
+  dtypes?: readonly ('F32' | 'I8')[];
+  /**
+   * Tensors to leave unread (e.g. the causal-mask buffers of Hugging Face GPT-2 files, which are
+   * not weights). Their header entries are still validated, and they may have any known dtype.
+   */
+  skip?: (name: string, dtype: string, shape: number[]) => boolean;
+  /** Called with the validated header of the tensors to be read, before any of their bytes are. */
+  check?: (header: Map<string, { dtype: string; shape: number[] }>, metadata: Record<string, string>) => void;
+}
+
+/**
+ * Serialises F32 (and optionally I8) tensors with optional string metadata. Like the reference
+ * writer, tensors are packed by dtype alignment (F32 first) and then by name, so every F32 tensor
+ * starts on a 4-byte boundary; an F32-only file is sorted by name.
+ */
+export function encodeSafetensors(tensors: NamedTensors, metadata: Record<string, string> = {}, int8: Map<string, Int8Tensor> = new Map()): Buffer {
+  const items: { name: string; dtype: 'F32' | 'I8'; shape: number[]; bytes: Uint8Array }[] = [];
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name)!;
+    if (t.data.length !== elementCount(t.shape)) throw new Error(`internal: ${name} has ${t.data.length} values for shape [${t.shape}]`);
+    items.push({ name, dtype: 'F32', shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) });
+  }
+  for (const name of [...int8.keys()].sort()) {
+    const t = int8.get(name)!;
+    if (tensors.has(name)) throw new Error(`internal: ${name} is given both as F32 and as I8`);
+    if (t.data.length !== elementCount(t.shape)) throw new Error(`internal: ${name} has ${t.data.length} values for shape [${t.shape}]`);
+    items.push({ name, dtype: 'I8', shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) });
+  }
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   let offset = 0;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    if (t.data.length !== elementCount(t.shape)) throw new Error(`internal: ${name} has ${t.data.length} values for shape [${t.shape}]`);
-    const bytes = t.data.length * 4;
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
+  for (const it of items) {
+    header[it.name] = { dtype: it.dtype, shape: it.shape, data_offsets: [offset, offset + it.bytes.length] };
+    offset += it.bytes.length;
   }
   let json = Buffer.from(JSON.stringify(header), 'utf8');
   const padded = Math.ceil(json.length / 8) * 8;
@@ -37,17 +69,16 @@ export function encodeSafetensors(tensors: NamedTensors, metadata: Record<string
   out.writeBigUInt64LE(BigInt(json.length), 0);
   json.copy(out, 8);
   let at = 8 + json.length;
-  for (const name of names) {
-    const t = tensors.get(name)!;
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    bytes.copy(out, at);
-    at += bytes.length;
+  for (const it of items) {
+    out.set(it.bytes, at);
+    at += it.bytes.length;
   }
   return out;
 }
 
 interface Entry {
   name: string;
+  dtype: string;
   shape: number[];
   begin: number;
   end: number;
@@ -57,7 +88,8 @@ interface Entry {
  * Reads a safetensors file, checking the header (length, JSON, dtypes, shapes, offsets, coverage)
  * before reading any tensor data. Every problem is a UserError naming the file.
  */
-export function readSafetensors(path: string): SafetensorsFile {
+export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
+  const dtypes: readonly string[] = opts.dtypes ?? ['F32'];
   const label = basename(path);
   const fail = (why: string): never => {
     throw new UserError(`${label}: ${why}`);
@@ -83,15 +115,27 @@ export function readSafetensors(path: string): SafetensorsFile {
     const headerBytes = Buffer.alloc(n);
     readSync(fd, headerBytes, 0, n, 8);
     const entries = parseHeader(headerBytes, size - 8 - n, fail);
+    const kept = entries.list.filter((e) => !opts.skip?.(e.name, e.dtype, e.shape));
+    for (const e of kept) {
+      if (!dtypes.includes(e.dtype)) fail(`tensor "${e.name}" is ${e.dtype}; Corpus Lab reads ${dtypes.join(' and ')} tensors only`);
+    }
+    opts.check?.(new Map(kept.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), entries.metadata);
     const dataStart = 8 + n;
     const tensors: NamedTensors = new Map();
-    for (const e of entries.list) {
+    const int8 = new Map<string, Int8Tensor>();
+    for (const e of kept) {
       const count = e.end - e.begin;
+      if (e.dtype === 'I8') {
+        const values = new Int8Array(count);
+        if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
+        int8.set(e.name, { shape: e.shape, data: values });
+        continue;
+      }
       const values = new Float32Array(count / 4);
       if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
       tensors.set(e.name, { shape: e.shape, data: values } satisfies HostTensor);
     }
-    return { tensors, metadata: entries.metadata };
+    return { tensors, int8, metadata: entries.metadata };
   } finally {
     closeSync(fd);
   }
@@ -125,7 +169,6 @@ function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: string) => ne
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`tensor "${name}" has no description object`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
-    if (dtype !== 'F32') fail(`tensor "${name}" is ${dtype as string}; Corpus Lab reads F32 tensors only`);
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
@@ -134,9 +177,9 @@ function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: string) => ne
     if (begin > end || end > dataBytes) fail(`tensor "${name}" has data_offsets [${begin}, ${end}] outside the ${dataBytes}-byte data buffer`);
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(elements) || elements * DTYPE_BYTES[dtype as string] !== end - begin) {
-      fail(`tensor "${name}" has shape [${shape as number[]}] (${elements} × 4 bytes) but ${end - begin} bytes of data`);
+      fail(`tensor "${name}" has shape [${shape as number[]}] (${elements} × ${DTYPE_BYTES[dtype as string]} bytes) but ${end - begin} bytes of data`);
     }
-    list.push({ name, shape: shape as number[], begin, end });
+    list.push({ name, dtype: dtype as string, shape: shape as number[], begin, end });
   }
   // As the reference reader: the ranges, in order, must tile the buffer exactly (no overlap, no hole).
   const ordered = [...list].sort((a, b) => a.begin - b.begin || a.end - b.end);

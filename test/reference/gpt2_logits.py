@@ -1,19 +1,29 @@
 #!/usr/bin/env python3
-"""Reference logits for a Corpus Lab checkpoint folder, computed in PyTorch the way Hugging Face's
-GPT2LMHeadModel computes them (Conv1D weights [in, out], fused c_attn split q|k|v, gelu_new,
-LayerNorm eps from config.json, tied lm_head). It reads model.safetensors with its own parser,
-so it also checks that our files follow the safetensors spec.
+"""Reference logits for a Corpus Lab checkpoint folder or a Hugging Face GPT-2 folder, computed in
+PyTorch the way Hugging Face's GPT2LMHeadModel computes them (Conv1D weights [in, out], fused
+c_attn split q|k|v, gelu_new, LayerNorm eps from config.json, lm_head or the tied embedding).
+It reads model.safetensors with its own parser, so it also checks that our files follow the
+safetensors spec. Bare names (openai-community/gpt2) and the attention-mask buffers are handled
+as transformers does (the buffers are not weights).
 
-usage: gpt2_logits.py CHECKPOINT_DIR IDS_JSON  → prints {"logits": [[...], ...]} (one row per position)
+With ADAPTER_DIR, a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) is applied
+the way PEFT's unmerged LoRA layer does: conv1d(x) + scaling · (x @ Aᵀ) @ Bᵀ,
+scaling = lora_alpha / r (lora_alpha / √r with use_rslora).
+
+usage: gpt2_logits.py MODEL_DIR IDS_JSON [ADAPTER_DIR]  → prints {"logits": [[...], ...]}
 """
 import json
 import math
+import re
 import struct
 import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+MASK_BUFFER = re.compile(r"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")
 
 
 def read_safetensors(path):
@@ -24,7 +34,7 @@ def read_safetensors(path):
     base = 8 + n
     out = {}
     for name, info in header.items():
-        if name == "__metadata__":
+        if name == "__metadata__" or MASK_BUFFER.match(name):
             continue
         assert info["dtype"] == "F32", info
         begin, end = info["data_offsets"]
@@ -37,7 +47,18 @@ def main():
     folder, ids_json = sys.argv[1], sys.argv[2]
     cfg = json.load(open(f"{folder}/config.json"))
     assert cfg["model_type"] == "gpt2" and cfg["activation_function"] == "gelu_new"
-    w = read_safetensors(f"{folder}/model.safetensors")
+    raw = read_safetensors(f"{folder}/model.safetensors")
+    # transformers' GPT2LMHeadModel accepts both spellings: with and without "transformer.".
+    w = {k if k.startswith("transformer.") or k == "lm_head.weight" else f"transformer.{k}": v for k, v in raw.items()}
+    head = w.get("lm_head.weight", w["transformer.wte.weight"])
+    lora = {}
+    scaling = 0.0
+    if len(sys.argv) > 3:
+        acfg = json.load(open(f"{sys.argv[3]}/adapter_config.json"))
+        assert acfg["peft_type"] == "LORA"
+        r = acfg.get("r", 8)
+        scaling = acfg.get("lora_alpha", 8) / (math.sqrt(r) if acfg.get("use_rslora", False) else r)
+        lora = read_safetensors(f"{sys.argv[3]}/adapter_model.safetensors")
     ids = torch.tensor(json.loads(ids_json), dtype=torch.long)
     n_embd, n_head, eps = cfg["n_embd"], cfg["n_head"], cfg["layer_norm_epsilon"]
     hd = n_embd // n_head
@@ -47,7 +68,11 @@ def main():
         return F.layer_norm(x, (n_embd,), w[f"{p}.weight"], w[f"{p}.bias"], eps)
 
     def conv1d(x, p):
-        return x @ w[f"{p}.weight"] + w[f"{p}.bias"]
+        y = x @ w[f"{p}.weight"] + w[f"{p}.bias"]
+        a = lora.get(f"base_model.model.{p}.lora_A.weight")
+        if a is not None:
+            y = y + scaling * ((x @ a.T) @ lora[f"base_model.model.{p}.lora_B.weight"].T)
+        return y
 
     x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][torch.arange(t)]
     for i in range(cfg["n_layer"]):
@@ -61,7 +86,7 @@ def main():
         h = conv1d(ln(x, f"{p}.ln_2"), f"{p}.mlp.c_fc")
         h = 0.5 * h * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * torch.pow(h, 3.0))))
         x = x + conv1d(h, f"{p}.mlp.c_proj")
-    logits = ln(x, "transformer.ln_f") @ w["transformer.wte.weight"].T
+    logits = ln(x, "transformer.ln_f") @ head.T
     print(json.dumps({"logits": logits.tolist()}))
 
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from '../../src/core/gpt2-config';
@@ -9,8 +9,9 @@ import { isUserError } from '../../src/core/errors';
 import { Rng } from '../../src/core/rng';
 import { parseFromChart, parseFromTokens, parseToChart, parseToTokens } from '../../src/extension/webview/protocol';
 import { parseWorkerRequest, parseWorkerResponse } from '../../src/worker/protocol';
+import { adapterConfigJson, checkAdapterBase, readAdapterSettings } from '../../src/core/lora-adapter';
+import { REPO, tempDir } from './helpers';
 
-const REPO = join(__dirname, '../../..');
 
 /** Random edits of a valid text: byte flips, cuts, duplicated spans, JSON-ish junk. */
 function mutations(valid: string, count: number, seed: number): string[] {
@@ -93,4 +94,48 @@ test('webview and worker messages: malformed ones are rejected, well-formed ones
   assert.equal(parseWorkerRequest({ kind: 'rm -rf', id: 1 }), 'unknown message kind "rm -rf"');
   assert.equal(parseWorkerResponse({ kind: 'event', id: 1, event: {} }), 'event needs event.type');
   assert.equal(typeof parseWorkerResponse({ kind: 'result', id: 3, value: null }), 'object');
+});
+
+test('fuzz adapter_config.json and adapter_base.json: usable or refused with a UserError', () => {
+  const dir = tempDir('corpus-lab-adapter-fuzz-');
+  try {
+    const path = join(dir, 'adapter_config.json');
+    const valid = adapterConfigJson({ r: 8, alpha: 16, rslora: true, targets: ['c_attn', 'mlp.c_fc'], dropout: 0.05 }, '/base');
+    for (const m of mutations(valid, 300, 5)) {
+      writeFileSync(path, m);
+      acceptsOrRefuses('adapter_config.json', () => {
+        const s = readAdapterSettings(path);
+        assert.ok(Number.isInteger(s.r) && s.r >= 1 && s.alpha > 0 && s.targets.length > 0);
+      });
+    }
+    const record = JSON.stringify({ path: dir, weights_file: 'model.safetensors', sha256: 'a'.repeat(64), bytes: 10 });
+    for (const m of mutations(record, 200, 6)) {
+      writeFileSync(join(dir, 'adapter_base.json'), m);
+      acceptsOrRefuses('adapter_base.json', () => checkAdapterBase(dir));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fuzz an imported (Metaspace, byte-fallback) tokenizer.json: loads and round-trips, or is refused', () => {
+  const vocab: Record<string, number> = { '<unk>': 0, '</s>': 1, '▁': 2 };
+  for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = Object.keys(vocab).length;
+  for (const ch of '대한민국헌법Korea') vocab[ch] ??= Object.keys(vocab).length;
+  vocab['▁대'] = Object.keys(vocab).length;
+  const valid = JSON.stringify({
+    version: '1.0', added_tokens: [{ id: 1, content: '</s>', special: true }], normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }, post_processor: null,
+    decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, fuse_unk: true, vocab, merges: ['▁ 대'] },
+  });
+  assert.equal(Tokenizer.fromJSON(valid).kind, 'imported');
+  for (const m of mutations(valid, 150, 7)) {
+    acceptsOrRefuses('tokenizer.json', () => {
+      const tok = Tokenizer.fromJSON(m);
+      const ids = tok.encode('대한민국 Korea 헌법');
+      for (const id of ids) assert.ok(id >= 0 && id < tok.vocabSize);
+      tok.decode(ids);
+    });
+  }
 });

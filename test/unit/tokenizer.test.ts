@@ -128,13 +128,16 @@ test('malformed tokenizer.json is refused with a clear message', () => {
     ['not json', /not valid JSON/],
     ['[1,2]', /not a JSON object/],
     ['{}', /no "model" object/],
-    [JSON.stringify({ model: { type: 'WordPiece', vocab: {} } }), /model type "WordPiece" is not supported/],
+    [JSON.stringify({ model: { type: 'SentencePieceMagic', vocab: {} } }), /model type "SentencePieceMagic" is not supported/],
+    [JSON.stringify({ model: { type: 'WordPiece', vocab: {} } }), /model.vocab is empty/],
+    [JSON.stringify({ model: { type: 'Unigram', vocab: [['a', 'x']] } }), /malformed entry/],
     [JSON.stringify({ model: { type: 'BPE', vocab: [] } }), /model.vocab is not an object/],
     [JSON.stringify({ model: { type: 'BPE', vocab: { a: 5 }, merges: [] } }), /ids must be 0…0/],
     [JSON.stringify({ model: { type: 'BPE', vocab: { a: 0, b: 0 }, merges: [] } }), /ids must be|two tokens/],
     [JSON.stringify({ ...good, model: { ...good.model, merges: [42] } }), /malformed entry/],
     [JSON.stringify({ ...good, added_tokens: [{ id: 3, content: 'zzz' }] }), /added token "zzz"/],
-    [JSON.stringify({ ...good, pre_tokenizer: { type: 'Whitespace' } }), /not a Corpus Lab tokenizer/],
+    [JSON.stringify({ ...good, added_tokens: [...good.added_tokens, { id: 900, content: '<gap>' }] }), /added token "<gap>" \(id 900\)/],
+    [JSON.stringify({ ...good, decoder: null, pre_tokenizer: { type: 'NoSuchPreTokenizer' } }), /could not be loaded|cannot encode/],
   ];
   for (const [text, re] of cases) assert.throws(() => Tokenizer.fromJSON(text), (e: unknown) => isUserError(e) && re.test((e as Error).message), String(re));
   assert.throws(() => Tokenizer.load('/nonexistent/tokenizer.json'), (e: unknown) => isUserError(e) && /no such file/.test((e as Error).message));
@@ -148,4 +151,74 @@ test('bad vocabulary sizes are refused; the default follows corpus size', () => 
   assert.equal(defaultBpeVocabSize(10_000), 512);
   assert.equal(defaultBpeVocabSize(1_115_394), 4096);
   assert.equal(defaultBpeVocabSize(300_000), 1024);
+});
+
+/**
+ * A KoGPT2-style tokenizer.json (not GPT-2's): BPE over characters with Metaspace ("▁" for spaces),
+ * byte-fallback pieces <0x00>…<0xFF> for characters outside the vocabulary, and </s>.
+ */
+function metaspaceTokenizerJson(text: string): string {
+  const vocab: Record<string, number> = {};
+  const add = (t: string) => (vocab[t] ??= Object.keys(vocab).length);
+  add('<unk>');
+  add('</s>');
+  for (let b = 0; b < 256; b++) add(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
+  add('▁');
+  const counts = new Map<string, number>();
+  for (const c of text.replace(/ /g, '▁')) counts.set(c, (counts.get(c) ?? 0) + 1);
+  const chars = [...counts.keys()].filter((c) => c !== '▁' && c !== '\n').sort();
+  // Leave a few characters out so the byte fallback is exercised.
+  for (const c of chars.slice(0, chars.length - 5)) add(c);
+  const merges: string[] = [];
+  for (const c of [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([c]) => c).filter((c) => c in vocab && c !== '▁').slice(0, 40)) {
+    merges.push(`▁ ${c}`);
+    add(`▁${c}`);
+  }
+  const meta = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true };
+  return JSON.stringify({
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [{ id: 1, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: null,
+    pre_tokenizer: meta,
+    post_processor: null,
+    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
+    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges },
+  });
+}
+
+test('imported (KoGPT2-style Metaspace BPE with byte fallback): Korean round trip, pieces, streaming', () => {
+  const sample = KOREAN.slice(0, 3000);
+  const tok = Tokenizer.fromJSON(metaspaceTokenizerJson(sample));
+  assert.equal(tok.kind, 'imported');
+  for (const s of ['대한민국은 민주공화국이다.', sample.split('\n')[2], '헌법 제1조 ①', '가나다 👍 끝']) {
+    const ids = tok.encode(s);
+    assert.equal(tok.decode(ids), s, JSON.stringify(s));
+    const stream = decodeStream(tok);
+    const chunks = ids.map((id) => stream.push(id));
+    chunks.push(stream.flush());
+    assert.equal(chunks.join('').trimStart(), s);
+    for (const c of chunks) assert.ok(!c.includes('\uFFFD'), `chunk ${JSON.stringify(c)} splits a character`);
+  }
+  // A piece after a space keeps it (Metaspace drops the space of a sequence's first token only).
+  const [word] = tok.encode('a 대한').slice(-2);
+  assert.match(new TextDecoder().decode(tok.tokenBytes(word)), /^ ?대/);
+  const [space, ...thumbs] = tok.encode('👍');
+  assert.equal(tok.tokenText(space), '▁'.replace('▁', ' '));
+  assert.equal(thumbs.length, 4, 'four byte-fallback pieces for an emoji outside the vocabulary');
+  assert.ok(thumbs.every((id) => tok.isByteFallback(id)));
+  assert.equal(tok.tokenText(thumbs[0]), '<0xF0>');
+  assert.deepEqual(Array.from(tok.tokenBytes(thumbs[0])), [0xf0]);
+  assert.deepEqual(tok.encode('</s>'), [1]);
+  assert.deepEqual(Tokenizer.fromJSON(tok.toJSON()).encode(sample), tok.encode(sample));
+});
+
+test('imported: GPT-2 style byte-level BPE with a different pre-tokenizer loads as bpe and round-trips', () => {
+  const good = JSON.parse(bpe.toJSON());
+  const other = { ...good, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '\\d' }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }] } };
+  const tok = Tokenizer.fromJSON(JSON.stringify(other));
+  assert.equal(tok.kind, 'bpe');
+  for (const s of TRICKY) assert.equal(tok.decode(tok.encode(s)), s, JSON.stringify(s));
+  assert.ok(tok.encode('12345').length >= 5, 'digits split one by one');
 });

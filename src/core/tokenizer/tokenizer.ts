@@ -7,7 +7,12 @@ import { CHAR_TO_BYTE } from './bytes-to-unicode';
 import { UNK } from './tokenizer-json';
 import { Utf8StreamDecoder } from './utf8-stream';
 
-export type TokenizerKind = 'char' | 'bpe';
+/**
+ * char and bpe: the two kinds Corpus Lab trains. imported: any other tokenizer.json the tokenizer
+ * library loads (a downloaded model's, e.g. KoGPT2's Metaspace BPE); its token pieces come from the
+ * library's own decoder rather than from a byte table.
+ */
+export type TokenizerKind = 'char' | 'bpe' | 'imported';
 
 const utf8 = new TextEncoder();
 
@@ -16,21 +21,36 @@ export class Tokenizer {
   private readonly hf: HfTokenizer;
   private readonly idToToken: string[];
   private readonly specialIds: Set<number>;
+  private readonly byteFallback: boolean;
+  /** imported: a plain token decoded before a piece, so decoders that trim the first token's space don't. */
+  private anchor?: { id: number; text: string };
 
-  private constructor(private readonly json: string, readonly kind: TokenizerKind, parsed: ParsedTokenizer) {
+  private constructor(private readonly json: string, readonly kind: TokenizerKind, parsed: ParsedTokenizer, source: string) {
     this.idToToken = parsed.idToToken;
     this.specialIds = parsed.specialIds;
+    this.byteFallback = parsed.byteFallback;
     try {
       this.hf = new HfTokenizer(JSON.parse(json), { clean_up_tokenization_spaces: false });
     } catch (e) {
-      throw new UserError(`tokenizer.json could not be loaded: ${(e as Error).message}`);
+      throw new UserError(`${source} could not be loaded: ${(e as Error).message}`);
+    }
+    if (kind === 'imported') {
+      // A configuration the library accepts but cannot run (a broken pre-tokenizer or decoder) is
+      // refused here, once, rather than failing later in the middle of a generation.
+      try {
+        const ids = this.encode('Corpus Lab 대한민국 \n 1.5');
+        this.decode(ids);
+        this.anchor = this.findAnchor();
+      } catch (e) {
+        throw new UserError(`${source} loads but cannot encode and decode text: ${(e as Error).message}`);
+      }
     }
   }
 
-  /** Validates an untrusted tokenizer.json text; supports the two kinds Corpus Lab writes. */
+  /** Validates an untrusted tokenizer.json text: Corpus Lab's own kinds, or any the library runs. */
   static fromJSON(json: string, source = 'tokenizer.json'): Tokenizer {
     const parsed = parseTokenizerJson(json, source);
-    return new Tokenizer(json, parsed.kind, parsed);
+    return new Tokenizer(json, parsed.kind, parsed, source);
   }
 
   static load(path: string): Tokenizer {
@@ -43,13 +63,35 @@ export class Tokenizer {
 
   encode(text: string): number[] {
     if (text.length === 0) return [];
-    return this.hf.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    // A downloaded tokenizer.json can map text to ids its vocabulary lacks; never pass them on.
+    for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new UserError(`the tokenizer produced token id ${id}, outside its ${this.vocabSize}-token vocabulary: tokenizer.json is inconsistent`);
+    return ids;
   }
 
   decode(ids: number[]): string {
     if (ids.length === 0) return '';
     for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new Error(`internal: token id ${id} is outside the vocabulary`);
     return this.hf.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
+  }
+
+  /**
+   * imported: the text `ids` add after the anchor token. Decoders such as Metaspace drop the space
+   * of the first token of a sequence; after the anchor, a piece keeps it.
+   */
+  decodeAfterAnchor(ids: number[]): string {
+    if (!this.anchor) return this.decode(ids);
+    const whole = this.decode([this.anchor.id, ...ids]);
+    return whole.startsWith(this.anchor.text) ? whole.slice(this.anchor.text.length) : this.decode(ids);
+  }
+
+  private findAnchor(): { id: number; text: string } | undefined {
+    for (let id = 0; id < this.vocabSize; id++) {
+      if (this.specialIds.has(id)) continue;
+      const text = this.decode([id]);
+      if (/^[\p{L}\p{N}]+$/u.test(text)) return { id, text };
+    }
+    return undefined;
   }
 
   /** Ids a model should never generate: <unk> of a char tokenizer (it never occurs in training). */
@@ -63,12 +105,17 @@ export class Tokenizer {
     const token = this.idToToken[id];
     if (token === undefined) throw new Error(`internal: token id ${id} is outside the vocabulary`);
     if (this.kind === 'char' || this.specialIds.has(id)) return utf8.encode(token);
+    if (this.kind === 'imported') {
+      const hex = this.byteFallback ? /^<0x([0-9A-Fa-f]{2})>$/.exec(token) : null;
+      return hex ? Uint8Array.of(parseInt(hex[1], 16)) : utf8.encode(this.decodeAfterAnchor([id]));
+    }
     return Uint8Array.from(token, (c) => CHAR_TO_BYTE.get(c)!);
   }
 
   /** True when the token is not text on its own: a piece of a multi-byte character, or <unk>. */
   isByteFallback(id: number): boolean {
     if (this.kind === 'char') return this.idToToken[id] === UNK;
+    if (this.kind === 'imported' && this.decodeAfterAnchor([id]).includes('\uFFFD')) return true;
     try {
       new TextDecoder('utf-8', { fatal: true }).decode(this.tokenBytes(id));
       return false;
@@ -79,6 +126,7 @@ export class Tokenizer {
 
   /** How a token viewer shows it: its text, or its bytes in hex when it is part of a character. */
   tokenText(id: number): string {
+    if (this.isByteFallback(id) && this.kind === 'imported') return this.idToToken[id];
     if (this.isByteFallback(id) && this.kind === 'bpe') {
       return Array.from(this.tokenBytes(id), (b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`).join('');
     }
@@ -96,6 +144,21 @@ export class Tokenizer {
 
 /** Streaming decode of generated ids: text comes out as soon as whole characters are complete. */
 export function decodeStream(tok: Tokenizer): { push(id: number): string; flush(): string } {
+  if (tok.kind === 'imported') {
+    // No byte table: decode everything so far with the library and pass on what is new, holding
+    // back an unfinished character (U+FFFD at the end) until the next token completes it.
+    const ids: number[] = [];
+    let sent = '';
+    const next = (final: boolean) => {
+      const text = tok.decodeAfterAnchor(ids);
+      const ready = final ? text : text.replace(/\uFFFD+$/, '');
+      if (!ready.startsWith(sent)) return '';
+      const out = ready.slice(sent.length);
+      sent = ready;
+      return out;
+    };
+    return { push: (id) => (ids.push(id), next(false)), flush: () => next(true) };
+  }
   const bytes = new Utf8StreamDecoder();
   return { push: (id) => bytes.push(tok.tokenBytes(id)), flush: () => bytes.flush() };
 }
@@ -104,7 +167,10 @@ interface ParsedTokenizer {
   kind: TokenizerKind;
   idToToken: string[];
   specialIds: Set<number>;
+  byteFallback: boolean;
 }
+
+const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
 
 function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   const fail = (why: string): never => {
@@ -113,42 +179,57 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   const raw = parseJsonObject(json, source);
   const model = raw.model;
   if (!isObject(model)) return fail('has no "model" object');
-  if (model.type !== 'BPE') fail(`model type ${JSON.stringify(model.type)} is not supported (Corpus Lab writes BPE models)`);
-  if (!isObject(model.vocab)) return fail('model.vocab is not an object');
-  const entries = Object.entries(model.vocab);
-  if (entries.length === 0) fail('model.vocab is empty');
-  const idToToken: string[] = new Array(entries.length);
-  for (const [token, id] of entries) {
-    if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length) fail(`model.vocab gives "${token}" the id ${JSON.stringify(id)}; ids must be 0…${entries.length - 1}`);
-    if (idToToken[id as number] !== undefined) fail(`model.vocab gives id ${id} to two tokens`);
-    idToToken[id as number] = token;
+  if (typeof model.type !== 'string' || !MODEL_TYPES.includes(model.type)) fail(`model type ${JSON.stringify(model.type)} is not supported (${MODEL_TYPES.join(', ')})`);
+  const idToToken: string[] = [];
+  if (model.type === 'Unigram') {
+    if (!Array.isArray(model.vocab)) return fail('model.vocab of a Unigram model is not a list');
+    for (const entry of model.vocab as unknown[]) {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') fail(`model.vocab has a malformed entry ${JSON.stringify(entry).slice(0, 60)}`);
+      idToToken.push((entry as [string, number])[0]);
+    }
+  } else {
+    if (!isObject(model.vocab)) return fail('model.vocab is not an object');
+    const entries = Object.entries(model.vocab);
+    for (const [token, id] of entries) {
+      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length) fail(`model.vocab gives "${token}" the id ${JSON.stringify(id)}; ids must be 0…${entries.length - 1}`);
+      if (idToToken[id as number] !== undefined) fail(`model.vocab gives id ${id} to two tokens`);
+      idToToken[id as number] = token;
+    }
   }
-  if (!Array.isArray(model.merges)) fail('model.merges is not a list');
-  for (const m of model.merges as unknown[]) {
-    const ok = typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
-    if (!ok) fail(`model.merges has a malformed entry ${JSON.stringify(m).slice(0, 60)}`);
+  if (idToToken.length === 0) fail('model.vocab is empty');
+  if (model.type === 'BPE') {
+    if (!Array.isArray(model.merges)) fail('model.merges is not a list');
+    for (const m of model.merges as unknown[]) {
+      const ok = typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
+      if (!ok) fail(`model.merges has a malformed entry ${JSON.stringify(m).slice(0, 60)}`);
+    }
   }
   const specialIds = new Set<number>();
   if (raw.added_tokens !== undefined) {
     if (!Array.isArray(raw.added_tokens)) fail('added_tokens is not a list');
+    const modelSize = idToToken.length;
     for (const t of raw.added_tokens as unknown[]) {
       if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail('added_tokens has a malformed entry');
       const { id, content } = t as { id: number; content: string };
-      if (idToToken[id] !== content) fail(`added token "${content}" (id ${id}) is not in model.vocab with that id`);
+      // In the model's vocabulary with that id, or (downloaded tokenizers) appended right after it.
+      if (id < modelSize ? idToToken[id] !== content : id !== idToToken.length) fail(`added token "${content}" (id ${id}) is not in model.vocab with that id`);
+      if (id === idToToken.length) idToToken.push(content);
       specialIds.add(id);
     }
   }
+  const byteFallback = model.byte_fallback === true;
   const pre = isObject(raw.pre_tokenizer) ? raw.pre_tokenizer.type : undefined;
   const decoder = isObject(raw.decoder) ? raw.decoder.type : undefined;
-  if (pre === 'ByteLevel' && decoder === 'ByteLevel') {
+  if (model.type === 'BPE' && decoder === 'ByteLevel') {
+    // Byte-level BPE (GPT-2's, ours, or with another pre-tokenizer): every piece is byte symbols.
     for (const [i, token] of idToToken.entries()) {
       if (!specialIds.has(i) && [...token].some((c) => !CHAR_TO_BYTE.has(c))) fail(`token "${token}" is not made of byte-level symbols`);
     }
-    return { kind: 'bpe', idToToken, specialIds };
+    return { kind: 'bpe', idToToken, specialIds, byteFallback };
   }
-  if (pre === 'Split' && decoder === 'Fuse' && (model.merges as unknown[]).length === 0) {
+  if (model.type === 'BPE' && pre === 'Split' && decoder === 'Fuse' && (model.merges as unknown[]).length === 0) {
     if (model.unk_token !== UNK || !idToToken.includes(UNK)) fail(`a character tokenizer needs unk_token "${UNK}" in its vocab`);
-    return { kind: 'char', idToToken, specialIds };
+    return { kind: 'char', idToToken, specialIds, byteFallback };
   }
-  return fail(`pre-tokenizer ${JSON.stringify(pre)} with decoder ${JSON.stringify(decoder)} is not a Corpus Lab tokenizer (char or byte-level BPE)`);
+  return { kind: 'imported', idToToken, specialIds, byteFallback };
 }

@@ -1,6 +1,7 @@
 import { startEngine, BackendChoice, EngineInfo } from '../engine/backend';
 import { Gpt } from '../model/gpt';
-import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
+import { resolveCheckpoint } from '../../core/checkpoint';
+import { ModelFolderKind, readModelFolder } from '../../core/model-folder';
 import { Tokenizer } from '../../core/tokenizer';
 import { UserError } from '../../core/errors';
 
@@ -9,13 +10,17 @@ export interface LoadedModel {
   model: Gpt;
   tokenizer: Tokenizer;
   engine: EngineInfo;
+  kind: ModelFolderKind;
 }
 
-/** Loads a checkpoint (or a run's newest one) with its own tokenizer, checking they belong together. */
+/**
+ * Loads a checkpoint (or a run's newest one), a Hugging Face GPT-2 folder, an int8 checkpoint or a
+ * LoRA adapter (merged onto its base) with its own tokenizer, checking they belong together.
+ */
 export async function loadModel(path: string, backend: BackendChoice = 'auto'): Promise<LoadedModel> {
   const dir = resolveCheckpoint(path);
-  const ckpt = readCheckpoint(dir, { withOptimizer: false });
-  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const ckpt = readModelFolder(dir);
+  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson, `${ckpt.kind === 'adapter' ? ckpt.base!.dir : dir}/tokenizer.json`);
   if (tokenizer.vocabSize !== ckpt.config.vocabSize) {
     throw new UserError(
       `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but the model was built for ${ckpt.config.vocabSize}: ` +
@@ -23,5 +28,5 @@ export async function loadModel(path: string, backend: BackendChoice = 'auto'): 
     );
   }
   const engine = await startEngine(backend);
-  return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer, engine };
+  return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer, engine, kind: ckpt.kind };
 }

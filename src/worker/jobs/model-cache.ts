@@ -1,7 +1,5 @@
-import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { LoadedModel, loadModel } from './load-model';
-import { resolveCheckpoint } from '../../core/checkpoint';
+import { modelCacheKey } from '../../core/model-folder';
 
 interface Entry {
   key: string;
@@ -31,8 +29,7 @@ export class ModelCache {
   }
 
   private entry(path: string): Entry {
-    const dir = resolveCheckpoint(path);
-    const key = `${dir}@${statSync(join(dir, 'model.safetensors')).mtimeMs}`;
+    const { dir, key } = modelCacheKey(path);
     if (this.current?.key === key) return this.current;
     const old = this.current;
     const entry: Entry = { key, model: loadModel(dir), users: 0, replaced: false };

@@ -1,0 +1,111 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from './errors';
+import { parseJsonObject } from './json';
+import { readRegularFile } from './safe-fs';
+import { ModelConfig } from './model-config';
+import { NamedTensors } from './tensor';
+import { readSafetensors } from './safetensors';
+import { fromGpt2ConfigJson } from './gpt2-config';
+import { checkTensors, dropZeroBiases } from './checkpoint';
+import { gpt2TensorShapes, weightShapes } from './weight-table';
+
+export const HF_WEIGHTS_FILE = 'model.safetensors';
+
+/**
+ * A GPT-2 config.json from anywhere (untrusted): what fromGpt2ConfigJson checks, plus the options
+ * that would make Hugging Face compute something our model does not.
+ */
+export function readGpt2Config(path: string): ModelConfig {
+  const text = readRegularFile(path);
+  const config = fromGpt2ConfigJson(text, path);
+  const o = parseJsonObject(text, path);
+  const refuse = (key: string, why: string) => {
+    throw new UserError(`${path}: ${key} ${JSON.stringify(o[key])} is not supported (${why})`);
+  };
+  if (o.layer_norm_epsilon !== undefined && o.layer_norm_epsilon !== 1e-5) refuse('layer_norm_epsilon', 'Corpus Lab normalises with 1e-5, as GPT-2');
+  if (o.scale_attn_weights === false) refuse('scale_attn_weights', 'attention is always scaled by 1/√head size');
+  if (o.scale_attn_by_inverse_layer_idx === true) refuse('scale_attn_by_inverse_layer_idx', "GPT-2's attention scaling only");
+  if (o.add_cross_attention === true) refuse('add_cross_attention', 'a decoder-only GPT');
+  if (o.n_ctx !== undefined && o.n_ctx !== o.n_positions) refuse('n_ctx', `it differs from n_positions ${JSON.stringify(o.n_positions)}`);
+  return config;
+}
+
+/** Whether config.json asks for an lm_head of its own (tie_word_embeddings defaults to true). */
+function tiedHead(configPath: string): boolean {
+  return parseJsonObject(readRegularFile(configPath), configPath).tie_word_embeddings !== false;
+}
+
+const MASK_BUFFER = /^(?:transformer\.)?h\.(\d+)\.attn\.(bias|masked_bias)$/;
+
+/**
+ * Reads GPT-2 weights as Hugging Face writes them and returns them under our names
+ * (`transformer.` prefix, no head): bare names (openai-community/gpt2) or prefixed ones, the
+ * attention-mask buffers (`h.{i}.attn.bias`, `h.{i}.attn.masked_bias`) checked and left unread,
+ * and an `lm_head.weight` accepted only when it equals the token embedding (tied).
+ * Names and shapes are checked before any tensor data is read.
+ */
+export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied: boolean }): NamedTensors {
+  const expected = gpt2TensorShapes(config);
+  const canonical = (name: string, bare: boolean) => (bare && name !== 'lm_head.weight' ? `transformer.${name}` : name);
+  let bare = false;
+  const file = readSafetensors(path, {
+    skip: (name, _dtype, shape) => {
+      const m = MASK_BUFFER.exec(name);
+      if (!m) return false;
+      const layer = Number(m[1]);
+      if (layer >= config.layers) throw new UserError(`${path}: ${name} belongs to layer ${layer}, but the config has ${config.layers} layers`);
+      const ok = m[2] === 'masked_bias' ? shape.length <= 1 && shape.every((d) => d === 1) : shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3] && shape[2] >= config.context;
+      if (!ok) throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], not that of GPT-2's attention-mask buffer`);
+      return true;
+    },
+    check: (header) => {
+      const names = [...header.keys()].filter((n) => n !== 'lm_head.weight');
+      const prefixed = names.filter((n) => n.startsWith('transformer.')).length;
+      if (prefixed > 0 && prefixed < names.length) throw new UserError(`${path}: mixes names with and without the "transformer." prefix`);
+      bare = names.length > 0 && prefixed === 0;
+      const renamed = new Map([...header].map(([n, v]) => [canonical(n, bare), v]));
+      const head = renamed.get('lm_head.weight');
+      renamed.delete('lm_head.weight');
+      checkTensors(renamed, expected, path);
+      if (head && (head.shape[0] !== config.vocabSize || head.shape[1] !== config.width)) {
+        throw new UserError(`${path}: lm_head.weight has shape [${head.shape.join(', ')}] but the config needs [${config.vocabSize}, ${config.width}]`);
+      }
+      if (!head && !opts.tied) throw new UserError(`${path}: config.json sets tie_word_embeddings false but there is no lm_head.weight`);
+    },
+  });
+  const weights: NamedTensors = new Map();
+  for (const [name, t] of file.tensors) weights.set(canonical(name, bare), t);
+  const head = weights.get('lm_head.weight');
+  if (head) {
+    const wte = weights.get('transformer.wte.weight')!.data;
+    const differ = head.data.findIndex((v, i) => !Object.is(v, wte[i]) && v !== wte[i]);
+    if (differ >= 0) {
+      throw new UserError(
+        `${path}: lm_head.weight differs from the token embedding (transformer.wte.weight, first at value ${differ}): ` +
+          'the model has an untied output head, and Corpus Lab GPTs tie it to the embedding',
+      );
+    }
+    weights.delete('lm_head.weight');
+  }
+  dropZeroBiases(weights, weightShapes(config), path);
+  return weights;
+}
+
+/** config.json + model.safetensors + tokenizer.json of a Hugging Face GPT-2-family folder. */
+export function readHfFolder(dir: string): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string } {
+  const file = (n: string) => join(dir, n);
+  if (!existsSync(file(HF_WEIGHTS_FILE))) {
+    if (existsSync(file('model.safetensors.index.json'))) throw new UserError(`${dir}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors`);
+    if (existsSync(file('pytorch_model.bin'))) throw new UserError(`${dir} has only pytorch_model.bin, a pickle (loading one can run code): Corpus Lab reads model.safetensors only`);
+    throw new UserError(`${dir} has no model.safetensors`);
+  }
+  if (!existsSync(file('config.json'))) throw new UserError(`${dir} has model.safetensors but no config.json: it is not a Hugging Face model folder`);
+  if (!existsSync(file('tokenizer.json'))) {
+    const slow = existsSync(file('vocab.json')) ? ' (only vocab.json/merges.txt: save it with a fast tokenizer to get tokenizer.json)' : '';
+    throw new UserError(`${dir} has no tokenizer.json${slow}`);
+  }
+  const config = readGpt2Config(file('config.json'));
+  const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')) });
+  return { config, weights, tokenizerJson: readRegularFile(file('tokenizer.json')) };
+}
