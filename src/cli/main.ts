@@ -7,6 +7,8 @@ import { generateCommand } from './commands/generate';
 import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
+import { nextCommand } from './commands/next';
+import { attentionCommand } from './commands/attention';
 import { COMMANDS, commandHelp, usage } from './options';
 import { version } from '../../package.json';
 
@@ -19,6 +21,8 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   eval: evalCommand,
   bench: benchCommand,
   estimate: estimateCommand,
+  next: nextCommand,
+  attention: attentionCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
