@@ -13,6 +13,7 @@ import { NamedTensors } from '../../src/core/tensor';
 import { trainTokenizer } from '../../src/core/tokenizer';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt, Inspection, KERNEL_OPS, TFJS_OPS } from '../../src/worker/model/gpt';
+import { parseFromNextToken, parseToAttention, parseToNextToken } from '../../src/extension/webview/inspect-protocol';
 import { CLI, KOREAN, tempDir } from './helpers';
 
 const dir = tempDir('corpus-lab-inspect-');
@@ -248,4 +249,30 @@ test('eval --json: bits per character and per UTF-8 byte of the predicted text, 
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--prompt is required/);
   }
+});
+
+test('Next Token and Attention webview messages: malformed ones are refused', () => {
+  const tokens = [{ id: 1, text: 'a', bytes: [97] }];
+  const next = {
+    type: 'next',
+    source: 's',
+    model: 'm',
+    tokens,
+    logits: [0, 1],
+    vocab: ['a', 'b'],
+    pieces: [],
+    start: {},
+    ms: 1,
+    strings: {},
+  };
+  assert.ok(parseToNextToken(next));
+  assert.equal(parseToNextToken({ ...next, vocab: ['a'] }), undefined);
+  assert.equal(parseToNextToken({ ...next, tokens: [{ id: '1', text: 'a', bytes: [] }] }), undefined);
+  assert.equal(parseToNextToken({ ...next, logits: ['x', 1] }), undefined);
+  assert.deepEqual(parseFromNextToken({ type: 'insert', id: 3 }), { type: 'insert', id: 3 });
+  assert.equal(parseFromNextToken({ type: 'insert', id: 1.5 }), undefined);
+  assert.equal(parseFromNextToken({ type: 'run', id: 1 }), undefined);
+  assert.ok(parseToAttention({ type: 'attention', source: 's', model: 'm', tokens, attention: [], strings: {} }));
+  assert.equal(parseToAttention({ type: 'attention', tokens: 'x', attention: [], strings: {} }), undefined);
+  assert.equal(parseToAttention({ type: 'empty' }), undefined);
 });

@@ -26,6 +26,8 @@ export interface NextResult {
   logits: number[];
   /** Each token's text as a viewer shows it (byte pieces as hex), by id. */
   vocab: string[];
+  /** Ids of tokens that are a piece of a character (or unknown): not text on their own. */
+  pieces: number[];
   actual?: { id: number; text: string; rank: number; prob: number };
   /** Per layer (0 = the embeddings), the top 5 read through the final norm; the last row is the prediction. */
   lens?: TokenCandidate[][];
@@ -64,7 +66,8 @@ export async function nextToken(loaded: LoadedModel, r: NextRequest): Promise<Ne
   const lensProbs = await Promise.all(lensT.map(async (t) => (await t.data()) as Float32Array));
   tf.dispose([logitsT, ...lensT]);
   const vocab = Array.from({ length: tokenizer.vocabSize }, (_, id) => tokenizer.tokenText(id));
-  const result: NextResult = { tokens: describe(loaded, ids), promptTokens: ids.length, logits, vocab };
+  const pieces = vocab.flatMap((_, id) => (tokenizer.isByteFallback(id) ? [id] : []));
+  const result: NextResult = { tokens: describe(loaded, ids), promptTokens: ids.length, logits, vocab, pieces };
   const following = r.following ? tokenizer.encode(r.following)[0] : undefined;
   if (following !== undefined) {
     const shaped = shapeDistribution(logits, { temperature: 1, topK: 0, topP: 1 });
