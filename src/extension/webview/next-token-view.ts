@@ -14,7 +14,9 @@ export class NextTokenView implements vscode.WebviewViewProvider {
   static readonly id = 'corpusLab.nextToken';
   private view?: vscode.WebviewView;
   private timer?: NodeJS.Timeout;
-  private pending?: number;
+  /** Only the newest request's answer is shown. */
+  private latest = 0;
+  private lastMessage?: ToNextToken;
   private readonly tokenizers = new TokenizerCache();
   /** What the view shows now (tests read it). */
   lastShown?: NextTokenData;
@@ -40,7 +42,10 @@ export class NextTokenView implements vscode.WebviewViewProvider {
     view.webview.onDidReceiveMessage((raw) => {
       const m = parseFromNextToken(raw);
       if (!m) this.ctx.log.appendLine(`next token view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
-      else if (m.type === 'ready') void this.update();
+      else if (m.type === 'ready') {
+        if (this.lastMessage) this.post(this.lastMessage);
+        void this.update();
+      }
       else void this.insert(m.id);
     });
     view.onDidChangeVisibility(() => view.visible && void this.update());
@@ -63,13 +68,12 @@ export class NextTokenView implements vscode.WebviewViewProvider {
     const offset = doc.offsetAt(editor.selection.active);
     const prompt = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, offset - BEFORE_CHARS)), editor.selection.active));
     const following = doc.getText(new vscode.Range(editor.selection.active, doc.positionAt(offset + AFTER_CHARS)));
-    if (this.pending !== undefined) this.ctx.inference.cancel(this.pending);
     const started = performance.now();
     const job = this.ctx.inference.request((id) => ({ kind: 'next', id, checkpoint: model, request: { prompt, following } }));
-    this.pending = job.id;
+    this.latest = job.id;
     try {
       const r = await job.result;
-      if (this.pending !== job.id) return;
+      if (this.latest !== job.id) return;
       const c = this.ctx.config;
       this.lastShown = {
         source: `${basename(doc.fileName)} · ${vscode.l10n.t('line {0}, column {1}', editor.selection.active.line + 1, editor.selection.active.character + 1)}`,
@@ -85,9 +89,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
       };
       this.post({ type: 'next', ...this.lastShown });
     } catch (e) {
-      this.post({ type: 'empty', message: (e as Error).message });
-    } finally {
-      if (this.pending === job.id) this.pending = undefined;
+      if (this.latest === job.id) this.post({ type: 'empty', message: (e as Error).message });
     }
   }
 
@@ -128,6 +130,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
   }
 
   private post(m: ToNextToken): void {
+    this.lastMessage = m;
     void this.view?.webview.postMessage(m);
   }
 }
