@@ -28,6 +28,8 @@ export function parseCommand(command: string, argv: string[]): ParsedCommand {
   const required = spec.args.filter((a) => !a.startsWith('['));
   if (positionals.length < required.length) throw new UserError(`${command}: missing ${required.slice(positionals.length).join(' and ')} (see corpus-lab ${command} --help)`);
   if (positionals.length > spec.args.length) throw new UserError(`${command}: unexpected argument "${positionals[spec.args.length]}" (see corpus-lab ${command} --help)`);
+  const missing = spec.required?.find((name) => parsed.values[name] === undefined);
+  if (missing) throw new UserError(`${command}: --${missing} is required (see corpus-lab ${command} --help)`);
   const options: Record<string, unknown> = {};
   for (const name of spec.options) {
     const raw = parsed.values[name];

@@ -7,6 +7,8 @@ import { generateCommand } from './commands/generate';
 import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
+import { nextCommand } from './commands/next';
+import { attentionCommand } from './commands/attention';
 import { COMMANDS, commandHelp, usage } from './options';
 import { quantizeCommand } from './commands/quantize';
 import { mergeCommand } from './commands/merge';
@@ -23,6 +25,8 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   estimate: estimateCommand,
   quantize: quantizeCommand,
   merge: mergeCommand,
+  next: nextCommand,
+  attention: attentionCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -43,13 +43,14 @@ export const OPTIONS = {
   prompt: { kind: 'text', value: 'TEXT', help: 'text to continue' },
   'max-tokens': { kind: 'int', value: 'N', help: 'tokens to generate' },
   temperature: { kind: 'real', value: 'T', help: 'sampling temperature (0 = always the likeliest token)' },
-  'top-k': { kind: 'int', value: 'K', help: 'sample among the K likeliest tokens (0 = all)' },
+  'top-k': { kind: 'int', value: 'K', help: 'the K likeliest tokens: sampled among (generate) or listed (next, default 10); 0 = all' },
   'top-p': { kind: 'real', value: 'P', help: 'sample among the likeliest tokens holding probability P' },
   stop: { kind: 'text', value: 'TEXT', help: 'stop when this text is generated' },
   steps: { kind: 'int', value: 'N', help: 'steps to time' },
   profile: { kind: 'switch', help: 'also time one step kernel by kernel' },
   scheme: { kind: INT8_SCHEMES, help: 'int8 layout: one scale per output channel, or per block of 32 weights (llama.cpp Q8_0)' },
   text: { kind: 'text', value: 'FILE', help: 'text to measure the quality on (default: the held-out tail of the run\'s corpus)' },
+  lens: { kind: 'switch', help: 'also the logit lens: each layer\'s top 5 read through the final norm (layer 0 = the embeddings)' },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -59,6 +60,8 @@ export interface CommandSpec {
   args: string[];
   summary: string;
   options: OptionName[];
+  /** Options that must be given (usage shows them without brackets). */
+  required?: OptionName[];
 }
 
 const MODEL_SHAPE: OptionName[] = ['layers', 'heads', 'width', 'context', 'batch'];
@@ -73,7 +76,24 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: ['output', 'preset', ...MODEL_SHAPE, 'tokenizer', 'vocab-size', 'norm', 'bias', 'dropout', 'epochs', 'max-steps', 'lr', 'eval-every', 'seed', 'backend', 'threads', 'resume', 'json'],
   },
   generate: { args: ['CHECKPOINT_OR_RUN'], summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).', options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'] },
-  eval: { args: ['CHECKPOINT_OR_RUN', 'FILE'], summary: 'Mean next-token cross-entropy over FILE: {"loss","tokens"}.', options: ['backend', 'json'] },
+  eval: {
+    args: ['CHECKPOINT_OR_RUN', 'FILE'],
+    summary:
+      'Mean next-token cross-entropy over FILE: {"loss" (nats per token), "tokens", "bits_per_char", "bits_per_byte", "chars", "bytes"}; chars (Unicode code points) and UTF-8 bytes are those of the predicted tokens.',
+    options: ['backend', 'json'],
+  },
+  next: {
+    args: ['CHECKPOINT_OR_RUN'],
+    summary: 'The likeliest next tokens after the prompt: {"prompt_tokens","entropy_bits","candidates":[{"id","text","prob","logit"}]}, probabilities = softmax(logits / T).',
+    options: ['prompt', 'top-k', 'temperature', 'lens', 'backend', 'json'],
+    required: ['prompt'],
+  },
+  attention: {
+    args: ['CHECKPOINT_OR_RUN'],
+    summary: 'Attention probabilities over the prompt\'s last ≤ context tokens: {"tokens":[{"id","text"}],"attention":[layer][head][query][key]}.',
+    options: ['prompt', 'backend', 'json'],
+    required: ['prompt'],
+  },
   estimate: { args: ['FILE'], summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.', options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'] },
   quantize: {
     args: ['CHECKPOINT_OR_RUN'],
@@ -99,7 +119,7 @@ function flagText(name: OptionName): string {
 /** `corpus-lab train [FILE] [-o PATH] [--preset tiny|small] …`, wrapped at 100 columns. */
 export function synopsis(command: string): string {
   const spec = COMMANDS[command];
-  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => `[${flagText(o)}]`)];
+  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => (spec.required?.includes(o) ? flagText(o) : `[${flagText(o)}]`))];
   const lines: string[] = [];
   let line = '';
   for (const w of words) {

@@ -3,6 +3,8 @@ import { Ctx } from './ctx';
 import { RunsTree } from './runs-tree';
 import { TokensView } from './webview/tokens-view';
 import { LossChartPanel } from './webview/loss-chart-panel';
+import { NextTokenView } from './webview/next-token-view';
+import { AttentionPanel } from './webview/attention-panel';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
@@ -16,6 +18,7 @@ import { toggleCompletionCommand, openSampleCommand } from './commands/completio
 export interface CorpusLabApi {
   ctx: Ctx;
   tokens: TokensView;
+  nextToken: NextTokenView;
   runs: RunsTree;
   completion: CompletionProvider;
   /** How long activate() took (the log says it too). */
@@ -27,6 +30,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const ctx = new Ctx(context);
   const runs = new RunsTree(ctx);
   const tokens = new TokensView(ctx);
+  const nextToken = new NextTokenView(ctx);
   const completion = new CompletionProvider(ctx);
   const cleaned = new CleanedDocuments();
   const command = (id: string, f: (...args: never[]) => unknown) => vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
@@ -35,6 +39,12 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     ctx,
     vscode.window.registerTreeDataProvider('corpusLab.runs', runs),
     vscode.window.registerWebviewViewProvider(TokensView.id, tokens),
+    vscode.window.registerWebviewViewProvider(NextTokenView.id, nextToken),
+    command('showNextToken', async () => {
+      await vscode.commands.executeCommand(`${NextTokenView.id}.focus`);
+      await nextToken.update();
+    }),
+    command('showAttention', () => AttentionPanel.show(ctx)),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completion),
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
     LossChartPanel.registerSerializer(ctx),
@@ -64,7 +74,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   void ctx.checkActiveModel();
   const activationMs = performance.now() - started;
   ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
-  return { ctx, tokens, runs, completion, activationMs };
+  return { ctx, tokens, nextToken, runs, completion, activationMs };
 }
 
 function setExtraExtensions(ctx: Ctx): void {

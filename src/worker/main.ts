@@ -6,6 +6,7 @@ import { runTrainJob } from './jobs/train-job';
 import { runEstimateJob } from './jobs/estimate-job';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
+import { attentionMaps, nextToken } from './jobs/inspect-job';
 import { lowerThreadPriority } from './thread-priority';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
@@ -52,5 +53,9 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
     }
     case 'estimate':
       return runEstimateJob(msg.request);
+    case 'next':
+      return models.use(msg.checkpoint, (loaded) => nextToken(loaded, msg.request));
+    case 'attention':
+      return models.use(msg.checkpoint, (loaded) => attentionMaps(loaded, msg.prompt));
   }
 }

@@ -6,15 +6,19 @@ import type { EstimateRequest, EstimateResult } from './jobs/estimate-job';
 import type { TrainResult } from './train/trainer';
 import type { GenerateResult } from './model/generator';
 import type { BackendChoice } from './engine/backend';
+import type { NextRequest, NextResult, AttentionResult } from './jobs/inspect-job';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
 export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice };
+export type { NextRequest, NextResult, AttentionResult };
 
 /** What each kind of request answers with. */
 export interface JobResults {
   train: TrainResult;
   generate: GenerateResult;
   estimate: EstimateResult;
+  next: NextResult;
+  attention: AttentionResult;
 }
 
 /**
@@ -25,6 +29,8 @@ export type WorkerRequest =
   | { kind: 'train'; id: number; request: TrainRequest }
   | { kind: 'generate'; id: number; checkpoint: string; prompt: string; options: GenerateOptions }
   | { kind: 'estimate'; id: number; request: EstimateRequest }
+  | { kind: 'next'; id: number; checkpoint: string; request: NextRequest }
+  | { kind: 'attention'; id: number; checkpoint: string; prompt: string }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -49,6 +55,10 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
         : 'generate needs checkpoint, prompt and options';
     case 'estimate':
       return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'estimate needs request.corpusPath';
+    case 'next':
+      return typeof msg.checkpoint === 'string' && isObject(msg.request) && typeof msg.request.prompt === 'string' ? (msg as WorkerRequest) : 'next needs checkpoint and request.prompt';
+    case 'attention':
+      return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' ? (msg as WorkerRequest) : 'attention needs checkpoint and prompt';
     case 'cancel':
       return msg as WorkerRequest;
     default:

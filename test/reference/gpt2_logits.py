@@ -10,7 +10,10 @@ With ADAPTER_DIR, a PEFT LoRA adapter (adapter_config.json + adapter_model.safet
 the way PEFT's unmerged LoRA layer does: conv1d(x) + scaling · (x @ Aᵀ) @ Bᵀ,
 scaling = lora_alpha / r (lora_alpha / √r with use_rslora).
 
-usage: gpt2_logits.py MODEL_DIR IDS_JSON [ADAPTER_DIR]  → prints {"logits": [[...], ...]}
+usage: gpt2_logits.py MODEL_DIR IDS_JSON [ADAPTER_DIR]  → prints {"logits": [[...], ...]} (one row per position),
+       "attention": [layer][head][query][key] (the softmax weights), and "lens": [layer + 1][vocab], the logit
+       lens: next-token probabilities of the last position read off the residual stream after the embeddings
+       and after each block through the final LayerNorm
 """
 import json
 import math
@@ -75,19 +78,24 @@ def main():
         return y
 
     x = w["transformer.wte.weight"][ids] + w["transformer.wpe.weight"][torch.arange(t)]
+    attention, hidden = [], [x]
     for i in range(cfg["n_layer"]):
         p = f"transformer.h.{i}"
         q, k, v = conv1d(ln(x, f"{p}.ln_1"), f"{p}.attn.c_attn").split(n_embd, dim=-1)
         q, k, v = (z.view(t, n_head, hd).transpose(0, 1) for z in (q, k, v))
         scores = q @ k.transpose(-1, -2) / math.sqrt(hd)
         scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(), float("-inf"))
-        y = (F.softmax(scores, dim=-1) @ v).transpose(0, 1).reshape(t, n_embd)
+        probs = F.softmax(scores, dim=-1)
+        attention.append(probs.tolist())
+        y = (probs @ v).transpose(0, 1).reshape(t, n_embd)
         x = x + conv1d(y, f"{p}.attn.c_proj")
         h = conv1d(ln(x, f"{p}.ln_2"), f"{p}.mlp.c_fc")
         h = 0.5 * h * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (h + 0.044715 * torch.pow(h, 3.0))))
         x = x + conv1d(h, f"{p}.mlp.c_proj")
+        hidden.append(x)
     logits = ln(x, "transformer.ln_f") @ head.T
-    print(json.dumps({"logits": logits.tolist()}))
+    lens = [F.softmax(ln(h[-1], "transformer.ln_f") @ head.T, dim=-1).tolist() for h in hidden]
+    print(json.dumps({"logits": logits.tolist(), "attention": attention, "lens": lens}))
 
 
 if __name__ == "__main__":

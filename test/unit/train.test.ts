@@ -72,6 +72,11 @@ test('Korean corpus with Dynamic Tanh norms: trains, checkpoints every epoch, ke
     const kept = readdirSync(join(root, 'ko', 'checkpoints')).sort();
     assert.ok(kept.length >= 3 && kept.length <= 4, kept.join(','));
     assert.ok(kept.includes('epoch-0005') && kept.includes('epoch-0004') && kept.includes('epoch-0003'));
+    // The result names the best checkpoint (lowest validation loss), which pruning kept.
+    const vals = ckpts.flatMap((e) => (e.type === 'checkpoint' ? [{ path: e.path, val: e.val_loss }] : []));
+    const lowest = vals.reduce((a, b) => (b.val < a.val ? b : a));
+    assert.deepEqual(result.best, { checkpoint: lowest.path, valLoss: lowest.val });
+    assert.ok(existsSync(join(result.best!.checkpoint, 'model.safetensors')));
     const losses = events.flatMap((e) => (e.type === 'step' ? [e.loss] : []));
     assert.ok(losses.at(-1)! < losses[0] - 0.25, `loss ${losses[0]} → ${losses.at(-1)}`);
     const loaded = await loadModel(join(root, 'ko'));

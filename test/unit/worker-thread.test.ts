@@ -46,6 +46,18 @@ test('worker thread: trains, streams events, cancels on request, generates text,
     const streamed = received.flatMap((m) => (m.kind === 'text' && m.id === 3 ? [m.text] : [])).join('');
     assert.equal(streamed, (gen as { value: { text: string } }).value.text);
 
+    send({ kind: 'next', id: 5, checkpoint: join(dir, 'run'), request: { prompt: '대한민국은 민주', following: '공화국', lens: true } });
+    const next = await until((m) => (m.kind === 'result' || m.kind === 'error') && m.id === 5);
+    assert.equal(next.kind, 'result', JSON.stringify(next));
+    const nv = (next as { value: unknown }).value as { logits: number[]; vocab: string[]; actual: { text: string; rank: number }; lens: unknown[]; promptTokens: number };
+    assert.equal(nv.logits.length, nv.vocab.length);
+    assert.equal(nv.actual.text, '공');
+    assert.ok(nv.actual.rank >= 1 && nv.actual.rank <= nv.vocab.length);
+    assert.equal(nv.lens.length, 2);
+    send({ kind: 'attention', id: 6, checkpoint: join(dir, 'run'), prompt: '대한민국' });
+    const att = await until((m) => (m.kind === 'result' || m.kind === 'error') && m.id === 6);
+    assert.deepEqual(((att as { value: unknown }).value as { tokens: unknown[] }).tokens.length, 4);
+
     send({ kind: 'generate', id: 4, checkpoint: join(dir, 'nowhere'), prompt: '', options: { temperature: 1, topK: 0, topP: 1, maxTokens: 5, seed: 1, stop: [] } });
     const err = await until((m) => m.kind === 'error' && m.id === 4);
     assert.ok((err as { userError: boolean }).userError);

@@ -7,7 +7,11 @@ import { runEvalJob } from '../../worker/jobs/eval-job';
 export async function evalCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('eval', argv);
   const result = await runEvalJob(positionals[0], positionals[1], options.backend as BackendChoice | undefined);
-  if (options.json) printJson({ loss: result.loss, tokens: result.tokens });
-  else info(`loss ${result.loss.toFixed(4)} (perplexity ${Math.exp(result.loss).toFixed(2)}) over ${result.tokens} tokens · ${result.checkpoint}`);
+  const { loss, tokens, chars, bytes, bitsPerChar, bitsPerByte } = result;
+  if (options.json) printJson({ loss, tokens, bits_per_char: bitsPerChar, bits_per_byte: bitsPerByte, chars, bytes });
+  else {
+    info(`loss ${loss.toFixed(4)} nats/token (perplexity ${Math.exp(loss).toFixed(2)}) over ${tokens} tokens · ${result.checkpoint}`);
+    info(`${bitsPerChar.toFixed(4)} bits per character (${chars} code points) · ${bitsPerByte.toFixed(4)} bits per UTF-8 byte (${bytes} bytes)`);
+  }
   return 0;
 }

@@ -197,11 +197,15 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
       },
     );
     ctx.runsChangedNow();
-    if (result.checkpoint) await ctx.setActiveModel(result.checkpoint);
+    // The best checkpoint, not the last: on a small corpus the last one has often overfit.
+    const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
+    if (result.checkpoint) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
     const message =
       result.reason === 'cancelled'
         ? vscode.l10n.t('Training stopped at step {0}; the checkpoint is kept. Resume it from the Runs view.', result.step)
-        : vscode.l10n.t('Training finished: validation loss {0}. The model is now active: type in a text file to see completions.', result.valLoss.toFixed(3));
+        : best
+          ? vscode.l10n.t('Training finished: validation loss {0}, but {1} was better ({2}): it is now the active model.', result.valLoss.toFixed(3), basename(best.checkpoint), best.valLoss.toFixed(3))
+          : vscode.l10n.t('Training finished: validation loss {0}. The model is now active: type in a text file to see completions.', result.valLoss.toFixed(3));
     void vscode.window.showInformationMessage(message);
     return result;
   } catch (e) {

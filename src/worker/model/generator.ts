@@ -16,6 +16,12 @@ export interface GenerateResult {
   msPerToken: number;
 }
 
+/** The ids a prompt is fed as: an empty one starts from a line break (or the first token when the vocabulary has none). */
+export function promptIds(tokenizer: Tokenizer, prompt: string): number[] {
+  const ids = tokenizer.encode(prompt.length > 0 ? prompt : '\n');
+  return ids.length > 0 ? ids : [0];
+}
+
 /**
  * Continues `prompt` token by token with a KV cache. `onText` receives text as it becomes final:
  * never half of a multi-byte character, never part of a stop sequence.
@@ -29,9 +35,7 @@ export async function generate(
   isCancelled?: () => boolean,
 ): Promise<GenerateResult> {
   const context = model.config.context;
-  // An empty prompt starts from a line break (or the first token when the vocabulary has none).
-  let history = tokenizer.encode(prompt.length > 0 ? prompt : '\n');
-  if (history.length === 0) history = [0];
+  const history = promptIds(tokenizer, prompt);
   const rng = new Rng(mixSeed(o.seed, 0x9e4));
   const banned = tokenizer.neverGenerated;
   const stream = decodeStream(tokenizer);

@@ -46,6 +46,17 @@ export interface KvCache {
   length: number;
 }
 
+/**
+ * What a forward pass (batch 1) hands back besides the logits, for looking inside: the arrays
+ * given are filled per layer. Asking for attention takes the tfjs-ops attention path.
+ */
+export interface Inspection {
+  /** Attention probabilities [heads, queries, keys] of each layer. */
+  attention?: tf.Tensor3D[];
+  /** The residual stream [time, width] after the embeddings and after each block (layers + 1). */
+  hidden?: tf.Tensor2D[];
+}
+
 export const newCache = (): KvCache => ({ keys: [], values: [], length: 0 });
 
 export function disposeCache(cache: KvCache): void {
@@ -115,7 +126,7 @@ export class Gpt {
    * Logits [batch·time, vocab] for ids [batch, time]. `dropoutSeed` turns dropout on (training).
    * With `cache` (batch 1), the ids continue the cached tokens and their keys and values join it.
    */
-  forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache } = {}): tf.Tensor2D {
+  forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection } = {}): tf.Tensor2D {
     const { width: c, layers, dropout } = this.config;
     const [b, t] = ids.shape;
     const start = opts.cache?.length ?? 0;
@@ -126,23 +137,32 @@ export class Gpt {
     const tok = tf.reshape(embed(this.p('transformer.wte.weight') as tf.Tensor2D, tf.reshape(ids, [b * t]) as tf.Tensor1D), [b, t, c]);
     const pos = tf.slice(this.p('transformer.wpe.weight'), [start, 0], [t, c]);
     let x: tf.Tensor = drop(tf.reshape(tf.add(tok, pos), [b * t, c]));
-    for (let i = 0; i < layers; i++) x = this.block(x, i, b, t, drop, opts.cache);
+    opts.inspect?.hidden?.push(x as tf.Tensor2D);
+    for (let i = 0; i < layers; i++) {
+      x = this.block(x, i, b, t, drop, opts.cache, opts.inspect);
+      opts.inspect?.hidden?.push(x as tf.Tensor2D);
+    }
     if (opts.cache) opts.cache.length += t;
+    return this.readOut(x);
+  }
+
+  /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the tied head. */
+  readOut(x: tf.Tensor): tf.Tensor2D {
     return this.ops.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
   }
 
-  private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache): tf.Tensor {
+  private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
     const pre = `transformer.h.${i}`;
-    x = tf.add(x, drop(this.linear(this.attention(this.norm(x, `${pre}.ln_1`), i, b, t, drop, cache), `${pre}.attn.c_proj`)));
+    x = tf.add(x, drop(this.linear(this.attention(this.norm(x, `${pre}.ln_1`), i, b, t, drop, cache, inspect), `${pre}.attn.c_proj`)));
     return tf.add(x, drop(this.linear(this.ops.gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`)), `${pre}.mlp.c_proj`)));
   }
 
   /** Causal self-attention of normed [batch·time, width]; heads merged out. */
-  private attention(normed: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache): tf.Tensor {
+  private attention(normed: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
     const { width: c, heads: h } = this.config;
     const hd = c / h;
     const pre = `transformer.h.${i}.attn.c_attn`;
-    if (this.ops.fusedAttention && !cache && !drop.active && fusedAttentionSupported(t, hd)) {
+    if (this.ops.fusedAttention && !cache && !drop.active && !inspect?.attention && fusedAttentionSupported(t, hd)) {
       return this.ops.fusedAttention(this.linear(normed, pre) as tf.Tensor2D, b, t, h);
     }
     // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
@@ -162,7 +182,9 @@ export class Gpt {
     }
     let scores = tf.mul(matMul(q, swapLastTwo(k)), 1 / Math.sqrt(hd));
     if (t > 1) scores = tf.add(scores, tf.slice(this.causalBias, [start, 0], [t, start + t]));
-    const attended = matMul(drop(tf.softmax(scores)), v);
+    const probs = tf.softmax(scores) as tf.Tensor3D;
+    inspect?.attention?.push(probs);
+    const attended = matMul(drop(probs), v);
     return tf.reshape(tf.transpose(tf.reshape(attended, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, c]);
   }
 

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { Gpt } from '../model/gpt';
 import { AdamW } from './adamw';
 import { trainStep } from './train-step';
@@ -38,6 +39,8 @@ export interface TrainResult {
   step: number;
   valLoss: number;
   reason: 'completed' | 'cancelled';
+  /** The checkpoint with the lowest validation loss (the one to use: later ones may have overfit). */
+  best?: { checkpoint: string; valLoss: number };
 }
 
 const SAMPLE_TOKENS = 48;
@@ -203,7 +206,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       await new Promise((r) => setImmediate(r));
     }
     emit(doneEvent('completed'));
-    return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'completed' };
+    const best = state.bestCheckpoint ? { checkpoint: join(dirname(lastCheckpoint), state.bestCheckpoint), valLoss: state.bestValLoss } : undefined;
+    return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'completed', best };
   } finally {
     await replicas?.dispose();
     optimizer.dispose();

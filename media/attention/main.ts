@@ -1,0 +1,108 @@
+import { AttentionData, FromAttention, parseToAttention } from '../../src/extension/webview/inspect-protocol';
+
+declare function acquireVsCodeApi(): { postMessage(m: FromAttention): void };
+const vscode = acquireVsCodeApi();
+const app = document.getElementById('app')!;
+
+const visible = (text: string) => text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→');
+const fmt = (template: string, ...args: (string | number)[]) => template.replace(/\{(\d)\}/g, (_, i: string) => String(args[Number(i)]));
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (className) e.className = className;
+  if (text) e.textContent = text;
+  return e;
+}
+
+/** A heatmap of one head, `cell` pixels per token; darker = more attention. */
+function heatmap(rows: number[][], cell: number): HTMLCanvasElement {
+  const n = rows.length;
+  const canvas = el('canvas', 'heatmap');
+  canvas.width = canvas.height = n * cell;
+  const g = canvas.getContext('2d')!;
+  const ink = getComputedStyle(document.body).getPropertyValue('--vscode-foreground').trim() || '#ccc';
+  g.fillStyle = ink;
+  rows.forEach((row, q) =>
+    row.forEach((w, k) => {
+      if (k > q) return;
+      g.globalAlpha = Math.sqrt(w);
+      g.fillRect(k * cell, q * cell, cell, cell);
+    }),
+  );
+  return canvas;
+}
+
+function grid(d: AttentionData): void {
+  const s = d.strings;
+  const n = d.tokens.length;
+  const cell = Math.max(2, Math.floor(96 / n));
+  const table = el('div', 'grid');
+  table.id = 'grid';
+  table.style.gridTemplateColumns = `auto repeat(${d.attention[0].length}, auto)`;
+  table.append(el('div'));
+  d.attention[0].forEach((_, h) => table.append(el('div', 'col-label', `${s.head} ${h}`)));
+  d.attention.forEach((heads, l) => {
+    table.append(el('div', 'row-label', `${s.layer} ${l}`));
+    heads.forEach((rows, h) => {
+      const c = heatmap(rows, cell);
+      c.dataset.layer = String(l);
+      c.dataset.head = String(h);
+      c.title = `${s.layer} ${l} · ${s.head} ${h}`;
+      c.addEventListener('click', () => enlarge(d, l, h));
+      table.append(c);
+    });
+  });
+  app.replaceChildren(header(d), table, el('div', 'legend', s.legend));
+}
+
+function header(d: AttentionData): HTMLElement {
+  const head = el('div', 'head', `${d.model} · ${d.source} · ${fmt(d.strings.tokens, d.tokens.length)}`);
+  head.id = 'head';
+  return head;
+}
+
+/** One head, tokens on both axes, each cell's value on hover. */
+function enlarge(d: AttentionData, l: number, h: number): void {
+  const s = d.strings;
+  const rows = d.attention[l][h];
+  const back = el('button', 'back', `← ${s.back}`);
+  back.addEventListener('click', () => grid(d));
+  const table = el('table', 'big');
+  table.id = 'enlarged';
+  const top = el('tr');
+  top.append(el('th', 'corner', `${s.query} ↓ · ${s.key} →`));
+  d.tokens.forEach((t) => {
+    const th = el('th', 'key', visible(t.text));
+    th.title = `id ${t.id}`;
+    top.append(th);
+  });
+  table.append(top);
+  rows.forEach((row, q) => {
+    const tr = el('tr');
+    const th = el('th', 'query', visible(d.tokens[q].text));
+    th.title = `id ${d.tokens[q].id}`;
+    tr.append(th);
+    row.forEach((w, k) => {
+      const td = el('td', k > q ? 'masked' : 'cell');
+      if (k <= q) {
+        td.style.setProperty('--w', String(Math.sqrt(w)));
+        td.title = `${visible(d.tokens[q].text)} → ${visible(d.tokens[k].text)}: ${w.toFixed(4)}`;
+        td.dataset.value = w.toFixed(6);
+      }
+      tr.append(td);
+    });
+    table.append(tr);
+  });
+  app.replaceChildren(header(d), back, el('div', 'title', `${s.layer} ${l} · ${s.head} ${h}`), table);
+}
+
+window.addEventListener('message', (e: MessageEvent) => {
+  const m = parseToAttention(e.data);
+  if (!m) return;
+  if (m.type === 'empty') {
+    const p = el('p', 'empty', m.message);
+    p.id = 'empty';
+    app.replaceChildren(p);
+  } else grid(m);
+});
+vscode.postMessage({ type: 'ready' });

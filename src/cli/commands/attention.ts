@@ -1,0 +1,36 @@
+import { parseCommand } from '../args';
+import type { BackendChoice } from '../../worker/engine/backend';
+import { printJson } from '../output';
+import { loadModel } from '../../worker/jobs/load-model';
+import { attentionMaps } from '../../worker/jobs/inspect-job';
+
+export async function attentionCommand(argv: string[]): Promise<number> {
+  const { options, positionals } = parseCommand('attention', argv);
+  const { prompt, backend, json } = options as { prompt: string; backend?: BackendChoice; json?: boolean };
+  const loaded = await loadModel(positionals[0], backend);
+  try {
+    const r = await attentionMaps(loaded, prompt);
+    const tokens = r.tokens.map(({ id, text }) => ({ id, text }));
+    if (json) {
+      printJson({ tokens, attention: r.attention, checkpoint: loaded.checkpoint });
+      return 0;
+    }
+    // Without --json: where the last token looks, per layer and head (its three largest weights).
+    process.stdout.write(`${tokens.length} tokens; the last, ${JSON.stringify(tokens.at(-1)!.text)}, attends to:\n`);
+    r.attention.forEach((heads, l) =>
+      heads.forEach((rows, h) => {
+        const row = rows.at(-1)!;
+        const top = row
+          .map((w, k) => ({ w, k }))
+          .sort((a, b) => b.w - a.w)
+          .slice(0, 3);
+        process.stdout.write(
+          `layer ${l} head ${h}: ${top.map(({ w, k }) => `${JSON.stringify(tokens[k].text)}@${k} ${w.toFixed(3)}`).join('  ')}\n`,
+        );
+      }),
+    );
+  } finally {
+    loaded.model.dispose();
+  }
+  return 0;
+}

@@ -1,0 +1,74 @@
+import { isObject } from '../../core/json';
+
+// Messages of the Next Token view and the Attention panel (both sides validate what they receive).
+
+export interface ShownToken {
+  id: number;
+  text: string;
+  bytes: number[];
+}
+
+export interface NextTokenData {
+  source: string;
+  model: string;
+  /** The tokens the model saw, ending at the cursor. */
+  tokens: ShownToken[];
+  logits: number[];
+  vocab: string[];
+  /** Tokens that are a piece of a character (not insertable alone). */
+  pieces: number[];
+  actual?: { id: number; text: string; rank: number; prob: number };
+  /** Sampling settings the sliders start from (the completion settings). */
+  start: { temperature: number; topK: number; topP: number };
+  ms: number;
+  strings: Record<string, string>;
+}
+
+export type ToNextToken = ({ type: 'next' } & NextTokenData) | { type: 'empty'; message: string };
+export type FromNextToken = { type: 'ready' } | { type: 'insert'; id: number };
+
+export interface AttentionData {
+  source: string;
+  model: string;
+  tokens: ShownToken[];
+  /** [layer][head][query][key] */
+  attention: number[][][][];
+  strings: Record<string, string>;
+}
+
+export type ToAttention = ({ type: 'attention' } & AttentionData) | { type: 'empty'; message: string };
+export type FromAttention = { type: 'ready' };
+
+const isNumbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => typeof v === 'number');
+const isTokens = (x: unknown) =>
+  Array.isArray(x) && x.every((t) => isObject(t) && typeof t.id === 'number' && typeof t.text === 'string' && isNumbers(t.bytes));
+
+export function parseToNextToken(m: unknown): ToNextToken | undefined {
+  if (!isObject(m)) return undefined;
+  if (m.type === 'empty') return typeof m.message === 'string' ? (m as ToNextToken) : undefined;
+  const ok =
+    m.type === 'next' &&
+    isTokens(m.tokens) &&
+    isNumbers(m.logits) &&
+    Array.isArray(m.vocab) &&
+    m.vocab.length === m.logits.length &&
+    isObject(m.start) &&
+    isObject(m.strings);
+  return ok ? (m as ToNextToken) : undefined;
+}
+
+export function parseFromNextToken(m: unknown): FromNextToken | undefined {
+  if (!isObject(m)) return undefined;
+  if (m.type === 'ready') return { type: 'ready' };
+  return m.type === 'insert' && Number.isInteger(m.id) ? { type: 'insert', id: m.id as number } : undefined;
+}
+
+export function parseToAttention(m: unknown): ToAttention | undefined {
+  if (!isObject(m)) return undefined;
+  if (m.type === 'empty') return typeof m.message === 'string' ? (m as ToAttention) : undefined;
+  return m.type === 'attention' && isTokens(m.tokens) && Array.isArray(m.attention) && isObject(m.strings) ? (m as ToAttention) : undefined;
+}
+
+export function parseFromAttention(m: unknown): FromAttention | undefined {
+  return isObject(m) && m.type === 'ready' ? { type: 'ready' } : undefined;
+}
