@@ -7,6 +7,7 @@ import { generateCommand } from './commands/generate';
 import { evalCommand } from './commands/eval';
 import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
+import { exportTorchCommand } from './commands/export-torch';
 import { COMMANDS, commandHelp, usage } from './options';
 import { version } from '../../package.json';
 
@@ -19,6 +20,7 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   eval: evalCommand,
   bench: benchCommand,
   estimate: estimateCommand,
+  'export-torch': exportTorchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -15,7 +15,7 @@ export interface OptionSpec {
 }
 
 export const OPTIONS = {
-  output: { kind: 'text', short: 'o', value: 'PATH', help: 'where to write (a file for clean, a folder for tokenize, the run folder for train)' },
+  output: { kind: 'text', short: 'o', value: 'PATH', help: 'where to write (a file for clean, a folder for tokenize, the run folder for train, a new folder for export-torch)' },
   json: { kind: 'switch', help: 'print JSON (train: one event per line)' },
   rules: { kind: 'text', value: 'markup,urls,front-matter,emoji', help: 'optional cleaning rules, comma-separated' },
   kind: { kind: ['char', 'bpe'], help: 'tokenizer kind' },
@@ -56,6 +56,8 @@ export interface CommandSpec {
   args: string[];
   summary: string;
   options: OptionName[];
+  /** Options that must be given, with the value's name usage shows for each (unbracketed). */
+  required?: Partial<Record<OptionName, string>>;
 }
 
 const MODEL_SHAPE: OptionName[] = ['layers', 'heads', 'width', 'context', 'batch'];
@@ -72,6 +74,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: { args: ['CHECKPOINT_OR_RUN'], summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).', options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'] },
   eval: { args: ['CHECKPOINT_OR_RUN', 'FILE'], summary: 'Mean next-token cross-entropy over FILE: {"loss","tokens"}.', options: ['backend', 'json'] },
   estimate: { args: ['FILE'], summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.', options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'] },
+  'export-torch': {
+    args: ['RUN_OR_CHECKPOINT'],
+    summary: 'Writes a folder that continues the run in PyTorch (torchrun, GPUs or several machines): checkpoint, tokenizer, train.bin/val.bin, plan.json, train.py, README.md; -o DIR is required.',
+    options: ['output', 'json'],
+    required: { output: 'DIR' },
+  },
   bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'json'] },
 };
 
@@ -81,16 +89,16 @@ function placeholder(spec: OptionSpec): string {
   return spec.value ?? '';
 }
 
-function flagText(name: OptionName): string {
+export function flagText(name: OptionName, valueName?: string): string {
   const spec: OptionSpec = OPTIONS[name];
-  const value = placeholder(spec);
+  const value = valueName ?? placeholder(spec);
   return `${spec.short ? `-${spec.short}` : `--${name}`}${value ? ` ${value}` : ''}`;
 }
 
 /** `corpus-lab train [FILE] [-o PATH] [--preset tiny|small] …`, wrapped at 100 columns. */
 export function synopsis(command: string): string {
   const spec = COMMANDS[command];
-  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => `[${flagText(o)}]`)];
+  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => (spec.required?.[o] ? flagText(o, spec.required[o]) : `[${flagText(o)}]`))];
   const lines: string[] = [];
   let line = '';
   for (const w of words) {
