@@ -199,15 +199,15 @@ class Attention(nn.Module):
         self.c_attn = Conv1D(width, 3 * width, bias)
         self.c_proj = Conv1D(width, width, bias)
         self.drop = nn.Dropout(cfg["dropout"])
-        t = cfg["context"]
-        self.register_buffer("causal", torch.ones(t, t, dtype=torch.bool).tril(), persistent=False)
 
     def forward(self, x):
         b, t, c = x.shape
         hd = c // self.heads
         q, k, v = (z.view(b, t, self.heads, hd).transpose(1, 2) for z in self.c_attn(x).split(c, dim=2))
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
-        scores = scores.masked_fill(~self.causal[:t, :t], float("-inf"))
+        # Made here, not kept as a buffer: gloo cannot broadcast bool tensors when DDP starts.
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
         y = self.drop(F.softmax(scores, dim=-1)) @ v
         return self.c_proj(y.transpose(1, 2).reshape(b, t, c))
 
@@ -670,7 +670,9 @@ def train(args, export, world, rank, device, device_kind):
             last_val = total / len(eval_starts)
             log({"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val, "elapsed_s": elapsed()})
         if world > 1:
-            dist.barrier()
+            shared = torch.tensor([last_val], dtype=torch.float64, device=device)
+            dist.broadcast(shared, 0)
+            last_val = shared.item()
         last_eval_step = step
 
     def checkpoint(name, reason, epoch_for_event):
