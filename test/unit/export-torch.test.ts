@@ -26,7 +26,9 @@ function cli(...args: string[]) {
 }
 
 function script(exportDir: string, args: string[], nproc?: number) {
-  const argv = nproc ? [...TORCHRUN, '--nproc_per_node', String(nproc), join(exportDir, 'train.py'), ...args] : [join(exportDir, 'train.py'), ...args];
+  const argv = nproc
+    ? [...TORCHRUN, '--nproc_per_node', String(nproc), join(exportDir, 'train.py'), ...args]
+    : [join(exportDir, 'train.py'), ...args];
   const r = spawnSync(PYTHON, argv, { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
   const events = r.stdout
     .split('\n')
@@ -35,7 +37,8 @@ function script(exportDir: string, args: string[], nproc?: number) {
   return { ...r, events };
 }
 
-const stepLosses = (events: Record<string, unknown>[]) => new Map(events.filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number]));
+const stepLosses = (events: Record<string, unknown>[]) =>
+  new Map(events.filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number]));
 
 async function train(req: TrainRequest, stopAfter?: number): Promise<Map<number, number>> {
   let step = 0;
@@ -73,7 +76,7 @@ function smallCorpus(root: string): string {
   return path;
 }
 
-test('export-torch: train.py continues a run mid-training with Corpus Lab\'s losses, on 1 and 2 ranks; its run opens, evaluates and resumes in Corpus Lab', async (t) => {
+test("export-torch: train.py continues a run mid-training with Corpus Lab's losses, on 1 and 2 ranks; its run opens, evaluates and resumes in Corpus Lab", async (t) => {
   if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
   const root = tempDir('corpus-lab-torch-');
   const corpus = smallCorpus(root);
@@ -88,7 +91,8 @@ test('export-torch: train.py continues a run mid-training with Corpus Lab\'s los
   assert.deepEqual([summary.step, summary.total_steps, summary.token_dtype], [3, 9, 'uint16']);
   assert.equal(statSync(join(exp, 'train.bin')).size, summary.train_tokens * 2);
   assert.equal(statSync(join(exp, 'val.bin')).size, summary.val_tokens * 2);
-  for (const f of ['train.py', 'README.md', 'plan.json', 'tokenizer.json', 'checkpoints/step-00000003/optimizer.safetensors']) assert.ok(existsSync(join(exp, f)), f);
+  for (const f of ['train.py', 'README.md', 'plan.json', 'tokenizer.json', 'checkpoints/step-00000003/optimizer.safetensors'])
+    assert.ok(existsSync(join(exp, f)), f);
   const plan = JSON.parse(readFileSync(join(exp, 'plan.json'), 'utf8'));
   assert.deepEqual([plan.start.step, plan.plan.totalSteps, plan.lr_schedule.warmupSteps], [3, 9, 0]);
   assert.equal(cli('export-torch', join(root, 'laptop'), '-o', exp).status, 2, 'a non-empty folder is refused');
@@ -112,10 +116,15 @@ test('export-torch: train.py continues a run mid-training with Corpus Lab\'s los
   assert.equal(listed.status, 'completed');
   assert.deepEqual(
     listed.checkpoints.map((c) => [c.name, c.step]),
-    [['epoch-0001', 5], ['step-00000009', 9]],
+    [
+      ['epoch-0001', 5],
+      ['step-00000009', 9],
+    ],
   );
   assert.deepEqual(
-    readMetrics(run).filter((m) => m.type === 'step').map((m) => m.step),
+    readMetrics(run)
+      .filter((m) => m.type === 'step')
+      .map((m) => m.step),
     [1, 2, 3, 4, 5, 6, 7, 8, 9],
   );
 
@@ -126,13 +135,21 @@ test('export-torch: train.py continues a run mid-training with Corpus Lab\'s los
   const state = JSON.parse(readFileSync(join(run, 'checkpoints', 'step-00000009', 'trainer_state.json'), 'utf8'));
   const evaluated = cli('eval', run, valText, '--json', '--backend', 'wasm');
   assert.equal(evaluated.status, 0, evaluated.stderr);
-  assert.ok(Math.abs(JSON.parse(evaluated.stdout).loss - state.val_loss) < 1e-5, `eval ${evaluated.stdout} vs the script's ${state.val_loss}`);
+  assert.ok(
+    Math.abs(JSON.parse(evaluated.stdout).loss - state.val_loss) < 1e-5,
+    `eval ${evaluated.stdout} vs the script's ${state.val_loss}`,
+  );
 
   // resume on the laptop continues it as it continues Corpus Lab's own run.
   const resumed = cli('train', corpus, '--resume', run, '--max-steps', '11', '--threads', '1', '--backend', 'wasm', '--json');
   assert.equal(resumed.status, 0, resumed.stderr);
   const laptopMore = await train({ ...base, maxSteps: 11, resume: join(root, 'reference') });
-  const resumedLosses = stepLosses(resumed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+  const resumedLosses = stepLosses(
+    resumed.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+  );
   assertClose(resumedLosses, laptopMore, [10, 11], 1e-4, 'resumed on the laptop');
 
   // A half-written checkpoint (a crash before the rename) is not a checkpoint.
@@ -141,7 +158,10 @@ test('export-torch: train.py continues a run mid-training with Corpus Lab\'s los
   cpSync(join(run, 'checkpoints', 'step-00000011', 'trainer_state.json'), join(half, 'trainer_state.json'));
   writeFileSync(join(half, 'model.safetensors'), Buffer.alloc(100));
   assert.equal(resolveCheckpoint(run), join(run, 'checkpoints', 'step-00000011'));
-  assert.deepEqual(listCheckpoints(run).map((c) => c.step), [9, 10, 11]);
+  assert.deepEqual(
+    listCheckpoints(run).map((c) => c.step),
+    [9, 10, 11],
+  );
 
   // A damaged checkpoint written by the script is refused like any other.
   const damaged = join(run, 'checkpoints', 'step-00000009', 'model.safetensors');
@@ -194,7 +214,10 @@ test('export-torch: a Dynamic Tanh model without biases continues in PyTorch and
   const valText = join(root, 'val.txt');
   writeFileSync(valText, tokenizer.decode(valIds(exp)));
   const evaluated = await runEvalJob(run, valText, 'wasm');
-  assert.ok(Math.abs(evaluated.loss - (ckpt.trainerState.val_loss as number)) < 1e-5, `eval ${evaluated.loss} vs ${ckpt.trainerState.val_loss}`);
+  assert.ok(
+    Math.abs(evaluated.loss - (ckpt.trainerState.val_loss as number)) < 1e-5,
+    `eval ${evaluated.loss} vs ${ckpt.trainerState.val_loss}`,
+  );
 
   // Running again with a larger budget continues the run folder from its newest checkpoint.
   const again = script(exp, ['--device', 'cpu', '--out', run, '--max-steps', '5']);

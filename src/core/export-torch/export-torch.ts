@@ -48,7 +48,11 @@ const DATA_ORDER =
 
 /** Where the PyTorch script ships: next to the bundle (dist/torch/) or in the repository (torch/). */
 export function trainScriptPath(): string {
-  for (const candidate of [join(__dirname, 'torch', 'train.py'), join(__dirname, '..', 'torch', 'train.py'), join(__dirname, '..', '..', '..', 'torch', 'train.py')]) {
+  for (const candidate of [
+    join(__dirname, 'torch', 'train.py'),
+    join(__dirname, '..', 'torch', 'train.py'),
+    join(__dirname, '..', '..', '..', 'torch', 'train.py'),
+  ]) {
     if (existsSync(candidate)) return candidate;
   }
   throw new Error('internal: torch/train.py is missing from this installation');
@@ -68,19 +72,24 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   const run = readRunJson(runDir);
   const corpus = readCorpus(run.corpus.path);
   if (corpus.sha256 !== run.corpus.sha256) {
-    throw new UserError(`${run.corpus.path} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus`);
+    throw new UserError(
+      `${run.corpus.path} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus`,
+    );
   }
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
   const ids = tokenizer.encode(corpus.text);
   if (ids.length !== plan.trainTokens + plan.valTokens) {
-    throw new UserError(`${run.corpus.path} encodes to ${ids.length} tokens but the run's plan has ${plan.trainTokens + plan.valTokens}: it is not this run's corpus`);
+    throw new UserError(
+      `${run.corpus.path} encodes to ${ids.length} tokens but the run's plan has ${plan.trainTokens + plan.valTokens}: it is not this run's corpus`,
+    );
   }
   const dtype: TokenDtype = tokenizer.vocabSize <= 65536 ? 'uint16' : 'uint32';
   const tokens = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
   const bytes = (a: Uint16Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
   const dir = resolve(outDir);
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) throw new UserError(`${dir} is not empty: choose a new folder to export to`);
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
+    throw new UserError(`${dir} is not empty: choose a new folder to export to`);
   const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-export`);
   const name = basename(checkpointDir);
   const state = ckpt.trainerState;
@@ -118,21 +127,45 @@ export function exportTorch(source: string, outDir: string): TorchExport {
       source: { run: runDir, checkpoint: checkpointDir },
       plan,
       start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
-      lr_schedule: { kind: 'linear warm-up, then cosine to minLr', lr: plan.options.lr, minLr: plan.options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps },
+      lr_schedule: {
+        kind: 'linear warm-up, then cosine to minLr',
+        lr: plan.options.lr,
+        minLr: plan.options.minLr,
+        warmupSteps: plan.warmupSteps,
+        totalSteps: plan.totalSteps,
+      },
       data: { train: 'train.bin', val: 'val.bin', dtype, byte_order: 'little', order: DATA_ORDER },
       run: { corpus: run.corpus, tokenizer: run.tokenizer },
       files: digests,
     };
     writeFileAtomic(join(temp, 'plan.json'), JSON.stringify(exportPlan, null, 2) + '\n');
     copyFileSync(trainScriptPath(), join(temp, 'train.py'));
-    writeFileAtomic(join(temp, 'README.md'), exportReadme({ folder: basename(dir), checkpoint: name, step: state.step, totalSteps: plan.totalSteps, batch: plan.options.batch, dtype }));
+    writeFileAtomic(
+      join(temp, 'README.md'),
+      exportReadme({
+        folder: basename(dir),
+        checkpoint: name,
+        step: state.step,
+        totalSteps: plan.totalSteps,
+        batch: plan.options.batch,
+        dtype,
+      }),
+    );
     if (existsSync(dir)) rmdirSync(dir);
     renameSync(temp, dir);
   } catch (e) {
     rmSync(temp, { recursive: true, force: true });
     throw explainWriteError(e, dir);
   }
-  return { dir, checkpoint: join(dir, 'checkpoints', name), step: state.step, totalSteps: plan.totalSteps, trainTokens: plan.trainTokens, valTokens: plan.valTokens, dtype };
+  return {
+    dir,
+    checkpoint: join(dir, 'checkpoints', name),
+    step: state.step,
+    totalSteps: plan.totalSteps,
+    trainTokens: plan.trainTokens,
+    valTokens: plan.valTokens,
+    dtype,
+  };
 }
 
 function sha256(data: Buffer | string): string {

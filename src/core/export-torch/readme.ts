@@ -1,5 +1,12 @@
 /** README.md of an exported folder: how to copy it to a GPU machine, run it, and bring the run back. */
-export function exportReadme(e: { folder: string; checkpoint: string; step: number; totalSteps: number; batch: number; dtype: string }): string {
+export function exportReadme(e: {
+  folder: string;
+  checkpoint: string;
+  step: number;
+  totalSteps: number;
+  batch: number;
+  dtype: string;
+}): string {
   return `# Continue this Corpus Lab run in PyTorch
 
 This folder continues a Corpus Lab run from checkpoint \`${e.checkpoint}\` (step ${e.step} of
