@@ -4,6 +4,7 @@ import { validateGenerateOptions } from '../core/generate-options';
 import { JobResults, WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
 import { runTrainJob } from './jobs/train-job';
 import { runEstimateJob } from './jobs/estimate-job';
+import { exportTorch } from '../core/export-torch/export-torch';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
 import { lowerThreadPriority } from './thread-priority';
@@ -52,5 +53,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
     }
     case 'estimate':
       return runEstimateJob(msg.request);
+    case 'export-torch':
+      return exportTorch(msg.source, msg.outDir);
   }
 }

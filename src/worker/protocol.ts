@@ -5,15 +5,17 @@ import type { TrainRequest } from './jobs/train-job';
 import type { EstimateRequest, EstimateResult } from './jobs/estimate-job';
 import type { TrainResult } from './train/trainer';
 import type { GenerateResult } from './model/generator';
+import type { TorchExport } from '../core/export-torch/export-torch';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
-export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions };
+export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, TorchExport };
 
 /** What each kind of request answers with. */
 export interface JobResults {
   train: TrainResult;
   generate: GenerateResult;
   estimate: EstimateResult;
+  'export-torch': TorchExport;
 }
 
 /**
@@ -24,6 +26,7 @@ export type WorkerRequest =
   | { kind: 'train'; id: number; request: TrainRequest }
   | { kind: 'generate'; id: number; checkpoint: string; prompt: string; options: GenerateOptions }
   | { kind: 'estimate'; id: number; request: EstimateRequest }
+  | { kind: 'export-torch'; id: number; source: string; outDir: string }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -48,6 +51,8 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
         : 'generate needs checkpoint, prompt and options';
     case 'estimate':
       return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'estimate needs request.corpusPath';
+    case 'export-torch':
+      return typeof msg.source === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'export-torch needs source and outDir';
     case 'cancel':
       return msg as WorkerRequest;
     default:

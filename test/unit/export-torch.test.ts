@@ -10,6 +10,7 @@ import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/co
 import { readMetrics } from '../../src/core/metrics';
 import { listRuns } from '../../src/core/runs';
 import { Tokenizer } from '../../src/core/tokenizer';
+import { parseWorkerRequest } from '../../src/worker/protocol';
 import { CLI, ENGLISH, TINY_MODEL, tempDir } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
@@ -225,4 +226,14 @@ test('export-torch: a Dynamic Tanh model without biases continues in PyTorch and
   assert.deepEqual([...stepLosses(again.events).keys()], [5]);
   const bigger = await train({ ...base, maxSteps: 5, resume: join(root, 'reference') });
   assertClose(stepLosses(again.events), bigger, [5], 1e-4, 'continued run folder');
+});
+
+test('export-torch through the worker protocol: the request is checked on receipt', () => {
+  assert.equal(typeof parseWorkerRequest({ kind: 'export-torch', id: 1, source: '/runs/a' }), 'string');
+  assert.deepEqual(parseWorkerRequest({ kind: 'export-torch', id: 1, source: '/runs/a', outDir: '/tmp/a-torch' }), {
+    kind: 'export-torch',
+    id: 1,
+    source: '/runs/a',
+    outDir: '/tmp/a-torch',
+  });
 });
