@@ -8,7 +8,7 @@ import { readMetrics } from '../metrics';
 import { readRunJson } from '../run-json';
 import { Tokenizer } from '../tokenizer';
 import { TrainPlan } from '../train-options';
-import { explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
+import { explainWriteError, writeFileAtomic } from '../atomic-write';
 import { exportReadme } from './readme';
 
 /** The token files hold uint16 ids when the vocabulary fits (as nanoGPT's train.bin), uint32 otherwise; little-endian. */
@@ -95,7 +95,6 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   const state = ckpt.trainerState;
   try {
     mkdirSync(dirname(dir), { recursive: true });
-    removeStaleTemps(dirname(dir));
     mkdirSync(temp);
     const written = writeCheckpoint(temp, name, {
       config: ckpt.config,

@@ -44,6 +44,10 @@ torchrun --nnodes 2 --nproc_per_node 8 --node_rank 0 \\
 torchrun --nproc_per_node 2 train.py --device cpu       # CPU processes (gloo)
 \`\`\`
 
+\`python3 -m torch.distributed.run\` is the same launcher as \`torchrun\`. PyTorch 1.13 under Python 3.11
+(Debian 12's \`python3-torch\`) stops at start with \`AttributeError: 'NoneType' object has no attribute
+'get'\`: add \`--redirects 9:0 --tee 9:0\` after \`torchrun\` (up to 9 processes per machine), or use PyTorch ≥ 2.0.
+
 Options:
 
 - \`--max-steps N\`: train to step N, counted from step 0 of the run (as \`corpus-lab train --max-steps\`);
