@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UserError } from '../core/errors';
-import { COMMANDS, OPTIONS, OptionName, OptionSpec } from './options';
+import { COMMANDS, OPTIONS, OptionName, OptionSpec, flagText } from './options';
 
 export interface ParsedCommand {
   /** Option values by camelCase name (--max-steps → maxSteps), converted and type-checked; absent ones left out. */
@@ -28,8 +28,9 @@ export function parseCommand(command: string, argv: string[]): ParsedCommand {
   const required = spec.args.filter((a) => !a.startsWith('['));
   if (positionals.length < required.length) throw new UserError(`${command}: missing ${required.slice(positionals.length).join(' and ')} (see corpus-lab ${command} --help)`);
   if (positionals.length > spec.args.length) throw new UserError(`${command}: unexpected argument "${positionals[spec.args.length]}" (see corpus-lab ${command} --help)`);
-  const missing = spec.required?.find((name) => parsed.values[name] === undefined);
-  if (missing) throw new UserError(`${command}: --${missing} is required (see corpus-lab ${command} --help)`);
+  for (const [name, value] of Object.entries(spec.required ?? {})) {
+    if (parsed.values[name] === undefined) throw new UserError(`${command}: ${flagText(name as OptionName, value)} is required (see corpus-lab ${command} --help)`);
+  }
   const options: Record<string, unknown> = {};
   for (const name of spec.options) {
     const raw = parsed.values[name];

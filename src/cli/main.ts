@@ -9,6 +9,7 @@ import { benchCommand } from './commands/bench';
 import { estimateCommand } from './commands/estimate';
 import { nextCommand } from './commands/next';
 import { attentionCommand } from './commands/attention';
+import { exportTorchCommand } from './commands/export-torch';
 import { COMMANDS, commandHelp, usage } from './options';
 import { quantizeCommand } from './commands/quantize';
 import { mergeCommand } from './commands/merge';
@@ -27,6 +28,7 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   merge: mergeCommand,
   next: nextCommand,
   attention: attentionCommand,
+  'export-torch': exportTorchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

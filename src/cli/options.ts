@@ -16,7 +16,7 @@ export interface OptionSpec {
 }
 
 export const OPTIONS = {
-  output: { kind: 'text', short: 'o', value: 'PATH', help: 'where to write (a file for clean, a folder for tokenize, the run folder for train)' },
+  output: { kind: 'text', short: 'o', value: 'PATH', help: 'where to write (a file for clean, a folder for tokenize, the run folder for train, a new folder for export-torch)' },
   json: { kind: 'switch', help: 'print JSON (train: one event per line)' },
   rules: { kind: 'text', value: 'markup,urls,front-matter,emoji', help: 'optional cleaning rules, comma-separated' },
   kind: { kind: ['char', 'bpe'], help: 'tokenizer kind' },
@@ -60,15 +60,15 @@ export interface CommandSpec {
   args: string[];
   summary: string;
   options: OptionName[];
-  /** Options that must be given (usage shows them without brackets). */
-  required?: OptionName[];
+  /** Options that must be given, with the value's name usage shows for each (unbracketed). */
+  required?: Partial<Record<OptionName, string>>;
 }
 
 const MODEL_SHAPE: OptionName[] = ['layers', 'heads', 'width', 'context', 'batch'];
 
 export const COMMANDS: Record<string, CommandSpec> = {
   clean: { args: ['FILE'], summary: 'Cleans a text file (NFC, control and zero-width characters, line ends, blank runs; optional rules) and reports what each rule removed.', options: ['output', 'rules', 'json'] },
-  tokenize: { args: ['FILE'], summary: 'Trains a tokenizer on FILE and writes DIR/tokenizer.json (Hugging Face format); -o DIR is required.', options: ['output', 'kind', 'vocab-size', 'json'] },
+  tokenize: { args: ['FILE'], summary: 'Trains a tokenizer on FILE and writes DIR/tokenizer.json (Hugging Face format); -o DIR is required.', options: ['output', 'kind', 'vocab-size', 'json'], required: { output: 'DIR' } },
   encode: { args: ['TOKENIZER_JSON', 'FILE'], summary: 'Encodes FILE with a tokenizer.json: {"ids":[...]}.', options: ['json'] },
   train: {
     args: ['[FILE]'],
@@ -86,21 +86,28 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: ['CHECKPOINT_OR_RUN'],
     summary: 'The likeliest next tokens after the prompt: {"prompt_tokens","entropy_bits","candidates":[{"id","text","prob","logit"}]}, probabilities = softmax(logits / T).',
     options: ['prompt', 'top-k', 'temperature', 'lens', 'backend', 'json'],
-    required: ['prompt'],
+    required: { prompt: 'TEXT' },
   },
   attention: {
     args: ['CHECKPOINT_OR_RUN'],
     summary: 'Attention probabilities over the prompt\'s last ≤ context tokens: {"tokens":[{"id","text"}],"attention":[layer][head][query][key]}.',
     options: ['prompt', 'backend', 'json'],
-    required: ['prompt'],
+    required: { prompt: 'TEXT' },
   },
   estimate: { args: ['FILE'], summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.', options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'] },
   quantize: {
     args: ['CHECKPOINT_OR_RUN'],
     summary: 'Writes a weight-only int8 checkpoint (-o OUT_DIR, required) and reports sizes, loss fp32 vs int8, top-1 agreement and mean KL; --json\'s last line holds them.',
     options: ['output', 'scheme', 'text', 'backend', 'json'],
+    required: { output: 'OUT_DIR' },
   },
-  merge: { args: ['ADAPTER_CHECKPOINT_OR_RUN'], summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).', options: ['output', 'json'] },
+  merge: { args: ['ADAPTER_CHECKPOINT_OR_RUN'], summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).', options: ['output', 'json'], required: { output: 'OUT_DIR' } },
+  'export-torch': {
+    args: ['RUN_OR_CHECKPOINT'],
+    summary: 'Writes a folder that continues the run in PyTorch (torchrun, GPUs or several machines): checkpoint, tokenizer, train.bin/val.bin, plan.json, train.py, README.md; -o DIR is required.',
+    options: ['output', 'json'],
+    required: { output: 'DIR' },
+  },
   bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'json'] },
 };
 
@@ -110,16 +117,16 @@ function placeholder(spec: OptionSpec): string {
   return spec.value ?? '';
 }
 
-function flagText(name: OptionName): string {
+export function flagText(name: OptionName, valueName?: string): string {
   const spec: OptionSpec = OPTIONS[name];
-  const value = placeholder(spec);
+  const value = valueName ?? placeholder(spec);
   return `${spec.short ? `-${spec.short}` : `--${name}`}${value ? ` ${value}` : ''}`;
 }
 
 /** `corpus-lab train [FILE] [-o PATH] [--preset tiny|small] …`, wrapped at 100 columns. */
 export function synopsis(command: string): string {
   const spec = COMMANDS[command];
-  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => (spec.required?.includes(o) ? flagText(o) : `[${flagText(o)}]`))];
+  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => (spec.required?.[o] ? flagText(o, spec.required[o]) : `[${flagText(o)}]`))];
   const lines: string[] = [];
   let line = '';
   for (const w of words) {

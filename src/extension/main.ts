@@ -13,6 +13,7 @@ import { tokenizeCommand } from './commands/tokenize';
 import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRunCommand } from './commands/runs';
 import { generateSampleCommand } from './commands/generate';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
+import { continueOnGpuCommand } from './commands/export-torch';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
 export interface CorpusLabApi {
@@ -67,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('deleteRun', deleteRunCommand(ctx)),
     command('showLog', () => ctx.log.show()),
     command('openSample', openSampleCommand(ctx)),
+    command('continueOnGpu', continueOnGpuCommand(ctx)),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);

@@ -4,6 +4,7 @@ import { validateGenerateOptions } from '../core/generate-options';
 import { JobResults, WorkerRequest, WorkerResponse, parseWorkerRequest } from './protocol';
 import { runTrainJob } from './jobs/train-job';
 import { runEstimateJob } from './jobs/estimate-job';
+import { exportTorch } from '../core/export-torch/export-torch';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
 import { attentionMaps, nextToken } from './jobs/inspect-job';
@@ -57,5 +58,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       return models.use(msg.checkpoint, (loaded) => nextToken(loaded, msg.request));
     case 'attention':
       return models.use(msg.checkpoint, (loaded) => attentionMaps(loaded, msg.prompt));
+    case 'export-torch':
+      return exportTorch(msg.source, msg.outDir);
   }
 }

@@ -7,9 +7,10 @@ import type { TrainResult } from './train/trainer';
 import type { GenerateResult } from './model/generator';
 import type { BackendChoice } from './engine/backend';
 import type { NextRequest, NextResult, AttentionResult } from './jobs/inspect-job';
+import type { TorchExport } from '../core/export-torch/export-torch';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
-export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice };
+export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice, TorchExport };
 export type { NextRequest, NextResult, AttentionResult };
 
 /** What each kind of request answers with. */
@@ -19,6 +20,7 @@ export interface JobResults {
   estimate: EstimateResult;
   next: NextResult;
   attention: AttentionResult;
+  'export-torch': TorchExport;
 }
 
 /**
@@ -31,6 +33,7 @@ export type WorkerRequest =
   | { kind: 'estimate'; id: number; request: EstimateRequest }
   | { kind: 'next'; id: number; checkpoint: string; request: NextRequest }
   | { kind: 'attention'; id: number; checkpoint: string; prompt: string }
+  | { kind: 'export-torch'; id: number; source: string; outDir: string }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -59,6 +62,8 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && isObject(msg.request) && typeof msg.request.prompt === 'string' ? (msg as WorkerRequest) : 'next needs checkpoint and request.prompt';
     case 'attention':
       return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' ? (msg as WorkerRequest) : 'attention needs checkpoint and prompt';
+    case 'export-torch':
+      return typeof msg.source === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'export-torch needs source and outDir';
     case 'cancel':
       return msg as WorkerRequest;
     default:

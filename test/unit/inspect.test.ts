@@ -247,7 +247,7 @@ test('eval --json: bits per character and per UTF-8 byte of the predicted text, 
   for (const cmd of ['next', 'attention']) {
     const r = spawnSync(process.execPath, [CLI, cmd, checkpoint], { encoding: 'utf8' });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--prompt is required/);
+    assert.match(r.stderr, /--prompt TEXT is required/);
   }
 });
 

@@ -1,6 +1,5 @@
 import { parseCommand } from '../args';
 import { printJson, info } from '../output';
-import { UserError } from '../../core/errors';
 import { formatBytes } from '../../core/format-bytes';
 import { Tokenizer } from '../../core/tokenizer';
 import { mergeAdapter } from '../../core/export-folder';
@@ -8,8 +7,7 @@ import { mergeAdapter } from '../../core/export-folder';
 
 export async function mergeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('merge', argv);
-  const out = options.output as string | undefined;
-  if (!out) throw new UserError('merge: -o OUT_DIR is required (a new folder for the merged model)');
+  const out = options.output as string;
   const r = mergeAdapter(positionals[0], out, (json) => Tokenizer.fromJSON(json).kind);
   if (options.json) printJson(r);
   else info(`merged ${r.modules} LoRA layer(s) (r ${r.r}, alpha ${r.alpha}, scale ${r.scale}) of ${r.adapter} onto ${r.base} → ${r.out} (${formatBytes(r.bytes)}, a plain GPT-2 folder)`);

@@ -2,15 +2,13 @@ import { parseCommand } from '../args';
 import type { BackendChoice } from '../../worker/engine/backend';
 import type { Int8Scheme } from '../../core/int8';
 import { printJson, info } from '../output';
-import { UserError } from '../../core/errors';
 import { formatBytes } from '../../core/format-bytes';
 import { runQuantizeJob } from '../../worker/jobs/quantize-job';
 
 
 export async function quantizeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('quantize', argv);
-  const { output: out, scheme, text, backend, json } = options as { output?: string; scheme?: Int8Scheme; text?: string; backend?: BackendChoice; json?: boolean };
-  if (!out) throw new UserError('quantize: -o OUT_DIR is required (a new folder for the int8 checkpoint)');
+  const { output: out, scheme, text, backend, json } = options as { output: string; scheme?: Int8Scheme; text?: string; backend?: BackendChoice; json?: boolean };
   const r = await runQuantizeJob({
     checkpoint: positionals[0],
     out,

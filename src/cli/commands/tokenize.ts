@@ -6,13 +6,11 @@ import { printJson, info } from '../output';
 import { readCorpus } from '../../core/corpus';
 import { trainTokenizer } from '../../core/tokenizer';
 import { writeFileAtomic } from '../../core/atomic-write';
-import { UserError } from '../../core/errors';
 
 
 export async function tokenizeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('tokenize', argv);
-  const outDir = options.output as string | undefined;
-  if (!outDir) throw new UserError('tokenize: -o DIR is required (the folder to write tokenizer.json into)');
+  const outDir = options.output as string;
   const kind = (options.kind as TokenizerKind | undefined) ?? 'char';
   const corpus = readCorpus(positionals[0]);
   const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize: options.vocabSize as number | undefined });

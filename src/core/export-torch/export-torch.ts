@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UserError } from '../errors';
+import { readCorpus } from '../corpus';
+import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
+import { readMetrics } from '../metrics';
+import { readRunJson } from '../run-json';
+import { Tokenizer } from '../tokenizer';
+import { TrainPlan } from '../train-options';
+import { explainWriteError, writeFileAtomic } from '../atomic-write';
+import { exportReadme } from './readme';
+
+/** The token files hold uint16 ids when the vocabulary fits (as nanoGPT's train.bin), uint32 otherwise; little-endian. */
+export type TokenDtype = 'uint16' | 'uint32';
+
+export interface TorchExport {
+  dir: string;
+  /** The exported checkpoint, as a path inside `dir`. */
+  checkpoint: string;
+  step: number;
+  totalSteps: number;
+  trainTokens: number;
+  valTokens: number;
+  dtype: TokenDtype;
+}
+
+/** plan.json: what train.py needs beyond the checkpoint, and what a reader needs to check it. */
+export interface ExportPlan {
+  format: 'corpus-lab-torch-export';
+  format_version: 1;
+  created: string;
+  source: { run: string; checkpoint: string };
+  plan: TrainPlan;
+  start: { checkpoint: string; step: number; epoch: number; cursor: number; seed: number };
+  lr_schedule: { kind: 'linear warm-up, then cosine to minLr'; lr: number; minLr: number; warmupSteps: number; totalSteps: number };
+  data: { train: 'train.bin'; val: 'val.bin'; dtype: TokenDtype; byte_order: 'little'; order: string };
+  /** run.json fields the run train.py writes carries over (corpus, tokenizer). */
+  run: { corpus: unknown; tokenizer: unknown };
+  /** sha256 of every file train.py reads, so a damaged copy is refused. */
+  files: Record<string, string>;
+}
+
+const DATA_ORDER =
+  'epoch e (from 0): windows of context+1 tokens at shift + i·context of train.bin, shift and order drawn by ' +
+  "mulberry32 seeded with mixSeed(seed, e, 0xe90c) (Corpus Lab's core/rng.ts, core/batches.ts; train.py's epoch_starts); " +
+  'batch k of the epoch takes windows k·batch … k·batch+batch−1 of that order, wrapping around';
+
+/** Where the PyTorch script ships: next to the bundle (dist/torch/) or in the repository (torch/). */
+export function trainScriptPath(): string {
+  for (const candidate of [
+    join(__dirname, 'torch', 'train.py'),
+    join(__dirname, '..', 'torch', 'train.py'),
+    join(__dirname, '..', '..', '..', 'torch', 'train.py'),
+  ]) {
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new Error('internal: torch/train.py is missing from this installation');
+}
+
+/**
+ * Writes a self-contained folder that continues a run in PyTorch: the checkpoint (Hugging Face
+ * GPT-2 layout, with optimizer state), tokenizer, token files, plan.json, train.py and README.md.
+ * The folder appears whole or not at all.
+ */
+export function exportTorch(source: string, outDir: string): TorchExport {
+  const checkpointDir = resolveCheckpoint(source);
+  const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
+  const plan = ckpt.trainerState.plan;
+  if (!plan) throw new UserError(`${checkpointDir}: trainer_state.json has no training plan, so this checkpoint cannot be continued`);
+  const runDir = dirname(dirname(checkpointDir));
+  const run = readRunJson(runDir);
+  const corpus = readCorpus(run.corpus.path);
+  if (corpus.sha256 !== run.corpus.sha256) {
+    throw new UserError(
+      `${run.corpus.path} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus`,
+    );
+  }
+  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const ids = tokenizer.encode(corpus.text);
+  if (ids.length !== plan.trainTokens + plan.valTokens) {
+    throw new UserError(
+      `${run.corpus.path} encodes to ${ids.length} tokens but the run's plan has ${plan.trainTokens + plan.valTokens}: it is not this run's corpus`,
+    );
+  }
+  const dtype: TokenDtype = tokenizer.vocabSize <= 65536 ? 'uint16' : 'uint32';
+  const tokens = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
+  const bytes = (a: Uint16Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+  const dir = resolve(outDir);
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
+    throw new UserError(`${dir} is not empty: choose a new folder to export to`);
+  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-export`);
+  const name = basename(checkpointDir);
+  const state = ckpt.trainerState;
+  try {
+    mkdirSync(dirname(dir), { recursive: true });
+    mkdirSync(temp);
+    const written = writeCheckpoint(temp, name, {
+      config: ckpt.config,
+      weights: ckpt.weights,
+      optimizer: ckpt.optimizer!,
+      trainerState: state,
+      tokenizerJson: ckpt.tokenizerJson,
+      tokenizerKind: tokenizer.kind,
+    });
+    const files: Record<string, Buffer | string> = {
+      'train.bin': bytes(tokens.subarray(0, plan.trainTokens)),
+      'val.bin': bytes(tokens.subarray(plan.trainTokens)),
+      'tokenizer.json': ckpt.tokenizerJson,
+      'metrics.jsonl': readMetrics(runDir)
+        .filter((r) => typeof r.step !== 'number' || r.step <= state.step)
+        .map((r) => JSON.stringify(r) + '\n')
+        .join(''),
+    };
+    const digests: Record<string, string> = {};
+    for (const [file, data] of Object.entries(files)) {
+      writeFileAtomic(join(temp, file), data);
+      digests[file] = sha256(data);
+    }
+    for (const file of readdirSync(written)) digests[`checkpoints/${name}/${file}`] = sha256(readFileSync(join(written, file)));
+    const exportPlan: ExportPlan = {
+      format: 'corpus-lab-torch-export',
+      format_version: 1,
+      created: new Date().toISOString(),
+      source: { run: runDir, checkpoint: checkpointDir },
+      plan,
+      start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
+      lr_schedule: {
+        kind: 'linear warm-up, then cosine to minLr',
+        lr: plan.options.lr,
+        minLr: plan.options.minLr,
+        warmupSteps: plan.warmupSteps,
+        totalSteps: plan.totalSteps,
+      },
+      data: { train: 'train.bin', val: 'val.bin', dtype, byte_order: 'little', order: DATA_ORDER },
+      run: { corpus: run.corpus, tokenizer: run.tokenizer },
+      files: digests,
+    };
+    writeFileAtomic(join(temp, 'plan.json'), JSON.stringify(exportPlan, null, 2) + '\n');
+    copyFileSync(trainScriptPath(), join(temp, 'train.py'));
+    writeFileAtomic(
+      join(temp, 'README.md'),
+      exportReadme({
+        folder: basename(dir),
+        checkpoint: name,
+        step: state.step,
+        totalSteps: plan.totalSteps,
+        batch: plan.options.batch,
+        dtype,
+      }),
+    );
+    if (existsSync(dir)) rmdirSync(dir);
+    renameSync(temp, dir);
+  } catch (e) {
+    rmSync(temp, { recursive: true, force: true });
+    throw explainWriteError(e, dir);
+  }
+  return {
+    dir,
+    checkpoint: join(dir, 'checkpoints', name),
+    step: state.step,
+    totalSteps: plan.totalSteps,
+    trainTokens: plan.trainTokens,
+    valTokens: plan.valTokens,
+    dtype,
+  };
+}
+
+function sha256(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}

@@ -1,0 +1,45 @@
+import * as vscode from 'vscode';
+import { basename, dirname, join } from 'node:path';
+import { Ctx } from '../ctx';
+import { RunsNode } from '../runs-tree';
+import { showError } from './util';
+
+/** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues. */
+export function continueOnGpuCommand(ctx: Ctx) {
+  return async (node?: RunsNode) => {
+    if (!node) {
+      vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to continue on a GPU machine.'));
+      return;
+    }
+    const runDir = node.run.dir;
+    const target = await vscode.window.showSaveDialog({
+      title: vscode.l10n.t('Folder to write for the GPU machine'),
+      saveLabel: vscode.l10n.t('Export'),
+      defaultUri: vscode.Uri.file(join(dirname(runDir), `${basename(runDir)}-torch`)),
+    });
+    if (!target) return;
+    let result;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Exporting {0} for PyTorch…', node.run.name) },
+        () => ctx.trainer.request((id) => ({ kind: 'export-torch', id, source: node.path, outDir: target.fsPath })).result,
+      );
+    } catch (e) {
+      showError(ctx, (e as Error).message);
+      return;
+    }
+    const readme = vscode.l10n.t('Open README');
+    const reveal = vscode.l10n.t('Reveal Folder');
+    const answer = await vscode.window.showInformationMessage(
+      vscode.l10n.t(
+        'Exported step {0} to {1}. Copy the folder to a GPU machine and run torchrun there; its README.md says how, and how to bring the run back.',
+        result.step,
+        result.dir,
+      ),
+      readme,
+      reveal,
+    );
+    if (answer === readme) await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(join(result.dir, 'README.md')));
+    if (answer === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.dir));
+  };
+}

@@ -1,0 +1,239 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
+import { runEvalJob } from '../../src/worker/jobs/eval-job';
+import { exportTorch } from '../../src/core/export-torch/export-torch';
+import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
+import { readMetrics } from '../../src/core/metrics';
+import { listRuns } from '../../src/core/runs';
+import { Tokenizer } from '../../src/core/tokenizer';
+import { parseWorkerRequest } from '../../src/worker/protocol';
+import { CLI, ENGLISH, TINY_MODEL, tempDir } from './helpers';
+
+const PYTHON = '/usr/bin/python3';
+// Debian's torch 1.13 launcher under Python 3.11 crashes on its default --redirects/--tee "0"
+// (Std.from_str finds no member for 0); a per-rank map for a rank that does not exist means the same.
+const TORCHRUN = ['-m', 'torch.distributed.run', '--monitor_interval', '0.5', '--redirects', '9:0', '--tee', '9:0'];
+
+function torchMissing(): boolean {
+  return spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status !== 0;
+}
+
+function cli(...args: string[]) {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+}
+
+function script(exportDir: string, args: string[], nproc?: number) {
+  const argv = nproc
+    ? [...TORCHRUN, '--nproc_per_node', String(nproc), join(exportDir, 'train.py'), ...args]
+    : [join(exportDir, 'train.py'), ...args];
+  const r = spawnSync(PYTHON, argv, { encoding: 'utf8', timeout: 300_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  const events = r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, number | string>);
+  return { ...r, events };
+}
+
+const stepLosses = (events: Record<string, unknown>[]) =>
+  new Map(events.filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number]));
+
+async function train(req: TrainRequest, stopAfter?: number): Promise<Map<number, number>> {
+  let step = 0;
+  const losses = new Map<number, number>();
+  await runTrainJob(
+    req,
+    (e) => {
+      if (e.type !== 'step') return;
+      step = e.step;
+      losses.set(e.step, e.loss);
+    },
+    () => stopAfter !== undefined && step >= stopAfter,
+  );
+  return losses;
+}
+
+function assertClose(actual: Map<number, number>, expected: Map<number, number>, steps: number[], tolerance: number, what: string): void {
+  for (const s of steps) {
+    const [a, e] = [actual.get(s), expected.get(s)];
+    assert.ok(a !== undefined && e !== undefined, `${what}: no loss at step ${s}`);
+    assert.ok(Math.abs(a - e) < tolerance, `${what}: step ${s} loss ${a} vs ${e}`);
+  }
+}
+
+/** The held-out split's ids, from the export's uint16 little-endian val.bin. */
+function valIds(exportDir: string): number[] {
+  const bytes = readFileSync(join(exportDir, 'val.bin'));
+  return Array.from({ length: bytes.length / 2 }, (_, i) => bytes.readUInt16LE(2 * i));
+}
+
+/** A corpus of 340 characters: 5 steps per epoch at batch 4 and context 16, so a few steps cross epochs. */
+function smallCorpus(root: string): string {
+  const path = join(root, 'small.txt');
+  writeFileSync(path, readFileSync(ENGLISH, 'utf8').slice(0, 340));
+  return path;
+}
+
+test("export-torch: train.py continues a run mid-training with Corpus Lab's losses, on 1 and 2 ranks; its run opens, evaluates and resumes in Corpus Lab", async (t) => {
+  if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  const root = tempDir('corpus-lab-torch-');
+  const corpus = smallCorpus(root);
+  const base: TrainRequest = { ...TINY_MODEL, threads: 1, corpusPath: corpus, maxSteps: 9 };
+  const reference = await train({ ...base, runDir: join(root, 'reference') });
+  await train({ ...base, runDir: join(root, 'laptop') }, 3);
+
+  const exp = join(root, 'exp');
+  const out = cli('export-torch', join(root, 'laptop'), '-o', exp, '--json');
+  assert.equal(out.status, 0, out.stderr);
+  const summary = JSON.parse(out.stdout);
+  assert.deepEqual([summary.step, summary.total_steps, summary.token_dtype], [3, 9, 'uint16']);
+  assert.equal(statSync(join(exp, 'train.bin')).size, summary.train_tokens * 2);
+  assert.equal(statSync(join(exp, 'val.bin')).size, summary.val_tokens * 2);
+  for (const f of ['train.py', 'README.md', 'plan.json', 'tokenizer.json', 'checkpoints/step-00000003/optimizer.safetensors'])
+    assert.ok(existsSync(join(exp, f)), f);
+  const plan = JSON.parse(readFileSync(join(exp, 'plan.json'), 'utf8'));
+  assert.deepEqual([plan.start.step, plan.plan.totalSteps, plan.lr_schedule.warmupSteps], [3, 9, 0]);
+  assert.equal(cli('export-torch', join(root, 'laptop'), '-o', exp).status, 2, 'a non-empty folder is refused');
+
+  // One process: the steps after the export are the ones Corpus Lab computed (crossing epoch 1 → 2 at step 5).
+  const one = script(exp, ['--device', 'cpu', '--out', join(root, 'torch-1')]);
+  assert.equal(one.status, 0, one.stderr);
+  const oneLosses = stepLosses(one.events);
+  assert.deepEqual([...oneLosses.keys()], [4, 5, 6, 7, 8, 9]);
+  assertClose(oneLosses, reference, [4], 1e-5, 'first step after the export');
+  assertClose(oneLosses, reference, [5, 6, 7, 8, 9], 1e-4, 'later steps');
+
+  // Two gloo ranks, one sequence per pass (two passes of gradient accumulation each): the same global batch.
+  const run = join(root, 'runs', 'torch-2');
+  const two = script(exp, ['--device', 'cpu', '--batch', '1', '--out', run], 2);
+  assert.equal(two.status, 0, two.stderr);
+  assertClose(stepLosses(two.events), oneLosses, [4, 5, 6, 7, 8, 9], 1e-5, '2 ranks vs 1');
+
+  // The run folder is a Corpus Lab run: listed, with its checkpoints and the whole history of metrics.
+  const [listed] = await listRuns(join(root, 'runs'));
+  assert.equal(listed.status, 'completed');
+  assert.deepEqual(
+    listed.checkpoints.map((c) => [c.name, c.step]),
+    [
+      ['epoch-0001', 5],
+      ['step-00000009', 9],
+    ],
+  );
+  assert.deepEqual(
+    readMetrics(run)
+      .filter((m) => m.type === 'step')
+      .map((m) => m.step),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+
+  // eval of its checkpoint over the held-out text equals the script's own evaluation.
+  const tokenizer = Tokenizer.fromJSON(readFileSync(join(exp, 'tokenizer.json'), 'utf8'));
+  const valText = join(root, 'val.txt');
+  writeFileSync(valText, tokenizer.decode(valIds(exp)));
+  const state = JSON.parse(readFileSync(join(run, 'checkpoints', 'step-00000009', 'trainer_state.json'), 'utf8'));
+  const evaluated = cli('eval', run, valText, '--json', '--backend', 'wasm');
+  assert.equal(evaluated.status, 0, evaluated.stderr);
+  assert.ok(
+    Math.abs(JSON.parse(evaluated.stdout).loss - state.val_loss) < 1e-5,
+    `eval ${evaluated.stdout} vs the script's ${state.val_loss}`,
+  );
+
+  // resume on the laptop continues it as it continues Corpus Lab's own run.
+  const resumed = cli('train', corpus, '--resume', run, '--max-steps', '11', '--threads', '1', '--backend', 'wasm', '--json');
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const laptopMore = await train({ ...base, maxSteps: 11, resume: join(root, 'reference') });
+  const resumedLosses = stepLosses(
+    resumed.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+  );
+  assertClose(resumedLosses, laptopMore, [10, 11], 1e-4, 'resumed on the laptop');
+
+  // A half-written checkpoint (a crash before the rename) is not a checkpoint.
+  const half = join(run, 'checkpoints', '.step-00000012.tmp-999999-ab12cd34');
+  mkdirSync(half);
+  cpSync(join(run, 'checkpoints', 'step-00000011', 'trainer_state.json'), join(half, 'trainer_state.json'));
+  writeFileSync(join(half, 'model.safetensors'), Buffer.alloc(100));
+  assert.equal(resolveCheckpoint(run), join(run, 'checkpoints', 'step-00000011'));
+  assert.deepEqual(
+    listCheckpoints(run).map((c) => c.step),
+    [9, 10, 11],
+  );
+
+  // A damaged checkpoint written by the script is refused like any other.
+  const damaged = join(run, 'checkpoints', 'step-00000009', 'model.safetensors');
+  truncateSync(damaged, statSync(damaged).size - 8);
+  const refused = cli('eval', join(run, 'checkpoints', 'step-00000009'), valText);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /model\.safetensors: .*(data buffer|bytes)/);
+
+  // A damaged or half-copied export is refused before training, naming the file.
+  const copy = join(root, 'exp-damaged');
+  cpSync(exp, copy, { recursive: true });
+  const exported = join(copy, 'checkpoints', 'step-00000003', 'model.safetensors');
+  truncateSync(exported, statSync(exported).size - 4);
+  const bad = script(copy, ['--device', 'cpu']);
+  assert.equal(bad.status, 2, bad.stderr);
+  assert.match(bad.stderr, /model\.safetensors is damaged or half-copied/);
+  assert.ok(!existsSync(join(copy, 'run')), 'nothing is written');
+
+  // export-torch reads the source checkpoint as untrusted input.
+  const source = join(root, 'laptop', 'checkpoints', 'step-00000003', 'optimizer.safetensors');
+  truncateSync(source, 10);
+  const refusedExport = cli('export-torch', join(root, 'laptop'), '-o', join(root, 'exp-2'));
+  assert.equal(refusedExport.status, 2);
+  assert.match(refusedExport.stderr, /optimizer\.safetensors/);
+  assert.ok(!existsSync(join(root, 'exp-2')));
+});
+
+test('export-torch: a Dynamic Tanh model without biases continues in PyTorch and comes back', async (t) => {
+  if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  const root = tempDir('corpus-lab-torch-dyt-');
+  const base: TrainRequest = { ...TINY_MODEL, threads: 1, norm: 'dyt', bias: false, corpusPath: smallCorpus(root), maxSteps: 4 };
+  const reference = await train({ ...base, runDir: join(root, 'reference') });
+  await train({ ...base, runDir: join(root, 'laptop') }, 2);
+  const exp = join(root, 'exp');
+  exportTorch(join(root, 'laptop'), exp);
+
+  const run = join(root, 'torch');
+  const r = script(exp, ['--device', 'cpu', '--out', run]);
+  assert.equal(r.status, 0, r.stderr);
+  const losses = stepLosses(r.events);
+  assertClose(losses, reference, [3], 1e-5, 'first step after the export');
+  assertClose(losses, reference, [4], 1e-4, 'next step');
+
+  // The biases are written as zeros (a GPT-2 folder) and read back as a model without them.
+  const ckpt = readCheckpoint(join(run, 'checkpoints', 'step-00000004'), { withOptimizer: true });
+  assert.deepEqual([ckpt.config.norm, ckpt.config.bias], ['dyt', false]);
+  assert.ok(ckpt.weights.has('transformer.h.0.ln_1.alpha'));
+  assert.ok(!ckpt.weights.has('transformer.h.0.attn.c_attn.bias'));
+  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const valText = join(root, 'val.txt');
+  writeFileSync(valText, tokenizer.decode(valIds(exp)));
+  const evaluated = await runEvalJob(run, valText, 'wasm');
+  assert.ok(
+    Math.abs(evaluated.loss - (ckpt.trainerState.val_loss as number)) < 1e-5,
+    `eval ${evaluated.loss} vs ${ckpt.trainerState.val_loss}`,
+  );
+
+  // Running again with a larger budget continues the run folder from its newest checkpoint.
+  const again = script(exp, ['--device', 'cpu', '--out', run, '--max-steps', '5']);
+  assert.equal(again.status, 0, again.stderr);
+  assert.deepEqual([...stepLosses(again.events).keys()], [5]);
+  const bigger = await train({ ...base, maxSteps: 5, resume: join(root, 'reference') });
+  assertClose(stepLosses(again.events), bigger, [5], 1e-4, 'continued run folder');
+});
+
+test('export-torch through the worker protocol: the request is checked on receipt', () => {
+  assert.equal(typeof parseWorkerRequest({ kind: 'export-torch', id: 1, source: '/runs/a' }), 'string');
+  assert.deepEqual(parseWorkerRequest({ kind: 'export-torch', id: 1, source: '/runs/a', outDir: '/tmp/a-torch' }), {
+    kind: 'export-torch',
+    id: 1,
+    source: '/runs/a',
+    outDir: '/tmp/a-torch',
+  });
+});

@@ -1,0 +1,823 @@
+#!/usr/bin/env python3
+"""Continues a Corpus Lab run in PyTorch, on one GPU, several, or several machines.
+
+This file is copied into every folder `corpus-lab export-torch` writes, next to plan.json, the
+starting checkpoint (checkpoints/<name>/), the tokenizer and the token files train.bin/val.bin.
+It reproduces Corpus Lab's training exactly: the same GPT-2 (LayerNorm or Dynamic Tanh, with or
+without biases, GELU tanh approximation, head tied to the token embedding), the same data order
+(seeded window shuffles per epoch), AdamW with decay on matrices only, warm-up + cosine schedule,
+gradient clipping, evaluation on the same held-out windows, and checkpoints in Corpus Lab's
+format (safetensors + trainer_state.json, written atomically), so RUN_DIR opens in Corpus Lab.
+
+usage (see README.md next to this file):
+  torchrun --nproc_per_node N train.py [--max-steps N] [--epochs N] [--out RUN_DIR]
+      [--device cuda|cpu] [--batch N_PER_RANK]
+  python3 train.py …   (one process, no torchrun)
+
+Plain PyTorch (1.13 or later) and NumPy. The `safetensors` package is used when installed;
+otherwise this file reads and writes the format itself.
+"""
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import secrets
+import shutil
+import socket
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+try:
+    import safetensors.torch as safetensors_torch
+except ImportError:
+    safetensors_torch = None
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CHECKPOINT_FILES = ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
+TEMP_MARK = ".tmp-"
+
+
+class UserError(Exception):
+    """A problem with the input: printed as one line, exit code 2."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus Lab's random numbers (src/core/rng.ts): the data order depends on them, bit for bit.
+
+M32 = 0xFFFFFFFF
+
+
+def imul(a, b):
+    return (a * b) & M32
+
+
+def mix_seed(*parts):
+    h = 0x9E3779B9
+    for p in parts:
+        h = imul(h ^ (p & M32), 0x85EBCA6B)
+        h ^= h >> 13
+        h = imul(h, 0xC2B2AE35)
+        h ^= h >> 16
+        h ^= (p // 4294967296) & M32
+    return h
+
+
+class Rng:
+    """mulberry32, as Corpus Lab's Rng."""
+
+    def __init__(self, state):
+        self.state = state & M32
+
+    def next(self):
+        self.state = (self.state + 0x6D2B79F5) & M32
+        t = self.state
+        t = imul(t ^ (t >> 15), t | 1)
+        t ^= (t + imul(t ^ (t >> 7), t | 61)) & M32
+        return ((t ^ (t >> 14)) & M32) / 4294967296
+
+    def below(self, n):
+        return math.floor(self.next() * n)
+
+
+def epoch_starts(token_count, context, seed, epoch):
+    """The window starts of one epoch in visiting order (src/core/batches.ts, EpochPlan)."""
+    max_start = token_count - context - 1
+    rng = Rng(mix_seed(seed, epoch, 0xE90C))
+    shift = rng.below(min(context, max_start + 1))
+    count = (max_start - shift) // context + 1
+    starts = [shift + i * context for i in range(count)]
+    for i in range(count - 1, 0, -1):
+        j = rng.below(i + 1)
+        starts[i], starts[j] = starts[j], starts[i]
+    return np.array(starts, dtype=np.int64)
+
+
+def eval_window_starts(token_count, context, max_windows):
+    return list(range(0, token_count - context, context))[:max_windows]
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan: Corpus Lab's makeTrainPlan (src/core/train-plan.ts) and learningRateAt (lr-schedule.ts).
+
+DEFAULT_MIN_STEPS = 600
+
+
+def js_round(x):
+    return math.floor(x + 0.5)
+
+
+def steps_per_epoch(token_count, context, batch):
+    windows = (token_count - context - 1) // context + 1
+    return max(1, -(-max(1, windows) // batch))
+
+
+def remake_plan(saved, max_steps=None, epochs=None):
+    """The saved plan with a new step budget, as `corpus-lab train --resume --max-steps` makes it."""
+    options = dict(saved["options"])
+    if max_steps is not None:
+        options["maxSteps"] = max_steps
+    if epochs is not None:
+        options["epochs"] = epochs
+    per_epoch = steps_per_epoch(saved["trainTokens"], saved["model"]["context"], options["batch"])
+    m, e = options.get("maxSteps"), options.get("epochs")
+    if m is not None and e is not None:
+        total = min(m, e * per_epoch)
+    elif m is not None:
+        total = m
+    elif e is not None:
+        total = e * per_epoch
+    else:
+        total = -(-DEFAULT_MIN_STEPS // per_epoch) * per_epoch
+    warmup = options["warmupSteps"] if options.get("warmupSteps") is not None else min(100, total // 10)
+    every = options["evalEvery"] if options.get("evalEvery") is not None else max(1, min(250, js_round(total / 20)))
+    return dict(saved, options=options, stepsPerEpoch=per_epoch, totalSteps=total, warmupSteps=warmup, evalEvery=every)
+
+
+def learning_rate_at(plan, step):
+    o = plan["options"]
+    lr, min_lr, warmup, total = o["lr"], o["minLr"], plan["warmupSteps"], plan["totalSteps"]
+    if step < warmup:
+        return (lr * (step + 1)) / (warmup + 1)
+    if step >= total:
+        return min_lr
+    progress = (step - warmup) / max(1, total - warmup)
+    return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (lr - min_lr)
+
+
+# ---------------------------------------------------------------------------------------------
+# The model (src/worker/model/gpt.ts). Parameter names are Hugging Face GPT-2's, as in the
+# checkpoint; linear layers keep GPT-2's Conv1D layout, weight [in, out].
+
+
+class Conv1D(nn.Module):
+    def __init__(self, n_in, n_out, bias):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out)) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight
+        return y if self.bias is None else y + self.bias
+
+
+class Norm(nn.Module):
+    """LayerNorm (eps 1e-5) or Dynamic Tanh, γ·tanh(α·x) + β (Zhu et al. 2025)."""
+
+    def __init__(self, width, kind, bias):
+        super().__init__()
+        self.kind = kind
+        self.weight = nn.Parameter(torch.ones(width))
+        self.bias = nn.Parameter(torch.zeros(width)) if bias else None
+        if kind == "dyt":
+            self.alpha = nn.Parameter(torch.full((1,), 0.5))
+
+    def forward(self, x):
+        if self.kind == "layernorm":
+            return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, 1e-5)
+        y = torch.tanh(self.alpha * x) * self.weight
+        return y if self.bias is None else y + self.bias
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * (x * x * x))))
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        width, bias = cfg["width"], cfg["bias"]
+        self.heads = cfg["heads"]
+        self.c_attn = Conv1D(width, 3 * width, bias)
+        self.c_proj = Conv1D(width, width, bias)
+        self.drop = nn.Dropout(cfg["dropout"])
+
+    def forward(self, x):
+        b, t, c = x.shape
+        hd = c // self.heads
+        q, k, v = (z.view(b, t, self.heads, hd).transpose(1, 2) for z in self.c_attn(x).split(c, dim=2))
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+        # Made here, not kept as a buffer: gloo cannot broadcast bool tensors when DDP starts.
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+        y = self.drop(F.softmax(scores, dim=-1)) @ v
+        return self.c_proj(y.transpose(1, 2).reshape(b, t, c))
+
+
+class Mlp(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.c_fc = Conv1D(cfg["width"], 4 * cfg["width"], cfg["bias"])
+        self.c_proj = Conv1D(4 * cfg["width"], cfg["width"], cfg["bias"])
+
+    def forward(self, x):
+        return self.c_proj(gelu_tanh(self.c_fc(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.ln_1 = Norm(cfg["width"], cfg["norm"], cfg["bias"])
+        self.attn = Attention(cfg)
+        self.ln_2 = Norm(cfg["width"], cfg["norm"], cfg["bias"])
+        self.mlp = Mlp(cfg)
+        self.drop = nn.Dropout(cfg["dropout"])
+
+    def forward(self, x):
+        x = x + self.drop(self.attn(self.ln_1(x)))
+        return x + self.drop(self.mlp(self.ln_2(x)))
+
+
+class GPT(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.transformer = nn.ModuleDict(
+            dict(
+                wte=nn.Embedding(cfg["vocabSize"], cfg["width"]),
+                wpe=nn.Embedding(cfg["context"], cfg["width"]),
+                drop=nn.Dropout(cfg["dropout"]),
+                h=nn.ModuleList([Block(cfg) for _ in range(cfg["layers"])]),
+                ln_f=Norm(cfg["width"], cfg["norm"], cfg["bias"]),
+            )
+        )
+
+    def forward(self, ids, targets):
+        """Mean next-token cross-entropy of ids [batch, time] against targets [batch, time]."""
+        tr = self.transformer
+        t = ids.shape[1]
+        x = tr.drop(tr.wte(ids) + tr.wpe(torch.arange(t, device=ids.device)))
+        for block in tr.h:
+            x = block(x)
+        logits = tr.ln_f(x) @ tr.wte.weight.t()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def gpt2_tensor_names(model):
+    """Every tensor of the Hugging Face folder: a model without biases has all-zero ones there."""
+    names = [n for n, _ in model.named_parameters()]
+    if model.cfg["bias"]:
+        return names
+    out = []
+    for n in names:
+        out.append(n)
+        if n.endswith(".weight") and not n.startswith(("transformer.wte", "transformer.wpe")):
+            out.append(n[: -len("weight")] + "bias")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# safetensors (https://github.com/huggingface/safetensors#format), F32 only, like Corpus Lab.
+
+
+def encode_safetensors(tensors, metadata):
+    tensors = {n: t.detach().to("cpu", torch.float32).contiguous() for n, t in tensors.items()}
+    if safetensors_torch is not None:
+        return safetensors_torch.save(tensors, metadata)
+    header = {"__metadata__": metadata}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        data = tensors[name].numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + b"".join(blobs)
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if safetensors_torch is not None:
+        try:
+            return safetensors_torch.load(data)
+        except Exception as e:
+            raise UserError(f"{path}: not a valid safetensors file ({e})")
+    if len(data) < 8:
+        raise UserError(f"{path}: {len(data)} bytes, too short for a safetensors file")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise UserError(f"{path}: header length {n} is larger than the file: truncated or not safetensors")
+    try:
+        header = json.loads(data[8 : 8 + n].decode("utf-8"))
+    except ValueError as e:
+        raise UserError(f"{path}: the header is not valid JSON ({e})")
+    if not isinstance(header, dict):
+        raise UserError(f"{path}: the header is not a JSON object")
+    body = memoryview(data)[8 + n :]
+    out, covered = {}, 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if not isinstance(info, dict) or info.get("dtype") != "F32":
+            raise UserError(f"{path}: tensor {name} is not F32")
+        shape, (begin, end) = info["shape"], info["data_offsets"]
+        if not (0 <= begin <= end <= len(body)) or math.prod(shape) * 4 != end - begin:
+            raise UserError(f"{path}: tensor {name} has data_offsets [{begin}, {end}] that do not fit its shape or the file")
+        out[name] = torch.from_numpy(np.frombuffer(body[begin:end], dtype="<f4").copy()).reshape(shape)
+        covered += end - begin
+    if covered != len(body):
+        raise UserError(f"{path}: the tensors cover {covered} of {len(body)} data bytes: truncated or damaged")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Files: atomic writes (a temporary sibling, fsync, rename, fsync the parent), as Corpus Lab does.
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temp_sibling(path):
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def write_file_atomic(path, data):
+    temp = temp_sibling(path)
+    try:
+        with open(temp, "xb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+        fsync_dir(os.path.dirname(path))
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+
+
+def write_dir_atomic(final, files):
+    if os.path.exists(final):
+        raise UserError(f"{final} already exists")
+    temp = temp_sibling(final)
+    os.mkdir(temp)
+    try:
+        for name, data in files.items():
+            with open(os.path.join(temp, name), "xb") as f:
+                f.write(data.encode("utf-8") if isinstance(data, str) else data)
+                f.flush()
+                os.fsync(f.fileno())
+        fsync_dir(temp)
+        os.rename(temp, final)
+        fsync_dir(os.path.dirname(final))
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def remove_stale_temps(parent):
+    for name in os.listdir(parent):
+        if name.startswith(".") and TEMP_MARK in name:
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read ({e})")
+    if not isinstance(value, dict):
+        raise UserError(f"{path}: not a JSON object")
+    return value
+
+
+def list_checkpoints(run_dir):
+    """Complete checkpoint folders, oldest first (by step, then name); temporaries are skipped."""
+    parent = os.path.join(run_dir, "checkpoints")
+    found = []
+    if not os.path.isdir(parent):
+        return found
+    for name in os.listdir(parent):
+        path = os.path.join(parent, name)
+        if (name.startswith(".") and TEMP_MARK in name) or not os.path.isdir(path):
+            continue
+        if not all(os.path.isfile(os.path.join(path, f)) for f in CHECKPOINT_FILES):
+            continue
+        try:
+            step = read_json(os.path.join(path, "trainer_state.json"))["step"]
+        except (UserError, KeyError):
+            continue
+        found.append((step, name, path))
+    return [p for _, _, p in sorted(found)]
+
+
+def prune_checkpoints(run_dir, keep, protect):
+    paths = list_checkpoints(run_dir)
+    for path in paths[: max(0, len(paths) - keep)]:
+        if os.path.basename(path) in protect:
+            continue
+        doomed = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}{TEMP_MARK}{os.getpid()}-deleting")
+        os.rename(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def to_json(value, **kw):
+    """JSON as JavaScript reads it: NaN and infinities become null (JSON.stringify's choice)."""
+
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(value), allow_nan=False, **kw)
+
+
+def read_metrics(path):
+    rows = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    pass
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading the export
+
+
+def verify_export():
+    """Checks plan.json's checksums of the exported files: a damaged copy is refused before training."""
+    plan = read_json(os.path.join(HERE, "plan.json"))
+    if plan.get("format") != "corpus-lab-torch-export" or plan.get("format_version") != 1:
+        raise UserError(f"{HERE}/plan.json is not a Corpus Lab export (format_version 1)")
+    for rel, digest in plan["files"].items():
+        path = os.path.join(HERE, rel)
+        if not os.path.isfile(path):
+            raise UserError(f"{path} is missing: copy the whole exported folder")
+        if sha256_of(path) != digest:
+            raise UserError(f"{path} is damaged or half-copied (its sha256 differs from plan.json's): copy it again")
+    return plan
+
+
+def load_tokens(name, dtype, count):
+    path = os.path.join(HERE, name)
+    itemsize = np.dtype(dtype).itemsize
+    if os.path.getsize(path) != count * itemsize:
+        raise UserError(f"{path} has {os.path.getsize(path)} bytes, plan.json says {count} tokens of {itemsize} bytes")
+    return np.memmap(path, dtype=np.dtype(dtype).newbyteorder("<"), mode="r")
+
+
+def load_checkpoint(path, model, with_optimizer=True):
+    """Weights into the model; returns (trainer_state, moments by parameter name)."""
+    for f in CHECKPOINT_FILES:
+        if not os.path.isfile(os.path.join(path, f)):
+            raise UserError(f"{path} is not a complete checkpoint: {f} is missing")
+    weights = read_safetensors(os.path.join(path, "model.safetensors"))
+    params = dict(model.named_parameters())
+    expected = set(gpt2_tensor_names(model))
+    if set(weights) != expected:
+        raise UserError(f"{path}/model.safetensors does not hold this model's tensors (missing {sorted(expected - set(weights))[:3]}, extra {sorted(set(weights) - expected)[:3]})")
+    with torch.no_grad():
+        for name, value in weights.items():
+            if name not in params:
+                if torch.any(value != 0):
+                    raise UserError(f"{path}: {name} is not zero, but the model has no biases")
+                continue
+            if tuple(value.shape) != tuple(params[name].shape):
+                raise UserError(f"{path}: {name} has shape {list(value.shape)}, the model needs {list(params[name].shape)}")
+            params[name].copy_(value)
+    moments = {}
+    if with_optimizer:
+        saved = read_safetensors(os.path.join(path, "optimizer.safetensors"))
+        for name, p in params.items():
+            for key in ("m", "v"):
+                t = saved.get(f"{key}.{name}")
+                if t is None or tuple(t.shape) != tuple(p.shape):
+                    raise UserError(f"{path}/optimizer.safetensors has no {key}.{name} of shape {list(p.shape)}")
+                moments[f"{key}.{name}"] = t
+    state = read_json(os.path.join(path, "trainer_state.json"))
+    for key in ("step", "epoch", "cursor", "seed"):
+        if not isinstance(state.get(key), int) or state[key] < 0:
+            raise UserError(f"{path}/trainer_state.json: {key} must be a whole number ≥ 0")
+    return state, moments
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Continue a Corpus Lab run in PyTorch (run under torchrun for several GPUs or machines).")
+    p.add_argument("--max-steps", type=int, help="optimizer steps, counted from step 0 of the run (as corpus-lab's --max-steps)")
+    p.add_argument("--epochs", type=int, help="passes over the training split, counted from the start of the run")
+    p.add_argument("--out", help="the run folder to write (default: run/ next to this file); an existing one is continued")
+    p.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
+    p.add_argument("--batch", type=int, help="sequences per rank per forward pass; the global batch stays the plan's (gradient accumulation)")
+    args = p.parse_args(argv)
+    for name in ("max_steps", "epochs", "batch"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be a whole number ≥ 1 (got {v})")
+    return args
+
+
+def rows_of_rank(batch, world, rank):
+    """Rows [begin, end) of the global batch this rank computes (the first ranks one more when it does not divide)."""
+    base, extra = divmod(batch, world)
+    begin = rank * base + min(rank, extra)
+    return begin, begin + base + (1 if rank < extra else 0)
+
+
+def main(argv):
+    args = parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device_kind = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device_kind == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: PyTorch sees no CUDA device here (use --device cpu, or install a CUDA build of PyTorch)")
+    device = torch.device(f"cuda:{local_rank}" if device_kind == "cuda" else "cpu")
+    if device_kind == "cuda":
+        torch.cuda.set_device(device)
+
+    export = verify_export() if local_rank == 0 else read_json(os.path.join(HERE, "plan.json"))
+    if world > 1:
+        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+    try:
+        train(args, export, world, rank, device, device_kind)
+    except BaseException as e:
+        out = os.path.abspath(args.out or os.path.join(HERE, "run"))
+        if rank == 0 and os.path.exists(os.path.join(out, "run.json")) and read_json(os.path.join(out, "run.json")).get("status") == "training":
+            update_run(out, status="failed" if not isinstance(e, KeyboardInterrupt) else "cancelled", error=str(e) or type(e).__name__, trainer=None)
+        raise
+    finally:
+        if world > 1:
+            dist.destroy_process_group()
+
+
+def train(args, export, world, rank, device, device_kind):
+    lead = rank == 0
+    saved_plan = export["plan"]
+    cfg = saved_plan["model"]
+    out = os.path.abspath(args.out or os.path.join(HERE, "run"))
+    model = GPT(cfg).to(device)
+    start_dir = os.path.join(HERE, export["start"]["checkpoint"])
+    if os.path.exists(os.path.join(out, "run.json")):
+        existing = list_checkpoints(out)
+        if not existing:
+            raise UserError(f"{out} holds a run without a complete checkpoint: pass a new --out")
+        start_dir = existing[-1]
+    elif os.path.isdir(out) and os.listdir(out):
+        raise UserError(f"{out} is not empty and not a run: pass a new --out")
+    state, moments = load_checkpoint(start_dir, model)
+    plan = remake_plan(state.get("plan") or saved_plan, args.max_steps, args.epochs)
+    if plan["trainTokens"] != saved_plan["trainTokens"]:
+        raise UserError(f"{start_dir} was trained on a different corpus than this export")
+    if plan["totalSteps"] <= state["step"]:
+        raise UserError(f"the run is already at step {state['step']} of {plan['totalSteps']}: pass a larger --max-steps or --epochs")
+    opts = plan["options"]
+    batch, context = opts["batch"], cfg["context"]
+    if world > batch:
+        raise UserError(f"{world} processes for a global batch of {batch} sequences: use at most {batch}")
+    first, last = rows_of_rank(batch, world, rank)
+    per_pass = args.batch or (last - first)
+
+    data = export["data"]
+    train_tokens = load_tokens(data["train"], data["dtype"], saved_plan["trainTokens"])
+    val_tokens = load_tokens(data["val"], data["dtype"], saved_plan["valTokens"])
+    eval_starts = eval_window_starts(len(val_tokens), context, opts["evalBatches"] * batch)
+
+    decayed = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    kept = [p for n, p in model.named_parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decayed, "weight_decay": opts["weightDecay"]}, {"params": kept, "weight_decay": 0.0}],
+        lr=opts["lr"],
+        betas=(opts["beta1"], opts["beta2"]),
+        eps=1e-8,
+    )
+    for name, p in model.named_parameters():
+        optimizer.state[p] = {
+            "step": torch.tensor(float(state["step"])),
+            "exp_avg": moments[f"m.{name}"].to(device),
+            "exp_avg_sq": moments[f"v.{name}"].to(device),
+        }
+    net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device_kind == "cuda" else None) if world > 1 else model
+
+    step, epoch, cursor = state["step"], state["epoch"], state["cursor"]
+    best_val = state.get("best_val_loss")
+    best_val = math.inf if best_val is None else best_val
+    best_name = state.get("best_checkpoint") or ""
+    elapsed_before = state.get("elapsed_s") or 0.0
+    started = time.time()
+    elapsed = lambda: elapsed_before + time.time() - started
+    metrics_path = os.path.join(out, "metrics.jsonl")
+
+    def emit(event):
+        if lead:
+            print(to_json(event), flush=True)
+
+    def log(event):
+        if lead:
+            with open(metrics_path, "a", encoding="utf-8") as f:
+                f.write(to_json(event) + "\n")
+        emit(event)
+
+    if lead:
+        open_run(out, export, plan, step, device_kind, world)
+    emit({"type": "start", "run_dir": out, "step": step, "epoch": epoch + 1, "resumed_from": start_dir, "world_size": world, "device": device_kind, "per_rank_batch": per_pass})
+
+    last_loss, last_val, last_eval_step = state.get("loss", math.nan), math.nan, -1
+    tokens_per_s = 0.0
+    order = epoch_starts(len(train_tokens), context, opts["seed"], epoch)
+
+    def window_batch(tokens, starts):
+        idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(context + 1)[None, :]
+        rows = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64)).to(device)
+        return rows[:, :-1], rows[:, 1:]
+
+    def evaluate():
+        nonlocal last_val, last_eval_step
+        if lead:
+            model.eval()
+            total = 0.0
+            with torch.no_grad():
+                for i in range(0, len(eval_starts), per_pass):
+                    group = eval_starts[i : i + per_pass]
+                    x, y = window_batch(val_tokens, group)
+                    total += model(x, y).item() * len(group)
+            model.train()
+            last_val = total / len(eval_starts)
+            log({"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val, "elapsed_s": elapsed()})
+        if world > 1:
+            shared = torch.tensor([last_val], dtype=torch.float64, device=device)
+            dist.broadcast(shared, 0)
+            last_val = shared.item()
+        last_eval_step = step
+
+    def checkpoint(name, reason, epoch_for_event):
+        nonlocal best_val, best_name
+        if math.isnan(last_val) or last_eval_step != step:
+            evaluate()
+        if last_val < best_val:
+            best_val, best_name = last_val, name
+        if lead:
+            write_checkpoint(out, name, model, optimizer, start_dir, {
+                "step": step,
+                "epoch": epoch,
+                "cursor": cursor,
+                "seed": opts["seed"],
+                "best_val_loss": best_val if math.isfinite(best_val) else None,
+                "best_checkpoint": best_name,
+                "rng": {"kind": "counter", "seed": opts["seed"], "step": step, "epoch": epoch},
+                "elapsed_s": elapsed(),
+                "loss": last_loss,
+                "val_loss": last_val,
+                "plan": plan,
+            })
+            prune_checkpoints(out, opts["keepCheckpoints"], [best_name] if best_name else [])
+            update_run(out, last_checkpoint=os.path.join(out, "checkpoints", name), step=step, val_loss=last_val)
+        emit({"type": "checkpoint", "step": step, "epoch": epoch_for_event, "path": os.path.join(out, "checkpoints", name), "val_loss": last_val, "reason": reason})
+        if world > 1:
+            dist.barrier()
+
+    model.train()
+    while step < plan["totalSteps"]:
+        t0 = time.time()
+        n = len(order)
+        rows = [int(order[(cursor * batch + b) % n]) for b in range(first, last)]
+        lr = learning_rate_at(plan, step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)
+        local_loss = torch.zeros((), device=device)
+        passes = [rows[i : i + per_pass] for i in range(0, len(rows), per_pass)]
+        for i, part in enumerate(passes):
+            x, y = window_batch(train_tokens, part)
+            # Weighted so that DDP's mean over ranks of the summed passes is the whole batch's mean loss.
+            weight = len(part) * world / batch
+            sync = i == len(passes) - 1 or world == 1
+            if sync:
+                loss = net(x, y) * weight
+                loss.backward()
+            else:
+                with net.no_sync():
+                    loss = net(x, y) * weight
+                    loss.backward()
+            local_loss += loss.detach() / world
+        if world > 1:
+            dist.all_reduce(local_loss)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), opts["gradClip"])
+        loss_value, norm_value = local_loss.item(), float(grad_norm)
+        if not (math.isfinite(loss_value) and math.isfinite(norm_value)):
+            raise UserError(
+                f"training diverged at step {step + 1} (learning rate {lr:.3g}): the loss is {loss_value} and the gradient norm {norm_value}; "
+                f"the last good checkpoint is kept — lower the learning rate"
+            )
+        optimizer.step()
+        if device_kind == "cuda":
+            torch.cuda.synchronize()
+        rate = batch * context / max(time.time() - t0, 1e-9)
+        tokens_per_s = rate if tokens_per_s == 0 else 0.9 * tokens_per_s + 0.1 * rate
+        last_loss = loss_value
+        step_epoch = epoch + 1
+        step += 1
+        cursor += 1
+        log({"type": "step", "step": step, "epoch": step_epoch, "loss": loss_value, "lr": lr, "grad_norm": norm_value, "tokens_per_s": tokens_per_s, "elapsed_s": elapsed()})
+        epoch_done = cursor >= plan["stepsPerEpoch"]
+        if epoch_done:
+            epoch += 1
+            cursor = 0
+            order = epoch_starts(len(train_tokens), context, opts["seed"], epoch)
+        if step % plan["evalEvery"] == 0 or step == plan["totalSteps"]:
+            evaluate()
+        if epoch_done:
+            checkpoint(f"epoch-{step_epoch:04d}", "epoch", step_epoch)
+        elif step == plan["totalSteps"]:
+            checkpoint(f"step-{step:08d}", "final", step_epoch)
+    if lead:
+        update_run(out, status="completed", trainer=None)
+    emit({"type": "done", "step": step, "epoch": epoch + (1 if cursor > 0 else 0), "loss": last_loss, "val_loss": last_val, "elapsed_s": elapsed(), "reason": "completed"})
+
+
+def write_checkpoint(out, name, model, optimizer, start_dir, trainer_state):
+    params = dict(model.named_parameters())
+    weights = {n: params[n] if n in params else torch.zeros(params[n[: -len("bias")] + "weight"].shape[-1]) for n in gpt2_tensor_names(model)}
+    moments = {}
+    for n, p in params.items():
+        moments[f"m.{n}"] = optimizer.state[p]["exp_avg"]
+        moments[f"v.{n}"] = optimizer.state[p]["exp_avg_sq"]
+    parent = os.path.join(out, "checkpoints")
+    os.makedirs(parent, exist_ok=True)
+    remove_stale_temps(parent)
+    with open(os.path.join(start_dir, "config.json"), "rb") as f:
+        config = f.read()
+    with open(os.path.join(out, "tokenizer.json"), "rb") as f:
+        tokenizer = f.read()
+    write_dir_atomic(os.path.join(parent, name), {
+        "model.safetensors": encode_safetensors(weights, {"format": "pt"}),
+        "config.json": config,
+        "tokenizer.json": tokenizer,
+        "optimizer.safetensors": encode_safetensors(moments, {"format": "corpus-lab-adamw"}),
+        "trainer_state.json": to_json(trainer_state, indent=2) + "\n",
+    })
+
+
+def open_run(out, export, plan, step, device_kind, world):
+    """Creates RUN_DIR as a Corpus Lab run (or reopens it), with the history up to `step`."""
+    os.makedirs(os.path.join(out, "checkpoints"), exist_ok=True)
+    if not os.path.exists(os.path.join(out, "tokenizer.json")):
+        shutil.copyfile(os.path.join(HERE, "tokenizer.json"), os.path.join(out, "tokenizer.json"))
+    metrics = os.path.join(out, "metrics.jsonl")
+    history = read_metrics(metrics if os.path.exists(metrics) else os.path.join(HERE, "metrics.jsonl"))
+    kept = [r for r in history if not isinstance(r.get("step"), (int, float)) or r["step"] <= step]
+    write_file_atomic(metrics, "".join(to_json(r) + "\n" for r in kept))
+    run_path = os.path.join(out, "run.json")
+    run = read_json(run_path) if os.path.exists(run_path) else dict(export["run"], created=datetime.datetime.now(datetime.timezone.utc).isoformat())
+    run.update(
+        format_version=1,
+        backend={"name": f"pytorch-{device_kind}", "threads": world},
+        plan=plan,
+        status="training",
+        trainer={"pid": os.getpid(), "host": socket.gethostname()},
+    )
+    write_file_atomic(run_path, to_json(run, indent=2) + "\n")
+
+
+def update_run(out, **patch):
+    path = os.path.join(out, "run.json")
+    run = read_json(path)
+    for key, value in patch.items():
+        if value is None:
+            run.pop(key, None)
+        else:
+            run[key] = value
+    write_file_atomic(path, to_json(run, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except UserError as e:
+        print(f"train.py: {e}", file=sys.stderr)
+        sys.exit(2)
