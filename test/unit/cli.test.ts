@@ -5,6 +5,10 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '../../src/core/safetensors';
+import { loadAddon } from '../../src/worker/engine/native';
+
+/** What --backend auto picks here: native when its addon is built. */
+const AUTO = 'addon' in loadAddon() ? 'native' : 'wasm';
 
 // These run the built CLI (dist/cli.js) as a user would; `npm test` builds it first.
 const REPO = join(__dirname, '../../..');
@@ -77,7 +81,7 @@ test('train --json streams start/step/eval/checkpoint/done; generate and eval re
   for (const f of ['run.json', 'metrics.jsonl', 'tokenizer.json']) assert.ok(existsSync(join(run, f)), f);
   const run2 = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
   assert.equal(run2.status, 'completed');
-  assert.equal(run2.backend.name, 'wasm');
+  assert.equal(run2.backend.name, AUTO);
 
   const g = cli(['generate', run, '--prompt', '대한민국', '--max-tokens', '10', '--seed', '1', '--json']);
   assert.equal(g.code, 0, g.stderr);
@@ -129,7 +133,7 @@ test('bench --json prints the contract fields', () => {
   const b = JSON.parse(r.stdout);
   for (const k of ['ms_per_step', 'tokens_per_s', 'backend', 'threads', 'params']) assert.ok(k in b, k);
   assert.equal(b.params, 809_856);
-  assert.equal(b.backend, 'wasm');
+  assert.equal(b.backend, AUTO);
 });
 
 test('bench --profile: one step by kernel, only real kernels counted, our kernels in use on wasm', () => {

@@ -75,7 +75,7 @@ test('SIGKILL at random moments (also mid-checkpoint): the newest checkpoint loa
     let killedWithCheckpoint = 0;
     for (let trial = 0; trial < 8; trial++) {
       const run = join(root, `killed-${trial}`);
-      const args = ['train', KOREAN, '-o', run, '--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '32', '--seed', '11', '--max-steps', String(steps), '--json'];
+      const args = ['train', KOREAN, '-o', run, '--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '32', '--seed', '11', '--max-steps', String(steps), '--backend', 'wasm', '--json'];
       const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
       let steps0 = 0;
       // Kill after a random number of logged steps plus a random sub-step delay.

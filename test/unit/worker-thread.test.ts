@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkerRequest, WorkerResponse, parseWorkerResponse } from '../../src/worker/protocol';
+import { loadAddon } from '../../src/worker/engine/native';
 
 // The built worker (dist/worker.js), driven through its typed protocol as the extension drives it.
 const REPO = join(__dirname, '../../..');
@@ -72,7 +73,8 @@ test('a fresh worker asked for two estimates at once starts the wasm backend onc
     });
     for (const id of [1, 2]) worker.postMessage({ kind: 'estimate', id, request: { corpusPath: KOREAN, preset: id === 1 ? 'tiny' : 'small', measureSteps: 1 } } satisfies WorkerRequest);
     await done;
-    assert.deepEqual([...results.values()].map((r) => r.backend), ['wasm', 'wasm']);
+    const auto = 'addon' in loadAddon() ? 'native' : 'wasm';
+    assert.deepEqual([...results.values()].map((r) => r.backend), [auto, auto]);
   } finally {
     await worker.terminate();
   }
