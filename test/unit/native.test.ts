@@ -9,7 +9,7 @@ import { addonPath, loadAddon } from '../../src/worker/engine/native';
 import { fusedLinear } from '../../src/worker/engine/kernels/linear';
 import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { fusedLayerNorm } from '../../src/worker/engine/kernels/layer-norm';
-import { crossEntropy } from '../../src/worker/model/ops';
+import { crossEntropy, embed } from '../../src/worker/model/ops';
 import { Gpt } from '../../src/worker/model/gpt';
 import { ModelConfig } from '../../src/core/model-config';
 import { AdamW } from '../../src/worker/train/adamw';
@@ -116,6 +116,15 @@ test('fused cross-entropy: native equals log-softmax · one-hot from tfjs ops (l
     const targets = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7919) % vocab), 'int32');
     await sameOnBoth(`cross-entropy ${n}×${vocab}`, (l) => crossEntropy(l as tf.Tensor2D, targets), [logits], 5e-5);
     tf.dispose([logits, targets]);
+  }
+});
+
+test('embedding: native gather and scatter-add gradient equal the one-hot matmul of the tfjs ops (repeated and odd ids)', { skip }, async () => {
+  for (const [vocab, c, ids] of [[65, 128, [3, 3, 0, 64, 7, 3]], [50257, 9, [50256, 1, 1, 12345]], [5, 1, [4, 4, 4]]] as const) {
+    const table = randn([vocab, c], vocab);
+    const idx = tf.tensor1d(ids as unknown as number[], 'int32');
+    await sameOnBoth(`embedding ${vocab}×${c}`, (t) => embed(t as tf.Tensor2D, idx), [table], 1e-6);
+    tf.dispose([table, idx]);
   }
 });
 

@@ -15,6 +15,8 @@ export interface NativeAddon {
   linearBackward(heap: Heap, x: number, w: number, dy: number, dx: number, dw: number, db: number, n: number, inputs: number, outputs: number): void;
   crossEntropyForward(heap: Heap, logits: number, targets: number, lse: number, loss: number, n: number, vocab: number): void;
   crossEntropyBackward(heap: Heap, logits: number, targets: number, lse: number, dLoss: number, dLogits: number, n: number, vocab: number): void;
+  embeddingForward(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
+  embeddingBackward(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
   [kernel: string]: unknown;
