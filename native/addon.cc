@@ -244,6 +244,13 @@ napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args a(env, info, 3);
+  const float* x = a.at(1);
+  const long n = long(a.num(2));
+  return a.ok() ? number(env, kernels::sumSquares(x, n)) : nullptr;
+}
+
 napi_value ColumnSums(napi_env env, napi_callback_info info) {
   Args a(env, info, 5);
   const float* x = a.at(1);
@@ -317,6 +324,7 @@ NAPI_MODULE_INIT() {
       {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingForward", nullptr, EmbeddingForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingBackward", nullptr, EmbeddingBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"columnSums", nullptr, ColumnSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose2d", nullptr, Transpose2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"expArray", nullptr, ExpArray, nullptr, nullptr, nullptr, napi_default, nullptr},

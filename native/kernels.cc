@@ -374,6 +374,24 @@ void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n
   });
 }
 
+double sumSquares(const float* x, long n) {
+  const long chunk = 1 << 16;
+  const long chunks = (n + chunk - 1) / chunk;
+  std::vector<double> partial(chunks, 0.0);
+  parallelRange(chunks, 1, [&](long from, long to) {
+    for (long i = from; i < to; i++) {
+      float s = 0;
+      const long end = std::min(n, (i + 1) * chunk);
+#pragma omp simd reduction(+ : s)
+      for (long j = i * chunk; j < end; j++) s += x[j] * x[j];
+      partial[i] = s;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
 void columnSums(const float* x, float* out, int rows, int cols) {
   std::fill(out, out + cols, 0.0f);
   for (int r = 0; r < rows; r++) {

@@ -39,6 +39,9 @@ void embeddingForward(const float* table, const int32_t* ids, float* out, int n,
 /** dTable [vocab, c] = Σ over positions of dy's row added at its id (repeated ids accumulate). */
 void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c);
 
+/** Σ x², accumulated in double. */
+double sumSquares(const float* x, long n);
+
 void columnSums(const float* x, float* out, int rows, int cols);
 void transpose2d(const float* src, float* dst, int rows, int cols);
 void expArray(const float* x, float* y, long n);

@@ -171,13 +171,16 @@ test('AdamW kernel on native: same weights and moments as the tfjs-op AdamW; los
     const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 });
     optimizer.compositeOps = composite;
     const losses: number[] = [];
+    const norms: number[] = [];
     for (let step = 1; step <= 4; step++) {
       const inputs = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + step) % 17);
       const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 5 + step) % 17);
       // gradClip 0.5 makes the clipping factor matter
-      losses.push((await trainStep(model, optimizer, { inputs, targets, batch: 2, lr: 3e-2, update: step, gradClip: 0.5 })).loss);
+      const r = await trainStep(model, optimizer, { inputs, targets, batch: 2, lr: 3e-2, update: step, gradClip: 0.5 });
+      losses.push(r.loss);
+      norms.push(r.gradNorm);
     }
-    runs.push({ losses, weights: await model.weights(), moments: await optimizer.moments() });
+    runs.push({ losses, norms, weights: await model.weights(), moments: await optimizer.moments() });
     optimizer.dispose();
     model.dispose();
   }
@@ -187,6 +190,9 @@ test('AdamW kernel on native: same weights and moments as the tfjs-op AdamW; los
   for (const [name, m] of fused.moments) assert.ok(maxRelDiff(m.data, composite.moments.get(name)!.data) < 1e-5, name);
   // Adam's update is nearly sign(g) for tiny gradients, so float rounding of the products moves single weights by up to lr: compare losses.
   fused.losses.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses[i]) < 1e-3, `loss ${i} on native ${l} vs wasm ${wasm.losses[i]}`));
+  // the native gradient norm (clipping) against the tfjs ops', from the same first weights
+  assert.ok(Math.abs(fused.norms[0] - wasm.norms[0]) < 1e-5 * wasm.norms[0], `gradient norm ${fused.norms[0]} vs ${wasm.norms[0]}`);
+  assert.ok(wasm.norms[0] > 0.5, 'the clip must act in this test');
 });
 
 test('native kernels leak no tensors and free what they allocate', { skip }, async () => {
