@@ -222,6 +222,35 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value EmbeddingForward(napi_env env, napi_callback_info info) {
+  // (heap, table, ids (int32), out, n, vocab, c)
+  Args a(env, info, 7);
+  const float* table = a.at(1);
+  const int32_t* ids = a.at<int32_t>(2);
+  float* out = a.at(3);
+  const int n = a.integer(4), vocab = a.integer(5), c = a.integer(6);
+  if (a.ok()) kernels::embeddingForward(table, ids, out, n, vocab, c);
+  return nullptr;
+}
+
+napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
+  // (heap, ids (int32), dy, dTable, n, vocab, c)
+  Args a(env, info, 7);
+  const int32_t* ids = a.at<int32_t>(1);
+  const float* dy = a.at(2);
+  float* dTable = a.at(3);
+  const int n = a.integer(4), vocab = a.integer(5), c = a.integer(6);
+  if (a.ok()) kernels::embeddingBackward(ids, dy, dTable, n, vocab, c);
+  return nullptr;
+}
+
+napi_value SumSquares(napi_env env, napi_callback_info info) {
+  Args a(env, info, 3);
+  const float* x = a.at(1);
+  const long n = long(a.num(2));
+  return a.ok() ? number(env, kernels::sumSquares(x, n)) : nullptr;
+}
+
 napi_value ColumnSums(napi_env env, napi_callback_info info) {
   Args a(env, info, 5);
   const float* x = a.at(1);
@@ -293,6 +322,9 @@ NAPI_MODULE_INIT() {
       {"adamwUpdate", nullptr, AdamwUpdate, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"crossEntropyForward", nullptr, CrossEntropyForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"embeddingForward", nullptr, EmbeddingForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"embeddingBackward", nullptr, EmbeddingBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"columnSums", nullptr, ColumnSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose2d", nullptr, Transpose2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"expArray", nullptr, ExpArray, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -349,6 +349,49 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
   });
 }
 
+void embeddingForward(const float* table, const int32_t* ids, float* out, int n, int vocab, int c) {
+  for (int r = 0; r < n; r++) {
+    const int id = ids[r];
+    if (id >= 0 && id < vocab) std::memcpy(out + long(r) * c, table + long(id) * c, sizeof(float) * c);
+    else std::fill(out + long(r) * c, out + long(r + 1) * c, 0.0f);
+  }
+}
+
+void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c) {
+  // Each thread owns a block of the table's columns, so rows with the same id never race.
+  parallelRange(long(vocab) * c, 1 << 16, [&](long from, long to) { std::fill(dTable + from, dTable + to, 0.0f); });
+  const int blocks = std::max(1, std::min(pool.size(), c / 16));
+  const int width = (c + blocks - 1) / blocks;
+  pool.run(blocks, [&](int b) {
+    const int from = b * width, to = std::min(c, from + width);
+    for (int r = 0; r < n; r++) {
+      const int id = ids[r];
+      if (id < 0 || id >= vocab) continue;
+      float* dst = dTable + long(id) * c;
+      const float* src = dy + long(r) * c;
+      for (int j = from; j < to; j++) dst[j] += src[j];
+    }
+  });
+}
+
+double sumSquares(const float* x, long n) {
+  const long chunk = 1 << 16;
+  const long chunks = (n + chunk - 1) / chunk;
+  std::vector<double> partial(chunks, 0.0);
+  parallelRange(chunks, 1, [&](long from, long to) {
+    for (long i = from; i < to; i++) {
+      float s = 0;
+      const long end = std::min(n, (i + 1) * chunk);
+#pragma omp simd reduction(+ : s)
+      for (long j = i * chunk; j < end; j++) s += x[j] * x[j];
+      partial[i] = s;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
 void columnSums(const float* x, float* out, int rows, int cols) {
   std::fill(out, out + cols, 0.0f);
   for (int r = 0; r < rows; r++) {

@@ -34,6 +34,14 @@ float crossEntropyForward(const float* logits, const int32_t* targets, float* ls
 /** dlogits = (softmax − onehot) · scale, scale being d(loss)/n. */
 void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float scale, float* dLogits, int n, int vocab);
 
+/** Rows `ids` [n] of table [vocab, c] into out [n, c]. */
+void embeddingForward(const float* table, const int32_t* ids, float* out, int n, int vocab, int c);
+/** dTable [vocab, c] = Σ over positions of dy's row added at its id (repeated ids accumulate). */
+void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c);
+
+/** Σ x², accumulated in double. */
+double sumSquares(const float* x, long n);
+
 void columnSums(const float* x, float* out, int rows, int cols);
 void transpose2d(const float* src, float* dst, int rows, int cols);
 void expArray(const float* x, float* y, long n);

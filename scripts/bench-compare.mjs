@@ -3,9 +3,14 @@
 // one run. The peer is measured at 1 thread and at all cores and its better figure is the
 // reference (docs/tfjs-notes.md: OpenMP at 2 threads collapses when anything else holds a core).
 //
+// With --gpt2, also the GPT-2-small shape (12 layers, 12 heads, width 768, context 128, batch 4,
+// vocab 50257; random tokens) against ../shared/bench/torch_finetune.py --mode full: speed and
+// peak RSS (from /usr/bin/time -v), one run each.
+//
 // usage: node scripts/bench-compare.mjs [--rounds 3] [--steps 30] [--python /usr/bin/python3]
-//          [--peer ../shared/bench/torch_gpt.py] [--corpus ../shared/corpora/tinyshakespeare.txt] [--json]
-import { execFileSync } from 'node:child_process';
+//          [--peer ../shared/bench/torch_gpt.py] [--corpus ../shared/corpora/tinyshakespeare.txt]
+//          [--backend auto|native|wasm] [--gpt2] [--gpt2-steps 4] [--json]
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -21,6 +26,10 @@ const { values: a } = parseArgs({
     peer: { type: 'string', default: join(repo, '../shared/bench/torch_gpt.py') },
     corpus: { type: 'string', default: join(repo, '../shared/corpora/tinyshakespeare.txt') },
     json: { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'auto' },
+    gpt2: { type: 'boolean', default: false },
+    'gpt2-steps': { type: 'string', default: '4' },
+    'finetune-peer': { type: 'string', default: join(repo, '../shared/bench/torch_finetune.py') },
   },
 });
 const rounds = Number(a.rounds);
@@ -28,7 +37,7 @@ const steps = Number(a.steps);
 const cores = availableParallelism();
 
 function ours() {
-  const out = execFileSync(process.execPath, [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--json'], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--backend', a.backend, '--json'], { encoding: 'utf8' });
   return JSON.parse(out.trim().split('\n').pop());
 }
 
@@ -88,6 +97,30 @@ if (!why) {
   summary.ratio = Math.round((oursTps / best) * 1000) / 1000;
 }
 
+// One command under /usr/bin/time -v: its last JSON line and its peak RSS in MB (undefined without GNU time).
+function timed(cmd, args) {
+  const haveTime = existsSync('/usr/bin/time');
+  const r = spawnSync(haveTime ? '/usr/bin/time' : cmd, haveTime ? ['-v', cmd, ...args] : args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
+  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), peak_rss_mb: rss ? Math.round(Number(rss[1]) / 1024) : undefined };
+}
+
+if (a.gpt2) {
+  const shape = { layers: 12, heads: 12, width: 768, context: 128, batch: 4, vocab: 50257 };
+  const shapeArgs = Object.entries(shape).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const o = timed(process.execPath, [join(repo, 'dist/cli.js'), 'bench', ...shapeArgs, '--steps', a['gpt2-steps'], '--backend', a.backend, '--json']);
+  const row = { shape, corpus_lab: { backend: o.backend, threads: o.threads, ms_per_step: o.ms_per_step, tokens_per_s: o.tokens_per_s, peak_rss_mb: o.peak_rss_mb } };
+  if (!why && existsSync(a['finetune-peer'])) {
+    // The peer's better of 1 thread and all cores, as for the standard config.
+    const tries = threadChoices.map((t) => timed(a.python, [a['finetune-peer'], '--mode', 'full', ...shapeArgs, '--steps', a['gpt2-steps'], '--threads', String(t)]));
+    const p = tries.reduce((best, x) => (x.tokens_per_s > best.tokens_per_s ? x : best));
+    row.pytorch = { ms_per_step: p.ms_per_step, tokens_per_s: p.tokens_per_s, threads: p.threads, peak_rss_mb: p.peak_rss_mb, tried: tries.map((x) => ({ threads: x.threads, ms_per_step: x.ms_per_step, peak_rss_mb: x.peak_rss_mb })) };
+    row.ratio = Math.round((o.tokens_per_s / p.tokens_per_s) * 1000) / 1000;
+  } else row.pytorch = { unavailable: why ?? `${a['finetune-peer']} not found` };
+  summary.gpt2_small = row;
+}
+
 if (a.json) console.log(JSON.stringify(summary));
 else {
   const fmt = (n) => Math.round(n).toLocaleString('en-US');
@@ -98,5 +131,18 @@ else {
   else {
     for (const t of threadChoices) console.log(`pytorch ${summary.pytorch.torch} (${summary.pytorch.blas}), ${t} thread(s): ${summary.pytorch[`threads_${t}`].ms_per_step} ms/step, ${fmt(summary.pytorch[`threads_${t}`].tokens_per_s)} tokens/s`);
     console.log(`ratio (corpus-lab ÷ best pytorch, tokens/s): ${summary.ratio.toFixed(3)}`);
+  }
+  const g = summary.gpt2_small;
+  if (g) {
+    const mb = (x) => (x === undefined ? '?' : `${x.toLocaleString('en-US')} MB`);
+    console.log('');
+    console.log(`GPT-2-small shape (12 layers, 12 heads, width 768, context 128, batch 4, vocab 50257), ${a['gpt2-steps']} steps:`);
+    console.log(`corpus-lab (${g.corpus_lab.backend}, ${g.corpus_lab.threads} thread(s)): ${g.corpus_lab.ms_per_step} ms/step, ${g.corpus_lab.tokens_per_s} tokens/s, peak RSS ${mb(g.corpus_lab.peak_rss_mb)}`);
+    if (g.pytorch.unavailable) console.log(`pytorch: not measured: ${g.pytorch.unavailable}`);
+    else {
+      for (const t of g.pytorch.tried) console.log(`pytorch full fine-tune, ${t.threads} thread(s): ${t.ms_per_step} ms/step, peak RSS ${mb(t.peak_rss_mb)}`);
+      console.log(`pytorch's best: ${g.pytorch.threads} thread(s), ${g.pytorch.tokens_per_s} tokens/s`);
+      console.log(`ratio (corpus-lab ÷ pytorch, tokens/s): ${g.ratio.toFixed(3)}; peak RSS ÷ pytorch's: ${g.corpus_lab.peak_rss_mb && g.pytorch.peak_rss_mb ? (g.corpus_lab.peak_rss_mb / g.pytorch.peak_rss_mb).toFixed(3) : '?'}`);
+    }
   }
 }

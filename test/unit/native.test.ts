@@ -9,7 +9,7 @@ import { addonPath, loadAddon } from '../../src/worker/engine/native';
 import { fusedLinear } from '../../src/worker/engine/kernels/linear';
 import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { fusedLayerNorm } from '../../src/worker/engine/kernels/layer-norm';
-import { crossEntropy } from '../../src/worker/model/ops';
+import { crossEntropy, embed } from '../../src/worker/model/ops';
 import { Gpt, KERNEL_OPS, TFJS_OPS } from '../../src/worker/model/gpt';
 import { ModelConfig } from '../../src/core/model-config';
 import { AdamW } from '../../src/worker/train/adamw';
@@ -119,6 +119,15 @@ test('fused cross-entropy: native equals log-softmax · one-hot from tfjs ops (l
   }
 });
 
+test('embedding: native gather and scatter-add gradient equal the one-hot matmul of the tfjs ops (repeated and odd ids)', { skip }, async () => {
+  for (const [vocab, c, ids] of [[65, 128, [3, 3, 0, 64, 7, 3]], [50257, 9, [50256, 1, 1, 12345]], [5, 1, [4, 4, 4]]] as const) {
+    const table = randn([vocab, c], vocab);
+    const idx = tf.tensor1d(ids as unknown as number[], 'int32');
+    await sameOnBoth(`embedding ${vocab}×${c}`, (t) => embed(t as tf.Tensor2D, idx), [table], 1e-6);
+    tf.dispose([table, idx]);
+  }
+});
+
 const configs: [ModelConfig, number][] = [
   [{ vocabSize: 65, context: 64, layers: 2, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true }, 3],
   // not whole SIMD vectors anywhere: native attention takes these shapes, the wasm one falls back to tfjs ops
@@ -162,13 +171,16 @@ test('AdamW kernel on native: same weights and moments as the tfjs-op AdamW; los
     const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 }, model.decayed);
     optimizer.compositeOps = composite;
     const losses: number[] = [];
+    const norms: number[] = [];
     for (let step = 1; step <= 4; step++) {
       const inputs = Int32Array.from({ length: 16 }, (_, i) => (i * 3 + step) % 17);
       const targets = Int32Array.from({ length: 16 }, (_, i) => (i * 5 + step) % 17);
       // gradClip 0.5 makes the clipping factor matter
-      losses.push((await trainStep(model, optimizer, { inputs, targets, batch: 2, lr: 3e-2, update: step, gradClip: 0.5 })).loss);
+      const r = await trainStep(model, optimizer, { inputs, targets, batch: 2, lr: 3e-2, update: step, gradClip: 0.5 });
+      losses.push(r.loss);
+      norms.push(r.gradNorm);
     }
-    runs.push({ losses, weights: await model.weights(), moments: await optimizer.moments() });
+    runs.push({ losses, norms, weights: await model.weights(), moments: await optimizer.moments() });
     optimizer.dispose();
     model.dispose();
   }
@@ -178,6 +190,9 @@ test('AdamW kernel on native: same weights and moments as the tfjs-op AdamW; los
   for (const [name, m] of fused.moments) assert.ok(maxRelDiff(m.data, composite.moments.get(name)!.data) < 1e-5, name);
   // Adam's update is nearly sign(g) for tiny gradients, so float rounding of the products moves single weights by up to lr: compare losses.
   fused.losses.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses[i]) < 1e-3, `loss ${i} on native ${l} vs wasm ${wasm.losses[i]}`));
+  // the native gradient norm (clipping) against the tfjs ops', from the same first weights
+  assert.ok(Math.abs(fused.norms[0] - wasm.norms[0]) < 1e-5 * wasm.norms[0], `gradient norm ${fused.norms[0]} vs ${wasm.norms[0]}`);
+  assert.ok(wasm.norms[0] > 0.5, 'the clip must act in this test');
 });
 
 test('native kernels leak no tensors and free what they allocate', { skip }, async () => {

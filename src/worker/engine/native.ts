@@ -15,6 +15,10 @@ export interface NativeAddon {
   linearBackward(heap: Heap, x: number, w: number, dy: number, dx: number, dw: number, db: number, n: number, inputs: number, outputs: number): void;
   crossEntropyForward(heap: Heap, logits: number, targets: number, lse: number, loss: number, n: number, vocab: number): void;
   crossEntropyBackward(heap: Heap, logits: number, targets: number, lse: number, dLoss: number, dLogits: number, n: number, vocab: number): void;
+  embeddingForward(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
+  embeddingBackward(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
+  sumSquares(heap: Heap, x: number, n: number): number;
+  adamwUpdate(heap: Heap, p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, keep: number, gradScale: number): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
   [kernel: string]: unknown;

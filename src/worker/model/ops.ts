@@ -1,5 +1,6 @@
 import { tf } from '../engine/backend';
 import { nativeCrossEntropy } from '../engine/kernels/cross-entropy';
+import { nativeEmbedding } from '../engine/kernels/embedding';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
 // 2-D, batch 1); tfjs's stock matmul gradient passes transposed operands and falls to a ~2 GFLOP/s
@@ -30,6 +31,8 @@ export function swapLastTwo(x: tf.Tensor): tf.Tensor {
  * gradient fails there; the gradient here is onehot(ids)ᵀ · dy, a plain matmul.
  */
 export function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const native = nativeEmbedding(table, ids);
+  if (native) return native;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const t = args[0] as tf.Tensor;
     return {

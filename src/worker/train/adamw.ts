@@ -1,6 +1,6 @@
 import { tf } from '../engine/backend';
 import { NamedTensors } from '../../core/tensor';
-import { callKernel, kernelsAvailable } from '../engine/kernels/kernel-module';
+import { callKernel, heap, heapOffset, kernelsAvailable, nativeKernels } from '../engine/kernels/kernel-module';
 
 export interface AdamWSettings {
   beta1: number;
@@ -42,6 +42,19 @@ export class AdamW {
     const c1 = 1 - Math.pow(beta1, step);
     const c2 = 1 - Math.pow(beta2, step);
     const decays = (name: string) => this.decayed.has(name) && weightDecay > 0;
+    const native = nativeKernels();
+    if (!this.compositeOps && native) {
+      // In place: native matmuls keep no packed copy of the weights (XNNPACK's cache is why the
+      // wasm kernel below writes new tensors), so no tensor is made or assigned per parameter.
+      const scale = gradScale.dataSync()[0];
+      const h = heap();
+      for (const [name, p] of this.params) {
+        const [pAt, gAt, mAt, vAt] = [p, grads[name], this.m.get(name)!, this.v.get(name)!].map(heapOffset);
+        const keep = decays(name) ? 1 - lr * weightDecay : 1;
+        native.adamwUpdate(h, pAt, gAt, mAt, vAt, pAt, mAt, vAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale);
+      }
+      return;
+    }
     if (!this.compositeOps && kernelsAvailable()) {
       const scale = gradScale.dataSync()[0];
       tf.tidy(() => {
@@ -99,6 +112,12 @@ export class AdamW {
 /** The global L2 norm of the gradients and the factor that scales it to at most maxNorm. */
 export function clipScale(grads: Record<string, tf.Tensor>, maxNorm: number): { scale: tf.Scalar; norm: tf.Scalar } {
   const names = Object.keys(grads);
+  const native = nativeKernels();
+  if (native) {
+    const h = heap();
+    const norm = Math.fround(Math.sqrt(names.reduce((s, n) => s + native.sumSquares(h, heapOffset(grads[n]), grads[n].size), 0)));
+    return { scale: tf.scalar(Math.min(1, maxNorm / (norm + 1e-6))), norm: tf.scalar(norm) };
+  }
   const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
   const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6))) as tf.Scalar;
   return { scale, norm };

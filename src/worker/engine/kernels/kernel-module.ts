@@ -116,6 +116,11 @@ export function heapFloats(t: tf.Tensor): Float32Array | undefined {
   return new Float32Array(backend.wasm.HEAPU8.buffer, offsetOf(backend, t), t.size);
 }
 
+/** Where a float32 or int32 tensor's values start in the wasm backend's heap (bytes). */
+export function heapOffset(t: tf.TensorInfo): number {
+  return offsetOf(wasmBackend(), t);
+}
+
 function offsetOf(backend: WasmBackendInternals, t: tf.TensorInfo): number {
   if (t.dtype !== 'float32' && t.dtype !== 'int32') throw new Error(`internal: kernel tensor of dtype ${t.dtype}`);
   const record = backend.dataIdMap.get(t.dataId);
