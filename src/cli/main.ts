@@ -12,6 +12,7 @@ import { attentionCommand } from './commands/attention';
 import { COMMANDS, commandHelp, usage } from './options';
 import { quantizeCommand } from './commands/quantize';
 import { mergeCommand } from './commands/merge';
+import { finetuneCommand } from './commands/finetune';
 import { version } from '../../package.json';
 
 const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = {
@@ -24,6 +25,7 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   bench: benchCommand,
   estimate: estimateCommand,
   quantize: quantizeCommand,
+  finetune: finetuneCommand,
   merge: mergeCommand,
   next: nextCommand,
   attention: attentionCommand,
