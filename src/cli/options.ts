@@ -117,7 +117,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: ['output', 'lora', 'rank', 'alpha', 'rslora', 'targets', 'replay', 'unseen', 'epochs', 'max-steps', 'lr', 'seed', 'backend', 'threads', 'json'],
   },
   merge: { args: ['ADAPTER_CHECKPOINT_OR_RUN'], summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).', options: ['output', 'json'] },
-  bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'json'] },
+  bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'] },
 };
 
 function placeholder(spec: OptionSpec): string {

@@ -151,13 +151,17 @@ export class Gpt {
     this.causalBias = tf.keep(tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([t, t]), -1, 0)), -1e9) as tf.Tensor2D));
   }
 
-  /** Fresh weights, as the weight table says. */
-  static initialise(config: ModelConfig, seed: number): Gpt {
+  /** Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing). */
+  static initialise(config: ModelConfig, seed: number, lora?: LoraOptions): Gpt {
     const table = weightTable(config);
-    return new Gpt(config, (name, shape, i) => {
-      const { init } = table.get(name)!;
-      return 'fill' in init ? tf.fill(shape, init.fill) : tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
-    });
+    return new Gpt(
+      config,
+      (name, shape, i) => {
+        const { init } = table.get(name)!;
+        return 'fill' in init ? tf.fill(shape, init.fill) : tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
+      },
+      lora,
+    );
   }
 
   /** A model from its weights; with `lora`, they are the frozen base under new adapters. */
