@@ -139,6 +139,43 @@ test('training LoRA moves only A and B: the base weights are unchanged, AdamW ke
   model.dispose();
 });
 
+test('LoRA gradients of A and B: the kernels (frozen base computing only input gradients) equal the tfjs ops', async () => {
+  const weights = await baseWeights();
+  const from: LoraOptions['from'] = new Map();
+  for (const m of matchTargets(config, ALL)) {
+    const [inputs, outputs] = weights.get(`${m}.weight`)!.shape;
+    const a = Float32Array.from({ length: 2 * inputs }, (_, i) => Math.sin(i));
+    const b = Float32Array.from({ length: 2 * outputs }, (_, i) => Math.cos(i) / 4);
+    from.set(m, { a: { shape: [2, inputs], data: a }, b: { shape: [outputs, 2], data: b } });
+  }
+  const model = Gpt.fromWeights(config, weights, lora({ r: 2, alpha: 4 }, ALL, from));
+  const grads = async (ops: typeof TFJS_OPS) => {
+    model.ops = ops;
+    const { grads: g } = tf.variableGrads(() => model.loss(ids, targets), [...model.params.values()]);
+    return Promise.all([...model.params.values()].map((v) => g[v.name].data()));
+  };
+  const [a, b] = [await grads(TFJS_OPS), await grads(KERNEL_OPS)];
+  a.forEach((g, i) => assert.ok(maxAbsDiff(g, b[i]) < 1e-4 && g.some((v) => v !== 0), [...model.params.keys()][i]));
+  // Finite differences through the frozen layers above: an A of the first block.
+  const name = loraParamName('transformer.h.0.attn.c_attn', 'A');
+  const index = [...model.params.keys()].indexOf(name);
+  const v = model.params.get(name)!;
+  const lossAt = (delta: number, k: number) => {
+    const values = v.dataSync().slice();
+    values[k] += delta;
+    v.assign(tf.tensor(values, v.shape));
+    const l = model.loss(ids, targets).dataSync()[0];
+    values[k] -= delta;
+    v.assign(tf.tensor(values, v.shape));
+    return l;
+  };
+  for (const k of [0, 5, 17]) {
+    const numeric = (lossAt(1e-2, k) - lossAt(-1e-2, k)) / 2e-2;
+    assert.ok(Math.abs(numeric - b[index][k]) < 2e-3 + 0.05 * Math.abs(numeric), `dL/dA[${k}]: ${b[index][k]} vs finite difference ${numeric}`);
+  }
+  model.dispose();
+});
+
 test("LoRA dropout applies to the adapter's input only when training", async () => {
   const weights = await baseWeights();
   const targets = ['mlp.c_fc'];

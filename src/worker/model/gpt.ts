@@ -40,6 +40,21 @@ export const KERNEL_OPS: OpSet = {
   fusedAttention: fusedCausalAttention,
 };
 
+/**
+ * The linear layers and head of a frozen base (LoRA): the same forward, but the backward pass
+ * computes only the input's gradient. Our kernels' gradients compute every input's at once, and
+ * the weight gradients (the head's alone is [vocab, width]) would be thrown away.
+ */
+function frozenBase(ops: OpSet): OpSet {
+  const onlyInput = (forward: (x: tf.Tensor) => tf.Tensor, backward: (dy: tf.Tensor) => tf.Tensor) =>
+    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({ value: forward(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => backward(dy) })) as (x: tf.Tensor) => tf.Tensor;
+  return {
+    ...ops,
+    linear: (x, w, b) => onlyInput((v) => ops.linear(v, w, b), (dy) => ops.head(dy, w))(x),
+    head: (x, wte) => onlyInput((v) => ops.head(v, wte), (dy) => matMul(dy, wte))(x) as tf.Tensor2D,
+  };
+}
+
 /** Per-layer keys and values of the tokens seen so far ([heads, t, headDim] each; batch 1). */
 export interface KvCache {
   keys: tf.Tensor3D[];
@@ -215,7 +230,7 @@ export class Gpt {
 
   /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the tied head. */
   readOut(x: tf.Tensor): tf.Tensor2D {
-    return this.ops.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
+    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
   }
 
   private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
@@ -266,11 +281,16 @@ export class Gpt {
 
   private linear(x: tf.Tensor, prefix: string, drop: Dropout): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
-    const y = this.ops.linear(x, w, this.bias(prefix, w.shape[1] as number));
+    const y = this.baseOps.linear(x, w, this.bias(prefix, w.shape[1] as number));
     if (!this.lora?.modules.has(prefix)) return y;
     const { scale, dropout } = this.lora;
     const down = this.ops.head(drop(x, dropout), this.p(loraParamName(prefix, 'A')));
     return tf.add(y, this.ops.head(tf.mul(down, scale), this.p(loraParamName(prefix, 'B'))));
+  }
+
+  /** The ops for the base's weights: with LoRA they are frozen. */
+  private get baseOps(): OpSet {
+    return this.lora ? frozenBase(this.ops) : this.ops;
   }
 
   private norm(x: tf.Tensor, prefix: string): tf.Tensor {
