@@ -6,6 +6,7 @@ import { charVocabulary, extendCharTokenizer, extendEmbedding, replayRows, unsee
 import { Tokenizer } from '../../src/core/tokenizer';
 import { ModelConfig } from '../../src/core/model-config';
 import { ENGLISH, KOREAN } from './helpers';
+import { metricRows } from '../../src/core/metrics';
 
 const english = readFileSync(ENGLISH, 'utf8').slice(0, 5000);
 const korean = readFileSync(KOREAN, 'utf8').slice(0, 3000);
@@ -89,4 +90,13 @@ test('replay swaps about FRACTION of the rows for windows of the old text, the s
   }
   assert.ok(Math.abs(replaced / (500 * batch) - 0.25) < 0.03, `${replaced / (500 * batch)}`);
   assert.equal(replayRows(old, 0, 7, 1, batch, context, new Int32Array(batch * context), new Int32Array(batch * context)), 0);
+});
+
+test('the loss chart\'s rows carry the forgetting meter (base_val_loss) of fine-tuning evaluations', () => {
+  const rows = metricRows([
+    { type: 'step', step: 1, loss: 3 },
+    { type: 'eval', step: 1, loss: 3, val_loss: 2.5, base_val_loss: 1.75 },
+    { type: 'eval', step: 2, loss: 3, val_loss: 2.4 },
+  ]);
+  assert.deepEqual(rows, [{ step: 1, loss: 3 }, { step: 1, val_loss: 2.5, base_val_loss: 1.75 }, { step: 2, val_loss: 2.4 }]);
 });
