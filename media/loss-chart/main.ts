@@ -139,6 +139,10 @@ function drawCharts(): void {
     sets.push(series(overlay.rows, 'val_loss'));
     names.push(`${overlay.name}: ${strings.val ?? 'validation loss'}`);
   }
+  if (run.rows.some((r) => r.base_val_loss !== undefined)) {
+    sets.push(series(run.rows, 'base_val_loss'));
+    names.push(strings.baseVal ?? "validation loss on the base model's corpus");
+  }
   const lossChart = new uPlot(
     {
       title: strings.title,

@@ -13,6 +13,7 @@ import { exportTorchCommand } from './commands/export-torch';
 import { COMMANDS, commandHelp, usage } from './options';
 import { quantizeCommand } from './commands/quantize';
 import { mergeCommand } from './commands/merge';
+import { finetuneCommand } from './commands/finetune';
 import { version } from '../../package.json';
 
 const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = {
@@ -25,6 +26,7 @@ const RUN: Record<keyof typeof COMMANDS, (argv: string[]) => Promise<number>> = 
   bench: benchCommand,
   estimate: estimateCommand,
   quantize: quantizeCommand,
+  finetune: finetuneCommand,
   merge: mergeCommand,
   next: nextCommand,
   attention: attentionCommand,

@@ -1,6 +1,7 @@
 import { BACKEND_CHOICES } from '../worker/engine/backend';
 import { PRESETS } from '../core/model-config';
 import { INT8_SCHEMES } from '../core/int8';
+import { DEFAULT_LORA_TARGETS, DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
 
 // Every flag of every command, declared once: parsing, each command's --help, the usage text and
 // the request a command sends are derived from these two tables.
@@ -50,6 +51,13 @@ export const OPTIONS = {
   profile: { kind: 'switch', help: 'also time one step kernel by kernel' },
   scheme: { kind: INT8_SCHEMES, help: 'int8 layout: one scale per output channel, or per block of 32 weights (llama.cpp Q8_0)' },
   text: { kind: 'text', value: 'FILE', help: 'text to measure the quality on (default: the held-out tail of the run\'s corpus)' },
+  lora: { kind: 'switch', help: 'train a LoRA adapter (PEFT\'s format) on the frozen base instead of every weight' },
+  rank: { kind: 'int', value: 'N', help: 'LoRA rank r (default 8)' },
+  alpha: { kind: 'real', value: 'X', help: 'LoRA alpha; the update is scaled by alpha/r (default 2 × rank)' },
+  rslora: { kind: 'switch', help: 'rank-stabilised LoRA: scale by alpha/√r' },
+  targets: { kind: 'text', value: DEFAULT_LORA_TARGETS.join(','), help: 'modules LoRA adapts, by PEFT\'s GPT-2 names (default all four)' },
+  replay: { kind: 'real', value: 'FRACTION', help: `share of batch rows taken from the base's own corpus when it is known (default ${DEFAULT_REPLAY})` },
+  unseen: { kind: UNSEEN_POLICIES, help: 'characters a char model has never seen: map them to <unk> (default), or add embedding rows (full fine-tuning)' },
   lens: { kind: 'switch', help: 'also the logit lens: each layer\'s top 5 read through the final norm (layer 0 = the embeddings)' },
 } satisfies Record<string, OptionSpec>;
 
@@ -108,7 +116,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: ['output', 'json'],
     required: { output: 'DIR' },
   },
-  bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'json'] },
+  finetune: {
+    args: ['BASE', 'FILE'],
+    summary:
+      `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2 folder) on FILE: every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
+      `or with --lora an adapter on the frozen base (default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
+      'When BASE\'s own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.',
+    options: ['output', 'lora', 'rank', 'alpha', 'rslora', 'targets', 'replay', 'unseen', 'epochs', 'max-steps', 'lr', 'seed', 'backend', 'threads', 'json'],
+  },
+  bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'] },
 };
 
 function placeholder(spec: OptionSpec): string {

@@ -21,6 +21,9 @@ export class TrainProgress {
             `${e.params.toLocaleString('en-US')} parameters, ${p.model.layers} layers × ${p.model.heads} heads × ${p.model.width} wide, context ${p.model.context}, ` +
             `${p.trainTokens.toLocaleString('en-US')} training tokens, ${p.stepsPerEpoch} steps per epoch, ${p.totalSteps} steps · ${e.backend} (${e.threads} thread${e.threads === 1 ? '' : 's'})`,
         );
+        if (e.trainable_params < e.params) {
+          info(`trainable: ${e.trainable_params.toLocaleString('en-US')} of ${e.params.toLocaleString('en-US')} parameters (${((100 * e.trainable_params) / e.params).toFixed(2)}%); the rest is the frozen base`);
+        }
         info(`run folder: ${e.run_dir}`);
         break;
       }
@@ -29,7 +32,7 @@ export class TrainProgress {
         break;
       case 'eval':
         this.valLoss = e.val_loss;
-        this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
+        this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.base_val_loss !== undefined ? `, base corpus val loss ${e.base_val_loss.toFixed(4)}` : ''}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
         break;
       case 'notice':
         this.line(`step ${e.step}: ${e.message}`);

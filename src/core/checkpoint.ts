@@ -18,6 +18,9 @@ import { endOfText, hfSideFiles } from './hf-export';
 const MODEL_FOLDER_MARKERS = ['model.safetensors', 'trainer_state.json', 'model-int8.safetensors', 'adapter_model.safetensors', 'adapter_config.json'];
 
 export const CHECKPOINT_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
+/** A LoRA run's checkpoint (core/adapter-checkpoint.ts): the adapter as PEFT writes it, its base record and the training state. */
+export const ADAPTER_CHECKPOINT_FILES = ['adapter_model.safetensors', 'adapter_config.json', 'adapter_base.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
+const COMPLETE_SETS: readonly (readonly string[])[] = [CHECKPOINT_FILES, ADAPTER_CHECKPOINT_FILES];
 
 /** Where training stands: enough, with the plan, to continue exactly where it stopped. */
 export interface TrainerState {
@@ -162,7 +165,7 @@ export function listCheckpoints(runDir: string): { dir: string; step: number }[]
   for (const name of readdirSync(parent)) {
     const dir = join(parent, name);
     if (isTempName(name) || !statSync(dir).isDirectory()) continue;
-    if (!CHECKPOINT_FILES.every((f) => existsSync(join(dir, f)))) continue;
+    if (!COMPLETE_SETS.some((files) => files.every((f) => existsSync(join(dir, f))))) continue;
     let step = -1;
     try {
       step = parseTrainerState(readFileSync(join(dir, 'trainer_state.json'), 'utf8'), dir).step;
@@ -186,7 +189,7 @@ export async function listCheckpointsAsync(runDir: string): Promise<{ dir: strin
       .map(async (e) => {
         const dir = join(parent, e.name);
         try {
-          await Promise.all(CHECKPOINT_FILES.map((f) => access(join(dir, f))));
+          await Promise.any(COMPLETE_SETS.map((files) => Promise.all(files.map((f) => access(join(dir, f))))));
           const state = parseTrainerState(await readFile(join(dir, 'trainer_state.json'), 'utf8'), dir);
           const v = state.val_loss;
           return { dir, step: state.step, valLoss: typeof v === 'number' && Number.isFinite(v) ? v : undefined };

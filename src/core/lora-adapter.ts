@@ -87,7 +87,9 @@ export function matchTargets(c: ModelConfig, targets: string[]): string[] {
   return modules.filter((m) => matched.has(m));
 }
 
-const peftKey = (module: string, ab: 'A' | 'B') => `base_model.model.${module}.lora_${ab}.weight`;
+/** The model's name for an adapter matrix (PEFT's key without `base_model.model.`). */
+export const loraParamName = (module: string, ab: 'A' | 'B') => `${module}.lora_${ab}.weight`;
+const peftKey = (module: string, ab: 'A' | 'B') => `base_model.model.${loraParamName(module, ab)}`;
 
 /** adapter_config.json exactly as PEFT writes it: sorted keys, two-space indent, no newline at the end. */
 export function adapterConfigJson(s: LoraSettings, baseName: string): string {

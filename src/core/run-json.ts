@@ -7,6 +7,7 @@ import { readRegularFile } from './safe-fs';
 import { writeFileAtomic } from './atomic-write';
 import type { TrainPlan } from './train-options';
 import type { TokenizerKind } from './tokenizer';
+import type { FinetuneRecord } from './finetune';
 
 export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
 const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'failed'];
@@ -26,6 +27,8 @@ export interface RunJson {
   step?: number;
   val_loss?: number;
   error?: string;
+  /** A fine-tuning run: its base, LoRA settings, replay and the base's corpus. */
+  finetune?: FinetuneRecord;
 }
 
 export function writeRunJson(runDir: string, run: RunJson): void {

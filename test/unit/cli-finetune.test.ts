@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 const REPO = join(__dirname, '../../..');
 const CLI = join(REPO, 'dist/cli.js');
 const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
+const ENGLISH_FILE = join(REPO, 'media/samples/shakespeare.txt');
 const SMALL = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4'];
 const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-cli-ft-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -61,4 +62,151 @@ test('quantize: int8 checkpoint + report on the run\'s held-out text; eval and g
   assert.ok(!existsSync(join(dir, 'x')));
   assertUserError(['merge', run, '-o', join(dir, 'merged')], /is not a LoRA adapter/);
   assertUserError(['merge', run], /-o OUT_DIR is required/);
+});
+
+const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+const events = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+test('finetune --lora on Korean text: PEFT adapter checkpoints, trainable share, forgetting meter and replay; eval, next, merge and resume load it; PyTorch reads base + adapter alike', (t) => {
+  const english = join(dir, 'en.txt');
+  writeFileSync(english, readFileSync(ENGLISH_FILE, 'utf8').slice(0, 20_000));
+  const korean = join(dir, 'ko.txt');
+  writeFileSync(korean, readFileSync(KOREAN, 'utf8').slice(0, 6000));
+  const base = join(dir, 'char-base');
+  assert.equal(cli(['train', english, '-o', base, ...SMALL, '--max-steps', '30', '--backend', 'wasm']).code, 0);
+
+  const run = join(dir, 'lora');
+  const r = cli(['finetune', base, korean, '-o', run, '--lora', '--rank', '4', '--max-steps', '12', '--backend', 'wasm', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const ev = events(r.stdout);
+  const start = ev[0];
+  assert.equal(start.type, 'start');
+  // r 4 on all four modules of one block of width 32: A and B of c_attn (32→96), c_proj (32→32), c_fc (32→128), c_proj (128→32).
+  assert.equal(start.trainable_params, 4 * (32 + 96) + 4 * (32 + 32) + 4 * (32 + 128) + 4 * (128 + 32));
+  assert.ok((start.params as number) > (start.trainable_params as number));
+  const plan = start.plan as { options: { lr: number }; warmupSteps: number };
+  assert.equal(plan.options.lr, 1e-3);
+  assert.ok(plan.warmupSteps > 0, 're-warmed');
+  const unseen = ev.find((e) => e.type === 'notice' && /not in the model's vocabulary/.test(e.message as string));
+  assert.ok(unseen, 'the pre-flight lists the unseen Korean characters');
+  assert.match(unseen.message as string, /\d+\.\d+% of the text\), mapped to <unk>: "의" ×\d+/);
+  const evals = ev.filter((e) => e.type === 'eval');
+  assert.ok(evals.length > 0 && evals.every((e) => typeof e.base_val_loss === 'number' && (e.base_val_loss as number) > 0));
+  const logged = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.ok(logged.some((m) => m.type === 'eval' && typeof m.base_val_loss === 'number'));
+
+  const ckpt = join(run, 'checkpoints', readdirSync(join(run, 'checkpoints'))[0]);
+  assert.deepEqual(readdirSync(ckpt).sort(), [
+    'adapter_base.json',
+    'adapter_config.json',
+    'adapter_model.safetensors',
+    'optimizer.safetensors',
+    'tokenizer.json',
+    'trainer_state.json',
+  ]);
+  const config = JSON.parse(readFileSync(join(ckpt, 'adapter_config.json'), 'utf8'));
+  assert.equal(config.r, 4);
+  assert.equal(config.lora_alpha, 8, 'alpha defaults to 2 × rank');
+  assert.equal(config.fan_in_fan_out, true);
+  const file = readFileSync(join(ckpt, 'adapter_model.safetensors'));
+  const header = JSON.parse(file.subarray(8, 8 + Number(file.readBigUInt64LE(0))).toString('utf8'));
+  assert.deepEqual(header.__metadata__, { format: 'pt' });
+  assert.deepEqual(header['base_model.model.transformer.h.0.attn.c_attn.lora_A.weight'].shape, [4, 32]);
+  assert.deepEqual(header['base_model.model.transformer.h.0.attn.c_attn.lora_B.weight'].shape, [96, 4]);
+
+  const ev1 = cli(['eval', run, korean, '--json', '--backend', 'wasm']);
+  assert.equal(ev1.code, 0, ev1.stderr);
+  assert.ok(Math.abs(JSON.parse(ev1.stdout).loss - (evals[evals.length - 1].val_loss as number)) < 1.5);
+  const merged = join(dir, 'lora-merged');
+  assert.equal(cli(['merge', run, '-o', merged, '--json']).code, 0);
+  const mergedEval = cli(['eval', merged, korean, '--json', '--backend', 'wasm']);
+  assert.ok(Math.abs(JSON.parse(mergedEval.stdout).loss - JSON.parse(ev1.stdout).loss) < 1e-4, 'merged = base + adapter');
+
+  const prompt = 'to be or not';
+  const next = cli(['next', run, '--prompt', prompt, '--top-k', '5', '--json', '--backend', 'wasm']);
+  assert.equal(next.code, 0, next.stderr);
+
+  const resumed = cli(['train', korean, '--resume', run, '--max-steps', '16', '--backend', 'wasm', '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const rev = events(resumed.stdout);
+  assert.equal(rev[0].step, 12);
+  assert.equal(rev[rev.length - 1].step, 16);
+  assert.ok(rev.filter((e) => e.type === 'eval').every((e) => typeof e.base_val_loss === 'number'));
+  assert.ok(existsSync(join(run, 'checkpoints', 'step-00000016', 'adapter_model.safetensors')));
+
+  if (!hasTorch) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  const baseCkpt = JSON.parse(readFileSync(join(ckpt, 'adapter_base.json'), 'utf8')).path;
+  const ids = JSON.parse(cli(['encode', join(ckpt, 'tokenizer.json'), writeText('prompt.txt', prompt), '--json']).stdout).ids as number[];
+  const torch = JSON.parse(
+    execFileSync('/usr/bin/python3', [join(REPO, 'test/reference/gpt2_logits.py'), baseCkpt, JSON.stringify(ids), ckpt], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    }),
+  ).logits as number[][];
+  const last = torch[torch.length - 1];
+  for (const c of JSON.parse(next.stdout).candidates as { id: number; logit: number }[])
+    assert.ok(Math.abs(c.logit - last[c.id]) < 1e-4, `token ${c.id}: ${c.logit} vs PyTorch ${last[c.id]}`);
+});
+
+function writeText(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+test('finetune (full) with --unseen extend grows a char vocabulary; mistakes are one line, exit 2', () => {
+  const english = writeText('en2.txt', readFileSync(ENGLISH_FILE, 'utf8').slice(0, 8000));
+  const korean = writeText('ko2.txt', readFileSync(KOREAN, 'utf8').slice(0, 4000));
+  const base = join(dir, 'char-base2');
+  assert.equal(cli(['train', english, '-o', base, ...SMALL, '--max-steps', '10', '--backend', 'wasm']).code, 0);
+  const baseVocab = JSON.parse(readFileSync(join(base, 'run.json'), 'utf8')).tokenizer.vocabSize as number;
+  const run = join(dir, 'full');
+  const r = cli([
+    'finetune',
+    base,
+    korean,
+    '-o',
+    run,
+    '--unseen',
+    'extend',
+    '--max-steps',
+    '6',
+    '--replay',
+    '0.25',
+    '--backend',
+    'wasm',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const start = events(r.stdout)[0] as {
+    plan: { model: { vocabSize: number }; options: { lr: number } };
+    params: number;
+    trainable_params: number;
+  };
+  const koreanChars = new Set(readFileSync(korean, 'utf8'));
+  const englishChars = new Set(readFileSync(english, 'utf8'));
+  assert.equal(start.plan.model.vocabSize, baseVocab + [...koreanChars].filter((c) => !englishChars.has(c)).length);
+  assert.equal(start.plan.options.lr, 1e-4, 'full fine-tuning: a tenth of the from-scratch rate');
+  assert.equal(start.trainable_params, start.params);
+  const gen = cli(['generate', run, '--prompt', '대한민국', '--max-tokens', '5', '--json', '--backend', 'wasm']);
+  assert.equal(gen.code, 0, gen.stderr);
+  assertUserError(
+    ['finetune', base, korean, '-o', join(dir, 'x1'), '--lora', '--targets', 'c_atn'],
+    /LoRA target "c_atn" matches no module of this model; the modules are attn\.c_attn, attn\.c_proj, mlp\.c_fc, mlp\.c_proj/,
+  );
+  assertUserError(
+    ['finetune', base, korean, '-o', join(dir, 'x2'), '--lora', '--unseen', 'extend'],
+    /--unseen extend needs new embedding rows, which a LoRA adapter cannot hold/,
+  );
+  assertUserError(['finetune', base, korean, '-o', join(dir, 'x3'), '--rank', '4'], /add --lora/);
+  assertUserError(['finetune', base, korean, '-o', join(dir, 'x4'), '--replay', '0.9'], /--replay must be a fraction from 0 to 0\.5/);
+  assertUserError(['finetune', base], /missing FILE/);
+  assert.ok(!existsSync(join(dir, 'x1')));
 });

@@ -22,7 +22,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const req: TrainRequest = { ...rest, corpusPath: positionals[0] ?? bundledSample(), runDir: output };
   const progress = new TrainProgress();
   const emit = json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
+  return whileHandlingSigint(async (shouldStop) => ((await runTrainJob(req, emit, shouldStop)).reason === 'cancelled' ? 130 : 0));
+}
 
+/** Runs a training job; the first Ctrl-C asks it to stop at a checkpoint, a second one quits. */
+export async function whileHandlingSigint(run: (shouldStop: () => boolean) => Promise<number>): Promise<number> {
   let stopRequested = false;
   const onSigint = () => {
     if (stopRequested) process.exit(130); // a second Ctrl-C: the checkpoint write in flight is atomic
@@ -31,8 +35,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await runTrainJob(req, emit, () => stopRequested);
-    return result.reason === 'cancelled' ? 130 : 0;
+    return await run(() => stopRequested);
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -15,6 +15,7 @@ function chartStrings(): Record<string, string> {
     title: vscode.l10n.t('Loss'),
     train: vscode.l10n.t('train loss'),
     val: vscode.l10n.t('validation loss'),
+    baseVal: vscode.l10n.t("validation loss on the base model's corpus"),
     lr: vscode.l10n.t('learning rate'),
     throughput: vscode.l10n.t('tokens/s'),
     step: vscode.l10n.t('step'),

@@ -1,4 +1,4 @@
-import { Gpt } from '../model/gpt';
+import { Gpt, LoraOptions } from '../model/gpt';
 import { AdamW } from '../train/adamw';
 import { trainStep } from '../train/train-step';
 import { DEFAULT_TRAIN_OPTIONS } from '../../core/train-options';
@@ -11,9 +11,12 @@ export interface RandomTokenTrainer {
   dispose(): Promise<void>;
 }
 
-/** A fresh model and AdamW of `config`, trained on seeded random tokens on `threads` threads: what bench times and profiles. */
-export async function randomTokenTrainer(config: ModelConfig, batch: number, threads = 1): Promise<RandomTokenTrainer> {
-  const model = Gpt.initialise(config, 1);
+/**
+ * A fresh model and AdamW of `config`, trained on seeded random tokens on `threads` threads: what
+ * bench times and profiles. With `lora`, only adapters on the frozen random base train (one thread).
+ */
+export async function randomTokenTrainer(config: ModelConfig, batch: number, threads = 1, lora?: Omit<LoraOptions, 'seed'>): Promise<RandomTokenTrainer> {
+  const model = Gpt.initialise(config, 1, lora && { ...lora, seed: 1 });
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS, model.decayed);
   const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
   const rng = new Rng(7);
@@ -36,8 +39,8 @@ export async function randomTokenTrainer(config: ModelConfig, batch: number, thr
 }
 
 /** Wall time (ms) of full training steps on random tokens, after `warmup` untimed ones. */
-export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number, threads = 1): Promise<number[]> {
-  const trainer = await randomTokenTrainer(config, batch, threads);
+export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number, threads = 1, lora?: Omit<LoraOptions, 'seed'>): Promise<number[]> {
+  const trainer = await randomTokenTrainer(config, batch, threads, lora);
   const times: number[] = [];
   try {
     for (let i = 0; i < warmup + steps; i++) {

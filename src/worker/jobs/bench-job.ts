@@ -4,6 +4,8 @@ import { MODEL_DEFAULTS, ModelConfig, PRESETS, validateModelConfig } from '../..
 import { parameterCount } from '../../core/weight-table';
 import { StepProfile, profileTrainingStep } from '../bench/step-profile';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
+import { DEFAULT_LORA_TARGETS } from '../../core/finetune';
+import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 
 export interface BenchResult {
   /** Whether this was the standard config (docs/DESIGN.md §4), the one compared with the PyTorch peer. */
@@ -16,6 +18,10 @@ export interface BenchResult {
   /** Why a better engine was not used. */
   skipped?: string[];
   params: number;
+  /** Parameters AdamW updates (LoRA: the adapters'). */
+  trainable_params: number;
+  /** The process's peak resident memory so far (bytes). */
+  peak_rss_bytes: number;
   steps: number;
   config: ModelConfig & { batch: number };
   /** With `profile`: one more step on one thread, timed kernel by kernel. */
@@ -30,6 +36,9 @@ export interface BenchRequest extends Partial<Pick<ModelConfig, 'layers' | 'head
   threads?: number;
   backend?: BackendChoice;
   profile?: boolean;
+  /** Time LoRA steps instead (adapters of this rank on all four GPT-2 modules, alpha 2 × rank). */
+  lora?: boolean;
+  rank?: number;
 }
 
 /**
@@ -44,8 +53,12 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
   const batch = req.batch ?? p.batch;
   const steps = req.steps ?? 30;
   const standard = config.vocabSize === 65 && batch === p.batch && (['layers', 'heads', 'width', 'context'] as const).every((k) => config[k] === p[k]);
-  const trainingThreads = resolveTrainingThreads(req.threads, engine.backend, batch);
-  const ms = median(await timeTrainingSteps(config, batch, steps, warmup, trainingThreads));
+  const r = req.rank ?? 8;
+  const lora = req.lora ? { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 } : undefined;
+  const trainingThreads = lora ? 1 : resolveTrainingThreads(req.threads, engine.backend, batch);
+  const ms = median(await timeTrainingSteps(config, batch, steps, warmup, trainingThreads, lora));
+  const shapes = loraModuleShapes(config);
+  const loraParams = lora ? lora.modules.reduce((n, m) => n + r * (shapes.get(m)![0] + shapes.get(m)![1]), 0) : 0;
   return {
     ms_per_step: Math.round(ms * 100) / 100,
     tokens_per_s: Math.round((batch * config.context * 1000) / ms),
@@ -53,10 +66,12 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
     threads: trainingThreads * engine.threads,
     blas: engine.blas,
     skipped: engine.skipped.filter((why) => why.startsWith('native:')),
-    params: parameterCount(config),
+    params: parameterCount(config) + loraParams,
+    trainable_params: lora ? loraParams : parameterCount(config),
+    peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     steps,
     config: { ...config, batch },
     standard,
-    profile: req.profile ? await profileTrainingStep(config, batch, warmup) : undefined,
+    profile: req.profile ? await profileTrainingStep(config, batch, warmup, lora) : undefined,
   };
 }

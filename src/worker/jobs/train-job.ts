@@ -1,7 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
-import { train, TrainJob, TrainResult } from '../train/trainer';
+import { TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
 import { MODEL_DEFAULTS, MODEL_OPTION_KEYS, ModelConfig, ModelOptionKey, presetNamed, validateModelConfig } from '../../core/model-config';
@@ -13,8 +12,9 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { createRunDir } from '../../core/run-dir';
 import { effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
+import { openRunDir, trainInRun } from './run-folder';
+import { isFinetuneRun, resumeFinetuneJob } from './finetune-job';
 import { truncateMetrics } from '../../core/metrics';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
@@ -46,6 +46,7 @@ export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
 export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
   const engine = await startEngine(req.backend ?? 'auto');
+  if (req.resume && isFinetuneRun(req.resume)) return resumeFinetuneJob(req, corpus, engine, emit, shouldStop, log);
   if (req.resume) return resumeJob(req, corpus, engine, emit, shouldStop, log);
 
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
@@ -131,29 +132,4 @@ async function resumeJob(
     log,
     resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state },
   });
-}
-
-function openRunDir(req: TrainRequest): string {
-  if (!req.runDir) return createRunDir(req.runsRoot ?? join(process.cwd(), '.corpus-lab', 'runs'), req.corpusPath);
-  const dir = resolve(req.runDir);
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new UserError(`${dir} is not empty: choose a new folder, or pass --resume ${dir} to continue the run in it`);
-  }
-  return createRunDir(dirname(dir), req.corpusPath, dir);
-}
-
-/** Trains and records the outcome in run.json: completed, cancelled, or failed with the reason. */
-async function trainInRun(runDir: string, job: TrainJob): Promise<TrainResult> {
-  try {
-    const result = await train(job);
-    updateRunJson(runDir, { status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });
-    return result;
-  } catch (e) {
-    try {
-      updateRunJson(runDir, { status: 'failed', error: e instanceof Error ? e.message : String(e) });
-    } catch {
-      // The disk that just failed a checkpoint may fail this too; the first error is the one to report.
-    }
-    throw e;
-  }
 }

@@ -1,6 +1,7 @@
 import { tf } from '../engine/backend';
 import { ModelConfig } from '../../core/model-config';
-import { NamedTensors } from '../../core/tensor';
+import { HostTensor, NamedTensors } from '../../core/tensor';
+import { loraParamName } from '../../core/lora-adapter';
 import { weightTable } from '../../core/weight-table';
 import { mixSeed } from '../../core/rng';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo } from './ops';
@@ -39,6 +40,21 @@ export const KERNEL_OPS: OpSet = {
   fusedAttention: fusedCausalAttention,
 };
 
+/**
+ * The linear layers and head of a frozen base (LoRA): the same forward, but the backward pass
+ * computes only the input's gradient. Our kernels' gradients compute every input's at once, and
+ * the weight gradients (the head's alone is [vocab, width]) would be thrown away.
+ */
+function frozenBase(ops: OpSet): OpSet {
+  const onlyInput = (forward: (x: tf.Tensor) => tf.Tensor, backward: (dy: tf.Tensor) => tf.Tensor) =>
+    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({ value: forward(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => backward(dy) })) as (x: tf.Tensor) => tf.Tensor;
+  return {
+    ...ops,
+    linear: (x, w, b) => onlyInput((v) => ops.linear(v, w, b), (dy) => ops.head(dy, w))(x),
+    head: (x, wte) => onlyInput((v) => ops.head(v, wte), (dy) => matMul(dy, wte))(x) as tf.Tensor2D,
+  };
+}
+
 /** Per-layer keys and values of the tokens seen so far ([heads, t, headDim] each; batch 1). */
 export interface KvCache {
   keys: tf.Tensor3D[];
@@ -64,8 +80,27 @@ export function disposeCache(cache: KvCache): void {
   Object.assign(cache, newCache());
 }
 
-/** Dropout at the next site of a forward pass (each site draws its own seed); `active` only when training with dropout. */
-type Dropout = ((x: tf.Tensor) => tf.Tensor) & { active: boolean };
+/**
+ * Dropout at the next site of a forward pass (each site draws its own seed), at the model's rate
+ * unless given; `active` only when training with the model's dropout.
+ */
+type Dropout = ((x: tf.Tensor, rate?: number) => tf.Tensor) & { active: boolean };
+
+/**
+ * LoRA (Hu et al. 2021) as PEFT applies it to GPT-2's Conv1D layers: the adapted layer computes
+ * x·W + b + scale · drop(x)·Aᵀ·Bᵀ with A [r, in] and B [out, r]; W and b are frozen.
+ */
+export interface LoraOptions {
+  /** Module paths to adapt (transformer.h.0.attn.c_attn …; core/lora-adapter.ts matchTargets). */
+  modules: string[];
+  r: number;
+  /** alpha / r, or alpha / √r with rsLoRA (core/lora-adapter.ts loraScale). */
+  scale: number;
+  dropout: number;
+  seed: number;
+  /** A and B to start from (a resume) by module; otherwise PEFT's init: A kaiming-uniform (a = √5), B zero, so step 0 is the base. */
+  from?: Map<string, { a: HostTensor; b: HostTensor }>;
+}
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
@@ -76,7 +111,11 @@ let instances = 0;
  * GPT-2 names of the weight table (core/weight-table.ts), so a checkpoint is them written out.
  */
 export class Gpt {
+  /** The trainable parameters: every weight, or with LoRA only the adapters' A and B. */
   readonly params: Map<string, tf.Variable>;
+  /** With LoRA, the base weights: constants, so they get no gradients and no optimizer state. */
+  readonly frozen = new Map<string, tf.Tensor>();
+  readonly lora?: Omit<LoraOptions, 'from' | 'modules'> & { modules: ReadonlySet<string> };
   /** Names of the weights AdamW decays. */
   readonly decayed: ReadonlySet<string>;
   /** Chosen once: the kernels when the wasm backend has them. Tests swap in TFJS_OPS. */
@@ -85,37 +124,75 @@ export class Gpt {
   /** Zeros standing in for the biases of a model without them (no gradient: not variables). */
   private readonly zeros = new Map<number, tf.Tensor1D>();
 
-  private constructor(readonly config: ModelConfig, values: (name: string, shape: number[], index: number) => tf.Tensor) {
+  private constructor(
+    readonly config: ModelConfig,
+    values: (name: string, shape: number[], index: number) => tf.Tensor,
+    lora?: LoraOptions,
+  ) {
     const id = ++instances;
     const table = weightTable(config);
     this.params = new Map();
     [...table].forEach(([name, spec], i) => {
       const value = values(name, spec.shape, i);
-      this.params.set(name, tf.variable(value, true, `gpt${id}/${name}`));
-      value.dispose();
+      if (lora) this.frozen.set(name, tf.keep(value));
+      else {
+        this.params.set(name, tf.variable(value, true, `gpt${id}/${name}`));
+        value.dispose();
+      }
     });
     this.decayed = new Set([...table].filter(([, spec]) => spec.decay).map(([name]) => name));
+    if (lora) {
+      const { from, modules, ...rest } = lora;
+      this.lora = { ...rest, modules: new Set(modules) };
+      modules.forEach((m, i) => {
+        const [inputs, outputs] = this.frozen.get(`${m}.weight`)!.shape;
+        const bound = 1 / Math.sqrt(inputs); // kaiming_uniform_(a=√5): gain √(1/3) · √(3 / fan_in)
+        const saved = from?.get(m);
+        const a = saved
+          ? tf.tensor(saved.a.data, [lora.r, inputs])
+          : tf.randomUniform([lora.r, inputs], -bound, bound, 'float32', mixSeed(lora.seed, i));
+        const b = saved ? tf.tensor(saved.b.data, [outputs, lora.r]) : tf.zeros([outputs, lora.r]);
+        for (const [ab, value] of [
+          ['A', a],
+          ['B', b],
+        ] as const) {
+          this.params.set(loraParamName(m, ab), tf.variable(value, true, `gpt${id}/${loraParamName(m, ab)}`));
+          value.dispose();
+        }
+      });
+      this.decayed = new Set(this.params.keys());
+    }
     const t = config.context;
     this.causalBias = tf.keep(tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([t, t]), -1, 0)), -1e9) as tf.Tensor2D));
   }
 
-  /** Fresh weights, as the weight table says. */
-  static initialise(config: ModelConfig, seed: number): Gpt {
+  /** Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing). */
+  static initialise(config: ModelConfig, seed: number, lora?: LoraOptions): Gpt {
     const table = weightTable(config);
-    return new Gpt(config, (name, shape, i) => {
-      const { init } = table.get(name)!;
-      return 'fill' in init ? tf.fill(shape, init.fill) : tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
-    });
+    return new Gpt(
+      config,
+      (name, shape, i) => {
+        const { init } = table.get(name)!;
+        return 'fill' in init ? tf.fill(shape, init.fill) : tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
+      },
+      lora,
+    );
   }
 
-  static fromWeights(config: ModelConfig, weights: NamedTensors): Gpt {
-    return new Gpt(config, (name, shape) => {
-      const w = weights.get(name);
-      if (!w) throw new Error(`internal: weight ${name} missing after validation`);
-      return tf.tensor(w.data, shape, 'float32');
-    });
+  /** A model from its weights; with `lora`, they are the frozen base under new adapters. */
+  static fromWeights(config: ModelConfig, weights: NamedTensors, lora?: LoraOptions): Gpt {
+    return new Gpt(
+      config,
+      (name, shape) => {
+        const w = weights.get(name);
+        if (!w) throw new Error(`internal: weight ${name} missing after validation`);
+        return tf.tensor(w.data, shape, 'float32');
+      },
+      lora,
+    );
   }
 
+  /** The trainable parameters' values (with LoRA: the adapters', under core/lora-adapter.ts loraParamName). */
   async weights(): Promise<NamedTensors> {
     const out: NamedTensors = new Map();
     for (const [name, v] of this.params) out.set(name, { shape: v.shape.slice(), data: (await v.data()) as Float32Array });
@@ -130,9 +207,14 @@ export class Gpt {
     const { width: c, layers, dropout } = this.config;
     const [b, t] = ids.shape;
     const start = opts.cache?.length ?? 0;
-    const active = opts.dropoutSeed !== undefined && dropout > 0;
+    const training = opts.dropoutSeed !== undefined;
     let site = 0;
-    const drop: Dropout = Object.assign((x: tf.Tensor) => (active ? tf.dropout(x, dropout, undefined, mixSeed(opts.dropoutSeed!, site++)) : x), { active });
+    const drop: Dropout = Object.assign(
+      (x: tf.Tensor, rate = dropout) => (training && rate > 0 ? tf.dropout(x, rate, undefined, mixSeed(opts.dropoutSeed!, site++)) : x),
+      {
+        active: training && dropout > 0,
+      },
+    );
 
     const tok = tf.reshape(embed(this.p('transformer.wte.weight') as tf.Tensor2D, tf.reshape(ids, [b * t]) as tf.Tensor1D), [b, t, c]);
     const pos = tf.slice(this.p('transformer.wpe.weight'), [start, 0], [t, c]);
@@ -148,13 +230,19 @@ export class Gpt {
 
   /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the tied head. */
   readOut(x: tf.Tensor): tf.Tensor2D {
-    return this.ops.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
+    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
   }
 
   private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
     const pre = `transformer.h.${i}`;
-    x = tf.add(x, drop(this.linear(this.attention(this.norm(x, `${pre}.ln_1`), i, b, t, drop, cache, inspect), `${pre}.attn.c_proj`)));
-    return tf.add(x, drop(this.linear(this.ops.gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`)), `${pre}.mlp.c_proj`)));
+    x = tf.add(
+      x,
+      drop(this.linear(this.attention(this.norm(x, `${pre}.ln_1`), i, b, t, drop, cache, inspect), `${pre}.attn.c_proj`, drop)),
+    );
+    return tf.add(
+      x,
+      drop(this.linear(this.ops.gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`, drop)), `${pre}.mlp.c_proj`, drop)),
+    );
   }
 
   /** Causal self-attention of normed [batch·time, width]; heads merged out. */
@@ -163,12 +251,15 @@ export class Gpt {
     const hd = c / h;
     const pre = `transformer.h.${i}.attn.c_attn`;
     if (this.ops.fusedAttention && !cache && !drop.active && !inspect?.attention && fusedAttentionSupported(t, hd)) {
-      return this.ops.fusedAttention(this.linear(normed, pre) as tf.Tensor2D, b, t, h);
+      return this.ops.fusedAttention(this.linear(normed, pre, drop) as tf.Tensor2D, b, t, h);
     }
     // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
-    // on wasm than splitting the large [batch·time, 3·width] product.
+    // on wasm than splitting the large [batch·time, 3·width] product (an adapted c_attn is split).
+    const adapted = this.lora?.modules.has(pre) ? tf.split(this.linear(normed, pre, drop), 3, 1) : undefined;
     const [q, kNew, vNew] = [0, 1, 2].map((j) => {
-      const z = this.ops.linear(normed, tf.slice(this.p(`${pre}.weight`), [0, j * c], [c, c]), tf.slice(this.bias(pre, 3 * c), [j * c], [c]));
+      const z =
+        adapted?.[j] ??
+        this.ops.linear(normed, tf.slice(this.p(`${pre}.weight`), [0, j * c], [c, c]), tf.slice(this.bias(pre, 3 * c), [j * c], [c]));
       return tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
     });
     let [k, v] = [kNew, vNew];
@@ -188,9 +279,18 @@ export class Gpt {
     return tf.reshape(tf.transpose(tf.reshape(attended, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, c]);
   }
 
-  private linear(x: tf.Tensor, prefix: string): tf.Tensor {
+  private linear(x: tf.Tensor, prefix: string, drop: Dropout): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
-    return this.ops.linear(x, w, this.bias(prefix, w.shape[1] as number));
+    const y = this.baseOps.linear(x, w, this.bias(prefix, w.shape[1] as number));
+    if (!this.lora?.modules.has(prefix)) return y;
+    const { scale, dropout } = this.lora;
+    const down = this.ops.head(drop(x, dropout), this.p(loraParamName(prefix, 'A')));
+    return tf.add(y, this.ops.head(tf.mul(down, scale), this.p(loraParamName(prefix, 'B'))));
+  }
+
+  /** The ops for the base's weights: with LoRA they are frozen. */
+  private get baseOps(): OpSet {
+    return this.lora ? frozenBase(this.ops) : this.ops;
   }
 
   private norm(x: tf.Tensor, prefix: string): tf.Tensor {
@@ -205,8 +305,8 @@ export class Gpt {
     return this.zeros.get(size)!;
   }
 
-  private p(name: string): tf.Variable {
-    const v = this.params.get(name);
+  private p(name: string): tf.Tensor {
+    const v = this.params.get(name) ?? this.frozen.get(name);
     if (!v) throw new Error(`internal: no parameter ${name}`);
     return v;
   }
@@ -225,6 +325,6 @@ export class Gpt {
   }
 
   dispose(): void {
-    tf.dispose([...this.params.values(), this.causalBias, ...this.zeros.values()]);
+    tf.dispose([...this.params.values(), ...this.frozen.values(), this.causalBias, ...this.zeros.values()]);
   }
 }

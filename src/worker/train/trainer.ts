@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { Gpt } from '../model/gpt';
+import { Gpt, LoraOptions } from '../model/gpt';
 import { AdamW } from './adamw';
 import { trainStep } from './train-step';
 import { generate } from '../model/generator';
@@ -15,6 +15,9 @@ import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/chec
 import { appendMetrics } from '../../core/metrics';
 import { NamedTensors } from '../../core/tensor';
 import { parameterCount } from '../../core/weight-table';
+import { replayRows } from '../../core/finetune';
+import { BaseRecord, LoraSettings } from '../../core/lora-adapter';
+import { adapterLayers, writeAdapterCheckpoint } from '../../core/adapter-checkpoint';
 import { EngineInfo } from '../engine/backend';
 import { ReplicaFailure, ReplicaPool } from './replicas/replica-pool';
 
@@ -28,6 +31,14 @@ export interface TrainJob {
   /** Threads that share each batch (data-parallel replicas); 1 trains on this thread alone. */
   threads: number;
   resume?: { from: string; weights: NamedTensors; optimizer: NamedTensors; state: TrainerState };
+  /** Fine-tuning: the model to start from; with `lora` these are the frozen base's weights. */
+  start?: { weights: NamedTensors; lora?: LoraOptions };
+  /** LoRA: checkpoints are adapters (core/adapter-checkpoint.ts) on this base. */
+  adapter?: { settings: LoraSettings; base: BaseRecord };
+  /** Fine-tuning a base whose own corpus is known: its held-out part is evaluated too (forgetting), its training part replayed. */
+  baseCorpus?: { train: Int32Array; val: Int32Array; replay: number };
+  /** Told to the user right after the start event (e.g. the vocabulary pre-flight). */
+  notices?: string[];
   shouldStop: () => boolean;
   emit: (e: TrainEvent) => void;
   /** Diagnostic lines (the replicas' log). */
@@ -55,7 +66,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const valSplit = job.tokens.subarray(plan.trainTokens);
   const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
 
-  const model = job.resume ? Gpt.fromWeights(config, job.resume.weights) : Gpt.initialise(config, options.seed);
+  const baseEvalStarts = job.baseCorpus && evalWindowStarts(job.baseCorpus.val.length, context, options.evalBatches * batch);
+
+  const model = job.start ? Gpt.fromWeights(config, job.start.weights, job.start.lora) : job.resume ? Gpt.fromWeights(config, job.resume.weights) : Gpt.initialise(config, options.seed);
   const optimizer = new AdamW(model.params, options, model.decayed);
   if (job.resume) optimizer.restore(job.resume.optimizer);
   const state = { step: 0, epoch: 0, cursor: 0, bestValLoss: Infinity, bestCheckpoint: '' };
@@ -79,6 +92,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     }
   }
 
+  const trainable = [...model.params.values()].reduce((n, p) => n + p.size, 0);
   const started = performance.now();
   const elapsed = () => (performance.now() - started) / 1000 + (job.resume?.state.elapsed_s ?? 0);
   const log = (e: TrainEvent) => {
@@ -88,7 +102,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   emit({
     type: 'start',
     run_dir: job.runDir,
-    params: parameterCount(config),
+    params: parameterCount(config) + (model.lora ? trainable : 0),
+    trainable_params: trainable,
     backend: job.engine.backend,
     threads: job.engine.threads * (replicas?.size ?? 1),
     blas: job.engine.blas,
@@ -97,6 +112,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     epoch: state.epoch + 1,
     resumed_from: job.resume?.from,
   });
+  for (const message of job.notices ?? []) emit({ type: 'notice', step: state.step, message });
   for (const why of job.engine.skipped) if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
 
   const inputs = new Int32Array(batch * context);
@@ -110,13 +126,14 @@ export async function train(job: TrainJob): Promise<TrainResult> {
 
   const evaluate = async () => {
     lastValLoss = await meanLoss(model, valSplit, evalStarts, context, batch);
+    const baseValLoss = baseEvalStarts?.length ? await meanLoss(model, job.baseCorpus!.val, baseEvalStarts, context, batch) : undefined;
     let sample: string | undefined;
     try {
       sample = (await generate(model, tokenizer, '', { temperature: 0.8, topK: 0, topP: 1, maxTokens: SAMPLE_TOKENS, seed: state.step, stop: [] })).text;
     } catch {
       sample = undefined; // a sample is a courtesy; never let it stop training
     }
-    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, elapsed_s: elapsed(), sample });
+    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, base_val_loss: baseValLoss, elapsed_s: elapsed(), sample });
   };
 
   const checkpoint = async (name: string, reason: 'epoch' | 'final' | 'cancel', epochForEvent: number) => {
@@ -141,14 +158,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       val_loss: lastValLoss,
       plan,
     };
-    lastCheckpoint = writeCheckpoint(job.runDir, name, {
-      config,
-      weights: await model.weights(),
-      optimizer: await optimizer.moments(),
-      trainerState,
-      tokenizerJson: tokenizer.toJSON(),
-      tokenizerKind: tokenizer.kind,
-    });
+    const common = { optimizer: await optimizer.moments(), trainerState, tokenizerJson: tokenizer.toJSON() };
+    lastCheckpoint = job.adapter
+      ? writeAdapterCheckpoint(job.runDir, name, { ...common, base: job.adapter.base, adapter: { settings: job.adapter.settings, layers: adapterLayers([...model.lora!.modules], await model.weights()) } })
+      : writeCheckpoint(job.runDir, name, { ...common, config, weights: await model.weights(), tokenizerKind: tokenizer.kind });
     pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
     emit({ type: 'checkpoint', step: state.step, epoch: epochForEvent, path: lastCheckpoint, val_loss: lastValLoss, reason });
   };
@@ -161,6 +174,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'cancelled' };
       }
       fillBatch(trainSplit, epochPlan, state.cursor, batch, context, inputs, targets);
+      if (job.baseCorpus) replayRows(job.baseCorpus.train, job.baseCorpus.replay, options.seed, state.step, batch, context, inputs, targets);
       const lr = learningRateAt({ lr: options.lr, minLr: options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps }, state.step);
       const t0 = performance.now();
       const stepInput = { inputs, targets, batch, lr, update: state.step + 1, gradClip: options.gradClip, dropoutSeed: mixSeed(options.seed, state.step, 0xd0) };

@@ -1,0 +1,113 @@
+import { UserError } from './errors';
+import { Rng, mixSeed } from './rng';
+import { ModelConfig } from './model-config';
+import { HostTensor, NamedTensors } from './tensor';
+import { fillWindows } from './batches';
+import { LoraSettings } from './lora-adapter';
+import { weightTable } from './weight-table';
+
+/**
+ * Fine-tuning a model brought from elsewhere (docs/DESIGN.md §5b): what a run records of it in
+ * run.json, and the pure parts — the vocabulary pre-flight of char models, replayed old text.
+ */
+export interface FinetuneRecord {
+  /** The base model folder (a checkpoint, a Hugging Face folder …), absolute. */
+  base: string;
+  lora?: LoraSettings;
+  /** Share of the batch rows drawn from the base's own corpus (when it is known). */
+  replay: number;
+  unseen: UnseenPolicy;
+  /** The base's corpus, when it is known and unchanged: the forgetting meter's text. */
+  base_corpus?: { path: string; sha256: string };
+}
+
+export type UnseenPolicy = 'unk' | 'extend';
+export const UNSEEN_POLICIES: readonly UnseenPolicy[] = ['unk', 'extend'];
+
+/**
+ * Default peak learning rates. Full: a tenth of from-scratch (1e-3): the weights are already good,
+ * and a high re-warmed rate forgets more of the base (Ibrahim et al. 2024, arXiv 2403.08763).
+ * LoRA: the from-scratch rate; its best rate is about ten times full fine-tuning's
+ * (Biderman et al. 2024, arXiv 2405.09673), and B starts at zero.
+ */
+export const FINETUNE_LR = { full: 1e-4, lora: 1e-3 } as const;
+export const DEFAULT_REPLAY = 0.05;
+export const DEFAULT_LORA_TARGETS = ['c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
+
+export interface UnseenCharacters {
+  /** Characters of the text the vocabulary lacks, most frequent first. */
+  chars: { char: string; count: number }[];
+  /** Their occurrences over the text's characters. */
+  share: number;
+}
+
+/** The characters of `text` a char vocabulary lacks (they would all become <unk>). */
+export function unseenCharacters(vocab: ReadonlySet<string>, text: string): UnseenCharacters {
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const ch of text) {
+    total++;
+    if (!vocab.has(ch)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  }
+  const chars = [...counts].map(([char, count]) => ({ char, count })).sort((a, b) => b.count - a.count || a.char.localeCompare(b.char));
+  const unseen = chars.reduce((n, c) => n + c.count, 0);
+  return { chars, share: total === 0 ? 0 : unseen / total };
+}
+
+/** One line for the user: how many, how much of the text, the commonest few. */
+export function describeUnseen(u: UnseenCharacters, policy: UnseenPolicy): string {
+  const shown = u.chars.slice(0, 12).map((c) => `${JSON.stringify(c.char)} ×${c.count}`).join(', ');
+  const what = policy === 'unk' ? 'mapped to <unk>' : 'added to the vocabulary (new embedding rows)';
+  return `${u.chars.length} character(s) of the new text are not in the model's vocabulary (${(u.share * 100).toFixed(2)}% of the text), ${what}: ${shown}${u.chars.length > 12 ? ', …' : ''}`;
+}
+
+/** The vocabulary of a Corpus Lab char tokenizer.json (token → id). */
+export function charVocabulary(tokenizerJson: string): Map<string, number> {
+  const vocab = (JSON.parse(tokenizerJson) as { model: { vocab: Record<string, number> } }).model.vocab;
+  return new Map(Object.entries(vocab));
+}
+
+/** A char tokenizer.json with `chars` appended (new ids after the old ones, which keep theirs). */
+export function extendCharTokenizer(tokenizerJson: string, chars: string[]): string {
+  const json = JSON.parse(tokenizerJson) as { model: { vocab: Record<string, number> } };
+  let next = Object.keys(json.model.vocab).length;
+  for (const c of chars) json.model.vocab[c] = next++;
+  return JSON.stringify(json);
+}
+
+/** Weights with `rows` new token embeddings, drawn as the weight table initialises the embedding (N(0, 0.02)). */
+export function extendEmbedding(config: ModelConfig, weights: NamedTensors, rows: number, seed: number): { config: ModelConfig; weights: NamedTensors } {
+  const grown = { ...config, vocabSize: config.vocabSize + rows };
+  const init = weightTable(grown).get('transformer.wte.weight')!.init;
+  if (!('normal' in init)) throw new Error('internal: the token embedding is not drawn from a normal distribution');
+  const old = weights.get('transformer.wte.weight')!;
+  const data = new Float32Array(grown.vocabSize * config.width);
+  data.set(old.data);
+  const rng = new Rng(mixSeed(seed, 0xe3b));
+  for (let i = old.data.length; i < data.length; i++) data[i] = init.normal * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  const out: NamedTensors = new Map(weights);
+  out.set('transformer.wte.weight', { shape: [grown.vocabSize, config.width], data } satisfies HostTensor);
+  return { config: grown, weights: out };
+}
+
+/**
+ * Replay (Ibrahim et al. 2024): each row of a batch is, with probability `fraction`, a window of
+ * the base's own training text instead. Deterministic by (seed, step, row). Returns rows replaced.
+ */
+export function replayRows(old: Int32Array, fraction: number, seed: number, step: number, batch: number, context: number, inputs: Int32Array, targets: Int32Array): number {
+  if (fraction <= 0 || old.length < context + 1) return 0;
+  const rng = new Rng(mixSeed(seed, step, 0x4e91));
+  let n = 0;
+  for (let row = 0; row < batch; row++) {
+    if (rng.next() >= fraction) continue;
+    const start = rng.below(old.length - context);
+    fillWindows(old, [start], context, inputs.subarray(row * context), targets.subarray(row * context));
+    n++;
+  }
+  return n;
+}
+
+export function checkReplay(fraction: number): number {
+  if (!(fraction >= 0 && fraction <= 0.5)) throw new UserError(`--replay must be a fraction from 0 to 0.5 (got ${fraction})`);
+  return fraction;
+}

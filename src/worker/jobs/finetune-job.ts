@@ -1,0 +1,251 @@
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
+import { TrainJob, TrainResult } from '../train/trainer';
+import { LoraOptions } from '../model/gpt';
+import { Corpus, readCorpus } from '../../core/corpus';
+import { UserError } from '../../core/errors';
+import { Tokenizer } from '../../core/tokenizer';
+import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
+import { makeTrainPlan } from '../../core/train-plan';
+import { estimate } from '../../core/estimate';
+import { checkTrainingFits } from '../../core/memory-budget';
+import { TrainEvent } from '../../core/train-events';
+import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
+import { RunJson, effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
+import { truncateMetrics } from '../../core/metrics';
+import { writeFileAtomic } from '../../core/atomic-write';
+import { readModelFolder } from '../../core/model-folder';
+import { refuseDytExport } from '../../core/hf-export';
+import { LoraSettings, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
+import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
+import {
+  DEFAULT_LORA_TARGETS,
+  DEFAULT_REPLAY,
+  FINETUNE_LR,
+  FinetuneRecord,
+  UnseenPolicy,
+  UNSEEN_POLICIES,
+  charVocabulary,
+  checkReplay,
+  describeUnseen,
+  extendCharTokenizer,
+  extendEmbedding,
+  unseenCharacters,
+} from '../../core/finetune';
+import { resolveTrainingThreads } from '../train/replicas/replica-pool';
+import { openRunDir, trainInRun } from './run-folder';
+import type { TrainRequest } from './train-job';
+
+/** `corpus-lab finetune BASE FILE …` as the CLI and the extension send it. */
+export interface FinetuneRequest {
+  /** A Corpus Lab run or checkpoint, a Hugging Face GPT-2 folder, an int8 or merged folder. */
+  basePath: string;
+  corpusPath: string;
+  runDir?: string;
+  runsRoot?: string;
+  lora?: boolean;
+  rank?: number;
+  alpha?: number;
+  rslora?: boolean;
+  targets?: string[];
+  replay?: number;
+  unseen?: UnseenPolicy;
+  epochs?: number;
+  maxSteps?: number;
+  lr?: number;
+  seed?: number;
+  backend?: BackendChoice;
+  threads?: number;
+}
+
+type Emit = (e: TrainEvent) => void;
+
+export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
+  const corpus = readCorpus(req.corpusPath);
+  const lora = req.lora ? loraSettings(req) : undefined;
+  if (!lora && (req.rank !== undefined || req.alpha !== undefined || req.rslora !== undefined || req.targets !== undefined)) {
+    throw new UserError('--rank, --alpha, --rslora and --targets set up LoRA: add --lora (without it every weight is fine-tuned)');
+  }
+  const unseen = req.unseen ?? 'unk';
+  if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError(`--unseen must be unk or extend (got ${JSON.stringify(unseen)})`);
+  const replay = checkReplay(req.replay ?? DEFAULT_REPLAY);
+  const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
+
+  const baseDir = resolveCheckpoint(req.basePath);
+  const base = readModelFolder(baseDir);
+  if (lora && base.kind === 'adapter') throw new UserError(`${baseDir} is a LoRA adapter: merge it first (corpus-lab merge ${req.basePath} -o DIR) and fine-tune the merged folder`);
+  if (lora) refuseDytExport(base.config, 'LoRA cannot be trained in PEFT\'s format');
+  const modules = lora ? matchTargets(base.config, lora.targets) : [];
+  const engine = await startEngine(req.backend ?? 'auto');
+
+  // Vocabulary pre-flight: a char model meets characters its vocabulary lacks.
+  let { config, weights, tokenizerJson } = base;
+  let tokenizer = Tokenizer.fromJSON(tokenizerJson, join(baseDir, 'tokenizer.json'));
+  const notices: string[] = [];
+  if (tokenizer.kind === 'char') {
+    const found = unseenCharacters(new Set(charVocabulary(tokenizerJson).keys()), corpus.text);
+    if (found.chars.length > 0) {
+      if (unseen === 'extend') {
+        if (lora) throw new UserError(`${describeUnseen(found, 'unk')}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning`);
+        tokenizerJson = extendCharTokenizer(tokenizerJson, found.chars.map((c) => c.char));
+        ({ config, weights } = extendEmbedding(config, weights, found.chars.length, seed));
+        tokenizer = Tokenizer.fromJSON(tokenizerJson);
+      }
+      notices.push(describeUnseen(found, unseen));
+    }
+  } else if (req.unseen === 'extend') {
+    throw new UserError(`--unseen extend applies to character models; this model's tokenizer (${tokenizer.kind}) encodes any text`);
+  }
+  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+
+  const baseRun = runOfCheckpoint(baseDir, base.kind === 'checkpoint');
+  const batch = baseRun?.run.plan.options.batch ?? DEFAULT_TRAIN_OPTIONS.batch;
+  const lr = req.lr ?? (lora ? FINETUNE_LR.lora : FINETUNE_LR.full);
+  const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, seed, lr, minLr: lr / 10, epochs: req.epochs, maxSteps: req.maxSteps });
+  const plan = makeTrainPlan(tokens.length, config, options);
+  if (!lora) checkTrainingFits(estimate(config, batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
+  const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
+
+  const old = baseCorpus(baseRun, tokenizer, replay);
+  if ('why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
+  const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
+
+  const runDir = openRunDir(req);
+  writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizerJson);
+  writeRunJson(runDir, {
+    format_version: 1,
+    created: new Date().toISOString(),
+    corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
+    tokenizer: tokenizer.summary(),
+    backend: { name: engine.backend, threads: engine.threads * threads, blas: engine.blas },
+    plan,
+    status: 'training',
+    trainer: thisTrainer(),
+    finetune: record,
+  });
+  return trainInRun(runDir, {
+    runDir,
+    plan,
+    tokens,
+    tokenizer,
+    engine,
+    threads,
+    shouldStop,
+    emit,
+    log,
+    notices,
+    start: { weights, lora: lora && loraOptions(lora, modules, seed) },
+    adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
+    baseCorpus: 'why' in old ? undefined : old.tokens,
+  });
+}
+
+/** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
+export function isFinetuneRun(path: string): boolean {
+  const dir = resolve(path);
+  const runDir = existsSync(join(dir, 'run.json')) ? dir : dirname(dirname(dir));
+  return existsSync(join(runDir, 'run.json')) && readRunJson(runDir).finetune !== undefined;
+}
+
+/** `train --resume` of a fine-tuning run: its base, adapter and the base's corpus as they were. */
+export async function resumeFinetuneJob(req: TrainRequest, corpus: Corpus, engine: EngineInfo, emit: Emit, shouldStop: () => boolean, log: (message: string) => void): Promise<TrainResult> {
+  const dir = resolveCheckpoint(req.resume!);
+  const runDir = dirname(dirname(dir));
+  if (req.runDir && resolve(req.runDir) !== runDir) throw new UserError(`--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`);
+  const run = readRunJson(runDir);
+  const record = run.finetune!;
+  if (effectiveStatus(run) === 'training' && run.trainer?.pid !== process.pid) {
+    throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
+  }
+  let resumeFrom: NonNullable<TrainJob['resume']>;
+  let start: TrainJob['start'];
+  let adapter: TrainJob['adapter'];
+  let config;
+  if (record.lora) {
+    const base = readModelFolder(record.base);
+    const ckpt = readAdapterCheckpoint(dir, base.config);
+    const modules = [...ckpt.adapter.layers.keys()];
+    start = { weights: base.weights, lora: { ...loraOptions(ckpt.adapter.settings, modules, ckpt.trainerState.seed), from: ckpt.adapter.layers } };
+    adapter = { settings: ckpt.adapter.settings, base: ckpt.base };
+    resumeFrom = { from: dir, weights: new Map(), optimizer: ckpt.optimizer, state: ckpt.trainerState };
+    config = base.config;
+  } else {
+    const ckpt = readCheckpoint(dir, { withOptimizer: true });
+    resumeFrom = { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState };
+    config = ckpt.config;
+  }
+  const tokenizer = Tokenizer.load(join(dir, 'tokenizer.json'));
+  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+  const saved = run.plan;
+  const options = validateTrainOptions({ ...saved.options, epochs: req.epochs ?? saved.options.epochs, maxSteps: req.maxSteps ?? saved.options.maxSteps });
+  const plan = makeTrainPlan(tokens.length, config, options);
+  if (plan.trainTokens !== saved.trainTokens) throw new UserError(`${req.corpusPath} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run`);
+  if (plan.totalSteps <= resumeFrom.state.step) throw new UserError(`${dir} is already at step ${resumeFrom.state.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`);
+  const notices: string[] = [];
+  const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
+  const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
+  if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
+  truncateMetrics(runDir, resumeFrom.state.step);
+  updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
+  return trainInRun(runDir, {
+    runDir,
+    plan,
+    tokens,
+    tokenizer,
+    engine,
+    threads,
+    shouldStop,
+    emit,
+    log,
+    notices,
+    resume: resumeFrom,
+    start,
+    adapter,
+    baseCorpus: old && !('why' in old) ? old.tokens : undefined,
+  });
+}
+
+function loraSettings(req: FinetuneRequest): LoraSettings {
+  const r = req.rank ?? 8;
+  if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError(`--rank must be a whole number from 1 to 4096 (got ${r})`);
+  const alpha = req.alpha ?? 2 * r;
+  if (!(Number.isFinite(alpha) && alpha > 0)) throw new UserError(`--alpha must be a positive number (got ${alpha})`);
+  return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? DEFAULT_LORA_TARGETS, dropout: 0 };
+}
+
+function loraOptions(s: LoraSettings, modules: string[], seed: number): LoraOptions {
+  return { modules, r: s.r, scale: loraScale(s), dropout: s.dropout, seed };
+}
+
+/** LoRA trains on one thread: the data-parallel replicas each hold a full trainable model. */
+function trainingThreads(asked: number | undefined, engine: EngineInfo, batch: number, lora: boolean, notices: string[]): number {
+  const threads = resolveTrainingThreads(asked, engine.backend, batch);
+  if (!lora || threads === 1) return threads;
+  if (asked !== undefined) notices.push(`LoRA trains on one thread on ${engine.backend} (the training threads share full models only)`);
+  return 1;
+}
+
+/** The run a checkpoint folder belongs to (…/RUN/checkpoints/NAME), if any. */
+function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
+  const runDir = dirname(dirname(dir));
+  if (!isCheckpoint || basename(dirname(dir)) !== 'checkpoints' || !existsSync(join(runDir, 'run.json'))) return undefined;
+  return { dir: runDir, run: readRunJson(runDir) };
+}
+
+/** The base run's corpus, split as that run split it, if it is still on disk and unchanged. */
+function baseCorpus(
+  baseRun: { dir: string; run: RunJson } | undefined,
+  tokenizer: Tokenizer,
+  replay: number,
+): { why: string } | { tokens: NonNullable<TrainJob['baseCorpus']>; record: NonNullable<FinetuneRecord['base_corpus']> } {
+  if (!baseRun) return { why: 'the base is not a checkpoint of a Corpus Lab run, so its own text is unknown' };
+  const { path, sha256 } = baseRun.run.corpus;
+  if (!existsSync(path)) return { why: `the base run's corpus ${path} is no longer there` };
+  const text = readCorpus(path);
+  if (text.sha256 !== sha256) return { why: `the base run's corpus ${path} has changed since that run (sha256 differs)` };
+  const tokens = Int32Array.from(tokenizer.encode(text.text));
+  const { trainTokens, valTokens } = baseRun.run.plan;
+  if (tokens.length !== trainTokens + valTokens) return { why: `the base run's corpus no longer encodes to the ${trainTokens + valTokens} tokens it was trained on` };
+  return { tokens: { train: tokens.subarray(0, trainTokens), val: tokens.subarray(trainTokens), replay }, record: { path, sha256 } };
+}
