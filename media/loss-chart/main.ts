@@ -167,7 +167,7 @@ function dataTable(): HTMLElement {
   const table = document.createElement('table');
   table.id = 'data-table';
   const head = table.createTHead().insertRow();
-  for (const h of [strings.step, 'epoch', strings.train, strings.val, strings.lr, strings.throughput]) {
+  for (const h of [strings.step, strings.epoch, strings.train, strings.val, strings.lr, strings.throughput]) {
     const th = document.createElement('th');
     th.scope = 'col';
     th.textContent = h ?? '';

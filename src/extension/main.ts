@@ -6,7 +6,7 @@ import { LossChartPanel } from './webview/loss-chart-panel';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
-import { cleanCommand, CleanedDocuments } from './commands/clean';
+import { cleanCommand, applyCleanedCommand, discardCleanedCommand, CleanedDocuments } from './commands/clean';
 import { tokenizeCommand } from './commands/tokenize';
 import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRunCommand } from './commands/runs';
 import { generateSampleCommand } from './commands/generate';
@@ -43,6 +43,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('resumeTraining', resumeCommand(ctx)),
     command('cancelTraining', () => (ctx.training ? ctx.training.cancel() : vscode.window.showInformationMessage(vscode.l10n.t('No training is running.')))),
     command('cleanDocument', cleanCommand(ctx, cleaned)),
+    command('applyCleaned', applyCleanedCommand(cleaned)),
+    command('discardCleaned', discardCleanedCommand(cleaned)),
     command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
     command('generateSample', generateSampleCommand(ctx)),
     command('setActiveModel', setActiveModelCommand(ctx)),

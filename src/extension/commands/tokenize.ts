@@ -6,7 +6,7 @@ import { readCorpus } from '../../core/corpus';
 import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize, trainTokenizer } from '../../core/tokenizer';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { safeName } from '../../core/run-dir';
-import { resolveTarget, showError } from './util';
+import { checkTextFile, resolveTarget, showError } from './util';
 
 interface TokenizeOptions {
   kind: TokenizerKind;
@@ -18,13 +18,21 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
   return async (uri?: vscode.Uri, options?: TokenizeOptions) => {
     const target = await resolveTarget(uri);
     if (!target) return undefined;
+    const refused = await checkTextFile(ctx, target);
+    if (refused) return refused;
     try {
       const corpus = readCorpus(target.fsPath);
       const chosen = options ?? (await pickTokenizer(ctx, basename(target.fsPath), Buffer.byteLength(corpus.text)));
       if (!chosen) return undefined;
       const { kind, vocabSize } = chosen;
       const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize });
-      const file = join(dirname(ctx.runsRoot()), 'tokenizers', `${safeName(target.fsPath)}-${kind}${vocabSize ? `-${vocabSize}` : ''}`, 'tokenizer.json');
+      const file = join(
+        dirname(ctx.runsRoot()),
+        'tokenizers',
+        `${safeName(target.fsPath)}-${kind}${vocabSize ? `-${vocabSize}` : ''}`,
+        'tokenizer.json',
+      );
+      await ctx.ignoreInGit();
       writeFileAtomic(file, tokenizer.toJSON());
       tokens.showDocumentTokenizer({ file, label: basename(target.fsPath) });
       const count = tokenizer.encode(corpus.text).length;

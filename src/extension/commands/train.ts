@@ -7,9 +7,10 @@ import { WorkerError } from '../worker-client';
 import type { EstimateResult, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
-import { resolveTarget, showError } from './util';
+import { checkTextFile, resolveTarget, showError } from './util';
 import { parseRunJson } from '../../core/run-json';
 import { isInside } from '../../core/safe-fs';
+import { withParticles } from '../l10n';
 
 interface PresetItem extends vscode.QuickPickItem {
   preset: 'tiny' | 'small';
@@ -24,6 +25,8 @@ export function trainCommand(ctx: Ctx) {
       vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
       return;
     }
+    const refused = await checkTextFile(ctx, target);
+    if (refused) return refused;
     const preset = options?.preset ?? (await pickPreset(ctx, target));
     if (!preset) return;
     return startTraining(ctx, target, { corpusPath: target.fsPath, runsRoot: ctx.runsRoot(), preset, maxSteps: options?.maxSteps ?? ctx.config.maxSteps, epochs: options?.epochs ?? ctx.config.epochs });
@@ -96,7 +99,7 @@ async function readCorpusOfRun(path: string): Promise<{ path: string; sha256: st
 
 async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<'tiny' | 'small' | undefined> {
   const pick = vscode.window.createQuickPick<PresetItem>();
-  pick.title = vscode.l10n.t('Train a model on {0}', basename(target.fsPath));
+  pick.title = withParticles(vscode.l10n.t('Train a model on {0}', basename(target.fsPath)));
   pick.placeholder = vscode.l10n.t('Choose a model size (estimates for this file on this machine)');
   const items: PresetItem[] = [
     { preset: 'tiny', label: 'Tiny', description: vscode.l10n.t('4 layers · 4 heads · width 128 · context 64'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
@@ -148,13 +151,14 @@ export function describeEstimate(e: EstimateResult): string {
 }
 
 export function formatSeconds(s: number): string {
-  if (s < 60) return `${Math.max(1, Math.round(s))} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
+  if (s < 60) return vscode.l10n.t('{0} s', Math.max(1, Math.round(s)));
+  if (s < 3600) return vscode.l10n.t('{0} min', Math.round(s / 60));
+  return vscode.l10n.t('{0} h', (s / 3600).toFixed(1));
 }
 
 async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
+  await ctx.ignoreInGit();
   const job = ctx.trainer.request(
     (id) => ({ kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : ctx.config.tokenizer } }),
     (m) => {
@@ -173,7 +177,11 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
   void vscode.commands.executeCommand('corpusLab.openLossChart');
   try {
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Training on {0}', basename(target.fsPath)), cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: withParticles(vscode.l10n.t('Training on {0}', basename(target.fsPath))),
+        cancellable: true,
+      },
       async (progress, token) => {
         token.onCancellationRequested(() => {
           ctx.training?.cancel();

@@ -18,6 +18,7 @@ function chartStrings(): Record<string, string> {
     lr: vscode.l10n.t('learning rate'),
     throughput: vscode.l10n.t('tokens/s'),
     step: vscode.l10n.t('step'),
+    epoch: vscode.l10n.t('epoch'),
     smoothing: vscode.l10n.t('Smoothing'),
     logScale: vscode.l10n.t('Log scale'),
     compare: vscode.l10n.t('Compare with run…'),
