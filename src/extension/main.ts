@@ -9,7 +9,7 @@ import { trainCommand, resumeCommand } from './commands/train';
 import { cleanCommand, applyCleanedCommand, discardCleanedCommand, CleanedDocuments } from './commands/clean';
 import { tokenizeCommand } from './commands/tokenize';
 import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRunCommand } from './commands/runs';
-import { generateSampleCommand } from './commands/generate';
+import { generateSampleCommand, SampleDocuments } from './commands/generate';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
@@ -29,6 +29,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const tokens = new TokensView(ctx);
   const completion = new CompletionProvider(ctx);
   const cleaned = new CleanedDocuments();
+  const samples = new SampleDocuments();
   const command = (id: string, f: (...args: never[]) => unknown) => vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
 
   context.subscriptions.push(
@@ -37,6 +38,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.window.registerWebviewViewProvider(TokensView.id, tokens),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completion),
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
+    vscode.workspace.registerTextDocumentContentProvider(SampleDocuments.scheme, samples),
     LossChartPanel.registerSerializer(ctx),
     registerStatusBar(ctx),
     command('train', trainCommand(ctx)),
@@ -46,7 +48,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('applyCleaned', applyCleanedCommand(cleaned)),
     command('discardCleaned', discardCleanedCommand(cleaned)),
     command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
-    command('generateSample', generateSampleCommand(ctx)),
+    command('generateSample', generateSampleCommand(ctx, samples)),
     command('setActiveModel', setActiveModelCommand(ctx)),
     command('toggleInlineCompletion', toggleCompletionCommand(ctx)),
     command('openLossChart', openLossChartCommand(ctx)),

@@ -459,6 +459,42 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     }
   });
 
+  it('the preset pick says steps, epochs and total time; a quick run is shorter; the walkthrough shows no backticks and a Korean page', async () => {
+    const { describeEstimate } = await import('../../src/extension/commands/train');
+    const tenKb = { params: 800_000, flopsPerToken: 1, trainingBytes: 60e6, weightBytes: 3.2e6, tokensPerStep: 768, stepsPerEpoch: 5, secondsPerStep: 0.2, secondsPerEpoch: 1, preset: 'tiny', tokens: 10_000, totalSteps: 600, config: {} as never, backend: 'wasm', threads: 2 };
+    const text = describeEstimate(tenKb);
+    assert.match(text, /^600 steps = 120 epochs ≈ 2 min · /, text);
+    const { result } = api.ctx.trainer.request((id) => ({ kind: 'estimate', id, request: { corpusPath: en.fsPath, preset: 'tiny', maxSteps: 150, measureSteps: 0 } }));
+    const quick = await result;
+    assert.equal(quick.totalSteps, 150, 'the estimate follows the run length asked for');
+    const root = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath;
+    for (const file of ['package.nls.json', 'package.nls.ko.json']) {
+      const nls = JSON.parse(readFileSync(join(root, file), 'utf8')) as Record<string, string>;
+      for (const [key, value] of Object.entries(nls)) if (key.startsWith('walkthrough.')) assert.ok(!value.includes('`'), `${file} ${key} shows literal backticks: ${value}`);
+      assert.ok(nls['walkthrough.description'].length <= 70, `${file}: the walkthrough subtitle is cut off: ${nls['walkthrough.description']}`);
+      for (const step of ['open', 'train', 'complete']) assert.ok(existsSync(join(root, nls[`walkthrough.${step}.media`])), `${file}: ${step} page`);
+    }
+    const koPage = readFileSync(join(root, JSON.parse(readFileSync(join(root, 'package.nls.ko.json'), 'utf8'))['walkthrough.open.media']), 'utf8');
+    assert.match(koPage, /[가-힣]/);
+  });
+
+  it('Generate Sample: asks length, temperature and seed (given here), marks the prompt, and leaves no unsaved document', async () => {
+    const prompt = '대한민국은 ';
+    const run = async () =>
+      (await vscode.commands.executeCommand('corpusLab.generateSample', { prompt, maxTokens: 12, temperature: 0, seed: 5 })) as { uri: vscode.Uri; promptLength: number; text: string };
+    const first = await run();
+    assert.ok(first, 'generated');
+    assert.equal(first.promptLength, prompt.length);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === first.uri.toString());
+    assert.ok(doc, 'the sample is open');
+    for (let i = 0; i < 20 && doc.getText() !== prompt + first.text; i++) await settle(100);
+    assert.equal(doc.getText(), prompt + first.text);
+    assert.equal(doc.isDirty, false, 'closing the sample asks nothing');
+    assert.equal(doc.isUntitled, false);
+    assert.equal((await run()).text, first.text, 'same seed and temperature 0: same sample');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
   it('a worker that dies mid-training is reported, the host keeps running, and training works again', async () => {
     const running = vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult | undefined>;
     await new Promise<void>((resolve) => {

@@ -63,3 +63,15 @@ async function textFileProblem(path: string, name: string): Promise<string | und
     return vscode.l10n.t('Cannot read {0} ({1}).', name, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
   }
 }
+
+/** For an input box: undefined when core accepts the number; else what core says is wrong (in its English words). */
+export function coreValidation(text: string, check: (v: number) => unknown): string | undefined {
+  const v = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(v)) return vscode.l10n.t('Enter a number.');
+  try {
+    check(v);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
