@@ -213,7 +213,7 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
 export function describeEstimate(e: EstimateResult): string {
   const epochs = e.totalSteps / e.stepsPerEpoch;
   const epochText = Number.isInteger(epochs) ? epochs.toLocaleString() : epochs.toFixed(1);
-  const total = e.secondsPerStep === undefined ? '' : vscode.l10n.t('≈ {0} in all', formatSeconds(e.secondsPerStep * e.totalSteps));
+  const total = e.secondsPerStep === undefined ? '' : vscode.l10n.t('≈ {0}', formatSeconds(e.secondsPerStep * e.totalSteps));
   return [
     [vscode.l10n.t('{0} steps = {1} epochs', e.totalSteps.toLocaleString(), epochText), total].filter(Boolean).join(' '),
     vscode.l10n.t('{0} parameters', e.params.toLocaleString()),
