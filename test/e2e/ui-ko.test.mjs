@@ -26,11 +26,13 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     await train.click();
     await page.locator('.notification-toast', { hasText: 'empty.txt 파일이 비어 있어서 학습할 내용이 없습니다.' }).waitFor({ state: 'visible', timeout: 20_000 });
     assert.equal(await page.locator('.quick-input-widget').isVisible(), false, 'no preset pick for an empty file');
+    await page.waitForTimeout(500);
     await shot('03-empty-refused');
 
     // The preset pick: title with the particle for "speech-ko.txt" (로), the plan in steps, epochs, time.
     await explorerRow('speech-ko.txt').click({ button: 'right' });
     await train.waitFor({ state: 'visible', timeout: 20_000 });
+    await page.waitForTimeout(500);
     await train.click();
     await page.locator('.quick-input-widget', { hasText: 'speech-ko.txt로 모델 학습' }).waitFor({ state: 'visible', timeout: 20_000 });
     await rows.filter({ hasText: /Tiny.*기본값.*\d+단계 = [\d.]+에포크 약 \d+(초|분)/s }).waitFor({ state: 'visible', timeout: 90_000 });
@@ -50,10 +52,17 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     const chart = session.webview(0);
     await chart.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /학습 손실/);
+    assert.equal(await chart.locator('#smoothing-value').innerText(), '0.60', 'the smoothing slider shows its value');
+    // The learning rate rises through warm-up and decays: its axis has several distinct labels.
+    const ticks = new Set(((await chart.locator('#lr-chart').getAttribute('data-ticks')) ?? '').split(' ').filter(Boolean));
+    assert.ok(ticks.size >= 3, `learning-rate axis labels: ${[...ticks].join(', ')}`);
     await shot('07-loss-chart');
     await chart.locator('#table-toggle').click();
     const head = await chart.locator('#data-table thead').innerText();
     for (const h of ['단계', '에포크', '학습 손실', '검증 손실', '학습률', '토큰/초']) assert.ok(head.includes(h), `table header lacks ${h}: ${head}`);
+    const cells = await chart.locator('#data-table tbody tr').first().locator('td').allInnerTexts();
+    assert.match(cells[5], /^[\d,]+$/, `tokens/s printed as ${cells[5]}`);
+    assert.match(cells[2], /^\d+\.\d{4}$/, `loss printed as ${cells[2]}`);
     await shot('08-data-table');
 
     // The Runs view: short rows with the validation loss in Korean.

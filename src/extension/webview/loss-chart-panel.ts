@@ -20,6 +20,7 @@ function chartStrings(): Record<string, string> {
     step: vscode.l10n.t('step'),
     epoch: vscode.l10n.t('epoch'),
     smoothing: vscode.l10n.t('Smoothing'),
+    raw: vscode.l10n.t('raw'),
     logScale: vscode.l10n.t('Log scale'),
     compare: vscode.l10n.t('Compare with run…'),
     clearCompare: vscode.l10n.t('Stop comparing'),
