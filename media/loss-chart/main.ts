@@ -157,7 +157,7 @@ function drawCharts(): void {
   charts.push(lossChart);
   for (const [key, label, color] of [['lr', strings.lr, colors[2]], ['tokens_per_s', strings.throughput, colors[3]]] as const) {
     const c = new uPlot(
-      { width, height: 140, scales: { x: { time: false } }, axes: [axis(strings.step), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }], series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }], legend: { show: true } },
+      { width, height: 180, scales: { x: { time: false } }, axes: [axis(strings.step), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }], series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }], legend: { show: true } },
       align([series(run.rows, key)]),
       app,
     );
@@ -195,7 +195,7 @@ function fade(color: string): string {
  */
 function learningRateAxis(): Partial<uPlot.Axis> {
   return {
-    space: 24,
+    space: 20,
     size: 64,
     values: (u, splits) => {
       const labels = splits.map((v) => (v === 0 ? '0' : Number(v.toPrecision(2)).toExponential()));
