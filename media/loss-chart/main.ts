@@ -195,8 +195,9 @@ function fade(color: string): string {
  */
 function learningRateAxis(): Partial<uPlot.Axis> {
   return {
-    space: 20,
     size: 64,
+    // Four evenly spaced ticks over the scale: uPlot's round increments left one or two on a short chart.
+    splits: (_u, _axis, min, max) => (max > min ? [0, 1, 2, 3].map((i) => min + ((max - min) * i) / 3) : [min]),
     values: (u, splits) => {
       const labels = splits.map((v) => (v === 0 ? '0' : Number(v.toPrecision(2)).toExponential()));
       u.root.dataset.ticks = labels.join(' ');
