@@ -15,7 +15,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     ctx.extension.subscriptions.push(
       ctx.onDidChangeRuns(() => this.refresh()),
       ctx.onDidChangeActiveModel(() => this.refresh()),
-      ctx.onTrainEvent(({ event }) => (event.type === 'checkpoint' || event.type === 'start') && this.refresh()),
+      ctx.onTrainEvent(({ event }) => (event.type === 'checkpoint' || event.type === 'start' || event.type === 'eval') && this.refresh()),
       this.changed,
     );
   }
@@ -40,23 +40,89 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     const active = this.ctx.activeModel;
     if (node.kind === 'run') {
       const r = node.run;
-      const item = new vscode.TreeItem(r.name, r.checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+      const { label, started } = splitRunName(r.name);
+      const item = new vscode.TreeItem(
+        label,
+        r.checkpoints.length ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+      );
       const isActive = active !== undefined && isInside(active, r.dir);
-      item.description = [statusLabel(r.status), r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : '', isActive ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
-      item.tooltip = new vscode.MarkdownString(`**${r.name}**\n\n${r.corpus ?? ''}\n\n${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`);
-      item.iconPath = new vscode.ThemeIcon(r.status === 'training' ? 'sync~spin' : r.status === 'failed' ? 'error' : isActive ? 'star-full' : 'beaker');
+      const valLoss = this.liveValLoss(r) ?? r.valLoss;
+      // Short enough for a narrow side bar: the icon says the status, the tooltip says the rest.
+      item.description = [started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
+      item.tooltip = new vscode.MarkdownString(
+        [
+          `**${r.name}**`,
+          r.corpus ?? '',
+          `${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`,
+          isActive ? vscode.l10n.t('The active model is from this run.') : '',
+        ]
+          .filter(Boolean)
+          .join('\n\n'),
+      );
+      item.iconPath = new vscode.ThemeIcon(
+        r.status === 'training'
+          ? 'sync~spin'
+          : r.status === 'failed' || r.status === 'unreadable'
+            ? 'error'
+            : isActive
+              ? 'star-full'
+              : r.status === 'completed'
+                ? 'beaker'
+                : 'debug-pause',
+      );
       item.contextValue = `run.${r.status}`;
       item.resourceUri = vscode.Uri.file(r.dir);
       item.command = { command: 'corpusLab.openLossChart', title: vscode.l10n.t('Open Loss Chart'), arguments: [node] };
       return item;
     }
+    const isBest = bestCheckpoint(node.run)?.dir === node.path;
     const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
-    item.description = [`${vscode.l10n.t('step')} ${node.step}`, node.valLoss !== undefined ? `val ${node.valLoss.toFixed(3)}` : '', active === node.path ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
-    item.iconPath = new vscode.ThemeIcon(active === node.path ? 'star-full' : 'save');
-    item.contextValue = 'checkpoint';
+    item.description = [
+      `${vscode.l10n.t('step')} ${node.step}`,
+      node.valLoss !== undefined ? valLabel(node.valLoss) : '',
+      isBest ? vscode.l10n.t('best') : '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    item.tooltip =
+      [
+        active === node.path ? vscode.l10n.t('The active model.') : '',
+        isBest ? vscode.l10n.t('The lowest validation loss of this run.') : '',
+      ]
+        .filter(Boolean)
+        .join(' ') || undefined;
+    item.iconPath = new vscode.ThemeIcon(active === node.path ? 'star-full' : isBest ? 'trophy' : 'save');
+    item.contextValue = isBest ? 'checkpoint.best' : 'checkpoint';
     item.resourceUri = vscode.Uri.file(node.path);
     return item;
   }
+
+  /** The newest validation loss of a run that is training now (run.json has it only from its last checkpoint). */
+  private liveValLoss(r: RunInfo): number | undefined {
+    const t = this.ctx.training;
+    if (!t || t.runDir !== r.dir) return undefined;
+    for (let i = t.events.length - 1; i >= 0; i--) {
+      const e = t.events[i];
+      if (e.type === 'eval') return e.val_loss;
+    }
+    return undefined;
+  }
+}
+
+/** The checkpoint with the lowest validation loss (the newest of equals). */
+export function bestCheckpoint(run: Pick<RunInfo, 'checkpoints'>): RunInfo['checkpoints'][number] | undefined {
+  return [...run.checkpoints].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity) || b.step - a.step)[0];
+}
+
+/** `20250101-120000-speech-en` → label `speech-en`, started `01-01 12:00`; other names stay whole. */
+export function splitRunName(name: string): { label: string; started?: string } {
+  const m = /^\d{4}(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-(.+)$/.exec(name);
+  return m ? { label: m[5], started: `${m[1]}-${m[2]} ${m[3]}:${m[4]}` } : { label: name };
+}
+
+/** Validation loss, short enough for a tree row's description. */
+export function valLabel(loss: number): string {
+  return vscode.l10n.t('val {0}', loss.toFixed(3));
 }
 
 function statusLabel(status: string): string {

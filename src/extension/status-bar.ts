@@ -26,7 +26,7 @@ export function registerStatusBar(ctx: Ctx): vscode.Disposable {
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab.completion.enabled') && showModel()),
     ctx.onTrainEvent(({ event }) => {
       if (event.type === 'step') {
-        training.text = `$(pulse) ${vscode.l10n.t('loss {0}', event.loss.toFixed(3))} · ${Math.round(event.tokens_per_s).toLocaleString()} tok/s`;
+        training.text = `$(pulse) ${vscode.l10n.t('loss {0}', event.loss.toFixed(3))} · ${vscode.l10n.t('{0} tokens/s', Math.round(event.tokens_per_s).toLocaleString())}`;
         training.tooltip = vscode.l10n.t('Corpus Lab is training: step {0}, epoch {1}. Click for the loss chart.', event.step, event.epoch);
         training.show();
       } else if (event.type === 'start') {

@@ -1,45 +1,18 @@
 // End to end, as a user: code-server with the packaged .vsix, driven in Debian's Chromium.
 // Right-click a .txt → Train → progress notification → loss chart curve → ghost text, Tab accepts
-// → Tokens view. Screenshots of each step go to test-artifacts/e2e/.
+// → Tokens view. Screenshots of each step go to test-artifacts/e2e/en/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { codeServerHome, installExtension, launchChromium, startCodeServer } from '../../scripts/vscode-test/code-server.mjs';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = join(repo, 'test-artifacts', 'e2e');
+import { cpSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openSession } from './session.mjs';
 
 test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
-  const vsix = join(repo, 'corpus-lab.vsix');
-  assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
-  rmSync(shots, { recursive: true, force: true });
-  mkdirSync(shots, { recursive: true });
-  const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-ws-'));
-  cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
-  const home = codeServerHome();
-  writeFileSync(
-    join(home.userDataDir, 'User', 'settings.json'),
-    JSON.stringify({
-      'workbench.startupEditor': 'none',
-      'workbench.tips.enabled': false,
-      'corpusLab.training.maxSteps': 80,
-      'corpusLab.completion.debounceMs': 50,
-      'corpusLab.completion.temperature': 0,
-      'editor.inlineSuggest.enabled': true,
-      'security.workspace.trust.enabled': false,
-    }),
-  );
-  installExtension(repo, home, vsix);
-  const server = await startCodeServer(repo, home, folder);
-  const browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+  const session = await openSession('en', {
+    settings: { 'corpusLab.training.maxSteps': 80, 'corpusLab.completion.debounceMs': 50, 'corpusLab.completion.temperature': 0, 'editor.inlineSuggest.enabled': true },
+  });
+  const { page, shot, folder } = session;
   try {
-    await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
-    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
     await row.waitFor({ state: 'visible', timeout: 60_000 });
     // The extension's status bar item shows once it is active; a right-click before the extension
@@ -55,10 +28,13 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await entry.click();
     const pick = page.locator('.quick-input-widget');
     await pick.waitFor({ state: 'visible', timeout: 20_000 });
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).waitFor({ state: 'visible' });
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().waitFor({ state: 'visible' });
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    // The default plan is said in steps, epochs and total time; quick and custom runs are offered.
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: /Tiny.*default.*\d+ steps = [\d.]+ epochs ≈ \d+ (s|min)/s }).waitFor({ state: 'visible', timeout: 60_000 });
+    for (const label of ['Quick run', 'Custom…']) await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).waitFor({ state: 'visible' });
     await shot('03-preset-pick');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().click();
 
     // 2. The progress notification shows epoch, step, loss.
     const toast = page.locator('.notification-toast', { hasText: 'Training on speech-en.txt' });
@@ -141,8 +117,6 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await shot('99-failure').catch(() => {});
     throw e;
   } finally {
-    await browser.close();
-    server.stop();
-    rmSync(folder, { recursive: true, force: true });
+    await session.close();
   }
 });

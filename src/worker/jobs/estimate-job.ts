@@ -14,6 +14,10 @@ export interface EstimateRequest {
   vocabSize?: number;
   context?: number;
   batch?: number;
+  /** The run's length and learning rate, as a train request would give them (validated the same way). */
+  epochs?: number;
+  maxSteps?: number;
+  lr?: number;
   backend?: BackendChoice;
   /** Steps to time after one warm-up step; 0 skips the measurement. */
   measureSteps?: number;
@@ -42,7 +46,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const p = presetNamed(presetName);
   const config = validateModelConfig({ ...MODEL_DEFAULTS, vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, dropout: p.dropout });
   const batch = req.batch ?? p.batch;
-  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch }));
+  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, epochs: req.epochs, maxSteps: req.maxSteps, lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr }));
   const engine = await startEngine(req.backend ?? 'auto');
   const steps = req.measureSteps ?? 3;
   const seconds = steps > 0 ? median(await timeTrainingSteps(config, batch, steps, 1)) / 1000 : undefined;

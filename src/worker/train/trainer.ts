@@ -10,6 +10,7 @@ import { learningRateAt } from '../../core/lr-schedule';
 import { mixSeed } from '../../core/rng';
 import { Tokenizer } from '../../core/tokenizer';
 import { TrainPlan } from '../../core/train-options';
+import { ModelConfig } from '../../core/model-config';
 import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
 import { appendMetrics } from '../../core/metrics';
@@ -55,6 +56,17 @@ export interface TrainResult {
 }
 
 const SAMPLE_TOKENS = 48;
+
+// Short epochs would otherwise write a checkpoint every few steps (a 10 KB text: every 5 steps,
+// ~10 MB each for the tiny preset). An epoch's end writes one once the steps since the last pay for
+// it (one step per 100 KB of checkpoint) or once a minute has passed; final and cancel always write.
+const CHECKPOINT_BYTES_PER_STEP = 100 * 1024;
+const CHECKPOINT_MAX_SECONDS = 60;
+
+/** Steps between epoch-end checkpoints of a model: weights and two AdamW moments, 4 bytes each. */
+export function checkpointStepBound(config: ModelConfig): number {
+  return Math.max(1, Math.ceil((parameterCount(config) * 12) / CHECKPOINT_BYTES_PER_STEP));
+}
 
 /** Runs (or resumes) a training job to its step budget or until shouldStop() says so. */
 export async function train(job: TrainJob): Promise<TrainResult> {
@@ -121,6 +133,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let lastLoss = NaN;
   let lastValLoss = NaN;
   let lastCheckpoint = job.resume?.from ?? '';
+  const stepsBetweenCheckpoints = checkpointStepBound(config);
+  let lastCheckpointAt = { step: state.step, time: performance.now() };
   let tokensPerSecond = 0;
   let lastEvalStep = -1;
 
@@ -162,6 +176,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     lastCheckpoint = job.adapter
       ? writeAdapterCheckpoint(job.runDir, name, { ...common, base: job.adapter.base, adapter: { settings: job.adapter.settings, layers: adapterLayers([...model.lora!.modules], await model.weights()) } })
       : writeCheckpoint(job.runDir, name, { ...common, config, weights: await model.weights(), tokenizerKind: tokenizer.kind });
+    lastCheckpointAt = { step: state.step, time: performance.now() };
     pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
     emit({ type: 'checkpoint', step: state.step, epoch: epochForEvent, path: lastCheckpoint, val_loss: lastValLoss, reason });
   };
@@ -214,7 +229,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         await evaluate();
         lastEvalStep = state.step;
       }
-      if (epochDone) await checkpoint(epochName(stepEpoch), 'epoch', stepEpoch);
+      const checkpointDue =
+        state.step - lastCheckpointAt.step >= stepsBetweenCheckpoints ||
+        (performance.now() - lastCheckpointAt.time) / 1000 >= CHECKPOINT_MAX_SECONDS;
+      if (epochDone && (checkpointDue || state.step === plan.totalSteps)) await checkpoint(epochName(stepEpoch), 'epoch', stepEpoch);
       else if (state.step === plan.totalSteps) await checkpoint(midEpochName(state.step), 'final', stepEpoch);
       // Let cancel requests and other messages in between steps.
       await new Promise((r) => setImmediate(r));
