@@ -1,20 +1,21 @@
-// End to end, as a user: code-server with the packaged .vsix, driven in Debian's Chromium.
-// Right-click a .txt → Train → progress notification → loss chart curve → ghost text, Tab accepts
-// → Tokens view. Screenshots of each step go to test-artifacts/e2e/.
+// End to end, as a user: code-server with the packaged linux-x64 .vsix (the native engine inside),
+// driven in Debian's Chromium. Right-click a .txt → Train (on native) → progress notification →
+// loss chart curve → ghost text, Tab accepts → Tokens view. Screenshots of each step go to
+// test-artifacts/e2e/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codeServerHome, installExtension, launchChromium, startCodeServer } from '../../scripts/vscode-test/code-server.mjs';
+import { codeServerHome, installExtension, launchChromium, outputChannelText, startCodeServer } from '../../scripts/vscode-test/code-server.mjs';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = join(repo, 'test-artifacts', 'e2e');
 
-test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
-  const vsix = join(repo, 'corpus-lab.vsix');
-  assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
+test('right-click → train on native → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
+  const vsix = join(repo, 'corpus-lab-linux-x64.vsix');
+  assert.ok(existsSync(vsix), 'run `npm run package` on linux-x64 with the native addon built first (scripts/test.sh does)');
   rmSync(shots, { recursive: true, force: true });
   mkdirSync(shots, { recursive: true });
   const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-ws-'));
@@ -58,6 +59,9 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).waitFor({ state: 'visible' });
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' }).first().waitFor({ state: 'visible', timeout: 60_000 });
     await shot('03-preset-pick');
+    // The estimate names the engine it measured: native, its threads and BLAS.
+    const tinyRow = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).innerText();
+    assert.match(tinyRow, /native engine · \d+ threads? · OpenBLAS \d/, tinyRow);
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).click();
 
     // 2. The progress notification shows epoch, step, loss.
@@ -83,6 +87,13 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     const runsDir = join(folder, '.corpus-lab', 'runs');
     const runName = readdirSync(runsDir).find((n) => n.endsWith('speech-en'));
     assert.ok(runName, `no run in ${runsDir}`);
+    // It trained on the addon shipped in the .vsix, and the log says so at the start.
+    const runJson = JSON.parse(readFileSync(join(runsDir, runName, 'run.json'), 'utf8'));
+    assert.equal(runJson.backend.name, 'native', JSON.stringify(runJson.backend));
+    assert.match(runJson.backend.blas, /^OpenBLAS/);
+    const log = outputChannelText(home, 'Corpus Lab');
+    assert.match(log, /start \S+ params \d+ backend native threads \d+ blas OpenBLAS/, log.slice(0, 2000));
+    assert.doesNotMatch(log, /native engine not used/);
     cpSync(join(runsDir, runName), join(runsDir, `${runName}-copy`), { recursive: true });
     await chart.locator('#compare').click();
     const other = page.locator('.quick-input-list .monaco-list-row', { hasText: `${runName}-copy` });
