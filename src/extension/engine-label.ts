@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { shortBlas } from '../core/blas-name';
 
 /** The engine a job ran on, as the worker reports it (start event, estimate). */
 export interface EngineDescription {
@@ -8,12 +9,6 @@ export interface EngineDescription {
   blas?: string;
   /** Why the native engine was not used, when it was skipped. */
   nativeUnavailable?: string;
-}
-
-/** "OpenBLAS 0.3.21 (SkylakeX)" from OpenBLAS's build string; another library's name as it is. */
-export function shortBlas(blas: string): string {
-  const m = /^(OpenBLAS \S+).*?(\([^()]+\))?$/.exec(blas);
-  return m ? [m[1], m[2]].filter(Boolean).join(' ') : blas;
 }
 
 /** "native engine · 2 threads · OpenBLAS 0.3.21 (SkylakeX)", for the preset pick, the status bar and the log. */

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { addonPath, loadAddon } from '../../src/worker/engine/native';
+import { shortBlas } from '../../src/core/blas-name';
 import { fusedLinear } from '../../src/worker/engine/kernels/linear';
 import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { fusedLayerNorm } from '../../src/worker/engine/kernels/layer-norm';
@@ -348,4 +349,12 @@ test('each JS thread gets its own pool, whose threads take that thread’s nice 
     worker.postMessage('exit');
     await new Promise((resolve) => worker.once('exit', resolve));
   }
+});
+
+test('the BLAS name the extension shows: version and core from OpenBLAS’s build string, other names as they are', () => {
+  assert.equal(shortBlas('OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (SkylakeX)'), 'OpenBLAS 0.3.21 (SkylakeX)');
+  assert.equal(shortBlas('OpenBLAS 0.3.26 DYNAMIC_ARCH'), 'OpenBLAS 0.3.26');
+  assert.equal(shortBlas('Accelerate'), 'Accelerate');
+  const own = (loaded as { addon?: { info(): { blas: string } } }).addon?.info().blas;
+  if (own?.startsWith('OpenBLAS')) assert.match(shortBlas(own), /^OpenBLAS \d+\.\d+\.\d+( \(\w+\))?$/, own);
 });
