@@ -2,10 +2,10 @@
 // installed into .cache by scripts/install-code-server.sh) on a free loopback port, and Debian's
 // Chromium with the flags this closed network needs.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 
@@ -86,4 +86,12 @@ export function launchChromium() {
     executablePath: fileURLToPath(new URL('./chromium-without-nice.sh', import.meta.url)),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** The text of an extension's output channel (`name`) as code-server saved it under the user data folder's logs, or '' when none is there yet. */
+export function outputChannelText(home, name) {
+  const logs = join(home.userDataDir, 'logs');
+  if (!existsSync(logs)) return '';
+  const files = readdirSync(logs, { recursive: true }).filter((f) => basename(String(f)).endsWith(`${name}.log`));
+  return files.map((f) => readFileSync(join(logs, String(f)), 'utf8')).join('\n');
 }

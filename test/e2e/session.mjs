@@ -10,8 +10,8 @@ import { codeServerHome, installExtension, launchChromium, startCodeServer, inst
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-export async function openSession(name, { settings, locale }) {
-  const vsix = join(repo, 'corpus-lab.vsix');
+/** `vsix`: the package to install (default the universal one). */
+export async function openSession(name, { settings, locale, vsix = join(repo, 'corpus-lab.vsix') }) {
   assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
   const shots = join(repo, 'test-artifacts', 'e2e', name);
   rmSync(shots, { recursive: true, force: true });
@@ -31,6 +31,7 @@ export async function openSession(name, { settings, locale }) {
   return {
     page,
     folder,
+    home,
     shot,
     /** The webview frame of the Nth ready webview (-1: the newest). */
     webview: (nth = 0) => page.frameLocator(`iframe.webview.ready >> nth=${nth}`).frameLocator('#active-frame'),

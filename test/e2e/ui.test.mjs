@@ -1,17 +1,20 @@
-// End to end, as a user: code-server with the packaged .vsix, driven in Debian's Chromium.
+// End to end, as a user: code-server with the packaged linux-x64 .vsix (the native engine inside),
+// driven in Debian's Chromium.
 // Right-click a .txt → Train → progress notification → loss chart curve → ghost text, Tab accepts
 // → Tokens view. Screenshots of each step go to test-artifacts/e2e/en/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readdirSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSession } from './session.mjs';
+import { openSession, repo } from './session.mjs';
+import { outputChannelText } from '../../scripts/vscode-test/code-server.mjs';
 
 test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
   const session = await openSession('en', {
+    vsix: join(repo, 'corpus-lab-linux-x64.vsix'),
     settings: { 'corpusLab.training.maxSteps': 80, 'corpusLab.completion.debounceMs': 50, 'corpusLab.completion.temperature': 0, 'editor.inlineSuggest.enabled': true },
   });
-  const { page, shot, folder } = session;
+  const { page, shot, folder, home } = session;
   try {
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
     await row.waitFor({ state: 'visible', timeout: 60_000 });
@@ -34,7 +37,10 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await page.locator('.quick-input-list .monaco-list-row', { hasText: /Tiny.*default.*\d+ steps = [\d.]+ epochs ≈ \d+ (s|min)/s }).waitFor({ state: 'visible', timeout: 60_000 });
     for (const label of ['Quick run', 'Custom…']) await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).waitFor({ state: 'visible' });
     await shot('03-preset-pick');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().click();
+    // The estimate names the engine it measured: native, its threads and BLAS.
+    const tinyRow = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).innerText();
+    assert.match(tinyRow, /native engine · \d+ threads? · OpenBLAS \d/, tinyRow);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).click();
 
     // 2. The progress notification shows epoch, step, loss.
     const toast = page.locator('.notification-toast', { hasText: 'Training on speech-en.txt' });
@@ -59,6 +65,13 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     const runsDir = join(folder, '.corpus-lab', 'runs');
     const runName = readdirSync(runsDir).find((n) => n.endsWith('speech-en'));
     assert.ok(runName, `no run in ${runsDir}`);
+    // It trained on the addon shipped in the .vsix, and the log says so at the start.
+    const runJson = JSON.parse(readFileSync(join(runsDir, runName, 'run.json'), 'utf8'));
+    assert.equal(runJson.backend.name, 'native', JSON.stringify(runJson.backend));
+    assert.match(runJson.backend.blas, /^OpenBLAS/);
+    const log = outputChannelText(home, 'Corpus Lab');
+    assert.match(log, /start \S+ params \d+ backend native threads \d+ blas OpenBLAS/, log.slice(0, 2000));
+    assert.doesNotMatch(log, /native engine not used/);
     cpSync(join(runsDir, runName), join(runsDir, `${runName}-copy`), { recursive: true });
     await chart.locator('#compare').click();
     const other = page.locator('.quick-input-list .monaco-list-row', { hasText: `${runName}-copy` });

@@ -97,6 +97,22 @@ function hostThreadSched(): { ran: number; waited: number } {
   return { ran: ran / 1e6, waited: waited / 1e6 };
 }
 
+/** Nice values of the native engine's pool threads in this process (named by native/pool.h). */
+function nativePoolThreadNices(): number[] {
+  const nices: number[] = [];
+  if (process.platform !== 'linux') return nices;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'corpus-lab-pool') continue;
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      nices.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return nices;
+}
+
 /**
  * Records the extension's synchronous file-system calls (fs.*Sync from its own code). A cold disk
  * turns any of them into a stall of the host thread: 115 ms in one readFileSync was seen on a fresh clone.
@@ -159,14 +175,31 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const spy = syncFsSpy();
     const seen: TrainEvent[] = [];
     const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
+    // Sampled from a timer of the test's own (an event handler's stack would pass through the extension's code for the fs spy).
+    const poolNice = new Set<number>();
+    const sampler = setInterval(() => nativePoolThreadNices().forEach((n) => poolNice.add(n)), 250);
     let report: HeartbeatReport;
     let syncCalls: string[];
     try {
       const result = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 30 })) as TrainResult;
-      // the worker thread shares each batch with replica threads (dist/replica.js, shipped beside it)
+      clearInterval(sampler); // before the inference worker (nice 5) may load the new model
+      // With the addon in dist/ the run is on native: one pool of a thread per core, started by the
+      // training worker and so at its nice value (10), never the host's. Without it: wasm, where the
+      // worker thread shares each batch with replica threads (dist/replica.js, shipped beside it),
+      // and a notice says why native was not used.
+      const native = existsSync(join(vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath, 'dist', 'corpus_lab_native.node'));
       const start = seen.find((e) => e.type === 'start');
-      assert.ok(start && start.type === 'start' && start.threads === Math.min(availableParallelism(), 4), `training threads: ${JSON.stringify(start && start.type === 'start' ? start.threads : start)}`);
-      assert.deepEqual(seen.filter((e) => e.type === 'notice'), []);
+      assert.ok(start && start.type === 'start', 'start event');
+      assert.equal(start.backend, native ? 'native' : 'wasm');
+      assert.equal(start.threads, native ? availableParallelism() : Math.min(availableParallelism(), 4), 'training threads');
+      const run = JSON.parse(readFileSync(join(start.run_dir, 'run.json'), 'utf8'));
+      assert.deepEqual(run.backend, { name: start.backend, threads: start.threads, blas: start.blas }, 'run.json names the engine');
+      const notices = seen.filter((e) => e.type === 'notice').map((e) => (e.type === 'notice' ? e.message : ''));
+      if (native) {
+        assert.match(start.blas ?? '', /^OpenBLAS|Accelerate/);
+        assert.deepEqual(notices, []);
+        if (process.platform === 'linux' && availableParallelism() > 1) assert.deepEqual([...poolNice], [10], 'nice values of the native pool threads while training');
+      } else assert.deepEqual(notices.map((m) => m.split(':')[0]), ['native engine not used']);
       assert.equal(result.reason, 'completed');
       assert.equal(result.step, 30);
       assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
@@ -185,6 +218,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       // the views react to the new run and the new active model a moment later
       await settle(1500);
     } finally {
+      clearInterval(sampler);
       syncCalls = spy.stop();
       sub.dispose();
       report = beat.stop();

@@ -20,6 +20,7 @@ type Preset = 'tiny' | 'small';
 
 /** What the pick decides: a preset and, for a quick or custom run, what differs from its defaults. */
 type RunChoice = { preset: Preset } & Partial<Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>>;
+import { describeEngine } from '../engine-label';
 
 interface PresetItem extends vscode.QuickPickItem {
   choice?: RunChoice;
@@ -219,7 +220,7 @@ export function describeEstimate(e: EstimateResult): string {
     vscode.l10n.t('{0} parameters', e.params.toLocaleString()),
     vscode.l10n.t('{0} tokens', e.tokens.toLocaleString()),
     vscode.l10n.t('{0} memory', formatBytes(e.trainingBytes)),
-    `${e.backend}`,
+    describeEngine(e),
   ]
     .filter(Boolean)
     .join(' · ');
@@ -323,6 +324,6 @@ function logEvent(ctx: Ctx, e: TrainEvent): void {
   } else if (e.type === 'eval') ctx.log.appendLine(`eval step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)}`);
   else if (e.type === 'checkpoint') ctx.log.appendLine(`checkpoint ${e.reason} step ${e.step} val_loss ${e.val_loss.toFixed(4)} ${e.path}`);
   else if (e.type === 'notice') ctx.log.appendLine(`notice step ${e.step}: ${e.message}`);
-  else if (e.type === 'start') ctx.log.appendLine(`start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads} steps ${e.plan.totalSteps}`);
+  else if (e.type === 'start') ctx.log.appendLine(`start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads}${e.blas ? ` blas ${e.blas}` : ''} steps ${e.plan.totalSteps}`);
   else ctx.log.appendLine(`done ${e.reason} step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)} ${e.checkpoint}`);
 }

@@ -30,6 +30,10 @@ export interface EstimateResult extends Estimate {
   config: ModelConfig;
   backend: string;
   threads: number;
+  /** The native engine's BLAS library. */
+  blas?: string;
+  /** Why the native engine was not used (auto fell back). */
+  nativeUnavailable?: string;
 }
 
 /**
@@ -58,5 +62,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
     config,
     backend: engine.backend,
     threads: engine.threads,
+    blas: engine.blas,
+    nativeUnavailable: engine.skipped.find((why) => why.startsWith('native:'))?.slice(8),
   };
 }
