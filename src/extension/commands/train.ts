@@ -2,14 +2,14 @@ import * as vscode from 'vscode';
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { Ctx } from '../ctx';
+import { Ctx, modelName } from '../ctx';
 import { WorkerError } from '../worker-client';
 import type { EstimateResult, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { resolveTarget, showError } from './util';
 import { parseRunJson } from '../../core/run-json';
-import { isInside } from '../../core/safe-fs';
+import { FollowBestCheckpoint, showOverfitNotice } from '../training-habits';
 
 interface PresetItem extends vscode.QuickPickItem {
   preset: 'tiny' | 'small';
@@ -155,14 +155,15 @@ export function formatSeconds(s: number): string {
 
 async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
+  const follow = new FollowBestCheckpoint(ctx);
   const job = ctx.trainer.request(
     (id) => ({ kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : ctx.config.tokenizer } }),
     (m) => {
       if (m.kind !== 'event') return;
       events.push(m.event);
       if (m.event.type === 'start' && ctx.training) ctx.training.runDir = m.event.run_dir;
-      // A run that continues the active model moves it along: the worker prunes older checkpoints.
-      if (m.event.type === 'checkpoint' && ctx.activeModel && ctx.training?.runDir && isInside(ctx.activeModel, ctx.training.runDir)) void ctx.setActiveModel(m.event.path);
+      follow.onEvent(m.event);
+      showOverfitNotice(ctx, m.event, events, target);
       ctx.fireTrainEvent(m.id, m.event);
       logEvent(ctx, m.event);
     },
@@ -199,9 +200,12 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
     ctx.runsChangedNow();
     // The best checkpoint, not the last: on a small corpus the last one has often overfit.
     const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
-    if (result.checkpoint) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
+    const keepChoice = follow.userChoseAnother && ctx.activeModel !== undefined;
+    if (result.checkpoint && !keepChoice) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
     const message =
-      result.reason === 'cancelled'
+      keepChoice && result.reason === 'completed'
+        ? vscode.l10n.t('Training finished: validation loss {0}. The model you chose ({1}) stays active; this run’s best checkpoint is {2}.', result.valLoss.toFixed(3), modelName(ctx.activeModel!), modelName(best?.checkpoint ?? result.checkpoint))
+        : result.reason === 'cancelled'
         ? vscode.l10n.t('Training stopped at step {0}; the checkpoint is kept. Resume it from the Runs view.', result.step)
         : best
           ? vscode.l10n.t('Training finished: validation loss {0}, but {1} was better ({2}): it is now the active model.', result.valLoss.toFixed(3), basename(best.checkpoint), best.valLoss.toFixed(3))
@@ -213,6 +217,7 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
     showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
     return undefined;
   } finally {
+    follow.dispose();
     ctx.training = undefined;
     await vscode.commands.executeCommand('setContext', 'corpusLab.training', false);
   }

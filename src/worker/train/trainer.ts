@@ -12,7 +12,9 @@ import { Tokenizer } from '../../core/tokenizer';
 import { TrainPlan } from '../../core/train-options';
 import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
-import { appendMetrics } from '../../core/metrics';
+import { appendMetrics, readMetrics } from '../../core/metrics';
+import { bitsPer, computeBaselines, textSize } from '../../core/baselines';
+import { OverfitWatch, overfitMessage } from '../../core/overfit-watch';
 import { NamedTensors } from '../../core/tensor';
 import { parameterCount } from '../../core/weight-table';
 import { EngineInfo } from '../engine/backend';
@@ -54,6 +56,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const trainSplit = job.tokens.subarray(0, plan.trainTokens);
   const valSplit = job.tokens.subarray(plan.trainTokens);
   const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
+  // The evaluation windows are contiguous from the start of the held-out split.
+  const scored = valSplit.subarray(1, evalStarts.length * context + 1);
+  const scoredSize = textSize(tokenizer, scored);
 
   const model = job.resume ? Gpt.fromWeights(config, job.resume.weights) : Gpt.initialise(config, options.seed);
   const optimizer = new AdamW(model.params, options, model.decayed);
@@ -85,6 +90,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
     emit(e);
   };
+  const baselines = job.resume ? undefined : computeBaselines(tokenizer, trainSplit, scored, await meanLoss(model, valSplit, evalStarts, context, batch));
+  if (baselines || !readMetrics(job.runDir).some((m) => m.type === 'baselines')) {
+    appendMetrics(job.runDir, { type: 'baselines', ...(baselines ?? computeBaselines(tokenizer, trainSplit, scored)) });
+  }
   emit({
     type: 'start',
     run_dir: job.runDir,
@@ -96,6 +105,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     step: state.step,
     epoch: state.epoch + 1,
     resumed_from: job.resume?.from,
+    baselines,
   });
   for (const why of job.engine.skipped) if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
 
@@ -107,6 +117,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let lastCheckpoint = job.resume?.from ?? '';
   let tokensPerSecond = 0;
   let lastEvalStep = -1;
+  const overfit = new OverfitWatch();
+  let stepLossSum = 0;
+  let stepLossCount = 0;
 
   const evaluate = async () => {
     lastValLoss = await meanLoss(model, valSplit, evalStarts, context, batch);
@@ -116,7 +129,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     } catch {
       sample = undefined; // a sample is a courtesy; never let it stop training
     }
-    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, elapsed_s: elapsed(), sample });
+    const { bitsPerChar, bitsPerByte } = bitsPer(lastValLoss, scored.length, scoredSize);
+    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, val_bits_per_char: bitsPerChar, val_bits_per_byte: bitsPerByte, elapsed_s: elapsed(), sample });
+    if (stepLossCount > 0) {
+      const warning = overfit.add({ step: state.step, trainLoss: stepLossSum / stepLossCount, valLoss: lastValLoss });
+      stepLossSum = stepLossCount = 0;
+      if (warning) emit({ type: 'notice', step: state.step, message: overfitMessage(warning), code: 'overfitting', best_step: warning.best.step, best_val_loss: warning.best.valLoss });
+    }
   };
 
   const checkpoint = async (name: string, reason: 'epoch' | 'final' | 'cancel', epochForEvent: number) => {
@@ -185,6 +204,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       const rate = (batch * context) / seconds;
       tokensPerSecond = tokensPerSecond === 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate;
       lastLoss = loss;
+      stepLossSum += loss;
+      stepLossCount++;
       const stepEpoch = state.epoch + 1;
       state.step++;
       state.cursor++;
