@@ -7,6 +7,7 @@ import { runEstimateJob } from './jobs/estimate-job';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
 import { attentionMaps, nextToken } from './jobs/inspect-job';
+import { documentSurprisal } from './jobs/surprisal-job';
 import { lowerThreadPriority } from './thread-priority';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
@@ -57,5 +58,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       return models.use(msg.checkpoint, (loaded) => nextToken(loaded, msg.request));
     case 'attention':
       return models.use(msg.checkpoint, (loaded) => attentionMaps(loaded, msg.prompt));
+    case 'surprisal':
+      return models.use(msg.checkpoint, (loaded) => documentSurprisal(loaded, msg.text));
   }
 }

@@ -7,10 +7,11 @@ import type { TrainResult } from './train/trainer';
 import type { GenerateResult } from './model/generator';
 import type { BackendChoice } from './engine/backend';
 import type { NextRequest, NextResult, AttentionResult } from './jobs/inspect-job';
+import type { SurprisalResult } from './jobs/surprisal-job';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
 export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice };
-export type { NextRequest, NextResult, AttentionResult };
+export type { NextRequest, NextResult, AttentionResult, SurprisalResult };
 
 /** What each kind of request answers with. */
 export interface JobResults {
@@ -19,6 +20,7 @@ export interface JobResults {
   estimate: EstimateResult;
   next: NextResult;
   attention: AttentionResult;
+  surprisal: SurprisalResult;
 }
 
 /**
@@ -31,6 +33,7 @@ export type WorkerRequest =
   | { kind: 'estimate'; id: number; request: EstimateRequest }
   | { kind: 'next'; id: number; checkpoint: string; request: NextRequest }
   | { kind: 'attention'; id: number; checkpoint: string; prompt: string }
+  | { kind: 'surprisal'; id: number; checkpoint: string; text: string }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -59,6 +62,8 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && isObject(msg.request) && typeof msg.request.prompt === 'string' ? (msg as WorkerRequest) : 'next needs checkpoint and request.prompt';
     case 'attention':
       return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' ? (msg as WorkerRequest) : 'attention needs checkpoint and prompt';
+    case 'surprisal':
+      return typeof msg.checkpoint === 'string' && typeof msg.text === 'string' ? (msg as WorkerRequest) : 'surprisal needs checkpoint and text';
     case 'cancel':
       return msg as WorkerRequest;
     default:
