@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromChart): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -10,10 +11,11 @@ interface ViewState {
   smoothing: number;
   log: boolean;
   table: boolean;
+  unit?: LossUnit;
 }
 
 const saved = (vscode.getState() as Partial<ViewState> | undefined) ?? {};
-const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir, overlayDir: saved.overlayDir };
+const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir, overlayDir: saved.overlayDir, unit: saved.unit };
 let strings: Record<string, string> = {};
 let run: ChartSeriesSet = { name: '', rows: [] };
 let overlay: ChartSeriesSet | undefined;
@@ -102,7 +104,10 @@ function render(): void {
     render();
   });
   tableToggle.id = 'table-toggle';
-  toolbar.append(title, smoothLabel, logLabel, compare, tableToggle);
+  toolbar.append(title, smoothLabel, logLabel, compare, tableToggle, unitPicker(shownUnit(), strings, (u) => {
+    view.unit = u;
+    render();
+  }));
   app.append(toolbar);
 
   if (run.rows.length === 0) {
@@ -111,6 +116,7 @@ function render(): void {
     app.append(dataTable());
   } else {
     drawCharts();
+    app.append(baselineNote(run, shownUnit(), strings));
   }
   if (sample) {
     const box = el('section', 'sample');
@@ -128,31 +134,43 @@ function drawCharts(): void {
 
   const sets: [number[], (number | null)[]][] = [];
   const names: string[] = [];
+  const unit = shownUnit();
   const [tx, ty] = series(run.rows, 'loss');
-  sets.push([tx, smooth(ty, view.smoothing)]);
+  sets.push([tx, smooth(inUnit(ty, run, unit), view.smoothing)]);
   names.push(strings.train ?? 'train loss');
-  const raw = rawSeries(tx, ty);
-  sets.push(series(run.rows, 'val_loss'));
+  const raw = rawSeries(tx, inUnit(ty, run, unit));
+  const [vx, vy] = series(run.rows, 'val_loss');
+  sets.push([vx, inUnit(vy, run, unit)]);
   names.push(strings.val ?? 'validation loss');
-  if (overlay) {
+  if (overlay && unitFactor(overlay, unit) !== undefined) {
     const [ox, oy] = series(overlay.rows, 'loss');
-    sets.push([ox, smooth(oy, view.smoothing)]);
+    sets.push([ox, smooth(inUnit(oy, overlay, unit), view.smoothing)]);
     names.push(`${overlay.name}: ${strings.train ?? 'train loss'}`);
-    sets.push(series(overlay.rows, 'val_loss'));
+    const [ovx, ovy] = series(overlay.rows, 'val_loss');
+    sets.push([ovx, inUnit(ovy, overlay, unit)]);
     names.push(`${overlay.name}: ${strings.val ?? 'validation loss'}`);
   }
-  if (run.rows.some((r) => r.base_val_loss !== undefined)) {
+  if (unit === 'nats' && run.rows.some((r) => r.base_val_loss !== undefined)) {
+    // The base corpus's loss in nats per token only: bits per character would need its own text's counts.
     sets.push(series(run.rows, 'base_val_loss'));
     names.push(strings.baseVal ?? "validation loss on the base model's corpus");
   }
+  const lines = run.baselines ? baselineLines(run.baselines, unit, strings) : [];
+  const xs = sets.flatMap(([x]) => x);
+  for (const line of lines) sets.push([xs, xs.map(() => line.value)]);
   const lossChart = new uPlot(
     {
       title: strings.title,
       width,
       height: 280,
       scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
-      axes: [axis(strings.step), axis()],
-      series: [{ label: strings.step }, ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: i % 2 ? 2 : 1.5, dash: i >= 2 ? [6, 4] : undefined, spanGaps: true, points: { show: i % 2 === 1 } })), raw.series(colors[0])],
+      axes: [axis(strings.step), axis(unitLabel(unit, strings))],
+      series: [
+        { label: strings.step },
+        ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: i % 2 ? 2 : 1.5, dash: i >= 2 ? [6, 4] : undefined, spanGaps: true, points: { show: i % 2 === 1 } })),
+        ...lines.map((line) => ({ label: line.label, stroke: grid, width: 1, dash: [2, 4], spanGaps: true, points: { show: false } })),
+        raw.series(colors[0]),
+      ],
     },
     align([...sets, raw.set]),
     app,
@@ -208,6 +226,17 @@ function learningRateAxis(): Partial<uPlot.Axis> {
       return labels;
     },
   };
+}
+
+/** The unit chosen, as far as the run allows: without baselines (an older run) only nats per token. */
+function shownUnit(): LossUnit {
+  const unit = view.unit ?? 'nats';
+  return unitFactor(run, unit) === undefined ? 'nats' : unit;
+}
+
+function inUnit(values: (number | null)[], set: ChartSeriesSet, unit: LossUnit): (number | null)[] {
+  const factor = unitFactor(set, unit) ?? 1;
+  return values.map((v) => (v === null ? null : v * factor));
 }
 
 function dataTable(): HTMLElement {

@@ -5,6 +5,7 @@ import { TokensView } from './webview/tokens-view';
 import { LossChartPanel } from './webview/loss-chart-panel';
 import { NextTokenView } from './webview/next-token-view';
 import { AttentionPanel } from './webview/attention-panel';
+import { SurprisalPanel } from './webview/surprisal-panel';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
@@ -47,6 +48,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
       await nextToken.update();
     }),
     command('showAttention', () => AttentionPanel.show(ctx)),
+    command('showSurprisal', () => SurprisalPanel.show(ctx)),
+    command('clearSurprisal', () => SurprisalPanel.clearAll()),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completion),
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
     vscode.workspace.registerTextDocumentContentProvider(SampleDocuments.scheme, samples),

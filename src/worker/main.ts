@@ -8,6 +8,7 @@ import { exportTorch } from '../core/export-torch/export-torch';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
 import { attentionMaps, nextToken } from './jobs/inspect-job';
+import { documentSurprisal } from './jobs/surprisal-job';
 import { lowerThreadPriority } from './thread-priority';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
@@ -60,5 +61,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       return models.use(msg.checkpoint, (loaded) => attentionMaps(loaded, msg.prompt));
     case 'export-torch':
       return exportTorch(msg.source, msg.outDir);
+    case 'surprisal':
+      return models.use(msg.checkpoint, (loaded) => documentSurprisal(loaded, msg.text));
   }
 }

@@ -8,10 +8,11 @@ import type { GenerateResult } from './model/generator';
 import type { BackendChoice } from './engine/backend';
 import type { NextRequest, NextResult, AttentionResult } from './jobs/inspect-job';
 import type { TorchExport } from '../core/export-torch/export-torch';
+import type { SurprisalResult } from './jobs/surprisal-job';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
 export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice, TorchExport };
-export type { NextRequest, NextResult, AttentionResult };
+export type { NextRequest, NextResult, AttentionResult, SurprisalResult };
 
 /** What each kind of request answers with. */
 export interface JobResults {
@@ -21,6 +22,7 @@ export interface JobResults {
   next: NextResult;
   attention: AttentionResult;
   'export-torch': TorchExport;
+  surprisal: SurprisalResult;
 }
 
 /**
@@ -34,6 +36,7 @@ export type WorkerRequest =
   | { kind: 'next'; id: number; checkpoint: string; request: NextRequest }
   | { kind: 'attention'; id: number; checkpoint: string; prompt: string }
   | { kind: 'export-torch'; id: number; source: string; outDir: string }
+  | { kind: 'surprisal'; id: number; checkpoint: string; text: string }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -64,6 +67,8 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' ? (msg as WorkerRequest) : 'attention needs checkpoint and prompt';
     case 'export-torch':
       return typeof msg.source === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'export-torch needs source and outDir';
+    case 'surprisal':
+      return typeof msg.checkpoint === 'string' && typeof msg.text === 'string' ? (msg as WorkerRequest) : 'surprisal needs checkpoint and text';
     case 'cancel':
       return msg as WorkerRequest;
     default:

@@ -237,6 +237,43 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.ok(tok.encode('대한민국').every((id) => !tok.isByteFallback(id)));
   });
 
+  it('while training, completions come from the best checkpoint so far; a model the user picks meanwhile stays active', async () => {
+    const checkpoints: { path: string; val: number }[] = [];
+    const activeChanges: (string | undefined)[] = [];
+    const subs = [
+      api.ctx.onTrainEvent(({ event }) => event.type === 'checkpoint' && checkpoints.push({ path: event.path, val: event.val_loss })),
+      api.ctx.onDidChangeActiveModel((p) => activeChanges.push(p)),
+    ];
+    let result: TrainResult;
+    try {
+      result = (await vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 40 })) as TrainResult;
+    } finally {
+      for (const s of subs) s.dispose();
+    }
+    assert.ok(checkpoints.length >= 3, `${checkpoints.length} checkpoints`);
+    let best = Infinity;
+    const improving = checkpoints.filter((c) => c.val <= best && ((best = c.val), true)).map((c) => c.path);
+    const final = result.best?.checkpoint ?? result.checkpoint;
+    assert.deepEqual(activeChanges.filter((p, i) => p !== activeChanges[i - 1]), [...improving, final].filter((p, i, all) => p !== all[i - 1]));
+
+    const chosen = final;
+    let picked = false;
+    const pick = api.ctx.onTrainEvent(({ event }) => {
+      if (event.type === 'checkpoint' && !picked) {
+        picked = true;
+        void vscode.commands.executeCommand('corpusLab.setActiveModel', chosen);
+      }
+    });
+    try {
+      const second = (await vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 20 })) as TrainResult;
+      assert.equal(second.reason, 'completed');
+    } finally {
+      pick.dispose();
+    }
+    assert.ok(picked);
+    assert.equal(api.ctx.activeModel, chosen);
+  });
+
   it('cancel stops within seconds and keeps a checkpoint', async () => {
     const started = new Promise<void>((resolve) => {
       const sub = api.ctx.onTrainEvent(({ event }) => {

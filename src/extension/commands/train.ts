@@ -2,14 +2,13 @@ import * as vscode from 'vscode';
 import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { Ctx } from '../ctx';
+import { Ctx, modelName } from '../ctx';
 import { WorkerError } from '../worker-client';
 import type { EstimateResult, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { checkTextFile, coreValidation, resolveTarget, showError } from './util';
 import { parseRunJson } from '../../core/run-json';
-import { isInside } from '../../core/safe-fs';
 import { withParticles } from '../l10n';
 import { presetNamed, validateModelConfig } from '../../core/model-config';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
@@ -21,6 +20,7 @@ type Preset = 'tiny' | 'small';
 /** What the pick decides: a preset and, for a quick or custom run, what differs from its defaults. */
 type RunChoice = { preset: Preset } & Partial<Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>>;
 import { describeEngine } from '../engine-label';
+import { FollowBestCheckpoint, showOverfitNotice } from '../training-habits';
 
 interface PresetItem extends vscode.QuickPickItem {
   choice?: RunChoice;
@@ -235,14 +235,15 @@ export function formatSeconds(s: number): string {
 async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
   await ctx.ignoreInGit();
+  const follow = new FollowBestCheckpoint(ctx);
   const job = ctx.trainer.request(
     (id) => ({ kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : (request.tokenizer ?? ctx.config.tokenizer) } }),
     (m) => {
       if (m.kind !== 'event') return;
       events.push(m.event);
       if (m.event.type === 'start' && ctx.training) ctx.training.runDir = m.event.run_dir;
-      // A run that continues the active model moves it along: the worker prunes older checkpoints.
-      if (m.event.type === 'checkpoint' && ctx.activeModel && ctx.training?.runDir && isInside(ctx.activeModel, ctx.training.runDir)) void ctx.setActiveModel(m.event.path);
+      follow.onEvent(m.event);
+      showOverfitNotice(ctx, m.event, events, target);
       ctx.fireTrainEvent(m.id, m.event);
       logEvent(ctx, m.event);
     },
@@ -283,9 +284,12 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
     ctx.runsChangedNow();
     // The best checkpoint, not the last: on a small corpus the last one has often overfit.
     const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
-    if (result.checkpoint) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
+    const keepChoice = follow.userChoseAnother && ctx.activeModel !== undefined;
+    if (result.checkpoint && !keepChoice) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
     const message =
-      result.reason === 'cancelled'
+      keepChoice && result.reason === 'completed'
+        ? vscode.l10n.t('Training finished: validation loss {0}. The model you chose ({1}) stays active; this run’s best checkpoint is {2}.', result.valLoss.toFixed(3), modelName(ctx.activeModel!), modelName(best?.checkpoint ?? result.checkpoint))
+        : result.reason === 'cancelled'
         ? vscode.l10n.t('Training stopped at step {0}; the checkpoint is kept. Resume it from the Runs view.', result.step)
         : best
           ? vscode.l10n.t('Training finished: validation loss {0}, but {1} was better ({2}): it is now the active model.', result.valLoss.toFixed(3), basename(best.checkpoint), best.valLoss.toFixed(3))
@@ -297,6 +301,7 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
     showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
     return undefined;
   } finally {
+    follow.dispose();
     ctx.training = undefined;
     await vscode.commands.executeCommand('setContext', 'corpusLab.training', false);
   }

@@ -6,7 +6,8 @@ import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
-import { metricRows, readMetricsAsync } from '../../core/metrics';
+import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
+import { unitStrings } from './loss-chart-units';
 import { toMetricRow } from '../../core/metric-row';
 import { isInside } from '../../core/safe-fs';
 
@@ -188,8 +189,8 @@ export class LossChartPanel {
     const last = rows.length ? rows[rows.length - 1].step : -1;
     rows.push(...this.pending.filter((r) => r.step > last));
     this.pending = [];
-    const run = runDir ? { name: basename(runDir), dir: runDir, rows } : { name: '', rows: [] };
-    this.post({ type: 'init', run, overlay, sample: this.latestSample ?? lastSample(metrics), strings: chartStrings() });
+    const run = runDir ? { name: basename(runDir), dir: runDir, rows, baselines: metricBaselines(metrics) } : { name: '', rows: [] };
+    this.post({ type: 'init', run, overlay, sample: this.latestSample ?? lastSample(metrics), strings: { ...chartStrings(), ...unitStrings() } });
   }
 
   private post(m: ToChart): void {
@@ -208,7 +209,8 @@ function chartStateFile(ctx: Ctx): string {
 }
 
 async function seriesSet(dir: string): Promise<ChartSeriesSet> {
-  return { name: basename(dir), dir, rows: metricRows(await readMetricsAsync(dir)) };
+  const metrics = await readMetricsAsync(dir);
+  return { name: basename(dir), dir, rows: metricRows(metrics), baselines: metricBaselines(metrics) };
 }
 
 function lastSample(metrics: Record<string, unknown>[]): string | undefined {

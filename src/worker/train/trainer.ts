@@ -13,7 +13,9 @@ import { TrainPlan } from '../../core/train-options';
 import { ModelConfig } from '../../core/model-config';
 import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
-import { appendMetrics } from '../../core/metrics';
+import { appendMetrics, readMetrics } from '../../core/metrics';
+import { bitsPer, computeBaselines, textSize } from '../../core/baselines';
+import { OverfitWatch, overfitMessage } from '../../core/overfit-watch';
 import { NamedTensors } from '../../core/tensor';
 import { parameterCount } from '../../core/weight-table';
 import { replayRows } from '../../core/finetune';
@@ -77,6 +79,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const trainSplit = job.tokens.subarray(0, plan.trainTokens);
   const valSplit = job.tokens.subarray(plan.trainTokens);
   const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
+  // The evaluation windows are contiguous from the start of the held-out split.
+  const scored = valSplit.subarray(1, evalStarts.length * context + 1);
+  const scoredSize = textSize(tokenizer, scored);
 
   const baseEvalStarts = job.baseCorpus && evalWindowStarts(job.baseCorpus.val.length, context, options.evalBatches * batch);
 
@@ -111,6 +116,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
     emit(e);
   };
+  const baselines = job.resume ? undefined : computeBaselines(tokenizer, trainSplit, scored, await meanLoss(model, valSplit, evalStarts, context, batch));
+  if (baselines || !readMetrics(job.runDir).some((m) => m.type === 'baselines')) {
+    appendMetrics(job.runDir, { type: 'baselines', ...(baselines ?? computeBaselines(tokenizer, trainSplit, scored)) });
+  }
   emit({
     type: 'start',
     run_dir: job.runDir,
@@ -123,6 +132,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     step: state.step,
     epoch: state.epoch + 1,
     resumed_from: job.resume?.from,
+    baselines,
   });
   for (const message of job.notices ?? []) emit({ type: 'notice', step: state.step, message });
   for (const why of job.engine.skipped) if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
@@ -137,6 +147,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let lastCheckpointAt = { step: state.step, time: performance.now() };
   let tokensPerSecond = 0;
   let lastEvalStep = -1;
+  const overfit = new OverfitWatch();
+  let stepLossSum = 0;
+  let stepLossCount = 0;
 
   const evaluate = async () => {
     lastValLoss = await meanLoss(model, valSplit, evalStarts, context, batch);
@@ -147,7 +160,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     } catch {
       sample = undefined; // a sample is a courtesy; never let it stop training
     }
-    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, base_val_loss: baseValLoss, elapsed_s: elapsed(), sample });
+    const { bitsPerChar, bitsPerByte } = bitsPer(lastValLoss, scored.length, scoredSize);
+    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, base_val_loss: baseValLoss, val_bits_per_char: bitsPerChar, val_bits_per_byte: bitsPerByte, elapsed_s: elapsed(), sample });
+    if (stepLossCount > 0) {
+      const warning = overfit.add({ step: state.step, trainLoss: stepLossSum / stepLossCount, valLoss: lastValLoss });
+      stepLossSum = stepLossCount = 0;
+      if (warning) emit({ type: 'notice', step: state.step, message: overfitMessage(warning), code: 'overfitting', best_step: warning.best.step, best_val_loss: warning.best.valLoss });
+    }
   };
 
   const checkpoint = async (name: string, reason: 'epoch' | 'final' | 'cancel', epochForEvent: number) => {
@@ -214,6 +233,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       const rate = (batch * context) / seconds;
       tokensPerSecond = tokensPerSecond === 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate;
       lastLoss = loss;
+      stepLossSum += loss;
+      stepLossCount++;
       const stepEpoch = state.epoch + 1;
       state.step++;
       state.cursor++;
