@@ -528,7 +528,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     for (const [en, k] of Object.entries(ko)) {
       if (/\}(을\(를\)|이\(가\)|은\(는\)|과\(와\)|\(으\)로)/.test(k))
         assert.ok(
-          new RegExp(`withParticles\\(\\s*vscode\\.l10n\\.t\\(\\s*'${en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}'`).test(code),
+          new RegExp(`withParticles\\(\\s*vscode\\.l10n\\.t\\(\\s*['"]${en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, "\\\\?'")}['"]`).test(code),
           `"${en}" → "${k}" is shown without choosing its particle`,
         );
     }
