@@ -39,8 +39,20 @@ export async function readRun(dir: string): Promise<RunInfo | undefined> {
   const checkpoints = (await listCheckpointsAsync(dir)).map((c) => ({ ...c, name: basename(c.dir) }));
   try {
     const run = parseRunJson(text, path);
-    const tokenizer = run.tokenizer && typeof run.tokenizer.vocabSize === 'number' ? { kind: run.tokenizer.kind, vocabSize: run.tokenizer.vocabSize } : undefined;
-    return { dir, name: basename(dir), status: effectiveStatus(run), corpus: run.corpus.path, valLoss: run.val_loss, step: run.step, tokenizer, checkpoints };
+    const tokenizer =
+      run.tokenizer && typeof run.tokenizer.vocabSize === 'number'
+        ? { kind: run.tokenizer.kind, vocabSize: run.tokenizer.vocabSize }
+        : undefined;
+    return {
+      dir,
+      name: basename(dir),
+      status: effectiveStatus(run),
+      corpus: run.corpus.path,
+      valLoss: run.val_loss,
+      step: run.step,
+      tokenizer,
+      checkpoints,
+    };
   } catch {
     return { dir, name: basename(dir), status: 'unreadable', checkpoints };
   }

@@ -3,7 +3,9 @@ import { Ctx } from './ctx';
 import { RunInfo, listRuns } from '../core/runs';
 import { isInside } from '../core/safe-fs';
 
-export type RunsNode = { kind: 'run'; run: RunInfo; path: string } | { kind: 'checkpoint'; run: RunInfo; name: string; step: number; valLoss?: number; path: string };
+export type RunsNode =
+  | { kind: 'run'; run: RunInfo; path: string }
+  | { kind: 'checkpoint'; run: RunInfo; name: string; step: number; valLoss?: number; path: string };
 
 /** Runs → checkpoints, with their losses; the active model is marked. */
 export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
@@ -31,7 +33,9 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
   async getChildren(node?: RunsNode): Promise<RunsNode[]> {
     if (!node) return (await listRuns(this.ctx.runsRoot())).map((run) => ({ kind: 'run', run, path: run.dir }));
     if (node.kind === 'run') {
-      return [...node.run.checkpoints].reverse().map((c) => ({ kind: 'checkpoint', run: node.run, name: c.name, step: c.step, valLoss: c.valLoss, path: c.dir }));
+      return [...node.run.checkpoints]
+        .reverse()
+        .map((c) => ({ kind: 'checkpoint', run: node.run, name: c.name, step: c.step, valLoss: c.valLoss, path: c.dir }));
     }
     return [];
   }

@@ -61,7 +61,8 @@ test('universal .vsix: no .node inside, trains on wasm with the reason in the lo
     await shot('01-context-menu');
     await entry.click();
     await page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout: 20_000 });
-    const tiny = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' });
+    // The preset row (the quick run names Tiny too).
+    const tiny = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first();
     await page
       .locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' })
       .first()

@@ -28,21 +28,43 @@ function assertUserError(args: string[], re: RegExp) {
   assert.match(lines[0], re);
 }
 
-test('quantize: int8 checkpoint + report on the run\'s held-out text; eval and generate load it; bad input is one line, exit 2', () => {
+test("quantize: int8 checkpoint + report on the run's held-out text; eval and generate load it; bad input is one line, exit 2", () => {
   const run = join(dir, 'run');
-  const train = cli(['train', KOREAN, '-o', run, ...SMALL, '--tokenizer', 'bpe', '--vocab-size', '400', '--max-steps', '40', '--backend', 'wasm', '--json']);
+  const train = cli([
+    'train',
+    KOREAN,
+    '-o',
+    run,
+    ...SMALL,
+    '--tokenizer',
+    'bpe',
+    '--vocab-size',
+    '400',
+    '--max-steps',
+    '40',
+    '--backend',
+    'wasm',
+    '--json',
+  ]);
   assert.equal(train.code, 0, train.stderr);
   const out = join(dir, 'int8');
   const r = cli(['quantize', run, '-o', out, '--json', '--backend', 'wasm']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  for (const k of ['bytes_fp32', 'bytes_int8', 'loss_fp32', 'loss_int8', 'top1_agreement', 'kl']) assert.equal(typeof report[k], 'number', k);
+  for (const k of ['bytes_fp32', 'bytes_int8', 'loss_fp32', 'loss_int8', 'top1_agreement', 'kl'])
+    assert.equal(typeof report[k], 'number', k);
   assert.ok(report.bytes_int8 < report.bytes_fp32);
   assert.ok(report.loss_fp32 > 1 && Math.abs(report.loss_int8 - report.loss_fp32) < 0.05, JSON.stringify(report));
   assert.ok(report.top1_agreement > 0.9 && report.top1_agreement <= 1);
   assert.ok(report.kl >= 0 && report.kl < 0.01);
   assert.match(report.eval_text, /held-out/);
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model-int8.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    'config.json',
+    'generation_config.json',
+    'model-int8.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   const evalInt8 = cli(['eval', out, KOREAN, '--json', '--backend', 'wasm']);
   const evalFp32 = cli(['eval', run, KOREAN, '--json', '--backend', 'wasm']);
   assert.equal(evalInt8.code, 0, evalInt8.stderr);

@@ -44,13 +44,32 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const corpus = readCorpus(req.corpusPath);
   const kind = req.tokenizer ?? 'char';
   // A char vocabulary is cheap to count exactly; a BPE one has the size asked for.
-  const vocabSize = kind === 'char' ? trainTokenizer(corpus.text, { kind }).vocabSize : (req.vocabSize ?? defaultBpeVocabSize(corpus.bytes));
+  const vocabSize =
+    kind === 'char' ? trainTokenizer(corpus.text, { kind }).vocabSize : (req.vocabSize ?? defaultBpeVocabSize(corpus.bytes));
   const tokens = kind === 'char' ? [...corpus.text].length : Math.round(corpus.bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
-  const config = validateModelConfig({ ...MODEL_DEFAULTS, vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, dropout: p.dropout });
+  const config = validateModelConfig({
+    ...MODEL_DEFAULTS,
+    vocabSize,
+    context: req.context ?? p.context,
+    layers: p.layers,
+    heads: p.heads,
+    width: p.width,
+    dropout: p.dropout,
+  });
   const batch = req.batch ?? p.batch;
-  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, epochs: req.epochs, maxSteps: req.maxSteps, lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr }));
+  const plan = makeTrainPlan(
+    tokens,
+    config,
+    validateTrainOptions({
+      ...DEFAULT_TRAIN_OPTIONS,
+      batch,
+      epochs: req.epochs,
+      maxSteps: req.maxSteps,
+      lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
+    }),
+  );
   const engine = await startEngine(req.backend ?? 'auto');
   const steps = req.measureSteps ?? 3;
   const seconds = steps > 0 ? median(await timeTrainingSteps(config, batch, steps, 1)) / 1000 : undefined;
