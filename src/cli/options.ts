@@ -25,8 +25,8 @@ export const OPTIONS = {
   layers: { kind: 'int', value: 'N', help: 'transformer blocks (overrides the preset)' },
   heads: { kind: 'int', value: 'N', help: 'attention heads; must divide --width' },
   width: { kind: 'int', value: 'N', help: 'embedding width' },
-  context: { kind: 'int', value: 'N', help: 'tokens of context' },
-  batch: { kind: 'int', value: 'N', help: 'sequences per step' },
+  context: { kind: 'int', value: 'N', help: 'tokens of context (finetune: the training window, at most the base\'s; default the base\'s, or 256 when it is longer)' },
+  batch: { kind: 'int', value: 'N', help: 'sequences per step (finetune: default the base run\'s, or 4 for a base whose context is over 256)' },
   vocab: { kind: 'int', value: 'N', help: 'vocabulary size of the random tokens' },
   tokenizer: { kind: ['char', 'bpe'], help: 'tokenizer to train on the corpus (default char)' },
   'vocab-size': { kind: 'int', value: 'N', help: 'BPE vocabulary size (default from the corpus size)' },
@@ -122,7 +122,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2 folder) on FILE: every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
       `or with --lora an adapter on the frozen base (default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
       'When BASE\'s own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.',
-    options: ['output', 'lora', 'rank', 'alpha', 'rslora', 'targets', 'replay', 'unseen', 'epochs', 'max-steps', 'lr', 'seed', 'backend', 'threads', 'json'],
+    options: ['output', 'lora', 'rank', 'alpha', 'rslora', 'targets', 'replay', 'unseen', 'context', 'batch', 'epochs', 'max-steps', 'lr', 'seed', 'backend', 'threads', 'json'],
   },
   bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'] },
 };

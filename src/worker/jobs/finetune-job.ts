@@ -29,6 +29,7 @@ import {
   charVocabulary,
   checkReplay,
   describeUnseen,
+  finetuneShape,
   extendCharTokenizer,
   extendEmbedding,
   unseenCharacters,
@@ -51,6 +52,9 @@ export interface FinetuneRequest {
   targets?: string[];
   replay?: number;
   unseen?: UnseenPolicy;
+  /** Training window (tokens per row) and rows per step; defaults: core/finetune.ts finetuneShape. */
+  context?: number;
+  batch?: number;
   epochs?: number;
   maxSteps?: number;
   lr?: number;
@@ -100,11 +104,20 @@ export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldSto
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
 
   const baseRun = runOfCheckpoint(baseDir, base.kind === 'checkpoint');
-  const batch = baseRun?.run.plan.options.batch ?? DEFAULT_TRAIN_OPTIONS.batch;
+  const { context, batch } = finetuneShape(config.context, req, baseRun?.run.plan.options.batch);
   const lr = req.lr ?? (lora ? FINETUNE_LR.lora : FINETUNE_LR.full);
-  const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, seed, lr, minLr: lr / 10, epochs: req.epochs, maxSteps: req.maxSteps });
+  const options = validateTrainOptions({
+    ...DEFAULT_TRAIN_OPTIONS,
+    batch,
+    context: context === config.context ? undefined : context,
+    seed,
+    lr,
+    minLr: lr / 10,
+    epochs: req.epochs,
+    maxSteps: req.maxSteps,
+  });
   const plan = makeTrainPlan(tokens.length, config, options);
-  if (!lora) checkTrainingFits(estimate(config, batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
+  if (!lora) checkTrainingFits(estimate({ ...config, context }, batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
   const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
   const old = baseCorpus(baseRun, tokenizer, replay);
