@@ -1,9 +1,14 @@
 import { startEngine, BackendChoice } from '../engine/backend';
-import { median, timeTrainingSteps } from '../bench/step-timer';
+import { median, measureTrainingSteps } from '../bench/step-timer';
+import { resolveCheckpoint } from '../../core/checkpoint';
+import { readModelFolder } from '../../core/model-folder';
+import { runOfCheckpoint } from './finetune-job';
+import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
+import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate } from '../../core/estimate';
 import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
-import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
+import { Tokenizer, trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
 
@@ -17,10 +22,21 @@ export interface EstimateRequest {
   backend?: BackendChoice;
   /** Steps to time after one warm-up step; 0 skips the measurement. */
   measureSteps?: number;
+  /**
+   * Fine-tuning this model folder (run, checkpoint, Hugging Face folder …) on the corpus instead of
+   * training a preset: its shape, tokenizer and training window (core/finetune.ts finetuneShape).
+   */
+  finetune?: { base: string; lora?: { rank: number } };
 }
 
 export interface EstimateResult extends Estimate {
+  /** The preset, or "lora" / "full" for a fine-tuning estimate. */
   preset: string;
+  /** Tokens per training window (the model's context, or shorter when fine-tuning a big base). */
+  window: number;
+  batch: number;
+  /** Most bytes of tensors held at once during a training step timed here. */
+  measuredBytes?: number;
   tokens: number;
   totalSteps: number;
   config: ModelConfig;
@@ -33,6 +49,7 @@ export interface EstimateResult extends Estimate {
  * memory, and time per epoch from a few steps timed on this machine.
  */
 export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResult> {
+  if (req.finetune) return estimateFinetune(req, req.finetune);
   const corpus = readCorpus(req.corpusPath);
   const kind = req.tokenizer ?? 'char';
   // A char vocabulary is cheap to count exactly; a BPE one has the size asked for.
@@ -45,10 +62,42 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch }));
   const engine = await startEngine(req.backend ?? 'auto');
   const steps = req.measureSteps ?? 3;
-  const seconds = steps > 0 ? median(await timeTrainingSteps(config, batch, steps, 1)) / 1000 : undefined;
+  const measured = steps > 0 ? await measureTrainingSteps(config, batch, steps, 1) : undefined;
   return {
-    ...estimate(config, batch, plan.stepsPerEpoch, seconds),
+    ...estimate(config, batch, plan.stepsPerEpoch, measured && median(measured.times) / 1000),
     preset: presetName,
+    window: config.context,
+    batch,
+    measuredBytes: measured?.peakBytes,
+    tokens,
+    totalSteps: plan.totalSteps,
+    config,
+    backend: engine.backend,
+    threads: engine.threads,
+  };
+}
+
+/** What `finetune BASE FILE [--lora --rank r]` would cost: the base's real shape and tokenizer, steps timed here. */
+async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
+  const corpus = readCorpus(req.corpusPath);
+  const base = readModelFolder(resolveCheckpoint(ft.base));
+  const tokens = Tokenizer.fromJSON(base.tokenizerJson).encode(corpus.text).length;
+  const { config } = base;
+  const { context, batch } = finetuneShape(config.context, req, runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch);
+  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }));
+  const r = ft.lora?.rank;
+  const lora = r === undefined ? undefined : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
+  const shapes = loraModuleShapes(config);
+  const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
+  const engine = await startEngine(req.backend ?? 'auto');
+  const steps = req.measureSteps ?? 3;
+  const measured = steps > 0 ? await measureTrainingSteps({ ...config, context }, batch, steps, 1, 1, lora) : undefined;
+  return {
+    ...estimate({ ...config, context }, batch, plan.stepsPerEpoch, measured && median(measured.times) / 1000, adapterParams),
+    preset: lora ? 'lora' : 'full',
+    window: context,
+    batch,
+    measuredBytes: measured?.peakBytes,
     tokens,
     totalSteps: plan.totalSteps,
     config,

@@ -240,7 +240,7 @@ function trainingThreads(asked: number | undefined, engine: EngineInfo, batch: n
 }
 
 /** The run a checkpoint folder belongs to (…/RUN/checkpoints/NAME), if any. */
-function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
+export function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
   const runDir = dirname(dirname(dir));
   if (!isCheckpoint || basename(dirname(dir)) !== 'checkpoints' || !existsSync(join(runDir, 'run.json'))) return undefined;
   return { dir: runDir, run: readRunJson(runDir) };
