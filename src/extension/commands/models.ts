@@ -3,7 +3,6 @@ import { access, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { RunsNode } from '../runs-tree';
-import { WorkerError } from '../worker-client';
 import type { ModelSummary } from '../../worker/protocol';
 import { RUN_EXPORTS } from '../../core/runs';
 import { parseRunJson } from '../../core/run-json';
@@ -15,10 +14,10 @@ const exists = (path: string) => access(path).then(() => true, () => false);
 /**
  * Open Hugging Face Model Folder…: a downloaded GPT-2-family folder (config.json, model.safetensors,
  * tokenizer.json) becomes the active model, after the real loader read it in the inference worker.
- * `folder` answers the dialog for tests. Returns the model's summary, or undefined.
+ * `folder` answers the dialog for tests. Returns the model's summary, or the error shown.
  */
 export function openModelFolderCommand(ctx: Ctx) {
-  return async (folder?: vscode.Uri | string): Promise<ModelSummary | undefined> => {
+  return async (folder?: vscode.Uri | string): Promise<ModelSummary | { error: string } | undefined> => {
     const dir =
       typeof folder === 'string'
         ? folder
@@ -27,7 +26,7 @@ export function openModelFolderCommand(ctx: Ctx) {
     const missing = await missingFile(dir);
     if (missing) {
       showError(ctx, missing);
-      return undefined;
+      return { error: missing };
     }
     if (!(await ctx.mayLoadModelFrom(dir))) return undefined;
     try {
@@ -51,9 +50,9 @@ export function openModelFolderCommand(ctx: Ctx) {
       );
       return summary;
     } catch (e) {
-      const reason = (e as Error).message;
-      showError(ctx, e instanceof WorkerError && !e.userError && !e.crashed ? reason : vscode.l10n.t('{0} cannot be used as a model: {1}', basename(dir), reason));
-      return undefined;
+      const message = vscode.l10n.t('{0} cannot be used as a model: {1}', basename(dir), (e as Error).message);
+      showError(ctx, message);
+      return { error: message };
     }
   };
 }
