@@ -95,7 +95,8 @@ test('set a base → right-click → fine-tune (measured pick) → LoRA run unde
     await page.locator('.activitybar .action-item a[aria-label^="Corpus Lab"]').click();
     const baseRow = runsRow('20260101-000000-speech-en');
     await baseRow.waitFor({ state: 'visible', timeout: 20_000 });
-    if ((await baseRow.getAttribute('aria-expanded')) !== 'true') await baseRow.click();
+    // A click on a run opens its loss chart; its twistie expands it.
+    if ((await baseRow.getAttribute('aria-expanded')) !== 'true') await baseRow.locator('.monaco-tl-twistie').click();
     const loraRow = runsRow(/LoRA r=8 on/);
     await loraRow.waitFor({ state: 'visible', timeout: 20_000 });
     await shot('05-runs-view');
@@ -117,7 +118,7 @@ test('set a base → right-click → fine-tune (measured pick) → LoRA run unde
     await loraRow.click({ button: 'right' });
     await contextEntry('Merge LoRA Adapter into Its Base').click();
     await page.locator('.notification-toast', { hasText: /Merged \d+ LoRA layer/ }).waitFor({ state: 'visible', timeout: 60_000 });
-    if ((await loraRow.getAttribute('aria-expanded')) !== 'true') await loraRow.click();
+    if ((await loraRow.getAttribute('aria-expanded')) !== 'true') await loraRow.locator('.monaco-tl-twistie').click();
     await runsRow(/-merged/).waitFor({ state: 'visible', timeout: 20_000 });
     await shot('08-merged');
 

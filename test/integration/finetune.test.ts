@@ -208,7 +208,7 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.ok(lora, items[0].detail);
     assert.equal(lora.window, 256);
     assert.equal(lora.batch, 4);
-    assert.match(items[0].detail!, /windows of 256 tokens × 4/);
+    assert.match(items[0].description!, /windows of 256 tokens × 4/);
     const result = (await vscode.commands.executeCommand('corpusLab.finetune', en, { method: 'lora', maxSteps: 3 })) as TrainResult;
     assert.equal(result?.reason, 'completed');
     const run = dirname(dirname(result.checkpoint));

@@ -58,8 +58,8 @@ export function finetuneCommand(ctx: Ctx) {
 /** The two choices, each measured in the training worker one after the other (timed steps must not share it). */
 export async function estimateMethods(ctx: Ctx, target: vscode.Uri, base: string, onUpdate: (items: MethodItem[]) => void = () => undefined): Promise<MethodItem[]> {
   const items: MethodItem[] = [
-    { method: 'lora', label: vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK), description: vscode.l10n.t('adapters on the frozen base; a small file in PEFT\'s format'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
-    { method: 'full', label: vscode.l10n.t('Full fine-tuning'), description: vscode.l10n.t('every weight, a fresh optimizer'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
+    { method: 'lora', label: vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK), description: vscode.l10n.t('adapters on the frozen base, PEFT format'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
+    { method: 'full', label: vscode.l10n.t('Full fine-tuning'), description: vscode.l10n.t('every weight'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
   ];
   onUpdate([...items]);
   for (const item of items) {
@@ -71,6 +71,7 @@ export async function estimateMethods(ctx: Ctx, target: vscode.Uri, base: string
     try {
       item.estimate = await result;
       item.detail = describeFinetuneEstimate(item.estimate);
+      item.description = `${item.description} · ${vscode.l10n.t('windows of {0} tokens × {1}', item.estimate.window, item.estimate.batch)}`;
     } catch (e) {
       item.detail = `$(warning) ${(e as Error).message}`;
     }
@@ -106,7 +107,6 @@ export function describeFinetuneEstimate(e: EstimateResult): string {
     vscode.l10n.t('{0} trainable parameters ({1}% of {2})', e.trainableParams.toLocaleString(), share, e.params.toLocaleString()),
     e.secondsPerEpoch === undefined ? '' : vscode.l10n.t('≈ {0} per epoch', formatSeconds(e.secondsPerEpoch)),
     vscode.l10n.t('{0} memory', formatBytes(e.measuredBytes ?? e.trainingBytes)),
-    vscode.l10n.t('windows of {0} tokens × {1}', e.window, e.batch),
     e.backend,
   ]
     .filter(Boolean)

@@ -9,7 +9,8 @@ import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate } from '../../core/estimate';
 import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
 import { Tokenizer, trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
-import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
+import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
+import type { LoraOptions } from '../model/gpt';
 import { makeTrainPlan } from '../../core/train-plan';
 
 export interface EstimateRequest {
@@ -60,21 +61,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const config = validateModelConfig({ ...MODEL_DEFAULTS, vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, dropout: p.dropout });
   const batch = req.batch ?? p.batch;
   const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch }));
-  const engine = await startEngine(req.backend ?? 'auto');
-  const steps = req.measureSteps ?? 3;
-  const measured = steps > 0 ? await measureTrainingSteps(config, batch, steps, 1) : undefined;
-  return {
-    ...estimate(config, batch, plan.stepsPerEpoch, measured && median(measured.times) / 1000),
-    preset: presetName,
-    window: config.context,
-    batch,
-    measuredBytes: measured?.peakBytes,
-    tokens,
-    totalSteps: plan.totalSteps,
-    config,
-    backend: engine.backend,
-    threads: engine.threads,
-  };
+  return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
 }
 
 /** What `finetune BASE FILE [--lora --rank r]` would cost: the base's real shape and tokenizer, steps timed here. */
@@ -89,18 +76,30 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const lora = r === undefined ? undefined : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
   const shapes = loraModuleShapes(config);
   const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
+  return measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);
+}
+
+/** Times `measureSteps` steps of the shape on this machine (after one warm-up) and takes one step's peak tensor bytes. */
+async function measure(
+  req: EstimateRequest,
+  preset: string,
+  s: { config: ModelConfig; window: number; batch: number; tokens: number; plan: TrainPlan },
+  lora?: Omit<LoraOptions, 'seed'>,
+  adapterParams?: number,
+): Promise<EstimateResult> {
   const engine = await startEngine(req.backend ?? 'auto');
   const steps = req.measureSteps ?? 3;
-  const measured = steps > 0 ? await measureTrainingSteps({ ...config, context }, batch, steps, 1, 1, lora) : undefined;
+  const trained = { ...s.config, context: s.window };
+  const measured = steps > 0 ? await measureTrainingSteps(trained, s.batch, steps, 1, 1, lora) : undefined;
   return {
-    ...estimate({ ...config, context }, batch, plan.stepsPerEpoch, measured && median(measured.times) / 1000, adapterParams),
-    preset: lora ? 'lora' : 'full',
-    window: context,
-    batch,
+    ...estimate(trained, s.batch, s.plan.stepsPerEpoch, measured && median(measured.times) / 1000, adapterParams),
+    preset,
+    window: s.window,
+    batch: s.batch,
     measuredBytes: measured?.peakBytes,
-    tokens,
-    totalSteps: plan.totalSteps,
-    config,
+    tokens: s.tokens,
+    totalSteps: s.plan.totalSteps,
+    config: s.config,
     backend: engine.backend,
     threads: engine.threads,
   };
