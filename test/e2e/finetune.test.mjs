@@ -58,6 +58,14 @@ test('set a base → right-click → fine-tune (measured pick) → LoRA run unde
   };
   const runsRow = (text) => page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) }).locator('.monaco-list-row', { hasText: text });
   const contextEntry = (text) => page.locator('.context-view .action-label', { hasText: text });
+  /** Right-click a row, then choose a menu entry once the menu has settled (an early click only hovers). */
+  const chooseFromMenu = async (row, text) => {
+    await row.click({ button: 'right' });
+    const e = contextEntry(text);
+    await e.waitFor({ state: 'visible', timeout: 20_000 });
+    await page.waitForTimeout(400);
+    await e.click();
+  };
   try {
     await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
     await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
@@ -107,6 +115,7 @@ test('set a base → right-click → fine-tune (measured pick) → LoRA run unde
     await shot('06-run-context-menu');
 
     // 5. Compare Samples: the prompt box, then two columns.
+    await page.waitForTimeout(400);
     await contextEntry('Compare Samples with the Base Model').click();
     await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 20_000 });
     await page.keyboard.press('Enter');
@@ -115,8 +124,7 @@ test('set a base → right-click → fine-tune (measured pick) → LoRA run unde
     await shot('07-compare-samples');
 
     // 6. Merge: a merged model under the run.
-    await loraRow.click({ button: 'right' });
-    await contextEntry('Merge LoRA Adapter into Its Base').click();
+    await chooseFromMenu(loraRow, 'Merge LoRA Adapter into Its Base');
     await page.locator('.notification-toast', { hasText: /Merged \d+ LoRA layer/ }).waitFor({ state: 'visible', timeout: 60_000 });
     if ((await loraRow.getAttribute('aria-expanded')) !== 'true') await loraRow.locator('.monaco-tl-twistie').click();
     await runsRow(/-merged/).waitFor({ state: 'visible', timeout: 20_000 });

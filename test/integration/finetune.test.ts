@@ -61,7 +61,10 @@ describe('Fine-tuning in the editor (issue 12)', () => {
       const ft = menus[where].find((m) => m.command === 'corpusLab.finetune');
       assert.ok(ft, `${where} has the fine-tune entry`);
       assert.equal(ft.when, train.when, where);
-      assert.equal(ft.group, train.group, where);
+      // The same group, right after Train.
+      const [group, order] = ft.group!.split('@');
+      assert.equal(group, train.group!.split('@')[0], where);
+      assert.ok(Number(order) > Number(train.group!.split('@')[1]) && Number(order) < 2, where);
     }
   });
 
@@ -220,6 +223,26 @@ describe('Fine-tuning in the editor (issue 12)', () => {
       [run],
     );
     assert.equal(api.runs.getTreeItem(base).description, 'Hugging Face model');
+  });
+
+  it('Cancel Training stops a full fine-tuning run within seconds and keeps its checkpoint', async () => {
+    const started = new Promise<void>((resolve) => {
+      const sub = api.ctx.onTrainEvent(({ event }) => {
+        if (event.type === 'step' && event.step >= 2) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const running = vscode.commands.executeCommand('corpusLab.finetune', ko, { method: 'full', maxSteps: 100000 }) as Thenable<TrainResult>;
+    await started;
+    const t0 = performance.now();
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const result = await running;
+    assert.equal(result?.reason, 'cancelled');
+    assert.ok(existsSync(join(result.checkpoint, 'optimizer.safetensors')) && existsSync(join(result.checkpoint, 'model.safetensors')));
+    assert.ok((performance.now() - t0) / 1000 < 5);
+    assert.equal(JSON.parse(readFileSync(join(dirname(dirname(result.checkpoint)), 'run.json'), 'utf8')).finetune.lora, undefined);
   });
 
   it('a folder that is not a model is refused with the reason, and the active model stays', async () => {
