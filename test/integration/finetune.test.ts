@@ -120,6 +120,14 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.ok(api.ctx.activeModel === result.checkpoint || api.ctx.activeModel === result.best?.checkpoint);
   });
 
+  it('with an adapter as the active model, the pick says LoRA needs it merged first; full fine-tuning is measured', async () => {
+    const adapter = join(loraRun, 'checkpoints', readdirSync(join(loraRun, 'checkpoints')).sort().at(-1)!);
+    const [lora, full] = await estimateMethods(api.ctx, en, adapter);
+    assert.equal(lora.estimate, undefined);
+    assert.match(lora.detail!, /^\$\(warning\) .* is a LoRA adapter: merge it first/);
+    assert.ok(full.estimate && full.estimate.trainableParams === full.estimate.params, full.detail);
+  });
+
   it('the Runs view shows the fine-tuned run under its base run, with Merge and Quantize, whose outputs can be made active', async () => {
     const baseRun = dirname(dirname(baseCheckpoint));
     const top = await api.runs.getChildren();

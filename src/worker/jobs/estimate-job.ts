@@ -2,7 +2,7 @@ import { startEngine, BackendChoice } from '../engine/backend';
 import { median, measureTrainingSteps } from '../bench/step-timer';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { readModelFolder } from '../../core/model-folder';
-import { runOfCheckpoint } from './finetune-job';
+import { refuseLoraOnAdapter, runOfCheckpoint } from './finetune-job';
 import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
 import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
@@ -72,6 +72,7 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const { config } = base;
   const { context, batch } = finetuneShape(config.context, req, runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch);
   const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }));
+  if (ft.lora) refuseLoraOnAdapter(base, ft.base);
   const r = ft.lora?.rank;
   const lora = r === undefined ? undefined : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
   const shapes = loraModuleShapes(config);

@@ -15,7 +15,7 @@ import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { RunJson, effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
 import { truncateMetrics } from '../../core/metrics';
 import { writeFileAtomic } from '../../core/atomic-write';
-import { readModelFolder } from '../../core/model-folder';
+import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { refuseDytExport } from '../../core/hf-export';
 import { LoraSettings, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
@@ -78,7 +78,7 @@ export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldSto
 
   const baseDir = resolveCheckpoint(req.basePath);
   const base = readModelFolder(baseDir);
-  if (lora && base.kind === 'adapter') throw new UserError(`${baseDir} is a LoRA adapter: merge it first (corpus-lab merge ${req.basePath} -o DIR) and fine-tune the merged folder`);
+  if (lora) refuseLoraOnAdapter(base, req.basePath);
   if (lora) refuseDytExport(base.config, 'LoRA cannot be trained in PEFT\'s format');
   const modules = lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
@@ -152,6 +152,11 @@ export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldSto
     adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
     baseCorpus: 'why' in old ? undefined : old.tokens,
   });
+}
+
+/** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
+export function refuseLoraOnAdapter(base: ModelFiles, asked: string): void {
+  if (base.kind === 'adapter') throw new UserError(`${base.dir} is a LoRA adapter: merge it first (corpus-lab merge ${asked} -o DIR) and fine-tune the merged folder`);
 }
 
 /** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
