@@ -135,9 +135,13 @@ test('set a base → right-click → fine-tune (measured pick) → LoRA run unde
       await command('Corpus Lab: Open Hugging Face Model Folder');
       const input = page.locator('.quick-input-widget input');
       await input.waitFor({ state: 'visible', timeout: 20_000 });
-      await input.fill(`${path}/`);
+      // The simple dialog fills in its starting folder a moment after it opens: replace it once it has.
+      await page.waitForFunction(() => document.querySelector('.quick-input-widget input')?.value.length > 0, null, { timeout: 20_000 });
+      await page.waitForTimeout(300);
+      await input.press('Control+a');
+      await input.pressSequentially(`${path}/`, { delay: 5 });
       await page.waitForTimeout(800);
-      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget .monaco-button', { hasText: 'Open Model' }).click();
     };
     await openFolder(join(folder, 'models', 'pickled'));
     await page.locator('.notification-toast', { hasText: 'has only pytorch_model.bin' }).waitFor({ state: 'visible', timeout: 30_000 });
