@@ -20,17 +20,47 @@ export function randomTensor(shape: number[], rng: Rng, std: number, mean = 0): 
 export function randomWeights(c: ModelConfig, seed: number): NamedTensors {
   const rng = new Rng(seed);
   const out: NamedTensors = new Map();
-  for (const [name, shape] of weightShapes(c)) out.set(name, randomTensor(shape, rng, name.includes('.ln_') && name.endsWith('.weight') ? 0.1 : 0.2, name.includes('.ln_') && name.endsWith('.weight') ? 1 : 0));
+  for (const [name, shape] of weightShapes(c))
+    out.set(
+      name,
+      randomTensor(
+        shape,
+        rng,
+        name.includes('.ln_') && name.endsWith('.weight') ? 0.1 : 0.2,
+        name.includes('.ln_') && name.endsWith('.weight') ? 1 : 0,
+      ),
+    );
   return out;
 }
 
 /** config.json as transformers writes it for a GPT-2 (no corpus_lab block). */
 export function hfConfigJson(c: ModelConfig, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    activation_function: 'gelu_new', architectures: ['GPT2LMHeadModel'], attn_pdrop: 0.1, bos_token_id: c.vocabSize - 1, embd_pdrop: 0.1, eos_token_id: c.vocabSize - 1,
-    initializer_range: 0.02, layer_norm_epsilon: 1e-5, model_type: 'gpt2', n_ctx: c.context, n_embd: c.width, n_head: c.heads, n_inner: null, n_layer: c.layers,
-    n_positions: c.context, resid_pdrop: 0.1, summary_type: 'cls_index', task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } }, vocab_size: c.vocabSize, ...extra,
-  }, null, 2);
+  return JSON.stringify(
+    {
+      activation_function: 'gelu_new',
+      architectures: ['GPT2LMHeadModel'],
+      attn_pdrop: 0.1,
+      bos_token_id: c.vocabSize - 1,
+      embd_pdrop: 0.1,
+      eos_token_id: c.vocabSize - 1,
+      initializer_range: 0.02,
+      layer_norm_epsilon: 1e-5,
+      model_type: 'gpt2',
+      n_ctx: c.context,
+      n_embd: c.width,
+      n_head: c.heads,
+      n_inner: null,
+      n_layer: c.layers,
+      n_positions: c.context,
+      resid_pdrop: 0.1,
+      summary_type: 'cls_index',
+      task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } },
+      vocab_size: c.vocabSize,
+      ...extra,
+    },
+    null,
+    2,
+  );
 }
 
 /**

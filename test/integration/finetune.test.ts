@@ -30,13 +30,23 @@ async function allNodes(node?: RunsNode): Promise<RunsNode[]> {
   return (await Promise.all(children.map(async (c) => [c, ...(await allNodes(c))]))).flat();
 }
 
-const runNode = async (dir: string) => (await allNodes()).find((n): n is Extract<RunsNode, { kind: 'run' }> => n.kind === 'run' && n.path === dir);
+const runNode = async (dir: string) =>
+  (await allNodes()).find((n): n is Extract<RunsNode, { kind: 'run' }> => n.kind === 'run' && n.path === dir);
 
 /** A GPT-2-layout folder with random weights, a byte-level BPE and 512 positions (over 256: a "big" base). */
 function writeRandomGpt2(name: string): { dir: string; config: ModelConfig; tokenizer: Tokenizer } {
   const text = readFileSync(en.fsPath, 'utf8') + readFileSync(ko.fsPath, 'utf8');
   const tokenizer = trainTokenizer(text, { kind: 'bpe', vocabSize: 400 });
-  const config: ModelConfig = { vocabSize: tokenizer.vocabSize, context: 512, layers: 1, heads: 2, width: 32, norm: 'layernorm', dropout: 0, bias: true };
+  const config: ModelConfig = {
+    vocabSize: tokenizer.vocabSize,
+    context: 512,
+    layers: 1,
+    heads: 2,
+    width: 32,
+    norm: 'layernorm',
+    dropout: 0,
+    bias: true,
+  };
   const dir = writeGpt2Folder(join(workspace, 'models', name), config, randomWeights(config, 5), tokenizer.toJSON());
   return { dir, config, tokenizer };
 }
@@ -55,7 +65,10 @@ describe('Fine-tuning in the editor (issue 12)', () => {
   });
 
   it('"Fine-tune Active Model on This File…" sits next to Train in the explorer and editor context menus', () => {
-    const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus as Record<string, { command: string; when?: string; group?: string }[]>;
+    const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus as Record<
+      string,
+      { command: string; when?: string; group?: string }[]
+    >;
     for (const where of ['explorer/context', 'editor/context']) {
       const train = menus[where].find((m) => m.command === 'corpusLab.train')!;
       const ft = menus[where].find((m) => m.command === 'corpusLab.finetune');
@@ -98,7 +111,9 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
     let result: TrainResult | undefined;
     try {
-      const running = vscode.commands.executeCommand('corpusLab.finetune', en, { method: 'lora', maxSteps: 8 }) as Thenable<TrainResult | undefined>;
+      const running = vscode.commands.executeCommand('corpusLab.finetune', en, { method: 'lora', maxSteps: 8 }) as Thenable<
+        TrainResult | undefined
+      >;
       await settle(200);
       assert.ok(api.ctx.training, 'the status bar and Cancel see a run in progress');
       result = await running;
@@ -111,7 +126,10 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.equal(api.ctx.training, undefined);
     const start = seen.find((e) => e.type === 'start');
     assert.ok(start?.type === 'start' && start.trainable_params < start.params);
-    assert.ok(seen.some((e) => e.type === 'eval' && typeof e.base_val_loss === 'number'), 'the forgetting meter runs (the base run’s corpus is on disk)');
+    assert.ok(
+      seen.some((e) => e.type === 'eval' && typeof e.base_val_loss === 'number'),
+      'the forgetting meter runs (the base run’s corpus is on disk)',
+    );
     assert.ok(existsSync(join(result.checkpoint, 'adapter_model.safetensors')));
     loraRun = dirname(dirname(result.checkpoint));
     const run = JSON.parse(readFileSync(join(loraRun, 'run.json'), 'utf8'));
@@ -156,17 +174,35 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.equal(api.ctx.activeModel, int8);
     // The int8 model completes text.
     const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: 'We shall ' });
-    const context = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
-    const items = await api.completion.provideInlineCompletionItems(doc, doc.positionAt(9), context, new vscode.CancellationTokenSource().token);
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
+    const items = await api.completion.provideInlineCompletionItems(
+      doc,
+      doc.positionAt(9),
+      context,
+      new vscode.CancellationTokenSource().token,
+    );
     assert.ok(items && items.length === 1 && (items[0].insertText as string).length > 0);
   });
 
   it('Compare Samples: the base and the fine-tuned model continue the same prompt with the same seed, side by side', async () => {
     const node = (await runNode(loraRun))!;
-    const r = (await vscode.commands.executeCommand('corpusLab.compareSamples', node, { prompt: 'We shall ', seed: 11, maxTokens: 24 })) as { base: string; tuned: string; document: vscode.TextDocument };
+    const r = (await vscode.commands.executeCommand('corpusLab.compareSamples', node, {
+      prompt: 'We shall ',
+      seed: 11,
+      maxTokens: 24,
+    })) as { base: string; tuned: string; document: vscode.TextDocument };
     assert.ok(r, 'compare failed (see the log)');
     const again = (checkpoint: string) =>
-      api.ctx.inference.request((id) => ({ kind: 'generate', id, checkpoint, prompt: 'We shall ', options: { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 24, seed: 11, stop: [] } })).result;
+      api.ctx.inference.request((id) => ({
+        kind: 'generate',
+        id,
+        checkpoint,
+        prompt: 'We shall ',
+        options: { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 24, seed: 11, stop: [] },
+      })).result;
     assert.equal(r.base, (await again(baseCheckpoint)).text, 'the left column is the base model, seed 11');
     assert.equal(r.tuned, (await again(node.run.checkpoints.at(-1)!.dir)).text, 'the right column is the fine-tuned model, seed 11');
     const text = r.document.getText();
@@ -182,8 +218,16 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.equal(summary.context, 512);
     assert.equal(api.ctx.activeModel, dir);
     const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: 'We shall ' });
-    const context = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
-    const items = await api.completion.provideInlineCompletionItems(doc, doc.positionAt(9), context, new vscode.CancellationTokenSource().token);
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
+    const items = await api.completion.provideInlineCompletionItems(
+      doc,
+      doc.positionAt(9),
+      context,
+      new vscode.CancellationTokenSource().token,
+    );
     assert.ok(items && items.length === 1 && (items[0].insertText as string).length > 0, 'completion from the Hugging Face folder');
 
     const editor = await vscode.window.showTextDocument(ko);
@@ -263,8 +307,14 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     };
     const open = async (dir: string) => (await vscode.commands.executeCommand('corpusLab.openModelFolder', dir)) as { error?: string };
     assert.match((await open(bad('empty', {}))).error!, /^empty is not a Hugging Face model folder: it has no config\.json\.$/);
-    assert.match((await open(bad('pickle', { 'config.json': '{}', 'pytorch_model.bin': 'x', 'tokenizer.json': '{}' }))).error!, /has only pytorch_model\.bin, a pickle/);
-    assert.match((await open(bad('no-tokenizer', { 'config.json': '{}', 'model.safetensors': 'x' }))).error!, /is not a complete model folder: tokenizer\.json is missing/);
+    assert.match(
+      (await open(bad('pickle', { 'config.json': '{}', 'pytorch_model.bin': 'x', 'tokenizer.json': '{}' }))).error!,
+      /has only pytorch_model\.bin, a pickle/,
+    );
+    assert.match(
+      (await open(bad('no-tokenizer', { 'config.json': '{}', 'model.safetensors': 'x' }))).error!,
+      /is not a complete model folder: tokenizer\.json is missing/,
+    );
     const { dir } = writeRandomGpt2('gpt2-broken');
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, n_head: 3 }));

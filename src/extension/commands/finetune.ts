@@ -22,16 +22,26 @@ export interface MethodItem extends vscode.QuickPickItem {
  * the progress, loss chart and status bar of Train. `options.method` answers the pick for tests.
  */
 export function finetuneCommand(ctx: Ctx) {
-  return async (uri?: vscode.Uri, options?: { method?: FinetuneMethod; maxSteps?: number; epochs?: number }): Promise<TrainResult | undefined> => {
+  return async (
+    uri?: vscode.Uri,
+    options?: { method?: FinetuneMethod; maxSteps?: number; epochs?: number },
+  ): Promise<TrainResult | undefined> => {
     const target = await resolveTarget(uri);
     if (!target) return undefined;
     const base = ctx.activeModel;
     if (!base) {
-      vscode.window.showInformationMessage(vscode.l10n.t('No active model to fine-tune: train one, set one in the Runs view, or open a Hugging Face model folder.'));
+      vscode.window.showInformationMessage(
+        vscode.l10n.t('No active model to fine-tune: train one, set one in the Runs view, or open a Hugging Face model folder.'),
+      );
       return undefined;
     }
     if (ctx.training) {
-      vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
+      vscode.window.showWarningMessage(
+        vscode.l10n.t(
+          'A training run is already in progress ({0}). Cancel it first, or wait for it to finish.',
+          basename(ctx.training.corpus.fsPath),
+        ),
+      );
       return undefined;
     }
     if (!(await ctx.mayLoadModelFrom(base))) return undefined;
@@ -56,17 +66,37 @@ export function finetuneCommand(ctx: Ctx) {
 }
 
 /** The two choices, each measured in the training worker one after the other (timed steps must not share it). */
-export async function estimateMethods(ctx: Ctx, target: vscode.Uri, base: string, onUpdate: (items: MethodItem[]) => void = () => undefined): Promise<MethodItem[]> {
+export async function estimateMethods(
+  ctx: Ctx,
+  target: vscode.Uri,
+  base: string,
+  onUpdate: (items: MethodItem[]) => void = () => undefined,
+): Promise<MethodItem[]> {
   const items: MethodItem[] = [
-    { method: 'lora', label: vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK), description: vscode.l10n.t('adapters on the frozen base, PEFT format'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
-    { method: 'full', label: vscode.l10n.t('Full fine-tuning'), description: vscode.l10n.t('every weight'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
+    {
+      method: 'lora',
+      label: vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK),
+      description: vscode.l10n.t('adapters on the frozen base, PEFT format'),
+      detail: vscode.l10n.t('$(loading~spin) measuring…'),
+    },
+    {
+      method: 'full',
+      label: vscode.l10n.t('Full fine-tuning'),
+      description: vscode.l10n.t('every weight'),
+      detail: vscode.l10n.t('$(loading~spin) measuring…'),
+    },
   ];
   onUpdate([...items]);
   for (const item of items) {
     const { result } = ctx.trainer.request((id) => ({
       kind: 'estimate',
       id,
-      request: { corpusPath: target.fsPath, backend: ctx.config.backend, measureSteps: 2, finetune: { base, lora: item.method === 'lora' ? { rank: EDITOR_LORA_RANK } : undefined } },
+      request: {
+        corpusPath: target.fsPath,
+        backend: ctx.config.backend,
+        measureSteps: 2,
+        finetune: { base, lora: item.method === 'lora' ? { rank: EDITOR_LORA_RANK } : undefined },
+      },
     }));
     try {
       item.estimate = await result;

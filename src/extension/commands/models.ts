@@ -9,7 +9,11 @@ import { parseRunJson } from '../../core/run-json';
 import { formatBytes } from '../../core/format-bytes';
 import { showError } from './util';
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Open Hugging Face Model Folder…: a downloaded GPT-2-family folder (config.json, model.safetensors,
@@ -21,7 +25,18 @@ export function openModelFolderCommand(ctx: Ctx) {
     const dir =
       typeof folder === 'string'
         ? folder
-        : (folder ?? (await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, title: vscode.l10n.t('Open Hugging Face Model Folder'), openLabel: vscode.l10n.t('Open Model') }))?.[0])?.fsPath;
+        : (
+            folder ??
+            (
+              await vscode.window.showOpenDialog({
+                canSelectFolders: true,
+                canSelectFiles: false,
+                canSelectMany: false,
+                title: vscode.l10n.t('Open Hugging Face Model Folder'),
+                openLabel: vscode.l10n.t('Open Model'),
+              })
+            )?.[0]
+          )?.fsPath;
     if (!dir) return undefined;
     const missing = await missingFile(dir);
     if (missing) {
@@ -30,8 +45,9 @@ export function openModelFolderCommand(ctx: Ctx) {
     }
     if (!(await ctx.mayLoadModelFrom(dir))) return undefined;
     try {
-      const summary = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Loading {0}…', basename(dir)) }, () =>
-        ctx.inference.request((id) => ({ kind: 'open-model', id, path: dir })).result,
+      const summary = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Loading {0}…', basename(dir)) },
+        () => ctx.inference.request((id) => ({ kind: 'open-model', id, path: dir })).result,
       );
       await ctx.setActiveModel(summary.dir);
       ctx.runsChangedNow();
@@ -68,7 +84,10 @@ async function missingFile(dir: string): Promise<string | undefined> {
   for (const file of ['model.safetensors', 'tokenizer.json']) {
     if (await exists(join(dir, file))) continue;
     if (file === 'model.safetensors' && (await exists(join(dir, 'pytorch_model.bin')))) {
-      return vscode.l10n.t('{0} has only pytorch_model.bin, a pickle that can run code when loaded: Corpus Lab reads model.safetensors only (download that file from the model’s page).', name);
+      return vscode.l10n.t(
+        '{0} has only pytorch_model.bin, a pickle that can run code when loaded: Corpus Lab reads model.safetensors only (download that file from the model’s page).',
+        name,
+      );
     }
     return vscode.l10n.t('{0} is not a complete model folder: {1} is missing.', name, file);
   }
@@ -92,11 +111,17 @@ export function mergeAdapterCommand(ctx: Ctx) {
     }
     const out = join(node.run.dir, RUN_EXPORTS, `${basename(adapter)}-merged`);
     try {
-      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Merging {0} into its base…', modelName(adapter)) }, () =>
-        ctx.trainer.request((id) => ({ kind: 'merge', id, adapter, outDir: out })).result,
+      const r = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Merging {0} into its base…', modelName(adapter)) },
+        () => ctx.trainer.request((id) => ({ kind: 'merge', id, adapter, outDir: out })).result,
       );
       ctx.runsChangedNow();
-      return await offerActive(ctx, r.out, vscode.l10n.t('Merged {0} LoRA layer(s) into {1} ({2}, a plain GPT-2 folder).', r.modules, basename(r.out), formatBytes(r.bytes)), options?.activate);
+      return await offerActive(
+        ctx,
+        r.out,
+        vscode.l10n.t('Merged {0} LoRA layer(s) into {1} ({2}, a plain GPT-2 folder).', r.modules, basename(r.out), formatBytes(r.bytes)),
+        options?.activate,
+      );
     } catch (e) {
       showError(ctx, (e as Error).message);
       return undefined;
@@ -117,8 +142,9 @@ export function quantizeCommand(ctx: Ctx) {
     // A merged model is outside its run's checkpoints: it is measured on the run's corpus file.
     const textFile = node.kind === 'export' ? await runCorpus(node.run.dir) : undefined;
     try {
-      const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Quantizing {0} to int8…', modelName(checkpoint)) }, () =>
-        ctx.trainer.request((id) => ({ kind: 'quantize', id, checkpoint, outDir: out, textFile })).result,
+      const r = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Quantizing {0} to int8…', modelName(checkpoint)) },
+        () => ctx.trainer.request((id) => ({ kind: 'quantize', id, checkpoint, outDir: out, textFile })).result,
       );
       ctx.runsChangedNow();
       ctx.log.appendLine(`quantize ${checkpoint} → ${r.out}: ${JSON.stringify(r)}`);
@@ -162,7 +188,10 @@ async function offerActive(ctx: Ctx, dir: string, message: string, activate?: bo
 
 /** Base vs fine-tuned: the same prompt and seed through both models, side by side. */
 export function compareSamplesCommand(ctx: Ctx) {
-  return async (node?: RunsNode, options?: { prompt?: string; seed?: number; maxTokens?: number }): Promise<{ base: string; tuned: string; document: vscode.TextDocument } | undefined> => {
+  return async (
+    node?: RunsNode,
+    options?: { prompt?: string; seed?: number; maxTokens?: number },
+  ): Promise<{ base: string; tuned: string; document: vscode.TextDocument } | undefined> => {
     const tuned = node && checkpointOf(node);
     if (!node || node.kind === 'base' || !tuned || !node.run.finetune) {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a fine-tuned run or one of its checkpoints in the Runs view.'));
@@ -171,7 +200,11 @@ export function compareSamplesCommand(ctx: Ctx) {
     const base = node.run.finetune.base;
     const prompt =
       options?.prompt ??
-      (await vscode.window.showInputBox({ title: vscode.l10n.t('Compare {0} with its base', modelName(tuned)), prompt: vscode.l10n.t('Prompt for both models (same seed)'), value: await promptFrom(node.run.dir) }));
+      (await vscode.window.showInputBox({
+        title: vscode.l10n.t('Compare {0} with its base', modelName(tuned)),
+        prompt: vscode.l10n.t('Prompt for both models (same seed)'),
+        value: await promptFrom(node.run.dir),
+      }));
     if (prompt === undefined) return undefined;
     const seed = options?.seed ?? 1;
     const sample = (checkpoint: string) =>
@@ -184,7 +217,10 @@ export function compareSamplesCommand(ctx: Ctx) {
       })).result;
     try {
       // One after the other: the inference worker keeps one model loaded at a time.
-      const [b, t] = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Sampling from both models…') }, async () => [await sample(base), await sample(tuned)]);
+      const [b, t] = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Sampling from both models…') },
+        async () => [await sample(base), await sample(tuned)],
+      );
       const content = sideBySide(
         vscode.l10n.t('Base: {0}', modelName(base)),
         prompt + b.text,
