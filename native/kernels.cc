@@ -24,7 +24,10 @@
 namespace kernels {
 namespace {
 
-Pool pool;
+// One pool per JS thread (the training worker, the inference worker, a test's main thread): its
+// threads are started by that thread, so they take its nice value (the training worker runs at
+// nice 10 so the editor comes first), and two workers never wait for each other's pool.
+thread_local Pool pool;
 
 // Below this many multiply-adds a product is not worth handing to other threads.
 constexpr double kSplitWork = 1 << 18;

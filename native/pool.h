@@ -8,6 +8,9 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+#ifdef __linux__
+#include <pthread.h>
+#endif
 
 class Pool {
  public:
@@ -29,12 +32,18 @@ class Pool {
     workers_.clear();
     stop_ = false;
     const long start = generation_;
-    for (int i = 1; i < threads; i++) workers_.emplace_back([this, start] { loop(start); });
+    // The threads are started here, by the thread that owns the pool: Linux gives them its nice value.
+    for (int i = 1; i < threads; i++) workers_.emplace_back([this, start] {
+#ifdef __linux__
+      pthread_setname_np(pthread_self(), "corpus-lab-pool");  // 15 characters, Linux's limit
+#endif
+      loop(start);
+    });
     count_.store(threads);
   }
 
   void run(int tasks, const std::function<void(int)>& f) {
-    // A second JS thread (a replica) calling in while the pool is busy runs its work inline.
+    // Each JS thread has its own pool (kernels.cc); a call from inside a task would run inline.
     std::unique_lock<std::mutex> busy(dispatch_, std::try_to_lock);
     if (!busy.owns_lock() || workers_.empty() || tasks <= 1) {
       for (int i = 0; i < tasks; i++) f(i);

@@ -3,6 +3,7 @@
 // then the cost of one more token with the KV cache: 48 vs 16 new tokens after an 8-character
 // prompt (all inside the context, so nothing is re-run), difference ÷ 32, median.
 // usage: node scripts/bench-completion.mjs [RUN_OR_CHECKPOINT] [--requests N]
+// The backend is auto's (native when dist/ has the addon); CORPUS_LAB_NATIVE_ADDON=/nonexistent measures wasm.
 // Without a checkpoint it first trains a tiny model on the bundled sample for 50 steps.
 import { Worker } from 'node:worker_threads';
 import { execFileSync } from 'node:child_process';
@@ -38,6 +39,12 @@ const generate = (prompt, maxTokens = 16) =>
   });
 
 await generate('warm up'); // loads the checkpoint and compiles the kernels
+// The engine the worker runs on (an estimate without timed steps answers with it).
+const engine = await new Promise((ok) => {
+  const id = nextId++;
+  pending.set(id, ok);
+  worker.postMessage({ kind: 'estimate', id, request: { corpusPath: sample, measureSteps: 0 } });
+}).then((m) => (m.kind === 'error' ? { backend: `unknown (${m.message})` } : m.value));
 const times = [];
 const perToken = [];
 for (let i = 0; i < n; i++) {
@@ -69,6 +76,9 @@ console.log(
     p95_ms: +q(times, 0.95).toFixed(1),
     ms_per_token_p50: +q(perToken, 0.5).toFixed(2),
     kv_cache_ms_per_token_p50: +q(decode, 0.5).toFixed(3),
+    backend: engine.backend,
+    threads: engine.threads,
+    ...(engine.blas ? { blas: engine.blas } : {}),
     checkpoint: model,
   }),
 );

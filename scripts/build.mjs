@@ -35,6 +35,7 @@ await esbuild.build({
     { in: 'media/tokens/main.ts', out: 'tokens' },
     { in: 'media/next-token/main.ts', out: 'next-token' },
     { in: 'media/attention/main.ts', out: 'attention' },
+    { in: 'media/surprisal/main.ts', out: 'surprisal' },
   ],
   outdir: media,
   bundle: true,
@@ -48,7 +49,7 @@ await esbuild.build({
 const css = (parts) => parts.map((p) => readFileSync(join(root, p), 'utf8')).join('\n');
 writeFileSync(join(media, 'loss-chart.css'), css(['node_modules/uplot/dist/uPlot.min.css', 'media/loss-chart/style.css']));
 writeFileSync(join(media, 'tokens.css'), css(['media/tokens/style.css']));
-for (const view of ['next-token', 'attention']) writeFileSync(join(media, `${view}.css`), css([`media/${view}/style.css`]));
+for (const view of ['next-token', 'attention', 'surprisal']) writeFileSync(join(media, `${view}.css`), css([`media/${view}/style.css`]));
 
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir)) {

@@ -26,6 +26,6 @@ npm run --silent typecheck
 npm run --silent lint
 node scripts/build-tests.mjs
 node test/integration/run.mjs
-npx --no-install vsce package --no-dependencies --out corpus-lab.vsix >/dev/null
+node scripts/package.mjs  # corpus-lab.vsix (universal) and corpus-lab-linux-x64.vsix (native addon inside)
 node --test --test-reporter=spec test/e2e/
 node --test --test-reporter=spec out/test/unit/

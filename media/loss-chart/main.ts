@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromChart): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -10,10 +11,11 @@ interface ViewState {
   smoothing: number;
   log: boolean;
   table: boolean;
+  unit?: LossUnit;
 }
 
 const saved = (vscode.getState() as Partial<ViewState> | undefined) ?? {};
-const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir, overlayDir: saved.overlayDir };
+const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir, overlayDir: saved.overlayDir, unit: saved.unit };
 let strings: Record<string, string> = {};
 let run: ChartSeriesSet = { name: '', rows: [] };
 let overlay: ChartSeriesSet | undefined;
@@ -82,8 +84,9 @@ function render(): void {
   slider.oninput = () => {
     view.smoothing = Number(slider.value);
     render();
+    document.getElementById('smoothing')?.focus();
   };
-  smoothLabel.append(slider);
+  smoothLabel.append(slider, smoothingValue());
   const logBox = document.createElement('input');
   logBox.type = 'checkbox';
   logBox.id = 'log-scale';
@@ -101,7 +104,10 @@ function render(): void {
     render();
   });
   tableToggle.id = 'table-toggle';
-  toolbar.append(title, smoothLabel, logLabel, compare, tableToggle);
+  toolbar.append(title, smoothLabel, logLabel, compare, tableToggle, unitPicker(shownUnit(), strings, (u) => {
+    view.unit = u;
+    render();
+  }));
   app.append(toolbar);
 
   if (run.rows.length === 0) {
@@ -110,6 +116,7 @@ function render(): void {
     app.append(dataTable());
   } else {
     drawCharts();
+    app.append(baselineNote(run, shownUnit(), strings));
   }
   if (sample) {
     const box = el('section', 'sample');
@@ -127,72 +134,162 @@ function drawCharts(): void {
 
   const sets: [number[], (number | null)[]][] = [];
   const names: string[] = [];
+  const unit = shownUnit();
   const [tx, ty] = series(run.rows, 'loss');
-  sets.push([tx, smooth(ty, view.smoothing)]);
+  sets.push([tx, smooth(inUnit(ty, run, unit), view.smoothing)]);
   names.push(strings.train ?? 'train loss');
-  sets.push(series(run.rows, 'val_loss'));
+  const raw = rawSeries(tx, inUnit(ty, run, unit));
+  const [vx, vy] = series(run.rows, 'val_loss');
+  sets.push([vx, inUnit(vy, run, unit)]);
   names.push(strings.val ?? 'validation loss');
-  if (overlay) {
+  if (overlay && unitFactor(overlay, unit) !== undefined) {
     const [ox, oy] = series(overlay.rows, 'loss');
-    sets.push([ox, smooth(oy, view.smoothing)]);
+    sets.push([ox, smooth(inUnit(oy, overlay, unit), view.smoothing)]);
     names.push(`${overlay.name}: ${strings.train ?? 'train loss'}`);
-    sets.push(series(overlay.rows, 'val_loss'));
+    const [ovx, ovy] = series(overlay.rows, 'val_loss');
+    sets.push([ovx, inUnit(ovy, overlay, unit)]);
     names.push(`${overlay.name}: ${strings.val ?? 'validation loss'}`);
   }
-  if (run.rows.some((r) => r.base_val_loss !== undefined)) {
+  if (unit === 'nats' && run.rows.some((r) => r.base_val_loss !== undefined)) {
+    // The base corpus's loss in nats per token only: bits per character would need its own text's counts.
     sets.push(series(run.rows, 'base_val_loss'));
     names.push(strings.baseVal ?? "validation loss on the base model's corpus");
   }
+  const lines = run.baselines ? baselineLines(run.baselines, unit, strings) : [];
+  const xs = sets.flatMap(([x]) => x);
+  for (const line of lines) sets.push([xs, xs.map(() => line.value)]);
   const lossChart = new uPlot(
     {
       title: strings.title,
       width,
       height: 280,
       scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
-      axes: [axis(strings.step), axis()],
-      series: [{ label: strings.step }, ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: i % 2 ? 2 : 1.5, dash: i >= 2 ? [6, 4] : undefined, spanGaps: true, points: { show: i % 2 === 1 } }))],
+      axes: [axis(strings.step), axis(unitLabel(unit, strings))],
+      series: [
+        { label: strings.step },
+        ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: i % 2 ? 2 : 1.5, dash: i >= 2 ? [6, 4] : undefined, spanGaps: true, points: { show: i % 2 === 1 } })),
+        ...lines.map((line) => ({ label: line.label, stroke: grid, width: 1, dash: [2, 4], spanGaps: true, points: { show: false } })),
+        raw.series(colors[0]),
+      ],
     },
-    align(sets),
+    align([...sets, raw.set]),
     app,
   );
   lossChart.root.id = 'loss-chart';
   charts.push(lossChart);
   for (const [key, label, color] of [['lr', strings.lr, colors[2]], ['tokens_per_s', strings.throughput, colors[3]]] as const) {
     const c = new uPlot(
-      { width, height: 140, scales: { x: { time: false } }, axes: [axis(strings.step), axis()], series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }], legend: { show: true } },
+      { width, height: 180, scales: { x: { time: false } }, axes: [axis(strings.step), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }], series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }], legend: { show: true } },
       align([series(run.rows, key)]),
       app,
     );
+    if (key === 'lr') c.root.id = 'lr-chart';
     charts.push(c);
   }
+}
+
+/** The slider's value as text beside it (0 = raw, 0.99 = heavily smoothed). */
+function smoothingValue(): HTMLElement {
+  const out = el('output', '', view.smoothing.toFixed(2));
+  out.id = 'smoothing-value';
+  out.setAttribute('for', 'smoothing');
+  return out;
+}
+
+/** The unsmoothed training loss, drawn faintly behind the smoothed curve (without a legend entry of its own). */
+function rawSeries(xs: number[], ys: (number | null)[]): { set: [number[], (number | null)[]]; series: (color: string) => uPlot.Series } {
+  return {
+    set: [xs, ys],
+    series: (color) => ({ label: `${strings.train ?? 'train loss'} (${strings.raw ?? 'raw'})`, stroke: fade(color), width: 1, spanGaps: true, points: { show: false }, show: view.smoothing > 0 }),
+  };
+}
+
+function fade(color: string): string {
+  const hex = /^#([0-9a-f]{6})$/i.exec(color);
+  if (!hex) return color;
+  const n = parseInt(hex[1], 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, 0.3)`;
+}
+
+/**
+ * Learning-rate ticks: values like 0.0001 to 0.001 need significant digits, not uPlot's default
+ * fixed decimals (which printed only "0.001" and "0"). The labels are kept on the chart for tests.
+ */
+function learningRateAxis(): Partial<uPlot.Axis> {
+  return {
+    size: 64,
+    // Four evenly spaced ticks over the scale: uPlot's round increments left one or two on a short chart.
+    splits: (_u, _axis, min, max) => (max > min ? [0, 1, 2, 3].map((i) => min + ((max - min) * i) / 3) : [min]),
+    values: (u, splits) => {
+      const labels = splits.map((v) => (v === 0 ? '0' : Number(v.toPrecision(2)).toExponential()));
+      u.root.dataset.ticks = labels.join(' ');
+      return labels;
+    },
+  };
+}
+
+/** The unit chosen, as far as the run allows: without baselines (an older run) only nats per token. */
+function shownUnit(): LossUnit {
+  const unit = view.unit ?? 'nats';
+  return unitFactor(run, unit) === undefined ? 'nats' : unit;
+}
+
+function inUnit(values: (number | null)[], set: ChartSeriesSet, unit: LossUnit): (number | null)[] {
+  const factor = unitFactor(set, unit) ?? 1;
+  return values.map((v) => (v === null ? null : v * factor));
 }
 
 function dataTable(): HTMLElement {
   const table = document.createElement('table');
   table.id = 'data-table';
+  const columns = tableColumns();
   const head = table.createTHead().insertRow();
-  for (const h of [strings.step, 'epoch', strings.train, strings.val, strings.lr, strings.throughput]) {
+  for (const c of columns) {
     const th = document.createElement('th');
     th.scope = 'col';
-    th.textContent = h ?? '';
+    th.textContent = c.title;
     head.append(th);
   }
   const body = table.createTBody();
-  const byStep = new Map<number, MetricRow>();
-  for (const r of run.rows) byStep.set(r.step, { ...byStep.get(r.step), ...r });
-  for (const r of [...byStep.values()].sort((a, b) => a.step - b.step)) {
+  const steps = [...new Set([...run.rows, ...(overlay?.rows ?? [])].map((r) => r.step))].sort((a, b) => a - b);
+  const own = rowsByStep(run.rows);
+  const other = rowsByStep(overlay?.rows ?? []);
+  for (const step of steps) {
     const tr = body.insertRow();
-    for (const v of [r.step, r.epoch, r.loss, r.val_loss, r.lr, r.tokens_per_s]) tr.insertCell().textContent = v === undefined ? '' : formatNumber(v);
+    for (const c of columns) tr.insertCell().textContent = c.value(step, own.get(step), other.get(step));
   }
   const wrap = el('div', 'table-wrap');
   wrap.append(table);
   return wrap;
 }
 
-function formatNumber(v: number): string {
-  if (Number.isInteger(v)) return String(v);
-  if (Math.abs(v) < 0.01) return v.toExponential(2);
-  return v.toFixed(4);
+type Column = { title: string; value: (step: number, own?: MetricRow, other?: MetricRow) => string };
+
+/** Step, epoch, losses (4 decimals), learning rate (2 significant digits), tokens/s (whole), then the overlay's losses. */
+function tableColumns(): Column[] {
+  const loss = (v?: number) => (v === undefined ? '' : v.toFixed(4));
+  const columns: Column[] = [
+    { title: strings.step ?? 'step', value: (step) => String(step) },
+    { title: strings.epoch ?? 'epoch', value: (_, r) => (r?.epoch === undefined ? '' : String(r.epoch)) },
+    { title: strings.train ?? 'train loss', value: (_, r) => loss(r?.loss) },
+    { title: strings.val ?? 'validation loss', value: (_, r) => loss(r?.val_loss) },
+    { title: strings.lr ?? 'learning rate', value: (_, r) => (r?.lr === undefined ? '' : Number(r.lr.toPrecision(2)).toExponential()) },
+    { title: strings.throughput ?? 'tokens/s', value: (_, r) => (r?.tokens_per_s === undefined ? '' : Math.round(r.tokens_per_s).toLocaleString()) },
+  ];
+  if (overlay) {
+    const name = overlay.name;
+    columns.push(
+      { title: `${name}: ${strings.train ?? 'train loss'}`, value: (_, __, o) => loss(o?.loss) },
+      { title: `${name}: ${strings.val ?? 'validation loss'}`, value: (_, __, o) => loss(o?.val_loss) },
+    );
+  }
+  return columns;
+}
+
+function rowsByStep(rows: MetricRow[]): Map<number, MetricRow> {
+  const byStep = new Map<number, MetricRow>();
+  for (const r of rows) byStep.set(r.step, { ...byStep.get(r.step), ...r });
+  return byStep;
 }
 
 function el(tag: string, className: string, text?: string): HTMLElement {

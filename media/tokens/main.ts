@@ -32,8 +32,8 @@ function render(m: Extract<ToTokens, { type: 'tokens' }>): void {
     span.className = `tok c${i % 6}${p.fallback ? ' fallback' : ''}`;
     span.setAttribute('role', 'listitem');
     span.dataset.id = String(p.id);
-    span.title = `id ${p.id} · bytes ${hex(p.bytes)}${p.fallback ? ` · ${s.fallback}` : ''}`;
-    span.setAttribute('aria-label', `${p.text} (id ${p.id})`);
+    span.title = `${s.id} ${p.id} · ${s.bytes} ${hex(p.bytes)}${p.fallback ? ` · ${s.fallback}` : ''}`;
+    span.setAttribute('aria-label', `${p.text} (${s.id} ${p.id})`);
     span.textContent = visible(p.text);
     body.append(span);
   });

@@ -2,10 +2,10 @@
 // installed into .cache by scripts/install-code-server.sh) on a free loopback port, and Debian's
 // Chromium with the flags this closed network needs.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { fileURLToPath } from 'node:url';
 
@@ -25,11 +25,31 @@ export function codeServerHome(userDataDir, extensionsDir) {
   return { ...dirs, env };
 }
 
+/**
+ * Makes VS Code resolve `locale` as its display language without the marketplace's language pack
+ * (it cannot be downloaded here): VS Code reads installed packs from languagepacks.json in the user
+ * data folder; this one lists a pack with no translations of VS Code's own strings, so the
+ * workbench stays English while extensions (ours) get their package.nls.<locale>.json and
+ * l10n bundle — exactly what a user with the real pack sees from Corpus Lab.
+ */
+export function installDisplayLanguage(home, locale) {
+  const pack = join(home.userDataDir, 'test-language-pack');
+  mkdirSync(pack, { recursive: true });
+  const translations = join(pack, 'main.i18n.json');
+  writeFileSync(translations, JSON.stringify({ version: '1.0.0', contents: {} }));
+  writeFileSync(
+    join(home.userDataDir, 'languagepacks.json'),
+    JSON.stringify({
+      [locale]: { hash: `test-${locale}`, extensions: [{ extensionIdentifier: { id: `corpus-lab-test.language-pack-${locale}` }, version: '0.0.1' }], translations: { vscode: translations }, label: locale },
+    }),
+  );
+}
+
 export function installExtension(repo, home, vsix) {
   execFileSync(codeServerBin(repo), ['--user-data-dir', home.userDataDir, '--extensions-dir', home.extensionsDir, '--install-extension', vsix], { env: home.env, stdio: 'pipe' });
 }
 
-export async function startCodeServer(repo, home, folder) {
+export async function startCodeServer(repo, home, folder, locale) {
   const port = await new Promise((ok) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address();
@@ -39,7 +59,7 @@ export async function startCodeServer(repo, home, folder) {
   const server = spawn(
     codeServerBin(repo),
     ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', home.userDataDir, '--extensions-dir', home.extensionsDir,
-      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', ...(folder ? [folder] : [])],
+      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', ...(locale ? ['--locale', locale] : []), ...(folder ? [folder] : [])],
     { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
@@ -66,4 +86,12 @@ export function launchChromium() {
     executablePath: fileURLToPath(new URL('./chromium-without-nice.sh', import.meta.url)),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** The text of an extension's output channel (`name`) as code-server saved it under the user data folder's logs, or '' when none is there yet. */
+export function outputChannelText(home, name) {
+  const logs = join(home.userDataDir, 'logs');
+  if (!existsSync(logs)) return '';
+  const files = readdirSync(logs, { recursive: true }).filter((f) => basename(String(f)).endsWith(`${name}.log`));
+  return files.map((f) => readFileSync(join(logs, String(f)), 'utf8')).join('\n');
 }

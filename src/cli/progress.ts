@@ -1,5 +1,20 @@
 import { TrainEvent } from '../core/train-events';
 import { formatDuration, info } from './output';
+import { Baselines } from '../core/baselines';
+
+function bitsText(e: { val_bits_per_char?: number; val_bits_per_byte?: number }): string {
+  return e.val_bits_per_char === undefined || e.val_bits_per_byte === undefined ? '' : ` (${e.val_bits_per_char.toFixed(3)} bits/char, ${e.val_bits_per_byte.toFixed(3)} bits/byte)`;
+}
+
+/** The numbers a run has to beat, on the held-out text its validation loss is measured on. */
+export function describeBaselines(b: Baselines): string {
+  const init = b.init_val_loss === undefined ? '' : `, ${b.init_val_loss.toFixed(3)} measured at initialisation`;
+  return (
+    `held-out text: ${b.val_tokens} tokens = ${b.val_chars} characters (code points) = ${b.val_bytes} UTF-8 bytes; to beat: ` +
+    `${b.uniform_loss.toFixed(3)} nats/token guessing evenly (ln |V|${init}) · ${b.unigram_bits_per_char.toFixed(3)} bits/char from character frequencies · ` +
+    `${b.gzip_bits_per_byte.toFixed(3)} bits/byte by gzip -9`
+  );
+}
 
 /** Human progress for `train` without --json: a redrawn bar on a terminal, plain lines otherwise. */
 export class TrainProgress {
@@ -25,6 +40,7 @@ export class TrainProgress {
           info(`trainable: ${e.trainable_params.toLocaleString('en-US')} of ${e.params.toLocaleString('en-US')} parameters (${((100 * e.trainable_params) / e.params).toFixed(2)}%); the rest is the frozen base`);
         }
         info(`run folder: ${e.run_dir}`);
+        if (e.baselines) info(describeBaselines(e.baselines));
         break;
       }
       case 'step':
@@ -32,7 +48,7 @@ export class TrainProgress {
         break;
       case 'eval':
         this.valLoss = e.val_loss;
-        this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.base_val_loss !== undefined ? `, base corpus val loss ${e.base_val_loss.toFixed(4)}` : ''}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
+        this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.base_val_loss !== undefined ? `, base corpus val loss ${e.base_val_loss.toFixed(4)}` : ''}${bitsText(e)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
         break;
       case 'notice':
         this.line(`step ${e.step}: ${e.message}`);

@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { processAlive } from './process-alive';
 import { UserError } from './errors';
 
 const TEMP_MARK = '.tmp-';
@@ -94,14 +95,5 @@ export function removeStaleTemps(parent: string): void {
     const pid = Number(/\.tmp-(\d+)-/.exec(name)?.[1]);
     if (pid === process.pid || (pid > 0 && processAlive(pid))) continue;
     rmSync(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

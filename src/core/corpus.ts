@@ -33,18 +33,30 @@ export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corp
   } catch (e) {
     throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  if (buf.length === 0) throw new UserError(`${path} is empty: nothing to train on`);
-  const nul = buf.indexOf(0);
-  if (nul >= 0) throw new UserError(`${path} looks like a binary file (NUL byte at offset ${nul}), not text`);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    throw new UserError(`${path} is not valid UTF-8 (first bad byte at offset ${firstInvalidUtf8(buf)}): re-save it as UTF-8`);
-  }
+  const problem = corpusProblem(buf);
+  if (problem?.kind === 'empty') throw new UserError(`${path} is empty: nothing to train on`);
+  if (problem?.kind === 'binary') throw new UserError(`${path} looks like a binary file (NUL byte at offset ${problem.offset}), not text`);
+  if (problem?.kind === 'not-utf8')
+    throw new UserError(`${path} is not valid UTF-8 (first bad byte at offset ${problem.offset}): re-save it as UTF-8`);
+  let text = new TextDecoder('utf-8').decode(buf);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.length === 0) throw new UserError(`${path} is empty: nothing to train on`);
   return { text, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+}
+
+export type CorpusProblem = { kind: 'empty' } | { kind: 'binary'; offset: number } | { kind: 'not-utf8'; offset: number };
+
+/** Why these bytes are no text to train on (empty, binary, not UTF-8), or undefined when they are. */
+export function corpusProblem(buf: Uint8Array): CorpusProblem | undefined {
+  const bom = buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf ? 3 : 0;
+  if (buf.length <= bom) return { kind: 'empty' };
+  const nul = buf.indexOf(0);
+  if (nul >= 0) return { kind: 'binary', offset: nul };
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(buf);
+  } catch {
+    return { kind: 'not-utf8', offset: firstInvalidUtf8(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) };
+  }
+  return undefined;
 }
 
 /** Offset of the first byte that breaks UTF-8; only called once decoding has already failed. */

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write';
 import { MetricRow, toMetricRow } from './metric-row';
+import type { Baselines } from './metric-row';
 
 // metrics.jsonl: one JSON object per logged step or evaluation (docs/DESIGN.md §3).
 
@@ -44,4 +45,12 @@ export function truncateMetrics(runDir: string, step: number): void {
 /** Chart rows of metrics: one per logged step or evaluation. */
 export function metricRows(metrics: Record<string, unknown>[]): MetricRow[] {
   return metrics.map(toMetricRow).filter((r): r is MetricRow => r !== undefined);
+}
+
+/** The baselines a run recorded when it started (undefined for runs from before they were). */
+export function metricBaselines(metrics: Record<string, unknown>[]): Baselines | undefined {
+  const b = metrics.find((m) => m.type === 'baselines');
+  if (!b) return undefined;
+  const { type: _type, ...rest } = b;
+  return rest as unknown as Baselines;
 }

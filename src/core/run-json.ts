@@ -7,6 +7,7 @@ import { readRegularFile } from './safe-fs';
 import { writeFileAtomic } from './atomic-write';
 import type { TrainPlan } from './train-options';
 import type { TokenizerKind } from './tokenizer';
+import { processAlive } from './process-alive';
 import type { FinetuneRecord } from './finetune';
 
 export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
@@ -72,13 +73,4 @@ export function effectiveStatus(run: Pick<RunJson, 'status' | 'trainer'>): RunSt
   const t = run.trainer;
   if (!t || t.host !== hostname()) return t ? 'training' : 'interrupted';
   return processAlive(t.pid) ? 'training' : 'interrupted';
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

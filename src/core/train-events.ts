@@ -1,4 +1,5 @@
 import { TrainPlan } from './train-options';
+import { Baselines } from './baselines';
 
 /** What a training run reports, in order: start, then steps/evals/checkpoints, then done. */
 export type TrainEvent =
@@ -17,12 +18,26 @@ export type TrainEvent =
       step: number;
       epoch: number;
       resumed_from?: string;
+      /** What the validation loss means and has to beat (a new run; a resumed one has them in metrics.jsonl). */
+      baselines?: Baselines;
     }
   | { type: 'step'; step: number; epoch: number; loss: number; lr: number; grad_norm: number; tokens_per_s: number; elapsed_s: number }
-  /** base_val_loss: fine-tuning, the loss on the base's own held-out text (the forgetting meter). */
-  | { type: 'eval'; step: number; epoch: number; loss: number; val_loss: number; base_val_loss?: number; elapsed_s: number; sample?: string }
-  /** Something the user should know that does not stop training (e.g. it fell back to one thread). */
-  | { type: 'notice'; step: number; message: string }
+  | {
+      type: 'eval';
+      step: number;
+      epoch: number;
+      loss: number;
+      val_loss: number;
+      /** Fine-tuning: the loss on the base's own held-out text (the forgetting meter). */
+      base_val_loss?: number;
+      /** val_loss over the held-out text's code points and UTF-8 bytes (a Hangul syllable is 1 and 3). */
+      val_bits_per_char?: number;
+      val_bits_per_byte?: number;
+      elapsed_s: number;
+      sample?: string;
+    }
+  /** Something the user should know that does not stop training (e.g. it fell back to one thread); `code` names the kind a front end explains itself. */
+  | { type: 'notice'; step: number; message: string; code?: 'overfitting'; best_step?: number; best_val_loss?: number }
   | { type: 'checkpoint'; step: number; epoch: number; path: string; val_loss: number; reason: 'epoch' | 'final' | 'cancel' }
   | {
       type: 'done';

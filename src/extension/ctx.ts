@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { access } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import { listRuns } from '../core/runs';
+import { bestCheckpoint } from './runs-tree';
 import { Config } from './config';
 import { isInside } from '../core/safe-fs';
 import { WorkerClient } from './worker-client';
@@ -69,8 +70,8 @@ export class Ctx implements vscode.Disposable {
     await this.setActiveModel(undefined);
     const runs = await listRuns(this.runsRoot());
     const ownRun = runs.find((r) => r.dir === dirname(dirname(active)) || r.dir === active);
-    const candidates = ownRun?.checkpoints.length ? ownRun.checkpoints : runs.find((r) => r.checkpoints.length)?.checkpoints ?? [];
-    const best = [...candidates].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity) || b.step - a.step)[0];
+    const candidates = ownRun?.checkpoints.length ? ownRun.checkpoints : (runs.find((r) => r.checkpoints.length)?.checkpoints ?? []);
+    const best = bestCheckpoint({ checkpoints: candidates });
     const offered = best?.dir;
     this.log.appendLine(`the active model ${active} no longer exists${offered ? `; offered ${offered}` : ''}`);
     const use = offered ? vscode.l10n.t('Use {0}', modelName(offered)) : undefined;
@@ -88,6 +89,23 @@ export class Ctx implements vscode.Disposable {
     if (configured) return folder && !configured.startsWith('/') && !/^[A-Za-z]:/.test(configured) ? join(folder, configured) : configured;
     if (folder) return join(folder, '.corpus-lab', 'runs');
     return join(this.extension.globalStorageUri.fsPath, 'runs');
+  }
+
+  /**
+   * Puts a `.gitignore` of `*` in the workspace's `.corpus-lab` folder (runs, tokenizers), so models
+   * of megabytes are not committed by accident. Leaves an existing one alone.
+   */
+  async ignoreInGit(): Promise<void> {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (!folder) return;
+    const lab = join(folder, '.corpus-lab');
+    if (!isInside(this.runsRoot(), lab)) return;
+    await mkdir(lab, { recursive: true });
+    await writeFile(join(lab, '.gitignore'), '# Written by Corpus Lab: models and tokenizers are not for version control.\n*\n', {
+      flag: 'wx',
+    }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') this.log.appendLine(`could not write ${join(lab, '.gitignore')}: ${e.message}`);
+    });
   }
 
   /**

@@ -5,13 +5,14 @@ import { TokensView } from './webview/tokens-view';
 import { LossChartPanel } from './webview/loss-chart-panel';
 import { NextTokenView } from './webview/next-token-view';
 import { AttentionPanel } from './webview/attention-panel';
+import { SurprisalPanel } from './webview/surprisal-panel';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
-import { cleanCommand, CleanedDocuments } from './commands/clean';
+import { cleanCommand, applyCleanedCommand, discardCleanedCommand, CleanedDocuments } from './commands/clean';
 import { tokenizeCommand } from './commands/tokenize';
 import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRunCommand } from './commands/runs';
-import { generateSampleCommand } from './commands/generate';
+import { generateSampleCommand, SampleDocuments } from './commands/generate';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
@@ -36,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const nextToken = new NextTokenView(ctx);
   const completion = new CompletionProvider(ctx);
   const cleaned = new CleanedDocuments();
+  const samples = new SampleDocuments();
   const command = (id: string, f: (...args: never[]) => unknown) => vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
 
   context.subscriptions.push(
@@ -48,16 +50,21 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
       await nextToken.update();
     }),
     command('showAttention', () => AttentionPanel.show(ctx)),
+    command('showSurprisal', () => SurprisalPanel.show(ctx)),
+    command('clearSurprisal', () => SurprisalPanel.clearAll()),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, completion),
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
+    vscode.workspace.registerTextDocumentContentProvider(SampleDocuments.scheme, samples),
     LossChartPanel.registerSerializer(ctx),
     registerStatusBar(ctx),
     command('train', trainCommand(ctx)),
     command('resumeTraining', resumeCommand(ctx)),
     command('cancelTraining', () => (ctx.training ? ctx.training.cancel() : vscode.window.showInformationMessage(vscode.l10n.t('No training is running.')))),
     command('cleanDocument', cleanCommand(ctx, cleaned)),
+    command('applyCleaned', applyCleanedCommand(cleaned)),
+    command('discardCleaned', discardCleanedCommand(cleaned)),
     command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
-    command('generateSample', generateSampleCommand(ctx)),
+    command('generateSample', generateSampleCommand(ctx, samples)),
     command('setActiveModel', setActiveModelCommand(ctx)),
     command('toggleInlineCompletion', toggleCompletionCommand(ctx)),
     command('openLossChart', openLossChartCommand(ctx)),

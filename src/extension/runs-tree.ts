@@ -26,7 +26,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     ctx.extension.subscriptions.push(
       ctx.onDidChangeRuns(() => this.refresh()),
       ctx.onDidChangeActiveModel(() => this.refresh()),
-      ctx.onTrainEvent(({ event }) => (event.type === 'checkpoint' || event.type === 'start') && this.refresh()),
+      ctx.onTrainEvent(({ event }) => (event.type === 'checkpoint' || event.type === 'start' || event.type === 'eval') && this.refresh()),
       this.changed,
     );
   }
@@ -78,27 +78,99 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     }
     if (node.kind === 'run') {
       const r = node.run;
+      const { label, started } = splitRunName(r.name);
       const children = r.checkpoints.length + r.exports.length + ((r as RunWithChildren).children?.length ?? 0);
-      const item = new vscode.TreeItem(r.name, children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
-      const isActive = active !== undefined && isInside(active, r.dir) && !r.exports.some((e) => isInside(active, e.dir));
-      const ft = r.finetune && (r.finetune.lora ? vscode.l10n.t('LoRA r={0} on {1}', r.finetune.lora.r, modelName(r.finetune.base)) : vscode.l10n.t('fine-tuned from {0}', modelName(r.finetune.base)));
-      item.description = [ft, statusLabel(r.status), r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : '', isActive ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
-      item.tooltip = new vscode.MarkdownString(
-        `**${r.name}**\n\n${r.corpus ?? ''}\n\n${r.finetune ? `${vscode.l10n.t('base')}: ${r.finetune.base}\n\n` : ''}${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`,
+      const item = new vscode.TreeItem(
+        label,
+        children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
       );
-      item.iconPath = new vscode.ThemeIcon(r.status === 'training' ? 'sync~spin' : r.status === 'failed' ? 'error' : isActive ? 'star-full' : r.finetune ? 'git-branch' : 'beaker');
+      const isActive = active !== undefined && isInside(active, r.dir) && !r.exports.some((e) => isInside(active, e.dir));
+      const ft =
+        r.finetune &&
+        (r.finetune.lora
+          ? vscode.l10n.t('LoRA r={0} on {1}', r.finetune.lora.r, modelName(r.finetune.base))
+          : vscode.l10n.t('fine-tuned from {0}', modelName(r.finetune.base)));
+      const valLoss = this.liveValLoss(r) ?? r.valLoss;
+      // Short enough for a narrow side bar: the icon says the status, the tooltip says the rest.
+      item.description = [ft, started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
+      item.tooltip = new vscode.MarkdownString(
+        [
+          `**${r.name}**`,
+          r.corpus ?? '',
+          r.finetune ? `${vscode.l10n.t('base')}: ${r.finetune.base}` : '',
+          `${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`,
+          isActive ? vscode.l10n.t('The active model is from this run.') : '',
+        ]
+          .filter(Boolean)
+          .join('\n\n'),
+      );
+      item.iconPath = new vscode.ThemeIcon(
+        r.status === 'training'
+          ? 'sync~spin'
+          : r.status === 'failed' || r.status === 'unreadable'
+            ? 'error'
+            : isActive
+              ? 'star-full'
+              : r.status === 'completed'
+                ? r.finetune
+                  ? 'git-branch'
+                  : 'beaker'
+                : 'debug-pause',
+      );
       item.contextValue = `run.${r.status}${r.finetune ? (r.finetune.lora ? '.lora' : '.finetune') : ''}`;
       item.resourceUri = vscode.Uri.file(r.dir);
       item.command = { command: 'corpusLab.openLossChart', title: vscode.l10n.t('Open Loss Chart'), arguments: [node] };
       return item;
     }
+    const isBest = bestCheckpoint(node.run)?.dir === node.path;
     const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
-    item.description = [`${vscode.l10n.t('step')} ${node.step}`, node.valLoss !== undefined ? `val ${node.valLoss.toFixed(3)}` : '', active === node.path ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
-    item.iconPath = new vscode.ThemeIcon(active === node.path ? 'star-full' : 'save');
-    item.contextValue = node.run.finetune?.lora ? 'checkpoint.lora' : node.run.finetune ? 'checkpoint.finetune' : 'checkpoint';
+    item.description = [
+      `${vscode.l10n.t('step')} ${node.step}`,
+      node.valLoss !== undefined ? valLabel(node.valLoss) : '',
+      isBest ? vscode.l10n.t('best') : '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
+    item.tooltip =
+      [
+        active === node.path ? vscode.l10n.t('The active model.') : '',
+        isBest ? vscode.l10n.t('The lowest validation loss of this run.') : '',
+      ]
+        .filter(Boolean)
+        .join(' ') || undefined;
+    item.iconPath = new vscode.ThemeIcon(active === node.path ? 'star-full' : isBest ? 'trophy' : 'save');
+    const kind = node.run.finetune?.lora ? '.lora' : node.run.finetune ? '.finetune' : '';
+    item.contextValue = `checkpoint${kind}${isBest ? '.best' : ''}`;
     item.resourceUri = vscode.Uri.file(node.path);
     return item;
   }
+
+  /** The newest validation loss of a run that is training now (run.json has it only from its last checkpoint). */
+  private liveValLoss(r: RunInfo): number | undefined {
+    const t = this.ctx.training;
+    if (!t || t.runDir !== r.dir) return undefined;
+    for (let i = t.events.length - 1; i >= 0; i--) {
+      const e = t.events[i];
+      if (e.type === 'eval') return e.val_loss;
+    }
+    return undefined;
+  }
+}
+
+/** The checkpoint with the lowest validation loss (the newest of equals). */
+export function bestCheckpoint(run: Pick<RunInfo, 'checkpoints'>): RunInfo['checkpoints'][number] | undefined {
+  return [...run.checkpoints].sort((a, b) => (a.valLoss ?? Infinity) - (b.valLoss ?? Infinity) || b.step - a.step)[0];
+}
+
+/** `20250101-120000-speech-en` → label `speech-en`, started `01-01 12:00`; other names stay whole. */
+export function splitRunName(name: string): { label: string; started?: string } {
+  const m = /^\d{4}(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-(.+)$/.exec(name);
+  return m ? { label: m[5], started: `${m[1]}-${m[2]} ${m[3]}:${m[4]}` } : { label: name };
+}
+
+/** Validation loss, short enough for a tree row's description. */
+export function valLabel(loss: number): string {
+  return vscode.l10n.t('val {0}', loss.toFixed(3));
 }
 
 type RunWithChildren = RunInfo & { children?: RunInfo[] };

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { Ctx, modelName } from './ctx';
+import { describeEngine } from './engine-label';
 
 /** Two items: live training (loss, tokens/s; opens the chart) and the active model with the completion toggle. */
 export function registerStatusBar(ctx: Ctx): vscode.Disposable {
@@ -21,15 +22,17 @@ export function registerStatusBar(ctx: Ctx): vscode.Disposable {
   };
   showModel();
 
+  let engine = '';
   const subs = [
     ctx.onDidChangeActiveModel(showModel),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab.completion.enabled') && showModel()),
     ctx.onTrainEvent(({ event }) => {
       if (event.type === 'step') {
-        training.text = `$(pulse) ${vscode.l10n.t('loss {0}', event.loss.toFixed(3))} · ${Math.round(event.tokens_per_s).toLocaleString()} tok/s`;
-        training.tooltip = vscode.l10n.t('Corpus Lab is training: step {0}, epoch {1}. Click for the loss chart.', event.step, event.epoch);
+        training.text = `$(pulse) ${vscode.l10n.t('loss {0}', event.loss.toFixed(3))} · ${vscode.l10n.t('{0} tokens/s', Math.round(event.tokens_per_s).toLocaleString())}`;
+        training.tooltip = `${vscode.l10n.t('Corpus Lab is training: step {0}, epoch {1}. Click for the loss chart.', event.step, event.epoch)}\n${engine}`;
         training.show();
       } else if (event.type === 'start') {
+        engine = describeEngine(event);
         training.text = `$(loading~spin) ${vscode.l10n.t('starting training…')}`;
         training.show();
       } else if (event.type === 'done') training.hide();

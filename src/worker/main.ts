@@ -8,6 +8,7 @@ import { exportTorch } from '../core/export-torch/export-torch';
 import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
 import { attentionMaps, nextToken } from './jobs/inspect-job';
+import { documentSurprisal } from './jobs/surprisal-job';
 import { lowerThreadPriority } from './thread-priority';
 import { runFinetuneJob } from './jobs/finetune-job';
 import { runQuantizeJob } from './jobs/quantize-job';
@@ -73,5 +74,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       return mergeAdapter(msg.adapter, msg.outDir, (json) => Tokenizer.fromJSON(json).kind);
     case 'quantize':
       return runQuantizeJob({ checkpoint: msg.checkpoint, out: msg.outDir, scheme: 'channel', textFile: msg.textFile });
+    case 'surprisal':
+      return models.use(msg.checkpoint, (loaded) => documentSurprisal(loaded, msg.text));
   }
 }

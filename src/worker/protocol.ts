@@ -12,10 +12,11 @@ import type { FinetuneRequest } from './jobs/finetune-job';
 import type { QuantizeReport } from './jobs/quantize-job';
 import type { ModelSummary } from './jobs/load-model';
 import type { MergeResult } from '../core/export-folder';
+import type { SurprisalResult } from './jobs/surprisal-job';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
 export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice, TorchExport };
-export type { NextRequest, NextResult, AttentionResult };
+export type { NextRequest, NextResult, AttentionResult, SurprisalResult };
 export type { FinetuneRequest, QuantizeReport, ModelSummary, MergeResult };
 
 /** What each kind of request answers with. */
@@ -30,6 +31,7 @@ export interface JobResults {
   'open-model': ModelSummary;
   merge: MergeResult;
   quantize: QuantizeReport;
+  surprisal: SurprisalResult;
 }
 
 /**
@@ -48,6 +50,7 @@ export type WorkerRequest =
   | { kind: 'open-model'; id: number; path: string }
   | { kind: 'merge'; id: number; adapter: string; outDir: string }
   | { kind: 'quantize'; id: number; checkpoint: string; outDir: string; textFile?: string }
+  | { kind: 'surprisal'; id: number; checkpoint: string; text: string }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -88,6 +91,8 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && typeof msg.outDir === 'string' && (msg.textFile === undefined || typeof msg.textFile === 'string')
         ? (msg as WorkerRequest)
         : 'quantize needs checkpoint and outDir';
+    case 'surprisal':
+      return typeof msg.checkpoint === 'string' && typeof msg.text === 'string' ? (msg as WorkerRequest) : 'surprisal needs checkpoint and text';
     case 'cancel':
       return msg as WorkerRequest;
     default:

@@ -13,7 +13,7 @@ import { codeServerHome, installExtension, launchChromium, startCodeServer } fro
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = join(repo, 'test-artifacts', 'e2e-insight');
 
-test('Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged', { timeout: 300_000 }, async () => {
+test('Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged → surprisal → loss chart in bits per character', { timeout: 300_000 }, async () => {
   const vsix = join(repo, 'corpus-lab.vsix');
   assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
   rmSync(shots, { recursive: true, force: true });
@@ -172,6 +172,42 @@ test('Korean model: Next Token view (sliders, insert) → Tokens → Attention g
     await cell.hover();
     assert.match(await cell.getAttribute('title'), /→ .*: \d\.\d{4}$/);
     await shot('07-attention-head');
+
+    // 4. Surprisal of the Korean document: GLTR rank colours in the editor, the legend-histogram, bits per character, copying.
+    await editor.click();
+    await command('Corpus Lab: Colour Document by Surprisal');
+    const sur = await webview('#histogram');
+    assert.equal(await sur.locator('#histogram tr').count(), 4);
+    assert.match(await sur.locator('.summary').innerText(), /speech-ko\.txt: [\d,]+ tokens, [\d,]+ characters · \d+\.\d{3} bits per character/);
+    // The document is the training text itself: the stretch found verbatim is long.
+    const copied = await sur.locator('#copied h3').innerText();
+    assert.ok(Number(copied.match(/: (\d+) characters/)[1]) > 100, copied);
+    // Every scored token is coloured: the four GLTR backgrounds appear in the editor.
+    const colours = await page.evaluate(() => {
+      const seen = new Set();
+      for (const e of document.querySelectorAll('.view-overlays div, .view-line span')) {
+        const bg = getComputedStyle(e).backgroundColor;
+        if (/^rgba\((76, 175, 80|255, 213, 0|244, 67, 54|156, 39, 176), 0\.\d+\)$/.test(bg)) seen.add(bg);
+      }
+      return [...seen];
+    });
+    assert.ok(colours.length >= 2, `GLTR colours in the editor: ${colours}`);
+    await shot('08-surprisal-rank');
+    await sur.locator('#mode-bits').click();
+    await sur.locator('#histogram tr').nth(4).waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal(await sur.locator('#histogram tr').count(), 5);
+    await shot('09-surprisal-bits');
+
+    // 5. The loss chart in bits per character, with the baselines to beat.
+    await command('Corpus Lab: Open Loss Chart');
+    const chart = await webview('#loss-unit');
+    await chart.locator('#loss-unit').selectOption('bpc');
+    await chart.locator('#baselines li').first().waitFor({ state: 'visible', timeout: 10_000 });
+    assert.equal(await chart.locator('#baselines li').count(), 4);
+    assert.match(await chart.locator('#baselines').innerText(), /three bytes/);
+    assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /gzip -9/);
+    await page.waitForTimeout(500);
+    await shot('10-loss-chart-bits-per-char');
   } catch (e) {
     await shot('99-failure').catch(() => {});
     throw e;

@@ -97,6 +97,22 @@ function hostThreadSched(): { ran: number; waited: number } {
   return { ran: ran / 1e6, waited: waited / 1e6 };
 }
 
+/** Nice values of the native engine's pool threads in this process (named by native/pool.h). */
+function nativePoolThreadNices(): number[] {
+  const nices: number[] = [];
+  if (process.platform !== 'linux') return nices;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'corpus-lab-pool') continue;
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      nices.push(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return nices;
+}
+
 /**
  * Records the extension's synchronous file-system calls (fs.*Sync from its own code). A cold disk
  * turns any of them into a stall of the host thread: 115 ms in one readFileSync was seen on a fresh clone.
@@ -150,7 +166,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     }
   });
 
-  it('trains a tiny model on an English file, off the host thread (the host is never held 100 ms, no synchronous file access), and writes checkpoints', async () => {
+  it('trains a tiny model on an English file, off the host thread (the host is never held 100 ms, no synchronous file access), writes checkpoints (not every short epoch) and keeps them out of git', async () => {
     // The views that follow a run are open, so their reading is part of what is checked.
     await vscode.commands.executeCommand('corpusLab.runs.focus');
     await vscode.commands.executeCommand('corpusLab.tokens.focus');
@@ -159,21 +175,50 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const spy = syncFsSpy();
     const seen: TrainEvent[] = [];
     const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
+    // Sampled from a timer of the test's own (an event handler's stack would pass through the extension's code for the fs spy).
+    const poolNice = new Set<number>();
+    const sampler = setInterval(() => nativePoolThreadNices().forEach((n) => poolNice.add(n)), 250);
     let report: HeartbeatReport;
     let syncCalls: string[];
     try {
       const result = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 30 })) as TrainResult;
-      // the worker thread shares each batch with replica threads (dist/replica.js, shipped beside it)
+      clearInterval(sampler); // before the inference worker (nice 5) may load the new model
+      // With the addon in dist/ the run is on native: one pool of a thread per core, started by the
+      // training worker and so at its nice value (10), never the host's. Without it: wasm, where the
+      // worker thread shares each batch with replica threads (dist/replica.js, shipped beside it),
+      // and a notice says why native was not used.
+      const native = existsSync(join(vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath, 'dist', 'corpus_lab_native.node'));
       const start = seen.find((e) => e.type === 'start');
-      assert.ok(start && start.type === 'start' && start.threads === Math.min(availableParallelism(), 4), `training threads: ${JSON.stringify(start && start.type === 'start' ? start.threads : start)}`);
-      assert.deepEqual(seen.filter((e) => e.type === 'notice'), []);
+      assert.ok(start && start.type === 'start', 'start event');
+      assert.equal(start.backend, native ? 'native' : 'wasm');
+      assert.equal(start.threads, native ? availableParallelism() : Math.min(availableParallelism(), 4), 'training threads');
+      const run = JSON.parse(readFileSync(join(start.run_dir, 'run.json'), 'utf8'));
+      assert.deepEqual(run.backend, { name: start.backend, threads: start.threads, blas: start.blas }, 'run.json names the engine');
+      const notices = seen.filter((e) => e.type === 'notice').map((e) => (e.type === 'notice' ? e.message : ''));
+      if (native) {
+        assert.match(start.blas ?? '', /^OpenBLAS|Accelerate/);
+        assert.deepEqual(notices, []);
+        if (process.platform === 'linux' && availableParallelism() > 1) assert.deepEqual([...poolNice], [10], 'nice values of the native pool threads while training');
+      } else assert.deepEqual(notices.map((m) => m.split(':')[0]), ['native engine not used']);
       assert.equal(result.reason, 'completed');
       assert.equal(result.step, 30);
       assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
       assert.ok(Number.isFinite(result.valLoss));
+      // 30 steps are 3 short epochs of this 8 KB text: one ~10 MB checkpoint, not one per epoch
+      // (a second only if a minute passed on a busy machine).
+      const written = seen.filter((e) => e.type === 'checkpoint').length;
+      assert.ok(written >= 1 && written <= 2, `${written} checkpoints written in 30 steps`);
+      assert.equal(
+        readFileSync(join(workspace, '.corpus-lab', '.gitignore'), 'utf8')
+          .split('\n')
+          .filter((l) => l && !l.startsWith('#'))
+          .join(),
+        '*',
+      );
       // the views react to the new run and the new active model a moment later
       await settle(1500);
     } finally {
+      clearInterval(sampler);
       syncCalls = spy.stop();
       sub.dispose();
       report = beat.stop();
@@ -190,6 +235,44 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(api.ctx.activeModel, result.checkpoint);
     const tok = Tokenizer.load(join(result.checkpoint, 'tokenizer.json'));
     assert.ok(tok.encode('대한민국').every((id) => !tok.isByteFallback(id)));
+  });
+
+  it('while training, completions come from the best checkpoint so far; a model the user picks meanwhile stays active', async () => {
+    const checkpoints: { path: string; val: number }[] = [];
+    const activeChanges: (string | undefined)[] = [];
+    const subs = [
+      api.ctx.onTrainEvent(({ event }) => event.type === 'checkpoint' && checkpoints.push({ path: event.path, val: event.val_loss })),
+      api.ctx.onDidChangeActiveModel((p) => activeChanges.push(p)),
+    ];
+    let result: TrainResult;
+    try {
+      // Epoch-end checkpoints are at least ~100 steps apart for this model (they are bounded by steps and time).
+      result = (await vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 300 })) as TrainResult;
+    } finally {
+      for (const s of subs) s.dispose();
+    }
+    assert.ok(checkpoints.length >= 3, `${checkpoints.length} checkpoints`);
+    let best = Infinity;
+    const improving = checkpoints.filter((c) => c.val <= best && ((best = c.val), true)).map((c) => c.path);
+    const final = result.best?.checkpoint ?? result.checkpoint;
+    assert.deepEqual(activeChanges.filter((p, i) => p !== activeChanges[i - 1]), [...improving, final].filter((p, i, all) => p !== all[i - 1]));
+
+    const chosen = final;
+    let picked = false;
+    const pick = api.ctx.onTrainEvent(({ event }) => {
+      if (event.type === 'checkpoint' && !picked) {
+        picked = true;
+        void vscode.commands.executeCommand('corpusLab.setActiveModel', chosen);
+      }
+    });
+    try {
+      const second = (await vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 200 })) as TrainResult;
+      assert.equal(second.reason, 'completed');
+    } finally {
+      pick.dispose();
+    }
+    assert.ok(picked);
+    assert.equal(api.ctx.activeModel, chosen);
   });
 
   it('cancel stops within seconds and keeps a checkpoint', async () => {
@@ -225,7 +308,8 @@ describe('Corpus Lab in a real VS Code extension host', () => {
         void settle(300).then(() => {
           const active = api.ctx.activeModel;
           if (!active || !existsSync(join(active, 'model.safetensors'))) lost.push(`${active} after checkpoint ${event.path}`);
-          if (++checkpoints >= 5) {
+          // the fourth new checkpoint prunes the cancelled one (the newest three and the best are kept)
+          if (++checkpoints >= 4) {
             sub.dispose();
             resolve();
           }
@@ -345,6 +429,145 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const report = await vscode.commands.executeCommand('corpusLab.cleanDocument', vscode.Uri.file(file), { rules, apply: true });
     assert.ok(report);
     assert.equal(readFileSync(file, 'utf8'), cleanText(original, rules).text);
+  });
+
+  it('Train and Tokenize refuse an empty or a binary file before asking anything, naming the file (not its path)', async () => {
+    const empty = vscode.Uri.file(join(workspace, 'texts', 'empty.txt'));
+    const binary = vscode.Uri.file(join(workspace, 'texts', 'picture.txt'));
+    writeFileSync(empty.fsPath, '');
+    writeFileSync(binary.fsPath, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]));
+    try {
+      for (const [command, uri, reason] of [
+        ['corpusLab.train', empty, /empty/],
+        ['corpusLab.train', binary, /not a text file/],
+        ['corpusLab.tokenizeDocument', binary, /not a text file/],
+      ] as const) {
+        const answer = await Promise.race([
+          vscode.commands.executeCommand(command, uri),
+          settle(5000).then(() => 'asked something instead'),
+        ]);
+        assert.ok(answer && typeof answer === 'object' && 'refused' in answer, `${command} ${uri.fsPath}: ${JSON.stringify(answer)}`);
+        const message = (answer as { refused: string }).refused;
+        assert.match(message, reason);
+        assert.ok(message.includes(uri.fsPath.split('/').pop()!) && !message.includes(workspace), message);
+      }
+    } finally {
+      await vscode.commands.executeCommand('workbench.action.closeQuickOpen');
+    }
+  });
+
+  it('Runs view: short descriptions (status in the icon), the best checkpoint marked, icons and inline actions', async () => {
+    const runs = (await api.runs.getChildren()).filter((n) => n.kind === 'run');
+    const withCheckpoints = [...runs].sort((a, b) => b.run.checkpoints.length - a.run.checkpoints.length)[0];
+    assert.ok(withCheckpoints?.run.checkpoints.length, 'a run with checkpoints');
+    for (const node of runs) {
+      const item = api.runs.getTreeItem(node);
+      const description = String(item.description ?? '');
+      assert.ok(description.length <= 24, `description "${description}" is cut off in a narrow side bar`);
+      assert.ok(!/completed|stopped|training|interrupted/.test(description), description);
+      assert.ok(!String(item.label).match(/^\d{8}-\d{6}-/), `label ${item.label} starts with the timestamp`);
+    }
+    const checkpoints = await api.runs.getChildren(withCheckpoints);
+    const best = checkpoints.filter((c) => api.runs.getTreeItem(c).contextValue === 'checkpoint.best');
+    assert.equal(best.length, 1, 'exactly one checkpoint is marked best');
+    const lowest = Math.min(...checkpoints.map((c) => (c.kind === 'checkpoint' ? (c.valLoss ?? Infinity) : Infinity)));
+    assert.equal(best[0].kind === 'checkpoint' && best[0].valLoss, lowest);
+    assert.match(String(api.runs.getTreeItem(best[0]).description), /best/);
+    const pkg = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON;
+    const commands = new Map<string, { icon?: string }>(
+      pkg.contributes.commands.map((c: { command: string; icon?: string }) => [c.command, c]),
+    );
+    for (const entry of pkg.contributes.menus['view/title'])
+      assert.ok(commands.get(entry.command)?.icon, `${entry.command} has no icon in the Runs title bar`);
+    const inline = pkg.contributes.menus['view/item/context']
+      .filter((m: { group?: string }) => m.group?.startsWith('inline'))
+      .map((m: { command: string }) => m.command);
+    assert.deepEqual(inline.sort(), ['corpusLab.deleteRun', 'corpusLab.resumeTraining', 'corpusLab.setActiveModel']);
+    for (const c of inline) assert.ok(commands.get(c)?.icon, `${c} has no icon`);
+  });
+
+  it('Clean Document: a removed URL or emoji leaves no double space; Apply in the diff title bar writes the file and closes the diff', async () => {
+    const file = join(workspace, 'texts', 'links.txt');
+    writeFileSync(file, 'See https://example.com/page now 😀 ok.\nhttps://example.org starts a line\n');
+    await vscode.commands.executeCommand('corpusLab.cleanDocument', vscode.Uri.file(file), { rules: { urls: true, emoji: true } });
+    const diffTabs = () =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .filter((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === 'corpus-lab-cleaned');
+    assert.equal(diffTabs().length, 1, 'the diff is open');
+    assert.equal(readFileSync(file, 'utf8').includes('https://'), true, 'nothing written before Apply');
+    const pkg = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON;
+    assert.ok(
+      pkg.contributes.menus['editor/title'].some(
+        (m: { command: string; when: string }) => m.command === 'corpusLab.applyCleaned' && m.when.includes('corpus-lab-cleaned'),
+      ),
+    );
+    await vscode.commands.executeCommand('corpusLab.applyCleaned');
+    assert.equal(readFileSync(file, 'utf8'), 'See now ok.\nstarts a line\n');
+    assert.equal(diffTabs().length, 0, 'the stale diff was closed');
+  });
+
+  it('Korean particles are chosen for the word they follow', async () => {
+    const { withParticles } = await import('../../src/extension/l10n');
+    assert.equal(withParticles('speech-ko.txt(으)로 모델 학습'), 'speech-ko.txt로 모델 학습');
+    assert.equal(withParticles('speech-en(으)로 학습 중'), 'speech-en으로 학습 중');
+    assert.equal(withParticles('말뭉치(으)로 학습'), '말뭉치로 학습');
+    assert.equal(withParticles('헌법(으)로 학습'), '헌법으로 학습');
+    assert.equal(withParticles('서울(으)로'), '서울로');
+    assert.equal(withParticles('체크포인트을(를) 삭제'), '체크포인트를 삭제');
+    assert.equal(withParticles('학습 기록과(와) 체크포인트'), '학습 기록과 체크포인트');
+    assert.equal(withParticles('step-00000100을(를)'), 'step-00000100을');
+    const root = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath;
+    const ko = JSON.parse(readFileSync(join(root, 'l10n', 'bundle.l10n.ko.json'), 'utf8')) as Record<string, string>;
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [readFileSync(join(dir, e.name), 'utf8')] : [],
+      );
+    const code = sources(join(root, 'src', 'extension')).join('\n');
+    // A translation with a particle pair right after a placeholder is shown through withParticles.
+    for (const [en, k] of Object.entries(ko)) {
+      if (/\}(을\(를\)|이\(가\)|은\(는\)|과\(와\)|\(으\)로)/.test(k))
+        assert.ok(
+          new RegExp(`withParticles\\(\\s*vscode\\.l10n\\.t\\(\\s*['"]${en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, "\\\\?'")}['"]`).test(code),
+          `"${en}" → "${k}" is shown without choosing its particle`,
+        );
+    }
+  });
+
+  it('the preset pick says steps, epochs and total time; a quick run is shorter; the walkthrough shows no backticks and a Korean page', async () => {
+    const { describeEstimate } = await import('../../src/extension/commands/train');
+    const tenKb = { params: 800_000, trainableParams: 800_000, flopsPerToken: 1, trainingBytes: 60e6, weightBytes: 3.2e6, tokensPerStep: 768, stepsPerEpoch: 5, secondsPerStep: 0.2, secondsPerEpoch: 1, preset: 'tiny', window: 64, batch: 12, tokens: 10_000, totalSteps: 600, config: {} as never, backend: 'wasm', threads: 2 };
+    const text = describeEstimate(tenKb);
+    assert.match(text, /^600 steps = 120 epochs ≈ 2 min · /, text);
+    const { result } = api.ctx.trainer.request((id) => ({ kind: 'estimate', id, request: { corpusPath: en.fsPath, preset: 'tiny', maxSteps: 150, measureSteps: 0 } }));
+    const quick = await result;
+    assert.equal(quick.totalSteps, 150, 'the estimate follows the run length asked for');
+    const root = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath;
+    for (const file of ['package.nls.json', 'package.nls.ko.json']) {
+      const nls = JSON.parse(readFileSync(join(root, file), 'utf8')) as Record<string, string>;
+      for (const [key, value] of Object.entries(nls)) if (key.startsWith('walkthrough.')) assert.ok(!value.includes('`'), `${file} ${key} shows literal backticks: ${value}`);
+      assert.ok(nls['walkthrough.description'].length <= 70, `${file}: the walkthrough subtitle is cut off: ${nls['walkthrough.description']}`);
+      for (const step of ['open', 'train', 'complete']) assert.ok(existsSync(join(root, nls[`walkthrough.${step}.media`])), `${file}: ${step} page`);
+    }
+    const koPage = readFileSync(join(root, JSON.parse(readFileSync(join(root, 'package.nls.ko.json'), 'utf8'))['walkthrough.open.media']), 'utf8');
+    assert.match(koPage, /[가-힣]/);
+  });
+
+  it('Generate Sample: asks length, temperature and seed (given here), marks the prompt, and leaves no unsaved document', async () => {
+    const prompt = '대한민국은 ';
+    const run = async () =>
+      (await vscode.commands.executeCommand('corpusLab.generateSample', { prompt, maxTokens: 12, temperature: 0, seed: 5 })) as { uri: vscode.Uri; promptLength: number; text: string };
+    const first = await run();
+    assert.ok(first, 'generated');
+    assert.equal(first.promptLength, prompt.length);
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === first.uri.toString());
+    assert.ok(doc, 'the sample is open');
+    for (let i = 0; i < 20 && doc.getText() !== prompt + first.text; i++) await settle(100);
+    assert.equal(doc.getText(), prompt + first.text);
+    assert.equal(doc.isDirty, false, 'closing the sample asks nothing');
+    assert.equal(doc.isUntitled, false);
+    assert.equal((await run()).text, first.text, 'same seed and temperature 0: same sample');
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('a worker that dies mid-training is reported, the host keeps running, and training works again', async () => {

@@ -159,9 +159,10 @@ test("export-torch: train.py continues a run mid-training with Corpus Lab's loss
   cpSync(join(run, 'checkpoints', 'step-00000011', 'trainer_state.json'), join(half, 'trainer_state.json'));
   writeFileSync(join(half, 'model.safetensors'), Buffer.alloc(100));
   assert.equal(resolveCheckpoint(run), join(run, 'checkpoints', 'step-00000011'));
+  // Epoch-end checkpoints are bounded by steps and time, so the short laptop resume writes only its final one.
   assert.deepEqual(
     listCheckpoints(run).map((c) => c.step),
-    [9, 10, 11],
+    [5, 9, 11],
   );
 
   // A damaged checkpoint written by the script is refused like any other.

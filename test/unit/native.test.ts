@@ -1,11 +1,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { addonPath, loadAddon } from '../../src/worker/engine/native';
+import { shortBlas } from '../../src/core/blas-name';
 import { fusedLinear } from '../../src/worker/engine/kernels/linear';
 import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { fusedLayerNorm } from '../../src/worker/engine/kernels/layer-norm';
@@ -302,4 +304,57 @@ test('addon path: next to the bundle or in the repository build', { skip }, () =
   const copy = join(mkdtempSync(join(tmpdir(), 'corpus-lab-native-')), 'corpus_lab_native.node');
   copyFileSync(addonPath(), copy);
   assert.ok('addon' in loadAddon(copy));
+});
+
+/** The native pool's threads in this process (named by native/pool.h): Linux thread id → nice value. */
+function poolThreads(): Map<number, number> {
+  const found = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'corpus-lab-pool') continue;
+      // Field 19 of stat is the nice value; the command name (field 2) may hold spaces, so count after its ')'.
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      found.set(Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return found;
+}
+
+test('each JS thread gets its own pool, whose threads take that thread’s nice value (a niced training worker never runs BLAS at the editor’s priority)', { skip: skip || (process.platform !== 'linux' && 'Linux only') }, async () => {
+  const addon = (loaded as { addon: { setThreads(n: number): number } }).addon;
+  addon.setThreads(2);
+  const before = poolThreads();
+  assert.ok(before.size >= 1, 'this thread’s pool has a thread');
+  const own = getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()));
+  const nice = Math.min(19, own + 5);
+  // A worker thread lowers its own priority (as dist/worker.js does for training), then starts its pool.
+  const worker = new Worker(
+    `const { parentPort, workerData } = require('node:worker_threads');
+     const { setPriority } = require('node:os');
+     const { readlinkSync } = require('node:fs');
+     setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
+     const addon = require(workerData.path);
+     parentPort.postMessage(addon.setThreads(2));
+     parentPort.once('message', () => process.exit(0));`,
+    { eval: true, workerData: { nice, path: addonPath() } },
+  );
+  try {
+    assert.equal(await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject)), 2);
+    const started = [...poolThreads()].filter(([tid]) => !before.has(tid));
+    assert.deepEqual(started.map(([, n]) => n), [nice], `the worker's pool threads and their nice values: ${JSON.stringify(started)} (this thread's: ${JSON.stringify([...before])})`);
+    assert.deepEqual([...before].map(([tid]) => [tid, poolThreads().get(tid)]), [...before], 'this thread’s pool is untouched');
+  } finally {
+    worker.postMessage('exit');
+    await new Promise((resolve) => worker.once('exit', resolve));
+  }
+});
+
+test('the BLAS name the extension shows: version and core from OpenBLAS’s build string, other names as they are', () => {
+  assert.equal(shortBlas('OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (SkylakeX)'), 'OpenBLAS 0.3.21 (SkylakeX)');
+  assert.equal(shortBlas('OpenBLAS 0.3.26 DYNAMIC_ARCH'), 'OpenBLAS 0.3.26');
+  assert.equal(shortBlas('Accelerate'), 'Accelerate');
+  const own = (loaded as { addon?: { info(): { blas: string } } }).addon?.info().blas;
+  if (own?.startsWith('OpenBLAS')) assert.match(shortBlas(own), /^OpenBLAS \d+\.\d+\.\d+( \(\w+\))?$/, own);
 });

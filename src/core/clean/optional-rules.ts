@@ -33,7 +33,27 @@ export function stripMarkup(text: string): [string, number] {
 }
 
 export function stripUrls(text: string): [string, number] {
-  return replaceCounted(text, /\b(?:https?:\/\/|www\.)[^\s<>"'）)\]]+[^\s<>"'.,;:!?）)\]]/giu, '');
+  return removeBetweenWords(text, /\b(?:https?:\/\/|www\.)[^\s<>"'）)\]]+[^\s<>"'.,;:!?）)\]]/giu);
+}
+
+/**
+ * Removes every match; where one stood between two spaces (or at a line's start before a space)
+ * the space after it goes too, so "see <url> now" becomes "see now", not "see  now".
+ */
+function removeBetweenWords(text: string, re: RegExp): [string, number] {
+  let out = '';
+  let last = 0;
+  let count = 0;
+  for (const m of text.matchAll(re)) {
+    const start = m.index;
+    let end = start + m[0].length;
+    out += text.slice(last, start);
+    const before = out.length === 0 ? '\n' : out[out.length - 1];
+    if ((before === ' ' || before === '\t' || before === '\n') && (text[end] === ' ' || text[end] === '\t')) end++;
+    last = end;
+    count++;
+  }
+  return [out + text.slice(last), count];
 }
 
 // An emoji: a pictograph or flag pair with its modifiers, variation selectors and ZWJ-joined parts.
@@ -41,5 +61,5 @@ const EMOJI =
   /(?:\p{Regional_Indicator}{2}|[\p{Extended_Pictographic}\p{Emoji_Modifier}](?:\uFE0F|\p{Emoji_Modifier}|\u20E3)*(?:\u200D[\p{Extended_Pictographic}\p{Emoji_Modifier}](?:\uFE0F|\p{Emoji_Modifier})*)*)|[0-9#*]\uFE0F?\u20E3/gu;
 
 export function stripEmoji(text: string): [string, number] {
-  return replaceCounted(text, EMOJI, '');
+  return removeBetweenWords(text, EMOJI);
 }

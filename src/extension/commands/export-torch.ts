@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { RunsNode } from '../runs-tree';
+import { withParticles } from '../l10n';
 import { showError } from './util';
 
 /** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues. */
@@ -21,7 +22,7 @@ export function continueOnGpuCommand(ctx: Ctx) {
     let result;
     try {
       result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Exporting {0} for PyTorch…', node.run.name) },
+        { location: vscode.ProgressLocation.Notification, title: withParticles(vscode.l10n.t('Exporting {0} for PyTorch…', node.run.name)) },
         () => ctx.trainer.request((id) => ({ kind: 'export-torch', id, source: node.path, outDir: target.fsPath })).result,
       );
     } catch (e) {
@@ -31,10 +32,12 @@ export function continueOnGpuCommand(ctx: Ctx) {
     const readme = vscode.l10n.t('Open README');
     const reveal = vscode.l10n.t('Reveal Folder');
     const answer = await vscode.window.showInformationMessage(
-      vscode.l10n.t(
-        'Exported step {0} to {1}. Copy the folder to a GPU machine and run torchrun there; its README.md says how, and how to bring the run back.',
-        result.step,
-        result.dir,
+      withParticles(
+        vscode.l10n.t(
+          'Exported step {0} to {1}. Copy the folder to a GPU machine and run torchrun there; its README.md says how, and how to bring the run back.',
+          result.step,
+          result.dir,
+        ),
       ),
       readme,
       reveal,

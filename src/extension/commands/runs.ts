@@ -2,11 +2,12 @@ import * as vscode from 'vscode';
 import { rm } from 'node:fs/promises';
 import { Ctx } from '../ctx';
 import { LossChartPanel } from '../webview/loss-chart-panel';
-import { RunsNode } from '../runs-tree';
+import { RunsNode, valLabel } from '../runs-tree';
 import { listRuns } from '../../core/runs';
 import { resolveCheckpointAsync } from '../../core/checkpoint';
 import { isInside } from '../../core/safe-fs';
 import { showError } from './util';
+import { withParticles } from '../l10n';
 
 /** Set Active Model: from a Runs item, or a pick of every run and checkpoint. */
 export function setActiveModelCommand(ctx: Ctx) {
@@ -14,8 +15,10 @@ export function setActiveModelCommand(ctx: Ctx) {
     let path = typeof node === 'string' ? node : node?.path;
     if (!path) {
       const items = (await listRuns(ctx.runsRoot())).flatMap((r) => [
-        { label: r.name, description: r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : r.status, path: r.dir },
-        ...[...r.checkpoints].reverse().map((c) => ({ label: `    ${c.name}`, description: c.valLoss !== undefined ? `val ${c.valLoss.toFixed(3)}` : '', path: c.dir })),
+        { label: r.name, description: r.valLoss !== undefined ? valLabel(r.valLoss) : r.status, path: r.dir },
+        ...[...r.checkpoints]
+          .reverse()
+          .map((c) => ({ label: `    ${c.name}`, description: c.valLoss !== undefined ? valLabel(c.valLoss) : '', path: c.dir })),
       ]);
       if (items.length === 0) {
         vscode.window.showInformationMessage(vscode.l10n.t('No runs yet: train a model first.'));
@@ -50,8 +53,18 @@ export function deleteRunCommand(ctx: Ctx) {
       return;
     }
     const del = vscode.l10n.t('Delete');
-    const what = node.kind === 'run' ? vscode.l10n.t('the run {0} and all its checkpoints', node.run.name) : vscode.l10n.t('the checkpoint {0}', node.name);
-    if ((await vscode.window.showWarningMessage(vscode.l10n.t('Delete {0}? This cannot be undone.', what), { modal: true }, del)) !== del) return;
+    const what =
+      node.kind === 'run'
+        ? withParticles(vscode.l10n.t('the run {0} and all its checkpoints', node.run.name))
+        : vscode.l10n.t('the checkpoint {0}', node.name);
+    if (
+      (await vscode.window.showWarningMessage(
+        withParticles(vscode.l10n.t('Delete {0}? This cannot be undone.', what)),
+        { modal: true },
+        del,
+      )) !== del
+    )
+      return;
     await rm(node.path, { recursive: true, force: true });
     if (ctx.activeModel && isInside(ctx.activeModel, node.path)) await ctx.setActiveModel(undefined);
     ctx.runsChangedNow();

@@ -6,7 +6,7 @@ import { readCorpus } from '../../core/corpus';
 import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize, trainTokenizer } from '../../core/tokenizer';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { safeName } from '../../core/run-dir';
-import { resolveTarget, showError } from './util';
+import { checkTextFile, resolveTarget, showError } from './util';
 
 interface TokenizeOptions {
   kind: TokenizerKind;
@@ -18,13 +18,21 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
   return async (uri?: vscode.Uri, options?: TokenizeOptions) => {
     const target = await resolveTarget(uri);
     if (!target) return undefined;
+    const refused = await checkTextFile(ctx, target);
+    if (refused) return refused;
     try {
       const corpus = readCorpus(target.fsPath);
       const chosen = options ?? (await pickTokenizer(ctx, basename(target.fsPath), Buffer.byteLength(corpus.text)));
       if (!chosen) return undefined;
       const { kind, vocabSize } = chosen;
       const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize });
-      const file = join(dirname(ctx.runsRoot()), 'tokenizers', `${safeName(target.fsPath)}-${kind}${vocabSize ? `-${vocabSize}` : ''}`, 'tokenizer.json');
+      const file = join(
+        dirname(ctx.runsRoot()),
+        'tokenizers',
+        `${safeName(target.fsPath)}-${kind}${vocabSize ? `-${vocabSize}` : ''}`,
+        'tokenizer.json',
+      );
+      await ctx.ignoreInGit();
       writeFileAtomic(file, tokenizer.toJSON());
       tokens.showDocumentTokenizer({ file, label: basename(target.fsPath) });
       const count = tokenizer.encode(corpus.text).length;
@@ -45,19 +53,30 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
 }
 
 async function pickTokenizer(ctx: Ctx, name: string, bytes: number): Promise<TokenizeOptions | undefined> {
+  const title = vscode.l10n.t('Tokenize {0}', name);
+  const kind = await pickTokenizerKind(ctx, title);
+  if (kind !== 'bpe') return kind && { kind };
+  const vocabSize = await askVocabSize(title, bytes);
+  return vocabSize === undefined ? undefined : { kind, vocabSize };
+}
+
+/** Characters or byte pairs, the configured kind first. */
+export async function pickTokenizerKind(ctx: Ctx, title: string): Promise<TokenizerKind | undefined> {
   const items: (vscode.QuickPickItem & { tokenizer: TokenizerKind })[] = [
     { tokenizer: 'char', label: vscode.l10n.t('Characters'), description: 'char', detail: vscode.l10n.t('one token per character of the file; no unknown characters in it') },
     { tokenizer: 'bpe', label: vscode.l10n.t('Byte pairs'), description: 'bpe', detail: vscode.l10n.t('frequent character sequences become tokens; any text can be encoded') },
   ];
   if (ctx.config.tokenizer === 'bpe') items.reverse();
-  const kind = (await vscode.window.showQuickPick(items, { title: vscode.l10n.t('Tokenize {0}', name), placeHolder: vscode.l10n.t('Choose the kind of tokenizer') }))?.tokenizer;
-  if (kind !== 'bpe') return kind && { kind };
-  const suggested = defaultBpeVocabSize(bytes);
+  return (await vscode.window.showQuickPick(items, { title, placeHolder: vscode.l10n.t('Choose the kind of tokenizer') }))?.tokenizer;
+}
+
+/** A BPE vocabulary size, suggested from the file's size and checked as core checks it. */
+export async function askVocabSize(title: string, bytes: number): Promise<number | undefined> {
   const size = await vscode.window.showInputBox({
-    title: vscode.l10n.t('Tokenize {0}', name),
+    title,
     prompt: vscode.l10n.t('Vocabulary size ({0}–{1})', MIN_BPE_VOCAB, MAX_BPE_VOCAB),
-    value: String(suggested),
+    value: String(defaultBpeVocabSize(bytes)),
     validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= MIN_BPE_VOCAB && Number(v) <= MAX_BPE_VOCAB ? undefined : vscode.l10n.t('A whole number from {0} to {1}', MIN_BPE_VOCAB, MAX_BPE_VOCAB)),
   });
-  return size === undefined ? undefined : { kind, vocabSize: Number(size) };
+  return size === undefined ? undefined : Number(size);
 }

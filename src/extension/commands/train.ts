@@ -1,19 +1,34 @@
 import * as vscode from 'vscode';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { Ctx } from '../ctx';
+import { Ctx, modelName } from '../ctx';
 import { WorkerError } from '../worker-client';
 import type { EstimateResult, FinetuneRequest, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
-import { resolveTarget, showError } from './util';
+import { checkTextFile, coreValidation, resolveTarget, showError } from './util';
 import { parseRunJson } from '../../core/run-json';
-import { isInside } from '../../core/safe-fs';
+import { withParticles } from '../l10n';
+import { presetNamed, validateModelConfig } from '../../core/model-config';
+import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
+import { MIN_BPE_VOCAB } from '../../core/tokenizer';
+import { askVocabSize, pickTokenizerKind } from './tokenize';
+
+type Preset = 'tiny' | 'small';
+
+/** What the pick decides: a preset and, for a quick or custom run, what differs from its defaults. */
+type RunChoice = { preset: Preset } & Partial<Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>>;
+import { describeEngine } from '../engine-label';
+import { FollowBestCheckpoint, showOverfitNotice } from '../training-habits';
 
 interface PresetItem extends vscode.QuickPickItem {
-  preset: 'tiny' | 'small';
+  choice?: RunChoice;
+  custom?: true;
 }
+
+/** A quick run: the tiny model for this many steps — enough to see completions take shape. */
+export const QUICK_RUN_STEPS = 150;
 
 /** Train Model on This File: pick a preset (with this corpus's size, time and memory), then train in the worker. */
 export function trainCommand(ctx: Ctx) {
@@ -24,9 +39,12 @@ export function trainCommand(ctx: Ctx) {
       vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
       return;
     }
-    const preset = options?.preset ?? (await pickPreset(ctx, target));
-    if (!preset) return;
-    return startTraining(ctx, target, { corpusPath: target.fsPath, runsRoot: ctx.runsRoot(), preset, maxSteps: options?.maxSteps ?? ctx.config.maxSteps, epochs: options?.epochs ?? ctx.config.epochs });
+    const refused = await checkTextFile(ctx, target);
+    if (refused) return refused;
+    const choice: RunChoice | undefined = options?.preset ? { preset: options.preset } : await pickPreset(ctx, target);
+    if (!choice) return;
+    const length = choice.maxSteps !== undefined || choice.epochs !== undefined ? {} : { maxSteps: options?.maxSteps ?? ctx.config.maxSteps, epochs: options?.epochs ?? ctx.config.epochs };
+    return startTraining(ctx, target, { tokenizer: ctx.config.tokenizer, ...choice, ...length, corpusPath: target.fsPath, runsRoot: ctx.runsRoot() });
   };
 }
 
@@ -94,32 +112,43 @@ async function readCorpusOfRun(path: string): Promise<{ path: string; sha256: st
   return undefined;
 }
 
-async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<'tiny' | 'small' | undefined> {
+async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | undefined> {
   const pick = vscode.window.createQuickPick<PresetItem>();
-  pick.title = vscode.l10n.t('Train a model on {0}', basename(target.fsPath));
+  pick.title = withParticles(vscode.l10n.t('Train a model on {0}', basename(target.fsPath)));
   pick.placeholder = vscode.l10n.t('Choose a model size (estimates for this file on this machine)');
-  const items: PresetItem[] = [
-    { preset: 'tiny', label: 'Tiny', description: vscode.l10n.t('4 layers · 4 heads · width 128 · context 64'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
-    { preset: 'small', label: 'Small', description: vscode.l10n.t('6 layers · 6 heads · width 192 · context 128'), detail: vscode.l10n.t('$(loading~spin) measuring…') },
-  ];
-  if (ctx.config.defaultPreset === 'small') items.reverse();
+  const preferred: Preset = ctx.config.defaultPreset === 'small' ? 'small' : 'tiny';
+  const measuring = vscode.l10n.t('$(loading~spin) measuring…');
+  const presetItem = (preset: Preset, label: string, shape: string): PresetItem => ({
+    choice: { preset },
+    label,
+    description: preset === preferred ? `${vscode.l10n.t('default')} · ${shape}` : shape,
+    detail: measuring,
+  });
+  const sized = [presetItem('tiny', 'Tiny', vscode.l10n.t('4 layers · 4 heads · width 128 · context 64')), presetItem('small', 'Small', vscode.l10n.t('6 layers · 6 heads · width 192 · context 128'))];
+  if (preferred === 'small') sized.reverse();
+  const quick: PresetItem = { choice: { preset: 'tiny', maxSteps: QUICK_RUN_STEPS }, label: vscode.l10n.t('Quick run'), description: vscode.l10n.t('Tiny, {0} steps: a first look at what it learns', QUICK_RUN_STEPS), detail: measuring };
+  const custom: PresetItem = { custom: true, label: vscode.l10n.t('Custom…'), description: vscode.l10n.t('steps or epochs, learning rate, batch, context, tokenizer and vocabulary size') };
+  const items = [...sized, quick, custom];
   pick.items = items;
   pick.busy = true;
+  const lengthSettings = { maxSteps: ctx.config.maxSteps, epochs: ctx.config.epochs };
   // One after the other: timed steps that share the worker with another measurement are not this machine's speed.
   const estimateAll = async () => {
-    for (const item of items) {
+    for (const item of [...sized, quick]) {
+      const choice = item.choice!;
       const { result } = ctx.trainer.request((id) => ({
         kind: 'estimate',
         id,
-        request: { corpusPath: target.fsPath, preset: item.preset, tokenizer: ctx.config.tokenizer, backend: ctx.config.backend, measureSteps: 2 },
+        request: { corpusPath: target.fsPath, tokenizer: ctx.config.tokenizer, backend: ctx.config.backend, measureSteps: 2, ...(choice.maxSteps ? {} : lengthSettings), ...choice },
       }));
       try {
         item.detail = describeEstimate(await result);
       } catch (e) {
         item.detail = `$(warning) ${(e as Error).message}`;
       }
+      const activeLabel = pick.activeItems[0]?.label;
       pick.items = [...items];
-      pick.activeItems = pick.items.filter((i) => i.preset === (pick.activeItems[0]?.preset ?? items[0].preset));
+      pick.activeItems = pick.items.filter((i) => i.label === (activeLabel ?? items[0].label));
     }
     pick.busy = false;
   };
@@ -131,42 +160,94 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<'tiny' | 'small
     pick.show();
   });
   pick.dispose();
-  return chosen?.preset;
+  if (chosen?.custom) return askCustomRun(ctx, target, preferred);
+  return chosen?.choice;
 }
 
+/**
+ * Custom…: the preset to start from, steps or epochs, learning rate, batch, context, tokenizer and
+ * (BPE) vocabulary size. Each value is checked by the same core validation a run applies.
+ */
+async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Promise<RunChoice | undefined> {
+  const title = withParticles(vscode.l10n.t('Train a model on {0}', basename(target.fsPath)));
+  const presets: (vscode.QuickPickItem & { preset: Preset })[] = [
+    { preset: 'tiny', label: 'Tiny', description: vscode.l10n.t('4 layers · 4 heads · width 128 · context 64') },
+    { preset: 'small', label: 'Small', description: vscode.l10n.t('6 layers · 6 heads · width 192 · context 128') },
+  ];
+  if (preferred === 'small') presets.reverse();
+  const preset = (await vscode.window.showQuickPick(presets, { title, placeHolder: vscode.l10n.t('Model size to start from') }))?.preset;
+  if (!preset) return undefined;
+  const p = presetNamed(preset);
+  const units = [
+    { unit: 'steps' as const, label: vscode.l10n.t('Steps'), description: vscode.l10n.t('optimizer steps') },
+    { unit: 'epochs' as const, label: vscode.l10n.t('Epochs'), description: vscode.l10n.t('passes over the file') },
+  ];
+  const unit = (await vscode.window.showQuickPick(units, { title, placeHolder: vscode.l10n.t('Train for a number of…') }))?.unit;
+  if (!unit) return undefined;
+  const ask = async (prompt: string, value: string, check: (v: number) => unknown) => {
+    const answer = await vscode.window.showInputBox({ title, prompt, value, validateInput: (v) => coreValidation(v, check) });
+    return answer === undefined ? undefined : Number(answer.trim());
+  };
+  const length = await ask(unit === 'steps' ? vscode.l10n.t('Steps') : vscode.l10n.t('Epochs'), unit === 'steps' ? '600' : '10', (v) =>
+    validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, [unit === 'steps' ? 'maxSteps' : 'epochs']: v }),
+  );
+  if (length === undefined) return undefined;
+  const lr = await ask(vscode.l10n.t('Learning rate'), String(DEFAULT_TRAIN_OPTIONS.lr), (v) => validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, lr: v, minLr: Math.min(DEFAULT_TRAIN_OPTIONS.minLr, v) }));
+  if (lr === undefined) return undefined;
+  const batch = await ask(vscode.l10n.t('Batch (sequences per step)'), String(p.batch), (v) => validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch: v }));
+  if (batch === undefined) return undefined;
+  const context = await ask(vscode.l10n.t('Context (tokens the model sees at once)'), String(p.context), (v) =>
+    validateModelConfig({ vocabSize: MIN_BPE_VOCAB, context: v, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: p.dropout, bias: true }),
+  );
+  if (context === undefined) return undefined;
+  const tokenizer = await pickTokenizerKind(ctx, title);
+  if (!tokenizer) return undefined;
+  let vocabSize: number | undefined;
+  if (tokenizer === 'bpe') {
+    vocabSize = await askVocabSize(title, (await stat(target.fsPath)).size);
+    if (vocabSize === undefined) return undefined;
+  }
+  return { preset, [unit === 'steps' ? 'maxSteps' : 'epochs']: length, lr, batch, context, tokenizer, vocabSize };
+}
+
+/** Steps, epochs and total time first (what the user waits for), then size, tokens, memory and engine. */
 export function describeEstimate(e: EstimateResult): string {
-  const time = e.secondsPerEpoch === undefined ? '' : vscode.l10n.t('≈ {0} per epoch', formatSeconds(e.secondsPerEpoch));
+  const epochs = e.totalSteps / e.stepsPerEpoch;
+  const epochText = Number.isInteger(epochs) ? epochs.toLocaleString() : epochs.toFixed(1);
+  const total = e.secondsPerStep === undefined ? '' : vscode.l10n.t('≈ {0}', formatSeconds(e.secondsPerStep * e.totalSteps));
   return [
+    [vscode.l10n.t('{0} steps = {1} epochs', e.totalSteps.toLocaleString(), epochText), total].filter(Boolean).join(' '),
     vscode.l10n.t('{0} parameters', e.params.toLocaleString()),
     vscode.l10n.t('{0} tokens', e.tokens.toLocaleString()),
-    time,
     vscode.l10n.t('{0} memory', formatBytes(e.trainingBytes)),
-    `${e.backend}`,
+    describeEngine(e),
   ]
     .filter(Boolean)
     .join(' · ');
 }
 
 export function formatSeconds(s: number): string {
-  if (s < 60) return `${Math.max(1, Math.round(s))} s`;
-  if (s < 3600) return `${Math.round(s / 60)} min`;
-  return `${(s / 3600).toFixed(1)} h`;
+  if (s < 60) return vscode.l10n.t('{0} s', Math.max(1, Math.round(s)));
+  if (s < 3600) return vscode.l10n.t('{0} min', Math.round(s / 60));
+  return vscode.l10n.t('{0} h', (s / 3600).toFixed(1));
 }
 
 /** Trains in the worker with progress, loss chart and status bar; `finetune` (commands/finetune.ts) sends that job instead. */
 export async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest, finetune?: { request: FinetuneRequest; title: string }): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
+  await ctx.ignoreInGit();
+  const follow = new FollowBestCheckpoint(ctx);
   const job = ctx.trainer.request(
     (id) =>
       finetune
         ? { kind: 'finetune', id, request: finetune.request }
-        : { kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : ctx.config.tokenizer } },
+        : { kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : (request.tokenizer ?? ctx.config.tokenizer) } },
     (m) => {
       if (m.kind !== 'event') return;
       events.push(m.event);
       if (m.event.type === 'start' && ctx.training) ctx.training.runDir = m.event.run_dir;
-      // A run that continues the active model moves it along: the worker prunes older checkpoints.
-      if (m.event.type === 'checkpoint' && ctx.activeModel && ctx.training?.runDir && isInside(ctx.activeModel, ctx.training.runDir)) void ctx.setActiveModel(m.event.path);
+      follow.onEvent(m.event);
+      showOverfitNotice(ctx, m.event, events, target);
       ctx.fireTrainEvent(m.id, m.event);
       logEvent(ctx, m.event);
     },
@@ -177,7 +258,11 @@ export async function startTraining(ctx: Ctx, target: vscode.Uri, request: Train
   void vscode.commands.executeCommand('corpusLab.openLossChart');
   try {
     const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: finetune?.title ?? vscode.l10n.t('Training on {0}', basename(target.fsPath)), cancellable: true },
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: finetune?.title ?? withParticles(vscode.l10n.t('Training on {0}', basename(target.fsPath))),
+        cancellable: true,
+      },
       async (progress, token) => {
         token.onCancellationRequested(() => {
           ctx.training?.cancel();
@@ -203,9 +288,12 @@ export async function startTraining(ctx: Ctx, target: vscode.Uri, request: Train
     ctx.runsChangedNow();
     // The best checkpoint, not the last: on a small corpus the last one has often overfit.
     const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
-    if (result.checkpoint) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
+    const keepChoice = follow.userChoseAnother && ctx.activeModel !== undefined;
+    if (result.checkpoint && !keepChoice) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
     const message =
-      result.reason === 'cancelled'
+      keepChoice && result.reason === 'completed'
+        ? vscode.l10n.t('Training finished: validation loss {0}. The model you chose ({1}) stays active; this run’s best checkpoint is {2}.', result.valLoss.toFixed(3), modelName(ctx.activeModel!), modelName(best?.checkpoint ?? result.checkpoint))
+        : result.reason === 'cancelled'
         ? vscode.l10n.t('Training stopped at step {0}; the checkpoint is kept. Resume it from the Runs view.', result.step)
         : best
           ? vscode.l10n.t('Training finished: validation loss {0}, but {1} was better ({2}): it is now the active model.', result.valLoss.toFixed(3), basename(best.checkpoint), best.valLoss.toFixed(3))
@@ -217,6 +305,7 @@ export async function startTraining(ctx: Ctx, target: vscode.Uri, request: Train
     showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
     return undefined;
   } finally {
+    follow.dispose();
     ctx.training = undefined;
     await vscode.commands.executeCommand('setContext', 'corpusLab.training', false);
   }
@@ -244,6 +333,6 @@ function logEvent(ctx: Ctx, e: TrainEvent): void {
   } else if (e.type === 'eval') ctx.log.appendLine(`eval step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)}`);
   else if (e.type === 'checkpoint') ctx.log.appendLine(`checkpoint ${e.reason} step ${e.step} val_loss ${e.val_loss.toFixed(4)} ${e.path}`);
   else if (e.type === 'notice') ctx.log.appendLine(`notice step ${e.step}: ${e.message}`);
-  else if (e.type === 'start') ctx.log.appendLine(`start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads} steps ${e.plan.totalSteps}`);
+  else if (e.type === 'start') ctx.log.appendLine(`start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads}${e.blas ? ` blas ${e.blas}` : ''} steps ${e.plan.totalSteps}`);
   else ctx.log.appendLine(`done ${e.reason} step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)} ${e.checkpoint}`);
 }

@@ -1,5 +1,9 @@
 import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
 import { Ctx } from '../ctx';
+import { DEFAULT_MAX_CORPUS_BYTES, corpusProblem } from '../../core/corpus';
+import { formatBytes } from '../../core/format-bytes';
 
 /** The file a command acts on: the one right-clicked, else the active editor's (saved to disk). */
 export async function resolveTarget(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
@@ -25,4 +29,49 @@ export function showError(ctx: Ctx, message: string): void {
   ctx.log.appendLine(`error: ${message}`);
   const showLog = vscode.l10n.t('Show Log');
   void vscode.window.showErrorMessage(message, showLog).then((answer) => answer === showLog && ctx.log.show(true));
+}
+
+/**
+ * Refuses, with a message naming the file, a file that is no text to train on or tokenize (empty,
+ * binary, not UTF-8, too large) before anything is asked or measured. Returns the refusal, or undefined when the file is usable.
+ */
+export async function checkTextFile(ctx: Ctx, target: vscode.Uri): Promise<{ refused: string } | undefined> {
+  const name = basename(target.fsPath);
+  const message = await textFileProblem(target.fsPath, name);
+  if (!message) return undefined;
+  ctx.log.appendLine(`refused ${target.fsPath}: ${message}`);
+  void vscode.window.showWarningMessage(message);
+  return { refused: message };
+}
+
+async function textFileProblem(path: string, name: string): Promise<string | undefined> {
+  try {
+    const size = (await stat(path)).size;
+    if (size > DEFAULT_MAX_CORPUS_BYTES)
+      return vscode.l10n.t(
+        '{0} is {1}, more than the {2} Corpus Lab trains on: use a part of it.',
+        name,
+        formatBytes(size),
+        formatBytes(DEFAULT_MAX_CORPUS_BYTES),
+      );
+    const problem = corpusProblem(await readFile(path));
+    if (problem?.kind === 'empty') return vscode.l10n.t('{0} is empty: there is nothing to train on.', name);
+    if (problem?.kind === 'binary') return vscode.l10n.t('{0} is not a text file (it contains binary data).', name);
+    if (problem?.kind === 'not-utf8') return vscode.l10n.t('{0} is not UTF-8 text: save it with UTF-8 encoding and try again.', name);
+    return undefined;
+  } catch (e) {
+    return vscode.l10n.t('Cannot read {0} ({1}).', name, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+  }
+}
+
+/** For an input box: undefined when core accepts the number; else what core says is wrong (in its English words). */
+export function coreValidation(text: string, check: (v: number) => unknown): string | undefined {
+  const v = Number(text.trim());
+  if (text.trim() === '' || !Number.isFinite(v)) return vscode.l10n.t('Enter a number.');
+  try {
+    check(v);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }

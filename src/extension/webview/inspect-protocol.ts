@@ -72,3 +72,43 @@ export function parseToAttention(m: unknown): ToAttention | undefined {
 export function parseFromAttention(m: unknown): FromAttention | undefined {
   return isObject(m) && m.type === 'ready' ? { type: 'ready' } : undefined;
 }
+
+export type SurprisalMode = 'rank' | 'bits';
+
+export interface SurprisalData {
+  source: string;
+  model: string;
+  mode: SurprisalMode;
+  tokens: number;
+  chars: number;
+  bitsPerChar: number;
+  /** Tokens per bucket: RANK_LIMITS / BITS_LIMITS of core/surprisal. */
+  rankHistogram: number[];
+  bitsHistogram: number[];
+  truncated: boolean;
+  /** The longest stretch of the document found verbatim in the training text. */
+  copied?: { text: string; chars: number; corpus: string };
+  strings: Record<string, string>;
+}
+
+export type ToSurprisal = ({ type: 'surprisal' } & SurprisalData) | { type: 'empty'; message: string };
+export type FromSurprisal = { type: 'ready' } | { type: 'mode'; mode: SurprisalMode } | { type: 'revealCopied' };
+
+const isCounts = (x: unknown, n: number) => Array.isArray(x) && x.length === n && x.every((v) => Number.isInteger(v) && v >= 0);
+
+export function parseToSurprisal(m: unknown): ToSurprisal | undefined {
+  if (!isObject(m)) return undefined;
+  if (m.type === 'empty') return typeof m.message === 'string' ? (m as ToSurprisal) : undefined;
+  if (m.type !== 'surprisal' || (m.mode !== 'rank' && m.mode !== 'bits') || !isObject(m.strings)) return undefined;
+  if (!isCounts(m.rankHistogram, 4) || !isCounts(m.bitsHistogram, 5) || typeof m.bitsPerChar !== 'number') return undefined;
+  const c = m.copied;
+  if (c !== undefined && !(isObject(c) && typeof c.text === 'string' && typeof c.chars === 'number' && typeof c.corpus === 'string')) return undefined;
+  return m as ToSurprisal;
+}
+
+export function parseFromSurprisal(m: unknown): FromSurprisal | undefined {
+  if (!isObject(m)) return undefined;
+  if (m.type === 'ready' || m.type === 'revealCopied') return { type: m.type };
+  if (m.type === 'mode' && (m.mode === 'rank' || m.mode === 'bits')) return { type: 'mode', mode: m.mode };
+  return undefined;
+}

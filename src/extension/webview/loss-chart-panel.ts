@@ -1,10 +1,13 @@
 import * as vscode from 'vscode';
-import { basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { isObject } from '../../core/json';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
-import { metricRows, readMetricsAsync } from '../../core/metrics';
+import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
+import { unitStrings } from './loss-chart-units';
 import { toMetricRow } from '../../core/metric-row';
 import { isInside } from '../../core/safe-fs';
 
@@ -19,7 +22,9 @@ function chartStrings(): Record<string, string> {
     lr: vscode.l10n.t('learning rate'),
     throughput: vscode.l10n.t('tokens/s'),
     step: vscode.l10n.t('step'),
+    epoch: vscode.l10n.t('epoch'),
     smoothing: vscode.l10n.t('Smoothing'),
+    raw: vscode.l10n.t('raw'),
     logScale: vscode.l10n.t('Log scale'),
     compare: vscode.l10n.t('Compare with run…'),
     clearCompare: vscode.l10n.t('Stop comparing'),
@@ -55,14 +60,19 @@ export class LossChartPanel {
   static registerSerializer(ctx: Ctx): vscode.Disposable {
     return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        // The state comes from the webview: only folders under the runs folder are believed.
-        const saved = (key: string) => {
-          const v = (state as Record<string, unknown> | undefined)?.[key];
+        // The state comes from the webview and from our own file: only folders under the runs folder are believed.
+        const folder = (from: unknown, key: string) => {
+          const v = isObject(from) ? from[key] : undefined;
           return typeof v === 'string' && isInside(v, ctx.runsRoot()) ? v : undefined;
         };
+        // A browser-hosted workbench (code-server) may store a webview's state long after it changed;
+        // the file written the moment the chart changed has the latest folders of the same run.
+        const remembered = await readFile(chartStateFile(ctx), 'utf8').then((t) => JSON.parse(t) as unknown, () => undefined);
+        const runDir = folder(state, 'runDir') ?? folder(remembered, 'runDir');
+        const overlayDir = runDir && folder(remembered, 'runDir') === runDir ? folder(remembered, 'overlayDir') : folder(state, 'overlayDir');
         panel.webview.options = webviewOptions(ctx.extension.extensionUri);
         LossChartPanel.current?.panel.dispose();
-        LossChartPanel.current = new LossChartPanel(ctx, panel, saved('runDir'), saved('overlayDir'));
+        LossChartPanel.current = new LossChartPanel(ctx, panel, runDir, overlayDir);
       },
     });
   }
@@ -138,6 +148,7 @@ export class LossChartPanel {
     if (m.type === 'ready') await this.sendInit();
     else if (m.type === 'clearOverlay') {
       this.overlayDir = undefined;
+      this.remember();
       this.post({ type: 'overlay' });
     } else {
       const runs = (await listRuns(this.ctx.runsRoot())).filter((r) => r.dir !== this.runDir);
@@ -147,11 +158,22 @@ export class LossChartPanel {
       );
       if (!pick) return;
       this.overlayDir = pick.dir;
+      this.remember();
       this.post({ type: 'overlay', overlay: await seriesSet(pick.dir) });
     }
   }
 
+  /** Writes the chart's folders where the serializer finds them after a reload (never blocks; a failure only loses that). */
+  private remember(): void {
+    const file = chartStateFile(this.ctx);
+    const temp = `${file}.${process.pid}.tmp`;
+    void writeFile(temp, JSON.stringify({ runDir: this.runDir, overlayDir: this.overlayDir }))
+      .then(() => rename(temp, file))
+      .catch(() => undefined);
+  }
+
   private async sendInit(): Promise<void> {
+    this.remember();
     const runDir = this.runDir;
     this.loading++;
     let metrics, overlay;
@@ -167,8 +189,8 @@ export class LossChartPanel {
     const last = rows.length ? rows[rows.length - 1].step : -1;
     rows.push(...this.pending.filter((r) => r.step > last));
     this.pending = [];
-    const run = runDir ? { name: basename(runDir), dir: runDir, rows } : { name: '', rows: [] };
-    this.post({ type: 'init', run, overlay, sample: this.latestSample ?? lastSample(metrics), strings: chartStrings() });
+    const run = runDir ? { name: basename(runDir), dir: runDir, rows, baselines: metricBaselines(metrics) } : { name: '', rows: [] };
+    this.post({ type: 'init', run, overlay, sample: this.latestSample ?? lastSample(metrics), strings: { ...chartStrings(), ...unitStrings() } });
   }
 
   private post(m: ToChart): void {
@@ -182,8 +204,13 @@ export class LossChartPanel {
   }
 }
 
+function chartStateFile(ctx: Ctx): string {
+  return join(dirname(ctx.runsRoot()), 'loss-chart.json');
+}
+
 async function seriesSet(dir: string): Promise<ChartSeriesSet> {
-  return { name: basename(dir), dir, rows: metricRows(await readMetricsAsync(dir)) };
+  const metrics = await readMetricsAsync(dir);
+  return { name: basename(dir), dir, rows: metricRows(metrics), baselines: metricBaselines(metrics) };
 }
 
 function lastSample(metrics: Record<string, unknown>[]): string | undefined {

@@ -1,5 +1,6 @@
 import { isObject } from '../../core/json';
 import { MetricRow, isMetricRow } from '../../core/metric-row';
+import type { Baselines } from '../../core/metric-row';
 
 export type { MetricRow };
 // Messages between the extension and its webviews. Both sides validate what they receive:
@@ -11,6 +12,8 @@ export interface ChartSeriesSet {
   /** The run folder, kept in the webview's state so the chart comes back after a reload. */
   dir?: string;
   rows: MetricRow[];
+  /** The held-out text's sizes and the losses to beat (runs from before they were recorded have none). */
+  baselines?: Baselines;
 }
 
 export type ToChart =
@@ -45,7 +48,11 @@ export function parseFromTokens(m: unknown): FromTokens | undefined {
 }
 
 function isSeriesSet(s: unknown): s is ChartSeriesSet {
-  return isObject(s) && typeof s.name === 'string' && (s.dir === undefined || typeof s.dir === 'string') && Array.isArray(s.rows) && s.rows.every(isMetricRow);
+  return isObject(s) && typeof s.name === 'string' && (s.dir === undefined || typeof s.dir === 'string') && Array.isArray(s.rows) && s.rows.every(isMetricRow) && (s.baselines === undefined || isBaselines(s.baselines));
+}
+
+function isBaselines(b: unknown): b is Baselines {
+  return isObject(b) && ['uniform_loss', 'unigram_bits_per_char', 'gzip_bits_per_byte', 'val_tokens', 'val_chars', 'val_bytes'].every((k) => typeof b[k] === 'number' && (b[k] as number) > 0);
 }
 
 export function parseToChart(m: unknown): ToChart | undefined {

@@ -20,6 +20,10 @@ export interface EstimateRequest {
   vocabSize?: number;
   context?: number;
   batch?: number;
+  /** The run's length and learning rate, as a train request would give them (validated the same way). */
+  epochs?: number;
+  maxSteps?: number;
+  lr?: number;
   backend?: BackendChoice;
   /** Steps to time after one warm-up step; 0 skips the measurement. */
   measureSteps?: number;
@@ -43,6 +47,10 @@ export interface EstimateResult extends Estimate {
   config: ModelConfig;
   backend: string;
   threads: number;
+  /** The native engine's BLAS library. */
+  blas?: string;
+  /** Why the native engine was not used (auto fell back). */
+  nativeUnavailable?: string;
 }
 
 /**
@@ -60,7 +68,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const p = presetNamed(presetName);
   const config = validateModelConfig({ ...MODEL_DEFAULTS, vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, dropout: p.dropout });
   const batch = req.batch ?? p.batch;
-  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch }));
+  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, epochs: req.epochs, maxSteps: req.maxSteps, lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr }));
   return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
 }
 
@@ -103,5 +111,7 @@ async function measure(
     config: s.config,
     backend: engine.backend,
     threads: engine.threads,
+    blas: engine.blas,
+    nativeUnavailable: engine.skipped.find((why) => why.startsWith('native:'))?.slice(8),
   };
 }

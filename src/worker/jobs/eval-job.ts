@@ -4,7 +4,7 @@ import { evalWindowStarts } from '../../core/batches';
 import { meanLoss } from '../model/evaluate';
 import { loadModel } from './load-model';
 import { BackendChoice } from '../engine/backend';
-import { Tokenizer } from '../../core/tokenizer';
+import { bitsPer, gzipBitsPerByte, textSize, tokenTextBytes, unigramBitsPerChar } from '../../core/baselines';
 
 export interface EvalResult {
   /** Nats per predicted token. */
@@ -16,17 +16,8 @@ export interface EvalResult {
   bitsPerChar: number;
   bitsPerByte: number;
   checkpoint: string;
-}
-
-/** Code points and UTF-8 bytes that tokens spell; a character split over tokens counts where its first byte is. */
-export function textSize(tokenizer: Tokenizer, ids: ArrayLike<number>): { chars: number; bytes: number } {
-  let chars = 0;
-  let bytes = 0;
-  for (let i = 0; i < ids.length; i++) {
-    for (const b of tokenizer.tokenBytes(ids[i])) if ((b & 0xc0) !== 0x80) chars++;
-    bytes += tokenizer.tokenBytes(ids[i]).length;
-  }
-  return { chars, bytes };
+  /** What the loss has to beat on this text: ln |V|, the text's own character frequencies, gzip. */
+  baselines: { uniform_loss: number; unigram_bits_per_char: number; gzip_bits_per_byte: number };
 }
 
 /** Mean next-token cross-entropy of a checkpoint over a whole file, in context-long windows. */
@@ -41,9 +32,16 @@ export async function runEvalJob(checkpoint: string, file: string, backend: Back
     const loss = await meanLoss(loaded.model, tokens, starts, window, 16);
     const predicted = starts.length * window;
     // Windows are contiguous, so the predicted tokens are tokens[1 .. predicted].
-    const { chars, bytes } = textSize(loaded.tokenizer, tokens.subarray(1, predicted + 1));
-    const bits = (loss * predicted) / Math.LN2;
-    return { loss, tokens: predicted, chars, bytes, bitsPerChar: bits / chars, bitsPerByte: bits / bytes, checkpoint: loaded.checkpoint };
+    const scored = tokens.subarray(1, predicted + 1);
+    const size = textSize(loaded.tokenizer, scored);
+    const scoredBytes = tokenTextBytes(loaded.tokenizer, scored);
+    const scoredText = new TextDecoder().decode(scoredBytes);
+    const baselines = {
+      uniform_loss: Math.log(loaded.tokenizer.vocabSize),
+      unigram_bits_per_char: unigramBitsPerChar(scoredText, scoredText),
+      gzip_bits_per_byte: gzipBitsPerByte(scoredBytes),
+    };
+    return { loss, tokens: predicted, ...size, ...bitsPer(loss, predicted, size), checkpoint: loaded.checkpoint, baselines };
   } finally {
     loaded.model.dispose();
   }

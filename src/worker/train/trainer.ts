@@ -11,9 +11,12 @@ import { mixSeed } from '../../core/rng';
 import { Tokenizer } from '../../core/tokenizer';
 import { TrainPlan } from '../../core/train-options';
 import { trainingWindow } from '../../core/train-plan';
+import { ModelConfig } from '../../core/model-config';
 import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
-import { appendMetrics } from '../../core/metrics';
+import { appendMetrics, readMetrics } from '../../core/metrics';
+import { bitsPer, computeBaselines, textSize } from '../../core/baselines';
+import { OverfitWatch, overfitMessage } from '../../core/overfit-watch';
 import { NamedTensors } from '../../core/tensor';
 import { parameterCount } from '../../core/weight-table';
 import { replayRows } from '../../core/finetune';
@@ -57,6 +60,17 @@ export interface TrainResult {
 
 const SAMPLE_TOKENS = 48;
 
+// Short epochs would otherwise write a checkpoint every few steps (a 10 KB text: every 5 steps,
+// ~10 MB each for the tiny preset). An epoch's end writes one once the steps since the last pay for
+// it (one step per 100 KB of checkpoint) or once a minute has passed; final and cancel always write.
+const CHECKPOINT_BYTES_PER_STEP = 100 * 1024;
+const CHECKPOINT_MAX_SECONDS = 60;
+
+/** Steps between epoch-end checkpoints of a model: weights and two AdamW moments, 4 bytes each. */
+export function checkpointStepBound(config: ModelConfig): number {
+  return Math.max(1, Math.ceil((parameterCount(config) * 12) / CHECKPOINT_BYTES_PER_STEP));
+}
+
 /** Runs (or resumes) a training job to its step budget or until shouldStop() says so. */
 export async function train(job: TrainJob): Promise<TrainResult> {
   const { plan, tokenizer, emit } = job;
@@ -66,6 +80,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const trainSplit = job.tokens.subarray(0, plan.trainTokens);
   const valSplit = job.tokens.subarray(plan.trainTokens);
   const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
+  // The evaluation windows are contiguous from the start of the held-out split.
+  const scored = valSplit.subarray(1, evalStarts.length * context + 1);
+  const scoredSize = textSize(tokenizer, scored);
 
   const baseEvalStarts = job.baseCorpus && evalWindowStarts(job.baseCorpus.val.length, context, options.evalBatches * batch);
 
@@ -100,6 +117,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
     emit(e);
   };
+  const baselines = job.resume ? undefined : computeBaselines(tokenizer, trainSplit, scored, await meanLoss(model, valSplit, evalStarts, context, batch));
+  if (baselines || !readMetrics(job.runDir).some((m) => m.type === 'baselines')) {
+    appendMetrics(job.runDir, { type: 'baselines', ...(baselines ?? computeBaselines(tokenizer, trainSplit, scored)) });
+  }
   emit({
     type: 'start',
     run_dir: job.runDir,
@@ -112,6 +133,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     step: state.step,
     epoch: state.epoch + 1,
     resumed_from: job.resume?.from,
+    baselines,
   });
   for (const message of job.notices ?? []) emit({ type: 'notice', step: state.step, message });
   for (const why of job.engine.skipped) if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
@@ -122,8 +144,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let lastLoss = NaN;
   let lastValLoss = NaN;
   let lastCheckpoint = job.resume?.from ?? '';
+  const stepsBetweenCheckpoints = checkpointStepBound(config);
+  let lastCheckpointAt = { step: state.step, time: performance.now() };
   let tokensPerSecond = 0;
   let lastEvalStep = -1;
+  const overfit = new OverfitWatch();
+  let stepLossSum = 0;
+  let stepLossCount = 0;
 
   const evaluate = async () => {
     lastValLoss = await meanLoss(model, valSplit, evalStarts, context, batch);
@@ -134,7 +161,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     } catch {
       sample = undefined; // a sample is a courtesy; never let it stop training
     }
-    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, base_val_loss: baseValLoss, elapsed_s: elapsed(), sample });
+    const { bitsPerChar, bitsPerByte } = bitsPer(lastValLoss, scored.length, scoredSize);
+    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, base_val_loss: baseValLoss, val_bits_per_char: bitsPerChar, val_bits_per_byte: bitsPerByte, elapsed_s: elapsed(), sample });
+    if (stepLossCount > 0) {
+      const warning = overfit.add({ step: state.step, trainLoss: stepLossSum / stepLossCount, valLoss: lastValLoss });
+      stepLossSum = stepLossCount = 0;
+      if (warning) emit({ type: 'notice', step: state.step, message: overfitMessage(warning), code: 'overfitting', best_step: warning.best.step, best_val_loss: warning.best.valLoss });
+    }
   };
 
   const checkpoint = async (name: string, reason: 'epoch' | 'final' | 'cancel', epochForEvent: number) => {
@@ -163,6 +196,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     lastCheckpoint = job.adapter
       ? writeAdapterCheckpoint(job.runDir, name, { ...common, base: job.adapter.base, adapter: { settings: job.adapter.settings, layers: adapterLayers([...model.lora!.modules], await model.weights()) } })
       : writeCheckpoint(job.runDir, name, { ...common, config, weights: await model.weights(), tokenizerKind: tokenizer.kind });
+    lastCheckpointAt = { step: state.step, time: performance.now() };
     pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
     emit({ type: 'checkpoint', step: state.step, epoch: epochForEvent, path: lastCheckpoint, val_loss: lastValLoss, reason });
   };
@@ -200,6 +234,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       const rate = (batch * context) / seconds;
       tokensPerSecond = tokensPerSecond === 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate;
       lastLoss = loss;
+      stepLossSum += loss;
+      stepLossCount++;
       const stepEpoch = state.epoch + 1;
       state.step++;
       state.cursor++;
@@ -215,7 +251,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         await evaluate();
         lastEvalStep = state.step;
       }
-      if (epochDone) await checkpoint(epochName(stepEpoch), 'epoch', stepEpoch);
+      const checkpointDue =
+        state.step - lastCheckpointAt.step >= stepsBetweenCheckpoints ||
+        (performance.now() - lastCheckpointAt.time) / 1000 >= CHECKPOINT_MAX_SECONDS;
+      if (epochDone && (checkpointDue || state.step === plan.totalSteps)) await checkpoint(epochName(stepEpoch), 'epoch', stepEpoch);
       else if (state.step === plan.totalSteps) await checkpoint(midEpochName(state.step), 'final', stepEpoch);
       // Let cancel requests and other messages in between steps.
       await new Promise((r) => setImmediate(r));

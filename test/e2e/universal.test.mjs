@@ -1,0 +1,96 @@
+// End to end, the universal .vsix (no native addon inside): installed in code-server, it trains on
+// the wasm engine, says so in the preset pick, and the log says why the native engine was not used.
+// Screenshots go to test-artifacts/e2e-universal/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  codeServerHome,
+  installExtension,
+  launchChromium,
+  outputChannelText,
+  startCodeServer,
+} from '../../scripts/vscode-test/code-server.mjs';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const shots = join(repo, 'test-artifacts', 'e2e-universal');
+
+test('universal .vsix: no .node inside, trains on wasm with the reason in the log', { timeout: 300_000 }, async () => {
+  const vsix = join(repo, 'corpus-lab.vsix');
+  assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
+  const entries = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n');
+  assert.ok(entries.includes('extension/dist/worker.js'), 'the worker bundle is packaged');
+  assert.deepEqual(
+    entries.filter((e) => e.endsWith('.node')),
+    [],
+    'no native addon in the universal .vsix',
+  );
+
+  rmSync(shots, { recursive: true, force: true });
+  mkdirSync(shots, { recursive: true });
+  const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-universal-'));
+  cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
+  const home = codeServerHome();
+  writeFileSync(
+    join(home.userDataDir, 'User', 'settings.json'),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'corpusLab.training.maxSteps': 10,
+      'security.workspace.trust.enabled': false,
+    }),
+  );
+  installExtension(repo, home, vsix);
+  const server = await startCodeServer(repo, home, folder);
+  const browser = await launchChromium();
+  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+  try {
+    await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
+    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
+    await row.waitFor({ state: 'visible', timeout: 60_000 });
+    await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
+    await row.click({ button: 'right' });
+    const entry = page.locator('.context-view .action-label', { hasText: 'Train Model on This File' });
+    await entry.waitFor({ state: 'visible', timeout: 20_000 });
+    await shot('01-context-menu');
+    await entry.click();
+    await page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout: 20_000 });
+    const tiny = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' });
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' })
+      .first()
+      .waitFor({ state: 'visible', timeout: 60_000 });
+    await shot('02-preset-pick');
+    assert.match(await tiny.innerText(), /wasm engine · \d+ threads? · native engine not available/);
+    await tiny.click();
+    await page.locator('.notification-toast', { hasText: 'Training finished' }).waitFor({ state: 'visible', timeout: 240_000 });
+    await shot('03-finished');
+
+    const installed = readdirSync(home.extensionsDir).find((d) => d.startsWith('corpus-lab.corpus-lab-'));
+    assert.ok(installed && !existsSync(join(home.extensionsDir, installed, 'dist', 'corpus_lab_native.node')), `installed as ${installed}`);
+    const runsDir = join(folder, '.corpus-lab', 'runs');
+    const runName = readdirSync(runsDir).find((n) => n.endsWith('speech-en'));
+    assert.ok(runName, `no run in ${runsDir}`);
+    const runJson = JSON.parse(readFileSync(join(runsDir, runName, 'run.json'), 'utf8'));
+    assert.equal(runJson.backend.name, 'wasm', JSON.stringify(runJson.backend));
+    const log = outputChannelText(home, 'Corpus Lab');
+    assert.match(log, /start \S+ params \d+ backend wasm threads \d+ steps 10/, log.slice(0, 2000));
+    assert.match(
+      log,
+      /notice step 0: native engine not used: the native addon is not built \(\S+corpus_lab_native\.node missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native\)/,
+    );
+  } catch (e) {
+    await shot('99-failure').catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+    server.stop();
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
