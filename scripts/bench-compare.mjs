@@ -37,7 +37,11 @@ const steps = Number(a.steps);
 const cores = availableParallelism();
 
 function ours() {
-  const out = execFileSync(process.execPath, [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--backend', a.backend, '--json'], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--backend', a.backend, '--json'],
+    { encoding: 'utf8' },
+  );
   return JSON.parse(out.trim().split('\n').pop());
 }
 
@@ -84,8 +88,20 @@ const oursTps = median(runs.ours.map((o) => o.tokens_per_s));
 const summary = {
   config: runs.ours[0].config,
   params: runs.ours[0].params,
-  corpus_lab: { backend: runs.ours[0].backend, threads: runs.ours[0].threads, ms_per_step: median(runs.ours.map((o) => o.ms_per_step)), tokens_per_s: oursTps },
-  pytorch: why ? { unavailable: why } : Object.fromEntries(threadChoices.map((t) => [`threads_${t}`, { ms_per_step: median(runs.peer[t].map((p) => p.ms_per_step)), tokens_per_s: median(runs.peer[t].map((p) => p.tokens_per_s)) }])),
+  corpus_lab: {
+    backend: runs.ours[0].backend,
+    threads: runs.ours[0].threads,
+    ms_per_step: median(runs.ours.map((o) => o.ms_per_step)),
+    tokens_per_s: oursTps,
+  },
+  pytorch: why
+    ? { unavailable: why }
+    : Object.fromEntries(
+        threadChoices.map((t) => [
+          `threads_${t}`,
+          { ms_per_step: median(runs.peer[t].map((p) => p.ms_per_step)), tokens_per_s: median(runs.peer[t].map((p) => p.tokens_per_s)) },
+        ]),
+      ),
   rounds,
   steps,
 };
@@ -109,13 +125,39 @@ function timed(cmd, args) {
 if (a.gpt2) {
   const shape = { layers: 12, heads: 12, width: 768, context: 128, batch: 4, vocab: 50257 };
   const shapeArgs = Object.entries(shape).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const o = timed(process.execPath, [join(repo, 'dist/cli.js'), 'bench', ...shapeArgs, '--steps', a['gpt2-steps'], '--backend', a.backend, '--json']);
-  const row = { shape, corpus_lab: { backend: o.backend, threads: o.threads, ms_per_step: o.ms_per_step, tokens_per_s: o.tokens_per_s, peak_rss_mb: o.peak_rss_mb } };
+  const o = timed(process.execPath, [
+    join(repo, 'dist/cli.js'),
+    'bench',
+    ...shapeArgs,
+    '--steps',
+    a['gpt2-steps'],
+    '--backend',
+    a.backend,
+    '--json',
+  ]);
+  const row = {
+    shape,
+    corpus_lab: {
+      backend: o.backend,
+      threads: o.threads,
+      ms_per_step: o.ms_per_step,
+      tokens_per_s: o.tokens_per_s,
+      peak_rss_mb: o.peak_rss_mb,
+    },
+  };
   if (!why && existsSync(a['finetune-peer'])) {
     // The peer's better of 1 thread and all cores, as for the standard config.
-    const tries = threadChoices.map((t) => timed(a.python, [a['finetune-peer'], '--mode', 'full', ...shapeArgs, '--steps', a['gpt2-steps'], '--threads', String(t)]));
+    const tries = threadChoices.map((t) =>
+      timed(a.python, [a['finetune-peer'], '--mode', 'full', ...shapeArgs, '--steps', a['gpt2-steps'], '--threads', String(t)]),
+    );
     const p = tries.reduce((best, x) => (x.tokens_per_s > best.tokens_per_s ? x : best));
-    row.pytorch = { ms_per_step: p.ms_per_step, tokens_per_s: p.tokens_per_s, threads: p.threads, peak_rss_mb: p.peak_rss_mb, tried: tries.map((x) => ({ threads: x.threads, ms_per_step: x.ms_per_step, peak_rss_mb: x.peak_rss_mb })) };
+    row.pytorch = {
+      ms_per_step: p.ms_per_step,
+      tokens_per_s: p.tokens_per_s,
+      threads: p.threads,
+      peak_rss_mb: p.peak_rss_mb,
+      tried: tries.map((x) => ({ threads: x.threads, ms_per_step: x.ms_per_step, peak_rss_mb: x.peak_rss_mb })),
+    };
     row.ratio = Math.round((o.tokens_per_s / p.tokens_per_s) * 1000) / 1000;
   } else row.pytorch = { unavailable: why ?? `${a['finetune-peer']} not found` };
   summary.gpt2_small = row;
@@ -125,11 +167,18 @@ if (a.json) console.log(JSON.stringify(summary));
 else {
   const fmt = (n) => Math.round(n).toLocaleString('en-US');
   console.log('');
-  console.log(`standard config: ${summary.config.layers} layers, ${summary.config.heads} heads, width ${summary.config.width}, context ${summary.config.context}, batch ${summary.config.batch} (${summary.params.toLocaleString('en-US')} params); medians of ${rounds} rounds × ${steps} steps`);
-  console.log(`corpus-lab (${summary.corpus_lab.backend}, ${summary.corpus_lab.threads} thread(s)): ${summary.corpus_lab.ms_per_step} ms/step, ${fmt(oursTps)} tokens/s`);
+  console.log(
+    `standard config: ${summary.config.layers} layers, ${summary.config.heads} heads, width ${summary.config.width}, context ${summary.config.context}, batch ${summary.config.batch} (${summary.params.toLocaleString('en-US')} params); medians of ${rounds} rounds × ${steps} steps`,
+  );
+  console.log(
+    `corpus-lab (${summary.corpus_lab.backend}, ${summary.corpus_lab.threads} thread(s)): ${summary.corpus_lab.ms_per_step} ms/step, ${fmt(oursTps)} tokens/s`,
+  );
   if (why) console.log(`pytorch: not measured: ${why}`);
   else {
-    for (const t of threadChoices) console.log(`pytorch ${summary.pytorch.torch} (${summary.pytorch.blas}), ${t} thread(s): ${summary.pytorch[`threads_${t}`].ms_per_step} ms/step, ${fmt(summary.pytorch[`threads_${t}`].tokens_per_s)} tokens/s`);
+    for (const t of threadChoices)
+      console.log(
+        `pytorch ${summary.pytorch.torch} (${summary.pytorch.blas}), ${t} thread(s): ${summary.pytorch[`threads_${t}`].ms_per_step} ms/step, ${fmt(summary.pytorch[`threads_${t}`].tokens_per_s)} tokens/s`,
+      );
     console.log(`ratio (corpus-lab ÷ best pytorch, tokens/s): ${summary.ratio.toFixed(3)}`);
   }
   const g = summary.gpt2_small;
@@ -137,12 +186,17 @@ else {
     const mb = (x) => (x === undefined ? '?' : `${x.toLocaleString('en-US')} MB`);
     console.log('');
     console.log(`GPT-2-small shape (12 layers, 12 heads, width 768, context 128, batch 4, vocab 50257), ${a['gpt2-steps']} steps:`);
-    console.log(`corpus-lab (${g.corpus_lab.backend}, ${g.corpus_lab.threads} thread(s)): ${g.corpus_lab.ms_per_step} ms/step, ${g.corpus_lab.tokens_per_s} tokens/s, peak RSS ${mb(g.corpus_lab.peak_rss_mb)}`);
+    console.log(
+      `corpus-lab (${g.corpus_lab.backend}, ${g.corpus_lab.threads} thread(s)): ${g.corpus_lab.ms_per_step} ms/step, ${g.corpus_lab.tokens_per_s} tokens/s, peak RSS ${mb(g.corpus_lab.peak_rss_mb)}`,
+    );
     if (g.pytorch.unavailable) console.log(`pytorch: not measured: ${g.pytorch.unavailable}`);
     else {
-      for (const t of g.pytorch.tried) console.log(`pytorch full fine-tune, ${t.threads} thread(s): ${t.ms_per_step} ms/step, peak RSS ${mb(t.peak_rss_mb)}`);
+      for (const t of g.pytorch.tried)
+        console.log(`pytorch full fine-tune, ${t.threads} thread(s): ${t.ms_per_step} ms/step, peak RSS ${mb(t.peak_rss_mb)}`);
       console.log(`pytorch's best: ${g.pytorch.threads} thread(s), ${g.pytorch.tokens_per_s} tokens/s`);
-      console.log(`ratio (corpus-lab ÷ pytorch, tokens/s): ${g.ratio.toFixed(3)}; peak RSS ÷ pytorch's: ${g.corpus_lab.peak_rss_mb && g.pytorch.peak_rss_mb ? (g.corpus_lab.peak_rss_mb / g.pytorch.peak_rss_mb).toFixed(3) : '?'}`);
+      console.log(
+        `ratio (corpus-lab ÷ pytorch, tokens/s): ${g.ratio.toFixed(3)}; peak RSS ÷ pytorch's: ${g.corpus_lab.peak_rss_mb && g.pytorch.peak_rss_mb ? (g.corpus_lab.peak_rss_mb / g.pytorch.peak_rss_mb).toFixed(3) : '?'}`,
+      );
     }
   }
 }

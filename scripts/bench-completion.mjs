@@ -19,7 +19,11 @@ let model = args.find((a) => !a.startsWith('--') && a !== String(n));
 const sample = join(repo, 'media/samples/shakespeare.txt');
 if (!model) {
   model = join(mkdtempSync(join(tmpdir(), 'corpus-lab-bench-')), 'run');
-  execFileSync(process.execPath, [join(repo, 'dist/cli.js'), 'train', sample, '-o', model, '--preset', 'tiny', '--max-steps', '50', '--json'], { stdio: 'ignore' });
+  execFileSync(
+    process.execPath,
+    [join(repo, 'dist/cli.js'), 'train', sample, '-o', model, '--preset', 'tiny', '--max-steps', '50', '--json'],
+    { stdio: 'ignore' },
+  );
 }
 const text = readFileSync(sample, 'utf8');
 const worker = new Worker(join(repo, 'dist/worker.js'));
@@ -35,7 +39,13 @@ const generate = (prompt, maxTokens = 16) =>
   new Promise((ok) => {
     const id = nextId++;
     pending.set(id, ok);
-    worker.postMessage({ kind: 'generate', id, checkpoint: model, prompt, options: { temperature: 0.7, topK: 40, topP: 0.95, maxTokens, seed: id, stop: [] } });
+    worker.postMessage({
+      kind: 'generate',
+      id,
+      checkpoint: model,
+      prompt,
+      options: { temperature: 0.7, topK: 40, topP: 0.95, maxTokens, seed: id, stop: [] },
+    });
   });
 
 await generate('warm up'); // loads the checkpoint and compiles the kernels

@@ -31,13 +31,22 @@ const modes = a.mode === 'both' ? ['lora', 'full'] : [a.mode];
 /** Runs a command under /usr/bin/time: its last stdout line as JSON, with its peak RSS in bytes. */
 function measured(cmd, args) {
   const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   const kb = Number(/peak_rss_kb=(\d+)/.exec(r.stderr)?.[1]);
   return { ...JSON.parse(r.stdout.trim().split('\n').pop()), peak_rss_bytes: kb * 1024 };
 }
 
 const ours = (mode) =>
-  measured(process.execPath, [join(repo, 'dist/cli.js'), 'bench', ...shapeArgs, '--steps', String(a.steps), ...(mode === 'lora' ? ['--lora', '--rank', '8'] : []), '--json']);
+  measured(process.execPath, [
+    join(repo, 'dist/cli.js'),
+    'bench',
+    ...shapeArgs,
+    '--steps',
+    String(a.steps),
+    ...(mode === 'lora' ? ['--lora', '--rank', '8'] : []),
+    '--json',
+  ]);
 const peer = (mode) => measured(a.python, [a.peer, '--mode', mode, ...shapeArgs, '--steps', String(a.steps), '--threads', a.threads]);
 
 if (!existsSync(a.peer)) throw new Error(`${a.peer} not found`);

@@ -12,7 +12,9 @@ const strict = process.argv.includes('--strict');
 const HOW = 'apt-get install build-essential libopenblas-pthread-dev && npm run build:native';
 
 function giveUp(why) {
-  console.log(`corpus-lab: native engine not built (${why}); the wasm engine will be used. To get it: ${process.platform === 'darwin' ? 'xcode-select --install && npm run build:native' : HOW}`);
+  console.log(
+    `corpus-lab: native engine not built (${why}); the wasm engine will be used. To get it: ${process.platform === 'darwin' ? 'xcode-select --install && npm run build:native' : HOW}`,
+  );
   process.exit(strict ? 1 : 0);
 }
 

@@ -8,7 +8,9 @@ import { nodeBundleOptions } from './node-bundle.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const node = nodeBundleOptions(root);
 const dir = join(root, 'test/unit');
-const entries = readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => join(dir, f));
+const entries = readdirSync(dir)
+  .filter((f) => f.endsWith('.test.ts'))
+  .map((f) => join(dir, f));
 rmSync(join(root, 'out/test/unit'), { recursive: true, force: true });
 
 // The training threads' replica script: dist/replica.js sits next to the bundles that start it;
@@ -33,7 +35,9 @@ const integration = join(root, 'test/integration');
 rmSync(join(root, 'out/test/integration'), { recursive: true, force: true });
 await esbuild.build({
   ...node,
-  entryPoints: readdirSync(integration).filter((f) => f.endsWith('.ts')).map((f) => join(integration, f)),
+  entryPoints: readdirSync(integration)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(integration, f)),
   outdir: join(root, 'out/test/integration'),
   sourcemap: 'inline',
   external: [...node.external, 'mocha'],

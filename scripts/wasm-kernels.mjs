@@ -10,7 +10,22 @@ export async function compileKernels(root) {
   const dir = join(root, 'src/worker/engine/kernels/assembly');
   let wasm;
   const { error, stderr } = await asc.main(
-    ['index.ts', '--baseDir', dir, '--outFile', 'kernels.wasm', '-O3', '--runtime', 'stub', '--enable', 'simd', '--noAssert', '--importMemory', '--initialMemory', '1'],
+    [
+      'index.ts',
+      '--baseDir',
+      dir,
+      '--outFile',
+      'kernels.wasm',
+      '-O3',
+      '--runtime',
+      'stub',
+      '--enable',
+      'simd',
+      '--noAssert',
+      '--importMemory',
+      '--initialMemory',
+      '1',
+    ],
     {
       readFile: (name, baseDir) => {
         try {
@@ -43,7 +58,10 @@ function checkSharesMemoryOnly(wasm) {
       size |= (byte & 0x7f) << shift;
       if (byte < 0x80) break;
     }
-    if (id === DATA_SECTION) throw new Error('the kernels module has a data segment (static data such as Mathf tables); it would overwrite the wasm backend\'s heap');
+    if (id === DATA_SECTION)
+      throw new Error(
+        "the kernels module has a data segment (static data such as Mathf tables); it would overwrite the wasm backend's heap",
+      );
     at += size;
   }
 }

@@ -15,7 +15,14 @@ interface ViewState {
 }
 
 const saved = (vscode.getState() as Partial<ViewState> | undefined) ?? {};
-const view: ViewState = { smoothing: saved.smoothing ?? 0.6, log: saved.log ?? false, table: saved.table ?? false, runDir: saved.runDir, overlayDir: saved.overlayDir, unit: saved.unit };
+const view: ViewState = {
+  smoothing: saved.smoothing ?? 0.6,
+  log: saved.log ?? false,
+  table: saved.table ?? false,
+  runDir: saved.runDir,
+  overlayDir: saved.overlayDir,
+  unit: saved.unit,
+};
 let strings: Record<string, string> = {};
 let run: ChartSeriesSet = { name: '', rows: [] };
 let overlay: ChartSeriesSet | undefined;
@@ -71,7 +78,7 @@ function render(): void {
   vscode.setState(view);
 
   const toolbar = el('div', 'toolbar');
-  const title = el('h2', '', run.name ? `${strings.title ?? 'Loss'} · ${run.name}` : strings.title ?? 'Loss');
+  const title = el('h2', '', run.name ? `${strings.title ?? 'Loss'} · ${run.name}` : (strings.title ?? 'Loss'));
   const smoothLabel = el('label', '', `${strings.smoothing ?? 'Smoothing'} `);
   const slider = document.createElement('input');
   slider.type = 'range';
@@ -97,17 +104,26 @@ function render(): void {
   };
   const logLabel = el('label', '');
   logLabel.append(logBox, ` ${strings.logScale ?? 'Log scale'}`);
-  const compare = button(overlay ? strings.clearCompare : strings.compare, () => vscode.postMessage({ type: overlay ? 'clearOverlay' : 'pickOverlay' }));
+  const compare = button(overlay ? strings.clearCompare : strings.compare, () =>
+    vscode.postMessage({ type: overlay ? 'clearOverlay' : 'pickOverlay' }),
+  );
   compare.id = 'compare';
   const tableToggle = button(view.table ? strings.chart : strings.table, () => {
     view.table = !view.table;
     render();
   });
   tableToggle.id = 'table-toggle';
-  toolbar.append(title, smoothLabel, logLabel, compare, tableToggle, unitPicker(shownUnit(), strings, (u) => {
-    view.unit = u;
-    render();
-  }));
+  toolbar.append(
+    title,
+    smoothLabel,
+    logLabel,
+    compare,
+    tableToggle,
+    unitPicker(shownUnit(), strings, (u) => {
+      view.unit = u;
+      render();
+    }),
+  );
   app.append(toolbar);
 
   if (run.rows.length === 0) {
@@ -128,7 +144,12 @@ function render(): void {
 function drawCharts(): void {
   const fg = css('--vscode-foreground', '#ccc');
   const grid = css('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
-  const colors = [css('--vscode-charts-blue', '#3794ff'), css('--vscode-charts-orange', '#d18616'), css('--vscode-charts-purple', '#b180d7'), css('--vscode-charts-green', '#89d185')];
+  const colors = [
+    css('--vscode-charts-blue', '#3794ff'),
+    css('--vscode-charts-orange', '#d18616'),
+    css('--vscode-charts-purple', '#b180d7'),
+    css('--vscode-charts-green', '#89d185'),
+  ];
   const width = Math.max(320, app.clientWidth - 16);
   const axis = (label?: string): uPlot.Axis => ({ stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label });
 
@@ -167,7 +188,14 @@ function drawCharts(): void {
       axes: [axis(strings.step), axis(unitLabel(unit, strings))],
       series: [
         { label: strings.step },
-        ...names.map((label, i) => ({ label, stroke: colors[i % colors.length], width: i % 2 ? 2 : 1.5, dash: i >= 2 ? [6, 4] : undefined, spanGaps: true, points: { show: i % 2 === 1 } })),
+        ...names.map((label, i) => ({
+          label,
+          stroke: colors[i % colors.length],
+          width: i % 2 ? 2 : 1.5,
+          dash: i >= 2 ? [6, 4] : undefined,
+          spanGaps: true,
+          points: { show: i % 2 === 1 },
+        })),
         ...lines.map((line) => ({ label: line.label, stroke: grid, width: 1, dash: [2, 4], spanGaps: true, points: { show: false } })),
         raw.series(colors[0]),
       ],
@@ -177,9 +205,19 @@ function drawCharts(): void {
   );
   lossChart.root.id = 'loss-chart';
   charts.push(lossChart);
-  for (const [key, label, color] of [['lr', strings.lr, colors[2]], ['tokens_per_s', strings.throughput, colors[3]]] as const) {
+  for (const [key, label, color] of [
+    ['lr', strings.lr, colors[2]],
+    ['tokens_per_s', strings.throughput, colors[3]],
+  ] as const) {
     const c = new uPlot(
-      { width, height: 180, scales: { x: { time: false } }, axes: [axis(strings.step), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }], series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }], legend: { show: true } },
+      {
+        width,
+        height: 180,
+        scales: { x: { time: false } },
+        axes: [axis(strings.step), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }],
+        series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }],
+        legend: { show: true },
+      },
       align([series(run.rows, key)]),
       app,
     );
@@ -200,7 +238,14 @@ function smoothingValue(): HTMLElement {
 function rawSeries(xs: number[], ys: (number | null)[]): { set: [number[], (number | null)[]]; series: (color: string) => uPlot.Series } {
   return {
     set: [xs, ys],
-    series: (color) => ({ label: `${strings.train ?? 'train loss'} (${strings.raw ?? 'raw'})`, stroke: fade(color), width: 1, spanGaps: true, points: { show: false }, show: view.smoothing > 0 }),
+    series: (color) => ({
+      label: `${strings.train ?? 'train loss'} (${strings.raw ?? 'raw'})`,
+      stroke: fade(color),
+      width: 1,
+      spanGaps: true,
+      points: { show: false },
+      show: view.smoothing > 0,
+    }),
   };
 }
 
@@ -274,7 +319,10 @@ function tableColumns(): Column[] {
     { title: strings.train ?? 'train loss', value: (_, r) => loss(r?.loss) },
     { title: strings.val ?? 'validation loss', value: (_, r) => loss(r?.val_loss) },
     { title: strings.lr ?? 'learning rate', value: (_, r) => (r?.lr === undefined ? '' : Number(r.lr.toPrecision(2)).toExponential()) },
-    { title: strings.throughput ?? 'tokens/s', value: (_, r) => (r?.tokens_per_s === undefined ? '' : Math.round(r.tokens_per_s).toLocaleString()) },
+    {
+      title: strings.throughput ?? 'tokens/s',
+      value: (_, r) => (r?.tokens_per_s === undefined ? '' : Math.round(r.tokens_per_s).toLocaleString()),
+    },
   ];
   if (overlay) {
     const name = overlay.name;

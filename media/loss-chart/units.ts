@@ -25,12 +25,17 @@ export function baselineLines(b: Baselines, unit: LossUnit, strings: Record<stri
     { label: strings.baselineUnigram ?? 'character frequencies', value: fromNats(b.unigram_bits_per_char * Math.LN2 * perChar) },
     { label: strings.baselineGzip ?? 'gzip -9', value: fromNats(b.gzip_bits_per_byte * Math.LN2 * perByte) },
   ];
-  if (b.init_val_loss !== undefined) lines.splice(1, 0, { label: strings.baselineInit ?? 'at initialisation', value: fromNats(b.init_val_loss) });
+  if (b.init_val_loss !== undefined)
+    lines.splice(1, 0, { label: strings.baselineInit ?? 'at initialisation', value: fromNats(b.init_val_loss) });
   return lines;
 }
 
 export function unitLabel(unit: LossUnit, strings: Record<string, string>): string {
-  return unit === 'nats' ? strings.unitNats ?? 'nats/token' : unit === 'bpc' ? strings.unitBpc ?? 'bits/char' : strings.unitBpb ?? 'bits/byte';
+  return unit === 'nats'
+    ? (strings.unitNats ?? 'nats/token')
+    : unit === 'bpc'
+      ? (strings.unitBpc ?? 'bits/char')
+      : (strings.unitBpb ?? 'bits/byte');
 }
 
 /** The unit picker of the toolbar. */
@@ -63,7 +68,10 @@ export function baselineNote(run: ChartSeriesSet, unit: LossUnit, strings: Recor
   }
   const fmt = (n: number) => n.toLocaleString();
   const p = document.createElement('p');
-  p.textContent = (strings.heldOut ?? '{0} tokens · {1} characters · {2} bytes').replace('{0}', fmt(b.val_tokens)).replace('{1}', fmt(b.val_chars)).replace('{2}', fmt(b.val_bytes));
+  p.textContent = (strings.heldOut ?? '{0} tokens · {1} characters · {2} bytes')
+    .replace('{0}', fmt(b.val_tokens))
+    .replace('{1}', fmt(b.val_chars))
+    .replace('{2}', fmt(b.val_bytes));
   const denominators = document.createElement('p');
   denominators.textContent = strings.denominators ?? '';
   const list = document.createElement('ul');

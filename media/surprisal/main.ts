@@ -42,7 +42,10 @@ function render(d: SurprisalData): void {
   app.replaceChildren();
   app.append(el('h2', '', s.title));
   const modes = el('div', 'modes');
-  for (const [mode, label] of [['rank', s.byRank], ['bits', s.byBits]] as const) {
+  for (const [mode, label] of [
+    ['rank', s.byRank],
+    ['bits', s.byBits],
+  ] as const) {
     const b = el('button', mode === d.mode ? 'on' : '', label);
     b.id = `mode-${mode}`;
     b.setAttribute('aria-pressed', String(mode === d.mode));
@@ -50,10 +53,16 @@ function render(d: SurprisalData): void {
     modes.append(b);
   }
   app.append(modes);
-  app.append(el('p', 'summary', fmt(s.summary, d.source, d.tokens.toLocaleString(), d.chars.toLocaleString(), d.bitsPerChar.toFixed(3), d.model)));
+  app.append(
+    el('p', 'summary', fmt(s.summary, d.source, d.tokens.toLocaleString(), d.chars.toLocaleString(), d.bitsPerChar.toFixed(3), d.model)),
+  );
   if (d.truncated) app.append(el('p', 'note', fmt(s.truncated, d.tokens.toLocaleString())));
   app.append(el('p', 'explain', d.mode === 'rank' ? s.explainRank : s.explainBits));
-  app.append(d.mode === 'rank' ? histogram(s.rankBuckets.split('\n'), d.rankHistogram, RANK_COLOURS, s) : histogram(s.bitsBuckets.split('\n'), d.bitsHistogram, BITS_COLOURS, s));
+  app.append(
+    d.mode === 'rank'
+      ? histogram(s.rankBuckets.split('\n'), d.rankHistogram, RANK_COLOURS, s)
+      : histogram(s.bitsBuckets.split('\n'), d.bitsHistogram, BITS_COLOURS, s),
+  );
   const copied = el('section', 'copied');
   copied.id = 'copied';
   if (d.copied) {

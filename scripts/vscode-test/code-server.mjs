@@ -40,13 +40,22 @@ export function installDisplayLanguage(home, locale) {
   writeFileSync(
     join(home.userDataDir, 'languagepacks.json'),
     JSON.stringify({
-      [locale]: { hash: `test-${locale}`, extensions: [{ extensionIdentifier: { id: `corpus-lab-test.language-pack-${locale}` }, version: '0.0.1' }], translations: { vscode: translations }, label: locale },
+      [locale]: {
+        hash: `test-${locale}`,
+        extensions: [{ extensionIdentifier: { id: `corpus-lab-test.language-pack-${locale}` }, version: '0.0.1' }],
+        translations: { vscode: translations },
+        label: locale,
+      },
     }),
   );
 }
 
 export function installExtension(repo, home, vsix) {
-  execFileSync(codeServerBin(repo), ['--user-data-dir', home.userDataDir, '--extensions-dir', home.extensionsDir, '--install-extension', vsix], { env: home.env, stdio: 'pipe' });
+  execFileSync(
+    codeServerBin(repo),
+    ['--user-data-dir', home.userDataDir, '--extensions-dir', home.extensionsDir, '--install-extension', vsix],
+    { env: home.env, stdio: 'pipe' },
+  );
 }
 
 export async function startCodeServer(repo, home, folder, locale) {
@@ -58,8 +67,22 @@ export async function startCodeServer(repo, home, folder, locale) {
   });
   const server = spawn(
     codeServerBin(repo),
-    ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--user-data-dir', home.userDataDir, '--extensions-dir', home.extensionsDir,
-      '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', ...(locale ? ['--locale', locale] : []), ...(folder ? [folder] : [])],
+    [
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--user-data-dir',
+      home.userDataDir,
+      '--extensions-dir',
+      home.extensionsDir,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      ...(locale ? ['--locale', locale] : []),
+      ...(folder ? [folder] : []),
+    ],
     { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let log = '';
@@ -84,7 +107,16 @@ export async function startCodeServer(repo, home, folder, locale) {
 export function launchChromium() {
   return chromium.launch({
     executablePath: fileURLToPath(new URL('./chromium-without-nice.sh', import.meta.url)),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

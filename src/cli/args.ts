@@ -26,10 +26,13 @@ export function parseCommand(command: string, argv: string[]): ParsedCommand {
   }
   const { positionals } = parsed;
   const required = spec.args.filter((a) => !a.startsWith('['));
-  if (positionals.length < required.length) throw new UserError(`${command}: missing ${required.slice(positionals.length).join(' and ')} (see corpus-lab ${command} --help)`);
-  if (positionals.length > spec.args.length) throw new UserError(`${command}: unexpected argument "${positionals[spec.args.length]}" (see corpus-lab ${command} --help)`);
+  if (positionals.length < required.length)
+    throw new UserError(`${command}: missing ${required.slice(positionals.length).join(' and ')} (see corpus-lab ${command} --help)`);
+  if (positionals.length > spec.args.length)
+    throw new UserError(`${command}: unexpected argument "${positionals[spec.args.length]}" (see corpus-lab ${command} --help)`);
   for (const [name, value] of Object.entries(spec.required ?? {})) {
-    if (parsed.values[name] === undefined) throw new UserError(`${command}: ${flagText(name as OptionName, value)} is required (see corpus-lab ${command} --help)`);
+    if (parsed.values[name] === undefined)
+      throw new UserError(`${command}: ${flagText(name as OptionName, value)} is required (see corpus-lab ${command} --help)`);
   }
   const options: Record<string, unknown> = {};
   for (const name of spec.options) {

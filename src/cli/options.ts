@@ -17,16 +17,33 @@ export interface OptionSpec {
 }
 
 export const OPTIONS = {
-  output: { kind: 'text', short: 'o', value: 'PATH', help: 'where to write (a file for clean, a folder for tokenize, the run folder for train, a new folder for export-torch)' },
+  output: {
+    kind: 'text',
+    short: 'o',
+    value: 'PATH',
+    help: 'where to write (a file for clean, a folder for tokenize, the run folder for train, a new folder for export-torch)',
+  },
   json: { kind: 'switch', help: 'print JSON (train: one event per line)' },
   rules: { kind: 'text', value: 'markup,urls,front-matter,emoji', help: 'optional cleaning rules, comma-separated' },
   kind: { kind: ['char', 'bpe'], help: 'tokenizer kind' },
-  preset: { kind: 'text', value: Object.keys(PRESETS).join('|'), help: 'model size: tiny = 4 layers, 4 heads, width 128, context 64, batch 12 (nanoGPT\'s CPU recipe); small = 6 layers, 6 heads, width 192, context 128' },
+  preset: {
+    kind: 'text',
+    value: Object.keys(PRESETS).join('|'),
+    help: "model size: tiny = 4 layers, 4 heads, width 128, context 64, batch 12 (nanoGPT's CPU recipe); small = 6 layers, 6 heads, width 192, context 128",
+  },
   layers: { kind: 'int', value: 'N', help: 'transformer blocks (overrides the preset)' },
   heads: { kind: 'int', value: 'N', help: 'attention heads; must divide --width' },
   width: { kind: 'int', value: 'N', help: 'embedding width' },
-  context: { kind: 'int', value: 'N', help: 'tokens of context (finetune: the training window, at most the base\'s; default the base\'s, or 256 when it is longer)' },
-  batch: { kind: 'int', value: 'N', help: 'sequences per step (finetune: default the base run\'s, or 4 for a base whose context is over 256)' },
+  context: {
+    kind: 'int',
+    value: 'N',
+    help: "tokens of context (finetune: the training window, at most the base's; default the base's, or 256 when it is longer)",
+  },
+  batch: {
+    kind: 'int',
+    value: 'N',
+    help: "sequences per step (finetune: default the base run's, or 4 for a base whose context is over 256)",
+  },
   vocab: { kind: 'int', value: 'N', help: 'vocabulary size of the random tokens' },
   tokenizer: { kind: ['char', 'bpe'], help: 'tokenizer to train on the corpus (default char)' },
   'vocab-size': { kind: 'int', value: 'N', help: 'BPE vocabulary size (default from the corpus size)' },
@@ -50,15 +67,22 @@ export const OPTIONS = {
   steps: { kind: 'int', value: 'N', help: 'steps to time' },
   profile: { kind: 'switch', help: 'also time one step kernel by kernel' },
   scheme: { kind: INT8_SCHEMES, help: 'int8 layout: one scale per output channel, or per block of 32 weights (llama.cpp Q8_0)' },
-  text: { kind: 'text', value: 'FILE', help: 'text to measure the quality on (default: the held-out tail of the run\'s corpus)' },
-  lora: { kind: 'switch', help: 'train a LoRA adapter (PEFT\'s format) on the frozen base instead of every weight' },
+  text: { kind: 'text', value: 'FILE', help: "text to measure the quality on (default: the held-out tail of the run's corpus)" },
+  lora: { kind: 'switch', help: "train a LoRA adapter (PEFT's format) on the frozen base instead of every weight" },
   rank: { kind: 'int', value: 'N', help: 'LoRA rank r (default 8)' },
   alpha: { kind: 'real', value: 'X', help: 'LoRA alpha; the update is scaled by alpha/r (default 2 × rank)' },
   rslora: { kind: 'switch', help: 'rank-stabilised LoRA: scale by alpha/√r' },
-  targets: { kind: 'text', value: DEFAULT_LORA_TARGETS.join(','), help: 'modules LoRA adapts, by PEFT\'s GPT-2 names (default all four)' },
-  replay: { kind: 'real', value: 'FRACTION', help: `share of batch rows taken from the base's own corpus when it is known (default ${DEFAULT_REPLAY})` },
-  unseen: { kind: UNSEEN_POLICIES, help: 'characters a char model has never seen: map them to <unk> (default), or add embedding rows (full fine-tuning)' },
-  lens: { kind: 'switch', help: 'also the logit lens: each layer\'s top 5 read through the final norm (layer 0 = the embeddings)' },
+  targets: { kind: 'text', value: DEFAULT_LORA_TARGETS.join(','), help: "modules LoRA adapts, by PEFT's GPT-2 names (default all four)" },
+  replay: {
+    kind: 'real',
+    value: 'FRACTION',
+    help: `share of batch rows taken from the base's own corpus when it is known (default ${DEFAULT_REPLAY})`,
+  },
+  unseen: {
+    kind: UNSEEN_POLICIES,
+    help: 'characters a char model has never seen: map them to <unk> (default), or add embedding rows (full fine-tuning)',
+  },
+  lens: { kind: 'switch', help: "also the logit lens: each layer's top 5 read through the final norm (layer 0 = the embeddings)" },
 } satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -75,15 +99,47 @@ export interface CommandSpec {
 const MODEL_SHAPE: OptionName[] = ['layers', 'heads', 'width', 'context', 'batch'];
 
 export const COMMANDS: Record<string, CommandSpec> = {
-  clean: { args: ['FILE'], summary: 'Cleans a text file (NFC, control and zero-width characters, line ends, blank runs; optional rules) and reports what each rule removed.', options: ['output', 'rules', 'json'] },
-  tokenize: { args: ['FILE'], summary: 'Trains a tokenizer on FILE and writes DIR/tokenizer.json (Hugging Face format); -o DIR is required.', options: ['output', 'kind', 'vocab-size', 'json'], required: { output: 'DIR' } },
+  clean: {
+    args: ['FILE'],
+    summary:
+      'Cleans a text file (NFC, control and zero-width characters, line ends, blank runs; optional rules) and reports what each rule removed.',
+    options: ['output', 'rules', 'json'],
+  },
+  tokenize: {
+    args: ['FILE'],
+    summary: 'Trains a tokenizer on FILE and writes DIR/tokenizer.json (Hugging Face format); -o DIR is required.',
+    options: ['output', 'kind', 'vocab-size', 'json'],
+    required: { output: 'DIR' },
+  },
   encode: { args: ['TOKENIZER_JSON', 'FILE'], summary: 'Encodes FILE with a tokenizer.json: {"ids":[...]}.', options: ['json'] },
   train: {
     args: ['[FILE]'],
     summary: 'Trains a GPT on FILE (the bundled sample when omitted); Ctrl-C writes a checkpoint and exits 130.',
-    options: ['output', 'preset', ...MODEL_SHAPE, 'tokenizer', 'vocab-size', 'norm', 'bias', 'dropout', 'epochs', 'max-steps', 'lr', 'eval-every', 'seed', 'backend', 'threads', 'resume', 'json'],
+    options: [
+      'output',
+      'preset',
+      ...MODEL_SHAPE,
+      'tokenizer',
+      'vocab-size',
+      'norm',
+      'bias',
+      'dropout',
+      'epochs',
+      'max-steps',
+      'lr',
+      'eval-every',
+      'seed',
+      'backend',
+      'threads',
+      'resume',
+      'json',
+    ],
   },
-  generate: { args: ['CHECKPOINT_OR_RUN'], summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).', options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'] },
+  generate: {
+    args: ['CHECKPOINT_OR_RUN'],
+    summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).',
+    options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'],
+  },
   eval: {
     args: ['CHECKPOINT_OR_RUN', 'FILE'],
     summary:
@@ -92,27 +148,40 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   next: {
     args: ['CHECKPOINT_OR_RUN'],
-    summary: 'The likeliest next tokens after the prompt: {"prompt_tokens","entropy_bits","candidates":[{"id","text","prob","logit"}]}, probabilities = softmax(logits / T).',
+    summary:
+      'The likeliest next tokens after the prompt: {"prompt_tokens","entropy_bits","candidates":[{"id","text","prob","logit"}]}, probabilities = softmax(logits / T).',
     options: ['prompt', 'top-k', 'temperature', 'lens', 'backend', 'json'],
     required: { prompt: 'TEXT' },
   },
   attention: {
     args: ['CHECKPOINT_OR_RUN'],
-    summary: 'Attention probabilities over the prompt\'s last ≤ context tokens: {"tokens":[{"id","text"}],"attention":[layer][head][query][key]}.',
+    summary:
+      'Attention probabilities over the prompt\'s last ≤ context tokens: {"tokens":[{"id","text"}],"attention":[layer][head][query][key]}.',
     options: ['prompt', 'backend', 'json'],
     required: { prompt: 'TEXT' },
   },
-  estimate: { args: ['FILE'], summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.', options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'] },
+  estimate: {
+    args: ['FILE'],
+    summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.',
+    options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'],
+  },
   quantize: {
     args: ['CHECKPOINT_OR_RUN'],
-    summary: 'Writes a weight-only int8 checkpoint (-o OUT_DIR, required) and reports sizes, loss fp32 vs int8, top-1 agreement and mean KL; --json\'s last line holds them.',
+    summary:
+      "Writes a weight-only int8 checkpoint (-o OUT_DIR, required) and reports sizes, loss fp32 vs int8, top-1 agreement and mean KL; --json's last line holds them.",
     options: ['output', 'scheme', 'text', 'backend', 'json'],
     required: { output: 'OUT_DIR' },
   },
-  merge: { args: ['ADAPTER_CHECKPOINT_OR_RUN'], summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).', options: ['output', 'json'], required: { output: 'OUT_DIR' } },
+  merge: {
+    args: ['ADAPTER_CHECKPOINT_OR_RUN'],
+    summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).',
+    options: ['output', 'json'],
+    required: { output: 'OUT_DIR' },
+  },
   'export-torch': {
     args: ['RUN_OR_CHECKPOINT'],
-    summary: 'Writes a folder that continues the run in PyTorch (torchrun, GPUs or several machines): checkpoint, tokenizer, train.bin/val.bin, plan.json, train.py, README.md; -o DIR is required.',
+    summary:
+      'Writes a folder that continues the run in PyTorch (torchrun, GPUs or several machines): checkpoint, tokenizer, train.bin/val.bin, plan.json, train.py, README.md; -o DIR is required.',
     options: ['output', 'json'],
     required: { output: 'DIR' },
   },
@@ -121,10 +190,32 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary:
       `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2 folder) on FILE: every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
       `or with --lora an adapter on the frozen base (default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
-      'When BASE\'s own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.',
-    options: ['output', 'lora', 'rank', 'alpha', 'rslora', 'targets', 'replay', 'unseen', 'context', 'batch', 'epochs', 'max-steps', 'lr', 'seed', 'backend', 'threads', 'json'],
+      "When BASE's own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.",
+    options: [
+      'output',
+      'lora',
+      'rank',
+      'alpha',
+      'rslora',
+      'targets',
+      'replay',
+      'unseen',
+      'context',
+      'batch',
+      'epochs',
+      'max-steps',
+      'lr',
+      'seed',
+      'backend',
+      'threads',
+      'json',
+    ],
   },
-  bench: { args: [], summary: 'Times training steps on random tokens (the standard config unless a shape is given).', options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'] },
+  bench: {
+    args: [],
+    summary: 'Times training steps on random tokens (the standard config unless a shape is given).',
+    options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'],
+  },
 };
 
 function placeholder(spec: OptionSpec): string {
@@ -142,7 +233,11 @@ export function flagText(name: OptionName, valueName?: string): string {
 /** `corpus-lab train [FILE] [-o PATH] [--preset tiny|small] …`, wrapped at 100 columns. */
 export function synopsis(command: string): string {
   const spec = COMMANDS[command];
-  const words = [`corpus-lab ${command}`, ...spec.args, ...spec.options.map((o) => (spec.required?.[o] ? flagText(o, spec.required[o]) : `[${flagText(o)}]`))];
+  const words = [
+    `corpus-lab ${command}`,
+    ...spec.args,
+    ...spec.options.map((o) => (spec.required?.[o] ? flagText(o, spec.required[o]) : `[${flagText(o)}]`)),
+  ];
   const lines: string[] = [];
   let line = '';
   for (const w of words) {

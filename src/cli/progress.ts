@@ -3,7 +3,9 @@ import { formatDuration, info } from './output';
 import { Baselines } from '../core/baselines';
 
 function bitsText(e: { val_bits_per_char?: number; val_bits_per_byte?: number }): string {
-  return e.val_bits_per_char === undefined || e.val_bits_per_byte === undefined ? '' : ` (${e.val_bits_per_char.toFixed(3)} bits/char, ${e.val_bits_per_byte.toFixed(3)} bits/byte)`;
+  return e.val_bits_per_char === undefined || e.val_bits_per_byte === undefined
+    ? ''
+    : ` (${e.val_bits_per_char.toFixed(3)} bits/char, ${e.val_bits_per_byte.toFixed(3)} bits/byte)`;
 }
 
 /** The numbers a run has to beat, on the held-out text its validation loss is measured on. */
@@ -37,7 +39,9 @@ export class TrainProgress {
             `${p.trainTokens.toLocaleString('en-US')} training tokens, ${p.stepsPerEpoch} steps per epoch, ${p.totalSteps} steps · ${e.backend} (${e.threads} thread${e.threads === 1 ? '' : 's'})`,
         );
         if (e.trainable_params < e.params) {
-          info(`trainable: ${e.trainable_params.toLocaleString('en-US')} of ${e.params.toLocaleString('en-US')} parameters (${((100 * e.trainable_params) / e.params).toFixed(2)}%); the rest is the frozen base`);
+          info(
+            `trainable: ${e.trainable_params.toLocaleString('en-US')} of ${e.params.toLocaleString('en-US')} parameters (${((100 * e.trainable_params) / e.params).toFixed(2)}%); the rest is the frozen base`,
+          );
         }
         info(`run folder: ${e.run_dir}`);
         if (e.baselines) info(describeBaselines(e.baselines));
@@ -48,7 +52,9 @@ export class TrainProgress {
         break;
       case 'eval':
         this.valLoss = e.val_loss;
-        this.line(`step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.base_val_loss !== undefined ? `, base corpus val loss ${e.base_val_loss.toFixed(4)}` : ''}${bitsText(e)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`);
+        this.line(
+          `step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.base_val_loss !== undefined ? `, base corpus val loss ${e.base_val_loss.toFixed(4)}` : ''}${bitsText(e)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`,
+        );
         break;
       case 'notice':
         this.line(`step ${e.step}: ${e.message}`);

@@ -42,8 +42,12 @@ export function adapterLayers(modules: string[], weights: NamedTensors): LoraAda
 }
 
 /** Reads a LoRA checkpoint to resume it (every file untrusted): the adapter, its base record (checked unchanged), optimizer and state. */
-export function readAdapterCheckpoint(dir: string, base: ModelConfig): { adapter: LoraAdapter; base: BaseRecord; optimizer: NamedTensors; trainerState: TrainerState } {
-  for (const f of ADAPTER_CHECKPOINT_FILES) if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete LoRA checkpoint: ${f} is missing`);
+export function readAdapterCheckpoint(
+  dir: string,
+  base: ModelConfig,
+): { adapter: LoraAdapter; base: BaseRecord; optimizer: NamedTensors; trainerState: TrainerState } {
+  for (const f of ADAPTER_CHECKPOINT_FILES)
+    if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete LoRA checkpoint: ${f} is missing`);
   const record = checkAdapterBase(dir);
   const adapter = readAdapter(dir, base);
   const moments = new Map<string, number[]>();
@@ -55,5 +59,10 @@ export function readAdapterCheckpoint(dir: string, base: ModelConfig): { adapter
   }
   const path = join(dir, 'optimizer.safetensors');
   const optimizer = readSafetensors(path, { check: (header) => checkTensors(header, moments, path) }).tensors;
-  return { adapter, base: record, optimizer, trainerState: parseTrainerState(readRegularFile(join(dir, 'trainer_state.json')), join(dir, 'trainer_state.json')) };
+  return {
+    adapter,
+    base: record,
+    optimizer,
+    trainerState: parseTrainerState(readRegularFile(join(dir, 'trainer_state.json')), join(dir, 'trainer_state.json')),
+  };
 }

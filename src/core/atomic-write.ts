@@ -38,8 +38,12 @@ function syncDir(dir: string): void {
 /** Turns file-system failures into one clear line; anything else passes through. */
 export function explainWriteError(e: unknown, target: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new UserError(`no space left on the device while writing ${target}; what was there before is intact — free some space and try again`);
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return new UserError(`cannot write to ${dirname(target)} (read-only or no permission); what was there before is intact`);
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new UserError(
+      `no space left on the device while writing ${target}; what was there before is intact — free some space and try again`,
+    );
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+    return new UserError(`cannot write to ${dirname(target)} (read-only or no permission); what was there before is intact`);
   if (code === 'ENOTDIR' || code === 'EEXIST') return new UserError(`cannot write ${target}: a part of that path is a file, not a folder`);
   return e;
 }

@@ -48,13 +48,7 @@ export function fillBatch(
 }
 
 /** Copies each window's tokens into `inputs` and the tokens one to the right into `targets`. */
-export function fillWindows(
-  tokens: Int32Array,
-  starts: readonly number[],
-  context: number,
-  inputs: Int32Array,
-  targets: Int32Array,
-): void {
+export function fillWindows(tokens: Int32Array, starts: readonly number[], context: number, inputs: Int32Array, targets: Int32Array): void {
   starts.forEach((start, b) => {
     inputs.set(tokens.subarray(start, start + context), b * context);
     targets.set(tokens.subarray(start + 1, start + 1 + context), b * context);

@@ -13,13 +13,31 @@ import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
 import { endOfText, hfSideFiles } from './hf-export';
 
-
 /** Files that make a folder a model on its own (a checkpoint, a Hugging Face, int8 or adapter folder). */
-const MODEL_FOLDER_MARKERS = ['model.safetensors', 'trainer_state.json', 'model-int8.safetensors', 'adapter_model.safetensors', 'adapter_config.json'];
+const MODEL_FOLDER_MARKERS = [
+  'model.safetensors',
+  'trainer_state.json',
+  'model-int8.safetensors',
+  'adapter_model.safetensors',
+  'adapter_config.json',
+];
 
-export const CHECKPOINT_FILES = ['model.safetensors', 'config.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
+export const CHECKPOINT_FILES = [
+  'model.safetensors',
+  'config.json',
+  'tokenizer.json',
+  'optimizer.safetensors',
+  'trainer_state.json',
+] as const;
 /** A LoRA run's checkpoint (core/adapter-checkpoint.ts): the adapter as PEFT writes it, its base record and the training state. */
-export const ADAPTER_CHECKPOINT_FILES = ['adapter_model.safetensors', 'adapter_config.json', 'adapter_base.json', 'tokenizer.json', 'optimizer.safetensors', 'trainer_state.json'] as const;
+export const ADAPTER_CHECKPOINT_FILES = [
+  'adapter_model.safetensors',
+  'adapter_config.json',
+  'adapter_base.json',
+  'tokenizer.json',
+  'optimizer.safetensors',
+  'trainer_state.json',
+] as const;
 const COMPLETE_SETS: readonly (readonly string[])[] = [CHECKPOINT_FILES, ADAPTER_CHECKPOINT_FILES];
 
 /** Where training stands: enough, with the plan, to continue exactly where it stopped. */
@@ -79,7 +97,9 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
 export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): Checkpoint {
   const file = (name: string) => join(dir, name);
   if (!existsSync(file('trainer_state.json')) && MODEL_FOLDER_MARKERS.some((f) => existsSync(file(f)))) {
-    throw new UserError(`${dir} is a model folder without training state (a Hugging Face, merged, int8 or adapter folder): it can be evaluated and generated from, not resumed`);
+    throw new UserError(
+      `${dir} is a model folder without training state (a Hugging Face, merged, int8 or adapter folder): it can be evaluated and generated from, not resumed`,
+    );
   }
   for (const name of CHECKPOINT_FILES) {
     if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
@@ -123,7 +143,8 @@ export function withZeroBiases(config: ModelConfig, weights: NamedTensors): Name
 export function dropZeroBiases(weights: NamedTensors, expected: Map<string, number[]>, source: string): void {
   for (const [name, t] of weights) {
     if (expected.has(name)) continue;
-    if (t.data.some((v) => v !== 0)) throw new UserError(`${source}: ${name} is not zero, but config.json says the model has no biases (corpus_lab.bias false)`);
+    if (t.data.some((v) => v !== 0))
+      throw new UserError(`${source}: ${name} is not zero, but config.json says the model has no biases (corpus_lab.bias false)`);
     weights.delete(name);
   }
 }
@@ -131,10 +152,13 @@ export function dropZeroBiases(weights: NamedTensors, expected: Map<string, numb
 export function checkTensors(found: Map<string, { shape: number[] }>, expected: Map<string, number[]>, source: string): void {
   const missing = [...expected.keys()].filter((n) => !found.has(n));
   if (missing.length > 0) {
-    throw new UserError(`${source}: missing ${missing.length} tensor(s) the config needs: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`);
+    throw new UserError(
+      `${source}: missing ${missing.length} tensor(s) the config needs: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`,
+    );
   }
   const extra = [...found.keys()].filter((n) => !expected.has(n));
-  if (extra.length > 0) throw new UserError(`${source}: unexpected tensor(s) for this config: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
+  if (extra.length > 0)
+    throw new UserError(`${source}: unexpected tensor(s) for this config: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
   for (const [name, shape] of expected) {
     const got = found.get(name)!.shape;
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
@@ -146,14 +170,18 @@ export function checkTensors(found: Map<string, { shape: number[] }>, expected: 
 export function parseTrainerState(text: string, source: string): TrainerState {
   const o = parseJsonObject(text, source);
   for (const key of ['step', 'epoch', 'cursor', 'seed']) {
-    if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0) throw new UserError(`${source}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(o[key])})`);
+    if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0)
+      throw new UserError(`${source}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(o[key])})`);
   }
-  if (o.best_val_loss !== null && typeof o.best_val_loss !== 'number') throw new UserError(`${source}: best_val_loss must be a number or null`);
+  if (o.best_val_loss !== null && typeof o.best_val_loss !== 'number')
+    throw new UserError(`${source}: best_val_loss must be a number or null`);
   for (const key of ['elapsed_s', 'loss', 'val_loss'] as const) {
     if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'number') throw new UserError(`${source}: ${key} must be a number`);
   }
-  if (o.best_checkpoint !== undefined && typeof o.best_checkpoint !== 'string') throw new UserError(`${source}: best_checkpoint must be a folder name`);
-  if (o.plan !== undefined && !(isObject(o.plan) && isObject(o.plan.model) && isObject(o.plan.options))) throw new UserError(`${source}: plan is not a training plan`);
+  if (o.best_checkpoint !== undefined && typeof o.best_checkpoint !== 'string')
+    throw new UserError(`${source}: best_checkpoint must be a folder name`);
+  if (o.plan !== undefined && !(isObject(o.plan) && isObject(o.plan.model) && isObject(o.plan.options)))
+    throw new UserError(`${source}: plan is not a training plan`);
   return o as unknown as TrainerState;
 }
 
@@ -177,7 +205,8 @@ export function listCheckpoints(runDir: string): { dir: string; step: number }[]
   return found.sort(byStep);
 }
 
-const byStep = (a: { dir: string; step: number }, b: { dir: string; step: number }) => a.step - b.step || basename(a.dir).localeCompare(basename(b.dir));
+const byStep = (a: { dir: string; step: number }, b: { dir: string; step: number }) =>
+  a.step - b.step || basename(a.dir).localeCompare(basename(b.dir));
 
 /** listCheckpoints without blocking the thread, with each checkpoint's validation loss (for the extension host). */
 export async function listCheckpointsAsync(runDir: string): Promise<{ dir: string; step: number; valLoss?: number }[]> {
@@ -204,10 +233,18 @@ export async function listCheckpointsAsync(runDir: string): Promise<{ dir: strin
 /** resolveCheckpoint without blocking the thread: a checkpoint folder as given, or a run folder's newest checkpoint. */
 export async function resolveCheckpointAsync(path: string): Promise<string> {
   const dir = resolve(path);
-  const present = await Promise.all(MODEL_FOLDER_MARKERS.map((f) => access(join(dir, f)).then(() => true, () => false)));
+  const present = await Promise.all(
+    MODEL_FOLDER_MARKERS.map((f) =>
+      access(join(dir, f)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   if (present.some(Boolean)) return dir;
   const all = await listCheckpointsAsync(dir);
-  if (all.length === 0) throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
+  if (all.length === 0)
+    throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
   return all[all.length - 1].dir;
 }
 

@@ -24,7 +24,13 @@ const FLOAT_BYTES = 4;
  * `adapterParams`: LoRA on a frozen base, whose optimizer updates only these; a frozen weight needs
  * no gradient and no AdamW moments, only itself.
  */
-export function estimate(config: ModelConfig, batch: number, stepsPerEpoch: number, measuredSecondsPerStep?: number, adapterParams?: number): Estimate {
+export function estimate(
+  config: ModelConfig,
+  batch: number,
+  stepsPerEpoch: number,
+  measuredSecondsPerStep?: number,
+  adapterParams?: number,
+): Estimate {
   const params = parameterCount(config) + (adapterParams ?? 0);
   const trainableParams = adapterParams ?? params;
   const { layers: l, width: c, context: t, heads: h, vocabSize: v } = config;

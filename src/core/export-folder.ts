@@ -45,7 +45,11 @@ export function gpt2FolderFiles(m: ExportedModel, extra: Record<string, unknown>
 export function int8FolderFiles(m: ExportedModel, scheme: Int8Scheme): Record<string, Buffer | string> {
   return {
     [INT8_WEIGHTS_FILE]: encodeInt8Weights(m.weights, scheme),
-    'config.json': toGpt2ConfigJson(m.config, { tokenizer_kind: m.tokenizerKind, quantization: { scheme, weights_file: INT8_WEIGHTS_FILE } }, endOfText(m.tokenizerJson)?.id),
+    'config.json': toGpt2ConfigJson(
+      m.config,
+      { tokenizer_kind: m.tokenizerKind, quantization: { scheme, weights_file: INT8_WEIGHTS_FILE } },
+      endOfText(m.tokenizerJson)?.id,
+    ),
     'tokenizer.json': m.tokenizerJson,
     ...hfSideFiles(m.config, m.tokenizerJson),
   };
@@ -65,12 +69,18 @@ export interface MergeResult {
 /** `merge`: an adapter (or the newest checkpoint of an adapter run) merged onto its base, as a plain GPT-2 folder. */
 export function mergeAdapter(adapterPath: string, out: string, tokenizerKind: (json: string) => string): MergeResult {
   const dir = resolveCheckpoint(adapterPath);
-  if (!existsSync(join(dir, ADAPTER_CONFIG_FILE))) throw new UserError(`${adapterPath} is not a LoRA adapter (no ${ADAPTER_CONFIG_FILE}): nothing to merge`);
+  if (!existsSync(join(dir, ADAPTER_CONFIG_FILE)))
+    throw new UserError(`${adapterPath} is not a LoRA adapter (no ${ADAPTER_CONFIG_FILE}): nothing to merge`);
   const target = checkNewFolder(out);
   const merged = readModelFolder(dir);
   const settings = readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE));
   const files = gpt2FolderFiles(
-    { config: merged.config, weights: merged.weights, tokenizerJson: merged.tokenizerJson, tokenizerKind: tokenizerKind(merged.tokenizerJson) },
+    {
+      config: merged.config,
+      weights: merged.weights,
+      tokenizerJson: merged.tokenizerJson,
+      tokenizerKind: tokenizerKind(merged.tokenizerJson),
+    },
     { merged_from: { adapter: dir, base: merged.base!.dir } },
   );
   writeDirAtomic(target, files);

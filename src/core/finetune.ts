@@ -45,7 +45,11 @@ export const DEFAULT_REPLAY = 0.05;
 export const BIG_BASE_WINDOW = { context: 256, batch: 4 } as const;
 
 /** Training window and batch of a fine-tuning run: the asked ones, else the base run's, else the defaults above. */
-export function finetuneShape(modelContext: number, asked: { context?: number; batch?: number }, baseRunBatch?: number): { context: number; batch: number } {
+export function finetuneShape(
+  modelContext: number,
+  asked: { context?: number; batch?: number },
+  baseRunBatch?: number,
+): { context: number; batch: number } {
   const big = modelContext > BIG_BASE_WINDOW.context;
   const context = asked.context ?? (big ? BIG_BASE_WINDOW.context : modelContext);
   const batch = asked.batch ?? (big ? BIG_BASE_WINDOW.batch : (baseRunBatch ?? DEFAULT_BATCH));
@@ -77,7 +81,10 @@ export function unseenCharacters(vocab: ReadonlySet<string>, text: string): Unse
 
 /** One line for the user: how many, how much of the text, the commonest few. */
 export function describeUnseen(u: UnseenCharacters, policy: UnseenPolicy): string {
-  const shown = u.chars.slice(0, 12).map((c) => `${JSON.stringify(c.char)} ×${c.count}`).join(', ');
+  const shown = u.chars
+    .slice(0, 12)
+    .map((c) => `${JSON.stringify(c.char)} ×${c.count}`)
+    .join(', ');
   const what = policy === 'unk' ? 'mapped to <unk>' : 'added to the vocabulary (new embedding rows)';
   return `${u.chars.length} character(s) of the new text are not in the model's vocabulary (${(u.share * 100).toFixed(2)}% of the text), ${what}: ${shown}${u.chars.length > 12 ? ', …' : ''}`;
 }
@@ -97,7 +104,12 @@ export function extendCharTokenizer(tokenizerJson: string, chars: string[]): str
 }
 
 /** Weights with `rows` new token embeddings, drawn as the weight table initialises the embedding (N(0, 0.02)). */
-export function extendEmbedding(config: ModelConfig, weights: NamedTensors, rows: number, seed: number): { config: ModelConfig; weights: NamedTensors } {
+export function extendEmbedding(
+  config: ModelConfig,
+  weights: NamedTensors,
+  rows: number,
+  seed: number,
+): { config: ModelConfig; weights: NamedTensors } {
   const grown = { ...config, vocabSize: config.vocabSize + rows };
   const init = weightTable(grown).get('transformer.wte.weight')!.init;
   if (!('normal' in init)) throw new Error('internal: the token embedding is not drawn from a normal distribution');
@@ -105,7 +117,8 @@ export function extendEmbedding(config: ModelConfig, weights: NamedTensors, rows
   const data = new Float32Array(grown.vocabSize * config.width);
   data.set(old.data);
   const rng = new Rng(mixSeed(seed, 0xe3b));
-  for (let i = old.data.length; i < data.length; i++) data[i] = init.normal * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  for (let i = old.data.length; i < data.length; i++)
+    data[i] = init.normal * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const out: NamedTensors = new Map(weights);
   out.set('transformer.wte.weight', { shape: [grown.vocabSize, config.width], data } satisfies HostTensor);
   return { config: grown, weights: out };
@@ -115,7 +128,16 @@ export function extendEmbedding(config: ModelConfig, weights: NamedTensors, rows
  * Replay (Ibrahim et al. 2024): each row of a batch is, with probability `fraction`, a window of
  * the base's own training text instead. Deterministic by (seed, step, row). Returns rows replaced.
  */
-export function replayRows(old: Int32Array, fraction: number, seed: number, step: number, batch: number, context: number, inputs: Int32Array, targets: Int32Array): number {
+export function replayRows(
+  old: Int32Array,
+  fraction: number,
+  seed: number,
+  step: number,
+  batch: number,
+  context: number,
+  inputs: Int32Array,
+  targets: Int32Array,
+): number {
   if (fraction <= 0 || old.length < context + 1) return 0;
   const rng = new Rng(mixSeed(seed, step, 0x4e91));
   let n = 0;

@@ -18,6 +18,7 @@ export function validateGenerateOptions(o: GenerateOptions): GenerateOptions {
   }
   if (!Number.isInteger(o.topK) || o.topK < 0) throw new UserError(`top-k must be a whole number, 0 for no limit (got ${o.topK})`);
   if (!Number.isFinite(o.topP) || o.topP <= 0 || o.topP > 1) throw new UserError(`top-p must be above 0 and at most 1 (got ${o.topP})`);
-  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 2 ** 32 - 1) throw new UserError(`seed must be a whole number from 0 to 4294967295 (got ${o.seed})`);
+  if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 2 ** 32 - 1)
+    throw new UserError(`seed must be a whole number from 0 to 4294967295 (got ${o.seed})`);
   return o;
 }

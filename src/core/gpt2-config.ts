@@ -11,7 +11,11 @@ export interface CorpusLabExtra {
 }
 
 /** Hugging Face GPT-2 config.json for a model (+ our own block), so transformers can load the folder. */
-export function toGpt2ConfigJson(c: ModelConfig, extra: Omit<CorpusLabExtra, 'format_version' | 'norm' | 'bias'>, eosTokenId?: number): string {
+export function toGpt2ConfigJson(
+  c: ModelConfig,
+  extra: Omit<CorpusLabExtra, 'format_version' | 'norm' | 'bias'>,
+  eosTokenId?: number,
+): string {
   const config = {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',

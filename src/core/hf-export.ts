@@ -26,7 +26,10 @@ function unknownToken(tokenizerJson: string): string | undefined {
  * `AutoTokenizer.from_pretrained` and `model.generate` read, so the folder loads as a whole.
  * The tokenizer is the fast one built from tokenizer.json alone (no vocab.json/merges.txt needed).
  */
-export function hfSideFiles(config: ModelConfig, tokenizerJson: string): Record<'tokenizer_config.json' | 'generation_config.json', string> {
+export function hfSideFiles(
+  config: ModelConfig,
+  tokenizerJson: string,
+): Record<'tokenizer_config.json' | 'generation_config.json', string> {
   const eos = endOfText(tokenizerJson);
   const unk = unknownToken(tokenizerJson);
   const tokenizerConfig: Record<string, unknown> = {
@@ -53,6 +56,8 @@ export function hfSideFiles(config: ModelConfig, tokenizerJson: string): Record<
 /** GPT-2 and PEFT have no Dynamic Tanh: such a model cannot be exported in their formats. */
 export function refuseDytExport(config: ModelConfig, what: string): void {
   if (config.norm === 'dyt') {
-    throw new UserError(`${what}: this model uses Dynamic Tanh instead of LayerNorm, which GPT-2 (and so Hugging Face and PEFT tools) cannot represent`);
+    throw new UserError(
+      `${what}: this model uses Dynamic Tanh instead of LayerNorm, which GPT-2 (and so Hugging Face and PEFT tools) cannot represent`,
+    );
   }
 }

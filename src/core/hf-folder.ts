@@ -23,7 +23,8 @@ export function readGpt2Config(path: string): ModelConfig {
   const refuse = (key: string, why: string) => {
     throw new UserError(`${path}: ${key} ${JSON.stringify(o[key])} is not supported (${why})`);
   };
-  if (o.layer_norm_epsilon !== undefined && o.layer_norm_epsilon !== 1e-5) refuse('layer_norm_epsilon', 'Corpus Lab normalises with 1e-5, as GPT-2');
+  if (o.layer_norm_epsilon !== undefined && o.layer_norm_epsilon !== 1e-5)
+    refuse('layer_norm_epsilon', 'Corpus Lab normalises with 1e-5, as GPT-2');
   if (o.scale_attn_weights === false) refuse('scale_attn_weights', 'attention is always scaled by 1/√head size');
   if (o.scale_attn_by_inverse_layer_idx === true) refuse('scale_attn_by_inverse_layer_idx', "GPT-2's attention scaling only");
   if (o.add_cross_attention === true) refuse('add_cross_attention', 'a decoder-only GPT');
@@ -54,8 +55,12 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
       const m = MASK_BUFFER.exec(name);
       if (!m) return false;
       const layer = Number(m[1]);
-      if (layer >= config.layers) throw new UserError(`${path}: ${name} belongs to layer ${layer}, but the config has ${config.layers} layers`);
-      const ok = m[2] === 'masked_bias' ? shape.length <= 1 && shape.every((d) => d === 1) : shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3] && shape[2] >= config.context;
+      if (layer >= config.layers)
+        throw new UserError(`${path}: ${name} belongs to layer ${layer}, but the config has ${config.layers} layers`);
+      const ok =
+        m[2] === 'masked_bias'
+          ? shape.length <= 1 && shape.every((d) => d === 1)
+          : shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3] && shape[2] >= config.context;
       if (!ok) throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], not that of GPT-2's attention-mask buffer`);
       return true;
     },
@@ -69,7 +74,9 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
       renamed.delete('lm_head.weight');
       checkTensors(renamed, expected, path);
       if (head && (head.shape[0] !== config.vocabSize || head.shape[1] !== config.width)) {
-        throw new UserError(`${path}: lm_head.weight has shape [${head.shape.join(', ')}] but the config needs [${config.vocabSize}, ${config.width}]`);
+        throw new UserError(
+          `${path}: lm_head.weight has shape [${head.shape.join(', ')}] but the config needs [${config.vocabSize}, ${config.width}]`,
+        );
       }
       if (!head && !opts.tied) throw new UserError(`${path}: config.json sets tie_word_embeddings false but there is no lm_head.weight`);
     },
@@ -96,11 +103,18 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
 export function readHfFolder(dir: string): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string } {
   const file = (n: string) => join(dir, n);
   if (!existsSync(file(HF_WEIGHTS_FILE))) {
-    if (existsSync(file('model.safetensors.index.json'))) throw new UserError(`${dir}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors`);
-    if (existsSync(file('pytorch_model.bin'))) throw new UserError(`${dir} has only pytorch_model.bin, a pickle (loading one can run code): Corpus Lab reads model.safetensors only`);
+    if (existsSync(file('model.safetensors.index.json')))
+      throw new UserError(
+        `${dir}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors`,
+      );
+    if (existsSync(file('pytorch_model.bin')))
+      throw new UserError(
+        `${dir} has only pytorch_model.bin, a pickle (loading one can run code): Corpus Lab reads model.safetensors only`,
+      );
     throw new UserError(`${dir} has no model.safetensors`);
   }
-  if (!existsSync(file('config.json'))) throw new UserError(`${dir} has model.safetensors but no config.json: it is not a Hugging Face model folder`);
+  if (!existsSync(file('config.json')))
+    throw new UserError(`${dir} has model.safetensors but no config.json: it is not a Hugging Face model folder`);
   if (!existsSync(file('tokenizer.json'))) {
     const slow = existsSync(file('vocab.json')) ? ' (only vocab.json/merges.txt: save it with a fast tokenizer to get tokenizer.json)' : '';
     throw new UserError(`${dir} has no tokenizer.json${slow}`);

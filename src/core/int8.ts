@@ -97,10 +97,15 @@ export function readInt8Weights(path: string, config: ModelConfig): { weights: N
   const file = readSafetensors(path, {
     dtypes: ['F32', 'I8'],
     check: (header, metadata) => {
-      if (metadata.format !== INT8_FORMAT) throw new UserError(`${path}: metadata format is ${JSON.stringify(metadata.format)}, not "${INT8_FORMAT}": not a Corpus Lab int8 file`);
-      if (!INT8_SCHEMES.includes(metadata.scheme as Int8Scheme)) throw new UserError(`${path}: unknown int8 scheme ${JSON.stringify(metadata.scheme)} (${INT8_SCHEMES.join(', ')})`);
+      if (metadata.format !== INT8_FORMAT)
+        throw new UserError(
+          `${path}: metadata format is ${JSON.stringify(metadata.format)}, not "${INT8_FORMAT}": not a Corpus Lab int8 file`,
+        );
+      if (!INT8_SCHEMES.includes(metadata.scheme as Int8Scheme))
+        throw new UserError(`${path}: unknown int8 scheme ${JSON.stringify(metadata.scheme)} (${INT8_SCHEMES.join(', ')})`);
       scheme = metadata.scheme as Int8Scheme;
-      if (scheme === 'q8_0' && metadata.block !== String(Q8_0_BLOCK)) throw new UserError(`${path}: q8_0 block ${JSON.stringify(metadata.block)} is not supported (${Q8_0_BLOCK})`);
+      if (scheme === 'q8_0' && metadata.block !== String(Q8_0_BLOCK))
+        throw new UserError(`${path}: q8_0 block ${JSON.stringify(metadata.block)} is not supported (${Q8_0_BLOCK})`);
       const layout = new Map<string, number[]>();
       for (const [name, shape] of expected) {
         layout.set(name, shape);
@@ -120,7 +125,8 @@ export function readInt8Weights(path: string, config: ModelConfig): { weights: N
       continue;
     }
     const scale = file.tensors.get(name + SCALE_SUFFIX)!;
-    if (!scale.data.every((s) => Number.isFinite(s) && s >= 0)) throw new UserError(`${path}: ${name}${SCALE_SUFFIX} has a negative or non-finite scale`);
+    if (!scale.data.every((s) => Number.isFinite(s) && s >= 0))
+      throw new UserError(`${path}: ${name}${SCALE_SUFFIX} has a negative or non-finite scale`);
     weights.set(name, dequantizeMatrix(file.int8.get(name)!, scale, scheme));
   }
   return { weights, scheme };

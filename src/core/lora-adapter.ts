@@ -80,7 +80,9 @@ export function matchTargets(c: ModelConfig, targets: string[]): string[] {
   for (const t of targets) {
     const hits = modules.filter((m) => m === t || m.endsWith(`.${t}`));
     if (hits.length === 0) {
-      throw new UserError(`LoRA target "${t}" matches no module of this model; the modules are ${LORA_MODULES.join(', ')} (in each of the ${c.layers} blocks; c_proj names both projections)`);
+      throw new UserError(
+        `LoRA target "${t}" matches no module of this model; the modules are ${LORA_MODULES.join(', ')} (in each of the ${c.layers} blocks; c_proj names both projections)`,
+      );
     }
     for (const h of hits) matched.add(h);
   }
@@ -112,7 +114,11 @@ export function adapterConfigJson(s: LoraSettings, baseName: string): string {
     use_dora: false,
     use_rslora: s.rslora,
   };
-  const sorted = Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+  const sorted = Object.fromEntries(
+    Object.keys(o)
+      .sort()
+      .map((k) => [k, o[k]]),
+  );
   return JSON.stringify(sorted, null, 2);
 }
 
@@ -138,19 +144,25 @@ export function readAdapterSettings(path: string): LoraSettings {
   };
   if (o.peft_type !== 'LORA') fail(`peft_type is ${JSON.stringify(o.peft_type)}; Corpus Lab reads LoRA adapters ("LORA")`);
   const r = o.r ?? 8;
-  if (!Number.isSafeInteger(r) || (r as number) < 1 || (r as number) > 4096) fail(`r must be a whole number from 1 to 4096 (got ${JSON.stringify(r)})`);
+  if (!Number.isSafeInteger(r) || (r as number) < 1 || (r as number) > 4096)
+    fail(`r must be a whole number from 1 to 4096 (got ${JSON.stringify(r)})`);
   const alpha = o.lora_alpha ?? 8;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) fail(`lora_alpha must be a positive number (got ${JSON.stringify(alpha)})`);
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0)
+    fail(`lora_alpha must be a positive number (got ${JSON.stringify(alpha)})`);
   const rslora = o.use_rslora ?? false;
   if (typeof rslora !== 'boolean') fail('use_rslora must be true or false');
   const dropout = o.lora_dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail(`lora_dropout must be at least 0 and below 1 (got ${JSON.stringify(dropout)})`);
-  if (o.bias !== undefined && o.bias !== 'none') fail(`bias ${JSON.stringify(o.bias)} is not supported (only "none": the adapter trains no biases)`);
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    fail(`lora_dropout must be at least 0 and below 1 (got ${JSON.stringify(dropout)})`);
+  if (o.bias !== undefined && o.bias !== 'none')
+    fail(`bias ${JSON.stringify(o.bias)} is not supported (only "none": the adapter trains no biases)`);
   if (o.use_dora === true) fail('DoRA adapters (use_dora) are not supported');
   for (const key of ['rank_pattern', 'alpha_pattern']) {
-    if (o[key] !== undefined && o[key] !== null && !(isObject(o[key]) && Object.keys(o[key] as object).length === 0)) fail(`${key} is not supported (one r and lora_alpha for every module)`);
+    if (o[key] !== undefined && o[key] !== null && !(isObject(o[key]) && Object.keys(o[key] as object).length === 0))
+      fail(`${key} is not supported (one r and lora_alpha for every module)`);
   }
-  for (const key of ['layers_to_transform', 'modules_to_save']) if (o[key] !== undefined && o[key] !== null) fail(`${key} is not supported`);
+  for (const key of ['layers_to_transform', 'modules_to_save'])
+    if (o[key] !== undefined && o[key] !== null) fail(`${key} is not supported`);
   const t = o.target_modules;
   if (typeof t === 'string') fail('target_modules as a regular expression is not supported: list the module names');
   if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === 'string')) fail('target_modules must be a list of module names');
@@ -230,17 +242,28 @@ export function baseRecord(baseDir: string, weightsFile: string): BaseRecord {
 export function checkAdapterBase(dir: string): BaseRecord {
   const recordPath = join(dir, ADAPTER_BASE_FILE);
   if (!existsSync(recordPath)) {
-    throw new UserError(`${dir}: no ${ADAPTER_BASE_FILE}, so the base model this adapter was trained on is unknown (PEFT adapters from elsewhere: merge them where they were made)`);
+    throw new UserError(
+      `${dir}: no ${ADAPTER_BASE_FILE}, so the base model this adapter was trained on is unknown (PEFT adapters from elsewhere: merge them where they were made)`,
+    );
   }
   const o = parseJsonObject(readRegularFile(recordPath), recordPath);
-  if (typeof o.path !== 'string' || typeof o.weights_file !== 'string' || typeof o.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256) || !Number.isSafeInteger(o.bytes)) {
+  if (
+    typeof o.path !== 'string' ||
+    typeof o.weights_file !== 'string' ||
+    typeof o.sha256 !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(o.sha256) ||
+    !Number.isSafeInteger(o.bytes)
+  ) {
     throw new UserError(`${recordPath} is damaged (it needs path, weights_file, sha256 and bytes)`);
   }
-  if (o.weights_file.includes('/') || o.weights_file.includes('\\') || o.weights_file.startsWith('.')) throw new UserError(`${recordPath}: weights_file must be a file name`);
+  if (o.weights_file.includes('/') || o.weights_file.includes('\\') || o.weights_file.startsWith('.'))
+    throw new UserError(`${recordPath}: weights_file must be a file name`);
   const record = o as unknown as BaseRecord;
   const weights = join(record.path, record.weights_file);
   if (!existsSync(weights)) {
-    throw new UserError(`${dir}: the adapter's base model is missing (${weights} no longer exists): put the base back there, or the adapter cannot be used`);
+    throw new UserError(
+      `${dir}: the adapter's base model is missing (${weights} no longer exists): put the base back there, or the adapter cannot be used`,
+    );
   }
   const now = sha256File(weights);
   if (now.sha256 !== record.sha256) {

@@ -42,7 +42,9 @@ export function isMetricRow(r: unknown): r is MetricRow {
     isObject(r) &&
     typeof r.step === 'number' &&
     Number.isFinite(r.step) &&
-    ['epoch', 'loss', 'val_loss', 'base_val_loss', 'val_bits_per_char', 'val_bits_per_byte', 'lr', 'tokens_per_s', 'elapsed_s'].every((k) => finiteOrAbsent(r[k]))
+    ['epoch', 'loss', 'val_loss', 'base_val_loss', 'val_bits_per_char', 'val_bits_per_byte', 'lr', 'tokens_per_s', 'elapsed_s'].every((k) =>
+      finiteOrAbsent(r[k]),
+    )
   );
 }
 
@@ -51,8 +53,9 @@ export function toMetricRow(m: Record<string, unknown>): MetricRow | undefined {
   const row: MetricRow = { step: m.step as number };
   if (m.type === 'eval') {
     row.val_loss = m.val_loss as number;
-    for (const k of ['base_val_loss', 'val_bits_per_char', 'val_bits_per_byte'] as const) if (typeof m[k] === 'number') row[k] = m[k] as number;
-  }
-  else for (const k of ['epoch', 'loss', 'lr', 'tokens_per_s', 'elapsed_s'] as const) if (typeof m[k] === 'number') row[k] = m[k] as number;
+    for (const k of ['base_val_loss', 'val_bits_per_char', 'val_bits_per_byte'] as const)
+      if (typeof m[k] === 'number') row[k] = m[k] as number;
+  } else
+    for (const k of ['epoch', 'loss', 'lr', 'tokens_per_s', 'elapsed_s'] as const) if (typeof m[k] === 'number') row[k] = m[k] as number;
   return isMetricRow(row) ? row : undefined;
 }

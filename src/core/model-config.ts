@@ -16,7 +16,15 @@ export interface ModelConfig {
 }
 
 /** The fields a user may set (the vocabulary size comes from the tokenizer). */
-export const MODEL_OPTION_KEYS = ['context', 'layers', 'heads', 'width', 'norm', 'dropout', 'bias'] as const satisfies readonly (keyof ModelConfig)[];
+export const MODEL_OPTION_KEYS = [
+  'context',
+  'layers',
+  'heads',
+  'width',
+  'norm',
+  'dropout',
+  'bias',
+] as const satisfies readonly (keyof ModelConfig)[];
 export type ModelOptionKey = (typeof MODEL_OPTION_KEYS)[number];
 
 /** What a model is unless a preset or an option says otherwise. */

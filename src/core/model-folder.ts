@@ -86,7 +86,8 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
       return { dir, kind, ...c, weightsFile: join(dir, HF_WEIGHTS_FILE) };
     }
     case 'int8': {
-      for (const f of ['config.json', 'tokenizer.json']) if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete int8 checkpoint: ${f} is missing`);
+      for (const f of ['config.json', 'tokenizer.json'])
+        if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete int8 checkpoint: ${f} is missing`);
       const config = fromGpt2ConfigJson(readRegularFile(join(dir, 'config.json')), join(dir, 'config.json'));
       const weightsFile = join(dir, INT8_WEIGHTS_FILE);
       const { weights, scheme } = readInt8Weights(weightsFile, config);
@@ -94,12 +95,22 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
     }
     case 'adapter': {
       if (depth > 0) throw new UserError(`${dir}: an adapter's base is itself an adapter; merge that one first`);
-      for (const f of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]) if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete LoRA adapter: ${f} is missing`);
+      for (const f of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE])
+        if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete LoRA adapter: ${f} is missing`);
       const record = checkAdapterBase(dir);
       const base = readModelFolder(record.path, depth + 1);
-      if (base.config.norm === 'dyt') throw new UserError(`${dir}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe`);
+      if (base.config.norm === 'dyt')
+        throw new UserError(`${dir}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe`);
       const adapter = readAdapter(dir, base.config);
-      return { dir, kind, config: base.config, weights: mergeLora(base.weights, adapter), tokenizerJson: base.tokenizerJson, weightsFile: join(dir, ADAPTER_WEIGHTS_FILE), base };
+      return {
+        dir,
+        kind,
+        config: base.config,
+        weights: mergeLora(base.weights, adapter),
+        tokenizerJson: base.tokenizerJson,
+        weightsFile: join(dir, ADAPTER_WEIGHTS_FILE),
+        base,
+      };
     }
   }
 }

@@ -5,7 +5,10 @@ import { explainWriteError } from './atomic-write';
 /** A file-system-safe form of a corpus name; letters of any script (Korean included) are kept. */
 export function safeName(corpusPath: string): string {
   const stem = basename(corpusPath, extname(corpusPath)).normalize('NFC');
-  const safe = stem.replace(/[^\p{L}\p{N}._-]+/gu, '-').replace(/^[-.]+|-+$/g, '').slice(0, 60);
+  const safe = stem
+    .replace(/[^\p{L}\p{N}._-]+/gu, '-')
+    .replace(/^[-.]+|-+$/g, '')
+    .slice(0, 60);
   return safe || 'corpus';
 }
 

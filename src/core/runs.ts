@@ -50,10 +50,27 @@ export async function readRun(dir: string): Promise<RunInfo | undefined> {
     .sort((a, b) => a.name.localeCompare(b.name));
   try {
     const run = parseRunJson(text, path);
-    const tokenizer = run.tokenizer && typeof run.tokenizer.vocabSize === 'number' ? { kind: run.tokenizer.kind, vocabSize: run.tokenizer.vocabSize } : undefined;
+    const tokenizer =
+      run.tokenizer && typeof run.tokenizer.vocabSize === 'number'
+        ? { kind: run.tokenizer.kind, vocabSize: run.tokenizer.vocabSize }
+        : undefined;
     const ft = run.finetune;
-    const finetune = ft && typeof ft.base === 'string' ? { base: ft.base, lora: ft.lora && Number.isInteger(ft.lora.r) ? { r: ft.lora.r } : undefined } : undefined;
-    return { dir, name: basename(dir), status: effectiveStatus(run), corpus: run.corpus.path, valLoss: run.val_loss, step: run.step, tokenizer, checkpoints, finetune, exports };
+    const finetune =
+      ft && typeof ft.base === 'string'
+        ? { base: ft.base, lora: ft.lora && Number.isInteger(ft.lora.r) ? { r: ft.lora.r } : undefined }
+        : undefined;
+    return {
+      dir,
+      name: basename(dir),
+      status: effectiveStatus(run),
+      corpus: run.corpus.path,
+      valLoss: run.val_loss,
+      step: run.step,
+      tokenizer,
+      checkpoints,
+      finetune,
+      exports,
+    };
   } catch {
     return { dir, name: basename(dir), status: 'unreadable', checkpoints, exports };
   }

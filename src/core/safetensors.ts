@@ -42,7 +42,11 @@ export interface ReadOptions {
  * writer, tensors are packed by dtype alignment (F32 first) and then by name, so every F32 tensor
  * starts on a 4-byte boundary; an F32-only file is sorted by name.
  */
-export function encodeSafetensors(tensors: NamedTensors, metadata: Record<string, string> = {}, int8: Map<string, Int8Tensor> = new Map()): Buffer {
+export function encodeSafetensors(
+  tensors: NamedTensors,
+  metadata: Record<string, string> = {},
+  int8: Map<string, Int8Tensor> = new Map(),
+): Buffer {
   const items: { name: string; dtype: 'F32' | 'I8'; shape: number[]; bytes: Uint8Array }[] = [];
   for (const name of [...tensors.keys()].sort()) {
     const t = tensors.get(name)!;
@@ -169,15 +173,19 @@ function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: string) => ne
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`tensor "${name}" has no description object`);
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
     if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as number[];
-    if (begin > end || end > dataBytes) fail(`tensor "${name}" has data_offsets [${begin}, ${end}] outside the ${dataBytes}-byte data buffer`);
+    if (begin > end || end > dataBytes)
+      fail(`tensor "${name}" has data_offsets [${begin}, ${end}] outside the ${dataBytes}-byte data buffer`);
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(elements) || elements * DTYPE_BYTES[dtype as string] !== end - begin) {
-      fail(`tensor "${name}" has shape [${shape as number[]}] (${elements} × ${DTYPE_BYTES[dtype as string]} bytes) but ${end - begin} bytes of data`);
+      fail(
+        `tensor "${name}" has shape [${shape as number[]}] (${elements} × ${DTYPE_BYTES[dtype as string]} bytes) but ${end - begin} bytes of data`,
+      );
     }
     list.push({ name, dtype: dtype as string, shape: shape as number[], begin, end });
   }

@@ -43,7 +43,14 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
 };
 
 /** The options a user may set; the rest are the recipe's. */
-export const TRAIN_OPTION_KEYS = ['batch', 'epochs', 'maxSteps', 'lr', 'evalEvery', 'seed'] as const satisfies readonly (keyof TrainOptions)[];
+export const TRAIN_OPTION_KEYS = [
+  'batch',
+  'epochs',
+  'maxSteps',
+  'lr',
+  'evalEvery',
+  'seed',
+] as const satisfies readonly (keyof TrainOptions)[];
 export type TrainOptionKey = (typeof TRAIN_OPTION_KEYS)[number];
 
 /** Without --epochs or --max-steps, train at least this many steps (and whole epochs). */
@@ -58,7 +65,9 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   };
   const real = (name: string, v: number, min: number, max: number, exclusiveMin = false) => {
     if (!Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
-      throw new UserError(`${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` up to ${max}` : ''} (got ${v})`);
+      throw new UserError(
+        `${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` up to ${max}` : ''} (got ${v})`,
+      );
     }
   };
   int('batch', o.batch, 1, 4096);

@@ -36,7 +36,14 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
       id,
       checkpoint: model,
       prompt,
-      options: { temperature: config.temperature, topK: config.topK, topP: config.topP, maxTokens: config.maxTokens, seed: (start * 2654435761) >>> 0, stop: config.stopAtNewline ? ['\n'] : [] },
+      options: {
+        temperature: config.temperature,
+        topK: config.topK,
+        topP: config.topP,
+        maxTokens: config.maxTokens,
+        seed: (start * 2654435761) >>> 0,
+        stop: config.stopAtNewline ? ['\n'] : [],
+      },
     }));
     this.inFlight = job.id;
     const cancel = token.onCancellationRequested(() => this.ctx.inference.cancel(job.id));

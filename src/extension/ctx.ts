@@ -66,7 +66,14 @@ export class Ctx implements vscode.Disposable {
    */
   async checkActiveModel(): Promise<{ vanished: string; offered?: string } | undefined> {
     const active = this.activeModel;
-    if (!active || (await access(active).then(() => true, () => false))) return undefined;
+    if (
+      !active ||
+      (await access(active).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return undefined;
     await this.setActiveModel(undefined);
     const runs = await listRuns(this.runsRoot());
     const ownRun = runs.find((r) => r.dir === dirname(dirname(active)) || r.dir === active);

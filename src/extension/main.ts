@@ -38,7 +38,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const completion = new CompletionProvider(ctx);
   const cleaned = new CleanedDocuments();
   const samples = new SampleDocuments();
-  const command = (id: string, f: (...args: never[]) => unknown) => vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
+  const command = (id: string, f: (...args: never[]) => unknown) =>
+    vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
 
   context.subscriptions.push(
     ctx,
@@ -59,7 +60,9 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     registerStatusBar(ctx),
     command('train', trainCommand(ctx)),
     command('resumeTraining', resumeCommand(ctx)),
-    command('cancelTraining', () => (ctx.training ? ctx.training.cancel() : vscode.window.showInformationMessage(vscode.l10n.t('No training is running.')))),
+    command('cancelTraining', () =>
+      ctx.training ? ctx.training.cancel() : vscode.window.showInformationMessage(vscode.l10n.t('No training is running.')),
+    ),
     command('cleanDocument', cleanCommand(ctx, cleaned)),
     command('applyCleaned', applyCleanedCommand(cleaned)),
     command('discardCleaned', discardCleanedCommand(cleaned)),
@@ -94,7 +97,11 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
 }
 
 function setExtraExtensions(ctx: Ctx): void {
-  void vscode.commands.executeCommand('setContext', 'corpusLab.extraTextExtensions', ctx.config.extraTextExtensions.map((e) => e.toLowerCase()));
+  void vscode.commands.executeCommand(
+    'setContext',
+    'corpusLab.extraTextExtensions',
+    ctx.config.extraTextExtensions.map((e) => e.toLowerCase()),
+  );
 }
 
 export function deactivate(): void {

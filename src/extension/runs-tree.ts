@@ -42,13 +42,18 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
   async getChildren(node?: RunsNode): Promise<RunsNode[]> {
     if (!node) {
       const { top, bases } = arrangeRuns(await listRuns(this.ctx.runsRoot()), this.ctx.activeModel);
-      return [...bases.map((b): RunsNode => ({ kind: 'base', name: basename(b.path), path: b.path, runs: b.runs })), ...top.map((run): RunsNode => ({ kind: 'run', run, path: run.dir }))];
+      return [
+        ...bases.map((b): RunsNode => ({ kind: 'base', name: basename(b.path), path: b.path, runs: b.runs })),
+        ...top.map((run): RunsNode => ({ kind: 'run', run, path: run.dir })),
+      ];
     }
     if (node.kind === 'base') return node.runs.map((run) => ({ kind: 'run', run, path: run.dir }));
     if (node.kind === 'run') {
       const children = (node.run as RunWithChildren).children ?? [];
       return [
-        ...[...node.run.checkpoints].reverse().map((c): RunsNode => ({ kind: 'checkpoint', run: node.run, name: c.name, step: c.step, valLoss: c.valLoss, path: c.dir })),
+        ...[...node.run.checkpoints]
+          .reverse()
+          .map((c): RunsNode => ({ kind: 'checkpoint', run: node.run, name: c.name, step: c.step, valLoss: c.valLoss, path: c.dir })),
         ...node.run.exports.map((e): RunsNode => ({ kind: 'export', run: node.run, name: e.name, path: e.dir })),
         ...children.map((run): RunsNode => ({ kind: 'run', run, path: run.dir })),
       ];
@@ -59,7 +64,10 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
   getTreeItem(node: RunsNode): vscode.TreeItem {
     const active = this.ctx.activeModel;
     if (node.kind === 'base') {
-      const item = new vscode.TreeItem(node.name, node.runs.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None);
+      const item = new vscode.TreeItem(
+        node.name,
+        node.runs.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+      );
       const isActive = active === node.path;
       item.description = [vscode.l10n.t('Hugging Face model'), isActive ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
       item.tooltip = node.path;
@@ -70,7 +78,12 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
     }
     if (node.kind === 'export') {
       const item = new vscode.TreeItem(node.name, vscode.TreeItemCollapsibleState.None);
-      item.description = [node.name.endsWith('-int8') ? 'int8' : vscode.l10n.t('merged'), active === node.path ? vscode.l10n.t('active') : ''].filter(Boolean).join(' · ');
+      item.description = [
+        node.name.endsWith('-int8') ? 'int8' : vscode.l10n.t('merged'),
+        active === node.path ? vscode.l10n.t('active') : '',
+      ]
+        .filter(Boolean)
+        .join(' · ');
       item.iconPath = new vscode.ThemeIcon(active === node.path ? 'star-full' : 'package');
       item.contextValue = 'export';
       item.resourceUri = vscode.Uri.file(node.path);
@@ -80,10 +93,7 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
       const r = node.run;
       const { label, started } = splitRunName(r.name);
       const children = r.checkpoints.length + r.exports.length + ((r as RunWithChildren).children?.length ?? 0);
-      const item = new vscode.TreeItem(
-        label,
-        children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
-      );
+      const item = new vscode.TreeItem(label, children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
       const isActive = active !== undefined && isInside(active, r.dir) && !r.exports.some((e) => isInside(active, e.dir));
       const ft =
         r.finetune &&
@@ -190,7 +200,8 @@ export function arrangeRuns(runs: RunInfo[], activeModel?: string): { top: RunWi
     else if (base !== undefined && !isRunCheckpoint(base)) bases.set(base, [...(bases.get(base) ?? []), r]);
     else top.push(r);
   }
-  if (activeModel && !bases.has(activeModel) && !isRunCheckpoint(activeModel) && !runs.some((r) => isInside(activeModel, r.dir))) bases.set(activeModel, []);
+  if (activeModel && !bases.has(activeModel) && !isRunCheckpoint(activeModel) && !runs.some((r) => isInside(activeModel, r.dir)))
+    bases.set(activeModel, []);
   return { top, bases: [...bases].map(([path, rs]) => ({ path, runs: rs })) };
 }
 

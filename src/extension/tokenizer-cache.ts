@@ -17,7 +17,13 @@ export class TokenizerCache {
   async forModel(modelPath: string): Promise<Tokenizer> {
     const dir = await resolveCheckpointAsync(modelPath);
     const own = join(dir, 'tokenizer.json');
-    if (await access(own).then(() => true, () => false)) return this.load(own);
+    if (
+      await access(own).then(
+        () => true,
+        () => false,
+      )
+    )
+      return this.load(own);
     // An adapter without its own copy uses its base's (the base is checked when the model loads).
     const base = parseJsonObject(await readRegularFileAsync(join(dir, ADAPTER_BASE_FILE)), join(dir, ADAPTER_BASE_FILE)).path;
     if (typeof base !== 'string') throw new UserError(`${dir}: ${ADAPTER_BASE_FILE} names no base folder`);

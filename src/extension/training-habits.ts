@@ -40,7 +40,11 @@ export class FollowBestCheckpoint implements vscode.Disposable {
     if (!this.told) {
       this.told = true;
       void vscode.window.showInformationMessage(
-        vscode.l10n.t('You can try the model while it trains: completions now come from {0}, the best checkpoint so far (validation loss {1}), and follow each better one.', modelName(e.path), e.val_loss.toFixed(3)),
+        vscode.l10n.t(
+          'You can try the model while it trains: completions now come from {0}, the best checkpoint so far (validation loss {1}), and follow each better one.',
+          modelName(e.path),
+          e.val_loss.toFixed(3),
+        ),
       );
     }
   }

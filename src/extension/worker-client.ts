@@ -9,7 +9,11 @@ type Job = {
 
 /** An error from the worker: `userError` when it is about the user's input (show it as is). */
 export class WorkerError extends Error {
-  constructor(message: string, readonly userError: boolean, readonly crashed = false) {
+  constructor(
+    message: string,
+    readonly userError: boolean,
+    readonly crashed = false,
+  ) {
     super(message);
   }
 }
@@ -37,7 +41,10 @@ export class WorkerClient {
   }
 
   /** Sends a request; `onMessage` receives its events and streamed text until it settles. */
-  request<R extends Exclude<WorkerRequest, { kind: 'cancel' }>>(make: (id: number) => R, onMessage?: (m: WorkerResponse) => void): { id: number; result: Promise<JobResults[R['kind']]> } {
+  request<R extends Exclude<WorkerRequest, { kind: 'cancel' }>>(
+    make: (id: number) => R,
+    onMessage?: (m: WorkerResponse) => void,
+  ): { id: number; result: Promise<JobResults[R['kind']]> } {
     const worker = this.ensureWorker();
     const id = this.nextId++;
     const result = new Promise<JobResults[R['kind']]>((resolve, reject) => {

@@ -37,17 +37,24 @@ port.on('message', (raw: unknown) => {
     cancelled.add(msg.id);
     return;
   }
-  run(msg).then(
-    (value) => send({ kind: 'result', id: msg.id, value }),
-    (e: unknown) => send({ kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e), userError: isUserError(e) }),
-  ).finally(() => cancelled.delete(msg.id));
+  run(msg)
+    .then(
+      (value) => send({ kind: 'result', id: msg.id, value }),
+      (e: unknown) => send({ kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e), userError: isUserError(e) }),
+    )
+    .finally(() => cancelled.delete(msg.id));
 });
 
 async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<JobResults[keyof JobResults]> {
   const isCancelled = () => cancelled.has(msg.id);
   switch (msg.kind) {
     case 'train':
-      return runTrainJob(msg.request, (event) => send({ kind: 'event', id: msg.id, event }), isCancelled, (message) => send({ kind: 'log', message }));
+      return runTrainJob(
+        msg.request,
+        (event) => send({ kind: 'event', id: msg.id, event }),
+        isCancelled,
+        (message) => send({ kind: 'log', message }),
+      );
     case 'generate': {
       const options = validateGenerateOptions(msg.options);
       // Let queued messages in first: under fast typing the cancel for this request often is
@@ -67,7 +74,12 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
     case 'export-torch':
       return exportTorch(msg.source, msg.outDir);
     case 'finetune':
-      return runFinetuneJob(msg.request, (event) => send({ kind: 'event', id: msg.id, event }), isCancelled, (message) => send({ kind: 'log', message }));
+      return runFinetuneJob(
+        msg.request,
+        (event) => send({ kind: 'event', id: msg.id, event }),
+        isCancelled,
+        (message) => send({ kind: 'log', message }),
+      );
     case 'open-model':
       return models.use(msg.path, async (loaded) => summarizeModel(loaded));
     case 'merge':

@@ -68,31 +68,47 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
   if (!isId(msg.id)) return 'message has no valid id';
   switch (msg.kind) {
     case 'train':
-      return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'train needs request.corpusPath';
+      return isObject(msg.request) && typeof msg.request.corpusPath === 'string'
+        ? (msg as WorkerRequest)
+        : 'train needs request.corpusPath';
     case 'generate':
       return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' && isObject(msg.options)
         ? (msg as WorkerRequest)
         : 'generate needs checkpoint, prompt and options';
     case 'estimate':
-      return isObject(msg.request) && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'estimate needs request.corpusPath';
+      return isObject(msg.request) && typeof msg.request.corpusPath === 'string'
+        ? (msg as WorkerRequest)
+        : 'estimate needs request.corpusPath';
     case 'next':
-      return typeof msg.checkpoint === 'string' && isObject(msg.request) && typeof msg.request.prompt === 'string' ? (msg as WorkerRequest) : 'next needs checkpoint and request.prompt';
+      return typeof msg.checkpoint === 'string' && isObject(msg.request) && typeof msg.request.prompt === 'string'
+        ? (msg as WorkerRequest)
+        : 'next needs checkpoint and request.prompt';
     case 'attention':
-      return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string' ? (msg as WorkerRequest) : 'attention needs checkpoint and prompt';
+      return typeof msg.checkpoint === 'string' && typeof msg.prompt === 'string'
+        ? (msg as WorkerRequest)
+        : 'attention needs checkpoint and prompt';
     case 'export-torch':
-      return typeof msg.source === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'export-torch needs source and outDir';
+      return typeof msg.source === 'string' && typeof msg.outDir === 'string'
+        ? (msg as WorkerRequest)
+        : 'export-torch needs source and outDir';
     case 'finetune':
-      return isObject(msg.request) && typeof msg.request.basePath === 'string' && typeof msg.request.corpusPath === 'string' ? (msg as WorkerRequest) : 'finetune needs request.basePath and request.corpusPath';
+      return isObject(msg.request) && typeof msg.request.basePath === 'string' && typeof msg.request.corpusPath === 'string'
+        ? (msg as WorkerRequest)
+        : 'finetune needs request.basePath and request.corpusPath';
     case 'open-model':
       return typeof msg.path === 'string' ? (msg as WorkerRequest) : 'open-model needs path';
     case 'merge':
       return typeof msg.adapter === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'merge needs adapter and outDir';
     case 'quantize':
-      return typeof msg.checkpoint === 'string' && typeof msg.outDir === 'string' && (msg.textFile === undefined || typeof msg.textFile === 'string')
+      return typeof msg.checkpoint === 'string' &&
+        typeof msg.outDir === 'string' &&
+        (msg.textFile === undefined || typeof msg.textFile === 'string')
         ? (msg as WorkerRequest)
         : 'quantize needs checkpoint and outDir';
     case 'surprisal':
-      return typeof msg.checkpoint === 'string' && typeof msg.text === 'string' ? (msg as WorkerRequest) : 'surprisal needs checkpoint and text';
+      return typeof msg.checkpoint === 'string' && typeof msg.text === 'string'
+        ? (msg as WorkerRequest)
+        : 'surprisal needs checkpoint and text';
     case 'cancel':
       return msg as WorkerRequest;
     default:

@@ -13,207 +13,214 @@ import { codeServerHome, installExtension, launchChromium, startCodeServer } fro
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const shots = join(repo, 'test-artifacts', 'e2e-insight');
 
-test('Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged → surprisal → loss chart in bits per character', { timeout: 300_000 }, async () => {
-  const vsix = join(repo, 'corpus-lab.vsix');
-  assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
-  rmSync(shots, { recursive: true, force: true });
-  mkdirSync(shots, { recursive: true });
-  const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-insight-'));
-  cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
-  // A small BPE model, so Korean syllables are partly byte pieces (grouped back into syllables by the views).
-  const run = join(folder, '.corpus-lab', 'runs', 'ko-bpe');
-  execFileSync(
-    process.execPath,
-    [
-      join(repo, 'dist/cli.js'),
-      'train',
-      join(folder, 'speech-ko.txt'),
-      '-o',
-      run,
-      '--layers',
-      '2',
-      '--heads',
-      '2',
-      '--width',
-      '32',
-      '--context',
-      '32',
-      '--batch',
-      '8',
-      '--tokenizer',
-      'bpe',
-      '--vocab-size',
-      '320',
-      '--max-steps',
-      '150',
-      '--seed',
-      '1',
-      '--json',
-    ],
-    { stdio: 'ignore' },
-  );
-  const home = codeServerHome();
-  writeFileSync(
-    join(home.userDataDir, 'User', 'settings.json'),
-    JSON.stringify({
-      'workbench.startupEditor': 'none',
-      'workbench.tips.enabled': false,
-      'corpusLab.completion.enabled': false,
-      'security.workspace.trust.enabled': false,
-    }),
-  );
-  installExtension(repo, home, vsix);
-  const server = await startCodeServer(repo, home, folder);
-  const browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
-  const command = async (title) => {
-    await page.keyboard.press('F1');
-    await page.keyboard.type(title, { delay: 10 });
-    await page
-      .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^Corpus Lab: /, '') })
-      .first()
-      .waitFor({ state: 'visible', timeout: 20_000 });
-    await page.keyboard.press('Enter');
-  };
-  /** The webview frame whose document has `selector` (webviews nest: iframe.webview → #active-frame). */
-  const webview = async (selector, timeout = 60_000) => {
-    const until = Date.now() + timeout;
-    while (Date.now() < until) {
-      for (const f of page.frames())
-        if (
-          await f
-            .locator(selector)
-            .count()
-            .catch(() => 0)
-        )
-          return f;
-      await page.waitForTimeout(250);
-    }
-    throw new Error(`no webview shows ${selector}`);
-  };
-  try {
-    await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
-    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
-    await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
-
-    await command('Corpus Lab: Set Active Model');
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'ko-bpe' }).first().click();
-    await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'detached', timeout: 20_000 });
-
-    const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-ko.txt' });
-    await row.dblclick();
-    const editor = page.locator('.editor-instance .monaco-editor').first();
-    await editor.waitFor({ state: 'visible' });
-    await editor.click();
-    // The cursor inside existing text: line 1, after its first 12 characters.
-    await page.keyboard.press('Control+Home');
-    for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowRight');
-
-    // 1. Next Token: candidates with probability, logit, rank; the following token's rank; Korean context grouped into syllables.
-    await command('Corpus Lab: Show Next Token Candidates');
-    const next = await webview('#candidates tr.kept');
-    // Room for the Next Token view: collapse the views above it.
-    for (const title of ['Runs', 'Tokens']) await page.locator('.pane-header', { hasText: title }).first().click();
-    await next.locator('#actual').waitFor({ state: 'visible' });
-    assert.match(await next.locator('#actual').innerText(), /rank \d+/);
-    assert.match(await next.locator('#summary').innerText(), /entropy \d+\.\d\d bits · \d+ tokens kept/);
-    const context = await next.locator('#context').innerText();
-    assert.match(context, /[가-힣]/, context);
-    assert.ok((await next.locator('#context .group.multi').count()) > 0, 'no syllable made of several byte tokens in the context');
-    assert.equal(await next.locator('#candidates tr[data-id]').count(), 20);
-    await shot('01-next-token');
-
-    // The sliders reshape the same distribution: temperature 0 keeps one token with all the mass.
-    const keptBefore = await next.locator('#candidates tr.kept').count();
-    await next.locator('#slider-temperature').fill('0');
-    await next.locator('#summary', { hasText: '1 tokens kept, holding 100.0%' }).waitFor({ state: 'visible', timeout: 5_000 });
-    assert.equal(await next.locator('#candidates tr.kept').count(), 1);
-    await shot('02-next-token-temperature-0');
-    await next.locator('#slider-temperature').fill('1.5');
-    await next.locator('#slider-topP').fill('0.5');
-    const keptAfter = await next.locator('#candidates tr.kept').count();
-    assert.ok(keptAfter >= 1 && keptBefore >= 1);
-    await shot('03-next-token-top-p');
-
-    // Clicking a whole-text candidate inserts it at the cursor: the cursor moves past it.
-    const candidate = next.locator('#candidates tr.kept:not(.piece)').first();
-    const inserted = [...(await candidate.locator('.tok').innerText()).replace(/·/g, ' ').replace(/↵/g, '\n')];
-    const column = async () =>
-      Number((await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).innerText()).match(/Col (\d+)/)[1]);
-    const col = await column();
-    await candidate.click();
-    if (!inserted.includes('\n')) {
-      await page.locator('.statusbar-item', { hasText: `Col ${col + inserted.length}` }).waitFor({ state: 'visible', timeout: 10_000 });
-    }
-    assert.equal((await column()) > col || inserted.includes('\n'), true);
-    await shot('04-inserted');
-
-    // 2. The Tokens view of the Korean file.
-    await command('Corpus Lab: Show Tokens');
-    const tokens = await webview('#tokens .tok');
-    assert.match(await tokens.locator('#tokens').innerText(), /[가-힣]/);
-    await shot('05-tokens');
-
-    // 3. Attention of the current line: a layer × head grid, one head enlarged, values on hover.
-    await editor.click();
-    await page.keyboard.press('Control+Home');
-    await command('Corpus Lab: Show Attention of the Line or Selection');
-    const att = await webview('#grid canvas');
-    assert.equal(await att.locator('#grid canvas').count(), 4);
-    await page.waitForTimeout(500);
-    await shot('06-attention-grid');
-    await att.locator('#grid canvas[data-layer="1"][data-head="0"]').click();
-    await att.locator('#enlarged').waitFor({ state: 'visible' });
-    const cells = att.locator('#enlarged td.cell');
-    const n = await att.locator('#enlarged th.query').count();
-    assert.equal(await cells.count(), (n * (n + 1)) / 2);
-    const cell = cells.nth(3);
-    await cell.hover();
-    assert.match(await cell.getAttribute('title'), /→ .*: \d\.\d{4}$/);
-    await shot('07-attention-head');
-
-    // 4. Surprisal of the Korean document: GLTR rank colours in the editor, the legend-histogram, bits per character, copying.
-    await editor.click();
-    await command('Corpus Lab: Colour Document by Surprisal');
-    const sur = await webview('#histogram');
-    assert.equal(await sur.locator('#histogram tr').count(), 4);
-    assert.match(await sur.locator('.summary').innerText(), /speech-ko\.txt: [\d,]+ tokens, [\d,]+ characters · \d+\.\d{3} bits per character/);
-    // The document is the training text itself: the stretch found verbatim is long.
-    const copied = await sur.locator('#copied h3').innerText();
-    assert.ok(Number(copied.match(/: (\d+) characters/)[1]) > 100, copied);
-    // Every scored token is coloured: the four GLTR backgrounds appear in the editor.
-    const colours = await page.evaluate(() => {
-      const seen = new Set();
-      for (const e of document.querySelectorAll('.view-overlays div, .view-line span')) {
-        const bg = getComputedStyle(e).backgroundColor;
-        if (/^rgba\((76, 175, 80|255, 213, 0|244, 67, 54|156, 39, 176), 0\.\d+\)$/.test(bg)) seen.add(bg);
+test(
+  'Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged → surprisal → loss chart in bits per character',
+  { timeout: 300_000 },
+  async () => {
+    const vsix = join(repo, 'corpus-lab.vsix');
+    assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
+    rmSync(shots, { recursive: true, force: true });
+    mkdirSync(shots, { recursive: true });
+    const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-insight-'));
+    cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
+    // A small BPE model, so Korean syllables are partly byte pieces (grouped back into syllables by the views).
+    const run = join(folder, '.corpus-lab', 'runs', 'ko-bpe');
+    execFileSync(
+      process.execPath,
+      [
+        join(repo, 'dist/cli.js'),
+        'train',
+        join(folder, 'speech-ko.txt'),
+        '-o',
+        run,
+        '--layers',
+        '2',
+        '--heads',
+        '2',
+        '--width',
+        '32',
+        '--context',
+        '32',
+        '--batch',
+        '8',
+        '--tokenizer',
+        'bpe',
+        '--vocab-size',
+        '320',
+        '--max-steps',
+        '150',
+        '--seed',
+        '1',
+        '--json',
+      ],
+      { stdio: 'ignore' },
+    );
+    const home = codeServerHome();
+    writeFileSync(
+      join(home.userDataDir, 'User', 'settings.json'),
+      JSON.stringify({
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'corpusLab.completion.enabled': false,
+        'security.workspace.trust.enabled': false,
+      }),
+    );
+    installExtension(repo, home, vsix);
+    const server = await startCodeServer(repo, home, folder);
+    const browser = await launchChromium();
+    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
+    const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
+    const command = async (title) => {
+      await page.keyboard.press('F1');
+      await page.keyboard.type(title, { delay: 10 });
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^Corpus Lab: /, '') })
+        .first()
+        .waitFor({ state: 'visible', timeout: 20_000 });
+      await page.keyboard.press('Enter');
+    };
+    /** The webview frame whose document has `selector` (webviews nest: iframe.webview → #active-frame). */
+    const webview = async (selector, timeout = 60_000) => {
+      const until = Date.now() + timeout;
+      while (Date.now() < until) {
+        for (const f of page.frames())
+          if (
+            await f
+              .locator(selector)
+              .count()
+              .catch(() => 0)
+          )
+            return f;
+        await page.waitForTimeout(250);
       }
-      return [...seen];
-    });
-    assert.ok(colours.length >= 2, `GLTR colours in the editor: ${colours}`);
-    await shot('08-surprisal-rank');
-    await sur.locator('#mode-bits').click();
-    await sur.locator('#histogram tr').nth(4).waitFor({ state: 'visible', timeout: 10_000 });
-    assert.equal(await sur.locator('#histogram tr').count(), 5);
-    await shot('09-surprisal-bits');
+      throw new Error(`no webview shows ${selector}`);
+    };
+    try {
+      await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
+      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
 
-    // 5. The loss chart in bits per character, with the baselines to beat.
-    await command('Corpus Lab: Open Loss Chart');
-    const chart = await webview('#loss-unit');
-    await chart.locator('#loss-unit').selectOption('bpc');
-    await chart.locator('#baselines li').first().waitFor({ state: 'visible', timeout: 10_000 });
-    assert.equal(await chart.locator('#baselines li').count(), 4);
-    assert.match(await chart.locator('#baselines').innerText(), /three bytes/);
-    assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /gzip -9/);
-    await page.waitForTimeout(500);
-    await shot('10-loss-chart-bits-per-char');
-  } catch (e) {
-    await shot('99-failure').catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-    server.stop();
-    rmSync(folder, { recursive: true, force: true });
-  }
-});
+      await command('Corpus Lab: Set Active Model');
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: 'ko-bpe' }).first().click();
+      await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'detached', timeout: 20_000 });
+
+      const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-ko.txt' });
+      await row.dblclick();
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.waitFor({ state: 'visible' });
+      await editor.click();
+      // The cursor inside existing text: line 1, after its first 12 characters.
+      await page.keyboard.press('Control+Home');
+      for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowRight');
+
+      // 1. Next Token: candidates with probability, logit, rank; the following token's rank; Korean context grouped into syllables.
+      await command('Corpus Lab: Show Next Token Candidates');
+      const next = await webview('#candidates tr.kept');
+      // Room for the Next Token view: collapse the views above it.
+      for (const title of ['Runs', 'Tokens']) await page.locator('.pane-header', { hasText: title }).first().click();
+      await next.locator('#actual').waitFor({ state: 'visible' });
+      assert.match(await next.locator('#actual').innerText(), /rank \d+/);
+      assert.match(await next.locator('#summary').innerText(), /entropy \d+\.\d\d bits · \d+ tokens kept/);
+      const context = await next.locator('#context').innerText();
+      assert.match(context, /[가-힣]/, context);
+      assert.ok((await next.locator('#context .group.multi').count()) > 0, 'no syllable made of several byte tokens in the context');
+      assert.equal(await next.locator('#candidates tr[data-id]').count(), 20);
+      await shot('01-next-token');
+
+      // The sliders reshape the same distribution: temperature 0 keeps one token with all the mass.
+      const keptBefore = await next.locator('#candidates tr.kept').count();
+      await next.locator('#slider-temperature').fill('0');
+      await next.locator('#summary', { hasText: '1 tokens kept, holding 100.0%' }).waitFor({ state: 'visible', timeout: 5_000 });
+      assert.equal(await next.locator('#candidates tr.kept').count(), 1);
+      await shot('02-next-token-temperature-0');
+      await next.locator('#slider-temperature').fill('1.5');
+      await next.locator('#slider-topP').fill('0.5');
+      const keptAfter = await next.locator('#candidates tr.kept').count();
+      assert.ok(keptAfter >= 1 && keptBefore >= 1);
+      await shot('03-next-token-top-p');
+
+      // Clicking a whole-text candidate inserts it at the cursor: the cursor moves past it.
+      const candidate = next.locator('#candidates tr.kept:not(.piece)').first();
+      const inserted = [...(await candidate.locator('.tok').innerText()).replace(/·/g, ' ').replace(/↵/g, '\n')];
+      const column = async () =>
+        Number((await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).innerText()).match(/Col (\d+)/)[1]);
+      const col = await column();
+      await candidate.click();
+      if (!inserted.includes('\n')) {
+        await page.locator('.statusbar-item', { hasText: `Col ${col + inserted.length}` }).waitFor({ state: 'visible', timeout: 10_000 });
+      }
+      assert.equal((await column()) > col || inserted.includes('\n'), true);
+      await shot('04-inserted');
+
+      // 2. The Tokens view of the Korean file.
+      await command('Corpus Lab: Show Tokens');
+      const tokens = await webview('#tokens .tok');
+      assert.match(await tokens.locator('#tokens').innerText(), /[가-힣]/);
+      await shot('05-tokens');
+
+      // 3. Attention of the current line: a layer × head grid, one head enlarged, values on hover.
+      await editor.click();
+      await page.keyboard.press('Control+Home');
+      await command('Corpus Lab: Show Attention of the Line or Selection');
+      const att = await webview('#grid canvas');
+      assert.equal(await att.locator('#grid canvas').count(), 4);
+      await page.waitForTimeout(500);
+      await shot('06-attention-grid');
+      await att.locator('#grid canvas[data-layer="1"][data-head="0"]').click();
+      await att.locator('#enlarged').waitFor({ state: 'visible' });
+      const cells = att.locator('#enlarged td.cell');
+      const n = await att.locator('#enlarged th.query').count();
+      assert.equal(await cells.count(), (n * (n + 1)) / 2);
+      const cell = cells.nth(3);
+      await cell.hover();
+      assert.match(await cell.getAttribute('title'), /→ .*: \d\.\d{4}$/);
+      await shot('07-attention-head');
+
+      // 4. Surprisal of the Korean document: GLTR rank colours in the editor, the legend-histogram, bits per character, copying.
+      await editor.click();
+      await command('Corpus Lab: Colour Document by Surprisal');
+      const sur = await webview('#histogram');
+      assert.equal(await sur.locator('#histogram tr').count(), 4);
+      assert.match(
+        await sur.locator('.summary').innerText(),
+        /speech-ko\.txt: [\d,]+ tokens, [\d,]+ characters · \d+\.\d{3} bits per character/,
+      );
+      // The document is the training text itself: the stretch found verbatim is long.
+      const copied = await sur.locator('#copied h3').innerText();
+      assert.ok(Number(copied.match(/: (\d+) characters/)[1]) > 100, copied);
+      // Every scored token is coloured: the four GLTR backgrounds appear in the editor.
+      const colours = await page.evaluate(() => {
+        const seen = new Set();
+        for (const e of document.querySelectorAll('.view-overlays div, .view-line span')) {
+          const bg = getComputedStyle(e).backgroundColor;
+          if (/^rgba\((76, 175, 80|255, 213, 0|244, 67, 54|156, 39, 176), 0\.\d+\)$/.test(bg)) seen.add(bg);
+        }
+        return [...seen];
+      });
+      assert.ok(colours.length >= 2, `GLTR colours in the editor: ${colours}`);
+      await shot('08-surprisal-rank');
+      await sur.locator('#mode-bits').click();
+      await sur.locator('#histogram tr').nth(4).waitFor({ state: 'visible', timeout: 10_000 });
+      assert.equal(await sur.locator('#histogram tr').count(), 5);
+      await shot('09-surprisal-bits');
+
+      // 5. The loss chart in bits per character, with the baselines to beat.
+      await command('Corpus Lab: Open Loss Chart');
+      const chart = await webview('#loss-unit');
+      await chart.locator('#loss-unit').selectOption('bpc');
+      await chart.locator('#baselines li').first().waitFor({ state: 'visible', timeout: 10_000 });
+      assert.equal(await chart.locator('#baselines li').count(), 4);
+      assert.match(await chart.locator('#baselines').innerText(), /three bytes/);
+      assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /gzip -9/);
+      await page.waitForTimeout(500);
+      await shot('10-loss-chart-bits-per-char');
+    } catch (e) {
+      await shot('99-failure').catch(() => {});
+      throw e;
+    } finally {
+      await browser.close();
+      server.stop();
+      rmSync(folder, { recursive: true, force: true });
+    }
+  },
+);

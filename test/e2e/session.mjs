@@ -6,7 +6,13 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { codeServerHome, installExtension, launchChromium, startCodeServer, installDisplayLanguage } from '../../scripts/vscode-test/code-server.mjs';
+import {
+  codeServerHome,
+  installExtension,
+  launchChromium,
+  startCodeServer,
+  installDisplayLanguage,
+} from '../../scripts/vscode-test/code-server.mjs';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -19,7 +25,15 @@ export async function openSession(name, { settings, locale, vsix = join(repo, 'c
   const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-ws-'));
   cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
   const home = codeServerHome();
-  writeFileSync(join(home.userDataDir, 'User', 'settings.json'), JSON.stringify({ 'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'security.workspace.trust.enabled': false, ...settings }));
+  writeFileSync(
+    join(home.userDataDir, 'User', 'settings.json'),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'workbench.tips.enabled': false,
+      'security.workspace.trust.enabled': false,
+      ...settings,
+    }),
+  );
   installExtension(repo, home, vsix);
   if (locale) installDisplayLanguage(home, locale);
   const server = await startCodeServer(repo, home, folder, locale);

@@ -24,7 +24,9 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     await train.waitFor({ state: 'visible', timeout: 20_000 });
     await shot('02-context-menu');
     await train.click();
-    await page.locator('.notification-toast', { hasText: 'empty.txt 파일이 비어 있어서 학습할 내용이 없습니다.' }).waitFor({ state: 'visible', timeout: 20_000 });
+    await page
+      .locator('.notification-toast', { hasText: 'empty.txt 파일이 비어 있어서 학습할 내용이 없습니다.' })
+      .waitFor({ state: 'visible', timeout: 20_000 });
     assert.equal(await page.locator('.quick-input-widget').isVisible(), false, 'no preset pick for an empty file');
     await page.waitForTimeout(500);
     await shot('03-empty-refused');
@@ -39,7 +41,10 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     for (const label of ['빠른 학습', '사용자 지정…']) await rows.filter({ hasText: label }).waitFor({ state: 'visible' });
     await shot('04-preset-pick');
     const pickText = await page.locator('.quick-input-widget').innerText();
-    assert.ok(!/\(으\)로|을\(를\)|parameters|memory|epochs|steps/.test(pickText), `English or unresolved particles in the pick: ${pickText}`);
+    assert.ok(
+      !/\(으\)로|을\(를\)|parameters|memory|epochs|steps/.test(pickText),
+      `English or unresolved particles in the pick: ${pickText}`,
+    );
     await rows.filter({ hasText: 'Tiny' }).first().click();
 
     await page.locator('.notification-toast', { hasText: 'speech-ko.txt로 학습 중' }).waitFor({ state: 'visible', timeout: 60_000 });
@@ -59,7 +64,8 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     await shot('07-loss-chart');
     await chart.locator('#table-toggle').click();
     const head = await chart.locator('#data-table thead').innerText();
-    for (const h of ['단계', '에포크', '학습 손실', '검증 손실', '학습률', '토큰/초']) assert.ok(head.includes(h), `table header lacks ${h}: ${head}`);
+    for (const h of ['단계', '에포크', '학습 손실', '검증 손실', '학습률', '토큰/초'])
+      assert.ok(head.includes(h), `table header lacks ${h}: ${head}`);
     const cells = await chart.locator('#data-table tbody tr').first().locator('td').allInnerTexts();
     assert.match(cells[5], /^[\d,]+$/, `tokens/s printed as ${cells[5]}`);
     assert.match(cells[2], /^\d+\.\d{4}$/, `loss printed as ${cells[2]}`);

@@ -12,7 +12,12 @@ import { outputChannelText } from '../../scripts/vscode-test/code-server.mjs';
 test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
   const session = await openSession('en', {
     vsix: join(repo, 'corpus-lab-linux-x64.vsix'),
-    settings: { 'corpusLab.training.maxSteps': 80, 'corpusLab.completion.debounceMs': 50, 'corpusLab.completion.temperature': 0, 'editor.inlineSuggest.enabled': true },
+    settings: {
+      'corpusLab.training.maxSteps': 80,
+      'corpusLab.completion.debounceMs': 50,
+      'corpusLab.completion.temperature': 0,
+      'editor.inlineSuggest.enabled': true,
+    },
   });
   const { page, shot, folder, home } = session;
   try {
@@ -32,10 +37,16 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     const pick = page.locator('.quick-input-widget');
     await pick.waitFor({ state: 'visible', timeout: 20_000 });
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().waitFor({ state: 'visible' });
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' }).first().waitFor({ state: 'visible', timeout: 60_000 });
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' })
+      .first()
+      .waitFor({ state: 'visible', timeout: 60_000 });
     // The default plan is said in steps, epochs and total time; quick and custom runs are offered.
-    await page.locator('.quick-input-list .monaco-list-row', { hasText: /Tiny.*default.*\d+ steps = [\d.]+ epochs ≈ \d+ (s|min)/s }).waitFor({ state: 'visible', timeout: 60_000 });
-    for (const label of ['Quick run', 'Custom…']) await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).waitFor({ state: 'visible' });
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: /Tiny.*default.*\d+ steps = [\d.]+ epochs ≈ \d+ (s|min)/s })
+      .waitFor({ state: 'visible', timeout: 60_000 });
+    for (const label of ['Quick run', 'Custom…'])
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).waitFor({ state: 'visible' });
     await shot('03-preset-pick');
     // The estimate names the engine it measured: native, its threads and BLAS.
     const tinyRow = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).innerText();
@@ -115,7 +126,13 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await page.locator('.ghost-text-decoration').waitFor({ state: 'detached', timeout: 5_000 });
     // The status bar follows the cursor a moment later: wait for a column past "We are" (column 7).
     const cursor = page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ });
-    const moved = await page.locator('.statusbar-item', { hasText: /Ln \d+, Col (?:[89]|\d{2,})\b/ }).waitFor({ state: 'visible', timeout: 5_000 }).then(() => true, () => false);
+    const moved = await page
+      .locator('.statusbar-item', { hasText: /Ln \d+, Col (?:[89]|\d{2,})\b/ })
+      .waitFor({ state: 'visible', timeout: 5_000 })
+      .then(
+        () => true,
+        () => false,
+      );
     assert.ok(moved, `Tab did not accept the ghost text (status bar: ${await cursor.innerText()})`);
     await shot('08-accepted');
 

@@ -46,7 +46,8 @@ function heartbeat(): { stop(): HeartbeatReport } {
   let slowBeats = 0;
   const gcPauses: string[] = [];
   const gc = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if (e.duration > 20) gcPauses.push(`${e.duration.toFixed(0)} ms at ${(e.startTime - began).toFixed(0)}`);
+    for (const e of list.getEntries())
+      if (e.duration > 20) gcPauses.push(`${e.duration.toFixed(0)} ms at ${(e.startTime - began).toFixed(0)}`);
   });
   gc.observe({ entryTypes: ['gc'] });
   const events: string[] = [];
@@ -156,12 +157,25 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     require(bundle);
     const loadMs = performance.now() - t0;
     if (cached) require.cache[bundle] = cached;
-    console.log(`[corpus-lab-test] extension activation: loading dist/extension.js ${loadMs.toFixed(1)} ms + activate() ${api.activationMs.toFixed(1)} ms`);
+    console.log(
+      `[corpus-lab-test] extension activation: loading dist/extension.js ${loadMs.toFixed(1)} ms + activate() ${api.activationMs.toFixed(1)} ms`,
+    );
   });
 
   it('registers every command', async () => {
     const all = await vscode.commands.getCommands(true);
-    for (const id of ['cleanDocument', 'tokenizeDocument', 'train', 'cancelTraining', 'resumeTraining', 'generateSample', 'setActiveModel', 'toggleInlineCompletion', 'openLossChart', 'showTokens']) {
+    for (const id of [
+      'cleanDocument',
+      'tokenizeDocument',
+      'train',
+      'cancelTraining',
+      'resumeTraining',
+      'generateSample',
+      'setActiveModel',
+      'toggleInlineCompletion',
+      'openLossChart',
+      'showTokens',
+    ]) {
       assert.ok(all.includes(`corpusLab.${id}`), id);
     }
   });
@@ -187,7 +201,9 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       // training worker and so at its nice value (10), never the host's. Without it: wasm, where the
       // worker thread shares each batch with replica threads (dist/replica.js, shipped beside it),
       // and a notice says why native was not used.
-      const native = existsSync(join(vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath, 'dist', 'corpus_lab_native.node'));
+      const native = existsSync(
+        join(vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath, 'dist', 'corpus_lab_native.node'),
+      );
       const start = seen.find((e) => e.type === 'start');
       assert.ok(start && start.type === 'start', 'start event');
       assert.equal(start.backend, native ? 'native' : 'wasm');
@@ -198,8 +214,13 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       if (native) {
         assert.match(start.blas ?? '', /^OpenBLAS|Accelerate/);
         assert.deepEqual(notices, []);
-        if (process.platform === 'linux' && availableParallelism() > 1) assert.deepEqual([...poolNice], [10], 'nice values of the native pool threads while training');
-      } else assert.deepEqual(notices.map((m) => m.split(':')[0]), ['native engine not used']);
+        if (process.platform === 'linux' && availableParallelism() > 1)
+          assert.deepEqual([...poolNice], [10], 'nice values of the native pool threads while training');
+      } else
+        assert.deepEqual(
+          notices.map((m) => m.split(':')[0]),
+          ['native engine not used'],
+        );
       assert.equal(result.reason, 'completed');
       assert.equal(result.step, 30);
       assert.ok(existsSync(join(result.checkpoint, 'model.safetensors')));
@@ -255,7 +276,10 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     let best = Infinity;
     const improving = checkpoints.filter((c) => c.val <= best && ((best = c.val), true)).map((c) => c.path);
     const final = result.best?.checkpoint ?? result.checkpoint;
-    assert.deepEqual(activeChanges.filter((p, i) => p !== activeChanges[i - 1]), [...improving, final].filter((p, i, all) => p !== all[i - 1]));
+    assert.deepEqual(
+      activeChanges.filter((p, i) => p !== activeChanges[i - 1]),
+      [...improving, final].filter((p, i, all) => p !== all[i - 1]),
+    );
 
     const chosen = final;
     let picked = false;
@@ -343,9 +367,16 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     await started;
     await vscode.commands.executeCommand('corpusLab.cancelTraining');
     const first = await running;
-    writeFileSync(notes.fsPath, readFileSync(notes.fsPath, 'utf8') + '\nAnd a paragraph the user typed, with the ghost text they accepted.\n'.repeat(20));
+    writeFileSync(
+      notes.fsPath,
+      readFileSync(notes.fsPath, 'utf8') + '\nAnd a paragraph the user typed, with the ghost text they accepted.\n'.repeat(20),
+    );
     started = stepsSeen(3);
-    running = vscode.commands.executeCommand('corpusLab.resumeTraining', { path: first.checkpoint }, { onChangedCorpus: 'continue' }) as Thenable<TrainResult>;
+    running = vscode.commands.executeCommand(
+      'corpusLab.resumeTraining',
+      { path: first.checkpoint },
+      { onChangedCorpus: 'continue' },
+    ) as Thenable<TrainResult>;
     await Promise.race([started, running]);
     await vscode.commands.executeCommand('corpusLab.cancelTraining');
     const resumed = await running;
@@ -374,7 +405,10 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     await vscode.window.showTextDocument(doc);
     const pos = doc.positionAt(doc.getText().length);
     const source = new vscode.CancellationTokenSource();
-    const context = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
     const items = await api.completion.provideInlineCompletionItems(doc, pos, context, source.token);
     assert.ok(items && items.length === 1, 'one completion');
     const text = items[0].insertText as string;
@@ -406,7 +440,10 @@ describe('Corpus Lab in a real VS Code extension host', () => {
 
   it('Tokenize Document shows the tokenizer it just trained (not the active model’s), with the chosen kind and vocabulary size', async () => {
     assert.ok(api.ctx.activeModel, 'a model is active (its tokenizer is not the one to show)');
-    const made = (await vscode.commands.executeCommand('corpusLab.tokenizeDocument', en, { kind: 'bpe', vocabSize: 300 })) as { file: string; vocabSize: number };
+    const made = (await vscode.commands.executeCommand('corpusLab.tokenizeDocument', en, { kind: 'bpe', vocabSize: 300 })) as {
+      file: string;
+      vocabSize: number;
+    };
     assert.equal(made.vocabSize, 300);
     const editor = await vscode.window.showTextDocument(en);
     editor.selection = new vscode.Selection(0, 0, 2, 0);
@@ -528,7 +565,9 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     for (const [en, k] of Object.entries(ko)) {
       if (/\}(을\(를\)|이\(가\)|은\(는\)|과\(와\)|\(으\)로)/.test(k))
         assert.ok(
-          new RegExp(`withParticles\\(\\s*vscode\\.l10n\\.t\\(\\s*['"]${en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, "\\\\?'")}['"]`).test(code),
+          new RegExp(
+            `withParticles\\(\\s*vscode\\.l10n\\.t\\(\\s*['"]${en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, "\\\\?'")}['"]`,
+          ).test(code),
           `"${en}" → "${k}" is shown without choosing its particle`,
         );
     }
@@ -536,27 +575,61 @@ describe('Corpus Lab in a real VS Code extension host', () => {
 
   it('the preset pick says steps, epochs and total time; a quick run is shorter; the walkthrough shows no backticks and a Korean page', async () => {
     const { describeEstimate } = await import('../../src/extension/commands/train');
-    const tenKb = { params: 800_000, trainableParams: 800_000, flopsPerToken: 1, trainingBytes: 60e6, weightBytes: 3.2e6, tokensPerStep: 768, stepsPerEpoch: 5, secondsPerStep: 0.2, secondsPerEpoch: 1, preset: 'tiny', window: 64, batch: 12, tokens: 10_000, totalSteps: 600, config: {} as never, backend: 'wasm', threads: 2 };
+    const tenKb = {
+      params: 800_000,
+      trainableParams: 800_000,
+      flopsPerToken: 1,
+      trainingBytes: 60e6,
+      weightBytes: 3.2e6,
+      tokensPerStep: 768,
+      stepsPerEpoch: 5,
+      secondsPerStep: 0.2,
+      secondsPerEpoch: 1,
+      preset: 'tiny',
+      window: 64,
+      batch: 12,
+      tokens: 10_000,
+      totalSteps: 600,
+      config: {} as never,
+      backend: 'wasm',
+      threads: 2,
+    };
     const text = describeEstimate(tenKb);
     assert.match(text, /^600 steps = 120 epochs ≈ 2 min · /, text);
-    const { result } = api.ctx.trainer.request((id) => ({ kind: 'estimate', id, request: { corpusPath: en.fsPath, preset: 'tiny', maxSteps: 150, measureSteps: 0 } }));
+    const { result } = api.ctx.trainer.request((id) => ({
+      kind: 'estimate',
+      id,
+      request: { corpusPath: en.fsPath, preset: 'tiny', maxSteps: 150, measureSteps: 0 },
+    }));
     const quick = await result;
     assert.equal(quick.totalSteps, 150, 'the estimate follows the run length asked for');
     const root = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath;
     for (const file of ['package.nls.json', 'package.nls.ko.json']) {
       const nls = JSON.parse(readFileSync(join(root, file), 'utf8')) as Record<string, string>;
-      for (const [key, value] of Object.entries(nls)) if (key.startsWith('walkthrough.')) assert.ok(!value.includes('`'), `${file} ${key} shows literal backticks: ${value}`);
-      assert.ok(nls['walkthrough.description'].length <= 70, `${file}: the walkthrough subtitle is cut off: ${nls['walkthrough.description']}`);
-      for (const step of ['open', 'train', 'complete']) assert.ok(existsSync(join(root, nls[`walkthrough.${step}.media`])), `${file}: ${step} page`);
+      for (const [key, value] of Object.entries(nls))
+        if (key.startsWith('walkthrough.')) assert.ok(!value.includes('`'), `${file} ${key} shows literal backticks: ${value}`);
+      assert.ok(
+        nls['walkthrough.description'].length <= 70,
+        `${file}: the walkthrough subtitle is cut off: ${nls['walkthrough.description']}`,
+      );
+      for (const step of ['open', 'train', 'complete'])
+        assert.ok(existsSync(join(root, nls[`walkthrough.${step}.media`])), `${file}: ${step} page`);
     }
-    const koPage = readFileSync(join(root, JSON.parse(readFileSync(join(root, 'package.nls.ko.json'), 'utf8'))['walkthrough.open.media']), 'utf8');
+    const koPage = readFileSync(
+      join(root, JSON.parse(readFileSync(join(root, 'package.nls.ko.json'), 'utf8'))['walkthrough.open.media']),
+      'utf8',
+    );
     assert.match(koPage, /[가-힣]/);
   });
 
   it('Generate Sample: asks length, temperature and seed (given here), marks the prompt, and leaves no unsaved document', async () => {
     const prompt = '대한민국은 ';
     const run = async () =>
-      (await vscode.commands.executeCommand('corpusLab.generateSample', { prompt, maxTokens: 12, temperature: 0, seed: 5 })) as { uri: vscode.Uri; promptLength: number; text: string };
+      (await vscode.commands.executeCommand('corpusLab.generateSample', { prompt, maxTokens: 12, temperature: 0, seed: 5 })) as {
+        uri: vscode.Uri;
+        promptLength: number;
+        text: string;
+      };
     const first = await run();
     assert.ok(first, 'generated');
     assert.equal(first.promptLength, prompt.length);
@@ -571,7 +644,9 @@ describe('Corpus Lab in a real VS Code extension host', () => {
   });
 
   it('a worker that dies mid-training is reported, the host keeps running, and training works again', async () => {
-    const running = vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult | undefined>;
+    const running = vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 100000 }) as Thenable<
+      TrainResult | undefined
+    >;
     await new Promise<void>((resolve) => {
       const sub = api.ctx.onTrainEvent(({ event }) => {
         if (event.type === 'step' && event.step >= 2) {
@@ -592,7 +667,10 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     await config.update('completion.debounceMs', 0, vscode.ConfigurationTarget.Global);
     const running = vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 100000 }) as Thenable<TrainResult>;
     const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: '' });
-    const context = { triggerKind: vscode.InlineCompletionTriggerKind.Automatic, selectedCompletionInfo: undefined } as vscode.InlineCompletionContext;
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Automatic,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
     const beat = heartbeat();
     let report: HeartbeatReport | undefined;
     let maxPending = 0;
@@ -608,8 +686,18 @@ describe('Corpus Lab in a real VS Code extension host', () => {
         const source = new vscode.CancellationTokenSource();
         previous = source;
         text += '가나다라 '[Math.floor(Math.random() * 5)];
-        const fake = { ...doc, languageId: 'plaintext', getText: (r?: vscode.Range) => (r ? text.slice(0, r.end.character) : text), offsetAt: (p: vscode.Position) => p.character, positionAt: (o: number) => new vscode.Position(0, o) } as unknown as vscode.TextDocument;
-        calls.push(api.completion.provideInlineCompletionItems(fake, new vscode.Position(0, text.length), context, source.token).then((r) => r && answered++));
+        const fake = {
+          ...doc,
+          languageId: 'plaintext',
+          getText: (r?: vscode.Range) => (r ? text.slice(0, r.end.character) : text),
+          offsetAt: (p: vscode.Position) => p.character,
+          positionAt: (o: number) => new vscode.Position(0, o),
+        } as unknown as vscode.TextDocument;
+        calls.push(
+          api.completion
+            .provideInlineCompletionItems(fake, new vscode.Position(0, text.length), context, source.token)
+            .then((r) => r && answered++),
+        );
         maxPending = Math.max(maxPending, api.ctx.inference.pending);
         await settle(20);
       }
@@ -628,6 +716,8 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.ok(maxPending <= 25, `${maxPending} completion requests were waiting at once`);
     assert.equal(api.ctx.inference.pending, 0);
     assert.ok(heapGrowth < 40, `host heap grew ${heapGrowth.toFixed(1)} MB`);
-    console.log(`[corpus-lab-test]       load: ${report.describe()}, max pending ${maxPending}, answered ${answered}, heap growth ${heapGrowth.toFixed(1)} MB`);
+    console.log(
+      `[corpus-lab-test]       load: ${report.describe()}, max pending ${maxPending}, answered ${answered}, heap growth ${heapGrowth.toFixed(1)} MB`,
+    );
   });
 });

@@ -10,7 +10,13 @@ Mocha.reporters.Base.consoleLog = (...args: unknown[]) => console.log(`[corpus-l
 // Entry that VS Code's extension host calls with the test path: runs every *.test.js here.
 export function run(): Promise<void> {
   // CORPUS_LAB_TEST_GREP runs only the tests whose titles match it.
-  const mocha = new Mocha({ ui: 'bdd', timeout: 180_000, color: false, reporter: 'spec', grep: process.env.CORPUS_LAB_TEST_GREP || undefined });
+  const mocha = new Mocha({
+    ui: 'bdd',
+    timeout: 180_000,
+    color: false,
+    reporter: 'spec',
+    grep: process.env.CORPUS_LAB_TEST_GREP || undefined,
+  });
   for (const f of readdirSync(__dirname)) if (f.endsWith('.test.js')) mocha.addFile(join(__dirname, f));
   return new Promise((resolve, reject) => {
     mocha.run((failures) => {

@@ -45,7 +45,11 @@ test('training records the baselines first in metrics.jsonl, and each eval event
   const root = tempDir();
   try {
     const events: TrainEvent[] = [];
-    await runTrainJob({ ...TINY_MODEL, corpusPath: KOREAN, tokenizer: 'bpe', vocabSize: 300, maxSteps: 6, evalEvery: 3, runDir: join(root, 'r') }, (e) => events.push(e), () => false);
+    await runTrainJob(
+      { ...TINY_MODEL, corpusPath: KOREAN, tokenizer: 'bpe', vocabSize: 300, maxSteps: 6, evalEvery: 3, runDir: join(root, 'r') },
+      (e) => events.push(e),
+      () => false,
+    );
     const start = events.find((e) => e.type === 'start');
     assert.ok(start?.type === 'start' && start.baselines);
     const b = start.baselines;
@@ -81,7 +85,20 @@ test('the overfitting watch speaks during training: its best step and loss are t
     writeFileSync(corpus, letters);
     const events: TrainEvent[] = [];
     await runTrainJob(
-      { layers: 1, heads: 2, width: 64, context: 16, batch: 8, backend: 'wasm', seed: 1337, lr: 0.01, corpusPath: corpus, maxSteps: 80, evalEvery: 5, runDir: join(root, 'r') },
+      {
+        layers: 1,
+        heads: 2,
+        width: 64,
+        context: 16,
+        batch: 8,
+        backend: 'wasm',
+        seed: 1337,
+        lr: 0.01,
+        corpusPath: corpus,
+        maxSteps: 80,
+        evalEvery: 5,
+        runDir: join(root, 'r'),
+      },
       (e) => events.push(e),
       () => false,
     );

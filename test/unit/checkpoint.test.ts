@@ -4,7 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { listCheckpoints, pruneCheckpoints, readCheckpoint, resolveCheckpoint, writeCheckpoint, CheckpointContents } from '../../src/core/checkpoint';
+import {
+  listCheckpoints,
+  pruneCheckpoints,
+  readCheckpoint,
+  resolveCheckpoint,
+  writeCheckpoint,
+  CheckpointContents,
+} from '../../src/core/checkpoint';
 import { weightShapes, parameterCount } from '../../src/core/weight-table';
 import { writeDirAtomic, writeFileAtomic } from '../../src/core/atomic-write';
 import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
@@ -23,7 +30,8 @@ process.on('exit', () => rmSync(root, { recursive: true, force: true }));
 
 function weightsFor(c: ModelConfig, fill = 0.5): NamedTensors {
   const out: NamedTensors = new Map();
-  for (const [name, shape] of weightShapes(c)) out.set(name, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
+  for (const [name, shape] of weightShapes(c))
+    out.set(name, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
   return out;
 }
 
@@ -34,9 +42,14 @@ function contents(step: number, c: ModelConfig = config): CheckpointContents {
     optimizer.set(`m.${name}`, t);
     optimizer.set(`v.${name}`, t);
   }
-  return { config: c, weights, optimizer, trainerState: { step, epoch: 0, cursor: step, seed: 1, best_val_loss: null, rng: {} }, tokenizerJson: trainTokenizer('abc', { kind: 'char' }).toJSON() };
+  return {
+    config: c,
+    weights,
+    optimizer,
+    trainerState: { step, epoch: 0, cursor: step, seed: 1, best_val_loss: null, rng: {} },
+    tokenizerJson: trainTokenizer('abc', { kind: 'char' }).toJSON(),
+  };
 }
-
 
 test('expected weight shapes add up to the exact parameter count (layernorm and dyt)', () => {
   for (const norm of ['layernorm', 'dyt'] as const) {
@@ -52,7 +65,10 @@ test('write → read round trip; a run folder resolves to its newest checkpoint 
   writeCheckpoint(run, 'epoch-0001', contents(10));
   writeCheckpoint(run, 'step-00000015', contents(15));
   writeCheckpoint(run, 'epoch-0002', contents(20));
-  assert.deepEqual(listCheckpoints(run).map((c) => c.step), [10, 15, 20]);
+  assert.deepEqual(
+    listCheckpoints(run).map((c) => c.step),
+    [10, 15, 20],
+  );
   assert.equal(resolveCheckpoint(run), join(run, 'checkpoints', 'epoch-0002'));
   const ck = readCheckpoint(resolveCheckpoint(run), { withOptimizer: true });
   assert.deepEqual(ck.config, config);
@@ -81,7 +97,10 @@ test('incomplete and temporary folders are never taken for checkpoints', () => {
   assert.throws(() => resolveCheckpoint(join(root, 'nowhere')), userError(/no such run or checkpoint folder/));
   mkdirSync(join(root, 'emptyrun'));
   assert.throws(() => resolveCheckpoint(join(root, 'emptyrun')), userError(/has no checkpoints yet/));
-  assert.throws(() => readCheckpoint(join(run, 'checkpoints', 'epoch-0003'), { withOptimizer: true }), userError(/optimizer.safetensors is missing/));
+  assert.throws(
+    () => readCheckpoint(join(run, 'checkpoints', 'epoch-0003'), { withOptimizer: true }),
+    userError(/optimizer.safetensors is missing/),
+  );
 });
 
 test('weights that do not fit the config are refused, naming the tensor', () => {
@@ -98,7 +117,10 @@ test('weights that do not fit the config are refused, naming the tensor', () => 
   assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), userError(/unexpected tensor.*lm_head\.weight/));
   const wrong = weightsFor({ ...config, width: 10, heads: 2 });
   writeFileSync(model, encodeSafetensors(wrong));
-  assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), userError(/transformer\.wte\.weight has shape \[13, 10\] but the config needs \[13, 8\]/));
+  assert.throws(
+    () => readCheckpoint(dir, { withOptimizer: false }),
+    userError(/transformer\.wte\.weight has shape \[13, 10\] but the config needs \[13, 8\]/),
+  );
   writeFileSync(model, encodeSafetensors(weightsFor(config)).subarray(0, 100));
   assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), userError(/model\.safetensors/));
 });
@@ -130,7 +152,12 @@ test('a failed atomic write leaves neither the target nor a temporary behind', (
   const parent = join(root, 'p');
   mkdirSync(parent);
   // A file whose contents cannot be produced midway through the folder.
-  const files = Object.defineProperty({ a: 'x' }, 'b', { enumerable: true, get: () => { throw new Error('disk on fire'); } }) as Record<string, string>;
+  const files = Object.defineProperty({ a: 'x' }, 'b', {
+    enumerable: true,
+    get: () => {
+      throw new Error('disk on fire');
+    },
+  }) as Record<string, string>;
   assert.throws(() => writeDirAtomic(join(parent, 'ckpt'), files), /disk on fire/);
   assert.deepEqual(readdirSync(parent), []);
   writeFileAtomic(join(parent, 'f.txt'), 'one');
@@ -158,29 +185,39 @@ test('Hugging Face GPT-2 semantics: a PyTorch reader of our files gives the same
   await startEngine('wasm');
   // A model without biases is written with zero ones, and must read the same in PyTorch.
   for (const bias of [true, false]) {
-  const c: ModelConfig = { vocabSize: 21, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias };
-  const model = Gpt.initialise(c, 11);
-  // Move weights off their initial values (zero biases, unit norms) so every term is exercised.
-  for (const v of model.params.values()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 5)));
-  const weights = await model.weights();
-  const optimizer: NamedTensors = new Map([...weights].flatMap(([n, w]) => [[`m.${n}`, w], [`v.${n}`, w]] as const));
-  const dir = writeCheckpoint(join(root, `hf-${bias}`), 'epoch-0001', {
-    config: c,
-    weights,
-    optimizer,
-    trainerState: { step: 1, epoch: 1, cursor: 0, seed: 1, best_val_loss: null, rng: {} },
-    tokenizerJson: trainTokenizer('abcdefghijklmnopqrst', { kind: 'char' }).toJSON(),
-  });
-  const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
-  const ours = await model.forward(tf.tensor2d(ids, [1, ids.length], 'int32')).data();
-  const out = execFileSync('/usr/bin/python3', [join(__dirname, '../../../test/reference/gpt2_logits.py'), dir, JSON.stringify(ids)], { encoding: 'utf8' });
-  const theirs = (JSON.parse(out).logits as number[][]).flat();
-  assert.equal(theirs.length, ours.length);
-  let maxDiff = 0;
-  for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
-  assert.ok(maxDiff < 1e-4, `max logit difference ${maxDiff}`);
-  model.dispose();
-  assert.ok(existsSync(join(dir, 'tokenizer.json')));
+    const c: ModelConfig = { vocabSize: 21, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias };
+    const model = Gpt.initialise(c, 11);
+    // Move weights off their initial values (zero biases, unit norms) so every term is exercised.
+    for (const v of model.params.values()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.05, 'float32', 5)));
+    const weights = await model.weights();
+    const optimizer: NamedTensors = new Map(
+      [...weights].flatMap(
+        ([n, w]) =>
+          [
+            [`m.${n}`, w],
+            [`v.${n}`, w],
+          ] as const,
+      ),
+    );
+    const dir = writeCheckpoint(join(root, `hf-${bias}`), 'epoch-0001', {
+      config: c,
+      weights,
+      optimizer,
+      trainerState: { step: 1, epoch: 1, cursor: 0, seed: 1, best_val_loss: null, rng: {} },
+      tokenizerJson: trainTokenizer('abcdefghijklmnopqrst', { kind: 'char' }).toJSON(),
+    });
+    const ids = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3];
+    const ours = await model.forward(tf.tensor2d(ids, [1, ids.length], 'int32')).data();
+    const out = execFileSync('/usr/bin/python3', [join(__dirname, '../../../test/reference/gpt2_logits.py'), dir, JSON.stringify(ids)], {
+      encoding: 'utf8',
+    });
+    const theirs = (JSON.parse(out).logits as number[][]).flat();
+    assert.equal(theirs.length, ours.length);
+    let maxDiff = 0;
+    for (let i = 0; i < ours.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ours[i] - theirs[i]));
+    assert.ok(maxDiff < 1e-4, `max logit difference ${maxDiff}`);
+    model.dispose();
+    assert.ok(existsSync(join(dir, 'tokenizer.json')));
   }
 });
 
@@ -199,5 +236,9 @@ test('a model without biases: none in the weight table, zeros in the file, refus
   assert.deepEqual([...back.weights.keys()].sort(), [...names].sort());
   file.get('transformer.ln_f.bias')!.data[3] = 0.25;
   writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(file, { format: 'pt' }));
-  assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), (e: unknown) => isUserError(e) && /transformer\.ln_f\.bias is not zero, but config\.json says the model has no biases/.test((e as Error).message));
+  assert.throws(
+    () => readCheckpoint(dir, { withOptimizer: false }),
+    (e: unknown) =>
+      isUserError(e) && /transformer\.ln_f\.bias is not zero, but config\.json says the model has no biases/.test((e as Error).message),
+  );
 });

@@ -36,7 +36,8 @@ test('ZWJ emoji, ZWNJ, RTL and combining marks survive the default clean', () =>
 });
 
 test('optional rules: markup, urls, front matter, emoji — each counted', () => {
-  const md = '---\ntitle: 연설\n---\n# 제목 Heading\n\nSome **bold** and *italic* and `code`, a [link](http://x.y) and <b>tag</b> &amp; more.\n> 인용문\n- item\n';
+  const md =
+    '---\ntitle: 연설\n---\n# 제목 Heading\n\nSome **bold** and *italic* and `code`, a [link](http://x.y) and <b>tag</b> &amp; more.\n> 인용문\n- item\n';
   const { text, report } = cleanText(md, parseCleanRules('front-matter,markup'));
   assert.equal(text, '제목 Heading\n\nSome bold and italic and code, a link and tag & more.\n인용문\nitem\n');
   assert.equal(count(report, 'front-matter'), 1);
@@ -48,7 +49,10 @@ test('optional rules: markup, urls, front matter, emoji — each counted', () =>
   const emoji = cleanText('좋아요 👍🏽 가족 👩‍👩‍👧 국기 🇰🇷 하트 ❤️ 끝\n', { emoji: true });
   assert.equal(emoji.text, '좋아요 가족 국기 하트 끝\n');
   assert.equal(count(emoji.report, 'emoji'), 4);
-  assert.equal(cleanText('plain text, no rules on\n').report.steps.some((s) => s.rule === 'markup'), false);
+  assert.equal(
+    cleanText('plain text, no rules on\n').report.steps.some((s) => s.rule === 'markup'),
+    false,
+  );
 });
 
 test('cleaning is idempotent', () => {
@@ -60,7 +64,10 @@ test('cleaning is idempotent', () => {
 });
 
 test('unknown rule names are refused, listing the valid ones', () => {
-  assert.throws(() => parseCleanRules('markup,html'), (e: unknown) => isUserError(e) && /unknown clean rule "html".*front-matter, markup, urls, emoji/.test((e as Error).message));
+  assert.throws(
+    () => parseCleanRules('markup,html'),
+    (e: unknown) => isUserError(e) && /unknown clean rule "html".*front-matter, markup, urls, emoji/.test((e as Error).message),
+  );
 });
 
 test('readCorpus: every unusable file gets one clear reason', () => {
@@ -72,7 +79,11 @@ test('readCorpus: every unusable file gets one clear reason', () => {
       return p;
     };
     const err = (path: string, re: RegExp, opts?: { maxBytes?: number }) =>
-      assert.throws(() => readCorpus(path, opts), (e: unknown) => isUserError(e) && re.test((e as Error).message), String(re));
+      assert.throws(
+        () => readCorpus(path, opts),
+        (e: unknown) => isUserError(e) && re.test((e as Error).message),
+        String(re),
+      );
     err(join(dir, 'missing.txt'), /no such file/);
     mkdirSync(join(dir, 'folder'));
     err(join(dir, 'folder'), /is a folder: pass a text file/);

@@ -31,21 +31,43 @@ function assertUserError(args: string[], re: RegExp) {
   assert.match(lines[0], re);
 }
 
-test('quantize: int8 checkpoint + report on the run\'s held-out text; eval and generate load it; bad input is one line, exit 2', () => {
+test("quantize: int8 checkpoint + report on the run's held-out text; eval and generate load it; bad input is one line, exit 2", () => {
   const run = join(dir, 'run');
-  const train = cli(['train', KOREAN, '-o', run, ...SMALL, '--tokenizer', 'bpe', '--vocab-size', '400', '--max-steps', '40', '--backend', 'wasm', '--json']);
+  const train = cli([
+    'train',
+    KOREAN,
+    '-o',
+    run,
+    ...SMALL,
+    '--tokenizer',
+    'bpe',
+    '--vocab-size',
+    '400',
+    '--max-steps',
+    '40',
+    '--backend',
+    'wasm',
+    '--json',
+  ]);
   assert.equal(train.code, 0, train.stderr);
   const out = join(dir, 'int8');
   const r = cli(['quantize', run, '-o', out, '--json', '--backend', 'wasm']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  for (const k of ['bytes_fp32', 'bytes_int8', 'loss_fp32', 'loss_int8', 'top1_agreement', 'kl']) assert.equal(typeof report[k], 'number', k);
+  for (const k of ['bytes_fp32', 'bytes_int8', 'loss_fp32', 'loss_int8', 'top1_agreement', 'kl'])
+    assert.equal(typeof report[k], 'number', k);
   assert.ok(report.bytes_int8 < report.bytes_fp32);
   assert.ok(report.loss_fp32 > 1 && Math.abs(report.loss_int8 - report.loss_fp32) < 0.05, JSON.stringify(report));
   assert.ok(report.top1_agreement > 0.9 && report.top1_agreement <= 1);
   assert.ok(report.kl >= 0 && report.kl < 0.01);
   assert.match(report.eval_text, /held-out/);
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model-int8.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    'config.json',
+    'generation_config.json',
+    'model-int8.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   const evalInt8 = cli(['eval', out, KOREAN, '--json', '--backend', 'wasm']);
   const evalFp32 = cli(['eval', run, KOREAN, '--json', '--backend', 'wasm']);
   assert.equal(evalInt8.code, 0, evalInt8.stderr);
@@ -217,12 +239,23 @@ test('finetune (full) with --unseen extend grows a char vocabulary; mistakes are
 test('finetune on a big base (context over 256) trains on 256-token windows, 4 a batch, by default; --context and --batch override; the model keeps its context', () => {
   const text = writeText('ko3.txt', readFileSync(KOREAN, 'utf8').slice(0, 8000));
   const bpe = trainTokenizer(readFileSync(KOREAN, 'utf8').slice(0, 6000), { kind: 'bpe', vocabSize: 300 });
-  const c: ModelConfig = { vocabSize: bpe.vocabSize, context: 512, layers: 1, heads: 2, width: 32, norm: 'layernorm', dropout: 0, bias: true };
+  const c: ModelConfig = {
+    vocabSize: bpe.vocabSize,
+    context: 512,
+    layers: 1,
+    heads: 2,
+    width: 32,
+    norm: 'layernorm',
+    dropout: 0,
+    bias: true,
+  };
   const base = writeGpt2Folder(join(dir, 'big-base'), c, randomWeights(c, 3), bpe.toJSON());
   const start = (args: string[]) => {
     const r = cli(['finetune', base, text, ...args, '--max-steps', '2', '--backend', 'wasm', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    return events(r.stdout)[0] as { plan: { model: { context: number }; options: { context?: number; batch: number }; stepsPerEpoch: number; trainTokens: number } };
+    return events(r.stdout)[0] as {
+      plan: { model: { context: number }; options: { context?: number; batch: number }; stepsPerEpoch: number; trainTokens: number };
+    };
   };
   const byDefault = start(['-o', join(dir, 'big-default'), '--lora']);
   assert.equal(byDefault.plan.model.context, 512, 'the model keeps its 512 positions');
@@ -233,15 +266,26 @@ test('finetune on a big base (context over 256) trains on 256-token windows, 4 a
   assert.equal(asked.plan.options.context, 64);
   assert.equal(asked.plan.options.batch, 2);
   const ckpt = join(dir, 'big-asked', 'checkpoints', readdirSync(join(dir, 'big-asked', 'checkpoints'))[0]);
-  assert.equal(JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')).n_positions, 512, 'full fine-tuning on short windows writes the whole model');
+  assert.equal(
+    JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')).n_positions,
+    512,
+    'full fine-tuning on short windows writes the whole model',
+  );
   const resumed = cli(['train', text, '--resume', join(dir, 'big-asked'), '--max-steps', '3', '--backend', 'wasm', '--json']);
   assert.equal(resumed.code, 0, resumed.stderr);
-  assert.equal((events(resumed.stdout)[0] as { plan: { options: { context?: number } } }).plan.options.context, 64, 'resume keeps the window');
-  assertUserError(['finetune', base, text, '-o', join(dir, 'big-x'), '--context', '1024'], /--context must be a whole number from 1 to the model's context, 512 \(got 1024\)/);
+  assert.equal(
+    (events(resumed.stdout)[0] as { plan: { options: { context?: number } } }).plan.options.context,
+    64,
+    'resume keeps the window',
+  );
+  assertUserError(
+    ['finetune', base, text, '-o', join(dir, 'big-x'), '--context', '1024'],
+    /--context must be a whole number from 1 to the model's context, 512 \(got 1024\)/,
+  );
   assert.ok(!existsSync(join(dir, 'big-x')));
 });
 
-test('finetune on a small base keeps its context and the base run\'s batch', () => {
+test("finetune on a small base keeps its context and the base run's batch", () => {
   const english = writeText('en4.txt', readFileSync(ENGLISH_FILE, 'utf8').slice(0, 6000));
   const base = join(dir, 'char-base4');
   assert.equal(cli(['train', english, '-o', base, ...SMALL, '--max-steps', '2', '--backend', 'wasm']).code, 0);

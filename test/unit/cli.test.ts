@@ -66,7 +66,10 @@ test('train --json streams start/step/eval/checkpoint/done; generate and eval re
   const run = join(dir, 'run-ko');
   const r = cli(['train', KOREAN, '-o', run, ...SMALL, '--max-steps', '12', '--eval-every', '6', '--seed', '3', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.deepEqual([...new Set(events.map((e) => e.type))], ['start', 'step', 'eval', 'checkpoint', 'done']);
   const step = events.find((e) => e.type === 'step');
   for (const k of ['step', 'epoch', 'loss', 'lr', 'tokens_per_s']) assert.equal(typeof step[k], 'number', k);
@@ -82,7 +85,10 @@ test('train --json streams start/step/eval/checkpoint/done; generate and eval re
   const gen = JSON.parse(g.stdout);
   assert.equal(gen.tokens, 10);
   assert.equal(typeof gen.text, 'string');
-  assert.equal(JSON.parse(cli(['generate', run, '--prompt', '대한민국', '--max-tokens', '10', '--seed', '1', '--json']).stdout).text, gen.text);
+  assert.equal(
+    JSON.parse(cli(['generate', run, '--prompt', '대한민국', '--max-tokens', '10', '--seed', '1', '--json']).stdout).text,
+    gen.text,
+  );
   const plain = cli(['generate', run, '--prompt', '대한', '--max-tokens', '5']);
   assert.equal(plain.code, 0);
   assert.ok(plain.stdout.startsWith('대한'));
@@ -109,16 +115,25 @@ test('Ctrl-C during train writes a checkpoint and exits 130; --resume finishes t
   });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 130);
-  const events = out.trim().split('\n').map((l) => JSON.parse(l));
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const done = events.at(-1);
   assert.equal(done.type, 'done');
   assert.equal(done.reason, 'cancelled');
   assert.ok(existsSync(join(done.checkpoint, 'model.safetensors')));
   const r = cli(['train', ENGLISH, '--resume', run, '--max-steps', String(done.step + 3), '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const resumed = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const resumed = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(resumed[0].resumed_from, done.checkpoint);
-  assert.deepEqual(resumed.filter((e) => e.type === 'step').map((e) => e.step), [done.step + 1, done.step + 2, done.step + 3]);
+  assert.deepEqual(
+    resumed.filter((e) => e.type === 'step').map((e) => e.step),
+    [done.step + 1, done.step + 2, done.step + 3],
+  );
 });
 
 test('bench --json prints the contract fields', () => {
@@ -140,7 +155,10 @@ test('bench --profile: one step by kernel, only real kernels counted, our kernel
   assert.ok(!names.includes('forward'), names.join(','));
   // GELU, layer norm and softmax run in our kernels, so tfjs's Tanh, Rsqrt and Softmax never do
   for (const k of ['Tanh', 'Rsqrt', 'Softmax']) assert.ok(!names.includes(k), `${k} ran: ${names.join(',')}`);
-  assert.equal(p.kernelCalls, p.byKernel.reduce((n: number, k: { calls: number }) => n + k.calls, 0));
+  assert.equal(
+    p.kernelCalls,
+    p.byKernel.reduce((n: number, k: { calls: number }) => n + k.calls, 0),
+  );
   assert.ok(p.kernelMs > 0 && p.kernelMs < p.wallMs, `${p.kernelMs} of ${p.wallMs} ms`);
 });
 
@@ -200,7 +218,10 @@ test('every command answers --help with its usage and each of its options (exit 
     assert.ok(usage.stdout.includes(`corpus-lab ${command}`), command);
   }
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
-  assert.ok(readme.includes('```\n' + usage.stdout + '```'), 'README.md holds the output of `corpus-lab help` in a code block (regenerate it)');
+  assert.ok(
+    readme.includes('```\n' + usage.stdout + '```'),
+    'README.md holds the output of `corpus-lab help` in a code block (regenerate it)',
+  );
 });
 
 test('--bias false: trains without biases, reads back as GPT-2 with zero biases, and is refused when not true|false', () => {
@@ -209,7 +230,9 @@ test('--bias false: trains without biases, reads back as GPT-2 with zero biases,
   assert.equal(r.code, 0, r.stderr);
   const start = JSON.parse(r.stdout.split('\n')[0]);
   assert.equal(start.plan.model.bias, false);
-  const withBias = JSON.parse(cli(['train', KOREAN, '-o', join(dir, 'run-bias'), ...SMALL, '--max-steps', '1', '--json']).stdout.split('\n')[0]);
+  const withBias = JSON.parse(
+    cli(['train', KOREAN, '-o', join(dir, 'run-bias'), ...SMALL, '--max-steps', '1', '--json']).stdout.split('\n')[0],
+  );
   assert.ok(start.params < withBias.params, `${start.params} < ${withBias.params}`);
   const ckpt = readdirSync(join(run, 'checkpoints')).map((n) => join(run, 'checkpoints', n))[0];
   assert.equal(JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')).corpus_lab.bias, false);

@@ -20,8 +20,14 @@ test('rng: same seed, same sequence; different seeds differ; values in [0,1)', (
   const b = new Rng(42);
   const c = new Rng(43);
   const xs = Array.from({ length: 1000 }, () => a.next());
-  assert.deepEqual(xs, Array.from({ length: 1000 }, () => b.next()));
-  assert.notDeepEqual(xs.slice(0, 10), Array.from({ length: 10 }, () => c.next()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 1000 }, () => b.next()),
+  );
+  assert.notDeepEqual(
+    xs.slice(0, 10),
+    Array.from({ length: 10 }, () => c.next()),
+  );
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean}`);
@@ -110,7 +116,10 @@ test('model config: exact parameter counts, presets, validation', () => {
   assert.equal(parameterCount(tiny), 809_856);
   assert.equal(parameterCount({ ...tiny, norm: 'dyt' }), 809_856 + 4 * 2 + 1);
   assert.equal(presetNamed('small').layers, 6);
-  assert.throws(() => presetNamed('huge'), (e: unknown) => isUserError(e) && /unknown preset "huge".*tiny, small/.test((e as Error).message));
+  assert.throws(
+    () => presetNamed('huge'),
+    (e: unknown) => isUserError(e) && /unknown preset "huge".*tiny, small/.test((e as Error).message),
+  );
   for (const bad of [{ heads: 3 }, { layers: 0 }, { width: -1 }, { context: NaN }, { dropout: 1 }, { norm: 'rms' }]) {
     assert.throws(() => validateModelConfig({ ...tiny, ...(bad as Partial<ModelConfig>) }), isUserError, JSON.stringify(bad));
   }

@@ -19,10 +19,13 @@ const KOREAN = join(REPO, 'test/fixtures/speech-ko.txt');
 // Short epochs (a checkpoint every couple of steps) so that kills often land inside a checkpoint write.
 const SMALL = { layers: 1, heads: 2, width: 32, context: 16, batch: 32, seed: 11, backend: 'wasm' as const };
 
-
 async function train(req: TrainRequest) {
   const events: TrainEvent[] = [];
-  const result = await runTrainJob(req, (e) => events.push(e), () => false);
+  const result = await runTrainJob(
+    req,
+    (e) => events.push(e),
+    () => false,
+  );
   return { result, events };
 }
 
@@ -54,7 +57,10 @@ async function failWritesAfterCheckpoint(root: string, nth: number, code: string
   }
 }
 
-const stepLosses = (runDir: string) => readMetrics(runDir).filter((m) => m.type === 'step').map((m) => [m.step, m.loss]);
+const stepLosses = (runDir: string) =>
+  readMetrics(runDir)
+    .filter((m) => m.type === 'step')
+    .map((m) => [m.step, m.loss]);
 
 test('SIGKILL at random moments (also mid-checkpoint): the newest checkpoint loads and resume gives the uninterrupted losses', async () => {
   const root = tempDir();
@@ -68,7 +74,29 @@ test('SIGKILL at random moments (also mid-checkpoint): the newest checkpoint loa
     let killedWithCheckpoint = 0;
     for (let trial = 0; trial < 8; trial++) {
       const run = join(root, `killed-${trial}`);
-      const args = ['train', KOREAN, '-o', run, '--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '32', '--seed', '11', '--max-steps', String(steps), '--backend', 'wasm', '--json'];
+      const args = [
+        'train',
+        KOREAN,
+        '-o',
+        run,
+        '--layers',
+        '1',
+        '--heads',
+        '2',
+        '--width',
+        '32',
+        '--context',
+        '16',
+        '--batch',
+        '32',
+        '--seed',
+        '11',
+        '--max-steps',
+        String(steps),
+        '--backend',
+        'wasm',
+        '--json',
+      ];
       const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
       let steps0 = 0;
       // Kill after a random number of logged steps plus a random sub-step delay.
@@ -108,7 +136,10 @@ test('disk full during a checkpoint: clear error, previous checkpoint intact, no
     assert.equal(listed.length, 2);
     readCheckpoint(resolveCheckpoint(run), { withOptimizer: true });
     assert.equal(resolveCheckpoint(run), listed[1].dir);
-    assert.deepEqual(readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')), []);
+    assert.deepEqual(
+      readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')),
+      [],
+    );
     // run.json could not be updated on the full disk, but it is whole (atomic writes).
     assert.equal(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).status, 'training');
   } finally {
@@ -121,8 +152,14 @@ test('an absurd learning rate: training stops naming the step, the last finite c
   try {
     const run = join(root, 'run');
     await assert.rejects(
-      runTrainJob({ ...SMALL, corpusPath: KOREAN, runDir: run, lr: 100, maxSteps: 400 }, () => {}, () => false),
-      userError(/training diverged at step \d+ \(learning rate [\d.e+]+\): the loss is .* the last good checkpoint is kept .* lower --lr \(try 10\)/),
+      runTrainJob(
+        { ...SMALL, corpusPath: KOREAN, runDir: run, lr: 100, maxSteps: 400 },
+        () => {},
+        () => false,
+      ),
+      userError(
+        /training diverged at step \d+ \(learning rate [\d.e+]+\): the loss is .* the last good checkpoint is kept .* lower --lr \(try 10\)/,
+      ),
     );
     const listed = listCheckpoints(run);
     assert.ok(listed.length > 0);
@@ -137,11 +174,18 @@ test('a configuration that cannot fit in memory is refused up front, saying how 
   const root = tempDir();
   try {
     await assert.rejects(
-      runTrainJob({ corpusPath: KOREAN, runDir: join(root, 'huge'), layers: 48, heads: 16, width: 2048, context: 512, batch: 64, backend: 'wasm' }, () => {}, () => false),
+      runTrainJob(
+        { corpusPath: KOREAN, runDir: join(root, 'huge'), layers: 48, heads: 16, width: 2048, context: 512, batch: 64, backend: 'wasm' },
+        () => {},
+        () => false,
+      ),
       userError(/needs about \d+(\.\d)? [GT]B to train .* more than the 3\.5 GB available to the wasm backend/),
     );
     assert.equal(existsSync(join(root, 'huge')), false);
-    assert.throws(() => checkTrainingFits(10 * 1024 ** 3, 'tensorflow', 8 * 1024 ** 3), userError(/needs about 10 GB .* more than the 6\.4 GB available: /));
+    assert.throws(
+      () => checkTrainingFits(10 * 1024 ** 3, 'tensorflow', 8 * 1024 ** 3),
+      userError(/needs about 10 GB .* more than the 6\.4 GB available: /),
+    );
     checkTrainingFits(100 * 1024 ** 2, 'wasm', 8 * 1024 ** 3);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -156,16 +200,38 @@ test('hostile corpora: huge, one character, RTL/combining/ZWJ, mixed Korean-Engl
     ftruncateSync(fd, 200 * 1024 * 1024);
     closeSync(fd);
     const t0 = performance.now();
-    await assert.rejects(runTrainJob({ corpusPath: huge }, () => {}, () => false), userError(/is 200 MB, over the 64 MB limit: train on a part of it/));
+    await assert.rejects(
+      runTrainJob(
+        { corpusPath: huge },
+        () => {},
+        () => false,
+      ),
+      userError(/is 200 MB, over the 64 MB limit: train on a part of it/),
+    );
     assert.ok(performance.now() - t0 < 2000, 'refused without reading it');
     const one = join(root, 'one.txt');
     writeFileSync(one, '가');
-    await assert.rejects(runTrainJob({ corpusPath: one, runDir: join(root, 'r1') }, () => {}, () => false), userError(/the corpus has 1 tokens, too few for context 64/));
+    await assert.rejects(
+      runTrainJob(
+        { corpusPath: one, runDir: join(root, 'r1') },
+        () => {},
+        () => false,
+      ),
+      userError(/the corpus has 1 tokens, too few for context 64/),
+    );
     const mixed = join(root, 'mixed.txt');
     const line = 'שָׁלוֹם עֲלֵיכֶם · مرحبا بالعالم · e\u0301te\u0301 · 👩‍👩‍👧 family · 대한민국 Korea 123 · ';
     writeFileSync(mixed, (line + '\n').repeat(60));
     for (const tokenizer of ['char', 'bpe'] as const) {
-      const { result } = await train({ ...SMALL, batch: 4, corpusPath: mixed, runDir: join(root, `mixed-${tokenizer}`), tokenizer, vocabSize: tokenizer === 'bpe' ? 300 : undefined, maxSteps: 5 });
+      const { result } = await train({
+        ...SMALL,
+        batch: 4,
+        corpusPath: mixed,
+        runDir: join(root, `mixed-${tokenizer}`),
+        tokenizer,
+        vocabSize: tokenizer === 'bpe' ? 300 : undefined,
+        maxSteps: 5,
+      });
       assert.equal(result.reason, 'completed');
     }
   } finally {
@@ -177,10 +243,16 @@ test('a read-only output folder during a checkpoint: clear error, the previous c
   const root = tempDir();
   try {
     const { error, run } = await failWritesAfterCheckpoint(root, 1, 'EROFS');
-    assert.ok(userError(/cannot write to .*checkpoints \(read-only or no permission\); what was there before is intact/)(error), String(error));
+    assert.ok(
+      userError(/cannot write to .*checkpoints \(read-only or no permission\); what was there before is intact/)(error),
+      String(error),
+    );
     assert.equal(listCheckpoints(run).length, 1);
     readCheckpoint(resolveCheckpoint(run), { withOptimizer: true });
-    assert.deepEqual(readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')), []);
+    assert.deepEqual(
+      readdirSync(join(run, 'checkpoints')).filter((n) => n.startsWith('.')),
+      [],
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

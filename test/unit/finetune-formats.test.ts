@@ -13,7 +13,17 @@ import { Rng } from '../../src/core/rng';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { readModelFolder, modelTokenizerFile } from '../../src/core/model-folder';
 import { dequantizeMatrix, encodeInt8Weights, quantizeMatrix, readInt8Weights, Q8_0_BLOCK } from '../../src/core/int8';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LoraAdapter, adapterFiles, baseRecord, matchTargets, mergeLora, loraModuleShapes, readAdapterSettings } from '../../src/core/lora-adapter';
+import {
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  LoraAdapter,
+  adapterFiles,
+  baseRecord,
+  matchTargets,
+  mergeLora,
+  loraModuleShapes,
+  readAdapterSettings,
+} from '../../src/core/lora-adapter';
 import { gpt2FolderFiles, int8FolderFiles, mergeAdapter } from '../../src/core/export-folder';
 import { writeDirAtomic } from '../../src/core/atomic-write';
 import { loadModel } from '../../src/worker/jobs/load-model';
@@ -30,10 +40,24 @@ const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e a
 
 /** A byte-level BPE like GPT-2's (with <|endoftext|>), trained on Korean and English. */
 const bpe = trainTokenizer(KOREAN.slice(0, 6000) + ENGLISH.slice(0, 6000), { kind: 'bpe', vocabSize: 300 });
-const config: ModelConfig = { vocabSize: bpe.vocabSize, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias: true };
+const config: ModelConfig = {
+  vocabSize: bpe.vocabSize,
+  context: 16,
+  layers: 2,
+  heads: 4,
+  width: 32,
+  norm: 'layernorm',
+  dropout: 0,
+  bias: true,
+};
 
 /** A Hugging Face GPT-2 folder under the test's root (test/gpt2-folder.ts writeGpt2Folder). */
-function hfFolder(name: string, weights: NamedTensors, style: 'bare' | 'prefixed', opts: { tokenizerJson?: string; lmHead?: HostTensor; configExtra?: Record<string, unknown>; c?: ModelConfig } = {}): string {
+function hfFolder(
+  name: string,
+  weights: NamedTensors,
+  style: 'bare' | 'prefixed',
+  opts: { tokenizerJson?: string; lmHead?: HostTensor; configExtra?: Record<string, unknown>; c?: ModelConfig } = {},
+): string {
   return writeGpt2Folder(join(root, name), opts.c ?? config, weights, opts.tokenizerJson ?? bpe.toJSON(), { style, ...opts });
 }
 
@@ -51,7 +75,11 @@ async function ourLogits(path: string, ids: number[]): Promise<Float32Array> {
 
 const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
 function torchLogits(dir: string, ids: number[], adapter?: string): Float32Array {
-  const out = execFileSync('/usr/bin/python3', [join(REPO, 'test/reference/gpt2_logits.py'), dir, JSON.stringify(ids), ...(adapter ? [adapter] : [])], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [join(REPO, 'test/reference/gpt2_logits.py'), dir, JSON.stringify(ids), ...(adapter ? [adapter] : [])],
+    { encoding: 'utf8', maxBuffer: 1 << 28 },
+  );
   return Float32Array.from((JSON.parse(out).logits as number[][]).flat());
 }
 
@@ -131,13 +159,28 @@ test('a folder with a KoGPT2-style tokenizer (not GPT-2 byte-level) generates Ko
   // Metaspace BPE over characters with byte fallback, as KoGPT2's tokenizer.json is built.
   const vocab: Record<string, number> = { '<unk>': 0, '</s>': 1 };
   for (let b = 0; b < 256; b++) vocab[`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`] = Object.keys(vocab).length;
-  for (const ch of [...new Set(KOREAN.slice(0, 4000).replace(/ /g, '▁').replace(/\n/g, ''))].sort()) vocab[ch] ??= Object.keys(vocab).length;
+  for (const ch of [...new Set(KOREAN.slice(0, 4000).replace(/ /g, '▁').replace(/\n/g, ''))].sort())
+    vocab[ch] ??= Object.keys(vocab).length;
   const json = JSON.stringify({
-    version: '1.0', truncation: null, padding: null,
+    version: '1.0',
+    truncation: null,
+    padding: null,
     added_tokens: [{ id: 1, content: '</s>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
-    normalizer: null, pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }, post_processor: null,
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    post_processor: null,
     decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges: [],
+    },
   });
   const tok = Tokenizer.fromJSON(json);
   assert.equal(tok.kind, 'imported');
@@ -147,7 +190,14 @@ test('a folder with a KoGPT2-style tokenizer (not GPT-2 byte-level) generates Ko
   const loaded = await loadModel(dir, 'wasm');
   try {
     assert.equal(loaded.tokenizer.kind, 'imported');
-    const r = await generate(loaded.model, loaded.tokenizer, '대한민국은', { maxTokens: 12, temperature: 1, topK: 0, topP: 1, seed: 5, stop: [] });
+    const r = await generate(loaded.model, loaded.tokenizer, '대한민국은', {
+      maxTokens: 12,
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      seed: 5,
+      stop: [],
+    });
     assert.equal(r.tokens, 12);
     assert.ok(!r.text.includes('\uFFFD'), JSON.stringify(r.text));
   } finally {
@@ -157,16 +207,50 @@ test('a folder with a KoGPT2-style tokenizer (not GPT-2 byte-level) generates Ko
 
 test('every checkpoint folder also has tokenizer_config.json and generation_config.json', () => {
   const weights = randomWeights(config, 4);
-  const optimizer: NamedTensors = new Map([...weights].flatMap(([n, w]) => [[`m.${n}`, w], [`v.${n}`, w]] as const));
-  const dir = writeCheckpoint(join(root, 'run-side'), 'epoch-0001', { config, weights, optimizer, trainerState: { step: 1, epoch: 1, cursor: 0, seed: 1, best_val_loss: null, rng: {} }, tokenizerJson: bpe.toJSON(), tokenizerKind: 'bpe' });
+  const optimizer: NamedTensors = new Map(
+    [...weights].flatMap(
+      ([n, w]) =>
+        [
+          [`m.${n}`, w],
+          [`v.${n}`, w],
+        ] as const,
+    ),
+  );
+  const dir = writeCheckpoint(join(root, 'run-side'), 'epoch-0001', {
+    config,
+    weights,
+    optimizer,
+    trainerState: { step: 1, epoch: 1, cursor: 0, seed: 1, best_val_loss: null, rng: {} },
+    tokenizerJson: bpe.toJSON(),
+    tokenizerKind: 'bpe',
+  });
   const eot = bpe.vocabSize - 1;
-  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')), { tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: 16, clean_up_tokenization_spaces: false, bos_token: '<|endoftext|>', eos_token: '<|endoftext|>' });
-  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')), { _from_model_config: true, max_length: 16, bos_token_id: eot, eos_token_id: eot });
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')), {
+    tokenizer_class: 'PreTrainedTokenizerFast',
+    model_max_length: 16,
+    clean_up_tokenization_spaces: false,
+    bos_token: '<|endoftext|>',
+    eos_token: '<|endoftext|>',
+  });
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')), {
+    _from_model_config: true,
+    max_length: 16,
+    bos_token_id: eot,
+    eos_token_id: eot,
+  });
   assert.equal(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')).eos_token_id, eot);
-  const files = gpt2FolderFiles({ config, weights, tokenizerJson: trainTokenizer('가나다', { kind: 'char' }).toJSON(), tokenizerKind: 'char' });
+  const files = gpt2FolderFiles({
+    config,
+    weights,
+    tokenizerJson: trainTokenizer('가나다', { kind: 'char' }).toJSON(),
+    tokenizerKind: 'char',
+  });
   assert.deepEqual(JSON.parse(files['tokenizer_config.json'] as string).unk_token, '<unk>');
   assert.equal(JSON.parse(files['generation_config.json'] as string).eos_token_id, undefined);
-  assert.throws(() => gpt2FolderFiles({ config: { ...config, norm: 'dyt' }, weights, tokenizerJson: bpe.toJSON(), tokenizerKind: 'bpe' }), userError(/Dynamic Tanh.*cannot represent/));
+  assert.throws(
+    () => gpt2FolderFiles({ config: { ...config, norm: 'dyt' }, weights, tokenizerJson: bpe.toJSON(), tokenizerKind: 'bpe' }),
+    userError(/Dynamic Tanh.*cannot represent/),
+  );
 });
 
 test('int8: round-trip error ≤ scale/2 per weight, per channel and in Q8_0 blocks (ragged last block, zero channel)', () => {
@@ -205,14 +289,20 @@ test('int8 checkpoint file: I8 matrices + F32 scales, everything else F32; loads
   const header = JSON.parse(raw.subarray(8, 8 + Number(raw.readBigUInt64LE(0))).toString('utf8'));
   assert.deepEqual(header.__metadata__, { format: 'corpus-lab-int8', scheme: 'channel' });
   assert.equal(header['transformer.h.1.mlp.c_fc.weight'].dtype, 'I8');
-  assert.deepEqual(header['transformer.h.1.mlp.c_fc.weight_scale'], { ...header['transformer.h.1.mlp.c_fc.weight_scale'], dtype: 'F32', shape: [128] });
-  for (const n of ['transformer.wte.weight', 'transformer.wpe.weight', 'transformer.ln_f.weight', 'transformer.h.0.attn.c_attn.bias']) assert.equal(header[n].dtype, 'F32', n);
+  assert.deepEqual(header['transformer.h.1.mlp.c_fc.weight_scale'], {
+    ...header['transformer.h.1.mlp.c_fc.weight_scale'],
+    dtype: 'F32',
+    shape: [128],
+  });
+  for (const n of ['transformer.wte.weight', 'transformer.wpe.weight', 'transformer.ln_f.weight', 'transformer.h.0.attn.c_attn.bias'])
+    assert.equal(header[n].dtype, 'F32', n);
   const m = readModelFolder(dir);
   assert.equal(m.kind, 'int8');
   assert.equal(m.int8Scheme, 'channel');
   for (const [n, w] of baseWeights) {
     const got = m.weights.get(n)!;
-    if (n.endsWith('c_fc.weight') || n.endsWith('c_attn.weight') || n.endsWith('c_proj.weight')) assert.ok(maxDiff(got.data, w.data) < 0.01, n);
+    if (n.endsWith('c_fc.weight') || n.endsWith('c_attn.weight') || n.endsWith('c_proj.weight'))
+      assert.ok(maxDiff(got.data, w.data) < 0.01, n);
     else assert.deepEqual(got.data, w.data, n);
   }
   const file = readSafetensors(path, { dtypes: ['F32', 'I8'] });
@@ -227,10 +317,26 @@ test('int8 checkpoint file: I8 matrices + F32 scales, everything else F32; loads
     [(_f, _i, meta) => (meta.format = 'pt'), /not a Corpus Lab int8 file/],
     [(_f, _i, meta) => (meta.scheme = 'q4_k'), /unknown int8 scheme "q4_k"/],
     [(f) => f.delete('transformer.h.0.attn.c_proj.weight_scale'), /missing 1 tensor.*c_proj\.weight_scale/],
-    [(f) => f.set('transformer.h.0.mlp.c_fc.weight_scale', { shape: [2, 128], data: new Float32Array(256) }), /c_fc\.weight_scale has shape \[2, 128\]/],
-    [(f, i8) => { const q = i8.get('transformer.h.0.attn.c_attn.weight')!; i8.delete('transformer.h.0.attn.c_attn.weight'); f.set('transformer.h.0.attn.c_attn.weight', { shape: q.shape, data: Float32Array.from(q.data) }); }, /c_attn\.weight is F32, expected I8/],
-    [(f) => f.set('transformer.h.1.attn.c_attn.weight_scale', { shape: [96], data: new Float32Array(96).fill(-1) }), /negative or non-finite scale/],
-    [(f) => f.set('transformer.h.1.attn.c_attn.weight_scale', { shape: [96], data: new Float32Array(96).fill(NaN) }), /negative or non-finite scale/],
+    [
+      (f) => f.set('transformer.h.0.mlp.c_fc.weight_scale', { shape: [2, 128], data: new Float32Array(256) }),
+      /c_fc\.weight_scale has shape \[2, 128\]/,
+    ],
+    [
+      (f, i8) => {
+        const q = i8.get('transformer.h.0.attn.c_attn.weight')!;
+        i8.delete('transformer.h.0.attn.c_attn.weight');
+        f.set('transformer.h.0.attn.c_attn.weight', { shape: q.shape, data: Float32Array.from(q.data) });
+      },
+      /c_attn\.weight is F32, expected I8/,
+    ],
+    [
+      (f) => f.set('transformer.h.1.attn.c_attn.weight_scale', { shape: [96], data: new Float32Array(96).fill(-1) }),
+      /negative or non-finite scale/,
+    ],
+    [
+      (f) => f.set('transformer.h.1.attn.c_attn.weight_scale', { shape: [96], data: new Float32Array(96).fill(NaN) }),
+      /negative or non-finite scale/,
+    ],
   ];
   for (const [mutate, re] of cases) {
     rewrite(mutate);
@@ -244,16 +350,30 @@ test('int8 checkpoint file: I8 matrices + F32 scales, everything else F32; loads
   // Each matrix weight goes from 4 bytes to 1; the rest stays (a few hundred scales are added).
   const matrixWeights = [...baseWeights].filter(([n]) => /c_(attn|proj|fc)\.weight$/.test(n)).reduce((a, [, t]) => a + t.data.length, 0);
   const saved = encodeSafetensors(baseWeights).length - encodeInt8Weights(baseWeights, 'channel').length;
-  assert.ok(saved > 3 * matrixWeights - 4 * 600 - 2048 && saved < 3 * matrixWeights, `${saved} bytes saved for ${matrixWeights} matrix weights`);
+  assert.ok(
+    saved > 3 * matrixWeights - 4 * 600 - 2048 && saved < 3 * matrixWeights,
+    `${saved} bytes saved for ${matrixWeights} matrix weights`,
+  );
 });
 
-function randomAdapter(c: ModelConfig, targets: string[], r: number, alpha: number, rslora: boolean, seed: number, zeroB = false): LoraAdapter {
+function randomAdapter(
+  c: ModelConfig,
+  targets: string[],
+  r: number,
+  alpha: number,
+  rslora: boolean,
+  seed: number,
+  zeroB = false,
+): LoraAdapter {
   const rng = new Rng(seed);
   const shapes = loraModuleShapes(c);
   const layers = new Map<string, { a: HostTensor; b: HostTensor }>();
   for (const m of matchTargets(c, targets)) {
     const [inDim, outDim] = shapes.get(m)!;
-    layers.set(m, { a: randomTensor([r, inDim], rng, 0.2), b: zeroB ? { shape: [outDim, r], data: new Float32Array(outDim * r) } : randomTensor([outDim, r], rng, 0.2) });
+    layers.set(m, {
+      a: randomTensor([r, inDim], rng, 0.2),
+      b: zeroB ? { shape: [outDim, r], data: new Float32Array(outDim * r) } : randomTensor([outDim, r], rng, 0.2),
+    });
   }
   return { settings: { r, alpha, rslora, targets, dropout: 0.05 }, layers };
 }
@@ -288,8 +408,17 @@ test("LoRA adapter files are PEFT's: metadata, key names, shapes, sorted adapter
   assert.deepEqual(header['base_model.model.transformer.h.1.attn.c_attn.lora_B.weight'].shape, [96, 4]);
   assert.deepEqual(header['base_model.model.transformer.h.0.mlp.c_proj.lora_A.weight'].shape, [4, 128]);
   assert.deepEqual(header['base_model.model.transformer.h.0.mlp.c_proj.lora_B.weight'].shape, [32, 4]);
-  assert.deepEqual(readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE)), { r: 4, alpha: 8, rslora: false, targets: ['c_attn', 'mlp.c_proj'], dropout: 0.05 });
-  assert.throws(() => matchTargets(config, ['c_atn']), userError(/target "c_atn" matches no module.*attn\.c_attn, attn\.c_proj, mlp\.c_fc, mlp\.c_proj/));
+  assert.deepEqual(readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE)), {
+    r: 4,
+    alpha: 8,
+    rslora: false,
+    targets: ['c_attn', 'mlp.c_proj'],
+    dropout: 0.05,
+  });
+  assert.throws(
+    () => matchTargets(config, ['c_atn']),
+    userError(/target "c_atn" matches no module.*attn\.c_attn, attn\.c_proj, mlp\.c_fc, mlp\.c_proj/),
+  );
   assert.deepEqual(matchTargets(config, ['c_proj']).length, 4, 'c_proj names both projections, as in PEFT');
 });
 
@@ -313,7 +442,13 @@ test('adapter = base + adapter: PyTorch (PEFT-style unmerged) equals our merged 
   const out = join(root, 'merged-b');
   const r = mergeAdapter(dir, out, () => 'bpe');
   assert.equal(r.modules, 8);
-  assert.deepEqual(readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(readdirSync(out).sort(), [
+    'config.json',
+    'generation_config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   assert.equal(readModelFolder(out).kind, 'huggingface');
   assert.equal(maxDiff(await ourLogits(out, ids), merged), 0);
   assert.throws(() => mergeAdapter(dir, out, () => 'bpe'), userError(/already exists/));
@@ -321,7 +456,10 @@ test('adapter = base + adapter: PyTorch (PEFT-style unmerged) equals our merged 
   if (!hasTorch) return t.skip('PyTorch is not installed');
   const peft = torchLogits(base, ids, dir);
   assert.ok(maxDiff(merged, peft) < 1e-4, `ours (merged) vs PyTorch base + adapter: ${maxDiff(merged, peft)}`);
-  assert.ok(maxDiff(torchLogits(out, ids), peft) < 1e-5, `merged folder vs base + adapter, both in PyTorch: ${maxDiff(torchLogits(out, ids), peft)}`);
+  assert.ok(
+    maxDiff(torchLogits(out, ids), peft) < 1e-5,
+    `merged folder vs base + adapter, both in PyTorch: ${maxDiff(torchLogits(out, ids), peft)}`,
+  );
 });
 
 test('an adapter whose B is zero (LoRA at step 0) is exactly the base', async () => {
@@ -376,7 +514,10 @@ test('a changed or missing base, and hostile adapter files, are refused with the
   assert.throws(() => readModelFolder(dir), userError(/the adapter's base model is missing/));
   unlinkSync(join(dir, 'adapter_base.json'));
   assert.throws(() => readModelFolder(dir), userError(/base model this adapter was trained on is unknown/));
-  writeFileSync(join(dir, 'adapter_base.json'), JSON.stringify({ path: '/x', weights_file: '../../etc/passwd', sha256: 'a'.repeat(64), bytes: 1 }));
+  writeFileSync(
+    join(dir, 'adapter_base.json'),
+    JSON.stringify({ path: '/x', weights_file: '../../etc/passwd', sha256: 'a'.repeat(64), bytes: 1 }),
+  );
   assert.throws(() => readModelFolder(dir), userError(/weights_file must be a file name/));
   assert.ok(existsSync(dir));
 });

@@ -92,11 +92,15 @@ test('replay swaps about FRACTION of the rows for windows of the old text, the s
   assert.equal(replayRows(old, 0, 7, 1, batch, context, new Int32Array(batch * context), new Int32Array(batch * context)), 0);
 });
 
-test('the loss chart\'s rows carry the forgetting meter (base_val_loss) of fine-tuning evaluations', () => {
+test("the loss chart's rows carry the forgetting meter (base_val_loss) of fine-tuning evaluations", () => {
   const rows = metricRows([
     { type: 'step', step: 1, loss: 3 },
     { type: 'eval', step: 1, loss: 3, val_loss: 2.5, base_val_loss: 1.75 },
     { type: 'eval', step: 2, loss: 3, val_loss: 2.4 },
   ]);
-  assert.deepEqual(rows, [{ step: 1, loss: 3 }, { step: 1, val_loss: 2.5, base_val_loss: 1.75 }, { step: 2, val_loss: 2.4 }]);
+  assert.deepEqual(rows, [
+    { step: 1, loss: 3 },
+    { step: 1, val_loss: 2.5, base_val_loss: 1.75 },
+    { step: 2, val_loss: 2.4 },
+  ]);
 });

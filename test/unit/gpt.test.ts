@@ -12,9 +12,17 @@ before(async () => {
   await startEngine('wasm');
 });
 
-
 test('matMul gradients equal tfjs stock matMul gradients (2-D and batched)', async () => {
-  for (const [sa, sb] of [[[5, 3], [3, 4]], [[2, 5, 3], [2, 3, 4]]] as const) {
+  for (const [sa, sb] of [
+    [
+      [5, 3],
+      [3, 4],
+    ],
+    [
+      [2, 5, 3],
+      [2, 3, 4],
+    ],
+  ] as const) {
     const a = tf.randomNormal([...sa], 0, 1, 'float32', 1);
     const b = tf.randomNormal([...sb], 0, 1, 'float32', 2);
     const w = tf.randomNormal([...sa.slice(0, -1), sb[sb.length - 1]], 0, 1, 'float32', 3);
@@ -54,7 +62,12 @@ test('loss gradient matches finite differences for a few weights', async () => {
   const y = tf.tensor2d([[1, 4, 1, 5, 9, 2, 6, 5]], [1, 8], 'int32');
   const { grads } = tf.variableGrads(() => model.loss(x, y), [...model.params.values()]);
   const lossNow = async () => (await tf.tidy(() => model.loss(x, y)).data())[0];
-  for (const name of ['transformer.wte.weight', 'transformer.h.1.attn.c_attn.weight', 'transformer.h.0.ln_1.alpha', 'transformer.h.0.mlp.c_fc.bias']) {
+  for (const name of [
+    'transformer.wte.weight',
+    'transformer.h.1.attn.c_attn.weight',
+    'transformer.h.0.ln_1.alpha',
+    'transformer.h.0.mlp.c_fc.bias',
+  ]) {
     const v = model.params.get(name)!;
     const analytic = await grads[v.name].data();
     const values = (await v.data()) as Float32Array;
@@ -135,8 +148,16 @@ test('fused kernels (attention, GELU, layer norm, linear layers, output head): s
   for (const [config, batch] of configs) {
     const model = Gpt.initialise(config, 5);
     const n = batch * config.context;
-    const ids = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 7 + 3) % config.vocabSize), [batch, config.context], 'int32');
-    const targets = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize), [batch, config.context], 'int32');
+    const ids = tf.tensor2d(
+      Array.from({ length: n }, (_, i) => (i * 7 + 3) % config.vocabSize),
+      [batch, config.context],
+      'int32',
+    );
+    const targets = tf.tensor2d(
+      Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize),
+      [batch, config.context],
+      'int32',
+    );
     const vars = [...model.params.values()];
     const run = async (composite: boolean) => {
       model.ops = composite ? TFJS_OPS : KERNEL_OPS;

@@ -12,7 +12,6 @@ import { parseWorkerRequest, parseWorkerResponse } from '../../src/worker/protoc
 import { adapterConfigJson, checkAdapterBase, readAdapterSettings } from '../../src/core/lora-adapter';
 import { REPO, tempDir } from './helpers';
 
-
 /** Random edits of a valid text: byte flips, cuts, duplicated spans, JSON-ish junk. */
 function mutations(valid: string, count: number, seed: number): string[] {
   const rng = new Rng(seed);
@@ -52,7 +51,10 @@ function acceptsOrRefuses(label: string, f: () => unknown): void {
 
 test('fuzz tokenizer.json: every mutation loads and round-trips, or is refused with a UserError', () => {
   const text = readFileSync(join(REPO, 'test/fixtures/speech-ko.txt'), 'utf8').slice(0, 2000);
-  for (const [kind, seed] of [['char', 1], ['bpe', 2]] as const) {
+  for (const [kind, seed] of [
+    ['char', 1],
+    ['bpe', 2],
+  ] as const) {
     const valid = trainTokenizer(text, { kind, vocabSize: kind === 'bpe' ? 300 : undefined }).toJSON();
     for (const m of mutations(valid, 150, seed)) {
       acceptsOrRefuses('tokenizer.json', () => {
@@ -66,7 +68,10 @@ test('fuzz tokenizer.json: every mutation loads and round-trips, or is refused w
 });
 
 test('fuzz config.json and trainer_state.json: usable or refused with a UserError', () => {
-  const config = toGpt2ConfigJson({ vocabSize: 66, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true }, { tokenizer_kind: 'char' });
+  const config = toGpt2ConfigJson(
+    { vocabSize: 66, context: 64, layers: 4, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true },
+    { tokenizer_kind: 'char' },
+  );
   for (const m of mutations(config, 300, 3)) {
     acceptsOrRefuses('config.json', () => {
       const c = fromGpt2ConfigJson(m, 'config.json');
@@ -75,11 +80,23 @@ test('fuzz config.json and trainer_state.json: usable or refused with a UserErro
   }
   const state = JSON.stringify({ step: 10, epoch: 1, cursor: 2, seed: 7, best_val_loss: 2.5, rng: {} });
   for (const m of mutations(state, 300, 4)) acceptsOrRefuses('trainer_state.json', () => parseTrainerState(m, 'trainer_state.json'));
-  assert.throws(() => fromGpt2ConfigJson('{"model_type":"gpt2","vocab_size":1e400}', 'config.json'), (e: unknown) => isUserError(e) && /vocab_size must be a whole number/.test((e as Error).message));
+  assert.throws(
+    () => fromGpt2ConfigJson('{"model_type":"gpt2","vocab_size":1e400}', 'config.json'),
+    (e: unknown) => isUserError(e) && /vocab_size must be a whole number/.test((e as Error).message),
+  );
 });
 
 test('webview and worker messages: malformed ones are rejected, well-formed ones pass', () => {
-  const bad: unknown[] = [null, 42, 'ready', [], {}, { type: 'pickOverlay', extra: 1 }, { type: 'evil' }, { type: 'ready', __proto__: { x: 1 } }];
+  const bad: unknown[] = [
+    null,
+    42,
+    'ready',
+    [],
+    {},
+    { type: 'pickOverlay', extra: 1 },
+    { type: 'evil' },
+    { type: 'ready', __proto__: { x: 1 } },
+  ];
   assert.deepEqual(parseFromChart({ type: 'ready' }), { type: 'ready' });
   assert.deepEqual(parseFromTokens({ type: 'ready' }), { type: 'ready' });
   for (const m of bad.slice(0, 6)) assert.equal(parseFromTokens(m), undefined);
@@ -124,8 +141,11 @@ test('fuzz an imported (Metaspace, byte-fallback) tokenizer.json: loads and roun
   for (const ch of '대한민국헌법Korea') vocab[ch] ??= Object.keys(vocab).length;
   vocab['▁대'] = Object.keys(vocab).length;
   const valid = JSON.stringify({
-    version: '1.0', added_tokens: [{ id: 1, content: '</s>', special: true }], normalizer: null,
-    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true }, post_processor: null,
+    version: '1.0',
+    added_tokens: [{ id: 1, content: '</s>', special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
+    post_processor: null,
     decoder: { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: true },
     model: { type: 'BPE', unk_token: '<unk>', byte_fallback: true, fuse_unk: true, vocab, merges: ['▁ 대'] },
   });

@@ -245,9 +245,14 @@ test('eval --json: bits per character and per UTF-8 byte of the predicted text, 
   const whole = Buffer.byteLength(tokenizerText);
   assert.ok(ev.bytes <= whole && ev.bytes > whole * 0.9, `${ev.bytes} of ${whole}`);
   // What to beat: ln |V|, the text's own character frequencies, gzip; this untrained model is near the first.
-  assert.ok(Math.abs(ev.baselines.uniform_loss - Math.log(JSON.parse(readFileSync(join(checkpoint, 'config.json'), 'utf8')).vocab_size)) < 1e-9);
+  assert.ok(
+    Math.abs(ev.baselines.uniform_loss - Math.log(JSON.parse(readFileSync(join(checkpoint, 'config.json'), 'utf8')).vocab_size)) < 1e-9,
+  );
   assert.ok(Math.abs(ev.loss - ev.baselines.uniform_loss) < 1, `${ev.loss} vs ${ev.baselines.uniform_loss}`);
-  assert.ok(ev.baselines.unigram_bits_per_char > 5 && ev.baselines.gzip_bits_per_byte > 1 && ev.baselines.gzip_bits_per_byte < 8, JSON.stringify(ev.baselines));
+  assert.ok(
+    ev.baselines.unigram_bits_per_char > 5 && ev.baselines.gzip_bits_per_byte > 1 && ev.baselines.gzip_bits_per_byte < 8,
+    JSON.stringify(ev.baselines),
+  );
   for (const cmd of ['next', 'attention']) {
     const r = spawnSync(process.execPath, [CLI, cmd, checkpoint], { encoding: 'utf8' });
     assert.equal(r.status, 2);

@@ -27,7 +27,14 @@ test('the kernels module’s exp is within 2 float ulps of Math.exp, clamps inst
 });
 
 test('transpose kernel equals tf.transpose on whole-vector and ragged shapes', () => {
-  for (const [r, c] of [[8, 12], [7, 5], [768, 128], [13, 24], [1, 9], [6, 1]]) {
+  for (const [r, c] of [
+    [8, 12],
+    [7, 5],
+    [768, 128],
+    [13, 24],
+    [1, 9],
+    [6, 1],
+  ]) {
     const x = tf.randomNormal([r, c], 0, 1, 'float32', r * 100 + c);
     const want = tf.transpose(x);
     const got = transposed(x);
@@ -38,12 +45,17 @@ test('transpose kernel equals tf.transpose on whole-vector and ragged shapes', (
 });
 
 test('column-sum kernel (bias gradients) equals tf.sum over rows', () => {
-  for (const [r, c] of [[768, 512], [5, 7], [3, 18]]) {
+  for (const [r, c] of [
+    [768, 512],
+    [5, 7],
+    [3, 18],
+  ]) {
     const x = tf.randomNormal([r, c], 0, 1, 'float32', r + c);
     const want = tf.sum(x, 0).dataSync();
     const [got] = callKernel([x], [[c]], 0, (k, [xAt, sAt]) => k.columnSums(xAt, sAt, r, c));
     const g = got.dataSync();
-    for (let j = 0; j < c; j++) assert.ok(Math.abs(g[j] - want[j]) < 1e-4 * Math.sqrt(r), `column ${j} of ${r}×${c}: ${g[j]} vs ${want[j]}`);
+    for (let j = 0; j < c; j++)
+      assert.ok(Math.abs(g[j] - want[j]) < 1e-4 * Math.sqrt(r), `column ${j} of ${r}×${c}: ${g[j]} vs ${want[j]}`);
     tf.dispose([x, got]);
   }
 });

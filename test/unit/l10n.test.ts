@@ -17,7 +17,9 @@ test('every UI string has a Korean translation; package.nls files have the same 
   walk(join(REPO, 'src/extension'));
   const used = new Set<string>();
   // Either quote: a string holding an apostrophe is written in double quotes.
-  for (const f of files) for (const m of readFileSync(f, 'utf8').matchAll(/l10n\.t\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1/g)) used.add(m[2].replace(/\\(['"])/g, '$1'));
+  for (const f of files)
+    for (const m of readFileSync(f, 'utf8').matchAll(/l10n\.t\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1/g))
+      used.add(m[2].replace(/\\(['"])/g, '$1'));
   assert.ok(used.size > 50);
   for (const s of used) assert.ok(typeof ko[s] === 'string' && ko[s].length > 0, `no Korean for "${s}"`);
   const pkg = readFileSync(join(REPO, 'package.json'), 'utf8');

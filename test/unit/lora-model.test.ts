@@ -171,7 +171,10 @@ test('LoRA gradients of A and B: the kernels (frozen base computing only input g
   };
   for (const k of [0, 5, 17]) {
     const numeric = (lossAt(1e-2, k) - lossAt(-1e-2, k)) / 2e-2;
-    assert.ok(Math.abs(numeric - b[index][k]) < 2e-3 + 0.05 * Math.abs(numeric), `dL/dA[${k}]: ${b[index][k]} vs finite difference ${numeric}`);
+    assert.ok(
+      Math.abs(numeric - b[index][k]) < 2e-3 + 0.05 * Math.abs(numeric),
+      `dL/dA[${k}]: ${b[index][k]} vs finite difference ${numeric}`,
+    );
   }
   model.dispose();
 });

@@ -53,7 +53,13 @@ async function valueAndGrads(engine: 'native' | 'wasm', f: (...xs: tf.Tensor[]) 
   });
 }
 
-async function sameOnBoth(label: string, f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], tolerance = 1e-5, withGrads = true): Promise<void> {
+async function sameOnBoth(
+  label: string,
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  xs: tf.Tensor[],
+  tolerance = 1e-5,
+  withGrads = true,
+): Promise<void> {
   const valueOnly = async (engine: 'native' | 'wasm') => {
     await startEngine(engine);
     return tf.tidy(() => [f(...xs).dataSync() as Float32Array]);
@@ -69,15 +75,42 @@ async function sameOnBoth(label: string, f: (...xs: tf.Tensor[]) => tf.Tensor, x
 const randn = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
 test('matmul on BLAS equals the wasm backend’s: every transpose, batched, broadcast, with bias, odd shapes', { skip }, async () => {
-  for (const [m, k, n] of [[37, 23, 29], [1, 5, 3], [768, 128, 65], [6, 1, 9]]) {
-    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]]) {
+  for (const [m, k, n] of [
+    [37, 23, 29],
+    [1, 5, 3],
+    [768, 128, 65],
+    [6, 1, 9],
+  ]) {
+    for (const [ta, tb] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ]) {
       const a = randn(ta ? [k, m] : [m, k], m + k);
       const b = randn(tb ? [n, k] : [k, n], k + n);
       await sameOnBoth(`${m}×${k}·${k}×${n} ta=${ta} tb=${tb}`, (x, y) => tf.matMul(x, y, ta, tb), [a, b]);
       tf.dispose([a, b]);
     }
   }
-  const batched: [number[], number[]][] = [[[3, 5, 7], [3, 7, 9]], [[1, 5, 7], [4, 7, 3]], [[2, 3, 5, 7], [2, 3, 7, 2]], [[4, 6, 5], [1, 5, 3]]];
+  const batched: [number[], number[]][] = [
+    [
+      [3, 5, 7],
+      [3, 7, 9],
+    ],
+    [
+      [1, 5, 7],
+      [4, 7, 3],
+    ],
+    [
+      [2, 3, 5, 7],
+      [2, 3, 7, 2],
+    ],
+    [
+      [4, 6, 5],
+      [1, 5, 3],
+    ],
+  ];
   for (const [sa, sb] of batched) {
     const a = randn(sa, 1);
     const b = randn(sb, 2);
@@ -91,7 +124,11 @@ test('matmul on BLAS equals the wasm backend’s: every transpose, batched, broa
 });
 
 test('linear layer (one BLAS call each way) equals x·W + b from tfjs ops, odd shapes', { skip }, async () => {
-  for (const [n, i, o] of [[768, 128, 384], [13, 7, 5], [1, 3, 1]]) {
+  for (const [n, i, o] of [
+    [768, 128, 384],
+    [13, 7, 5],
+    [1, 3, 1],
+  ]) {
     const [x, w, b] = [randn([n, i], n), randn([i, o], i), randn([o], o)];
     const wasm = await valueAndGrads('wasm', (p, q, r) => tf.add(tf.matMul(p, q), r), [x, w, b]);
     const native = await valueAndGrads('native', fusedLinear, [x, w, b]);
@@ -101,7 +138,12 @@ test('linear layer (one BLAS call each way) equals x·W + b from tfjs ops, odd s
 });
 
 test('GELU and layer norm kernels: native equals the wasm kernels (values and gradients), odd sizes', { skip }, async () => {
-  for (const shape of [[768, 512], [7, 13], [1, 1], [3, 1031]]) {
+  for (const shape of [
+    [768, 512],
+    [7, 13],
+    [1, 1],
+    [3, 1031],
+  ]) {
     const x = tf.mul(randn(shape, shape[1]), 4);
     await sameOnBoth(`GELU ${shape}`, fusedGelu, [x], 2e-6);
     // (a norm over one column has no variance to normalise: its gradient is rounding noise)
@@ -113,22 +155,37 @@ test('GELU and layer norm kernels: native equals the wasm kernels (values and gr
 });
 
 test('fused cross-entropy: native equals log-softmax · one-hot from tfjs ops (loss and logit gradients)', { skip }, async () => {
-  for (const [n, vocab] of [[768, 65], [5, 50257], [3, 2]]) {
+  for (const [n, vocab] of [
+    [768, 65],
+    [5, 50257],
+    [3, 2],
+  ]) {
     const logits = tf.mul(randn([n, vocab], vocab), 3);
-    const targets = tf.tensor1d(Array.from({ length: n }, (_, i) => (i * 7919) % vocab), 'int32');
+    const targets = tf.tensor1d(
+      Array.from({ length: n }, (_, i) => (i * 7919) % vocab),
+      'int32',
+    );
     await sameOnBoth(`cross-entropy ${n}×${vocab}`, (l) => crossEntropy(l as tf.Tensor2D, targets), [logits], 5e-5);
     tf.dispose([logits, targets]);
   }
 });
 
-test('embedding: native gather and scatter-add gradient equal the one-hot matmul of the tfjs ops (repeated and odd ids)', { skip }, async () => {
-  for (const [vocab, c, ids] of [[65, 128, [3, 3, 0, 64, 7, 3]], [50257, 9, [50256, 1, 1, 12345]], [5, 1, [4, 4, 4]]] as const) {
-    const table = randn([vocab, c], vocab);
-    const idx = tf.tensor1d(ids as unknown as number[], 'int32');
-    await sameOnBoth(`embedding ${vocab}×${c}`, (t) => embed(t as tf.Tensor2D, idx), [table], 1e-6);
-    tf.dispose([table, idx]);
-  }
-});
+test(
+  'embedding: native gather and scatter-add gradient equal the one-hot matmul of the tfjs ops (repeated and odd ids)',
+  { skip },
+  async () => {
+    for (const [vocab, c, ids] of [
+      [65, 128, [3, 3, 0, 64, 7, 3]],
+      [50257, 9, [50256, 1, 1, 12345]],
+      [5, 1, [4, 4, 4]],
+    ] as const) {
+      const table = randn([vocab, c], vocab);
+      const idx = tf.tensor1d(ids as unknown as number[], 'int32');
+      await sameOnBoth(`embedding ${vocab}×${c}`, (t) => embed(t as tf.Tensor2D, idx), [table], 1e-6);
+      tf.dispose([table, idx]);
+    }
+  },
+);
 
 const configs: [ModelConfig, number][] = [
   [{ vocabSize: 65, context: 64, layers: 2, heads: 4, width: 128, norm: 'layernorm', dropout: 0, bias: true }, 3],
@@ -142,11 +199,22 @@ async function lossAndGrads(engine: 'native' | 'wasm', config: ModelConfig, batc
   const model = Gpt.initialise(config, 5);
   model.ops = composite ? TFJS_OPS : KERNEL_OPS;
   const n = batch * config.context;
-  const ids = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 7 + 3) % config.vocabSize), [batch, config.context], 'int32');
-  const targets = tf.tensor2d(Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize), [batch, config.context], 'int32');
+  const ids = tf.tensor2d(
+    Array.from({ length: n }, (_, i) => (i * 7 + 3) % config.vocabSize),
+    [batch, config.context],
+    'int32',
+  );
+  const targets = tf.tensor2d(
+    Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize),
+    [batch, config.context],
+    'int32',
+  );
   const vars = [...model.params.values()];
   const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), vars);
-  const out = { loss: value.dataSync()[0], grads: new Map([...model.params].map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])) };
+  const out = {
+    loss: value.dataSync()[0],
+    grads: new Map([...model.params].map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])),
+  };
   tf.dispose([value, ids, targets, ...Object.values(grads)]);
   model.dispose();
   return out;
@@ -157,9 +225,13 @@ test('a whole model: loss and every gradient equal on native and wasm, and again
     const wasm = await lossAndGrads('wasm', config, batch);
     const composite = await lossAndGrads('wasm', config, batch, true);
     const native = await lossAndGrads('native', config, batch);
-    for (const [label, other] of [['wasm', wasm], ['tfjs ops', composite]] as const) {
+    for (const [label, other] of [
+      ['wasm', wasm],
+      ['tfjs ops', composite],
+    ] as const) {
       assert.ok(Math.abs(native.loss - other.loss) < 1e-5, `${JSON.stringify(config)}: loss ${native.loss} vs ${label} ${other.loss}`);
-      for (const [name, g] of native.grads) assert.ok(maxRelDiff(g, other.grads.get(name)!) < 1e-4, `${config.width}/${config.context}: gradient of ${name} vs ${label}`);
+      for (const [name, g] of native.grads)
+        assert.ok(maxRelDiff(g, other.grads.get(name)!) < 1e-4, `${config.width}/${config.context}: gradient of ${name} vs ${label}`);
     }
   }
 });
@@ -167,7 +239,11 @@ test('a whole model: loss and every gradient equal on native and wasm, and again
 test('AdamW kernel on native: same weights and moments as the tfjs-op AdamW; losses as on wasm', { skip }, async () => {
   const config: ModelConfig = { vocabSize: 17, context: 8, layers: 1, heads: 2, width: 20, norm: 'layernorm', dropout: 0, bias: true };
   const runs = [];
-  for (const [engine, composite] of [['native', false], ['native', true], ['wasm', false]] as const) {
+  for (const [engine, composite] of [
+    ['native', false],
+    ['native', true],
+    ['wasm', false],
+  ] as const) {
     await startEngine(engine);
     const model = Gpt.initialise(config, 9);
     const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 }, model.decayed);
@@ -201,7 +277,15 @@ test('native kernels leak no tensors and free what they allocate', { skip }, asy
   await startEngine('native');
   const model = Gpt.initialise(configs[1][0], 1);
   const optimizer = new AdamW(model.params, { beta1: 0.9, beta2: 0.99, weightDecay: 0.1 }, model.decayed);
-  const step = () => trainStep(model, optimizer, { inputs: Int32Array.from({ length: 15 }, (_, i) => i % 13), targets: Int32Array.from({ length: 15 }, (_, i) => (i + 1) % 13), batch: 3, lr: 1e-3, update: 1, gradClip: 1 });
+  const step = () =>
+    trainStep(model, optimizer, {
+      inputs: Int32Array.from({ length: 15 }, (_, i) => i % 13),
+      targets: Int32Array.from({ length: 15 }, (_, i) => (i + 1) % 13),
+      batch: 3,
+      lr: 1e-3,
+      update: 1,
+      gradClip: 1,
+    });
   await step();
   const { numTensors, numBytes } = tf.memory();
   await step();
@@ -216,7 +300,10 @@ test('bad kernel arguments throw instead of touching memory outside the heap', {
   const heap = new ArrayBuffer(64);
   assert.throws(() => addon!.gemm(heap, 0, 0, 1, 1, 1, 1, 1 << 20, 1, 0, 1, 0, 0, 1), /offset inside the heap/);
   assert.throws(() => addon!.gemm(heap, 0, 0, 1, 1, 1, 1, 2, 1, 0, 1, 0, 0, 1), /4-byte aligned/);
-  assert.throws(() => (addon!.gemm as (...a: unknown[]) => void)(new Float32Array(4), 0, 0, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1), /ArrayBuffer/);
+  assert.throws(
+    () => (addon!.gemm as (...a: unknown[]) => void)(new Float32Array(4), 0, 0, 1, 1, 1, 1, 0, 1, 0, 1, 0, 0, 1),
+    /ArrayBuffer/,
+  );
   assert.throws(() => addon!.setThreads(0), /threads must be/);
 });
 
@@ -239,30 +326,64 @@ test('fallback reasons: addon missing, failing to load, built for another archit
   header.writeUInt16LE(process.arch === 'x64' ? 183 : 62, 18);
   writeFileSync(foreign, header);
   const other = loadAddon(foreign);
-  assert.ok('why' in other && new RegExp(`built for ${process.arch === 'x64' ? 'arm64' : 'x64'}, this machine is ${process.arch}`).test(other.why), JSON.stringify(other));
+  assert.ok(
+    'why' in other && new RegExp(`built for ${process.arch === 'x64' ? 'arm64' : 'x64'}, this machine is ${process.arch}`).test(other.why),
+    JSON.stringify(other),
+  );
 });
 
-test('the CLI falls back to wasm with a notice when the addon is missing or broken, and picks native when it loads', { skip: existsSync('dist/cli.js') ? false : 'dist/cli.js not built (npm run build)' }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-native-'));
-  const junk = join(dir, 'junk.node');
-  writeFileSync(junk, 'not a shared library');
-  for (const [path, why] of [[join(dir, 'nothing.node'), /not built/], [junk, /failed to load/]] as const) {
-    const r = spawnSync(process.execPath, ['dist/cli.js', 'bench', '--steps', '1', '--layers', '1', '--width', '16', '--heads', '2', '--context', '8', '--batch', '2'], {
-      encoding: 'utf8',
-      env: { ...process.env, CORPUS_LAB_NATIVE_ADDON: path },
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const out = r.stdout + r.stderr;
-    assert.match(out, / on wasm with /);
-    assert.match(out, new RegExp(`native engine not used: .*${why.source}`));
-  }
-  if (!skip) {
-    const out = execFileSync(process.execPath, ['dist/cli.js', 'bench', '--steps', '1', '--layers', '1', '--width', '16', '--heads', '2', '--context', '8', '--batch', '2', '--json'], { encoding: 'utf8' });
-    const r = JSON.parse(out.trim().split('\n').pop()!);
-    assert.equal(r.backend, 'native');
-    assert.match(r.blas, /OpenBLAS|Accelerate/);
-  }
-});
+test(
+  'the CLI falls back to wasm with a notice when the addon is missing or broken, and picks native when it loads',
+  { skip: existsSync('dist/cli.js') ? false : 'dist/cli.js not built (npm run build)' },
+  () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-native-'));
+    const junk = join(dir, 'junk.node');
+    writeFileSync(junk, 'not a shared library');
+    for (const [path, why] of [
+      [join(dir, 'nothing.node'), /not built/],
+      [junk, /failed to load/],
+    ] as const) {
+      const r = spawnSync(
+        process.execPath,
+        ['dist/cli.js', 'bench', '--steps', '1', '--layers', '1', '--width', '16', '--heads', '2', '--context', '8', '--batch', '2'],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, CORPUS_LAB_NATIVE_ADDON: path },
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      const out = r.stdout + r.stderr;
+      assert.match(out, / on wasm with /);
+      assert.match(out, new RegExp(`native engine not used: .*${why.source}`));
+    }
+    if (!skip) {
+      const out = execFileSync(
+        process.execPath,
+        [
+          'dist/cli.js',
+          'bench',
+          '--steps',
+          '1',
+          '--layers',
+          '1',
+          '--width',
+          '16',
+          '--heads',
+          '2',
+          '--context',
+          '8',
+          '--batch',
+          '2',
+          '--json',
+        ],
+        { encoding: 'utf8' },
+      );
+      const r = JSON.parse(out.trim().split('\n').pop()!);
+      assert.equal(r.backend, 'native');
+      assert.match(r.blas, /OpenBLAS|Accelerate/);
+    }
+  },
+);
 
 // ---- checkpoints move between engines ----
 
@@ -270,18 +391,40 @@ test('a run started on wasm resumes on native and the other way: losses continue
   const root = mkdtempSync(join(tmpdir(), 'corpus-lab-native-resume-'));
   const corpus = join(root, 'corpus.txt');
   writeFileSync(corpus, 'the quick brown fox jumps over the lazy dog. 다람쥐 헌 쳇바퀴에 타고파. '.repeat(60));
-  const base: TrainRequest = { corpusPath: corpus, layers: 1, width: 32, heads: 2, context: 16, batch: 4, seed: 3, maxSteps: 12, evalEvery: 1000, threads: 1 };
+  const base: TrainRequest = {
+    corpusPath: corpus,
+    layers: 1,
+    width: 32,
+    heads: 2,
+    context: 16,
+    batch: 4,
+    seed: 3,
+    maxSteps: 12,
+    evalEvery: 1000,
+    threads: 1,
+  };
   const train = async (req: TrainRequest, stopAfter?: number) => {
     const events: TrainEvent[] = [];
     let steps = 0;
-    const result = await runTrainJob(req, (e) => {
-      events.push(e);
-      if (e.type === 'step') steps = e.step;
-    }, () => stopAfter !== undefined && steps >= stopAfter);
+    const result = await runTrainJob(
+      req,
+      (e) => {
+        events.push(e);
+        if (e.type === 'step') steps = e.step;
+      },
+      () => stopAfter !== undefined && steps >= stopAfter,
+    );
     const start = events.find((e) => e.type === 'start');
-    return { result, backend: start?.type === 'start' ? start.backend : undefined, losses: events.flatMap((e) => (e.type === 'step' ? [e.loss] : [])) };
+    return {
+      result,
+      backend: start?.type === 'start' ? start.backend : undefined,
+      losses: events.flatMap((e) => (e.type === 'step' ? [e.loss] : [])),
+    };
   };
-  for (const [first, second] of [['wasm', 'native'], ['native', 'wasm']] as const) {
+  for (const [first, second] of [
+    ['wasm', 'native'],
+    ['native', 'wasm'],
+  ] as const) {
     await startEngine(first);
     const whole = await train({ ...base, backend: first, runDir: join(root, `${first}-whole`) });
     const half = await train({ ...base, backend: first, runDir: join(root, `${first}-half`) }, 6);
@@ -295,7 +438,9 @@ test('a run started on wasm resumes on native and the other way: losses continue
     assert.equal(resumed.backend, second);
     assert.equal(resumed.result.reason, 'completed');
     assert.equal(resumed.losses.length, 6);
-    resumed.losses.forEach((l, i) => assert.ok(Math.abs(l - whole.losses[6 + i]) < 2e-4, `${first}→${second} step ${7 + i}: ${l} vs ${whole.losses[6 + i]}`));
+    resumed.losses.forEach((l, i) =>
+      assert.ok(Math.abs(l - whole.losses[6 + i]) < 2e-4, `${first}→${second} step ${7 + i}: ${l} vs ${whole.losses[6 + i]}`),
+    );
   }
 });
 
@@ -322,37 +467,52 @@ function poolThreads(): Map<number, number> {
   return found;
 }
 
-test('each JS thread gets its own pool, whose threads take that thread’s nice value (a niced training worker never runs BLAS at the editor’s priority)', { skip: skip || (process.platform !== 'linux' && 'Linux only') }, async () => {
-  const addon = (loaded as { addon: { setThreads(n: number): number } }).addon;
-  addon.setThreads(2);
-  const before = poolThreads();
-  assert.ok(before.size >= 1, 'this thread’s pool has a thread');
-  const own = getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()));
-  const nice = Math.min(19, own + 5);
-  // A worker thread lowers its own priority (as dist/worker.js does for training), then starts its pool.
-  const worker = new Worker(
-    `const { parentPort, workerData } = require('node:worker_threads');
+test(
+  'each JS thread gets its own pool, whose threads take that thread’s nice value (a niced training worker never runs BLAS at the editor’s priority)',
+  { skip: skip || (process.platform !== 'linux' && 'Linux only') },
+  async () => {
+    const addon = (loaded as { addon: { setThreads(n: number): number } }).addon;
+    addon.setThreads(2);
+    const before = poolThreads();
+    assert.ok(before.size >= 1, 'this thread’s pool has a thread');
+    const own = getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()));
+    const nice = Math.min(19, own + 5);
+    // A worker thread lowers its own priority (as dist/worker.js does for training), then starts its pool.
+    const worker = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
      const { setPriority } = require('node:os');
      const { readlinkSync } = require('node:fs');
      setPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()), workerData.nice);
      const addon = require(workerData.path);
      parentPort.postMessage(addon.setThreads(2));
      parentPort.once('message', () => process.exit(0));`,
-    { eval: true, workerData: { nice, path: addonPath() } },
-  );
-  try {
-    assert.equal(await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject)), 2);
-    const started = [...poolThreads()].filter(([tid]) => !before.has(tid));
-    assert.deepEqual(started.map(([, n]) => n), [nice], `the worker's pool threads and their nice values: ${JSON.stringify(started)} (this thread's: ${JSON.stringify([...before])})`);
-    assert.deepEqual([...before].map(([tid]) => [tid, poolThreads().get(tid)]), [...before], 'this thread’s pool is untouched');
-  } finally {
-    worker.postMessage('exit');
-    await new Promise((resolve) => worker.once('exit', resolve));
-  }
-});
+      { eval: true, workerData: { nice, path: addonPath() } },
+    );
+    try {
+      assert.equal(await new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject)), 2);
+      const started = [...poolThreads()].filter(([tid]) => !before.has(tid));
+      assert.deepEqual(
+        started.map(([, n]) => n),
+        [nice],
+        `the worker's pool threads and their nice values: ${JSON.stringify(started)} (this thread's: ${JSON.stringify([...before])})`,
+      );
+      assert.deepEqual(
+        [...before].map(([tid]) => [tid, poolThreads().get(tid)]),
+        [...before],
+        'this thread’s pool is untouched',
+      );
+    } finally {
+      worker.postMessage('exit');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    }
+  },
+);
 
 test('the BLAS name the extension shows: version and core from OpenBLAS’s build string, other names as they are', () => {
-  assert.equal(shortBlas('OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (SkylakeX)'), 'OpenBLAS 0.3.21 (SkylakeX)');
+  assert.equal(
+    shortBlas('OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64 (SkylakeX)'),
+    'OpenBLAS 0.3.21 (SkylakeX)',
+  );
   assert.equal(shortBlas('OpenBLAS 0.3.26 DYNAMIC_ARCH'), 'OpenBLAS 0.3.26');
   assert.equal(shortBlas('Accelerate'), 'Accelerate');
   const own = (loaded as { addon?: { info(): { blas: string } } }).addon?.info().blas;

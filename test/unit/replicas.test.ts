@@ -47,17 +47,28 @@ async function train(threads: number, batch: number, steps: number) {
 test('shards cover the batch once, in order, weighted by their share', () => {
   const s = batchAt(1, 5);
   const shards = splitBatch(s, 3);
-  assert.deepEqual(shards.map((x) => x.rows), [2, 2, 1]);
-  assert.deepEqual(shards.map((x) => x.lossScale), [0.4, 0.4, 0.2]);
+  assert.deepEqual(
+    shards.map((x) => x.rows),
+    [2, 2, 1],
+  );
+  assert.deepEqual(
+    shards.map((x) => x.lossScale),
+    [0.4, 0.4, 0.2],
+  );
   assert.deepEqual(Int32Array.from(shards.flatMap((x) => Array.from(x.inputs))), s.inputs);
   assert.deepEqual(Int32Array.from(shards.flatMap((x) => Array.from(x.targets))), s.targets);
 });
 
 test('training on 2 and 3 threads follows the one-thread run (same losses and weights up to float rounding)', async () => {
   const one = await train(1, 6, 5);
-  for (const [threads, batch] of [[2, 6], [3, 6]]) {
+  for (const [threads, batch] of [
+    [2, 6],
+    [3, 6],
+  ]) {
     const many = await train(threads, batch, 5);
-    many.losses.forEach((l, i) => assert.ok(Math.abs(l - one.losses[i]) < 2e-5, `${threads} threads, step ${i + 1}: ${l} vs ${one.losses[i]}`));
+    many.losses.forEach((l, i) =>
+      assert.ok(Math.abs(l - one.losses[i]) < 2e-5, `${threads} threads, step ${i + 1}: ${l} vs ${one.losses[i]}`),
+    );
     for (const [name, w] of many.weights) {
       const ref = one.weights.get(name)!.data;
       let max = 0;
@@ -84,8 +95,11 @@ test('a replica thread that dies fails the step with ReplicaFailure and leaves t
   try {
     await trainStep(model, optimizer, batchAt(1, 4), pool);
     const before = await model.weights();
-    await ((pool as unknown as { workers: Worker[] }).workers[0]).terminate();
-    await assert.rejects(trainStep(model, optimizer, batchAt(2, 4), pool), (e: Error) => e instanceof ReplicaFailure && /training thread 2 of 2 failed/.test(e.message));
+    await (pool as unknown as { workers: Worker[] }).workers[0].terminate();
+    await assert.rejects(
+      trainStep(model, optimizer, batchAt(2, 4), pool),
+      (e: Error) => e instanceof ReplicaFailure && /training thread 2 of 2 failed/.test(e.message),
+    );
     for (const [name, w] of await model.weights()) assert.deepEqual(w.data, before.get(name)!.data, name);
     // what the trainer does next: the same step on this thread alone
     const { loss } = await trainStep(model, optimizer, batchAt(2, 4));
@@ -107,7 +121,10 @@ test('thread count: as asked (at most the batch), else one per core up to 4 with
   assert.equal(resolveTrainingThreads(undefined, 'cpu', 12), 1);
   for (const bad of [0, 65, 1.5, -2]) {
     for (const backend of ['wasm', 'cpu']) {
-      assert.throws(() => resolveTrainingThreads(bad, backend, 12), (e: Error) => isUserError(e) && e.message === `threads must be a whole number from 1 to 64 (got ${bad})`);
+      assert.throws(
+        () => resolveTrainingThreads(bad, backend, 12),
+        (e: Error) => isUserError(e) && e.message === `threads must be a whole number from 1 to 64 (got ${bad})`,
+      );
     }
   }
 });
@@ -119,7 +136,10 @@ test("replica threads' log lines reach the pool's log (the extension's log)", as
   const pool = await ReplicaPool.start(config, model.params, 2, (line) => lines.push(line));
   try {
     for (let i = 0; i < 50 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(lines.some((l) => /^replica 1: thread \d+ runs at nice 2$/.test(l)), JSON.stringify(lines));
+    assert.ok(
+      lines.some((l) => /^replica 1: thread \d+ runs at nice 2$/.test(l)),
+      JSON.stringify(lines),
+    );
   } finally {
     await pool.dispose();
     model.dispose();

@@ -15,7 +15,11 @@ test('a run left "training" by a process that is gone reads as interrupted, and 
   const root = tempDir();
   try {
     const run = join(root, 'runs', 'ko');
-    await runTrainJob({ ...TINY_MODEL, corpusPath: KOREAN, runDir: run, maxSteps: 2 }, () => {}, () => false);
+    await runTrainJob(
+      { ...TINY_MODEL, corpusPath: KOREAN, runDir: run, maxSteps: 2 },
+      () => {},
+      () => false,
+    );
     assert.equal(readRunJson(run).status, 'completed');
     assert.equal(readRunJson(run).trainer, undefined);
 
@@ -31,19 +35,31 @@ test('a run left "training" by a process that is gone reads as interrupted, and 
     updateRunJson(run, { status: 'training', trainer: { pid: DEAD_PID, host: hostname() } });
     const events: TrainEvent[] = [];
     // -o naming the same run as --resume is accepted
-    await runTrainJob({ corpusPath: KOREAN, resume: run, runDir: run, maxSteps: 4, backend: 'wasm' }, (e) => events.push(e), () => false);
+    await runTrainJob(
+      { corpusPath: KOREAN, resume: run, runDir: run, maxSteps: 4, backend: 'wasm' },
+      (e) => events.push(e),
+      () => false,
+    );
     const notice = events.find((e) => e.type === 'notice');
     assert.ok(notice && notice.type === 'notice' && /interrupted/.test(notice.message), JSON.stringify(events.slice(0, 2)));
     assert.equal(readRunJson(run).status, 'completed');
     assert.equal(readRunJson(run).step, 4);
 
     await assert.rejects(
-      runTrainJob({ corpusPath: KOREAN, resume: run, runDir: join(root, 'elsewhere'), maxSteps: 6, backend: 'wasm' }, () => {}, () => false),
+      runTrainJob(
+        { corpusPath: KOREAN, resume: run, runDir: join(root, 'elsewhere'), maxSteps: 6, backend: 'wasm' },
+        () => {},
+        () => false,
+      ),
       userError(/--resume continues the run in .*ko, but -o names .*elsewhere/),
     );
     updateRunJson(run, { status: 'training', trainer: { pid: process.ppid, host: hostname() } });
     await assert.rejects(
-      runTrainJob({ corpusPath: KOREAN, resume: run, maxSteps: 6, backend: 'wasm' }, () => {}, () => false),
+      runTrainJob(
+        { corpusPath: KOREAN, resume: run, maxSteps: 6, backend: 'wasm' },
+        () => {},
+        () => false,
+      ),
       userError(/is being trained right now \(process \d+\)/),
     );
   } finally {

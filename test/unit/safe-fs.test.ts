@@ -21,14 +21,37 @@ test('a checkpoint whose model.safetensors (or config.json) is a FIFO is refused
   const root = tempDir();
   try {
     const run = join(root, 'run');
-    execFileSync(process.execPath, [CLI, 'train', KOREAN, '-o', run, '--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4', '--max-steps', '2', '--json']);
-    const ckpt = JSON.parse(execFileSync(process.execPath, [CLI, 'generate', run, '--max-tokens', '1', '--json'], { encoding: 'utf8' })).checkpoint as string;
+    execFileSync(process.execPath, [
+      CLI,
+      'train',
+      KOREAN,
+      '-o',
+      run,
+      '--layers',
+      '1',
+      '--heads',
+      '2',
+      '--width',
+      '32',
+      '--context',
+      '16',
+      '--batch',
+      '4',
+      '--max-steps',
+      '2',
+      '--json',
+    ]);
+    const ckpt = JSON.parse(execFileSync(process.execPath, [CLI, 'generate', run, '--max-tokens', '1', '--json'], { encoding: 'utf8' }))
+      .checkpoint as string;
     for (const name of ['model.safetensors', 'config.json']) {
       const path = join(ckpt, name);
       const saved = execFileSync('cat', [path]);
       rmSync(path);
       execFileSync('mkfifo', [path]);
-      for (const args of [['eval', ckpt, KOREAN], ['generate', ckpt, '--max-tokens', '1']]) {
+      for (const args of [
+        ['eval', ckpt, KOREAN],
+        ['generate', ckpt, '--max-tokens', '1'],
+      ]) {
         const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
         assert.equal(r.signal, null, `${args[0]} waited on the FIFO ${name} until killed`);
         assert.equal(r.status, 2, r.stderr);

@@ -63,14 +63,20 @@ test('a file written by hand (unpadded header, unsorted offsets) reads correctly
   data.writeFloatLE(7, 0);
   data.writeFloatLE(8, 4);
   data.writeFloatLE(9, 8);
-  const f = file(handBuilt({ y: { dtype: 'F32', shape: [1], data_offsets: [8, 12] }, x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, data));
+  const f = file(
+    handBuilt({ y: { dtype: 'F32', shape: [1], data_offsets: [8, 12] }, x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, data),
+  );
   const back = readSafetensors(f);
   assert.deepEqual(Array.from(back.tensors.get('x')!.data), [7, 8]);
   assert.deepEqual(Array.from(back.tensors.get('y')!.data), [9]);
 });
 
 const rejects = (bytes: Uint8Array, message: RegExp) =>
-  assert.throws(() => readSafetensors(file(bytes)), (e: unknown) => isUserError(e) && message.test((e as Error).message), String(message));
+  assert.throws(
+    () => readSafetensors(file(bytes)),
+    (e: unknown) => isUserError(e) && message.test((e as Error).message),
+    String(message),
+  );
 
 test('hostile headers are rejected with a clear reason', () => {
   const f32 = (k: number) => Buffer.alloc(4 * k);
@@ -106,7 +112,10 @@ test('hostile headers are rejected with a clear reason', () => {
   rejects(handBuilt({ a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, f32(2)), /cover 4/);
   rejects(handBuilt({ __metadata__: { k: 1 } }, Buffer.alloc(0)), /__metadata__.k is not a string/);
   rejects(handBuilt({ a: 'x' }, Buffer.alloc(0)), /no description object/);
-  assert.throws(() => readSafetensors(join(dir, 'nope.safetensors')), (e: unknown) => isUserError(e) && /no such file/.test((e as Error).message));
+  assert.throws(
+    () => readSafetensors(join(dir, 'nope.safetensors')),
+    (e: unknown) => isUserError(e) && /no such file/.test((e as Error).message),
+  );
 });
 
 test('fuzz: random bytes and truncations either read or fail with a UserError, never hang or crash', () => {
@@ -123,7 +132,11 @@ test('fuzz: random bytes and truncations either read or fail with a UserError, n
     const p = file(bytes);
     try {
       const r = readSafetensors(p);
-      for (const t of r.tensors.values()) assert.equal(t.data.length, t.shape.reduce((a, b) => a * b, 1));
+      for (const t of r.tensors.values())
+        assert.equal(
+          t.data.length,
+          t.shape.reduce((a, b) => a * b, 1),
+        );
     } catch (e) {
       assert.ok(isUserError(e), `not a UserError: ${(e as Error).stack}`);
     }

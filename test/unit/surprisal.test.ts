@@ -18,7 +18,10 @@ test('token spans: byte pieces of one Hangul syllable all point at that syllable
   const ids = tok.encode(text);
   const spans = tokenSpans(tok, ids, text);
   assert.equal(spans.length, ids.length);
-  assert.equal(spans.reduce((a, s) => a + s.chars, 0), [...text].length);
+  assert.equal(
+    spans.reduce((a, s) => a + s.chars, 0),
+    [...text].length,
+  );
   for (const s of spans) assert.ok(s.end > s.start && s.end <= text.length);
   assert.equal(spans.at(-1)!.end, text.length);
   // The emoji is unknown to this vocabulary: four byte tokens, each spanning the whole emoji.
@@ -27,7 +30,14 @@ test('token spans: byte pieces of one Hangul syllable all point at that syllable
   assert.equal(onEmoji.length, 4);
   assert.ok(onEmoji.every((s) => s.end === emoji + 2));
   const charTok = trainTokenizer('abc', { kind: 'char' });
-  assert.deepEqual(tokenSpans(charTok, charTok.encode('ab😀'), 'ab😀').map((s) => [s.start, s.end]), [[0, 1], [1, 2], [2, 4]]);
+  assert.deepEqual(
+    tokenSpans(charTok, charTok.encode('ab😀'), 'ab😀').map((s) => [s.start, s.end]),
+    [
+      [0, 1],
+      [1, 2],
+      [2, 4],
+    ],
+  );
 });
 
 test('longest shared span, buckets and summary', () => {
@@ -45,10 +55,14 @@ test('longest shared span, buckets and summary', () => {
   assert.equal(s.bitsPerChar, 15.5 / 2);
 });
 
-test('document surprisal: each token\'s rank and bits are those of the model\'s prediction from what precedes it; copying is found in the training text', async () => {
+test("document surprisal: each token's rank and bits are those of the model's prediction from what precedes it; copying is found in the training text", async () => {
   const root = tempDir();
   try {
-    const result = await runTrainJob({ ...TINY_MODEL, corpusPath: KOREAN, tokenizer: 'bpe', vocabSize: 300, maxSteps: 4, runDir: join(root, 'r') }, () => undefined, () => false);
+    const result = await runTrainJob(
+      { ...TINY_MODEL, corpusPath: KOREAN, tokenizer: 'bpe', vocabSize: 300, maxSteps: 4, runDir: join(root, 'r') },
+      () => undefined,
+      () => false,
+    );
     const loaded = await loadModel(result.checkpoint, 'wasm');
     try {
       const corpus = readFileSync(KOREAN, 'utf8');
@@ -65,7 +79,9 @@ test('document surprisal: each token\'s rank and bits are those of the model\'s 
         const stride = context / 2;
         const w = target <= context ? 0 : Math.ceil((target - context) / stride) * stride;
         const prefix = ids.slice(w, target);
-        const logits = tf.tidy(() => tf.slice(loaded.model.forward(tf.tensor2d(prefix, [1, prefix.length], 'int32')), [prefix.length - 1, 0], [1, -1]).dataSync());
+        const logits = tf.tidy(() =>
+          tf.slice(loaded.model.forward(tf.tensor2d(prefix, [1, prefix.length], 'int32')), [prefix.length - 1, 0], [1, -1]).dataSync(),
+        );
         const shaped = shapeDistribution(logits, { temperature: 1, topK: 0, topP: 1 });
         const t = r.scored[target - 1];
         assert.equal(t.id, ids[target]);
@@ -75,7 +91,10 @@ test('document surprisal: each token\'s rank and bits are those of the model\'s 
       }
       assert.ok(r.copied && r.copied.end - r.copied.start >= quoted.length, JSON.stringify(r.copied));
       assert.ok(corpus.includes(text.slice(r.copied.start, r.copied.end)));
-      assert.equal(r.rankHistogram.reduce((a, b) => a + b, 0), r.scored.length);
+      assert.equal(
+        r.rankHistogram.reduce((a, b) => a + b, 0),
+        r.scored.length,
+      );
     } finally {
       loaded.model.dispose();
     }
@@ -85,7 +104,19 @@ test('document surprisal: each token\'s rank and bits are those of the model\'s 
 });
 
 test('Surprisal webview messages: malformed ones are refused', () => {
-  const ok = { type: 'surprisal', source: 's', model: 'm', mode: 'rank', tokens: 3, chars: 3, bitsPerChar: 2, rankHistogram: [1, 1, 1, 0], bitsHistogram: [0, 1, 1, 1, 0], truncated: false, strings: {} };
+  const ok = {
+    type: 'surprisal',
+    source: 's',
+    model: 'm',
+    mode: 'rank',
+    tokens: 3,
+    chars: 3,
+    bitsPerChar: 2,
+    rankHistogram: [1, 1, 1, 0],
+    bitsHistogram: [0, 1, 1, 1, 0],
+    truncated: false,
+    strings: {},
+  };
   assert.ok(parseToSurprisal(ok));
   assert.equal(parseToSurprisal({ ...ok, mode: 'loud' }), undefined);
   assert.equal(parseToSurprisal({ ...ok, rankHistogram: [1, 2] }), undefined);

@@ -14,7 +14,7 @@ const TRICKY = [
   'a',
   'Hello, world!',
   'a , b',
-  "  leading and trailing  \t",
+  '  leading and trailing  \t',
   'line one\r\nline two\rthree\n',
   '대한민국은 민주공화국이다.',
   '\u1100\u1161\u11a8 conjoining jamo (not NFC)',
@@ -39,7 +39,10 @@ test('bpe: vocabulary size exact, all 256 byte symbols present, <|endoftext|> in
   const json = JSON.parse(bpe.toJSON());
   for (const c of BYTE_TO_CHAR) assert.ok(c in json.model.vocab, `byte symbol ${c.codePointAt(0)}`);
   assert.equal(json.model.vocab['<|endoftext|>'], 799);
-  assert.deepEqual(json.added_tokens.map((t: { id: number; content: string }) => [t.id, t.content]), [[799, '<|endoftext|>']]);
+  assert.deepEqual(
+    json.added_tokens.map((t: { id: number; content: string }) => [t.id, t.content]),
+    [[799, '<|endoftext|>']],
+  );
   assert.equal(json.model.merges.length, 800 - 257);
   assert.deepEqual(bpe.encode('<|endoftext|>'), [799]);
 });
@@ -139,13 +142,25 @@ test('malformed tokenizer.json is refused with a clear message', () => {
     [JSON.stringify({ ...good, added_tokens: [...good.added_tokens, { id: 900, content: '<gap>' }] }), /added token "<gap>" \(id 900\)/],
     [JSON.stringify({ ...good, decoder: null, pre_tokenizer: { type: 'NoSuchPreTokenizer' } }), /could not be loaded|cannot encode/],
   ];
-  for (const [text, re] of cases) assert.throws(() => Tokenizer.fromJSON(text), (e: unknown) => isUserError(e) && re.test((e as Error).message), String(re));
-  assert.throws(() => Tokenizer.load('/nonexistent/tokenizer.json'), (e: unknown) => isUserError(e) && /no such file/.test((e as Error).message));
+  for (const [text, re] of cases)
+    assert.throws(
+      () => Tokenizer.fromJSON(text),
+      (e: unknown) => isUserError(e) && re.test((e as Error).message),
+      String(re),
+    );
+  assert.throws(
+    () => Tokenizer.load('/nonexistent/tokenizer.json'),
+    (e: unknown) => isUserError(e) && /no such file/.test((e as Error).message),
+  );
 });
 
 test('bad vocabulary sizes are refused; the default follows corpus size', () => {
   for (const v of [0, -1, NaN, 1.5, 100, 256, 70000]) {
-    assert.throws(() => trainTokenizer('abc', { kind: 'bpe', vocabSize: v }), (e: unknown) => isUserError(e) && /vocab size/.test((e as Error).message), String(v));
+    assert.throws(
+      () => trainTokenizer('abc', { kind: 'bpe', vocabSize: v }),
+      (e: unknown) => isUserError(e) && /vocab size/.test((e as Error).message),
+      String(v),
+    );
   }
   assert.throws(() => trainTokenizer('abc', { kind: 'char', vocabSize: 500 }), isUserError);
   assert.equal(defaultBpeVocabSize(10_000), 512);
@@ -170,7 +185,11 @@ function metaspaceTokenizerJson(text: string): string {
   // Leave a few characters out so the byte fallback is exercised.
   for (const c of chars.slice(0, chars.length - 5)) add(c);
   const merges: string[] = [];
-  for (const c of [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([c]) => c).filter((c) => c in vocab && c !== '▁').slice(0, 40)) {
+  for (const c of [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([c]) => c)
+    .filter((c) => c in vocab && c !== '▁')
+    .slice(0, 40)) {
     merges.push(`▁ ${c}`);
     add(`▁${c}`);
   }
@@ -183,8 +202,26 @@ function metaspaceTokenizerJson(text: string): string {
     normalizer: null,
     pre_tokenizer: meta,
     post_processor: null,
-    decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] },
-    model: { type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, vocab, merges },
+    decoder: {
+      type: 'Sequence',
+      decoders: [
+        { type: 'Replace', pattern: { String: '▁' }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
+    },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      vocab,
+      merges,
+    },
   });
 }
 
@@ -216,7 +253,16 @@ test('imported (KoGPT2-style Metaspace BPE with byte fallback): Korean round tri
 
 test('imported: GPT-2 style byte-level BPE with a different pre-tokenizer loads as bpe and round-trips', () => {
   const good = JSON.parse(bpe.toJSON());
-  const other = { ...good, pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: '\\d' }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }] } };
+  const other = {
+    ...good,
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        { type: 'Split', pattern: { Regex: '\\d' }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+      ],
+    },
+  };
   const tok = Tokenizer.fromJSON(JSON.stringify(other));
   assert.equal(tok.kind, 'bpe');
   for (const s of TRICKY) assert.equal(tok.decode(tok.encode(s)), s, JSON.stringify(s));

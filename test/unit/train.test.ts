@@ -13,7 +13,6 @@ import { ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
 
 const SMALL = TINY_MODEL;
 
-
 async function trainCollect(req: TrainRequest, stopAfter?: number) {
   const events: TrainEvent[] = [];
   let steps = 0;
@@ -45,13 +44,21 @@ test('same seed, same losses (with dropout); a resumed run repeats the uninterru
     assert.ok(existsSync(join(root, 'c', 'checkpoints', 'step-00000010', 'model.safetensors')));
     // a bad request to resume is refused before it touches the run
     const before = [readFileSync(join(root, 'c', 'run.json'), 'utf8'), readFileSync(join(root, 'c', 'metrics.jsonl'), 'utf8')];
-    await assert.rejects(trainCollect({ ...base, threads: 0, resume: join(root, 'c') }), (e: unknown) => isUserError(e) && /threads must be/.test((e as Error).message));
+    await assert.rejects(
+      trainCollect({ ...base, threads: 0, resume: join(root, 'c') }),
+      (e: unknown) => isUserError(e) && /threads must be/.test((e as Error).message),
+    );
     assert.deepEqual([readFileSync(join(root, 'c', 'run.json'), 'utf8'), readFileSync(join(root, 'c', 'metrics.jsonl'), 'utf8')], before);
     const resumed = await trainCollect({ ...base, resume: join(root, 'c') });
     assert.equal(resumed.result.reason, 'completed');
     assert.deepEqual(resumed.losses, a.losses.slice(10));
-    const metricSteps = readMetrics(join(root, 'c')).filter((m) => m.type === 'step').map((m) => m.step);
-    assert.deepEqual(metricSteps, Array.from({ length: 24 }, (_, i) => i + 1));
+    const metricSteps = readMetrics(join(root, 'c'))
+      .filter((m) => m.type === 'step')
+      .map((m) => m.step);
+    assert.deepEqual(
+      metricSteps,
+      Array.from({ length: 24 }, (_, i) => i + 1),
+    );
     const run = JSON.parse(readFileSync(join(root, 'c', 'run.json'), 'utf8'));
     assert.equal(run.status, 'completed');
   } finally {
@@ -62,13 +69,24 @@ test('same seed, same losses (with dropout); a resumed run repeats the uninterru
 test('Korean corpus with Dynamic Tanh norms: trains, checkpoints every epoch, keeps the newest three and the best', async () => {
   const root = tempDir();
   try {
-    const { events, result } = await trainCollect({ ...SMALL, corpusPath: KOREAN, runDir: join(root, 'ko'), context: 64, batch: 16, epochs: 5, norm: 'dyt' });
+    const { events, result } = await trainCollect({
+      ...SMALL,
+      corpusPath: KOREAN,
+      runDir: join(root, 'ko'),
+      context: 64,
+      batch: 16,
+      epochs: 5,
+      norm: 'dyt',
+    });
     const start = events[0];
     assert.equal(start.type, 'start');
     const perEpoch = start.type === 'start' ? start.plan.stepsPerEpoch : 0;
     assert.equal(result.step, 5 * perEpoch);
     const ckpts = events.filter((e) => e.type === 'checkpoint');
-    assert.deepEqual(ckpts.map((e) => (e.type === 'checkpoint' ? e.reason : '')), ['epoch', 'epoch', 'epoch', 'epoch', 'epoch']);
+    assert.deepEqual(
+      ckpts.map((e) => (e.type === 'checkpoint' ? e.reason : '')),
+      ['epoch', 'epoch', 'epoch', 'epoch', 'epoch'],
+    );
     const kept = readdirSync(join(root, 'ko', 'checkpoints')).sort();
     assert.ok(kept.length >= 3 && kept.length <= 4, kept.join(','));
     assert.ok(kept.includes('epoch-0005') && kept.includes('epoch-0004') && kept.includes('epoch-0003'));
@@ -82,7 +100,14 @@ test('Korean corpus with Dynamic Tanh norms: trains, checkpoints every epoch, ke
     const loaded = await loadModel(join(root, 'ko'));
     assert.equal(loaded.tokenizer.kind, 'char');
     assert.equal(loaded.model.config.norm, 'dyt');
-    const out = await generate(loaded.model, loaded.tokenizer, '대한민국', { temperature: 0.8, topK: 0, topP: 1, maxTokens: 20, seed: 1, stop: [] });
+    const out = await generate(loaded.model, loaded.tokenizer, '대한민국', {
+      temperature: 0.8,
+      topK: 0,
+      topP: 1,
+      maxTokens: 20,
+      seed: 1,
+      stop: [],
+    });
     assert.ok(out.text.length > 0);
     assert.ok(!out.text.includes('\uFFFD'));
     assert.ok(!out.text.includes('<unk>'));
@@ -128,7 +153,14 @@ test('bad requests are refused with clear messages and leave no run folder behin
       [{ corpusPath: ENGLISH, threads: 0, runDir: join(root, 'x6') }, /threads must be a whole number from 1 to 64 \(got 0\)/],
     ];
     for (const [req, message] of cases) {
-      await assert.rejects(runTrainJob(req, () => {}, () => false), (e: unknown) => isUserError(e) && message.test((e as Error).message));
+      await assert.rejects(
+        runTrainJob(
+          req,
+          () => {},
+          () => false,
+        ),
+        (e: unknown) => isUserError(e) && message.test((e as Error).message),
+      );
     }
     assert.deepEqual(readdirSync(root), []);
   } finally {

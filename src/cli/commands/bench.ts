@@ -4,7 +4,6 @@ import { BenchRequest, runBenchJob } from '../../worker/jobs/bench-job';
 import type { KernelRow, StepProfile } from '../../worker/bench/step-profile';
 import { UserError } from '../../core/errors';
 
-
 export async function benchCommand(argv: string[]): Promise<number> {
   const { options } = parseCommand('bench', argv);
   const { json, ...request } = options as BenchRequest & { json?: boolean };

@@ -4,7 +4,6 @@ import { readCorpus } from '../../core/corpus';
 import { cleanText, parseCleanRules } from '../../core/clean';
 import { writeFileAtomic } from '../../core/atomic-write';
 
-
 export async function cleanCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('clean', argv);
   const { text, report } = cleanText(readCorpus(positionals[0]).text, parseCleanRules((options.rules as string | undefined) ?? ''));
@@ -14,7 +13,9 @@ export async function cleanCommand(argv: string[]): Promise<number> {
   else {
     if (!out) process.stdout.write(text);
     for (const r of report.steps) if (r.count > 0) info(`${r.rule}: ${r.count} (${r.description})`);
-    info(`${report.charsBefore} → ${report.charsAfter} characters, ${report.linesBefore} → ${report.linesAfter} lines${out ? ` · written to ${out}` : ''}`);
+    info(
+      `${report.charsBefore} → ${report.charsAfter} characters, ${report.linesBefore} → ${report.linesAfter} lines${out ? ` · written to ${out}` : ''}`,
+    );
   }
   return 0;
 }

@@ -3,7 +3,6 @@ import { printJson } from '../output';
 import { readCorpus } from '../../core/corpus';
 import { Tokenizer } from '../../core/tokenizer';
 
-
 export async function encodeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('encode', argv);
   const tokenizer = Tokenizer.load(positionals[0]);

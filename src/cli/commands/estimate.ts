@@ -3,7 +3,6 @@ import { printJson, info, formatDuration } from '../output';
 import { EstimateRequest, runEstimateJob } from '../../worker/jobs/estimate-job';
 import { formatBytes } from '../../core/format-bytes';
 
-
 export async function estimateCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('estimate', argv);
   const { json, steps, ...request } = options as Omit<EstimateRequest, 'corpusPath'> & { json?: boolean; steps?: number };

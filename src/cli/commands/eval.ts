@@ -3,7 +3,6 @@ import type { BackendChoice } from '../../worker/engine/backend';
 import { printJson, info } from '../output';
 import { runEvalJob } from '../../worker/jobs/eval-job';
 
-
 export async function evalCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('eval', argv);
   const result = await runEvalJob(positionals[0], positionals[1], options.backend as BackendChoice | undefined);
@@ -11,7 +10,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (options.json) printJson({ loss, tokens, bits_per_char: bitsPerChar, bits_per_byte: bitsPerByte, chars, bytes, baselines: b });
   else {
     info(`loss ${loss.toFixed(4)} nats/token (perplexity ${Math.exp(loss).toFixed(2)}) over ${tokens} tokens · ${result.checkpoint}`);
-    info(`${bitsPerChar.toFixed(4)} bits per character (${chars} code points) · ${bitsPerByte.toFixed(4)} bits per UTF-8 byte (${bytes} bytes)`);
+    info(
+      `${bitsPerChar.toFixed(4)} bits per character (${chars} code points) · ${bitsPerByte.toFixed(4)} bits per UTF-8 byte (${bytes} bytes)`,
+    );
     info(
       `to beat: ${b.uniform_loss.toFixed(4)} nats/token guessing evenly (ln of the ${Math.round(Math.exp(b.uniform_loss))}-token vocabulary) · ` +
         `${b.unigram_bits_per_char.toFixed(4)} bits/char knowing only this text's character frequencies · ${b.gzip_bits_per_byte.toFixed(4)} bits/byte by gzip -9`,

@@ -7,13 +7,20 @@ import { whileHandlingSigint } from './train';
 
 export async function finetuneCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('finetune', argv);
-  const { output, json, targets, ...rest } = options as Omit<FinetuneRequest, 'basePath' | 'corpusPath' | 'runDir' | 'targets'> & { output?: string; json?: boolean; targets?: string };
+  const { output, json, targets, ...rest } = options as Omit<FinetuneRequest, 'basePath' | 'corpusPath' | 'runDir' | 'targets'> & {
+    output?: string;
+    json?: boolean;
+    targets?: string;
+  };
   const req: FinetuneRequest = {
     ...rest,
     basePath: positionals[0],
     corpusPath: positionals[1],
     runDir: output,
-    targets: targets?.split(',').map((t) => t.trim()).filter((t) => t !== ''),
+    targets: targets
+      ?.split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== ''),
   };
   const progress = new TrainProgress();
   const emit = json ? printJson : (e: TrainEvent) => progress.onEvent(e);

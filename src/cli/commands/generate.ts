@@ -5,16 +5,28 @@ import { loadModel } from '../../worker/jobs/load-model';
 import { generate } from '../../worker/model/generator';
 import { GenerateOptions, validateGenerateOptions, DEFAULT_GENERATE_OPTIONS } from '../../core/generate-options';
 
-
 export async function generateCommand(argv: string[]): Promise<number> {
   const { options: flags, positionals } = parseCommand('generate', argv);
-  const { prompt = '', stop, backend, json, ...sampling } = flags as Partial<Omit<GenerateOptions, 'stop'>> & { prompt?: string; stop?: string; backend?: BackendChoice; json?: boolean };
+  const {
+    prompt = '',
+    stop,
+    backend,
+    json,
+    ...sampling
+  } = flags as Partial<Omit<GenerateOptions, 'stop'>> & { prompt?: string; stop?: string; backend?: BackendChoice; json?: boolean };
   const options = validateGenerateOptions({ ...DEFAULT_GENERATE_OPTIONS, ...sampling, stop: stop === undefined ? [] : [stop] });
   const loaded = await loadModel(positionals[0], backend);
   try {
     if (json) {
       const result = await generate(loaded.model, loaded.tokenizer, prompt, options);
-      printJson({ prompt, text: result.text, tokens: result.tokens, stopped_by: result.stoppedBy, ms_per_token: result.msPerToken, checkpoint: loaded.checkpoint });
+      printJson({
+        prompt,
+        text: result.text,
+        tokens: result.tokens,
+        stopped_by: result.stoppedBy,
+        ms_per_token: result.msPerToken,
+        checkpoint: loaded.checkpoint,
+      });
     } else {
       process.stdout.write(prompt);
       await generate(loaded.model, loaded.tokenizer, prompt, options, (t) => process.stdout.write(t));

@@ -4,12 +4,14 @@ import { formatBytes } from '../../core/format-bytes';
 import { Tokenizer } from '../../core/tokenizer';
 import { mergeAdapter } from '../../core/export-folder';
 
-
 export async function mergeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('merge', argv);
   const out = options.output as string;
   const r = mergeAdapter(positionals[0], out, (json) => Tokenizer.fromJSON(json).kind);
   if (options.json) printJson(r);
-  else info(`merged ${r.modules} LoRA layer(s) (r ${r.r}, alpha ${r.alpha}, scale ${r.scale}) of ${r.adapter} onto ${r.base} → ${r.out} (${formatBytes(r.bytes)}, a plain GPT-2 folder)`);
+  else
+    info(
+      `merged ${r.modules} LoRA layer(s) (r ${r.r}, alpha ${r.alpha}, scale ${r.scale}) of ${r.adapter} onto ${r.base} → ${r.out} (${formatBytes(r.bytes)}, a plain GPT-2 folder)`,
+    );
   return 0;
 }

@@ -7,7 +7,6 @@ import { readCorpus } from '../../core/corpus';
 import { trainTokenizer } from '../../core/tokenizer';
 import { writeFileAtomic } from '../../core/atomic-write';
 
-
 export async function tokenizeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('tokenize', argv);
   const outDir = options.output as string;
@@ -21,6 +20,9 @@ export async function tokenizeCommand(argv: string[]): Promise<number> {
   const chars = [...corpus.text].length;
   const summary = { tokenizer: path, kind, vocab_size: tokenizer.vocabSize, tokens, characters: chars, chars_per_token: chars / tokens };
   if (options.json) printJson(summary);
-  else info(`${kind} tokenizer, ${tokenizer.vocabSize} tokens in the vocabulary: ${tokens} tokens for ${chars} characters (${summary.chars_per_token.toFixed(2)} per token) → ${path}`);
+  else
+    info(
+      `${kind} tokenizer, ${tokenizer.vocabSize} tokens in the vocabulary: ${tokens} tokens for ${chars} characters (${summary.chars_per_token.toFixed(2)} per token) → ${path}`,
+    );
   return 0;
 }

@@ -6,7 +6,6 @@ import { TrainProgress } from '../progress';
 import { runTrainJob, TrainRequest } from '../../worker/jobs/train-job';
 import { UserError } from '../../core/errors';
 
-
 /** The sample `corpus-lab train` uses when no file is given (shipped in media/samples). */
 export function bundledSample(): string {
   for (const dir of [join(__dirname, '..', 'media', 'samples'), join(__dirname, '..', '..', '..', 'media', 'samples')]) {

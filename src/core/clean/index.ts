@@ -62,7 +62,13 @@ export function cleanText(input: string, options: CleanOptions = {}): { text: st
   const lines = (t: string) => (t.length === 0 ? 0 : t.split('\n').length - (t.endsWith('\n') ? 1 : 0));
   return {
     text,
-    report: { steps, charsBefore: [...input].length, charsAfter: [...text].length, linesBefore: lines(input.replace(/\r\n?/g, '\n')), linesAfter: lines(text) },
+    report: {
+      steps,
+      charsBefore: [...input].length,
+      charsAfter: [...text].length,
+      linesBefore: lines(input.replace(/\r\n?/g, '\n')),
+      linesAfter: lines(text),
+    },
   };
 }
 
@@ -77,7 +83,10 @@ function countDiffs(a: string, b: string): number {
 /** Parses `--rules a,b,c`; unknown names are a UserError listing the valid ones. */
 export function parseCleanRules(list: string): CleanOptions {
   const options: CleanOptions = {};
-  for (const raw of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const name = raw === 'frontmatter' || raw === 'front_matter' ? 'front-matter' : raw;
     if (!CLEAN_RULES.includes(name as CleanRule)) throw new UserError(`unknown clean rule "${raw}": choose from ${CLEAN_RULES.join(', ')}`);
     options[name as CleanRule] = true;

@@ -18,14 +18,17 @@ export function defaultBpeVocabSize(textBytes: number): number {
 
 export function trainTokenizer(text: string, opts: { kind: TokenizerKind; vocabSize?: number }): Tokenizer {
   if (opts.kind === 'char') {
-    if (opts.vocabSize !== undefined) throw new UserError('--vocab-size applies to the bpe tokenizer only (char uses every character of the corpus)');
+    if (opts.vocabSize !== undefined)
+      throw new UserError('--vocab-size applies to the bpe tokenizer only (char uses every character of the corpus)');
     const chars = [...new Set(text)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
     return Tokenizer.fromJSON(JSON.stringify(charTokenizerJson(chars)));
   }
   if (opts.kind !== 'bpe') throw new UserError(`unknown tokenizer kind "${String(opts.kind)}": choose char or bpe`);
   const size = opts.vocabSize ?? defaultBpeVocabSize(Buffer.byteLength(text));
   if (!Number.isInteger(size) || size < MIN_BPE_VOCAB || size > MAX_BPE_VOCAB) {
-    throw new UserError(`vocab size must be a whole number from ${MIN_BPE_VOCAB} (256 bytes + <|endoftext|>) to ${MAX_BPE_VOCAB} (got ${size})`);
+    throw new UserError(
+      `vocab size must be a whole number from ${MIN_BPE_VOCAB} (256 bytes + <|endoftext|>) to ${MAX_BPE_VOCAB} (got ${size})`,
+    );
   }
   return Tokenizer.fromJSON(JSON.stringify(bpeTokenizerJson(trainByteLevelBpe(text, size - 1))));
 }

@@ -23,7 +23,18 @@ export function charTokenizerJson(chars: string[]): object {
     pre_tokenizer: { type: 'Split', pattern: { String: '\n' }, behavior: 'Isolated', invert: false },
     post_processor: null,
     decoder: { type: 'Fuse' },
-    model: { type: 'BPE', dropout: null, unk_token: UNK, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: UNK,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      ignore_merges: false,
+      vocab,
+      merges: [],
+    },
   };
 }
 

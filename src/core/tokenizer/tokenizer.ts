@@ -25,7 +25,12 @@ export class Tokenizer {
   /** imported: a plain token decoded before a piece, so decoders that trim the first token's space don't. */
   private anchor?: { id: number; text: string };
 
-  private constructor(private readonly json: string, readonly kind: TokenizerKind, parsed: ParsedTokenizer, source: string) {
+  private constructor(
+    private readonly json: string,
+    readonly kind: TokenizerKind,
+    parsed: ParsedTokenizer,
+    source: string,
+  ) {
     this.idToToken = parsed.idToToken;
     this.specialIds = parsed.specialIds;
     this.byteFallback = parsed.byteFallback;
@@ -65,13 +70,18 @@ export class Tokenizer {
     if (text.length === 0) return [];
     const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
     // A downloaded tokenizer.json can map text to ids its vocabulary lacks; never pass them on.
-    for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new UserError(`the tokenizer produced token id ${id}, outside its ${this.vocabSize}-token vocabulary: tokenizer.json is inconsistent`);
+    for (const id of ids)
+      if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize))
+        throw new UserError(
+          `the tokenizer produced token id ${id}, outside its ${this.vocabSize}-token vocabulary: tokenizer.json is inconsistent`,
+        );
     return ids;
   }
 
   decode(ids: number[]): string {
     if (ids.length === 0) return '';
-    for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new Error(`internal: token id ${id} is outside the vocabulary`);
+    for (const id of ids)
+      if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize)) throw new Error(`internal: token id ${id} is outside the vocabulary`);
     return this.hf.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false });
   }
 
@@ -179,19 +189,22 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   const raw = parseJsonObject(json, source);
   const model = raw.model;
   if (!isObject(model)) return fail('has no "model" object');
-  if (typeof model.type !== 'string' || !MODEL_TYPES.includes(model.type)) fail(`model type ${JSON.stringify(model.type)} is not supported (${MODEL_TYPES.join(', ')})`);
+  if (typeof model.type !== 'string' || !MODEL_TYPES.includes(model.type))
+    fail(`model type ${JSON.stringify(model.type)} is not supported (${MODEL_TYPES.join(', ')})`);
   const idToToken: string[] = [];
   if (model.type === 'Unigram') {
     if (!Array.isArray(model.vocab)) return fail('model.vocab of a Unigram model is not a list');
     for (const entry of model.vocab as unknown[]) {
-      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') fail(`model.vocab has a malformed entry ${JSON.stringify(entry).slice(0, 60)}`);
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number')
+        fail(`model.vocab has a malformed entry ${JSON.stringify(entry).slice(0, 60)}`);
       idToToken.push((entry as [string, number])[0]);
     }
   } else {
     if (!isObject(model.vocab)) return fail('model.vocab is not an object');
     const entries = Object.entries(model.vocab);
     for (const [token, id] of entries) {
-      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length) fail(`model.vocab gives "${token}" the id ${JSON.stringify(id)}; ids must be 0…${entries.length - 1}`);
+      if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length)
+        fail(`model.vocab gives "${token}" the id ${JSON.stringify(id)}; ids must be 0…${entries.length - 1}`);
       if (idToToken[id as number] !== undefined) fail(`model.vocab gives id ${id} to two tokens`);
       idToToken[id as number] = token;
     }
@@ -200,7 +213,8 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   if (model.type === 'BPE') {
     if (!Array.isArray(model.merges)) fail('model.merges is not a list');
     for (const m of model.merges as unknown[]) {
-      const ok = typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
+      const ok =
+        typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
       if (!ok) fail(`model.merges has a malformed entry ${JSON.stringify(m).slice(0, 60)}`);
     }
   }
@@ -212,7 +226,8 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
       if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail('added_tokens has a malformed entry');
       const { id, content } = t as { id: number; content: string };
       // In the model's vocabulary with that id, or (downloaded tokenizers) appended right after it.
-      if (id < modelSize ? idToToken[id] !== content : id !== idToToken.length) fail(`added token "${content}" (id ${id}) is not in model.vocab with that id`);
+      if (id < modelSize ? idToToken[id] !== content : id !== idToToken.length)
+        fail(`added token "${content}" (id ${id}) is not in model.vocab with that id`);
       if (id === idToToken.length) idToToken.push(content);
       specialIds.add(id);
     }

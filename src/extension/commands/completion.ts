@@ -5,7 +5,10 @@ export function toggleCompletionCommand(ctx: Ctx) {
   return async () => {
     const on = !ctx.config.completionEnabled;
     await ctx.config.setCompletionEnabled(on);
-    vscode.window.setStatusBarMessage(on ? vscode.l10n.t('Corpus Lab: inline completion on') : vscode.l10n.t('Corpus Lab: inline completion off'), 3000);
+    vscode.window.setStatusBarMessage(
+      on ? vscode.l10n.t('Corpus Lab: inline completion on') : vscode.l10n.t('Corpus Lab: inline completion off'),
+      3000,
+    );
   };
 }
 

@@ -22,7 +22,10 @@ export function continueOnGpuCommand(ctx: Ctx) {
     let result;
     try {
       result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: withParticles(vscode.l10n.t('Exporting {0} for PyTorch…', node.run.name)) },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: withParticles(vscode.l10n.t('Exporting {0} for PyTorch…', node.run.name)),
+        },
         () => ctx.trainer.request((id) => ({ kind: 'export-torch', id, source: node.path, outDir: target.fsPath })).result,
       );
     } catch (e) {

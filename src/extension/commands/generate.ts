@@ -56,16 +56,38 @@ export function generateSampleCommand(ctx: Ctx, samples: SampleDocuments) {
     }
     if (!(await ctx.mayLoadModelFrom(model))) return undefined;
     const editor = vscode.window.activeTextEditor;
-    const prompt = options?.prompt ?? (editor ? (editor.selection.isEmpty ? editor.document.lineAt(editor.selection.active.line).text : editor.document.getText(editor.selection)) : '');
-    const settings = options?.maxTokens !== undefined ? { maxTokens: options.maxTokens, temperature: options.temperature ?? 0.8, seed: options.seed ?? Date.now() >>> 0 } : await askSampleSettings();
+    const prompt =
+      options?.prompt ??
+      (editor
+        ? editor.selection.isEmpty
+          ? editor.document.lineAt(editor.selection.active.line).text
+          : editor.document.getText(editor.selection)
+        : '');
+    const settings =
+      options?.maxTokens !== undefined
+        ? { maxTokens: options.maxTokens, temperature: options.temperature ?? 0.8, seed: options.seed ?? Date.now() >>> 0 }
+        : await askSampleSettings();
     if (!settings) return undefined;
     const uri = samples.create(vscode.l10n.t('Sample from {0}', modelName(model).replace(/\//g, ' ')), prompt);
     const doc = await vscode.workspace.openTextDocument(uri);
     const out = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
-    const markPrompt = () => prompt && out.setDecorations(promptDecoration, [{ range: new vscode.Range(doc.positionAt(0), doc.positionAt(prompt.length)), hoverMessage: vscode.l10n.t('Your prompt; the model wrote what follows.') }]);
+    const markPrompt = () =>
+      prompt &&
+      out.setDecorations(promptDecoration, [
+        {
+          range: new vscode.Range(doc.positionAt(0), doc.positionAt(prompt.length)),
+          hoverMessage: vscode.l10n.t('Your prompt; the model wrote what follows.'),
+        },
+      ]);
     markPrompt();
     const job = ctx.inference.request(
-      (id) => ({ kind: 'generate', id, checkpoint: model, prompt, options: { temperature: settings.temperature, topK: 0, topP: 0.95, maxTokens: settings.maxTokens, seed: settings.seed, stop: [] } }),
+      (id) => ({
+        kind: 'generate',
+        id,
+        checkpoint: model,
+        prompt,
+        options: { temperature: settings.temperature, topK: 0, topP: 0.95, maxTokens: settings.maxTokens, seed: settings.seed, stop: [] },
+      }),
       (m) => {
         if (m.kind !== 'text') return;
         samples.append(uri, m.text);

@@ -40,7 +40,17 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
       await vscode.commands.executeCommand('corpusLab.showTokens');
       const open = vscode.l10n.t('Open tokenizer.json');
       void vscode.window
-        .showInformationMessage(vscode.l10n.t('{0} tokenizer: {1} tokens in the vocabulary; {2} tokens for {3} characters ({4} per token).', kind, tokenizer.vocabSize, count, chars, (chars / count).toFixed(2)), open)
+        .showInformationMessage(
+          vscode.l10n.t(
+            '{0} tokenizer: {1} tokens in the vocabulary; {2} tokens for {3} characters ({4} per token).',
+            kind,
+            tokenizer.vocabSize,
+            count,
+            chars,
+            (chars / count).toFixed(2),
+          ),
+          open,
+        )
         .then((a) => {
           if (a === open) void vscode.window.showTextDocument(vscode.Uri.file(file));
         });
@@ -63,8 +73,18 @@ async function pickTokenizer(ctx: Ctx, name: string, bytes: number): Promise<Tok
 /** Characters or byte pairs, the configured kind first. */
 export async function pickTokenizerKind(ctx: Ctx, title: string): Promise<TokenizerKind | undefined> {
   const items: (vscode.QuickPickItem & { tokenizer: TokenizerKind })[] = [
-    { tokenizer: 'char', label: vscode.l10n.t('Characters'), description: 'char', detail: vscode.l10n.t('one token per character of the file; no unknown characters in it') },
-    { tokenizer: 'bpe', label: vscode.l10n.t('Byte pairs'), description: 'bpe', detail: vscode.l10n.t('frequent character sequences become tokens; any text can be encoded') },
+    {
+      tokenizer: 'char',
+      label: vscode.l10n.t('Characters'),
+      description: 'char',
+      detail: vscode.l10n.t('one token per character of the file; no unknown characters in it'),
+    },
+    {
+      tokenizer: 'bpe',
+      label: vscode.l10n.t('Byte pairs'),
+      description: 'bpe',
+      detail: vscode.l10n.t('frequent character sequences become tokens; any text can be encoded'),
+    },
   ];
   if (ctx.config.tokenizer === 'bpe') items.reverse();
   return (await vscode.window.showQuickPick(items, { title, placeHolder: vscode.l10n.t('Choose the kind of tokenizer') }))?.tokenizer;
@@ -76,7 +96,10 @@ export async function askVocabSize(title: string, bytes: number): Promise<number
     title,
     prompt: vscode.l10n.t('Vocabulary size ({0}–{1})', MIN_BPE_VOCAB, MAX_BPE_VOCAB),
     value: String(defaultBpeVocabSize(bytes)),
-    validateInput: (v) => (/^\d+$/.test(v.trim()) && Number(v) >= MIN_BPE_VOCAB && Number(v) <= MAX_BPE_VOCAB ? undefined : vscode.l10n.t('A whole number from {0} to {1}', MIN_BPE_VOCAB, MAX_BPE_VOCAB)),
+    validateInput: (v) =>
+      /^\d+$/.test(v.trim()) && Number(v) >= MIN_BPE_VOCAB && Number(v) <= MAX_BPE_VOCAB
+        ? undefined
+        : vscode.l10n.t('A whole number from {0} to {1}', MIN_BPE_VOCAB, MAX_BPE_VOCAB),
   });
   return size === undefined ? undefined : Number(size);
 }

@@ -18,7 +18,9 @@ import { askVocabSize, pickTokenizerKind } from './tokenize';
 type Preset = 'tiny' | 'small';
 
 /** What the pick decides: a preset and, for a quick or custom run, what differs from its defaults. */
-type RunChoice = { preset: Preset } & Partial<Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>>;
+type RunChoice = { preset: Preset } & Partial<
+  Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>
+>;
 import { describeEngine } from '../engine-label';
 import { FollowBestCheckpoint, showOverfitNotice } from '../training-habits';
 
@@ -32,19 +34,33 @@ export const QUICK_RUN_STEPS = 150;
 
 /** Train Model on This File: pick a preset (with this corpus's size, time and memory), then train in the worker. */
 export function trainCommand(ctx: Ctx) {
-  return async (uri?: vscode.Uri, options?: { preset?: 'tiny' | 'small'; maxSteps?: number; epochs?: number}) => {
+  return async (uri?: vscode.Uri, options?: { preset?: 'tiny' | 'small'; maxSteps?: number; epochs?: number }) => {
     const target = await resolveTarget(uri);
     if (!target) return;
     if (ctx.training) {
-      vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
+      vscode.window.showWarningMessage(
+        vscode.l10n.t(
+          'A training run is already in progress ({0}). Cancel it first, or wait for it to finish.',
+          basename(ctx.training.corpus.fsPath),
+        ),
+      );
       return;
     }
     const refused = await checkTextFile(ctx, target);
     if (refused) return refused;
     const choice: RunChoice | undefined = options?.preset ? { preset: options.preset } : await pickPreset(ctx, target);
     if (!choice) return;
-    const length = choice.maxSteps !== undefined || choice.epochs !== undefined ? {} : { maxSteps: options?.maxSteps ?? ctx.config.maxSteps, epochs: options?.epochs ?? ctx.config.epochs };
-    return startTraining(ctx, target, { tokenizer: ctx.config.tokenizer, ...choice, ...length, corpusPath: target.fsPath, runsRoot: ctx.runsRoot() });
+    const length =
+      choice.maxSteps !== undefined || choice.epochs !== undefined
+        ? {}
+        : { maxSteps: options?.maxSteps ?? ctx.config.maxSteps, epochs: options?.epochs ?? ctx.config.epochs };
+    return startTraining(ctx, target, {
+      tokenizer: ctx.config.tokenizer,
+      ...choice,
+      ...length,
+      corpusPath: target.fsPath,
+      runsRoot: ctx.runsRoot(),
+    });
   };
 }
 
@@ -55,37 +71,54 @@ export function trainCommand(ctx: Ctx) {
  */
 export function resumeCommand(ctx: Ctx) {
   return async (item?: { path?: string } | vscode.Uri, options?: { onChangedCorpus?: 'continue' | 'new' }) => {
-    const path = item instanceof vscode.Uri ? item.fsPath : item?.path ?? ctx.activeModel;
+    const path = item instanceof vscode.Uri ? item.fsPath : (item?.path ?? ctx.activeModel);
     if (!path) {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to resume.'));
       return;
     }
     if (ctx.training) {
-      vscode.window.showWarningMessage(vscode.l10n.t('A training run is already in progress ({0}). Cancel it first, or wait for it to finish.', basename(ctx.training.corpus.fsPath)));
+      vscode.window.showWarningMessage(
+        vscode.l10n.t(
+          'A training run is already in progress ({0}). Cancel it first, or wait for it to finish.',
+          basename(ctx.training.corpus.fsPath),
+        ),
+      );
       return;
     }
     const corpus = await readCorpusOfRun(path);
     if (!corpus) {
-      vscode.window.showErrorMessage(vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', basename(path)));
+      vscode.window.showErrorMessage(
+        vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', basename(path)),
+      );
       return;
     }
     const target = vscode.Uri.file(corpus.path);
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString());
     if (doc?.isDirty) await doc.save();
     let continueOnChangedCorpus = false;
-    const current = await readFile(corpus.path).then((b) => createHash('sha256').update(b).digest('hex'), () => undefined);
+    const current = await readFile(corpus.path).then(
+      (b) => createHash('sha256').update(b).digest('hex'),
+      () => undefined,
+    );
     if (current !== undefined && current !== corpus.sha256) {
       const goOn = vscode.l10n.t('Continue on Changed Text');
       const anew = vscode.l10n.t('Train New Model');
       const answer =
-        options?.onChangedCorpus === 'continue' ? goOn
-        : options?.onChangedCorpus === 'new' ? anew
-        : await vscode.window.showWarningMessage(
-            vscode.l10n.t('{0} has changed since this run was trained on it.', basename(corpus.path)),
-            { modal: true, detail: vscode.l10n.t('Continue from this checkpoint on the changed text (a new epoch starts on it), or train a new model on the file as it is now.') },
-            goOn,
-            anew,
-          );
+        options?.onChangedCorpus === 'continue'
+          ? goOn
+          : options?.onChangedCorpus === 'new'
+            ? anew
+            : await vscode.window.showWarningMessage(
+                vscode.l10n.t('{0} has changed since this run was trained on it.', basename(corpus.path)),
+                {
+                  modal: true,
+                  detail: vscode.l10n.t(
+                    'Continue from this checkpoint on the changed text (a new epoch starts on it), or train a new model on the file as it is now.',
+                  ),
+                },
+                goOn,
+                anew,
+              );
       if (answer === anew) return vscode.commands.executeCommand('corpusLab.train', target);
       if (answer !== goOn) return;
       continueOnChangedCorpus = true;
@@ -124,10 +157,22 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
     description: preset === preferred ? `${vscode.l10n.t('default')} · ${shape}` : shape,
     detail: measuring,
   });
-  const sized = [presetItem('tiny', 'Tiny', vscode.l10n.t('4 layers · 4 heads · width 128 · context 64')), presetItem('small', 'Small', vscode.l10n.t('6 layers · 6 heads · width 192 · context 128'))];
+  const sized = [
+    presetItem('tiny', 'Tiny', vscode.l10n.t('4 layers · 4 heads · width 128 · context 64')),
+    presetItem('small', 'Small', vscode.l10n.t('6 layers · 6 heads · width 192 · context 128')),
+  ];
   if (preferred === 'small') sized.reverse();
-  const quick: PresetItem = { choice: { preset: 'tiny', maxSteps: QUICK_RUN_STEPS }, label: vscode.l10n.t('Quick run'), description: vscode.l10n.t('Tiny, {0} steps: a first look at what it learns', QUICK_RUN_STEPS), detail: measuring };
-  const custom: PresetItem = { custom: true, label: vscode.l10n.t('Custom…'), description: vscode.l10n.t('steps or epochs, learning rate, batch, context, tokenizer and vocabulary size') };
+  const quick: PresetItem = {
+    choice: { preset: 'tiny', maxSteps: QUICK_RUN_STEPS },
+    label: vscode.l10n.t('Quick run'),
+    description: vscode.l10n.t('Tiny, {0} steps: a first look at what it learns', QUICK_RUN_STEPS),
+    detail: measuring,
+  };
+  const custom: PresetItem = {
+    custom: true,
+    label: vscode.l10n.t('Custom…'),
+    description: vscode.l10n.t('steps or epochs, learning rate, batch, context, tokenizer and vocabulary size'),
+  };
   const items = [...sized, quick, custom];
   pick.items = items;
   pick.busy = true;
@@ -139,7 +184,14 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
       const { result } = ctx.trainer.request((id) => ({
         kind: 'estimate',
         id,
-        request: { corpusPath: target.fsPath, tokenizer: ctx.config.tokenizer, backend: ctx.config.backend, measureSteps: 2, ...(choice.maxSteps ? {} : lengthSettings), ...choice },
+        request: {
+          corpusPath: target.fsPath,
+          tokenizer: ctx.config.tokenizer,
+          backend: ctx.config.backend,
+          measureSteps: 2,
+          ...(choice.maxSteps ? {} : lengthSettings),
+          ...choice,
+        },
       }));
       try {
         item.detail = describeEstimate(await result);
@@ -192,12 +244,25 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
     validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, [unit === 'steps' ? 'maxSteps' : 'epochs']: v }),
   );
   if (length === undefined) return undefined;
-  const lr = await ask(vscode.l10n.t('Learning rate'), String(DEFAULT_TRAIN_OPTIONS.lr), (v) => validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, lr: v, minLr: Math.min(DEFAULT_TRAIN_OPTIONS.minLr, v) }));
+  const lr = await ask(vscode.l10n.t('Learning rate'), String(DEFAULT_TRAIN_OPTIONS.lr), (v) =>
+    validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, lr: v, minLr: Math.min(DEFAULT_TRAIN_OPTIONS.minLr, v) }),
+  );
   if (lr === undefined) return undefined;
-  const batch = await ask(vscode.l10n.t('Batch (sequences per step)'), String(p.batch), (v) => validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch: v }));
+  const batch = await ask(vscode.l10n.t('Batch (sequences per step)'), String(p.batch), (v) =>
+    validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch: v }),
+  );
   if (batch === undefined) return undefined;
   const context = await ask(vscode.l10n.t('Context (tokens the model sees at once)'), String(p.context), (v) =>
-    validateModelConfig({ vocabSize: MIN_BPE_VOCAB, context: v, layers: p.layers, heads: p.heads, width: p.width, norm: 'layernorm', dropout: p.dropout, bias: true }),
+    validateModelConfig({
+      vocabSize: MIN_BPE_VOCAB,
+      context: v,
+      layers: p.layers,
+      heads: p.heads,
+      width: p.width,
+      norm: 'layernorm',
+      dropout: p.dropout,
+      bias: true,
+    }),
   );
   if (context === undefined) return undefined;
   const tokenizer = await pickTokenizerKind(ctx, title);
@@ -233,7 +298,12 @@ export function formatSeconds(s: number): string {
 }
 
 /** Trains in the worker with progress, loss chart and status bar; `finetune` (commands/finetune.ts) sends that job instead. */
-export async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest, finetune?: { request: FinetuneRequest; title: string }): Promise<TrainResult | undefined> {
+export async function startTraining(
+  ctx: Ctx,
+  target: vscode.Uri,
+  request: TrainRequest,
+  finetune?: { request: FinetuneRequest; title: string },
+): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
   await ctx.ignoreInGit();
   const follow = new FollowBestCheckpoint(ctx);
@@ -241,7 +311,15 @@ export async function startTraining(ctx: Ctx, target: vscode.Uri, request: Train
     (id) =>
       finetune
         ? { kind: 'finetune', id, request: finetune.request }
-        : { kind: 'train', id, request: { ...request, backend: ctx.config.backend, tokenizer: request.resume ? undefined : (request.tokenizer ?? ctx.config.tokenizer) } },
+        : {
+            kind: 'train',
+            id,
+            request: {
+              ...request,
+              backend: ctx.config.backend,
+              tokenizer: request.resume ? undefined : (request.tokenizer ?? ctx.config.tokenizer),
+            },
+          },
     (m) => {
       if (m.kind !== 'event') return;
       events.push(m.event);
@@ -292,12 +370,25 @@ export async function startTraining(ctx: Ctx, target: vscode.Uri, request: Train
     if (result.checkpoint && !keepChoice) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
     const message =
       keepChoice && result.reason === 'completed'
-        ? vscode.l10n.t('Training finished: validation loss {0}. The model you chose ({1}) stays active; this run’s best checkpoint is {2}.', result.valLoss.toFixed(3), modelName(ctx.activeModel!), modelName(best?.checkpoint ?? result.checkpoint))
+        ? vscode.l10n.t(
+            'Training finished: validation loss {0}. The model you chose ({1}) stays active; this run’s best checkpoint is {2}.',
+            result.valLoss.toFixed(3),
+            modelName(ctx.activeModel!),
+            modelName(best?.checkpoint ?? result.checkpoint),
+          )
         : result.reason === 'cancelled'
-        ? vscode.l10n.t('Training stopped at step {0}; the checkpoint is kept. Resume it from the Runs view.', result.step)
-        : best
-          ? vscode.l10n.t('Training finished: validation loss {0}, but {1} was better ({2}): it is now the active model.', result.valLoss.toFixed(3), basename(best.checkpoint), best.valLoss.toFixed(3))
-          : vscode.l10n.t('Training finished: validation loss {0}. The model is now active: type in a text file to see completions.', result.valLoss.toFixed(3));
+          ? vscode.l10n.t('Training stopped at step {0}; the checkpoint is kept. Resume it from the Runs view.', result.step)
+          : best
+            ? vscode.l10n.t(
+                'Training finished: validation loss {0}, but {1} was better ({2}): it is now the active model.',
+                result.valLoss.toFixed(3),
+                basename(best.checkpoint),
+                best.valLoss.toFixed(3),
+              )
+            : vscode.l10n.t(
+                'Training finished: validation loss {0}. The model is now active: type in a text file to see completions.',
+                result.valLoss.toFixed(3),
+              );
     void vscode.window.showInformationMessage(message);
     return result;
   } catch (e) {
@@ -324,15 +415,29 @@ function progressMessage(e: TrainEvent, all: TrainEvent[]): string | undefined {
   const done = first && first.type === 'step' ? e.step - first.step + 1 : 1;
   const eta = ((plan.totalSteps - e.step) * (first && first.type === 'step' ? e.elapsed_s - first.elapsed_s : 0)) / Math.max(1, done - 1);
   const epochs = Math.ceil(plan.totalSteps / plan.stepsPerEpoch);
-  return vscode.l10n.t('epoch {0}/{1} · step {2}/{3} · loss {4} · ETA {5}', e.epoch, epochs, e.step, plan.totalSteps, e.loss.toFixed(3), formatSeconds(eta));
+  return vscode.l10n.t(
+    'epoch {0}/{1} · step {2}/{3} · loss {4} · ETA {5}',
+    e.epoch,
+    epochs,
+    e.step,
+    plan.totalSteps,
+    e.loss.toFixed(3),
+    formatSeconds(eta),
+  );
 }
 
 function logEvent(ctx: Ctx, e: TrainEvent): void {
   if (e.type === 'step') {
-    if (e.step % 50 === 0) ctx.log.appendLine(`step ${e.step} epoch ${e.epoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${Math.round(e.tokens_per_s)} tok/s`);
+    if (e.step % 50 === 0)
+      ctx.log.appendLine(
+        `step ${e.step} epoch ${e.epoch} loss ${e.loss.toFixed(4)} lr ${e.lr.toExponential(2)} ${Math.round(e.tokens_per_s)} tok/s`,
+      );
   } else if (e.type === 'eval') ctx.log.appendLine(`eval step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)}`);
   else if (e.type === 'checkpoint') ctx.log.appendLine(`checkpoint ${e.reason} step ${e.step} val_loss ${e.val_loss.toFixed(4)} ${e.path}`);
   else if (e.type === 'notice') ctx.log.appendLine(`notice step ${e.step}: ${e.message}`);
-  else if (e.type === 'start') ctx.log.appendLine(`start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads}${e.blas ? ` blas ${e.blas}` : ''} steps ${e.plan.totalSteps}`);
+  else if (e.type === 'start')
+    ctx.log.appendLine(
+      `start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads}${e.blas ? ` blas ${e.blas}` : ''} steps ${e.plan.totalSteps}`,
+    );
   else ctx.log.appendLine(`done ${e.reason} step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)} ${e.checkpoint}`);
 }

@@ -2,7 +2,13 @@ import * as vscode from 'vscode';
 import { randomBytes } from 'node:crypto';
 
 /** Webview HTML with a strict Content-Security-Policy: only our bundled script and styles, by nonce. */
-export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, name: 'loss-chart' | 'tokens' | 'next-token' | 'attention' | 'surprisal', title: string, lang: string): string {
+export function webviewHtml(
+  webview: vscode.Webview,
+  extensionUri: vscode.Uri,
+  name: 'loss-chart' | 'tokens' | 'next-token' | 'attention' | 'surprisal',
+  title: string,
+  lang: string,
+): string {
   const nonce = randomBytes(16).toString('base64');
   const media = (file: string) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'media', file));
   const csp = [

@@ -102,7 +102,8 @@ export function parseToSurprisal(m: unknown): ToSurprisal | undefined {
   if (m.type !== 'surprisal' || (m.mode !== 'rank' && m.mode !== 'bits') || !isObject(m.strings)) return undefined;
   if (!isCounts(m.rankHistogram, 4) || !isCounts(m.bitsHistogram, 5) || typeof m.bitsPerChar !== 'number') return undefined;
   const c = m.copied;
-  if (c !== undefined && !(isObject(c) && typeof c.text === 'string' && typeof c.chars === 'number' && typeof c.corpus === 'string')) return undefined;
+  if (c !== undefined && !(isObject(c) && typeof c.text === 'string' && typeof c.chars === 'number' && typeof c.corpus === 'string'))
+    return undefined;
   return m as ToSurprisal;
 }
 

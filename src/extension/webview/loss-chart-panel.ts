@@ -53,7 +53,12 @@ export class LossChartPanel {
       if (dir && dir !== LossChartPanel.current.runDir) LossChartPanel.current.switchTo(dir);
       return;
     }
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Corpus Lab: Loss'), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...webviewOptions(ctx.extension.extensionUri), retainContextWhenHidden: false });
+    const panel = vscode.window.createWebviewPanel(
+      VIEW_TYPE,
+      vscode.l10n.t('Corpus Lab: Loss'),
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { ...webviewOptions(ctx.extension.extensionUri), retainContextWhenHidden: false },
+    );
     LossChartPanel.current = new LossChartPanel(ctx, panel, dir);
   }
 
@@ -67,9 +72,13 @@ export class LossChartPanel {
         };
         // A browser-hosted workbench (code-server) may store a webview's state long after it changed;
         // the file written the moment the chart changed has the latest folders of the same run.
-        const remembered = await readFile(chartStateFile(ctx), 'utf8').then((t) => JSON.parse(t) as unknown, () => undefined);
+        const remembered = await readFile(chartStateFile(ctx), 'utf8').then(
+          (t) => JSON.parse(t) as unknown,
+          () => undefined,
+        );
         const runDir = folder(state, 'runDir') ?? folder(remembered, 'runDir');
-        const overlayDir = runDir && folder(remembered, 'runDir') === runDir ? folder(remembered, 'overlayDir') : folder(state, 'overlayDir');
+        const overlayDir =
+          runDir && folder(remembered, 'runDir') === runDir ? folder(remembered, 'overlayDir') : folder(state, 'overlayDir');
         panel.webview.options = webviewOptions(ctx.extension.extensionUri);
         LossChartPanel.current?.panel.dispose();
         LossChartPanel.current = new LossChartPanel(ctx, panel, runDir, overlayDir);
@@ -190,7 +199,13 @@ export class LossChartPanel {
     rows.push(...this.pending.filter((r) => r.step > last));
     this.pending = [];
     const run = runDir ? { name: basename(runDir), dir: runDir, rows, baselines: metricBaselines(metrics) } : { name: '', rows: [] };
-    this.post({ type: 'init', run, overlay, sample: this.latestSample ?? lastSample(metrics), strings: { ...chartStrings(), ...unitStrings() } });
+    this.post({
+      type: 'init',
+      run,
+      overlay,
+      sample: this.latestSample ?? lastSample(metrics),
+      strings: { ...chartStrings(), ...unitStrings() },
+    });
   }
 
   private post(m: ToChart): void {

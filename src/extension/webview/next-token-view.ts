@@ -45,8 +45,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
       else if (m.type === 'ready') {
         if (this.lastMessage) this.post(this.lastMessage);
         void this.update();
-      }
-      else void this.insert(m.id);
+      } else void this.insert(m.id);
     });
     view.onDidChangeVisibility(() => view.visible && void this.update());
   }

@@ -6,7 +6,6 @@ export type { MetricRow };
 // Messages between the extension and its webviews. Both sides validate what they receive:
 // a malformed message is ignored (and logged by the extension).
 
-
 export interface ChartSeriesSet {
   name: string;
   /** The run folder, kept in the webview's state so the chart comes back after a reload. */
@@ -32,11 +31,18 @@ export interface TokenPiece {
 }
 
 export type ToTokens =
-  | { type: 'tokens'; source: string; tokenizer: string; pieces: TokenPiece[]; chars: number; truncated: boolean; strings: Record<string, string> }
+  | {
+      type: 'tokens';
+      source: string;
+      tokenizer: string;
+      pieces: TokenPiece[];
+      chars: number;
+      truncated: boolean;
+      strings: Record<string, string>;
+    }
   | { type: 'empty'; message: string };
 
 export type FromTokens = { type: 'ready' };
-
 
 export function parseFromChart(m: unknown): FromChart | undefined {
   if (!isObject(m)) return undefined;
@@ -48,11 +54,23 @@ export function parseFromTokens(m: unknown): FromTokens | undefined {
 }
 
 function isSeriesSet(s: unknown): s is ChartSeriesSet {
-  return isObject(s) && typeof s.name === 'string' && (s.dir === undefined || typeof s.dir === 'string') && Array.isArray(s.rows) && s.rows.every(isMetricRow) && (s.baselines === undefined || isBaselines(s.baselines));
+  return (
+    isObject(s) &&
+    typeof s.name === 'string' &&
+    (s.dir === undefined || typeof s.dir === 'string') &&
+    Array.isArray(s.rows) &&
+    s.rows.every(isMetricRow) &&
+    (s.baselines === undefined || isBaselines(s.baselines))
+  );
 }
 
 function isBaselines(b: unknown): b is Baselines {
-  return isObject(b) && ['uniform_loss', 'unigram_bits_per_char', 'gzip_bits_per_byte', 'val_tokens', 'val_chars', 'val_bytes'].every((k) => typeof b[k] === 'number' && (b[k] as number) > 0);
+  return (
+    isObject(b) &&
+    ['uniform_loss', 'unigram_bits_per_char', 'gzip_bits_per_byte', 'val_tokens', 'val_chars', 'val_bytes'].every(
+      (k) => typeof b[k] === 'number' && (b[k] as number) > 0,
+    )
+  );
 }
 
 export function parseToChart(m: unknown): ToChart | undefined {
@@ -75,6 +93,9 @@ export function parseToTokens(m: unknown): ToTokens | undefined {
   if (!isObject(m)) return undefined;
   if (m.type === 'empty') return typeof m.message === 'string' ? (m as ToTokens) : undefined;
   if (m.type !== 'tokens' || !Array.isArray(m.pieces) || !isObject(m.strings)) return undefined;
-  const ok = m.pieces.every((p) => isObject(p) && typeof p.id === 'number' && typeof p.text === 'string' && Array.isArray(p.bytes) && typeof p.fallback === 'boolean');
+  const ok = m.pieces.every(
+    (p) =>
+      isObject(p) && typeof p.id === 'number' && typeof p.text === 'string' && Array.isArray(p.bytes) && typeof p.fallback === 'boolean',
+  );
   return ok ? (m as ToTokens) : undefined;
 }

@@ -9,7 +9,13 @@ import type { SurprisalResult } from '../../worker/protocol';
 // GLTR's colours: green top 10, yellow top 100, red top 1000, purple beyond; bits per character on a
 // five-step scale from the same green to the same purple.
 const RANK_COLOURS = ['rgba(76, 175, 80, 0.35)', 'rgba(255, 213, 0, 0.4)', 'rgba(244, 67, 54, 0.4)', 'rgba(156, 39, 176, 0.45)'];
-const BITS_COLOURS = ['rgba(76, 175, 80, 0.35)', 'rgba(174, 213, 60, 0.4)', 'rgba(255, 213, 0, 0.4)', 'rgba(244, 67, 54, 0.4)', 'rgba(156, 39, 176, 0.45)'];
+const BITS_COLOURS = [
+  'rgba(76, 175, 80, 0.35)',
+  'rgba(174, 213, 60, 0.4)',
+  'rgba(255, 213, 0, 0.4)',
+  'rgba(244, 67, 54, 0.4)',
+  'rgba(156, 39, 176, 0.45)',
+];
 
 /** Surprisal of a document: editor colours by rank or bits per character, and a panel with the legend and histogram. */
 export class SurprisalPanel {
@@ -33,11 +39,18 @@ export class SurprisalPanel {
     private readonly ctx: Ctx,
   ) {
     panel.webview.options = webviewOptions(ctx.extension.extensionUri);
-    panel.webview.html = webviewHtml(panel.webview, ctx.extension.extensionUri, 'surprisal', vscode.l10n.t('Surprisal'), vscode.env.language);
+    panel.webview.html = webviewHtml(
+      panel.webview,
+      ctx.extension.extensionUri,
+      'surprisal',
+      vscode.l10n.t('Surprisal'),
+      vscode.env.language,
+    );
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw)),
       vscode.workspace.onDidChangeTextDocument((e) => {
-        if (this.shown && e.document === this.shown.editor.document && e.contentChanges.length) this.clear(vscode.l10n.t('The document changed: run Colour Document by Surprisal again.'));
+        if (this.shown && e.document === this.shown.editor.document && e.contentChanges.length)
+          this.clear(vscode.l10n.t('The document changed: run Colour Document by Surprisal again.'));
       }),
       panel.onDidDispose(() => this.dispose()),
     );
@@ -46,7 +59,12 @@ export class SurprisalPanel {
   static async show(ctx: Ctx): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     if (!SurprisalPanel.current) {
-      const panel = vscode.window.createWebviewPanel('corpusLab.surprisal', vscode.l10n.t('Corpus Lab: Surprisal'), { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { retainContextWhenHidden: true });
+      const panel = vscode.window.createWebviewPanel(
+        'corpusLab.surprisal',
+        vscode.l10n.t('Corpus Lab: Surprisal'),
+        { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+        { retainContextWhenHidden: true },
+      );
       SurprisalPanel.current = new SurprisalPanel(panel, ctx);
     }
     const self = SurprisalPanel.current;
@@ -57,8 +75,10 @@ export class SurprisalPanel {
     self.clear(vscode.l10n.t('Scoring {0}…', basename(editor.document.fileName)));
     const version = editor.document.version;
     try {
-      const result = await ctx.inference.request((id) => ({ kind: 'surprisal', id, checkpoint: model, text: editor.document.getText() })).result;
-      if (editor.document.version !== version) return self.clear(vscode.l10n.t('The document changed: run Colour Document by Surprisal again.'));
+      const result = await ctx.inference.request((id) => ({ kind: 'surprisal', id, checkpoint: model, text: editor.document.getText() }))
+        .result;
+      if (editor.document.version !== version)
+        return self.clear(vscode.l10n.t('The document changed: run Colour Document by Surprisal again.'));
       self.shown = { editor, version, result, model };
       self.render();
     } catch (e) {
@@ -96,13 +116,28 @@ export class SurprisalPanel {
       const bucket = this.mode === 'rank' ? rankBucket(t.rank) : bitsBucket(tokenBitsPerChar(t));
       buckets[bucket].push({
         range: new vscode.Range(doc.positionAt(t.start), doc.positionAt(t.end)),
-        hoverMessage: vscode.l10n.t('rank {0} among the model’s predictions · {1} bits ({2} per character)', t.rank, t.bits.toFixed(2), tokenBitsPerChar(t).toFixed(2)),
+        hoverMessage: vscode.l10n.t(
+          'rank {0} among the model’s predictions · {1} bits ({2} per character)',
+          t.rank,
+          t.bits.toFixed(2),
+          tokenBitsPerChar(t).toFixed(2),
+        ),
       });
     }
     for (const ty of [...this.rankTypes, ...this.bitsTypes]) editor.setDecorations(ty, []);
     types.forEach((ty, i) => editor.setDecorations(ty, buckets[i]));
     const c = result.copied;
-    editor.setDecorations(this.copiedType, c && c.end > c.start ? [{ range: new vscode.Range(doc.positionAt(c.start), doc.positionAt(c.end)), hoverMessage: vscode.l10n.t('The longest stretch found verbatim in the training text') }] : []);
+    editor.setDecorations(
+      this.copiedType,
+      c && c.end > c.start
+        ? [
+            {
+              range: new vscode.Range(doc.positionAt(c.start), doc.positionAt(c.end)),
+              hoverMessage: vscode.l10n.t('The longest stretch found verbatim in the training text'),
+            },
+          ]
+        : [],
+    );
     SurprisalPanel.lastShown = {
       source: basename(doc.fileName),
       model: basename(model),
@@ -113,7 +148,9 @@ export class SurprisalPanel {
       rankHistogram: result.rankHistogram,
       bitsHistogram: result.bitsHistogram,
       truncated: result.truncated,
-      copied: c ? { text: doc.getText().slice(c.start, c.end), chars: [...doc.getText().slice(c.start, c.end)].length, corpus: basename(c.corpus) } : undefined,
+      copied: c
+        ? { text: doc.getText().slice(c.start, c.end), chars: [...doc.getText().slice(c.start, c.end)].length, corpus: basename(c.corpus) }
+        : undefined,
       strings: surprisalStrings(),
     };
     this.post({ type: 'surprisal', ...SurprisalPanel.lastShown });
@@ -144,11 +181,19 @@ function surprisalStrings(): Record<string, string> {
     byRank: vscode.l10n.t('By rank'),
     byBits: vscode.l10n.t('By bits per character'),
     rankBuckets: [vscode.l10n.t('top 10'), vscode.l10n.t('top 100'), vscode.l10n.t('top 1000'), vscode.l10n.t('beyond')].join('\n'),
-    bitsBuckets: [vscode.l10n.t('under 1 bit'), vscode.l10n.t('1–2 bits'), vscode.l10n.t('2–4 bits'), vscode.l10n.t('4–8 bits'), vscode.l10n.t('8 bits or more')].join('\n'),
+    bitsBuckets: [
+      vscode.l10n.t('under 1 bit'),
+      vscode.l10n.t('1–2 bits'),
+      vscode.l10n.t('2–4 bits'),
+      vscode.l10n.t('4–8 bits'),
+      vscode.l10n.t('8 bits or more'),
+    ].join('\n'),
     explainRank: vscode.l10n.t(
       'Each token is coloured by where the token that is actually there ranked among the model’s predictions (GLTR): green = among its 10 likeliest, yellow = 100, red = 1000, purple = further down. Text the model finds predictable is green; surprises are red and purple.',
     ),
-    explainBits: vscode.l10n.t('Each token is coloured by its surprisal, −log₂ p, per character it spells: green is cheap to predict, purple expensive.'),
+    explainBits: vscode.l10n.t(
+      'Each token is coloured by its surprisal, −log₂ p, per character it spells: green is cheap to predict, purple expensive.',
+    ),
     summary: vscode.l10n.t('{0}: {1} tokens, {2} characters · {3} bits per character under {4}'),
     truncated: vscode.l10n.t('Only the first {0} tokens are coloured.'),
     copied: vscode.l10n.t('Longest stretch found verbatim in the training text ({0}): {1} characters'),

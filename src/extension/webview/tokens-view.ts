@@ -68,7 +68,10 @@ export class TokensView implements vscode.WebviewViewProvider {
     }
     if (this.documentTokenizer) {
       const tokenizer = await this.tokenizers.load(this.documentTokenizer.file);
-      return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${vscode.l10n.t('Tokenize Document: {0}', this.documentTokenizer.label)}` };
+      return {
+        tokenizer,
+        label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${vscode.l10n.t('Tokenize Document: {0}', this.documentTokenizer.label)}`,
+      };
     }
     return undefined;
   }
@@ -85,7 +88,12 @@ export class TokensView implements vscode.WebviewViewProvider {
     const text = truncated ? full.slice(0, MAX_CHARS) : full;
     const ids = tok.tokenizer.encode(text);
     this.lastShown = { text, ids };
-    const pieces: TokenPiece[] = ids.map((id) => ({ id, text: tok.tokenizer.tokenText(id), bytes: Array.from(tok.tokenizer.tokenBytes(id)), fallback: tok.tokenizer.isByteFallback(id) }));
+    const pieces: TokenPiece[] = ids.map((id) => ({
+      id,
+      text: tok.tokenizer.tokenText(id),
+      bytes: Array.from(tok.tokenizer.tokenBytes(id)),
+      fallback: tok.tokenizer.isByteFallback(id),
+    }));
     this.post({
       type: 'tokens',
       source: `${basename(editor.document.fileName)}${selected ? ` (${vscode.l10n.t('selection')})` : ''}`,

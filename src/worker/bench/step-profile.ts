@@ -20,7 +20,12 @@ export interface StepProfile {
 }
 
 /** One training step of `config` under tf.profile, after `warmup` plain steps; kernels summed by name and by shapes. */
-export async function profileTrainingStep(config: ModelConfig, batch: number, warmup = 3, lora?: Parameters<typeof randomTokenTrainer>[3]): Promise<StepProfile> {
+export async function profileTrainingStep(
+  config: ModelConfig,
+  batch: number,
+  warmup = 3,
+  lora?: Parameters<typeof randomTokenTrainer>[3],
+): Promise<StepProfile> {
   const trainer = await randomTokenTrainer(config, batch, 1, lora);
   try {
     for (let i = 1; i <= warmup; i++) await trainer.step(i);

@@ -16,7 +16,12 @@ export interface RandomTokenTrainer {
  * A fresh model and AdamW of `config`, trained on seeded random tokens on `threads` threads: what
  * bench times and profiles. With `lora`, only adapters on the frozen random base train (one thread).
  */
-export async function randomTokenTrainer(config: ModelConfig, batch: number, threads = 1, lora?: Omit<LoraOptions, 'seed'>): Promise<RandomTokenTrainer> {
+export async function randomTokenTrainer(
+  config: ModelConfig,
+  batch: number,
+  threads = 1,
+  lora?: Omit<LoraOptions, 'seed'>,
+): Promise<RandomTokenTrainer> {
   const model = Gpt.initialise(config, 1, lora && { ...lora, seed: 1 });
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS, model.decayed);
   const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
@@ -29,7 +34,12 @@ export async function randomTokenTrainer(config: ModelConfig, batch: number, thr
         inputs[j] = rng.below(config.vocabSize);
         targets[j] = rng.below(config.vocabSize);
       }
-      return trainStep(model, optimizer, { inputs, targets, batch, lr: 1e-3, update, gradClip: 1, dropoutSeed: config.dropout > 0 ? update - 1 : undefined }, replicas);
+      return trainStep(
+        model,
+        optimizer,
+        { inputs, targets, batch, lr: 1e-3, update, gradClip: 1, dropoutSeed: config.dropout > 0 ? update - 1 : undefined },
+        replicas,
+      );
     },
     async dispose() {
       await replicas?.dispose();
@@ -40,7 +50,14 @@ export async function randomTokenTrainer(config: ModelConfig, batch: number, thr
 }
 
 /** Wall time (ms) of full training steps on random tokens, after `warmup` untimed ones. */
-export async function timeTrainingSteps(config: ModelConfig, batch: number, steps: number, warmup: number, threads = 1, lora?: Omit<LoraOptions, 'seed'>): Promise<number[]> {
+export async function timeTrainingSteps(
+  config: ModelConfig,
+  batch: number,
+  steps: number,
+  warmup: number,
+  threads = 1,
+  lora?: Omit<LoraOptions, 'seed'>,
+): Promise<number[]> {
   return (await measureTrainingSteps(config, batch, steps, warmup, threads, lora, false)).times;
 }
 

@@ -97,8 +97,7 @@ function loadTfjsNode(): string | undefined {
   }
   const libDir = join(pkgDir, 'lib');
   const hasBinding =
-    existsSync(libDir) &&
-    readdirSync(libDir).some((d) => d.startsWith('napi-v') && existsSync(join(libDir, d, 'tfjs_binding.node')));
+    existsSync(libDir) && readdirSync(libDir).some((d) => d.startsWith('napi-v') && existsSync(join(libDir, d, 'tfjs_binding.node')));
   if (!hasBinding) return '@tensorflow/tfjs-node is installed without its native binding (libtensorflow)';
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   require('@tensorflow/tfjs-node');

@@ -9,16 +9,85 @@ import { dirname, join } from 'node:path';
 
 type Heap = ArrayBuffer;
 export interface NativeAddon {
-  gemm(heap: Heap, ta: number, tb: number, m: number, n: number, k: number, alpha: number, a: number, lda: number, b: number, ldb: number, beta: number, c: number, ldc: number): void;
-  gemmBatched(heap: Heap, count: number, ta: number, tb: number, m: number, n: number, k: number, a: number, strideA: number, b: number, strideB: number, c: number, strideC: number): void;
+  gemm(
+    heap: Heap,
+    ta: number,
+    tb: number,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    beta: number,
+    c: number,
+    ldc: number,
+  ): void;
+  gemmBatched(
+    heap: Heap,
+    count: number,
+    ta: number,
+    tb: number,
+    m: number,
+    n: number,
+    k: number,
+    a: number,
+    strideA: number,
+    b: number,
+    strideB: number,
+    c: number,
+    strideC: number,
+  ): void;
   linearForward(heap: Heap, x: number, w: number, bias: number, y: number, n: number, inputs: number, outputs: number): void;
-  linearBackward(heap: Heap, x: number, w: number, dy: number, dx: number, dw: number, db: number, n: number, inputs: number, outputs: number): void;
+  linearBackward(
+    heap: Heap,
+    x: number,
+    w: number,
+    dy: number,
+    dx: number,
+    dw: number,
+    db: number,
+    n: number,
+    inputs: number,
+    outputs: number,
+  ): void;
   crossEntropyForward(heap: Heap, logits: number, targets: number, lse: number, loss: number, n: number, vocab: number): void;
-  crossEntropyBackward(heap: Heap, logits: number, targets: number, lse: number, dLoss: number, dLogits: number, n: number, vocab: number): void;
+  crossEntropyBackward(
+    heap: Heap,
+    logits: number,
+    targets: number,
+    lse: number,
+    dLoss: number,
+    dLogits: number,
+    n: number,
+    vocab: number,
+  ): void;
   embeddingForward(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
   embeddingBackward(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
   sumSquares(heap: Heap, x: number, n: number): number;
-  adamwUpdate(heap: Heap, p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, keep: number, gradScale: number): void;
+  adamwUpdate(
+    heap: Heap,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+    keep: number,
+    gradScale: number,
+  ): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
   [kernel: string]: unknown;
@@ -46,9 +115,13 @@ export function addonPath(): string {
 
 /** Loads the addon at `path`; a reason for the log when it cannot be used here. */
 export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: string } {
-  if (!existsSync(path)) return { why: `the native addon is not built (${path} missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native)` };
+  if (!existsSync(path))
+    return {
+      why: `the native addon is not built (${path} missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native)`,
+    };
   const arch = binaryArch(path);
-  if (arch && arch !== process.arch) return { why: `the native addon was built for ${arch}, this machine is ${process.arch} (npm run build:native rebuilds it)` };
+  if (arch && arch !== process.arch)
+    return { why: `the native addon was built for ${arch}, this machine is ${process.arch} (npm run build:native rebuilds it)` };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const addon = require(path) as NativeAddon;
@@ -72,7 +145,8 @@ function binaryArch(path: string): string | undefined {
     const machine = head[5] === 2 ? head.readUInt16BE(18) : head.readUInt16LE(18);
     return ({ 62: 'x64', 183: 'arm64', 3: 'ia32', 40: 'arm' } as Record<number, string>)[machine] ?? `ELF machine ${machine}`;
   }
-  if (head.readUInt32LE(0) === 0xfeedfacf) return ({ 0x01000007: 'x64', 0x0100000c: 'arm64' } as Record<number, string>)[head.readUInt32LE(4)];
+  if (head.readUInt32LE(0) === 0xfeedfacf)
+    return ({ 0x01000007: 'x64', 0x0100000c: 'arm64' } as Record<number, string>)[head.readUInt32LE(4)];
   return undefined;
 }
 
@@ -119,8 +193,10 @@ function nativeMatMul(addon: NativeAddon, { inputs, attrs, backend }: MatMulArgs
   const { a, b, bias, preluActivationWeights } = inputs;
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || preluActivationWeights) return undefined;
   if (attrs.activation !== undefined && attrs.activation !== 'linear') return undefined;
-  const ta = attrs.transposeA, tb = attrs.transposeB;
-  const ra = a.shape.length, rb = b.shape.length;
+  const ta = attrs.transposeA,
+    tb = attrs.transposeB;
+  const ra = a.shape.length,
+    rb = b.shape.length;
   const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];

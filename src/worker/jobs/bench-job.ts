@@ -48,13 +48,21 @@ export interface BenchRequest extends Partial<Pick<ModelConfig, 'layers' | 'head
 export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<BenchResult> {
   const engine = await startEngine(req.backend ?? 'auto');
   const p = PRESETS.tiny;
-  const shape = { layers: req.layers ?? p.layers, heads: req.heads ?? p.heads, width: req.width ?? p.width, context: req.context ?? p.context };
+  const shape = {
+    layers: req.layers ?? p.layers,
+    heads: req.heads ?? p.heads,
+    width: req.width ?? p.width,
+    context: req.context ?? p.context,
+  };
   const config = validateModelConfig({ ...MODEL_DEFAULTS, ...shape, vocabSize: req.vocab ?? 65, dropout: 0 });
   const batch = req.batch ?? p.batch;
   const steps = req.steps ?? 30;
-  const standard = config.vocabSize === 65 && batch === p.batch && (['layers', 'heads', 'width', 'context'] as const).every((k) => config[k] === p[k]);
+  const standard =
+    config.vocabSize === 65 && batch === p.batch && (['layers', 'heads', 'width', 'context'] as const).every((k) => config[k] === p[k]);
   const r = req.rank ?? 8;
-  const lora = req.lora ? { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 } : undefined;
+  const lora = req.lora
+    ? { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 }
+    : undefined;
   const trainingThreads = lora ? 1 : resolveTrainingThreads(req.threads, engine.backend, batch);
   const ms = median(await timeTrainingSteps(config, batch, steps, warmup, trainingThreads, lora));
   const shapes = loraModuleShapes(config);

@@ -62,13 +62,32 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const corpus = readCorpus(req.corpusPath);
   const kind = req.tokenizer ?? 'char';
   // A char vocabulary is cheap to count exactly; a BPE one has the size asked for.
-  const vocabSize = kind === 'char' ? trainTokenizer(corpus.text, { kind }).vocabSize : (req.vocabSize ?? defaultBpeVocabSize(corpus.bytes));
+  const vocabSize =
+    kind === 'char' ? trainTokenizer(corpus.text, { kind }).vocabSize : (req.vocabSize ?? defaultBpeVocabSize(corpus.bytes));
   const tokens = kind === 'char' ? [...corpus.text].length : Math.round(corpus.bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
-  const config = validateModelConfig({ ...MODEL_DEFAULTS, vocabSize, context: req.context ?? p.context, layers: p.layers, heads: p.heads, width: p.width, dropout: p.dropout });
+  const config = validateModelConfig({
+    ...MODEL_DEFAULTS,
+    vocabSize,
+    context: req.context ?? p.context,
+    layers: p.layers,
+    heads: p.heads,
+    width: p.width,
+    dropout: p.dropout,
+  });
   const batch = req.batch ?? p.batch;
-  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, epochs: req.epochs, maxSteps: req.maxSteps, lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr }));
+  const plan = makeTrainPlan(
+    tokens,
+    config,
+    validateTrainOptions({
+      ...DEFAULT_TRAIN_OPTIONS,
+      batch,
+      epochs: req.epochs,
+      maxSteps: req.maxSteps,
+      lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
+    }),
+  );
   return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
 }
 
@@ -78,11 +97,22 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const base = readModelFolder(resolveCheckpoint(ft.base));
   const tokens = Tokenizer.fromJSON(base.tokenizerJson).encode(corpus.text).length;
   const { config } = base;
-  const { context, batch } = finetuneShape(config.context, req, runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch);
-  const plan = makeTrainPlan(tokens, config, validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }));
+  const { context, batch } = finetuneShape(
+    config.context,
+    req,
+    runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch,
+  );
+  const plan = makeTrainPlan(
+    tokens,
+    config,
+    validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }),
+  );
   if (ft.lora) refuseLoraOnAdapter(base, ft.base);
   const r = ft.lora?.rank;
-  const lora = r === undefined ? undefined : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
+  const lora =
+    r === undefined
+      ? undefined
+      : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
   const shapes = loraModuleShapes(config);
   const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
   return measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);

@@ -65,7 +65,12 @@ export interface FinetuneRequest {
 
 type Emit = (e: TrainEvent) => void;
 
-export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
+export async function runFinetuneJob(
+  req: FinetuneRequest,
+  emit: Emit,
+  shouldStop: () => boolean,
+  log: (message: string) => void = () => undefined,
+): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
   const lora = req.lora ? loraSettings(req) : undefined;
   if (!lora && (req.rank !== undefined || req.alpha !== undefined || req.rslora !== undefined || req.targets !== undefined)) {
@@ -79,7 +84,7 @@ export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldSto
   const baseDir = resolveCheckpoint(req.basePath);
   const base = readModelFolder(baseDir);
   if (lora) refuseLoraOnAdapter(base, req.basePath);
-  if (lora) refuseDytExport(base.config, 'LoRA cannot be trained in PEFT\'s format');
+  if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
   const modules = lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
 
@@ -91,8 +96,14 @@ export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldSto
     const found = unseenCharacters(new Set(charVocabulary(tokenizerJson).keys()), corpus.text);
     if (found.chars.length > 0) {
       if (unseen === 'extend') {
-        if (lora) throw new UserError(`${describeUnseen(found, 'unk')}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning`);
-        tokenizerJson = extendCharTokenizer(tokenizerJson, found.chars.map((c) => c.char));
+        if (lora)
+          throw new UserError(
+            `${describeUnseen(found, 'unk')}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning`,
+          );
+        tokenizerJson = extendCharTokenizer(
+          tokenizerJson,
+          found.chars.map((c) => c.char),
+        );
         ({ config, weights } = extendEmbedding(config, weights, found.chars.length, seed));
         tokenizer = Tokenizer.fromJSON(tokenizerJson);
       }
@@ -156,7 +167,8 @@ export async function runFinetuneJob(req: FinetuneRequest, emit: Emit, shouldSto
 
 /** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
 export function refuseLoraOnAdapter(base: ModelFiles, asked: string): void {
-  if (base.kind === 'adapter') throw new UserError(`${base.dir} is a LoRA adapter: merge it first (corpus-lab merge ${asked} -o DIR) and fine-tune the merged folder`);
+  if (base.kind === 'adapter')
+    throw new UserError(`${base.dir} is a LoRA adapter: merge it first (corpus-lab merge ${asked} -o DIR) and fine-tune the merged folder`);
 }
 
 /** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
@@ -167,10 +179,20 @@ export function isFinetuneRun(path: string): boolean {
 }
 
 /** `train --resume` of a fine-tuning run: its base, adapter and the base's corpus as they were. */
-export async function resumeFinetuneJob(req: TrainRequest, corpus: Corpus, engine: EngineInfo, emit: Emit, shouldStop: () => boolean, log: (message: string) => void): Promise<TrainResult> {
+export async function resumeFinetuneJob(
+  req: TrainRequest,
+  corpus: Corpus,
+  engine: EngineInfo,
+  emit: Emit,
+  shouldStop: () => boolean,
+  log: (message: string) => void,
+): Promise<TrainResult> {
   const dir = resolveCheckpoint(req.resume!);
   const runDir = dirname(dirname(dir));
-  if (req.runDir && resolve(req.runDir) !== runDir) throw new UserError(`--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`);
+  if (req.runDir && resolve(req.runDir) !== runDir)
+    throw new UserError(
+      `--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`,
+    );
   const run = readRunJson(runDir);
   const record = run.finetune!;
   if (effectiveStatus(run) === 'training' && run.trainer?.pid !== process.pid) {
@@ -184,7 +206,10 @@ export async function resumeFinetuneJob(req: TrainRequest, corpus: Corpus, engin
     const base = readModelFolder(record.base);
     const ckpt = readAdapterCheckpoint(dir, base.config);
     const modules = [...ckpt.adapter.layers.keys()];
-    start = { weights: base.weights, lora: { ...loraOptions(ckpt.adapter.settings, modules, ckpt.trainerState.seed), from: ckpt.adapter.layers } };
+    start = {
+      weights: base.weights,
+      lora: { ...loraOptions(ckpt.adapter.settings, modules, ckpt.trainerState.seed), from: ckpt.adapter.layers },
+    };
     adapter = { settings: ckpt.adapter.settings, base: ckpt.base };
     resumeFrom = { from: dir, weights: new Map(), optimizer: ckpt.optimizer, state: ckpt.trainerState };
     config = base.config;
@@ -196,10 +221,20 @@ export async function resumeFinetuneJob(req: TrainRequest, corpus: Corpus, engin
   const tokenizer = Tokenizer.load(join(dir, 'tokenizer.json'));
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const saved = run.plan;
-  const options = validateTrainOptions({ ...saved.options, epochs: req.epochs ?? saved.options.epochs, maxSteps: req.maxSteps ?? saved.options.maxSteps });
+  const options = validateTrainOptions({
+    ...saved.options,
+    epochs: req.epochs ?? saved.options.epochs,
+    maxSteps: req.maxSteps ?? saved.options.maxSteps,
+  });
   const plan = makeTrainPlan(tokens.length, config, options);
-  if (plan.trainTokens !== saved.trainTokens) throw new UserError(`${req.corpusPath} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run`);
-  if (plan.totalSteps <= resumeFrom.state.step) throw new UserError(`${dir} is already at step ${resumeFrom.state.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`);
+  if (plan.trainTokens !== saved.trainTokens)
+    throw new UserError(
+      `${req.corpusPath} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run`,
+    );
+  if (plan.totalSteps <= resumeFrom.state.step)
+    throw new UserError(
+      `${dir} is already at step ${resumeFrom.state.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`,
+    );
   const notices: string[] = [];
   const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
   const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
@@ -264,6 +299,7 @@ function baseCorpus(
   if (text.sha256 !== sha256) return { why: `the base run's corpus ${path} has changed since that run (sha256 differs)` };
   const tokens = Int32Array.from(tokenizer.encode(text.text));
   const { trainTokens, valTokens } = baseRun.run.plan;
-  if (tokens.length !== trainTokens + valTokens) return { why: `the base run's corpus no longer encodes to the ${trainTokens + valTokens} tokens it was trained on` };
+  if (tokens.length !== trainTokens + valTokens)
+    return { why: `the base run's corpus no longer encodes to the ${trainTokens + valTokens} tokens it was trained on` };
   return { tokens: { train: tokens.subarray(0, trainTokens), val: tokens.subarray(trainTokens), replay }, record: { path, sha256 } };
 }

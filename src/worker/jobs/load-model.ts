@@ -47,5 +47,15 @@ export interface ModelSummary {
 
 export function summarizeModel(m: LoadedModel): ModelSummary {
   const c = m.model.config;
-  return { dir: m.checkpoint, kind: m.kind, params: parameterCount(c), layers: c.layers, heads: c.heads, width: c.width, context: c.context, vocabSize: c.vocabSize, tokenizer: m.tokenizer.kind };
+  return {
+    dir: m.checkpoint,
+    kind: m.kind,
+    params: parameterCount(c),
+    layers: c.layers,
+    heads: c.heads,
+    width: c.width,
+    context: c.context,
+    vocabSize: c.vocabSize,
+    tokenizer: m.tokenizer.kind,
+  };
 }

@@ -46,5 +46,8 @@ export class ModelCache {
 }
 
 function free(entry: Entry): void {
-  entry.model.then((m) => m.model.dispose(), () => undefined);
+  entry.model.then(
+    (m) => m.model.dispose(),
+    () => undefined,
+  );
 }

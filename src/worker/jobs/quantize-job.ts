@@ -64,11 +64,17 @@ function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, 
   const run = readRunJson(runDir);
   const corpus = readCorpus(run.corpus.path);
   if (corpus.sha256 !== run.corpus.sha256) {
-    throw new UserError(`${run.corpus.path} changed since the run trained on it, so its held-out part is unknown: pass --text FILE to measure on`);
+    throw new UserError(
+      `${run.corpus.path} changed since the run trained on it, so its held-out part is unknown: pass --text FILE to measure on`,
+    );
   }
   const all = Int32Array.from(tokenizer.encode(corpus.text));
-  if (!Number.isSafeInteger(run.plan.trainTokens) || run.plan.trainTokens >= all.length) throw new UserError(`${join(runDir, 'run.json')} is damaged (plan.trainTokens)`);
-  return { tokens: all.subarray(run.plan.trainTokens), source: `${run.corpus.path} (held-out ${all.length - run.plan.trainTokens} tokens)` };
+  if (!Number.isSafeInteger(run.plan.trainTokens) || run.plan.trainTokens >= all.length)
+    throw new UserError(`${join(runDir, 'run.json')} is damaged (plan.trainTokens)`);
+  return {
+    tokens: all.subarray(run.plan.trainTokens),
+    source: `${run.corpus.path} (held-out ${all.length - run.plan.trainTokens} tokens)`,
+  };
 }
 
 function timed<T>(f: () => T): [T, number] {
@@ -84,12 +90,18 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
   const fp32Files = readModelFolder(dir);
   if (fp32Files.kind === 'int8') throw new UserError(`${dir} is already an int8 checkpoint`);
   const tokenizer = Tokenizer.fromJSON(fp32Files.tokenizerJson);
-  if (tokenizer.vocabSize !== fp32Files.config.vocabSize) throw new UserError(`${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but the model was built for ${fp32Files.config.vocabSize}`);
+  if (tokenizer.vocabSize !== fp32Files.config.vocabSize)
+    throw new UserError(
+      `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but the model was built for ${fp32Files.config.vocabSize}`,
+    );
   const { tokens, source } = evaluationTokens(dir, fp32Files, tokenizer, req.textFile);
   const context = fp32Files.config.context;
   if (tokens.length < 2) throw new UserError(`the evaluation text has ${tokens.length} token: it needs at least 2`);
 
-  const files = int8FolderFiles({ config: fp32Files.config, weights: fp32Files.weights, tokenizerJson: fp32Files.tokenizerJson, tokenizerKind: tokenizer.kind }, req.scheme);
+  const files = int8FolderFiles(
+    { config: fp32Files.config, weights: fp32Files.weights, tokenizerJson: fp32Files.tokenizerJson, tokenizerKind: tokenizer.kind },
+    req.scheme,
+  );
   writeDirAtomic(target, files);
   const bytesFp32 = encodeSafetensors(fp32Files.weights, { format: 'pt' }).length;
   const bytesInt8 = statSync(join(target, INT8_WEIGHTS_FILE)).size;

@@ -43,7 +43,12 @@ export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
   };
 
 /** `log` takes diagnostic lines (the extension's log); events go to `emit`. */
-export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => void, shouldStop: () => boolean, log: (message: string) => void = () => undefined): Promise<TrainResult> {
+export async function runTrainJob(
+  req: TrainRequest,
+  emit: (e: TrainEvent) => void,
+  shouldStop: () => boolean,
+  log: (message: string) => void = () => undefined,
+): Promise<TrainResult> {
   const corpus = readCorpus(req.corpusPath);
   const engine = await startEngine(req.backend ?? 'auto');
   if (req.resume && isFinetuneRun(req.resume)) return resumeFinetuneJob(req, corpus, engine, emit, shouldStop, log);
@@ -52,7 +57,12 @@ export async function runTrainJob(req: TrainRequest, emit: (e: TrainEvent) => vo
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
-  const model = validateModelConfig({ ...MODEL_DEFAULTS, ...shape, ...pickDefined(req, MODEL_OPTION_KEYS), vocabSize: tokenizer.vocabSize });
+  const model = validateModelConfig({
+    ...MODEL_DEFAULTS,
+    ...shape,
+    ...pickDefined(req, MODEL_OPTION_KEYS),
+    vocabSize: tokenizer.vocabSize,
+  });
   const trainOptions = { batch, ...pickDefined(req, TRAIN_OPTION_KEYS) };
   const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
   const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
@@ -89,7 +99,11 @@ async function resumeJob(
   const saved = ckpt.trainerState.plan;
   if (!saved) throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
-  const options = validateTrainOptions({ ...saved.options, epochs: req.epochs ?? saved.options.epochs, maxSteps: req.maxSteps ?? saved.options.maxSteps });
+  const options = validateTrainOptions({
+    ...saved.options,
+    epochs: req.epochs ?? saved.options.epochs,
+    maxSteps: req.maxSteps ?? saved.options.maxSteps,
+  });
   const plan = makeTrainPlan(tokens.length, ckpt.config, options);
   const changed = plan.trainTokens !== saved.trainTokens;
   if (changed && !req.continueOnChangedCorpus) {
@@ -99,12 +113,16 @@ async function resumeJob(
     );
   }
   if (plan.totalSteps <= ckpt.trainerState.step) {
-    throw new UserError(`${dir} is already at step ${ckpt.trainerState.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`);
+    throw new UserError(
+      `${dir} is already at step ${ckpt.trainerState.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`,
+    );
   }
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
   if (req.runDir && resolve(req.runDir) !== runDir) {
-    throw new UserError(`--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`);
+    throw new UserError(
+      `--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`,
+    );
   }
   const run = readRunJson(runDir);
   const status = effectiveStatus(run);
@@ -112,10 +130,16 @@ async function resumeJob(
     throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
   }
   if (status === 'interrupted') {
-    emit({ type: 'notice', step: ckpt.trainerState.step, message: `the run was interrupted (its training process is gone); continuing from ${basename(dir)}, step ${ckpt.trainerState.step}` });
+    emit({
+      type: 'notice',
+      step: ckpt.trainerState.step,
+      message: `the run was interrupted (its training process is gone); continuing from ${basename(dir)}, step ${ckpt.trainerState.step}`,
+    });
   }
   truncateMetrics(runDir, ckpt.trainerState.step);
-  const corpusChange = req.continueOnChangedCorpus ? { corpus: { ...run.corpus, sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length } } : {};
+  const corpusChange = req.continueOnChangedCorpus
+    ? { corpus: { ...run.corpus, sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length } }
+    : {};
   updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan, ...corpusChange });
   // On changed text the old epoch's batch order and validation split no longer apply: a new epoch starts.
   const s = ckpt.trainerState;

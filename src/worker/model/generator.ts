@@ -6,7 +6,6 @@ import { sampleToken } from '../../core/sampling';
 import { GenerateOptions } from '../../core/generate-options';
 import { StopSequenceFilter } from '../../core/stop-sequences';
 
-
 export interface GenerateResult {
   text: string;
   /** The generated token ids (not the prompt's). */

@@ -47,11 +47,22 @@ export const KERNEL_OPS: OpSet = {
  */
 function frozenBase(ops: OpSet): OpSet {
   const onlyInput = (forward: (x: tf.Tensor) => tf.Tensor, backward: (dy: tf.Tensor) => tf.Tensor) =>
-    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({ value: forward(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor) => backward(dy) })) as (x: tf.Tensor) => tf.Tensor;
+    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+      value: forward(args[0] as tf.Tensor),
+      gradFunc: (dy: tf.Tensor) => backward(dy),
+    })) as (x: tf.Tensor) => tf.Tensor;
   return {
     ...ops,
-    linear: (x, w, b) => onlyInput((v) => ops.linear(v, w, b), (dy) => ops.head(dy, w))(x),
-    head: (x, wte) => onlyInput((v) => ops.head(v, wte), (dy) => matMul(dy, wte))(x) as tf.Tensor2D,
+    linear: (x, w, b) =>
+      onlyInput(
+        (v) => ops.linear(v, w, b),
+        (dy) => ops.head(dy, w),
+      )(x),
+    head: (x, wte) =>
+      onlyInput(
+        (v) => ops.head(v, wte),
+        (dy) => matMul(dy, wte),
+      )(x) as tf.Tensor2D,
   };
 }
 

@@ -24,8 +24,14 @@ export class AdamW {
   ) {
     const id = ++instances;
     for (const [name, p] of params) {
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw${id}/m.${name}`)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw${id}/v.${name}`)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw${id}/m.${name}`)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false, `adamw${id}/v.${name}`)),
+      );
     }
   }
 
@@ -62,8 +68,12 @@ export class AdamW {
           const m = this.m.get(name)!;
           const v = this.v.get(name)!;
           const keep = decays(name) ? 1 - lr * weightDecay : 1;
-          const [np, nm, nv] = callKernel([p, grads[name], m, v], [p.shape, p.shape, p.shape], 0, (k, [pAt, gAt, mAt, vAt, npAt, nmAt, nvAt]) =>
-            k.adamwUpdate(pAt, gAt, mAt, vAt, npAt, nmAt, nvAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
+          const [np, nm, nv] = callKernel(
+            [p, grads[name], m, v],
+            [p.shape, p.shape, p.shape],
+            0,
+            (k, [pAt, gAt, mAt, vAt, npAt, nmAt, nvAt]) =>
+              k.adamwUpdate(pAt, gAt, mAt, vAt, npAt, nmAt, nvAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale),
           );
           p.assign(np);
           m.assign(nm);
@@ -88,14 +98,20 @@ export class AdamW {
 
   async moments(): Promise<NamedTensors> {
     const out: NamedTensors = new Map();
-    for (const [key, vars] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [key, vars] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of vars) out.set(`${key}.${name}`, { shape: t.shape.slice(), data: (await t.data()) as Float32Array });
     }
     return out;
   }
 
   restore(moments: NamedTensors): void {
-    for (const [key, vars] of [['m', this.m], ['v', this.v]] as const) {
+    for (const [key, vars] of [
+      ['m', this.m],
+      ['v', this.v],
+    ] as const) {
       for (const [name, t] of vars) {
         const saved = moments.get(`${key}.${name}`);
         if (!saved) throw new Error(`optimizer state has no ${key}.${name}`);

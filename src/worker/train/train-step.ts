@@ -31,7 +31,8 @@ export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: 
   const x = tf.tensor2d(s.inputs, [s.rows, context], 'int32');
   const y = tf.tensor2d(s.targets, [s.rows, context], 'int32');
   const vars = [...model.params.values()];
-  const loss = () => (s.lossScale === 1 ? model.loss(x, y, s.dropoutSeed) : tf.mul(model.loss(x, y, s.dropoutSeed), s.lossScale) as tf.Scalar);
+  const loss = () =>
+    s.lossScale === 1 ? model.loss(x, y, s.dropoutSeed) : (tf.mul(model.loss(x, y, s.dropoutSeed), s.lossScale) as tf.Scalar);
   const { value, grads } = tf.variableGrads(loss, vars);
   const byName: Record<string, tf.Tensor> = {};
   for (const [name, v] of model.params) byName[name] = grads[v.name];
@@ -62,7 +63,12 @@ export function splitBatch(s: StepInput, n: number): Shard[] {
  * Forward, backward, clip and AdamW update; returns the loss and pre-clip gradient norm (read once,
  * together). With `replicas`, the batch is split across their threads and the gradients summed.
  */
-export async function trainStep(model: Gpt, optimizer: AdamW, s: StepInput, replicas?: ReplicaPool): Promise<{ loss: number; gradNorm: number }> {
+export async function trainStep(
+  model: Gpt,
+  optimizer: AdamW,
+  s: StepInput,
+  replicas?: ReplicaPool,
+): Promise<{ loss: number; gradNorm: number }> {
   const threads = Math.min(replicas?.size ?? 1, s.batch);
   if (!replicas || threads < 2) return finish(() => shardGradients(model, { ...s, rows: s.batch, lossScale: 1 }));
 
@@ -94,7 +100,9 @@ export async function trainStep(model: Gpt, optimizer: AdamW, s: StepInput, repl
     tf.dispose([own.loss, ...Object.values(own.grads)]);
   }
 
-  async function finish(lossAndGrads: () => { loss: tf.Scalar; grads: Record<string, tf.Tensor> }): Promise<{ loss: number; gradNorm: number }> {
+  async function finish(
+    lossAndGrads: () => { loss: tf.Scalar; grads: Record<string, tf.Tensor> },
+  ): Promise<{ loss: number; gradNorm: number }> {
     const both = tf.tidy(() => {
       const { loss, grads } = lossAndGrads();
       const { scale, norm } = clipScale(grads, s.gradClip);

@@ -86,7 +86,11 @@ export async function train(job: TrainJob): Promise<TrainResult> {
 
   const baseEvalStarts = job.baseCorpus && evalWindowStarts(job.baseCorpus.val.length, context, options.evalBatches * batch);
 
-  const model = job.start ? Gpt.fromWeights(config, job.start.weights, job.start.lora) : job.resume ? Gpt.fromWeights(config, job.resume.weights) : Gpt.initialise(config, options.seed);
+  const model = job.start
+    ? Gpt.fromWeights(config, job.start.weights, job.start.lora)
+    : job.resume
+      ? Gpt.fromWeights(config, job.resume.weights)
+      : Gpt.initialise(config, options.seed);
   const optimizer = new AdamW(model.params, options, model.decayed);
   if (job.resume) optimizer.restore(job.resume.optimizer);
   const state = { step: 0, epoch: 0, cursor: 0, bestValLoss: Infinity, bestCheckpoint: '' };
@@ -117,7 +121,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
     emit(e);
   };
-  const baselines = job.resume ? undefined : computeBaselines(tokenizer, trainSplit, scored, await meanLoss(model, valSplit, evalStarts, context, batch));
+  const baselines = job.resume
+    ? undefined
+    : computeBaselines(tokenizer, trainSplit, scored, await meanLoss(model, valSplit, evalStarts, context, batch));
   if (baselines || !readMetrics(job.runDir).some((m) => m.type === 'baselines')) {
     appendMetrics(job.runDir, { type: 'baselines', ...(baselines ?? computeBaselines(tokenizer, trainSplit, scored)) });
   }
@@ -136,7 +142,8 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     baselines,
   });
   for (const message of job.notices ?? []) emit({ type: 'notice', step: state.step, message });
-  for (const why of job.engine.skipped) if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
+  for (const why of job.engine.skipped)
+    if (why.startsWith('native:')) emit({ type: 'notice', step: state.step, message: `native engine not used: ${why.slice(8)}` });
 
   const inputs = new Int32Array(batch * context);
   const targets = new Int32Array(batch * context);
@@ -157,16 +164,37 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     const baseValLoss = baseEvalStarts?.length ? await meanLoss(model, job.baseCorpus!.val, baseEvalStarts, context, batch) : undefined;
     let sample: string | undefined;
     try {
-      sample = (await generate(model, tokenizer, '', { temperature: 0.8, topK: 0, topP: 1, maxTokens: SAMPLE_TOKENS, seed: state.step, stop: [] })).text;
+      sample = (
+        await generate(model, tokenizer, '', { temperature: 0.8, topK: 0, topP: 1, maxTokens: SAMPLE_TOKENS, seed: state.step, stop: [] })
+      ).text;
     } catch {
       sample = undefined; // a sample is a courtesy; never let it stop training
     }
     const { bitsPerChar, bitsPerByte } = bitsPer(lastValLoss, scored.length, scoredSize);
-    log({ type: 'eval', step: state.step, epoch: state.epoch + 1, loss: lastLoss, val_loss: lastValLoss, base_val_loss: baseValLoss, val_bits_per_char: bitsPerChar, val_bits_per_byte: bitsPerByte, elapsed_s: elapsed(), sample });
+    log({
+      type: 'eval',
+      step: state.step,
+      epoch: state.epoch + 1,
+      loss: lastLoss,
+      val_loss: lastValLoss,
+      base_val_loss: baseValLoss,
+      val_bits_per_char: bitsPerChar,
+      val_bits_per_byte: bitsPerByte,
+      elapsed_s: elapsed(),
+      sample,
+    });
     if (stepLossCount > 0) {
       const warning = overfit.add({ step: state.step, trainLoss: stepLossSum / stepLossCount, valLoss: lastValLoss });
       stepLossSum = stepLossCount = 0;
-      if (warning) emit({ type: 'notice', step: state.step, message: overfitMessage(warning), code: 'overfitting', best_step: warning.best.step, best_val_loss: warning.best.valLoss });
+      if (warning)
+        emit({
+          type: 'notice',
+          step: state.step,
+          message: overfitMessage(warning),
+          code: 'overfitting',
+          best_step: warning.best.step,
+          best_val_loss: warning.best.valLoss,
+        });
     }
   };
 
@@ -194,7 +222,11 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     };
     const common = { optimizer: await optimizer.moments(), trainerState, tokenizerJson: tokenizer.toJSON() };
     lastCheckpoint = job.adapter
-      ? writeAdapterCheckpoint(job.runDir, name, { ...common, base: job.adapter.base, adapter: { settings: job.adapter.settings, layers: adapterLayers([...model.lora!.modules], await model.weights()) } })
+      ? writeAdapterCheckpoint(job.runDir, name, {
+          ...common,
+          base: job.adapter.base,
+          adapter: { settings: job.adapter.settings, layers: adapterLayers([...model.lora!.modules], await model.weights()) },
+        })
       : writeCheckpoint(job.runDir, name, { ...common, config, weights: await model.weights(), tokenizerKind: tokenizer.kind });
     lastCheckpointAt = { step: state.step, time: performance.now() };
     pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
@@ -209,10 +241,22 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'cancelled' };
       }
       fillBatch(trainSplit, epochPlan, state.cursor, batch, context, inputs, targets);
-      if (job.baseCorpus) replayRows(job.baseCorpus.train, job.baseCorpus.replay, options.seed, state.step, batch, context, inputs, targets);
-      const lr = learningRateAt({ lr: options.lr, minLr: options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps }, state.step);
+      if (job.baseCorpus)
+        replayRows(job.baseCorpus.train, job.baseCorpus.replay, options.seed, state.step, batch, context, inputs, targets);
+      const lr = learningRateAt(
+        { lr: options.lr, minLr: options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps },
+        state.step,
+      );
       const t0 = performance.now();
-      const stepInput = { inputs, targets, batch, lr, update: state.step + 1, gradClip: options.gradClip, dropoutSeed: mixSeed(options.seed, state.step, 0xd0) };
+      const stepInput = {
+        inputs,
+        targets,
+        batch,
+        lr,
+        update: state.step + 1,
+        gradClip: options.gradClip,
+        dropoutSeed: mixSeed(options.seed, state.step, 0xd0),
+      };
       let result: { loss: number; gradNorm: number };
       try {
         result = await trainStep(model, optimizer, stepInput, replicas);
@@ -239,7 +283,16 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       const stepEpoch = state.epoch + 1;
       state.step++;
       state.cursor++;
-      log({ type: 'step', step: state.step, epoch: stepEpoch, loss, lr, grad_norm: gradNorm, tokens_per_s: tokensPerSecond, elapsed_s: elapsed() });
+      log({
+        type: 'step',
+        step: state.step,
+        epoch: stepEpoch,
+        loss,
+        lr,
+        grad_norm: gradNorm,
+        tokens_per_s: tokensPerSecond,
+        elapsed_s: elapsed(),
+      });
 
       const epochDone = state.cursor >= plan.stepsPerEpoch;
       if (epochDone) {
@@ -260,7 +313,9 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       await new Promise((r) => setImmediate(r));
     }
     emit(doneEvent('completed'));
-    const best = state.bestCheckpoint ? { checkpoint: join(dirname(lastCheckpoint), state.bestCheckpoint), valLoss: state.bestValLoss } : undefined;
+    const best = state.bestCheckpoint
+      ? { checkpoint: join(dirname(lastCheckpoint), state.bestCheckpoint), valLoss: state.bestValLoss }
+      : undefined;
     return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'completed', best };
   } finally {
     await replicas?.dispose();
@@ -269,7 +324,16 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   }
 
   function doneEvent(reason: 'completed' | 'cancelled'): TrainEvent {
-    return { type: 'done', step: state.step, epoch: state.epoch + (state.cursor > 0 ? 1 : 0), loss: lastLoss, val_loss: lastValLoss, elapsed_s: elapsed(), checkpoint: lastCheckpoint, reason };
+    return {
+      type: 'done',
+      step: state.step,
+      epoch: state.epoch + (state.cursor > 0 ? 1 : 0),
+      loss: lastLoss,
+      val_loss: lastValLoss,
+      elapsed_s: elapsed(),
+      checkpoint: lastCheckpoint,
+      reason,
+    };
   }
 }
 

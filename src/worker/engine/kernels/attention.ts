@@ -15,8 +15,14 @@ export function fusedCausalAttention(qkv: tf.Tensor2D, b: number, t: number, h: 
   const d = c / h;
   const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-    const [out, probs] = callKernel([x], [[b * t, c], [b, h, t, t]], 4 * t * d + 2 * t, (k, [xAt, outAt, probsAt, scratch]) =>
-      k.attentionForward(xAt, outAt, probsAt, b, t, h, d, scratch),
+    const [out, probs] = callKernel(
+      [x],
+      [
+        [b * t, c],
+        [b, h, t, t],
+      ],
+      4 * t * d + 2 * t,
+      (k, [xAt, outAt, probsAt, scratch]) => k.attentionForward(xAt, outAt, probsAt, b, t, h, d, scratch),
     );
     save([x, probs]);
     return {

@@ -8,6 +8,7 @@ export const fusedGelu = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFu
   const [y] = callKernel([x], [x.shape], 0, (k, [xAt, yAt]) => k.geluForward(xAt, yAt, x.size));
   return {
     value: y,
-    gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) => callKernel([sx, dy], [sx.shape], 0, (k, [xAt, dyAt, dxAt]) => k.geluBackward(xAt, dyAt, dxAt, sx.size)),
+    gradFunc: (dy: tf.Tensor, [sx]: tf.Tensor[]) =>
+      callKernel([sx, dy], [sx.shape], 0, (k, [xAt, dyAt, dxAt]) => k.geluBackward(xAt, dyAt, dxAt, sx.size)),
   };
 }) as (x: tf.Tensor) => tf.Tensor;

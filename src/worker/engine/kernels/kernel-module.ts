@@ -10,12 +10,52 @@ declare const WebAssembly: {
 
 export interface KernelExports {
   attentionForward(qkv: number, out: number, probs: number, b: number, t: number, h: number, d: number, scratch: number): void;
-  attentionBackward(qkv: number, probs: number, dOut: number, dQkv: number, b: number, t: number, h: number, d: number, scratch: number): void;
+  attentionBackward(
+    qkv: number,
+    probs: number,
+    dOut: number,
+    dQkv: number,
+    b: number,
+    t: number,
+    h: number,
+    d: number,
+    scratch: number,
+  ): void;
   geluForward(x: number, y: number, n: number): void;
   geluBackward(x: number, dy: number, dx: number, n: number): void;
   layerNormForward(x: number, w: number, b: number, y: number, mean: number, rstd: number, rows: number, cols: number, eps: number): void;
-  layerNormBackward(x: number, w: number, mean: number, rstd: number, dy: number, dx: number, dw: number, db: number, rows: number, cols: number): void;
-  adamwUpdate(p: number, g: number, m: number, v: number, pOut: number, mOut: number, vOut: number, n: number, lr: number, beta1: number, oneMinusBeta1: number, beta2: number, oneMinusBeta2: number, c1: number, c2: number, eps: number, keep: number, gradScale: number): void;
+  layerNormBackward(
+    x: number,
+    w: number,
+    mean: number,
+    rstd: number,
+    dy: number,
+    dx: number,
+    dw: number,
+    db: number,
+    rows: number,
+    cols: number,
+  ): void;
+  adamwUpdate(
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+    keep: number,
+    gradScale: number,
+  ): void;
   columnSums(x: number, out: number, rows: number, cols: number): void;
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
   expArray(x: number, y: number, n: number): void;
@@ -48,7 +88,8 @@ export function kernelModule(): KernelExports {
   const memory = wasmBackend().wasm.asm.memory;
   const addon = nativeAddon();
   if (addon) {
-    if (native?.memory !== memory || native.addon !== addon) native = { memory, addon, exports: onHeap(addon, memory as { buffer: ArrayBuffer }) };
+    if (native?.memory !== memory || native.addon !== addon)
+      native = { memory, addon, exports: onHeap(addon, memory as { buffer: ArrayBuffer }) };
     return native.exports;
   }
   if (instance?.memory !== memory) {
@@ -59,8 +100,16 @@ export function kernelModule(): KernelExports {
 }
 
 const KERNEL_NAMES: Array<keyof KernelExports> = [
-  'attentionForward', 'attentionBackward', 'geluForward', 'geluBackward', 'layerNormForward', 'layerNormBackward',
-  'adamwUpdate', 'columnSums', 'transpose2d', 'expArray',
+  'attentionForward',
+  'attentionBackward',
+  'geluForward',
+  'geluBackward',
+  'layerNormForward',
+  'layerNormBackward',
+  'adamwUpdate',
+  'columnSums',
+  'transpose2d',
+  'expArray',
 ];
 
 function onHeap(addon: NativeAddon, memory: { buffer: ArrayBuffer }): KernelExports {
@@ -92,7 +141,12 @@ export function kernelsAvailable(): boolean {
  * offsets of the inputs, of new outputs (shapes) and of `scratch` floats freed after the call,
  * and the outputs come back as tensors. Nothing is copied.
  */
-export function callKernel(inputs: tf.Tensor[], outputs: number[][], scratch: number, run: (k: KernelExports, at: number[]) => void): tf.Tensor[] {
+export function callKernel(
+  inputs: tf.Tensor[],
+  outputs: number[][],
+  scratch: number,
+  run: (k: KernelExports, at: number[]) => void,
+): tf.Tensor[] {
   const backend = wasmBackend();
   const k = kernelModule();
   const inAt = inputs.map((t) => offsetOf(backend, t));

@@ -30,7 +30,9 @@ export const fusedLinear = tf.customGrad((...args: Array<tf.Tensor | tf.GradSave
   const outputs = w.shape[1];
   return {
     value: native
-      ? (callKernel([x, w, b], [[n, outputs]], 0, (_, [xAt, wAt, bAt, yAt]) => native.linearForward(heap(), xAt, wAt, bAt, yAt, n, inputs, outputs))[0] as tf.Tensor2D)
+      ? (callKernel([x, w, b], [[n, outputs]], 0, (_, [xAt, wAt, bAt, yAt]) =>
+          native.linearForward(heap(), xAt, wAt, bAt, yAt, n, inputs, outputs),
+        )[0] as tf.Tensor2D)
       : tf.fused.matMul({ a: x, b: w, bias: b }),
     gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) =>
       native

@@ -7,7 +7,10 @@ export class FlatLayout {
   readonly sizes: number[] = [];
   readonly total: number;
 
-  constructor(readonly names: string[], readonly shapes: number[][]) {
+  constructor(
+    readonly names: string[],
+    readonly shapes: number[][],
+  ) {
     let at = 0;
     for (const shape of shapes) {
       const size = shape.reduce((a, b) => a * b, 1);
@@ -19,7 +22,10 @@ export class FlatLayout {
   }
 
   static of(tensors: Map<string, tf.Tensor>): FlatLayout {
-    return new FlatLayout([...tensors.keys()], [...tensors.values()].map((t) => t.shape.slice()));
+    return new FlatLayout(
+      [...tensors.keys()],
+      [...tensors.values()].map((t) => t.shape.slice()),
+    );
   }
 
   view(buffer: Float32Array, i: number): Float32Array {

@@ -33,7 +33,4 @@ export interface ReplicaStep {
 export type ToReplica = ReplicaInit | ReplicaStep;
 
 export type FromReplica =
-  | { type: 'ready' }
-  | { type: 'grads'; step: number }
-  | { type: 'error'; message: string }
-  | { type: 'log'; message: string };
+  { type: 'ready' } | { type: 'grads'; step: number } | { type: 'error'; message: string } | { type: 'log'; message: string };

@@ -52,5 +52,7 @@ function loadWeights(init: ReplicaInit): void {
     return;
   }
   const params = model.params;
-  tf.tidy(() => layout.names.forEach((name, i) => params.get(name)?.assign(tf.tensor(layout.view(weights, i), layout.shapes[i], 'float32'))));
+  tf.tidy(() =>
+    layout.names.forEach((name, i) => params.get(name)?.assign(tf.tensor(layout.view(weights, i), layout.shapes[i], 'float32'))),
+  );
 }

@@ -45,14 +45,23 @@ export class ReplicaPool {
   private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private sequence = 0;
 
-  private constructor(params: Map<string, tf.Tensor>, readonly size: number, private readonly log: (message: string) => void) {
+  private constructor(
+    params: Map<string, tf.Tensor>,
+    readonly size: number,
+    private readonly log: (message: string) => void,
+  ) {
     this.layout = FlatLayout.of(params);
     this.weights = new Float32Array(new SharedArrayBuffer(this.layout.total * 4));
     for (let i = 1; i < size; i++) this.grads.push(new Float32Array(new SharedArrayBuffer((this.layout.total + 1) * 4)));
   }
 
   /** `log` receives the replicas' log lines (for the extension's log; the CLI drops them). */
-  static async start(config: ModelConfig, params: Map<string, tf.Tensor>, size: number, log: (message: string) => void): Promise<ReplicaPool> {
+  static async start(
+    config: ModelConfig,
+    params: Map<string, tf.Tensor>,
+    size: number,
+    log: (message: string) => void,
+  ): Promise<ReplicaPool> {
     const pool = new ReplicaPool(params, size, log);
     try {
       await Promise.all(Array.from({ length: size - 1 }, (_, k) => pool.spawn(k + 1, config)));
