@@ -32,6 +32,31 @@ export const UNSEEN_POLICIES: readonly UnseenPolicy[] = ['unk', 'extend'];
  */
 export const FINETUNE_LR = { full: 1e-4, lora: 1e-3 } as const;
 export const DEFAULT_REPLAY = 0.05;
+
+/**
+ * The default training window of a big base (Hugging Face GPT-2s have n_positions 1024): a step
+ * costs about batch × context tokens of compute, plus attention growing with context², so GPT-2's
+ * own 1024 × a batch of 12 (12,288 tokens a step) takes minutes per step on a laptop CPU. Bases with
+ * a context above `context` train on windows of 256 tokens, 4 per batch: 1,024 tokens a step, the
+ * order of the tiny preset's 768, so steps take seconds; 256 BPE tokens are still about 190 English
+ * words, several sentences of the document's style. The model keeps all its positions (LoRA leaves
+ * them untouched; full fine-tuning updates the first 256). `--context` and `--batch` override.
+ */
+export const BIG_BASE_WINDOW = { context: 256, batch: 4 } as const;
+
+/** Training window and batch of a fine-tuning run: the asked ones, else the base run's, else the defaults above. */
+export function finetuneShape(
+  modelContext: number,
+  asked: { context?: number; batch?: number },
+  baseRunBatch?: number,
+): { context: number; batch: number } {
+  const big = modelContext > BIG_BASE_WINDOW.context;
+  const context = asked.context ?? (big ? BIG_BASE_WINDOW.context : modelContext);
+  const batch = asked.batch ?? (big ? BIG_BASE_WINDOW.batch : (baseRunBatch ?? DEFAULT_BATCH));
+  return { context, batch };
+}
+
+const DEFAULT_BATCH = 12;
 export const DEFAULT_LORA_TARGETS = ['c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
 
 export interface UnseenCharacters {

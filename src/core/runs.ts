@@ -14,7 +14,14 @@ export interface RunInfo {
   /** Tokenizer kind and vocabulary size, when run.json says. */
   tokenizer?: { kind: string; vocabSize: number };
   checkpoints: { dir: string; name: string; step: number; valLoss?: number }[];
+  /** A fine-tuning run: its base model folder and whether it trains a LoRA adapter (rank r). */
+  finetune?: { base: string; lora?: { r: number } };
+  /** Models made from this run (merged, int8) in RUN/exports/, by name. */
+  exports: { dir: string; name: string }[];
 }
+
+/** Where the editor writes a run's merged and int8 models. */
+export const RUN_EXPORTS = 'exports';
 
 /**
  * The runs under `root`, newest first; folders without run.json are skipped. Asynchronous: the
@@ -37,11 +44,20 @@ export async function readRun(dir: string): Promise<RunInfo | undefined> {
     text = '';
   }
   const checkpoints = (await listCheckpointsAsync(dir)).map((c) => ({ ...c, name: basename(c.dir) }));
+  const exports = (await readdir(join(dir, RUN_EXPORTS), { withFileTypes: true }).catch(() => []))
+    .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+    .map((e) => ({ dir: join(dir, RUN_EXPORTS, e.name), name: e.name }))
+    .sort((a, b) => a.name.localeCompare(b.name));
   try {
     const run = parseRunJson(text, path);
     const tokenizer =
       run.tokenizer && typeof run.tokenizer.vocabSize === 'number'
         ? { kind: run.tokenizer.kind, vocabSize: run.tokenizer.vocabSize }
+        : undefined;
+    const ft = run.finetune;
+    const finetune =
+      ft && typeof ft.base === 'string'
+        ? { base: ft.base, lora: ft.lora && Number.isInteger(ft.lora.r) ? { r: ft.lora.r } : undefined }
         : undefined;
     return {
       dir,
@@ -52,8 +68,10 @@ export async function readRun(dir: string): Promise<RunInfo | undefined> {
       step: run.step,
       tokenizer,
       checkpoints,
+      finetune,
+      exports,
     };
   } catch {
-    return { dir, name: basename(dir), status: 'unreadable', checkpoints };
+    return { dir, name: basename(dir), status: 'unreadable', checkpoints, exports };
   }
 }

@@ -4,6 +4,8 @@ import { ModelConfig } from './model-config';
 /** How to train: everything but the network's shape (model-config.ts) and the corpus. */
 export interface TrainOptions {
   batch: number;
+  /** Tokens per training window, when shorter than the model's context (fine-tuning a big base). */
+  context?: number;
   /** Stop after this many passes over the training split… */
   epochs?: number;
   /** …or after this many optimizer steps, whichever comes first. */

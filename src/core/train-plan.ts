@@ -5,18 +5,19 @@ import { DEFAULT_MIN_STEPS, TrainOptions, TrainPlan } from './train-options';
 
 /** Fixes the split, epoch length, step budget, warm-up and evaluation interval of a run. */
 export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: TrainOptions): TrainPlan {
-  const need = model.context + 1;
+  const window = trainingWindow(model, options);
+  const need = window + 1;
   const valTokens = Math.max(need, Math.round(tokenCount * options.valFraction));
   const trainTokens = tokenCount - valTokens;
   if (trainTokens < need) {
     const fits = largestContextThatFits(tokenCount, options.valFraction);
     throw new UserError(
-      `the corpus has ${tokenCount} tokens, too few for context ${model.context}: training and validation ` +
+      `the corpus has ${tokenCount} tokens, too few for context ${window}: training and validation ` +
         `each need at least ${need} tokens` +
         (fits >= 2 ? `; use --context ${fits} or a longer text` : '; use a longer text'),
     );
   }
-  const perEpoch = stepsPerEpoch(trainTokens, model.context, options.batch);
+  const perEpoch = stepsPerEpoch(trainTokens, window, options.batch);
   let totalSteps: number;
   if (options.maxSteps !== undefined && options.epochs !== undefined) totalSteps = Math.min(options.maxSteps, options.epochs * perEpoch);
   else if (options.maxSteps !== undefined) totalSteps = options.maxSteps;
@@ -25,6 +26,15 @@ export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: T
   const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
   const evalEvery = options.evalEvery ?? Math.max(1, Math.min(250, Math.round(totalSteps / 20)));
   return { model, options, trainTokens, valTokens, stepsPerEpoch: perEpoch, totalSteps, warmupSteps, evalEvery };
+}
+
+/** Tokens per training window: the model's context, or a shorter window the options name. */
+export function trainingWindow(model: ModelConfig, options: Pick<TrainOptions, 'context'>): number {
+  const window = options.context ?? model.context;
+  if (!Number.isInteger(window) || window < 1 || window > model.context) {
+    throw new UserError(`--context must be a whole number from 1 to the model's context, ${model.context} (got ${window})`);
+  }
+  return window;
 }
 
 /** The largest power-of-two context for which both splits hold a window and its next token. */

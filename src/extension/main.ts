@@ -15,6 +15,8 @@ import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRu
 import { generateSampleCommand, SampleDocuments } from './commands/generate';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 import { continueOnGpuCommand } from './commands/export-torch';
+import { finetuneCommand } from './commands/finetune';
+import { compareSamplesCommand, mergeAdapterCommand, openModelFolderCommand, quantizeCommand } from './commands/models';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
 export interface CorpusLabApi {
@@ -79,6 +81,11 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('showLog', () => ctx.log.show()),
     command('openSample', openSampleCommand(ctx)),
     command('continueOnGpu', continueOnGpuCommand(ctx)),
+    command('finetune', finetuneCommand(ctx)),
+    command('openModelFolder', openModelFolderCommand(ctx)),
+    command('mergeAdapter', mergeAdapterCommand(ctx)),
+    command('quantize', quantizeCommand(ctx)),
+    command('compareSamples', compareSamplesCommand(ctx)),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);

@@ -10,6 +10,11 @@ import { generate } from './model/generator';
 import { attentionMaps, nextToken } from './jobs/inspect-job';
 import { documentSurprisal } from './jobs/surprisal-job';
 import { lowerThreadPriority } from './thread-priority';
+import { runFinetuneJob } from './jobs/finetune-job';
+import { runQuantizeJob } from './jobs/quantize-job';
+import { summarizeModel } from './jobs/load-model';
+import { mergeAdapter } from '../core/export-folder';
+import { Tokenizer } from '../core/tokenizer';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
 const port = parentPort;
@@ -68,6 +73,19 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       return models.use(msg.checkpoint, (loaded) => attentionMaps(loaded, msg.prompt));
     case 'export-torch':
       return exportTorch(msg.source, msg.outDir);
+    case 'finetune':
+      return runFinetuneJob(
+        msg.request,
+        (event) => send({ kind: 'event', id: msg.id, event }),
+        isCancelled,
+        (message) => send({ kind: 'log', message }),
+      );
+    case 'open-model':
+      return models.use(msg.path, async (loaded) => summarizeModel(loaded));
+    case 'merge':
+      return mergeAdapter(msg.adapter, msg.outDir, (json) => Tokenizer.fromJSON(json).kind);
+    case 'quantize':
+      return runQuantizeJob({ checkpoint: msg.checkpoint, out: msg.outDir, scheme: 'channel', textFile: msg.textFile });
     case 'surprisal':
       return models.use(msg.checkpoint, (loaded) => documentSurprisal(loaded, msg.text));
   }

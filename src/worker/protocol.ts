@@ -8,11 +8,16 @@ import type { GenerateResult } from './model/generator';
 import type { BackendChoice } from './engine/backend';
 import type { NextRequest, NextResult, AttentionResult } from './jobs/inspect-job';
 import type { TorchExport } from '../core/export-torch/export-torch';
+import type { FinetuneRequest } from './jobs/finetune-job';
+import type { QuantizeReport } from './jobs/quantize-job';
+import type { ModelSummary } from './jobs/load-model';
+import type { MergeResult } from '../core/export-folder';
 import type { SurprisalResult } from './jobs/surprisal-job';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
 export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice, TorchExport };
 export type { NextRequest, NextResult, AttentionResult, SurprisalResult };
+export type { FinetuneRequest, QuantizeReport, ModelSummary, MergeResult };
 
 /** What each kind of request answers with. */
 export interface JobResults {
@@ -22,6 +27,10 @@ export interface JobResults {
   next: NextResult;
   attention: AttentionResult;
   'export-torch': TorchExport;
+  finetune: TrainResult;
+  'open-model': ModelSummary;
+  merge: MergeResult;
+  quantize: QuantizeReport;
   surprisal: SurprisalResult;
 }
 
@@ -36,6 +45,11 @@ export type WorkerRequest =
   | { kind: 'next'; id: number; checkpoint: string; request: NextRequest }
   | { kind: 'attention'; id: number; checkpoint: string; prompt: string }
   | { kind: 'export-torch'; id: number; source: string; outDir: string }
+  | { kind: 'finetune'; id: number; request: FinetuneRequest }
+  /** Loads a model folder with the real loader (and keeps it cached for what follows): its summary. */
+  | { kind: 'open-model'; id: number; path: string }
+  | { kind: 'merge'; id: number; adapter: string; outDir: string }
+  | { kind: 'quantize'; id: number; checkpoint: string; outDir: string; textFile?: string }
   | { kind: 'surprisal'; id: number; checkpoint: string; text: string }
   | { kind: 'cancel'; id: number };
 
@@ -77,6 +91,20 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.source === 'string' && typeof msg.outDir === 'string'
         ? (msg as WorkerRequest)
         : 'export-torch needs source and outDir';
+    case 'finetune':
+      return isObject(msg.request) && typeof msg.request.basePath === 'string' && typeof msg.request.corpusPath === 'string'
+        ? (msg as WorkerRequest)
+        : 'finetune needs request.basePath and request.corpusPath';
+    case 'open-model':
+      return typeof msg.path === 'string' ? (msg as WorkerRequest) : 'open-model needs path';
+    case 'merge':
+      return typeof msg.adapter === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'merge needs adapter and outDir';
+    case 'quantize':
+      return typeof msg.checkpoint === 'string' &&
+        typeof msg.outDir === 'string' &&
+        (msg.textFile === undefined || typeof msg.textFile === 'string')
+        ? (msg as WorkerRequest)
+        : 'quantize needs checkpoint and outDir';
     case 'surprisal':
       return typeof msg.checkpoint === 'string' && typeof msg.text === 'string'
         ? (msg as WorkerRequest)

@@ -494,7 +494,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
   });
 
   it('Runs view: short descriptions (status in the icon), the best checkpoint marked, icons and inline actions', async () => {
-    const runs = await api.runs.getChildren();
+    const runs = (await api.runs.getChildren()).filter((n) => n.kind === 'run');
     const withCheckpoints = [...runs].sort((a, b) => b.run.checkpoints.length - a.run.checkpoints.length)[0];
     assert.ok(withCheckpoints?.run.checkpoints.length, 'a run with checkpoints');
     for (const node of runs) {
@@ -577,6 +577,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const { describeEstimate } = await import('../../src/extension/commands/train');
     const tenKb = {
       params: 800_000,
+      trainableParams: 800_000,
       flopsPerToken: 1,
       trainingBytes: 60e6,
       weightBytes: 3.2e6,
@@ -585,6 +586,8 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       secondsPerStep: 0.2,
       secondsPerEpoch: 1,
       preset: 'tiny',
+      window: 64,
+      batch: 12,
       tokens: 10_000,
       totalSteps: 600,
       config: {} as never,

@@ -4,6 +4,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trainTokenizer } from '../../src/core/tokenizer';
+import { ModelConfig } from '../../src/core/model-config';
+import { randomWeights, writeGpt2Folder } from '../gpt2-folder';
 
 // quantize and merge as a user runs them (dist/cli.js; `npm run build` first), on a Korean run.
 const REPO = join(__dirname, '../../..');
@@ -231,4 +234,65 @@ test('finetune (full) with --unseen extend grows a char vocabulary; mistakes are
   assertUserError(['finetune', base, korean, '-o', join(dir, 'x4'), '--replay', '0.9'], /--replay must be a fraction from 0 to 0\.5/);
   assertUserError(['finetune', base], /missing FILE/);
   assert.ok(!existsSync(join(dir, 'x1')));
+});
+
+test('finetune on a big base (context over 256) trains on 256-token windows, 4 a batch, by default; --context and --batch override; the model keeps its context', () => {
+  const text = writeText('ko3.txt', readFileSync(KOREAN, 'utf8').slice(0, 8000));
+  const bpe = trainTokenizer(readFileSync(KOREAN, 'utf8').slice(0, 6000), { kind: 'bpe', vocabSize: 300 });
+  const c: ModelConfig = {
+    vocabSize: bpe.vocabSize,
+    context: 512,
+    layers: 1,
+    heads: 2,
+    width: 32,
+    norm: 'layernorm',
+    dropout: 0,
+    bias: true,
+  };
+  const base = writeGpt2Folder(join(dir, 'big-base'), c, randomWeights(c, 3), bpe.toJSON());
+  const start = (args: string[]) => {
+    const r = cli(['finetune', base, text, ...args, '--max-steps', '2', '--backend', 'wasm', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    return events(r.stdout)[0] as {
+      plan: { model: { context: number }; options: { context?: number; batch: number }; stepsPerEpoch: number; trainTokens: number };
+    };
+  };
+  const byDefault = start(['-o', join(dir, 'big-default'), '--lora']);
+  assert.equal(byDefault.plan.model.context, 512, 'the model keeps its 512 positions');
+  assert.equal(byDefault.plan.options.context, 256);
+  assert.equal(byDefault.plan.options.batch, 4);
+  assert.equal(byDefault.plan.stepsPerEpoch, Math.ceil(byDefault.plan.trainTokens / (256 * 4)));
+  const asked = start(['-o', join(dir, 'big-asked'), '--context', '64', '--batch', '2']);
+  assert.equal(asked.plan.options.context, 64);
+  assert.equal(asked.plan.options.batch, 2);
+  const ckpt = join(dir, 'big-asked', 'checkpoints', readdirSync(join(dir, 'big-asked', 'checkpoints'))[0]);
+  assert.equal(
+    JSON.parse(readFileSync(join(ckpt, 'config.json'), 'utf8')).n_positions,
+    512,
+    'full fine-tuning on short windows writes the whole model',
+  );
+  const resumed = cli(['train', text, '--resume', join(dir, 'big-asked'), '--max-steps', '3', '--backend', 'wasm', '--json']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.equal(
+    (events(resumed.stdout)[0] as { plan: { options: { context?: number } } }).plan.options.context,
+    64,
+    'resume keeps the window',
+  );
+  assertUserError(
+    ['finetune', base, text, '-o', join(dir, 'big-x'), '--context', '1024'],
+    /--context must be a whole number from 1 to the model's context, 512 \(got 1024\)/,
+  );
+  assert.ok(!existsSync(join(dir, 'big-x')));
+});
+
+test("finetune on a small base keeps its context and the base run's batch", () => {
+  const english = writeText('en4.txt', readFileSync(ENGLISH_FILE, 'utf8').slice(0, 6000));
+  const base = join(dir, 'char-base4');
+  assert.equal(cli(['train', english, '-o', base, ...SMALL, '--max-steps', '2', '--backend', 'wasm']).code, 0);
+  const r = cli(['finetune', base, english, '-o', join(dir, 'small-ft'), '--max-steps', '1', '--backend', 'wasm', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const plan = (events(r.stdout)[0] as { plan: { model: { context: number }; options: { context?: number; batch: number } } }).plan;
+  assert.equal(plan.model.context, 16);
+  assert.equal(plan.options.context, undefined);
+  assert.equal(plan.options.batch, 4);
 });

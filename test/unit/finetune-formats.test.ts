@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeCheckpoint, readCheckpoint } from '../../src/core/checkpoint';
-import { weightShapes } from '../../src/core/weight-table';
 import { ModelConfig } from '../../src/core/model-config';
 import { HostTensor, NamedTensors } from '../../src/core/tensor';
 import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
@@ -30,6 +29,7 @@ import { writeDirAtomic } from '../../src/core/atomic-write';
 import { loadModel } from '../../src/worker/jobs/load-model';
 import { generate } from '../../src/worker/model/generator';
 import { tf } from '../../src/worker/engine/backend';
+import { hfConfigJson, randomTensor, randomWeights, writeGpt2Folder } from '../gpt2-folder';
 
 const REPO = join(__dirname, '../../..');
 const KOREAN = readFileSync(join(REPO, 'media/samples/constitution-ko.txt'), 'utf8');
@@ -51,89 +51,14 @@ const config: ModelConfig = {
   bias: true,
 };
 
-function gaussian(rng: Rng): number {
-  return Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-}
-
-function randomTensor(shape: number[], rng: Rng, std: number, mean = 0): HostTensor {
-  return { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => mean + std * gaussian(rng)) };
-}
-
-/** Random GPT-2 weights under our names; norms near 1, everything else small and non-zero. */
-function randomWeights(c: ModelConfig, seed: number): NamedTensors {
-  const rng = new Rng(seed);
-  const out: NamedTensors = new Map();
-  for (const [name, shape] of weightShapes(c))
-    out.set(
-      name,
-      randomTensor(
-        shape,
-        rng,
-        name.includes('.ln_') && name.endsWith('.weight') ? 0.1 : 0.2,
-        name.includes('.ln_') && name.endsWith('.weight') ? 1 : 0,
-      ),
-    );
-  return out;
-}
-
-/** config.json as transformers writes it for a GPT-2 (no corpus_lab block). */
-function hfConfigJson(c: ModelConfig, extra: Record<string, unknown> = {}): string {
-  return JSON.stringify(
-    {
-      activation_function: 'gelu_new',
-      architectures: ['GPT2LMHeadModel'],
-      attn_pdrop: 0.1,
-      bos_token_id: c.vocabSize - 1,
-      embd_pdrop: 0.1,
-      eos_token_id: c.vocabSize - 1,
-      initializer_range: 0.02,
-      layer_norm_epsilon: 1e-5,
-      model_type: 'gpt2',
-      n_ctx: c.context,
-      n_embd: c.width,
-      n_head: c.heads,
-      n_inner: null,
-      n_layer: c.layers,
-      n_positions: c.context,
-      resid_pdrop: 0.1,
-      summary_type: 'cls_index',
-      task_specific_params: { 'text-generation': { do_sample: true, max_length: 50 } },
-      vocab_size: c.vocabSize,
-      ...extra,
-    },
-    null,
-    2,
-  );
-}
-
-/**
- * A Hugging Face GPT-2 folder. bare: openai-community/gpt2's layout (no prefix, with the mask
- * buffers h.{i}.attn.bias [1,1,n,n] and h.{i}.attn.masked_bias []); else `transformer.` names
- * with lm_head.weight (tied: a copy of wte).
- */
+/** A Hugging Face GPT-2 folder under the test's root (test/gpt2-folder.ts writeGpt2Folder). */
 function hfFolder(
   name: string,
   weights: NamedTensors,
   style: 'bare' | 'prefixed',
   opts: { tokenizerJson?: string; lmHead?: HostTensor; configExtra?: Record<string, unknown>; c?: ModelConfig } = {},
 ): string {
-  const c = opts.c ?? config;
-  const dir = join(root, name);
-  mkdirSync(dir);
-  const tensors: NamedTensors = new Map();
-  for (const [n, t] of weights) tensors.set(style === 'bare' ? n.replace(/^transformer\./, '') : n, t);
-  if (style === 'bare') {
-    const mask = new Float32Array(c.context * c.context);
-    for (let i = 0; i < c.context; i++) for (let j = 0; j <= i; j++) mask[i * c.context + j] = 1;
-    for (let i = 0; i < c.layers; i++) {
-      tensors.set(`h.${i}.attn.bias`, { shape: [1, 1, c.context, c.context], data: mask });
-      tensors.set(`h.${i}.attn.masked_bias`, { shape: [], data: Float32Array.of(-1e4) });
-    }
-  } else tensors.set('lm_head.weight', opts.lmHead ?? weights.get('transformer.wte.weight')!);
-  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors, { format: 'pt' }));
-  writeFileSync(join(dir, 'config.json'), hfConfigJson(c, opts.configExtra));
-  writeFileSync(join(dir, 'tokenizer.json'), opts.tokenizerJson ?? bpe.toJSON());
-  return dir;
+  return writeGpt2Folder(join(root, name), opts.c ?? config, weights, opts.tokenizerJson ?? bpe.toJSON(), { style, ...opts });
 }
 
 async function ourLogits(path: string, ids: number[]): Promise<Float32Array> {

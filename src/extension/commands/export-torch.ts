@@ -8,7 +8,7 @@ import { showError } from './util';
 /** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues. */
 export function continueOnGpuCommand(ctx: Ctx) {
   return async (node?: RunsNode) => {
-    if (!node) {
+    if (!node || node.kind === 'base') {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to continue on a GPU machine.'));
       return;
     }

@@ -38,7 +38,7 @@ export function setActiveModelCommand(ctx: Ctx) {
 }
 
 export function openLossChartCommand(ctx: Ctx) {
-  return (node?: RunsNode) => LossChartPanel.show(ctx, node?.kind === 'run' ? node.path : node?.run.dir);
+  return (node?: RunsNode) => LossChartPanel.show(ctx, node?.kind === 'run' ? node.path : node && 'run' in node ? node.run.dir : undefined);
 }
 
 export function revealRunCommand() {

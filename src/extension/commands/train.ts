@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { WorkerError } from '../worker-client';
-import type { EstimateResult, TrainRequest, TrainResult } from '../../worker/protocol';
+import type { EstimateResult, FinetuneRequest, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { checkTextFile, coreValidation, resolveTarget, showError } from './util';
@@ -297,20 +297,29 @@ export function formatSeconds(s: number): string {
   return vscode.l10n.t('{0} h', (s / 3600).toFixed(1));
 }
 
-async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest): Promise<TrainResult | undefined> {
+/** Trains in the worker with progress, loss chart and status bar; `finetune` (commands/finetune.ts) sends that job instead. */
+export async function startTraining(
+  ctx: Ctx,
+  target: vscode.Uri,
+  request: TrainRequest,
+  finetune?: { request: FinetuneRequest; title: string },
+): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
   await ctx.ignoreInGit();
   const follow = new FollowBestCheckpoint(ctx);
   const job = ctx.trainer.request(
-    (id) => ({
-      kind: 'train',
-      id,
-      request: {
-        ...request,
-        backend: ctx.config.backend,
-        tokenizer: request.resume ? undefined : (request.tokenizer ?? ctx.config.tokenizer),
-      },
-    }),
+    (id) =>
+      finetune
+        ? { kind: 'finetune', id, request: finetune.request }
+        : {
+            kind: 'train',
+            id,
+            request: {
+              ...request,
+              backend: ctx.config.backend,
+              tokenizer: request.resume ? undefined : (request.tokenizer ?? ctx.config.tokenizer),
+            },
+          },
     (m) => {
       if (m.kind !== 'event') return;
       events.push(m.event);
@@ -329,7 +338,7 @@ async function startTraining(ctx: Ctx, target: vscode.Uri, request: TrainRequest
     const result = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: withParticles(vscode.l10n.t('Training on {0}', basename(target.fsPath))),
+        title: finetune?.title ?? withParticles(vscode.l10n.t('Training on {0}', basename(target.fsPath))),
         cancellable: true,
       },
       async (progress, token) => {

@@ -1,3 +1,4 @@
+import { tf } from '../engine/backend';
 import { Gpt, LoraOptions } from '../model/gpt';
 import { AdamW } from '../train/adamw';
 import { trainStep } from '../train/train-step';
@@ -57,6 +58,22 @@ export async function timeTrainingSteps(
   threads = 1,
   lora?: Omit<LoraOptions, 'seed'>,
 ): Promise<number[]> {
+  return (await measureTrainingSteps(config, batch, steps, warmup, threads, lora, false)).times;
+}
+
+/**
+ * timeTrainingSteps, then (with `peak`) one more step under tf.profile: the most bytes of tensors
+ * held at once during a step (weights, AdamW moments, activations, gradients) on this backend.
+ */
+export async function measureTrainingSteps(
+  config: ModelConfig,
+  batch: number,
+  steps: number,
+  warmup: number,
+  threads = 1,
+  lora?: Omit<LoraOptions, 'seed'>,
+  peak = true,
+): Promise<{ times: number[]; peakBytes?: number }> {
   const trainer = await randomTokenTrainer(config, batch, threads, lora);
   const times: number[] = [];
   try {
@@ -65,10 +82,15 @@ export async function timeTrainingSteps(
       await trainer.step(i + 1);
       if (i >= warmup) times.push(performance.now() - t0);
     }
+    if (!peak) return { times };
+    const info = await tf.profile(async () => {
+      await trainer.step(warmup + steps + 1);
+      return [];
+    });
+    return { times, peakBytes: info.peakBytes };
   } finally {
     await trainer.dispose();
   }
-  return times;
 }
 
 export function median(values: number[]): number {

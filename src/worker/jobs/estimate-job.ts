@@ -1,10 +1,16 @@
 import { startEngine, BackendChoice } from '../engine/backend';
-import { median, timeTrainingSteps } from '../bench/step-timer';
+import { median, measureTrainingSteps } from '../bench/step-timer';
+import { resolveCheckpoint } from '../../core/checkpoint';
+import { readModelFolder } from '../../core/model-folder';
+import { refuseLoraOnAdapter, runOfCheckpoint } from './finetune-job';
+import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
+import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate } from '../../core/estimate';
 import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
-import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
-import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
+import { Tokenizer, trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
+import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
+import type { LoraOptions } from '../model/gpt';
 import { makeTrainPlan } from '../../core/train-plan';
 
 export interface EstimateRequest {
@@ -21,10 +27,21 @@ export interface EstimateRequest {
   backend?: BackendChoice;
   /** Steps to time after one warm-up step; 0 skips the measurement. */
   measureSteps?: number;
+  /**
+   * Fine-tuning this model folder (run, checkpoint, Hugging Face folder …) on the corpus instead of
+   * training a preset: its shape, tokenizer and training window (core/finetune.ts finetuneShape).
+   */
+  finetune?: { base: string; lora?: { rank: number } };
 }
 
 export interface EstimateResult extends Estimate {
+  /** The preset, or "lora" / "full" for a fine-tuning estimate. */
   preset: string;
+  /** Tokens per training window (the model's context, or shorter when fine-tuning a big base). */
+  window: number;
+  batch: number;
+  /** Most bytes of tensors held at once during a training step timed here. */
+  measuredBytes?: number;
   tokens: number;
   totalSteps: number;
   config: ModelConfig;
@@ -41,6 +58,7 @@ export interface EstimateResult extends Estimate {
  * memory, and time per epoch from a few steps timed on this machine.
  */
 export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResult> {
+  if (req.finetune) return estimateFinetune(req, req.finetune);
   const corpus = readCorpus(req.corpusPath);
   const kind = req.tokenizer ?? 'char';
   // A char vocabulary is cheap to count exactly; a BPE one has the size asked for.
@@ -70,15 +88,57 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
       lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
     }),
   );
+  return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
+}
+
+/** What `finetune BASE FILE [--lora --rank r]` would cost: the base's real shape and tokenizer, steps timed here. */
+async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
+  const corpus = readCorpus(req.corpusPath);
+  const base = readModelFolder(resolveCheckpoint(ft.base));
+  const tokens = Tokenizer.fromJSON(base.tokenizerJson).encode(corpus.text).length;
+  const { config } = base;
+  const { context, batch } = finetuneShape(
+    config.context,
+    req,
+    runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch,
+  );
+  const plan = makeTrainPlan(
+    tokens,
+    config,
+    validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }),
+  );
+  if (ft.lora) refuseLoraOnAdapter(base, ft.base);
+  const r = ft.lora?.rank;
+  const lora =
+    r === undefined
+      ? undefined
+      : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
+  const shapes = loraModuleShapes(config);
+  const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
+  return measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);
+}
+
+/** Times `measureSteps` steps of the shape on this machine (after one warm-up) and takes one step's peak tensor bytes. */
+async function measure(
+  req: EstimateRequest,
+  preset: string,
+  s: { config: ModelConfig; window: number; batch: number; tokens: number; plan: TrainPlan },
+  lora?: Omit<LoraOptions, 'seed'>,
+  adapterParams?: number,
+): Promise<EstimateResult> {
   const engine = await startEngine(req.backend ?? 'auto');
   const steps = req.measureSteps ?? 3;
-  const seconds = steps > 0 ? median(await timeTrainingSteps(config, batch, steps, 1)) / 1000 : undefined;
+  const trained = { ...s.config, context: s.window };
+  const measured = steps > 0 ? await measureTrainingSteps(trained, s.batch, steps, 1, 1, lora) : undefined;
   return {
-    ...estimate(config, batch, plan.stepsPerEpoch, seconds),
-    preset: presetName,
-    tokens,
-    totalSteps: plan.totalSteps,
-    config,
+    ...estimate(trained, s.batch, s.plan.stepsPerEpoch, measured && median(measured.times) / 1000, adapterParams),
+    preset,
+    window: s.window,
+    batch: s.batch,
+    measuredBytes: measured?.peakBytes,
+    tokens: s.tokens,
+    totalSteps: s.plan.totalSteps,
+    config: s.config,
     backend: engine.backend,
     threads: engine.threads,
     blas: engine.blas,

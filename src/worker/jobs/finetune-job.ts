@@ -15,7 +15,7 @@ import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { RunJson, effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
 import { truncateMetrics } from '../../core/metrics';
 import { writeFileAtomic } from '../../core/atomic-write';
-import { readModelFolder } from '../../core/model-folder';
+import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { refuseDytExport } from '../../core/hf-export';
 import { LoraSettings, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
@@ -29,6 +29,7 @@ import {
   charVocabulary,
   checkReplay,
   describeUnseen,
+  finetuneShape,
   extendCharTokenizer,
   extendEmbedding,
   unseenCharacters,
@@ -51,6 +52,9 @@ export interface FinetuneRequest {
   targets?: string[];
   replay?: number;
   unseen?: UnseenPolicy;
+  /** Training window (tokens per row) and rows per step; defaults: core/finetune.ts finetuneShape. */
+  context?: number;
+  batch?: number;
   epochs?: number;
   maxSteps?: number;
   lr?: number;
@@ -79,10 +83,7 @@ export async function runFinetuneJob(
 
   const baseDir = resolveCheckpoint(req.basePath);
   const base = readModelFolder(baseDir);
-  if (lora && base.kind === 'adapter')
-    throw new UserError(
-      `${baseDir} is a LoRA adapter: merge it first (corpus-lab merge ${req.basePath} -o DIR) and fine-tune the merged folder`,
-    );
+  if (lora) refuseLoraOnAdapter(base, req.basePath);
   if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
   const modules = lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
@@ -114,11 +115,12 @@ export async function runFinetuneJob(
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
 
   const baseRun = runOfCheckpoint(baseDir, base.kind === 'checkpoint');
-  const batch = baseRun?.run.plan.options.batch ?? DEFAULT_TRAIN_OPTIONS.batch;
+  const { context, batch } = finetuneShape(config.context, req, baseRun?.run.plan.options.batch);
   const lr = req.lr ?? (lora ? FINETUNE_LR.lora : FINETUNE_LR.full);
   const options = validateTrainOptions({
     ...DEFAULT_TRAIN_OPTIONS,
     batch,
+    context: context === config.context ? undefined : context,
     seed,
     lr,
     minLr: lr / 10,
@@ -126,7 +128,7 @@ export async function runFinetuneJob(
     maxSteps: req.maxSteps,
   });
   const plan = makeTrainPlan(tokens.length, config, options);
-  if (!lora) checkTrainingFits(estimate(config, batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
+  if (!lora) checkTrainingFits(estimate({ ...config, context }, batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
   const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
   const old = baseCorpus(baseRun, tokenizer, replay);
@@ -161,6 +163,12 @@ export async function runFinetuneJob(
     adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
     baseCorpus: 'why' in old ? undefined : old.tokens,
   });
+}
+
+/** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
+export function refuseLoraOnAdapter(base: ModelFiles, asked: string): void {
+  if (base.kind === 'adapter')
+    throw new UserError(`${base.dir} is a LoRA adapter: merge it first (corpus-lab merge ${asked} -o DIR) and fine-tune the merged folder`);
 }
 
 /** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
@@ -272,7 +280,7 @@ function trainingThreads(asked: number | undefined, engine: EngineInfo, batch: n
 }
 
 /** The run a checkpoint folder belongs to (…/RUN/checkpoints/NAME), if any. */
-function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
+export function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
   const runDir = dirname(dirname(dir));
   if (!isCheckpoint || basename(dirname(dir)) !== 'checkpoints' || !existsSync(join(runDir, 'run.json'))) return undefined;
   return { dir: runDir, run: readRunJson(runDir) };

@@ -4,6 +4,7 @@ import { resolveCheckpoint } from '../../core/checkpoint';
 import { ModelFolderKind, readModelFolder } from '../../core/model-folder';
 import { Tokenizer } from '../../core/tokenizer';
 import { UserError } from '../../core/errors';
+import { parameterCount } from '../../core/weight-table';
 
 export interface LoadedModel {
   checkpoint: string;
@@ -29,4 +30,32 @@ export async function loadModel(path: string, backend: BackendChoice = 'auto'): 
   }
   const engine = await startEngine(backend);
   return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer, engine, kind: ckpt.kind };
+}
+
+/** What the editor shows of a model it opened. */
+export interface ModelSummary {
+  dir: string;
+  kind: ModelFolderKind;
+  params: number;
+  layers: number;
+  heads: number;
+  width: number;
+  context: number;
+  vocabSize: number;
+  tokenizer: string;
+}
+
+export function summarizeModel(m: LoadedModel): ModelSummary {
+  const c = m.model.config;
+  return {
+    dir: m.checkpoint,
+    kind: m.kind,
+    params: parameterCount(c),
+    layers: c.layers,
+    heads: c.heads,
+    width: c.width,
+    context: c.context,
+    vocabSize: c.vocabSize,
+    tokenizer: m.tokenizer.kind,
+  };
 }

@@ -58,7 +58,7 @@ const BATCH = 16;
 function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, textFile?: string): { tokens: Int32Array; source: string } {
   if (textFile !== undefined) return { tokens: Int32Array.from(tokenizer.encode(readCorpus(textFile).text)), source: textFile };
   const runDir = dirname(dirname(dir));
-  if (model.kind !== 'checkpoint' || !existsSync(join(runDir, 'run.json'))) {
+  if ((model.kind !== 'checkpoint' && model.kind !== 'adapter') || !existsSync(join(runDir, 'run.json'))) {
     throw new UserError(`${dir} is not a checkpoint inside a run, so it has no held-out text: pass --text FILE to measure on`);
   }
   const run = readRunJson(runDir);

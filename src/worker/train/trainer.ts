@@ -10,6 +10,7 @@ import { learningRateAt } from '../../core/lr-schedule';
 import { mixSeed } from '../../core/rng';
 import { Tokenizer } from '../../core/tokenizer';
 import { TrainPlan } from '../../core/train-options';
+import { trainingWindow } from '../../core/train-plan';
 import { ModelConfig } from '../../core/model-config';
 import { TrainEvent } from '../../core/train-events';
 import { TrainerState, pruneCheckpoints, writeCheckpoint } from '../../core/checkpoint';
@@ -75,7 +76,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { plan, tokenizer, emit } = job;
   const { model: config, options } = plan;
   const { batch } = options;
-  const context = config.context;
+  const context = trainingWindow(config, options);
   const trainSplit = job.tokens.subarray(0, plan.trainTokens);
   const valSplit = job.tokens.subarray(plan.trainTokens);
   const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);

@@ -1,0 +1,144 @@
+import * as vscode from 'vscode';
+import { basename } from 'node:path';
+import { Ctx, modelName } from '../ctx';
+import type { EstimateResult, FinetuneRequest, TrainResult } from '../../worker/protocol';
+import { formatBytes } from '../../core/format-bytes';
+import { resolveTarget } from './util';
+import { formatSeconds, startTraining } from './train';
+
+export type FinetuneMethod = 'lora' | 'full';
+
+/** The rank the editor's LoRA choice trains (PEFT's and the CLI's default). */
+export const EDITOR_LORA_RANK = 8;
+
+export interface MethodItem extends vscode.QuickPickItem {
+  method: FinetuneMethod;
+  estimate?: EstimateResult;
+}
+
+/**
+ * Fine-tune Active Model on This File…: LoRA r=8 or full fine-tuning, each with its trainable
+ * parameters, time per epoch and memory measured here, then trains in the training worker with
+ * the progress, loss chart and status bar of Train. `options.method` answers the pick for tests.
+ */
+export function finetuneCommand(ctx: Ctx) {
+  return async (
+    uri?: vscode.Uri,
+    options?: { method?: FinetuneMethod; maxSteps?: number; epochs?: number },
+  ): Promise<TrainResult | undefined> => {
+    const target = await resolveTarget(uri);
+    if (!target) return undefined;
+    const base = ctx.activeModel;
+    if (!base) {
+      vscode.window.showInformationMessage(
+        vscode.l10n.t('No active model to fine-tune: train one, set one in the Runs view, or open a Hugging Face model folder.'),
+      );
+      return undefined;
+    }
+    if (ctx.training) {
+      vscode.window.showWarningMessage(
+        vscode.l10n.t(
+          'A training run is already in progress ({0}). Cancel it first, or wait for it to finish.',
+          basename(ctx.training.corpus.fsPath),
+        ),
+      );
+      return undefined;
+    }
+    if (!(await ctx.mayLoadModelFrom(base))) return undefined;
+    const method = options?.method ?? (await pickMethod(ctx, target, base));
+    if (!method) return undefined;
+    const request: FinetuneRequest = {
+      basePath: base,
+      corpusPath: target.fsPath,
+      runsRoot: ctx.runsRoot(),
+      lora: method === 'lora',
+      rank: method === 'lora' ? EDITOR_LORA_RANK : undefined,
+      maxSteps: options?.maxSteps ?? ctx.config.maxSteps,
+      epochs: options?.epochs ?? ctx.config.epochs,
+      backend: ctx.config.backend,
+    };
+    const title =
+      method === 'lora'
+        ? vscode.l10n.t('Fine-tuning {0} on {1} (LoRA r={2})', modelName(base), basename(target.fsPath), EDITOR_LORA_RANK)
+        : vscode.l10n.t('Fine-tuning {0} on {1} (every weight)', modelName(base), basename(target.fsPath));
+    return startTraining(ctx, target, { corpusPath: target.fsPath }, { request, title });
+  };
+}
+
+/** The two choices, each measured in the training worker one after the other (timed steps must not share it). */
+export async function estimateMethods(
+  ctx: Ctx,
+  target: vscode.Uri,
+  base: string,
+  onUpdate: (items: MethodItem[]) => void = () => undefined,
+): Promise<MethodItem[]> {
+  const items: MethodItem[] = [
+    {
+      method: 'lora',
+      label: vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK),
+      description: vscode.l10n.t('adapters on the frozen base, PEFT format'),
+      detail: vscode.l10n.t('$(loading~spin) measuring…'),
+    },
+    {
+      method: 'full',
+      label: vscode.l10n.t('Full fine-tuning'),
+      description: vscode.l10n.t('every weight'),
+      detail: vscode.l10n.t('$(loading~spin) measuring…'),
+    },
+  ];
+  onUpdate([...items]);
+  for (const item of items) {
+    const { result } = ctx.trainer.request((id) => ({
+      kind: 'estimate',
+      id,
+      request: {
+        corpusPath: target.fsPath,
+        backend: ctx.config.backend,
+        measureSteps: 2,
+        finetune: { base, lora: item.method === 'lora' ? { rank: EDITOR_LORA_RANK } : undefined },
+      },
+    }));
+    try {
+      item.estimate = await result;
+      item.detail = describeFinetuneEstimate(item.estimate);
+      item.description = `${item.description} · ${vscode.l10n.t('windows of {0} tokens × {1}', item.estimate.window, item.estimate.batch)}`;
+    } catch (e) {
+      item.detail = `$(warning) ${(e as Error).message}`;
+    }
+    onUpdate([...items]);
+  }
+  return items;
+}
+
+async function pickMethod(ctx: Ctx, target: vscode.Uri, base: string): Promise<FinetuneMethod | undefined> {
+  const pick = vscode.window.createQuickPick<MethodItem>();
+  pick.title = vscode.l10n.t('Fine-tune {0} on {1}', modelName(base), basename(target.fsPath));
+  pick.placeholder = vscode.l10n.t('Choose how to fine-tune (measured for this file on this machine)');
+  pick.busy = true;
+  const measured = estimateMethods(ctx, target, base, (items) => {
+    const active = pick.activeItems[0]?.method ?? 'lora';
+    pick.items = items;
+    pick.activeItems = items.filter((i) => i.method === active);
+  }).finally(() => (pick.busy = false));
+  const chosen = await new Promise<MethodItem | undefined>((resolve) => {
+    pick.onDidAccept(() => resolve(pick.selectedItems[0]));
+    pick.onDidHide(() => resolve(undefined));
+    pick.show();
+  });
+  pick.dispose();
+  // The worker finishes the measurement before it trains; nothing waits on it here.
+  void measured.catch(() => undefined);
+  return chosen?.method;
+}
+
+export function describeFinetuneEstimate(e: EstimateResult): string {
+  const share = ((100 * e.trainableParams) / e.params).toFixed(e.trainableParams < e.params ? 2 : 0);
+  return [
+    vscode.l10n.t('{0} trainable parameters ({1}% of {2})', e.trainableParams.toLocaleString(), share, e.params.toLocaleString()),
+    e.secondsPerEpoch === undefined ? '' : vscode.l10n.t('≈ {0} per epoch', formatSeconds(e.secondsPerEpoch)),
+    vscode.l10n.t('{0} memory', formatBytes(e.measuredBytes ?? e.trainingBytes)),
+    e.backend,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}

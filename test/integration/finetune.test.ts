@@ -1,0 +1,326 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { CorpusLabApi } from '../../src/extension/main';
+import type { TrainResult } from '../../src/worker/train/trainer';
+import type { TrainEvent } from '../../src/core/train-events';
+import type { ModelSummary } from '../../src/worker/protocol';
+import type { RunsNode } from '../../src/extension/runs-tree';
+import { estimateMethods, EDITOR_LORA_RANK } from '../../src/extension/commands/finetune';
+import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
+import { ModelConfig } from '../../src/core/model-config';
+import { parameterCount } from '../../src/core/weight-table';
+import { randomWeights, writeGpt2Folder } from '../gpt2-folder';
+
+// Issue 12 in the editor: fine-tune the active model on a file, open a Hugging Face folder as the
+// active model, the Runs view's fine-tuned runs with Merge and Quantize, base vs fine-tuned samples.
+const workspace = process.env.CORPUS_LAB_TEST_WORKSPACE!;
+const en = vscode.Uri.file(join(workspace, 'texts', 'speech-en.txt'));
+const ko = vscode.Uri.file(join(workspace, 'texts', 'speech-ko.txt'));
+let api: CorpusLabApi;
+
+async function settle(ms: number) {
+  await new Promise((r) => setTimeout(r, ms));
+}
+
+/** The Runs view's nodes, depth first. */
+async function allNodes(node?: RunsNode): Promise<RunsNode[]> {
+  const children = await api.runs.getChildren(node);
+  return (await Promise.all(children.map(async (c) => [c, ...(await allNodes(c))]))).flat();
+}
+
+const runNode = async (dir: string) =>
+  (await allNodes()).find((n): n is Extract<RunsNode, { kind: 'run' }> => n.kind === 'run' && n.path === dir);
+
+/** A GPT-2-layout folder with random weights, a byte-level BPE and 512 positions (over 256: a "big" base). */
+function writeRandomGpt2(name: string): { dir: string; config: ModelConfig; tokenizer: Tokenizer } {
+  const text = readFileSync(en.fsPath, 'utf8') + readFileSync(ko.fsPath, 'utf8');
+  const tokenizer = trainTokenizer(text, { kind: 'bpe', vocabSize: 400 });
+  const config: ModelConfig = {
+    vocabSize: tokenizer.vocabSize,
+    context: 512,
+    layers: 1,
+    heads: 2,
+    width: 32,
+    norm: 'layernorm',
+    dropout: 0,
+    bias: true,
+  };
+  const dir = writeGpt2Folder(join(workspace, 'models', name), config, randomWeights(config, 5), tokenizer.toJSON());
+  return { dir, config, tokenizer };
+}
+
+describe('Fine-tuning in the editor (issue 12)', () => {
+  let baseCheckpoint: string;
+  let loraRun: string;
+
+  before(async () => {
+    api = await vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab')!.activate();
+    // A small Corpus Lab run as the base, made here.
+    const base = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 20 })) as TrainResult;
+    assert.equal(base.reason, 'completed');
+    baseCheckpoint = api.ctx.activeModel!;
+    assert.ok(existsSync(join(baseCheckpoint, 'model.safetensors')));
+  });
+
+  it('"Fine-tune Active Model on This File…" sits next to Train in the explorer and editor context menus', () => {
+    const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus as Record<
+      string,
+      { command: string; when?: string; group?: string }[]
+    >;
+    for (const where of ['explorer/context', 'editor/context']) {
+      const train = menus[where].find((m) => m.command === 'corpusLab.train')!;
+      const ft = menus[where].find((m) => m.command === 'corpusLab.finetune');
+      assert.ok(ft, `${where} has the fine-tune entry`);
+      assert.equal(ft.when, train.when, where);
+      // The same group, right after Train.
+      const [group, order] = ft.group!.split('@');
+      assert.equal(group, train.group!.split('@')[0], where);
+      assert.ok(Number(order) > Number(train.group!.split('@')[1]) && Number(order) < 2, where);
+    }
+  });
+
+  it('the pick measures LoRA r=8 and full fine-tuning here: trainable parameters, time per epoch, memory', async () => {
+    const items = await estimateMethods(api.ctx, ko, baseCheckpoint);
+    assert.deepEqual(
+      items.map((i) => i.method),
+      ['lora', 'full'],
+    );
+    const [lora, full] = items.map((i) => i.estimate!);
+    assert.ok(lora && full, items.map((i) => i.detail).join(' | '));
+    // tiny: 4 blocks of width 128; r 8 on c_attn (128→384), attn.c_proj (128→128), mlp.c_fc (128→512), mlp.c_proj (512→128)
+    const perBlock = EDITOR_LORA_RANK * (128 + 384 + 128 + 128 + 128 + 512 + 512 + 128);
+    assert.equal(lora.trainableParams, 4 * perBlock);
+    assert.equal(lora.params, parameterCount(full.config) + 4 * perBlock);
+    assert.equal(full.trainableParams, full.params);
+    for (const e of [lora, full]) {
+      assert.ok(e.secondsPerEpoch! > 0 && e.measuredBytes! > 0, JSON.stringify(e));
+      assert.equal(e.window, 64);
+    }
+    // Measured, not computed: at least the weights (and for full fine-tuning their two AdamW moments) are held.
+    assert.ok(full.measuredBytes! >= 3 * 4 * full.params, `full: ${full.measuredBytes} bytes measured for ${full.params} parameters`);
+    assert.ok(lora.measuredBytes! >= 4 * lora.params, `LoRA: ${lora.measuredBytes} bytes measured for ${lora.params} parameters`);
+    assert.ok(lora.trainingBytes < full.trainingBytes, 'the formula: no gradients or AdamW moments for the frozen base');
+    assert.match(items[0].detail!, new RegExp(`${lora.trainableParams.toLocaleString()} trainable parameters \\(\\d+\\.\\d+% of`));
+    assert.match(items[0].detail!, /per epoch · .* memory/);
+  });
+
+  it('fine-tunes with LoRA in the training worker with Train’s progress and events; the adapter becomes the active model', async () => {
+    const seen: TrainEvent[] = [];
+    const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
+    let result: TrainResult | undefined;
+    try {
+      const running = vscode.commands.executeCommand('corpusLab.finetune', en, { method: 'lora', maxSteps: 8 }) as Thenable<
+        TrainResult | undefined
+      >;
+      await settle(200);
+      assert.ok(api.ctx.training, 'the status bar and Cancel see a run in progress');
+      result = await running;
+    } finally {
+      sub.dispose();
+    }
+    assert.ok(result, 'fine-tuning failed (see the log)');
+    assert.equal(result.reason, 'completed');
+    assert.equal(result.step, 8);
+    assert.equal(api.ctx.training, undefined);
+    const start = seen.find((e) => e.type === 'start');
+    assert.ok(start?.type === 'start' && start.trainable_params < start.params);
+    assert.ok(
+      seen.some((e) => e.type === 'eval' && typeof e.base_val_loss === 'number'),
+      'the forgetting meter runs (the base run’s corpus is on disk)',
+    );
+    assert.ok(existsSync(join(result.checkpoint, 'adapter_model.safetensors')));
+    loraRun = dirname(dirname(result.checkpoint));
+    const run = JSON.parse(readFileSync(join(loraRun, 'run.json'), 'utf8'));
+    assert.equal(run.finetune.base, baseCheckpoint);
+    assert.equal(run.finetune.lora.r, EDITOR_LORA_RANK);
+    assert.ok(api.ctx.activeModel === result.checkpoint || api.ctx.activeModel === result.best?.checkpoint);
+  });
+
+  it('with an adapter as the active model, the pick says LoRA needs it merged first; full fine-tuning is measured', async () => {
+    const adapter = join(loraRun, 'checkpoints', readdirSync(join(loraRun, 'checkpoints')).sort().at(-1)!);
+    const [lora, full] = await estimateMethods(api.ctx, en, adapter);
+    assert.equal(lora.estimate, undefined);
+    assert.match(lora.detail!, /^\$\(warning\) .* is a LoRA adapter: merge it first/);
+    assert.ok(full.estimate && full.estimate.trainableParams === full.estimate.params, full.detail);
+  });
+
+  it('the Runs view shows the fine-tuned run under its base run, with Merge and Quantize, whose outputs can be made active', async () => {
+    const baseRun = dirname(dirname(baseCheckpoint));
+    const top = await api.runs.getChildren();
+    assert.ok(!top.some((n) => n.path === loraRun), 'not a top-level run');
+    const parent = top.find((n) => n.path === baseRun)!;
+    const children = await api.runs.getChildren(parent);
+    const node = children.find((n) => n.path === loraRun)!;
+    assert.ok(node, 'the LoRA run is a child of its base run');
+    const item = api.runs.getTreeItem(node);
+    assert.equal(item.contextValue, 'run.completed.lora');
+    assert.match(String(item.description), new RegExp(`LoRA r=${EDITOR_LORA_RANK} on `));
+
+    const merged = (await vscode.commands.executeCommand('corpusLab.mergeAdapter', node, { activate: true })) as string;
+    assert.ok(merged && existsSync(join(merged, 'model.safetensors')) && !existsSync(join(merged, 'adapter_config.json')));
+    assert.equal(api.ctx.activeModel, merged);
+    await settle(1200);
+    const afterMerge = (await api.runs.getChildren((await runNode(loraRun))!)).filter((n) => n.kind === 'export');
+    assert.deepEqual(
+      afterMerge.map((n) => n.path),
+      [merged],
+    );
+    assert.equal(api.runs.getTreeItem(afterMerge[0]).contextValue, 'export');
+
+    const int8 = (await vscode.commands.executeCommand('corpusLab.quantize', (await runNode(loraRun))!, { activate: true })) as string;
+    assert.ok(int8 && existsSync(join(int8, 'model-int8.safetensors')));
+    assert.equal(api.ctx.activeModel, int8);
+    // The int8 model completes text.
+    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: 'We shall ' });
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
+    const items = await api.completion.provideInlineCompletionItems(
+      doc,
+      doc.positionAt(9),
+      context,
+      new vscode.CancellationTokenSource().token,
+    );
+    assert.ok(items && items.length === 1 && (items[0].insertText as string).length > 0);
+  });
+
+  it('Compare Samples: the base and the fine-tuned model continue the same prompt with the same seed, side by side', async () => {
+    const node = (await runNode(loraRun))!;
+    const r = (await vscode.commands.executeCommand('corpusLab.compareSamples', node, {
+      prompt: 'We shall ',
+      seed: 11,
+      maxTokens: 24,
+    })) as { base: string; tuned: string; document: vscode.TextDocument };
+    assert.ok(r, 'compare failed (see the log)');
+    const again = (checkpoint: string) =>
+      api.ctx.inference.request((id) => ({
+        kind: 'generate',
+        id,
+        checkpoint,
+        prompt: 'We shall ',
+        options: { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 24, seed: 11, stop: [] },
+      })).result;
+    assert.equal(r.base, (await again(baseCheckpoint)).text, 'the left column is the base model, seed 11');
+    assert.equal(r.tuned, (await again(node.run.checkpoints.at(-1)!.dir)).text, 'the right column is the fine-tuned model, seed 11');
+    const text = r.document.getText();
+    assert.match(text, /\| Base: .* \| Fine-tuned: .* \|/);
+    assert.ok(text.includes(`We shall ${r.base}`.replace(/\n/g, '<br>').replace(/\|/g, '\\|')));
+    assert.ok(text.includes(`We shall ${r.tuned}`.replace(/\n/g, '<br>').replace(/\|/g, '\\|')));
+  });
+
+  it('Open Hugging Face Model Folder… validates in the worker and makes it the active model: completion, Tokens and Next Token use it', async () => {
+    const { dir, tokenizer } = writeRandomGpt2('gpt2-random');
+    const summary = (await vscode.commands.executeCommand('corpusLab.openModelFolder', dir)) as ModelSummary;
+    assert.equal(summary.kind, 'huggingface');
+    assert.equal(summary.context, 512);
+    assert.equal(api.ctx.activeModel, dir);
+    const doc = await vscode.workspace.openTextDocument({ language: 'plaintext', content: 'We shall ' });
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
+    const items = await api.completion.provideInlineCompletionItems(
+      doc,
+      doc.positionAt(9),
+      context,
+      new vscode.CancellationTokenSource().token,
+    );
+    assert.ok(items && items.length === 1 && (items[0].insertText as string).length > 0, 'completion from the Hugging Face folder');
+
+    const editor = await vscode.window.showTextDocument(ko);
+    editor.selection = new vscode.Selection(0, 0, 2, 0);
+    await vscode.commands.executeCommand('corpusLab.showTokens');
+    const selected = editor.document.getText(editor.selection);
+    let shown = api.tokens.lastShown;
+    for (let i = 0; i < 50 && !(shown?.text === selected && shown.ids.length === tokenizer.encode(selected).length); i++) {
+      await settle(100);
+      shown = api.tokens.lastShown;
+    }
+    assert.deepEqual(shown?.ids, tokenizer.encode(selected), 'the Tokens view shows the folder’s tokenizer');
+
+    editor.selection = new vscode.Selection(1, 3, 1, 3);
+    await vscode.commands.executeCommand('corpusLab.showNextToken');
+    let next = api.nextToken.lastShown;
+    for (let i = 0; i < 100 && next?.model !== 'gpt2-random'; i++) {
+      await settle(100);
+      next = api.nextToken.lastShown;
+    }
+    assert.equal(next?.model, 'gpt2-random');
+    assert.equal(next?.logits.length, 400, 'logits over the folder’s vocabulary');
+
+    // The Runs view shows the folder as a model of its own.
+    const base = (await api.runs.getChildren()).find((n) => n.kind === 'base' && n.path === dir);
+    assert.ok(base, 'the active Hugging Face folder is in the Runs view');
+  });
+
+  it('fine-tuning a Hugging Face base (512 positions) trains 256-token windows, 4 a batch; the run sits under the folder’s node', async () => {
+    const dir = api.ctx.activeModel!;
+    const items = await estimateMethods(api.ctx, en, dir);
+    const lora = items[0].estimate!;
+    assert.ok(lora, items[0].detail);
+    assert.equal(lora.window, 256);
+    assert.equal(lora.batch, 4);
+    assert.match(items[0].description!, /windows of 256 tokens × 4/);
+    const result = (await vscode.commands.executeCommand('corpusLab.finetune', en, { method: 'lora', maxSteps: 3 })) as TrainResult;
+    assert.equal(result?.reason, 'completed');
+    const run = dirname(dirname(result.checkpoint));
+    await settle(1200);
+    const base = (await api.runs.getChildren()).find((n) => n.kind === 'base' && n.path === dir)!;
+    assert.ok(base, 'the base folder’s node');
+    assert.deepEqual(
+      (await api.runs.getChildren(base)).map((n) => n.path),
+      [run],
+    );
+    assert.equal(api.runs.getTreeItem(base).description, 'Hugging Face model');
+  });
+
+  it('Cancel Training stops a full fine-tuning run within seconds and keeps its checkpoint', async () => {
+    const started = new Promise<void>((resolve) => {
+      const sub = api.ctx.onTrainEvent(({ event }) => {
+        if (event.type === 'step' && event.step >= 2) {
+          sub.dispose();
+          resolve();
+        }
+      });
+    });
+    const running = vscode.commands.executeCommand('corpusLab.finetune', ko, { method: 'full', maxSteps: 100000 }) as Thenable<TrainResult>;
+    await started;
+    const t0 = performance.now();
+    await vscode.commands.executeCommand('corpusLab.cancelTraining');
+    const result = await running;
+    assert.equal(result?.reason, 'cancelled');
+    assert.ok(existsSync(join(result.checkpoint, 'optimizer.safetensors')) && existsSync(join(result.checkpoint, 'model.safetensors')));
+    assert.ok((performance.now() - t0) / 1000 < 5);
+    assert.equal(JSON.parse(readFileSync(join(dirname(dirname(result.checkpoint)), 'run.json'), 'utf8')).finetune.lora, undefined);
+  });
+
+  it('a folder that is not a model is refused with the reason, and the active model stays', async () => {
+    const active = api.ctx.activeModel;
+    const bad = (name: string, files: Record<string, string>) => {
+      const dir = join(workspace, 'models', name);
+      mkdirSync(dir, { recursive: true });
+      for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
+      return dir;
+    };
+    const open = async (dir: string) => (await vscode.commands.executeCommand('corpusLab.openModelFolder', dir)) as { error?: string };
+    assert.match((await open(bad('empty', {}))).error!, /^empty is not a Hugging Face model folder: it has no config\.json\.$/);
+    assert.match(
+      (await open(bad('pickle', { 'config.json': '{}', 'pytorch_model.bin': 'x', 'tokenizer.json': '{}' }))).error!,
+      /has only pytorch_model\.bin, a pickle/,
+    );
+    assert.match(
+      (await open(bad('no-tokenizer', { 'config.json': '{}', 'model.safetensors': 'x' }))).error!,
+      /is not a complete model folder: tokenizer\.json is missing/,
+    );
+    const { dir } = writeRandomGpt2('gpt2-broken');
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, n_head: 3 }));
+    const broken = await open(dir);
+    assert.match(broken.error!, /^gpt2-broken cannot be used as a model: .*(head|n_head)/);
+    assert.equal(api.ctx.activeModel, active);
+    assert.ok(readdirSync(join(workspace, 'models')).includes('gpt2-broken'));
+  });
+});
