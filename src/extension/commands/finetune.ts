@@ -4,6 +4,7 @@ import { Ctx, modelName } from '../ctx';
 import type { EstimateResult, FinetuneRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { resolveTarget } from './util';
+import { withParticles } from '../l10n';
 import { formatSeconds, startTraining } from './train';
 
 export type FinetuneMethod = 'lora' | 'full';
@@ -59,8 +60,8 @@ export function finetuneCommand(ctx: Ctx) {
     };
     const title =
       method === 'lora'
-        ? vscode.l10n.t('Fine-tuning {0} on {1} (LoRA r={2})', modelName(base), basename(target.fsPath), EDITOR_LORA_RANK)
-        : vscode.l10n.t('Fine-tuning {0} on {1} (every weight)', modelName(base), basename(target.fsPath));
+        ? withParticles(vscode.l10n.t('Fine-tuning {0} on {1} (LoRA r={2})', modelName(base), basename(target.fsPath), EDITOR_LORA_RANK))
+        : withParticles(vscode.l10n.t('Fine-tuning {0} on {1} (every weight)', modelName(base), basename(target.fsPath)));
     return startTraining(ctx, target, { corpusPath: target.fsPath }, { request, title });
   };
 }
@@ -112,7 +113,7 @@ export async function estimateMethods(
 
 async function pickMethod(ctx: Ctx, target: vscode.Uri, base: string): Promise<FinetuneMethod | undefined> {
   const pick = vscode.window.createQuickPick<MethodItem>();
-  pick.title = vscode.l10n.t('Fine-tune {0} on {1}', modelName(base), basename(target.fsPath));
+  pick.title = withParticles(vscode.l10n.t('Fine-tune {0} on {1}', modelName(base), basename(target.fsPath)));
   pick.placeholder = vscode.l10n.t('Choose how to fine-tune (measured for this file on this machine)');
   pick.busy = true;
   const measured = estimateMethods(ctx, target, base, (items) => {

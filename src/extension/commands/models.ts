@@ -7,6 +7,7 @@ import type { ModelSummary } from '../../worker/protocol';
 import { RUN_EXPORTS } from '../../core/runs';
 import { parseRunJson } from '../../core/run-json';
 import { formatBytes } from '../../core/format-bytes';
+import { withParticles } from '../l10n';
 import { showError } from './util';
 
 const exists = (path: string) =>
@@ -52,21 +53,23 @@ export function openModelFolderCommand(ctx: Ctx) {
       await ctx.setActiveModel(summary.dir);
       ctx.runsChangedNow();
       void vscode.window.showInformationMessage(
-        vscode.l10n.t(
-          '{0} is now the active model: {1} parameters, {2} layers × {3} heads × width {4}, context {5}, {6} tokens ({7} tokenizer). Type in a text file to see completions.',
-          basename(summary.dir),
-          summary.params.toLocaleString(),
-          summary.layers,
-          summary.heads,
-          summary.width,
-          summary.context,
-          summary.vocabSize.toLocaleString(),
-          summary.tokenizer,
+        withParticles(
+          vscode.l10n.t(
+            '{0} is now the active model: {1} parameters, {2} layers × {3} heads × width {4}, context {5}, {6} tokens ({7} tokenizer). Type in a text file to see completions.',
+            basename(summary.dir),
+            summary.params.toLocaleString(),
+            summary.layers,
+            summary.heads,
+            summary.width,
+            summary.context,
+            summary.vocabSize.toLocaleString(),
+            summary.tokenizer,
+          ),
         ),
       );
       return summary;
     } catch (e) {
-      const message = vscode.l10n.t('{0} cannot be used as a model: {1}', basename(dir), (e as Error).message);
+      const message = withParticles(vscode.l10n.t('{0} cannot be used as a model: {1}', basename(dir), (e as Error).message));
       showError(ctx, message);
       return { error: message };
     }
@@ -78,8 +81,8 @@ async function missingFile(dir: string): Promise<string | undefined> {
   const name = basename(dir);
   if (!(await exists(join(dir, 'config.json')))) {
     return (await exists(join(dir, 'run.json')))
-      ? vscode.l10n.t('{0} is a Corpus Lab run, not a Hugging Face folder: choose it in the Runs view.', name)
-      : vscode.l10n.t('{0} is not a Hugging Face model folder: it has no config.json.', name);
+      ? withParticles(vscode.l10n.t('{0} is a Corpus Lab run, not a Hugging Face folder: choose it in the Runs view.', name))
+      : withParticles(vscode.l10n.t('{0} is not a Hugging Face model folder: it has no config.json.', name));
   }
   for (const file of ['model.safetensors', 'tokenizer.json']) {
     if (await exists(join(dir, file))) continue;
@@ -89,7 +92,7 @@ async function missingFile(dir: string): Promise<string | undefined> {
         name,
       );
     }
-    return vscode.l10n.t('{0} is not a complete model folder: {1} is missing.', name, file);
+    return withParticles(vscode.l10n.t('{0} is not a complete model folder: {1} is missing.', name, file));
   }
   return undefined;
 }
@@ -112,7 +115,10 @@ export function mergeAdapterCommand(ctx: Ctx) {
     const out = join(node.run.dir, RUN_EXPORTS, `${basename(adapter)}-merged`);
     try {
       const r = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Merging {0} into its base…', modelName(adapter)) },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: withParticles(vscode.l10n.t('Merging {0} into its base…', modelName(adapter))),
+        },
         () => ctx.trainer.request((id) => ({ kind: 'merge', id, adapter, outDir: out })).result,
       );
       ctx.runsChangedNow();
@@ -143,7 +149,10 @@ export function quantizeCommand(ctx: Ctx) {
     const textFile = node.kind === 'export' ? await runCorpus(node.run.dir) : undefined;
     try {
       const r = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Quantizing {0} to int8…', modelName(checkpoint)) },
+        {
+          location: vscode.ProgressLocation.Notification,
+          title: withParticles(vscode.l10n.t('Quantizing {0} to int8…', modelName(checkpoint))),
+        },
         () => ctx.trainer.request((id) => ({ kind: 'quantize', id, checkpoint, outDir: out, textFile })).result,
       );
       ctx.runsChangedNow();
@@ -201,7 +210,7 @@ export function compareSamplesCommand(ctx: Ctx) {
     const prompt =
       options?.prompt ??
       (await vscode.window.showInputBox({
-        title: vscode.l10n.t('Compare {0} with its base', modelName(tuned)),
+        title: withParticles(vscode.l10n.t('Compare {0} with its base', modelName(tuned))),
         prompt: vscode.l10n.t('Prompt for both models (same seed)'),
         value: await promptFrom(node.run.dir),
       }));
