@@ -133,7 +133,8 @@ test(
 
       // 4. The Runs view: the LoRA run under its base; its context menu.
       await page.locator('.activitybar .action-item a[aria-label^="Corpus Lab"]').click();
-      const baseRow = runsRow('20260101-000000-speech-en');
+      // The Runs view shows a run as its corpus name, with its start time in the description.
+      const baseRow = runsRow(/speech-en[\s\S]*01-01 00:00/);
       await baseRow.waitFor({ state: 'visible', timeout: 20_000 });
       // A click on a run opens its loss chart; its twistie expands it.
       if ((await baseRow.getAttribute('aria-expanded')) !== 'true') await baseRow.locator('.monaco-tl-twistie').click();
@@ -173,7 +174,14 @@ test(
         await input.press('Control+a');
         await input.pressSequentially(`${path}/`, { delay: 5 });
         await page.waitForTimeout(800);
-        await page.locator('.quick-input-widget .monaco-button', { hasText: 'Open Model' }).click();
+        // The simple dialog sometimes takes the first click as leaving the path field: click until it closes.
+        for (let i = 0; i < 3 && (await page.locator('.quick-input-widget').isVisible()); i++) {
+          await page.locator('.quick-input-widget .monaco-button', { hasText: 'Open Model' }).click();
+          await page
+            .locator('.quick-input-widget')
+            .waitFor({ state: 'hidden', timeout: 5_000 })
+            .catch(() => undefined);
+        }
       };
       await openFolder(join(folder, 'models', 'pickled'));
       await page.locator('.notification-toast', { hasText: 'has only pytorch_model.bin' }).waitFor({ state: 'visible', timeout: 30_000 });

@@ -47,6 +47,21 @@ export async function openSession(name, { settings, locale, vsix = join(repo, 'c
     folder,
     home,
     shot,
+    /** The webview whose page has `selector` (several views are webviews: Tokens, Next Token, charts). */
+    async webviewWith(selector, timeout = 30_000) {
+      for (const until = Date.now() + timeout; Date.now() < until; await page.waitForTimeout(250)) {
+        for (const frame of page.frames()) {
+          if (
+            await frame
+              .locator(selector)
+              .count()
+              .catch(() => 0)
+          )
+            return frame;
+        }
+      }
+      throw new Error(`no webview shows ${selector} after ${timeout} ms`);
+    },
     /** The webview frame of the Nth ready webview (-1: the newest). */
     webview: (nth = 0) => page.frameLocator(`iframe.webview.ready >> nth=${nth}`).frameLocator('#active-frame'),
     explorerRow: (file) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }),

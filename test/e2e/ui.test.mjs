@@ -139,8 +139,13 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     // 5. The Tokens view shows the editor's tokens.
     await page.keyboard.press('F1');
     await page.keyboard.type('Corpus Lab: Show Tokens', { delay: 10 });
+    // Enter only once the palette has filtered to the command (an early Enter runs another one).
+    await page
+      .locator('.quick-input-list .monaco-list-row', { hasText: 'Show Tokens' })
+      .first()
+      .waitFor({ state: 'visible', timeout: 20_000 });
     await page.keyboard.press('Enter');
-    const tokensView = page.frameLocator('iframe.webview.ready >> nth=-1').frameLocator('#active-frame');
+    const tokensView = await session.webviewWith('#tokens .tok');
     await tokensView.locator('#tokens .tok').first().waitFor({ state: 'visible', timeout: 30_000 });
     const count = await tokensView.locator('#tokens .tok').count();
     assert.ok(count > 100, `${count} tokens shown`);
