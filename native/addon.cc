@@ -244,6 +244,17 @@ napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value EmbeddingBackwardAdd(napi_env env, napi_callback_info info) {
+  // (heap, ids (int32), dy, dTable (added to in place), n, vocab, c)
+  Args a(env, info, 7);
+  const int32_t* ids = a.at<int32_t>(1);
+  const float* dy = a.at(2);
+  float* dTable = a.at(3);
+  const int n = a.integer(4), vocab = a.integer(5), c = a.integer(6);
+  if (a.ok()) kernels::embeddingBackwardAdd(ids, dy, dTable, n, vocab, c);
+  return nullptr;
+}
+
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info, 3);
   const float* x = a.at(1);
@@ -324,6 +335,7 @@ NAPI_MODULE_INIT() {
       {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingForward", nullptr, EmbeddingForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingBackward", nullptr, EmbeddingBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"embeddingBackwardAdd", nullptr, EmbeddingBackwardAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"columnSums", nullptr, ColumnSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose2d", nullptr, Transpose2d, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -38,6 +38,8 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
 void embeddingForward(const float* table, const int32_t* ids, float* out, int n, int vocab, int c);
 /** dTable [vocab, c] = Σ over positions of dy's row added at its id (repeated ids accumulate). */
 void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c);
+/** dTable [vocab, c] += the scatter of dy [n, c] by ids, in place. */
+void embeddingBackwardAdd(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c);
 
 /** Σ x², accumulated in double. */
 double sumSquares(const float* x, long n);

@@ -66,6 +66,8 @@ export interface NativeAddon {
   ): void;
   embeddingForward(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
   embeddingBackward(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
+  /** dTable += the scatter of dy by ids, in place. */
+  embeddingBackwardAdd(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
   sumSquares(heap: Heap, x: number, n: number): number;
   adamwUpdate(
     heap: Heap,
@@ -94,6 +96,32 @@ export interface NativeAddon {
 }
 
 export const ADDON_FILE = 'corpus_lab_native.node';
+
+/** Every function this version calls: a build from an older checkout lacks some. */
+const ADDON_FUNCTIONS = [
+  'gemm',
+  'gemmBatched',
+  'linearForward',
+  'linearBackward',
+  'attentionForward',
+  'attentionBackward',
+  'geluForward',
+  'geluBackward',
+  'layerNormForward',
+  'layerNormBackward',
+  'adamwUpdate',
+  'crossEntropyForward',
+  'crossEntropyBackward',
+  'embeddingForward',
+  'embeddingBackward',
+  'embeddingBackwardAdd',
+  'sumSquares',
+  'columnSums',
+  'transpose2d',
+  'expArray',
+  'setThreads',
+  'info',
+];
 
 let active: NativeAddon | undefined;
 
@@ -126,6 +154,9 @@ export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: s
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const addon = require(path) as NativeAddon;
     if (typeof addon.gemm !== 'function' || typeof addon.info !== 'function') return { why: `${path} is not Corpus Lab's native addon` };
+    const missing = ADDON_FUNCTIONS.filter((name) => typeof addon[name] !== 'function');
+    if (missing.length > 0)
+      return { why: `the native addon is older than this Corpus Lab (no ${missing.join(', ')}; npm run build:native rebuilds it)` };
     return { addon };
   } catch (e) {
     return { why: `the native addon failed to load: ${(e as Error).message.split('\n')[0]}` };

@@ -1,4 +1,5 @@
 import { tf } from '../engine/backend';
+import { freeingCustomGrad } from '../engine/freeing-custom-grad';
 import { ModelConfig } from '../../core/model-config';
 import { HostTensor, NamedTensors } from '../../core/tensor';
 import { loraParamName } from '../../core/lora-adapter';
@@ -47,7 +48,7 @@ export const KERNEL_OPS: OpSet = {
  */
 function frozenBase(ops: OpSet): OpSet {
   const onlyInput = (forward: (x: tf.Tensor) => tf.Tensor, backward: (dy: tf.Tensor) => tf.Tensor) =>
-    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
       value: forward(args[0] as tf.Tensor),
       gradFunc: (dy: tf.Tensor) => backward(dy),
     })) as (x: tf.Tensor) => tf.Tensor;
@@ -112,6 +113,9 @@ export interface LoraOptions {
   /** A and B to start from (a resume) by module; otherwise PEFT's init: A kaiming-uniform (a = √5), B zero, so step 0 is the base. */
   from?: Map<string, { a: HostTensor; b: HostTensor }>;
 }
+
+/** The token embedding, tied to the output head. */
+export const TOKEN_EMBEDDING = 'transformer.wte.weight';
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
@@ -214,7 +218,7 @@ export class Gpt {
    * Logits [batch·time, vocab] for ids [batch, time]. `dropoutSeed` turns dropout on (training).
    * With `cache` (batch 1), the ids continue the cached tokens and their keys and values join it.
    */
-  forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection } = {}): tf.Tensor2D {
+  forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection; tokens?: tf.Tensor2D } = {}): tf.Tensor2D {
     const { width: c, layers, dropout } = this.config;
     const [b, t] = ids.shape;
     const start = opts.cache?.length ?? 0;
@@ -227,7 +231,7 @@ export class Gpt {
       },
     );
 
-    const tok = tf.reshape(embed(this.p('transformer.wte.weight') as tf.Tensor2D, tf.reshape(ids, [b * t]) as tf.Tensor1D), [b, t, c]);
+    const tok = tf.reshape(opts.tokens ?? this.tokenEmbeddings(ids), [b, t, c]);
     const pos = tf.slice(this.p('transformer.wpe.weight'), [start, 0], [t, c]);
     let x: tf.Tensor = drop(tf.reshape(tf.add(tok, pos), [b * t, c]));
     opts.inspect?.hidden?.push(x as tf.Tensor2D);
@@ -239,9 +243,14 @@ export class Gpt {
     return this.readOut(x);
   }
 
+  /** The token embeddings [batch·time, width] of ids [batch, time]. */
+  tokenEmbeddings(ids: tf.Tensor2D): tf.Tensor2D {
+    return embed(this.p(TOKEN_EMBEDDING) as tf.Tensor2D, tf.reshape(ids, [ids.size]) as tf.Tensor1D);
+  }
+
   /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the tied head. */
   readOut(x: tf.Tensor): tf.Tensor2D {
-    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
+    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p(TOKEN_EMBEDDING));
   }
 
   private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
@@ -322,9 +331,10 @@ export class Gpt {
     return v;
   }
 
-  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number): tf.Scalar {
+  /** Mean cross-entropy; `tokens` stands in for the token embeddings of `ids` (see tokenEmbeddings). */
+  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number, tokens?: tf.Tensor2D): tf.Scalar {
     const [b, t] = targets.shape;
-    return crossEntropy(this.forward(ids, { dropoutSeed }), tf.reshape(targets, [b * t]) as tf.Tensor1D);
+    return crossEntropy(this.forward(ids, { dropoutSeed, tokens }), tf.reshape(targets, [b * t]) as tf.Tensor1D);
   }
 
   /** Feeds `ids` after the cached tokens (all of a prompt, or one more token); returns the last logits. */
