@@ -1,10 +1,18 @@
 #include "decode.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
 
 #include "kernels.h"
+
+// The hot loops get an AVX2+FMA copy picked at load time (as in kernels.cc).
+#if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HOT
+#endif
 
 namespace decode {
 namespace {
@@ -53,14 +61,42 @@ void causalSoftmax(float* scores, int t, int start) {
   }
 }
 
+/** One query [d] over `total` cached keys and values (row stride c): probabilities in scores, the mix in out [d]. */
+HOT void singleQuery(const float* q, const float* keys, const float* values, float* out, float* scores, int total, int c, int d, float scale) {
+  float mx = -INFINITY;
+  for (int j = 0; j < total; j++) {
+    const float* k = keys + long(j) * c;
+    float dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int i = 0; i < d; i++) dot += q[i] * k[i];
+    scores[j] = dot * scale;
+    mx = std::max(mx, scores[j]);
+  }
+  float sum = 0;
+  for (int j = 0; j < total; j++) sum += (scores[j] = std::exp(scores[j] - mx));
+  const float inv = 1.0f / sum;
+  std::fill(out, out + d, 0.0f);
+  for (int j = 0; j < total; j++) {
+    const float p = scores[j] * inv;
+    const float* v = values + long(j) * c;
+#pragma omp simd
+    for (int i = 0; i < d; i++) out[i] += p * v[i];
+  }
+}
+
 /**
  * Attention of the new tokens' queries (in qkv [t, 3·width]) over the cached keys and values
- * [context, width] (the new ones already in), heads side by side in out [t, width].
+ * [context, width] (the new ones already in), heads side by side in out [t, width]. One token (a
+ * generation step) by plain loops: BLAS's per-call cost exceeds a [1, d]·[d, t] product.
  */
 void attention(const Shape& s, const float* qkv, const float* keys, const float* values, float* out, float* scores, int t, int start) {
   const int c = s.width, d = c / s.heads, total = start + t;
   const float scale = 1.0f / std::sqrt(float(d));
   for (int h = 0; h < s.heads; h++) {
+    if (t == 1) {
+      singleQuery(qkv + h * d, keys + h * d, values + h * d, out + h * d, scores, total, c, d, scale);
+      continue;
+    }
     kernels::gemm(false, true, t, total, d, scale, qkv + h * d, 3 * c, keys + h * d, c, 0.0f, scores, total);
     causalSoftmax(scores, t, start);
     kernels::gemm(false, false, t, d, total, 1.0f, scores, total, values + h * d, c, 0.0f, out + h * d, c);
