@@ -241,6 +241,25 @@ void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, in
   });
 }
 
+void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y) {
+  const int outputs = ta ? n : m;
+  const auto part = [&](int from, int size) {
+    if (ta) cblas_sgemv(CblasRowMajor, CblasTrans, m, size, 1.0f, a + from, lda, x, 1, beta, y + from, 1);
+    else cblas_sgemv(CblasRowMajor, CblasNoTrans, size, n, 1.0f, a + long(from) * lda, lda, x, 1, beta, y + from, 1);
+  };
+  const int workers = pool.size();
+  if (workers <= 1 || double(m) * n < kSplitWork * workers) {
+    part(0, outputs);
+    return;
+  }
+  const int block = ((outputs + workers - 1) / workers + 15) / 16 * 16;
+  const int blocks = (outputs + block - 1) / block;
+  pool.run(blocks, [&](int i) {
+    const int from = i * block;
+    part(from, std::min(outputs, from + block) - from);
+  });
+}
+
 void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
                  long strideB, float beta, float* c, int ldc, long strideC) {
   if (count == 1) {

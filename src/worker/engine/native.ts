@@ -90,6 +90,21 @@ export interface NativeAddon {
     keep: number,
     gradScale: number,
   ): void;
+  /** One generation step of a whole model (kernels/decode.ts). */
+  decode(
+    heap: Heap,
+    cache: ArrayBuffer,
+    weights: Float64Array,
+    ids: Int32Array,
+    start: number,
+    logits: number,
+    layers: number,
+    heads: number,
+    width: number,
+    context: number,
+    vocab: number,
+    dyt: number,
+  ): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
   [kernel: string]: unknown;
