@@ -49,7 +49,7 @@ export const PRESETS: Record<PresetName, Preset> = {
 
 export function presetNamed(name: string): Preset {
   if (!Object.prototype.hasOwnProperty.call(PRESETS, name)) {
-    throw new UserError(`unknown preset "${name}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+    throw new UserError('unknown preset "{0}": choose one of {1}', name, Object.keys(PRESETS).join(', '));
   }
   return PRESETS[name as PresetName];
 }
@@ -57,7 +57,7 @@ export function presetNamed(name: string): Preset {
 export function validateModelConfig(c: ModelConfig): ModelConfig {
   const positive = (name: string, v: number, max: number) => {
     if (!Number.isInteger(v) || v < 1 || v > max) {
-      throw new UserError(`${name} must be a whole number from 1 to ${max} (got ${v})`);
+      throw new UserError('{0} must be a whole number from 1 to {1} (got {2})', name, max, v);
     }
   };
   positive('vocab size', c.vocabSize, 1 << 20);
@@ -66,14 +66,14 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   positive('heads', c.heads, 256);
   positive('width', c.width, 16384);
   if (c.width % c.heads !== 0) {
-    throw new UserError(`width (${c.width}) must be divisible by heads (${c.heads})`);
+    throw new UserError('width ({0}) must be divisible by heads ({1})', c.width, c.heads);
   }
   if (c.norm !== 'layernorm' && c.norm !== 'dyt') {
-    throw new UserError(`norm must be "layernorm" or "dyt" (got "${String(c.norm)}")`);
+    throw new UserError('norm must be "layernorm" or "dyt" (got "{0}")', String(c.norm));
   }
-  if (typeof c.bias !== 'boolean') throw new UserError(`bias must be true or false (got ${JSON.stringify(c.bias)})`);
+  if (typeof c.bias !== 'boolean') throw new UserError('bias must be true or false (got {0})', JSON.stringify(c.bias));
   if (!(c.dropout >= 0 && c.dropout < 1)) {
-    throw new UserError(`dropout must be at least 0 and below 1 (got ${c.dropout})`);
+    throw new UserError('dropout must be at least 0 and below 1 (got {0})', c.dropout);
   }
   return c;
 }

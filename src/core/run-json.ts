@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { readRegularFile } from './safe-fs';
 import { writeFileAtomic } from './atomic-write';
@@ -38,16 +38,16 @@ export function writeRunJson(runDir: string, run: RunJson): void {
 
 export function readRunJson(runDir: string): RunJson {
   const path = join(runDir, 'run.json');
-  if (!existsSync(path)) throw new UserError(`${runDir} is not a Corpus Lab run folder (no run.json)`);
+  if (!existsSync(path)) throw new UserError('{0} is not a Corpus Lab run folder (no run.json)', runDir);
   return parseRunJson(readRegularFile(path), path);
 }
 
 export function parseRunJson(text: string, path: string): RunJson {
   const o = parseJsonObject(text, path);
-  const damaged = (why: string) => new UserError(`${path} is damaged (${why})`);
-  if (!STATUSES.includes(o.status as RunStatus)) throw damaged(`status ${JSON.stringify(o.status)}`);
-  if (!isObject(o.corpus) || typeof o.corpus.path !== 'string') throw damaged('no corpus path');
-  if (!isObject(o.plan)) throw damaged('no training plan');
+  const damaged = (why: Message) => new UserError('{0} is damaged ({1})', path, why);
+  if (!STATUSES.includes(o.status as RunStatus)) throw damaged(message('status {0}', JSON.stringify(o.status)));
+  if (!isObject(o.corpus) || typeof o.corpus.path !== 'string') throw damaged(message('no corpus path'));
+  if (!isObject(o.plan)) throw damaged(message('no training plan'));
   return o as unknown as RunJson;
 }
 

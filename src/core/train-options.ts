@@ -60,14 +60,16 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   const int = (name: string, v: number | undefined, min: number, max: number) => {
     if (v === undefined) return;
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new UserError(`${name} must be a whole number from ${min} to ${max} (got ${v})`);
+      throw new UserError('{0} must be a whole number from {1} to {2} (got {3})', name, min, max, v);
     }
   };
   const real = (name: string, v: number, min: number, max: number, exclusiveMin = false) => {
     if (!Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
-      throw new UserError(
-        `${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` up to ${max}` : ''} (got ${v})`,
-      );
+      const bounded = max < Infinity;
+      if (exclusiveMin && bounded) throw new UserError('{0} must be a number above {1} up to {2} (got {3})', name, min, max, v);
+      if (exclusiveMin) throw new UserError('{0} must be a number above {1} (got {2})', name, min, v);
+      if (bounded) throw new UserError('{0} must be a number from {1} up to {2} (got {3})', name, min, max, v);
+      throw new UserError('{0} must be a number from {1} (got {2})', name, min, v);
     }
   };
   int('batch', o.batch, 1, 4096);

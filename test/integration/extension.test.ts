@@ -573,6 +573,21 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     }
   });
 
+  it('a user error from the worker arrives as its template and arguments, and is shown filled in (English here; Korean: test/unit/user-error-l10n)', async () => {
+    const { errorText } = await import('../../src/extension/error-text');
+    const nowhere = join(workspace, 'no-such-run');
+    const failure: unknown = await api.ctx.inference
+      .request((id) => ({ kind: 'open-model', id, path: nowhere }))
+      .result.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(failure instanceof Error, String(failure));
+    assert.deepEqual((failure as { parts?: unknown }).parts, { template: '{0}: no such run or checkpoint folder', args: [nowhere] });
+    assert.equal(errorText(failure), `${nowhere}: no such run or checkpoint folder`);
+    assert.equal(errorText(new Error('boom')), 'boom');
+  });
+
   it('the preset pick says steps, epochs and total time; a quick run is shorter; the walkthrough shows no backticks and a Korean page', async () => {
     const { describeEstimate } = await import('../../src/extension/commands/train');
     const tenKb = {

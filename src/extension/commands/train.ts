@@ -23,6 +23,7 @@ type RunChoice = { preset: Preset } & Partial<
 >;
 import { describeEngine } from '../engine-label';
 import { FollowBestCheckpoint, showOverfitNotice } from '../training-habits';
+import { errorText } from '../error-text';
 
 interface PresetItem extends vscode.QuickPickItem {
   choice?: RunChoice;
@@ -196,7 +197,7 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
       try {
         item.detail = describeEstimate(await result);
       } catch (e) {
-        item.detail = `$(warning) ${(e as Error).message}`;
+        item.detail = `$(warning) ${errorText(e)}`;
       }
       const activeLabel = pick.activeItems[0]?.label;
       pick.items = [...items];
@@ -393,7 +394,7 @@ export async function startTraining(
     return result;
   } catch (e) {
     ctx.runsChangedNow();
-    showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
+    showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : errorText(e));
     return undefined;
   } finally {
     follow.dispose();

@@ -4,7 +4,7 @@ import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions } from '../model/gpt';
 import { Corpus, readCorpus } from '../../core/corpus';
-import { UserError } from '../../core/errors';
+import { UserError, formatMessage } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
@@ -77,7 +77,7 @@ export async function runFinetuneJob(
     throw new UserError('--rank, --alpha, --rslora and --targets set up LoRA: add --lora (without it every weight is fine-tuned)');
   }
   const unseen = req.unseen ?? 'unk';
-  if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError(`--unseen must be unk or extend (got ${JSON.stringify(unseen)})`);
+  if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError('--unseen must be unk or extend (got {0})', JSON.stringify(unseen));
   const replay = checkReplay(req.replay ?? DEFAULT_REPLAY);
   const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
 
@@ -98,7 +98,8 @@ export async function runFinetuneJob(
       if (unseen === 'extend') {
         if (lora)
           throw new UserError(
-            `${describeUnseen(found, 'unk')}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning`,
+            '{0}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning',
+            describeUnseen(found, 'unk'),
           );
         tokenizerJson = extendCharTokenizer(
           tokenizerJson,
@@ -107,10 +108,10 @@ export async function runFinetuneJob(
         ({ config, weights } = extendEmbedding(config, weights, found.chars.length, seed));
         tokenizer = Tokenizer.fromJSON(tokenizerJson);
       }
-      notices.push(describeUnseen(found, unseen));
+      notices.push(formatMessage(describeUnseen(found, unseen)));
     }
   } else if (req.unseen === 'extend') {
-    throw new UserError(`--unseen extend applies to character models; this model's tokenizer (${tokenizer.kind}) encodes any text`);
+    throw new UserError("--unseen extend applies to character models; this model's tokenizer ({0}) encodes any text", tokenizer.kind);
   }
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
 
@@ -168,7 +169,11 @@ export async function runFinetuneJob(
 /** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
 export function refuseLoraOnAdapter(base: ModelFiles, asked: string): void {
   if (base.kind === 'adapter')
-    throw new UserError(`${base.dir} is a LoRA adapter: merge it first (corpus-lab merge ${asked} -o DIR) and fine-tune the merged folder`);
+    throw new UserError(
+      '{0} is a LoRA adapter: merge it first (corpus-lab merge {1} -o DIR) and fine-tune the merged folder',
+      base.dir,
+      asked,
+    );
 }
 
 /** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
@@ -191,12 +196,18 @@ export async function resumeFinetuneJob(
   const runDir = dirname(dirname(dir));
   if (req.runDir && resolve(req.runDir) !== runDir)
     throw new UserError(
-      `--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`,
+      '--resume continues the run in {0}, but -o names {1}: leave out -o, or name the same folder',
+      runDir,
+      resolve(req.runDir),
     );
   const run = readRunJson(runDir);
   const record = run.finetune!;
   if (effectiveStatus(run) === 'training' && run.trainer?.pid !== process.pid) {
-    throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
+    throw new UserError(
+      '{0} is being trained right now (process {1}): wait for it to finish or stop it first',
+      runDir,
+      String(run.trainer?.pid),
+    );
   }
   let resumeFrom: NonNullable<TrainJob['resume']>;
   let start: TrainJob['start'];
@@ -229,11 +240,15 @@ export async function resumeFinetuneJob(
   const plan = makeTrainPlan(tokens.length, config, options);
   if (plan.trainTokens !== saved.trainTokens)
     throw new UserError(
-      `${req.corpusPath} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run`,
+      '{0} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run',
+      req.corpusPath,
     );
   if (plan.totalSteps <= resumeFrom.state.step)
     throw new UserError(
-      `${dir} is already at step ${resumeFrom.state.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`,
+      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
+      dir,
+      resumeFrom.state.step,
+      plan.totalSteps,
     );
   const notices: string[] = [];
   const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
@@ -261,9 +276,9 @@ export async function resumeFinetuneJob(
 
 function loraSettings(req: FinetuneRequest): LoraSettings {
   const r = req.rank ?? 8;
-  if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError(`--rank must be a whole number from 1 to 4096 (got ${r})`);
+  if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError('--rank must be a whole number from 1 to 4096 (got {0})', r);
   const alpha = req.alpha ?? 2 * r;
-  if (!(Number.isFinite(alpha) && alpha > 0)) throw new UserError(`--alpha must be a positive number (got ${alpha})`);
+  if (!(Number.isFinite(alpha) && alpha > 0)) throw new UserError('--alpha must be a positive number (got {0})', alpha);
   return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? DEFAULT_LORA_TARGETS, dropout: 0 };
 }
 

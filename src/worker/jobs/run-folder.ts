@@ -10,7 +10,7 @@ export function openRunDir(req: { runDir?: string; runsRoot?: string; corpusPath
   if (!req.runDir) return createRunDir(req.runsRoot ?? join(process.cwd(), '.corpus-lab', 'runs'), req.corpusPath);
   const dir = resolve(req.runDir);
   if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new UserError(`${dir} is not empty: choose a new folder, or pass --resume ${dir} to continue the run in it`);
+    throw new UserError('{0} is not empty: choose a new folder, or pass --resume {1} to continue the run in it', dir, dir);
   }
   return createRunDir(dirname(dir), req.corpusPath, dir);
 }

@@ -97,7 +97,7 @@ async function resumeJob(
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const saved = ckpt.trainerState.plan;
-  if (!saved) throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
+  if (!saved) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be resumed', dir);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
   const options = validateTrainOptions({
     ...saved.options,
@@ -108,26 +108,37 @@ async function resumeJob(
   const changed = plan.trainTokens !== saved.trainTokens;
   if (changed && !req.continueOnChangedCorpus) {
     throw new UserError(
-      `${req.corpusPath} is not the corpus this checkpoint was trained on (${tokens.length} tokens, ` +
-        `the run had ${saved.trainTokens + saved.valTokens}): resume with the same file, or start a new run`,
+      '{0} is not the corpus this checkpoint was trained on ({1} tokens, the run had {2}): resume with the same file, or start a new run',
+      req.corpusPath,
+      tokens.length,
+      saved.trainTokens + saved.valTokens,
     );
   }
   if (plan.totalSteps <= ckpt.trainerState.step) {
     throw new UserError(
-      `${dir} is already at step ${ckpt.trainerState.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`,
+      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
+      dir,
+      ckpt.trainerState.step,
+      plan.totalSteps,
     );
   }
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
   if (req.runDir && resolve(req.runDir) !== runDir) {
     throw new UserError(
-      `--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`,
+      '--resume continues the run in {0}, but -o names {1}: leave out -o, or name the same folder',
+      runDir,
+      resolve(req.runDir),
     );
   }
   const run = readRunJson(runDir);
   const status = effectiveStatus(run);
   if (status === 'training' && run.trainer?.pid !== process.pid) {
-    throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
+    throw new UserError(
+      '{0} is being trained right now (process {1}): wait for it to finish or stop it first',
+      runDir,
+      String(run.trainer?.pid),
+    );
   }
   if (status === 'interrupted') {
     emit({
