@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { readRegularFile } from './safe-fs';
@@ -9,6 +9,7 @@ import type { TrainPlan } from './train-options';
 import type { TokenizerKind } from './tokenizer';
 import { processAlive } from './process-alive';
 import type { FinetuneRecord } from './finetune';
+import type { Corpus } from './corpus';
 
 export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
 const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'failed'];
@@ -30,6 +31,32 @@ export interface RunJson {
   error?: string;
   /** A fine-tuning run: its base, LoRA settings, replay and the base's corpus. */
   finetune?: FinetuneRecord;
+}
+
+/** The run.json a new run starts with: training now, in this process. */
+export function newRunJson(o: {
+  corpusPath: string;
+  corpus: Pick<Corpus, 'sha256' | 'bytes'>;
+  tokens: number;
+  tokenizer: RunJson['tokenizer'];
+  /** The engine's threads per training thread, times the training threads. */
+  engine: { backend: string; threads: number; blas?: string };
+  trainingThreads: number;
+  plan: TrainPlan;
+  finetune?: FinetuneRecord;
+  now?: Date;
+}): RunJson {
+  return {
+    format_version: 1,
+    created: (o.now ?? new Date()).toISOString(),
+    corpus: { path: resolve(o.corpusPath), sha256: o.corpus.sha256, bytes: o.corpus.bytes, tokens: o.tokens },
+    tokenizer: o.tokenizer,
+    backend: { name: o.engine.backend, threads: o.engine.threads * o.trainingThreads, blas: o.engine.blas },
+    plan: o.plan,
+    status: 'training',
+    trainer: thisTrainer(),
+    ...(o.finetune ? { finetune: o.finetune } : {}),
+  };
 }
 
 export function writeRunJson(runDir: string, run: RunJson): void {

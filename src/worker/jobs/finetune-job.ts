@@ -12,9 +12,8 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { RunJson, effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
+import { RunJson, readRunJson, thisTrainer, updateRunJson } from '../../core/run-json';
 import { truncateMetrics } from '../../core/metrics';
-import { writeFileAtomic } from '../../core/atomic-write';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { refuseDytExport } from '../../core/hf-export';
 import { LoraSettings, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
@@ -35,7 +34,7 @@ import {
   unseenCharacters,
 } from '../../core/finetune';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
-import { openRunDir, trainInRun } from './run-folder';
+import { resumableRun, startRun, trainInRun } from './run-folder';
 import type { TrainRequest } from './train-job';
 
 /** `corpus-lab finetune BASE FILE …` as the CLI and the extension send it. */
@@ -136,34 +135,25 @@ export async function runFinetuneJob(
   if ('why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
   const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
 
-  const runDir = openRunDir(req);
-  writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizerJson);
-  writeRunJson(runDir, {
-    format_version: 1,
-    created: new Date().toISOString(),
-    corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
-    tokenizer: tokenizer.summary(),
-    backend: { name: engine.backend, threads: engine.threads * threads, blas: engine.blas },
-    plan,
-    status: 'training',
-    trainer: thisTrainer(),
-    finetune: record,
-  });
-  return trainInRun(runDir, {
-    runDir,
-    plan,
-    tokens,
-    tokenizer,
-    engine,
-    threads,
-    shouldStop,
-    emit,
-    log,
-    notices,
-    start: { weights, lora: lora && loraOptions(lora, modules, seed) },
-    adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
-    baseCorpus: 'why' in old ? undefined : old.tokens,
-  });
+  return startRun(
+    req,
+    corpus,
+    {
+      plan,
+      tokens,
+      tokenizer,
+      engine,
+      threads,
+      shouldStop,
+      emit,
+      log,
+      notices,
+      start: { weights, lora: lora && loraOptions(lora, modules, seed) },
+      adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
+      baseCorpus: 'why' in old ? undefined : old.tokens,
+    },
+    record,
+  );
 }
 
 /** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
@@ -194,21 +184,8 @@ export async function resumeFinetuneJob(
 ): Promise<TrainResult> {
   const dir = resolveCheckpoint(req.resume!);
   const runDir = dirname(dirname(dir));
-  if (req.runDir && resolve(req.runDir) !== runDir)
-    throw new UserError(
-      '--resume continues the run in {0}, but -o names {1}: leave out -o, or name the same folder',
-      runDir,
-      resolve(req.runDir),
-    );
-  const run = readRunJson(runDir);
+  const run = resumableRun(runDir, req.runDir);
   const record = run.finetune!;
-  if (effectiveStatus(run) === 'training' && run.trainer?.pid !== process.pid) {
-    throw new UserError(
-      '{0} is being trained right now (process {1}): wait for it to finish or stop it first',
-      runDir,
-      String(run.trainer?.pid),
-    );
-  }
   let resumeFrom: NonNullable<TrainJob['resume']>;
   let start: TrainJob['start'];
   let adapter: TrainJob['adapter'];
@@ -256,7 +233,7 @@ export async function resumeFinetuneJob(
   if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
   truncateMetrics(runDir, resumeFrom.state.step);
   updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
-  return trainInRun(runDir, {
+  return trainInRun({
     runDir,
     plan,
     tokens,

@@ -1,4 +1,4 @@
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
@@ -12,11 +12,10 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
-import { openRunDir, trainInRun } from './run-folder';
+import { effectiveStatus, thisTrainer, updateRunJson } from '../../core/run-json';
+import { resumableRun, startRun, trainInRun } from './run-folder';
 import { isFinetuneRun, resumeFinetuneJob } from './finetune-job';
 import { truncateMetrics } from '../../core/metrics';
-import { writeFileAtomic } from '../../core/atomic-write';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
 /**
@@ -69,19 +68,7 @@ export async function runTrainJob(
   const plan = makeTrainPlan(tokens.length, model, options);
   checkTrainingFits(estimate(model, options.batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
-  const runDir = openRunDir(req);
-  writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizer.toJSON());
-  writeRunJson(runDir, {
-    format_version: 1,
-    created: new Date().toISOString(),
-    corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
-    tokenizer: tokenizer.summary(),
-    backend: { name: engine.backend, threads: engine.threads * threads, blas: engine.blas },
-    plan,
-    status: 'training',
-    trainer: thisTrainer(),
-  });
-  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
+  return startRun(req, corpus, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
 }
 
 async function resumeJob(
@@ -124,23 +111,8 @@ async function resumeJob(
   }
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
-  if (req.runDir && resolve(req.runDir) !== runDir) {
-    throw new UserError(
-      '--resume continues the run in {0}, but -o names {1}: leave out -o, or name the same folder',
-      runDir,
-      resolve(req.runDir),
-    );
-  }
-  const run = readRunJson(runDir);
-  const status = effectiveStatus(run);
-  if (status === 'training' && run.trainer?.pid !== process.pid) {
-    throw new UserError(
-      '{0} is being trained right now (process {1}): wait for it to finish or stop it first',
-      runDir,
-      String(run.trainer?.pid),
-    );
-  }
-  if (status === 'interrupted') {
+  const run = resumableRun(runDir, req.runDir);
+  if (effectiveStatus(run) === 'interrupted') {
     emit({
       type: 'notice',
       step: ckpt.trainerState.step,
@@ -155,7 +127,7 @@ async function resumeJob(
   // On changed text the old epoch's batch order and validation split no longer apply: a new epoch starts.
   const s = ckpt.trainerState;
   const state = changed ? { ...s, epoch: s.epoch + (s.cursor > 0 ? 1 : 0), cursor: 0, best_val_loss: null } : s;
-  return trainInRun(runDir, {
+  return trainInRun({
     runDir,
     plan,
     tokens,
