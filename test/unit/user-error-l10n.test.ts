@@ -1,40 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Message, UserError, fill, isUserError } from '../../src/core/errors';
 import { readCorpus } from '../../src/core/corpus';
 import { readSafetensors } from '../../src/core/safetensors';
 import { renderMessage } from '../../src/extension/l10n';
 import { REPO, tempDir } from './helpers';
+import { errorTemplates } from './error-templates';
 
 const ko: Record<string, string> = JSON.parse(readFileSync(join(REPO, 'l10n/bundle.l10n.ko.json'), 'utf8'));
 
 /** The Korean UI's rendering: vscode.l10n.t looks the template up in the ko bundle and fills it. */
 const korean = (m: Message) => renderMessage(m, (template, args) => fill(ko[template] ?? template, args));
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = join(dir, f);
-    return statSync(p).isDirectory() ? sourceFiles(p) : p.endsWith('.ts') ? [p] : [];
-  });
-}
-
 const placeholders = (s: string) => [...new Set(s.match(/\{\d+\}/g) ?? [])].sort().join(' ');
 
 test('every UserError and message() template in src is a literal with a Korean translation that has the same placeholders', () => {
-  const templates = new Set<string>();
-  for (const file of sourceFiles(join(REPO, 'src'))) {
-    if (file.endsWith(join('core', 'errors.ts'))) continue;
-    const text = readFileSync(file, 'utf8');
-    const calls = [...text.matchAll(/(?:new UserError|(?<![.\w])message)\(\s*/g)];
-    for (const call of calls) {
-      const rest = text.slice(call.index + call[0].length);
-      const literal = /^(['"])((?:(?!\1)[^\\]|\\.)*)\1/.exec(rest);
-      assert.ok(literal, `${file}: ${call[0]}${rest.slice(0, 40)}… needs a literal template, so it can be translated`);
-      templates.add(literal[2].replace(/\\(['"\\])/g, '$1'));
-    }
-  }
+  const { templates, nonLiteral } = errorTemplates(REPO);
+  assert.deepEqual(nonLiteral, [], 'these need a literal template, so they can be translated');
   assert.ok(templates.size > 150, `only ${templates.size} templates found`);
   for (const t of templates) {
     assert.ok(typeof ko[t] === 'string' && ko[t].length > 0, `no Korean for the error "${t}"`);
