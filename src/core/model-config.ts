@@ -1,4 +1,4 @@
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 
 export type NormKind = 'layernorm' | 'dyt';
 
@@ -55,16 +55,16 @@ export function presetNamed(name: string): Preset {
 }
 
 export function validateModelConfig(c: ModelConfig): ModelConfig {
-  const positive = (name: string, v: number, max: number) => {
+  const positive = (name: Message, v: number, max: number) => {
     if (!Number.isInteger(v) || v < 1 || v > max) {
       throw new UserError('{0} must be a whole number from 1 to {1} (got {2})', name, max, v);
     }
   };
-  positive('vocab size', c.vocabSize, 1 << 20);
-  positive('context', c.context, 8192);
-  positive('layers', c.layers, 256);
-  positive('heads', c.heads, 256);
-  positive('width', c.width, 16384);
+  positive(message('vocab size'), c.vocabSize, 1 << 20);
+  positive(message('context'), c.context, 8192);
+  positive(message('layers'), c.layers, 256);
+  positive(message('heads'), c.heads, 256);
+  positive(message('width'), c.width, 16384);
   if (c.width % c.heads !== 0) {
     throw new UserError('width ({0}) must be divisible by heads ({1})', c.width, c.heads);
   }

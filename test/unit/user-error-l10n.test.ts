@@ -6,6 +6,7 @@ import { Message, UserError, fill, isUserError } from '../../src/core/errors';
 import { readCorpus } from '../../src/core/corpus';
 import { readSafetensors } from '../../src/core/safetensors';
 import { renderMessage } from '../../src/extension/l10n';
+import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../src/core/train-options';
 import { REPO, tempDir } from './helpers';
 import { errorTemplates } from './error-templates';
 
@@ -67,6 +68,17 @@ test('a core error renders in English for the CLI and in Korean, particles chose
   const lr = new UserError("--context must be a whole number from 1 to the model's context, {0} (got {1})", 64, 0);
   assert.equal(lr.message, "--context must be a whole number from 1 to the model's context, 64 (got 0)");
   assert.equal(korean(lr.parts), '--context는 1부터 모델의 문맥 길이 64까지의 정수여야 합니다 (받은 값: 0)');
+  // An option's name is a message too: the Korean names it in Korean.
+  const batch = (() => {
+    try {
+      validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch: 0 });
+    } catch (err) {
+      return err;
+    }
+  })();
+  assert.ok(isUserError(batch));
+  assert.equal(batch.message, 'batch must be a whole number from 1 to 4096 (got 0)');
+  assert.equal(korean(batch.parts), '배치 크기는 1부터 4096까지의 정수여야 합니다 (받은 값: 0)');
   // 을(를) after a placeholder: chosen by how the name ends.
   const write = (name: string) => korean(new UserError('cannot write {0}: a part of that path is a file, not a folder', name).parts);
   assert.equal(write('헌법'), '헌법을 쓸 수 없습니다: 경로의 일부가 폴더가 아니라 파일입니다');
