@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { Tokenizer } from '../../src/core/tokenizer';
 import { cleanText } from '../../src/core/clean';
 import { resolveCheckpoint } from '../../src/core/checkpoint';
+import { errorTemplates } from '../unit/error-templates';
 
 const workspace = process.env.CORPUS_LAB_TEST_WORKSPACE!;
 const en = vscode.Uri.file(join(workspace, 'texts', 'speech-en.txt'));
@@ -561,9 +562,11 @@ describe('Corpus Lab in a real VS Code extension host', () => {
         e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [readFileSync(join(dir, e.name), 'utf8')] : [],
       );
     const code = sources(join(root, 'src', 'extension')).join('\n');
-    // A translation with a particle pair right after a placeholder is shown through withParticles.
+    // A translation with a particle pair right after a placeholder is shown through withParticles
+    // (core error messages always are: extension/error-text.ts renders them with renderMessage).
+    const { templates: errors } = errorTemplates(root);
     for (const [en, k] of Object.entries(ko)) {
-      if (/\}(을\(를\)|이\(가\)|은\(는\)|과\(와\)|\(으\)로)/.test(k))
+      if (/\}(을\(를\)|이\(가\)|은\(는\)|과\(와\)|\(으\)로)/.test(k) && !errors.has(en))
         assert.ok(
           new RegExp(
             `withParticles\\(\\s*vscode\\.l10n\\.t\\(\\s*['"]${en.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/'/g, "\\\\?'")}['"]`,
@@ -571,6 +574,21 @@ describe('Corpus Lab in a real VS Code extension host', () => {
           `"${en}" → "${k}" is shown without choosing its particle`,
         );
     }
+  });
+
+  it('a user error from the worker arrives as its template and arguments, and is shown filled in (English here; Korean: test/unit/user-error-l10n)', async () => {
+    const { errorText } = await import('../../src/extension/error-text');
+    const nowhere = join(workspace, 'no-such-run');
+    const failure: unknown = await api.ctx.inference
+      .request((id) => ({ kind: 'open-model', id, path: nowhere }))
+      .result.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(failure instanceof Error, String(failure));
+    assert.deepEqual((failure as { parts?: unknown }).parts, { template: '{0}: no such run or checkpoint folder', args: [nowhere] });
+    assert.equal(errorText(failure), `${nowhere}: no such run or checkpoint folder`);
+    assert.equal(errorText(new Error('boom')), 'boom');
   });
 
   it('the preset pick says steps, epochs and total time; a quick run is shorter; the walkthrough shows no backticks and a Korean page', async () => {

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { AttentionData, ToAttention, parseFromAttention } from './inspect-protocol';
+import { errorText } from '../error-text';
 
 /** The Attention panel: every layer's and head's attention over the current line or selection. */
 export class AttentionPanel {
@@ -78,7 +79,7 @@ export class AttentionPanel {
       };
       self.post({ type: 'attention', ...AttentionPanel.lastShown });
     } catch (e) {
-      self.post({ type: 'empty', message: (e as Error).message });
+      self.post({ type: 'empty', message: errorText(e) });
     }
   }
 

@@ -4,6 +4,7 @@ import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { NextTokenData, ToNextToken, parseFromNextToken } from './inspect-protocol';
 import { TokenizerCache } from '../tokenizer-cache';
+import { errorText } from '../error-text';
 
 // Text around the cursor sent to the model: enough for a full context even at several characters per token.
 const BEFORE_CHARS = 2000;
@@ -88,7 +89,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
       };
       this.post({ type: 'next', ...this.lastShown });
     } catch (e) {
-      if (this.latest === job.id) this.post({ type: 'empty', message: (e as Error).message });
+      if (this.latest === job.id) this.post({ type: 'empty', message: errorText(e) });
     }
   }
 

@@ -5,6 +5,7 @@ import { webviewHtml, webviewOptions } from './html';
 import { SurprisalData, SurprisalMode, ToSurprisal, parseFromSurprisal } from './inspect-protocol';
 import { bitsBucket, rankBucket, tokenBitsPerChar } from '../../core/surprisal';
 import type { SurprisalResult } from '../../worker/protocol';
+import { errorText } from '../error-text';
 
 // GLTR's colours: green top 10, yellow top 100, red top 1000, purple beyond; bits per character on a
 // five-step scale from the same green to the same purple.
@@ -82,7 +83,7 @@ export class SurprisalPanel {
       self.shown = { editor, version, result, model };
       self.render();
     } catch (e) {
-      self.clear((e as Error).message);
+      self.clear(errorText(e));
     }
   }
 

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { KernelExports } from './kernels/kernel-exports';
 
 // The native engine: our N-API addon (native/, binding.gyp) runs BLAS matmuls and fused kernels
 // on tensors where the tfjs wasm backend keeps them, so the wasm backend stays the memory
@@ -8,7 +9,14 @@ import { dirname, join } from 'node:path';
 // plus byte offsets.
 
 type Heap = ArrayBuffer;
-export interface NativeAddon {
+
+/** A kernel module's functions as the addon has them: the wasm backend's heap first, then the same arguments. */
+type OnHeap<Kernels> = {
+  [Name in keyof Kernels]: Kernels[Name] extends (...args: infer Args) => infer Result ? (heap: Heap, ...args: Args) => Result : never;
+};
+
+/** The addon: the kernels of the AssemblyScript module (on the heap), plus BLAS matmuls and kernels only it has. */
+export interface NativeAddon extends OnHeap<KernelExports> {
   gemm(
     heap: Heap,
     ta: number,
@@ -69,27 +77,6 @@ export interface NativeAddon {
   /** dTable += the scatter of dy by ids, in place. */
   embeddingBackwardAdd(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
   sumSquares(heap: Heap, x: number, n: number): number;
-  adamwUpdate(
-    heap: Heap,
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    pOut: number,
-    mOut: number,
-    vOut: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    c1: number,
-    c2: number,
-    eps: number,
-    keep: number,
-    gradScale: number,
-  ): void;
   /** One generation step of a whole model (kernels/decode.ts). */
   decode(
     heap: Heap,
@@ -107,13 +94,12 @@ export interface NativeAddon {
   ): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
-  [kernel: string]: unknown;
 }
 
 export const ADDON_FILE = 'corpus_lab_native.node';
 
 /** Every function this version calls: a build from an older checkout lacks some. */
-const ADDON_FUNCTIONS = [
+const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
   'gemm',
   'gemmBatched',
   'linearForward',
@@ -134,6 +120,7 @@ const ADDON_FUNCTIONS = [
   'columnSums',
   'transpose2d',
   'expArray',
+  'decode',
   'setThreads',
   'info',
 ];
