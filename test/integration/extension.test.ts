@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { CorpusLabApi } from '../../src/extension/main';
@@ -437,6 +437,30 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const tok = Tokenizer.load(join(resolveCheckpoint(api.ctx.activeModel!), 'tokenizer.json'));
     assert.equal(shown.text, editor.document.getText(editor.selection));
     assert.deepEqual(shown.ids, tok.encode(shown.text));
+  });
+
+  it('the Tokens view loads its page again when the page’s script did not load (it said nothing)', async () => {
+    const readyCount = () => api.tokens.page?.readyCount ?? 0;
+    await vscode.commands.executeCommand('corpusLab.showTokens');
+    for (let i = 0; i < 200 && readyCount() === 0; i++) await settle(100);
+    assert.ok(readyCount() > 0, 'the Tokens page started');
+    await vscode.commands.executeCommand('workbench.view.explorer');
+    await settle(500);
+    // A script request that misses the webview service worker fails; a missing file fails the same way.
+    const script = join(vscode.extensions.getExtension('corpus-lab.corpus-lab')!.extensionPath, 'dist', 'media', 'tokens.js');
+    const aside = `${script}.aside`;
+    const before = readyCount();
+    renameSync(script, aside);
+    try {
+      // Shown again, the view gets a fresh page (VS Code does not keep hidden ones), whose script is missing.
+      await vscode.commands.executeCommand('corpusLab.showTokens');
+      await settle(5000);
+      assert.equal(readyCount(), before, 'the page started without its script');
+    } finally {
+      renameSync(aside, script);
+    }
+    for (let i = 0; i < 200 && readyCount() === before; i++) await settle(100);
+    assert.ok(readyCount() > before, 'the Tokens page never started: the view stayed blank');
   });
 
   it('Tokenize Document shows the tokenizer it just trained (not the active model’s), with the chosen kind and vocabulary size', async () => {
