@@ -5,11 +5,12 @@ const READY_WITHIN_MS = 8_000;
 const RELOADS = 3;
 
 /**
- * Gives a webview view its page, and gives it again when the page does not say 'ready' in time.
+ * Gives a webview view or panel its page, and gives it again when the page does not say 'ready' in time.
  * In a browser-hosted VS Code (code-server), webview pages share their origin and a service worker
  * with the workbench; when views start together, a page's script request can miss the webview
  * service worker and fail, and the view would stay blank for good. VS Code reloads a view's page
- * each time the view is shown again, so the watch starts again then.
+ * each time the view is shown again (a panel's too, unless it retains its context), so the watch
+ * starts again then.
  */
 export class ViewPageLoader {
   private timer?: NodeJS.Timeout;
@@ -19,11 +20,22 @@ export class ViewPageLoader {
 
   constructor(
     private readonly name: string,
-    private readonly view: vscode.WebviewView,
+    private readonly view: vscode.WebviewView | vscode.WebviewPanel,
     private readonly html: () => string,
     private readonly log: (line: string) => void,
   ) {
-    view.onDidChangeVisibility(() => (view.visible ? this.watch() : clearTimeout(this.timer)));
+    // A panel that keeps its page while hidden does not load it again when shown; a panel's view
+    // state also changes when it only gains or loses focus.
+    const keepsPage = 'options' in view && view.options.retainContextWhenHidden === true;
+    let wasVisible = view.visible;
+    const shownOrHidden = () => {
+      if (view.visible === wasVisible) return;
+      wasVisible = view.visible;
+      if (!view.visible) clearTimeout(this.timer);
+      else if (!(keepsPage && this.readyCount > 0)) this.watch();
+    };
+    if ('onDidChangeVisibility' in view) view.onDidChangeVisibility(shownOrHidden);
+    else view.onDidChangeViewState(shownOrHidden);
     view.onDidDispose(() => clearTimeout(this.timer));
     view.webview.html = html();
     this.watch();
