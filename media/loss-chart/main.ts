@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
 import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+import { align } from './align';
 import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromChart): void; getState(): unknown; setState(s: unknown): void };
@@ -58,18 +59,6 @@ function series(rows: MetricRow[], key: keyof MetricRow): [number[], (number | n
     }
   }
   return [xs, ys];
-}
-
-/** Puts several (x, y) series on one shared x axis, with nulls where a series has no point. */
-function align(sets: [number[], (number | null)[]][]): uPlot.AlignedData {
-  const xs = [...new Set(sets.flatMap(([x]) => x))].sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const ys = sets.map(([x, y]) => {
-    const out: (number | null)[] = new Array(xs.length).fill(null);
-    x.forEach((xi, i) => (out[index.get(xi)!] = y[i]));
-    return out;
-  });
-  return [xs, ...ys] as uPlot.AlignedData;
 }
 
 function render(): void {
@@ -338,7 +327,12 @@ function dataTable(): HTMLElement {
   const others = overlays.map((o) => rowsByStep(o.rows));
   for (const step of steps) {
     const tr = body.insertRow();
-    for (const c of columns) tr.insertCell().textContent = c.value(step, own.get(step), others.map((o) => o.get(step)));
+    for (const c of columns)
+      tr.insertCell().textContent = c.value(
+        step,
+        own.get(step),
+        others.map((o) => o.get(step)),
+      );
   }
   const wrap = el('div', 'table-wrap');
   wrap.append(table);

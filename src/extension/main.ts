@@ -17,6 +17,7 @@ import { toggleCompletionCommand, openSampleCommand } from './commands/completio
 import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
 import { compareSamplesCommand, mergeAdapterCommand, openModelFolderCommand, quantizeCommand } from './commands/models';
+import { compareRunsCommand, moreSeedsCommand, normExperimentCommand } from './commands/compare';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
 export interface CorpusLabApi {
@@ -43,7 +44,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
 
   context.subscriptions.push(
     ctx,
-    vscode.window.registerTreeDataProvider('corpusLab.runs', runs),
+    // Several runs selected at once go to Compare Runs together.
+    vscode.window.createTreeView('corpusLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.window.registerWebviewViewProvider(TokensView.id, tokens),
     vscode.window.registerWebviewViewProvider(NextTokenView.id, nextToken),
     command('showNextToken', async () => {
@@ -86,6 +88,9 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('mergeAdapter', mergeAdapterCommand(ctx)),
     command('quantize', quantizeCommand(ctx)),
     command('compareSamples', compareSamplesCommand(ctx)),
+    command('compareRuns', compareRunsCommand(ctx)),
+    command('compareNorms', normExperimentCommand(ctx)),
+    command('repeatWithMoreSeeds', moreSeedsCommand(ctx)),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);

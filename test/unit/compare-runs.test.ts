@@ -6,6 +6,7 @@ import { RunToCompare, compareRuns } from '../../src/core/compare-runs';
 import type { RunJson } from '../../src/core/run-json';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/train-options';
 import { sameVocabulary } from '../../src/core/vocabulary';
+import { moreSeeds, otherNorm, repeatRequest } from '../../src/core/experiments';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
 import { readRunJson } from '../../src/core/run-json';
 import { readMetrics } from '../../src/core/metrics';
@@ -190,4 +191,39 @@ test('comparing real runs on a Korean and an English text: corpus and vocabulary
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('experiments: a twin repeats the run with only the norm (or seed) changed; more seeds follow each group’s largest', () => {
+  const run = runJson({}, { seed: 5, epochs: 4 });
+  const twin = repeatRequest(run, { norm: otherNorm(run.plan.model.norm) });
+  assert.deepEqual(twin, {
+    context: 16,
+    layers: 1,
+    heads: 2,
+    width: 32,
+    norm: 'dyt',
+    dropout: 0,
+    bias: true,
+    corpusPath: '/texts/speech-ko.txt',
+    tokenizer: 'char',
+    vocabSize: undefined,
+    batch: 4,
+    lr: DEFAULT_TRAIN_OPTIONS.lr,
+    seed: 5,
+    maxSteps: 30,
+    evalEvery: 10,
+  });
+  assert.equal(otherNorm('dyt'), 'layernorm');
+  const bpe = runJson();
+  bpe.tokenizer = { kind: 'bpe', vocabSize: 512, sha256: 'x' };
+  assert.equal(repeatRequest(bpe).vocabSize, 512);
+
+  const ln = [runJson({}, { seed: 5 }), runJson({}, { seed: 9 })];
+  const dyt = runJson({ norm: 'dyt' }, { seed: 5 });
+  assert.deepEqual(moreSeeds([ln[0], dyt, ln[1]]), [
+    { template: 0, seed: 10 },
+    { template: 0, seed: 11 },
+    { template: 1, seed: 6 },
+    { template: 1, seed: 7 },
+  ]);
 });

@@ -279,7 +279,9 @@ async function runTokenizer(dir: string): Promise<ChartSeriesSet['tokenizer']> {
   const path = join(dir, 'run.json');
   try {
     const t = parseRunJson(await readFile(path, 'utf8'), path).tokenizer;
-    return t && typeof t.kind === 'string' && typeof t.vocabSize === 'number' ? { kind: t.kind, vocabSize: t.vocabSize, sha256: t.sha256 } : undefined;
+    return t && typeof t.kind === 'string' && typeof t.vocabSize === 'number'
+      ? { kind: t.kind, vocabSize: t.vocabSize, sha256: t.sha256 }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -70,7 +70,8 @@ function isSeriesSet(s: unknown): s is ChartSeriesSet {
     Array.isArray(s.rows) &&
     s.rows.every(isMetricRow) &&
     (s.baselines === undefined || isBaselines(s.baselines)) &&
-    (s.tokenizer === undefined || (isObject(s.tokenizer) && typeof s.tokenizer.kind === 'string' && typeof s.tokenizer.vocabSize === 'number')) &&
+    (s.tokenizer === undefined ||
+      (isObject(s.tokenizer) && typeof s.tokenizer.kind === 'string' && typeof s.tokenizer.vocabSize === 'number')) &&
     (s.vocabularyDiffers === undefined || typeof s.vocabularyDiffers === 'boolean')
   );
 }
