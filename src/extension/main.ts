@@ -6,6 +6,7 @@ import { LossChartPanel } from './webview/loss-chart-panel';
 import { NextTokenView } from './webview/next-token-view';
 import { AttentionPanel } from './webview/attention-panel';
 import { SurprisalPanel } from './webview/surprisal-panel';
+import { ComparePanel } from './webview/compare-panel';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
@@ -26,6 +27,8 @@ export interface CorpusLabApi {
   nextToken: NextTokenView;
   runs: RunsTree;
   completion: CompletionProvider;
+  /** The panels' classes, whose statics say what each shows (tests read them). */
+  panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel };
   /** How long activate() took (the log says it too). */
   activationMs: number;
 }
@@ -98,7 +101,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   void ctx.checkActiveModel();
   const activationMs = performance.now() - started;
   ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
-  return { ctx, tokens, nextToken, runs, completion, activationMs };
+  return { ctx, tokens, nextToken, runs, completion, panels: { lossChart: LossChartPanel, compare: ComparePanel }, activationMs };
 }
 
 function setExtraExtensions(ctx: Ctx): void {

@@ -49,6 +49,7 @@ export class LossChartPanel {
   private loading = 0;
   private flushTimer?: NodeJS.Timeout;
   private latestSample?: string;
+  private saving: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
 
   static async show(ctx: Ctx, runDir?: string): Promise<void> {
@@ -194,13 +195,17 @@ export class LossChartPanel {
     await chart.sendOverlays();
   }
 
-  /** For tests: the overlays shown. */
-  static get openOverlayDirs(): string[] {
-    return [...(LossChartPanel.current?.overlayDirs ?? [])];
+  /** For tests: the overlays last sent to the chart. */
+  static lastOverlays?: ChartSeriesSet[];
+
+  /** For tests: what the chart does with a message from its webview. */
+  static async receive(message: unknown): Promise<void> {
+    await LossChartPanel.current?.onMessage(message);
   }
 
   private async sendOverlays(): Promise<void> {
     const overlays = await this.readOverlays();
+    LossChartPanel.lastOverlays = overlays;
     this.post({ type: 'overlays', overlays });
   }
 
@@ -215,11 +220,16 @@ export class LossChartPanel {
     );
   }
 
-  /** Writes the chart's folders where the serializer finds them after a reload (never blocks; a failure only loses that). */
+  /**
+   * Writes the chart's folders where the serializer finds them after a reload (never blocks; a
+   * failure only loses that). One write at a time, of the state when it starts: two at once into
+   * the same temporary file mixed their bytes.
+   */
   private remember(): void {
     const file = chartStateFile(this.ctx);
     const temp = `${file}.${process.pid}.tmp`;
-    void writeFile(temp, JSON.stringify({ runDir: this.runDir, overlayDirs: this.overlayDirs }))
+    this.saving = this.saving
+      .then(() => writeFile(temp, JSON.stringify({ runDir: this.runDir, overlayDirs: this.overlayDirs })))
       .then(() => rename(temp, file))
       .catch(() => undefined);
   }
@@ -245,6 +255,7 @@ export class LossChartPanel {
       ? { name: basename(runDir), dir: runDir, rows, baselines: metricBaselines(metrics), tokenizer: await runTokenizer(runDir) }
       : { name: '', rows: [] };
     if (runDir !== this.runDir || LossChartPanel.current !== this) return;
+    LossChartPanel.lastOverlays = overlays;
     this.post({
       type: 'init',
       run,
