@@ -18,7 +18,8 @@ export interface QueueOutcome {
 
 /**
  * Trains runs one after another in the training worker, each through the train command's path
- * (progress "Run 2 of 3: …", loss chart, status bar). Cancelling any of them stops the queue.
+ * (progress "Run 2 of 3: …", loss chart, status bar). Cancelling a run (its notification or Cancel
+ * Training) stops the queue.
  */
 export async function trainQueue(ctx: Ctx, runs: QueuedRun[]): Promise<QueueOutcome | undefined> {
   if (ctx.training) {
@@ -28,8 +29,7 @@ export async function trainQueue(ctx: Ctx, runs: QueuedRun[]): Promise<QueueOutc
   let cancelled = false;
   const runDirs: string[] = [];
   for (let i = 0; i < runs.length && !cancelled; i++) {
-    const position = { index: i + 1, total: runs.length, cancelAll: () => (cancelled = true) };
-    const result = await startTraining(ctx, runs[i].target, runs[i].request, undefined, position);
+    const result = await startTraining(ctx, runs[i].target, runs[i].request, undefined, { index: i + 1, total: runs.length });
     if (!result) return { runDirs, completed: false };
     runDirs.push(dirname(dirname(result.checkpoint)));
     if (result.reason === 'cancelled') cancelled = true;

@@ -54,8 +54,7 @@ describe('Compare runs and experiments (issue 13 item 7)', () => {
     let data: CompareData | undefined;
     try {
       data = (await vscode.commands.executeCommand('corpusLab.compareNorms', { kind: 'run', path: lnRun, run: { dir: lnRun } })) as
-        | CompareData
-        | undefined;
+        CompareData | undefined;
     } finally {
       sub.dispose();
     }
@@ -92,7 +91,8 @@ describe('Compare runs and experiments (issue 13 item 7)', () => {
     const sub = api.ctx.onTrainEvent(({ event }) => event.type === 'start' && starts.push(event.run_dir));
     let data: CompareData | undefined;
     try {
-      data = (await vscode.commands.executeCommand('corpusLab.repeatWithMoreSeeds', { runDirs: [lnRun, dytRun] })) as CompareData | undefined;
+      data = (await vscode.commands.executeCommand('corpusLab.repeatWithMoreSeeds', { runDirs: [lnRun, dytRun] })) as
+        CompareData | undefined;
     } finally {
       sub.dispose();
     }
@@ -152,7 +152,10 @@ describe('Compare runs and experiments (issue 13 item 7)', () => {
     const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus;
     assert.ok(menus['view/title'].some((m: { command: string }) => m.command === 'corpusLab.compareRuns'));
     for (const cmd of ['corpusLab.compareRuns', 'corpusLab.compareNorms', 'corpusLab.repeatWithMoreSeeds'])
-      assert.ok(menus['view/item/context'].some((m: { command: string }) => m.command === cmd), cmd);
+      assert.ok(
+        menus['view/item/context'].some((m: { command: string }) => m.command === cmd),
+        cmd,
+      );
   });
 
   it('the loss chart overlays several runs in their own colours, notes a different vocabulary, removes one, and remembers the list', async () => {

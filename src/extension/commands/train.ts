@@ -297,11 +297,10 @@ export function formatSeconds(s: number): string {
   return vscode.l10n.t('{0} h', (s / 3600).toFixed(1));
 }
 
-/** A run's place in a training queue (training-queue.ts): said in the progress title; cancelling stops the whole queue. */
+/** A run's place in a training queue (training-queue.ts), said in the progress title. A cancelled run ends the queue. */
 export interface QueuePosition {
   index: number;
   total: number;
-  cancelAll(): void;
 }
 
 /**
@@ -341,11 +340,7 @@ export async function startTraining(
       logEvent(ctx, m.event);
     },
   );
-  const cancel = () => {
-    queue?.cancelAll();
-    ctx.trainer.cancel(job.id);
-  };
-  ctx.training = { jobId: job.id, corpus: target, events, cancel };
+  ctx.training = { jobId: job.id, corpus: target, events, cancel: () => ctx.trainer.cancel(job.id) };
   await vscode.commands.executeCommand('setContext', 'corpusLab.training', true);
   ctx.log.appendLine(`train ${target.fsPath} ${JSON.stringify(request)}`);
   void vscode.commands.executeCommand('corpusLab.openLossChart');
