@@ -43,9 +43,18 @@ describe('Compare runs and experiments (issue 13 item 7)', () => {
   let dytRun: string;
   let enRun: string;
 
+  let activeBefore: string | undefined;
+
   before(async () => {
     api = await vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab')!.activate();
+    activeBefore = api.ctx.activeModel;
     lnRun = await quickRun(ko, 12);
+  });
+
+  // The runs trained here made their best checkpoints active: the other tests find the model they left.
+  after(async () => {
+    await api.ctx.setActiveModel(activeBefore);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
 
   it('LayerNorm vs DyT trains the twin through the queue (same seed, data and steps) and compares the two: only the norm differs', async () => {
