@@ -36,6 +36,7 @@ await esbuild.build({
     { in: 'media/next-token/main.ts', out: 'next-token' },
     { in: 'media/attention/main.ts', out: 'attention' },
     { in: 'media/surprisal/main.ts', out: 'surprisal' },
+    { in: 'media/compare/main.ts', out: 'compare' },
   ],
   outdir: media,
   bundle: true,
@@ -49,6 +50,7 @@ await esbuild.build({
 const css = (parts) => parts.map((p) => readFileSync(join(root, p), 'utf8')).join('\n');
 writeFileSync(join(media, 'loss-chart.css'), css(['node_modules/uplot/dist/uPlot.min.css', 'media/loss-chart/style.css']));
 writeFileSync(join(media, 'tokens.css'), css(['media/tokens/style.css']));
+writeFileSync(join(media, 'compare.css'), css(['node_modules/uplot/dist/uPlot.min.css', 'media/compare/style.css']));
 for (const view of ['next-token', 'attention', 'surprisal']) writeFileSync(join(media, `${view}.css`), css([`media/${view}/style.css`]));
 
 const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');

@@ -1,5 +1,6 @@
 import uPlot from 'uplot';
-import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+import { align } from './align';
 import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromChart): void; getState(): unknown; setState(s: unknown): void };
@@ -7,7 +8,7 @@ const vscode = acquireVsCodeApi();
 
 interface ViewState {
   runDir?: string;
-  overlayDir?: string;
+  overlayDirs: string[];
   smoothing: number;
   log: boolean;
   table: boolean;
@@ -20,12 +21,12 @@ const view: ViewState = {
   log: saved.log ?? false,
   table: saved.table ?? false,
   runDir: saved.runDir,
-  overlayDir: saved.overlayDir,
+  overlayDirs: Array.isArray(saved.overlayDirs) ? saved.overlayDirs : [],
   unit: saved.unit,
 };
 let strings: Record<string, string> = {};
 let run: ChartSeriesSet = { name: '', rows: [] };
-let overlay: ChartSeriesSet | undefined;
+let overlays: ChartSeriesSet[] = [];
 let sample: string | undefined;
 const charts: uPlot[] = [];
 
@@ -60,18 +61,6 @@ function series(rows: MetricRow[], key: keyof MetricRow): [number[], (number | n
   return [xs, ys];
 }
 
-/** Puts several (x, y) series on one shared x axis, with nulls where a series has no point. */
-function align(sets: [number[], (number | null)[]][]): uPlot.AlignedData {
-  const xs = [...new Set(sets.flatMap(([x]) => x))].sort((a, b) => a - b);
-  const index = new Map(xs.map((x, i) => [x, i]));
-  const ys = sets.map(([x, y]) => {
-    const out: (number | null)[] = new Array(xs.length).fill(null);
-    x.forEach((xi, i) => (out[index.get(xi)!] = y[i]));
-    return out;
-  });
-  return [xs, ...ys] as uPlot.AlignedData;
-}
-
 function render(): void {
   for (const c of charts.splice(0)) c.destroy();
   app.replaceChildren();
@@ -104,10 +93,9 @@ function render(): void {
   };
   const logLabel = el('label', '');
   logLabel.append(logBox, ` ${strings.logScale ?? 'Log scale'}`);
-  const compare = button(overlay ? strings.clearCompare : strings.compare, () =>
-    vscode.postMessage({ type: overlay ? 'clearOverlay' : 'pickOverlay' }),
-  );
+  const compare = button(strings.compare, () => vscode.postMessage({ type: 'pickOverlay' }));
   compare.id = 'compare';
+  compare.disabled = overlays.length >= MAX_OVERLAYS;
   const tableToggle = button(view.table ? strings.chart : strings.table, () => {
     view.table = !view.table;
     render();
@@ -125,6 +113,7 @@ function render(): void {
     }),
   );
   app.append(toolbar);
+  if (overlays.length) app.append(overlayList());
 
   if (run.rows.length === 0) {
     app.append(el('p', 'empty', strings.noData ?? 'No steps logged yet.'));
@@ -144,37 +133,42 @@ function render(): void {
 function drawCharts(): void {
   const fg = css('--vscode-foreground', '#ccc');
   const grid = css('--vscode-editorWidget-border', 'rgba(128,128,128,0.3)');
-  const colors = [
-    css('--vscode-charts-blue', '#3794ff'),
-    css('--vscode-charts-orange', '#d18616'),
-    css('--vscode-charts-purple', '#b180d7'),
-    css('--vscode-charts-green', '#89d185'),
-  ];
+  const colors = palette();
   const width = Math.max(320, app.clientWidth - 16);
   const axis = (label?: string): uPlot.Axis => ({ stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label });
 
   const sets: [number[], (number | null)[]][] = [];
-  const names: string[] = [];
+  const styles: uPlot.Series[] = [];
   const unit = shownUnit();
+  // Training loss thin (dashed for overlays), validation thicker with points; one colour per run.
+  const curve = (label: string, stroke: string, kind: 'train' | 'val', dashed: boolean): uPlot.Series => ({
+    label,
+    stroke,
+    width: kind === 'val' ? 2 : 1.5,
+    dash: dashed ? [6, 4] : undefined,
+    spanGaps: true,
+    points: { show: kind === 'val' },
+  });
   const [tx, ty] = series(run.rows, 'loss');
   sets.push([tx, smooth(inUnit(ty, run, unit), view.smoothing)]);
-  names.push(strings.train ?? 'train loss');
+  styles.push(curve(strings.train ?? 'train loss', colors.main[0], 'train', false));
   const raw = rawSeries(tx, inUnit(ty, run, unit));
   const [vx, vy] = series(run.rows, 'val_loss');
   sets.push([vx, inUnit(vy, run, unit)]);
-  names.push(strings.val ?? 'validation loss');
-  if (overlay && unitFactor(overlay, unit) !== undefined) {
-    const [ox, oy] = series(overlay.rows, 'loss');
-    sets.push([ox, smooth(inUnit(oy, overlay, unit), view.smoothing)]);
-    names.push(`${overlay.name}: ${strings.train ?? 'train loss'}`);
-    const [ovx, ovy] = series(overlay.rows, 'val_loss');
-    sets.push([ovx, inUnit(ovy, overlay, unit)]);
-    names.push(`${overlay.name}: ${strings.val ?? 'validation loss'}`);
-  }
+  styles.push(curve(strings.val ?? 'validation loss', colors.main[1], 'val', false));
+  overlays.forEach((o, i) => {
+    if (unitFactor(o, unit) === undefined) return;
+    const [ox, oy] = series(o.rows, 'loss');
+    sets.push([ox, smooth(inUnit(oy, o, unit), view.smoothing)]);
+    styles.push(curve(`${o.name}: ${strings.train ?? 'train loss'}`, colors.overlays[i], 'train', true));
+    const [ovx, ovy] = series(o.rows, 'val_loss');
+    sets.push([ovx, inUnit(ovy, o, unit)]);
+    styles.push(curve(`${o.name}: ${strings.val ?? 'validation loss'}`, colors.overlays[i], 'val', false));
+  });
   if (unit === 'nats' && run.rows.some((r) => r.base_val_loss !== undefined)) {
     // The base corpus's loss in nats per token only: bits per character would need its own text's counts.
     sets.push(series(run.rows, 'base_val_loss'));
-    names.push(strings.baseVal ?? "validation loss on the base model's corpus");
+    styles.push(curve(strings.baseVal ?? "validation loss on the base model's corpus", colors.base, 'val', true));
   }
   const lines = run.baselines ? baselineLines(run.baselines, unit, strings) : [];
   const xs = sets.flatMap(([x]) => x);
@@ -188,16 +182,9 @@ function drawCharts(): void {
       axes: [axis(strings.step), axis(unitLabel(unit, strings))],
       series: [
         { label: strings.step },
-        ...names.map((label, i) => ({
-          label,
-          stroke: colors[i % colors.length],
-          width: i % 2 ? 2 : 1.5,
-          dash: i >= 2 ? [6, 4] : undefined,
-          spanGaps: true,
-          points: { show: i % 2 === 1 },
-        })),
+        ...styles,
         ...lines.map((line) => ({ label: line.label, stroke: grid, width: 1, dash: [2, 4], spanGaps: true, points: { show: false } })),
-        raw.series(colors[0]),
+        raw.series(colors.main[0]),
       ],
     },
     align([...sets, raw.set]),
@@ -206,8 +193,8 @@ function drawCharts(): void {
   lossChart.root.id = 'loss-chart';
   charts.push(lossChart);
   for (const [key, label, color] of [
-    ['lr', strings.lr, colors[2]],
-    ['tokens_per_s', strings.throughput, colors[3]],
+    ['lr', strings.lr, colors.base],
+    ['tokens_per_s', strings.throughput, colors.main[0]],
   ] as const) {
     const c = new uPlot(
       {
@@ -224,6 +211,45 @@ function drawCharts(): void {
     if (key === 'lr') c.root.id = 'lr-chart';
     charts.push(c);
   }
+}
+
+/** The main run's train and validation colours, one colour per overlay, and one for the base corpus. */
+function palette(): { main: [string, string]; overlays: string[]; base: string } {
+  return {
+    main: [css('--vscode-charts-blue', '#3794ff'), css('--vscode-charts-orange', '#d18616')],
+    overlays: [css('--vscode-charts-purple', '#b180d7'), css('--vscode-charts-green', '#89d185'), css('--vscode-charts-red', '#f14c4c')],
+    base: css('--vscode-charts-yellow', '#cca700'),
+  };
+}
+
+/**
+ * The runs drawn over this one: a colour swatch, the name and a remove button each, and, in nats
+ * per token, a note for each run whose vocabulary differs (its per-token losses do not compare).
+ */
+function overlayList(): HTMLElement {
+  const box = el('section', 'overlays');
+  box.id = 'overlays';
+  const colors = palette().overlays;
+  const unit = shownUnit();
+  overlays.forEach((o, i) => {
+    const item = el('span', 'overlay');
+    const swatch = el('span', 'swatch');
+    swatch.style.background = colors[i];
+    const remove = button('×', () => vscode.postMessage({ type: 'removeOverlay', dir: o.dir ?? '' }));
+    remove.className = 'remove';
+    remove.id = `remove-overlay-${i}`;
+    const label = (strings.removeOverlay ?? 'Remove {0}').replace('{0}', o.name);
+    remove.title = label;
+    remove.setAttribute('aria-label', label);
+    item.append(swatch, o.name, remove);
+    box.append(item);
+  });
+  for (const o of overlays.filter((x) => x.vocabularyDiffers && unit === 'nats')) {
+    const note = el('p', 'vocabulary-note', (strings.vocabularyDiffers ?? '{0}').replace('{0}', o.name));
+    note.setAttribute('role', 'note');
+    box.append(note);
+  }
+  return box;
 }
 
 /** The slider's value as text beside it (0 = raw, 0.99 = heavily smoothed). */
@@ -296,21 +322,26 @@ function dataTable(): HTMLElement {
     head.append(th);
   }
   const body = table.createTBody();
-  const steps = [...new Set([...run.rows, ...(overlay?.rows ?? [])].map((r) => r.step))].sort((a, b) => a - b);
+  const steps = [...new Set([...run.rows, ...overlays.flatMap((o) => o.rows)].map((r) => r.step))].sort((a, b) => a - b);
   const own = rowsByStep(run.rows);
-  const other = rowsByStep(overlay?.rows ?? []);
+  const others = overlays.map((o) => rowsByStep(o.rows));
   for (const step of steps) {
     const tr = body.insertRow();
-    for (const c of columns) tr.insertCell().textContent = c.value(step, own.get(step), other.get(step));
+    for (const c of columns)
+      tr.insertCell().textContent = c.value(
+        step,
+        own.get(step),
+        others.map((o) => o.get(step)),
+      );
   }
   const wrap = el('div', 'table-wrap');
   wrap.append(table);
   return wrap;
 }
 
-type Column = { title: string; value: (step: number, own?: MetricRow, other?: MetricRow) => string };
+type Column = { title: string; value: (step: number, own?: MetricRow, others?: (MetricRow | undefined)[]) => string };
 
-/** Step, epoch, losses (4 decimals), learning rate (2 significant digits), tokens/s (whole), then the overlay's losses. */
+/** Step, epoch, losses (4 decimals), learning rate (2 significant digits), tokens/s (whole), then each overlay's losses. */
 function tableColumns(): Column[] {
   const loss = (v?: number) => (v === undefined ? '' : v.toFixed(4));
   const columns: Column[] = [
@@ -324,13 +355,12 @@ function tableColumns(): Column[] {
       value: (_, r) => (r?.tokens_per_s === undefined ? '' : Math.round(r.tokens_per_s).toLocaleString()),
     },
   ];
-  if (overlay) {
-    const name = overlay.name;
+  overlays.forEach(({ name }, i) =>
     columns.push(
-      { title: `${name}: ${strings.train ?? 'train loss'}`, value: (_, __, o) => loss(o?.loss) },
-      { title: `${name}: ${strings.val ?? 'validation loss'}`, value: (_, __, o) => loss(o?.val_loss) },
-    );
-  }
+      { title: `${name}: ${strings.train ?? 'train loss'}`, value: (_, __, o) => loss(o?.[i]?.loss) },
+      { title: `${name}: ${strings.val ?? 'validation loss'}`, value: (_, __, o) => loss(o?.[i]?.val_loss) },
+    ),
+  );
   return columns;
 }
 
@@ -354,16 +384,20 @@ function button(text: string | undefined, onClick: () => void): HTMLButtonElemen
   return b;
 }
 
+function overlayDirsOf(sets: ChartSeriesSet[]): string[] {
+  return sets.map((o) => o.dir).filter((d): d is string => d !== undefined);
+}
+
 window.addEventListener('message', (e: MessageEvent) => {
   const m: ToChart | undefined = parseToChart(e.data);
   if (!m) return; // not ours, or malformed: ignored
   if (m.type === 'init') {
     strings = m.strings;
     run = m.run;
-    overlay = m.overlay;
+    overlays = m.overlays;
     sample = m.sample;
     view.runDir = m.run.dir;
-    view.overlayDir = m.overlay?.dir;
+    view.overlayDirs = overlayDirsOf(m.overlays);
     render();
   } else if (m.type === 'append') {
     run.rows.push(...m.rows);
@@ -372,8 +406,8 @@ window.addEventListener('message', (e: MessageEvent) => {
     sample = m.text;
     render();
   } else {
-    overlay = m.overlay;
-    view.overlayDir = m.overlay?.dir;
+    overlays = m.overlays;
+    view.overlayDirs = overlayDirsOf(m.overlays);
     render();
   }
 });

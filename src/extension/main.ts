@@ -6,6 +6,7 @@ import { LossChartPanel } from './webview/loss-chart-panel';
 import { NextTokenView } from './webview/next-token-view';
 import { AttentionPanel } from './webview/attention-panel';
 import { SurprisalPanel } from './webview/surprisal-panel';
+import { ComparePanel } from './webview/compare-panel';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
@@ -17,6 +18,7 @@ import { toggleCompletionCommand, openSampleCommand } from './commands/completio
 import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
 import { compareSamplesCommand, mergeAdapterCommand, openModelFolderCommand, quantizeCommand } from './commands/models';
+import { compareRunsCommand, moreSeedsCommand, normExperimentCommand } from './commands/compare';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
 export interface CorpusLabApi {
@@ -25,6 +27,8 @@ export interface CorpusLabApi {
   nextToken: NextTokenView;
   runs: RunsTree;
   completion: CompletionProvider;
+  /** The panels' classes, whose statics say what each shows (tests read them). */
+  panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel };
   /** How long activate() took (the log says it too). */
   activationMs: number;
 }
@@ -43,7 +47,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
 
   context.subscriptions.push(
     ctx,
-    vscode.window.registerTreeDataProvider('corpusLab.runs', runs),
+    // Several runs selected at once go to Compare Runs together.
+    vscode.window.createTreeView('corpusLab.runs', { treeDataProvider: runs, canSelectMany: true }),
     vscode.window.registerWebviewViewProvider(TokensView.id, tokens),
     vscode.window.registerWebviewViewProvider(NextTokenView.id, nextToken),
     command('showNextToken', async () => {
@@ -86,6 +91,9 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('mergeAdapter', mergeAdapterCommand(ctx)),
     command('quantize', quantizeCommand(ctx)),
     command('compareSamples', compareSamplesCommand(ctx)),
+    command('compareRuns', compareRunsCommand(ctx)),
+    command('compareNorms', normExperimentCommand(ctx)),
+    command('repeatWithMoreSeeds', moreSeedsCommand(ctx)),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);
@@ -93,7 +101,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   void ctx.checkActiveModel();
   const activationMs = performance.now() - started;
   ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
-  return { ctx, tokens, nextToken, runs, completion, activationMs };
+  return { ctx, tokens, nextToken, runs, completion, panels: { lossChart: LossChartPanel, compare: ComparePanel }, activationMs };
 }
 
 function setExtraExtensions(ctx: Ctx): void {

@@ -104,17 +104,18 @@ async function openSession(name, { settings, locale, prepare, vsix = join(repo, 
     /**
      * Runs a command from the command palette by its full title ("Corpus Lab: Show Tokens"): Enter
      * only once the palette has filtered to it and it is the selected row (an early Enter runs another).
+     * In another display language the row shows `label` (VS Code also matches the English title).
      */
-    async runCommand(title) {
+    async runCommand(title, label = title) {
       await page.keyboard.press('F1');
       const input = page.locator('.quick-input-widget input');
       await input.waitFor({ state: 'visible', timeout: 20_000 });
       await page.keyboard.type(title, { delay: 10 });
       await page.waitForFunction(
-        (title) =>
+        ([title, label]) =>
           document.querySelector('.quick-input-widget input')?.value === `>${title}` &&
-          document.querySelector('.quick-input-list .monaco-list-row.focused .label-name')?.textContent?.trim() === title,
-        title,
+          document.querySelector('.quick-input-list .monaco-list-row.focused .label-name')?.textContent?.trim() === label,
+        [title, label],
         { timeout: 20_000 },
       );
       await page.keyboard.press('Enter');

@@ -17,7 +17,8 @@ export function run(): Promise<void> {
     reporter: 'spec',
     grep: process.env.CORPUS_LAB_TEST_GREP || undefined,
   });
-  for (const f of readdirSync(__dirname)) if (f.endsWith('.test.js')) mocha.addFile(join(__dirname, f));
+  // In name order (a directory lists in no particular order): later files may rely on the models earlier ones trained.
+  for (const f of readdirSync(__dirname).sort()) if (f.endsWith('.test.js')) mocha.addFile(join(__dirname, f));
   return new Promise((resolve, reject) => {
     mocha.run((failures) => {
       if (failures > 0) reject(new Error(`${failures} integration test(s) failed`));

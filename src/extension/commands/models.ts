@@ -251,7 +251,7 @@ export function compareSamplesCommand(ctx: Ctx) {
 }
 
 /** The first line of the run's corpus (up to 40 characters): a prompt in the fine-tuning text's style. */
-async function promptFrom(runDir: string): Promise<string> {
+export async function promptFrom(runDir: string): Promise<string> {
   const corpus = await runCorpus(runDir);
   if (!corpus) return '';
   const text = await readFile(corpus, 'utf8').catch(() => '');

@@ -301,12 +301,22 @@ export function formatSeconds(s: number): string {
   return vscode.l10n.t('{0} h', value);
 }
 
-/** Trains in the worker with progress, loss chart and status bar; `finetune` (commands/finetune.ts) sends that job instead. */
+/** A run's place in a training queue (training-queue.ts), said in the progress title. A cancelled run ends the queue. */
+export interface QueuePosition {
+  index: number;
+  total: number;
+}
+
+/**
+ * Trains in the worker with progress, loss chart and status bar; `finetune` (commands/finetune.ts)
+ * sends that job instead. In a queue, the queue reports the end, not each run.
+ */
 export async function startTraining(
   ctx: Ctx,
   target: vscode.Uri,
   request: TrainRequest,
   finetune?: { request: FinetuneRequest; title: string },
+  queue?: QueuePosition,
 ): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
   await ctx.ignoreInGit();
@@ -338,11 +348,12 @@ export async function startTraining(
   await vscode.commands.executeCommand('setContext', 'corpusLab.training', true);
   ctx.log.appendLine(`train ${target.fsPath} ${JSON.stringify(request)}`);
   void vscode.commands.executeCommand('corpusLab.openLossChart');
+  const title = finetune?.title ?? withParticles(vscode.l10n.t('Training on {0}', basename(target.fsPath)));
   try {
     const result = await vscode.window.withProgress(
       {
         location: vscode.ProgressLocation.Notification,
-        title: finetune?.title ?? withParticles(vscode.l10n.t('Training on {0}', basename(target.fsPath))),
+        title: queue ? vscode.l10n.t('Run {0} of {1}: {2}', queue.index, queue.total, title) : title,
         cancellable: true,
       },
       async (progress, token) => {
@@ -372,6 +383,7 @@ export async function startTraining(
     const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
     const keepChoice = follow.userChoseAnother && ctx.activeModel !== undefined;
     if (result.checkpoint && !keepChoice) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
+    if (queue) return result;
     const message =
       keepChoice && result.reason === 'completed'
         ? vscode.l10n.t(

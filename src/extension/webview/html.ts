@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 export function webviewHtml(
   webview: vscode.Webview,
   extensionUri: vscode.Uri,
-  name: 'loss-chart' | 'tokens' | 'next-token' | 'attention' | 'surprisal',
+  name: 'loss-chart' | 'tokens' | 'next-token' | 'attention' | 'surprisal' | 'compare',
   title: string,
   lang: string,
 ): string {

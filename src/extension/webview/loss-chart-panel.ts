@@ -5,12 +5,15 @@ import { isObject } from '../../core/json';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
-import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
+import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
 import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
 import { unitStrings } from './loss-chart-units';
+import { valLabel } from '../runs-tree';
 import { toMetricRow } from '../../core/metric-row';
 import { isInside } from '../../core/safe-fs';
+import { parseRunJson } from '../../core/run-json';
+import { sameVocabulary } from '../../core/vocabulary';
 
 const VIEW_TYPE = 'corpusLab.lossChart';
 
@@ -28,7 +31,10 @@ function chartStrings(): Record<string, string> {
     raw: vscode.l10n.t('raw'),
     logScale: vscode.l10n.t('Log scale'),
     compare: vscode.l10n.t('Compare with run…'),
-    clearCompare: vscode.l10n.t('Stop comparing'),
+    removeOverlay: vscode.l10n.t('Remove {0} from the chart'),
+    vocabularyDiffers: vscode.l10n.t(
+      '{0} has another tokenizer or vocabulary: its losses per token do not compare with this run’s. Switch the unit to bits/char to compare them.',
+    ),
     table: vscode.l10n.t('Show data table'),
     chart: vscode.l10n.t('Show charts'),
     sample: vscode.l10n.t('Latest sample'),
@@ -44,6 +50,7 @@ export class LossChartPanel {
   private loading = 0;
   private flushTimer?: NodeJS.Timeout;
   private latestSample?: string;
+  private saving: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly page: ViewPageLoader;
 
@@ -79,11 +86,10 @@ export class LossChartPanel {
           () => undefined,
         );
         const runDir = folder(state, 'runDir') ?? folder(remembered, 'runDir');
-        const overlayDir =
-          runDir && folder(remembered, 'runDir') === runDir ? folder(remembered, 'overlayDir') : folder(state, 'overlayDir');
+        const overlayDirs = overlayFolders(runDir && folder(remembered, 'runDir') === runDir ? remembered : state, ctx.runsRoot());
         panel.webview.options = webviewOptions(ctx.extension.extensionUri);
         LossChartPanel.current?.panel.dispose();
-        LossChartPanel.current = new LossChartPanel(ctx, panel, runDir, overlayDir);
+        LossChartPanel.current = new LossChartPanel(ctx, panel, runDir, overlayDirs);
       },
     });
   }
@@ -97,7 +103,7 @@ export class LossChartPanel {
     private readonly ctx: Ctx,
     readonly panel: vscode.WebviewPanel,
     private runDir: string | undefined,
-    private overlayDir?: string,
+    private overlayDirs: string[] = [],
   ) {
     this.page = new ViewPageLoader(
       'loss chart',
@@ -133,6 +139,7 @@ export class LossChartPanel {
 
   private switchTo(dir: string): void {
     this.runDir = dir;
+    this.overlayDirs = this.overlayDirs.filter((d) => d !== dir);
     this.pending = [];
     this.latestSample = undefined;
     this.updateTitle();
@@ -164,28 +171,74 @@ export class LossChartPanel {
     if (m.type === 'ready') {
       this.page.ready();
       await this.sendInit();
-    } else if (m.type === 'clearOverlay') {
-      this.overlayDir = undefined;
+    } else if (m.type === 'removeOverlay') {
+      this.overlayDirs = this.overlayDirs.filter((d) => d !== m.dir);
       this.remember();
-      this.post({ type: 'overlay' });
+      await this.sendOverlays();
     } else {
-      const runs = (await listRuns(this.ctx.runsRoot())).filter((r) => r.dir !== this.runDir);
+      if (this.overlayDirs.length >= MAX_OVERLAYS) {
+        void vscode.window.showInformationMessage(
+          vscode.l10n.t('The chart shows up to {0} other runs: remove one first (× beside its name).', MAX_OVERLAYS),
+        );
+        return;
+      }
+      const runs = (await listRuns(this.ctx.runsRoot())).filter((r) => r.dir !== this.runDir && !this.overlayDirs.includes(r.dir));
       const pick = await vscode.window.showQuickPick(
-        runs.map((r) => ({ label: r.name, description: r.valLoss !== undefined ? `val ${r.valLoss.toFixed(3)}` : r.status, dir: r.dir })),
+        runs.map((r) => ({ label: r.name, description: r.valLoss !== undefined ? valLabel(r.valLoss) : r.status, dir: r.dir })),
         { title: vscode.l10n.t('Compare with run'), placeHolder: runs.length ? undefined : vscode.l10n.t('No other runs yet') },
       );
-      if (!pick) return;
-      this.overlayDir = pick.dir;
+      if (!pick || this.overlayDirs.includes(pick.dir) || this.overlayDirs.length >= MAX_OVERLAYS) return;
+      this.overlayDirs = [...this.overlayDirs, pick.dir];
       this.remember();
-      this.post({ type: 'overlay', overlay: await seriesSet(pick.dir) });
+      await this.sendOverlays();
     }
   }
 
-  /** Writes the chart's folders where the serializer finds them after a reload (never blocks; a failure only loses that). */
+  /** Adds runs to the chart (the Compare view's "Open in Loss Chart"); the first becomes the main run when none is shown. */
+  static async showWith(ctx: Ctx, dirs: string[]): Promise<void> {
+    await LossChartPanel.show(ctx, dirs[0]);
+    const chart = LossChartPanel.current;
+    if (!chart) return;
+    chart.overlayDirs = dirs.filter((d) => d !== chart.runDir).slice(0, MAX_OVERLAYS);
+    chart.remember();
+    await chart.sendOverlays();
+  }
+
+  /** For tests: the overlays last sent to the chart. */
+  static lastOverlays?: ChartSeriesSet[];
+
+  /** For tests: what the chart does with a message from its webview. */
+  static async receive(message: unknown): Promise<void> {
+    await LossChartPanel.current?.onMessage(message);
+  }
+
+  private async sendOverlays(): Promise<void> {
+    const overlays = await this.readOverlays();
+    LossChartPanel.lastOverlays = overlays;
+    this.post({ type: 'overlays', overlays });
+  }
+
+  /** The overlays' series, each marked when its vocabulary is not the main run's. */
+  private async readOverlays(): Promise<ChartSeriesSet[]> {
+    const main = this.runDir ? await runTokenizer(this.runDir) : undefined;
+    return Promise.all(
+      this.overlayDirs.map(async (dir) => {
+        const set = await seriesSet(dir);
+        return { ...set, vocabularyDiffers: main !== undefined && set.tokenizer !== undefined && !sameVocabulary(main, set.tokenizer) };
+      }),
+    );
+  }
+
+  /**
+   * Writes the chart's folders where the serializer finds them after a reload (never blocks; a
+   * failure only loses that). One write at a time, of the state when it starts: two at once into
+   * the same temporary file mixed their bytes.
+   */
   private remember(): void {
     const file = chartStateFile(this.ctx);
     const temp = `${file}.${process.pid}.tmp`;
-    void writeFile(temp, JSON.stringify({ runDir: this.runDir, overlayDir: this.overlayDir }))
+    this.saving = this.saving
+      .then(() => writeFile(temp, JSON.stringify({ runDir: this.runDir, overlayDirs: this.overlayDirs })))
       .then(() => rename(temp, file))
       .catch(() => undefined);
   }
@@ -194,10 +247,10 @@ export class LossChartPanel {
     this.remember();
     const runDir = this.runDir;
     this.loading++;
-    let metrics, overlay;
+    let metrics, overlays;
     try {
       metrics = runDir ? await readMetricsAsync(runDir) : [];
-      overlay = this.overlayDir ? await seriesSet(this.overlayDir) : undefined;
+      overlays = await this.readOverlays();
     } finally {
       this.loading--;
     }
@@ -207,11 +260,15 @@ export class LossChartPanel {
     const last = rows.length ? rows[rows.length - 1].step : -1;
     rows.push(...this.pending.filter((r) => r.step > last));
     this.pending = [];
-    const run = runDir ? { name: basename(runDir), dir: runDir, rows, baselines: metricBaselines(metrics) } : { name: '', rows: [] };
+    const run = runDir
+      ? { name: basename(runDir), dir: runDir, rows, baselines: metricBaselines(metrics), tokenizer: await runTokenizer(runDir) }
+      : { name: '', rows: [] };
+    if (runDir !== this.runDir || LossChartPanel.current !== this) return;
+    LossChartPanel.lastOverlays = overlays;
     this.post({
       type: 'init',
       run,
-      overlay,
+      overlays,
       sample: this.latestSample ?? lastSample(metrics),
       strings: { ...chartStrings(), ...unitStrings() },
     });
@@ -234,7 +291,28 @@ function chartStateFile(ctx: Ctx): string {
 
 async function seriesSet(dir: string): Promise<ChartSeriesSet> {
   const metrics = await readMetricsAsync(dir);
-  return { name: basename(dir), dir, rows: metricRows(metrics), baselines: metricBaselines(metrics) };
+  return { name: basename(dir), dir, rows: metricRows(metrics), baselines: metricBaselines(metrics), tokenizer: await runTokenizer(dir) };
+}
+
+/** The tokenizer run.json records (undefined for an unreadable run). */
+async function runTokenizer(dir: string): Promise<ChartSeriesSet['tokenizer']> {
+  const path = join(dir, 'run.json');
+  try {
+    const t = parseRunJson(await readFile(path, 'utf8'), path).tokenizer;
+    return t && typeof t.kind === 'string' && typeof t.vocabSize === 'number'
+      ? { kind: t.kind, vocabSize: t.vocabSize, sha256: t.sha256 }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The overlays a saved state names (`overlayDirs`, or the single `overlayDir` of before), only folders under the runs folder. */
+function overlayFolders(from: unknown, root: string): string[] {
+  if (!isObject(from)) return [];
+  const listed = Array.isArray(from.overlayDirs) ? from.overlayDirs : [from.overlayDir];
+  const dirs = listed.filter((d): d is string => typeof d === 'string' && isInside(d, root));
+  return [...new Set(dirs)].slice(0, MAX_OVERLAYS);
 }
 
 function lastSample(metrics: Record<string, unknown>[]): string | undefined {

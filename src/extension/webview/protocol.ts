@@ -1,6 +1,7 @@
 import { isObject } from '../../core/json';
 import { MetricRow, isMetricRow } from '../../core/metric-row';
 import type { Baselines } from '../../core/metric-row';
+import type { VocabularyId } from '../../core/vocabulary';
 
 export type { MetricRow };
 // Messages between the extension and its webviews. Both sides validate what they receive:
@@ -13,15 +14,22 @@ export interface ChartSeriesSet {
   rows: MetricRow[];
   /** The held-out text's sizes and the losses to beat (runs from before they were recorded have none). */
   baselines?: Baselines;
+  /** The run's tokenizer, from run.json. */
+  tokenizer?: VocabularyId;
+  /** An overlay whose vocabulary is not the main run's: its losses per token do not compare. */
+  vocabularyDiffers?: boolean;
 }
 
+/** Runs drawn over the main one, each in its own colour. */
+export const MAX_OVERLAYS = 3;
+
 export type ToChart =
-  | { type: 'init'; run: ChartSeriesSet; overlay?: ChartSeriesSet; sample?: string; strings: Record<string, string> }
+  | { type: 'init'; run: ChartSeriesSet; overlays: ChartSeriesSet[]; sample?: string; strings: Record<string, string> }
   | { type: 'append'; rows: MetricRow[] }
   | { type: 'sample'; text: string; step: number }
-  | { type: 'overlay'; overlay?: ChartSeriesSet };
+  | { type: 'overlays'; overlays: ChartSeriesSet[] };
 
-export type FromChart = { type: 'ready' } | { type: 'pickOverlay' } | { type: 'clearOverlay' };
+export type FromChart = { type: 'ready' } | { type: 'pickOverlay' } | { type: 'removeOverlay'; dir: string };
 
 export interface TokenPiece {
   id: number;
@@ -46,7 +54,8 @@ export type FromTokens = { type: 'ready' };
 
 export function parseFromChart(m: unknown): FromChart | undefined {
   if (!isObject(m)) return undefined;
-  return m.type === 'ready' || m.type === 'pickOverlay' || m.type === 'clearOverlay' ? (m as FromChart) : undefined;
+  if (m.type === 'removeOverlay') return typeof m.dir === 'string' ? { type: 'removeOverlay', dir: m.dir } : undefined;
+  return m.type === 'ready' || m.type === 'pickOverlay' ? { type: m.type } : undefined;
 }
 
 export function parseFromTokens(m: unknown): FromTokens | undefined {
@@ -60,8 +69,15 @@ function isSeriesSet(s: unknown): s is ChartSeriesSet {
     (s.dir === undefined || typeof s.dir === 'string') &&
     Array.isArray(s.rows) &&
     s.rows.every(isMetricRow) &&
-    (s.baselines === undefined || isBaselines(s.baselines))
+    (s.baselines === undefined || isBaselines(s.baselines)) &&
+    (s.tokenizer === undefined ||
+      (isObject(s.tokenizer) && typeof s.tokenizer.kind === 'string' && typeof s.tokenizer.vocabSize === 'number')) &&
+    (s.vocabularyDiffers === undefined || typeof s.vocabularyDiffers === 'boolean')
   );
+}
+
+function isSeriesSets(s: unknown): s is ChartSeriesSet[] {
+  return Array.isArray(s) && s.length <= MAX_OVERLAYS && s.every(isSeriesSet);
 }
 
 function isBaselines(b: unknown): b is Baselines {
@@ -77,13 +93,13 @@ export function parseToChart(m: unknown): ToChart | undefined {
   if (!isObject(m)) return undefined;
   switch (m.type) {
     case 'init':
-      return isSeriesSet(m.run) && (m.overlay === undefined || isSeriesSet(m.overlay)) && isObject(m.strings) ? (m as ToChart) : undefined;
+      return isSeriesSet(m.run) && isSeriesSets(m.overlays) && isObject(m.strings) ? (m as ToChart) : undefined;
     case 'append':
       return Array.isArray(m.rows) && m.rows.every(isMetricRow) ? (m as ToChart) : undefined;
     case 'sample':
       return typeof m.text === 'string' && typeof m.step === 'number' ? (m as ToChart) : undefined;
-    case 'overlay':
-      return m.overlay === undefined || isSeriesSet(m.overlay) ? (m as ToChart) : undefined;
+    case 'overlays':
+      return isSeriesSets(m.overlays) ? (m as ToChart) : undefined;
     default:
       return undefined;
   }

@@ -1,0 +1,54 @@
+// What compareRuns (compare-runs.ts) finds; plain data, also read by the Compare webview.
+
+export interface ComparedRun {
+  name: string;
+  dir: string;
+  seed: number;
+  tokenizer: { kind: string; vocabSize: number };
+  /** Tokens the model has trained on per optimizer step (batch × window). */
+  tokensPerStep: number;
+  /** Validation bits per character at each evaluation, against tokens seen by then. */
+  curve: { step: number; tokens: number; bitsPerChar: number }[];
+  /** The lowest validation bits per character and the step it was measured at. */
+  best?: { step: number; bitsPerChar: number };
+  /** The last evaluation's validation minus training loss (overfitting shows as a growing gap). */
+  gap?: { step: number; nats: number; bitsPerChar?: number };
+  /** Median training throughput over the logged steps. */
+  tokensPerSecond?: number;
+}
+
+/** One setting that is not the same in every run: its name and each run's value (null when unset). */
+export interface SettingRow {
+  key: string;
+  values: (string | number | boolean | null)[];
+}
+
+/** Runs identical but for the seed: the spread that the seed alone causes. */
+export interface SeedGroup {
+  /** Indices into `runs`. */
+  members: number[];
+  seeds: number[];
+  /** What sets this group apart from the other groups (`norm=dyt`), empty when there is one group. */
+  label: string;
+  mean: number;
+  /** Sample standard deviation (n − 1) of the members' best validation bits per character. */
+  std: number;
+}
+
+/** Two seed groups: "within noise" when their means differ by less than the larger group's std. */
+export interface SeedVerdict {
+  a: number;
+  b: number;
+  difference: number;
+  spread: number;
+  withinNoise: boolean;
+}
+
+export interface RunComparison {
+  runs: ComparedRun[];
+  settings: SettingRow[];
+  seedGroups: SeedGroup[];
+  verdicts: SeedVerdict[];
+  /** Tokenizers or vocabularies differ: losses per token do not compare, bits per character do. */
+  vocabulariesDiffer: boolean;
+}

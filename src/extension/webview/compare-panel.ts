@@ -1,0 +1,190 @@
+import * as vscode from 'vscode';
+import { basename, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { Ctx, modelName } from '../ctx';
+import { webviewHtml, webviewOptions } from './html';
+import { CompareData, RunSample, ToCompare, parseFromCompare } from './compare-protocol';
+import { RunToCompare, compareRuns } from '../../core/compare-runs';
+import { parseRunJson } from '../../core/run-json';
+import { readMetricsAsync } from '../../core/metrics';
+import { readRun } from '../../core/runs';
+import { bestCheckpoint } from '../runs-tree';
+import { promptFrom } from '../commands/models';
+import { LossChartPanel } from './loss-chart-panel';
+import { withParticles } from '../l10n';
+
+const VIEW_TYPE = 'corpusLab.compare';
+/** Samples: the same prompt, seed and sampling for every run. */
+const SAMPLE_OPTIONS = { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 120, stop: [] as string[] };
+
+function compareStrings(): Record<string, string> {
+  return {
+    title: vscode.l10n.t('Compare Runs'),
+    chart: vscode.l10n.t('Validation bits per character against tokens seen'),
+    tokensSeen: vscode.l10n.t('tokens seen'),
+    bitsPerChar: vscode.l10n.t('bits/char'),
+    noCurve: vscode.l10n.t('{0} has no validation in bits per character (a run from before they were recorded).'),
+    settings: vscode.l10n.t('Settings that differ'),
+    sameSettings: vscode.l10n.t('The runs have the same settings.'),
+    setting: vscode.l10n.t('setting'),
+    metrics: vscode.l10n.t('Results'),
+    run: vscode.l10n.t('run'),
+    best: vscode.l10n.t('best validation (bits/char)'),
+    bestStep: vscode.l10n.t('at step'),
+    gap: vscode.l10n.t('train–validation gap at the end'),
+    gapHint: vscode.l10n.t(
+      'Validation minus training loss at the last evaluation; a growing gap means the model memorises its training text.',
+    ),
+    tokensPerSecond: vscode.l10n.t('tokens/s'),
+    vocabulary: vscode.l10n.t('tokenizer'),
+    vocabularyDiffers: vscode.l10n.t(
+      'These runs use different tokenizers or vocabularies: their losses per token do not compare, so everything here is in bits per character of the held-out text.',
+    ),
+    seeds: vscode.l10n.t('Seeds'),
+    seedGroup: vscode.l10n.t('{0}: {1} ± {2} bits/char over seeds {3}'),
+    sameSetting: vscode.l10n.t('same settings'),
+    withinNoise: vscode.l10n.t(
+      'Within noise: the means differ by {0} bits/char, less than the seeds’ spread ({1}, the larger standard deviation): the difference may be chance.',
+    ),
+    beyondNoise: vscode.l10n.t(
+      'Beyond noise: the means differ by {0} bits/char, more than the seeds’ spread ({1}, the larger standard deviation).',
+    ),
+    noiseRule: vscode.l10n.t(
+      'Rule: a difference counts only when the means of runs that differ only by seed differ by more than the larger of their standard deviations.',
+    ),
+    noSeeds: vscode.l10n.t('Each setting has one seed: repeat with two more seeds to see whether the difference is larger than the noise.'),
+    repeatSeeds: vscode.l10n.t('Repeat with Two More Seeds'),
+    openChart: vscode.l10n.t('Open in Loss Chart'),
+    samples: vscode.l10n.t('Samples (same prompt and seed)'),
+    prompt: vscode.l10n.t('Prompt'),
+    seed: vscode.l10n.t('Seed'),
+    sample: vscode.l10n.t('Sample'),
+    sampling: vscode.l10n.t('Sampling…'),
+    samplingNote: vscode.l10n.t('temperature 0.8 · top-p 0.95 · 120 tokens, from each run’s best checkpoint'),
+    noModel: vscode.l10n.t('no checkpoint'),
+  };
+}
+
+/** Compare Runs: the runs' validation curves, what differs, their results, samples and the seed verdict. */
+export class ComparePanel {
+  private static current?: ComparePanel;
+  /** What the panel was last sent (tests read it). */
+  static lastShown?: CompareData;
+  static lastSamples?: { prompt: string; seed: number; samples: RunSample[] };
+  private ready = false;
+  private data?: CompareData;
+  private sampling = 0;
+
+  private constructor(
+    private readonly ctx: Ctx,
+    private readonly panel: vscode.WebviewPanel,
+    private dirs: string[],
+  ) {
+    panel.webview.options = webviewOptions(ctx.extension.extensionUri);
+    panel.webview.html = webviewHtml(
+      panel.webview,
+      ctx.extension.extensionUri,
+      'compare',
+      vscode.l10n.t('Compare Runs'),
+      vscode.env.language,
+    );
+    panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw));
+    panel.onDidDispose(() => ComparePanel.current === this && (ComparePanel.current = undefined));
+  }
+
+  /** Opens (or reuses) the panel on these run folders; says so and returns undefined when a run cannot be read. */
+  static async show(ctx: Ctx, dirs: string[]): Promise<CompareData | undefined> {
+    const inputs: RunToCompare[] = [];
+    for (const dir of dirs) {
+      const path = join(dir, 'run.json');
+      try {
+        const run = parseRunJson(await readFile(path, 'utf8'), path);
+        inputs.push({ name: basename(dir), dir, run, metrics: await readMetricsAsync(dir) });
+      } catch {
+        vscode.window.showErrorMessage(
+          withParticles(vscode.l10n.t('Cannot compare {0}: its run.json is missing or damaged.', basename(dir))),
+        );
+        return undefined;
+      }
+    }
+    const comparison = compareRuns(inputs);
+    const data: CompareData = {
+      comparison,
+      prompt: await promptFrom(dirs[0]),
+      seed: 1,
+      strings: compareStrings(),
+    };
+    if (!ComparePanel.current) {
+      const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Corpus Lab: Compare Runs'), vscode.ViewColumn.Active, {
+        retainContextWhenHidden: true,
+      });
+      ComparePanel.current = new ComparePanel(ctx, panel, dirs);
+    }
+    const self = ComparePanel.current;
+    self.dirs = dirs;
+    self.data = data;
+    self.panel.title = vscode.l10n.t('Compare: {0} runs', dirs.length);
+    self.panel.reveal();
+    ComparePanel.lastShown = data;
+    ComparePanel.lastSamples = undefined;
+    if (self.ready) self.post({ type: 'show', ...data });
+    void self.sample(data.prompt, data.seed);
+    return data;
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const m = parseFromCompare(raw);
+    if (!m) return this.ctx.log.appendLine(`compare panel: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+    if (m.type === 'ready') {
+      this.ready = true;
+      if (this.data) this.post({ type: 'show', ...this.data });
+      if (ComparePanel.lastSamples) this.post({ type: 'samples', ...ComparePanel.lastSamples, busy: this.sampling > 0 });
+    } else if (m.type === 'sample') await this.sample(m.prompt, m.seed);
+    else if (m.type === 'repeatSeeds') await vscode.commands.executeCommand('corpusLab.repeatWithMoreSeeds', { runDirs: this.dirs });
+    else await LossChartPanel.showWith(this.ctx, this.dirs);
+  }
+
+  /** Each run's best checkpoint continues the same prompt with the same seed, one after the other (one model loaded at a time). */
+  private async sample(prompt: string, seed: number): Promise<void> {
+    const dirs = this.dirs;
+    this.sampling++;
+    const samples: RunSample[] = dirs.map((d) => ({ name: basename(d) }));
+    const publish = (busy: boolean) => {
+      if (dirs !== this.dirs) return;
+      ComparePanel.lastSamples = busy ? undefined : { prompt, seed, samples };
+      this.post({ type: 'samples', prompt, seed, samples: samples.map((s) => ({ ...s })), busy });
+    };
+    publish(true);
+    try {
+      for (let i = 0; i < dirs.length; i++) {
+        const info = await readRun(dirs[i]);
+        const checkpoint = info && bestCheckpoint(info)?.dir;
+        if (!checkpoint) {
+          samples[i].error = this.data?.strings.noModel ?? 'no checkpoint';
+          continue;
+        }
+        samples[i].model = modelName(checkpoint);
+        try {
+          const r = await this.ctx.inference.request((id) => ({
+            kind: 'generate',
+            id,
+            checkpoint,
+            prompt,
+            options: { ...SAMPLE_OPTIONS, seed },
+          })).result;
+          samples[i].text = r.text;
+        } catch (e) {
+          samples[i].error = (e as Error).message;
+        }
+        if (i < dirs.length - 1) publish(true);
+      }
+    } finally {
+      this.sampling--;
+      publish(false);
+    }
+  }
+
+  private post(m: ToCompare): void {
+    if (this.ready) void this.panel.webview.postMessage(m);
+  }
+}

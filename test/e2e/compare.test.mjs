@@ -1,0 +1,93 @@
+// End to end in Korean: Compare Runs… on two runs (a Korean and an English model) → the Compare
+// panel (curves against tokens seen, differing settings, results, the vocabulary note, samples
+// side by side) → Open in Loss Chart (an overlay with its vocabulary note) → a second overlay →
+// reload keeps both. Screenshots go to test-artifacts/e2e/compare-ko/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { repo, withSession } from './session.mjs';
+
+/** A small run made with the CLI (quicker than through the UI; the UI's training has its own tests). */
+function cliRun(folder, name, text, ...flags) {
+  execFileSync(
+    process.execPath,
+    [
+      join(repo, 'dist/cli.js'),
+      'train',
+      join(folder, text),
+      '-o',
+      join(folder, '.corpus-lab', 'runs', name),
+      ...['--layers', '1', '--heads', '2', '--width', '32', '--context', '32', '--batch', '8', '--max-steps', '60', '--seed', '1'],
+      ...flags,
+      '--json',
+    ],
+    { stdio: 'ignore' },
+  );
+}
+
+test(
+  'Korean UI: Compare Runs on two runs → panel with samples → loss chart overlays with the vocabulary note → reload keeps them',
+  { timeout: 300_000 },
+  () =>
+    withSession('compare-ko', { locale: 'ko', settings: { 'corpusLab.completion.enabled': false } }, async (session) => {
+      const { page, shot, folder } = session;
+      const rows = page.locator('.quick-input-list .monaco-list-row');
+      cliRun(folder, 'ko-layernorm', 'speech-ko.txt');
+      cliRun(folder, 'ko-dyt', 'speech-ko.txt', '--norm', 'dyt');
+      cliRun(folder, 'en-layernorm', 'speech-en.txt');
+      await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
+
+      // Compare Runs… from the palette (VS Code also matches the English title in a Korean UI): pick two runs.
+      await session.runCommand('Corpus Lab: Compare Runs…', 'Corpus Lab: 실행 비교…');
+      await rows.filter({ hasText: 'en-layernorm' }).waitFor({ state: 'visible', timeout: 20_000 });
+      assert.equal(await page.locator('.quick-input-widget input.input').first().getAttribute('placeholder'), '실행을 2~4개 고르세요');
+      for (const name of ['ko-layernorm', 'en-layernorm']) await rows.filter({ hasText: name }).first().click();
+      await shot('01-pick-runs');
+      await page.keyboard.press('Enter');
+
+      const compare = await session.webviewWith('#metrics-table', 60_000);
+      await compare.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+      const text = await compare.locator('#app').innerText();
+      for (const s of ['실행 비교', '다른 설정', '결과', '최저 검증 손실 (비트/문자)', '토큰/초', '시드', '샘플 (같은 프롬프트와 시드)'])
+        assert.ok(text.includes(s), `the panel lacks "${s}": ${text.slice(0, 600)}`);
+      assert.ok((await compare.locator('#vocabulary-note').innerText()).includes('토크나이저나 어휘가 다릅니다'));
+      const settings = await compare.locator('#settings-table').innerText();
+      assert.match(settings, /corpus/);
+      assert.doesNotMatch(settings, /\bnorm\b|\bseed\b/, 'only settings that differ');
+      // Samples: the prompt (underlined) and each model's continuation, side by side.
+      await compare.locator('.sample pre .prompt').nth(1).waitFor({ state: 'visible', timeout: 60_000 });
+      const samples = await compare.locator('.sample pre').allInnerTexts();
+      assert.equal(samples.length, 2);
+      await compare.locator('#samples').scrollIntoViewIfNeeded();
+      await shot('02-compare-panel');
+      await compare.locator('h2').evaluate(() => window.scrollTo(0, 0));
+      await shot('03-compare-panel-top');
+
+      // Open in Loss Chart: the first run with the other as an overlay, and the note in nats per token.
+      await compare.locator('#open-chart').click();
+      const chart = await session.webviewWith('#overlays', 60_000);
+      await chart.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+      assert.match(await chart.locator('.vocabulary-note').innerText(), /en-layernorm: 토크나이저나 어휘가 다른 실행/);
+      await chart.locator('#compare').click();
+      await rows.filter({ hasText: 'ko-dyt' }).first().click();
+      await chart.locator('#loss-chart .u-legend', { hasText: 'ko-dyt' }).waitFor({ state: 'visible', timeout: 20_000 });
+      assert.equal(await chart.locator('.overlay').count(), 2);
+      assert.equal(await chart.locator('.vocabulary-note').count(), 1, 'ko-dyt shares the vocabulary: no note');
+      await shot('04-chart-two-overlays');
+      // In bits per character the runs compare: no note.
+      await chart.locator('#loss-unit').selectOption('bpc');
+      assert.equal(await chart.locator('.vocabulary-note').count(), 0);
+      await shot('05-chart-bits-per-char');
+
+      // The workbench stores its open editors a moment after they change (a browser-hosted one in IndexedDB).
+      await page.waitForTimeout(2000);
+      await page.reload();
+      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      const restored = await session.webviewWith('#overlays', 60_000);
+      await restored.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+      const legend = await restored.locator('#overlays').innerText();
+      assert.ok(legend.includes('en-layernorm') && legend.includes('ko-dyt'), `overlays after reload: ${legend}`);
+      await shot('06-chart-reloaded');
+    }),
+);

@@ -1,0 +1,229 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { RunToCompare, compareRuns } from '../../src/core/compare-runs';
+import type { RunJson } from '../../src/core/run-json';
+import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/train-options';
+import { sameVocabulary } from '../../src/core/vocabulary';
+import { moreSeeds, otherNorm, repeatRequest } from '../../src/core/experiments';
+import { runTrainJob } from '../../src/worker/jobs/train-job';
+import { readRunJson } from '../../src/core/run-json';
+import { readMetrics } from '../../src/core/metrics';
+import { ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
+
+/** A run.json as training writes it; `model` and `options` override the tiny defaults. */
+function runJson(model: Partial<RunJson['plan']['model']> = {}, options: Partial<RunJson['plan']['options']> = {}): RunJson {
+  return {
+    format_version: 1,
+    created: '2026-01-01T00:00:00Z',
+    corpus: { path: '/texts/speech-ko.txt', sha256: 'abcdef0123456789', bytes: 1000, tokens: 400 },
+    tokenizer: { kind: 'char', vocabSize: 60, sha256: 'tok1' },
+    backend: { name: 'wasm', threads: 1 },
+    plan: {
+      model: { vocabSize: 60, context: 16, layers: 1, heads: 2, width: 32, norm: 'layernorm', dropout: 0, bias: true, ...model },
+      options: { ...DEFAULT_TRAIN_OPTIONS, batch: 4, ...options },
+      trainTokens: 360,
+      valTokens: 40,
+      stepsPerEpoch: 5,
+      totalSteps: 30,
+      warmupSteps: 3,
+      evalEvery: 10,
+    },
+    status: 'completed',
+  };
+}
+
+const BASELINES = {
+  type: 'baselines',
+  uniform_loss: 4,
+  unigram_bits_per_char: 4,
+  gzip_bits_per_byte: 3,
+  val_tokens: 100,
+  val_chars: 50,
+  val_bytes: 150,
+};
+
+/** A run whose evaluations reach `best` bits per character (and 0.5 more before and after). */
+function scored(name: string, best: number, model: Partial<RunJson['plan']['model']> = {}, seed = 1): RunToCompare {
+  return {
+    name,
+    dir: `/runs/${name}`,
+    run: runJson(model, { seed }),
+    metrics: [
+      BASELINES,
+      { type: 'eval', step: 10, loss: 2, val_loss: 2.2, val_bits_per_char: best + 0.5 },
+      { type: 'eval', step: 20, loss: 1.8, val_loss: 2, val_bits_per_char: best },
+      { type: 'eval', step: 30, loss: 1.5, val_loss: 1.8, val_bits_per_char: best + 0.2 },
+    ],
+  };
+}
+
+test('compared runs: best validation bits per character and its step, the final gap, median tokens/s, the curve against tokens seen', () => {
+  const a = scored('a', 2.5);
+  a.metrics.push(
+    { step: 1, loss: 3, tokens_per_s: 100 },
+    { step: 2, loss: 3, tokens_per_s: 300 },
+    { step: 3, loss: 3, tokens_per_s: 200 },
+    { step: 4, loss: 3, tokens_per_s: 1000 },
+  );
+  const { runs, vocabulariesDiffer } = compareRuns([a, scored('b', 2.6, { norm: 'dyt' })]);
+  const r = runs[0];
+  assert.deepEqual(r.best, { step: 20, bitsPerChar: 2.5 });
+  // 4 sequences × 16 tokens a step.
+  assert.deepEqual(
+    r.curve.map((p) => p.tokens),
+    [640, 1280, 1920],
+  );
+  // The last evaluation: 1.8 − 1.5 nats; × 100 tokens / (50 characters · ln 2).
+  assert.ok(Math.abs(r.gap!.nats - 0.3) < 1e-12);
+  assert.ok(Math.abs(r.gap!.bitsPerChar! - 0.6 / Math.LN2) < 1e-12);
+  assert.equal(r.gap!.step, 30);
+  assert.equal(r.tokensPerSecond, 250);
+  assert.equal(runs[1].tokensPerSecond, undefined, 'no logged steps: no throughput rather than 0');
+  assert.equal(vocabulariesDiffer, false);
+});
+
+test('a run without val_bits_per_char (older metrics) is converted with its baselines; without baselines it has no bits-per-character curve', () => {
+  const old = scored('old', 0);
+  old.metrics = [BASELINES, { type: 'eval', step: 10, loss: 1, val_loss: Math.LN2 }];
+  const none = scored('none', 0);
+  none.metrics = [{ type: 'eval', step: 10, loss: 1, val_loss: 1.2 }];
+  const { runs } = compareRuns([old, none]);
+  // ln 2 nats per token × 100 tokens / (50 characters · ln 2) = 2 bits per character.
+  assert.ok(Math.abs(runs[0].best!.bitsPerChar - 2) < 1e-12);
+  assert.equal(runs[1].best, undefined);
+  assert.equal(runs[1].curve.length, 0);
+  assert.ok(Math.abs(runs[1].gap!.nats - 0.2) < 1e-12);
+  assert.equal(runs[1].gap!.bitsPerChar, undefined);
+});
+
+test('the settings table holds only the settings that differ, with each run’s value', () => {
+  const ln = scored('ln', 2);
+  const dyt = scored('dyt', 2, { norm: 'dyt' }, 2);
+  const { settings } = compareRuns([ln, dyt]);
+  assert.deepEqual(settings, [
+    { key: 'norm', values: ['layernorm', 'dyt'] },
+    { key: 'seed', values: [1, 2] },
+  ]);
+  const wide = scored('wide', 2, { width: 64 });
+  wide.run.corpus = { ...wide.run.corpus, sha256: '9999999999' };
+  wide.run.tokenizer = { kind: 'bpe', vocabSize: 512, sha256: 'tok2' };
+  const c = compareRuns([ln, wide]);
+  assert.deepEqual(
+    c.settings.map((s) => s.key),
+    ['tokenizer', 'vocabSize', 'corpus', 'width'],
+  );
+  assert.deepEqual(c.settings[2].values, ['speech-ko.txt (abcdef01)', 'speech-ko.txt (99999999)']);
+  assert.equal(c.vocabulariesDiffer, true);
+  assert.deepEqual(compareRuns([ln, scored('same', 3)]).settings, [], 'identical settings: an empty table');
+});
+
+test('seed groups: mean ± sample std of the best bits per character; within noise when the means differ by less than the larger std', () => {
+  // LayerNorm 2.0, 2.2, 2.4 → mean 2.2, std √((0.04 + 0 + 0.04) / 2) = 0.2.
+  const ln = [2.0, 2.2, 2.4].map((v, i) => scored(`ln${i}`, v, {}, 1 + i));
+  // DyT 2.1, 2.3, 2.5 → mean 2.3, std 0.2; |2.2 − 2.3| = 0.1 < 0.2: within noise.
+  const close = [2.1, 2.3, 2.5].map((v, i) => scored(`dyt${i}`, v, { norm: 'dyt' }, 1 + i));
+  const c = compareRuns([...ln, ...close]);
+  assert.equal(c.seedGroups.length, 2);
+  const [a, b] = c.seedGroups;
+  assert.deepEqual(a.members, [0, 1, 2]);
+  assert.deepEqual(a.seeds, [1, 2, 3]);
+  assert.equal(a.label, 'norm=layernorm');
+  assert.equal(b.label, 'norm=dyt');
+  assert.ok(Math.abs(a.mean - 2.2) < 1e-12 && Math.abs(a.std - 0.2) < 1e-12, JSON.stringify(a));
+  assert.ok(Math.abs(b.mean - 2.3) < 1e-12 && Math.abs(b.std - 0.2) < 1e-12, JSON.stringify(b));
+  assert.equal(c.verdicts.length, 1);
+  assert.ok(Math.abs(c.verdicts[0].difference - 0.1) < 1e-12);
+  assert.ok(Math.abs(c.verdicts[0].spread - 0.2) < 1e-12);
+  assert.equal(c.verdicts[0].withinNoise, true);
+
+  // DyT 3.0, 3.1, 3.2 → mean 3.1, std 0.1; |2.2 − 3.1| = 0.9 > max(0.2, 0.1): beyond the seeds' spread.
+  const far = [3.0, 3.1, 3.2].map((v, i) => scored(`far${i}`, v, { norm: 'dyt' }, 1 + i));
+  const d = compareRuns([...ln, ...far]);
+  assert.ok(Math.abs(d.seedGroups[1].std - 0.1) < 1e-12);
+  assert.equal(d.verdicts[0].withinNoise, false);
+  assert.ok(Math.abs(d.verdicts[0].spread - 0.2) < 1e-12);
+
+  // One run per setting: no group, so no verdict (a single seed says nothing about noise).
+  const single = compareRuns([ln[0], close[0]]);
+  assert.deepEqual(single.seedGroups, []);
+  assert.deepEqual(single.verdicts, []);
+  // The same seed twice is not a spread.
+  assert.deepEqual(compareRuns([ln[0], scored('again', 2.1, {}, 1)]).seedGroups, []);
+});
+
+test('vocabularies: the same by hash when both have one, else by kind and size', () => {
+  assert.equal(sameVocabulary({ kind: 'char', vocabSize: 60, sha256: 'x' }, { kind: 'char', vocabSize: 60, sha256: 'y' }), false);
+  assert.equal(sameVocabulary({ kind: 'char', vocabSize: 60 }, { kind: 'char', vocabSize: 60, sha256: 'y' }), true);
+  assert.equal(sameVocabulary({ kind: 'bpe', vocabSize: 512 }, { kind: 'bpe', vocabSize: 1024 }), false);
+  assert.equal(sameVocabulary(undefined, { kind: 'bpe', vocabSize: 1024 }), false);
+});
+
+test('comparing real runs on a Korean and an English text: corpus and vocabulary differ, tokens seen follow batch × context', async () => {
+  const root = tempDir();
+  try {
+    const inputs: RunToCompare[] = [];
+    for (const [name, corpusPath] of [
+      ['ko', KOREAN],
+      ['en', ENGLISH],
+    ] as const) {
+      const runDir = join(root, name);
+      await runTrainJob(
+        { ...TINY_MODEL, corpusPath, runDir, maxSteps: 4, evalEvery: 2 },
+        () => {},
+        () => false,
+      );
+      inputs.push({ name, dir: runDir, run: readRunJson(runDir), metrics: readMetrics(runDir) });
+    }
+    const c = compareRuns(inputs);
+    assert.equal(c.vocabulariesDiffer, true);
+    const keys = c.settings.map((s) => s.key);
+    assert.ok(keys.includes('corpus') && keys.includes('vocabSize'), keys.join());
+    assert.ok(!keys.includes('norm') && !keys.includes('seed'), keys.join());
+    for (const r of c.runs) {
+      assert.equal(r.tokensPerStep, TINY_MODEL.batch * TINY_MODEL.context);
+      assert.ok(r.curve.length >= 2, `${r.name}: ${JSON.stringify(r.curve)}`);
+      for (const p of r.curve) assert.equal(p.tokens, p.step * 64);
+      assert.ok(r.best && r.best.bitsPerChar > 0 && r.best.bitsPerChar < 20, JSON.stringify(r.best));
+      assert.ok(r.tokensPerSecond! > 0);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('experiments: a twin repeats the run with only the norm (or seed) changed; more seeds follow each group’s largest', () => {
+  const run = runJson({}, { seed: 5, epochs: 4 });
+  const twin = repeatRequest(run, { norm: otherNorm(run.plan.model.norm) });
+  assert.deepEqual(twin, {
+    context: 16,
+    layers: 1,
+    heads: 2,
+    width: 32,
+    norm: 'dyt',
+    dropout: 0,
+    bias: true,
+    corpusPath: '/texts/speech-ko.txt',
+    tokenizer: 'char',
+    vocabSize: undefined,
+    batch: 4,
+    lr: DEFAULT_TRAIN_OPTIONS.lr,
+    seed: 5,
+    maxSteps: 30,
+    evalEvery: 10,
+  });
+  assert.equal(otherNorm('dyt'), 'layernorm');
+  const bpe = runJson();
+  bpe.tokenizer = { kind: 'bpe', vocabSize: 512, sha256: 'x' };
+  assert.equal(repeatRequest(bpe).vocabSize, 512);
+
+  const ln = [runJson({}, { seed: 5 }), runJson({}, { seed: 9 })];
+  const dyt = runJson({ norm: 'dyt' }, { seed: 5 });
+  assert.deepEqual(moreSeeds([ln[0], dyt, ln[1]]), [
+    { template: 0, seed: 10 },
+    { template: 0, seed: 11 },
+    { template: 1, seed: 6 },
+    { template: 1, seed: 7 },
+  ]);
+});
