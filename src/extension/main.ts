@@ -16,6 +16,7 @@ import { generateSampleCommand, SampleDocuments } from './commands/generate';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
+import { chooseModelForFileCommand } from './commands/serving';
 import { compareSamplesCommand, mergeAdapterCommand, openModelFolderCommand, quantizeCommand } from './commands/models';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
@@ -25,6 +26,8 @@ export interface CorpusLabApi {
   nextToken: NextTokenView;
   runs: RunsTree;
   completion: CompletionProvider;
+  /** The status bar item naming the model that serves the active editor's file. */
+  modelStatus: vscode.StatusBarItem;
   /** How long activate() took (the log says it too). */
   activationMs: number;
 }
@@ -38,6 +41,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const completion = new CompletionProvider(ctx);
   const cleaned = new CleanedDocuments();
   const samples = new SampleDocuments();
+  const statusBar = registerStatusBar(ctx);
   const command = (id: string, f: (...args: never[]) => unknown) =>
     vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
 
@@ -57,7 +61,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
     vscode.workspace.registerTextDocumentContentProvider(SampleDocuments.scheme, samples),
     LossChartPanel.registerSerializer(ctx),
-    registerStatusBar(ctx),
+    statusBar,
     command('train', trainCommand(ctx)),
     command('resumeTraining', resumeCommand(ctx)),
     command('cancelTraining', () =>
@@ -69,6 +73,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
     command('generateSample', generateSampleCommand(ctx, samples)),
     command('setActiveModel', setActiveModelCommand(ctx)),
+    command('chooseModelForFile', chooseModelForFileCommand(ctx)),
     command('toggleInlineCompletion', toggleCompletionCommand(ctx)),
     command('openLossChart', openLossChartCommand(ctx)),
     command('showTokens', async () => {
@@ -93,7 +98,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   void ctx.checkActiveModel();
   const activationMs = performance.now() - started;
   ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
-  return { ctx, tokens, nextToken, runs, completion, activationMs };
+  return { ctx, tokens, nextToken, runs, completion, modelStatus: statusBar.model, activationMs };
 }
 
 function setExtraExtensions(ctx: Ctx): void {

@@ -49,7 +49,7 @@ export function generateSampleCommand(ctx: Ctx, samples: SampleDocuments) {
   });
   ctx.extension.subscriptions.push(promptDecoration);
   return async (options?: SampleOptions) => {
-    const model = ctx.activeModel;
+    const model = (await ctx.serving.forActiveEditor())?.model;
     if (!model) {
       vscode.window.showInformationMessage(vscode.l10n.t('No active model: train one, or pick one with Set Active Model.'));
       return undefined;
