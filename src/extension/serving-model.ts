@@ -76,6 +76,7 @@ export class ServingModels implements vscode.Disposable {
 
   /** Every model that can serve a document: one per run with checkpoints, newest run first, then the active model if it is from elsewhere. */
   async candidates(): Promise<ServingCandidate[]> {
+    const fresh = this.runs === undefined;
     this.runs ??= listRuns(this.ctx.runsRoot());
     const active = this.ctx.activeModel;
     const out: ServingCandidate[] = [];
@@ -86,6 +87,8 @@ export class ServingModels implements vscode.Disposable {
       out.push({ model: holdsActive ? active : best.dir, run });
     }
     if (active && !out.some((c) => c.model === active)) out.push({ model: active });
+    // Checkpoints a run has moved past (pruned, or no longer its best) are forgotten.
+    if (fresh) for (const model of this.learned.keys()) if (!out.some((c) => c.model === model)) this.learned.delete(model);
     return out;
   }
 

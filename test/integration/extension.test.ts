@@ -172,6 +172,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       'resumeTraining',
       'generateSample',
       'setActiveModel',
+      'chooseModelForFile',
       'toggleInlineCompletion',
       'openLossChart',
       'showTokens',
@@ -568,11 +569,13 @@ describe('Corpus Lab in a real VS Code extension host', () => {
         .slice(-3)
         .filter((p) => p !== 'checkpoints')
         .join('/');
-      const shows = () => api.modelStatus.text.includes(name) && reason.test(api.modelStatus.text);
+      const tooltip = () => (api.modelStatus.tooltip as vscode.MarkdownString).value.replace(/\\/g, '').replace(/&nbsp;/g, ' ');
+      const shows = () =>
+        api.modelStatus.text.includes(name) &&
+        reason.test(api.modelStatus.text) &&
+        tooltip().includes(`serves ${uri.fsPath.split('/').pop()!}`);
       for (let i = 0; i < 50 && !shows(); i++) await settle(100);
-      assert.ok(shows(), `status bar "${api.modelStatus.text}" names ${name} and ${reason} for ${uri.fsPath}`);
-      const tooltip = (api.modelStatus.tooltip as vscode.MarkdownString).value.replace(/\\/g, '');
-      assert.ok(tooltip.includes(uri.fsPath.split('/').pop()!), tooltip);
+      assert.ok(shows(), `status bar "${api.modelStatus.text}" (${tooltip()}) names ${name} and ${reason} for ${uri.fsPath}`);
     };
     try {
       await vscode.commands.executeCommand('corpusLab.setActiveModel', enModel);
