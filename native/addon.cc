@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "decode.h"
 #include "kernels.h"
 
 #ifndef __APPLE__
@@ -49,6 +51,39 @@ class Args {
   }
 
   int integer(size_t i) { return int(num(i)); }
+
+  /** The data of argument i, an ArrayBuffer (JS-owned memory outside the heap). */
+  uint8_t* buffer(size_t i, size_t* bytes) {
+    bool isBuffer = false;
+    void* data = nullptr;
+    if (ok_ && (napi_is_arraybuffer(env_, argv_[i], &isBuffer) != napi_ok || !isBuffer ||
+                napi_get_arraybuffer_info(env_, argv_[i], &data, bytes) != napi_ok))
+      fail("argument " + std::to_string(i + 1) + " must be an ArrayBuffer");
+    return ok_ ? static_cast<uint8_t*>(data) : nullptr;
+  }
+
+  /** The elements of argument i, a typed array of `type`. */
+  template <typename T>
+  const T* typed(size_t i, napi_typedarray_type type, size_t* length) {
+    bool isTyped = false;
+    napi_typedarray_type got;
+    void* data = nullptr;
+    if (ok_ && (napi_is_typedarray(env_, argv_[i], &isTyped) != napi_ok || !isTyped ||
+                napi_get_typedarray_info(env_, argv_[i], &got, length, &data, nullptr, nullptr) != napi_ok || got != type))
+      fail("argument " + std::to_string(i + 1) + " has the wrong kind of typed array");
+    return ok_ ? static_cast<const T*>(data) : nullptr;
+  }
+
+  /** The heap at byte offset `off` when `floats` floats from there lie inside it, else a thrown error. */
+  const float* span(double off, long floats, const char* what) {
+    if (ok_ && (off < 0 || uint64_t(off) % 4 != 0 || off + 4.0 * floats > double(bytes_)))
+      fail(std::string(what) + " is not a 4-byte aligned range inside the heap");
+    return ok_ ? reinterpret_cast<const float*>(heap_ + uint64_t(off)) : nullptr;
+  }
+
+  void check(bool condition, const std::string& why) {
+    if (!condition) fail(why);
+  }
   bool flag(size_t i) { return num(i) != 0; }
 
   template <typename T = float>
@@ -244,6 +279,17 @@ napi_value EmbeddingBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value EmbeddingBackwardAdd(napi_env env, napi_callback_info info) {
+  // (heap, ids (int32), dy, dTable (added to in place), n, vocab, c)
+  Args a(env, info, 7);
+  const int32_t* ids = a.at<int32_t>(1);
+  const float* dy = a.at(2);
+  float* dTable = a.at(3);
+  const int n = a.integer(4), vocab = a.integer(5), c = a.integer(6);
+  if (a.ok()) kernels::embeddingBackwardAdd(ids, dy, dTable, n, vocab, c);
+  return nullptr;
+}
+
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info, 3);
   const float* x = a.at(1);
@@ -275,6 +321,50 @@ napi_value ExpArray(napi_env env, napi_callback_info info) {
   float* y = a.at(2);
   const long n = long(a.num(3));
   if (a.ok()) kernels::expArray(x, y, n);
+  return nullptr;
+}
+
+napi_value Decode(napi_env env, napi_callback_info info) {
+  // (heap, cache (ArrayBuffer), weight offsets (Float64Array, decode::weightSlots), ids (Int32Array),
+  //  start, logits offset, layers, heads, width, context, vocab, dyt)
+  Args a(env, info, 12);
+  size_t cacheBytes = 0, slots = 0, t = 0;
+  float* cache = reinterpret_cast<float*>(a.buffer(1, &cacheBytes));
+  const double* at = a.typed<double>(2, napi_float64_array, &slots);
+  const int32_t* ids = a.typed<int32_t>(3, napi_int32_array, &t);
+  const int start = a.integer(4);
+  const double logitsAt = a.num(5);
+  const decode::Shape s{a.integer(6), a.integer(7), a.integer(8), a.integer(9), a.integer(10), a.flag(11)};
+  if (!a.ok()) return nullptr;
+  a.check(s.layers > 0 && s.heads > 0 && s.width > 0 && s.width % s.heads == 0 && s.context > 0 && s.vocab > 0, "bad model shape");
+  a.check(int(slots) == (a.ok() ? decode::weightSlots(s) : 0), "wrong number of weight offsets");
+  a.check(t > 0 && start >= 0 && start + long(t) <= s.context, "the tokens do not fit in the context");
+  a.check(long(cacheBytes / 4) >= (a.ok() ? decode::cacheFloats(s) : 0), "the cache is too small for the model");
+  for (size_t i = 0; a.ok() && i < t; i++) a.check(ids[i] >= 0 && ids[i] < s.vocab, "a token id is outside the vocabulary");
+  if (!a.ok()) return nullptr;
+  const long c = s.width;
+  int next = 0;
+  const auto take = [&](long floats) { return a.span(at[next++], floats, "a weight"); };
+  const auto takeNorm = [&]() {
+    decode::Norm n{take(c), take(c), nullptr};
+    if (s.dyt) n.alpha = take(1);
+    else next++;
+    return n;
+  };
+  const auto takeLinear = [&](long in, long out) { return decode::Linear{take(in * out), take(out)}; };
+  std::vector<decode::Block> blocks(s.layers);
+  decode::Weights w{take(long(s.vocab) * c), take(long(s.context) * c), blocks.data(), {}};
+  for (auto& b : blocks) {
+    b.ln1 = takeNorm();
+    b.attn = takeLinear(c, 3 * c);
+    b.proj = takeLinear(c, c);
+    b.ln2 = takeNorm();
+    b.fc = takeLinear(c, 4 * c);
+    b.mlpProj = takeLinear(4 * c, c);
+  }
+  w.lnf = takeNorm();
+  float* logits = const_cast<float*>(a.span(logitsAt, s.vocab, "the logits"));
+  if (a.ok()) decode::forward(s, w, ids, int(t), start, cache, logits);
   return nullptr;
 }
 
@@ -324,10 +414,12 @@ NAPI_MODULE_INIT() {
       {"crossEntropyBackward", nullptr, CrossEntropyBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingForward", nullptr, EmbeddingForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"embeddingBackward", nullptr, EmbeddingBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"embeddingBackwardAdd", nullptr, EmbeddingBackwardAdd, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"columnSums", nullptr, ColumnSums, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"transpose2d", nullptr, Transpose2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"expArray", nullptr, ExpArray, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"decode", nullptr, Decode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -241,6 +241,25 @@ void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, in
   });
 }
 
+void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y) {
+  const int outputs = ta ? n : m;
+  const auto part = [&](int from, int size) {
+    if (ta) cblas_sgemv(CblasRowMajor, CblasTrans, m, size, 1.0f, a + from, lda, x, 1, beta, y + from, 1);
+    else cblas_sgemv(CblasRowMajor, CblasNoTrans, size, n, 1.0f, a + long(from) * lda, lda, x, 1, beta, y + from, 1);
+  };
+  const int workers = pool.size();
+  if (workers <= 1 || double(m) * n < kSplitWork * workers) {
+    part(0, outputs);
+    return;
+  }
+  const int block = ((outputs + workers - 1) / workers + 15) / 16 * 16;
+  const int blocks = (outputs + block - 1) / block;
+  pool.run(blocks, [&](int i) {
+    const int from = i * block;
+    part(from, std::min(outputs, from + block) - from);
+  });
+}
+
 void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
                  long strideB, float beta, float* c, int ldc, long strideC) {
   if (count == 1) {
@@ -361,18 +380,37 @@ void embeddingForward(const float* table, const int32_t* ids, float* out, int n,
 }
 
 void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c) {
-  // Each thread owns a block of the table's columns, so rows with the same id never race.
   parallelRange(long(vocab) * c, 1 << 16, [&](long from, long to) { std::fill(dTable + from, dTable + to, 0.0f); });
+  embeddingBackwardAdd(ids, dy, dTable, n, vocab, c);
+}
+
+void embeddingBackwardAdd(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c) {
+  // Rows of dy grouped by id (in row order within a group): each group is summed first and then
+  // added once, so the result equals adding the plain scatter's table to dTable, bit for bit.
+  std::vector<int> order;
+  order.reserve(n);
+  for (int r = 0; r < n; r++)
+    if (ids[r] >= 0 && ids[r] < vocab) order.push_back(r);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return ids[a] < ids[b]; });
+  // Each thread owns a block of the table's columns, so rows with the same id never race.
   const int blocks = std::max(1, std::min(pool.size(), c / 16));
   const int width = (c + blocks - 1) / blocks;
   pool.run(blocks, [&](int b) {
     const int from = b * width, to = std::min(c, from + width);
-    for (int r = 0; r < n; r++) {
-      const int id = ids[r];
-      if (id < 0 || id >= vocab) continue;
+    if (from >= to) return;
+    std::vector<float> sum(to - from);
+    for (size_t i = 0; i < order.size();) {
+      const int id = ids[order[i]];
+      const float* first = dy + long(order[i]) * c;
+      std::copy(first + from, first + to, sum.begin());
+      size_t k = i + 1;
+      for (; k < order.size() && ids[order[k]] == id; k++) {
+        const float* src = dy + long(order[k]) * c;
+        for (int j = from; j < to; j++) sum[j - from] += src[j];
+      }
       float* dst = dTable + long(id) * c;
-      const float* src = dy + long(r) * c;
-      for (int j = from; j < to; j++) dst[j] += src[j];
+      for (int j = from; j < to; j++) dst[j] += sum[j - from];
+      i = k;
     }
   });
 }

@@ -10,6 +10,8 @@ void setThreads(int n);
 int threads();
 
 void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+/** y = beta·y + op(A)·x for A [m, n] row-major: y [n] = Aᵀx with `ta`, else y [m] = A·x; split across the pool when large. */
+void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y);
 void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
                  long strideB, float beta, float* c, int ldc, long strideC);
 
@@ -38,6 +40,8 @@ void crossEntropyBackward(const float* logits, const int32_t* targets, const flo
 void embeddingForward(const float* table, const int32_t* ids, float* out, int n, int vocab, int c);
 /** dTable [vocab, c] = Σ over positions of dy's row added at its id (repeated ids accumulate). */
 void embeddingBackward(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c);
+/** dTable [vocab, c] += the scatter of dy [n, c] by ids, in place. */
+void embeddingBackwardAdd(const int32_t* ids, const float* dy, float* dTable, int n, int vocab, int c);
 
 /** Σ x², accumulated in double. */
 double sumSquares(const float* x, long n);

@@ -33,12 +33,13 @@ class Pool {
     stop_ = false;
     const long start = generation_;
     // The threads are started here, by the thread that owns the pool: Linux gives them its nice value.
-    for (int i = 1; i < threads; i++) workers_.emplace_back([this, start] {
+    for (int i = 1; i < threads; i++) {
+      workers_.emplace_back([this, start] { loop(start); });
 #ifdef __linux__
-      pthread_setname_np(pthread_self(), "corpus-lab-pool");  // 15 characters, Linux's limit
+      // Named here, not by the thread itself, so it has its name when resize returns.
+      pthread_setname_np(workers_.back().native_handle(), "corpus-lab-pool");  // 15 characters, Linux's limit
 #endif
-      loop(start);
-    });
+    }
     count_.store(threads);
   }
 

@@ -22,17 +22,17 @@ export function parseCommand(command: string, argv: string[]): ParsedCommand {
     parsed = parseArgs({ args: joinNegativeValues(argv, spec.options), options: parseSpec, allowPositionals: true, strict: true });
   } catch (e) {
     const message = e instanceof Error ? e.message.split('\n')[0].replace(/\. To specify a positional argument.*$/s, '') : String(e);
-    throw new UserError(`${command}: ${message} (see corpus-lab ${command} --help)`);
+    throw new UserError('{0}: {1} (see corpus-lab {0} --help)', command, message);
   }
   const { positionals } = parsed;
   const required = spec.args.filter((a) => !a.startsWith('['));
   if (positionals.length < required.length)
-    throw new UserError(`${command}: missing ${required.slice(positionals.length).join(' and ')} (see corpus-lab ${command} --help)`);
+    throw new UserError('{0}: missing {1} (see corpus-lab {0} --help)', command, required.slice(positionals.length).join(' and '));
   if (positionals.length > spec.args.length)
-    throw new UserError(`${command}: unexpected argument "${positionals[spec.args.length]}" (see corpus-lab ${command} --help)`);
+    throw new UserError('{0}: unexpected argument "{1}" (see corpus-lab {0} --help)', command, positionals[spec.args.length]);
   for (const [name, value] of Object.entries(spec.required ?? {})) {
     if (parsed.values[name] === undefined)
-      throw new UserError(`${command}: ${flagText(name as OptionName, value)} is required (see corpus-lab ${command} --help)`);
+      throw new UserError('{0}: {1} is required (see corpus-lab {0} --help)', command, flagText(name as OptionName, value));
   }
   const options: Record<string, unknown> = {};
   for (const name of spec.options) {
@@ -51,16 +51,16 @@ function convert(name: OptionName, raw: string | boolean | (string | boolean)[])
   if (kind === 'switch' || kind === 'text') return raw;
   const text = String(raw).trim();
   if (Array.isArray(kind)) {
-    if (!kind.includes(text)) throw new UserError(`--${name} must be one of ${kind.join(', ')} (got "${raw}")`);
+    if (!kind.includes(text)) throw new UserError('--{0} must be one of {1} (got "{2}")', name, kind.join(', '), String(raw));
     return text;
   }
   if (kind === 'bool') {
-    if (text !== 'true' && text !== 'false') throw new UserError(`--${name} must be true or false (got "${raw}")`);
+    if (text !== 'true' && text !== 'false') throw new UserError('--{0} must be true or false (got "{1}")', name, String(raw));
     return text === 'true';
   }
   const value = Number(text);
-  if (text === '' || !Number.isFinite(value)) throw new UserError(`--${name} must be a number (got "${raw}")`);
-  if (kind === 'int' && !Number.isInteger(value)) throw new UserError(`--${name} must be a whole number (got "${raw}")`);
+  if (text === '' || !Number.isFinite(value)) throw new UserError('--{0} must be a number (got "{1}")', name, String(raw));
+  if (kind === 'int' && !Number.isInteger(value)) throw new UserError('--{0} must be a whole number (got "{1}")', name, String(raw));
   return value;
 }
 

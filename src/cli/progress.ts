@@ -1,5 +1,6 @@
 import { TrainEvent } from '../core/train-events';
-import { formatDuration, info } from './output';
+import { info } from './output';
+import { etaSeconds, formatDuration } from '../core/duration';
 import { Baselines } from '../core/baselines';
 
 function bitsText(e: { val_bits_per_char?: number; val_bits_per_byte?: number }): string {
@@ -76,11 +77,11 @@ export class TrainProgress {
     const width = 24;
     const filled = Math.round(done * width);
     const seconds = (performance.now() - this.startedAt) / 1000;
-    const eta = ((this.total - step) * seconds) / Math.max(1, step - this.firstStep);
+    const eta = etaSeconds(this.total - step, step - this.firstStep, seconds);
     const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
     const val = Number.isNaN(this.valLoss) ? '' : ` val ${this.valLoss.toFixed(3)}`;
     process.stderr.write(
-      `\r[${bar}] ${step}/${this.total} ep ${epoch} loss ${loss.toFixed(3)}${val} ${Math.round(tokensPerSecond)} tok/s ETA ${formatDuration(eta)}\x1b[K`,
+      `\r[${bar}] ${step}/${this.total} ep ${epoch} loss ${loss.toFixed(3)}${val} ${Math.round(tokensPerSecond)} tok/s${eta === undefined ? '' : ` ETA ${formatDuration(eta)}`}\x1b[K`,
     );
   }
 

@@ -47,7 +47,7 @@ export function readAdapterCheckpoint(
   base: ModelConfig,
 ): { adapter: LoraAdapter; base: BaseRecord; optimizer: NamedTensors; trainerState: TrainerState } {
   for (const f of ADAPTER_CHECKPOINT_FILES)
-    if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete LoRA checkpoint: ${f} is missing`);
+    if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete LoRA checkpoint: {1} is missing', dir, f);
   const record = checkAdapterBase(dir);
   const adapter = readAdapter(dir, base);
   const moments = new Map<string, number[]>();

@@ -40,11 +40,13 @@ export function explainWriteError(e: unknown, target: string): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
   if (code === 'ENOSPC' || code === 'EDQUOT')
     return new UserError(
-      `no space left on the device while writing ${target}; what was there before is intact — free some space and try again`,
+      'no space left on the device while writing {0}; what was there before is intact — free some space and try again',
+      target,
     );
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
-    return new UserError(`cannot write to ${dirname(target)} (read-only or no permission); what was there before is intact`);
-  if (code === 'ENOTDIR' || code === 'EEXIST') return new UserError(`cannot write ${target}: a part of that path is a file, not a folder`);
+    return new UserError('cannot write to {0} (read-only or no permission); what was there before is intact', dirname(target));
+  if (code === 'ENOTDIR' || code === 'EEXIST')
+    return new UserError('cannot write {0}: a part of that path is a file, not a folder', target);
   return e;
 }
 

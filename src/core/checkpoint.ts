@@ -98,12 +98,13 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
   const file = (name: string) => join(dir, name);
   if (!existsSync(file('trainer_state.json')) && MODEL_FOLDER_MARKERS.some((f) => existsSync(file(f)))) {
     throw new UserError(
-      `${dir} is a model folder without training state (a Hugging Face, merged, int8 or adapter folder): it can be evaluated and generated from, not resumed`,
+      '{0} is a model folder without training state (a Hugging Face, merged, int8 or adapter folder): it can be evaluated and generated from, not resumed',
+      dir,
     );
   }
   for (const name of CHECKPOINT_FILES) {
     if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
-    if (!existsSync(file(name))) throw new UserError(`${dir} is not a complete checkpoint: ${name} is missing`);
+    if (!existsSync(file(name))) throw new UserError('{0} is not a complete checkpoint: {1} is missing', dir, name);
   }
   const config = fromGpt2ConfigJson(readRegularFile(file('config.json')), file('config.json'));
   const expected = weightShapes(config);
@@ -144,7 +145,7 @@ export function dropZeroBiases(weights: NamedTensors, expected: Map<string, numb
   for (const [name, t] of weights) {
     if (expected.has(name)) continue;
     if (t.data.some((v) => v !== 0))
-      throw new UserError(`${source}: ${name} is not zero, but config.json says the model has no biases (corpus_lab.bias false)`);
+      throw new UserError('{0}: {1} is not zero, but config.json says the model has no biases (corpus_lab.bias false)', source, name);
     weights.delete(name);
   }
 }
@@ -153,16 +154,25 @@ export function checkTensors(found: Map<string, { shape: number[] }>, expected: 
   const missing = [...expected.keys()].filter((n) => !found.has(n));
   if (missing.length > 0) {
     throw new UserError(
-      `${source}: missing ${missing.length} tensor(s) the config needs: ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}`,
+      '{0}: missing {1} tensor(s) the config needs: {2}{3}',
+      source,
+      missing.length,
+      missing.slice(0, 3).join(', '),
+      missing.length > 3 ? ', …' : '',
     );
   }
   const extra = [...found.keys()].filter((n) => !expected.has(n));
   if (extra.length > 0)
-    throw new UserError(`${source}: unexpected tensor(s) for this config: ${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', …' : ''}`);
+    throw new UserError(
+      '{0}: unexpected tensor(s) for this config: {1}{2}',
+      source,
+      extra.slice(0, 3).join(', '),
+      extra.length > 3 ? ', …' : '',
+    );
   for (const [name, shape] of expected) {
     const got = found.get(name)!.shape;
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      throw new UserError(`${source}: ${name} has shape [${got.join(', ')}] but the config needs [${shape.join(', ')}]`);
+      throw new UserError('{0}: {1} has shape [{2}] but the config needs [{3}]', source, name, got.join(', '), shape.join(', '));
     }
   }
 }
@@ -171,17 +181,18 @@ export function parseTrainerState(text: string, source: string): TrainerState {
   const o = parseJsonObject(text, source);
   for (const key of ['step', 'epoch', 'cursor', 'seed']) {
     if (!Number.isSafeInteger(o[key]) || (o[key] as number) < 0)
-      throw new UserError(`${source}: ${key} must be a whole number ≥ 0 (got ${JSON.stringify(o[key])})`);
+      throw new UserError('{0}: {1} must be a whole number ≥ 0 (got {2})', source, key, JSON.stringify(o[key]));
   }
   if (o.best_val_loss !== null && typeof o.best_val_loss !== 'number')
-    throw new UserError(`${source}: best_val_loss must be a number or null`);
+    throw new UserError('{0}: best_val_loss must be a number or null', source);
   for (const key of ['elapsed_s', 'loss', 'val_loss'] as const) {
-    if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'number') throw new UserError(`${source}: ${key} must be a number`);
+    if (o[key] !== undefined && o[key] !== null && typeof o[key] !== 'number')
+      throw new UserError('{0}: {1} must be a number', source, key);
   }
   if (o.best_checkpoint !== undefined && typeof o.best_checkpoint !== 'string')
-    throw new UserError(`${source}: best_checkpoint must be a folder name`);
+    throw new UserError('{0}: best_checkpoint must be a folder name', source);
   if (o.plan !== undefined && !(isObject(o.plan) && isObject(o.plan.model) && isObject(o.plan.options)))
-    throw new UserError(`${source}: plan is not a training plan`);
+    throw new UserError('{0}: plan is not a training plan', source);
   return o as unknown as TrainerState;
 }
 
@@ -244,19 +255,19 @@ export async function resolveCheckpointAsync(path: string): Promise<string> {
   if (present.some(Boolean)) return dir;
   const all = await listCheckpointsAsync(dir);
   if (all.length === 0)
-    throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
+    throw new UserError('{0} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)', path);
   return all[all.length - 1].dir;
 }
 
 /** A checkpoint folder as given, or a run folder's newest checkpoint. */
 export function resolveCheckpoint(path: string): string {
   const dir = resolve(path);
-  if (!existsSync(dir)) throw new UserError(`${path}: no such run or checkpoint folder`);
-  if (!statSync(dir).isDirectory()) throw new UserError(`${path} is a file: pass a run folder or a checkpoint folder`);
+  if (!existsSync(dir)) throw new UserError('{0}: no such run or checkpoint folder', path);
+  if (!statSync(dir).isDirectory()) throw new UserError('{0} is a file: pass a run folder or a checkpoint folder', path);
   if (MODEL_FOLDER_MARKERS.some((f) => existsSync(join(dir, f)))) return dir;
   const all = listCheckpoints(dir);
   if (all.length === 0) {
-    throw new UserError(`${path} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)`);
+    throw new UserError('{0} has no checkpoints yet: train first, or pass a checkpoint folder (…/checkpoints/epoch-0001)', path);
   }
   return all[all.length - 1].dir;
 }

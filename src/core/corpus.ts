@@ -20,24 +20,27 @@ export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corp
     stat = statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${path}: no such file` : `${path}: cannot read (${code})`);
+    throw code === 'ENOENT' || code === 'ENOTDIR'
+      ? new UserError('{0}: no such file', path)
+      : new UserError('{0}: cannot read ({1})', path, code ?? String(e));
   }
-  if (stat.isDirectory()) throw new UserError(`${path} is a folder: pass a text file`);
-  if (!stat.isFile()) throw new UserError(`${path} is not a regular file`);
+  if (stat.isDirectory()) throw new UserError('{0} is a folder: pass a text file', path);
+  if (!stat.isFile()) throw new UserError('{0} is not a regular file', path);
   if (stat.size > maxBytes) {
-    throw new UserError(`${path} is ${formatBytes(stat.size)}, over the ${formatBytes(maxBytes)} limit: train on a part of it`);
+    throw new UserError('{0} is {1}, over the {2} limit: train on a part of it', path, formatBytes(stat.size), formatBytes(maxBytes));
   }
   let buf: Buffer;
   try {
     buf = readFileSync(path);
   } catch (e) {
-    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
   }
   const problem = corpusProblem(buf);
-  if (problem?.kind === 'empty') throw new UserError(`${path} is empty: nothing to train on`);
-  if (problem?.kind === 'binary') throw new UserError(`${path} looks like a binary file (NUL byte at offset ${problem.offset}), not text`);
+  if (problem?.kind === 'empty') throw new UserError('{0} is empty: nothing to train on', path);
+  if (problem?.kind === 'binary')
+    throw new UserError('{0} looks like a binary file (NUL byte at offset {1}), not text', path, problem.offset);
   if (problem?.kind === 'not-utf8')
-    throw new UserError(`${path} is not valid UTF-8 (first bad byte at offset ${problem.offset}): re-save it as UTF-8`);
+    throw new UserError('{0} is not valid UTF-8 (first bad byte at offset {1}): re-save it as UTF-8', path, problem.offset);
   let text = new TextDecoder('utf-8').decode(buf);
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return { text, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };

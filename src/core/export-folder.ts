@@ -24,9 +24,9 @@ export interface ExportedModel {
 /** A folder given with -o must be new: exports never overwrite. */
 export function checkNewFolder(out: string): string {
   const dir = resolve(out);
-  if (existsSync(dir)) throw new UserError(`${out} already exists: choose a new folder for the output`);
+  if (existsSync(dir)) throw new UserError('{0} already exists: choose a new folder for the output', out);
   const parent = resolve(dir, '..');
-  if (existsSync(parent) && !statSync(parent).isDirectory()) throw new UserError(`${out}: ${parent} is a file, not a folder`);
+  if (existsSync(parent) && !statSync(parent).isDirectory()) throw new UserError('{0}: {1} is a file, not a folder', out, parent);
   return dir;
 }
 
@@ -70,7 +70,7 @@ export interface MergeResult {
 export function mergeAdapter(adapterPath: string, out: string, tokenizerKind: (json: string) => string): MergeResult {
   const dir = resolveCheckpoint(adapterPath);
   if (!existsSync(join(dir, ADAPTER_CONFIG_FILE)))
-    throw new UserError(`${adapterPath} is not a LoRA adapter (no ${ADAPTER_CONFIG_FILE}): nothing to merge`);
+    throw new UserError('{0} is not a LoRA adapter (no {1}): nothing to merge', adapterPath, ADAPTER_CONFIG_FILE);
   const target = checkNewFolder(out);
   const merged = readModelFolder(dir);
   const settings = readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE));

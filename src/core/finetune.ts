@@ -1,4 +1,4 @@
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 import { Rng, mixSeed } from './rng';
 import { ModelConfig } from './model-config';
 import { HostTensor, NamedTensors } from './tensor';
@@ -80,13 +80,18 @@ export function unseenCharacters(vocab: ReadonlySet<string>, text: string): Unse
 }
 
 /** One line for the user: how many, how much of the text, the commonest few. */
-export function describeUnseen(u: UnseenCharacters, policy: UnseenPolicy): string {
+export function describeUnseen(u: UnseenCharacters, policy: UnseenPolicy): Message {
   const shown = u.chars
     .slice(0, 12)
     .map((c) => `${JSON.stringify(c.char)} ×${c.count}`)
     .join(', ');
-  const what = policy === 'unk' ? 'mapped to <unk>' : 'added to the vocabulary (new embedding rows)';
-  return `${u.chars.length} character(s) of the new text are not in the model's vocabulary (${(u.share * 100).toFixed(2)}% of the text), ${what}: ${shown}${u.chars.length > 12 ? ', …' : ''}`;
+  const args = [u.chars.length, (u.share * 100).toFixed(2), shown, u.chars.length > 12 ? ', …' : ''];
+  return policy === 'unk'
+    ? message("{0} character(s) of the new text are not in the model's vocabulary ({1}% of the text), mapped to <unk>: {2}{3}", ...args)
+    : message(
+        "{0} character(s) of the new text are not in the model's vocabulary ({1}% of the text), added to the vocabulary (new embedding rows): {2}{3}",
+        ...args,
+      );
 }
 
 /** The vocabulary of a Corpus Lab char tokenizer.json (token → id). */
@@ -151,6 +156,6 @@ export function replayRows(
 }
 
 export function checkReplay(fraction: number): number {
-  if (!(fraction >= 0 && fraction <= 0.5)) throw new UserError(`--replay must be a fraction from 0 to 0.5 (got ${fraction})`);
+  if (!(fraction >= 0 && fraction <= 0.5)) throw new UserError('--replay must be a fraction from 0 to 0.5 (got {0})', fraction);
   return fraction;
 }

@@ -45,21 +45,21 @@ export function toGpt2ConfigJson(
 /** Reads a config.json written by toGpt2ConfigJson (or a plain GPT-2 one); untrusted input. */
 export function fromGpt2ConfigJson(text: string, source: string): ModelConfig {
   const o = parseJsonObject(text, source);
-  if (o.model_type !== 'gpt2') throw new UserError(`${source}: model_type is ${JSON.stringify(o.model_type)}, expected "gpt2"`);
+  if (o.model_type !== 'gpt2') throw new UserError('{0}: model_type is {1}, expected "gpt2"', source, JSON.stringify(o.model_type));
   const int = (key: string): number => {
     const v = o[key];
-    if (!Number.isSafeInteger(v)) throw new UserError(`${source}: ${key} must be a whole number (got ${JSON.stringify(v)})`);
+    if (!Number.isSafeInteger(v)) throw new UserError('{0}: {1} must be a whole number (got {2})', source, key, JSON.stringify(v));
     return v as number;
   };
   if (o.n_inner !== null && o.n_inner !== undefined && o.n_inner !== 4 * int('n_embd')) {
-    throw new UserError(`${source}: n_inner ${JSON.stringify(o.n_inner)} is not supported (Corpus Lab uses 4 × n_embd)`);
+    throw new UserError('{0}: n_inner {1} is not supported (Corpus Lab uses 4 × n_embd)', source, JSON.stringify(o.n_inner));
   }
   if (o.activation_function !== undefined && o.activation_function !== 'gelu_new') {
-    throw new UserError(`${source}: activation_function ${JSON.stringify(o.activation_function)} is not supported (gelu_new)`);
+    throw new UserError('{0}: activation_function {1} is not supported (gelu_new)', source, JSON.stringify(o.activation_function));
   }
   const extra = isObject(o.corpus_lab) ? o.corpus_lab : {};
   const dropout = o.resid_pdrop ?? 0;
-  if (typeof dropout !== 'number') throw new UserError(`${source}: resid_pdrop must be a number`);
+  if (typeof dropout !== 'number') throw new UserError('{0}: resid_pdrop must be a number', source);
   const config = {
     vocabSize: int('vocab_size'),
     context: int('n_positions'),
@@ -73,6 +73,6 @@ export function fromGpt2ConfigJson(text: string, source: string): ModelConfig {
   try {
     return validateModelConfig(config);
   } catch (e) {
-    throw isUserError(e) ? new UserError(`${source}: ${e.message}`) : e;
+    throw isUserError(e) ? new UserError('{0}: {1}', source, e.parts) : e;
   }
 }

@@ -57,7 +57,8 @@ export function hfSideFiles(
 export function refuseDytExport(config: ModelConfig, what: string): void {
   if (config.norm === 'dyt') {
     throw new UserError(
-      `${what}: this model uses Dynamic Tanh instead of LayerNorm, which GPT-2 (and so Hugging Face and PEFT tools) cannot represent`,
+      '{0}: this model uses Dynamic Tanh instead of LayerNorm, which GPT-2 (and so Hugging Face and PEFT tools) cannot represent',
+      what,
     );
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 import { parseJsonObject } from './json';
 import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
@@ -20,15 +20,16 @@ export function readGpt2Config(path: string): ModelConfig {
   const text = readRegularFile(path);
   const config = fromGpt2ConfigJson(text, path);
   const o = parseJsonObject(text, path);
-  const refuse = (key: string, why: string) => {
-    throw new UserError(`${path}: ${key} ${JSON.stringify(o[key])} is not supported (${why})`);
+  const refuse = (key: string, why: Message) => {
+    throw new UserError('{0}: {1} {2} is not supported ({3})', path, key, JSON.stringify(o[key]), why);
   };
   if (o.layer_norm_epsilon !== undefined && o.layer_norm_epsilon !== 1e-5)
-    refuse('layer_norm_epsilon', 'Corpus Lab normalises with 1e-5, as GPT-2');
-  if (o.scale_attn_weights === false) refuse('scale_attn_weights', 'attention is always scaled by 1/√head size');
-  if (o.scale_attn_by_inverse_layer_idx === true) refuse('scale_attn_by_inverse_layer_idx', "GPT-2's attention scaling only");
-  if (o.add_cross_attention === true) refuse('add_cross_attention', 'a decoder-only GPT');
-  if (o.n_ctx !== undefined && o.n_ctx !== o.n_positions) refuse('n_ctx', `it differs from n_positions ${JSON.stringify(o.n_positions)}`);
+    refuse('layer_norm_epsilon', message('Corpus Lab normalises with 1e-5, as GPT-2'));
+  if (o.scale_attn_weights === false) refuse('scale_attn_weights', message('attention is always scaled by 1/√head size'));
+  if (o.scale_attn_by_inverse_layer_idx === true) refuse('scale_attn_by_inverse_layer_idx', message("GPT-2's attention scaling only"));
+  if (o.add_cross_attention === true) refuse('add_cross_attention', message('a decoder-only GPT'));
+  if (o.n_ctx !== undefined && o.n_ctx !== o.n_positions)
+    refuse('n_ctx', message('it differs from n_positions {0}', JSON.stringify(o.n_positions)));
   return config;
 }
 
@@ -56,18 +57,18 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
       if (!m) return false;
       const layer = Number(m[1]);
       if (layer >= config.layers)
-        throw new UserError(`${path}: ${name} belongs to layer ${layer}, but the config has ${config.layers} layers`);
+        throw new UserError('{0}: {1} belongs to layer {2}, but the config has {3} layers', path, name, layer, config.layers);
       const ok =
         m[2] === 'masked_bias'
           ? shape.length <= 1 && shape.every((d) => d === 1)
           : shape.length === 4 && shape[0] === 1 && shape[1] === 1 && shape[2] === shape[3] && shape[2] >= config.context;
-      if (!ok) throw new UserError(`${path}: ${name} has shape [${shape.join(', ')}], not that of GPT-2's attention-mask buffer`);
+      if (!ok) throw new UserError("{0}: {1} has shape [{2}], not that of GPT-2's attention-mask buffer", path, name, shape.join(', '));
       return true;
     },
     check: (header) => {
       const names = [...header.keys()].filter((n) => n !== 'lm_head.weight');
       const prefixed = names.filter((n) => n.startsWith('transformer.')).length;
-      if (prefixed > 0 && prefixed < names.length) throw new UserError(`${path}: mixes names with and without the "transformer." prefix`);
+      if (prefixed > 0 && prefixed < names.length) throw new UserError('{0}: mixes names with and without the "transformer." prefix', path);
       bare = names.length > 0 && prefixed === 0;
       const renamed = new Map([...header].map(([n, v]) => [canonical(n, bare), v]));
       const head = renamed.get('lm_head.weight');
@@ -75,10 +76,14 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
       checkTensors(renamed, expected, path);
       if (head && (head.shape[0] !== config.vocabSize || head.shape[1] !== config.width)) {
         throw new UserError(
-          `${path}: lm_head.weight has shape [${head.shape.join(', ')}] but the config needs [${config.vocabSize}, ${config.width}]`,
+          '{0}: lm_head.weight has shape [{1}] but the config needs [{2}, {3}]',
+          path,
+          head.shape.join(', '),
+          config.vocabSize,
+          config.width,
         );
       }
-      if (!head && !opts.tied) throw new UserError(`${path}: config.json sets tie_word_embeddings false but there is no lm_head.weight`);
+      if (!head && !opts.tied) throw new UserError('{0}: config.json sets tie_word_embeddings false but there is no lm_head.weight', path);
     },
   });
   const weights: NamedTensors = new Map();
@@ -89,8 +94,9 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
     const differ = head.data.findIndex((v, i) => !Object.is(v, wte[i]) && v !== wte[i]);
     if (differ >= 0) {
       throw new UserError(
-        `${path}: lm_head.weight differs from the token embedding (transformer.wte.weight, first at value ${differ}): ` +
-          'the model has an untied output head, and Corpus Lab GPTs tie it to the embedding',
+        '{0}: lm_head.weight differs from the token embedding (transformer.wte.weight, first at value {1}): the model has an untied output head, and Corpus Lab GPTs tie it to the embedding',
+        path,
+        differ,
       );
     }
     weights.delete('lm_head.weight');
@@ -105,19 +111,22 @@ export function readHfFolder(dir: string): { config: ModelConfig; weights: Named
   if (!existsSync(file(HF_WEIGHTS_FILE))) {
     if (existsSync(file('model.safetensors.index.json')))
       throw new UserError(
-        `${dir}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors`,
+        '{0}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors',
+        dir,
       );
     if (existsSync(file('pytorch_model.bin')))
       throw new UserError(
-        `${dir} has only pytorch_model.bin, a pickle (loading one can run code): Corpus Lab reads model.safetensors only`,
+        '{0} has only pytorch_model.bin, a pickle (loading one can run code): Corpus Lab reads model.safetensors only',
+        dir,
       );
-    throw new UserError(`${dir} has no model.safetensors`);
+    throw new UserError('{0} has no model.safetensors', dir);
   }
   if (!existsSync(file('config.json')))
-    throw new UserError(`${dir} has model.safetensors but no config.json: it is not a Hugging Face model folder`);
+    throw new UserError('{0} has model.safetensors but no config.json: it is not a Hugging Face model folder', dir);
   if (!existsSync(file('tokenizer.json'))) {
-    const slow = existsSync(file('vocab.json')) ? ' (only vocab.json/merges.txt: save it with a fast tokenizer to get tokenizer.json)' : '';
-    throw new UserError(`${dir} has no tokenizer.json${slow}`);
+    throw existsSync(file('vocab.json'))
+      ? new UserError('{0} has no tokenizer.json (only vocab.json/merges.txt: save it with a fast tokenizer to get tokenizer.json)', dir)
+      : new UserError('{0} has no tokenizer.json', dir);
   }
   const config = readGpt2Config(file('config.json'));
   const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')) });

@@ -99,13 +99,16 @@ export function readInt8Weights(path: string, config: ModelConfig): { weights: N
     check: (header, metadata) => {
       if (metadata.format !== INT8_FORMAT)
         throw new UserError(
-          `${path}: metadata format is ${JSON.stringify(metadata.format)}, not "${INT8_FORMAT}": not a Corpus Lab int8 file`,
+          '{0}: metadata format is {1}, not "{2}": not a Corpus Lab int8 file',
+          path,
+          JSON.stringify(metadata.format),
+          INT8_FORMAT,
         );
       if (!INT8_SCHEMES.includes(metadata.scheme as Int8Scheme))
-        throw new UserError(`${path}: unknown int8 scheme ${JSON.stringify(metadata.scheme)} (${INT8_SCHEMES.join(', ')})`);
+        throw new UserError('{0}: unknown int8 scheme {1} ({2})', path, JSON.stringify(metadata.scheme), INT8_SCHEMES.join(', '));
       scheme = metadata.scheme as Int8Scheme;
       if (scheme === 'q8_0' && metadata.block !== String(Q8_0_BLOCK))
-        throw new UserError(`${path}: q8_0 block ${JSON.stringify(metadata.block)} is not supported (${Q8_0_BLOCK})`);
+        throw new UserError('{0}: q8_0 block {1} is not supported ({2})', path, JSON.stringify(metadata.block), Q8_0_BLOCK);
       const layout = new Map<string, number[]>();
       for (const [name, shape] of expected) {
         layout.set(name, shape);
@@ -114,7 +117,7 @@ export function readInt8Weights(path: string, config: ModelConfig): { weights: N
       checkTensors(header, layout, path);
       for (const [name, { dtype }] of header) {
         const want = isQuantizedWeight(name) ? 'I8' : 'F32';
-        if (dtype !== want) throw new UserError(`${path}: ${name} is ${dtype}, expected ${want}`);
+        if (dtype !== want) throw new UserError('{0}: {1} is {2}, expected {3}', path, name, dtype, want);
       }
     },
   });
@@ -126,7 +129,7 @@ export function readInt8Weights(path: string, config: ModelConfig): { weights: N
     }
     const scale = file.tensors.get(name + SCALE_SUFFIX)!;
     if (!scale.data.every((s) => Number.isFinite(s) && s >= 0))
-      throw new UserError(`${path}: ${name}${SCALE_SUFFIX} has a negative or non-finite scale`);
+      throw new UserError('{0}: {1}{2} has a negative or non-finite scale', path, name, SCALE_SUFFIX);
     weights.set(name, dequantizeMatrix(file.int8.get(name)!, scale, scheme));
   }
   return { weights, scheme };

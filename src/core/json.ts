@@ -10,8 +10,8 @@ export function parseJsonObject(text: string, source: string): JsonObject {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${source}: not valid JSON (${(e as Error).message})`);
+    throw new UserError('{0}: not valid JSON ({1})', source, (e as Error).message);
   }
-  if (!isObject(raw)) throw new UserError(`${source}: not a JSON object`);
+  if (!isObject(raw)) throw new UserError('{0}: not a JSON object', source);
   return raw;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { openRegularFile, readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
@@ -81,7 +81,10 @@ export function matchTargets(c: ModelConfig, targets: string[]): string[] {
     const hits = modules.filter((m) => m === t || m.endsWith(`.${t}`));
     if (hits.length === 0) {
       throw new UserError(
-        `LoRA target "${t}" matches no module of this model; the modules are ${LORA_MODULES.join(', ')} (in each of the ${c.layers} blocks; c_proj names both projections)`,
+        'LoRA target "{0}" matches no module of this model; the modules are {1} (in each of the {2} blocks; c_proj names both projections)',
+        t,
+        LORA_MODULES.join(', '),
+        c.layers,
       );
     }
     for (const h of hits) matched.add(h);
@@ -139,33 +142,34 @@ export function adapterFiles(adapter: LoraAdapter, base: BaseRecord): Record<str
 /** Reads adapter_config.json (untrusted): PEFT's defaults for omitted keys, refusing what we cannot apply. */
 export function readAdapterSettings(path: string): LoraSettings {
   const o = parseJsonObject(readRegularFile(path), path);
-  const fail = (why: string): never => {
-    throw new UserError(`${path}: ${why}`);
+  const fail = (why: Message): never => {
+    throw new UserError('{0}: {1}', path, why);
   };
-  if (o.peft_type !== 'LORA') fail(`peft_type is ${JSON.stringify(o.peft_type)}; Corpus Lab reads LoRA adapters ("LORA")`);
+  if (o.peft_type !== 'LORA') fail(message('peft_type is {0}; Corpus Lab reads LoRA adapters ("LORA")', JSON.stringify(o.peft_type)));
   const r = o.r ?? 8;
   if (!Number.isSafeInteger(r) || (r as number) < 1 || (r as number) > 4096)
-    fail(`r must be a whole number from 1 to 4096 (got ${JSON.stringify(r)})`);
+    fail(message('r must be a whole number from 1 to 4096 (got {0})', JSON.stringify(r)));
   const alpha = o.lora_alpha ?? 8;
   if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0)
-    fail(`lora_alpha must be a positive number (got ${JSON.stringify(alpha)})`);
+    fail(message('lora_alpha must be a positive number (got {0})', JSON.stringify(alpha)));
   const rslora = o.use_rslora ?? false;
-  if (typeof rslora !== 'boolean') fail('use_rslora must be true or false');
+  if (typeof rslora !== 'boolean') fail(message('use_rslora must be true or false'));
   const dropout = o.lora_dropout ?? 0;
   if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
-    fail(`lora_dropout must be at least 0 and below 1 (got ${JSON.stringify(dropout)})`);
+    fail(message('lora_dropout must be at least 0 and below 1 (got {0})', JSON.stringify(dropout)));
   if (o.bias !== undefined && o.bias !== 'none')
-    fail(`bias ${JSON.stringify(o.bias)} is not supported (only "none": the adapter trains no biases)`);
-  if (o.use_dora === true) fail('DoRA adapters (use_dora) are not supported');
+    fail(message('bias {0} is not supported (only "none": the adapter trains no biases)', JSON.stringify(o.bias)));
+  if (o.use_dora === true) fail(message('DoRA adapters (use_dora) are not supported'));
   for (const key of ['rank_pattern', 'alpha_pattern']) {
     if (o[key] !== undefined && o[key] !== null && !(isObject(o[key]) && Object.keys(o[key] as object).length === 0))
-      fail(`${key} is not supported (one r and lora_alpha for every module)`);
+      fail(message('{0} is not supported (one r and lora_alpha for every module)', key));
   }
   for (const key of ['layers_to_transform', 'modules_to_save'])
-    if (o[key] !== undefined && o[key] !== null) fail(`${key} is not supported`);
+    if (o[key] !== undefined && o[key] !== null) fail(message('{0} is not supported', key));
   const t = o.target_modules;
-  if (typeof t === 'string') fail('target_modules as a regular expression is not supported: list the module names');
-  if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === 'string')) fail('target_modules must be a list of module names');
+  if (typeof t === 'string') fail(message('target_modules as a regular expression is not supported: list the module names'));
+  if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === 'string'))
+    fail(message('target_modules must be a list of module names'));
   return { r: r as number, alpha: alpha as number, rslora: rslora as boolean, targets: t as string[], dropout: dropout as number };
 }
 
@@ -243,7 +247,9 @@ export function checkAdapterBase(dir: string): BaseRecord {
   const recordPath = join(dir, ADAPTER_BASE_FILE);
   if (!existsSync(recordPath)) {
     throw new UserError(
-      `${dir}: no ${ADAPTER_BASE_FILE}, so the base model this adapter was trained on is unknown (PEFT adapters from elsewhere: merge them where they were made)`,
+      '{0}: no {1}, so the base model this adapter was trained on is unknown (PEFT adapters from elsewhere: merge them where they were made)',
+      dir,
+      ADAPTER_BASE_FILE,
     );
   }
   const o = parseJsonObject(readRegularFile(recordPath), recordPath);
@@ -254,22 +260,27 @@ export function checkAdapterBase(dir: string): BaseRecord {
     !/^[0-9a-f]{64}$/.test(o.sha256) ||
     !Number.isSafeInteger(o.bytes)
   ) {
-    throw new UserError(`${recordPath} is damaged (it needs path, weights_file, sha256 and bytes)`);
+    throw new UserError('{0} is damaged (it needs path, weights_file, sha256 and bytes)', recordPath);
   }
   if (o.weights_file.includes('/') || o.weights_file.includes('\\') || o.weights_file.startsWith('.'))
-    throw new UserError(`${recordPath}: weights_file must be a file name`);
+    throw new UserError('{0}: weights_file must be a file name', recordPath);
   const record = o as unknown as BaseRecord;
   const weights = join(record.path, record.weights_file);
   if (!existsSync(weights)) {
     throw new UserError(
-      `${dir}: the adapter's base model is missing (${weights} no longer exists): put the base back there, or the adapter cannot be used`,
+      "{0}: the adapter's base model is missing ({1} no longer exists): put the base back there, or the adapter cannot be used",
+      dir,
+      weights,
     );
   }
   const now = sha256File(weights);
   if (now.sha256 !== record.sha256) {
     throw new UserError(
-      `${dir}: the base model has changed since the adapter was trained (${weights}: sha256 ${now.sha256.slice(0, 12)}…, ` +
-        `the adapter expects ${record.sha256.slice(0, 12)}…): an adapter only fits the exact weights it was trained on`,
+      '{0}: the base model has changed since the adapter was trained ({1}: sha256 {2}…, the adapter expects {3}…): an adapter only fits the exact weights it was trained on',
+      dir,
+      weights,
+      now.sha256.slice(0, 12),
+      record.sha256.slice(0, 12),
     );
   }
   return record;

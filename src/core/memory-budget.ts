@@ -15,9 +15,17 @@ export function trainingMemoryBudget(backend: string, free = freemem()): number 
 export function checkTrainingFits(neededBytes: number, backend: string, free = freemem()): void {
   const budget = trainingMemoryBudget(backend, free);
   if (neededBytes > budget) {
-    throw new UserError(
-      `this configuration needs about ${formatBytes(neededBytes)} to train (weights, gradients, AdamW moments and activations), ` +
-        `more than the ${formatBytes(budget)} available${backend === 'wasm' ? ' to the wasm backend' : ''}: lower --batch, --context, --width or --layers`,
-    );
+    const [needed, available] = [formatBytes(neededBytes), formatBytes(budget)];
+    throw backend === 'wasm'
+      ? new UserError(
+          'this configuration needs about {0} to train (weights, gradients, AdamW moments and activations), more than the {1} available to the wasm backend: lower --batch, --context, --width or --layers',
+          needed,
+          available,
+        )
+      : new UserError(
+          'this configuration needs about {0} to train (weights, gradients, AdamW moments and activations), more than the {1} available: lower --batch, --context, --width or --layers',
+          needed,
+          available,
+        );
   }
 }

@@ -1,4 +1,4 @@
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 
 export type NormKind = 'layernorm' | 'dyt';
 
@@ -49,31 +49,31 @@ export const PRESETS: Record<PresetName, Preset> = {
 
 export function presetNamed(name: string): Preset {
   if (!Object.prototype.hasOwnProperty.call(PRESETS, name)) {
-    throw new UserError(`unknown preset "${name}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+    throw new UserError('unknown preset "{0}": choose one of {1}', name, Object.keys(PRESETS).join(', '));
   }
   return PRESETS[name as PresetName];
 }
 
 export function validateModelConfig(c: ModelConfig): ModelConfig {
-  const positive = (name: string, v: number, max: number) => {
+  const positive = (name: Message, v: number, max: number) => {
     if (!Number.isInteger(v) || v < 1 || v > max) {
-      throw new UserError(`${name} must be a whole number from 1 to ${max} (got ${v})`);
+      throw new UserError('{0} must be a whole number from 1 to {1} (got {2})', name, max, v);
     }
   };
-  positive('vocab size', c.vocabSize, 1 << 20);
-  positive('context', c.context, 8192);
-  positive('layers', c.layers, 256);
-  positive('heads', c.heads, 256);
-  positive('width', c.width, 16384);
+  positive(message('vocab size'), c.vocabSize, 1 << 20);
+  positive(message('context'), c.context, 8192);
+  positive(message('layers'), c.layers, 256);
+  positive(message('heads'), c.heads, 256);
+  positive(message('width'), c.width, 16384);
   if (c.width % c.heads !== 0) {
-    throw new UserError(`width (${c.width}) must be divisible by heads (${c.heads})`);
+    throw new UserError('width ({0}) must be divisible by heads ({1})', c.width, c.heads);
   }
   if (c.norm !== 'layernorm' && c.norm !== 'dyt') {
-    throw new UserError(`norm must be "layernorm" or "dyt" (got "${String(c.norm)}")`);
+    throw new UserError('norm must be "layernorm" or "dyt" (got "{0}")', String(c.norm));
   }
-  if (typeof c.bias !== 'boolean') throw new UserError(`bias must be true or false (got ${JSON.stringify(c.bias)})`);
+  if (typeof c.bias !== 'boolean') throw new UserError('bias must be true or false (got {0})', JSON.stringify(c.bias));
   if (!(c.dropout >= 0 && c.dropout < 1)) {
-    throw new UserError(`dropout must be at least 0 and below 1 (got ${c.dropout})`);
+    throw new UserError('dropout must be at least 0 and below 1 (got {0})', c.dropout);
   }
   return c;
 }

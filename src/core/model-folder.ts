@@ -87,20 +87,20 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
     }
     case 'int8': {
       for (const f of ['config.json', 'tokenizer.json'])
-        if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete int8 checkpoint: ${f} is missing`);
+        if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete int8 checkpoint: {1} is missing', dir, f);
       const config = fromGpt2ConfigJson(readRegularFile(join(dir, 'config.json')), join(dir, 'config.json'));
       const weightsFile = join(dir, INT8_WEIGHTS_FILE);
       const { weights, scheme } = readInt8Weights(weightsFile, config);
       return { dir, kind, config, weights, tokenizerJson: readRegularFile(join(dir, 'tokenizer.json')), weightsFile, int8Scheme: scheme };
     }
     case 'adapter': {
-      if (depth > 0) throw new UserError(`${dir}: an adapter's base is itself an adapter; merge that one first`);
+      if (depth > 0) throw new UserError("{0}: an adapter's base is itself an adapter; merge that one first", dir);
       for (const f of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE])
-        if (!existsSync(join(dir, f))) throw new UserError(`${dir} is not a complete LoRA adapter: ${f} is missing`);
+        if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete LoRA adapter: {1} is missing', dir, f);
       const record = checkAdapterBase(dir);
       const base = readModelFolder(record.path, depth + 1);
       if (base.config.norm === 'dyt')
-        throw new UserError(`${dir}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe`);
+        throw new UserError("{0}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe", dir);
       const adapter = readAdapter(dir, base.config);
       return {
         dir,

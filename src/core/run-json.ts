@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { UserError } from './errors';
+import { join, resolve } from 'node:path';
+import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { readRegularFile } from './safe-fs';
 import { writeFileAtomic } from './atomic-write';
@@ -9,6 +9,7 @@ import type { TrainPlan } from './train-options';
 import type { TokenizerKind } from './tokenizer';
 import { processAlive } from './process-alive';
 import type { FinetuneRecord } from './finetune';
+import type { Corpus } from './corpus';
 
 export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
 const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'failed'];
@@ -32,22 +33,48 @@ export interface RunJson {
   finetune?: FinetuneRecord;
 }
 
+/** The run.json a new run starts with: training now, in this process. */
+export function newRunJson(o: {
+  corpusPath: string;
+  corpus: Pick<Corpus, 'sha256' | 'bytes'>;
+  tokens: number;
+  tokenizer: RunJson['tokenizer'];
+  /** The engine's threads per training thread, times the training threads. */
+  engine: { backend: string; threads: number; blas?: string };
+  trainingThreads: number;
+  plan: TrainPlan;
+  finetune?: FinetuneRecord;
+  now?: Date;
+}): RunJson {
+  return {
+    format_version: 1,
+    created: (o.now ?? new Date()).toISOString(),
+    corpus: { path: resolve(o.corpusPath), sha256: o.corpus.sha256, bytes: o.corpus.bytes, tokens: o.tokens },
+    tokenizer: o.tokenizer,
+    backend: { name: o.engine.backend, threads: o.engine.threads * o.trainingThreads, blas: o.engine.blas },
+    plan: o.plan,
+    status: 'training',
+    trainer: thisTrainer(),
+    ...(o.finetune ? { finetune: o.finetune } : {}),
+  };
+}
+
 export function writeRunJson(runDir: string, run: RunJson): void {
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
 }
 
 export function readRunJson(runDir: string): RunJson {
   const path = join(runDir, 'run.json');
-  if (!existsSync(path)) throw new UserError(`${runDir} is not a Corpus Lab run folder (no run.json)`);
+  if (!existsSync(path)) throw new UserError('{0} is not a Corpus Lab run folder (no run.json)', runDir);
   return parseRunJson(readRegularFile(path), path);
 }
 
 export function parseRunJson(text: string, path: string): RunJson {
   const o = parseJsonObject(text, path);
-  const damaged = (why: string) => new UserError(`${path} is damaged (${why})`);
-  if (!STATUSES.includes(o.status as RunStatus)) throw damaged(`status ${JSON.stringify(o.status)}`);
-  if (!isObject(o.corpus) || typeof o.corpus.path !== 'string') throw damaged('no corpus path');
-  if (!isObject(o.plan)) throw damaged('no training plan');
+  const damaged = (why: Message) => new UserError('{0} is damaged ({1})', path, why);
+  if (!STATUSES.includes(o.status as RunStatus)) throw damaged(message('status {0}', JSON.stringify(o.status)));
+  if (!isObject(o.corpus) || typeof o.corpus.path !== 'string') throw damaged(message('no corpus path'));
+  if (!isObject(o.plan)) throw damaged(message('no training plan'));
   return o as unknown as RunJson;
 }
 

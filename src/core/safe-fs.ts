@@ -19,15 +19,18 @@ export function checkRegularFile(path: string): void {
 
 function statError(path: string, e: unknown): UserError {
   const code = (e as NodeJS.ErrnoException).code;
-  return new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${path}: no such file` : `${path}: cannot read (${code ?? String(e)})`);
+  return code === 'ENOENT' || code === 'ENOTDIR'
+    ? new UserError('{0}: no such file', path)
+    : new UserError('{0}: cannot read ({1})', path, code ?? String(e));
 }
 
 function checkStat(path: string, s: { isDirectory(): boolean; isFile(): boolean }): void {
-  if (s.isDirectory()) throw new UserError(`${path} is a folder, not a file`);
-  if (!s.isFile()) throw new UserError(`${path} is not a regular file (a pipe, socket or device): refusing to read it`);
+  if (s.isDirectory()) throw new UserError('{0} is a folder, not a file', path);
+  if (!s.isFile()) throw new UserError('{0} is not a regular file (a pipe, socket or device): refusing to read it', path);
 }
 
-const readError = (path: string, e: unknown) => new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+const readError = (path: string, e: unknown) =>
+  new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
 
 export function readRegularFile(path: string): string {
   checkRegularFile(path);

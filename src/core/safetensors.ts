@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openRegularFile } from './safe-fs';
 import { basename } from 'node:path';
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 import { HostTensor, NamedTensors, elementCount } from './tensor';
 
 // No npm package reads safetensors in plain Node without pulling in a framework; the format is
@@ -95,33 +95,42 @@ interface Entry {
 export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
   const dtypes: readonly string[] = opts.dtypes ?? ['F32'];
   const label = basename(path);
-  const fail = (why: string): never => {
-    throw new UserError(`${label}: ${why}`);
+  const fail = (why: Message): never => {
+    throw new UserError('{0}: {1}', label, why);
   };
   let fd: number;
   try {
     fd = openRegularFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `${path}: no such file` : `${path}: cannot open (${code ?? String(e)})`);
+    throw code === 'ENOENT' ? new UserError('{0}: no such file', path) : new UserError('{0}: cannot open ({1})', path, code ?? String(e));
   }
   try {
     const size = fstatSync(fd).size;
-    if (size < 8) fail(`the file has ${size} bytes, fewer than the 8-byte header length: it is truncated or not a safetensors file`);
+    if (size < 8)
+      fail(message('the file has {0} bytes, fewer than the 8-byte header length: it is truncated or not a safetensors file', size));
     const lengthBytes = Buffer.alloc(8);
     readSync(fd, lengthBytes, 0, 8, 0);
     const headerLength = lengthBytes.readBigUInt64LE(0);
     if (headerLength > BigInt(size - 8)) {
-      fail(`header length ${headerLength} is larger than the file (${size} bytes): the file is truncated or not a safetensors file`);
+      fail(
+        message(
+          'header length {0} is larger than the file ({1} bytes): the file is truncated or not a safetensors file',
+          String(headerLength),
+          size,
+        ),
+      );
     }
-    if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} is over the ${MAX_HEADER_BYTES}-byte limit`);
+    if (headerLength > BigInt(MAX_HEADER_BYTES))
+      fail(message('header length {0} is over the {1}-byte limit', String(headerLength), MAX_HEADER_BYTES));
     const n = Number(headerLength);
     const headerBytes = Buffer.alloc(n);
     readSync(fd, headerBytes, 0, n, 8);
     const entries = parseHeader(headerBytes, size - 8 - n, fail);
     const kept = entries.list.filter((e) => !opts.skip?.(e.name, e.dtype, e.shape));
     for (const e of kept) {
-      if (!dtypes.includes(e.dtype)) fail(`tensor "${e.name}" is ${e.dtype}; Corpus Lab reads ${dtypes.join(' and ')} tensors only`);
+      if (!dtypes.includes(e.dtype))
+        fail(message('tensor "{0}" is {1}; Corpus Lab reads {2} tensors only', e.name, e.dtype, dtypes.join(' and ')));
     }
     opts.check?.(new Map(kept.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), entries.metadata);
     const dataStart = 8 + n;
@@ -145,46 +154,54 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Safetenso
   }
 }
 
-function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: string) => never): { list: Entry[]; metadata: Record<string, string> } {
+function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: Message) => never): { list: Entry[]; metadata: Record<string, string> } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
-    return fail('the header is not valid UTF-8');
+    return fail(message('the header is not valid UTF-8'));
   }
   let header: unknown;
   try {
     header = JSON.parse(text);
   } catch (e) {
-    return fail(`the header is not valid JSON (${(e as Error).message})`);
+    return fail(message('the header is not valid JSON ({0})', (e as Error).message));
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('the header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail(message('the header is not a JSON object'));
   const metadata: Record<string, string> = {};
   const list: Entry[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail('__metadata__ is not an object');
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(message('__metadata__ is not an object'));
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`__metadata__.${k} is not a string`);
+        if (typeof v !== 'string') fail(message('__metadata__.{0} is not a string', k));
         metadata[k] = v as string;
       }
       continue;
     }
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`tensor "${name}" has no description object`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(message('tensor "{0}" has no description object', name));
     const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES))
+      fail(message('tensor "{0}" has unknown dtype {1}', name, JSON.stringify(dtype)));
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-      fail(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+      fail(message('tensor "{0}" has an invalid shape {1}', name, JSON.stringify(shape)));
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}`);
+      fail(message('tensor "{0}" has invalid data_offsets {1}', name, JSON.stringify(offsets)));
     }
     const [begin, end] = offsets as number[];
     if (begin > end || end > dataBytes)
-      fail(`tensor "${name}" has data_offsets [${begin}, ${end}] outside the ${dataBytes}-byte data buffer`);
+      fail(message('tensor "{0}" has data_offsets [{1}, {2}] outside the {3}-byte data buffer', name, begin, end, dataBytes));
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(elements) || elements * DTYPE_BYTES[dtype as string] !== end - begin) {
       fail(
-        `tensor "${name}" has shape [${shape as number[]}] (${elements} × ${DTYPE_BYTES[dtype as string]} bytes) but ${end - begin} bytes of data`,
+        message(
+          'tensor "{0}" has shape [{1}] ({2} × {3} bytes) but {4} bytes of data',
+          name,
+          String(shape),
+          elements,
+          DTYPE_BYTES[dtype as string],
+          end - begin,
+        ),
       );
     }
     list.push({ name, dtype: dtype as string, shape: shape as number[], begin, end });
@@ -193,10 +210,10 @@ function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: string) => ne
   const ordered = [...list].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let at = 0;
   for (const e of ordered) {
-    if (e.begin < at) fail(`tensor "${e.name}" overlaps another tensor's bytes`);
-    if (e.begin > at) fail(`bytes ${at}–${e.begin} of the data buffer belong to no tensor`);
+    if (e.begin < at) fail(message('tensor "{0}" overlaps another tensor\'s bytes', e.name));
+    if (e.begin > at) fail(message('bytes {0}–{1} of the data buffer belong to no tensor', at, e.begin));
     at = e.end;
   }
-  if (at !== dataBytes) fail(`the data buffer has ${dataBytes} bytes but the tensors cover ${at}`);
+  if (at !== dataBytes) fail(message('the data buffer has {0} bytes but the tensors cover {1}', dataBytes, at));
   return { list, metadata };
 }

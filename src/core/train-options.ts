@@ -1,4 +1,4 @@
-import { UserError } from './errors';
+import { Message, UserError, message } from './errors';
 import { ModelConfig } from './model-config';
 
 /** How to train: everything but the network's shape (model-config.ts) and the corpus. */
@@ -57,34 +57,36 @@ export type TrainOptionKey = (typeof TRAIN_OPTION_KEYS)[number];
 export const DEFAULT_MIN_STEPS = 600;
 
 export function validateTrainOptions(o: TrainOptions): TrainOptions {
-  const int = (name: string, v: number | undefined, min: number, max: number) => {
+  const int = (name: Message, v: number | undefined, min: number, max: number) => {
     if (v === undefined) return;
     if (!Number.isInteger(v) || v < min || v > max) {
-      throw new UserError(`${name} must be a whole number from ${min} to ${max} (got ${v})`);
+      throw new UserError('{0} must be a whole number from {1} to {2} (got {3})', name, min, max, v);
     }
   };
-  const real = (name: string, v: number, min: number, max: number, exclusiveMin = false) => {
+  const real = (name: Message, v: number, min: number, max: number, exclusiveMin = false) => {
     if (!Number.isFinite(v) || v > max || (exclusiveMin ? v <= min : v < min)) {
-      throw new UserError(
-        `${name} must be a number ${exclusiveMin ? 'above' : 'from'} ${min}${max < Infinity ? ` up to ${max}` : ''} (got ${v})`,
-      );
+      const bounded = max < Infinity;
+      if (exclusiveMin && bounded) throw new UserError('{0} must be a number above {1} up to {2} (got {3})', name, min, max, v);
+      if (exclusiveMin) throw new UserError('{0} must be a number above {1} (got {2})', name, min, v);
+      if (bounded) throw new UserError('{0} must be a number from {1} up to {2} (got {3})', name, min, max, v);
+      throw new UserError('{0} must be a number from {1} (got {2})', name, min, v);
     }
   };
-  int('batch', o.batch, 1, 4096);
-  int('epochs', o.epochs, 1, 1_000_000);
-  int('max steps', o.maxSteps, 1, 100_000_000);
-  int('warmup steps', o.warmupSteps, 0, 100_000_000);
-  int('eval every', o.evalEvery, 1, 100_000_000);
-  int('eval batches', o.evalBatches, 1, 100_000);
-  int('seed', o.seed, 0, 2 ** 32 - 1);
-  int('keep checkpoints', o.keepCheckpoints, 1, 1000);
-  real('learning rate', o.lr, 0, 10_000, true);
-  real('minimum learning rate', o.minLr, 0, o.lr);
-  real('weight decay', o.weightDecay, 0, 10);
-  real('beta1', o.beta1, 0, 0.999999);
-  real('beta2', o.beta2, 0, 0.999999);
-  real('gradient clip', o.gradClip, 0, Infinity, true);
-  real('validation fraction', o.valFraction, 0, 0.5, true);
+  int(message('batch'), o.batch, 1, 4096);
+  int(message('epochs'), o.epochs, 1, 1_000_000);
+  int(message('max steps'), o.maxSteps, 1, 100_000_000);
+  int(message('warmup steps'), o.warmupSteps, 0, 100_000_000);
+  int(message('eval every'), o.evalEvery, 1, 100_000_000);
+  int(message('eval batches'), o.evalBatches, 1, 100_000);
+  int(message('seed'), o.seed, 0, 2 ** 32 - 1);
+  int(message('keep checkpoints'), o.keepCheckpoints, 1, 1000);
+  real(message('learning rate'), o.lr, 0, 10_000, true);
+  real(message('minimum learning rate'), o.minLr, 0, o.lr);
+  real(message('weight decay'), o.weightDecay, 0, 10);
+  real(message('beta1'), o.beta1, 0, 0.999999);
+  real(message('beta2'), o.beta2, 0, 0.999999);
+  real(message('gradient clip'), o.gradClip, 0, Infinity, true);
+  real(message('validation fraction'), o.valFraction, 0, 0.5, true);
   return o;
 }
 

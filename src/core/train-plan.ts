@@ -11,11 +11,20 @@ export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: T
   const trainTokens = tokenCount - valTokens;
   if (trainTokens < need) {
     const fits = largestContextThatFits(tokenCount, options.valFraction);
-    throw new UserError(
-      `the corpus has ${tokenCount} tokens, too few for context ${window}: training and validation ` +
-        `each need at least ${need} tokens` +
-        (fits >= 2 ? `; use --context ${fits} or a longer text` : '; use a longer text'),
-    );
+    throw fits >= 2
+      ? new UserError(
+          'the corpus has {0} tokens, too few for context {1}: training and validation each need at least {2} tokens; use --context {3} or a longer text',
+          tokenCount,
+          window,
+          need,
+          fits,
+        )
+      : new UserError(
+          'the corpus has {0} tokens, too few for context {1}: training and validation each need at least {2} tokens; use a longer text',
+          tokenCount,
+          window,
+          need,
+        );
   }
   const perEpoch = stepsPerEpoch(trainTokens, window, options.batch);
   let totalSteps: number;
@@ -32,7 +41,7 @@ export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: T
 export function trainingWindow(model: ModelConfig, options: Pick<TrainOptions, 'context'>): number {
   const window = options.context ?? model.context;
   if (!Number.isInteger(window) || window < 1 || window > model.context) {
-    throw new UserError(`--context must be a whole number from 1 to the model's context, ${model.context} (got ${window})`);
+    throw new UserError("--context must be a whole number from 1 to the model's context, {0} (got {1})", model.context, window);
   }
   return window;
 }

@@ -1,3 +1,5 @@
+import type { Message } from '../core/errors';
+
 // Korean particles depend on the sound that ends the word before them: 을/를, 이/가, 은/는, 과/와,
 // 으로/로. A translation writes both forms ("{0}을(를)"); once the word is in, one is chosen.
 const PAIRS: Record<string, [withFinal: string, withoutFinal: string]> = {
@@ -34,4 +36,17 @@ export function withParticles(text: string): string {
     const useFinal = pair === '(으)로' ? sound === 'other' : sound !== 'none';
     return before + (useFinal ? withFinal : withoutFinal);
   });
+}
+
+/**
+ * A core message (a UserError's parts) in the UI language: `translate` fills a template's translation
+ * with its arguments (vscode.l10n.t in the extension); parts that are messages are translated first.
+ */
+export function renderMessage(m: Message, translate: (template: string, args: string[]) => string): string {
+  const text = (x: Message): string =>
+    translate(
+      x.template,
+      x.args.map((a) => (typeof a === 'object' ? text(a) : String(a))),
+    );
+  return withParticles(text(m));
 }

@@ -26,7 +26,7 @@ export class TokenizerCache {
       return this.load(own);
     // An adapter without its own copy uses its base's (the base is checked when the model loads).
     const base = parseJsonObject(await readRegularFileAsync(join(dir, ADAPTER_BASE_FILE)), join(dir, ADAPTER_BASE_FILE)).path;
-    if (typeof base !== 'string') throw new UserError(`${dir}: ${ADAPTER_BASE_FILE} names no base folder`);
+    if (typeof base !== 'string') throw new UserError('{0}: {1} names no base folder', dir, ADAPTER_BASE_FILE);
     return this.load(join(base, 'tokenizer.json'));
   }
 

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Message } from '../core/errors';
 import { JobResults, WorkerRequest, WorkerResponse, parseWorkerResponse } from '../worker/protocol';
 
 type Job = {
@@ -7,14 +8,18 @@ type Job = {
   onMessage?: (m: WorkerResponse) => void;
 };
 
-/** An error from the worker: `userError` when it is about the user's input (show it as is). */
+/** An error from the worker; `parts` when it is about the user's input (show it translated, see errorText). */
 export class WorkerError extends Error {
   constructor(
     message: string,
-    readonly userError: boolean,
+    readonly parts: Message | undefined,
     readonly crashed = false,
   ) {
     super(message);
+  }
+
+  get userError(): boolean {
+    return this.parts !== undefined;
   }
 }
 
@@ -62,7 +67,7 @@ export class WorkerClient {
   async terminate(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
-    this.failAll(new WorkerError(`${this.name} worker was stopped`, false, true));
+    this.failAll(new WorkerError(`${this.name} worker was stopped`, undefined, true));
     await w?.terminate();
   }
 
@@ -73,14 +78,14 @@ export class WorkerClient {
     worker.on('error', (e) => {
       this.log(`[${this.name} worker] crashed: ${e.stack ?? e.message}`);
       if (this.worker === worker) this.worker = undefined;
-      this.failAll(new WorkerError(`the ${this.name} worker crashed: ${e.message}`, false, true));
+      this.failAll(new WorkerError(`the ${this.name} worker crashed: ${e.message}`, undefined, true));
     });
     worker.on('exit', (code) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
       if (this.jobs.size > 0) {
         this.log(`[${this.name} worker] exited with code ${code}`);
-        this.failAll(new WorkerError(`the ${this.name} worker stopped unexpectedly (exit code ${code})`, false, true));
+        this.failAll(new WorkerError(`the ${this.name} worker stopped unexpectedly (exit code ${code})`, undefined, true));
       }
     });
     this.worker = worker;
@@ -104,7 +109,7 @@ export class WorkerClient {
       job.resolve(m.value);
     } else if (m.kind === 'error') {
       this.jobs.delete(m.id);
-      job.reject(new WorkerError(m.message, m.userError));
+      job.reject(new WorkerError(m.message, m.parts));
     } else job.onMessage?.(m);
   }
 

@@ -40,7 +40,13 @@ port.on('message', (raw: unknown) => {
   run(msg)
     .then(
       (value) => send({ kind: 'result', id: msg.id, value }),
-      (e: unknown) => send({ kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e), userError: isUserError(e) }),
+      (e: unknown) =>
+        send({
+          kind: 'error',
+          id: msg.id,
+          message: e instanceof Error ? e.message : String(e),
+          parts: isUserError(e) ? e.parts : undefined,
+        }),
     )
     .finally(() => cancelled.delete(msg.id));
 });

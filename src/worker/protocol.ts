@@ -1,3 +1,4 @@
+import { Message, isMessage } from '../core/errors';
 import { isObject } from '../core/json';
 import { TrainEvent } from '../core/train-events';
 import { GenerateOptions } from '../core/generate-options';
@@ -57,7 +58,8 @@ export type WorkerResponse =
   | { kind: 'event'; id: number; event: TrainEvent }
   | { kind: 'text'; id: number; text: string }
   | { kind: 'result'; id: number; value: JobResults[keyof JobResults] }
-  | { kind: 'error'; id: number; message: string; userError: boolean }
+  /** `message` is English (for logs); `parts`, only on a UserError, is what the extension translates. */
+  | { kind: 'error'; id: number; message: string; parts?: Message }
   | { kind: 'log'; message: string };
 
 const isId = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
@@ -129,7 +131,8 @@ export function parseWorkerResponse(msg: unknown): WorkerResponse | string {
     case 'result':
       return msg as WorkerResponse;
     case 'error':
-      return typeof msg.message === 'string' ? (msg as WorkerResponse) : 'error needs message';
+      if (typeof msg.message !== 'string') return 'error needs message';
+      return msg.parts === undefined || isMessage(msg.parts) ? (msg as WorkerResponse) : 'error parts is not a message';
     default:
       return `unknown message kind ${JSON.stringify(msg.kind)}`;
   }

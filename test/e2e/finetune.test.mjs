@@ -1,106 +1,71 @@
 // End to end, as a user: a base run is made active in the Runs view → right-click a file →
 // Fine-tune Active Model on This File… (the measured pick) → LoRA → progress, loss chart → the
 // LoRA run under its base in the Runs view → Compare Samples (two columns) → Merge → Open Hugging
-// Face Model Folder… (a bad folder, then a good one). Screenshots go to test-artifacts/e2e-finetune/.
+// Face Model Folder… (a bad folder, then a good one). Screenshots go to test-artifacts/e2e/finetune/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { codeServerHome, installExtension, launchChromium, startCodeServer } from '../../scripts/vscode-test/code-server.mjs';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = join(repo, 'test-artifacts', 'e2e-finetune');
+import { join } from 'node:path';
+import { repo, withSession } from './session.mjs';
 
 test(
   'set a base → right-click → fine-tune (measured pick) → LoRA run under its base → compare samples → merge → open a Hugging Face folder',
   { timeout: 420_000 },
   async () => {
-    const vsix = join(repo, 'corpus-lab.vsix');
-    assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
-    rmSync(shots, { recursive: true, force: true });
-    mkdirSync(shots, { recursive: true });
-    const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-ft-'));
-    cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
-    writeFileSync(join(folder, 'shakespeare.txt'), readFileSync(join(repo, 'media/samples/shakespeare.txt'), 'utf8').slice(0, 12_000));
-    // The base: a small char model trained on the English speech (the CLI, so the test waits less).
-    const run = join(folder, '.corpus-lab', 'runs', '20260101-000000-speech-en');
-    execFileSync(
-      process.execPath,
-      [
-        join(repo, 'dist/cli.js'),
-        'train',
-        join(folder, 'speech-en.txt'),
-        '-o',
-        run,
-        '--layers',
-        '2',
-        '--heads',
-        '2',
-        '--width',
-        '64',
-        '--context',
-        '64',
-        '--max-steps',
-        '120',
-        '--json',
-      ],
-      { stdio: 'ignore' },
-    );
-    // A Hugging Face-layout folder (a checkpoint's model, config and tokenizer, no training state) and a folder that is not one.
-    const ckpt = join(run, 'checkpoints', readdirSync(join(run, 'checkpoints')).sort().at(-1));
-    const hf = join(folder, 'models', 'gpt2-style');
-    mkdirSync(hf, { recursive: true });
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) cpSync(join(ckpt, f), join(hf, f));
-    mkdirSync(join(folder, 'models', 'pickled'), { recursive: true });
-    for (const f of ['config.json', 'tokenizer.json']) cpSync(join(ckpt, f), join(folder, 'models', 'pickled', f));
-    writeFileSync(join(folder, 'models', 'pickled', 'pytorch_model.bin'), 'not read');
-
-    const home = codeServerHome();
-    writeFileSync(
-      join(home.userDataDir, 'User', 'settings.json'),
-      JSON.stringify({
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'corpusLab.training.maxSteps': 40,
-        'security.workspace.trust.enabled': false,
-        'files.simpleDialog.enable': true,
-      }),
-    );
-    installExtension(repo, home, vsix);
-    const server = await startCodeServer(repo, home, folder);
-    const browser = await launchChromium();
-    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-    const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
-    const command = async (title) => {
-      await page.keyboard.press('F1');
-      await page.keyboard.type(title, { delay: 10 });
-      await page
-        .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^Corpus Lab: /, '') })
-        .first()
-        .waitFor({ state: 'visible', timeout: 20_000 });
-      await page.keyboard.press('Enter');
+    const prepare = (folder) => {
+      writeFileSync(join(folder, 'shakespeare.txt'), readFileSync(join(repo, 'media/samples/shakespeare.txt'), 'utf8').slice(0, 12_000));
+      // The base: a small char model trained on the English speech (the CLI, so the test waits less).
+      const run = join(folder, '.corpus-lab', 'runs', '20260101-000000-speech-en');
+      execFileSync(
+        process.execPath,
+        [
+          join(repo, 'dist/cli.js'),
+          'train',
+          join(folder, 'speech-en.txt'),
+          '-o',
+          run,
+          '--layers',
+          '2',
+          '--heads',
+          '2',
+          '--width',
+          '64',
+          '--context',
+          '64',
+          '--max-steps',
+          '120',
+          '--json',
+        ],
+        { stdio: 'ignore' },
+      );
+      // A Hugging Face-layout folder (a checkpoint's model, config and tokenizer, no training state) and a folder that is not one.
+      const ckpt = join(run, 'checkpoints', readdirSync(join(run, 'checkpoints')).sort().at(-1));
+      const hf = join(folder, 'models', 'gpt2-style');
+      mkdirSync(hf, { recursive: true });
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) cpSync(join(ckpt, f), join(hf, f));
+      mkdirSync(join(folder, 'models', 'pickled'), { recursive: true });
+      for (const f of ['config.json', 'tokenizer.json']) cpSync(join(ckpt, f), join(folder, 'models', 'pickled', f));
+      writeFileSync(join(folder, 'models', 'pickled', 'pytorch_model.bin'), 'not read');
     };
-    const runsRow = (text) =>
-      page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) }).locator('.monaco-list-row', { hasText: text });
-    const contextEntry = (text) => page.locator('.context-view .action-label', { hasText: text });
-    /** Right-click a row, then choose a menu entry once the menu has settled (an early click only hovers). */
-    const chooseFromMenu = async (row, text) => {
-      await row.click({ button: 'right' });
-      const e = contextEntry(text);
-      await e.waitFor({ state: 'visible', timeout: 20_000 });
-      await page.waitForTimeout(400);
-      await e.click();
-    };
-    try {
-      await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
-      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const settings = { 'corpusLab.training.maxSteps': 40, 'files.simpleDialog.enable': true };
+    await withSession('finetune', { prepare, settings }, async (session) => {
+      const { page, shot, folder, runCommand } = session;
+      const runsRow = (text) =>
+        page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) }).locator('.monaco-list-row', { hasText: text });
+      const contextEntry = (text) => page.locator('.context-view .action-label', { hasText: text });
+      /** Right-click a row, then choose a menu entry once the menu has settled (an early click only hovers). */
+      const chooseFromMenu = async (row, text) => {
+        await row.click({ button: 'right' });
+        const e = contextEntry(text);
+        await e.waitFor({ state: 'visible', timeout: 20_000 });
+        await page.waitForTimeout(400);
+        await e.click();
+      };
       await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
 
       // 1. The base run becomes the active model.
-      await command('Corpus Lab: Set Active Model');
+      await runCommand('Corpus Lab: Set Active Model');
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'speech-en' }).first().click();
       await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'detached', timeout: 20_000 });
 
@@ -165,7 +130,7 @@ test(
 
       // 7. Open Hugging Face Model Folder…: a folder with only a pickle is refused; a good one becomes active.
       const openFolder = async (path) => {
-        await command('Corpus Lab: Open Hugging Face Model Folder');
+        await runCommand('Corpus Lab: Open Hugging Face Model Folder…');
         const input = page.locator('.quick-input-widget input');
         await input.waitFor({ state: 'visible', timeout: 20_000 });
         // The simple dialog fills in its starting folder a moment after it opens: replace it once it has.
@@ -186,19 +151,12 @@ test(
       await openFolder(join(folder, 'models', 'pickled'));
       await page.locator('.notification-toast', { hasText: 'has only pytorch_model.bin' }).waitFor({ state: 'visible', timeout: 30_000 });
       await shot('09-bad-folder');
-      await openFolder(hf);
+      await openFolder(join(folder, 'models', 'gpt2-style'));
       await page
         .locator('.notification-toast', { hasText: 'gpt2-style is now the active model' })
         .waitFor({ state: 'visible', timeout: 60_000 });
       await runsRow('gpt2-style').waitFor({ state: 'visible', timeout: 20_000 });
       await shot('10-hf-folder-active');
-    } catch (e) {
-      await shot('99-failure').catch(() => {});
-      throw e;
-    } finally {
-      await browser.close();
-      server.stop();
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   },
 );

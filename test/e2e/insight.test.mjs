@@ -1,106 +1,58 @@
 // End to end, looking inside a model trained on Korean text: the Next Token view at the cursor
 // (sliders, click to insert), the Tokens view, and the Attention panel (grid, one head enlarged).
-// Screenshots go to test-artifacts/e2e-insight/.
+// Screenshots go to test-artifacts/e2e/insight/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { codeServerHome, installExtension, launchChromium, startCodeServer } from '../../scripts/vscode-test/code-server.mjs';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = join(repo, 'test-artifacts', 'e2e-insight');
+import { join } from 'node:path';
+import { repo, withSession } from './session.mjs';
 
 test(
   'Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged → surprisal → loss chart in bits per character',
   { timeout: 300_000 },
   async () => {
-    const vsix = join(repo, 'corpus-lab.vsix');
-    assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
-    rmSync(shots, { recursive: true, force: true });
-    mkdirSync(shots, { recursive: true });
-    const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-insight-'));
-    cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
-    // A small BPE model, so Korean syllables are partly byte pieces (grouped back into syllables by the views).
-    const run = join(folder, '.corpus-lab', 'runs', 'ko-bpe');
-    execFileSync(
-      process.execPath,
-      [
-        join(repo, 'dist/cli.js'),
-        'train',
-        join(folder, 'speech-ko.txt'),
-        '-o',
-        run,
-        '--layers',
-        '2',
-        '--heads',
-        '2',
-        '--width',
-        '32',
-        '--context',
-        '32',
-        '--batch',
-        '8',
-        '--tokenizer',
-        'bpe',
-        '--vocab-size',
-        '320',
-        '--max-steps',
-        '150',
-        '--seed',
-        '1',
-        '--json',
-      ],
-      { stdio: 'ignore' },
-    );
-    const home = codeServerHome();
-    writeFileSync(
-      join(home.userDataDir, 'User', 'settings.json'),
-      JSON.stringify({
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'corpusLab.completion.enabled': false,
-        'security.workspace.trust.enabled': false,
-      }),
-    );
-    installExtension(repo, home, vsix);
-    const server = await startCodeServer(repo, home, folder);
-    const browser = await launchChromium();
-    const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-    const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
-    const command = async (title) => {
-      await page.keyboard.press('F1');
-      await page.keyboard.type(title, { delay: 10 });
-      await page
-        .locator('.quick-input-list .monaco-list-row', { hasText: title.replace(/^Corpus Lab: /, '') })
-        .first()
-        .waitFor({ state: 'visible', timeout: 20_000 });
-      await page.keyboard.press('Enter');
+    const prepare = (folder) => {
+      // A small BPE model, so Korean syllables are partly byte pieces (grouped back into syllables by the views).
+      const run = join(folder, '.corpus-lab', 'runs', 'ko-bpe');
+      execFileSync(
+        process.execPath,
+        [
+          join(repo, 'dist/cli.js'),
+          'train',
+          join(folder, 'speech-ko.txt'),
+          '-o',
+          run,
+          '--layers',
+          '2',
+          '--heads',
+          '2',
+          '--width',
+          '32',
+          '--context',
+          '32',
+          '--batch',
+          '8',
+          '--tokenizer',
+          'bpe',
+          '--vocab-size',
+          '320',
+          '--max-steps',
+          '150',
+          '--seed',
+          '1',
+          '--json',
+        ],
+        { stdio: 'ignore' },
+      );
     };
-    /** The webview frame whose document has `selector` (webviews nest: iframe.webview → #active-frame). */
-    const webview = async (selector, timeout = 60_000) => {
-      const until = Date.now() + timeout;
-      while (Date.now() < until) {
-        for (const f of page.frames())
-          if (
-            await f
-              .locator(selector)
-              .count()
-              .catch(() => 0)
-          )
-            return f;
-        await page.waitForTimeout(250);
-      }
-      throw new Error(`no webview shows ${selector}`);
-    };
-    try {
-      await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
-      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    const settings = { 'corpusLab.completion.enabled': false };
+    await withSession('insight', { prepare, settings }, async (session) => {
+      const { page, shot, runCommand } = session;
+      // Inference under a busy CPU can take a while: a minute for a view to show its result.
+      const webview = (selector) => session.webviewWith(selector, 60_000);
       await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
 
-      await command('Corpus Lab: Set Active Model');
+      await runCommand('Corpus Lab: Set Active Model');
       await page.locator('.quick-input-list .monaco-list-row', { hasText: 'ko-bpe' }).first().click();
       await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'detached', timeout: 20_000 });
 
@@ -114,7 +66,7 @@ test(
       for (let i = 0; i < 12; i++) await page.keyboard.press('ArrowRight');
 
       // 1. Next Token: candidates with probability, logit, rank; the following token's rank; Korean context grouped into syllables.
-      await command('Corpus Lab: Show Next Token Candidates');
+      await runCommand('Corpus Lab: Show Next Token Candidates');
       const next = await webview('#candidates tr.kept');
       // Room for the Next Token view: collapse the views above it.
       for (const title of ['Runs', 'Tokens']) await page.locator('.pane-header', { hasText: title }).first().click();
@@ -153,7 +105,7 @@ test(
       await shot('04-inserted');
 
       // 2. The Tokens view of the Korean file.
-      await command('Corpus Lab: Show Tokens');
+      await runCommand('Corpus Lab: Show Tokens');
       const tokens = await webview('#tokens .tok');
       assert.match(await tokens.locator('#tokens').innerText(), /[가-힣]/);
       await shot('05-tokens');
@@ -161,7 +113,7 @@ test(
       // 3. Attention of the current line: a layer × head grid, one head enlarged, values on hover.
       await editor.click();
       await page.keyboard.press('Control+Home');
-      await command('Corpus Lab: Show Attention of the Line or Selection');
+      await runCommand('Corpus Lab: Show Attention of the Line or Selection');
       const att = await webview('#grid canvas');
       assert.equal(await att.locator('#grid canvas').count(), 4);
       await page.waitForTimeout(500);
@@ -178,7 +130,7 @@ test(
 
       // 4. Surprisal of the Korean document: GLTR rank colours in the editor, the legend-histogram, bits per character, copying.
       await editor.click();
-      await command('Corpus Lab: Colour Document by Surprisal');
+      await runCommand('Corpus Lab: Colour Document by Surprisal');
       const sur = await webview('#histogram');
       assert.equal(await sur.locator('#histogram tr').count(), 4);
       assert.match(
@@ -205,7 +157,7 @@ test(
       await shot('09-surprisal-bits');
 
       // 5. The loss chart in bits per character, with the baselines to beat.
-      await command('Corpus Lab: Open Loss Chart');
+      await runCommand('Corpus Lab: Open Loss Chart');
       const chart = await webview('#loss-unit');
       await chart.locator('#loss-unit').selectOption('bpc');
       await chart.locator('#baselines li').first().waitFor({ state: 'visible', timeout: 10_000 });
@@ -214,13 +166,6 @@ test(
       assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /gzip -9/);
       await page.waitForTimeout(500);
       await shot('10-loss-chart-bits-per-char');
-    } catch (e) {
-      await shot('99-failure').catch(() => {});
-      throw e;
-    } finally {
-      await browser.close();
-      server.stop();
-      rmSync(folder, { recursive: true, force: true });
-    }
+    });
   },
 );

@@ -6,13 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSession } from './session.mjs';
+import { withSession } from './session.mjs';
 
 test('Korean UI: empty file refused, preset pick, training, loss chart and table, Runs view', { timeout: 420_000 }, async () => {
-  const session = await openSession('ko', { locale: 'ko', settings: { 'corpusLab.training.maxSteps': 40 } });
-  const { page, shot, folder, explorerRow } = session;
-  const rows = page.locator('.quick-input-list .monaco-list-row');
-  try {
+  await withSession('ko', { locale: 'ko', settings: { 'corpusLab.training.maxSteps': 40 } }, async (session) => {
+    const { page, shot, folder, explorerRow } = session;
+    const rows = page.locator('.quick-input-list .monaco-list-row');
     writeFileSync(join(folder, 'empty.txt'), '');
     await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
     await explorerRow('speech-ko.txt').waitFor({ state: 'visible', timeout: 60_000 });
@@ -75,10 +74,5 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     await page.locator('.activitybar .action-item a[aria-label*="Corpus Lab"]').click();
     await page.locator('.pane-body .monaco-list-row', { hasText: /speech-ko.*검증 \d/ }).waitFor({ state: 'visible', timeout: 20_000 });
     await shot('09-runs-view');
-  } catch (e) {
-    await shot('99-failure').catch(() => {});
-    throw e;
-  } finally {
-    await session.close();
-  }
+  });
 });

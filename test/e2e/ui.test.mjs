@@ -6,11 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openSession, repo } from './session.mjs';
+import { withSession, repo } from './session.mjs';
 import { outputChannelText } from '../../scripts/vscode-test/code-server.mjs';
 
 test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
-  const session = await openSession('en', {
+  const options = {
     vsix: join(repo, 'corpus-lab-linux-x64.vsix'),
     settings: {
       'corpusLab.training.maxSteps': 80,
@@ -18,9 +18,9 @@ test('right-click → train → progress → loss chart → reload keeps the cha
       'corpusLab.completion.temperature': 0,
       'editor.inlineSuggest.enabled': true,
     },
-  });
-  const { page, shot, folder, home } = session;
-  try {
+  };
+  await withSession('en', options, async (session) => {
+    const { page, shot, folder, home } = session;
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
     await row.waitFor({ state: 'visible', timeout: 60_000 });
     // The extension's status bar item shows once it is active; a right-click before the extension
@@ -137,23 +137,11 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await shot('08-accepted');
 
     // 5. The Tokens view shows the editor's tokens.
-    await page.keyboard.press('F1');
-    await page.keyboard.type('Corpus Lab: Show Tokens', { delay: 10 });
-    // Enter only once the palette has filtered to the command (an early Enter runs another one).
-    await page
-      .locator('.quick-input-list .monaco-list-row', { hasText: 'Show Tokens' })
-      .first()
-      .waitFor({ state: 'visible', timeout: 20_000 });
-    await page.keyboard.press('Enter');
+    await session.runCommand('Corpus Lab: Show Tokens');
     const tokensView = await session.webviewWith('#tokens .tok');
     await tokensView.locator('#tokens .tok').first().waitFor({ state: 'visible', timeout: 30_000 });
     const count = await tokensView.locator('#tokens .tok').count();
     assert.ok(count > 100, `${count} tokens shown`);
     await shot('09-tokens');
-  } catch (e) {
-    await shot('99-failure').catch(() => {});
-    throw e;
-  } finally {
-    await session.close();
-  }
+  });
 });

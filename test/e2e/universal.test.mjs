@@ -1,23 +1,13 @@
 // End to end, the universal .vsix (no native addon inside): installed in code-server, it trains on
 // the wasm engine, says so in the preset pick, and the log says why the native engine was not used.
-// Screenshots go to test-artifacts/e2e-universal/.
+// Screenshots go to test-artifacts/e2e/universal/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  codeServerHome,
-  installExtension,
-  launchChromium,
-  outputChannelText,
-  startCodeServer,
-} from '../../scripts/vscode-test/code-server.mjs';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const shots = join(repo, 'test-artifacts', 'e2e-universal');
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { outputChannelText } from '../../scripts/vscode-test/code-server.mjs';
+import { repo, withSession } from './session.mjs';
 
 test('universal .vsix: no .node inside, trains on wasm with the reason in the log', { timeout: 300_000 }, async () => {
   const vsix = join(repo, 'corpus-lab.vsix');
@@ -30,28 +20,7 @@ test('universal .vsix: no .node inside, trains on wasm with the reason in the lo
     'no native addon in the universal .vsix',
   );
 
-  rmSync(shots, { recursive: true, force: true });
-  mkdirSync(shots, { recursive: true });
-  const folder = mkdtempSync(join(tmpdir(), 'corpus-lab-e2e-universal-'));
-  cpSync(join(repo, 'test/fixtures'), folder, { recursive: true });
-  const home = codeServerHome();
-  writeFileSync(
-    join(home.userDataDir, 'User', 'settings.json'),
-    JSON.stringify({
-      'workbench.startupEditor': 'none',
-      'workbench.tips.enabled': false,
-      'corpusLab.training.maxSteps': 10,
-      'security.workspace.trust.enabled': false,
-    }),
-  );
-  installExtension(repo, home, vsix);
-  const server = await startCodeServer(repo, home, folder);
-  const browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1500, height: 950 } });
-  const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`) });
-  try {
-    await page.goto(`http://127.0.0.1:${server.port}/?folder=${encodeURIComponent(folder)}`);
-    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+  await withSession('universal', { vsix, settings: { 'corpusLab.training.maxSteps': 10 } }, async ({ page, shot, folder, home }) => {
     const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
     await row.waitFor({ state: 'visible', timeout: 60_000 });
     await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
@@ -86,12 +55,5 @@ test('universal .vsix: no .node inside, trains on wasm with the reason in the lo
       log,
       /notice step 0: native engine not used: the native addon is not built \(\S+corpus_lab_native\.node missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native\)/,
     );
-  } catch (e) {
-    await shot('99-failure').catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-    server.stop();
-    rmSync(folder, { recursive: true, force: true });
-  }
+  });
 });

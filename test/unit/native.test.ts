@@ -309,7 +309,7 @@ test('bad kernel arguments throw instead of touching memory outside the heap', {
 
 // ---- falling back ----
 
-test('fallback reasons: addon missing, failing to load, built for another architecture', () => {
+test('fallback reasons: addon missing, failing to load, built for another architecture, older than this version', () => {
   const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-native-'));
   const gone = loadAddon(join(dir, 'nothing.node'));
   assert.ok('why' in gone && /not built/.test(gone.why) && /npm run build:native/.test(gone.why), JSON.stringify(gone));
@@ -329,6 +329,17 @@ test('fallback reasons: addon missing, failing to load, built for another archit
   assert.ok(
     'why' in other && new RegExp(`built for ${process.arch === 'x64' ? 'arm64' : 'x64'}, this machine is ${process.arch}`).test(other.why),
     JSON.stringify(other),
+  );
+  // A build from an older checkout: loads, but lacks a kernel this version calls.
+  const old = join(dir, 'old-addon.js');
+  writeFileSync(
+    old,
+    `const f = () => undefined;\nmodule.exports = { ${['gemm', 'info', 'embeddingForward', 'embeddingBackward'].map((n) => `${n}: f`).join(', ')} };\n`,
+  );
+  const stale = loadAddon(old);
+  assert.ok(
+    'why' in stale && /older than this Corpus Lab/.test(stale.why) && /embeddingBackwardAdd/.test(stale.why),
+    JSON.stringify(stale),
   );
 });
 

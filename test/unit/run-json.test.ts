@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
 import { TrainEvent } from '../../src/core/train-events';
-import { readRunJson, updateRunJson } from '../../src/core/run-json';
+import { effectiveStatus, newRunJson, parseRunJson, readRunJson, updateRunJson } from '../../src/core/run-json';
+import type { TrainPlan } from '../../src/core/train-options';
+import type { FinetuneRecord } from '../../src/core/finetune';
 import { listRuns } from '../../src/core/runs';
 import { KOREAN, TINY_MODEL, tempDir, userError } from './helpers';
 
@@ -65,4 +67,33 @@ test('a run left "training" by a process that is gone reads as interrupted, and 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('newRunJson: the run.json a train or fine-tune run starts with', () => {
+  const plan = { trainTokens: 90, valTokens: 10 } as unknown as TrainPlan;
+  const common = {
+    corpusPath: 'texts/헌법.txt',
+    corpus: { sha256: 'ab'.repeat(32), bytes: 300 },
+    tokens: 100,
+    tokenizer: { kind: 'char' as const, vocabSize: 40, sha256: 'cd'.repeat(32) },
+    engine: { backend: 'native', threads: 2, blas: 'OpenBLAS' },
+    trainingThreads: 3,
+    plan,
+    now: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
+  };
+  const run = newRunJson(common);
+  assert.deepEqual(run, {
+    format_version: 1,
+    created: '2026-01-02T03:04:05.000Z',
+    corpus: { path: resolve('texts/헌법.txt'), sha256: 'ab'.repeat(32), bytes: 300, tokens: 100 },
+    tokenizer: { kind: 'char', vocabSize: 40, sha256: 'cd'.repeat(32) },
+    backend: { name: 'native', threads: 6, blas: 'OpenBLAS' },
+    plan,
+    status: 'training',
+    trainer: { pid: process.pid, host: hostname() },
+  });
+  assert.deepEqual(parseRunJson(JSON.stringify(run), 'run.json'), run);
+  assert.equal(effectiveStatus(run), 'training');
+  const finetune: FinetuneRecord = { base: '/models/gpt2', replay: 0.1, unseen: 'unk' };
+  assert.deepEqual(newRunJson({ ...common, finetune }), { ...run, finetune });
 });

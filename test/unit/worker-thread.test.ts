@@ -82,8 +82,11 @@ test('worker thread: trains, streams events, cancels on request, generates text,
       options: { temperature: 1, topK: 0, topP: 1, maxTokens: 5, seed: 1, stop: [] },
     });
     const err = await until((m) => m.kind === 'error' && m.id === 4);
-    assert.ok((err as { userError: boolean }).userError);
     assert.match((err as { message: string }).message, /no such run or checkpoint folder/);
+    assert.deepEqual((err as { parts: unknown }).parts, {
+      template: '{0}: no such run or checkpoint folder',
+      args: [join(dir, 'nowhere')],
+    });
   } finally {
     await worker.terminate();
     rmSync(dir, { recursive: true, force: true });

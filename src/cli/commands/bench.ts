@@ -8,7 +8,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const { options } = parseCommand('bench', argv);
   const { json, ...request } = options as BenchRequest & { json?: boolean };
   const steps = request.steps ?? 30;
-  if (steps < 1 || steps > 100_000) throw new UserError(`--steps must be from 1 to 100000 (got ${steps})`);
+  if (steps < 1 || steps > 100_000) throw new UserError('--steps must be from 1 to 100000 (got {0})', steps);
   const r = await runBenchJob({ ...request, steps });
   if (json) printJson(r);
   else {

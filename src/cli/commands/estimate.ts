@@ -1,5 +1,6 @@
 import { parseCommand } from '../args';
-import { printJson, info, formatDuration } from '../output';
+import { printJson, info } from '../output';
+import { formatDuration } from '../../core/duration';
 import { EstimateRequest, runEstimateJob } from '../../worker/jobs/estimate-job';
 import { formatBytes } from '../../core/format-bytes';
 

@@ -88,7 +88,8 @@ export function parseCleanRules(list: string): CleanOptions {
     .map((s) => s.trim())
     .filter(Boolean)) {
     const name = raw === 'frontmatter' || raw === 'front_matter' ? 'front-matter' : raw;
-    if (!CLEAN_RULES.includes(name as CleanRule)) throw new UserError(`unknown clean rule "${raw}": choose from ${CLEAN_RULES.join(', ')}`);
+    if (!CLEAN_RULES.includes(name as CleanRule))
+      throw new UserError('unknown clean rule "{0}": choose from {1}', raw, CLEAN_RULES.join(', '));
     options[name as CleanRule] = true;
   }
   return options;

@@ -67,20 +67,24 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   const checkpointDir = resolveCheckpoint(source);
   const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
   const plan = ckpt.trainerState.plan;
-  if (!plan) throw new UserError(`${checkpointDir}: trainer_state.json has no training plan, so this checkpoint cannot be continued`);
+  if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
   const runDir = dirname(dirname(checkpointDir));
   const run = readRunJson(runDir);
   const corpus = readCorpus(run.corpus.path);
   if (corpus.sha256 !== run.corpus.sha256) {
     throw new UserError(
-      `${run.corpus.path} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus`,
+      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
+      run.corpus.path,
     );
   }
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
   const ids = tokenizer.encode(corpus.text);
   if (ids.length !== plan.trainTokens + plan.valTokens) {
     throw new UserError(
-      `${run.corpus.path} encodes to ${ids.length} tokens but the run's plan has ${plan.trainTokens + plan.valTokens}: it is not this run's corpus`,
+      "{0} encodes to {1} tokens but the run's plan has {2}: it is not this run's corpus",
+      run.corpus.path,
+      ids.length,
+      plan.trainTokens + plan.valTokens,
     );
   }
   const dtype: TokenDtype = tokenizer.vocabSize <= 65536 ? 'uint16' : 'uint32';
@@ -89,7 +93,7 @@ export function exportTorch(source: string, outDir: string): TorchExport {
 
   const dir = resolve(outDir);
   if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
-    throw new UserError(`${dir} is not empty: choose a new folder to export to`);
+    throw new UserError('{0} is not empty: choose a new folder to export to', dir);
   const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-export`);
   const name = basename(checkpointDir);
   const state = ckpt.trainerState;

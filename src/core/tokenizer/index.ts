@@ -23,11 +23,14 @@ export function trainTokenizer(text: string, opts: { kind: TokenizerKind; vocabS
     const chars = [...new Set(text)].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
     return Tokenizer.fromJSON(JSON.stringify(charTokenizerJson(chars)));
   }
-  if (opts.kind !== 'bpe') throw new UserError(`unknown tokenizer kind "${String(opts.kind)}": choose char or bpe`);
+  if (opts.kind !== 'bpe') throw new UserError('unknown tokenizer kind "{0}": choose char or bpe', String(opts.kind));
   const size = opts.vocabSize ?? defaultBpeVocabSize(Buffer.byteLength(text));
   if (!Number.isInteger(size) || size < MIN_BPE_VOCAB || size > MAX_BPE_VOCAB) {
     throw new UserError(
-      `vocab size must be a whole number from ${MIN_BPE_VOCAB} (256 bytes + <|endoftext|>) to ${MAX_BPE_VOCAB} (got ${size})`,
+      'vocab size must be a whole number from {0} (256 bytes + <|endoftext|>) to {1} (got {2})',
+      MIN_BPE_VOCAB,
+      MAX_BPE_VOCAB,
+      size,
     );
   }
   return Tokenizer.fromJSON(JSON.stringify(bpeTokenizerJson(trainByteLevelBpe(text, size - 1))));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { UserError } from '../errors';
+import { Message, UserError, message } from '../errors';
 import { isObject, parseJsonObject } from '../json';
 import { readRegularFile } from '../safe-fs';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
@@ -38,7 +38,7 @@ export class Tokenizer {
     try {
       this.hf = new HfTokenizer(JSON.parse(json), { clean_up_tokenization_spaces: false });
     } catch (e) {
-      throw new UserError(`${source} could not be loaded: ${(e as Error).message}`);
+      throw new UserError('{0} could not be loaded: {1}', source, (e as Error).message);
     }
     if (kind === 'imported') {
       // A configuration the library accepts but cannot run (a broken pre-tokenizer or decoder) is
@@ -48,7 +48,7 @@ export class Tokenizer {
         this.decode(ids);
         this.anchor = this.findAnchor();
       } catch (e) {
-        throw new UserError(`${source} loads but cannot encode and decode text: ${(e as Error).message}`);
+        throw new UserError('{0} loads but cannot encode and decode text: {1}', source, (e as Error).message);
       }
     }
   }
@@ -74,7 +74,9 @@ export class Tokenizer {
     for (const id of ids)
       if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize))
         throw new UserError(
-          `the tokenizer produced token id ${id}, outside its ${this.vocabSize}-token vocabulary: tokenizer.json is inconsistent`,
+          'the tokenizer produced token id {0}, outside its {1}-token vocabulary: tokenizer.json is inconsistent',
+          id,
+          this.vocabSize,
         );
     return ids;
   }
@@ -210,51 +212,51 @@ interface ParsedTokenizer {
 const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
 
 function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
-  const fail = (why: string): never => {
-    throw new UserError(`${source}: ${why}`);
+  const fail = (why: Message): never => {
+    throw new UserError('{0}: {1}', source, why);
   };
   const raw = parseJsonObject(json, source);
   const model = raw.model;
-  if (!isObject(model)) return fail('has no "model" object');
+  if (!isObject(model)) return fail(message('has no "model" object'));
   if (typeof model.type !== 'string' || !MODEL_TYPES.includes(model.type))
-    fail(`model type ${JSON.stringify(model.type)} is not supported (${MODEL_TYPES.join(', ')})`);
+    fail(message('model type {0} is not supported ({1})', JSON.stringify(model.type), MODEL_TYPES.join(', ')));
   const idToToken: string[] = [];
   if (model.type === 'Unigram') {
-    if (!Array.isArray(model.vocab)) return fail('model.vocab of a Unigram model is not a list');
+    if (!Array.isArray(model.vocab)) return fail(message('model.vocab of a Unigram model is not a list'));
     for (const entry of model.vocab as unknown[]) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number')
-        fail(`model.vocab has a malformed entry ${JSON.stringify(entry).slice(0, 60)}`);
+        fail(message('model.vocab has a malformed entry {0}', JSON.stringify(entry).slice(0, 60)));
       idToToken.push((entry as [string, number])[0]);
     }
   } else {
-    if (!isObject(model.vocab)) return fail('model.vocab is not an object');
+    if (!isObject(model.vocab)) return fail(message('model.vocab is not an object'));
     const entries = Object.entries(model.vocab);
     for (const [token, id] of entries) {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length)
-        fail(`model.vocab gives "${token}" the id ${JSON.stringify(id)}; ids must be 0…${entries.length - 1}`);
-      if (idToToken[id as number] !== undefined) fail(`model.vocab gives id ${id} to two tokens`);
+        fail(message('model.vocab gives "{0}" the id {1}; ids must be 0…{2}', token, JSON.stringify(id), entries.length - 1));
+      if (idToToken[id as number] !== undefined) fail(message('model.vocab gives id {0} to two tokens', String(id)));
       idToToken[id as number] = token;
     }
   }
-  if (idToToken.length === 0) fail('model.vocab is empty');
+  if (idToToken.length === 0) fail(message('model.vocab is empty'));
   if (model.type === 'BPE') {
-    if (!Array.isArray(model.merges)) fail('model.merges is not a list');
+    if (!Array.isArray(model.merges)) fail(message('model.merges is not a list'));
     for (const m of model.merges as unknown[]) {
       const ok =
         typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
-      if (!ok) fail(`model.merges has a malformed entry ${JSON.stringify(m).slice(0, 60)}`);
+      if (!ok) fail(message('model.merges has a malformed entry {0}', JSON.stringify(m).slice(0, 60)));
     }
   }
   const specialIds = new Set<number>();
   if (raw.added_tokens !== undefined) {
-    if (!Array.isArray(raw.added_tokens)) fail('added_tokens is not a list');
+    if (!Array.isArray(raw.added_tokens)) fail(message('added_tokens is not a list'));
     const modelSize = idToToken.length;
     for (const t of raw.added_tokens as unknown[]) {
-      if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail('added_tokens has a malformed entry');
+      if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail(message('added_tokens has a malformed entry'));
       const { id, content } = t as { id: number; content: string };
       // In the model's vocabulary with that id, or (downloaded tokenizers) appended right after it.
       if (id < modelSize ? idToToken[id] !== content : id !== idToToken.length)
-        fail(`added token "${content}" (id ${id}) is not in model.vocab with that id`);
+        fail(message('added token "{0}" (id {1}) is not in model.vocab with that id', content, id));
       if (id === idToToken.length) idToToken.push(content);
       specialIds.add(id);
     }
@@ -265,12 +267,13 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   if (model.type === 'BPE' && decoder === 'ByteLevel') {
     // Byte-level BPE (GPT-2's, ours, or with another pre-tokenizer): every piece is byte symbols.
     for (const [i, token] of idToToken.entries()) {
-      if (!specialIds.has(i) && [...token].some((c) => !CHAR_TO_BYTE.has(c))) fail(`token "${token}" is not made of byte-level symbols`);
+      if (!specialIds.has(i) && [...token].some((c) => !CHAR_TO_BYTE.has(c)))
+        fail(message('token "{0}" is not made of byte-level symbols', token));
     }
     return { kind: 'bpe', idToToken, specialIds, byteFallback };
   }
   if (model.type === 'BPE' && pre === 'Split' && decoder === 'Fuse' && (model.merges as unknown[]).length === 0) {
-    if (model.unk_token !== UNK || !idToToken.includes(UNK)) fail(`a character tokenizer needs unk_token "${UNK}" in its vocab`);
+    if (model.unk_token !== UNK || !idToToken.includes(UNK)) fail(message('a character tokenizer needs unk_token "{0}" in its vocab', UNK));
     return { kind: 'char', idToToken, specialIds, byteFallback };
   }
   return { kind: 'imported', idToToken, specialIds, byteFallback };

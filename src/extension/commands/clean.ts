@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { cleanText, CLEAN_RULES, CleanOptions, CleanReport } from '../../core/clean';
 import { resolveTarget, showError } from './util';
+import { errorText } from '../error-text';
 
 const SCHEME = 'corpus-lab-cleaned';
 
@@ -99,7 +100,7 @@ export function cleanCommand(ctx: Ctx, cleaned: CleanedDocuments) {
         });
       return report;
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return undefined;
     }
   };

@@ -4,6 +4,7 @@ import { Ctx } from '../ctx';
 import { RunsNode } from '../runs-tree';
 import { withParticles } from '../l10n';
 import { showError } from './util';
+import { errorText } from '../error-text';
 
 /** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues. */
 export function continueOnGpuCommand(ctx: Ctx) {
@@ -29,7 +30,7 @@ export function continueOnGpuCommand(ctx: Ctx) {
         () => ctx.trainer.request((id) => ({ kind: 'export-torch', id, source: node.path, outDir: target.fsPath })).result,
       );
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return;
     }
     const readme = vscode.l10n.t('Open README');

@@ -6,6 +6,7 @@ import { formatBytes } from '../../core/format-bytes';
 import { resolveTarget } from './util';
 import { withParticles } from '../l10n';
 import { formatSeconds, startTraining } from './train';
+import { errorText } from '../error-text';
 
 export type FinetuneMethod = 'lora' | 'full';
 
@@ -104,7 +105,7 @@ export async function estimateMethods(
       item.detail = describeFinetuneEstimate(item.estimate);
       item.description = `${item.description} · ${vscode.l10n.t('windows of {0} tokens × {1}', item.estimate.window, item.estimate.batch)}`;
     } catch (e) {
-      item.detail = `$(warning) ${(e as Error).message}`;
+      item.detail = `$(warning) ${errorText(e)}`;
     }
     onUpdate([...items]);
   }

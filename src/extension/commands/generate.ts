@@ -3,6 +3,7 @@ import { Ctx } from '../ctx';
 import { coreValidation, showError } from './util';
 import { modelName } from '../ctx';
 import { DEFAULT_GENERATE_OPTIONS, validateGenerateOptions } from '../../core/generate-options';
+import { errorText } from '../error-text';
 
 const SCHEME = 'corpus-lab-sample';
 
@@ -106,7 +107,7 @@ export function generateSampleCommand(ctx: Ctx, samples: SampleDocuments) {
       const result = await job.result;
       return { ...result, uri, promptLength: prompt.length };
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return undefined;
     }
   };

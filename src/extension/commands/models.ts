@@ -9,6 +9,7 @@ import { parseRunJson } from '../../core/run-json';
 import { formatBytes } from '../../core/format-bytes';
 import { withParticles } from '../l10n';
 import { showError } from './util';
+import { errorText } from '../error-text';
 
 const exists = (path: string) =>
   access(path).then(
@@ -69,7 +70,7 @@ export function openModelFolderCommand(ctx: Ctx) {
       );
       return summary;
     } catch (e) {
-      const message = withParticles(vscode.l10n.t('{0} cannot be used as a model: {1}', basename(dir), (e as Error).message));
+      const message = withParticles(vscode.l10n.t('{0} cannot be used as a model: {1}', basename(dir), errorText(e)));
       showError(ctx, message);
       return { error: message };
     }
@@ -129,7 +130,7 @@ export function mergeAdapterCommand(ctx: Ctx) {
         options?.activate,
       );
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return undefined;
     }
   };
@@ -169,7 +170,7 @@ export function quantizeCommand(ctx: Ctx) {
       );
       return await offerActive(ctx, r.out, message, options?.activate);
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return undefined;
     }
   };
@@ -243,7 +244,7 @@ export function compareSamplesCommand(ctx: Ctx) {
       await Promise.resolve(vscode.commands.executeCommand('markdown.showPreviewToSide', document.uri)).catch(() => undefined);
       return { base: b.text, tuned: t.text, document };
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return undefined;
     }
   };

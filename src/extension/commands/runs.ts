@@ -8,6 +8,7 @@ import { resolveCheckpointAsync } from '../../core/checkpoint';
 import { isInside } from '../../core/safe-fs';
 import { showError } from './util';
 import { withParticles } from '../l10n';
+import { errorText } from '../error-text';
 
 /** Set Active Model: from a Runs item, or a pick of every run and checkpoint. */
 export function setActiveModelCommand(ctx: Ctx) {
@@ -30,7 +31,7 @@ export function setActiveModelCommand(ctx: Ctx) {
     try {
       await resolveCheckpointAsync(path);
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return;
     }
     await ctx.setActiveModel(path);

@@ -7,6 +7,7 @@ import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize, train
 import { writeFileAtomic } from '../../core/atomic-write';
 import { safeName } from '../../core/run-dir';
 import { checkTextFile, resolveTarget, showError } from './util';
+import { errorText } from '../error-text';
 
 interface TokenizeOptions {
   kind: TokenizerKind;
@@ -56,7 +57,7 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
         });
       return { file, vocabSize: tokenizer.vocabSize, tokens: count };
     } catch (e) {
-      showError(ctx, (e as Error).message);
+      showError(ctx, errorText(e));
       return undefined;
     }
   };

@@ -23,6 +23,8 @@ type RunChoice = { preset: Preset } & Partial<
 >;
 import { describeEngine } from '../engine-label';
 import { FollowBestCheckpoint, isOverfitNotice, overfitAdvice, overfitLine } from '../training-habits';
+import { errorText } from '../error-text';
+import { etaSeconds, roughDuration } from '../../core/duration';
 
 interface PresetItem extends vscode.QuickPickItem {
   choice?: RunChoice;
@@ -196,7 +198,7 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
       try {
         item.detail = describeEstimate(await result);
       } catch (e) {
-        item.detail = `$(warning) ${(e as Error).message}`;
+        item.detail = `$(warning) ${errorText(e)}`;
       }
       const activeLabel = pick.activeItems[0]?.label;
       pick.items = [...items];
@@ -291,10 +293,12 @@ export function describeEstimate(e: EstimateResult): string {
     .join(' · ');
 }
 
+/** A duration (core/duration.ts) with its unit in the UI language. */
 export function formatSeconds(s: number): string {
-  if (s < 60) return vscode.l10n.t('{0} s', Math.max(1, Math.round(s)));
-  if (s < 3600) return vscode.l10n.t('{0} min', Math.round(s / 60));
-  return vscode.l10n.t('{0} h', (s / 3600).toFixed(1));
+  const { value, unit } = roughDuration(s);
+  if (unit === 's') return vscode.l10n.t('{0} s', value);
+  if (unit === 'min') return vscode.l10n.t('{0} min', value);
+  return vscode.l10n.t('{0} h', value);
 }
 
 /** Trains in the worker with progress, loss chart and status bar; `finetune` (commands/finetune.ts) sends that job instead. */
@@ -392,7 +396,7 @@ export async function startTraining(
     return result;
   } catch (e) {
     ctx.runsChangedNow();
-    showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : (e as Error).message);
+    showError(ctx, e instanceof WorkerError && e.crashed ? vscode.l10n.t('Training failed: {0}', e.message) : errorText(e));
     return undefined;
   } finally {
     follow.dispose();
@@ -426,17 +430,19 @@ export function progressMessage(e: TrainEvent, all: TrainEvent[], serving?: stri
 }
 
 function stepLine(e: Extract<TrainEvent, { type: 'step' }>, all: TrainEvent[], plan: NonNullable<ReturnType<typeof startPlan>>): string {
+  // Timed from the first step's end: that step also waited for the engine to warm up.
   const first = all.find((x) => x.type === 'step');
-  const done = first && first.type === 'step' ? e.step - first.step + 1 : 1;
-  const eta = ((plan.totalSteps - e.step) * (first && first.type === 'step' ? e.elapsed_s - first.elapsed_s : 0)) / Math.max(1, done - 1);
+  const eta = first?.type === 'step' ? etaSeconds(plan.totalSteps - e.step, e.step - first.step, e.elapsed_s - first.elapsed_s) : undefined;
   const epochs = Math.ceil(plan.totalSteps / plan.stepsPerEpoch);
+  const loss = e.loss.toFixed(3);
+  if (eta === undefined) return vscode.l10n.t('epoch {0}/{1} · step {2}/{3} · loss {4}', e.epoch, epochs, e.step, plan.totalSteps, loss);
   return vscode.l10n.t(
     'epoch {0}/{1} · step {2}/{3} · loss {4} · ETA {5}',
     e.epoch,
     epochs,
     e.step,
     plan.totalSteps,
-    e.loss.toFixed(3),
+    loss,
     formatSeconds(eta),
   );
 }

@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { Ctx } from '../ctx';
 import { DEFAULT_MAX_CORPUS_BYTES, corpusProblem } from '../../core/corpus';
 import { formatBytes } from '../../core/format-bytes';
+import { errorText } from '../error-text';
 
 /** The file a command acts on: the one right-clicked, else the active editor's (saved to disk). */
 export async function resolveTarget(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
@@ -72,6 +73,6 @@ export function coreValidation(text: string, check: (v: number) => unknown): str
     check(v);
     return undefined;
   } catch (e) {
-    return (e as Error).message;
+    return errorText(e);
   }
 }

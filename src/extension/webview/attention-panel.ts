@@ -3,6 +3,8 @@ import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { AttentionData, ToAttention, parseFromAttention } from './inspect-protocol';
+import { errorText } from '../error-text';
+import { ViewPageLoader } from './view-page-loader';
 
 /** The Attention panel: every layer's and head's attention over the current line or selection. */
 export class AttentionPanel {
@@ -17,16 +19,16 @@ export class AttentionPanel {
     private readonly ctx: Ctx,
   ) {
     panel.webview.options = webviewOptions(ctx.extension.extensionUri);
-    panel.webview.html = webviewHtml(
-      panel.webview,
-      ctx.extension.extensionUri,
+    const page = new ViewPageLoader(
       'attention',
-      vscode.l10n.t('Attention'),
-      vscode.env.language,
+      panel,
+      () => webviewHtml(panel.webview, ctx.extension.extensionUri, 'attention', vscode.l10n.t('Attention'), vscode.env.language),
+      (line) => ctx.log.appendLine(line),
     );
     panel.webview.onDidReceiveMessage((raw) => {
       if (!parseFromAttention(raw))
         return this.ctx.log.appendLine(`attention panel: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      page.ready();
       this.ready = true;
       if (this.queued) void panel.webview.postMessage(this.queued);
     });
@@ -78,7 +80,7 @@ export class AttentionPanel {
       };
       self.post({ type: 'attention', ...AttentionPanel.lastShown });
     } catch (e) {
-      self.post({ type: 'empty', message: (e as Error).message });
+      self.post({ type: 'empty', message: errorText(e) });
     }
   }
 

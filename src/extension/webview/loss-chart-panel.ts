@@ -4,6 +4,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { isObject } from '../../core/json';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
+import { ViewPageLoader } from './view-page-loader';
 import { ChartSeriesSet, FromChart, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
 import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
@@ -44,6 +45,7 @@ export class LossChartPanel {
   private flushTimer?: NodeJS.Timeout;
   private latestSample?: string;
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly page: ViewPageLoader;
 
   static async show(ctx: Ctx, runDir?: string): Promise<void> {
     // While a run starts, the chart waits for its folder (the start event) rather than showing another run.
@@ -97,7 +99,12 @@ export class LossChartPanel {
     private runDir: string | undefined,
     private overlayDir?: string,
   ) {
-    panel.webview.html = webviewHtml(panel.webview, ctx.extension.extensionUri, 'loss-chart', 'Loss', vscode.env.language);
+    this.page = new ViewPageLoader(
+      'loss chart',
+      panel,
+      () => webviewHtml(panel.webview, ctx.extension.extensionUri, 'loss-chart', 'Loss', vscode.env.language),
+      (line) => ctx.log.appendLine(line),
+    );
     this.updateTitle();
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw)),
@@ -154,8 +161,10 @@ export class LossChartPanel {
       this.ctx.log.appendLine(`loss chart: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
       return;
     }
-    if (m.type === 'ready') await this.sendInit();
-    else if (m.type === 'clearOverlay') {
+    if (m.type === 'ready') {
+      this.page.ready();
+      await this.sendInit();
+    } else if (m.type === 'clearOverlay') {
       this.overlayDir = undefined;
       this.remember();
       this.post({ type: 'overlay' });

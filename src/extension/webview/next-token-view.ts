@@ -4,6 +4,8 @@ import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { NextTokenData, ToNextToken, parseFromNextToken } from './inspect-protocol';
 import { TokenizerCache } from '../tokenizer-cache';
+import { errorText } from '../error-text';
+import { ViewPageLoader } from './view-page-loader';
 
 // Text around the cursor sent to the model: enough for a full context even at several characters per token.
 const BEFORE_CHARS = 2000;
@@ -32,17 +34,17 @@ export class NextTokenView implements vscode.WebviewViewProvider {
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     view.webview.options = webviewOptions(this.ctx.extension.extensionUri);
-    view.webview.html = webviewHtml(
-      view.webview,
-      this.ctx.extension.extensionUri,
-      'next-token',
-      vscode.l10n.t('Next Token'),
-      vscode.env.language,
+    const page = new ViewPageLoader(
+      'next token',
+      view,
+      () => webviewHtml(view.webview, this.ctx.extension.extensionUri, 'next-token', vscode.l10n.t('Next Token'), vscode.env.language),
+      (line) => this.ctx.log.appendLine(line),
     );
     view.webview.onDidReceiveMessage((raw) => {
       const m = parseFromNextToken(raw);
       if (!m) this.ctx.log.appendLine(`next token view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
       else if (m.type === 'ready') {
+        page.ready();
         if (this.lastMessage) this.post(this.lastMessage);
         void this.update();
       } else void this.insert(m.id);
@@ -88,7 +90,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
       };
       this.post({ type: 'next', ...this.lastShown });
     } catch (e) {
-      if (this.latest === job.id) this.post({ type: 'empty', message: (e as Error).message });
+      if (this.latest === job.id) this.post({ type: 'empty', message: errorText(e) });
     }
   }
 

@@ -5,6 +5,8 @@ import { webviewHtml, webviewOptions } from './html';
 import { SurprisalData, SurprisalMode, ToSurprisal, parseFromSurprisal } from './inspect-protocol';
 import { bitsBucket, rankBucket, tokenBitsPerChar } from '../../core/surprisal';
 import type { SurprisalResult } from '../../worker/protocol';
+import { errorText } from '../error-text';
+import { ViewPageLoader } from './view-page-loader';
 
 // GLTR's colours: green top 10, yellow top 100, red top 1000, purple beyond; bits per character on a
 // five-step scale from the same green to the same purple.
@@ -33,18 +35,18 @@ export class SurprisalPanel {
     borderColor: new vscode.ThemeColor('editorWarning.foreground'),
   });
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly page: ViewPageLoader;
 
   private constructor(
     private readonly panel: vscode.WebviewPanel,
     private readonly ctx: Ctx,
   ) {
     panel.webview.options = webviewOptions(ctx.extension.extensionUri);
-    panel.webview.html = webviewHtml(
-      panel.webview,
-      ctx.extension.extensionUri,
+    this.page = new ViewPageLoader(
       'surprisal',
-      vscode.l10n.t('Surprisal'),
-      vscode.env.language,
+      panel,
+      () => webviewHtml(panel.webview, ctx.extension.extensionUri, 'surprisal', vscode.l10n.t('Surprisal'), vscode.env.language),
+      (line) => ctx.log.appendLine(line),
     );
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw)),
@@ -82,7 +84,7 @@ export class SurprisalPanel {
       self.shown = { editor, version, result, model };
       self.render();
     } catch (e) {
-      self.clear((e as Error).message);
+      self.clear(errorText(e));
     }
   }
 
@@ -94,6 +96,7 @@ export class SurprisalPanel {
     const m = parseFromSurprisal(raw);
     if (!m) return this.ctx.log.appendLine(`surprisal panel: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
     if (m.type === 'ready') {
+      this.page.ready();
       this.ready = true;
       if (this.queued) void this.panel.webview.postMessage(this.queued);
     } else if (m.type === 'mode') {

@@ -4,6 +4,7 @@ import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { TokenPiece, ToTokens, parseFromTokens } from './protocol';
 import { TokenizerCache } from '../tokenizer-cache';
+import { ViewPageLoader } from './view-page-loader';
 import { Tokenizer } from '../../core/tokenizer';
 
 // Tokenizing runs on the host thread, so the text is capped to keep it to a few milliseconds.
@@ -13,6 +14,8 @@ const MAX_CHARS = 20_000;
 export class TokensView implements vscode.WebviewViewProvider {
   static readonly id = 'corpusLab.tokens';
   private view?: vscode.WebviewView;
+  /** The view's page (tests read how often it said 'ready'). */
+  page?: ViewPageLoader;
   private timer?: NodeJS.Timeout;
   private readonly tokenizers = new TokenizerCache();
   /** The tokenizer Tokenize Document trained last; shown until the active model changes, and while there is none. */
@@ -44,10 +47,18 @@ export class TokensView implements vscode.WebviewViewProvider {
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
     view.webview.options = webviewOptions(this.ctx.extension.extensionUri);
-    view.webview.html = webviewHtml(view.webview, this.ctx.extension.extensionUri, 'tokens', 'Tokens', vscode.env.language);
+    const page = new ViewPageLoader(
+      'tokens',
+      view,
+      () => webviewHtml(view.webview, this.ctx.extension.extensionUri, 'tokens', 'Tokens', vscode.env.language),
+      (line) => this.ctx.log.appendLine(line),
+    );
+    this.page = page;
     view.webview.onDidReceiveMessage((raw) => {
-      if (parseFromTokens(raw)) void this.update();
-      else this.ctx.log.appendLine(`tokens view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      if (parseFromTokens(raw)) {
+        page.ready();
+        void this.update();
+      } else this.ctx.log.appendLine(`tokens view: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
     });
     view.onDidChangeVisibility(() => view.visible && void this.update());
   }

@@ -55,7 +55,7 @@ async function start(choice: BackendChoice): Promise<EngineInfo> {
     }
     skipped.push(`${name}: ${why}`);
   }
-  throw new UserError(`backend "${choice}" is not available here (${skipped.join('; ')})`);
+  throw new UserError('backend "{0}" is not available here ({1})', choice, skipped.join('; '));
 }
 
 async function tryBackend(name: BackendName): Promise<string | undefined> {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { KernelExports } from './kernels/kernel-exports';
 
 // The native engine: our N-API addon (native/, binding.gyp) runs BLAS matmuls and fused kernels
 // on tensors where the tfjs wasm backend keeps them, so the wasm backend stays the memory
@@ -8,7 +9,14 @@ import { dirname, join } from 'node:path';
 // plus byte offsets.
 
 type Heap = ArrayBuffer;
-export interface NativeAddon {
+
+/** A kernel module's functions as the addon has them: the wasm backend's heap first, then the same arguments. */
+type OnHeap<Kernels> = {
+  [Name in keyof Kernels]: Kernels[Name] extends (...args: infer Args) => infer Result ? (heap: Heap, ...args: Args) => Result : never;
+};
+
+/** The addon: the kernels of the AssemblyScript module (on the heap), plus BLAS matmuls and kernels only it has. */
+export interface NativeAddon extends OnHeap<KernelExports> {
   gemm(
     heap: Heap,
     ta: number,
@@ -66,34 +74,56 @@ export interface NativeAddon {
   ): void;
   embeddingForward(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
   embeddingBackward(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
+  /** dTable += the scatter of dy by ids, in place. */
+  embeddingBackwardAdd(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
   sumSquares(heap: Heap, x: number, n: number): number;
-  adamwUpdate(
+  /** One generation step of a whole model (kernels/decode.ts). */
+  decode(
     heap: Heap,
-    p: number,
-    g: number,
-    m: number,
-    v: number,
-    pOut: number,
-    mOut: number,
-    vOut: number,
-    n: number,
-    lr: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    c1: number,
-    c2: number,
-    eps: number,
-    keep: number,
-    gradScale: number,
+    cache: ArrayBuffer,
+    weights: Float64Array,
+    ids: Int32Array,
+    start: number,
+    logits: number,
+    layers: number,
+    heads: number,
+    width: number,
+    context: number,
+    vocab: number,
+    dyt: number,
   ): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
-  [kernel: string]: unknown;
 }
 
 export const ADDON_FILE = 'corpus_lab_native.node';
+
+/** Every function this version calls: a build from an older checkout lacks some. */
+const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
+  'gemm',
+  'gemmBatched',
+  'linearForward',
+  'linearBackward',
+  'attentionForward',
+  'attentionBackward',
+  'geluForward',
+  'geluBackward',
+  'layerNormForward',
+  'layerNormBackward',
+  'adamwUpdate',
+  'crossEntropyForward',
+  'crossEntropyBackward',
+  'embeddingForward',
+  'embeddingBackward',
+  'embeddingBackwardAdd',
+  'sumSquares',
+  'columnSums',
+  'transpose2d',
+  'expArray',
+  'decode',
+  'setThreads',
+  'info',
+];
 
 let active: NativeAddon | undefined;
 
@@ -126,6 +156,9 @@ export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: s
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const addon = require(path) as NativeAddon;
     if (typeof addon.gemm !== 'function' || typeof addon.info !== 'function') return { why: `${path} is not Corpus Lab's native addon` };
+    const missing = ADDON_FUNCTIONS.filter((name) => typeof addon[name] !== 'function');
+    if (missing.length > 0)
+      return { why: `the native addon is older than this Corpus Lab (no ${missing.join(', ')}; npm run build:native rebuilds it)` };
     return { addon };
   } catch (e) {
     return { why: `the native addon failed to load: ${(e as Error).message.split('\n')[0]}` };

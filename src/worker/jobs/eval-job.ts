@@ -26,7 +26,7 @@ export async function runEvalJob(checkpoint: string, file: string, backend: Back
   const loaded = await loadModel(checkpoint, backend);
   try {
     const tokens = Int32Array.from(loaded.tokenizer.encode(corpus.text));
-    if (tokens.length < 2) throw new UserError(`${file} has ${tokens.length} token: evaluation needs at least 2`);
+    if (tokens.length < 2) throw new UserError('{0} has {1} token: evaluation needs at least 2', file, tokens.length);
     const window = Math.min(loaded.model.config.context, tokens.length - 1);
     const starts = evalWindowStarts(tokens.length, window, Number.MAX_SAFE_INTEGER);
     const loss = await meanLoss(loaded.model, tokens, starts, window, 16);

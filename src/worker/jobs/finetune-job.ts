@@ -4,7 +4,7 @@ import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions } from '../model/gpt';
 import { Corpus, readCorpus } from '../../core/corpus';
-import { UserError } from '../../core/errors';
+import { UserError, formatMessage } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
@@ -12,9 +12,8 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { RunJson, effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
+import { RunJson, readRunJson, thisTrainer, updateRunJson } from '../../core/run-json';
 import { truncateMetrics } from '../../core/metrics';
-import { writeFileAtomic } from '../../core/atomic-write';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { refuseDytExport } from '../../core/hf-export';
 import { LoraSettings, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
@@ -35,7 +34,7 @@ import {
   unseenCharacters,
 } from '../../core/finetune';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
-import { openRunDir, trainInRun } from './run-folder';
+import { resumableRun, startRun, trainInRun } from './run-folder';
 import type { TrainRequest } from './train-job';
 
 /** `corpus-lab finetune BASE FILE …` as the CLI and the extension send it. */
@@ -77,7 +76,7 @@ export async function runFinetuneJob(
     throw new UserError('--rank, --alpha, --rslora and --targets set up LoRA: add --lora (without it every weight is fine-tuned)');
   }
   const unseen = req.unseen ?? 'unk';
-  if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError(`--unseen must be unk or extend (got ${JSON.stringify(unseen)})`);
+  if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError('--unseen must be unk or extend (got {0})', JSON.stringify(unseen));
   const replay = checkReplay(req.replay ?? DEFAULT_REPLAY);
   const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
 
@@ -98,7 +97,8 @@ export async function runFinetuneJob(
       if (unseen === 'extend') {
         if (lora)
           throw new UserError(
-            `${describeUnseen(found, 'unk')}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning`,
+            '{0}; --unseen extend needs new embedding rows, which a LoRA adapter cannot hold: use --unseen unk, or full fine-tuning',
+            describeUnseen(found, 'unk'),
           );
         tokenizerJson = extendCharTokenizer(
           tokenizerJson,
@@ -107,10 +107,10 @@ export async function runFinetuneJob(
         ({ config, weights } = extendEmbedding(config, weights, found.chars.length, seed));
         tokenizer = Tokenizer.fromJSON(tokenizerJson);
       }
-      notices.push(describeUnseen(found, unseen));
+      notices.push(formatMessage(describeUnseen(found, unseen)));
     }
   } else if (req.unseen === 'extend') {
-    throw new UserError(`--unseen extend applies to character models; this model's tokenizer (${tokenizer.kind}) encodes any text`);
+    throw new UserError("--unseen extend applies to character models; this model's tokenizer ({0}) encodes any text", tokenizer.kind);
   }
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
 
@@ -135,40 +135,35 @@ export async function runFinetuneJob(
   if ('why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
   const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
 
-  const runDir = openRunDir(req);
-  writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizerJson);
-  writeRunJson(runDir, {
-    format_version: 1,
-    created: new Date().toISOString(),
-    corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
-    tokenizer: tokenizer.summary(),
-    backend: { name: engine.backend, threads: engine.threads * threads, blas: engine.blas },
-    plan,
-    status: 'training',
-    trainer: thisTrainer(),
-    finetune: record,
-  });
-  return trainInRun(runDir, {
-    runDir,
-    plan,
-    tokens,
-    tokenizer,
-    engine,
-    threads,
-    shouldStop,
-    emit,
-    log,
-    notices,
-    start: { weights, lora: lora && loraOptions(lora, modules, seed) },
-    adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
-    baseCorpus: 'why' in old ? undefined : old.tokens,
-  });
+  return startRun(
+    req,
+    corpus,
+    {
+      plan,
+      tokens,
+      tokenizer,
+      engine,
+      threads,
+      shouldStop,
+      emit,
+      log,
+      notices,
+      start: { weights, lora: lora && loraOptions(lora, modules, seed) },
+      adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
+      baseCorpus: 'why' in old ? undefined : old.tokens,
+    },
+    record,
+  );
 }
 
 /** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
 export function refuseLoraOnAdapter(base: ModelFiles, asked: string): void {
   if (base.kind === 'adapter')
-    throw new UserError(`${base.dir} is a LoRA adapter: merge it first (corpus-lab merge ${asked} -o DIR) and fine-tune the merged folder`);
+    throw new UserError(
+      '{0} is a LoRA adapter: merge it first (corpus-lab merge {1} -o DIR) and fine-tune the merged folder',
+      base.dir,
+      asked,
+    );
 }
 
 /** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
@@ -189,15 +184,8 @@ export async function resumeFinetuneJob(
 ): Promise<TrainResult> {
   const dir = resolveCheckpoint(req.resume!);
   const runDir = dirname(dirname(dir));
-  if (req.runDir && resolve(req.runDir) !== runDir)
-    throw new UserError(
-      `--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`,
-    );
-  const run = readRunJson(runDir);
+  const run = resumableRun(runDir, req.runDir);
   const record = run.finetune!;
-  if (effectiveStatus(run) === 'training' && run.trainer?.pid !== process.pid) {
-    throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
-  }
   let resumeFrom: NonNullable<TrainJob['resume']>;
   let start: TrainJob['start'];
   let adapter: TrainJob['adapter'];
@@ -229,11 +217,15 @@ export async function resumeFinetuneJob(
   const plan = makeTrainPlan(tokens.length, config, options);
   if (plan.trainTokens !== saved.trainTokens)
     throw new UserError(
-      `${req.corpusPath} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run`,
+      '{0} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run',
+      req.corpusPath,
     );
   if (plan.totalSteps <= resumeFrom.state.step)
     throw new UserError(
-      `${dir} is already at step ${resumeFrom.state.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`,
+      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
+      dir,
+      resumeFrom.state.step,
+      plan.totalSteps,
     );
   const notices: string[] = [];
   const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
@@ -241,7 +233,7 @@ export async function resumeFinetuneJob(
   if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
   truncateMetrics(runDir, resumeFrom.state.step);
   updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
-  return trainInRun(runDir, {
+  return trainInRun({
     runDir,
     plan,
     tokens,
@@ -261,9 +253,9 @@ export async function resumeFinetuneJob(
 
 function loraSettings(req: FinetuneRequest): LoraSettings {
   const r = req.rank ?? 8;
-  if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError(`--rank must be a whole number from 1 to 4096 (got ${r})`);
+  if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError('--rank must be a whole number from 1 to 4096 (got {0})', r);
   const alpha = req.alpha ?? 2 * r;
-  if (!(Number.isFinite(alpha) && alpha > 0)) throw new UserError(`--alpha must be a positive number (got ${alpha})`);
+  if (!(Number.isFinite(alpha) && alpha > 0)) throw new UserError('--alpha must be a positive number (got {0})', alpha);
   return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? DEFAULT_LORA_TARGETS, dropout: 0 };
 }
 

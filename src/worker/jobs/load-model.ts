@@ -24,8 +24,10 @@ export async function loadModel(path: string, backend: BackendChoice = 'auto'): 
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson, `${ckpt.kind === 'adapter' ? ckpt.base!.dir : dir}/tokenizer.json`);
   if (tokenizer.vocabSize !== ckpt.config.vocabSize) {
     throw new UserError(
-      `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but the model was built for ${ckpt.config.vocabSize}: ` +
-        'the checkpoint folder mixes files from different runs',
+      '{0}: tokenizer.json has {1} tokens but the model was built for {2}: the checkpoint folder mixes files from different runs',
+      dir,
+      tokenizer.vocabSize,
+      ckpt.config.vocabSize,
     );
   }
   const engine = await startEngine(backend);

@@ -59,18 +59,19 @@ function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, 
   if (textFile !== undefined) return { tokens: Int32Array.from(tokenizer.encode(readCorpus(textFile).text)), source: textFile };
   const runDir = dirname(dirname(dir));
   if ((model.kind !== 'checkpoint' && model.kind !== 'adapter') || !existsSync(join(runDir, 'run.json'))) {
-    throw new UserError(`${dir} is not a checkpoint inside a run, so it has no held-out text: pass --text FILE to measure on`);
+    throw new UserError('{0} is not a checkpoint inside a run, so it has no held-out text: pass --text FILE to measure on', dir);
   }
   const run = readRunJson(runDir);
   const corpus = readCorpus(run.corpus.path);
   if (corpus.sha256 !== run.corpus.sha256) {
     throw new UserError(
-      `${run.corpus.path} changed since the run trained on it, so its held-out part is unknown: pass --text FILE to measure on`,
+      '{0} changed since the run trained on it, so its held-out part is unknown: pass --text FILE to measure on',
+      run.corpus.path,
     );
   }
   const all = Int32Array.from(tokenizer.encode(corpus.text));
   if (!Number.isSafeInteger(run.plan.trainTokens) || run.plan.trainTokens >= all.length)
-    throw new UserError(`${join(runDir, 'run.json')} is damaged (plan.trainTokens)`);
+    throw new UserError('{0} is damaged (plan.trainTokens)', join(runDir, 'run.json'));
   return {
     tokens: all.subarray(run.plan.trainTokens),
     source: `${run.corpus.path} (held-out ${all.length - run.plan.trainTokens} tokens)`,
@@ -88,15 +89,18 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
   const dir = resolveCheckpoint(req.checkpoint);
   const target = checkNewFolder(req.out);
   const fp32Files = readModelFolder(dir);
-  if (fp32Files.kind === 'int8') throw new UserError(`${dir} is already an int8 checkpoint`);
+  if (fp32Files.kind === 'int8') throw new UserError('{0} is already an int8 checkpoint', dir);
   const tokenizer = Tokenizer.fromJSON(fp32Files.tokenizerJson);
   if (tokenizer.vocabSize !== fp32Files.config.vocabSize)
     throw new UserError(
-      `${dir}: tokenizer.json has ${tokenizer.vocabSize} tokens but the model was built for ${fp32Files.config.vocabSize}`,
+      '{0}: tokenizer.json has {1} tokens but the model was built for {2}',
+      dir,
+      tokenizer.vocabSize,
+      fp32Files.config.vocabSize,
     );
   const { tokens, source } = evaluationTokens(dir, fp32Files, tokenizer, req.textFile);
   const context = fp32Files.config.context;
-  if (tokens.length < 2) throw new UserError(`the evaluation text has ${tokens.length} token: it needs at least 2`);
+  if (tokens.length < 2) throw new UserError('the evaluation text has {0} token: it needs at least 2', tokens.length);
 
   const files = int8FolderFiles(
     { config: fp32Files.config, weights: fp32Files.weights, tokenizerJson: fp32Files.tokenizerJson, tokenizerKind: tokenizer.kind },

@@ -3,20 +3,65 @@ import { dirname, join, resolve } from 'node:path';
 import { train, TrainJob, TrainResult } from '../train/trainer';
 import { UserError } from '../../core/errors';
 import { createRunDir } from '../../core/run-dir';
-import { updateRunJson } from '../../core/run-json';
+import { RunJson, effectiveStatus, newRunJson, readRunJson, updateRunJson, writeRunJson } from '../../core/run-json';
+import { writeFileAtomic } from '../../core/atomic-write';
+import type { Corpus } from '../../core/corpus';
+import type { FinetuneRecord } from '../../core/finetune';
+
+type RunRequest = { runDir?: string; runsRoot?: string; corpusPath: string };
 
 /** The run folder a new run writes to: -o's (new or empty), or a timestamped one under runsRoot. */
-export function openRunDir(req: { runDir?: string; runsRoot?: string; corpusPath: string }): string {
+export function openRunDir(req: RunRequest): string {
   if (!req.runDir) return createRunDir(req.runsRoot ?? join(process.cwd(), '.corpus-lab', 'runs'), req.corpusPath);
   const dir = resolve(req.runDir);
   if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new UserError(`${dir} is not empty: choose a new folder, or pass --resume ${dir} to continue the run in it`);
+    throw new UserError('{0} is not empty: choose a new folder, or pass --resume {1} to continue the run in it', dir, dir);
   }
   return createRunDir(dirname(dir), req.corpusPath, dir);
 }
 
+/** A new run: its folder, tokenizer.json and run.json, then the training in it. */
+export function startRun(req: RunRequest, corpus: Corpus, job: Omit<TrainJob, 'runDir'>, finetune?: FinetuneRecord): Promise<TrainResult> {
+  const runDir = openRunDir(req);
+  writeFileAtomic(join(runDir, 'tokenizer.json'), job.tokenizer.toJSON());
+  writeRunJson(
+    runDir,
+    newRunJson({
+      corpusPath: req.corpusPath,
+      corpus,
+      tokens: job.tokens.length,
+      tokenizer: job.tokenizer.summary(),
+      engine: job.engine,
+      trainingThreads: job.threads,
+      plan: job.plan,
+      finetune,
+    }),
+  );
+  return trainInRun({ runDir, ...job });
+}
+
+/** The run.json of a run `--resume` continues, once it is sure no other process trains it and -o (if given) names it. */
+export function resumableRun(runDir: string, asked: string | undefined): RunJson {
+  if (asked && resolve(asked) !== runDir)
+    throw new UserError(
+      '--resume continues the run in {0}, but -o names {1}: leave out -o, or name the same folder',
+      runDir,
+      resolve(asked),
+    );
+  const run = readRunJson(runDir);
+  if (effectiveStatus(run) === 'training' && run.trainer?.pid !== process.pid) {
+    throw new UserError(
+      '{0} is being trained right now (process {1}): wait for it to finish or stop it first',
+      runDir,
+      String(run.trainer?.pid),
+    );
+  }
+  return run;
+}
+
 /** Trains and records the outcome in run.json: completed, cancelled, or failed with the reason. */
-export async function trainInRun(runDir: string, job: TrainJob): Promise<TrainResult> {
+export async function trainInRun(job: TrainJob): Promise<TrainResult> {
+  const { runDir } = job;
   try {
     const result = await train(job);
     updateRunJson(runDir, { status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });

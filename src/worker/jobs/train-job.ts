@@ -1,4 +1,4 @@
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
@@ -12,11 +12,10 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { effectiveStatus, readRunJson, thisTrainer, updateRunJson, writeRunJson } from '../../core/run-json';
-import { openRunDir, trainInRun } from './run-folder';
+import { effectiveStatus, thisTrainer, updateRunJson } from '../../core/run-json';
+import { resumableRun, startRun, trainInRun } from './run-folder';
 import { isFinetuneRun, resumeFinetuneJob } from './finetune-job';
 import { truncateMetrics } from '../../core/metrics';
-import { writeFileAtomic } from '../../core/atomic-write';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 
 /**
@@ -69,19 +68,7 @@ export async function runTrainJob(
   const plan = makeTrainPlan(tokens.length, model, options);
   checkTrainingFits(estimate(model, options.batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
-  const runDir = openRunDir(req);
-  writeFileAtomic(join(runDir, 'tokenizer.json'), tokenizer.toJSON());
-  writeRunJson(runDir, {
-    format_version: 1,
-    created: new Date().toISOString(),
-    corpus: { path: resolve(req.corpusPath), sha256: corpus.sha256, bytes: corpus.bytes, tokens: tokens.length },
-    tokenizer: tokenizer.summary(),
-    backend: { name: engine.backend, threads: engine.threads * threads, blas: engine.blas },
-    plan,
-    status: 'training',
-    trainer: thisTrainer(),
-  });
-  return trainInRun(runDir, { runDir, plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
+  return startRun(req, corpus, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
 }
 
 async function resumeJob(
@@ -97,7 +84,7 @@ async function resumeJob(
   const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const saved = ckpt.trainerState.plan;
-  if (!saved) throw new UserError(`${dir}: trainer_state.json has no training plan, so this checkpoint cannot be resumed`);
+  if (!saved) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be resumed', dir);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
   const options = validateTrainOptions({
     ...saved.options,
@@ -108,28 +95,24 @@ async function resumeJob(
   const changed = plan.trainTokens !== saved.trainTokens;
   if (changed && !req.continueOnChangedCorpus) {
     throw new UserError(
-      `${req.corpusPath} is not the corpus this checkpoint was trained on (${tokens.length} tokens, ` +
-        `the run had ${saved.trainTokens + saved.valTokens}): resume with the same file, or start a new run`,
+      '{0} is not the corpus this checkpoint was trained on ({1} tokens, the run had {2}): resume with the same file, or start a new run',
+      req.corpusPath,
+      tokens.length,
+      saved.trainTokens + saved.valTokens,
     );
   }
   if (plan.totalSteps <= ckpt.trainerState.step) {
     throw new UserError(
-      `${dir} is already at step ${ckpt.trainerState.step} of ${plan.totalSteps}: pass a larger --max-steps or --epochs to train further`,
+      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
+      dir,
+      ckpt.trainerState.step,
+      plan.totalSteps,
     );
   }
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
-  if (req.runDir && resolve(req.runDir) !== runDir) {
-    throw new UserError(
-      `--resume continues the run in ${runDir}, but -o names ${resolve(req.runDir)}: leave out -o, or name the same folder`,
-    );
-  }
-  const run = readRunJson(runDir);
-  const status = effectiveStatus(run);
-  if (status === 'training' && run.trainer?.pid !== process.pid) {
-    throw new UserError(`${runDir} is being trained right now (process ${run.trainer?.pid}): wait for it to finish or stop it first`);
-  }
-  if (status === 'interrupted') {
+  const run = resumableRun(runDir, req.runDir);
+  if (effectiveStatus(run) === 'interrupted') {
     emit({
       type: 'notice',
       step: ckpt.trainerState.step,
@@ -144,7 +127,7 @@ async function resumeJob(
   // On changed text the old epoch's batch order and validation split no longer apply: a new epoch starts.
   const s = ckpt.trainerState;
   const state = changed ? { ...s, epoch: s.epoch + (s.cursor > 0 ? 1 : 0), cursor: 0, best_val_loss: null } : s;
-  return trainInRun(runDir, {
+  return trainInRun({
     runDir,
     plan,
     tokens,

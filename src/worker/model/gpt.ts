@@ -1,4 +1,5 @@
 import { tf } from '../engine/backend';
+import { freeingCustomGrad } from '../engine/freeing-custom-grad';
 import { ModelConfig } from '../../core/model-config';
 import { HostTensor, NamedTensors } from '../../core/tensor';
 import { loraParamName } from '../../core/lora-adapter';
@@ -8,7 +9,8 @@ import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo 
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
 import { fusedGelu } from '../engine/kernels/gelu';
 import { fusedLayerNorm } from '../engine/kernels/layer-norm';
-import { kernelsAvailable } from '../engine/kernels/kernel-module';
+import { kernelsAvailable, nativeKernels } from '../engine/kernels/kernel-module';
+import { fusedDecode, kvCacheFloats } from '../engine/kernels/decode';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
 
 /**
@@ -23,6 +25,8 @@ export interface OpSet {
   head(x: tf.Tensor, wte: tf.Tensor): tf.Tensor2D;
   /** Causal attention in one op from qkv [batch·time, 3·width], when it supports the shape. */
   fusedAttention?: (qkv: tf.Tensor2D, b: number, t: number, h: number) => tf.Tensor2D;
+  /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
+  decode?: typeof fusedDecode;
 }
 
 export const TFJS_OPS: OpSet = {
@@ -40,6 +44,18 @@ export const KERNEL_OPS: OpSet = {
   fusedAttention: fusedCausalAttention,
 };
 
+/** The native engine's: the kernels, and generation steps fused into one call. */
+export const NATIVE_OPS: OpSet = { ...KERNEL_OPS, decode: fusedDecode };
+
+/**
+ * The ops a model runs on with the engine running now. Adapters kept apart from their base (LoRA)
+ * have no fused decode: their steps go through the ops one by one.
+ */
+function opsFor(lora: boolean): OpSet {
+  if (nativeKernels()) return lora ? KERNEL_OPS : NATIVE_OPS;
+  return kernelsAvailable() ? KERNEL_OPS : TFJS_OPS;
+}
+
 /**
  * The linear layers and head of a frozen base (LoRA): the same forward, but the backward pass
  * computes only the input's gradient. Our kernels' gradients compute every input's at once, and
@@ -47,7 +63,7 @@ export const KERNEL_OPS: OpSet = {
  */
 function frozenBase(ops: OpSet): OpSet {
   const onlyInput = (forward: (x: tf.Tensor) => tf.Tensor, backward: (dy: tf.Tensor) => tf.Tensor) =>
-    tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => ({
       value: forward(args[0] as tf.Tensor),
       gradFunc: (dy: tf.Tensor) => backward(dy),
     })) as (x: tf.Tensor) => tf.Tensor;
@@ -66,10 +82,14 @@ function frozenBase(ops: OpSet): OpSet {
   };
 }
 
-/** Per-layer keys and values of the tokens seen so far ([heads, t, headDim] each; batch 1). */
+/**
+ * Keys and values of the tokens seen so far (batch 1): per layer as tensors [heads, t, headDim],
+ * or with the fused decode all in `native` (kernels/decode.ts).
+ */
 export interface KvCache {
   keys: tf.Tensor3D[];
   values: tf.Tensor3D[];
+  native?: Float32Array;
   length: number;
 }
 
@@ -84,7 +104,7 @@ export interface Inspection {
   hidden?: tf.Tensor2D[];
 }
 
-export const newCache = (): KvCache => ({ keys: [], values: [], length: 0 });
+export const newCache = (): KvCache => ({ keys: [], values: [], native: undefined, length: 0 });
 
 export function disposeCache(cache: KvCache): void {
   tf.dispose([...cache.keys, ...cache.values]);
@@ -113,6 +133,9 @@ export interface LoraOptions {
   from?: Map<string, { a: HostTensor; b: HostTensor }>;
 }
 
+/** The token embedding, tied to the output head. */
+export const TOKEN_EMBEDDING = 'transformer.wte.weight';
+
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
 
@@ -129,11 +152,13 @@ export class Gpt {
   readonly lora?: Omit<LoraOptions, 'from' | 'modules'> & { modules: ReadonlySet<string> };
   /** Names of the weights AdamW decays. */
   readonly decayed: ReadonlySet<string>;
-  /** Chosen once: the kernels when the wasm backend has them. Tests swap in TFJS_OPS. */
-  ops: OpSet = kernelsAvailable() ? KERNEL_OPS : TFJS_OPS;
+  /** Chosen once (opsFor). Tests swap in TFJS_OPS. */
+  ops: OpSet;
   private readonly causalBias: tf.Tensor2D;
   /** Zeros standing in for the biases of a model without them (no gradient: not variables). */
   private readonly zeros = new Map<number, tf.Tensor1D>();
+  /** The weights in the fused decode's order (kernels/decode.ts), listed on first use. */
+  private decodeWeights?: Array<tf.Tensor | undefined>;
 
   private constructor(
     readonly config: ModelConfig,
@@ -141,6 +166,7 @@ export class Gpt {
     lora?: LoraOptions,
   ) {
     const id = ++instances;
+    this.ops = opsFor(lora !== undefined);
     const table = weightTable(config);
     this.params = new Map();
     [...table].forEach(([name, spec], i) => {
@@ -214,7 +240,7 @@ export class Gpt {
    * Logits [batch·time, vocab] for ids [batch, time]. `dropoutSeed` turns dropout on (training).
    * With `cache` (batch 1), the ids continue the cached tokens and their keys and values join it.
    */
-  forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection } = {}): tf.Tensor2D {
+  forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection; tokens?: tf.Tensor2D } = {}): tf.Tensor2D {
     const { width: c, layers, dropout } = this.config;
     const [b, t] = ids.shape;
     const start = opts.cache?.length ?? 0;
@@ -227,7 +253,7 @@ export class Gpt {
       },
     );
 
-    const tok = tf.reshape(embed(this.p('transformer.wte.weight') as tf.Tensor2D, tf.reshape(ids, [b * t]) as tf.Tensor1D), [b, t, c]);
+    const tok = tf.reshape(opts.tokens ?? this.tokenEmbeddings(ids), [b, t, c]);
     const pos = tf.slice(this.p('transformer.wpe.weight'), [start, 0], [t, c]);
     let x: tf.Tensor = drop(tf.reshape(tf.add(tok, pos), [b * t, c]));
     opts.inspect?.hidden?.push(x as tf.Tensor2D);
@@ -239,9 +265,14 @@ export class Gpt {
     return this.readOut(x);
   }
 
+  /** The token embeddings [batch·time, width] of ids [batch, time]. */
+  tokenEmbeddings(ids: tf.Tensor2D): tf.Tensor2D {
+    return embed(this.p(TOKEN_EMBEDDING) as tf.Tensor2D, tf.reshape(ids, [ids.size]) as tf.Tensor1D);
+  }
+
   /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the tied head. */
   readOut(x: tf.Tensor): tf.Tensor2D {
-    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p('transformer.wte.weight'));
+    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p(TOKEN_EMBEDDING));
   }
 
   private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
@@ -322,17 +353,52 @@ export class Gpt {
     return v;
   }
 
-  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number): tf.Scalar {
+  /** Mean cross-entropy; `tokens` stands in for the token embeddings of `ids` (see tokenEmbeddings). */
+  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number, tokens?: tf.Tensor2D): tf.Scalar {
     const [b, t] = targets.shape;
-    return crossEntropy(this.forward(ids, { dropoutSeed }), tf.reshape(targets, [b * t]) as tf.Tensor1D);
+    return crossEntropy(this.forward(ids, { dropoutSeed, tokens }), tf.reshape(targets, [b * t]) as tf.Tensor1D);
   }
 
   /** Feeds `ids` after the cached tokens (all of a prompt, or one more token); returns the last logits. */
   next(ids: number[], cache: KvCache): tf.Tensor1D {
+    if (this.ops.decode) {
+      if (cache.keys.length > 0) throw new Error('internal: a KV cache of tensors given to the fused decode');
+      if (cache.length + ids.length > this.config.context) throw new Error('internal: KV cache is full');
+      cache.native ??= new Float32Array(kvCacheFloats(this.config));
+      const logits = this.ops.decode(this.config, (this.decodeWeights ??= this.weightsInDecodeOrder()), ids, cache.length, cache.native);
+      cache.length += ids.length;
+      return logits;
+    }
+    if (cache.native) throw new Error('internal: a native KV cache given to the tfjs decode');
     return tf.tidy(() => {
       const logits = this.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), { cache });
       return tf.reshape(tf.slice(logits, [ids.length - 1, 0], [1, -1]), [-1]) as tf.Tensor1D;
     });
+  }
+
+  private weightsInDecodeOrder(): Array<tf.Tensor | undefined> {
+    const c = this.config.width;
+    const norm = (prefix: string) => [
+      this.p(`${prefix}.weight`),
+      this.bias(prefix, c),
+      this.config.norm === 'dyt' ? this.p(`${prefix}.alpha`) : undefined,
+    ];
+    const linear = (prefix: string) => {
+      const w = this.p(`${prefix}.weight`);
+      return [w, this.bias(prefix, w.shape[1] as number)];
+    };
+    const blocks = Array.from({ length: this.config.layers }, (_, i) => {
+      const pre = `transformer.h.${i}`;
+      return [
+        ...norm(`${pre}.ln_1`),
+        ...linear(`${pre}.attn.c_attn`),
+        ...linear(`${pre}.attn.c_proj`),
+        ...norm(`${pre}.ln_2`),
+        ...linear(`${pre}.mlp.c_fc`),
+        ...linear(`${pre}.mlp.c_proj`),
+      ];
+    });
+    return [this.p('transformer.wte.weight'), this.p('transformer.wpe.weight'), ...blocks.flat(), ...norm('transformer.ln_f')];
   }
 
   dispose(): void {

@@ -1,13 +1,14 @@
 import { tf } from '../engine/backend';
+import { freeingCustomGrad } from '../engine/freeing-custom-grad';
 import { nativeCrossEntropy } from '../engine/kernels/cross-entropy';
-import { nativeEmbedding } from '../engine/kernels/embedding';
+import { nativeAddEmbeddingGradient, nativeEmbedding } from '../engine/kernels/embedding';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
 // 2-D, batch 1); tfjs's stock matmul gradient passes transposed operands and falls to a ~2 GFLOP/s
 // scalar loop. These gradients transpose explicitly first (docs/tfjs-notes.md: 4.9× faster per step).
 
 /** a·b for a [.., m, k] and b [.., k, n] (same batch dims), with gradients that stay on the fast path. */
-export const matMul = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const matMul = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([a, b]);
   return {
@@ -33,17 +34,31 @@ export function swapLastTwo(x: tf.Tensor): tf.Tensor {
 export function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   const native = nativeEmbedding(table, ids);
   if (native) return native;
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const t = args[0] as tf.Tensor;
     return {
       value: tf.gather(t, ids),
-      gradFunc: (dy: tf.Tensor) => {
-        const oneHotT = tf.transpose(tf.cast(tf.oneHot(ids, table.shape[0]), 'float32'));
-        return [tf.matMul(oneHotT, dy)];
-      },
+      gradFunc: (dy: tf.Tensor) => [scatteredRows(ids, dy, table.shape[0])],
     };
   }) as (t: tf.Tensor) => tf.Tensor2D;
   return f(table);
+}
+
+/** The table-shaped [vocab, c] sum of dy's rows [n, c] at their ids (the lookup's gradient). */
+function scatteredRows(ids: tf.Tensor1D, dy: tf.Tensor, vocab: number): tf.Tensor2D {
+  const oneHotT = tf.transpose(tf.cast(tf.oneHot(ids, vocab), 'float32'));
+  return tf.matMul(oneHotT, dy) as tf.Tensor2D;
+}
+
+/**
+ * dTable + the lookup's gradient for dy [n, c] at `ids`: in place on the native engine (dTable is
+ * then returned, no second or third [vocab, c] tensor), else a new tensor (dTable is disposed).
+ */
+export function addEmbeddingGradient(dTable: tf.Tensor2D, ids: tf.Tensor1D, dy: tf.Tensor2D): tf.Tensor2D {
+  if (nativeAddEmbeddingGradient(dTable, ids, dy)) return dTable;
+  const sum = tf.tidy(() => tf.add(dTable, scatteredRows(ids, dy, dTable.shape[0])) as tf.Tensor2D);
+  dTable.dispose();
+  return sum;
 }
 
 /** GELU, tanh approximation (GPT-2's "gelu_new"). */

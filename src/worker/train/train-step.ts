@@ -1,5 +1,6 @@
 import { tf } from '../engine/backend';
-import { Gpt } from '../model/gpt';
+import { Gpt, TOKEN_EMBEDDING } from '../model/gpt';
+import { addEmbeddingGradient } from '../model/ops';
 import { AdamW, clipScale } from './adamw';
 import { mixSeed } from '../../core/rng';
 import type { ReplicaPool } from './replicas/replica-pool';
@@ -25,17 +26,32 @@ export interface Shard {
   dropoutSeed?: number;
 }
 
-/** Loss and gradients (by parameter name) of one shard; tensors belong to the caller's scope. */
+/**
+ * Loss and gradients (by parameter name) of one shard; tensors belong to the caller's scope.
+ * A trainable token embedding is looked up outside the tape and its embeddings differentiated
+ * instead: its gradient is then the tied head's alone, and the lookup's part is added into it
+ * (in place on the native engine) rather than tfjs adding two [vocab, width] tensors into a third.
+ */
 export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const context = s.inputs.length / s.rows;
   const x = tf.tensor2d(s.inputs, [s.rows, context], 'int32');
   const y = tf.tensor2d(s.targets, [s.rows, context], 'int32');
-  const vars = [...model.params.values()];
-  const loss = () =>
-    s.lossScale === 1 ? model.loss(x, y, s.dropoutSeed) : (tf.mul(model.loss(x, y, s.dropoutSeed), s.lossScale) as tf.Scalar);
-  const { value, grads } = tf.variableGrads(loss, vars);
+  const tokens = model.params.has(TOKEN_EMBEDDING) ? model.tokenEmbeddings(x) : undefined;
+  const names = [...model.params.keys()];
+  const loss = () => {
+    const l = model.loss(x, y, s.dropoutSeed, tokens);
+    return s.lossScale === 1 ? l : (tf.mul(l, s.lossScale) as tf.Scalar);
+  };
+  const xs = [...(tokens ? [tokens] : []), ...model.params.values()];
+  const { value, grads } = tf.engine().gradients(loss, xs, undefined, true);
   const byName: Record<string, tf.Tensor> = {};
-  for (const [name, v] of model.params) byName[name] = grads[v.name];
+  names.forEach((name, i) => (byName[name] = grads[xs.length - names.length + i]));
+  if (tokens) {
+    const dTokens = grads[0] as tf.Tensor2D;
+    const ids = tf.reshape(x, [x.size]) as tf.Tensor1D;
+    byName[TOKEN_EMBEDDING] = addEmbeddingGradient(byName[TOKEN_EMBEDDING] as tf.Tensor2D, ids, dTokens);
+    tf.dispose([tokens, dTokens, ids]);
+  }
   return { loss: value, grads: byName };
 }
 

@@ -5,7 +5,7 @@ import { trainStep } from './train-step';
 import { generate } from '../model/generator';
 import { meanLoss } from '../model/evaluate';
 import { EpochPlan, evalWindowStarts, fillBatch } from '../../core/batches';
-import { UserError } from '../../core/errors';
+import { UserError, message } from '../../core/errors';
 import { learningRateAt } from '../../core/lr-schedule';
 import { mixSeed } from '../../core/rng';
 import { Tokenizer } from '../../core/tokenizer';
@@ -268,10 +268,17 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       }
       const { loss, gradNorm } = result;
       if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-        const kept = lastCheckpoint ? `the last good checkpoint is kept (${lastCheckpoint})` : 'no checkpoint had been written yet';
+        const kept = lastCheckpoint
+          ? message('the last good checkpoint is kept ({0})', lastCheckpoint)
+          : message('no checkpoint had been written yet');
         throw new UserError(
-          `training diverged at step ${state.step + 1} (learning rate ${Number(lr.toPrecision(3))}): the loss is ${loss} and the gradient norm ${gradNorm}; ` +
-            `${kept} — lower --lr (try ${Number((options.lr / 10).toPrecision(2))}) and train again`,
+          'training diverged at step {0} (learning rate {1}): the loss is {2} and the gradient norm {3}; {4} — lower --lr (try {5}) and train again',
+          state.step + 1,
+          Number(lr.toPrecision(3)),
+          loss,
+          gradNorm,
+          kept,
+          Number((options.lr / 10).toPrecision(2)),
         );
       }
       const seconds = (performance.now() - t0) / 1000;

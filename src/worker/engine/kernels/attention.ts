@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { freeingCustomGrad } from '../freeing-custom-grad';
 import { callKernel, kernelsAvailable, nativeKernels } from './kernel-module';
 
 // Causal self-attention as one op (forward and backward in the kernels module), replacing ~40
@@ -13,7 +14,7 @@ export function fusedAttentionSupported(time: number, headDim: number): boolean 
 export function fusedCausalAttention(qkv: tf.Tensor2D, b: number, t: number, h: number): tf.Tensor2D {
   const c = qkv.shape[1] / 3;
   const d = c / h;
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const [out, probs] = callKernel(
       [x],

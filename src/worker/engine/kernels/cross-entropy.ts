@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { freeingCustomGrad } from '../freeing-custom-grad';
 import { callKernel, heap, nativeKernels } from './kernel-module';
 
 /**
@@ -10,7 +11,7 @@ export function nativeCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): t
   const native = nativeKernels();
   if (!native) return undefined;
   const [n, vocab] = logits.shape;
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [x, ids, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     const [loss, lse] = callKernel([x, ids], [[], [n]], 0, (_, [xAt, idsAt, lossAt, lseAt]) =>
       native.crossEntropyForward(heap(), xAt, idsAt, lseAt, lossAt, n, vocab),

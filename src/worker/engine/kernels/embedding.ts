@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { freeingCustomGrad } from '../freeing-custom-grad';
 import { callKernel, heap, nativeKernels } from './kernel-module';
 
 /**
@@ -11,7 +12,7 @@ export function nativeEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
   if (!native) return undefined;
   const [vocab, c] = table.shape;
   const n = ids.size;
-  const f = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+  const f = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [t, i, save] = args as [tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
     save([i]);
     const [out] = callKernel([t, i], [[n, c]], 0, (_, [tAt, iAt, outAt]) => native.embeddingForward(heap(), tAt, iAt, outAt, n, vocab, c));
@@ -24,4 +25,21 @@ export function nativeEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
     };
   }) as (t: tf.Tensor2D, i: tf.Tensor1D) => tf.Tensor2D;
   return f(table, ids.dtype === 'int32' ? ids : (tf.cast(ids, 'int32') as tf.Tensor1D));
+}
+
+interface RefCounting {
+  refCount(dataId: object): number;
+}
+
+/**
+ * dTable [vocab, c] += the scatter of dy [n, c] by ids [n], written into dTable's own memory; the
+ * same numbers as adding the scattered table. False (nothing done) when the native engine is not
+ * running or another tensor shares dTable's data.
+ */
+export function nativeAddEmbeddingGradient(dTable: tf.Tensor2D, ids: tf.Tensor1D, dy: tf.Tensor2D): boolean {
+  const native = nativeKernels();
+  if (!native || ids.dtype !== 'int32' || (tf.backend() as unknown as RefCounting).refCount(dTable.dataId) !== 1) return false;
+  const [vocab, c] = dTable.shape;
+  callKernel([ids, dy, dTable], [], 0, (_, [iAt, dyAt, dtAt]) => native.embeddingBackwardAdd(heap(), iAt, dyAt, dtAt, ids.size, vocab, c));
+  return true;
 }

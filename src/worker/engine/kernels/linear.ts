@@ -1,4 +1,5 @@
 import { tf } from '../backend';
+import { freeingCustomGrad } from '../freeing-custom-grad';
 import { callKernel, heap, nativeKernels } from './kernel-module';
 
 // Matmuls whose every product stays on XNNPACK's fast path (batch 1, no transposed operand):
@@ -22,7 +23,7 @@ function columnSums(x: tf.Tensor): tf.Tensor1D {
  * x·W + b for x [n, in], W [in, out], b [out]: XNNPACK's matmul with the bias fused in, or on the
  * native engine one BLAS call each way (the backward pass's three products in one call).
  */
-export const fusedLinear = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const fusedLinear = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   save([x, w]);
   const native = nativeKernels();
@@ -44,7 +45,7 @@ export const fusedLinear = tf.customGrad((...args: Array<tf.Tensor | tf.GradSave
 }) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D;
 
 /** x·Wᵀ for x [n, in], W [out, in] (the output head tied to the token embedding). */
-export const matMulTransposedB = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+export const matMulTransposedB = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
   const [x, w, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([x, w]);
   // BLAS takes transposed operands as they are; XNNPACK needs them transposed first.

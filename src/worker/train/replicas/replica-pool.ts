@@ -18,7 +18,7 @@ export class ReplicaFailure extends Error {}
  */
 export function resolveTrainingThreads(asked: number | undefined, backend: string, batch: number): number {
   if (asked !== undefined && (!Number.isInteger(asked) || asked < 1 || asked > 64)) {
-    throw new UserError(`threads must be a whole number from 1 to 64 (got ${asked})`);
+    throw new UserError('threads must be a whole number from 1 to 64 (got {0})', asked);
   }
   // The native engine threads its own kernels (no second copy of the weights per thread).
   if (backend === 'native') {

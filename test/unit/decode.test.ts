@@ -1,0 +1,160 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { startEngine, tf } from '../../src/worker/engine/backend';
+import { loadAddon } from '../../src/worker/engine/native';
+import { Gpt, KERNEL_OPS, KvCache, NATIVE_OPS, OpSet, TFJS_OPS, disposeCache, newCache } from '../../src/worker/model/gpt';
+import { generate, promptIds } from '../../src/worker/model/generator';
+import { ModelConfig, NormKind } from '../../src/core/model-config';
+import { weightTable } from '../../src/core/weight-table';
+import { NamedTensors } from '../../src/core/tensor';
+import { Rng } from '../../src/core/rng';
+import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
+import { ENGLISH, KOREAN, maxAbsDiff } from './helpers';
+
+// The native engine's fused decode (one addon call per generation step, KV cache in native memory)
+// against the tfjs-ops decode of the same model. Skipped only where the addon is not built; CI builds it.
+const loaded = loadAddon();
+const missing = 'why' in loaded ? loaded.why : undefined;
+const skip = missing && process.env.CI !== 'true' ? `native engine not available: ${missing}` : false;
+
+before(async () => {
+  if (!skip) await startEngine('native');
+});
+
+const korean = trainTokenizer(readFileSync(KOREAN, 'utf8').slice(0, 20_000), { kind: 'char' });
+const bpe = trainTokenizer(readFileSync(ENGLISH, 'utf8').slice(0, 20_000), { kind: 'bpe', vocabSize: 300 });
+const englishText = readFileSync(ENGLISH, 'utf8').slice(5_000, 6_000);
+const koreanText = readFileSync(KOREAN, 'utf8').slice(2_000, 3_000);
+
+/** Random weights with every part non-trivial (norms and biases too), so each one shows in the logits. */
+function randomModel(config: ModelConfig, seed: number): Gpt {
+  const rng = new Rng(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  const weights: NamedTensors = new Map();
+  for (const [name, { shape }] of weightTable(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const around = name.endsWith('.alpha') ? 0.5 : /ln_\d|ln_f/.test(name) && name.endsWith('.weight') ? 1 : 0;
+    const spread = name === 'transformer.wte.weight' ? 0.5 : name.endsWith('.alpha') ? 0.2 : 0.1;
+    weights.set(name, { shape, data: Float32Array.from({ length: size }, () => around + spread * normal()) });
+  }
+  return Gpt.fromWeights(config, weights);
+}
+
+const configFor = (tokenizer: Tokenizer, norm: NormKind, bias: boolean): ModelConfig => ({
+  vocabSize: tokenizer.vocabSize,
+  context: 32,
+  layers: 2,
+  heads: 4,
+  width: 64,
+  norm,
+  dropout: 0,
+  bias,
+});
+
+/** The logits of a next() call on the given ops. */
+function step(model: Gpt, ops: OpSet, ids: number[], cache: KvCache): Float32Array {
+  model.ops = ops;
+  const logits = model.next(ids, cache);
+  const values = logits.dataSync() as Float32Array;
+  logits.dispose();
+  return values;
+}
+
+const cases = [
+  { label: 'Korean char model, layer norm, biases', tokenizer: korean, text: koreanText, norm: 'layernorm', bias: true },
+  { label: 'Korean char model, Dynamic Tanh, no biases', tokenizer: korean, text: koreanText, norm: 'dyt', bias: false },
+  { label: 'BPE model, layer norm, no biases', tokenizer: bpe, text: englishText, norm: 'layernorm', bias: false },
+  { label: 'BPE model, Dynamic Tanh, biases', tokenizer: bpe, text: englishText, norm: 'dyt', bias: true },
+] as const;
+
+for (const c of cases) {
+  test(`fused decode equals the tfjs decode: ${c.label} (prefill, 20 steps, a new prompt, a context-length prompt)`, { skip }, () => {
+    const model = randomModel(configFor(c.tokenizer, c.norm, c.bias), 11);
+    assert.equal(model.ops, NATIVE_OPS, 'a model on the native engine decodes fused');
+    const ids = c.tokenizer.encode(c.text);
+    assert.ok(ids.length > 80, `${ids.length} tokens`);
+    const fused = newCache();
+    const reference = newCache();
+    const compare = (what: string, feed: number[]) => {
+      const want = step(model, TFJS_OPS, feed, reference);
+      const got = step(model, NATIVE_OPS, feed, fused);
+      const d = maxAbsDiff(got, want);
+      assert.ok(d < 1e-4, `${what}: logits differ by ${d}`);
+      assert.equal(fused.length, reference.length);
+    };
+    compare('prefill of 7 tokens', ids.slice(0, 7));
+    for (let i = 7; i < 27; i++) compare(`token at position ${i}`, [ids[i]]);
+    // A new prompt on the same cache objects starts over from position 0.
+    disposeCache(fused);
+    disposeCache(reference);
+    const tensorsBefore = tf.memory().numTensors; // the model's own (a model without biases makes its zeros once)
+    compare('a new prompt', ids.slice(40, 45));
+    compare('after the new prompt', [ids[45]]);
+    disposeCache(fused);
+    disposeCache(reference);
+    compare('a context-length prompt', ids.slice(50, 82));
+    assert.throws(() => step(model, NATIVE_OPS, [ids[82]], fused), /KV cache is full/);
+    disposeCache(fused);
+    disposeCache(reference);
+    assert.equal(fused.native, undefined, 'disposeCache lets the native cache go');
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaked');
+    model.dispose();
+  });
+}
+
+test('greedy generation writes the same text on the fused and the tfjs decode, past the context (restarts)', { skip }, async () => {
+  for (const [tokenizer, text] of [
+    [korean, koreanText],
+    [bpe, englishText],
+  ] as const) {
+    const model = randomModel(configFor(tokenizer, 'layernorm', true), 3);
+    const options = { temperature: 0, topK: 0, topP: 1, maxTokens: 50, seed: 1, stop: [] };
+    const prompt = text.slice(0, 200); // longer than the context: trimmed to its last 32 tokens
+    assert.ok(promptIds(tokenizer, prompt).length > model.config.context);
+    model.ops = TFJS_OPS;
+    const want = await generate(model, tokenizer, prompt, options);
+    model.ops = NATIVE_OPS;
+    const tensorsBefore = tf.memory().numTensors;
+    const got = await generate(model, tokenizer, prompt, options);
+    assert.equal(got.tokens, 50);
+    assert.deepEqual(got.ids, want.ids);
+    assert.equal(got.text, want.text);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaked');
+    let polls = 0;
+    const cancelled = await generate(model, tokenizer, prompt, options, undefined, () => ++polls > 5);
+    assert.equal(cancelled.stoppedBy, 'cancelled');
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'a cancelled generation leaks no tensor');
+    model.dispose();
+  }
+});
+
+test('adapters kept apart from their base (LoRA) decode through the ops; a bad token id is an error, not a crash', { skip }, () => {
+  const config = configFor(korean, 'layernorm', true);
+  const adapted = Gpt.initialise(config, 1, { modules: ['transformer.h.0.attn.c_attn'], r: 2, scale: 1, dropout: 0, seed: 1 });
+  assert.equal(adapted.ops, KERNEL_OPS);
+  const cache = newCache();
+  const logits = adapted.next([1, 2, 3], cache);
+  assert.equal(logits.size, config.vocabSize);
+  assert.equal(cache.native, undefined);
+  logits.dispose();
+  disposeCache(cache);
+  adapted.dispose();
+
+  const model = randomModel(config, 5);
+  const tensorsBefore = tf.memory().numTensors;
+  assert.throws(() => model.next([1, config.vocabSize + 3], newCache()), /outside the vocabulary/);
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'the logits of a failed call are freed');
+  model.dispose();
+});
+
+test('on the wasm engine models keep the ops-by-ops decode', { skip }, async () => {
+  await startEngine('wasm');
+  try {
+    const model = randomModel(configFor(bpe, 'layernorm', true), 2);
+    assert.equal(model.ops, KERNEL_OPS);
+    model.dispose();
+  } finally {
+    await startEngine('native');
+  }
+});
