@@ -1,16 +1,22 @@
 import * as vscode from 'vscode';
-import { Ctx } from './ctx';
+import { Ctx, modelName } from './ctx';
 import { WorkerError } from './worker-client';
+import { MOSTLY_UNKNOWN } from '../core/model-choice';
 
 // Characters of text before the cursor sent as the prompt: enough for any context we train
 // (the worker keeps the last `context` tokens of it).
 const PROMPT_CHARS = 2000;
+// Characters before the cursor checked against the model's tokenizer: about what a small model's
+// context holds, so a Korean paragraph after English ones is judged as Korean.
+const CONTEXT_CHECK_CHARS = 256;
 
-/** Ghost text from the active model while the user types. */
+/** Ghost text from the model serving the document while the user types. */
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
   /** Latency of the last completions, ms from request to result (for the status line and benchmarks). */
   readonly latencies: number[] = [];
   private inFlight?: number;
+  /** Document and model pairs whose silence the log has explained already. */
+  private readonly explained = new Set<string>();
 
   constructor(private readonly ctx: Ctx) {}
 
@@ -21,13 +27,24 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[] | undefined> {
     const { config } = this.ctx;
-    const model = this.ctx.activeModel;
-    if (!config.completionEnabled || !model || !config.completionLanguages.includes(document.languageId)) return undefined;
+    if (!config.completionEnabled || !config.completionLanguages.includes(document.languageId)) return undefined;
     if (!(await sleep(config.debounceMs, token))) return undefined;
-    if (!(await this.ctx.mayLoadModelFrom(model))) return undefined;
+    const model = (await this.ctx.serving.forDocument(document))?.model;
+    if (!model || token.isCancellationRequested || !(await this.ctx.mayLoadModelFrom(model))) return undefined;
 
     const start = document.offsetAt(position);
     const prompt = document.getText(new vscode.Range(document.positionAt(Math.max(0, start - PROMPT_CHARS)), position));
+    const unknown = await this.ctx.serving.unknownShare(model, prompt.slice(-CONTEXT_CHECK_CHARS));
+    if (unknown !== undefined && unknown >= MOSTLY_UNKNOWN) {
+      const key = `${document.uri.toString()} ${model}`;
+      if (!this.explained.has(key)) {
+        this.explained.add(key);
+        this.ctx.log.appendLine(
+          `no completion in ${document.uri.toString()}: ${Math.round(unknown * 100)}% of the letters before the cursor are unknown to the tokenizer of ${modelName(model)} (the limit is ${MOSTLY_UNKNOWN * 100}%); choose a model for this file from the status bar`,
+        );
+      }
+      return undefined;
+    }
     // A newer request replaces an older one: the worker drops the stale job between tokens.
     if (this.inFlight !== undefined) this.ctx.inference.cancel(this.inFlight);
     const began = performance.now();

@@ -7,6 +7,7 @@ import { Config } from './config';
 import { isInside } from '../core/safe-fs';
 import { WorkerClient } from './worker-client';
 import { TrainEvent } from '../core/train-events';
+import { ServingModels } from './serving-model';
 
 export interface ActiveTraining {
   jobId: number;
@@ -18,7 +19,7 @@ export interface ActiveTraining {
 
 const ACTIVE_MODEL_KEY = 'corpusLab.activeModel';
 
-/** What every command, view and provider shares: settings, workers, the log, the active model and training. */
+/** What every command, view and provider shares: settings, workers, the log, the active (default) model, the model serving each document, and training. */
 export class Ctx implements vscode.Disposable {
   readonly config = new Config();
   readonly log: vscode.LogOutputChannel | vscode.OutputChannel;
@@ -32,6 +33,8 @@ export class Ctx implements vscode.Disposable {
   readonly onDidChangeActiveModel = this.activeModelChanged.event;
   private readonly runsChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeRuns = this.runsChanged.event;
+  /** Which model serves each document (the active model is the default). */
+  readonly serving: ServingModels;
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Corpus Lab', 'corpus-lab-log');
@@ -41,6 +44,7 @@ export class Ctx implements vscode.Disposable {
     // On a busy CPU the editor comes first, then completions, then training (nice 0 < 5 < 10).
     this.trainer = new WorkerClient(script, 'training', write, 10);
     this.inference = new WorkerClient(script, 'inference', write, 5);
+    this.serving = new ServingModels(this);
   }
 
   fireTrainEvent(jobId: number, event: TrainEvent): void {
@@ -139,6 +143,7 @@ export class Ctx implements vscode.Disposable {
   dispose(): void {
     void this.trainer.terminate();
     void this.inference.terminate();
+    this.serving.dispose();
     this.trainEvents.dispose();
     this.activeModelChanged.dispose();
     this.runsChanged.dispose();

@@ -17,6 +17,7 @@ import { generateSampleCommand, SampleDocuments } from './commands/generate';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
+import { chooseModelForFileCommand } from './commands/serving';
 import { compareSamplesCommand, mergeAdapterCommand, openModelFolderCommand, quantizeCommand } from './commands/models';
 import { compareRunsCommand, moreSeedsCommand, normExperimentCommand } from './commands/compare';
 
@@ -29,6 +30,8 @@ export interface CorpusLabApi {
   completion: CompletionProvider;
   /** The panels' classes, whose statics say what each shows (tests read them). */
   panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel };
+  /** The status bar item naming the model that serves the active editor's file. */
+  modelStatus: vscode.StatusBarItem;
   /** How long activate() took (the log says it too). */
   activationMs: number;
 }
@@ -42,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const completion = new CompletionProvider(ctx);
   const cleaned = new CleanedDocuments();
   const samples = new SampleDocuments();
+  const statusBar = registerStatusBar(ctx);
   const command = (id: string, f: (...args: never[]) => unknown) =>
     vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
 
@@ -62,7 +66,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
     vscode.workspace.registerTextDocumentContentProvider(SampleDocuments.scheme, samples),
     LossChartPanel.registerSerializer(ctx),
-    registerStatusBar(ctx),
+    statusBar,
     command('train', trainCommand(ctx)),
     command('resumeTraining', resumeCommand(ctx)),
     command('cancelTraining', () =>
@@ -74,6 +78,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
     command('generateSample', generateSampleCommand(ctx, samples)),
     command('setActiveModel', setActiveModelCommand(ctx)),
+    command('chooseModelForFile', chooseModelForFileCommand(ctx)),
     command('toggleInlineCompletion', toggleCompletionCommand(ctx)),
     command('openLossChart', openLossChartCommand(ctx)),
     command('showTokens', async () => {
@@ -101,7 +106,16 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   void ctx.checkActiveModel();
   const activationMs = performance.now() - started;
   ctx.log.appendLine(`activated in ${activationMs.toFixed(1)} ms (TensorFlow.js loads later, in the worker threads)`);
-  return { ctx, tokens, nextToken, runs, completion, panels: { lossChart: LossChartPanel, compare: ComparePanel }, activationMs };
+  return {
+    ctx,
+    tokens,
+    nextToken,
+    runs,
+    completion,
+    panels: { lossChart: LossChartPanel, compare: ComparePanel },
+    modelStatus: statusBar.model,
+    activationMs,
+  };
 }
 
 function setExtraExtensions(ctx: Ctx): void {

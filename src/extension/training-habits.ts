@@ -1,18 +1,18 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { Ctx, modelName } from './ctx';
+import { Ctx } from './ctx';
 import { TrainEvent } from '../core/train-events';
 import { isInside } from '../core/safe-fs';
 
 /**
  * While a run trains, the active model is its best checkpoint so far, so completions can be tried
- * as soon as the first checkpoint exists — unless the user picks another model meanwhile.
+ * as soon as the first checkpoint exists — unless the user picks another model meanwhile. The run's
+ * progress notification says which checkpoint that is (`serving`), so the words go when the run does.
  */
 export class FollowBestCheckpoint implements vscode.Disposable {
   private bestValLoss = Infinity;
   private setByRun?: string;
   private userChose = false;
-  private told = false;
   private readonly sub: vscode.Disposable;
 
   constructor(private readonly ctx: Ctx) {
@@ -26,6 +26,11 @@ export class FollowBestCheckpoint implements vscode.Disposable {
     return this.userChose;
   }
 
+  /** The checkpoint of this run completions come from now, if the run set it. */
+  get serving(): string | undefined {
+    return this.userChose ? undefined : this.setByRun;
+  }
+
   onEvent(e: TrainEvent): void {
     if (e.type !== 'checkpoint') return;
     const runDir = this.ctx.training?.runDir;
@@ -37,16 +42,6 @@ export class FollowBestCheckpoint implements vscode.Disposable {
     if (!(e.val_loss <= this.bestValLoss)) return;
     this.bestValLoss = e.val_loss;
     this.set(e.path);
-    if (!this.told) {
-      this.told = true;
-      void vscode.window.showInformationMessage(
-        vscode.l10n.t(
-          'You can try the model while it trains: completions now come from {0}, the best checkpoint so far (validation loss {1}), and follow each better one.',
-          modelName(e.path),
-          e.val_loss.toFixed(3),
-        ),
-      );
-    }
   }
 
   private set(path: string): void {
@@ -59,24 +54,29 @@ export class FollowBestCheckpoint implements vscode.Disposable {
   }
 }
 
-/** The overfitting watch's notice in the user's language, with what to try and a way to stop now. */
-export function showOverfitNotice(ctx: Ctx, e: TrainEvent, events: TrainEvent[], corpus: vscode.Uri): void {
-  if (e.type !== 'notice' || e.code !== 'overfitting' || e.best_step === undefined || e.best_val_loss === undefined) return;
+type OverfitNotice = Extract<TrainEvent, { type: 'notice' }> & { best_step: number; best_val_loss: number };
+
+export function isOverfitNotice(e: TrainEvent): e is OverfitNotice {
+  return e.type === 'notice' && e.code === 'overfitting' && e.best_step !== undefined && e.best_val_loss !== undefined;
+}
+
+/** The overfitting watch's words in the run's progress notification, whose Cancel stops the run. */
+export function overfitLine(notice: OverfitNotice, events: TrainEvent[]): string {
   const lastEval = [...events].reverse().find((x) => x.type === 'eval');
   const now = lastEval?.type === 'eval' ? lastEval.val_loss : NaN;
-  const stop = vscode.l10n.t('Stop Training');
-  void vscode.window
-    .showWarningMessage(
-      vscode.l10n.t(
-        'Overfitting: the validation loss has risen for several evaluations (best {0} at step {1}, now {2}) while the training loss keeps falling — the model is memorising {3} instead of learning from it. The best checkpoint is kept and becomes the active model at the end. To do better: train on more text, add dropout, choose a smaller model, or train fewer steps (about {1}).',
-        e.best_val_loss.toFixed(3),
-        e.best_step,
-        now.toFixed(3),
-        basename(corpus.fsPath),
-      ),
-      stop,
-    )
-    .then((answer) => {
-      if (answer === stop) ctx.training?.cancel();
-    });
+  return vscode.l10n.t(
+    '⚠ Overfitting since step {0} (validation loss {1} then, {2} now): Cancel stops the run and keeps the best checkpoint',
+    notice.best_step,
+    notice.best_val_loss.toFixed(3),
+    now.toFixed(3),
+  );
+}
+
+/** What to try after a run that overfit, for its closing message. */
+export function overfitAdvice(notice: OverfitNotice, corpus: vscode.Uri): string {
+  return vscode.l10n.t(
+    'It overfit after step {0}: the validation loss rose while the training loss kept falling — the model memorised {1} instead of learning from it. To do better: train on more text, add dropout, choose a smaller model, or train fewer steps (about {0}).',
+    notice.best_step,
+    basename(corpus.fsPath),
+  );
 }

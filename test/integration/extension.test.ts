@@ -173,6 +173,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       'resumeTraining',
       'generateSample',
       'setActiveModel',
+      'chooseModelForFile',
       'toggleInlineCompletion',
       'openLossChart',
       'showTokens',
@@ -351,6 +352,117 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(api.ctx.activeModel, result.checkpoint);
   });
 
+  it('what is said about a live run is in its progress notification, which closes with the run (no notice outlives it); the Runs row shows a resumed run’s newest validation loss', async () => {
+    const win = vscode.window as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const original = { info: win.showInformationMessage, warn: win.showWarningMessage, progress: win.withProgress };
+    let live = false;
+    const spokeWhileLive: string[] = [];
+    const reports: string[] = [];
+    const open = new Set<string>();
+    const closedWhileLive: string[] = [];
+    win.showInformationMessage = (message, ...rest) => (
+      live && spokeWhileLive.push(String(message)),
+      original.info.call(vscode.window, message, ...rest)
+    );
+    win.showWarningMessage = (message, ...rest) => (
+      live && spokeWhileLive.push(String(message)),
+      original.warn.call(vscode.window, message, ...rest)
+    );
+    win.withProgress = (options, task) => {
+      const title = String((options as vscode.ProgressOptions).title);
+      open.add(title);
+      const wrapped = (progress: vscode.Progress<{ message?: string }>, token: vscode.CancellationToken) =>
+        (task as (p: vscode.Progress<{ message?: string }>, t: vscode.CancellationToken) => Thenable<unknown>)(
+          { report: (v) => (v.message && reports.push(v.message), progress.report(v)) },
+          token,
+        );
+      return (original.progress.call(vscode.window, options, wrapped) as Thenable<unknown>).then(
+        (r) => (open.delete(title), live && closedWhileLive.push(title), r),
+        (e) => (open.delete(title), Promise.reject(e)),
+      );
+    };
+    const events: TrainEvent[] = [];
+    const sub = api.ctx.onTrainEvent(({ event }) => {
+      events.push(event);
+      if (event.type === 'start') live = true;
+      if (event.type === 'done') live = false;
+    });
+    const until = (check: () => boolean) =>
+      new Promise<void>((resolve) => {
+        const timer = setInterval(() => check() && (clearInterval(timer), resolve()), 50);
+      });
+    try {
+      let running = vscode.commands.executeCommand('corpusLab.train', ko, { preset: 'tiny', maxSteps: 400 }) as Thenable<TrainResult>;
+      // After the first checkpoint the run serves completions, and its progress line says from which.
+      await until(() => reports.some((r) => r.includes('completions come from')) || events.some((e) => e.type === 'done'));
+      const first = events.find((e) => e.type === 'checkpoint');
+      assert.ok(first && first.type === 'checkpoint', 'a checkpoint before the end');
+      assert.ok(
+        reports.some((r) => r.includes(`completions come from ${first.path.split('/').slice(-3)[0]}`)),
+        reports.at(-1),
+      );
+      await vscode.commands.executeCommand('corpusLab.cancelTraining');
+      const cancelled = await running;
+      assert.equal(cancelled.reason, 'cancelled');
+      assert.equal(open.size, 0, `progress notifications still open after the run: ${[...open].join(', ')}`);
+      const runDir = dirname(dirname(cancelled.checkpoint));
+      const recorded = JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')).val_loss as number;
+
+      events.length = 0;
+      running = vscode.commands.executeCommand('corpusLab.resumeTraining', { path: runDir }) as Thenable<TrainResult>;
+      await until(
+        () =>
+          events.some((e) => e.type === 'eval' && e.val_loss.toFixed(3) !== recorded.toFixed(3)) || events.some((e) => e.type === 'done'),
+      );
+      const evalEvent = events.find((e) => e.type === 'eval' && e.val_loss.toFixed(3) !== recorded.toFixed(3));
+      assert.ok(evalEvent && evalEvent.type === 'eval', 'an evaluation in the resumed run');
+      const { valLabel } = await import('../../src/extension/runs-tree');
+      const rowOf = async () => {
+        const node = (await api.runs.getChildren()).find((n) => n.kind === 'run' && n.path === runDir)!;
+        return String(api.runs.getTreeItem(node).description);
+      };
+      // The tree re-reads the runs at most once a second.
+      let row = await rowOf();
+      for (let i = 0; i < 30 && !row.includes(valLabel(evalEvent.val_loss)); i++) {
+        await settle(100);
+        row = await rowOf();
+      }
+      assert.ok(row.includes(valLabel(evalEvent.val_loss)), `Runs row "${row}" during the resumed run; run.json still says ${recorded}`);
+      await vscode.commands.executeCommand('corpusLab.cancelTraining');
+      await running;
+    } finally {
+      Object.assign(win, { showInformationMessage: original.info, showWarningMessage: original.warn, withProgress: original.progress });
+      sub.dispose();
+    }
+    assert.deepEqual(spokeWhileLive, [], 'notifications about a live run outside its progress notification');
+    assert.deepEqual(closedWhileLive, [], 'a run’s progress notification closed while it was still training');
+    assert.equal(open.size, 0);
+
+    // Overfitting is said in the progress line (whose Cancel stops this run) and, with what to try, in the closing message.
+    const { progressMessage } = await import('../../src/extension/commands/train');
+    const plan = { totalSteps: 600, stepsPerEpoch: 5 } as never;
+    const start = {
+      type: 'start',
+      run_dir: '/r',
+      params: 1,
+      trainable_params: 1,
+      backend: 'native',
+      threads: 1,
+      plan,
+      step: 0,
+      epoch: 1,
+    } as TrainEvent;
+    const step = (n: number) =>
+      ({ type: 'step', step: n, epoch: 1, loss: 1, lr: 0, grad_norm: 0, tokens_per_s: 1, elapsed_s: n }) as TrainEvent;
+    const evalAt = (n: number, v: number) => ({ type: 'eval', step: n, epoch: 1, loss: 1, val_loss: v, elapsed_s: n }) as TrainEvent;
+    const notice = { type: 'notice', step: 300, message: 'x', code: 'overfitting', best_step: 150, best_val_loss: 1.5 } as TrainEvent;
+    const all = [start, step(1), evalAt(300, 1.9), notice, step(301)];
+    const line = progressMessage(step(301), all, '/runs/r/checkpoints/epoch-0030');
+    assert.match(line ?? '', /^⚠ Overfitting since step 150 \(validation loss 1\.500 then, 1\.900 now\): Cancel stops the run/);
+    assert.match(line ?? '', /step 301\/600 .* — completions come from r\/epoch-0030/);
+    assert.doesNotMatch(progressMessage(step(2), [start, step(1), step(2)]) ?? '', /Overfitting|completions/);
+  });
+
   it('resume after the corpus file changed (typed in, saved) can continue on the changed text', async () => {
     const notes = vscode.Uri.file(join(workspace, 'texts', 'notes-en.txt'));
     writeFileSync(notes.fsPath, readFileSync(en.fsPath, 'utf8'));
@@ -424,7 +536,119 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(await api.completion.provideInlineCompletionItems(md, md.positionAt(4), context, source.token), undefined);
   });
 
-  it('the Tokens view shows exactly the active tokenizer’s encoding (Korean)', async () => {
+  it('each file is served by the model that fits it (trained on it, else knows its letters, else the default), a choice per file is kept, the status bar and views follow the editor, and a mostly unknown context gets no completion', async () => {
+    const candidates = await api.ctx.serving.candidates();
+    const enModel = candidates.find((c) => c.run?.corpus === en.fsPath)?.model;
+    const koModel = candidates.find((c) => c.run?.corpus === ko.fsPath)?.model;
+    assert.ok(enModel && koModel, `an English and a Korean model among ${candidates.map((c) => c.model).join(', ')}`);
+    const before = api.ctx.activeModel;
+    const config = vscode.workspace.getConfiguration('corpusLab');
+    // Newline stops could make a completion empty by chance; the check below must be what stops it.
+    await config.update('completion.stopAtNewline', false, vscode.ConfigurationTarget.Global);
+    const newKo = vscode.Uri.file(join(workspace, 'texts', 'letter-ko.txt'));
+    const newEn = vscode.Uri.file(join(workspace, 'texts', 'letter-en.txt'));
+    writeFileSync(newKo.fsPath, '모든 국민은 인간으로서의 존엄과 가치를 가지며, 행복을 추구할 권리를 가진다. 국가는 ');
+    writeFileSync(newEn.fsPath, 'Citizens, hear me: we are resolved to speak of the people and the ');
+    const serving = async (uri: vscode.Uri) => api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(uri));
+    const context = {
+      triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+      selectedCompletionInfo: undefined,
+    } as vscode.InlineCompletionContext;
+    const complete = async (uri: vscode.Uri) => {
+      const doc = await vscode.workspace.openTextDocument(uri);
+      return api.completion.provideInlineCompletionItems(
+        doc,
+        doc.positionAt(doc.getText().length),
+        context,
+        new vscode.CancellationTokenSource().token,
+      );
+    };
+    const statusShows = async (uri: vscode.Uri, model: string, reason: RegExp) => {
+      await vscode.window.showTextDocument(uri);
+      const name = model
+        .split('/')
+        .slice(-3)
+        .filter((p) => p !== 'checkpoints')
+        .join('/');
+      const tooltip = () => (api.modelStatus.tooltip as vscode.MarkdownString).value.replace(/\\/g, '').replace(/&nbsp;/g, ' ');
+      const shows = () =>
+        api.modelStatus.text.includes(name) &&
+        reason.test(api.modelStatus.text) &&
+        tooltip().includes(`serves ${uri.fsPath.split('/').pop()!}`);
+      for (let i = 0; i < 50 && !shows(); i++) await settle(100);
+      assert.ok(shows(), `status bar "${api.modelStatus.text}" (${tooltip()}) names ${name} and ${reason} for ${uri.fsPath}`);
+    };
+    try {
+      await vscode.commands.executeCommand('corpusLab.setActiveModel', enModel);
+      const koServing = await serving(newKo);
+      assert.deepEqual([koServing?.model, koServing?.reason], [koModel, 'language']);
+      assert.ok(koServing!.unknownShare! < 0.5, `the Korean model knows the Korean letter: ${koServing!.unknownShare}`);
+      assert.deepEqual([(await serving(newEn))!.model, (await serving(newEn))!.reason], [enModel, 'default']);
+      // The corpus of a run is served by that run's model, whatever the default.
+      assert.deepEqual(
+        { model: (await serving(ko))!.model, reason: (await serving(ko))!.reason },
+        { model: candidates.find((c) => c.run?.corpus === ko.fsPath)!.model, reason: 'trained' },
+      );
+      await statusShows(newKo, koModel, /language/);
+      await statusShows(newEn, enModel, /default/);
+
+      await vscode.commands.executeCommand('corpusLab.setActiveModel', koModel);
+      assert.deepEqual([(await serving(newEn))!.model, (await serving(newEn))!.reason], [enModel, 'language']);
+      assert.deepEqual([(await serving(newKo))!.model, (await serving(newKo))!.reason], [koModel, 'default']);
+      await statusShows(newEn, enModel, /language/);
+      const englishItems = await complete(newEn);
+      assert.ok(englishItems?.length === 1, 'the English file gets a completion from the English model');
+
+      // The Tokens and Next Token views show the tokens of the model serving the active editor.
+      await vscode.commands.executeCommand('corpusLab.showTokens');
+      for (const [uri, model] of [
+        [newEn, enModel],
+        [newKo, koModel],
+      ] as const) {
+        const editor = await vscode.window.showTextDocument(uri);
+        const tok = Tokenizer.load(join(resolveCheckpoint(model), 'tokenizer.json'));
+        const text = editor.document.getText();
+        let shown = api.tokens.lastShown;
+        for (let i = 0; i < 50 && !(shown?.text === text && shown.ids.join() === tok.encode(text).join()); i++) {
+          await settle(100);
+          shown = api.tokens.lastShown;
+        }
+        assert.deepEqual(shown?.ids, tok.encode(text), `Tokens view for ${uri.fsPath}`);
+        await vscode.commands.executeCommand('corpusLab.showNextToken');
+        let next = api.nextToken.lastShown;
+        const name = model
+          .split('/')
+          .slice(-3)
+          .filter((p) => p !== 'checkpoints')
+          .join('/');
+        for (let i = 0; i < 100 && !(next?.model === name && next.source.startsWith(uri.fsPath.split('/').pop()!)); i++) {
+          await settle(100);
+          next = api.nextToken.lastShown;
+        }
+        assert.equal(next?.model, name, `Next Token view for ${uri.fsPath}`);
+      }
+
+      // A choice for one file: kept in workspace state, shown as chosen; the Korean model knows
+      // too little of the English text to suggest anything there.
+      await vscode.commands.executeCommand('corpusLab.chooseModelForFile', newEn, koModel);
+      assert.deepEqual([(await serving(newEn))!.model, (await serving(newEn))!.reason], [koModel, 'chosen']);
+      assert.equal(api.ctx.extension.workspaceState.get<Record<string, string>>('corpusLab.documentModels')?.[newEn.toString()], koModel);
+      await statusShows(newEn, koModel, /chosen/);
+      assert.match(api.modelStatus.text, /warning/, 'the status bar warns that the model knows little of this file');
+      assert.equal(await complete(newEn), undefined, 'no completion from a model that does not know the text');
+      // …while the same model completes the Korean file.
+      assert.ok((await complete(newKo))?.length === 1, 'the Korean model completes Korean text');
+      await vscode.commands.executeCommand('corpusLab.chooseModelForFile', newEn, null);
+      assert.deepEqual([(await serving(newEn))!.model, (await serving(newEn))!.reason], [enModel, 'language']);
+      assert.equal(api.ctx.extension.workspaceState.get<Record<string, string>>('corpusLab.documentModels')?.[newEn.toString()], undefined);
+    } finally {
+      await config.update('completion.stopAtNewline', undefined, vscode.ConfigurationTarget.Global);
+      await api.ctx.setActiveModel(before);
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    }
+  });
+
+  it('the Tokens view shows exactly the serving model’s tokenizer’s encoding (Korean)', async () => {
     const editor = await vscode.window.showTextDocument(ko);
     editor.selection = new vscode.Selection(0, 0, 3, 0);
     await vscode.commands.executeCommand('corpusLab.showTokens');
@@ -434,7 +658,9 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       shown = api.tokens.lastShown;
     }
     assert.ok(shown, 'the view rendered');
-    const tok = Tokenizer.load(join(resolveCheckpoint(api.ctx.activeModel!), 'tokenizer.json'));
+    const serving = await api.ctx.serving.forActiveEditor();
+    assert.equal(serving?.reason, 'trained', 'the Korean corpus is served by a model trained on it');
+    const tok = Tokenizer.load(join(resolveCheckpoint(serving.model), 'tokenizer.json'));
     assert.equal(shown.text, editor.document.getText(editor.selection));
     assert.deepEqual(shown.ids, tok.encode(shown.text));
   });

@@ -230,6 +230,8 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     );
     assert.ok(items && items.length === 1 && (items[0].insertText as string).length > 0, 'completion from the Hugging Face folder');
 
+    // speech-ko.txt is served by a model trained on it: the folder is chosen for it here.
+    await vscode.commands.executeCommand('corpusLab.chooseModelForFile', ko, dir);
     const editor = await vscode.window.showTextDocument(ko);
     editor.selection = new vscode.Selection(0, 0, 2, 0);
     await vscode.commands.executeCommand('corpusLab.showTokens');
@@ -250,6 +252,7 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     }
     assert.equal(next?.model, 'gpt2-random');
     assert.equal(next?.logits.length, 400, 'logits over the folder’s vocabulary');
+    await vscode.commands.executeCommand('corpusLab.chooseModelForFile', ko, null);
 
     // The Runs view shows the folder as a model of its own.
     const base = (await api.runs.getChildren()).find((n) => n.kind === 'base' && n.path === dir);

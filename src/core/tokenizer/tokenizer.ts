@@ -24,6 +24,7 @@ export class Tokenizer {
   private readonly byteFallback: boolean;
   /** imported: a plain token decoded before a piece, so decoders that trim the first token's space don't. */
   private anchor?: { id: number; text: string };
+  private learned?: ReadonlySet<string> | null;
 
   private constructor(
     private readonly json: string,
@@ -110,6 +111,32 @@ export class Tokenizer {
   get neverGenerated(): number[] {
     const unk = this.kind === 'char' ? this.idToToken.indexOf(UNK) : -1;
     return unk >= 0 ? [unk] : [];
+  }
+
+  /**
+   * The characters this tokenizer learned from its training text: a char tokenizer's vocabulary; a
+   * byte-level BPE's characters found whole in its merged tokens (its 256 single bytes exist whatever
+   * the text was, so a Latin letter a Korean corpus never had is in no merge); an imported
+   * tokenizer's pieces. Null for a byte-level BPE without merges, which tells nothing.
+   */
+  learnedCharacters(): ReadonlySet<string> | null {
+    if (this.learned !== undefined) return this.learned;
+    const chars = new Set<string>();
+    const lenient = new TextDecoder('utf-8');
+    for (let id = 0; id < this.idToToken.length; id++) {
+      if (this.specialIds.has(id)) continue;
+      const token = this.idToToken[id];
+      if (this.kind === 'bpe') {
+        const bytes = this.tokenBytes(id);
+        if (bytes.length < 2) continue;
+        // A merge may start or end inside a character: those bytes decode to U+FFFD.
+        for (const c of lenient.decode(bytes)) if (c !== '\uFFFD') chars.add(c);
+      } else if (this.kind === 'char') {
+        if (token !== UNK) chars.add(token);
+      } else if (!(this.byteFallback && /^<0x[0-9A-Fa-f]{2}>$/.test(token))) for (const c of token) chars.add(c);
+    }
+    this.learned = this.kind === 'bpe' && chars.size === 0 ? null : chars;
+    return this.learned;
   }
 
   /** The UTF-8 bytes a token stands for (a special token: its own text). */

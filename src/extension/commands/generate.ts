@@ -11,14 +11,21 @@ const SCHEME = 'corpus-lab-sample';
 export class SampleDocuments implements vscode.TextDocumentContentProvider {
   static readonly scheme = SCHEME;
   private readonly texts = new Map<string, string>();
+  private readonly models = new Map<string, string>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
   readonly onDidChange = this.changed.event;
   private next = 1;
 
-  create(label: string, text: string): vscode.Uri {
+  create(label: string, text: string, model: string): vscode.Uri {
     const uri = vscode.Uri.from({ scheme: SCHEME, path: `/${label} (${this.next++}).txt` });
     this.texts.set(uri.toString(), text);
+    this.models.set(uri.toString(), model);
     return uri;
+  }
+
+  /** The model that wrote a sample: a sample is continued by its own model. */
+  modelOf(uri: vscode.Uri): string | undefined {
+    return this.models.get(uri.toString());
   }
 
   append(uri: vscode.Uri, text: string): void {
@@ -50,7 +57,8 @@ export function generateSampleCommand(ctx: Ctx, samples: SampleDocuments) {
   });
   ctx.extension.subscriptions.push(promptDecoration);
   return async (options?: SampleOptions) => {
-    const model = ctx.activeModel;
+    const sampleEditor = vscode.window.activeTextEditor;
+    const model = (sampleEditor && samples.modelOf(sampleEditor.document.uri)) ?? (await ctx.serving.forActiveEditor())?.model;
     if (!model) {
       vscode.window.showInformationMessage(vscode.l10n.t('No active model: train one, or pick one with Set Active Model.'));
       return undefined;
@@ -69,7 +77,7 @@ export function generateSampleCommand(ctx: Ctx, samples: SampleDocuments) {
         ? { maxTokens: options.maxTokens, temperature: options.temperature ?? 0.8, seed: options.seed ?? Date.now() >>> 0 }
         : await askSampleSettings();
     if (!settings) return undefined;
-    const uri = samples.create(vscode.l10n.t('Sample from {0}', modelName(model).replace(/\//g, ' ')), prompt);
+    const uri = samples.create(vscode.l10n.t('Sample from {0}', modelName(model).replace(/\//g, ' ')), prompt, model);
     const doc = await vscode.workspace.openTextDocument(uri);
     const out = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
     const markPrompt = () =>

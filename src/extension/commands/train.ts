@@ -22,7 +22,7 @@ type RunChoice = { preset: Preset } & Partial<
   Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>
 >;
 import { describeEngine } from '../engine-label';
-import { FollowBestCheckpoint, showOverfitNotice } from '../training-habits';
+import { FollowBestCheckpoint, isOverfitNotice, overfitAdvice, overfitLine } from '../training-habits';
 import { errorText } from '../error-text';
 import { etaSeconds, roughDuration } from '../../core/duration';
 
@@ -339,7 +339,6 @@ export async function startTraining(
       events.push(m.event);
       if (m.event.type === 'start' && ctx.training) ctx.training.runDir = m.event.run_dir;
       follow.onEvent(m.event);
-      showOverfitNotice(ctx, m.event, events, target);
       ctx.fireTrainEvent(m.id, m.event);
       logEvent(ctx, m.event);
     },
@@ -357,13 +356,12 @@ export async function startTraining(
         cancellable: true,
       },
       async (progress, token) => {
-        token.onCancellationRequested(() => {
-          ctx.training?.cancel();
-        });
+        // This run's, not whichever runs when the button is pressed.
+        token.onCancellationRequested(() => ctx.trainer.cancel(job.id));
         let last = 0;
         const sub = ctx.onTrainEvent(({ jobId, event }) => {
           if (jobId !== job.id) return;
-          const message = progressMessage(event, events);
+          const message = progressMessage(event, events, follow.serving);
           if (message === undefined) return;
           const total = startPlan(events)?.totalSteps ?? 1;
           const step = 'step' in event ? event.step : 0;
@@ -405,7 +403,8 @@ export async function startTraining(
                 'Training finished: validation loss {0}. The model is now active: type in a text file to see completions.',
                 result.valLoss.toFixed(3),
               );
-    void vscode.window.showInformationMessage(message);
+    const overfit = events.find(isOverfitNotice);
+    void vscode.window.showInformationMessage(overfit ? `${message} ${overfitAdvice(overfit, target)}` : message);
     return result;
   } catch (e) {
     ctx.runsChangedNow();
@@ -423,10 +422,26 @@ function startPlan(events: TrainEvent[]) {
   return start?.type === 'start' ? start.plan : undefined;
 }
 
-function progressMessage(e: TrainEvent, all: TrainEvent[]): string | undefined {
+/**
+ * The line of a run's progress notification. What is said about the live run is said here (the
+ * checkpoint completions come from, overfitting), not in notifications of its own: this one closes
+ * when the run ends, so nothing about a run that has moved on stays, and its Cancel stops this run.
+ */
+export function progressMessage(e: TrainEvent, all: TrainEvent[], serving?: string): string | undefined {
   const plan = startPlan(all);
   if (e.type === 'start') return vscode.l10n.t('starting: {0} parameters on {1}', e.params.toLocaleString(), e.backend);
   if (e.type !== 'step' || !plan) return undefined;
+  const overfit = all.find(isOverfitNotice);
+  return [
+    overfit && overfitLine(overfit, all),
+    stepLine(e, all, plan),
+    serving && vscode.l10n.t('completions come from {0}, the best checkpoint so far', modelName(serving)),
+  ]
+    .filter(Boolean)
+    .join(' — ');
+}
+
+function stepLine(e: Extract<TrainEvent, { type: 'step' }>, all: TrainEvent[], plan: NonNullable<ReturnType<typeof startPlan>>): string {
   // Timed from the first step's end: that step also waited for the engine to warm up.
   const first = all.find((x) => x.type === 'step');
   const eta = first?.type === 'step' ? etaSeconds(plan.totalSteps - e.step, e.step - first.step, e.elapsed_s - first.elapsed_s) : undefined;

@@ -38,7 +38,7 @@ export class AttentionPanel {
   /** Shows the attention of the active editor's selection, or its current line. */
   static async show(ctx: Ctx): Promise<void> {
     const editor = vscode.window.activeTextEditor;
-    const model = ctx.activeModel;
+    const model = (await ctx.serving.forActiveEditor())?.model;
     if (!AttentionPanel.current) {
       const panel = vscode.window.createWebviewPanel(
         'corpusLab.attention',

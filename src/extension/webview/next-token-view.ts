@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { Ctx } from '../ctx';
+import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { NextTokenData, ToNextToken, parseFromNextToken } from './inspect-protocol';
 import { TokenizerCache } from '../tokenizer-cache';
@@ -11,7 +11,7 @@ import { ViewPageLoader } from './view-page-loader';
 const BEFORE_CHARS = 2000;
 const AFTER_CHARS = 32;
 
-/** The Next Token view: the active model's candidates for the token at the cursor. */
+/** The Next Token view: the candidates of the model serving the active editor's file for the token at the cursor. */
 export class NextTokenView implements vscode.WebviewViewProvider {
   static readonly id = 'corpusLab.nextToken';
   private view?: vscode.WebviewView;
@@ -27,7 +27,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
     ctx.extension.subscriptions.push(
       vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
       vscode.window.onDidChangeTextEditorSelection(() => this.schedule()),
-      ctx.onDidChangeActiveModel(() => this.schedule()),
+      ctx.serving.onDidChange(() => this.schedule()),
     );
   }
 
@@ -60,7 +60,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
   async update(): Promise<void> {
     if (!this.view?.visible) return;
     const editor = vscode.window.activeTextEditor;
-    const model = this.ctx.activeModel;
+    const model = (await this.ctx.serving.forActiveEditor())?.model;
     if (!model)
       return this.post({ type: 'empty', message: vscode.l10n.t('No active model yet: train one, or pick one in the Runs view.') });
     if (!editor)
@@ -78,7 +78,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
       const c = this.ctx.config;
       this.lastShown = {
         source: `${basename(doc.fileName)} · ${vscode.l10n.t('line {0}, column {1}', editor.selection.active.line + 1, editor.selection.active.character + 1)}`,
-        model: basename(model),
+        model: modelName(model),
         tokens: r.tokens,
         logits: r.logits,
         vocab: r.vocab,
@@ -96,7 +96,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
 
   private async insert(id: number): Promise<void> {
     const editor = vscode.window.activeTextEditor;
-    const model = this.ctx.activeModel;
+    const model = (await this.ctx.serving.forActiveEditor())?.model;
     if (!editor || !model) return;
     const tokenizer = await this.tokenizers.forModel(model);
     if (id < 0 || id >= tokenizer.vocabSize || tokenizer.isByteFallback(id)) return;

@@ -71,7 +71,7 @@ export class SurprisalPanel {
     }
     const self = SurprisalPanel.current;
     self.panel.reveal(undefined, true);
-    const model = ctx.activeModel;
+    const model = (await ctx.serving.forActiveEditor())?.model;
     if (!model) return self.clear(vscode.l10n.t('No active model yet: train one, or pick one in the Runs view.'));
     if (!editor || editor.document.getText().trim() === '') return self.clear(vscode.l10n.t('Open a document with text first.'));
     self.clear(vscode.l10n.t('Scoring {0}…', basename(editor.document.fileName)));

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { Ctx } from '../ctx';
+import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { TokenPiece, ToTokens, parseFromTokens } from './protocol';
 import { TokenizerCache } from '../tokenizer-cache';
@@ -10,7 +10,7 @@ import { Tokenizer } from '../../core/tokenizer';
 // Tokenizing runs on the host thread, so the text is capped to keep it to a few milliseconds.
 const MAX_CHARS = 20_000;
 
-/** The Tokens view: the active editor's text (or selection) as the model's tokens. */
+/** The Tokens view: the active editor's text (or selection) as the tokens of the model serving it. */
 export class TokensView implements vscode.WebviewViewProvider {
   static readonly id = 'corpusLab.tokens';
   private view?: vscode.WebviewView;
@@ -33,6 +33,7 @@ export class TokensView implements vscode.WebviewViewProvider {
         this.preferDocumentTokenizer = false;
         this.schedule();
       }),
+      ctx.serving.onDidChange(() => this.schedule()),
     );
   }
 
@@ -68,11 +69,11 @@ export class TokensView implements vscode.WebviewViewProvider {
   }
 
   private async tokenizer(): Promise<{ tokenizer: Tokenizer; label: string } | undefined> {
-    const model = this.ctx.activeModel;
-    if (model && !(this.preferDocumentTokenizer && this.documentTokenizer)) {
+    const model = this.preferDocumentTokenizer && this.documentTokenizer ? undefined : (await this.ctx.serving.forActiveEditor())?.model;
+    if (model) {
       try {
         const tokenizer = await this.tokenizers.forModel(model);
-        return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${basename(model)}` };
+        return { tokenizer, label: `${tokenizer.kind} · ${vocabularyLabel(tokenizer)} · ${modelName(model)}` };
       } catch (e) {
         this.ctx.log.appendLine(`tokens view: ${(e as Error).message}`);
       }
