@@ -34,8 +34,9 @@ export interface TrainJob {
   engine: EngineInfo;
   /** Threads that share each batch (data-parallel replicas); 1 trains on this thread alone. */
   threads: number;
+  /** The host copies of weights and moments are emptied once they are on the engine (see releaseHostCopies). */
   resume?: { from: string; weights: NamedTensors; optimizer: NamedTensors; state: TrainerState };
-  /** Fine-tuning: the model to start from; with `lora` these are the frozen base's weights. */
+  /** Fine-tuning: the model to start from; with `lora` these are the frozen base's weights (emptied like resume's). */
   start?: { weights: NamedTensors; lora?: LoraOptions };
   /** LoRA: checkpoints are adapters (core/adapter-checkpoint.ts) on this base. */
   adapter?: { settings: LoraSettings; base: BaseRecord };
@@ -71,6 +72,15 @@ export function checkpointStepBound(config: ModelConfig): number {
   return Math.max(1, Math.ceil((parameterCount(config) * 12) / CHECKPOINT_BYTES_PER_STEP));
 }
 
+/**
+ * Empties the job's maps of host weights and moments once they are uploaded: whoever read them
+ * (the fine-tuning or resume job) holds the same maps for the whole run, and at GPT-2 small they
+ * are 0.5 GB of weights and 1 GB of moments besides the engine's own copies.
+ */
+function releaseHostCopies(job: TrainJob): void {
+  for (const m of [job.start?.weights, job.resume?.weights, job.resume?.optimizer]) m?.clear();
+}
+
 /** Runs (or resumes) a training job to its step budget or until shouldStop() says so. */
 export async function train(job: TrainJob): Promise<TrainResult> {
   const { plan, tokenizer, emit } = job;
@@ -93,6 +103,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       : Gpt.initialise(config, options.seed);
   const optimizer = new AdamW(model.params, options, model.decayed);
   if (job.resume) optimizer.restore(job.resume.optimizer);
+  releaseHostCopies(job);
   const state = { step: 0, epoch: 0, cursor: 0, bestValLoss: Infinity, bestCheckpoint: '' };
   if (job.resume) {
     const s = job.resume.state;
