@@ -11,15 +11,9 @@ import { Tokenizer } from '../../src/core/tokenizer';
 import { cleanText } from '../../src/core/clean';
 import { resolveCheckpoint } from '../../src/core/checkpoint';
 import { errorTemplates } from '../unit/error-templates';
+import { workspace, en, ko, settle } from './fixtures';
 
-const workspace = process.env.CORPUS_LAB_TEST_WORKSPACE!;
-const en = vscode.Uri.file(join(workspace, 'texts', 'speech-en.txt'));
-const ko = vscode.Uri.file(join(workspace, 'texts', 'speech-ko.txt'));
 let api: CorpusLabApi;
-
-async function settle(ms: number) {
-  await new Promise((r) => setTimeout(r, ms));
-}
 
 interface HeartbeatReport {
   /** Worst delay of the 10 ms timer beyond its period (ms). */

@@ -12,17 +12,11 @@ import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { ModelConfig } from '../../src/core/model-config';
 import { parameterCount } from '../../src/core/weight-table';
 import { randomWeights, writeGpt2Folder } from '../gpt2-folder';
+import { workspace, en, ko, settle } from './fixtures';
 
 // Issue 12 in the editor: fine-tune the active model on a file, open a Hugging Face folder as the
 // active model, the Runs view's fine-tuned runs with Merge and Quantize, base vs fine-tuned samples.
-const workspace = process.env.CORPUS_LAB_TEST_WORKSPACE!;
-const en = vscode.Uri.file(join(workspace, 'texts', 'speech-en.txt'));
-const ko = vscode.Uri.file(join(workspace, 'texts', 'speech-ko.txt'));
 let api: CorpusLabApi;
-
-async function settle(ms: number) {
-  await new Promise((r) => setTimeout(r, ms));
-}
 
 /** The Runs view's nodes, depth first. */
 async function allNodes(node?: RunsNode): Promise<RunsNode[]> {

@@ -8,25 +8,11 @@ import type { TrainEvent } from '../../src/core/train-events';
 import type { CompareData } from '../../src/extension/webview/compare-protocol';
 import { readRunJson } from '../../src/core/run-json';
 import { startTraining } from '../../src/extension/commands/train';
+import { en, ko, until } from './fixtures';
 
 // Issue 13 item 7 and issue 15 item 13: Compare Runs, the LayerNorm vs DyT and more-seeds
 // experiments through the training queue, and the loss chart's several overlays.
-const workspace = process.env.CORPUS_LAB_TEST_WORKSPACE!;
-const en = vscode.Uri.file(join(workspace, 'texts', 'speech-en.txt'));
-const ko = vscode.Uri.file(join(workspace, 'texts', 'speech-ko.txt'));
 let api: CorpusLabApi;
-
-async function settle(ms: number) {
-  await new Promise((r) => setTimeout(r, ms));
-}
-
-async function until<T>(what: string, get: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  for (const end = Date.now() + timeoutMs; Date.now() < end; await settle(100)) {
-    const v = get();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const runDirOf = (r: TrainResult) => dirname(dirname(r.checkpoint));
 

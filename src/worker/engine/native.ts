@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { KernelExports } from './kernels/kernel-exports';
+import { KERNEL_NAMES, type KernelExports } from './kernels/kernel-exports';
 
 // The native engine: our N-API addon (native/, binding.gyp) runs BLAS matmuls and fused kernels
 // on tensors where the tfjs wasm backend keeps them, so the wasm backend stays the memory
@@ -100,26 +100,17 @@ export const ADDON_FILE = 'corpus_lab_native.node';
 
 /** Every function this version calls: a build from an older checkout lacks some. */
 const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
+  ...KERNEL_NAMES,
   'gemm',
   'gemmBatched',
   'linearForward',
   'linearBackward',
-  'attentionForward',
-  'attentionBackward',
-  'geluForward',
-  'geluBackward',
-  'layerNormForward',
-  'layerNormBackward',
-  'adamwUpdate',
   'crossEntropyForward',
   'crossEntropyBackward',
   'embeddingForward',
   'embeddingBackward',
   'embeddingBackwardAdd',
   'sumSquares',
-  'columnSums',
-  'transpose2d',
-  'expArray',
   'decode',
   'setThreads',
   'info',

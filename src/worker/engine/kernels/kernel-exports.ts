@@ -55,3 +55,17 @@ export interface KernelExports {
   transpose2d(src: number, dst: number, rows: number, cols: number): void;
   expArray(x: number, y: number, n: number): void;
 }
+
+/** Every function of KernelExports by name (a type has no names at run time). */
+export const KERNEL_NAMES: (keyof KernelExports)[] = [
+  'attentionForward',
+  'attentionBackward',
+  'geluForward',
+  'geluBackward',
+  'layerNormForward',
+  'layerNormBackward',
+  'adamwUpdate',
+  'columnSums',
+  'transpose2d',
+  'expArray',
+];

@@ -1,7 +1,7 @@
 import bytes from 'corpus-lab-kernels.wasm';
 import { tf } from '../backend';
 import { NativeAddon, nativeAddon } from '../native';
-import type { KernelExports } from './kernel-exports';
+import { KERNEL_NAMES, type KernelExports } from './kernel-exports';
 
 // The WebAssembly global of Node, typed for what is used here (lib ES2022 does not declare it).
 declare const WebAssembly: {
@@ -46,19 +46,6 @@ export function kernelModule(): KernelExports {
   }
   return instance.exports;
 }
-
-const KERNEL_NAMES: Array<keyof KernelExports> = [
-  'attentionForward',
-  'attentionBackward',
-  'geluForward',
-  'geluBackward',
-  'layerNormForward',
-  'layerNormBackward',
-  'adamwUpdate',
-  'columnSums',
-  'transpose2d',
-  'expArray',
-];
 
 function onHeap(addon: NativeAddon, memory: { buffer: ArrayBuffer }): KernelExports {
   const out: Record<string, (...args: number[]) => void> = {};
