@@ -33,6 +33,9 @@ export class Ctx implements vscode.Disposable {
   readonly onDidChangeActiveModel = this.activeModelChanged.event;
   private readonly runsChanged = new vscode.EventEmitter<void>();
   readonly onDidChangeRuns = this.runsChanged.event;
+  /** A training run ended, however it ended (a crashed worker sends no 'done' event). */
+  private readonly trainingEnded = new vscode.EventEmitter<void>();
+  readonly onDidEndTraining = this.trainingEnded.event;
   /** Which model serves each document (the active model is the default). */
   readonly serving: ServingModels;
 
@@ -53,6 +56,11 @@ export class Ctx implements vscode.Disposable {
 
   runsChangedNow(): void {
     this.runsChanged.fire();
+  }
+
+  endTraining(): void {
+    this.training = undefined;
+    this.trainingEnded.fire();
   }
 
   get activeModel(): string | undefined {
@@ -147,6 +155,7 @@ export class Ctx implements vscode.Disposable {
     this.trainEvents.dispose();
     this.activeModelChanged.dispose();
     this.runsChanged.dispose();
+    this.trainingEnded.dispose();
     this.log.dispose();
   }
 }

@@ -32,6 +32,8 @@ export interface CorpusLabApi {
   panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel };
   /** The status bar item naming the model that serves the active editor's file. */
   modelStatus: vscode.StatusBarItem;
+  /** Whether the status bar shows a training run's live loss. */
+  trainingStatusShown: () => boolean;
   /** How long activate() took (the log says it too). */
   activationMs: number;
 }
@@ -114,6 +116,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     completion,
     panels: { lossChart: LossChartPanel, compare: ComparePanel },
     modelStatus: statusBar.model,
+    trainingStatusShown: statusBar.trainingShown,
     activationMs,
   };
 }

@@ -9,7 +9,7 @@ import type { Serving } from './serving-model';
  * Two items: live training (loss, tokens/s; opens the chart) and the model serving the active
  * editor's file, with why (click: choose the model for this file, or turn completion off).
  */
-export function registerStatusBar(ctx: Ctx): { model: vscode.StatusBarItem } & vscode.Disposable {
+export function registerStatusBar(ctx: Ctx): { model: vscode.StatusBarItem; trainingShown: () => boolean } & vscode.Disposable {
   const training = vscode.window.createStatusBarItem('corpusLab.training', vscode.StatusBarAlignment.Left, 50);
   training.name = vscode.l10n.t('Corpus Lab Training');
   training.command = 'corpusLab.openLossChart';
@@ -63,6 +63,12 @@ export function registerStatusBar(ctx: Ctx): { model: vscode.StatusBarItem } & v
 
   let typed: NodeJS.Timeout | undefined;
   let engine = '';
+  let trainingShown = false;
+  const showTraining = (shown: boolean) => {
+    trainingShown = shown;
+    if (shown) training.show();
+    else training.hide();
+  };
   const subs = [
     ctx.serving.onDidChange(refresh),
     vscode.window.onDidChangeActiveTextEditor(refresh),
@@ -77,15 +83,19 @@ export function registerStatusBar(ctx: Ctx): { model: vscode.StatusBarItem } & v
       if (event.type === 'step') {
         training.text = `$(pulse) ${vscode.l10n.t('loss {0}', event.loss.toFixed(3))} · ${vscode.l10n.t('{0} tokens/s', Math.round(event.tokens_per_s).toLocaleString())}`;
         training.tooltip = `${vscode.l10n.t('Corpus Lab is training: step {0}, epoch {1}. Click for the loss chart.', event.step, event.epoch)}\n${engine}`;
-        training.show();
+        showTraining(true);
       } else if (event.type === 'start') {
         engine = describeEngine(event);
         training.text = `$(loading~spin) ${vscode.l10n.t('starting training…')}`;
-        training.show();
-      } else if (event.type === 'done') training.hide();
+        showTraining(true);
+      } else if (event.type === 'done') showTraining(false);
     }),
+    ctx.onDidEndTraining(() => showTraining(false)),
   ];
-  return Object.assign(vscode.Disposable.from(training, model, ...subs, { dispose: () => clearTimeout(typed) }), { model });
+  return Object.assign(vscode.Disposable.from(training, model, ...subs, { dispose: () => clearTimeout(typed) }), {
+    model,
+    trainingShown: () => trainingShown,
+  });
 }
 
 /** Why this model serves the file, in a word or two for the status bar. */

@@ -922,9 +922,12 @@ describe('Corpus Lab in a real VS Code extension host', () => {
         }
       });
     });
+    assert.ok(api.trainingStatusShown(), 'the status bar shows the live loss');
     await api.ctx.trainer.terminate();
     assert.equal(await running, undefined);
     assert.equal(api.ctx.training, undefined);
+    // No 'done' event comes from a dead worker: the live loss must not stay behind.
+    assert.equal(api.trainingStatusShown(), false, 'the status bar still shows the dead run’s loss');
     const again = (await vscode.commands.executeCommand('corpusLab.train', en, { preset: 'tiny', maxSteps: 3 })) as TrainResult;
     assert.equal(again.reason, 'completed');
   });

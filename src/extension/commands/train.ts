@@ -412,7 +412,7 @@ export async function startTraining(
     return undefined;
   } finally {
     follow.dispose();
-    ctx.training = undefined;
+    ctx.endTraining();
     await vscode.commands.executeCommand('setContext', 'corpusLab.training', false);
   }
 }
