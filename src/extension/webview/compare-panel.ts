@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
+import { ViewPageLoader } from './view-page-loader';
 import { CompareData, RunSample, ToCompare, parseFromCompare } from './compare-protocol';
 import { RunToCompare, compareRuns } from '../../core/compare-runs';
 import { parseRunJson } from '../../core/run-json';
@@ -74,6 +75,7 @@ export class ComparePanel {
   private ready = false;
   private data?: CompareData;
   private sampling = 0;
+  private readonly page: ViewPageLoader;
 
   private constructor(
     private readonly ctx: Ctx,
@@ -81,12 +83,11 @@ export class ComparePanel {
     private dirs: string[],
   ) {
     panel.webview.options = webviewOptions(ctx.extension.extensionUri);
-    panel.webview.html = webviewHtml(
-      panel.webview,
-      ctx.extension.extensionUri,
+    this.page = new ViewPageLoader(
       'compare',
-      vscode.l10n.t('Compare Runs'),
-      vscode.env.language,
+      panel,
+      () => webviewHtml(panel.webview, ctx.extension.extensionUri, 'compare', vscode.l10n.t('Compare Runs'), vscode.env.language),
+      (line) => ctx.log.appendLine(line),
     );
     panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw));
     panel.onDidDispose(() => ComparePanel.current === this && (ComparePanel.current = undefined));
@@ -136,6 +137,7 @@ export class ComparePanel {
     const m = parseFromCompare(raw);
     if (!m) return this.ctx.log.appendLine(`compare panel: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
     if (m.type === 'ready') {
+      this.page.ready();
       this.ready = true;
       if (this.data) this.post({ type: 'show', ...this.data });
       if (ComparePanel.lastSamples) this.post({ type: 'samples', ...ComparePanel.lastSamples, busy: this.sampling > 0 });
