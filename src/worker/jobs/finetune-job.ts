@@ -34,7 +34,7 @@ import {
   unseenCharacters,
 } from '../../core/finetune';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
-import { resumableRun, startRun, trainInRun } from './run-folder';
+import { checkStepsLeft, resumableRun, startRun, trainInRun } from './run-folder';
 import type { TrainRequest } from './train-job';
 
 /** `corpus-lab finetune BASE FILE …` as the CLI and the extension send it. */
@@ -220,13 +220,7 @@ export async function resumeFinetuneJob(
       '{0} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run',
       req.corpusPath,
     );
-  if (plan.totalSteps <= resumeFrom.state.step)
-    throw new UserError(
-      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
-      dir,
-      resumeFrom.state.step,
-      plan.totalSteps,
-    );
+  checkStepsLeft(dir, resumeFrom.state.step, plan);
   const notices: string[] = [];
   const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
   const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;

@@ -7,6 +7,7 @@ import { RunJson, effectiveStatus, newRunJson, readRunJson, updateRunJson, write
 import { writeFileAtomic } from '../../core/atomic-write';
 import type { Corpus } from '../../core/corpus';
 import type { FinetuneRecord } from '../../core/finetune';
+import type { TrainPlan } from '../../core/train-options';
 
 type RunRequest = { runDir?: string; runsRoot?: string; corpusPath: string };
 
@@ -57,6 +58,17 @@ export function resumableRun(runDir: string, asked: string | undefined): RunJson
     );
   }
   return run;
+}
+
+/** Refuses to resume `checkpoint` at `step` when the plan has no steps left after it. */
+export function checkStepsLeft(checkpoint: string, step: number, plan: TrainPlan): void {
+  if (plan.totalSteps <= step)
+    throw new UserError(
+      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
+      checkpoint,
+      step,
+      plan.totalSteps,
+    );
 }
 
 /** Trains and records the outcome in run.json: completed, cancelled, or failed with the reason. */

@@ -13,7 +13,7 @@ import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { effectiveStatus, thisTrainer, updateRunJson } from '../../core/run-json';
-import { resumableRun, startRun, trainInRun } from './run-folder';
+import { checkStepsLeft, resumableRun, startRun, trainInRun } from './run-folder';
 import { isFinetuneRun, resumeFinetuneJob } from './finetune-job';
 import { truncateMetrics } from '../../core/metrics';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
@@ -101,14 +101,7 @@ async function resumeJob(
       saved.trainTokens + saved.valTokens,
     );
   }
-  if (plan.totalSteps <= ckpt.trainerState.step) {
-    throw new UserError(
-      '{0} is already at step {1} of {2}: pass a larger --max-steps or --epochs to train further',
-      dir,
-      ckpt.trainerState.step,
-      plan.totalSteps,
-    );
-  }
+  checkStepsLeft(dir, ckpt.trainerState.step, plan);
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
   const run = resumableRun(runDir, req.runDir);
