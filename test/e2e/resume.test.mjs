@@ -56,14 +56,7 @@ test(
         await shot('02-resumed');
 
         // Type while it trains: ghost text comes.
-        const editor = page.locator('.editor-instance .monaco-editor').first();
-        await editor.click();
-        await page.keyboard.press('Control+End');
-        await page.keyboard.press('Enter');
-        await page.keyboard.type('First Citizen:', { delay: 30 });
-        await page.keyboard.press('Enter');
-        await page.keyboard.type('We are', { delay: 30 });
-        const ghost = page.locator('.ghost-text-decoration, .ghost-text-decoration-preview').first();
+        const ghost = await session.typeAtEnd('First Citizen:', 'We are');
         await ghost.waitFor({ state: 'visible', timeout: 30_000 });
         assert.ok((await ghost.innerText()).trim().length > 0);
         await shot('03-resumed-ghost-text');

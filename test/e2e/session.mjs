@@ -129,6 +129,18 @@ async function openSession(name, { settings, locale, prepare, vsix = join(repo, 
         { timeout: 20_000 },
       );
     },
+    /** Types each of `lines` on a new line at the end of the open editor; then the ghost text it brings. */
+    async typeAtEnd(...lines) {
+      const editor = page.locator('.editor-instance .monaco-editor').first();
+      await editor.waitFor({ state: 'visible' });
+      await editor.click();
+      await page.keyboard.press('Control+End');
+      for (const line of lines) {
+        await page.keyboard.press('Enter');
+        await page.keyboard.type(line, { delay: 30 });
+      }
+      return page.locator('.ghost-text-decoration, .ghost-text-decoration-preview').first();
+    },
     /** Prints to stderr what the window shows, and keeps a screenshot of it (99-failure.png). */
     async reportFailure() {
       await within(10_000, shot('99-failure'), undefined).catch(() => {});

@@ -103,15 +103,7 @@ test('right-click → train → progress → loss chart → reload keeps the cha
 
     // 4. Typing shows ghost text; Tab accepts it.
     await row.dblclick();
-    const editor = page.locator('.editor-instance .monaco-editor').first();
-    await editor.waitFor({ state: 'visible' });
-    await editor.click();
-    await page.keyboard.press('Control+End');
-    await page.keyboard.press('Enter');
-    await page.keyboard.type('First Citizen:', { delay: 30 });
-    await page.keyboard.press('Enter');
-    await page.keyboard.type('We are', { delay: 30 });
-    const ghost = page.locator('.ghost-text-decoration, .ghost-text-decoration-preview').first();
+    const ghost = await session.typeAtEnd('First Citizen:', 'We are');
     await ghost.waitFor({ state: 'visible', timeout: 30_000 });
     const suggested = (await ghost.innerText()).trim();
     await shot('07-ghost-text');
