@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { withSession } from './session.mjs';
 
 test('Korean UI: empty file refused, preset pick, training, loss chart and table, Runs view', { timeout: 420_000 }, async () => {
-  await withSession('ko', { locale: 'ko', settings: { 'corpusLab.training.maxSteps': 40 } }, async (session) => {
-    const { page, shot, folder, explorerRow } = session;
+  // The empty file is there before code-server opens the folder: a file written later reaches the
+  // explorer only through the file watcher, which a busy machine can leave unseen for longer than a test waits.
+  const prepare = (folder) => writeFileSync(join(folder, 'empty.txt'), '');
+  await withSession('ko', { locale: 'ko', prepare, settings: { 'corpusLab.training.maxSteps': 40 } }, async (session) => {
+    const { page, shot, explorerRow } = session;
     const rows = page.locator('.quick-input-list .monaco-list-row');
-    writeFileSync(join(folder, 'empty.txt'), '');
     await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
     await explorerRow('speech-ko.txt').waitFor({ state: 'visible', timeout: 60_000 });
     await shot('01-explorer');
