@@ -27,5 +27,5 @@ npm run --silent lint
 node scripts/build-tests.mjs
 node test/integration/run.mjs
 node scripts/package.mjs  # corpus-lab.vsix (universal) and corpus-lab-linux-x64.vsix (native addon inside)
-node --test --test-reporter=spec test/e2e/
+node --test --test-concurrency=1 --test-reporter=spec test/e2e/  # one session at a time, each is code-server + Chromium
 node --test --test-reporter=spec out/test/unit/

@@ -28,7 +28,7 @@ function cliRun(folder, name, text, ...flags) {
 
 test(
   'Korean UI: Compare Runs on two runs → panel with samples → loss chart overlays with the vocabulary note → reload keeps them',
-  { timeout: 300_000 },
+  { timeout: 600_000 },
   () =>
     withSession('compare-ko', { locale: 'ko', settings: { 'corpusLab.completion.enabled': false } }, async (session) => {
       const { page, shot, folder } = session;

@@ -11,7 +11,7 @@ import { repo, withSession } from './session.mjs';
 
 test(
   'set a base → right-click → fine-tune (measured pick) → LoRA run under its base → compare samples → merge → open a Hugging Face folder',
-  { timeout: 420_000 },
+  { timeout: 600_000 },
   async () => {
     const prepare = (folder) => {
       writeFileSync(join(folder, 'shakespeare.txt'), readFileSync(join(repo, 'media/samples/shakespeare.txt'), 'utf8').slice(0, 12_000));

@@ -9,7 +9,7 @@ import { repo, withSession } from './session.mjs';
 
 test(
   'Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged → surprisal → loss chart in bits per character',
-  { timeout: 300_000 },
+  { timeout: 600_000 },
   async () => {
     const prepare = (folder) => {
       // A small BPE model, so Korean syllables are partly byte pieces (grouped back into syllables by the views).

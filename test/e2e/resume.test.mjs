@@ -9,7 +9,7 @@ import { repo, withSession } from './session.mjs';
 
 test(
   'train → cancel → resume: while the resumed run trains, ghost text still comes from a checkpoint that exists',
-  { timeout: 420_000 },
+  { timeout: 600_000 },
   () =>
     withSession(
       'resume',

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withSession } from './session.mjs';
 
-test('Korean UI: empty file refused, preset pick, training, loss chart and table, Runs view', { timeout: 420_000 }, async () => {
+test('Korean UI: empty file refused, preset pick, training, loss chart and table, Runs view', { timeout: 600_000 }, async () => {
   // The empty file is there before code-server opens the folder: a file written later reaches the
   // explorer only through the file watcher, which a busy machine can leave unseen for longer than a test waits.
   const prepare = (folder) => writeFileSync(join(folder, 'empty.txt'), '');
@@ -55,7 +55,7 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     await shot('06-finished');
 
     // The loss chart in Korean, and its data table: Korean headers, tokens/s without decimals.
-    const chart = session.webview(0);
+    const chart = await session.webviewWith('#loss-chart canvas', 60_000);
     await chart.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 60_000 });
     assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /학습 손실/);
     assert.equal(await chart.locator('#smoothing-value').innerText(), '0.60', 'the smoothing slider shows its value');
@@ -75,6 +75,8 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     // The Runs view: short rows with the validation loss in Korean.
     await page.locator('.activitybar .action-item a[aria-label*="Corpus Lab"]').click();
     await page.locator('.pane-body .monaco-list-row', { hasText: /speech-ko.*검증 \d/ }).waitFor({ state: 'visible', timeout: 20_000 });
+    // The Tokens view below it has loaded its page and says, in Korean, what it needs (no text editor is open).
+    await session.webviewWith('#empty:has-text("토큰을 보려면 텍스트 파일을 여세요.")', 30_000);
     await shot('09-runs-view');
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { withSession, repo } from './session.mjs';
 import { outputChannelText } from '../../scripts/vscode-test/code-server.mjs';
 
-test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 420_000 }, async () => {
+test('right-click → train → progress → loss chart → reload keeps the chart → ghost text (Tab) → tokens', { timeout: 600_000 }, async () => {
   const options = {
     vsix: join(repo, 'corpus-lab-linux-x64.vsix'),
     settings: {

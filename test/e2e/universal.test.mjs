@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { outputChannelText } from '../../scripts/vscode-test/code-server.mjs';
 import { repo, withSession } from './session.mjs';
 
-test('universal .vsix: no .node inside, trains on wasm with the reason in the log', { timeout: 300_000 }, async () => {
+test('universal .vsix: no .node inside, trains on wasm with the reason in the log', { timeout: 600_000 }, async () => {
   const vsix = join(repo, 'corpus-lab.vsix');
   assert.ok(existsSync(vsix), 'run `npm run package` first (scripts/test.sh does)');
   const entries = execFileSync('unzip', ['-Z1', vsix], { encoding: 'utf8' }).split('\n');
