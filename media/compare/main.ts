@@ -102,7 +102,9 @@ function render(): void {
     const body = table.createTBody();
     for (const row of c.settings) {
       const tr = body.insertRow();
-      tr.append(el('th', '', row.key));
+      const name = el('th', '', data.settingNames?.[row.key] ?? row.key);
+      name.title = row.key;
+      tr.append(name);
       for (const v of row.values) tr.insertCell().textContent = v === null ? '—' : String(v);
     }
     app.append(wrap(table));

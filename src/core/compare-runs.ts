@@ -1,9 +1,10 @@
 import type { RunJson } from './run-json';
 import { metricBaselines } from './metrics';
 import { sameVocabulary } from './vocabulary';
-import type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingRow } from './run-comparison';
+import { SETTING_KEYS } from './run-comparison';
+import type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingKey, SettingRow, SettingValue } from './run-comparison';
 
-export type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingRow };
+export type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingKey, SettingRow };
 
 // Comparing runs (issue 13 item 7): validation bits per character against tokens seen, the
 // settings that differ, and whether a difference is larger than what changing the seed does.
@@ -19,9 +20,8 @@ export interface RunToCompare {
 export function compareRuns(inputs: RunToCompare[]): RunComparison {
   const runs = inputs.map(comparedRun);
   const all = inputs.map(settingsOf);
-  const keys = [...new Set(all.flatMap((s) => Object.keys(s)))];
-  const differs = (k: string) => new Set(all.map((s) => JSON.stringify(s[k] ?? null))).size > 1;
-  const settings = keys.filter(differs).map((key) => ({ key, values: all.map((s) => s[key] ?? null) }));
+  const differs = (k: SettingKey) => new Set(all.map((s) => JSON.stringify(s[k] ?? null))).size > 1;
+  const settings = SETTING_KEYS.filter(differs).map((key) => ({ key, values: all.map((s) => s[key] ?? null) }));
   const seedGroups = groupBySeed(runs, all, settings);
   const verdicts: SeedVerdict[] = [];
   for (let a = 0; a < seedGroups.length; a++)
@@ -77,9 +77,9 @@ function comparedRun({ name, dir, run, metrics }: RunToCompare): ComparedRun {
  * What decides a run's result: the model's shape, the training options that change the numbers,
  * the tokenizer and the corpus (by content). Checkpoint keeping and the backend are left out.
  */
-export function settingsOf({ run }: Pick<RunToCompare, 'run'>): Record<string, string | number | boolean | null> {
+export function settingsOf({ run }: Pick<RunToCompare, 'run'>): Partial<Record<SettingKey, SettingValue>> {
   const { model, options } = run.plan;
-  const s: Record<string, string | number | boolean | null> = {
+  const s: Partial<Record<SettingKey, SettingValue>> = {
     tokenizer: run.tokenizer?.kind ?? null,
     vocabSize: run.tokenizer?.vocabSize ?? model.vocabSize,
     corpus: corpusLabel(run.corpus),

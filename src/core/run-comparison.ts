@@ -17,10 +17,40 @@ export interface ComparedRun {
   tokensPerSecond?: number;
 }
 
+/** The settings a comparison looks at (the Compare panel names each in the display language). */
+export const SETTING_KEYS = [
+  'tokenizer',
+  'vocabSize',
+  'corpus',
+  'layers',
+  'heads',
+  'width',
+  'context',
+  'norm',
+  'dropout',
+  'bias',
+  'window',
+  'batch',
+  'steps',
+  'lr',
+  'minLr',
+  'warmupSteps',
+  'weightDecay',
+  'beta1',
+  'beta2',
+  'gradClip',
+  'evalEvery',
+  'valFraction',
+  'seed',
+  'base',
+] as const;
+export type SettingKey = (typeof SETTING_KEYS)[number];
+export type SettingValue = string | number | boolean | null;
+
 /** One setting that is not the same in every run: its name and each run's value (null when unset). */
 export interface SettingRow {
-  key: string;
-  values: (string | number | boolean | null)[];
+  key: SettingKey;
+  values: SettingValue[];
 }
 
 /** Runs identical but for the seed: the spread that the seed alone causes. */

@@ -68,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.workspace.registerTextDocumentContentProvider(CleanedDocuments.scheme, cleaned),
     vscode.workspace.registerTextDocumentContentProvider(SampleDocuments.scheme, samples),
     LossChartPanel.registerSerializer(ctx),
+    ComparePanel.registerSerializer(ctx),
     statusBar,
     command('train', trainCommand(ctx)),
     command('resumeTraining', resumeCommand(ctx)),

@@ -53,8 +53,11 @@ test(
         assert.ok(text.includes(s), `the panel lacks "${s}": ${text.slice(0, 600)}`);
       assert.ok((await compare.locator('#vocabulary-note').innerText()).includes('토크나이저나 어휘가 다릅니다'));
       const settings = await compare.locator('#settings-table').innerText();
-      assert.match(settings, /corpus/);
-      assert.doesNotMatch(settings, /\bnorm\b|\bseed\b/, 'only settings that differ');
+      // Each differing setting named in Korean (its key on hover), and only those that differ.
+      assert.match(settings, /말뭉치\s+speech-ko\.txt/);
+      assert.match(settings, /어휘 크기/);
+      assert.doesNotMatch(settings, /vocabSize|corpus/, 'setting keys shown raw');
+      assert.doesNotMatch(settings, /정규화|시드/, 'only settings that differ');
       // Samples: the prompt (underlined) and each model's continuation, side by side.
       await compare.locator('.sample pre .prompt').nth(1).waitFor({ state: 'visible', timeout: 60_000 });
       const samples = await compare.locator('.sample pre').allInnerTexts();
@@ -88,6 +91,11 @@ test(
       await restored.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
       const legend = await restored.locator('#overlays').innerText();
       assert.ok(legend.includes('en-layernorm') && legend.includes('ko-dyt'), `overlays after reload: ${legend}`);
+      // The Compare panel comes back too, on the same two runs.
+      const comparedAgain = await session.webviewWith('#settings-table', 60_000);
+      await comparedAgain.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+      const results = await comparedAgain.locator('#metrics-table').innerText();
+      assert.ok(results.includes('ko-layernorm') && results.includes('en-layernorm'), `Compare after reload: ${results}`);
       await shot('06-chart-reloaded');
     }),
 );

@@ -1,11 +1,14 @@
 import * as vscode from 'vscode';
-import { basename, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { access, readFile } from 'node:fs/promises';
 import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
+import { PanelStateFile } from './panel-state-file';
+import { isObject } from '../../core/json';
+import { isInside } from '../../core/safe-fs';
 import { CompareData, RunSample, ToCompare, parseFromCompare } from './compare-protocol';
-import { RunToCompare, compareRuns } from '../../core/compare-runs';
+import { RunToCompare, SettingKey, compareRuns } from '../../core/compare-runs';
 import { parseRunJson } from '../../core/run-json';
 import { readMetricsAsync } from '../../core/metrics';
 import { readRun } from '../../core/runs';
@@ -17,6 +20,35 @@ import { withParticles } from '../l10n';
 const VIEW_TYPE = 'corpusLab.compare';
 /** Samples: the same prompt, seed and sampling for every run. */
 const SAMPLE_OPTIONS = { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 120, stop: [] as string[] };
+
+function settingNames(): Record<SettingKey, string> {
+  return {
+    tokenizer: vscode.l10n.t('tokenizer'),
+    vocabSize: vscode.l10n.t('vocabulary size'),
+    corpus: vscode.l10n.t('corpus'),
+    layers: vscode.l10n.t('layers'),
+    heads: vscode.l10n.t('attention heads'),
+    width: vscode.l10n.t('width (embedding size)'),
+    context: vscode.l10n.t('context (positions)'),
+    norm: vscode.l10n.t('normalization'),
+    dropout: vscode.l10n.t('dropout'),
+    bias: vscode.l10n.t('biases'),
+    window: vscode.l10n.t('training window (tokens)'),
+    batch: vscode.l10n.t('batch size'),
+    steps: vscode.l10n.t('steps'),
+    lr: vscode.l10n.t('learning rate'),
+    minLr: vscode.l10n.t('minimum learning rate'),
+    warmupSteps: vscode.l10n.t('warm-up steps'),
+    weightDecay: vscode.l10n.t('weight decay'),
+    beta1: vscode.l10n.t('AdamW β1'),
+    beta2: vscode.l10n.t('AdamW β2'),
+    gradClip: vscode.l10n.t('gradient clipping'),
+    evalEvery: vscode.l10n.t('evaluation every (steps)'),
+    valFraction: vscode.l10n.t('validation share'),
+    seed: vscode.l10n.t('seed'),
+    base: vscode.l10n.t('base model'),
+  };
+}
 
 function compareStrings(): Record<string, string> {
   return {
@@ -79,7 +111,7 @@ export class ComparePanel {
 
   private constructor(
     private readonly ctx: Ctx,
-    private readonly panel: vscode.WebviewPanel,
+    readonly panel: vscode.WebviewPanel,
     private dirs: string[],
   ) {
     panel.webview.options = webviewOptions(ctx.extension.extensionUri);
@@ -114,6 +146,7 @@ export class ComparePanel {
       prompt: await promptFrom(dirs[0]),
       seed: 1,
       strings: compareStrings(),
+      settingNames: settingNames(),
     };
     if (!ComparePanel.current) {
       const panel = vscode.window.createWebviewPanel(VIEW_TYPE, vscode.l10n.t('Corpus Lab: Compare Runs'), vscode.ViewColumn.Active, {
@@ -123,6 +156,7 @@ export class ComparePanel {
     }
     const self = ComparePanel.current;
     self.dirs = dirs;
+    compareStateFile(ctx).remember({ dirs });
     self.data = data;
     self.panel.title = vscode.l10n.t('Compare: {0} runs', dirs.length);
     self.panel.reveal();
@@ -131,6 +165,31 @@ export class ComparePanel {
     if (self.ready) self.post({ type: 'show', ...data });
     void self.sample(data.prompt, data.seed);
     return data;
+  }
+
+  /** After a window reload the panel comes back on the runs it compared (those still on disk, if two or more are). */
+  static registerSerializer(ctx: Ctx): vscode.Disposable {
+    return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
+        const remembered = await compareStateFile(ctx).read();
+        const listed = isObject(remembered) && Array.isArray(remembered.dirs) ? remembered.dirs : [];
+        const dirs: string[] = [];
+        for (const d of listed)
+          if (
+            typeof d === 'string' &&
+            isInside(d, ctx.runsRoot()) &&
+            (await access(join(d, 'run.json')).then(
+              () => true,
+              () => false,
+            ))
+          )
+            dirs.push(d);
+        if (dirs.length < 2) return panel.dispose();
+        ComparePanel.current?.panel.dispose();
+        ComparePanel.current = new ComparePanel(ctx, panel, dirs);
+        await ComparePanel.show(ctx, dirs);
+      },
+    });
   }
 
   private async onMessage(raw: unknown): Promise<void> {
@@ -189,4 +248,8 @@ export class ComparePanel {
   private post(m: ToCompare): void {
     if (this.ready) void this.panel.webview.postMessage(m);
   }
+}
+
+function compareStateFile(ctx: Ctx): PanelStateFile {
+  return PanelStateFile.at(join(dirname(ctx.runsRoot()), 'compare.json'));
 }

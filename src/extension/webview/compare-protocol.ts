@@ -1,5 +1,5 @@
 import { isObject } from '../../core/json';
-import type { RunComparison } from '../../core/run-comparison';
+import type { RunComparison, SettingKey } from '../../core/run-comparison';
 
 // Messages of the Compare Runs panel (both sides validate what they receive).
 
@@ -9,6 +9,8 @@ export interface CompareData {
   prompt: string;
   seed: number;
   strings: Record<string, string>;
+  /** Each setting's name in the display language (the table shows the key on hover). */
+  settingNames: Record<SettingKey, string>;
 }
 
 /** One run's sample: the text after the prompt, or why there is none. */

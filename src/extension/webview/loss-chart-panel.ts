@@ -1,10 +1,11 @@
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isObject } from '../../core/json';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
+import { PanelStateFile } from './panel-state-file';
 import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
 import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
@@ -50,7 +51,6 @@ export class LossChartPanel {
   private loading = 0;
   private flushTimer?: NodeJS.Timeout;
   private latestSample?: string;
-  private saving: Promise<void> = Promise.resolve();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly page: ViewPageLoader;
 
@@ -79,12 +79,8 @@ export class LossChartPanel {
           const v = isObject(from) ? from[key] : undefined;
           return typeof v === 'string' && isInside(v, ctx.runsRoot()) ? v : undefined;
         };
-        // A browser-hosted workbench (code-server) may store a webview's state long after it changed;
-        // the file written the moment the chart changed has the latest folders of the same run.
-        const remembered = await readFile(chartStateFile(ctx), 'utf8').then(
-          (t) => JSON.parse(t) as unknown,
-          () => undefined,
-        );
+        // The file written the moment the chart changed has the latest folders of the same run.
+        const remembered = await chartStateFile(ctx).read();
         const runDir = folder(state, 'runDir') ?? folder(remembered, 'runDir');
         const overlayDirs = overlayFolders(runDir && folder(remembered, 'runDir') === runDir ? remembered : state, ctx.runsRoot());
         panel.webview.options = webviewOptions(ctx.extension.extensionUri);
@@ -229,18 +225,9 @@ export class LossChartPanel {
     );
   }
 
-  /**
-   * Writes the chart's folders where the serializer finds them after a reload (never blocks; a
-   * failure only loses that). One write at a time, of the state when it starts: two at once into
-   * the same temporary file mixed their bytes.
-   */
+  /** Writes the chart's folders where the serializer finds them after a reload. */
   private remember(): void {
-    const file = chartStateFile(this.ctx);
-    const temp = `${file}.${process.pid}.tmp`;
-    this.saving = this.saving
-      .then(() => writeFile(temp, JSON.stringify({ runDir: this.runDir, overlayDirs: this.overlayDirs })))
-      .then(() => rename(temp, file))
-      .catch(() => undefined);
+    chartStateFile(this.ctx).remember({ runDir: this.runDir, overlayDirs: this.overlayDirs });
   }
 
   private async sendInit(): Promise<void> {
@@ -285,8 +272,8 @@ export class LossChartPanel {
   }
 }
 
-function chartStateFile(ctx: Ctx): string {
-  return join(dirname(ctx.runsRoot()), 'loss-chart.json');
+function chartStateFile(ctx: Ctx): PanelStateFile {
+  return PanelStateFile.at(join(dirname(ctx.runsRoot()), 'loss-chart.json'));
 }
 
 async function seriesSet(dir: string): Promise<ChartSeriesSet> {
