@@ -184,7 +184,10 @@ export class ComparePanel {
             ))
           )
             dirs.push(d);
-        if (dirs.length < 2) return panel.dispose();
+        if (dirs.length < 2) {
+          ctx.log.appendLine(`compare panel: not restored, ${dirs.length} of the runs it compared are still on disk`);
+          return panel.dispose();
+        }
         ComparePanel.current?.panel.dispose();
         ComparePanel.current = new ComparePanel(ctx, panel, dirs);
         await ComparePanel.show(ctx, dirs);
