@@ -57,7 +57,11 @@ export const OPTIONS = {
   seed: { kind: 'int', value: 'N', help: 'random seed (same seed, same losses on the same backend)' },
   backend: { kind: BACKEND_CHOICES, help: 'TensorFlow.js backend (auto picks the best that loads)' },
   threads: { kind: 'int', value: 'N', help: 'training threads sharing each batch on wasm (default one per core, at most 4)' },
-  resume: { kind: 'text', value: 'RUN_DIR_OR_CHECKPOINT', help: 'continue a run from its newest (or the named) checkpoint' },
+  resume: {
+    kind: 'text',
+    value: 'RUN_DIR_OR_CHECKPOINT',
+    help: 'continue a run from its newest (or the named) checkpoint, on the text its run.json names unless FILE is given',
+  },
   prompt: { kind: 'text', value: 'TEXT', help: 'text to continue' },
   'max-tokens': { kind: 'int', value: 'N', help: 'tokens to generate' },
   temperature: { kind: 'real', value: 'T', help: 'sampling temperature (0 = always the likeliest token)' },
@@ -114,7 +118,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   encode: { args: ['TOKENIZER_JSON', 'FILE'], summary: 'Encodes FILE with a tokenizer.json: {"ids":[...]}.', options: ['json'] },
   train: {
     args: ['[FILE]'],
-    summary: 'Trains a GPT on FILE (the bundled sample when omitted); Ctrl-C writes a checkpoint and exits 130.',
+    summary:
+      "Trains a GPT on FILE (when omitted: the bundled sample, or with --resume the run's own text); Ctrl-C writes a checkpoint and exits 130.",
     options: [
       'output',
       'preset',

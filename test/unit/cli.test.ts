@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '../../src/core/safetensors';
@@ -123,7 +123,8 @@ test('Ctrl-C during train writes a checkpoint and exits 130; --resume finishes t
   assert.equal(done.type, 'done');
   assert.equal(done.reason, 'cancelled');
   assert.ok(existsSync(join(done.checkpoint, 'model.safetensors')));
-  const r = cli(['train', ENGLISH, '--resume', run, '--max-steps', String(done.step + 3), '--json']);
+  // Without FILE, --resume continues on the text run.json names (not the bundled sample).
+  const r = cli(['train', '--resume', run, '--max-steps', String(done.step + 3), '--json']);
   assert.equal(r.code, 0, r.stderr);
   const resumed = r.stdout
     .trim()
@@ -134,6 +135,10 @@ test('Ctrl-C during train writes a checkpoint and exits 130; --resume finishes t
     resumed.filter((e) => e.type === 'step').map((e) => e.step),
     [done.step + 1, done.step + 2, done.step + 3],
   );
+  // A checkpoint outside its run folder names no corpus: FILE is asked for.
+  const loose = join(dir, 'loose-checkpoint');
+  cpSync(done.checkpoint, loose, { recursive: true });
+  assertUserError(['train', '--resume', loose], /no run\.json\): pass FILE/);
 });
 
 test('bench --json prints the contract fields', () => {

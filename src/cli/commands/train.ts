@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseCommand } from '../args';
 import { printJson } from '../output';
 import { TrainProgress } from '../progress';
 import { runTrainJob, TrainRequest } from '../../worker/jobs/train-job';
 import { UserError } from '../../core/errors';
+import { resolveCheckpoint } from '../../core/checkpoint';
+import { readRunJson } from '../../core/run-json';
 
 /** The sample `corpus-lab train` uses when no file is given (shipped in media/samples). */
 export function bundledSample(): string {
@@ -15,10 +17,19 @@ export function bundledSample(): string {
   throw new UserError('no FILE given and the bundled sample is missing: pass a text file to train on');
 }
 
+/** `train --resume RUN` without FILE continues on the text the run was trained on, as its run.json names it. */
+function recordedCorpus(resume: string): string {
+  const runDir = dirname(dirname(resolveCheckpoint(resume)));
+  if (!existsSync(join(runDir, 'run.json')))
+    throw new UserError('{0} is not in a run folder that names its corpus (no run.json): pass FILE, the text it was trained on', resume);
+  return readRunJson(runDir).corpus.path;
+}
+
 export async function trainCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('train', argv);
   const { output, json, ...rest } = options as Omit<TrainRequest, 'corpusPath' | 'runDir'> & { output?: string; json?: boolean };
-  const req: TrainRequest = { ...rest, corpusPath: positionals[0] ?? bundledSample(), runDir: output };
+  const corpusPath = positionals[0] ?? (rest.resume ? recordedCorpus(rest.resume) : bundledSample());
+  const req: TrainRequest = { ...rest, corpusPath, runDir: output };
   const progress = new TrainProgress();
   const emit = json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
   return whileHandlingSigint(async (shouldStop) => ((await runTrainJob(req, emit, shouldStop)).reason === 'cancelled' ? 130 : 0));
