@@ -20,6 +20,9 @@ const MODEL_FOLDER_MARKERS = [
   'model-int8.safetensors',
   'adapter_model.safetensors',
   'adapter_config.json',
+  // Weights Corpus Lab refuses (a pickle, shards): the folder is still a model, refused with the reason.
+  'pytorch_model.bin',
+  'model.safetensors.index.json',
 ];
 
 export const CHECKPOINT_FILES = [

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync, existsSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeCheckpoint, readCheckpoint } from '../../src/core/checkpoint';
+import { writeCheckpoint, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
 import { ModelConfig } from '../../src/core/model-config';
 import { HostTensor, NamedTensors } from '../../src/core/tensor';
 import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
@@ -148,6 +148,14 @@ test('Hugging Face folders that do not describe our model are refused with the r
   writeFileSync(join(pickle, 'pytorch_model.bin'), 'PK');
   writeFileSync(join(pickle, 'config.json'), hfConfigJson(config));
   assert.throws(() => readModelFolder(pickle), userError(/only pytorch_model\.bin, a pickle/));
+  const shards = join(root, 'shards');
+  mkdirSync(shards);
+  writeFileSync(join(shards, 'model.safetensors.index.json'), '{}');
+  writeFileSync(join(shards, 'config.json'), hfConfigJson(config));
+  assert.throws(() => readModelFolder(shards), userError(/split into shards/));
+  // Commands find a model through resolveCheckpoint: such a folder is a model (refused with its reason), not "no checkpoints yet".
+  assert.equal(resolveCheckpoint(pickle), pickle);
+  assert.equal(resolveCheckpoint(shards), shards);
   const noTok = hfFolder('notok', baseWeights, 'bare');
   unlinkSync(join(noTok, 'tokenizer.json'));
   writeFileSync(join(noTok, 'vocab.json'), '{}');
