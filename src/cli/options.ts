@@ -2,6 +2,7 @@ import { BACKEND_CHOICES } from '../worker/engine/backend';
 import { PRESETS } from '../core/model-config';
 import { INT8_SCHEMES } from '../core/int8';
 import { DEFAULT_LORA_TARGETS, DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
+import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
 
 // Every flag of every command, declared once: parsing, each command's --help, the usage text and
 // the request a command sends are derived from these two tables.
@@ -52,7 +53,13 @@ export const OPTIONS = {
   dropout: { kind: 'real', value: 'X', help: 'dropout probability' },
   epochs: { kind: 'int', value: 'N', help: 'passes over the training split' },
   'max-steps': { kind: 'int', value: 'N', help: 'optimizer steps (without --epochs or --max-steps: whole epochs, at least 600 steps)' },
-  lr: { kind: 'real', value: 'X', help: 'peak learning rate (100-step warm-up, cosine decay to a tenth; default 0.001)' },
+  lr: {
+    kind: 'real',
+    value: 'X',
+    help:
+      `peak learning rate, warmed up over a tenth of the steps (at most 100), then cosine decay to a tenth ` +
+      `(train: default ${DEFAULT_TRAIN_OPTIONS.lr}; finetune: ${FINETUNE_LR.full} full, ${FINETUNE_LR.lora} LoRA)`,
+  },
   'eval-every': { kind: 'int', value: 'N', help: 'steps between validation evaluations' },
   seed: { kind: 'int', value: 'N', help: 'random seed (same seed, same losses on the same backend)' },
   backend: { kind: BACKEND_CHOICES, help: 'TensorFlow.js backend (auto picks the best that loads)' },
