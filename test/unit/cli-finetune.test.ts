@@ -82,8 +82,8 @@ test("quantize: int8 checkpoint + report on the run's held-out text; eval and ge
   assertUserError(['quantize', join(dir, 'nowhere'), '-o', join(dir, 'z')], /no such run or checkpoint folder/);
   const q8 = cli(['quantize', run, '-o', join(dir, 'q8'), '--scheme', 'q8_0', '--text', KOREAN, '--backend', 'wasm']);
   assert.equal(q8.code, 0, q8.stderr);
-  assert.match(q8.stderr, /int8 \(q8_0\) checkpoint/);
-  assert.match(q8.stderr, /top-1 +\d+\.\d+%/);
+  assert.match(q8.stdout, /int8 \(q8_0\) checkpoint/);
+  assert.match(q8.stdout, /top-1 +\d+\.\d+%/);
   assert.ok(!existsSync(join(dir, 'x')));
   assertUserError(['merge', run, '-o', join(dir, 'merged')], /is not a LoRA adapter/);
   assertUserError(['merge', run], /-o OUT_DIR is required/);

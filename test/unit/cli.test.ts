@@ -98,6 +98,11 @@ test('train --json streams start/step/eval/checkpoint/done; generate and eval re
   const ev = JSON.parse(e.stdout);
   assert.ok(ev.loss > 0 && ev.loss < 10);
   assert.ok(ev.tokens > 1000);
+  // Without --json the same result, in words, also on stdout (so `> file` keeps it).
+  const words = cli(['eval', run, KOREAN]);
+  assert.equal(words.code, 0, words.stderr);
+  assert.match(words.stdout, new RegExp(`^loss ${ev.loss.toFixed(4)} nats/token .* over ${ev.tokens} tokens`));
+  assert.match(words.stdout, /bits per character .* bits per UTF-8 byte/);
 });
 
 test('Ctrl-C during train writes a checkpoint and exits 130; --resume finishes the run', async () => {

@@ -1,5 +1,5 @@
 import { parseCommand } from '../args';
-import { printJson, info } from '../output';
+import { printJson, info, printResult } from '../output';
 import { BenchRequest, runBenchJob } from '../../worker/jobs/bench-job';
 import type { KernelRow, StepProfile } from '../../worker/bench/step-profile';
 import { UserError } from '../../core/errors';
@@ -12,13 +12,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const r = await runBenchJob({ ...request, steps });
   if (json) printJson(r);
   else {
-    info(
+    printResult(
       `${r.standard ? 'standard config' : 'model'} (${r.config.layers} layers, ${r.config.heads} heads, width ${r.config.width}, context ${r.config.context}, batch ${r.config.batch}; ` +
         `${r.params.toLocaleString('en-US')} params) on ${r.backend}${r.blas ? ` (${r.blas})` : ''} with ${r.threads} thread(s): ` +
         `${r.ms_per_step} ms/step, ${r.tokens_per_s.toLocaleString('en-US')} tokens/s (median of ${r.steps} steps)`,
     );
     for (const why of r.skipped ?? []) info(`native engine not used: ${why.slice(8)}`);
-    if (r.profile) info(formatProfile(r.profile));
+    if (r.profile) printResult(formatProfile(r.profile));
   }
   return 0;
 }

@@ -1,5 +1,5 @@
 import { parseCommand } from '../args';
-import { printJson, info } from '../output';
+import { printJson, printResult } from '../output';
 import { formatDuration } from '../../core/duration';
 import { EstimateRequest, runEstimateJob } from '../../worker/jobs/estimate-job';
 import { formatBytes } from '../../core/format-bytes';
@@ -10,7 +10,7 @@ export async function estimateCommand(argv: string[]): Promise<number> {
   const e = await runEstimateJob({ ...request, corpusPath: positionals[0], measureSteps: steps });
   if (json) printJson(e);
   else {
-    info(
+    printResult(
       `${e.preset}: ${e.params.toLocaleString('en-US')} parameters, ${e.tokens.toLocaleString('en-US')} tokens, ` +
         `${e.stepsPerEpoch} steps per epoch` +
         (e.secondsPerEpoch !== undefined ? ` ≈ ${formatDuration(e.secondsPerEpoch)} per epoch on ${e.backend}` : '') +
