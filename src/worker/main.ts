@@ -9,6 +9,7 @@ import { ModelCache } from './jobs/model-cache';
 import { generate } from './model/generator';
 import { attentionMaps, nextToken } from './jobs/inspect-job';
 import { documentSurprisal } from './jobs/surprisal-job';
+import { runTokenizeJob } from './jobs/tokenize-job';
 import { lowerThreadPriority } from './thread-priority';
 import { runFinetuneJob } from './jobs/finetune-job';
 import { runQuantizeJob } from './jobs/quantize-job';
@@ -94,5 +95,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       return runQuantizeJob({ checkpoint: msg.checkpoint, out: msg.outDir, scheme: 'channel', textFile: msg.textFile });
     case 'surprisal':
       return models.use(msg.checkpoint, (loaded) => documentSurprisal(loaded, msg.text));
+    case 'tokenize':
+      return runTokenizeJob(msg.request);
   }
 }

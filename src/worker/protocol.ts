@@ -14,11 +14,12 @@ import type { QuantizeReport } from './jobs/quantize-job';
 import type { ModelSummary } from './jobs/load-model';
 import type { MergeResult } from '../core/export-folder';
 import type { SurprisalResult } from './jobs/surprisal-job';
+import type { TokenizeRequest, TokenizeResult } from './jobs/tokenize-job';
 
 // The extension (and anything else talking to a worker) imports its types from here only.
 export type { TrainRequest, TrainResult, EstimateRequest, EstimateResult, GenerateResult, GenerateOptions, BackendChoice, TorchExport };
 export type { NextRequest, NextResult, AttentionResult, SurprisalResult };
-export type { FinetuneRequest, QuantizeReport, ModelSummary, MergeResult };
+export type { FinetuneRequest, QuantizeReport, ModelSummary, MergeResult, TokenizeRequest, TokenizeResult };
 
 /** What each kind of request answers with. */
 export interface JobResults {
@@ -33,6 +34,7 @@ export interface JobResults {
   merge: MergeResult;
   quantize: QuantizeReport;
   surprisal: SurprisalResult;
+  tokenize: TokenizeResult;
 }
 
 /**
@@ -52,6 +54,7 @@ export type WorkerRequest =
   | { kind: 'merge'; id: number; adapter: string; outDir: string }
   | { kind: 'quantize'; id: number; checkpoint: string; outDir: string; textFile?: string }
   | { kind: 'surprisal'; id: number; checkpoint: string; text: string }
+  | { kind: 'tokenize'; id: number; request: TokenizeRequest }
   | { kind: 'cancel'; id: number };
 
 export type WorkerResponse =
@@ -111,6 +114,14 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
       return typeof msg.checkpoint === 'string' && typeof msg.text === 'string'
         ? (msg as WorkerRequest)
         : 'surprisal needs checkpoint and text';
+    case 'tokenize':
+      return isObject(msg.request) &&
+        typeof msg.request.corpusPath === 'string' &&
+        typeof msg.request.outFile === 'string' &&
+        (msg.request.tokenizer === 'char' || msg.request.tokenizer === 'bpe') &&
+        (msg.request.vocabSize === undefined || Number.isInteger(msg.request.vocabSize))
+        ? (msg as WorkerRequest)
+        : 'tokenize needs request.corpusPath, request.outFile and request.tokenizer (char or bpe)';
     case 'cancel':
       return msg as WorkerRequest;
     default:

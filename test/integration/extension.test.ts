@@ -708,6 +708,31 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.deepEqual(shown?.ids, tok.encode(text));
   });
 
+  it('Tokenize Document trains the tokenizer in a worker: a big file never holds the host thread', async () => {
+    const big = join(workspace, 'texts', 'big-en.txt');
+    writeFileSync(big, readFileSync(en.fsPath, 'utf8').repeat(Math.ceil(400_000 / readFileSync(en.fsPath, 'utf8').length)));
+    let worst = 0;
+    let last = performance.now();
+    const beat = setInterval(() => {
+      const now = performance.now();
+      worst = Math.max(worst, now - last);
+      last = now;
+    }, 10);
+    try {
+      const made = (await vscode.commands.executeCommand('corpusLab.tokenizeDocument', vscode.Uri.file(big), {
+        kind: 'bpe',
+        vocabSize: 1000,
+      })) as {
+        vocabSize: number;
+      };
+      assert.equal(made.vocabSize, 1000);
+    } finally {
+      clearInterval(beat);
+    }
+    // On the host thread, training this BPE held it for most of a second.
+    assert.ok(worst < 250, `the host thread was held ${worst.toFixed(0)} ms`);
+  });
+
   it('Clean Document writes what core cleanText produces, only when applied', async () => {
     const file = join(workspace, 'texts', 'messy.md');
     const original = '# 제목\r\n\r\n\r\n\r\nSome **bold** 텍스트\u200B  \r\nhttps://example.com\r\n';

@@ -109,6 +109,12 @@ test('webview and worker messages: malformed ones are rejected, well-formed ones
   assert.equal(parseWorkerRequest({ kind: 'train', id: 1 }), 'train needs request.corpusPath');
   assert.equal(parseWorkerRequest({ kind: 'generate', id: -1 }), 'message has no valid id');
   assert.equal(parseWorkerRequest({ kind: 'rm -rf', id: 1 }), 'unknown message kind "rm -rf"');
+  for (const request of [{}, { corpusPath: 'a.txt', outFile: 't.json', tokenizer: 'word' }, { corpusPath: 'a.txt', tokenizer: 'bpe' }])
+    assert.match(String(parseWorkerRequest({ kind: 'tokenize', id: 1, request })), /tokenize needs/);
+  assert.equal(
+    typeof parseWorkerRequest({ kind: 'tokenize', id: 1, request: { corpusPath: 'a', outFile: 'b', tokenizer: 'bpe', vocabSize: 300 } }),
+    'object',
+  );
   assert.equal(parseWorkerResponse({ kind: 'event', id: 1, event: {} }), 'event needs event.type');
   assert.equal(typeof parseWorkerResponse({ kind: 'result', id: 3, value: null }), 'object');
 });

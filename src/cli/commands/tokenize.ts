@@ -1,28 +1,29 @@
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
 import { parseCommand } from '../args';
 import type { TokenizerKind } from '../../core/tokenizer';
 import { printJson, info } from '../output';
-import { readCorpus } from '../../core/corpus';
-import { trainTokenizer } from '../../core/tokenizer';
-import { writeFileAtomic } from '../../core/atomic-write';
+import { runTokenizeJob } from '../../worker/jobs/tokenize-job';
 
 export async function tokenizeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('tokenize', argv);
-  const outDir = options.output as string;
-  const kind = (options.kind as TokenizerKind | undefined) ?? 'char';
-  const corpus = readCorpus(positionals[0]);
-  const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize: options.vocabSize as number | undefined });
-  const tokens = tokenizer.encode(corpus.text).length;
-  mkdirSync(outDir, { recursive: true });
-  const path = join(outDir, 'tokenizer.json');
-  writeFileAtomic(path, tokenizer.toJSON());
-  const chars = [...corpus.text].length;
-  const summary = { tokenizer: path, kind, vocab_size: tokenizer.vocabSize, tokens, characters: chars, chars_per_token: chars / tokens };
+  const r = runTokenizeJob({
+    corpusPath: positionals[0],
+    tokenizer: (options.kind as TokenizerKind | undefined) ?? 'char',
+    vocabSize: options.vocabSize as number | undefined,
+    outFile: join(options.output as string, 'tokenizer.json'),
+  });
+  const summary = {
+    tokenizer: r.file,
+    kind: r.kind,
+    vocab_size: r.vocabSize,
+    tokens: r.tokens,
+    characters: r.chars,
+    chars_per_token: r.chars / r.tokens,
+  };
   if (options.json) printJson(summary);
   else
     info(
-      `${kind} tokenizer, ${tokenizer.vocabSize} tokens in the vocabulary: ${tokens} tokens for ${chars} characters (${summary.chars_per_token.toFixed(2)} per token) → ${path}`,
+      `${r.kind} tokenizer, ${r.vocabSize} tokens in the vocabulary: ${r.tokens} tokens for ${r.chars} characters (${summary.chars_per_token.toFixed(2)} per token) → ${r.file}`,
     );
   return 0;
 }

@@ -2,9 +2,8 @@ import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
 import { Ctx } from '../ctx';
 import { TokensView } from '../webview/tokens-view';
-import { readCorpus } from '../../core/corpus';
-import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize, trainTokenizer } from '../../core/tokenizer';
-import { writeFileAtomic } from '../../core/atomic-write';
+import { stat } from 'node:fs/promises';
+import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { safeName } from '../../core/run-dir';
 import { checkTextFile, resolveTarget, showError } from './util';
 import { errorText } from '../error-text';
@@ -22,22 +21,29 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
     const refused = await checkTextFile(ctx, target);
     if (refused) return refused;
     try {
-      const corpus = readCorpus(target.fsPath);
-      const chosen = options ?? (await pickTokenizer(ctx, basename(target.fsPath), Buffer.byteLength(corpus.text)));
+      const { size } = await stat(target.fsPath);
+      const chosen = options ?? (await pickTokenizer(ctx, basename(target.fsPath), size));
       if (!chosen) return undefined;
       const { kind, vocabSize } = chosen;
-      const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize });
-      const file = join(
+      const outFile = join(
         dirname(ctx.runsRoot()),
         'tokenizers',
         `${safeName(target.fsPath)}-${kind}${vocabSize ? `-${vocabSize}` : ''}`,
         'tokenizer.json',
       );
       await ctx.ignoreInGit();
-      writeFileAtomic(file, tokenizer.toJSON());
+      // Training a BPE on a big file takes seconds: off the host thread.
+      const made = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Window, title: vscode.l10n.t('Tokenizing {0}…', basename(target.fsPath)) },
+        () =>
+          ctx.inference.request((id) => ({
+            kind: 'tokenize',
+            id,
+            request: { corpusPath: target.fsPath, tokenizer: kind, vocabSize, outFile },
+          })).result,
+      );
+      const { file, tokens: count, chars } = made;
       tokens.showDocumentTokenizer({ file, label: basename(target.fsPath) });
-      const count = tokenizer.encode(corpus.text).length;
-      const chars = [...corpus.text].length;
       await vscode.commands.executeCommand('corpusLab.showTokens');
       const open = vscode.l10n.t('Open tokenizer.json');
       void vscode.window
@@ -45,7 +51,7 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
           vscode.l10n.t(
             '{0} tokenizer: {1} tokens in the vocabulary; {2} tokens for {3} characters ({4} per token).',
             kind,
-            tokenizer.vocabSize,
+            made.vocabSize,
             count,
             chars,
             (chars / count).toFixed(2),
@@ -55,7 +61,7 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
         .then((a) => {
           if (a === open) void vscode.window.showTextDocument(vscode.Uri.file(file));
         });
-      return { file, vocabSize: tokenizer.vocabSize, tokens: count };
+      return { file, vocabSize: made.vocabSize, tokens: count };
     } catch (e) {
       showError(ctx, errorText(e));
       return undefined;
