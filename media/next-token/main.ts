@@ -2,8 +2,10 @@ import { FromNextToken, NextTokenData, parseToNextToken } from '../../src/extens
 import { shapeDistribution } from '../../src/core/distribution';
 import { groupTokens } from '../../src/core/token-groups';
 
-declare function acquireVsCodeApi(): { postMessage(m: FromNextToken): void };
+declare function acquireVsCodeApi(): { postMessage(m: FromNextToken): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
+/** Whether the logit lens is unfolded survives new data and the page being reloaded. */
+let lensOpen = (vscode.getState() as { lensOpen?: boolean } | undefined)?.lensOpen ?? false;
 const app = document.getElementById('app')!;
 const SHOWN = 20;
 const CONTEXT_GROUPS = 24;
@@ -74,7 +76,35 @@ function render(d: NextTokenData): void {
   const table = el('table', 'candidates');
   table.id = 'candidates';
   app.replaceChildren(head, el('div', 'label', s.context), context, sliders, summary, actual, table, el('div', 'legend', s.legend));
+  if (d.lens) app.append(lens(d));
   renderCandidates();
+}
+
+/** Per layer, the five tokens its output would predict, bottom (embeddings) to top (the prediction). */
+function lens(d: NextTokenData): HTMLElement {
+  const s = d.strings;
+  const details = el('details', 'lens');
+  details.id = 'lens';
+  details.open = lensOpen;
+  details.addEventListener('toggle', () => {
+    lensOpen = details.open;
+    vscode.setState({ lensOpen });
+  });
+  details.append(el('summary', '', s.lens));
+  const table = el('table');
+  d.lens!.forEach((row, layer) => {
+    const tr = el('tr', layer === d.lens!.length - 1 ? 'prediction' : '');
+    tr.append(el('th', '', layer === 0 ? s.embeddings : fmt(s.layer, layer)));
+    for (const c of row) {
+      const cell = el('td', 'cand');
+      cell.title = `id ${c.id}`;
+      cell.append(el('span', 'tok', visible(c.text)), el('span', 'num', pct(c.prob)));
+      tr.append(cell);
+    }
+    table.append(tr);
+  });
+  details.append(table, el('div', 'legend', s.lensLegend));
+  return details;
 }
 
 function renderCandidates(): void {

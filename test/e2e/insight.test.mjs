@@ -91,6 +91,17 @@ test(
       assert.ok(keptAfter >= 1 && keptBefore >= 1);
       await shot('03-next-token-top-p');
 
+      // The logit lens: the embeddings and both layers; the top row's first token is the top candidate.
+      await next.locator('#lens summary').click();
+      await next.locator('#lens tr.prediction').scrollIntoViewIfNeeded();
+      assert.equal(await next.locator('#lens tr').count(), 3);
+      assert.deepEqual(await next.locator('#lens th').allInnerTexts(), ['embeddings', 'layer 1', 'layer 2']);
+      assert.equal(
+        await next.locator('#lens tr.prediction .tok').first().innerText(),
+        await next.locator('#candidates tr[data-id] .tok').first().innerText(),
+      );
+      await shot('03b-logit-lens');
+
       // Clicking a whole-text candidate inserts it at the cursor: the cursor moves past it.
       const candidate = next.locator('#candidates tr.kept:not(.piece)').first();
       const inserted = [...(await candidate.locator('.tok').innerText()).replace(/·/g, ' ').replace(/↵/g, '\n')];

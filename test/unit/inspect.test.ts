@@ -15,6 +15,7 @@ import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt, Inspection, KERNEL_OPS, TFJS_OPS } from '../../src/worker/model/gpt';
 import { parseFromNextToken, parseToAttention, parseToNextToken } from '../../src/extension/webview/inspect-protocol';
 import { CLI, KOREAN, tempDir } from './helpers';
+import { topIds } from '../../src/worker/jobs/inspect-job';
 
 const dir = tempDir('corpus-lab-inspect-');
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -89,6 +90,18 @@ function perturbed(c: ModelConfig, seed: number): Gpt {
   for (const v of model.params.values()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.3, 'float32', seed + 1)));
   return model;
 }
+
+test('topIds: the k largest, largest first, ties to the lower id, as a full sort gives', () => {
+  const rng = new Rng(7);
+  for (let round = 0; round < 200; round++) {
+    const n = 1 + Math.floor(rng.next() * 40);
+    // Few distinct values, so ties are common.
+    const values = Float32Array.from({ length: n }, () => Math.floor(rng.next() * 6) / 6);
+    const k = 1 + Math.floor(rng.next() * 7);
+    const sorted = Array.from(values.keys()).sort((a, b) => values[b] - values[a] || a - b);
+    assert.deepEqual(topIds(values, k), sorted.slice(0, k), `values ${Array.from(values)} k ${k}`);
+  }
+});
 
 test("forward with inspect: attention rows sum to 1 and are causal; the same logits as without; the lens's last layer is the prediction (kernels and tfjs ops, LayerNorm and DyT)", async () => {
   for (const norm of ['layernorm', 'dyt'] as const) {

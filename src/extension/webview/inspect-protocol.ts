@@ -18,6 +18,8 @@ export interface NextTokenData {
   /** Tokens that are a piece of a character (not insertable alone). */
   pieces: number[];
   actual?: { id: number; text: string; rank: number; prob: number };
+  /** The logit lens: per layer (0 = the embeddings), the top 5 read through the final norm; the last row is the prediction. */
+  lens?: { id: number; text: string; prob: number }[][];
   /** Sampling settings the sliders start from (the completion settings). */
   start: { temperature: number; topK: number; topP: number };
   ms: number;
@@ -53,7 +55,14 @@ export function parseToNextToken(m: unknown): ToNextToken | undefined {
     Array.isArray(m.vocab) &&
     m.vocab.length === m.logits.length &&
     isObject(m.start) &&
-    isObject(m.strings);
+    isObject(m.strings) &&
+    (m.lens === undefined ||
+      (Array.isArray(m.lens) &&
+        m.lens.every(
+          (row) =>
+            Array.isArray(row) &&
+            row.every((c) => isObject(c) && typeof c.id === 'number' && typeof c.text === 'string' && typeof c.prob === 'number'),
+        )));
   return ok ? (m as ToNextToken) : undefined;
 }
 

@@ -70,7 +70,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
     const prompt = doc.getText(new vscode.Range(doc.positionAt(Math.max(0, offset - BEFORE_CHARS)), editor.selection.active));
     const following = doc.getText(new vscode.Range(editor.selection.active, doc.positionAt(offset + AFTER_CHARS)));
     const started = performance.now();
-    const job = this.ctx.inference.request((id) => ({ kind: 'next', id, checkpoint: model, request: { prompt, following } }));
+    const job = this.ctx.inference.request((id) => ({ kind: 'next', id, checkpoint: model, request: { prompt, following, lens: true } }));
     this.latest = job.id;
     try {
       const r = await job.result;
@@ -84,6 +84,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
         vocab: r.vocab,
         pieces: r.pieces,
         actual: r.actual,
+        lens: r.lens,
         start: { temperature: c.temperature, topK: c.topK, topP: c.topP },
         ms: performance.now() - started,
         strings: this.strings(),
@@ -127,6 +128,12 @@ export class NextTokenView implements vscode.WebviewViewProvider {
         'Probabilities are softmax(logit / temperature) over the whole vocabulary. Tokens of one character are shown together, with all their ids.',
       ),
       ms: vscode.l10n.t('{0} ms'),
+      lens: vscode.l10n.t('Logit lens: what each layer would predict'),
+      lensLegend: vscode.l10n.t(
+        "Each layer's output read through the final norm and the output head, as if the model ended there. The last row is the model's prediction (temperature 1).",
+      ),
+      embeddings: vscode.l10n.t('embeddings'),
+      layer: vscode.l10n.t('layer {0}'),
     };
   }
 
