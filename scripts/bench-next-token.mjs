@@ -1,4 +1,4 @@
-// Next Token view latency on the tiny preset: a `next` request to the inference worker
+// Next Token view latency on the tiny preset: a `next` request (with the logit lens, as the view asks) to the inference worker
 // (dist/worker.js) for the text before a cursor and the text after it, timed from postMessage to
 // result, plus the view's own reshaping of that distribution (shapeDistribution, what a slider
 // move costs). Prints p50/p95 of each and of their sum; the issue's budget is 50 ms per update.
@@ -52,7 +52,7 @@ const next = (prompt, following) =>
   new Promise((ok) => {
     const id = nextId++;
     pending.set(id, ok);
-    worker.postMessage({ kind: 'next', id, checkpoint: model, request: { prompt, following } });
+    worker.postMessage({ kind: 'next', id, checkpoint: model, request: { prompt, following, lens: true } });
   });
 
 await next('warm up', 'x');
