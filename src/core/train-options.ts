@@ -56,6 +56,9 @@ export type TrainOptionKey = (typeof TRAIN_OPTION_KEYS)[number];
 /** Without --epochs or --max-steps, train at least this many steps (and whole epochs). */
 export const DEFAULT_MIN_STEPS = 600;
 
+/** The longest step budget a run may have. */
+export const MAX_STEPS = 100_000_000;
+
 export function validateTrainOptions(o: TrainOptions): TrainOptions {
   const int = (name: Message, v: number | undefined, min: number, max: number) => {
     if (v === undefined) return;
@@ -74,7 +77,7 @@ export function validateTrainOptions(o: TrainOptions): TrainOptions {
   };
   int(message('batch'), o.batch, 1, 4096);
   int(message('epochs'), o.epochs, 1, 1_000_000);
-  int(message('max steps'), o.maxSteps, 1, 100_000_000);
+  int(message('max steps'), o.maxSteps, 1, MAX_STEPS);
   int(message('warmup steps'), o.warmupSteps, 0, 100_000_000);
   int(message('eval every'), o.evalEvery, 1, 100_000_000);
   int(message('eval batches'), o.evalBatches, 1, 100_000);

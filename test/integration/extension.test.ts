@@ -512,6 +512,21 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.equal(run.corpus.bytes, readFileSync(notes.fsPath).length, 'run.json describes the changed file');
   });
 
+  it('Resume on a finished run trains the steps the user adds, on the stretched schedule (no command-line flags asked for)', async () => {
+    const short = vscode.Uri.file(join(workspace, 'texts', 'short-en.txt'));
+    writeFileSync(short.fsPath, readFileSync(en.fsPath, 'utf8'));
+    const done = (await vscode.commands.executeCommand('corpusLab.train', short, { preset: 'tiny', maxSteps: 10 })) as TrainResult;
+    assert.equal(done.reason, 'completed');
+    assert.equal(done.step, 10);
+    const runDir = dirname(dirname(done.checkpoint));
+    const more = (await vscode.commands.executeCommand('corpusLab.resumeTraining', { path: runDir }, { moreSteps: 6 })) as TrainResult;
+    assert.ok(more, 'the resumed run failed (see the log)');
+    assert.equal(more.reason, 'completed');
+    assert.equal(more.step, 16);
+    const state = JSON.parse(readFileSync(join(more.checkpoint, 'trainer_state.json'), 'utf8'));
+    assert.equal(state.plan.totalSteps, 16);
+  });
+
   it('when the active model is deleted from disk, it is dropped and the next best is offered', async () => {
     const active = api.ctx.activeModel!;
     const copy = `${active}-copy`;

@@ -8,10 +8,11 @@ import type { EstimateResult, FinetuneRequest, TrainRequest, TrainResult } from 
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
 import { checkTextFile, coreValidation, resolveTarget, showError } from './util';
-import { parseRunJson } from '../../core/run-json';
+import { RunJson, parseRunJson } from '../../core/run-json';
+import { parseTrainerState, resolveCheckpointAsync } from '../../core/checkpoint';
 import { withParticles } from '../l10n';
 import { presetNamed, validateModelConfig } from '../../core/model-config';
-import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
+import { DEFAULT_TRAIN_OPTIONS, MAX_STEPS, validateTrainOptions } from '../../core/train-options';
 import { MIN_BPE_VOCAB } from '../../core/tokenizer';
 import { askVocabSize, pickTokenizerKind } from './tokenize';
 
@@ -72,7 +73,7 @@ export function trainCommand(ctx: Ctx) {
  * text, or train a new model on it. `options.onChangedCorpus` answers for tests.
  */
 export function resumeCommand(ctx: Ctx) {
-  return async (item?: { path?: string } | vscode.Uri, options?: { onChangedCorpus?: 'continue' | 'new' }) => {
+  return async (item?: { path?: string } | vscode.Uri, options?: { onChangedCorpus?: 'continue' | 'new'; moreSteps?: number }) => {
     const path = item instanceof vscode.Uri ? item.fsPath : (item?.path ?? ctx.activeModel);
     if (!path) {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to resume.'));
@@ -87,12 +88,21 @@ export function resumeCommand(ctx: Ctx) {
       );
       return;
     }
-    const corpus = await readCorpusOfRun(path);
-    if (!corpus) {
+    const run = await readRunOf(path);
+    if (!run) {
       vscode.window.showErrorMessage(
         vscode.l10n.t('Cannot resume {0}: its run.json does not say which file it was trained on.', basename(path)),
       );
       return;
+    }
+    const { corpus } = run;
+    // A run at the end of its plan trains on only for steps the user adds.
+    const step = await checkpointStep(path);
+    let longer: Pick<TrainRequest, 'maxSteps' | 'epochs'> = {};
+    if (step !== undefined && step >= run.plan.totalSteps) {
+      const more = options?.moreSteps ?? (await askMoreSteps(basename(corpus.path), step, run.plan.totalSteps));
+      if (more === undefined) return;
+      longer = { maxSteps: step + more, epochs: Math.ceil((step + more) / run.plan.stepsPerEpoch) };
     }
     const target = vscode.Uri.file(corpus.path);
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === target.toString());
@@ -125,11 +135,37 @@ export function resumeCommand(ctx: Ctx) {
       if (answer !== goOn) return;
       continueOnChangedCorpus = true;
     }
-    return startTraining(ctx, target, { corpusPath: corpus.path, resume: path, continueOnChangedCorpus });
+    return startTraining(ctx, target, { corpusPath: corpus.path, resume: path, continueOnChangedCorpus, ...longer });
   };
 }
 
-async function readCorpusOfRun(path: string): Promise<{ path: string; sha256: string } | undefined> {
+/** The step of the checkpoint `path` names (a run: its newest), undefined when it cannot be read. */
+async function checkpointStep(path: string): Promise<number | undefined> {
+  try {
+    const dir = await resolveCheckpointAsync(path);
+    return parseTrainerState(await readFile(join(dir, 'trainer_state.json'), 'utf8'), dir).step;
+  } catch {
+    return undefined;
+  }
+}
+
+async function askMoreSteps(file: string, step: number, total: number): Promise<number | undefined> {
+  const more = await vscode.window.showInputBox({
+    title: withParticles(vscode.l10n.t('Train further on {0}', file)),
+    prompt: vscode.l10n.t(
+      'This run finished all {0} of its steps. How many more steps? (The learning rate schedule is stretched over the new total.)',
+      total,
+    ),
+    value: String(total),
+    validateInput: (v) =>
+      /^\d+$/.test(v.trim()) && Number(v) >= 1 && step + Number(v) <= MAX_STEPS
+        ? undefined
+        : vscode.l10n.t('A whole number from 1 to {0}', MAX_STEPS - step),
+  });
+  return more === undefined ? undefined : Number(more);
+}
+
+async function readRunOf(path: string): Promise<RunJson | undefined> {
   for (const dir of [path, dirname(dirname(path))]) {
     const file = join(dir, 'run.json');
     let text: string;
@@ -139,7 +175,7 @@ async function readCorpusOfRun(path: string): Promise<{ path: string; sha256: st
       continue;
     }
     try {
-      return parseRunJson(text, file).corpus;
+      return parseRunJson(text, file);
     } catch {
       return undefined;
     }
