@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { bitsBucket, longestSharedSpan, rankBucket, summarise, tokenSpans } from '../../src/core/surprisal';
 import { trainTokenizer } from '../../src/core/tokenizer';
 import { shapeDistribution } from '../../src/core/distribution';
@@ -58,8 +58,10 @@ test('longest shared span, buckets and summary', () => {
 test("document surprisal: each token's rank and bits are those of the model's prediction from what precedes it; copying is found in the training text", async () => {
   const root = tempDir();
   try {
+    const corpusPath = join(root, 'ko.txt');
+    writeFileSync(corpusPath, readFileSync(KOREAN));
     const result = await runTrainJob(
-      { ...TINY_MODEL, corpusPath: KOREAN, tokenizer: 'bpe', vocabSize: 300, maxSteps: 4, runDir: join(root, 'r') },
+      { ...TINY_MODEL, corpusPath, tokenizer: 'bpe', vocabSize: 300, maxSteps: 4, runDir: join(root, 'r') },
       () => undefined,
       () => false,
     );
@@ -91,6 +93,9 @@ test("document surprisal: each token's rank and bits are those of the model's pr
       }
       assert.ok(r.copied && r.copied.end - r.copied.start >= quoted.length, JSON.stringify(r.copied));
       assert.ok(corpus.includes(text.slice(r.copied.start, r.copied.end)));
+      // Once the training file has been edited, it is no longer the text the model learned: not checked.
+      writeFileSync(corpusPath, `${corpus}\n${text}`);
+      assert.equal((await documentSurprisal(loaded, text)).copied, undefined);
       assert.equal(
         r.rankHistogram.reduce((a, b) => a + b, 0),
         r.scored.length,

@@ -200,7 +200,9 @@ function surprisalStrings(): Record<string, string> {
     summary: vscode.l10n.t('{0}: {1} tokens, {2} characters · {3} bits per character under {4}'),
     truncated: vscode.l10n.t('Only the first {0} tokens are coloured.'),
     copied: vscode.l10n.t('Longest stretch found verbatim in the training text ({0}): {1} characters'),
-    copiedNone: vscode.l10n.t('The model’s training text is not at hand (no run.json with an existing corpus), so copying is not checked.'),
+    copiedNone: vscode.l10n.t(
+      'The model’s training text is not at hand (no run.json, or its file is gone or was edited after training), so copying is not checked.',
+    ),
     reveal: vscode.l10n.t('Show in the editor'),
     tokensUnit: vscode.l10n.t('{0} tokens ({1})'),
   };

@@ -60,13 +60,18 @@ export async function documentSurprisal(loaded: LoadedModel, text: string): Prom
   return { scored, truncated, ...summarise(scored), copied: copiedSpan(loaded.checkpoint, text) };
 }
 
-/** The training text is named in the run's run.json; a checkpoint outside a run (or a moved corpus) has none. */
+/**
+ * The training text is named in the run's run.json; a checkpoint outside a run, a moved corpus, or
+ * one edited since (its hash differs: it is no longer what the model learned) has none.
+ */
 function copiedSpan(checkpoint: string, text: string): SurprisalResult['copied'] {
   const runDir = dirname(dirname(checkpoint));
   if (!existsSync(join(runDir, 'run.json'))) return undefined;
   try {
-    const corpus = readRunJson(runDir).corpus.path;
-    const span = longestSharedSpan(text, readCorpus(corpus).text);
+    const { path: corpus, sha256 } = readRunJson(runDir).corpus;
+    const training = readCorpus(corpus);
+    if (training.sha256 !== sha256) return undefined;
+    const span = longestSharedSpan(text, training.text);
     return { ...span, corpus };
   } catch {
     return undefined;
