@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
+import { trackTextEditor } from './text-editor';
 import { RunsTree } from './runs-tree';
 import { TokensView } from './webview/tokens-view';
 import { LossChartPanel } from './webview/loss-chart-panel';
@@ -40,6 +41,7 @@ export interface CorpusLabApi {
 
 export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const started = performance.now();
+  context.subscriptions.push(trackTextEditor());
   const ctx = new Ctx(context);
   const runs = new RunsTree(ctx);
   const tokens = new TokensView(ctx);

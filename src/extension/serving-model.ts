@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { currentTextEditor } from './text-editor';
 import { access } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Ctx } from './ctx';
@@ -115,7 +116,7 @@ export class ServingModels implements vscode.Disposable {
 
   /** The model serving the active editor's document; with no editor, the default. */
   async forActiveEditor(): Promise<Serving | undefined> {
-    const doc = vscode.window.activeTextEditor?.document;
+    const doc = currentTextEditor()?.document;
     if (doc) return this.forDocument(doc);
     const active = this.ctx.activeModel;
     return active ? { model: active, reason: 'default' } : undefined;

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { currentTextEditor } from './text-editor';
 import { basename } from 'node:path';
 import { Ctx, modelName } from './ctx';
 import { describeEngine } from './engine-label';
@@ -21,7 +22,7 @@ export function registerStatusBar(ctx: Ctx): { model: vscode.StatusBarItem; trai
   let shown = 0;
   const showModel = async () => {
     const asked = ++shown;
-    const doc = vscode.window.activeTextEditor?.document;
+    const doc = currentTextEditor()?.document;
     let serving: Serving | undefined;
     try {
       serving = await ctx.serving.forActiveEditor();
@@ -74,7 +75,7 @@ export function registerStatusBar(ctx: Ctx): { model: vscode.StatusBarItem; trai
     vscode.window.onDidChangeActiveTextEditor(refresh),
     // A new document's language shows as it is typed.
     vscode.workspace.onDidChangeTextDocument((e) => {
-      if (e.document !== vscode.window.activeTextEditor?.document) return;
+      if (e.document !== currentTextEditor()?.document) return;
       clearTimeout(typed);
       typed = setTimeout(refresh, 500);
     }),

@@ -700,6 +700,19 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const tok = Tokenizer.load(join(resolveCheckpoint(serving.model), 'tokenizer.json'));
     assert.equal(shown.text, editor.document.getText(editor.selection));
     assert.deepEqual(shown.ids, tok.encode(shown.text));
+    // A panel with focus (the loss chart, Attention…) leaves no active text editor: the view and the
+    // serving model stay with the file beside it, rather than asking for a text file.
+    const panel = vscode.window.createWebviewPanel('corpusLab.testPanel', 'a panel', vscode.ViewColumn.Beside, {});
+    try {
+      for (let i = 0; i < 50 && vscode.window.activeTextEditor; i++) await settle(100);
+      assert.equal(vscode.window.activeTextEditor, undefined, 'the panel has focus');
+      api.tokens.schedule();
+      await settle(500);
+      assert.equal(api.tokens.lastShown?.text, editor.document.getText(editor.selection));
+      assert.deepEqual(await api.ctx.serving.forActiveEditor(), serving);
+    } finally {
+      panel.dispose();
+    }
   });
 
   it('the Tokens view loads its page again when the page’s script did not load (it said nothing)', async () => {

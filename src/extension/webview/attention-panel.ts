@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { currentTextEditor } from '../text-editor';
 import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
@@ -37,7 +38,7 @@ export class AttentionPanel {
 
   /** Shows the attention of the active editor's selection, or its current line. */
   static async show(ctx: Ctx): Promise<void> {
-    const editor = vscode.window.activeTextEditor;
+    const editor = currentTextEditor();
     const model = (await ctx.serving.forActiveEditor())?.model;
     if (!AttentionPanel.current) {
       const panel = vscode.window.createWebviewPanel(

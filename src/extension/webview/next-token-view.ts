@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { currentTextEditor } from '../text-editor';
 import { basename } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
@@ -59,7 +60,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
 
   async update(): Promise<void> {
     if (!this.view?.visible) return;
-    const editor = vscode.window.activeTextEditor;
+    const editor = currentTextEditor();
     const model = (await this.ctx.serving.forActiveEditor())?.model;
     if (!model)
       return this.post({ type: 'empty', message: vscode.l10n.t('No active model yet: train one, or pick one in the Runs view.') });
@@ -96,7 +97,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
   }
 
   private async insert(id: number): Promise<void> {
-    const editor = vscode.window.activeTextEditor;
+    const editor = currentTextEditor();
     const model = (await this.ctx.serving.forActiveEditor())?.model;
     if (!editor || !model) return;
     const tokenizer = await this.tokenizers.forModel(model);

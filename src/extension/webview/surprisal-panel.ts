@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { currentTextEditor } from '../text-editor';
 import { basename } from 'node:path';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
@@ -59,7 +60,7 @@ export class SurprisalPanel {
   }
 
   static async show(ctx: Ctx): Promise<void> {
-    const editor = vscode.window.activeTextEditor;
+    const editor = currentTextEditor();
     if (!SurprisalPanel.current) {
       const panel = vscode.window.createWebviewPanel(
         'corpusLab.surprisal',

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { currentTextEditor } from '../text-editor';
 import { basename } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
@@ -28,7 +29,7 @@ export class TokensView implements vscode.WebviewViewProvider {
     ctx.extension.subscriptions.push(
       vscode.window.onDidChangeActiveTextEditor(() => this.schedule()),
       vscode.window.onDidChangeTextEditorSelection(() => this.schedule()),
-      vscode.workspace.onDidChangeTextDocument((e) => e.document === vscode.window.activeTextEditor?.document && this.schedule()),
+      vscode.workspace.onDidChangeTextDocument((e) => e.document === currentTextEditor()?.document && this.schedule()),
       ctx.onDidChangeActiveModel(() => {
         this.preferDocumentTokenizer = false;
         this.schedule();
@@ -91,7 +92,8 @@ export class TokensView implements vscode.WebviewViewProvider {
   async update(): Promise<void> {
     if (!this.view?.visible) return;
     const tok = await this.tokenizer();
-    const editor = vscode.window.activeTextEditor;
+    const editor = currentTextEditor();
+    if (!tok || !editor) this.lastShown = undefined;
     if (!tok) return this.post({ type: 'empty', message: vscode.l10n.t('No tokenizer yet: train a model or run Tokenize Document.') });
     if (!editor) return this.post({ type: 'empty', message: vscode.l10n.t('Open a text file to see its tokens.') });
     const selected = editor.selections.some((s) => !s.isEmpty);
