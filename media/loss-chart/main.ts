@@ -3,6 +3,8 @@ import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseToCha
 import { align } from './align';
 import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
 
+const WHOLE_INCREMENTS = Array.from({ length: 9 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
+
 declare function acquireVsCodeApi(): { postMessage(m: FromChart): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
 
@@ -136,6 +138,8 @@ function drawCharts(): void {
   const colors = palette();
   const width = Math.max(320, app.clientWidth - 16);
   const axis = (label?: string): uPlot.Axis => ({ stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label });
+  // Steps are whole numbers: ticks at 1, 2, 5 × 10ⁿ, never 2.5.
+  const stepAxis = (): uPlot.Axis => ({ ...axis(strings.step), incrs: WHOLE_INCREMENTS });
 
   const sets: [number[], (number | null)[]][] = [];
   const styles: uPlot.Series[] = [];
@@ -179,7 +183,7 @@ function drawCharts(): void {
       width,
       height: 280,
       scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
-      axes: [axis(strings.step), axis(unitLabel(unit, strings))],
+      axes: [stepAxis(), axis(unitLabel(unit, strings))],
       series: [
         { label: strings.step },
         ...styles,
@@ -201,7 +205,7 @@ function drawCharts(): void {
         width,
         height: 180,
         scales: { x: { time: false } },
-        axes: [axis(strings.step), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }],
+        axes: [stepAxis(), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }],
         series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }],
         legend: { show: true },
       },

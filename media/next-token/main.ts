@@ -114,7 +114,7 @@ function renderCandidates(): void {
   const shaped = shapeDistribution(d.logits, settings);
   const pieces = new Set(d.pieces);
   document.getElementById('summary')!.textContent =
-    `${s.entropy} ${shaped.entropyBits.toFixed(2)} ${s.bits} · ${fmt(s.kept, shaped.kept, pct(shaped.massKept))}`;
+    `${s.entropy} ${shaped.entropyBits.toFixed(2)} ${s.bits} · ${shaped.kept === 1 ? fmt(s.keptOne, pct(shaped.massKept)) : fmt(s.kept, shaped.kept, pct(shaped.massKept))}`;
   const table = document.getElementById('candidates')!;
   const header = el('tr');
   for (const h of [s.rank, s.token, 'id', s.prob, s.sampled, s.logit]) header.append(el('th', '', h));

@@ -39,9 +39,9 @@ test(
       await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
 
       // Compare Runs… from the palette (VS Code also matches the English title in a Korean UI): pick two runs.
-      await session.runCommand('Corpus Lab: Compare Runs…', 'Corpus Lab: 실행 비교…');
+      await session.runCommand('Corpus Lab: Compare Runs…', 'Corpus Lab: 학습 비교…');
       await rows.filter({ hasText: 'en-layernorm' }).waitFor({ state: 'visible', timeout: 20_000 });
-      assert.equal(await page.locator('.quick-input-widget input.input').first().getAttribute('placeholder'), '실행을 2~4개 고르세요');
+      assert.equal(await page.locator('.quick-input-widget input.input').first().getAttribute('placeholder'), '학습을 2~4개 고르세요');
       for (const name of ['ko-layernorm', 'en-layernorm']) await rows.filter({ hasText: name }).first().click();
       await shot('01-pick-runs');
       await page.keyboard.press('Enter');
@@ -49,7 +49,7 @@ test(
       const compare = await session.webviewWith('#metrics-table', 60_000);
       await compare.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
       const text = await compare.locator('#app').innerText();
-      for (const s of ['실행 비교', '다른 설정', '결과', '최저 검증 손실 (비트/문자)', '토큰/초', '시드', '샘플 (같은 프롬프트와 시드)'])
+      for (const s of ['학습 비교', '다른 설정', '결과', '최저 검증 손실 (비트/문자)', '토큰/초', '시드', '샘플 (같은 프롬프트와 시드)'])
         assert.ok(text.includes(s), `the panel lacks "${s}": ${text.slice(0, 600)}`);
       assert.ok((await compare.locator('#vocabulary-note').innerText()).includes('토크나이저나 어휘가 다릅니다'));
       const settings = await compare.locator('#settings-table').innerText();
@@ -71,7 +71,7 @@ test(
       await compare.locator('#open-chart').click();
       const chart = await session.webviewWith('#overlays', 60_000);
       await chart.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
-      assert.match(await chart.locator('.vocabulary-note').innerText(), /en-layernorm: 토크나이저나 어휘가 다른 실행/);
+      assert.match(await chart.locator('.vocabulary-note').innerText(), /en-layernorm: 토크나이저나 어휘가 다른 학습/);
       await chart.locator('#compare').click();
       await rows.filter({ hasText: 'ko-dyt' }).first().click();
       await chart.locator('#loss-chart .u-legend', { hasText: 'ko-dyt' }).waitFor({ state: 'visible', timeout: 20_000 });

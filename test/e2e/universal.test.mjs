@@ -53,7 +53,7 @@ test('universal .vsix: no .node inside, trains on wasm with the reason in the lo
     assert.match(log, /start \S+ params \d+ backend wasm threads \d+ steps 10/, log.slice(0, 2000));
     assert.match(
       log,
-      /notice step 0: native engine not used: the native addon is not built \(\S+corpus_lab_native\.node missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native\)/,
+      /notice step 0: native engine not used: this package has no native addon \(the universal \.vsix\): on Linux x64, install Corpus Lab's linux-x64 package, which has it/,
     );
   });
 });

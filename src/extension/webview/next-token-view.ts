@@ -115,6 +115,7 @@ export class NextTokenView implements vscode.WebviewViewProvider {
       topK: vscode.l10n.t('Top-k'),
       topP: vscode.l10n.t('Top-p'),
       kept: vscode.l10n.t('{0} tokens kept, holding {1} of the probability'),
+      keptOne: vscode.l10n.t('1 token kept, holding {0} of the probability'),
       all: vscode.l10n.t('all'),
       rank: vscode.l10n.t('rank'),
       token: vscode.l10n.t('token'),

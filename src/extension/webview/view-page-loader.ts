@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 
-// A page that loads says 'ready' within a second or two, even on a busy machine.
-const READY_WITHIN_MS = 8_000;
+// A page that loads says 'ready' within a second or two, even on a busy machine; a blank view should not last longer.
+const READY_WITHIN_MS = 4_000;
 const RELOADS = 3;
 
 /**

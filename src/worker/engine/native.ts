@@ -134,11 +134,19 @@ export function addonPath(): string {
   return beside;
 }
 
+/** A clone of the repository (it can build the addon), not an installed package (it cannot). */
+function inSourceCheckout(): boolean {
+  for (let dir = __dirname, i = 0; i < 4; i++, dir = dirname(dir)) if (existsSync(join(dir, 'binding.gyp'))) return true;
+  return false;
+}
+
 /** Loads the addon at `path`; a reason for the log when it cannot be used here. */
 export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: string } {
   if (!existsSync(path))
     return {
-      why: `the native addon is not built (${path} missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native)`,
+      why: inSourceCheckout()
+        ? `the native addon is not built (${path} missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native)`
+        : `this package has no native addon (the universal .vsix): on Linux x64, install Corpus Lab's linux-x64 package, which has it`,
     };
   const arch = binaryArch(path);
   if (arch && arch !== process.arch)
