@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
 
-// A page that loads says 'ready' within a second or two, even on a busy machine; a blank view should not last longer.
-const READY_WITHIN_MS = 4_000;
+// A page that loads says 'ready' within a second or two, but a busy machine has taken over 4 s
+// (reloading a page that is only slow detaches it again, seen in CI with 4 s).
+const READY_WITHIN_MS = 8_000;
 const RELOADS = 3;
 
 /**
