@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { repo, withSession } from './session.mjs';
 
 test(
@@ -114,6 +115,15 @@ test(
       }
       assert.equal((await column()) > col || inserted.includes('\n'), true);
       await shot('04-inserted');
+      // Undone and saved: the file on disk is the training text again, so the surprisal step below
+      // can look for copying in it (an edited training file is not what the model learned).
+      await editor.click();
+      await page.keyboard.press('Control+Z');
+      await page.keyboard.press('Control+S');
+      const original = readFileSync(join(repo, 'test/fixtures/speech-ko.txt'), 'utf8');
+      for (let i = 0; i < 100 && readFileSync(join(session.folder, 'speech-ko.txt'), 'utf8') !== original; i++)
+        await page.waitForTimeout(100);
+      assert.equal(readFileSync(join(session.folder, 'speech-ko.txt'), 'utf8'), original, 'the insertion is undone on disk');
 
       // 2. The Tokens view of the Korean file.
       await runCommand('Corpus Lab: Show Tokens');
