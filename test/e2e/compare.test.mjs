@@ -4,25 +4,16 @@
 // reload keeps both. Screenshots go to test-artifacts/e2e/compare-ko/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repo, withSession } from './session.mjs';
+import { trainWithCli, withSession } from './session.mjs';
 
-/** A small run made with the CLI (quicker than through the UI; the UI's training has its own tests). */
+/** A small run of the text `text` in the workspace, named `name`. */
 function cliRun(folder, name, text, ...flags) {
-  execFileSync(
-    process.execPath,
-    [
-      join(repo, 'dist/cli.js'),
-      'train',
-      join(folder, text),
-      '-o',
-      join(folder, '.corpus-lab', 'runs', name),
-      ...['--layers', '1', '--heads', '2', '--width', '32', '--context', '32', '--batch', '8', '--max-steps', '60', '--seed', '1'],
-      ...flags,
-      '--json',
-    ],
-    { stdio: 'ignore' },
+  trainWithCli(
+    join(folder, text),
+    join(folder, '.corpus-lab', 'runs', name),
+    ...['--layers', '1', '--heads', '2', '--width', '32', '--context', '32', '--batch', '8', '--max-steps', '60', '--seed', '1'],
+    ...flags,
   );
 }
 

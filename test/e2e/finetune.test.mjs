@@ -5,9 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { repo, withSession } from './session.mjs';
+import { repo, trainWithCli, withSession } from './session.mjs';
 
 test(
   'set a base → right-click → fine-tune (measured pick) → LoRA run under its base → compare samples → merge → open a Hugging Face folder',
@@ -17,27 +16,19 @@ test(
       writeFileSync(join(folder, 'shakespeare.txt'), readFileSync(join(repo, 'media/samples/shakespeare.txt'), 'utf8').slice(0, 12_000));
       // The base: a small char model trained on the English speech (the CLI, so the test waits less).
       const run = join(folder, '.corpus-lab', 'runs', '20260101-000000-speech-en');
-      execFileSync(
-        process.execPath,
-        [
-          join(repo, 'dist/cli.js'),
-          'train',
-          join(folder, 'speech-en.txt'),
-          '-o',
-          run,
-          '--layers',
-          '2',
-          '--heads',
-          '2',
-          '--width',
-          '64',
-          '--context',
-          '64',
-          '--max-steps',
-          '120',
-          '--json',
-        ],
-        { stdio: 'ignore' },
+      trainWithCli(
+        join(folder, 'speech-en.txt'),
+        run,
+        '--layers',
+        '2',
+        '--heads',
+        '2',
+        '--width',
+        '64',
+        '--context',
+        '64',
+        '--max-steps',
+        '120',
       );
       // A Hugging Face-layout folder (a checkpoint's model, config and tokenizer, no training state) and a folder that is not one.
       const ckpt = join(run, 'checkpoints', readdirSync(join(run, 'checkpoints')).sort().at(-1));

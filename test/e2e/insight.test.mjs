@@ -3,10 +3,9 @@
 // Screenshots go to test-artifacts/e2e/insight/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { repo, withSession } from './session.mjs';
+import { repo, trainWithCli, withSession } from './session.mjs';
 
 test(
   'Korean model: Next Token view (sliders, insert) → Tokens → Attention grid → one head enlarged → surprisal → loss chart in bits per character',
@@ -15,35 +14,27 @@ test(
     const prepare = (folder) => {
       // A small BPE model, so Korean syllables are partly byte pieces (grouped back into syllables by the views).
       const run = join(folder, '.corpus-lab', 'runs', 'ko-bpe');
-      execFileSync(
-        process.execPath,
-        [
-          join(repo, 'dist/cli.js'),
-          'train',
-          join(folder, 'speech-ko.txt'),
-          '-o',
-          run,
-          '--layers',
-          '2',
-          '--heads',
-          '2',
-          '--width',
-          '32',
-          '--context',
-          '32',
-          '--batch',
-          '8',
-          '--tokenizer',
-          'bpe',
-          '--vocab-size',
-          '320',
-          '--max-steps',
-          '150',
-          '--seed',
-          '1',
-          '--json',
-        ],
-        { stdio: 'ignore' },
+      trainWithCli(
+        join(folder, 'speech-ko.txt'),
+        run,
+        '--layers',
+        '2',
+        '--heads',
+        '2',
+        '--width',
+        '32',
+        '--context',
+        '32',
+        '--batch',
+        '8',
+        '--tokenizer',
+        'bpe',
+        '--vocab-size',
+        '320',
+        '--max-steps',
+        '150',
+        '--seed',
+        '1',
       );
     };
     const settings = { 'corpusLab.completion.enabled': false };

@@ -3,6 +3,7 @@
 // test-artifacts/e2e/<name>/. When a step fails, the session says what the window showed (webviews,
 // notifications, the command palette, the end of Corpus Lab's log) and keeps 99-failure.png.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -17,6 +18,11 @@ import {
 } from '../../scripts/vscode-test/code-server.mjs';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Trains a run with the CLI into `runDir` before code-server opens the workspace (quicker than through the UI, which has its own tests). */
+export function trainWithCli(corpus, runDir, ...flags) {
+  execFileSync(process.execPath, [join(repo, 'dist/cli.js'), 'train', corpus, '-o', runDir, ...flags, '--json'], { stdio: 'ignore' });
+}
 
 /** A frame that is navigating (a webview loading its page) can leave a query pending: each one gets this long. */
 const FRAME_QUERY_MS = 2_000;
