@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { readRegularFile } from './safe-fs';
@@ -67,6 +67,13 @@ export function readRunJson(runDir: string): RunJson {
   const path = join(runDir, 'run.json');
   if (!existsSync(path)) throw new UserError('{0} is not a Corpus Lab run folder (no run.json)', runDir);
   return parseRunJson(readRegularFile(path), path);
+}
+
+/** The run a checkpoint folder belongs to (…/RUN/checkpoints/NAME), if any. */
+export function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
+  const runDir = dirname(dirname(dir));
+  if (!isCheckpoint || basename(dirname(dir)) !== 'checkpoints' || !existsSync(join(runDir, 'run.json'))) return undefined;
+  return { dir: runDir, run: readRunJson(runDir) };
 }
 
 export function parseRunJson(text: string, path: string): RunJson {

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseCommand } from '../args';
 import { printJson } from '../output';
 import { TrainProgress } from '../progress';
 import { runTrainJob, TrainRequest } from '../../worker/jobs/train-job';
 import { UserError } from '../../core/errors';
 import { resolveCheckpoint } from '../../core/checkpoint';
-import { readRunJson } from '../../core/run-json';
+import { runOfCheckpoint } from '../../core/run-json';
 
 /** The sample `corpus-lab train` uses when no file is given (shipped in media/samples). */
 export function bundledSample(): string {
@@ -19,10 +19,10 @@ export function bundledSample(): string {
 
 /** `train --resume RUN` without FILE continues on the text the run was trained on, as its run.json names it. */
 function recordedCorpus(resume: string): string {
-  const runDir = dirname(dirname(resolveCheckpoint(resume)));
-  if (!existsSync(join(runDir, 'run.json')))
+  const owner = runOfCheckpoint(resolveCheckpoint(resume), true);
+  if (!owner)
     throw new UserError('{0} is not in a run folder that names its corpus (no run.json): pass FILE, the text it was trained on', resume);
-  return readRunJson(runDir).corpus.path;
+  return owner.run.corpus.path;
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {

@@ -12,7 +12,7 @@ import { estimate } from '../../core/estimate';
 import { checkTrainingFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { RunJson, readRunJson, thisTrainer, updateRunJson } from '../../core/run-json';
+import { RunJson, readRunJson, runOfCheckpoint, thisTrainer, updateRunJson } from '../../core/run-json';
 import { truncateMetrics } from '../../core/metrics';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { refuseDytExport } from '../../core/hf-export';
@@ -263,13 +263,6 @@ function trainingThreads(asked: number | undefined, engine: EngineInfo, batch: n
   if (!lora || threads === 1) return threads;
   if (asked !== undefined) notices.push(`LoRA trains on one thread on ${engine.backend} (the training threads share full models only)`);
   return 1;
-}
-
-/** The run a checkpoint folder belongs to (…/RUN/checkpoints/NAME), if any. */
-export function runOfCheckpoint(dir: string, isCheckpoint: boolean): { dir: string; run: RunJson } | undefined {
-  const runDir = dirname(dirname(dir));
-  if (!isCheckpoint || basename(dirname(dir)) !== 'checkpoints' || !existsSync(join(runDir, 'run.json'))) return undefined;
-  return { dir: runDir, run: readRunJson(runDir) };
 }
 
 /** The base run's corpus, split as that run split it, if it is still on disk and unchanged. */

@@ -1,9 +1,7 @@
-import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { tf } from '../engine/backend';
 import { LoadedModel } from './load-model';
 import { ScoredToken, SurprisalSummary, longestSharedSpan, summarise, tokenSpans } from '../../core/surprisal';
-import { readRunJson } from '../../core/run-json';
+import { runOfCheckpoint } from '../../core/run-json';
 import { readCorpus } from '../../core/corpus';
 
 /** Tokens scored per document at most (the rest is left uncoloured, and the result says so). */
@@ -65,10 +63,10 @@ export async function documentSurprisal(loaded: LoadedModel, text: string): Prom
  * one edited since (its hash differs: it is no longer what the model learned) has none.
  */
 function copiedSpan(checkpoint: string, text: string): SurprisalResult['copied'] {
-  const runDir = dirname(dirname(checkpoint));
-  if (!existsSync(join(runDir, 'run.json'))) return undefined;
   try {
-    const { path: corpus, sha256 } = readRunJson(runDir).corpus;
+    const run = runOfCheckpoint(checkpoint, true)?.run;
+    if (!run) return undefined;
+    const { path: corpus, sha256 } = run.corpus;
     const training = readCorpus(corpus);
     if (training.sha256 !== sha256) return undefined;
     const span = longestSharedSpan(text, training.text);
