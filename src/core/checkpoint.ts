@@ -2,7 +2,7 @@ import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } f
 import { access, readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors';
-import { readRegularFile } from './safe-fs';
+import { pathExists, readRegularFile } from './safe-fs';
 import { isObject, parseJsonObject } from './json';
 import type { TrainPlan } from './train-options';
 import { ModelConfig } from './model-config';
@@ -247,14 +247,7 @@ export async function listCheckpointsAsync(runDir: string): Promise<{ dir: strin
 /** resolveCheckpoint without blocking the thread: a checkpoint folder as given, or a run folder's newest checkpoint. */
 export async function resolveCheckpointAsync(path: string): Promise<string> {
   const dir = resolve(path);
-  const present = await Promise.all(
-    MODEL_FOLDER_MARKERS.map((f) =>
-      access(join(dir, f)).then(
-        () => true,
-        () => false,
-      ),
-    ),
-  );
+  const present = await Promise.all(MODEL_FOLDER_MARKERS.map((f) => pathExists(join(dir, f))));
   if (present.some(Boolean)) return dir;
   const all = await listCheckpointsAsync(dir);
   if (all.length === 0)

@@ -1,5 +1,5 @@
 import { openSync, readFileSync, statSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { access, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { UserError } from './errors';
 
@@ -60,4 +60,12 @@ export function openRegularFile(path: string): number {
 export function isInside(child: string, parent: string): boolean {
   const rel = relative(resolve(parent), resolve(child));
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** Whether `path` exists, without blocking the thread (the extension host's check). */
+export function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }

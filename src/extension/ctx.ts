@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { listRuns } from '../core/runs';
 import { bestCheckpoint } from './runs-tree';
 import { Config } from './config';
-import { isInside } from '../core/safe-fs';
+import { isInside, pathExists } from '../core/safe-fs';
 import { WorkerClient } from './worker-client';
 import { TrainEvent } from '../core/train-events';
 import { ServingModels } from './serving-model';
@@ -78,14 +78,7 @@ export class Ctx implements vscode.Disposable {
    */
   async checkActiveModel(): Promise<{ vanished: string; offered?: string } | undefined> {
     const active = this.activeModel;
-    if (
-      !active ||
-      (await access(active).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return undefined;
+    if (!active || (await pathExists(active))) return undefined;
     await this.setActiveModel(undefined);
     const runs = await listRuns(this.runsRoot());
     const ownRun = runs.find((r) => r.dir === dirname(dirname(active)) || r.dir === active);

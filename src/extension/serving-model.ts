@@ -1,10 +1,9 @@
 import * as vscode from 'vscode';
 import { currentTextEditor } from './text-editor';
-import { access } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Ctx } from './ctx';
 import { RunInfo, listRuns } from '../core/runs';
-import { isInside } from '../core/safe-fs';
+import { isInside, pathExists } from '../core/safe-fs';
 import { ServingChoice, chooseServingModel, unknownLetterShare } from '../core/model-choice';
 import { TokenizerCache } from './tokenizer-cache';
 import { bestCheckpoint } from './runs-tree';
@@ -151,11 +150,7 @@ export class ServingModels implements vscode.Disposable {
   private async existingChoice(uri: vscode.Uri, candidates: ServingCandidate[]): Promise<string | undefined> {
     const chosen = this.chosenFor(uri);
     if (!chosen) return undefined;
-    const exists = await access(chosen).then(
-      () => true,
-      () => false,
-    );
-    if (exists) return chosen;
+    if (await pathExists(chosen)) return chosen;
     const successor = candidates.find((c) => c.run && (c.run.dir === dirname(dirname(chosen)) || c.run.dir === chosen))?.model;
     this.ctx.log.appendLine(
       `the model chosen for ${uri.toString()} (${chosen}) no longer exists; ${successor ? `now ${successor}` : 'automatic again'}`,

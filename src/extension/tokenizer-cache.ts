@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { access, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { UserError } from '../core/errors';
 import { parseJsonObject } from '../core/json';
 import { ADAPTER_BASE_FILE } from '../core/lora-adapter';
 import { Tokenizer } from '../core/tokenizer';
 import { resolveCheckpointAsync } from '../core/checkpoint';
-import { readRegularFileAsync } from '../core/safe-fs';
+import { pathExists, readRegularFileAsync } from '../core/safe-fs';
 
 /**
  * The tokenizer of a model path (run, checkpoint, Hugging Face, int8 or adapter folder), loaded
@@ -17,13 +17,7 @@ export class TokenizerCache {
   async forModel(modelPath: string): Promise<Tokenizer> {
     const dir = await resolveCheckpointAsync(modelPath);
     const own = join(dir, 'tokenizer.json');
-    if (
-      await access(own).then(
-        () => true,
-        () => false,
-      )
-    )
-      return this.load(own);
+    if (await pathExists(own)) return this.load(own);
     // An adapter without its own copy uses its base's (the base is checked when the model loads).
     const base = parseJsonObject(await readRegularFileAsync(join(dir, ADAPTER_BASE_FILE)), join(dir, ADAPTER_BASE_FILE)).path;
     if (typeof base !== 'string') throw new UserError('{0}: {1} names no base folder', dir, ADAPTER_BASE_FILE);

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { pathExists } from '../../core/safe-fs';
 import { basename, join } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { RunsNode } from '../runs-tree';
@@ -10,12 +11,6 @@ import { formatBytes } from '../../core/format-bytes';
 import { withParticles } from '../l10n';
 import { showError } from './util';
 import { errorText } from '../error-text';
-
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
 
 /**
  * Open Hugging Face Model Folder…: a downloaded GPT-2-family folder (config.json, model.safetensors,
@@ -80,14 +75,14 @@ export function openModelFolderCommand(ctx: Ctx) {
 /** The first reason, in the user's language, that `dir` is not a model folder at all (the loader checks the rest). */
 async function missingFile(dir: string): Promise<string | undefined> {
   const name = basename(dir);
-  if (!(await exists(join(dir, 'config.json')))) {
-    return (await exists(join(dir, 'run.json')))
+  if (!(await pathExists(join(dir, 'config.json')))) {
+    return (await pathExists(join(dir, 'run.json')))
       ? withParticles(vscode.l10n.t('{0} is a Corpus Lab run, not a Hugging Face folder: choose it in the Runs view.', name))
       : withParticles(vscode.l10n.t('{0} is not a Hugging Face model folder: it has no config.json.', name));
   }
   for (const file of ['model.safetensors', 'tokenizer.json']) {
-    if (await exists(join(dir, file))) continue;
-    if (file === 'model.safetensors' && (await exists(join(dir, 'pytorch_model.bin')))) {
+    if (await pathExists(join(dir, file))) continue;
+    if (file === 'model.safetensors' && (await pathExists(join(dir, 'pytorch_model.bin')))) {
       return vscode.l10n.t(
         '{0} has only pytorch_model.bin, a pickle that can run code when loaded: Corpus Lab reads model.safetensors only (download that file from the model’s page).',
         name,

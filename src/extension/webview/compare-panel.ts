@@ -1,12 +1,12 @@
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
 import { PanelStateFile } from './panel-state-file';
 import { isObject } from '../../core/json';
-import { isInside } from '../../core/safe-fs';
+import { isInside, pathExists } from '../../core/safe-fs';
 import { CompareData, RunSample, ToCompare, parseFromCompare } from './compare-protocol';
 import { RunToCompare, SettingKey, compareRuns } from '../../core/compare-runs';
 import { parseRunJson } from '../../core/run-json';
@@ -175,15 +175,7 @@ export class ComparePanel {
         const listed = isObject(remembered) && Array.isArray(remembered.dirs) ? remembered.dirs : [];
         const dirs: string[] = [];
         for (const d of listed)
-          if (
-            typeof d === 'string' &&
-            isInside(d, ctx.runsRoot()) &&
-            (await access(join(d, 'run.json')).then(
-              () => true,
-              () => false,
-            ))
-          )
-            dirs.push(d);
+          if (typeof d === 'string' && isInside(d, ctx.runsRoot()) && (await pathExists(join(d, 'run.json')))) dirs.push(d);
         if (dirs.length < 2) {
           ctx.log.appendLine(`compare panel: not restored, ${dirs.length} of the runs it compared are still on disk`);
           return panel.dispose();
