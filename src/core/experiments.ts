@@ -1,4 +1,4 @@
-import type { RunJson } from './run-json';
+import type { ExperimentArm, RunJson } from './run-json';
 import { MODEL_OPTION_KEYS, ModelConfig, ModelOptionKey, NormKind } from './model-config';
 import type { TrainOptionKey, TrainOptions } from './train-options';
 import type { TokenizerKind } from './tokenizer';
@@ -31,6 +31,11 @@ export function repeatRequest(run: RunJson, change: { norm?: NormKind; seed?: nu
     evalEvery: run.plan.evalEvery,
     ...change,
   };
+}
+
+/** What run.json records of a run `repeatRequest` trains from the run in `runDir` with `change`. */
+export function experimentArm(runDir: string, change: { norm?: NormKind; seed?: number }): ExperimentArm {
+  return { kind: change.norm !== undefined ? 'norm' : 'seed', of: runDir };
 }
 
 /** The other normalisation: the LayerNorm vs Dynamic Tanh experiment flips only this. */

@@ -1,6 +1,7 @@
 /**
- * Which model serves a document: the user's choice for it, else a model trained on that very file,
- * else the one whose tokenizer knows the document's letters, else the default (the active model).
+ * Which model serves a document: the user's choice for it, else a model trained on that very file
+ * (the best of them by validation loss, experiment arms left out), else the one whose tokenizer
+ * knows the document's letters, else the default (the active model).
  */
 
 /** From this share of unknown letters on, a model knows too little of a text to continue it. */
@@ -63,4 +64,50 @@ export function chooseServingModel(input: {
   if (best && best.model !== input.defaultModel && best.unknownShare < MOSTLY_UNKNOWN && best.unknownShare + LANGUAGE_MARGIN < ownShare)
     return { model: best.model, reason: 'language' };
   return input.defaultModel ? { model: input.defaultModel, reason: 'default' } : undefined;
+}
+
+/** A model trained on the document's own file. */
+export interface TrainedOnFile {
+  model: string;
+  /** The checkpoint's validation loss, in nats per token of its tokenizer. */
+  valLoss?: number;
+  /** Tokens per UTF-8 byte of the file under the run's tokenizer (run.json's corpus tokens / bytes). */
+  tokensPerByte?: number;
+  /** An arm of an experiment (LayerNorm vs DyT, more seeds): it serves only when the user chose it. */
+  experiment?: boolean;
+}
+
+/**
+ * The validation loss in bits per byte of the file: losses of different tokenizers on the same text
+ * compare in these terms (for one text they order as bits per character do). Unknown: Infinity.
+ */
+export function bitsPerByte(m: Pick<TrainedOnFile, 'valLoss' | 'tokensPerByte'>): number {
+  if (m.valLoss === undefined || !Number.isFinite(m.valLoss)) return Infinity;
+  if (m.tokensPerByte === undefined || !(m.tokensPerByte > 0)) return Infinity;
+  return (m.valLoss * m.tokensPerByte) / Math.LN2;
+}
+
+/**
+ * Which of the models trained on a file serves it: the active one when it is among them (the user
+ * made it active, or it won the file), else the lowest validation loss on comparable terms, the
+ * first of equals (newest run first). Experiment arms never serve by themselves.
+ */
+export function bestTrainedOnFile(candidates: TrainedOnFile[], active?: string): string | undefined {
+  if (active && candidates.some((c) => c.model === active)) return active;
+  const eligible = candidates.filter((c) => !c.experiment);
+  return eligible.reduce<TrainedOnFile | undefined>((b, c) => (b === undefined || bitsPerByte(c) < bitsPerByte(b) ? c : b), undefined)
+    ?.model;
+}
+
+/**
+ * Whether a newly trained model takes its file from `incumbent`, the model serving that file now
+ * (undefined: none trained on it serves it). Never an experiment arm, never a model the user chose
+ * for the file, and otherwise only a clearly known lower validation loss.
+ */
+export function takesFileFrom(challenger: TrainedOnFile, incumbent: (TrainedOnFile & { chosen?: boolean }) | undefined): boolean {
+  if (challenger.experiment) return false;
+  if (!incumbent) return true;
+  if (incumbent.chosen) return false;
+  const theirs = bitsPerByte(incumbent);
+  return theirs === Infinity || bitsPerByte(challenger) < theirs;
 }

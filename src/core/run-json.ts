@@ -31,6 +31,14 @@ export interface RunJson {
   error?: string;
   /** A fine-tuning run: its base, LoRA settings, replay and the base's corpus. */
   finetune?: FinetuneRecord;
+  /** An arm of an experiment on another run: it never takes a file from a model by being newest. */
+  experiment?: ExperimentArm;
+}
+
+/** What an experiment run is: the LayerNorm vs DyT twin, or a repeat with another seed, of the run in folder `of`. */
+export interface ExperimentArm {
+  kind: 'norm' | 'seed';
+  of: string;
 }
 
 /** The run.json a new run starts with: training now, in this process. */
@@ -44,6 +52,7 @@ export function newRunJson(o: {
   trainingThreads: number;
   plan: TrainPlan;
   finetune?: FinetuneRecord;
+  experiment?: ExperimentArm;
   now?: Date;
 }): RunJson {
   return {
@@ -56,6 +65,7 @@ export function newRunJson(o: {
     status: 'training',
     trainer: thisTrainer(),
     ...(o.finetune ? { finetune: o.finetune } : {}),
+    ...(o.experiment ? { experiment: o.experiment } : {}),
   };
 }
 

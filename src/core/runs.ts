@@ -18,6 +18,10 @@ export interface RunInfo {
   finetune?: { base: string; lora?: { r: number } };
   /** Models made from this run (merged, int8) in RUN/exports/, by name. */
   exports: { dir: string; name: string }[];
+  /** Tokens per UTF-8 byte of its corpus under its tokenizer: its losses in terms other tokenizers' compare in. */
+  tokensPerByte?: number;
+  /** An arm of an experiment on another run (run.json's `experiment`). */
+  experiment?: boolean;
 }
 
 /** Where the editor writes a run's merged and int8 models. */
@@ -70,6 +74,8 @@ export async function readRun(dir: string): Promise<RunInfo | undefined> {
       checkpoints,
       finetune,
       exports,
+      tokensPerByte: run.corpus.bytes > 0 ? run.corpus.tokens / run.corpus.bytes : undefined,
+      experiment: run.experiment !== undefined,
     };
   } catch {
     return { dir, name: basename(dir), status: 'unreadable', checkpoints, exports };

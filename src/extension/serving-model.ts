@@ -4,7 +4,7 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Ctx } from './ctx';
 import { RunInfo, listRuns } from '../core/runs';
 import { isInside, pathExists } from '../core/safe-fs';
-import { ServingChoice, chooseServingModel, unknownLetterShare } from '../core/model-choice';
+import { ServingChoice, TrainedOnFile, bestTrainedOnFile, chooseServingModel, unknownLetterShare } from '../core/model-choice';
 import { TokenizerCache } from './tokenizer-cache';
 import { bestCheckpoint } from './runs-tree';
 
@@ -26,6 +26,20 @@ export interface Serving extends ServingChoice {
 export interface ServingCandidate {
   model: string;
   run?: RunInfo;
+}
+
+/** The model serving a file that was trained on it, or the one the user chose for it. */
+export type FileServer = TrainedOnFile & { runDir?: string; chosen?: boolean };
+
+/** A run's candidate as a model trained on its corpus: its checkpoint's loss and what that loss means. */
+function trainedOnFile(c: ServingCandidate): FileServer {
+  return {
+    model: c.model,
+    valLoss: c.run?.checkpoints.find((k) => k.dir === c.model)?.valLoss,
+    tokensPerByte: c.run?.tokensPerByte,
+    experiment: c.run?.experiment,
+    runDir: c.run?.dir,
+  };
 }
 
 /**
@@ -98,11 +112,7 @@ export class ServingModels implements vscode.Disposable {
     const sample = languageSample(doc);
     const chosen = await this.existingChoice(doc.uri, candidates);
     const active = this.ctx.activeModel;
-    const onFile =
-      doc.uri.scheme === 'file'
-        ? candidates.filter((c) => c.run?.corpus !== undefined && resolve(c.run.corpus) === resolve(doc.uri.fsPath))
-        : [];
-    const trainedOnFile = (onFile.find((c) => c.model === active) ?? onFile[0])?.model;
+    const trainedOnFile = bestTrainedOnFile(this.trainedOn(doc.uri, candidates), active);
     const scored =
       chosen || trainedOnFile
         ? []
@@ -111,6 +121,29 @@ export class ServingModels implements vscode.Disposable {
     if (!choice) return undefined;
     const known = scored.find((s) => s.model === choice.model);
     return { ...choice, unknownShare: known ? known.unknownShare : await this.unknownShare(choice.model, sample) };
+  }
+
+  /** The models trained on the file `uri` names, newest run first. */
+  private trainedOn(uri: vscode.Uri, candidates: ServingCandidate[]): FileServer[] {
+    if (uri.scheme !== 'file') return [];
+    const file = resolve(uri.fsPath);
+    return candidates.filter((c) => c.run?.corpus !== undefined && resolve(c.run.corpus) === file).map(trainedOnFile);
+  }
+
+  /**
+   * What serves the file `uri` names now, when that is the user's choice for it or a model trained
+   * on it; undefined when no such model does (a new model trained on the file may take it).
+   */
+  async fileServer(uri: vscode.Uri): Promise<FileServer | undefined> {
+    const candidates = await this.candidates();
+    const chosen = await this.existingChoice(uri, candidates);
+    if (chosen) {
+      const known = candidates.find((c) => c.model === chosen);
+      return { ...(known ? trainedOnFile(known) : { model: chosen }), chosen: true };
+    }
+    const onFile = this.trainedOn(uri, candidates);
+    const model = bestTrainedOnFile(onFile, this.ctx.activeModel);
+    return onFile.find((c) => c.model === model);
   }
 
   /** The model serving the active editor's document; with no editor, the default. */

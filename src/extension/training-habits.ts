@@ -3,22 +3,55 @@ import { basename } from 'node:path';
 import { Ctx } from './ctx';
 import { TrainEvent } from '../core/train-events';
 import { isInside } from '../core/safe-fs';
+import { RunInfo, readRun } from '../core/runs';
+import { bitsPerByte, takesFileFrom } from '../core/model-choice';
+import type { FileServer } from './serving-model';
+
+/** Whether a run's model takes its file, and the losses that decided it (bits per byte of the file). */
+export interface FileVerdict {
+  takes: boolean;
+  bitsPerByte: number;
+  incumbent?: FileServer;
+}
 
 /**
  * While a run trains, the active model is its best checkpoint so far, so completions can be tried
- * as soon as the first checkpoint exists — unless the user picks another model meanwhile. The run's
- * progress notification says which checkpoint that is (`serving`), so the words go when the run does.
+ * as soon as the first checkpoint exists — unless the user picks another model meanwhile, or the
+ * run may not take its file: an experiment arm, or a checkpoint no better than the model serving
+ * the file (`incumbent`, ctx.serving.fileServer before the run). The run's progress notification
+ * says which checkpoint that is (`serving`), so the words go when the run does.
  */
 export class FollowBestCheckpoint implements vscode.Disposable {
   private bestValLoss = Infinity;
   private setByRun?: string;
   private userChose = false;
+  private runDir?: string;
+  private run: Promise<RunInfo | undefined> = Promise.resolve(undefined);
+  /** Checkpoints are judged one after the other, in the order they came. */
+  private judged: Promise<void> = Promise.resolve();
   private readonly sub: vscode.Disposable;
 
-  constructor(private readonly ctx: Ctx) {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly incumbent?: FileServer,
+  ) {
     this.sub = ctx.onDidChangeActiveModel((path) => {
       if (path !== this.setByRun) this.userChose = true;
     });
+  }
+
+  /** Whether this run's model with validation loss `valLoss` takes the file from the model serving it. */
+  async verdict(valLoss: number): Promise<FileVerdict> {
+    const run = await this.run;
+    const mine = { model: '', valLoss, tokensPerByte: run?.tokensPerByte, experiment: run?.experiment };
+    // A resumed run serving its file goes on serving it.
+    const incumbent = this.incumbent?.runDir !== undefined && this.incumbent.runDir === this.runDir ? undefined : this.incumbent;
+    return { takes: takesFileFrom(mine, incumbent), bitsPerByte: bitsPerByte(mine), incumbent };
+  }
+
+  /** Until the checkpoints so far are judged (and followed or not). */
+  settled(): Promise<void> {
+    return this.judged;
   }
 
   /** True when the user chose a model during the run: the run's result must not replace it. */
@@ -32,8 +65,13 @@ export class FollowBestCheckpoint implements vscode.Disposable {
   }
 
   onEvent(e: TrainEvent): void {
+    if (e.type === 'start') {
+      this.runDir = e.run_dir;
+      this.run = readRun(e.run_dir).catch(() => undefined);
+      return;
+    }
     if (e.type !== 'checkpoint') return;
-    const runDir = this.ctx.training?.runDir;
+    const runDir = this.runDir;
     if (this.userChose) {
       // The worker prunes older checkpoints: a chosen checkpoint of this very run moves along.
       if (this.ctx.activeModel && runDir && isInside(this.ctx.activeModel, runDir)) this.set(e.path);
@@ -41,7 +79,9 @@ export class FollowBestCheckpoint implements vscode.Disposable {
     }
     if (!(e.val_loss <= this.bestValLoss)) return;
     this.bestValLoss = e.val_loss;
-    this.set(e.path);
+    this.judged = this.judged.then(async () => {
+      if ((await this.verdict(e.val_loss)).takes && !this.userChose) this.set(e.path);
+    });
   }
 
   private set(path: string): void {

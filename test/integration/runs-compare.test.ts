@@ -66,6 +66,11 @@ describe('Compare runs and experiments (issue 13 item 7)', () => {
     assert.equal(twin.plan.totalSteps, original.plan.totalSteps);
     assert.equal(twin.corpus.sha256, original.corpus.sha256);
     assert.equal(twin.tokenizer.sha256, original.tokenizer.sha256);
+    // Issue 18 item 2: the twin is an experiment arm; being newest, it takes neither the file nor the ★.
+    assert.deepEqual(twin.experiment, { kind: 'norm', of: lnRun });
+    assert.ok(!api.ctx.activeModel?.startsWith(dytRun), `the active model ${api.ctx.activeModel} is not the twin's`);
+    const server = await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(ko));
+    assert.ok(server && !server.model.startsWith(dytRun), `${server?.model} serves ${ko.fsPath}, not the twin`);
     assert.equal(c.vocabulariesDiffer, false);
     for (const r of c.runs) {
       assert.ok(r.best && r.best.bitsPerChar > 0, JSON.stringify(r));
@@ -95,6 +100,7 @@ describe('Compare runs and experiments (issue 13 item 7)', () => {
     assert.equal(starts.length, 4, 'one run at a time, four runs');
     const c = data.comparison;
     assert.equal(c.runs.length, 6);
+    for (const dir of starts) assert.equal(readRunJson(dir).experiment?.kind, 'seed');
     const seed = readRunJson(lnRun).plan.options.seed;
     assert.equal(c.seedGroups.length, 2);
     for (const g of c.seedGroups) {

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
-import { LANGUAGE_MARGIN, MOSTLY_UNKNOWN, chooseServingModel, unknownLetterShare } from '../../src/core/model-choice';
+import {
+  LANGUAGE_MARGIN,
+  MOSTLY_UNKNOWN,
+  bestTrainedOnFile,
+  bitsPerByte,
+  chooseServingModel,
+  takesFileFrom,
+  unknownLetterShare,
+} from '../../src/core/model-choice';
 import { ENGLISH, KOREAN } from './helpers';
 
 const english = readFileSync(ENGLISH, 'utf8').slice(0, 20_000);
@@ -102,4 +110,40 @@ test('the serving model: the choice, else the model trained on the file, else th
   );
   assert.equal(chooseServingModel({ candidates: [] }), undefined);
   assert.deepEqual(chooseServingModel({ candidates }), { model: 'ko', reason: 'language' });
+});
+
+test('the model trained on a file that serves it: the best by validation loss in bits per byte, never an experiment arm by being newest', () => {
+  const original = { model: 'ln', valLoss: 1.9, tokensPerByte: 1 / 3 };
+  // Issue 18 item 2: the DyT twin (newest, an experiment arm) must not take the file, even with a lower loss.
+  const twin = { model: 'dyt', valLoss: 1.5, tokensPerByte: 1 / 3, experiment: true };
+  assert.equal(bestTrainedOnFile([twin, original]), 'ln');
+  // A newer, worse run does not take it from a better one; a newer, better one does.
+  assert.equal(bestTrainedOnFile([{ model: 'new', valLoss: 2.2, tokensPerByte: 1 / 3 }, original]), 'ln');
+  assert.equal(bestTrainedOnFile([{ model: 'new', valLoss: 1.7, tokensPerByte: 1 / 3 }, original]), 'new');
+  // Different tokenizers compare per byte of the file: a BPE token spans more text, so more nats per token can be fewer bits.
+  const bpe = { model: 'bpe', valLoss: 3.0, tokensPerByte: 1 / 6 };
+  assert.ok(bitsPerByte(bpe) < bitsPerByte(original));
+  assert.equal(bestTrainedOnFile([original, bpe]), 'bpe');
+  // The active model, when trained on the file, serves it (the user chose it, or it won the file) — an arm included.
+  assert.equal(bestTrainedOnFile([original, bpe], 'ln'), 'ln');
+  assert.equal(bestTrainedOnFile([twin, original], 'dyt'), 'dyt');
+  // Ties go to the first (the newest run); unknown losses lose to known ones; arms alone serve nothing.
+  assert.equal(bestTrainedOnFile([{ ...original, model: 'ln2' }, original]), 'ln2');
+  assert.equal(bestTrainedOnFile([{ model: 'unknown' }, original]), 'ln');
+  assert.equal(bestTrainedOnFile([twin]), undefined);
+  assert.ok(Math.abs(bitsPerByte({ valLoss: Math.LN2 * 3, tokensPerByte: 1 / 3 }) - 1) < 1e-12);
+  assert.equal(bitsPerByte({ valLoss: 2 }), Infinity);
+});
+
+test('a new model takes its file only from a worse model, never as an experiment arm, never from the user’s choice', () => {
+  const serving = { model: 'ln', valLoss: 1.9, tokensPerByte: 1 / 3 };
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 1.7, tokensPerByte: 1 / 3 }, serving), true);
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 1.9, tokensPerByte: 1 / 3 }, serving), false, 'a tie keeps the one serving');
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 2.4, tokensPerByte: 1 / 3 }, serving), false);
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 1.2, tokensPerByte: 1 / 3, experiment: true }, serving), false);
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 1.2, tokensPerByte: 1 / 3, experiment: true }, undefined), false);
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 1.2, tokensPerByte: 1 / 3 }, { ...serving, chosen: true }), false);
+  // No model trained on the file serves it, or the one serving it has no known loss: the new one takes it.
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 3, tokensPerByte: 1 / 3 }, undefined), true);
+  assert.equal(takesFileFrom({ model: 'x', valLoss: 3, tokensPerByte: 1 / 3 }, { model: 'hf' }), true);
 });

@@ -97,3 +97,25 @@ test('newRunJson: the run.json a train or fine-tune run starts with', () => {
   const finetune: FinetuneRecord = { base: '/models/gpt2', replay: 0.1, unseen: 'unk' };
   assert.deepEqual(newRunJson({ ...common, finetune }), { ...run, finetune });
 });
+
+test('an experiment arm says so in its run.json, and the runs list tells it and its losses’ tokens per byte (issue 18 item 2)', async () => {
+  const root = tempDir();
+  try {
+    const runs = join(root, 'runs');
+    const arm = join(runs, 'twin');
+    await runTrainJob(
+      { ...TINY_MODEL, corpusPath: KOREAN, runDir: arm, maxSteps: 2, norm: 'dyt', experiment: { kind: 'norm', of: join(runs, 'ln') } },
+      () => {},
+      () => false,
+    );
+    const run = readRunJson(arm);
+    assert.deepEqual(run.experiment, { kind: 'norm', of: join(runs, 'ln') });
+    const [info] = await listRuns(runs);
+    assert.equal(info.experiment, true);
+    assert.equal(info.tokensPerByte, run.corpus.tokens / run.corpus.bytes);
+    // A char tokenizer of Korean text: one token per syllable of three bytes, and some one-byte spaces.
+    assert.ok(info.tokensPerByte! > 1 / 3 && info.tokensPerByte! < 1 / 2, String(info.tokensPerByte));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

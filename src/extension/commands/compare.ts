@@ -6,7 +6,7 @@ import { Ctx } from '../ctx';
 import { RunsNode, valLabel } from '../runs-tree';
 import { listRuns } from '../../core/runs';
 import { RunJson, parseRunJson } from '../../core/run-json';
-import { moreSeeds, otherNorm, repeatRequest } from '../../core/experiments';
+import { experimentArm, moreSeeds, otherNorm, repeatRequest } from '../../core/experiments';
 import { ComparePanel } from '../webview/compare-panel';
 import { QueuedRun, trainQueue } from '../training-queue';
 import { withParticles } from '../l10n';
@@ -64,7 +64,7 @@ export function normExperimentCommand(ctx: Ctx) {
     const run = dir && (await repeatableRun(dir));
     if (!dir || !run) return undefined;
     const norm = otherNorm(run.plan.model.norm);
-    const outcome = await trainQueue(ctx, [queued(ctx, run, { norm })]);
+    const outcome = await trainQueue(ctx, [queued(ctx, dir, run, { norm })]);
     if (!outcome?.completed) return undefined;
     return ComparePanel.show(ctx, [dir, ...outcome.runDirs]);
   };
@@ -87,7 +87,7 @@ export function moreSeedsCommand(ctx: Ctx) {
     const plan = moreSeeds(runs);
     const outcome = await trainQueue(
       ctx,
-      plan.map(({ template, seed }) => queued(ctx, runs[template], { seed })),
+      plan.map(({ template, seed }) => queued(ctx, dirs[template], runs[template], { seed })),
     );
     if (!outcome?.completed) return undefined;
     return ComparePanel.show(ctx, [...dirs, ...outcome.runDirs]);
@@ -101,8 +101,9 @@ function runDirOf(node?: RunsNode): string | undefined {
   return undefined;
 }
 
-function queued(ctx: Ctx, run: RunJson, change: Parameters<typeof repeatRequest>[1]): QueuedRun {
-  const request = { ...repeatRequest(run, change), runsRoot: ctx.runsRoot() };
+/** The run in `dir` trained again with `change`, recorded as an arm of an experiment on it. */
+function queued(ctx: Ctx, dir: string, run: RunJson, change: Parameters<typeof repeatRequest>[1]): QueuedRun {
+  const request = { ...repeatRequest(run, change), experiment: experimentArm(dir, change ?? {}), runsRoot: ctx.runsRoot() };
   return { target: vscode.Uri.file(run.corpus.path), request };
 }
 

@@ -23,7 +23,8 @@ type RunChoice = { preset: Preset } & Partial<
   Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>
 >;
 import { describeEngine } from '../engine-label';
-import { FollowBestCheckpoint, isOverfitNotice, overfitAdvice, overfitLine } from '../training-habits';
+import { FileVerdict, FollowBestCheckpoint, isOverfitNotice, overfitAdvice, overfitLine } from '../training-habits';
+import { bitsPerByte } from '../../core/model-choice';
 import { errorText } from '../error-text';
 import { etaSeconds, roughDuration } from '../../core/duration';
 
@@ -356,7 +357,7 @@ export async function startTraining(
 ): Promise<TrainResult | undefined> {
   const events: TrainEvent[] = [];
   await ctx.ignoreInGit();
-  const follow = new FollowBestCheckpoint(ctx);
+  const follow = new FollowBestCheckpoint(ctx, await ctx.serving.fileServer(target));
   const job = ctx.trainer.request(
     (id) =>
       finetune
@@ -416,10 +417,15 @@ export async function startTraining(
     // The best checkpoint, not the last: on a small corpus the last one has often overfit.
     const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
     const keepChoice = follow.userChoseAnother && ctx.activeModel !== undefined;
-    if (result.checkpoint && !keepChoice) await ctx.setActiveModel(best?.checkpoint ?? result.checkpoint);
+    const model = best?.checkpoint ?? result.checkpoint;
+    await follow.settled();
+    const verdict = await follow.verdict(best?.valLoss ?? result.valLoss);
+    if (result.checkpoint && !keepChoice && verdict.takes) await ctx.setActiveModel(model);
     if (queue) return result;
-    const message =
-      keepChoice && result.reason === 'completed'
+    const offered = !keepChoice && !verdict.takes && result.reason === 'completed';
+    const message = offered
+      ? keptServingLine(target, result.valLoss, verdict)
+      : keepChoice && result.reason === 'completed'
         ? vscode.l10n.t(
             'Training finished: validation loss {0}. The model you chose ({1}) stays active; this run’s best checkpoint is {2}.',
             result.valLoss.toFixed(3),
@@ -440,7 +446,12 @@ export async function startTraining(
                 result.valLoss.toFixed(3),
               );
     const overfit = events.find(isOverfitNotice);
-    void vscode.window.showInformationMessage(overfit ? `${message} ${overfitAdvice(overfit, target)}` : message);
+    const use = vscode.l10n.t('Use for This File');
+    void vscode.window
+      .showInformationMessage(overfit ? `${message} ${overfitAdvice(overfit, target)}` : message, ...(offered ? [use] : []))
+      .then((answer) => {
+        if (answer === use) void ctx.serving.choose(target, model);
+      });
     return result;
   } catch (e) {
     ctx.runsChangedNow();
@@ -451,6 +462,26 @@ export async function startTraining(
     ctx.endTraining();
     await vscode.commands.executeCommand('setContext', 'corpusLab.training', false);
   }
+}
+
+/** The closing message of a run that did not take its file: which model goes on serving it, and why. */
+function keptServingLine(target: vscode.Uri, valLoss: number, verdict: FileVerdict): string {
+  const file = basename(target.fsPath);
+  const serving = verdict.incumbent ? modelName(verdict.incumbent.model) : '';
+  const why = !verdict.incumbent
+    ? withParticles(vscode.l10n.t('This run is an experiment arm: it serves {0} only if you choose it.', file))
+    : verdict.incumbent.chosen
+      ? withParticles(vscode.l10n.t('{0} stays the model you chose for {1}.', serving, file))
+      : withParticles(
+          vscode.l10n.t(
+            '{0} keeps serving {1}: its validation loss is lower ({2} vs {3} bits per byte of the file).',
+            serving,
+            file,
+            bitsPerByte(verdict.incumbent ?? {}).toFixed(3),
+            verdict.bitsPerByte.toFixed(3),
+          ),
+        );
+  return `${vscode.l10n.t('Training finished: validation loss {0}.', valLoss.toFixed(3))} ${why}`;
 }
 
 function startPlan(events: TrainEvent[]) {

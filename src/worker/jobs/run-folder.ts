@@ -1,24 +1,24 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { train, TrainJob, TrainResult } from '../train/trainer';
 import { UserError } from '../../core/errors';
 import { createRunDir } from '../../core/run-dir';
-import { RunJson, effectiveStatus, newRunJson, readRunJson, updateRunJson, writeRunJson } from '../../core/run-json';
+import { checkOutputPath } from '../../core/output-path';
+import { ExperimentArm, RunJson, effectiveStatus, newRunJson, readRunJson, updateRunJson, writeRunJson } from '../../core/run-json';
 import { writeFileAtomic } from '../../core/atomic-write';
 import type { Corpus } from '../../core/corpus';
 import type { FinetuneRecord } from '../../core/finetune';
 import type { TrainPlan } from '../../core/train-options';
 
-type RunRequest = { runDir?: string; runsRoot?: string; corpusPath: string };
+type RunRequest = { runDir?: string; runsRoot?: string; corpusPath: string; experiment?: ExperimentArm };
 
 /** The run folder a new run writes to: -o's (new or empty), or a timestamped one under runsRoot. */
 export function openRunDir(req: RunRequest): string {
   if (!req.runDir) return createRunDir(req.runsRoot ?? join(process.cwd(), '.corpus-lab', 'runs'), req.corpusPath);
   const dir = resolve(req.runDir);
-  if (existsSync(dir) && readdirSync(dir).length > 0) {
+  if (existsSync(join(dir, 'run.json')))
     throw new UserError('{0} is not empty: choose a new folder, or pass --resume {1} to continue the run in it', dir, dir);
-  }
-  return createRunDir(dirname(dir), req.corpusPath, dir);
+  return createRunDir(dirname(dir), req.corpusPath, checkOutputPath(dir, 'empty-folder'));
 }
 
 /** A new run: its folder, tokenizer.json and run.json, then the training in it. */
@@ -36,6 +36,7 @@ export function startRun(req: RunRequest, corpus: Corpus, job: Omit<TrainJob, 'r
       trainingThreads: job.threads,
       plan: job.plan,
       finetune,
+      experiment: req.experiment,
     }),
   );
   return trainInRun({ runDir, ...job });

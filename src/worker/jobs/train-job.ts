@@ -1,18 +1,18 @@
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
 import { MODEL_DEFAULTS, MODEL_OPTION_KEYS, ModelConfig, ModelOptionKey, presetNamed, validateModelConfig } from '../../core/model-config';
 import { pickDefined } from '../../core/pick-defined';
-import { Tokenizer, TokenizerKind, trainTokenizer } from '../../core/tokenizer';
+import { TokenizerKind, trainTokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTION_KEYS, TrainOptionKey, TrainOptions, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
-import { estimate } from '../../core/estimate';
-import { checkTrainingFits } from '../../core/memory-budget';
+import { checkPlanFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
-import { effectiveStatus, thisTrainer, updateRunJson } from '../../core/run-json';
+import { checkRunTokenizer } from '../../core/model-tokenizer';
+import { ExperimentArm, effectiveStatus, thisTrainer, updateRunJson } from '../../core/run-json';
 import { checkStepsLeft, resumableRun, startRun, trainInRun } from './run-folder';
 import { isFinetuneRun, resumeFinetuneJob } from './finetune-job';
 import { truncateMetrics } from '../../core/metrics';
@@ -39,6 +39,8 @@ export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
     resume?: string;
     /** Resume on a corpus that changed since the run started: a new epoch on the new text (weights and optimizer kept). */
     continueOnChangedCorpus?: boolean;
+    /** The run is an arm of an experiment on another run (recorded in its run.json). */
+    experiment?: ExperimentArm;
   };
 
 /** `log` takes diagnostic lines (the extension's log); events go to `emit`. */
@@ -66,7 +68,7 @@ export async function runTrainJob(
   const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
   const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
   const plan = makeTrainPlan(tokens.length, model, options);
-  checkTrainingFits(estimate(model, options.batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
+  checkPlanFits(plan, engine.backend);
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   return startRun(req, corpus, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
 }
@@ -81,7 +83,7 @@ async function resumeJob(
 ): Promise<TrainResult> {
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
-  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const tokenizer = ckpt.tokenizer;
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const saved = ckpt.trainerState.plan;
   if (!saved) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be resumed', dir);
@@ -102,9 +104,11 @@ async function resumeJob(
     );
   }
   checkStepsLeft(dir, ckpt.trainerState.step, plan);
+  checkPlanFits(plan, engine.backend);
   const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
   const runDir = dirname(dirname(dir));
   const run = resumableRun(runDir, req.runDir);
+  checkRunTokenizer(tokenizer, run, join(dir, 'tokenizer.json'));
   if (effectiveStatus(run) === 'interrupted') {
     emit({
       type: 'notice',
