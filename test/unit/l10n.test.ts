@@ -29,3 +29,17 @@ test('every UI string has a Korean translation; package.nls files have the same 
     for (const k of keys) assert.ok(typeof nls[k] === 'string', `${file} lacks ${k}`);
   }
 });
+
+test('one Korean word per idea across the bundles and the walkthrough ("parameters" is 매개변수, never 파라미터)', () => {
+  const texts = [
+    'l10n/bundle.l10n.ko.json',
+    'package.nls.ko.json',
+    ...readdirSync(join(REPO, 'media/walkthrough'))
+      .filter((f) => f.endsWith('.ko.md'))
+      .map((f) => `media/walkthrough/${f}`),
+  ];
+  for (const file of texts) {
+    const text = readFileSync(join(REPO, file), 'utf8');
+    assert.ok(!text.includes('파라미터'), `${file} says 파라미터 where the rest says 매개변수`);
+  }
+});
