@@ -1,5 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { UserError } from './errors';
 import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
@@ -8,6 +7,7 @@ import { toGpt2ConfigJson } from './gpt2-config';
 import { endOfText, hfSideFiles, refuseDytExport } from './hf-export';
 import { INT8_WEIGHTS_FILE, Int8Scheme, encodeInt8Weights } from './int8';
 import { writeDirAtomic } from './atomic-write';
+import { checkOutputPath } from './output-path';
 import { resolveCheckpoint } from './checkpoint';
 import { readModelFolder } from './model-folder';
 import { loraScale, readAdapterSettings, ADAPTER_CONFIG_FILE } from './lora-adapter';
@@ -19,15 +19,6 @@ export interface ExportedModel {
   weights: NamedTensors;
   tokenizerJson: string;
   tokenizerKind: string;
-}
-
-/** A folder given with -o must be new: exports never overwrite. */
-export function checkNewFolder(out: string): string {
-  const dir = resolve(out);
-  if (existsSync(dir)) throw new UserError('{0} already exists: choose a new folder for the output', out);
-  const parent = resolve(dir, '..');
-  if (existsSync(parent) && !statSync(parent).isDirectory()) throw new UserError('{0}: {1} is a file, not a folder', out, parent);
-  return dir;
 }
 
 /** A plain Hugging Face GPT-2 folder (what GPT2LMHeadModel.from_pretrained loads): no training state. */
@@ -67,12 +58,12 @@ export interface MergeResult {
 }
 
 /** `merge`: an adapter (or the newest checkpoint of an adapter run) merged onto its base, as a plain GPT-2 folder. */
-export function mergeAdapter(adapterPath: string, out: string, tokenizerKind: (json: string) => string): MergeResult {
+export function mergeAdapter(adapterPath: string, out: string, tokenizerKind: (json: string) => string, base?: string): MergeResult {
   const dir = resolveCheckpoint(adapterPath);
   if (!existsSync(join(dir, ADAPTER_CONFIG_FILE)))
     throw new UserError('{0} is not a LoRA adapter (no {1}): nothing to merge', adapterPath, ADAPTER_CONFIG_FILE);
-  const target = checkNewFolder(out);
-  const merged = readModelFolder(dir);
+  const target = checkOutputPath(out, 'new-folder');
+  const merged = readModelFolder(dir, base);
   const settings = readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE));
   const files = gpt2FolderFiles(
     {

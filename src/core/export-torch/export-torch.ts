@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors';
 import { readCorpus } from '../corpus';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
@@ -10,6 +10,7 @@ import { Tokenizer } from '../tokenizer';
 import { TrainPlan } from '../train-options';
 import { explainWriteError, writeFileAtomic } from '../atomic-write';
 import { exportReadme } from './readme';
+import { checkOutputPath } from '../output-path';
 
 /** The token files hold uint16 ids when the vocabulary fits (as nanoGPT's train.bin), uint32 otherwise; little-endian. */
 export type TokenDtype = 'uint16' | 'uint32';
@@ -65,6 +66,7 @@ export function trainScriptPath(): string {
  */
 export function exportTorch(source: string, outDir: string): TorchExport {
   const checkpointDir = resolveCheckpoint(source);
+  const dir = checkOutputPath(outDir, 'empty-folder');
   const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
   const plan = ckpt.trainerState.plan;
   if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
@@ -91,9 +93,6 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   const tokens = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
   const bytes = (a: Uint16Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-  const dir = resolve(outDir);
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
-    throw new UserError('{0} is not empty: choose a new folder to export to', dir);
   const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-export`);
   const name = basename(checkpointDir);
   const state = ckpt.trainerState;

@@ -10,7 +10,8 @@ import { readRunJson } from '../../core/run-json';
 import { Tokenizer } from '../../core/tokenizer';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { Int8Scheme, INT8_WEIGHTS_FILE } from '../../core/int8';
-import { checkNewFolder, int8FolderFiles } from '../../core/export-folder';
+import { int8FolderFiles } from '../../core/export-folder';
+import { checkOutputPath } from '../../core/output-path';
 import { encodeSafetensors } from '../../core/safetensors';
 import { writeDirAtomic } from '../../core/atomic-write';
 
@@ -87,7 +88,7 @@ function timed<T>(f: () => T): [T, number] {
 /** `quantize`: writes an int8 checkpoint and measures it against the fp32 model it came from. */
 export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeReport> {
   const dir = resolveCheckpoint(req.checkpoint);
-  const target = checkNewFolder(req.out);
+  const target = checkOutputPath(req.out, 'new-folder');
   const fp32Files = readModelFolder(dir);
   if (fp32Files.kind === 'int8') throw new UserError('{0} is already an int8 checkpoint', dir);
   const tokenizer = Tokenizer.fromJSON(fp32Files.tokenizerJson);

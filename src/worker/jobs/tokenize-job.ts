@@ -1,6 +1,8 @@
 import { readCorpus } from '../../core/corpus';
 import { TokenizerKind, trainTokenizer } from '../../core/tokenizer';
+import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write';
+import { checkOutputPath } from '../../core/output-path';
 
 /** Tokenize a file: train a tokenizer on it and save it as tokenizer.json. */
 export interface TokenizeRequest {
@@ -23,6 +25,7 @@ export interface TokenizeResult {
 
 // Training a BPE on a large file takes seconds: the extension runs this in a worker, the CLI in-process.
 export function runTokenizeJob(r: TokenizeRequest): TokenizeResult {
+  checkOutputPath(dirname(r.outFile), 'folder');
   const corpus = readCorpus(r.corpusPath);
   const tokenizer = trainTokenizer(corpus.text, { kind: r.tokenizer, vocabSize: r.vocabSize });
   writeFileAtomic(r.outFile, tokenizer.toJSON());
