@@ -29,6 +29,8 @@ export interface RunJson {
   step?: number;
   val_loss?: number;
   error?: string;
+  /** The last `--resume` that failed before saving a step (the rest of run.json is as it was before it). */
+  failed_resume?: { at: string; error: string };
   /** A fine-tuning run: its base, LoRA settings, replay and the base's corpus. */
   finetune?: FinetuneRecord;
   /** An arm of an experiment on another run: it never takes a file from a model by being newest. */

@@ -227,22 +227,25 @@ export async function resumeFinetuneJob(
   if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
   truncateMetrics(runDir, resumeFrom.state.step);
   updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
-  return trainInRun({
-    runDir,
-    plan,
-    tokens,
-    tokenizer,
-    engine,
-    threads,
-    shouldStop,
-    emit,
-    log,
-    notices,
-    resume: resumeFrom,
-    start,
-    adapter,
-    baseCorpus: old && !('why' in old) ? old.tokens : undefined,
-  });
+  return trainInRun(
+    {
+      runDir,
+      plan,
+      tokens,
+      tokenizer,
+      engine,
+      threads,
+      shouldStop,
+      emit,
+      log,
+      notices,
+      resume: resumeFrom,
+      start,
+      adapter,
+      baseCorpus: old && !('why' in old) ? old.tokens : undefined,
+    },
+    run,
+  );
 }
 
 function loraSettings(req: FinetuneRequest): LoraSettings {

@@ -72,16 +72,27 @@ export function checkStepsLeft(checkpoint: string, step: number, plan: TrainPlan
     );
 }
 
-/** Trains and records the outcome in run.json: completed, cancelled, or failed with the reason. */
-export async function trainInRun(job: TrainJob): Promise<TrainResult> {
+/**
+ * Trains and records the outcome in run.json: completed, cancelled, or failed with the reason.
+ * A resume (`before`: its run.json when it began) that fails before saving a step changed nothing
+ * the record says: run.json is put back as it was, with the failed attempt noted.
+ */
+export async function trainInRun(job: TrainJob, before?: RunJson): Promise<TrainResult> {
   const { runDir } = job;
+  let saved = false;
+  const emit: TrainJob['emit'] = (e) => {
+    if (e.type === 'checkpoint') saved = true;
+    job.emit(e);
+  };
   try {
-    const result = await train(job);
+    const result = await train({ ...job, emit });
     updateRunJson(runDir, { status: result.reason, last_checkpoint: result.checkpoint, step: result.step, val_loss: result.valLoss });
     return result;
   } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
     try {
-      updateRunJson(runDir, { status: 'failed', error: e instanceof Error ? e.message : String(e) });
+      if (before && !saved) writeRunJson(runDir, { ...before, failed_resume: { at: new Date().toISOString(), error } });
+      else updateRunJson(runDir, { status: 'failed', error });
     } catch {
       // The disk that just failed a checkpoint may fail this too; the first error is the one to report.
     }

@@ -124,16 +124,19 @@ async function resumeJob(
   // On changed text the old epoch's batch order and validation split no longer apply: a new epoch starts.
   const s = ckpt.trainerState;
   const state = changed ? { ...s, epoch: s.epoch + (s.cursor > 0 ? 1 : 0), cursor: 0, best_val_loss: null } : s;
-  return trainInRun({
-    runDir,
-    plan,
-    tokens,
-    tokenizer,
-    engine,
-    threads,
-    shouldStop,
-    emit,
-    log,
-    resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state },
-  });
+  return trainInRun(
+    {
+      runDir,
+      plan,
+      tokens,
+      tokenizer,
+      engine,
+      threads,
+      shouldStop,
+      emit,
+      log,
+      resume: { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state },
+    },
+    run,
+  );
 }
