@@ -1,10 +1,10 @@
 import { AttentionData, FromAttention, parseToAttention } from '../../src/extension/webview/inspect-protocol';
+import { visibleWhitespace as visible } from '../../src/core/visible-whitespace';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromAttention): void };
 const vscode = acquireVsCodeApi();
 const app = document.getElementById('app')!;
 
-const visible = (text: string) => text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→');
 const fmt = (template: string, ...args: (string | number)[]) => template.replace(/\{(\d)\}/g, (_, i: string) => String(args[Number(i)]));
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {

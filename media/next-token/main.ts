@@ -1,6 +1,7 @@
 import { FromNextToken, NextTokenData, parseToNextToken } from '../../src/extension/webview/inspect-protocol';
 import { shapeDistribution } from '../../src/core/distribution';
 import { groupTokens } from '../../src/core/token-groups';
+import { visibleWhitespace as visible } from '../../src/core/visible-whitespace';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromNextToken): void; getState(): unknown; setState(s: unknown): void };
 const vscode = acquireVsCodeApi();
@@ -10,8 +11,6 @@ const app = document.getElementById('app')!;
 const SHOWN = 20;
 const CONTEXT_GROUPS = 24;
 
-/** Whitespace made visible, so a token that is only a space or a line break can be seen. */
-const visible = (text: string) => text.replace(/ /g, '·').replace(/\n/g, '↵').replace(/\t/g, '→');
 const fmt = (template: string, ...args: (string | number)[]) => template.replace(/\{(\d)\}/g, (_, i: string) => String(args[Number(i)]));
 const pct = (p: number) => `${(100 * p).toFixed(p >= 0.1 ? 1 : 2)}%`;
 

@@ -1,4 +1,6 @@
-import { FromTokens, ToTokens, TokenPiece, parseToTokens } from '../../src/extension/webview/protocol';
+import { FromTokens, ToTokens, parseToTokens } from '../../src/extension/webview/protocol';
+import { groupTokens } from '../../src/core/token-groups';
+import { visibleWhitespace } from '../../src/core/visible-whitespace';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromTokens): void };
 const vscode = acquireVsCodeApi();
@@ -6,11 +8,6 @@ const app = document.getElementById('app')!;
 
 function hex(bytes: number[]): string {
   return bytes.map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
-}
-
-/** Whitespace made visible, so a token that is only a space or a line break can be seen. */
-function visible(text: string): string {
-  return text.replace(/ /g, '·').replace(/\n/g, '↵\n').replace(/\t/g, '→');
 }
 
 function render(m: Extract<ToTokens, { type: 'tokens' }>): void {
@@ -27,14 +24,19 @@ function render(m: Extract<ToTokens, { type: 'tokens' }>): void {
   body.className = 'tokens';
   body.id = 'tokens';
   body.setAttribute('role', 'list');
-  m.pieces.forEach((p: TokenPiece, i: number) => {
+  // The byte tokens of one character show as that character with all their ids, as in Next Token.
+  let first = 0;
+  groupTokens(m.pieces).forEach((g, i) => {
+    const pieces = m.pieces.slice(first, (first += g.ids.length));
+    const fallback = pieces.length > 1 || pieces[0].fallback;
+    const ids = g.ids.join(' + ');
     const span = document.createElement('span');
-    span.className = `tok c${i % 6}${p.fallback ? ' fallback' : ''}`;
+    span.className = `tok c${i % 6}${fallback ? ' fallback' : ''}`;
     span.setAttribute('role', 'listitem');
-    span.dataset.id = String(p.id);
-    span.title = `${s.id} ${p.id} · ${s.bytes} ${hex(p.bytes)}${p.fallback ? ` · ${s.fallback}` : ''}`;
-    span.setAttribute('aria-label', `${p.text} (${s.id} ${p.id})`);
-    span.textContent = visible(p.text);
+    span.dataset.id = g.ids.join(' ');
+    span.title = `${s.id} ${ids} · ${s.bytes} ${hex(pieces.flatMap((p) => p.bytes))}${fallback ? ` · ${s.fallback}` : ''}`;
+    span.setAttribute('aria-label', `${g.text} (${s.id} ${ids})`);
+    span.textContent = visibleWhitespace(g.text, true);
     body.append(span);
   });
   const legend = document.createElement('div');

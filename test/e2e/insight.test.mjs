@@ -96,7 +96,7 @@ test(
 
       // Clicking a whole-text candidate inserts it at the cursor: the cursor moves past it.
       const candidate = next.locator('#candidates tr.kept:not(.piece)').first();
-      const inserted = [...(await candidate.locator('.tok').innerText()).replace(/·/g, ' ').replace(/↵/g, '\n')];
+      const inserted = [...(await candidate.locator('.tok').innerText()).replace(/␣/g, ' ').replace(/↵/g, '\n')];
       const column = async () =>
         Number((await page.locator('.statusbar-item', { hasText: /Ln \d+, Col \d+/ }).innerText()).match(/Col (\d+)/)[1]);
       const col = await column();
@@ -119,7 +119,11 @@ test(
       // 2. The Tokens view of the Korean file.
       await runCommand('Corpus Lab: Show Tokens');
       const tokens = await webview('#tokens .tok');
-      assert.match(await tokens.locator('#tokens').innerText(), /[가-힣]/);
+      // The byte tokens of each syllable grouped into it (no <0xEB> left), a space as ␣ and the text's own middle dots (3·1운동) as ·:
+      // the view spells the file exactly.
+      const spelled = (await tokens.locator('#tokens .tok').allTextContents()).join('');
+      assert.equal(spelled, original.replace(/ /g, '␣').replace(/\n/g, '↵\n').replace(/\t/g, '→'));
+      assert.ok((await tokens.locator('#tokens .tok.fallback').count()) > 0, 'no syllable made of several byte tokens');
       await shot('05-tokens');
 
       // 3. Attention of the current line: a layer × head grid, one head enlarged, values on hover.

@@ -120,11 +120,11 @@ export class TokensView implements vscode.WebviewViewProvider {
         chars: vscode.l10n.t('characters'),
         charsPerToken: vscode.l10n.t('characters per token'),
         truncated: vscode.l10n.t('first {0} characters', MAX_CHARS),
-        fallback: vscode.l10n.t('byte piece of a character, or unknown'),
+        fallback: vscode.l10n.t('one character in several byte tokens, or unknown'),
         id: vscode.l10n.t('id'),
         bytes: vscode.l10n.t('bytes'),
         legend: vscode.l10n.t(
-          'Hover a token for its id and bytes. Dashed: a byte piece of a character, or an unknown character. · is a space, ↵ a line break.',
+          'Hover a token for its ids and bytes. Dashed: one character made of several byte tokens (all their ids), or an unknown character. ␣ is a space, ↵ a line break.',
         ),
       },
     });
