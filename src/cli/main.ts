@@ -1,4 +1,4 @@
-import { isUserError } from '../core/errors';
+import { isUserError, oneLine } from '../core/errors';
 import { cleanCommand } from './commands/clean';
 import { tokenizeCommand } from './commands/tokenize';
 import { encodeCommand } from './commands/encode';
@@ -59,11 +59,11 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (isUserError(e)) {
-      process.stderr.write(`corpus-lab: ${e.message}\n`);
+      process.stderr.write(`corpus-lab: ${oneLine(e.message)}\n`);
       process.exit(2);
     }
     const message = e instanceof Error ? e.message : String(e);
-    process.stderr.write(`corpus-lab: internal error: ${message}\n`);
+    process.stderr.write(`corpus-lab: internal error: ${oneLine(message)}\n`);
     if (process.env.CORPUS_LAB_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     else process.stderr.write('(run with CORPUS_LAB_DEBUG=1 for details, and please report it)\n');
     process.exit(1);

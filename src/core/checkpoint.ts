@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { access, readFile, readdir } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { access, readdir } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors';
-import { pathExists, readRegularFile } from './safe-fs';
+import { pathExists, readRegularFile, readRegularFileAsync } from './safe-fs';
 import { isObject, parseJsonObject } from './json';
 import type { TrainPlan } from './train-options';
 import { ModelConfig } from './model-config';
@@ -12,6 +12,8 @@ import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
 import { endOfText, hfSideFiles } from './hf-export';
+import { modelTokenizer } from './model-tokenizer';
+import type { Tokenizer } from './tokenizer';
 
 /** Files that make a folder a model on its own (a checkpoint, a Hugging Face, int8 or adapter folder). */
 const MODEL_FOLDER_MARKERS = [
@@ -69,6 +71,8 @@ export interface Checkpoint {
   optimizer?: NamedTensors;
   trainerState: TrainerState;
   tokenizerJson: string;
+  /** tokenizer.json, checked to fit the model. */
+  tokenizer: Tokenizer;
 }
 
 export interface CheckpointContents {
@@ -110,6 +114,8 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     if (!existsSync(file(name))) throw new UserError('{0} is not a complete checkpoint: {1} is missing', dir, name);
   }
   const config = fromGpt2ConfigJson(readRegularFile(file('config.json')), file('config.json'));
+  const tokenizerJson = readRegularFile(file('tokenizer.json'));
+  const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'));
   const expected = weightShapes(config);
   const weights = readSafetensors(file('model.safetensors')).tensors;
   checkTensors(weights, gpt2TensorShapes(config), file('model.safetensors'));
@@ -130,7 +136,8 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     weights,
     optimizer,
     trainerState: parseTrainerState(readRegularFile(file('trainer_state.json')), file('trainer_state.json')),
-    tokenizerJson: readRegularFile(file('tokenizer.json')),
+    tokenizerJson,
+    tokenizer,
   };
 }
 
@@ -210,7 +217,7 @@ export function listCheckpoints(runDir: string): { dir: string; step: number }[]
     if (!COMPLETE_SETS.some((files) => files.every((f) => existsSync(join(dir, f))))) continue;
     let step = -1;
     try {
-      step = parseTrainerState(readFileSync(join(dir, 'trainer_state.json'), 'utf8'), dir).step;
+      step = parseTrainerState(readRegularFile(join(dir, 'trainer_state.json')), dir).step;
     } catch {
       continue;
     }
@@ -233,7 +240,7 @@ export async function listCheckpointsAsync(runDir: string): Promise<{ dir: strin
         const dir = join(parent, e.name);
         try {
           await Promise.any(COMPLETE_SETS.map((files) => Promise.all(files.map((f) => access(join(dir, f))))));
-          const state = parseTrainerState(await readFile(join(dir, 'trainer_state.json'), 'utf8'), dir);
+          const state = parseTrainerState(await readRegularFileAsync(join(dir, 'trainer_state.json')), dir);
           const v = state.val_loss;
           return { dir, step: state.step, valLoss: typeof v === 'number' && Number.isFinite(v) ? v : undefined };
         } catch {

@@ -55,3 +55,15 @@ export function isMessage(v: unknown): v is Message {
     typeof template === 'string' && Array.isArray(args) && args.every((a) => typeof a === 'string' || typeof a === 'number' || isMessage(a))
   );
 }
+
+/** Longest error text shown: a message names files and reasons, never whole contents. */
+export const MAX_ERROR_CHARS = 1000;
+
+/**
+ * Error text as shown: one line (line breaks and other control characters made spaces), at most
+ * MAX_ERROR_CHARS long. A message may carry a library's multi-line text or a damaged file's bytes.
+ */
+export function oneLine(text: string): string {
+  const flat = text.replace(/[\p{Cc}\p{Zl}\p{Zp}\uFEFF]+/gu, ' ').trim();
+  return flat.length > MAX_ERROR_CHARS ? `${flat.slice(0, MAX_ERROR_CHARS - 1)}…` : flat;
+}

@@ -9,6 +9,8 @@ import { readSafetensors } from './safetensors';
 import { fromGpt2ConfigJson } from './gpt2-config';
 import { checkTensors, dropZeroBiases } from './checkpoint';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
+import { modelTokenizer } from './model-tokenizer';
+import type { Tokenizer } from './tokenizer';
 
 export const HF_WEIGHTS_FILE = 'model.safetensors';
 
@@ -106,7 +108,7 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
 }
 
 /** config.json + model.safetensors + tokenizer.json of a Hugging Face GPT-2-family folder. */
-export function readHfFolder(dir: string): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string } {
+export function readHfFolder(dir: string): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string; tokenizer: Tokenizer } {
   const file = (n: string) => join(dir, n);
   if (!existsSync(file(HF_WEIGHTS_FILE))) {
     if (existsSync(file('model.safetensors.index.json')))
@@ -129,6 +131,8 @@ export function readHfFolder(dir: string): { config: ModelConfig; weights: Named
       : new UserError('{0} has no tokenizer.json', dir);
   }
   const config = readGpt2Config(file('config.json'));
+  const tokenizerJson = readRegularFile(file('tokenizer.json'));
+  const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'));
   const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')) });
-  return { config, weights, tokenizerJson: readRegularFile(file('tokenizer.json')) };
+  return { config, weights, tokenizerJson, tokenizer };
 }

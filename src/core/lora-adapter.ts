@@ -50,6 +50,9 @@ export interface BaseRecord {
   bytes: number;
 }
 
+/** Far above any alpha in use (PEFT's examples use 8 to 128); beyond it the merged weights overflow. */
+export const MAX_LORA_ALPHA = 1_000_000;
+
 export function loraScale(s: Pick<LoraSettings, 'r' | 'alpha' | 'rslora'>): number {
   return s.alpha / (s.rslora ? Math.sqrt(s.r) : s.r);
 }
@@ -150,8 +153,8 @@ export function readAdapterSettings(path: string): LoraSettings {
   if (!Number.isSafeInteger(r) || (r as number) < 1 || (r as number) > 4096)
     fail(message('r must be a whole number from 1 to 4096 (got {0})', JSON.stringify(r)));
   const alpha = o.lora_alpha ?? 8;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0)
-    fail(message('lora_alpha must be a positive number (got {0})', JSON.stringify(alpha)));
+  if (typeof alpha !== 'number' || !(alpha > 0 && alpha <= MAX_LORA_ALPHA))
+    fail(message('lora_alpha must be a positive number up to {0} (got {1})', MAX_LORA_ALPHA, JSON.stringify(alpha)));
   const rslora = o.use_rslora ?? false;
   if (typeof rslora !== 'boolean') fail(message('use_rslora must be true or false'));
   const dropout = o.lora_dropout ?? 0;

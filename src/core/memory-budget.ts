@@ -1,6 +1,9 @@
 import { freemem } from 'node:os';
 import { UserError } from './errors';
 import { formatBytes } from './format-bytes';
+import { estimate } from './estimate';
+import type { TrainPlan } from './train-options';
+import { trainingWindow } from './train-plan';
 
 /** The wasm backend's heap cannot grow past 4 GiB (wasm32); keep room for its own buffers. */
 const WASM_HEAP_BYTES = 3.5 * 1024 ** 3;
@@ -28,4 +31,13 @@ export function checkTrainingFits(neededBytes: number, backend: string, free = f
           available,
         );
   }
+}
+
+/**
+ * checkTrainingFits for a run's plan: a new run's, or a resumed one's (whose trainer_state.json or
+ * run.json may have been edited), at the window it trains on.
+ */
+export function checkPlanFits(plan: TrainPlan, backend: string, free = freemem()): void {
+  const model = { ...plan.model, context: trainingWindow(plan.model, plan.options) };
+  checkTrainingFits(estimate(model, plan.options.batch, plan.stepsPerEpoch).trainingBytes, backend, free);
 }

@@ -1,7 +1,7 @@
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write';
+import { pathExists, readRegularFile, readRegularFileAsync } from './safe-fs';
 import { MetricRow, toMetricRow } from './metric-row';
 import type { Baselines } from './metric-row';
 
@@ -12,15 +12,22 @@ export function appendMetrics(runDir: string, record: object): void {
   appendFileSync(join(runDir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
 }
 
-/** The metrics of a run; a partial or damaged line (from a crash) is skipped. */
+/** Far more than a run logs (a line every logged step, ~150 bytes), far less than fills memory. */
+export const MAX_METRICS_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The metrics of a run (none yet without the file); a partial or damaged line (from a crash) is
+ * skipped. Anything but a regular file within MAX_METRICS_BYTES is refused.
+ */
 export function readMetrics(runDir: string): Record<string, unknown>[] {
   const path = join(runDir, 'metrics.jsonl');
-  return existsSync(path) ? parseMetrics(readFileSync(path, 'utf8')) : [];
+  return existsSync(path) ? parseMetrics(readRegularFile(path, MAX_METRICS_BYTES)) : [];
 }
 
 /** readMetrics without blocking the thread (the extension host reads this way). */
 export async function readMetricsAsync(runDir: string): Promise<Record<string, unknown>[]> {
-  return parseMetrics(await readFile(join(runDir, 'metrics.jsonl'), 'utf8').catch(() => ''));
+  const path = join(runDir, 'metrics.jsonl');
+  return (await pathExists(path)) ? parseMetrics(await readRegularFileAsync(path, MAX_METRICS_BYTES)) : [];
 }
 
 function parseMetrics(text: string): Record<string, unknown>[] {

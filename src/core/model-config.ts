@@ -54,13 +54,16 @@ export function presetNamed(name: string): Preset {
   return PRESETS[name as PresetName];
 }
 
+/** The most tokens a vocabulary may have (the largest real ones, Gemma's and BLOOM's, have about 256k). */
+export const MAX_VOCAB_SIZE = 1 << 20;
+
 export function validateModelConfig(c: ModelConfig): ModelConfig {
   const positive = (name: Message, v: number, max: number) => {
     if (!Number.isInteger(v) || v < 1 || v > max) {
       throw new UserError('{0} must be a whole number from 1 to {1} (got {2})', name, max, v);
     }
   };
-  positive(message('vocab size'), c.vocabSize, 1 << 20);
+  positive(message('vocab size'), c.vocabSize, MAX_VOCAB_SIZE);
   positive(message('context'), c.context, 8192);
   positive(message('layers'), c.layers, 256);
   positive(message('heads'), c.heads, 256);

@@ -3,11 +3,13 @@ import { join } from 'node:path';
 import { UserError } from './errors';
 import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
-import { NamedTensors } from './tensor';
+import { NamedTensors, refuseNonFinite } from './tensor';
 import { readCheckpoint, resolveCheckpoint } from './checkpoint';
 import { fromGpt2ConfigJson } from './gpt2-config';
 import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
+import { modelTokenizer } from './model-tokenizer';
+import type { Tokenizer } from './tokenizer';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkAdapterBase, mergeLora, readAdapter } from './lora-adapter';
 
 /**
@@ -23,6 +25,8 @@ export interface ModelFiles {
   config: ModelConfig;
   weights: NamedTensors;
   tokenizerJson: string;
+  /** tokenizer.json (an adapter's: its base's), checked to fit the model. */
+  tokenizer: Tokenizer;
   /** The file holding the weights (int8: the quantized file; adapter: the adapter's). */
   weightsFile: string;
   int8Scheme?: Int8Scheme;
@@ -79,7 +83,8 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
   switch (kind) {
     case 'checkpoint': {
       const c = readCheckpoint(dir, { withOptimizer: false });
-      return { dir, kind, config: c.config, weights: c.weights, tokenizerJson: c.tokenizerJson, weightsFile: join(dir, HF_WEIGHTS_FILE) };
+      const { config, weights, tokenizerJson, tokenizer } = c;
+      return { dir, kind, config, weights, tokenizerJson, tokenizer, weightsFile: join(dir, HF_WEIGHTS_FILE) };
     }
     case 'huggingface': {
       const c = readHfFolder(dir);
@@ -89,9 +94,11 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
       for (const f of ['config.json', 'tokenizer.json'])
         if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete int8 checkpoint: {1} is missing', dir, f);
       const config = fromGpt2ConfigJson(readRegularFile(join(dir, 'config.json')), join(dir, 'config.json'));
+      const tokenizerJson = readRegularFile(join(dir, 'tokenizer.json'));
+      const tokenizer = modelTokenizer(tokenizerJson, config, join(dir, 'tokenizer.json'));
       const weightsFile = join(dir, INT8_WEIGHTS_FILE);
       const { weights, scheme } = readInt8Weights(weightsFile, config);
-      return { dir, kind, config, weights, tokenizerJson: readRegularFile(join(dir, 'tokenizer.json')), weightsFile, int8Scheme: scheme };
+      return { dir, kind, config, weights, tokenizerJson, tokenizer, weightsFile, int8Scheme: scheme };
     }
     case 'adapter': {
       if (depth > 0) throw new UserError("{0}: an adapter's base is itself an adapter; merge that one first", dir);
@@ -102,12 +109,19 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
       if (base.config.norm === 'dyt')
         throw new UserError("{0}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe", dir);
       const adapter = readAdapter(dir, base.config);
+      const weights = mergeLora(base.weights, adapter);
+      const mergedNames = new Set([...adapter.layers.keys()].map((m) => `${m}.weight`));
+      refuseNonFinite(
+        new Map([...weights].filter(([name]) => mergedNames.has(name))),
+        `${join(dir, ADAPTER_WEIGHTS_FILE)} merged onto its base`,
+      );
       return {
         dir,
         kind,
         config: base.config,
-        weights: mergeLora(base.weights, adapter),
+        weights,
         tokenizerJson: base.tokenizerJson,
+        tokenizer: base.tokenizer,
         weightsFile: join(dir, ADAPTER_WEIGHTS_FILE),
         base,
       };

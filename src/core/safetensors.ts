@@ -2,7 +2,8 @@ import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openRegularFile } from './safe-fs';
 import { basename } from 'node:path';
 import { Message, UserError, message } from './errors';
-import { HostTensor, NamedTensors, elementCount } from './tensor';
+import { jsonSyntaxError } from './json';
+import { HostTensor, NamedTensors, elementCount, refuseNonFinite } from './tensor';
 
 // No npm package reads safetensors in plain Node without pulling in a framework; the format is
 // small (https://github.com/huggingface/safetensors#format), so this follows the spec directly
@@ -90,7 +91,8 @@ interface Entry {
 
 /**
  * Reads a safetensors file, checking the header (length, JSON, dtypes, shapes, offsets, coverage)
- * before reading any tensor data. Every problem is a UserError naming the file.
+ * before reading any tensor data, then that every F32 value is finite. Every problem is a
+ * UserError naming the file.
  */
 export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
   const dtypes: readonly string[] = opts.dtypes ?? ['F32'];
@@ -148,6 +150,7 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Safetenso
       if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
       tensors.set(e.name, { shape: e.shape, data: values } satisfies HostTensor);
     }
+    refuseNonFinite(tensors, path);
     return { tensors, int8, metadata: entries.metadata };
   } finally {
     closeSync(fd);
@@ -165,7 +168,7 @@ function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: Message) => n
   try {
     header = JSON.parse(text);
   } catch (e) {
-    return fail(message('the header is not valid JSON ({0})', (e as Error).message));
+    return fail(message('the header is not valid JSON ({0})', jsonSyntaxError(e as Error, text)));
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail(message('the header is not a JSON object'));
   const metadata: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isMessage } from '../core/errors';
+import { isMessage, oneLine } from '../core/errors';
 import { renderMessage } from './l10n';
 
 /**
@@ -7,7 +7,7 @@ import { renderMessage } from './l10n';
  * carrying one's parts) translated; anything else as it is.
  */
 export function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
+  if (!(e instanceof Error)) return oneLine(String(e));
   const parts = (e as { parts?: unknown }).parts;
-  return isMessage(parts) ? renderMessage(parts, (template, args) => vscode.l10n.t(template, ...args)) : e.message;
+  return oneLine(isMessage(parts) ? renderMessage(parts, (template, args) => vscode.l10n.t(template, ...args)) : e.message);
 }

@@ -6,7 +6,7 @@ import { readCorpus } from '../corpus';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
 import { readMetrics } from '../metrics';
 import { readRunJson } from '../run-json';
-import { Tokenizer } from '../tokenizer';
+import { checkRunTokenizer } from '../model-tokenizer';
 import { TrainPlan } from '../train-options';
 import { explainWriteError, writeFileAtomic } from '../atomic-write';
 import { exportReadme } from './readme';
@@ -79,7 +79,8 @@ export function exportTorch(source: string, outDir: string): TorchExport {
       run.corpus.path,
     );
   }
-  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const tokenizer = ckpt.tokenizer;
+  checkRunTokenizer(tokenizer, run, join(checkpointDir, 'tokenizer.json'));
   const ids = tokenizer.encode(corpus.text);
   if (ids.length !== plan.trainTokens + plan.valTokens) {
     throw new UserError(

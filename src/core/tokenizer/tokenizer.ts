@@ -3,6 +3,7 @@ import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Message, UserError, message } from '../errors';
 import { isObject, parseJsonObject } from '../json';
 import { readRegularFile } from '../safe-fs';
+import { MAX_VOCAB_SIZE } from '../model-config';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
 import { UNK } from './tokenizer-json';
 import { Utf8StreamDecoder } from './utf8-stream';
@@ -210,6 +211,8 @@ interface ParsedTokenizer {
 }
 
 const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
+/** Real BPE tokenizers have up to about twice as many merges as tokens (Llama 3: 280k for 128k). */
+const MAX_MERGES = 4 * MAX_VOCAB_SIZE;
 
 function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   const fail = (why: Message): never => {
@@ -221,8 +224,12 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   if (typeof model.type !== 'string' || !MODEL_TYPES.includes(model.type))
     fail(message('model type {0} is not supported ({1})', JSON.stringify(model.type), MODEL_TYPES.join(', ')));
   const idToToken: string[] = [];
+  const tooMany = (what: string, n: number, max: number) => {
+    if (n > max) fail(message('{0} has {1} entries, more than the {2} Corpus Lab reads', what, n, max));
+  };
   if (model.type === 'Unigram') {
     if (!Array.isArray(model.vocab)) return fail(message('model.vocab of a Unigram model is not a list'));
+    tooMany('model.vocab', model.vocab.length, MAX_VOCAB_SIZE);
     for (const entry of model.vocab as unknown[]) {
       if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number')
         fail(message('model.vocab has a malformed entry {0}', JSON.stringify(entry).slice(0, 60)));
@@ -231,6 +238,7 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   } else {
     if (!isObject(model.vocab)) return fail(message('model.vocab is not an object'));
     const entries = Object.entries(model.vocab);
+    tooMany('model.vocab', entries.length, MAX_VOCAB_SIZE);
     for (const [token, id] of entries) {
       if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= entries.length)
         fail(message('model.vocab gives "{0}" the id {1}; ids must be 0…{2}', token, JSON.stringify(id), entries.length - 1));
@@ -241,6 +249,7 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   if (idToToken.length === 0) fail(message('model.vocab is empty'));
   if (model.type === 'BPE') {
     if (!Array.isArray(model.merges)) fail(message('model.merges is not a list'));
+    tooMany('model.merges', (model.merges as unknown[]).length, MAX_MERGES);
     for (const m of model.merges as unknown[]) {
       const ok =
         typeof m === 'string' ? m.split(' ').length === 2 : Array.isArray(m) && m.length === 2 && m.every((x) => typeof x === 'string');
@@ -250,6 +259,7 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
   const specialIds = new Set<number>();
   if (raw.added_tokens !== undefined) {
     if (!Array.isArray(raw.added_tokens)) fail(message('added_tokens is not a list'));
+    tooMany('added_tokens', (raw.added_tokens as unknown[]).length, MAX_VOCAB_SIZE);
     const modelSize = idToToken.length;
     for (const t of raw.added_tokens as unknown[]) {
       if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail(message('added_tokens has a malformed entry'));

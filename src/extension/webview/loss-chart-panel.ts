@@ -15,6 +15,8 @@ import { toMetricRow } from '../../core/metric-row';
 import { isInside } from '../../core/safe-fs';
 import { parseRunJson } from '../../core/run-json';
 import { sameVocabulary } from '../../core/vocabulary';
+import { showError } from '../commands/util';
+import { errorText } from '../error-text';
 
 const VIEW_TYPE = 'corpusLab.lossChart';
 
@@ -219,10 +221,18 @@ export class LossChartPanel {
     const main = this.runDir ? await runTokenizer(this.runDir) : undefined;
     return Promise.all(
       this.overlayDirs.map(async (dir) => {
-        const set = await seriesSet(dir);
+        const set = await seriesSet(dir, await this.readMetrics(dir));
         return { ...set, vocabularyDiffers: main !== undefined && set.tokenizer !== undefined && !sameVocabulary(main, set.tokenizer) };
       }),
     );
+  }
+
+  /** A run's metrics; an unreadable metrics.jsonl (a pipe, a folder, too large) is said, and charted as empty. */
+  private readMetrics(dir: string): Promise<Record<string, unknown>[]> {
+    return readMetricsAsync(dir).catch((e: unknown) => {
+      showError(this.ctx, errorText(e));
+      return [];
+    });
   }
 
   /** Writes the chart's folders where the serializer finds them after a reload. */
@@ -236,7 +246,7 @@ export class LossChartPanel {
     this.loading++;
     let metrics, overlays;
     try {
-      metrics = runDir ? await readMetricsAsync(runDir) : [];
+      metrics = runDir ? await this.readMetrics(runDir) : [];
       overlays = await this.readOverlays();
     } finally {
       this.loading--;
@@ -276,8 +286,7 @@ function chartStateFile(ctx: Ctx): PanelStateFile {
   return PanelStateFile.at(join(dirname(ctx.runsRoot()), 'loss-chart.json'));
 }
 
-async function seriesSet(dir: string): Promise<ChartSeriesSet> {
-  const metrics = await readMetricsAsync(dir);
+async function seriesSet(dir: string, metrics: Record<string, unknown>[]): Promise<ChartSeriesSet> {
   return { name: basename(dir), dir, rows: metricRows(metrics), baselines: metricBaselines(metrics), tokenizer: await runTokenizer(dir) };
 }
 

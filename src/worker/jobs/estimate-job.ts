@@ -9,7 +9,7 @@ import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapt
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate } from '../../core/estimate';
 import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
-import { Tokenizer, trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
+import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import type { LoraOptions } from '../model/gpt';
 import { makeTrainPlan } from '../../core/train-plan';
@@ -96,7 +96,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
   const corpus = readCorpus(req.corpusPath);
   const base = readModelFolder(resolveCheckpoint(ft.base));
-  const tokens = Tokenizer.fromJSON(base.tokenizerJson).encode(corpus.text).length;
+  const tokens = base.tokenizer.encode(corpus.text).length;
   const { config } = base;
   const { context, batch } = finetuneShape(
     config.context,

@@ -8,15 +8,16 @@ import { UserError, formatMessage } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
-import { estimate } from '../../core/estimate';
-import { checkTrainingFits } from '../../core/memory-budget';
+import { checkPlanFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { RunJson, readRunJson, runOfCheckpoint, thisTrainer, updateRunJson } from '../../core/run-json';
 import { truncateMetrics } from '../../core/metrics';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
+import { checkRunTokenizer, modelTokenizer } from '../../core/model-tokenizer';
+import { readRegularFile } from '../../core/safe-fs';
 import { refuseDytExport } from '../../core/hf-export';
-import { LoraSettings, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
+import { LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
 import {
   DEFAULT_LORA_TARGETS,
@@ -89,7 +90,7 @@ export async function runFinetuneJob(
 
   // Vocabulary pre-flight: a char model meets characters its vocabulary lacks.
   let { config, weights, tokenizerJson } = base;
-  let tokenizer = Tokenizer.fromJSON(tokenizerJson, join(baseDir, 'tokenizer.json'));
+  let tokenizer = base.tokenizer;
   const notices: string[] = [];
   if (tokenizer.kind === 'char') {
     const found = unseenCharacters(new Set(charVocabulary(tokenizerJson).keys()), corpus.text);
@@ -128,7 +129,7 @@ export async function runFinetuneJob(
     maxSteps: req.maxSteps,
   });
   const plan = makeTrainPlan(tokens.length, config, options);
-  if (!lora) checkTrainingFits(estimate({ ...config, context }, batch, plan.stepsPerEpoch).trainingBytes, engine.backend);
+  if (!lora) checkPlanFits(plan, engine.backend);
   const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
   const old = baseCorpus(baseRun, tokenizer, replay);
@@ -206,7 +207,9 @@ export async function resumeFinetuneJob(
     resumeFrom = { from: dir, weights: ckpt.weights, optimizer: ckpt.optimizer!, state: ckpt.trainerState };
     config = ckpt.config;
   }
-  const tokenizer = Tokenizer.load(join(dir, 'tokenizer.json'));
+  const tokenizerPath = join(dir, 'tokenizer.json');
+  const tokenizer = modelTokenizer(readRegularFile(tokenizerPath), config, tokenizerPath);
+  checkRunTokenizer(tokenizer, run, tokenizerPath);
   const tokens = Int32Array.from(tokenizer.encode(corpus.text));
   const saved = run.plan;
   const options = validateTrainOptions({
@@ -221,6 +224,7 @@ export async function resumeFinetuneJob(
       req.corpusPath,
     );
   checkStepsLeft(dir, resumeFrom.state.step, plan);
+  if (!record.lora) checkPlanFits(plan, engine.backend);
   const notices: string[] = [];
   const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
   const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
@@ -252,7 +256,8 @@ function loraSettings(req: FinetuneRequest): LoraSettings {
   const r = req.rank ?? 8;
   if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError('--rank must be a whole number from 1 to 4096 (got {0})', r);
   const alpha = req.alpha ?? 2 * r;
-  if (!(Number.isFinite(alpha) && alpha > 0)) throw new UserError('--alpha must be a positive number (got {0})', alpha);
+  if (!(alpha > 0 && alpha <= MAX_LORA_ALPHA))
+    throw new UserError('--alpha must be a positive number up to {0} (got {1})', MAX_LORA_ALPHA, alpha);
   return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? DEFAULT_LORA_TARGETS, dropout: 0 };
 }
 

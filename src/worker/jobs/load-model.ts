@@ -3,7 +3,6 @@ import { Gpt } from '../model/gpt';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { ModelFolderKind, readModelFolder } from '../../core/model-folder';
 import { Tokenizer } from '../../core/tokenizer';
-import { UserError } from '../../core/errors';
 import { parameterCount } from '../../core/weight-table';
 
 export interface LoadedModel {
@@ -21,17 +20,8 @@ export interface LoadedModel {
 export async function loadModel(path: string, backend: BackendChoice = 'auto'): Promise<LoadedModel> {
   const dir = resolveCheckpoint(path);
   const ckpt = readModelFolder(dir);
-  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson, `${ckpt.kind === 'adapter' ? ckpt.base!.dir : dir}/tokenizer.json`);
-  if (tokenizer.vocabSize !== ckpt.config.vocabSize) {
-    throw new UserError(
-      '{0}: tokenizer.json has {1} tokens but the model was built for {2}: the checkpoint folder mixes files from different runs',
-      dir,
-      tokenizer.vocabSize,
-      ckpt.config.vocabSize,
-    );
-  }
   const engine = await startEngine(backend);
-  return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer, engine, kind: ckpt.kind };
+  return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer: ckpt.tokenizer, engine, kind: ckpt.kind };
 }
 
 /** What the editor shows of a model it opened. */

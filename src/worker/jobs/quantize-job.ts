@@ -91,14 +91,7 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
   const target = checkOutputPath(req.out, 'new-folder');
   const fp32Files = readModelFolder(dir);
   if (fp32Files.kind === 'int8') throw new UserError('{0} is already an int8 checkpoint', dir);
-  const tokenizer = Tokenizer.fromJSON(fp32Files.tokenizerJson);
-  if (tokenizer.vocabSize !== fp32Files.config.vocabSize)
-    throw new UserError(
-      '{0}: tokenizer.json has {1} tokens but the model was built for {2}',
-      dir,
-      tokenizer.vocabSize,
-      fp32Files.config.vocabSize,
-    );
+  const tokenizer = fp32Files.tokenizer;
   const { tokens, source } = evaluationTokens(dir, fp32Files, tokenizer, req.textFile);
   const context = fp32Files.config.context;
   if (tokens.length < 2) throw new UserError('the evaluation text has {0} token: it needs at least 2', tokens.length);
