@@ -93,6 +93,11 @@ export const OPTIONS = {
     kind: UNSEEN_POLICIES,
     help: 'characters a char model has never seen: map them to <unk> (default), or add embedding rows (full fine-tuning)',
   },
+  base: {
+    kind: 'text',
+    value: 'DIR',
+    help: "a LoRA adapter's base model folder, for an adapter made by PEFT whose base_model_name_or_path is not a folder here (shapes are checked)",
+  },
   lens: { kind: 'switch', help: "also the logit lens: each layer's top 5 read through the final norm (layer 0 = the embeddings)" },
 } satisfies Record<string, OptionSpec>;
 
@@ -150,26 +155,26 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: {
     args: ['CHECKPOINT_OR_RUN'],
     summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).',
-    options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'backend', 'json'],
+    options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'base', 'backend', 'json'],
   },
   eval: {
     args: ['CHECKPOINT_OR_RUN', 'FILE'],
     summary:
       'Mean next-token cross-entropy over FILE: {"loss" (nats per token), "tokens", "bits_per_char", "bits_per_byte", "chars", "bytes"}; chars (Unicode code points) and UTF-8 bytes are those of the predicted tokens; "baselines": {"uniform_loss" (ln |V|), "unigram_bits_per_char" (the text\'s own character frequencies), "gzip_bits_per_byte"}.',
-    options: ['backend', 'json'],
+    options: ['base', 'backend', 'json'],
   },
   next: {
     args: ['CHECKPOINT_OR_RUN'],
     summary:
       'The likeliest next tokens after the prompt: {"prompt_tokens","entropy_bits","candidates":[{"id","text","prob","logit"}]}, probabilities = softmax(logits / T).',
-    options: ['prompt', 'top-k', 'temperature', 'lens', 'backend', 'json'],
+    options: ['prompt', 'top-k', 'temperature', 'lens', 'base', 'backend', 'json'],
     required: { prompt: 'TEXT' },
   },
   attention: {
     args: ['CHECKPOINT_OR_RUN'],
     summary:
       'Attention probabilities over the prompt\'s last ≤ context tokens: {"tokens":[{"id","text"}],"attention":[layer][head][query][key]}.',
-    options: ['prompt', 'backend', 'json'],
+    options: ['prompt', 'base', 'backend', 'json'],
     required: { prompt: 'TEXT' },
   },
   estimate: {
@@ -181,13 +186,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     args: ['CHECKPOINT_OR_RUN'],
     summary:
       "Writes a weight-only int8 checkpoint (-o OUT_DIR, required) and reports sizes, loss fp32 vs int8, top-1 agreement and mean KL; --json's last line holds them.",
-    options: ['output', 'scheme', 'text', 'backend', 'json'],
+    options: ['output', 'scheme', 'text', 'base', 'backend', 'json'],
     required: { output: 'OUT_DIR' },
   },
   merge: {
     args: ['ADAPTER_CHECKPOINT_OR_RUN'],
     summary: 'Merges a LoRA adapter onto its base into a plain Hugging Face GPT-2 folder (-o OUT_DIR, required).',
-    options: ['output', 'json'],
+    options: ['output', 'base', 'json'],
     required: { output: 'OUT_DIR' },
   },
   'export-torch': {
@@ -212,6 +217,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'targets',
       'replay',
       'unseen',
+      'base',
       'context',
       'batch',
       'epochs',

@@ -7,7 +7,8 @@ import { NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
 import { writeDirAtomic, removeStaleTemps } from './atomic-write';
 import { ADAPTER_CHECKPOINT_FILES, TrainerState, checkTensors, parseTrainerState } from './checkpoint';
-import { BaseRecord, LoraAdapter, adapterFiles, checkAdapterBase, loraParamName, readAdapter } from './lora-adapter';
+import { BaseRecord, LoraAdapter, adapterFiles, loraParamName, readAdapter } from './lora-adapter';
+import { checkAdapterBase } from './adapter-base';
 
 /**
  * A checkpoint of a LoRA run: a PEFT adapter folder (adapter_model.safetensors, adapter_config.json,

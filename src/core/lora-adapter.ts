@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
@@ -13,9 +13,11 @@ import { checkTensors } from './checkpoint';
  * LoRA adapters in PEFT's format (huggingface/peft), for GPT-2's Conv1D layers:
  * - adapter_model.safetensors, metadata {"format": "pt"}, F32, keys
  *   `base_model.model.transformer.h.{i}.<module>.lora_A.weight` [r, in] and `….lora_B.weight` [out, r];
- * - adapter_config.json (sorted keys, indent 2, as PEFT writes it), fan_in_fan_out true;
+ * - adapter_config.json (sorted keys, indent 2, as PEFT writes it), fan_in_fan_out true (PEFT sets it
+ *   for Conv1D whatever the config says, so false reads the same);
  * - adapter_base.json (ours): the base folder and the sha256 of its weights file, so an adapter
- *   is never applied to weights it was not trained on.
+ *   is never applied to weights it was not trained on. PEFT's own adapters lack it: adapter-base.ts
+ *   finds their base.
  * The adapted layer computes x·W + b + scale · x·Aᵀ·Bᵀ, scale = alpha / r (alpha / √r with rsLoRA);
  * merged, W' = W + scale · (B·A)ᵀ.
  */
@@ -33,6 +35,8 @@ export interface LoraSettings {
   /** target_modules as PEFT matches them: a module path, or its ending after a dot (c_attn, mlp.c_fc). */
   targets: string[];
   dropout: number;
+  /** layers_to_transform: only these blocks' modules matched by a name's ending (undefined: every block). */
+  layers?: number[];
 }
 
 export interface LoraAdapter {
@@ -76,10 +80,13 @@ export function loraModuleShapes(c: ModelConfig): Map<string, [number, number]> 
  * with "." + it). A target that matches nothing is an error listing the names that exist — PEFT
  * users lose whole runs to a mistyped target that silently trains nothing.
  */
-export function matchTargets(c: ModelConfig, targets: string[]): string[] {
+export function matchTargets(c: ModelConfig, targets: string[], layers?: number[]): string[] {
   if (targets.length === 0) throw new UserError('LoRA needs at least one target module (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)');
+  const beyond = layers?.find((i) => i >= c.layers);
+  if (beyond !== undefined) throw new UserError('layers_to_transform names block {0}, but the base model has {1} blocks', beyond, c.layers);
   const modules = [...loraModuleShapes(c).keys()];
   const matched = new Set<string>();
+  const blockOf = (m: string) => Number(m.split('.')[2]);
   for (const t of targets) {
     const hits = modules.filter((m) => m === t || m.endsWith(`.${t}`));
     if (hits.length === 0) {
@@ -90,8 +97,10 @@ export function matchTargets(c: ModelConfig, targets: string[]): string[] {
         c.layers,
       );
     }
-    for (const h of hits) matched.add(h);
+    // As PEFT: layers_to_transform narrows a match by a name's ending, not a module named in full.
+    for (const h of hits) if (h === t || !layers || layers.includes(blockOf(h))) matched.add(h);
   }
+  if (matched.size === 0) throw new UserError('layers_to_transform {0} leaves no module to adapt', JSON.stringify(layers));
   return modules.filter((m) => matched.has(m));
 }
 
@@ -108,7 +117,7 @@ export function adapterConfigJson(s: LoraSettings, baseName: string): string {
     fan_in_fan_out: true,
     inference_mode: true,
     init_lora_weights: true,
-    layers_to_transform: null,
+    layers_to_transform: s.layers ?? null,
     lora_alpha: s.alpha,
     lora_dropout: s.dropout,
     modules_to_save: null,
@@ -163,23 +172,67 @@ export function readAdapterSettings(path: string): LoraSettings {
   if (o.bias !== undefined && o.bias !== 'none')
     fail(message('bias {0} is not supported (only "none": the adapter trains no biases)', JSON.stringify(o.bias)));
   if (o.use_dora === true) fail(message('DoRA adapters (use_dora) are not supported'));
-  for (const key of ['rank_pattern', 'alpha_pattern']) {
-    if (o[key] !== undefined && o[key] !== null && !(isObject(o[key]) && Object.keys(o[key] as object).length === 0))
-      fail(message('{0} is not supported (one r and lora_alpha for every module)', key));
-  }
-  for (const key of ['layers_to_transform', 'modules_to_save'])
-    if (o[key] !== undefined && o[key] !== null) fail(message('{0} is not supported', key));
+  for (const key of ['rank_pattern', 'alpha_pattern'])
+    if (isSet(o[key])) fail(message('{0} is not supported (one r and lora_alpha for every module)', key));
+  if (isSet(o.modules_to_save))
+    fail(
+      message(
+        'modules_to_save {0} is not supported: the adapter replaces whole modules, not only LoRA matrices',
+        JSON.stringify(o.modules_to_save),
+      ),
+    );
+  for (const key of LORA_VARIANT_KEYS)
+    if (isSet(o[key])) fail(message('{0} is set: Corpus Lab applies plain LoRA adapters only (x·W + scale · x·Aᵀ·Bᵀ)', key));
   const t = o.target_modules;
   if (typeof t === 'string') fail(message('target_modules as a regular expression is not supported: list the module names'));
   if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === 'string'))
     fail(message('target_modules must be a list of module names'));
-  return { r: r as number, alpha: alpha as number, rslora: rslora as boolean, targets: t as string[], dropout: dropout as number };
+  const settings: LoraSettings = {
+    r: r as number,
+    alpha: alpha as number,
+    rslora: rslora as boolean,
+    targets: t as string[],
+    dropout: dropout as number,
+  };
+  const layers = layersToTransform(o.layers_to_transform, o.layers_pattern, fail);
+  return layers ? { ...settings, layers } : settings;
+}
+
+/** PEFT options that change what the adapter computes (or where), beyond x·W + scale · x·Aᵀ·Bᵀ on matched modules. */
+const LORA_VARIANT_KEYS = [
+  'lora_bias',
+  'exclude_modules',
+  'alora_invocation_tokens',
+  'layer_replication',
+  'target_parameters',
+  'trainable_token_indices',
+  'use_qalora',
+  'use_bdlora',
+  'kasa_config',
+  'velora_config',
+  'monteclora_config',
+];
+
+/** Whether PEFT treats a config value as given (it reads None, False, [] and {} as not). */
+const isSet = (v: unknown) =>
+  v !== undefined && v !== null && v !== false && !(Array.isArray(v) && v.length === 0) && !(isObject(v) && Object.keys(v).length === 0);
+
+/** layers_to_transform (an index or a list; empty means every block), with layers_pattern naming GPT-2's list "h" or nothing. */
+function layersToTransform(value: unknown, pattern: unknown, fail: (why: Message) => never): number[] | undefined {
+  if (!isSet(value)) return undefined;
+  const layers = typeof value === 'number' ? [value] : value;
+  if (!Array.isArray(layers) || !layers.every((i) => Number.isSafeInteger(i) && i >= 0))
+    fail(message('layers_to_transform must be a block index or a list of them (got {0})', JSON.stringify(value)));
+  const patterns = typeof pattern === 'string' ? [pattern] : pattern;
+  if (isSet(pattern) && pattern !== '' && !(Array.isArray(patterns) && patterns.includes('h')))
+    fail(message('layers_pattern {0} names no layer list of GPT-2 (its blocks are "h")', JSON.stringify(pattern)));
+  return layers as number[];
 }
 
 /** Reads an adapter folder's weights for a base model config; names and shapes checked before data. */
 export function readAdapter(dir: string, base: ModelConfig): LoraAdapter {
   const settings = readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE));
-  const modules = matchTargets(base, settings.targets);
+  const modules = matchTargets(base, settings.targets, settings.layers);
   const shapes = loraModuleShapes(base);
   const expected = new Map<string, number[]>();
   for (const m of modules) {
@@ -243,48 +296,4 @@ export function sha256File(path: string): { sha256: string; bytes: number } {
 export function baseRecord(baseDir: string, weightsFile: string): BaseRecord {
   const path = resolve(baseDir);
   return { path, weights_file: weightsFile, ...sha256File(join(path, weightsFile)) };
-}
-
-/** The adapter's base folder, after checking it is still there and still the same weights. */
-export function checkAdapterBase(dir: string): BaseRecord {
-  const recordPath = join(dir, ADAPTER_BASE_FILE);
-  if (!existsSync(recordPath)) {
-    throw new UserError(
-      '{0}: no {1}, so the base model this adapter was trained on is unknown (PEFT adapters from elsewhere: merge them where they were made)',
-      dir,
-      ADAPTER_BASE_FILE,
-    );
-  }
-  const o = parseJsonObject(readRegularFile(recordPath), recordPath);
-  if (
-    typeof o.path !== 'string' ||
-    typeof o.weights_file !== 'string' ||
-    typeof o.sha256 !== 'string' ||
-    !/^[0-9a-f]{64}$/.test(o.sha256) ||
-    !Number.isSafeInteger(o.bytes)
-  ) {
-    throw new UserError('{0} is damaged (it needs path, weights_file, sha256 and bytes)', recordPath);
-  }
-  if (o.weights_file.includes('/') || o.weights_file.includes('\\') || o.weights_file.startsWith('.'))
-    throw new UserError('{0}: weights_file must be a file name', recordPath);
-  const record = o as unknown as BaseRecord;
-  const weights = join(record.path, record.weights_file);
-  if (!existsSync(weights)) {
-    throw new UserError(
-      "{0}: the adapter's base model is missing ({1} no longer exists): put the base back there, or the adapter cannot be used",
-      dir,
-      weights,
-    );
-  }
-  const now = sha256File(weights);
-  if (now.sha256 !== record.sha256) {
-    throw new UserError(
-      '{0}: the base model has changed since the adapter was trained ({1}: sha256 {2}…, the adapter expects {3}…): an adapter only fits the exact weights it was trained on',
-      dir,
-      weights,
-      now.sha256.slice(0, 12),
-      record.sha256.slice(0, 12),
-    );
-  }
-  return record;
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { UserError } from './errors';
+import { basename, join } from 'node:path';
+import { UserError, isUserError } from './errors';
 import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
 import { NamedTensors, refuseNonFinite } from './tensor';
@@ -10,7 +10,17 @@ import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
 import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkAdapterBase, mergeLora, readAdapter } from './lora-adapter';
+import {
+  ADAPTER_BASE_FILE,
+  ADAPTER_CONFIG_FILE,
+  ADAPTER_WEIGHTS_FILE,
+  baseRecord,
+  mergeLora,
+  readAdapter,
+  readAdapterSettings,
+} from './lora-adapter';
+import { adapterBaseDir } from './adapter-base';
+import { writeFileAtomic } from './atomic-write';
 
 /**
  * What a model folder is: a Corpus Lab training checkpoint, a Hugging Face GPT-2-family folder
@@ -53,12 +63,12 @@ export function modelWeightsFile(dir: string): string {
   }
 }
 
-/** The tokenizer.json of the model at `path` (an adapter without its own copy: its base's). */
-export function modelTokenizerFile(path: string): string {
+/** The tokenizer.json of the model at `path` (an adapter without its own copy: its base's; `base` as readModelFolder). */
+export function modelTokenizerFile(path: string, base?: string): string {
   const dir = resolveCheckpoint(path);
   const own = join(dir, 'tokenizer.json');
   if (existsSync(own) || modelFolderKind(dir) !== 'adapter') return own;
-  return join(checkAdapterBase(dir).path, 'tokenizer.json');
+  return join(adapterBaseDir(dir, base), 'tokenizer.json');
 }
 
 /** A key that changes when the model at `path` (run or folder) changes: the folder and its weights' mtime. */
@@ -76,10 +86,12 @@ export function modelCacheKey(path: string): { dir: string; key: string } {
 
 /**
  * Reads any model folder for inference (eval, generate, completion, token views). Every file is
- * untrusted; an adapter is merged onto its base after checking the base is unchanged.
+ * untrusted; an adapter is merged onto its base (adapter-base.ts: which, and that it is unchanged;
+ * `base` names it for an adapter that does not record it) after checking its shapes fit.
  */
-export function readModelFolder(dir: string, depth = 0): ModelFiles {
+export function readModelFolder(dir: string, base?: string): ModelFiles {
   const kind = modelFolderKind(dir);
+  if (base !== undefined && kind !== 'adapter') throw new UserError('{0} is not a LoRA adapter, so it takes no base model (--base)', dir);
   switch (kind) {
     case 'checkpoint': {
       const c = readCheckpoint(dir, { withOptimizer: false });
@@ -101,15 +113,17 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
       return { dir, kind, config, weights, tokenizerJson, tokenizer, weightsFile, int8Scheme: scheme };
     }
     case 'adapter': {
-      if (depth > 0) throw new UserError("{0}: an adapter's base is itself an adapter; merge that one first", dir);
       for (const f of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE])
         if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete LoRA adapter: {1} is missing', dir, f);
-      const record = checkAdapterBase(dir);
-      const base = readModelFolder(record.path, depth + 1);
-      if (base.config.norm === 'dyt')
+      readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE)); // a bad config is refused before the base is read
+      const baseDir = adapterBaseDir(dir, base);
+      if (modelFolderKind(baseDir) === 'adapter')
+        throw new UserError("{0}: an adapter's base is itself an adapter; merge that one first", dir);
+      const baseFiles = readModelFolder(baseDir);
+      if (baseFiles.config.norm === 'dyt')
         throw new UserError("{0}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe", dir);
-      const adapter = readAdapter(dir, base.config);
-      const weights = mergeLora(base.weights, adapter);
+      const adapter = fitting(dir, baseDir, () => readAdapter(dir, baseFiles.config));
+      const weights = mergeLora(baseFiles.weights, adapter);
       const mergedNames = new Set([...adapter.layers.keys()].map((m) => `${m}.weight`));
       refuseNonFinite(
         new Map([...weights].filter(([name]) => mergedNames.has(name))),
@@ -118,13 +132,34 @@ export function readModelFolder(dir: string, depth = 0): ModelFiles {
       return {
         dir,
         kind,
-        config: base.config,
+        config: baseFiles.config,
         weights,
-        tokenizerJson: base.tokenizerJson,
-        tokenizer: base.tokenizer,
+        tokenizerJson: baseFiles.tokenizerJson,
+        tokenizer: baseFiles.tokenizer,
         weightsFile: join(dir, ADAPTER_WEIGHTS_FILE),
-        base,
+        base: baseFiles,
       };
     }
   }
+}
+
+/** An adapter whose names or shapes do not fit its base: the error says which base it was checked against. */
+function fitting<T>(dir: string, baseDir: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (isUserError(e)) throw new UserError('{0} does not fit the base model {1}: {2}', dir, baseDir, e.parts);
+    throw e;
+  }
+}
+
+/**
+ * Records in a PEFT adapter's folder the base the user chose for it (adapter_base.json, with the
+ * sha256 of its weights), after checking it fits, so every later use finds it and notices a change.
+ */
+export function recordAdapterBase(dir: string, base: string): void {
+  const files = readModelFolder(dir, base);
+  if (existsSync(join(dir, ADAPTER_BASE_FILE))) return;
+  const baseFiles = files.base!;
+  writeFileAtomic(join(dir, ADAPTER_BASE_FILE), JSON.stringify(baseRecord(baseFiles.dir, basename(baseFiles.weightsFile)), null, 2) + '\n');
 }

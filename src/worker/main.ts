@@ -15,6 +15,7 @@ import { runFinetuneJob } from './jobs/finetune-job';
 import { runQuantizeJob } from './jobs/quantize-job';
 import { summarizeModel } from './jobs/load-model';
 import { mergeAdapter } from '../core/export-folder';
+import { recordAdapterBase } from '../core/model-folder';
 import { Tokenizer } from '../core/tokenizer';
 
 // Entry of the worker thread: owns TensorFlow.js, runs one job at a time per kind of work.
@@ -88,6 +89,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
         (message) => send({ kind: 'log', message }),
       );
     case 'open-model':
+      if (msg.base !== undefined) recordAdapterBase(msg.path, msg.base);
       return models.use(msg.path, async (loaded) => summarizeModel(loaded));
     case 'merge':
       return mergeAdapter(msg.adapter, msg.outDir, (json) => Tokenizer.fromJSON(json).kind);

@@ -50,7 +50,8 @@ export type WorkerRequest =
   | { kind: 'export-torch'; id: number; source: string; outDir: string }
   | { kind: 'finetune'; id: number; request: FinetuneRequest }
   /** Loads a model folder with the real loader (and keeps it cached for what follows): its summary. */
-  | { kind: 'open-model'; id: number; path: string }
+  /** base: for a LoRA adapter that does not record it, the base the user chose (recorded in the adapter's folder). */
+  | { kind: 'open-model'; id: number; path: string; base?: string }
   | { kind: 'merge'; id: number; adapter: string; outDir: string }
   | { kind: 'quantize'; id: number; checkpoint: string; outDir: string; textFile?: string }
   | { kind: 'surprisal'; id: number; checkpoint: string; text: string }
@@ -101,7 +102,9 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
         ? (msg as WorkerRequest)
         : 'finetune needs request.basePath and request.corpusPath';
     case 'open-model':
-      return typeof msg.path === 'string' ? (msg as WorkerRequest) : 'open-model needs path';
+      return typeof msg.path === 'string' && (msg.base === undefined || typeof msg.base === 'string')
+        ? (msg as WorkerRequest)
+        : 'open-model needs path';
     case 'merge':
       return typeof msg.adapter === 'string' && typeof msg.outDir === 'string' ? (msg as WorkerRequest) : 'merge needs adapter and outDir';
     case 'quantize':

@@ -9,7 +9,8 @@ import { isUserError } from '../../src/core/errors';
 import { Rng } from '../../src/core/rng';
 import { parseFromChart, parseFromTokens, parseToChart, parseToTokens } from '../../src/extension/webview/protocol';
 import { parseWorkerRequest, parseWorkerResponse } from '../../src/worker/protocol';
-import { adapterConfigJson, checkAdapterBase, readAdapterSettings } from '../../src/core/lora-adapter';
+import { adapterConfigJson, readAdapterSettings } from '../../src/core/lora-adapter';
+import { checkAdapterBase } from '../../src/core/adapter-base';
 import { REPO, tempDir } from './helpers';
 
 /** Random edits of a valid text: byte flips, cuts, duplicated spans, JSON-ish junk. */

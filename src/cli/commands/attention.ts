@@ -6,8 +6,8 @@ import { attentionMaps } from '../../worker/jobs/inspect-job';
 
 export async function attentionCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('attention', argv);
-  const { prompt, backend, json } = options as { prompt: string; backend?: BackendChoice; json?: boolean };
-  const loaded = await loadModel(positionals[0], backend);
+  const { prompt, base, backend, json } = options as { prompt: string; base?: string; backend?: BackendChoice; json?: boolean };
+  const loaded = await loadModel(positionals[0], backend, base);
   try {
     const r = await attentionMaps(loaded, prompt);
     const tokens = r.tokens.map(({ id, text }) => ({ id, text }));

@@ -5,7 +5,12 @@ import { runEvalJob } from '../../worker/jobs/eval-job';
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('eval', argv);
-  const result = await runEvalJob(positionals[0], positionals[1], options.backend as BackendChoice | undefined);
+  const result = await runEvalJob(
+    positionals[0],
+    positionals[1],
+    options.backend as BackendChoice | undefined,
+    options.base as string | undefined,
+  );
   const { loss, tokens, chars, bytes, bitsPerChar, bitsPerByte, baselines: b } = result;
   if (options.json) printJson({ loss, tokens, bits_per_char: bitsPerChar, bits_per_byte: bitsPerByte, chars, bytes, baselines: b });
   else {

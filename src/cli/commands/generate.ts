@@ -10,12 +10,19 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const {
     prompt = '',
     stop,
+    base,
     backend,
     json,
     ...sampling
-  } = flags as Partial<Omit<GenerateOptions, 'stop'>> & { prompt?: string; stop?: string; backend?: BackendChoice; json?: boolean };
+  } = flags as Partial<Omit<GenerateOptions, 'stop'>> & {
+    prompt?: string;
+    stop?: string;
+    base?: string;
+    backend?: BackendChoice;
+    json?: boolean;
+  };
   const options = validateGenerateOptions({ ...DEFAULT_GENERATE_OPTIONS, ...sampling, stop: stop === undefined ? [] : [stop] });
-  const loaded = await loadModel(positionals[0], backend);
+  const loaded = await loadModel(positionals[0], backend, base);
   try {
     if (json) {
       const result = await generate(loaded.model, loaded.tokenizer, prompt, options);

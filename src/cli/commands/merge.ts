@@ -7,7 +7,7 @@ import { mergeAdapter } from '../../core/export-folder';
 export async function mergeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('merge', argv);
   const out = options.output as string;
-  const r = mergeAdapter(positionals[0], out, (json) => Tokenizer.fromJSON(json).kind);
+  const r = mergeAdapter(positionals[0], out, (json) => Tokenizer.fromJSON(json).kind, options.base as string | undefined);
   if (options.json) printJson(r);
   else
     info(

@@ -13,11 +13,20 @@ export async function nextCommand(argv: string[]): Promise<number> {
     topK = 10,
     temperature = 1,
     lens,
+    base,
     backend,
     json,
-  } = options as { prompt: string; topK?: number; temperature?: number; lens?: boolean; backend?: BackendChoice; json?: boolean };
+  } = options as {
+    prompt: string;
+    topK?: number;
+    temperature?: number;
+    lens?: boolean;
+    base?: string;
+    backend?: BackendChoice;
+    json?: boolean;
+  };
   validateGenerateOptions({ ...DEFAULT_GENERATE_OPTIONS, topK, temperature });
-  const loaded = await loadModel(positionals[0], backend);
+  const loaded = await loadModel(positionals[0], backend, base);
   try {
     const r = await nextToken(loaded, { prompt, lens });
     const shaped = shapeDistribution(r.logits, { temperature, topK: 0, topP: 1 });

@@ -11,14 +11,16 @@ export async function quantizeCommand(argv: string[]): Promise<number> {
     output: out,
     scheme,
     text,
+    base,
     backend,
     json,
-  } = options as { output: string; scheme?: Int8Scheme; text?: string; backend?: BackendChoice; json?: boolean };
+  } = options as { output: string; scheme?: Int8Scheme; text?: string; base?: string; backend?: BackendChoice; json?: boolean };
   const r = await runQuantizeJob({
     checkpoint: positionals[0],
     out,
     scheme: scheme ?? 'channel',
     textFile: text,
+    base,
     backend,
   });
   if (json) {

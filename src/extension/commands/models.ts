@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { pathExists } from '../../core/safe-fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { RunsNode } from '../runs-tree';
 import type { ModelSummary } from '../../worker/protocol';
 import { RUN_EXPORTS } from '../../core/runs';
+import { ADAPTER_BASE_FILE, ADAPTER_CONFIG_FILE } from '../../core/lora-adapter';
 import { parseRunJson } from '../../core/run-json';
 import { formatBytes } from '../../core/format-bytes';
 import { withParticles } from '../l10n';
@@ -18,7 +19,7 @@ import { errorText } from '../error-text';
  * `folder` answers the dialog for tests. Returns the model's summary, or the error shown.
  */
 export function openModelFolderCommand(ctx: Ctx) {
-  return async (folder?: vscode.Uri | string): Promise<ModelSummary | { error: string } | undefined> => {
+  return async (folder?: vscode.Uri | string, baseFolder?: string): Promise<ModelSummary | { error: string } | undefined> => {
     const dir =
       typeof folder === 'string'
         ? folder
@@ -35,16 +36,20 @@ export function openModelFolderCommand(ctx: Ctx) {
             )?.[0]
           )?.fsPath;
     if (!dir) return undefined;
-    const missing = await missingFile(dir);
+    const adapter = await pathExists(join(dir, ADAPTER_CONFIG_FILE));
+    const missing = adapter ? undefined : await missingFile(dir);
     if (missing) {
       showError(ctx, missing);
       return { error: missing };
     }
+    const base = adapter ? await pickAdapterBase(dir, baseFolder) : undefined;
+    if (base === null) return undefined;
     if (!(await ctx.mayLoadModelFrom(dir))) return undefined;
+    if (base !== undefined && !(await ctx.mayLoadModelFrom(base))) return undefined;
     try {
       const summary = await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Loading {0}…', basename(dir)) },
-        () => ctx.inference.request((id) => ({ kind: 'open-model', id, path: dir })).result,
+        () => ctx.inference.request((id) => ({ kind: 'open-model', id, path: dir, base })).result,
       );
       await ctx.setActiveModel(summary.dir);
       ctx.runsChangedNow();
@@ -71,6 +76,41 @@ export function openModelFolderCommand(ctx: Ctx) {
     }
   };
 }
+
+/**
+ * The base of a LoRA adapter made by PEFT, which records none Corpus Lab can check (adapter_base.json):
+ * the folder its base_model_name_or_path names when that is an absolute path to a folder, else the
+ * user's pick (offered: that path read from the adapter's parent folder). The worker records it in
+ * the adapter's folder once the adapter fits. undefined: nothing to ask; null: the pick was
+ * cancelled. `answer` answers the dialog for tests.
+ */
+async function pickAdapterBase(dir: string, answer?: string): Promise<string | undefined | null> {
+  if (await pathExists(join(dir, ADAPTER_BASE_FILE))) return undefined;
+  if (answer !== undefined) return answer;
+  let named: unknown;
+  try {
+    named = JSON.parse(await readFile(join(dir, ADAPTER_CONFIG_FILE), 'utf8')).base_model_name_or_path;
+  } catch {
+    // The loader reports a broken adapter_config.json once a base is chosen.
+  }
+  if (typeof named === 'string' && isAbsolute(named) && (await isFolder(named))) return named;
+  const suggested = typeof named === 'string' && named !== '' ? resolve(dirname(dir), named) : undefined;
+  const picked = await vscode.window.showOpenDialog({
+    canSelectFolders: true,
+    canSelectFiles: false,
+    canSelectMany: false,
+    defaultUri: suggested && (await isFolder(suggested)) ? vscode.Uri.file(suggested) : undefined,
+    title: withParticles(vscode.l10n.t('Choose the base model {0} was trained on', basename(dir))),
+    openLabel: vscode.l10n.t('Use as Base'),
+  });
+  return picked?.[0]?.fsPath ?? null;
+}
+
+const isFolder = (path: string) =>
+  stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 
 /** The first reason, in the user's language, that `dir` is not a model folder at all (the loader checks the rest). */
 async function missingFile(dir: string): Promise<string | undefined> {

@@ -21,9 +21,9 @@ export interface EvalResult {
 }
 
 /** Mean next-token cross-entropy of a checkpoint over a whole file, in context-long windows. */
-export async function runEvalJob(checkpoint: string, file: string, backend: BackendChoice = 'auto'): Promise<EvalResult> {
+export async function runEvalJob(checkpoint: string, file: string, backend: BackendChoice = 'auto', base?: string): Promise<EvalResult> {
   const corpus = readCorpus(file);
-  const loaded = await loadModel(checkpoint, backend);
+  const loaded = await loadModel(checkpoint, backend, base);
   try {
     const tokens = Int32Array.from(loaded.tokenizer.encode(corpus.text));
     if (tokens.length < 2) throw new UserError('{0} has {1} token: evaluation needs at least 2', file, tokens.length);

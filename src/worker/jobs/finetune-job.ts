@@ -42,6 +42,8 @@ import type { TrainRequest } from './train-job';
 export interface FinetuneRequest {
   /** A Corpus Lab run or checkpoint, a Hugging Face GPT-2 folder, an int8 or merged folder. */
   basePath: string;
+  /** When basePath is a LoRA adapter that does not record its base: that base's folder (readModelFolder). */
+  base?: string;
   corpusPath: string;
   runDir?: string;
   runsRoot?: string;
@@ -82,7 +84,7 @@ export async function runFinetuneJob(
   const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
 
   const baseDir = resolveCheckpoint(req.basePath);
-  const base = readModelFolder(baseDir);
+  const base = readModelFolder(baseDir, req.base);
   if (lora) refuseLoraOnAdapter(base, req.basePath);
   if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
   const modules = lora ? matchTargets(base.config, lora.targets) : [];

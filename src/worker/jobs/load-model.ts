@@ -15,11 +15,12 @@ export interface LoadedModel {
 
 /**
  * Loads a checkpoint (or a run's newest one), a Hugging Face GPT-2 folder, an int8 checkpoint or a
- * LoRA adapter (merged onto its base) with its own tokenizer, checking they belong together.
+ * LoRA adapter (merged onto its base; `base` names it when the adapter does not) with its own
+ * tokenizer, checking they belong together.
  */
-export async function loadModel(path: string, backend: BackendChoice = 'auto'): Promise<LoadedModel> {
+export async function loadModel(path: string, backend: BackendChoice = 'auto', base?: string): Promise<LoadedModel> {
   const dir = resolveCheckpoint(path);
-  const ckpt = readModelFolder(dir);
+  const ckpt = readModelFolder(dir, base);
   const engine = await startEngine(backend);
   return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer: ckpt.tokenizer, engine, kind: ckpt.kind };
 }

@@ -21,6 +21,8 @@ export interface QuantizeRequest {
   scheme: Int8Scheme;
   /** Evaluate on this file instead of the run's held-out text (needed outside a run). */
   textFile?: string;
+  /** The base of an adapter that does not record it (readModelFolder). */
+  base?: string;
   backend?: BackendChoice;
 }
 
@@ -89,7 +91,7 @@ function timed<T>(f: () => T): [T, number] {
 export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeReport> {
   const dir = resolveCheckpoint(req.checkpoint);
   const target = checkOutputPath(req.out, 'new-folder');
-  const fp32Files = readModelFolder(dir);
+  const fp32Files = readModelFolder(dir, req.base);
   if (fp32Files.kind === 'int8') throw new UserError('{0} is already an int8 checkpoint', dir);
   const tokenizer = fp32Files.tokenizer;
   const { tokens, source } = evaluationTokens(dir, fp32Files, tokenizer, req.textFile);
@@ -108,7 +110,7 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
   // Both models as eval/generate load them: read from their folders (int8: the one just written).
   tf.dispose(tf.tidy(() => tf.add(tf.ones([8]), 1))); // backend warm-up outside the timings
   const [model32, load32] = timed(() => {
-    const f = readModelFolder(dir);
+    const f = readModelFolder(dir, req.base);
     return Gpt.fromWeights(f.config, f.weights);
   });
   const [model8, load8] = timed(() => {
