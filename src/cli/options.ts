@@ -160,7 +160,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   eval: {
     args: ['CHECKPOINT_OR_RUN', 'FILE'],
     summary:
-      'Mean next-token cross-entropy over FILE: {"loss" (nats per token), "tokens", "bits_per_char", "bits_per_byte", "chars", "bytes"}; chars (Unicode code points) and UTF-8 bytes are those of the predicted tokens; "baselines": {"uniform_loss" (ln |V|), "unigram_bits_per_char" (the text\'s own character frequencies), "gzip_bits_per_byte"}.',
+      'Mean next-token cross-entropy over every token of FILE but the first: {"loss" (nats per token), "tokens", "bits_per_char", "bits_per_byte", "chars", "bytes"}; chars (Unicode code points) and UTF-8 bytes are those of the predicted tokens; "baselines": {"uniform_loss" (ln |V|), "unigram_bits_per_char" (the text\'s own character frequencies), "gzip_bits_per_byte"}.',
     options: ['base', 'backend', 'json'],
   },
   next: {

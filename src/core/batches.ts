@@ -61,3 +61,14 @@ export function evalWindowStarts(tokenCount: number, context: number, maxWindows
   for (let s = 0; s + context + 1 <= tokenCount && starts.length < maxWindows; s += context) starts.push(s);
   return starts;
 }
+
+/**
+ * Windows that score every token from the second on exactly once, each from as much of what
+ * precedes it in its window as there is: contiguous windows of `context`, then (Hugging Face's
+ * strided perplexity) one ending at the last token whose last `scored` targets only are new.
+ */
+export function coveringWindows(tokenCount: number, context: number): { starts: number[]; tail?: { start: number; scored: number } } {
+  const starts = evalWindowStarts(tokenCount, context, Number.MAX_SAFE_INTEGER);
+  const scored = tokenCount - 1 - starts.length * context;
+  return scored > 0 ? { starts, tail: { start: tokenCount - 1 - context, scored } } : { starts };
+}

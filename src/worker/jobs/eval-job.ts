@@ -1,7 +1,6 @@
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
-import { evalWindowStarts } from '../../core/batches';
-import { meanLoss } from '../model/evaluate';
+import { everyTokenLoss } from '../model/evaluate';
 import { loadModel } from './load-model';
 import { BackendChoice } from '../engine/backend';
 import { bitsPer, gzipBitsPerByte, textSize, tokenTextBytes, unigramBitsPerChar } from '../../core/baselines';
@@ -20,7 +19,7 @@ export interface EvalResult {
   baselines: { uniform_loss: number; unigram_bits_per_char: number; gzip_bits_per_byte: number };
 }
 
-/** Mean next-token cross-entropy of a checkpoint over a whole file, in context-long windows. */
+/** Mean next-token cross-entropy of a checkpoint over every token of a file, in context-long windows. */
 export async function runEvalJob(checkpoint: string, file: string, backend: BackendChoice = 'auto', base?: string): Promise<EvalResult> {
   const corpus = readCorpus(file);
   const loaded = await loadModel(checkpoint, backend, base);
@@ -28,11 +27,10 @@ export async function runEvalJob(checkpoint: string, file: string, backend: Back
     const tokens = Int32Array.from(loaded.tokenizer.encode(corpus.text));
     if (tokens.length < 2) throw new UserError('{0} has {1} token: evaluation needs at least 2', file, tokens.length);
     const window = Math.min(loaded.model.config.context, tokens.length - 1);
-    const starts = evalWindowStarts(tokens.length, window, Number.MAX_SAFE_INTEGER);
-    const loss = await meanLoss(loaded.model, tokens, starts, window, 16);
-    const predicted = starts.length * window;
-    // Windows are contiguous, so the predicted tokens are tokens[1 .. predicted].
-    const scored = tokens.subarray(1, predicted + 1);
+    const loss = await everyTokenLoss(loaded.model, tokens, window, 16);
+    // Every token but the first (which has nothing before it) is predicted.
+    const predicted = tokens.length - 1;
+    const scored = tokens.subarray(1);
     const size = textSize(loaded.tokenizer, scored);
     const scoredBytes = tokenTextBytes(loaded.tokenizer, scored);
     const scoredText = new TextDecoder().decode(scoredBytes);

@@ -1,6 +1,7 @@
 import { tf } from '../engine/backend';
 import { Gpt } from './gpt';
-import { fillWindows } from '../../core/batches';
+import { coveringWindows, fillWindows } from '../../core/batches';
+import { crossEntropy } from './ops';
 
 /** Mean next-token cross-entropy over the windows starting at `starts` (no dropout). */
 export async function meanLoss(model: Gpt, tokens: Int32Array, starts: number[], context: number, batch: number): Promise<number> {
@@ -19,4 +20,21 @@ export async function meanLoss(model: Gpt, tokens: Int32Array, starts: number[],
     lossT.dispose();
   }
   return total / count;
+}
+
+/** Mean next-token cross-entropy over every token of `tokens` from the second on (coveringWindows). */
+export async function everyTokenLoss(model: Gpt, tokens: Int32Array, context: number, batch: number): Promise<number> {
+  const { starts, tail } = coveringWindows(tokens.length, context);
+  let total = starts.length > 0 ? (await meanLoss(model, tokens, starts, context, batch)) * starts.length * context : 0;
+  if (tail) {
+    const { start, scored } = tail;
+    const lossT = tf.tidy(() => {
+      const logits = model.forward(tf.tensor2d(tokens.subarray(start, start + context), [1, context], 'int32'));
+      const targets = tf.tensor1d(tokens.subarray(start + 1 + context - scored, start + 1 + context), 'int32');
+      return crossEntropy(tf.slice(logits, [context - scored, 0], [scored, -1]) as tf.Tensor2D, targets);
+    });
+    total += (await lossT.data())[0] * scored;
+    lossT.dispose();
+  }
+  return total / (tokens.length - 1);
 }
