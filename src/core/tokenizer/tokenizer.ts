@@ -4,6 +4,7 @@ import { Message, UserError, message } from '../errors';
 import { isObject, parseJsonObject } from '../json';
 import { readRegularFile } from '../safe-fs';
 import { MAX_VOCAB_SIZE } from '../model-config';
+import { limitPatternSearches } from './bounded-patterns';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
 import { UNK } from './tokenizer-json';
 import { Utf8StreamDecoder } from './utf8-stream';
@@ -41,6 +42,7 @@ export class Tokenizer {
     } catch (e) {
       throw new UserError('{0} could not be loaded: {1}', source, (e as Error).message);
     }
+    limitPatternSearches(this.hf, source);
     if (kind === 'imported') {
       // A configuration the library accepts but cannot run (a broken pre-tokenizer or decoder) is
       // refused here, once, rather than failing later in the middle of a generation.

@@ -1,0 +1,93 @@
+import { Script, createContext } from 'node:vm';
+import { UserError } from '../errors';
+
+// A tokenizer.json from the internet can hold a regex that backtracks for ever, such as "(a+)+$" on
+// "aaa…a!". The Rust library stops such a search (Oniguruma's retry limit); the JS library would
+// hang, and no linear-time engine runs the lookaheads real patterns use ("\s+(?!\S)"). So each
+// search with a pattern from the file runs under a time limit far above what a linear scan needs.
+const BASE_MS = 1000;
+const MS_PER_1000_CHARS = 1;
+
+export function searchLimitMs(textLength: number): number {
+  return BASE_MS + Math.ceil(textLength / 1000) * MS_PER_1000_CHARS;
+}
+
+const context = createContext({ search: (): unknown => undefined });
+const runSearch = new Script('search()');
+
+/**
+ * Stands in for a RegExp wherever the tokenizer library uses one (match, matchAll, split,
+ * replaceAll); each search is stopped with a UserError when it outlasts searchLimitMs.
+ */
+class TimeLimitedPattern {
+  constructor(
+    private readonly re: RegExp,
+    /** The pattern as tokenizer.json spells it (the library rewrites Oniguruma syntax for JS). */
+    private readonly pattern: string,
+    private readonly source: string,
+  ) {}
+
+  get flags(): string {
+    return this.re.flags;
+  }
+  get global(): boolean {
+    return this.re.global;
+  }
+
+  [Symbol.match](text: string): RegExpMatchArray | null {
+    return this.limited(text, () => this.re[Symbol.match](text));
+  }
+  [Symbol.matchAll](text: string): IterableIterator<RegExpMatchArray> {
+    // Found whole within the limit: a lazy iterator would search outside it.
+    return this.limited(text, () => [...this.re[Symbol.matchAll](text)]).values();
+  }
+  [Symbol.split](text: string, limit?: number): string[] {
+    return this.limited(text, () => this.re[Symbol.split](text, limit));
+  }
+  [Symbol.replace](text: string, replacement: string): string {
+    return this.limited(text, () => this.re[Symbol.replace](text, replacement));
+  }
+
+  private limited<T>(text: string, search: () => T): T {
+    const ms = searchLimitMs(text.length);
+    context.search = search;
+    try {
+      return runSearch.runInContext(context, { timeout: ms }) as T;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e;
+      throw new UserError(
+        '{0}: the pattern {1} did not finish within {2} s on a text of {3} characters (it backtracks without end): fix or remove it in tokenizer.json',
+        this.source,
+        JSON.stringify(this.pattern).slice(0, 80),
+        Math.round(ms / 100) / 10,
+        text.length,
+      );
+    } finally {
+      context.search = () => undefined;
+    }
+  }
+}
+
+/**
+ * Puts a time limit on every search with a Regex pattern of the tokenizer.json (Split and Replace
+ * in the normalizer, pre-tokenizer and decoder, inside Sequences too). String patterns are escaped
+ * literals, which cannot backtrack, and the library's own patterns are fixed: both are left as they are.
+ */
+export function limitPatternSearches(hf: object, source: string): void {
+  const seen = new Set<object>();
+  // The library's components are callable objects: functions with their class as prototype.
+  const visit = (node: unknown): void => {
+    if ((typeof node !== 'object' && typeof node !== 'function') || node === null || seen.has(node)) return;
+    seen.add(node);
+    const component = node as { pattern?: unknown; config?: { pattern?: { Regex?: unknown } } };
+    const regex = component.config?.pattern?.Regex;
+    if (component.pattern instanceof RegExp && typeof regex === 'string')
+      component.pattern = new TimeLimitedPattern(component.pattern, regex, source);
+    for (const child of Object.values(node)) {
+      if (Array.isArray(child)) child.forEach(visit);
+      else if (!(child instanceof RegExp)) visit(child);
+    }
+  };
+  const { normalizer, pre_tokenizer, decoder } = hf as Record<string, unknown>;
+  [normalizer, pre_tokenizer, decoder].forEach(visit);
+}
