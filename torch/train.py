@@ -43,6 +43,10 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILES = ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
+# What Hugging Face's AutoTokenizer and generate() read besides config.json and tokenizer.json. Corpus Lab
+# writes them (src/core/hf-export.ts) into the exported checkpoint; they depend only on the context and
+# the tokenizer, which training keeps, so every checkpoint gets theirs as they are.
+HF_SIDE_FILES = ["tokenizer_config.json", "generation_config.json"]
 TEMP_MARK = ".tmp-"
 
 
@@ -582,7 +586,7 @@ def train(args, export, world, rank, device, device_kind):
     cfg = saved_plan["model"]
     out = os.path.abspath(args.out or os.path.join(HERE, "run"))
     model = GPT(cfg).to(device)
-    start_dir = os.path.join(HERE, export["start"]["checkpoint"])
+    exported_dir = start_dir = os.path.join(HERE, export["start"]["checkpoint"])
     if os.path.exists(os.path.join(out, "run.json")):
         existing = list_checkpoints(out)
         if not existing:
@@ -682,7 +686,7 @@ def train(args, export, world, rank, device, device_kind):
         if last_val < best_val:
             best_val, best_name = last_val, name
         if lead:
-            write_checkpoint(out, name, model, optimizer, start_dir, {
+            write_checkpoint(out, name, model, optimizer, start_dir, exported_dir, {
                 "step": step,
                 "epoch": epoch,
                 "cursor": cursor,
@@ -760,7 +764,7 @@ def train(args, export, world, rank, device, device_kind):
     emit({"type": "done", "step": step, "epoch": epoch + (1 if cursor > 0 else 0), "loss": last_loss, "val_loss": last_val, "elapsed_s": elapsed(), "reason": "completed"})
 
 
-def write_checkpoint(out, name, model, optimizer, start_dir, trainer_state):
+def write_checkpoint(out, name, model, optimizer, start_dir, exported_dir, trainer_state):
     params = dict(model.named_parameters())
     weights = {n: params[n] if n in params else torch.zeros(params[n[: -len("bias")] + "weight"].shape[-1]) for n in gpt2_tensor_names(model)}
     moments = {}
@@ -774,10 +778,15 @@ def write_checkpoint(out, name, model, optimizer, start_dir, trainer_state):
         config = f.read()
     with open(os.path.join(out, "tokenizer.json"), "rb") as f:
         tokenizer = f.read()
+    side = {}
+    for file in HF_SIDE_FILES:
+        with open(os.path.join(exported_dir, file), "rb") as f:
+            side[file] = f.read()
     write_dir_atomic(os.path.join(parent, name), {
         "model.safetensors": encode_safetensors(weights, {"format": "pt"}),
         "config.json": config,
         "tokenizer.json": tokenizer,
+        **side,
         "optimizer.safetensors": encode_safetensors(moments, {"format": "corpus-lab-adamw"}),
         "trainer_state.json": to_json(trainer_state, indent=2) + "\n",
     })

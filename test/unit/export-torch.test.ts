@@ -8,6 +8,7 @@ import { runEvalJob } from '../../src/worker/jobs/eval-job';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
 import { readMetrics } from '../../src/core/metrics';
+import { hfSideFiles } from '../../src/core/hf-export';
 import { listRuns } from '../../src/core/runs';
 import { Tokenizer } from '../../src/core/tokenizer';
 import { parseWorkerRequest } from '../../src/worker/protocol';
@@ -109,6 +110,13 @@ test("export-torch: train.py continues a run mid-training with Corpus Lab's loss
   assert.deepEqual([...oneLosses.keys()], [4, 5, 6, 7, 8, 9]);
   assertClose(oneLosses, reference, [4], 1e-5, 'first step after the export');
   assertClose(oneLosses, reference, [5, 6, 7, 8, 9], 1e-4, 'later steps');
+  // Each checkpoint train.py writes is a whole Hugging Face folder: the tokenizer and generation configs as Corpus Lab writes them.
+  const ours = hfSideFiles(
+    readCheckpoint(join(exp, 'checkpoints', 'step-00000003'), { withOptimizer: false }).config,
+    readFileSync(join(exp, 'tokenizer.json'), 'utf8'),
+  );
+  for (const { dir } of listCheckpoints(join(root, 'torch-1')))
+    for (const [file, text] of Object.entries(ours)) assert.equal(readFileSync(join(dir, file), 'utf8'), text, `${dir}/${file}`);
 
   // Two gloo ranks, one sequence per pass (two passes of gradient accumulation each): the same global batch.
   const run = join(root, 'runs', 'torch-2');
