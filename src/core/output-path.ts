@@ -1,12 +1,13 @@
 import { existsSync, mkdtempSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors';
+import { RUN_EXPORTS } from './runs';
 
 /**
  * What a command writes at its output path:
  * - `file`: a file, replaced if it exists (clean)
  * - `folder`: a folder, made if absent; the files written into it are replaced (tokenize)
- * - `new-folder`: a folder that must not exist yet (quantize, merge)
+ * - `new-folder`: a folder that must not exist yet (quantize, merge; in a run, its exports/ folder)
  * - `empty-folder`: a new or empty folder (train, finetune, export-torch)
  */
 export type OutputKind = 'file' | 'folder' | 'new-folder' | 'empty-folder';
@@ -21,7 +22,7 @@ export function checkOutputPath(out: string, kind: OutputKind): string {
   const stat = statOrUndefined(path);
   if (stat) refuseExisting(out, path, stat.isDirectory(), kind);
   const receiving = stat?.isDirectory() ? path : nearestExistingFolder(out, dirname(path));
-  refuseRecordFolder(out, receiving);
+  if (!(kind === 'new-folder' && isRunExport(path))) refuseRecordFolder(out, receiving);
   checkWritable(receiving);
   return path;
 }
@@ -52,6 +53,12 @@ function nearestExistingFolder(out: string, dir: string): string {
     if (stat) throw new UserError('{0}: {1} is a file, not a folder', out, at);
     if (dirname(at) === at) return at;
   }
+}
+
+/** A model made from a run's checkpoint (merged, int8) goes in the run's exports/ folder, where the Runs view lists it. */
+function isRunExport(path: string): boolean {
+  const exportsDir = dirname(path);
+  return basename(exportsDir) === RUN_EXPORTS && existsSync(join(dirname(exportsDir), 'run.json'));
 }
 
 /** A run folder (and its checkpoints/) or a model folder belongs to what wrote it. */

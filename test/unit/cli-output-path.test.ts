@@ -81,7 +81,10 @@ test('-o at an existing file, a read-only folder, or into a run or checkpoint fo
   assertUserError(['clean', text, '-o', join(run, 'run.json')], /run is a run folder/);
   assert.deepEqual(snapshot(dir), before);
 
-  // What stays allowed: a new folder, an existing empty one, and tokenize -o an existing plain folder.
+  // What stays allowed: a new folder, an existing empty one, tokenize -o an existing plain folder, and
+  // merged and int8 models in their run's exports/ folder (where the extension writes them).
+  assert.equal(cli(['quantize', run, '-o', join(run, 'exports', 'int8'), '--backend', 'wasm']).code, 0);
+  assert.equal(cli(['merge', adapter, '-o', join(adapter, 'exports', 'merged')]).code, 0);
   const empty = join(dir, 'empty');
   mkdirSync(empty);
   assert.equal(cli(['export-torch', run, '-o', empty]).code, 0);
