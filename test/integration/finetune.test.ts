@@ -11,7 +11,10 @@ import { estimateMethods, EDITOR_LORA_RANK } from '../../src/extension/commands/
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { ModelConfig } from '../../src/core/model-config';
 import { parameterCount } from '../../src/core/weight-table';
-import { randomWeights, writeGpt2Folder } from '../gpt2-folder';
+import { randomTensor, randomWeights, writeGpt2Folder } from '../gpt2-folder';
+import { writePeftAdapter } from '../peft-adapter-folder';
+import { LoraAdapter, loraModuleShapes } from '../../src/core/lora-adapter';
+import { Rng } from '../../src/core/rng';
 import { workspace, en, ko, settle } from './fixtures';
 
 // Issue 12 in the editor: fine-tune the active model on a file, open a Hugging Face folder as the
@@ -325,5 +328,43 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.match(broken.error!, /^gpt2-broken cannot be used as a model: .*(head|n_head)/);
     assert.equal(api.ctx.activeModel, active);
     assert.ok(readdirSync(join(workspace, 'models')).includes('gpt2-broken'));
+  });
+
+  it('Open Hugging Face Model Folder… opens a LoRA adapter saved by PEFT: the base its config names, else the one picked; recorded; a misfit is refused', async () => {
+    const { dir: base, config } = writeRandomGpt2('peft-base');
+    const rng = new Rng(3);
+    const [inDim, outDim] = loraModuleShapes(config).get('transformer.h.0.attn.c_attn')!;
+    const adapter: LoraAdapter = {
+      settings: { r: 2, alpha: 4, rslora: false, targets: ['c_attn'], dropout: 0 },
+      layers: new Map([['transformer.h.0.attn.c_attn', { a: randomTensor([2, inDim], rng, 0.3), b: randomTensor([outDim, 2], rng, 0.3) }]]),
+    };
+    const recorded = (dir: string) => JSON.parse(readFileSync(join(dir, 'adapter_base.json'), 'utf8')).path;
+    // base_model_name_or_path is the base's absolute path: no question asked.
+    const named = writePeftAdapter(join(workspace, 'models', 'peft-named'), adapter, base);
+    const summary = (await vscode.commands.executeCommand('corpusLab.openModelFolder', named)) as ModelSummary;
+    assert.equal(summary.kind, 'adapter');
+    assert.equal(api.ctx.activeModel, named);
+    assert.equal(recorded(named), base);
+    // A Hub id: the base is picked (answered here), then recorded for every later use.
+    const hub = writePeftAdapter(join(workspace, 'models', 'peft-hub'), adapter, 'openai-community/gpt2');
+    const picked = (await vscode.commands.executeCommand('corpusLab.openModelFolder', hub, base)) as ModelSummary;
+    assert.equal(picked.kind, 'adapter');
+    assert.equal(recorded(hub), base);
+    // A base of another width does not fit: refused with the reason, nothing recorded, the active model stays.
+    const wide: ModelConfig = { ...config, width: 64 };
+    const other = writeGpt2Folder(
+      join(workspace, 'models', 'peft-other-base'),
+      wide,
+      randomWeights(wide, 6),
+      readFileSync(join(base, 'tokenizer.json'), 'utf8'),
+    );
+    const misfit = writePeftAdapter(join(workspace, 'models', 'peft-misfit'), adapter, 'gpt2');
+    const refused = (await vscode.commands.executeCommand('corpusLab.openModelFolder', misfit, other)) as { error?: string };
+    assert.match(
+      refused.error!,
+      /^peft-misfit cannot be used as a model: .*peft-misfit does not fit the base model .*peft-other-base: .*has shape \[2, 32\] but the config needs \[2, 64\]/,
+    );
+    assert.ok(!existsSync(join(misfit, 'adapter_base.json')));
+    assert.equal(api.ctx.activeModel, hub);
   });
 });

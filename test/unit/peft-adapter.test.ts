@@ -177,7 +177,7 @@ test("PEFT's config is respected: fan_in_fan_out either way, layers_to_transform
   }
 });
 
-test('CLI: --base on eval, next and merge; without it, one line naming the flag, exit 2', () => {
+test('CLI: --base on eval, next, merge, quantize and finetune; without it, one line naming the flag, exit 2', () => {
   const dir = writePeftAdapter(join(root, 'peft-cli'), adapter, 'openai-community/gpt2');
   const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   const refused = cli(['eval', dir, ENGLISH, '--backend', 'wasm']);
@@ -189,6 +189,26 @@ test('CLI: --base on eval, next and merge; without it, one line naming the flag,
   const next = cli(['next', dir, '--prompt', 'to be', '--base', 'base', '--backend', 'wasm', '--json']);
   assert.equal(next.status, 0, next.stderr);
   assert.equal(cli(['merge', dir, '-o', join(root, 'cli-merged'), '--base', base]).status, 0);
+  const quantize = cli(['quantize', dir, '-o', join(root, 'cli-int8'), '--text', ENGLISH, '--base', base, '--backend', 'wasm', '--json']);
+  assert.equal(quantize.status, 0, quantize.stderr);
+  const finetune = cli([
+    'finetune',
+    dir,
+    ENGLISH,
+    '--base',
+    base,
+    '--max-steps',
+    '2',
+    '--batch',
+    '2',
+    '-o',
+    join(root, 'cli-ft'),
+    '--backend',
+    'wasm',
+    '--json',
+  ]);
+  assert.equal(finetune.status, 0, finetune.stderr);
+  assert.match(cli(['finetune', dir, ENGLISH, '--max-steps', '2', '-o', join(root, 'cli-ft2')]).stderr, /does not record its base model/);
   const notAdapter = cli(['next', base, '--prompt', 'to be', '--base', base]);
   assert.equal(notAdapter.status, 2);
   assert.match(notAdapter.stderr, /^corpus-lab: .* is not a LoRA adapter, so it takes no base model \(--base\)\n$/);
@@ -210,7 +230,7 @@ function peftLogits(...args: string[]): Float32Array {
 test(
   'the real PEFT: an adapter it makes loads here with its logits, and PEFT reads the fixture as we do',
   { skip: !hasPeft && 'peft is not installed' },
-  async () => {
+  async (t) => {
     for (const [name, lora] of [
       ['made-by-peft', { r: 4, lora_alpha: 6, use_rslora: true, target_modules: ['c_attn', 'c_proj', 'c_fc'] }],
       ['made-by-peft-layers', { r: 2, lora_alpha: 5, target_modules: ['c_attn', 'mlp.c_proj'], layers_to_transform: [1] }],
@@ -220,9 +240,11 @@ test(
       assert.ok(!existsSync(join(dir, ADAPTER_BASE_FILE)));
       const d = maxAbsDiff(await ourLogits(dir), theirs);
       assert.ok(d < 1e-4, `${name}: ours vs PEFT ${d}`);
+      t.diagnostic(`${name}: max |logit ours − PEFT| = ${d.toExponential(2)}`);
     }
     const fixture = writePeftAdapter(join(root, 'fixture-for-peft'), adapter, base);
     const d = maxAbsDiff(await ourLogits(fixture), peftLogits('load', base, fixture, JSON.stringify(ids)));
     assert.ok(d < 1e-4, `fixture: ours vs PEFT ${d}`);
+    t.diagnostic(`fixture loaded by PEFT: max |logit ours − PEFT| = ${d.toExponential(2)}`);
   },
 );

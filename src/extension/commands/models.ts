@@ -15,8 +15,9 @@ import { errorText } from '../error-text';
 
 /**
  * Open Hugging Face Model Folder…: a downloaded GPT-2-family folder (config.json, model.safetensors,
- * tokenizer.json) becomes the active model, after the real loader read it in the inference worker.
- * `folder` answers the dialog for tests. Returns the model's summary, or the error shown.
+ * tokenizer.json) or a PEFT LoRA adapter folder becomes the active model, after the real loader read
+ * it in the inference worker. `folder` and `baseFolder` (an adapter's base) answer the dialogs for
+ * tests. Returns the model's summary, or the error shown.
  */
 export function openModelFolderCommand(ctx: Ctx) {
   return async (folder?: vscode.Uri | string, baseFolder?: string): Promise<ModelSummary | { error: string } | undefined> => {
@@ -42,7 +43,7 @@ export function openModelFolderCommand(ctx: Ctx) {
       showError(ctx, missing);
       return { error: missing };
     }
-    const base = adapter ? await pickAdapterBase(dir, baseFolder) : undefined;
+    const base = adapter ? await pickAdapterBase(dir, typeof baseFolder === 'string' ? baseFolder : undefined) : undefined;
     if (base === null) return undefined;
     if (!(await ctx.mayLoadModelFrom(dir))) return undefined;
     if (base !== undefined && !(await ctx.mayLoadModelFrom(base))) return undefined;
