@@ -20,6 +20,7 @@ test('a --resume that fails before saving a step leaves run.json as it was and n
     );
     const before = readRun(run);
     assert.equal(before.status, 'completed');
+    const metricsBefore = readFileSync(join(run, 'metrics.jsonl'), 'utf8');
 
     // The consumer of the events failing (e.g. --json into a closed pipe) fails the job at its first step.
     await assert.rejects(
@@ -36,6 +37,7 @@ test('a --resume that fails before saving a step leaves run.json as it was and n
     assert.deepEqual(after, before);
     assert.equal(failed_resume.error, 'write EPIPE');
     assert.ok(!Number.isNaN(Date.parse(failed_resume.at)));
+    assert.equal(readFileSync(join(run, 'metrics.jsonl'), 'utf8'), metricsBefore, 'the failed attempt logged no step');
 
     // Once this attempt has saved a checkpoint, the run is what failed.
     await assert.rejects(

@@ -6,6 +6,7 @@ import { createRunDir } from '../../core/run-dir';
 import { checkOutputPath } from '../../core/output-path';
 import { ExperimentArm, RunJson, effectiveStatus, newRunJson, readRunJson, updateRunJson, writeRunJson } from '../../core/run-json';
 import { writeFileAtomic } from '../../core/atomic-write';
+import { truncateMetrics } from '../../core/metrics';
 import type { Corpus } from '../../core/corpus';
 import type { FinetuneRecord } from '../../core/finetune';
 import type { TrainPlan } from '../../core/train-options';
@@ -75,7 +76,8 @@ export function checkStepsLeft(checkpoint: string, step: number, plan: TrainPlan
 /**
  * Trains and records the outcome in run.json: completed, cancelled, or failed with the reason.
  * A resume (`before`: its run.json when it began) that fails before saving a step changed nothing
- * the record says: run.json is put back as it was, with the failed attempt noted.
+ * the record says: run.json is put back as it was, with the failed attempt noted, and the metrics
+ * it logged are dropped.
  */
 export async function trainInRun(job: TrainJob, before?: RunJson): Promise<TrainResult> {
   const { runDir } = job;
@@ -91,8 +93,10 @@ export async function trainInRun(job: TrainJob, before?: RunJson): Promise<Train
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
     try {
-      if (before && !saved) writeRunJson(runDir, { ...before, failed_resume: { at: new Date().toISOString(), error } });
-      else updateRunJson(runDir, { status: 'failed', error });
+      if (before && job.resume && !saved) {
+        truncateMetrics(runDir, job.resume.state.step);
+        writeRunJson(runDir, { ...before, failed_resume: { at: new Date().toISOString(), error } });
+      } else updateRunJson(runDir, { status: 'failed', error });
     } catch {
       // The disk that just failed a checkpoint may fail this too; the first error is the one to report.
     }
