@@ -1,5 +1,6 @@
 import { ModelConfig } from './model-config';
 import { parameterCount } from './weight-table';
+import type { TrainPlan } from './train-options';
 
 export interface Estimate {
   params: number;
@@ -53,4 +54,38 @@ export function estimate(
     e.secondsPerEpoch = measuredSecondsPerStep * stepsPerEpoch;
   }
   return e;
+}
+
+/** What a run spends besides its steps, each measured on this machine (seconds). */
+export interface RunOverheads {
+  /** One evaluation: the held-out windows' forward passes and the sample written with it. */
+  evaluation: number;
+  /** Writing one checkpoint. */
+  checkpoint: number;
+}
+
+/**
+ * Seconds a run of `plan` takes: its steps; an evaluation every evalEvery steps and at the end,
+ * one before the first step (the baselines'), and one for each checkpoint off those steps (a
+ * checkpoint records its validation loss); a checkpoint at the end of each epoch once
+ * `checkpointEvery` steps have passed since the last, and at the end.
+ */
+export function runSeconds(
+  plan: Pick<TrainPlan, 'totalSteps' | 'stepsPerEpoch' | 'evalEvery'>,
+  secondsPerStep: number,
+  overheads: RunOverheads,
+  checkpointEvery: number,
+): number {
+  const { totalSteps: steps, evalEvery } = plan;
+  const every = Math.max(1, Math.ceil(checkpointEvery / plan.stepsPerEpoch)) * plan.stepsPerEpoch;
+  const checkpoints = Math.floor(steps / every) + (steps % every ? 1 : 0);
+  // Epoch-end checkpoints that fall on no evaluation step (the last step always is one).
+  const both = (every / gcd(every, evalEvery)) * evalEvery;
+  const offEval = Math.floor(steps / every) - Math.floor(steps / both) - (steps % every === 0 && steps % both !== 0 ? 1 : 0);
+  const evaluations = Math.ceil(steps / evalEvery) + 1 + offEval;
+  return steps * secondsPerStep + evaluations * overheads.evaluation + checkpoints * overheads.checkpoint;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

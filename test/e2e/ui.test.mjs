@@ -48,9 +48,20 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     for (const label of ['Quick run', 'Custom…'])
       await page.locator('.quick-input-list .monaco-list-row', { hasText: label }).waitFor({ state: 'visible' });
     await shot('03-preset-pick');
-    // The estimate names the engine it measured: native, its threads and BLAS.
-    const tinyRow = await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().innerText();
-    assert.match(tinyRow, /native engine · \d+ threads? · OpenBLAS \d/, tinyRow);
+    // The estimate names the engine it measured (native, its threads and BLAS) where it is shown
+    // whole, the input's placeholder; no row is cut off with "…" (issue 18 item 16).
+    const placeholder = await pick.locator('input').getAttribute('placeholder');
+    assert.match(placeholder, /native engine · \d+ threads? · OpenBLAS \d/, placeholder);
+    const cut = await pick.evaluate((el) =>
+      [
+        ...el.querySelectorAll(
+          '.quick-input-list .monaco-list-row .monaco-icon-label-container, .quick-input-list .monaco-list-row .quick-input-list-label-meta, input',
+        ),
+      ]
+        .filter((x) => x.scrollWidth > x.clientWidth + 1)
+        .map((x) => x.textContent || x.getAttribute('placeholder')),
+    );
+    assert.deepEqual(cut, [], 'rows or placeholder cut off');
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().click();
 
     // 2. The progress notification shows epoch, step, loss.

@@ -930,7 +930,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
   });
 
   it('the preset pick says steps, epochs and total time; a quick run is shorter; the walkthrough shows no backticks and a Korean page', async () => {
-    const { describeEstimate } = await import('../../src/extension/commands/train');
+    const { describeEstimate, describePick } = await import('../../src/extension/commands/train');
     const tenKb = {
       params: 800_000,
       trainableParams: 800_000,
@@ -952,6 +952,11 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     };
     const text = describeEstimate(tenKb);
     assert.match(text, /^600 steps = 120 epochs ≈ 2 min · /, text);
+    // Shown whole in a row (issue 18 item 16): the engine, the same for every row, is the placeholder.
+    assert.ok(text.length <= 70 && !text.includes('engine'), text);
+    assert.match(describePick('speech-en.txt', tenKb).placeholder, /wasm engine · 2 threads/);
+    // The time includes what the steps leave out: evaluations, samples, checkpoints.
+    assert.match(describeEstimate({ ...tenKb, totalSeconds: 300 }), /≈ 5 min/);
     const { result } = api.ctx.trainer.request((id) => ({
       kind: 'estimate',
       id,

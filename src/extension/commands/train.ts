@@ -233,7 +233,9 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
         },
       }));
       try {
-        item.detail = describeEstimate(await result);
+        const estimate = await result;
+        item.detail = describeEstimate(estimate);
+        Object.assign(pick, describePick(basename(target.fsPath), estimate));
       } catch (e) {
         item.detail = `$(warning) ${errorText(e)}`;
       }
@@ -314,20 +316,29 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
   return { preset, [unit === 'steps' ? 'maxSteps' : 'epochs']: length, lr, batch, context, tokenizer, vocabSize };
 }
 
-/** Steps, epochs and total time first (what the user waits for), then size, tokens, memory and engine. */
+/**
+ * A preset row's detail: steps, epochs and total time first (what the user waits for), then size and
+ * memory. Short enough to be shown whole; the file's tokens and the engine, the same for every row,
+ * are in the pick's title and placeholder (describePick).
+ */
 export function describeEstimate(e: EstimateResult): string {
   const epochs = e.totalSteps / e.stepsPerEpoch;
   const epochText = Number.isInteger(epochs) ? epochs.toLocaleString() : epochs.toFixed(1);
-  const total = e.secondsPerStep === undefined ? '' : vscode.l10n.t('≈ {0}', formatSeconds(e.secondsPerStep * e.totalSteps));
+  const seconds = e.totalSeconds ?? (e.secondsPerStep === undefined ? undefined : e.secondsPerStep * e.totalSteps);
+  const total = seconds === undefined ? '' : vscode.l10n.t('≈ {0}', formatSeconds(seconds));
   return [
     [vscode.l10n.t('{0} steps = {1} epochs', e.totalSteps.toLocaleString(), epochText), total].filter(Boolean).join(' '),
     vscode.l10n.t('{0} parameters', e.params.toLocaleString()),
-    vscode.l10n.t('{0} tokens', e.tokens.toLocaleString()),
     vscode.l10n.t('{0} memory', formatBytes(e.trainingBytes)),
-    describeEngine(e),
-  ]
-    .filter(Boolean)
-    .join(' · ');
+  ].join(' · ');
+}
+
+/** The preset pick's title and placeholder once an estimate is in: the file's tokens, and the engine it was measured on. */
+export function describePick(file: string, e: EstimateResult): { title: string; placeholder: string } {
+  return {
+    title: withParticles(vscode.l10n.t('Train a model on {0} ({1} tokens)', file, e.tokens.toLocaleString())),
+    placeholder: vscode.l10n.t('Measured on this machine: {0}', describeEngine(e)),
+  };
 }
 
 /** A duration (core/duration.ts) with its unit in the UI language. */

@@ -1,5 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tf } from '../engine/backend';
-import { Gpt, LoraOptions } from '../model/gpt';
+import { Gpt, LoraOptions, disposeCache, newCache } from '../model/gpt';
+import { meanLoss } from '../model/evaluate';
+import { evalWindowStarts } from '../../core/batches';
+import { writeFileAtomic } from '../../core/atomic-write';
+import type { RunOverheads } from '../../core/estimate';
 import { AdamW } from '../train/adamw';
 import { trainStep } from '../train/train-step';
 import { DEFAULT_TRAIN_OPTIONS } from '../../core/train-options';
@@ -90,6 +97,47 @@ export async function measureTrainingSteps(
     return { times, peakBytes: info.peakBytes };
   } finally {
     await trainer.dispose();
+  }
+}
+
+/**
+ * What a run spends besides its steps, timed on a fresh model of `config`: one evaluation (the
+ * forward passes over `valTokens` held-out tokens the trainer scores, in batches of `batch`, and a
+ * sample of `sampleTokens`) and one checkpoint's worth of bytes (weights and two AdamW moments)
+ * written to a temporary folder.
+ */
+export async function measureRunOverheads(
+  config: ModelConfig,
+  batch: number,
+  evalWindows: number,
+  valTokens: number,
+  sampleTokens: number,
+  checkpointBytes: number,
+): Promise<RunOverheads> {
+  const model = Gpt.initialise(config, 1);
+  const rng = new Rng(11);
+  const tokens = Int32Array.from({ length: valTokens }, () => rng.below(config.vocabSize));
+  const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-estimate-'));
+  try {
+    const t0 = performance.now();
+    await meanLoss(model, tokens, evalWindowStarts(valTokens, config.context, evalWindows), config.context, batch);
+    const cache = newCache();
+    try {
+      for (let i = 0; i < sampleTokens && cache.length < config.context; i++) {
+        const logits = model.next([rng.below(config.vocabSize)], cache);
+        await logits.data();
+        logits.dispose();
+      }
+    } finally {
+      disposeCache(cache);
+    }
+    const t1 = performance.now();
+    writeFileAtomic(join(dir, 'checkpoint'), Buffer.alloc(checkpointBytes, 1));
+    const t2 = performance.now();
+    return { evaluation: (t1 - t0) / 1000, checkpoint: (t2 - t1) / 1000 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    model.dispose();
   }
 }
 

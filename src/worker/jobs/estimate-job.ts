@@ -1,5 +1,6 @@
 import { startEngine, BackendChoice } from '../engine/backend';
-import { median, measureTrainingSteps } from '../bench/step-timer';
+import { measureRunOverheads, median, measureTrainingSteps } from '../bench/step-timer';
+import { CHECKPOINT_MAX_SECONDS, SAMPLE_TOKENS, checkpointStepBound } from '../train/trainer';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { readModelFolder } from '../../core/model-folder';
 import { refuseLoraOnAdapter } from './finetune-job';
@@ -7,12 +8,14 @@ import { runOfCheckpoint } from '../../core/run-json';
 import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
 import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
-import { Estimate, estimate } from '../../core/estimate';
+import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
 import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import type { LoraOptions } from '../model/gpt';
 import { makeTrainPlan } from '../../core/train-plan';
+import { evalWindowStarts } from '../../core/batches';
+import { codePointCount } from '../../core/code-points';
 
 export interface EstimateRequest {
   corpusPath: string;
@@ -45,6 +48,8 @@ export interface EstimateResult extends Estimate {
   measuredBytes?: number;
   tokens: number;
   totalSteps: number;
+  /** The whole run's time here: its steps, evaluations (with their samples) and checkpoints, each timed. */
+  totalSeconds?: number;
   config: ModelConfig;
   backend: string;
   threads: number;
@@ -65,7 +70,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   // A char vocabulary is cheap to count exactly; a BPE one has the size asked for.
   const vocabSize =
     kind === 'char' ? trainTokenizer(corpus.text, { kind }).vocabSize : (req.vocabSize ?? defaultBpeVocabSize(corpus.bytes));
-  const tokens = kind === 'char' ? [...corpus.text].length : Math.round(corpus.bytes / 3);
+  const tokens = kind === 'char' ? codePointCount(corpus.text) : Math.round(corpus.bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
   const config = validateModelConfig({
@@ -96,7 +101,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
   const corpus = readCorpus(req.corpusPath);
   const base = readModelFolder(resolveCheckpoint(ft.base));
-  const tokens = base.tokenizer.encode(corpus.text).length;
+  const tokens = base.tokenizer.encodeAll(corpus.text).length;
   const { config } = base;
   const { context, batch } = finetuneShape(
     config.context,
@@ -131,8 +136,21 @@ async function measure(
   const steps = req.measureSteps ?? 3;
   const trained = { ...s.config, context: s.window };
   const measured = steps > 0 ? await measureTrainingSteps(trained, s.batch, steps, 1, 1, lora) : undefined;
+  const secondsPerStep = measured && median(measured.times) / 1000;
+  const e = estimate(trained, s.batch, s.plan.stepsPerEpoch, secondsPerStep, adapterParams);
+  let totalSeconds: number | undefined;
+  if (secondsPerStep !== undefined) {
+    const { plan } = s;
+    const evalWindows = evalWindowStarts(plan.valTokens, s.window, plan.options.evalBatches * s.batch).length;
+    const checkpointBytes = 4 * (e.params + 2 * e.trainableParams);
+    const overheads = await measureRunOverheads(trained, s.batch, evalWindows, plan.valTokens, SAMPLE_TOKENS, checkpointBytes);
+    // A checkpoint is due after checkpointStepBound steps or a minute, whichever comes first.
+    const checkpointEvery = Math.min(checkpointStepBound(trained), Math.ceil(CHECKPOINT_MAX_SECONDS / secondsPerStep));
+    totalSeconds = runSeconds(plan, secondsPerStep, overheads, checkpointEvery);
+  }
   return {
-    ...estimate(trained, s.batch, s.plan.stepsPerEpoch, measured && median(measured.times) / 1000, adapterParams),
+    ...e,
+    totalSeconds,
     preset,
     window: s.window,
     batch: s.batch,

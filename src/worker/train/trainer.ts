@@ -59,13 +59,14 @@ export interface TrainResult {
   best?: { checkpoint: string; valLoss: number };
 }
 
-const SAMPLE_TOKENS = 48;
+/** Tokens of the sample each evaluation writes (the chart shows it). */
+export const SAMPLE_TOKENS = 48;
 
 // Short epochs would otherwise write a checkpoint every few steps (a 10 KB text: every 5 steps,
 // ~10 MB each for the tiny preset). An epoch's end writes one once the steps since the last pay for
 // it (one step per 100 KB of checkpoint) or once a minute has passed; final and cancel always write.
 const CHECKPOINT_BYTES_PER_STEP = 100 * 1024;
-const CHECKPOINT_MAX_SECONDS = 60;
+export const CHECKPOINT_MAX_SECONDS = 60;
 
 /** Steps between epoch-end checkpoints of a model: weights and two AdamW moments, 4 bytes each. */
 export function checkpointStepBound(config: ModelConfig): number {

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { runSeconds } from '../../src/core/estimate';
+import { runTrainJob } from '../../src/worker/jobs/train-job';
+import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
+import { checkpointStepBound } from '../../src/worker/train/trainer';
+import type { TrainEvent } from '../../src/core/train-events';
+import { KOREAN, REPO, TINY_MODEL, tempDir } from './helpers';
+
+// Issue 18 item 16: the preset pick's time left out evaluation, samples and checkpoints.
+
+test('a run’s time: its steps, an evaluation every evalEvery steps, at the end and before the first, a checkpoint per due epoch end and at the end', () => {
+  const plan = { totalSteps: 600, stepsPerEpoch: 5, evalEvery: 30 };
+  // 21 evaluations (20 and the baselines'), a checkpoint every 100 steps: 6, of which 100, 200, 400
+  // and 500 are off the evaluation steps and evaluate themselves.
+  assert.equal(runSeconds(plan, 0.1, { evaluation: 0.5, checkpoint: 0.2 }, 100), 600 * 0.1 + 25 * 0.5 + 6 * 0.2);
+  // Due every 7 steps, checked at epoch ends (every 5): every 10 steps; 130 steps end mid-way, with a final one.
+  assert.equal(runSeconds({ totalSteps: 133, stepsPerEpoch: 5, evalEvery: 30 }, 0, { evaluation: 0, checkpoint: 1 }, 7), 14);
+});
+
+test('the counts runSeconds charges for are the trainer’s: evaluations and checkpoints of a real run', async () => {
+  const root = tempDir();
+  try {
+    const events: TrainEvent[] = [];
+    await runTrainJob(
+      {
+        ...TINY_MODEL,
+        batch: 16,
+        corpusPath: join(REPO, 'test/fixtures/speech-ko.txt'),
+        runDir: join(root, 'run'),
+        maxSteps: 45,
+        evalEvery: 7,
+      },
+      (e) => events.push(e),
+      () => false,
+    );
+    const start = events.find((e) => e.type === 'start');
+    assert.ok(start?.type === 'start');
+    const { plan } = start;
+    const every = checkpointStepBound(plan.model);
+    const count = (type: TrainEvent['type']) => events.filter((e) => e.type === type).length;
+    assert.ok(plan.stepsPerEpoch < 45, 'several epochs, so epoch-end checkpoints are counted');
+    assert.equal(runSeconds(plan, 0, { evaluation: 1, checkpoint: 0 }, every), count('eval') + 1, 'evaluations, and the baselines’');
+    assert.equal(runSeconds(plan, 0, { evaluation: 0, checkpoint: 1 }, every), count('checkpoint'));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the estimate’s total time adds the measured evaluations and checkpoints to the steps', async () => {
+  const e = await runEstimateJob({ corpusPath: KOREAN, preset: 'tiny', backend: 'wasm', measureSteps: 1, maxSteps: 200 });
+  assert.ok(e.secondsPerStep! > 0 && e.totalSeconds !== undefined, JSON.stringify(e));
+  assert.ok(
+    e.totalSeconds > e.secondsPerStep! * e.totalSteps,
+    `${e.totalSeconds} s in all, ${e.secondsPerStep! * e.totalSteps} s of steps`,
+  );
+  const without = await runEstimateJob({ corpusPath: KOREAN, preset: 'tiny', backend: 'wasm', measureSteps: 0, maxSteps: 200 });
+  assert.equal(without.totalSeconds, undefined, 'nothing timed, no time said');
+});
