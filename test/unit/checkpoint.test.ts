@@ -47,7 +47,7 @@ function contents(step: number, c: ModelConfig = config): CheckpointContents {
     weights,
     optimizer,
     trainerState: { step, epoch: 0, cursor: step, seed: 1, best_val_loss: null, rng: {} },
-    tokenizerJson: trainTokenizer('abc', { kind: 'char' }).toJSON(),
+    tokenizerJson: trainTokenizer('abcdefghijkl', { kind: 'char' }).toJSON(), // 13 tokens with <unk>, as config.vocabSize
   };
 }
 

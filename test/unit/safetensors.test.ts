@@ -48,9 +48,16 @@ test('writer output follows the spec byte for byte: u64 length, space-padded sor
   assert.equal(data.readFloatLE(20), -2);
 });
 
-test('round trip is bit-exact, including NaN, -0 and subnormals', () => {
-  const values = Float32Array.from([NaN, -0, 1e-45, 3.4e38, -1]);
-  const t: NamedTensors = new Map([['x', { shape: [5], data: values }], ...sample]);
+test('round trip is bit-exact, including -0 and subnormals; NaN and ±Infinity are refused, naming the tensor', () => {
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const t: NamedTensors = new Map([['x', { shape: [3], data: Float32Array.from([1, bad, 2]) }], ...sample]);
+    assert.throws(
+      () => readSafetensors(file(encodeSafetensors(t))),
+      (e: unknown) => isUserError(e) && (e as Error).message.includes(`: tensor x holds ${bad} (value 1 of 3): the model is damaged`),
+    );
+  }
+  const values = Float32Array.from([-0, 1e-45, 3.4e38, -1]);
+  const t: NamedTensors = new Map([['x', { shape: [4], data: values }], ...sample]);
   const back = readSafetensors(file(encodeSafetensors(t, { k: 'v' })));
   assert.deepEqual(back.metadata, { k: 'v' });
   assert.deepEqual(new Uint8Array(back.tensors.get('x')!.data.buffer), new Uint8Array(values.buffer));
