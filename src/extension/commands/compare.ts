@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { basename, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
 import { Ctx } from '../ctx';
 import { RunsNode, valLabel } from '../runs-tree';
@@ -113,7 +114,7 @@ async function repeatableRun(dir: string): Promise<RunJson | undefined> {
   const path = join(dir, 'run.json');
   let run: RunJson;
   try {
-    run = parseRunJson(await readFile(path, 'utf8'), path);
+    run = parseRunJson(await readRegularFileAsync(path), path);
   } catch {
     vscode.window.showErrorMessage(withParticles(vscode.l10n.t('Cannot repeat {0}: its run.json is missing or damaged.', name)));
     return undefined;

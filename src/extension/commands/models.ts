@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { readFile, stat } from 'node:fs/promises';
-import { pathExists } from '../../core/safe-fs';
+import { pathExists, readRegularFileAsync } from '../../core/safe-fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { RunsNode } from '../runs-tree';
@@ -214,7 +214,7 @@ export function quantizeCommand(ctx: Ctx) {
 
 async function runCorpus(runDir: string): Promise<string | undefined> {
   try {
-    return parseRunJson(await readFile(join(runDir, 'run.json'), 'utf8'), join(runDir, 'run.json')).corpus.path;
+    return parseRunJson(await readRegularFileAsync(join(runDir, 'run.json')), join(runDir, 'run.json')).corpus.path;
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { readFile, stat } from 'node:fs/promises';
+import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Ctx, modelName } from '../ctx';
@@ -144,7 +145,7 @@ export function resumeCommand(ctx: Ctx) {
 async function checkpointStep(path: string): Promise<number | undefined> {
   try {
     const dir = await resolveCheckpointAsync(path);
-    return parseTrainerState(await readFile(join(dir, 'trainer_state.json'), 'utf8'), dir).step;
+    return parseTrainerState(await readRegularFileAsync(join(dir, 'trainer_state.json')), dir).step;
   } catch {
     return undefined;
   }

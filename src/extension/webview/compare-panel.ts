@@ -1,12 +1,11 @@
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { Ctx, modelName } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
 import { PanelStateFile } from './panel-state-file';
 import { isObject } from '../../core/json';
-import { isInside, pathExists } from '../../core/safe-fs';
+import { isInside, pathExists, readRegularFileAsync } from '../../core/safe-fs';
 import { CompareData, RunSample, ToCompare, parseFromCompare } from './compare-protocol';
 import { RunToCompare, SettingKey, compareRuns } from '../../core/compare-runs';
 import { parseRunJson } from '../../core/run-json';
@@ -131,7 +130,7 @@ export class ComparePanel {
     for (const dir of dirs) {
       const path = join(dir, 'run.json');
       try {
-        const run = parseRunJson(await readFile(path, 'utf8'), path);
+        const run = parseRunJson(await readRegularFileAsync(path), path);
         inputs.push({ name: basename(dir), dir, run, metrics: await readMetricsAsync(dir) });
       } catch {
         vscode.window.showErrorMessage(

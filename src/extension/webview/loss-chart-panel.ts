@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
 import { basename, dirname, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { isObject } from '../../core/json';
 import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
@@ -12,7 +11,7 @@ import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metric
 import { unitStrings } from './loss-chart-units';
 import { valLabel } from '../runs-tree';
 import { toMetricRow } from '../../core/metric-row';
-import { isInside } from '../../core/safe-fs';
+import { isInside, readRegularFileAsync } from '../../core/safe-fs';
 import { parseRunJson } from '../../core/run-json';
 import { sameVocabulary } from '../../core/vocabulary';
 import { showError } from '../commands/util';
@@ -294,7 +293,7 @@ async function seriesSet(dir: string, metrics: Record<string, unknown>[]): Promi
 async function runTokenizer(dir: string): Promise<ChartSeriesSet['tokenizer']> {
   const path = join(dir, 'run.json');
   try {
-    const t = parseRunJson(await readFile(path, 'utf8'), path).tokenizer;
+    const t = parseRunJson(await readRegularFileAsync(path), path).tokenizer;
     return t && typeof t.kind === 'string' && typeof t.vocabSize === 'number'
       ? { kind: t.kind, vocabSize: t.vocabSize, sha256: t.sha256 }
       : undefined;
