@@ -100,7 +100,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
         (r.finetune.lora
           ? vscode.l10n.t('LoRA r={0} on {1}', r.finetune.lora.r, modelName(r.finetune.base))
           : vscode.l10n.t('fine-tuned from {0}', modelName(r.finetune.base)));
-      const valLoss = this.liveValLoss(r) ?? r.valLoss;
+      // The best checkpoint's (the one the run serves), not the last evaluation's: on a small text the last has often overfit.
+      const valLoss = this.liveValLoss(r) ?? bestCheckpoint(r)?.valLoss ?? r.valLoss;
       // Short enough for a narrow side bar: the icon says the status, the tooltip says the rest.
       item.description = [ft, started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
       item.tooltip = new vscode.MarkdownString(

@@ -849,6 +849,13 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     const lowest = Math.min(...checkpoints.map((c) => (c.kind === 'checkpoint' ? (c.valLoss ?? Infinity) : Infinity)));
     assert.equal(best[0].kind === 'checkpoint' && best[0].valLoss, lowest);
     assert.match(String(api.runs.getTreeItem(best[0]).description), /best/);
+    // A run's row says its best validation loss (the checkpoint it serves), not its last (issue 18 item 21).
+    const { valLabel } = await import('../../src/extension/runs-tree');
+    for (const node of runs.filter((n) => n.run.status !== 'training')) {
+      const bestOfRun = Math.min(...node.run.checkpoints.map((c) => c.valLoss ?? Infinity));
+      if (Number.isFinite(bestOfRun))
+        assert.ok(String(api.runs.getTreeItem(node).description).includes(valLabel(bestOfRun)), `${node.run.name}: ${bestOfRun}`);
+    }
     const pkg = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON;
     const commands = new Map<string, { icon?: string }>(
       pkg.contributes.commands.map((c: { command: string; icon?: string }) => [c.command, c]),
@@ -881,6 +888,19 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     await vscode.commands.executeCommand('corpusLab.applyCleaned');
     assert.equal(readFileSync(file, 'utf8'), 'See now ok.\nstarts a line\n');
     assert.equal(diffTabs().length, 0, 'the stale diff was closed');
+
+    // Issue 18 item 21: cleaning the now clean file has nothing to show: no diff, no Apply/Discard.
+    const win = vscode.window as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const info = win.showInformationMessage;
+    const said: unknown[][] = [];
+    win.showInformationMessage = (...args: unknown[]) => (said.push(args), Promise.resolve(undefined));
+    try {
+      await vscode.commands.executeCommand('corpusLab.cleanDocument', vscode.Uri.file(file), { rules: { urls: true, emoji: true } });
+    } finally {
+      win.showInformationMessage = info;
+    }
+    assert.equal(diffTabs().length, 0, 'no diff for nothing to change');
+    assert.deepEqual(said, [['links.txt is already clean: nothing to change.']]);
   });
 
   it('Korean particles are chosen for the word they follow', async () => {

@@ -4,6 +4,7 @@ import { Ctx } from '../ctx';
 import { cleanText, CLEAN_RULES, CleanOptions, CleanReport } from '../../core/clean';
 import { resolveTarget, showError } from './util';
 import { errorText } from '../error-text';
+import { withParticles } from '../l10n';
 
 const SCHEME = 'corpus-lab-cleaned';
 
@@ -68,6 +69,13 @@ export function cleanCommand(ctx: Ctx, cleaned: CleanedDocuments) {
       const doc = await vscode.workspace.openTextDocument(target);
       const original = doc.getText();
       const { text, report } = cleanText(original, rules);
+      if (text === original) {
+        ctx.log.appendLine(`clean ${target.fsPath}: nothing to change`);
+        void vscode.window.showInformationMessage(
+          withParticles(vscode.l10n.t('{0} is already clean: nothing to change.', basename(target.fsPath))),
+        );
+        return report;
+      }
       const right = vscode.Uri.from({ scheme: SCHEME, path: target.path, query: String(Date.now()) });
       cleaned.set(right, { target, original, text });
       await vscode.commands.executeCommand(
