@@ -19,6 +19,7 @@ import {
 import { join } from 'node:path';
 import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
 import { runQuantizeJob } from '../../src/worker/jobs/quantize-job';
+import { runFinetuneJob } from '../../src/worker/jobs/finetune-job';
 import { loadModel } from '../../src/worker/jobs/load-model';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { mergeAdapter } from '../../src/core/export-folder';
@@ -43,6 +44,13 @@ async function train(req: Partial<TrainRequest> & { runDir: string }) {
     () => false,
   );
 }
+
+const finetune = (base: string, runDir: string) =>
+  runFinetuneJob(
+    { basePath: base, corpusPath: KOREAN, runDir, maxSteps: 1, backend: 'wasm' },
+    () => {},
+    () => false,
+  );
 
 let trained: string | undefined;
 /** A finished two-step run, copied fresh for each test that damages it. */
@@ -78,6 +86,8 @@ test('NaN or ±Inf in weights or optimizer moments: every command refuses the mo
   const before = runJsonOf(run);
   await assert.rejects(train({ runDir: run, resume: run, maxSteps: 4 }), named);
   assert.equal(runJsonOf(run), before, 'run.json untouched');
+  await assert.rejects(finetune(run, join(root, 'nan-finetune')), named);
+  assert.equal(existsSync(join(root, 'nan-finetune')), false);
 
   const moments = await freshRun('inf-moments');
   poke(join(moments.ckpt, 'optimizer.safetensors'), 'v.transformer.wte.weight', 0, -Infinity, { format: 'corpus-lab-adamw' });
@@ -152,6 +162,7 @@ test('a tokenizer that does not fit the model (fewer tokens, more, or another ru
     assert.equal(runJsonOf(run), before, 'run.json untouched');
     assert.throws(() => exportTorch(run, join(root, 'tok-export')), refused);
     await assert.rejects(loadModel(run, 'wasm'), refused);
+    await assert.rejects(finetune(run, join(root, 'tok-finetune')), refused);
   }
   // As many tokens, other characters: the run's tokenizer (run.json's sha256) it is not.
   const chars = JSON.parse(own.toJSON());
