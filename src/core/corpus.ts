@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { UserError } from './errors';
@@ -54,11 +55,8 @@ export function corpusProblem(buf: Uint8Array): CorpusProblem | undefined {
   if (buf.length <= bom) return { kind: 'empty' };
   const nul = buf.indexOf(0);
   if (nul >= 0) return { kind: 'binary', offset: nul };
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    return { kind: 'not-utf8', offset: firstInvalidUtf8(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) };
-  }
+  // Checked without decoding: a decoded copy of a large corpus would double its memory.
+  if (!isUtf8(buf)) return { kind: 'not-utf8', offset: firstInvalidUtf8(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength)) };
   return undefined;
 }
 

@@ -1,3 +1,4 @@
+import { codePointCount } from '../code-points';
 import { UserError } from '../errors';
 import { stripFrontMatter, stripMarkup, stripUrls, stripEmoji } from './optional-rules';
 import { replaceCounted } from './replace-counted';
@@ -42,9 +43,10 @@ export function cleanText(input: string, options: CleanOptions = {}): { text: st
   };
 
   step('line-breaks', 'CRLF and CR line breaks made LF', (t) => replaceCounted(t, /\r\n?/g, '\n'));
+  const linesBefore = lineCount(text);
   step('nfc', 'characters changed by Unicode NFC normalisation', (t) => {
     const n = t.normalize('NFC');
-    return [n, n === t ? 0 : Math.abs([...t].length - [...n].length) || countDiffs(t, n)];
+    return [n, n === t ? 0 : Math.abs(codePointCount(t) - codePointCount(n)) || countDiffs(t, n)];
   });
   if (options['front-matter']) step('front-matter', 'YAML front matter blocks removed', stripFrontMatter);
   if (options.markup) step('markup', 'markdown and HTML markup pieces removed', stripMarkup);
@@ -59,24 +61,33 @@ export function cleanText(input: string, options: CleanOptions = {}): { text: st
     const out = trimmed.length > 0 ? trimmed + '\n' : '';
     return [out, out === t ? 0 : 1];
   });
-  const lines = (t: string) => (t.length === 0 ? 0 : t.split('\n').length - (t.endsWith('\n') ? 1 : 0));
   return {
     text,
     report: {
       steps,
-      charsBefore: [...input].length,
-      charsAfter: [...text].length,
-      linesBefore: lines(input.replace(/\r\n?/g, '\n')),
-      linesAfter: lines(text),
+      charsBefore: codePointCount(input),
+      charsAfter: codePointCount(text),
+      linesBefore,
+      linesAfter: lineCount(text),
     },
   };
 }
 
+// The counts below walk the text: arrays of its characters or lines would outweigh it many times.
+
+function lineCount(text: string): number {
+  if (text.length === 0) return 0;
+  let breaks = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) breaks++;
+  return breaks + (text.endsWith('\n') ? 0 : 1);
+}
+
+/** Characters that differ at the same position, for texts of as many characters. */
 function countDiffs(a: string, b: string): number {
-  const x = [...a];
-  const y = [...b];
+  const x = a[Symbol.iterator]();
+  const y = b[Symbol.iterator]();
   let n = 0;
-  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) n++;
+  for (let p = x.next(), q = y.next(); !p.done && !q.done; p = x.next(), q = y.next()) if (p.value !== q.value) n++;
   return n;
 }
 

@@ -81,7 +81,7 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   }
   const tokenizer = ckpt.tokenizer;
   checkRunTokenizer(tokenizer, run, join(checkpointDir, 'tokenizer.json'));
-  const ids = tokenizer.encode(corpus.text);
+  const ids = tokenizer.encodeAll(corpus.text);
   if (ids.length !== plan.trainTokens + plan.valTokens) {
     throw new UserError(
       "{0} encodes to {1} tokens but the run's plan has {2}: it is not this run's corpus",

@@ -63,7 +63,8 @@ export function trainByteLevelBpe(text: string, vocabSize: number): BpeModel {
   const idOf = new Map(tokens.map((t, i) => [t, i]));
   const merges: [string, string][] = [];
   const wordCounts = new Map<string, number>();
-  for (const piece of text.match(GPT2_SPLIT) ?? []) wordCounts.set(piece, (wordCounts.get(piece) ?? 0) + 1);
+  // One match at a time: an array of every piece of a large corpus would outweigh the text itself.
+  for (const [piece] of text.matchAll(GPT2_SPLIT)) wordCounts.set(piece, (wordCounts.get(piece) ?? 0) + 1);
   const words: Word[] = [];
   for (const [piece, count] of wordCounts) {
     const symbols = Array.from(toByteLevel(piece), (c) => CHAR_TO_BYTE.get(c)!);

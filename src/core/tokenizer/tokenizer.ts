@@ -5,7 +5,9 @@ import { isObject, parseJsonObject } from '../json';
 import { readRegularFile } from '../safe-fs';
 import { MAX_VOCAB_SIZE } from '../model-config';
 import { limitPatternSearches } from './bounded-patterns';
+import { matchRustTokenizers } from './rust-parity';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
+import { SLICE_CHARS, slicesEncodeExactly, textSlices } from './text-slices';
 import { UNK } from './tokenizer-json';
 import { Utf8StreamDecoder } from './utf8-stream';
 
@@ -24,6 +26,7 @@ export class Tokenizer {
   private readonly idToToken: string[];
   private readonly specialIds: Set<number>;
   private readonly byteFallback: boolean;
+  private readonly sliceable: boolean;
   /** imported: a plain token decoded before a piece, so decoders that trim the first token's space don't. */
   private anchor?: { id: number; text: string };
   private learned?: ReadonlySet<string> | null;
@@ -37,11 +40,13 @@ export class Tokenizer {
     this.idToToken = parsed.idToToken;
     this.specialIds = parsed.specialIds;
     this.byteFallback = parsed.byteFallback;
+    this.sliceable = parsed.sliceable;
     try {
       this.hf = new HfTokenizer(JSON.parse(json), { clean_up_tokenization_spaces: false });
     } catch (e) {
       throw new UserError('{0} could not be loaded: {1}', source, (e as Error).message);
     }
+    // matchRustTokenizers(this.hf);
     limitPatternSearches(this.hf, source);
     if (kind === 'imported') {
       // A configuration the library accepts but cannot run (a broken pre-tokenizer or decoder) is
@@ -82,6 +87,34 @@ export class Tokenizer {
           this.vocabSize,
         );
     return ids;
+  }
+
+  /**
+   * The ids of a whole corpus, encoded a slice at a time where slices give exactly the same ids
+   * (see slicesEncodeExactly), so memory follows the ids rather than the library's per-token objects.
+   */
+  encodeAll(text: string, sliceChars = SLICE_CHARS): Int32Array {
+    const parts = [...this.encodeSlices(text, sliceChars)];
+    const total = parts.reduce((n, ids) => n + ids.length, 0);
+    if (parts.length === 1) return parts[0];
+    const all = new Int32Array(total);
+    let at = 0;
+    for (const ids of parts) {
+      all.set(ids, at);
+      at += ids.length;
+    }
+    return all;
+  }
+
+  /** How many tokens encodeAll would give, without keeping them. */
+  countTokens(text: string): number {
+    let n = 0;
+    for (const ids of this.encodeSlices(text)) n += ids.length;
+    return n;
+  }
+
+  private *encodeSlices(text: string, sliceChars = SLICE_CHARS): Generator<Int32Array> {
+    for (const slice of this.sliceable ? textSlices(text, sliceChars) : [text]) yield Int32Array.from(this.encode(slice));
   }
 
   decode(ids: number[]): string {
@@ -210,6 +243,7 @@ interface ParsedTokenizer {
   idToToken: string[];
   specialIds: Set<number>;
   byteFallback: boolean;
+  sliceable: boolean;
 }
 
 const MODEL_TYPES = ['BPE', 'WordPiece', 'WordLevel', 'Unigram'];
@@ -282,11 +316,11 @@ function parseTokenizerJson(json: string, source: string): ParsedTokenizer {
       if (!specialIds.has(i) && [...token].some((c) => !CHAR_TO_BYTE.has(c)))
         fail(message('token "{0}" is not made of byte-level symbols', token));
     }
-    return { kind: 'bpe', idToToken, specialIds, byteFallback };
+    return { kind: 'bpe', idToToken, specialIds, byteFallback, sliceable: slicesEncodeExactly(raw, 'bpe') };
   }
   if (model.type === 'BPE' && pre === 'Split' && decoder === 'Fuse' && (model.merges as unknown[]).length === 0) {
     if (model.unk_token !== UNK || !idToToken.includes(UNK)) fail(message('a character tokenizer needs unk_token "{0}" in its vocab', UNK));
-    return { kind: 'char', idToToken, specialIds, byteFallback };
+    return { kind: 'char', idToToken, specialIds, byteFallback, sliceable: slicesEncodeExactly(raw, 'char') };
   }
-  return { kind: 'imported', idToToken, specialIds, byteFallback };
+  return { kind: 'imported', idToToken, specialIds, byteFallback, sliceable: false };
 }

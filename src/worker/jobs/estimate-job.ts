@@ -101,7 +101,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
   const corpus = readCorpus(req.corpusPath);
   const base = readModelFolder(resolveCheckpoint(ft.base));
-  const tokens = base.tokenizer.encodeAll(corpus.text).length;
+  const tokens = base.tokenizer.countTokens(corpus.text);
   const { config } = base;
   const { context, batch } = finetuneShape(
     config.context,

@@ -24,7 +24,7 @@ export async function runEvalJob(checkpoint: string, file: string, backend: Back
   const corpus = readCorpus(file);
   const loaded = await loadModel(checkpoint, backend, base);
   try {
-    const tokens = Int32Array.from(loaded.tokenizer.encode(corpus.text));
+    const tokens = loaded.tokenizer.encodeAll(corpus.text);
     if (tokens.length < 2) throw new UserError('{0} has {1} token: evaluation needs at least 2', file, tokens.length);
     const window = Math.min(loaded.model.config.context, tokens.length - 1);
     const loss = await everyTokenLoss(loaded.model, tokens, window, 16);

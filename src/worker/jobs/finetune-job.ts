@@ -115,7 +115,7 @@ export async function runFinetuneJob(
   } else if (req.unseen === 'extend') {
     throw new UserError("--unseen extend applies to character models; this model's tokenizer ({0}) encodes any text", tokenizer.kind);
   }
-  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+  const tokens = tokenizer.encodeAll(corpus.text);
 
   const baseRun = runOfCheckpoint(baseDir, base.kind === 'checkpoint');
   const { context, batch } = finetuneShape(config.context, req, baseRun?.run.plan.options.batch);
@@ -212,7 +212,7 @@ export async function resumeFinetuneJob(
   const tokenizerPath = join(dir, 'tokenizer.json');
   const tokenizer = modelTokenizer(readRegularFile(tokenizerPath), config, tokenizerPath);
   checkRunTokenizer(tokenizer, run, tokenizerPath);
-  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+  const tokens = tokenizer.encodeAll(corpus.text);
   const saved = run.plan;
   const options = validateTrainOptions({
     ...saved.options,
@@ -286,7 +286,7 @@ function baseCorpus(
   if (!existsSync(path)) return { why: `the base run's corpus ${path} is no longer there` };
   const text = readCorpus(path);
   if (text.sha256 !== sha256) return { why: `the base run's corpus ${path} has changed since that run (sha256 differs)` };
-  const tokens = Int32Array.from(tokenizer.encode(text.text));
+  const tokens = tokenizer.encodeAll(text.text);
   const { trainTokens, valTokens } = baseRun.run.plan;
   if (tokens.length !== trainTokens + valTokens)
     return { why: `the base run's corpus no longer encodes to the ${trainTokens + valTokens} tokens it was trained on` };

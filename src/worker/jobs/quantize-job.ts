@@ -59,7 +59,7 @@ const BATCH = 16;
 
 /** The text a checkpoint was not trained on: its run's corpus tail, or a file the user names. */
 function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, textFile?: string): { tokens: Int32Array; source: string } {
-  if (textFile !== undefined) return { tokens: Int32Array.from(tokenizer.encode(readCorpus(textFile).text)), source: textFile };
+  if (textFile !== undefined) return { tokens: tokenizer.encodeAll(readCorpus(textFile).text), source: textFile };
   const runDir = dirname(dirname(dir));
   if ((model.kind !== 'checkpoint' && model.kind !== 'adapter') || !existsSync(join(runDir, 'run.json'))) {
     throw new UserError('{0} is not a checkpoint inside a run, so it has no held-out text: pass --text FILE to measure on', dir);
@@ -72,7 +72,7 @@ function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, 
       run.corpus.path,
     );
   }
-  const all = Int32Array.from(tokenizer.encode(corpus.text));
+  const all = tokenizer.encodeAll(corpus.text);
   if (!Number.isSafeInteger(run.plan.trainTokens) || run.plan.trainTokens >= all.length)
     throw new UserError('{0} is damaged (plan.trainTokens)', join(runDir, 'run.json'));
   return {

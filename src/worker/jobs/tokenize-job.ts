@@ -2,6 +2,7 @@ import { readCorpus } from '../../core/corpus';
 import { TokenizerKind, trainTokenizer } from '../../core/tokenizer';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../core/atomic-write';
+import { codePointCount } from '../../core/code-points';
 import { checkOutputPath } from '../../core/output-path';
 
 /** Tokenize a file: train a tokenizer on it and save it as tokenizer.json. */
@@ -33,7 +34,7 @@ export function runTokenizeJob(r: TokenizeRequest): TokenizeResult {
     file: r.outFile,
     kind: r.tokenizer,
     vocabSize: tokenizer.vocabSize,
-    tokens: tokenizer.encode(corpus.text).length,
-    chars: [...corpus.text].length,
+    tokens: tokenizer.countTokens(corpus.text),
+    chars: codePointCount(corpus.text),
   };
 }

@@ -56,7 +56,7 @@ export async function runTrainJob(
   if (req.resume) return resumeJob(req, corpus, engine, emit, shouldStop, log);
 
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
-  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+  const tokens = tokenizer.encodeAll(corpus.text);
   const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
   const model = validateModelConfig({
     ...MODEL_DEFAULTS,
@@ -84,7 +84,7 @@ async function resumeJob(
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
   const tokenizer = ckpt.tokenizer;
-  const tokens = Int32Array.from(tokenizer.encode(corpus.text));
+  const tokens = tokenizer.encodeAll(corpus.text);
   const saved = ckpt.trainerState.plan;
   if (!saved) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be resumed', dir);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.
