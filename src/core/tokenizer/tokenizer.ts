@@ -46,7 +46,7 @@ export class Tokenizer {
     } catch (e) {
       throw new UserError('{0} could not be loaded: {1}', source, (e as Error).message);
     }
-    // matchRustTokenizers(this.hf);
+    matchRustTokenizers(this.hf);
     limitPatternSearches(this.hf, source);
     if (kind === 'imported') {
       // A configuration the library accepts but cannot run (a broken pre-tokenizer or decoder) is

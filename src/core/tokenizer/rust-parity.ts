@@ -1,0 +1,68 @@
+import { SplitPreTokenizer } from '@huggingface/tokenizers';
+
+/** ASCII letters whose Unicode case folding also takes a non-ASCII letter: ſ (U+017F) and K (U+212A). */
+const NON_ASCII_FOLDS: Record<string, string> = { s: 'ſ', k: '\u212A' };
+
+/** In each plain (?i:…) group (letters and punctuation only), s and k also match ſ and K. */
+export function foldLikeOniguruma(pattern: string): string {
+  return pattern.replace(
+    /\(\?i:([^()[\]\\]*)\)/g,
+    (_group, body: string) => `(?i:${body.replace(/[sk]/gi, (c) => `[${c}${NON_ASCII_FOLDS[c.toLowerCase()]}]`)})`,
+  );
+}
+
+// Strict, so invalid bytes are found; ignoreBOM, so a U+FEFF in the text is kept.
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** A run of byte tokens as Rust's ByteFallback decodes it: its text, or one U+FFFD per byte if not UTF-8. */
+const rustByteRun = {
+  decode(bytes: Uint8Array): string {
+    try {
+      return utf8Strict.decode(bytes);
+    } catch {
+      return '\uFFFD'.repeat(bytes.length);
+    }
+  },
+};
+
+interface Component {
+  config?: { type?: unknown; individual_digits?: unknown; pattern?: { Regex?: unknown } };
+  pattern?: unknown;
+  text_decoder?: unknown;
+}
+
+/**
+ * Makes @huggingface/tokenizers 0.2.0 give the ids and text of the Rust library where it differs on
+ * real tokenizers (Llama 3, Qwen2, SmolLM2, TinyLlama, Mistral); test/unit/family-tokenizers.test.ts
+ * holds a probe for each. Runs before limitPatternSearches, which wraps the patterns set here.
+ */
+export function matchRustTokenizers(hf: object): void {
+  const seen = new Set<object>();
+  // The library's components are callable objects: functions with their class as prototype.
+  const visit = (node: unknown): void => {
+    if ((typeof node !== 'object' && typeof node !== 'function') || node === null || seen.has(node)) return;
+    seen.add(node);
+    const component = node as Component;
+    const type = component.config?.type;
+    const regex = component.config?.pattern?.Regex;
+    if (typeof regex === 'string' && component.pattern instanceof RegExp && foldLikeOniguruma(regex) !== regex)
+      // Oniguruma's (?i:'s) matches "'ſ"; the library folds ASCII letters only.
+      component.pattern = new SplitPreTokenizer({
+        type: 'Split',
+        pattern: { Regex: foldLikeOniguruma(regex) },
+        behavior: 'Isolated',
+      }).pattern;
+    if (type === 'Digits')
+      // Rust splits on char::is_numeric (Nd, Nl, No: "½", "①", "٣"); the library on ASCII \d only.
+      component.pattern = new RegExp(`[^\\p{N}]+|\\p{N}${component.config?.individual_digits ? '' : '+'}`, 'gu');
+    if (type === 'ByteFallback')
+      // The library's TextDecoder drops a leading U+FEFF and gives one U+FFFD per invalid sequence, not per byte.
+      component.text_decoder = rustByteRun;
+    for (const child of Object.values(node)) {
+      if (Array.isArray(child)) child.forEach(visit);
+      else if (!(child instanceof RegExp)) visit(child);
+    }
+  };
+  const { normalizer, pre_tokenizer, decoder } = hf as Record<string, unknown>;
+  [normalizer, pre_tokenizer, decoder].forEach(visit);
+}
