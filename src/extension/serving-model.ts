@@ -9,6 +9,9 @@ import { TokenizerCache } from './tokenizer-cache';
 import { bestCheckpoint } from './runs-tree';
 
 const CHOICES_KEY = 'corpusLab.documentModels';
+/** Model folders opened from elsewhere (Hugging Face), newest first: they stay choosable once another model is active. */
+const OPENED_KEY = 'corpusLab.openedModels';
+const OPENED_KEPT = 10;
 /** Characters read from the top of a document to tell its language: enough letters, little work per keystroke. */
 const LANGUAGE_SAMPLE_CHARS = 4000;
 
@@ -84,11 +87,25 @@ export class ServingModels implements vscode.Disposable {
     this.changed.fire();
   }
 
+  /** Remembers a model folder opened from elsewhere, so a file can be given it after another model became active. */
+  async rememberOpened(model: string): Promise<void> {
+    const opened = [model, ...this.opened().filter((m) => m !== model)].slice(0, OPENED_KEPT);
+    await this.ctx.extension.workspaceState.update(OPENED_KEY, opened);
+    this.invalidate();
+  }
+
+  private opened(): string[] {
+    return this.ctx.extension.workspaceState.get<string[]>(OPENED_KEY, []);
+  }
+
   private choices(): Record<string, string> {
     return this.ctx.extension.workspaceState.get<Record<string, string>>(CHOICES_KEY, {});
   }
 
-  /** Every model that can serve a document: one per run with checkpoints, newest run first, then the active model if it is from elsewhere. */
+  /**
+   * Every model that can serve a document: one per run with checkpoints, newest run first; the runs'
+   * merged and int8 models; the folders opened from elsewhere that are still there; the active model.
+   */
   async candidates(): Promise<ServingCandidate[]> {
     const fresh = this.runs === undefined;
     this.runs ??= listRuns(this.ctx.runsRoot());
@@ -100,6 +117,8 @@ export class ServingModels implements vscode.Disposable {
       const holdsActive = active !== undefined && isInside(active, run.dir) && !run.exports.some((e) => isInside(active, e.dir));
       out.push({ model: holdsActive ? active : best.dir, run });
     }
+    for (const run of await this.runs) for (const e of run.exports) out.push({ model: e.dir });
+    for (const model of this.opened()) if (!out.some((c) => c.model === model) && (await pathExists(model))) out.push({ model });
     if (active && !out.some((c) => c.model === active)) out.push({ model: active });
     // Checkpoints a run has moved past (pruned, or no longer its best) are forgotten.
     if (fresh) for (const model of this.learned.keys()) if (!out.some((c) => c.model === model)) this.learned.delete(model);

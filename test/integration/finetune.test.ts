@@ -11,6 +11,7 @@ import { estimateMethods, EDITOR_LORA_RANK } from '../../src/extension/commands/
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { ModelConfig } from '../../src/core/model-config';
 import { parameterCount } from '../../src/core/weight-table';
+import { formatBytes } from '../../src/core/format-bytes';
 import { randomTensor, randomWeights, writeGpt2Folder } from '../gpt2-folder';
 import { writePeftAdapter } from '../peft-adapter-folder';
 import { LoraAdapter, loraModuleShapes } from '../../src/core/lora-adapter';
@@ -105,6 +106,9 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.ok(lora.trainingBytes < full.trainingBytes, 'the formula: no gradients or AdamW moments for the frozen base');
     assert.match(items[0].detail!, new RegExp(`${lora.trainableParams.toLocaleString()} trainable parameters \\(\\d+\\.\\d+% of`));
     assert.match(items[0].detail!, /per epoch · .* memory/);
+    // Both methods' memory by the same measure: LoRA, which keeps no gradients or moments for the base, shows less (issue 18 item 20).
+    assert.ok(items[0].detail!.includes(`${formatBytes(lora.trainingBytes)} memory`), items[0].detail);
+    assert.ok(items[1].detail!.includes(`${formatBytes(full.trainingBytes)} memory`), items[1].detail);
   });
 
   it('fine-tunes with LoRA in the training worker with Train’s progress and events; the adapter becomes the active model', async () => {
@@ -207,7 +211,17 @@ describe('Fine-tuning in the editor (issue 12)', () => {
         options: { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 24, seed: 11, stop: [] },
       })).result;
     assert.equal(r.base, (await again(baseCheckpoint)).text, 'the left column is the base model, seed 11');
-    assert.equal(r.tuned, (await again(node.run.checkpoints.at(-1)!.dir)).text, 'the right column is the fine-tuned model, seed 11');
+    const { bestCheckpoint } = await import('../../src/extension/runs-tree');
+    assert.equal(r.tuned, (await again(bestCheckpoint(node.run)!.dir)).text, 'the right column is the fine-tuned model, seed 11');
+    // A run stands for the checkpoint the Runs view marks best, not its newest (issue 18 item 20), for
+    // Compare Samples, Merge and Quantize alike.
+    const { checkpointOf } = await import('../../src/extension/commands/models');
+    const checkpoints = [
+      { dir: '/runs/r/checkpoints/epoch-0002', name: 'epoch-0002', step: 20, valLoss: 1.5 },
+      { dir: '/runs/r/checkpoints/epoch-0004', name: 'epoch-0004', step: 40, valLoss: 1.9 },
+    ];
+    const overfit = { ...node, run: { ...node.run, checkpoints } };
+    assert.equal(checkpointOf(overfit), '/runs/r/checkpoints/epoch-0002');
     const text = r.document.getText();
     assert.match(text, /\| Base: .* \| Fine-tuned: .* \|/);
     assert.ok(text.includes(`We shall ${r.base}`.replace(/\n/g, '<br>').replace(/\|/g, '\\|')));
@@ -232,6 +246,16 @@ describe('Fine-tuning in the editor (issue 12)', () => {
       new vscode.CancellationTokenSource().token,
     );
     assert.ok(items && items.length === 1 && (items[0].insertText as string).length > 0, 'completion from the Hugging Face folder');
+
+    // Once another model is active, the folder and the merged model are still offered for a file (issue 18 item 20).
+    await api.ctx.setActiveModel(baseCheckpoint);
+    const offered = (await api.ctx.serving.candidates()).map((c) => c.model);
+    assert.ok(offered.includes(dir), `the opened folder among ${offered.join(', ')}`);
+    assert.ok(
+      offered.some((m) => m.endsWith('-merged')),
+      `the merged model among ${offered.join(', ')}`,
+    );
+    await api.ctx.setActiveModel(dir);
 
     // speech-ko.txt is served by a model trained on it: the folder is chosen for it here.
     await vscode.commands.executeCommand('corpusLab.chooseModelForFile', ko, dir);

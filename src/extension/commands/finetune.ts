@@ -133,12 +133,18 @@ async function pickMethod(ctx: Ctx, target: vscode.Uri, base: string): Promise<F
   return chosen?.method;
 }
 
+/**
+ * A method's detail. Memory is the same formula for both methods (weights; gradients and AdamW
+ * moments of what trains; activations): the peak the engine reports counts only tensors it
+ * allocates, which differs between LoRA's ops and full fine-tuning's fused kernels, so LoRA showed
+ * more than full fine-tuning.
+ */
 export function describeFinetuneEstimate(e: EstimateResult): string {
   const share = ((100 * e.trainableParams) / e.params).toFixed(e.trainableParams < e.params ? 2 : 0);
   return [
     vscode.l10n.t('{0} trainable parameters ({1}% of {2})', e.trainableParams.toLocaleString(), share, e.params.toLocaleString()),
     e.secondsPerEpoch === undefined ? '' : vscode.l10n.t('≈ {0} per epoch', formatSeconds(e.secondsPerEpoch)),
-    vscode.l10n.t('{0} memory', formatBytes(e.measuredBytes ?? e.trainingBytes)),
+    vscode.l10n.t('{0} memory', formatBytes(e.trainingBytes)),
     e.backend,
   ]
     .filter(Boolean)

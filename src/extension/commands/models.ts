@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { pathExists, readRegularFileAsync } from '../../core/safe-fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ctx, modelName } from '../ctx';
-import { RunsNode } from '../runs-tree';
+import { RunsNode, bestCheckpoint } from '../runs-tree';
 import type { ModelSummary } from '../../worker/protocol';
 import { RUN_EXPORTS } from '../../core/runs';
 import { ADAPTER_BASE_FILE, ADAPTER_CONFIG_FILE } from '../../core/lora-adapter';
@@ -53,6 +53,7 @@ export function openModelFolderCommand(ctx: Ctx) {
         () => ctx.inference.request((id) => ({ kind: 'open-model', id, path: dir, base })).result,
       );
       await ctx.setActiveModel(summary.dir);
+      await ctx.serving.rememberOpened(summary.dir);
       ctx.runsChangedNow();
       void vscode.window.showInformationMessage(
         withParticles(
@@ -134,10 +135,10 @@ async function missingFile(dir: string): Promise<string | undefined> {
   return undefined;
 }
 
-/** The checkpoint a Runs item stands for (a run: its newest). */
-function checkpointOf(node: RunsNode): string | undefined {
+/** The checkpoint a Runs item stands for (a run: the one the Runs view marks best, as serving uses). */
+export function checkpointOf(node: RunsNode): string | undefined {
   if (node.kind === 'checkpoint') return node.path;
-  if (node.kind === 'run') return node.run.checkpoints.at(-1)?.dir;
+  if (node.kind === 'run') return bestCheckpoint(node.run)?.dir;
   return undefined;
 }
 
