@@ -76,6 +76,7 @@ PROBES = [
     "at ½ and ¾, ② ٣٤ x²",
     "\ufeffa BOM first, \ufeff and inside",
     "a\u0085b next line, \u00a0 no-break, \u3000 ideographic",
+    "it's\u0085'll and 1\ufeff'll, \ufeff'",
 ]
 # Byte runs decoded on their own, as a streaming decode or a token view does: whole characters,
 # a BOM, cut characters and a letter before a cut one.

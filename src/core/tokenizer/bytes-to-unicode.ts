@@ -12,8 +12,12 @@ export const BYTE_TO_CHAR: readonly string[] = (() => {
 
 export const CHAR_TO_BYTE: ReadonlyMap<string, number> = new Map(BYTE_TO_CHAR.map((c, b) => [c, b]));
 
-/** GPT-2's pre-tokenization pattern, as the ByteLevel pre-tokenizer applies it. */
-export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;
+/**
+ * GPT-2's pre-tokenization pattern, as the Rust ByteLevel pre-tokenizer applies it: Oniguruma's \s is
+ * White_Space (U+0085 in, U+FEFF out), unlike JavaScript's.
+ */
+export const GPT2_SPLIT =
+  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
 const encoder = new TextEncoder();
 

@@ -1,4 +1,5 @@
 import { SplitPreTokenizer } from '@huggingface/tokenizers';
+import { GPT2_SPLIT } from './bytes-to-unicode';
 
 /** ASCII letters whose Unicode case folding also takes a non-ASCII letter: ſ (U+017F) and K (U+212A). */
 const NON_ASCII_FOLDS: Record<string, string> = { s: 'ſ', k: '\u212A' };
@@ -55,6 +56,9 @@ export function matchRustTokenizers(hf: object): void {
     if (type === 'Digits')
       // Rust splits on char::is_numeric (Nd, Nl, No: "½", "①", "٣"); the library on ASCII \d only.
       component.pattern = new RegExp(`[^\\p{N}]+|\\p{N}${component.config?.individual_digits ? '' : '+'}`, 'gu');
+    if (type === 'ByteLevel' && component.pattern instanceof RegExp)
+      // The library's GPT-2 pattern uses JavaScript's \s, which takes U+FEFF and leaves U+0085 out.
+      component.pattern = new RegExp(GPT2_SPLIT);
     if (type === 'ByteFallback')
       // The library's TextDecoder drops a leading U+FEFF and gives one U+FFFD per invalid sequence, not per byte.
       component.text_decoder = rustByteRun;
