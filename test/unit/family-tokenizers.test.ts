@@ -2,9 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { Tokenizer as HfTokenizer, SplitPreTokenizer } from '@huggingface/tokenizers';
 import { Tokenizer, TokenizerKind } from '../../src/core/tokenizer';
-import { matchRustTokenizers } from '../../src/core/tokenizer/rust-parity';
+import { foldLikeOniguruma, matchRustTokenizers } from '../../src/core/tokenizer/rust-parity';
 
 // tokenizer.json files built in each family's real pipeline and the ids Hugging Face's Rust library
 // gives for them: test/reference/make_family_tokenizers.py writes both.
@@ -85,3 +85,14 @@ for (const [family, kind] of Object.entries(FAMILIES)) {
       assert.deepEqual(hf.encode(text, { add_special_tokens: true }).ids, idsWithSpecial, JSON.stringify(text));
   });
 }
+
+test('(?i:…) matches ſ and K (U+212A) for s and k as Oniguruma does; escapes and classes are left alone', () => {
+  assert.equal(foldLikeOniguruma("(?i:'s|'t|'ll)|\\s+"), "(?i:'[sſ]|'t|'ll)|\\s+");
+  assert.equal(foldLikeOniguruma('(?i:\\s)|(?i:[a-z]+)'), '(?i:\\s)|(?i:[a-z]+)');
+  const split = new SplitPreTokenizer({
+    type: 'Split',
+    pattern: { Regex: foldLikeOniguruma("(?i:'s|'k)") },
+    behavior: 'Isolated',
+  });
+  assert.deepEqual(split.pre_tokenize_text("a'ſ'\u212A'S'k"), ['a', "'ſ", "'\u212A", "'S", "'k"]);
+});
