@@ -52,7 +52,11 @@ export const OPTIONS = {
   bias: { kind: 'bool', help: 'biases in linear layers and norms (default true; false is a little faster)' },
   dropout: { kind: 'real', value: 'X', help: 'dropout probability' },
   epochs: { kind: 'int', value: 'N', help: 'passes over the training split' },
-  'max-steps': { kind: 'int', value: 'N', help: 'optimizer steps (without --epochs or --max-steps: whole epochs, at least 600 steps)' },
+  'max-steps': {
+    kind: 'int',
+    value: 'N',
+    help: 'optimizer steps (without --epochs or --max-steps: whole epochs, fit to the text: about 2,400 × √(training tokens) tokens)',
+  },
   lr: {
     kind: 'real',
     value: 'X',

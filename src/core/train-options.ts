@@ -53,8 +53,13 @@ export const TRAIN_OPTION_KEYS = [
 ] as const satisfies readonly (keyof TrainOptions)[];
 export type TrainOptionKey = (typeof TRAIN_OPTION_KEYS)[number];
 
-/** Without --epochs or --max-steps, train at least this many steps (and whole epochs). */
-export const DEFAULT_MIN_STEPS = 600;
+/**
+ * Without --epochs or --max-steps, a run trains on this many tokens per square root of its
+ * training tokens, in whole epochs: where validation stopped improving for the tiny preset on
+ * texts of 3.3K, 17K and 135K tokens (README, "How long a default run trains"). A small text is
+ * passed over many times before it is memorised, a large one few times.
+ */
+export const DEFAULT_TOKENS_PER_ROOT = 2400;
 
 /** The longest step budget a run may have. */
 export const MAX_STEPS = 100_000_000;

@@ -1,7 +1,7 @@
 import { UserError } from './errors';
 import { ModelConfig } from './model-config';
 import { stepsPerEpoch } from './batches';
-import { DEFAULT_MIN_STEPS, TrainOptions, TrainPlan } from './train-options';
+import { DEFAULT_TOKENS_PER_ROOT, TrainOptions, TrainPlan } from './train-options';
 
 /** Fixes the split, epoch length, step budget, warm-up and evaluation interval of a run. */
 export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: TrainOptions): TrainPlan {
@@ -31,10 +31,15 @@ export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: T
   if (options.maxSteps !== undefined && options.epochs !== undefined) totalSteps = Math.min(options.maxSteps, options.epochs * perEpoch);
   else if (options.maxSteps !== undefined) totalSteps = options.maxSteps;
   else if (options.epochs !== undefined) totalSteps = options.epochs * perEpoch;
-  else totalSteps = Math.ceil(DEFAULT_MIN_STEPS / perEpoch) * perEpoch;
+  else totalSteps = defaultEpochs(trainTokens, perEpoch * window * options.batch) * perEpoch;
   const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
   const evalEvery = options.evalEvery ?? Math.max(1, Math.min(250, Math.round(totalSteps / 20)));
   return { model, options, trainTokens, valTokens, stepsPerEpoch: perEpoch, totalSteps, warmupSteps, evalEvery };
+}
+
+/** Whole epochs of a run without a length: about DEFAULT_TOKENS_PER_ROOT × √(training tokens) tokens seen, at least one epoch. */
+export function defaultEpochs(trainTokens: number, tokensPerEpoch: number): number {
+  return Math.max(1, Math.round((DEFAULT_TOKENS_PER_ROOT * Math.sqrt(trainTokens)) / tokensPerEpoch));
 }
 
 /** Tokens per training window: the model's context, or a shorter window the options name. */

@@ -974,6 +974,9 @@ describe('Corpus Lab in a real VS Code extension host', () => {
     assert.match(text, /^600 steps = 120 epochs ≈ 2 min · /, text);
     // Shown whole in a row (issue 18 item 16): the engine, the same for every row, is the placeholder.
     assert.ok(text.length <= 70 && !text.includes('engine'), text);
+    // The default length says it is fit to the text (issue 18 item 17).
+    assert.match(describeEstimate(tenKb, true), /^600 steps = 120 epochs, fit to this text ≈ 2 min · /);
+    assert.ok(describeEstimate(tenKb, true).length <= 90);
     assert.match(describePick('speech-en.txt', tenKb).placeholder, /wasm engine · 2 threads/);
     // The time includes what the steps leave out: evaluations, samples, checkpoints.
     assert.match(describeEstimate({ ...tenKb, totalSeconds: 300 }), /≈ 5 min/);

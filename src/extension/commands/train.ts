@@ -235,7 +235,7 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
       }));
       try {
         const estimate = await result;
-        item.detail = describeEstimate(estimate);
+        item.detail = describeEstimate(estimate, !choice.maxSteps && !choice.epochs && !lengthSettings.maxSteps && !lengthSettings.epochs);
         Object.assign(pick, describePick(basename(target.fsPath), estimate));
       } catch (e) {
         item.detail = `$(warning) ${errorText(e)}`;
@@ -322,13 +322,17 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
  * memory. Short enough to be shown whole; the file's tokens and the engine, the same for every row,
  * are in the pick's title and placeholder (describePick).
  */
-export function describeEstimate(e: EstimateResult): string {
+export function describeEstimate(e: EstimateResult, fitToText = false): string {
   const epochs = e.totalSteps / e.stepsPerEpoch;
   const epochText = Number.isInteger(epochs) ? epochs.toLocaleString() : epochs.toFixed(1);
   const seconds = e.totalSeconds ?? (e.secondsPerStep === undefined ? undefined : e.secondsPerStep * e.totalSteps);
   const total = seconds === undefined ? '' : vscode.l10n.t('≈ {0}', formatSeconds(seconds));
+  // The default length (core/train-plan.ts defaultEpochs) stops about where validation stops improving.
+  const length = fitToText
+    ? vscode.l10n.t('{0} steps = {1} epochs, fit to this text', e.totalSteps.toLocaleString(), epochText)
+    : vscode.l10n.t('{0} steps = {1} epochs', e.totalSteps.toLocaleString(), epochText);
   return [
-    [vscode.l10n.t('{0} steps = {1} epochs', e.totalSteps.toLocaleString(), epochText), total].filter(Boolean).join(' '),
+    [length, total].filter(Boolean).join(' '),
     vscode.l10n.t('{0} parameters', e.params.toLocaleString()),
     vscode.l10n.t('{0} memory', formatBytes(e.trainingBytes)),
   ].join(' · ');
