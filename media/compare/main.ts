@@ -1,6 +1,7 @@
 import uPlot from 'uplot';
 import { CompareData, FromCompare, RunSample, ToCompare, parseToCompare } from '../../src/extension/webview/compare-protocol';
 import { align } from '../loss-chart/align';
+import { fittedXAxis, fittedYAxis } from '../loss-chart/axis-fit';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromCompare): void };
 const vscode = acquireVsCodeApi();
@@ -74,7 +75,10 @@ function render(): void {
       width: Math.max(320, app.clientWidth - 16),
       height: 300,
       scales: { x: { time: false } },
-      axes: [axis(s.tokensSeen), axis(s.bitsPerChar)],
+      axes: [
+        { ...axis(s.tokensSeen), ...fittedXAxis },
+        { ...axis(s.bitsPerChar), ...fittedYAxis },
+      ],
       series: [
         { label: s.tokensSeen },
         ...c.runs.map((r, i) => ({

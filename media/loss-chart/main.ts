@@ -1,6 +1,7 @@
 import uPlot from 'uplot';
 import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
 import { align } from './align';
+import { fittedXAxis, fittedYAxis } from './axis-fit';
 import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
 
 const WHOLE_INCREMENTS = Array.from({ length: 9 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
@@ -139,7 +140,7 @@ function drawCharts(): void {
   const width = Math.max(320, app.clientWidth - 16);
   const axis = (label?: string): uPlot.Axis => ({ stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, label });
   // Steps are whole numbers: ticks at 1, 2, 5 × 10ⁿ, never 2.5.
-  const stepAxis = (): uPlot.Axis => ({ ...axis(strings.step), incrs: WHOLE_INCREMENTS });
+  const stepAxis = (): uPlot.Axis => ({ ...axis(strings.step), ...fittedXAxis, incrs: WHOLE_INCREMENTS });
 
   const sets: [number[], (number | null)[]][] = [];
   const styles: uPlot.Series[] = [];
@@ -183,7 +184,7 @@ function drawCharts(): void {
       width,
       height: 280,
       scales: { x: { time: false }, y: view.log ? { distr: 3 } : {} },
-      axes: [stepAxis(), axis(unitLabel(unit, strings))],
+      axes: [stepAxis(), { ...axis(unitLabel(unit, strings)), ...fittedYAxis }],
       series: [
         { label: strings.step },
         ...styles,
@@ -205,7 +206,7 @@ function drawCharts(): void {
         width,
         height: 180,
         scales: { x: { time: false } },
-        axes: [stepAxis(), { ...axis(), ...(key === 'lr' ? learningRateAxis() : {}) }],
+        axes: [stepAxis(), { ...axis(), ...fittedYAxis, ...(key === 'lr' ? learningRateAxis() : {}) }],
         series: [{ label: strings.step }, { label, stroke: color, width: 1.5 }],
         legend: { show: true },
       },
@@ -292,7 +293,6 @@ function fade(color: string): string {
  */
 function learningRateAxis(): Partial<uPlot.Axis> {
   return {
-    size: 64,
     // Four evenly spaced ticks over the scale: uPlot's round increments left one or two on a short chart.
     splits: (_u, _axis, min, max) => (max > min ? [0, 1, 2, 3].map((i) => min + ((max - min) * i) / 3) : [min]),
     values: (u, splits) => {

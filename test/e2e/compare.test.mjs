@@ -6,13 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { trainWithCli, withSession } from './session.mjs';
+import { overflows, tickLabelProblems, wordsSplit } from './layout.mjs';
 
-/** A small run of the text `text` in the workspace, named `name`. */
+/** A small run of the text `text` in the workspace, named `name`: past 100,000 tokens seen, so the chart's x labels are long. */
 function cliRun(folder, name, text, ...flags) {
   trainWithCli(
     join(folder, text),
     join(folder, '.corpus-lab', 'runs', name),
-    ...['--layers', '1', '--heads', '2', '--width', '32', '--context', '32', '--batch', '8', '--max-steps', '60', '--seed', '1'],
+    ...['--layers', '1', '--heads', '2', '--width', '32', '--context', '32', '--batch', '64', '--max-steps', '60', '--seed', '1'],
     ...flags,
   );
 }
@@ -58,10 +59,31 @@ test(
       await compare.locator('h2').evaluate(() => window.scrollTo(0, 0));
       await shot('03-compare-panel-top');
 
+      // At every editor width from about half the window up: the x tick labels never run together,
+      // Korean column titles wrap between words only, and no table is cut at the panel's edge.
+      let shownWidth = await compare.evaluate(() => window.innerWidth);
+      for (let width = 900; width <= 1500; width += 20) {
+        await page.setViewportSize({ width, height: 950 });
+        // The panel resized, and drew its chart again at its new width.
+        await compare.waitForFunction((before) => window.innerWidth !== before, shownWidth);
+        shownWidth = await compare.evaluate(() => window.innerWidth);
+        await compare.waitForFunction(
+          () =>
+            document.querySelector('#compare-chart .uplot')?.offsetWidth === Math.max(320, document.getElementById('app').clientWidth - 16),
+        );
+        await checkLayout(compare, `at a window ${width} px wide`);
+        if (width === 900) await shot('03b-compare-panel-900');
+      }
+
       // Open in Loss Chart: the first run with the other as an overlay, and the note in nats per token.
       await compare.locator('#open-chart').click();
       const chart = await session.webviewWith('#overlays', 60_000);
       await chart.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+      // Side by side, each at half the editor: the Compare panel still fits, and the chart's tick
+      // labels are whole (tokens/s past 10,000 was cut to "0,000").
+      await page.waitForTimeout(1000);
+      await checkLayout(compare, 'beside the loss chart');
+      assert.deepEqual(await tickLabelProblems(chart, 'body'), []);
       assert.match(await chart.locator('.vocabulary-note').innerText(), /en-layernorm: 토크나이저나 어휘가 다른 학습/);
       await chart.locator('#compare').click();
       await rows.filter({ hasText: 'ko-dyt' }).first().click();
@@ -90,3 +112,10 @@ test(
       await shot('06-chart-reloaded');
     }),
 );
+
+/** The Compare panel's layout, as a user would see it broken. */
+async function checkLayout(compare, where) {
+  assert.deepEqual(await tickLabelProblems(compare, '#compare-chart'), [], where);
+  assert.deepEqual(await wordsSplit(compare, 'thead th'), [], `column titles broken inside a word ${where}`);
+  assert.deepEqual(await overflows(compare), { page: 0, tables: [0, 0] }, `cut at the panel's edge ${where}`);
+}
