@@ -93,7 +93,10 @@ function enlarge(d: AttentionData, l: number, h: number): void {
     });
     table.append(tr);
   });
-  app.replaceChildren(header(d), back, el('div', 'title', `${s.layer} ${l} · ${s.head} ${h}`), table);
+  // A long line's head is wider than the panel: it scrolls in its own box, with its token labels kept in view.
+  const box = el('div', 'big-box');
+  box.append(table);
+  app.replaceChildren(header(d), back, el('div', 'title', `${s.layer} ${l} · ${s.head} ${h}`), box);
 }
 
 window.addEventListener('message', (e: MessageEvent) => {

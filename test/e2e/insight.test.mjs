@@ -126,9 +126,10 @@ test(
       assert.ok((await tokens.locator('#tokens .tok.fallback').count()) > 0, 'no syllable made of several byte tokens');
       await shot('05-tokens');
 
-      // 3. Attention of the current line: a layer × head grid, one head enlarged, values on hover.
+      // 3. Attention of a long line (the context's 32 tokens): a layer × head grid, one head enlarged, values on hover.
       await editor.click();
       await page.keyboard.press('Control+Home');
+      for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowDown');
       await runCommand('Corpus Lab: Show Attention of the Line or Selection');
       const att = await webview('#grid canvas');
       assert.equal(await att.locator('#grid canvas').count(), 4);
@@ -142,6 +143,11 @@ test(
       const cell = cells.nth(3);
       await cell.hover();
       assert.match(await cell.getAttribute('title'), /→ .*: \d\.\d{4}$/);
+      // The enlarged head scrolls in its own box: the panel itself is no wider than its window.
+      const overflow = await att
+        .locator('#enlarged')
+        .evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0, `the enlarged head overflows the panel by ${overflow} px`);
       await shot('07-attention-head');
 
       // 4. Surprisal of the Korean document: GLTR rank colours in the editor, the legend-histogram, bits per character, copying.
