@@ -40,3 +40,26 @@ test(`tokenize, encode and clean a corpus that is one long line within a ${HEAP_
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('encode writes every id through a pipe, and stops quietly when the reader closes it early', () => {
+  const dir = tempDir();
+  try {
+    writeFileSync(join(dir, 'text.txt'), oneLine(200_000));
+    cli(dir, ['tokenize', 'text.txt', '-o', 'tok', '--kind', 'char']);
+    const ids = cli(dir, ['encode', 'tok/tokenizer.json', 'text.txt']).trim().split(' ');
+    assert.equal(ids.length, 200_000);
+    const early = spawnSync(
+      'bash',
+      ['-o', 'pipefail', '-c', `"${process.execPath}" "${CLI}" encode tok/tokenizer.json text.txt | head -c 10`],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(early.stderr, '');
+    assert.equal(early.status, 0);
+    assert.equal(early.stdout.length, 10);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { parseCommand } from '../args';
 import { readCorpus } from '../../core/corpus';
 import { Tokenizer } from '../../core/tokenizer';
@@ -11,6 +10,11 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   const ids = tokenizer.encodeAll(readCorpus(positionals[1]).text);
   // Written a slice at a time: the whole list as one string would be several times the corpus.
   const separator = options.json ? ',' : ' ';
+  // A reader that stops early (`encode … | head`) closes the pipe: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   await write(options.json ? '{"ids":[' : '');
   for (let i = 0; i < ids.length; i += IDS_PER_WRITE)
     await write((i > 0 ? separator : '') + ids.subarray(i, i + IDS_PER_WRITE).join(separator));
@@ -18,6 +22,7 @@ export async function encodeCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
-async function write(text: string): Promise<void> {
-  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+/** Resolves once the text is handed to the OS, so the process can exit right after the last one. */
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (e) => (e ? reject(e) : resolve())));
 }

@@ -1,4 +1,5 @@
 import { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_SPLIT, toByteLevel } from './bytes-to-unicode';
+import { textSlices } from './text-slices';
 
 // No npm package trains a Hugging Face-compatible BPE in JavaScript (see docs/tfjs-notes.md), so this is
 // the classic algorithm: count pre-tokenized words, repeatedly merge the most frequent adjacent
@@ -63,8 +64,9 @@ export function trainByteLevelBpe(text: string, vocabSize: number): BpeModel {
   const idOf = new Map(tokens.map((t, i) => [t, i]));
   const merges: [string, string][] = [];
   const wordCounts = new Map<string, number>();
-  // One match at a time: an array of every piece of a large corpus would outweigh the text itself.
-  for (const [piece] of text.matchAll(GPT2_SPLIT)) wordCounts.set(piece, (wordCounts.get(piece) ?? 0) + 1);
+  // A slice at a time: an array of every piece of a large corpus would outweigh the text itself.
+  for (const slice of textSlices(text))
+    for (const piece of slice.match(GPT2_SPLIT) ?? []) wordCounts.set(piece, (wordCounts.get(piece) ?? 0) + 1);
   const words: Word[] = [];
   for (const [piece, count] of wordCounts) {
     const symbols = Array.from(toByteLevel(piece), (c) => CHAR_TO_BYTE.get(c)!);
