@@ -1,6 +1,7 @@
 import uPlot from 'uplot';
 import { CompareData, FromCompare, RunSample, ToCompare, parseToCompare } from '../../src/extension/webview/compare-protocol';
 import { align } from '../loss-chart/align';
+import { NOT_LEARNED_MARGIN } from '../../src/core/run-comparison';
 import { fittedXAxis, fittedYAxis } from '../loss-chart/axis-fit';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromCompare): void };
@@ -58,6 +59,13 @@ function render(): void {
   if (c.vocabulariesDiffer) {
     const note = el('p', 'note', s.vocabularyDiffers);
     note.id = 'vocabulary-note';
+    note.setAttribute('role', 'note');
+    app.append(note);
+  }
+  for (const r of c.runs.filter((x) => x.didNotLearn)) {
+    const percent = Math.round(NOT_LEARNED_MARGIN * 100);
+    const note = el('p', 'note', fmt(s.didNotLearn, r.name, num(r.best?.bitsPerChar, 3), percent, num(r.unigramBitsPerChar, 3)));
+    note.classList.add('did-not-learn');
     note.setAttribute('role', 'note');
     app.append(note);
   }
@@ -136,7 +144,7 @@ function render(): void {
     swatch.style.background = colour(i);
     name.append(swatch, r.name);
     tr.append(name);
-    tr.insertCell().textContent = num(r.best?.bitsPerChar, 3);
+    tr.insertCell().textContent = r.didNotLearn ? `${num(r.best?.bitsPerChar, 3)} (${s.didNotLearnShort})` : num(r.best?.bitsPerChar, 3);
     tr.insertCell().textContent = r.best ? String(r.best.step) : '—';
     tr.insertCell().textContent = r.gap
       ? r.gap.bitsPerChar !== undefined

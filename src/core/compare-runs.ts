@@ -1,7 +1,7 @@
 import type { RunJson } from './run-json';
 import { metricBaselines } from './metrics';
 import { sameVocabulary } from './vocabulary';
-import { SETTING_KEYS } from './run-comparison';
+import { NOT_LEARNED_MARGIN, SETTING_KEYS } from './run-comparison';
 import type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingKey, SettingRow, SettingValue } from './run-comparison';
 
 export type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingKey, SettingRow };
@@ -60,6 +60,7 @@ function comparedRun({ name, dir, run, metrics }: RunToCompare): ComparedRun {
   const speeds = metrics
     .filter((m) => m.type !== 'eval' && typeof m.tokens_per_s === 'number' && Number.isFinite(m.tokens_per_s))
     .map((m) => m.tokens_per_s as number);
+  const unigram = b?.unigram_bits_per_char;
   return {
     name,
     dir,
@@ -70,6 +71,8 @@ function comparedRun({ name, dir, run, metrics }: RunToCompare): ComparedRun {
     best,
     gap,
     tokensPerSecond: median(speeds),
+    unigramBitsPerChar: unigram,
+    didNotLearn: best !== undefined && unigram !== undefined && best.bitsPerChar > unigram * (1 - NOT_LEARNED_MARGIN),
   };
 }
 

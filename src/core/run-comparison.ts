@@ -15,7 +15,14 @@ export interface ComparedRun {
   gap?: { step: number; nats: number; bitsPerChar?: number };
   /** Median training throughput over the logged steps. */
   tokensPerSecond?: number;
+  /** Bits per character of the held-out text from character frequencies alone (metrics.jsonl's baselines). */
+  unigramBitsPerChar?: number;
+  /** Its best validation is within NOT_LEARNED_MARGIN of the unigram baseline: it learned no more than character frequencies. */
+  didNotLearn: boolean;
 }
+
+/** How close (a share of the unigram baseline) a run's best validation may come to it and still count as not learned. */
+export const NOT_LEARNED_MARGIN = 0.05;
 
 /** The settings a comparison looks at (the Compare panel names each in the display language). */
 export const SETTING_KEYS = [

@@ -84,6 +84,23 @@ test('compared runs: best validation bits per character and its step, the final 
   assert.equal(vocabulariesDiffer, false);
 });
 
+test('a run whose best validation stays within 5% of its unigram baseline did not learn (the verdict the panel states)', () => {
+  // BASELINES: 4 bits per character from character counts alone.
+  const { runs } = compareRuns([scored('stuck', 3.81), scored('barely', 3.79), scored('learned', 2.5), scored('worse', 4.6)]);
+  assert.deepEqual(
+    runs.map((r) => [r.name, r.didNotLearn, r.unigramBitsPerChar]),
+    [
+      ['stuck', true, 4],
+      ['barely', false, 4],
+      ['learned', false, 4],
+      ['worse', true, 4],
+    ],
+  );
+  const unknown = scored('no-baselines', 3.9);
+  unknown.metrics = unknown.metrics.filter((m) => m.type !== 'baselines');
+  assert.equal(compareRuns([unknown]).runs[0].didNotLearn, false, 'no baseline: no verdict');
+});
+
 test('a run without val_bits_per_char (older metrics) is converted with its baselines; without baselines it has no bits-per-character curve', () => {
   const old = scored('old', 0);
   old.metrics = [BASELINES, { type: 'eval', step: 10, loss: 1, val_loss: Math.LN2 }];

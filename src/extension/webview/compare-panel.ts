@@ -69,6 +69,10 @@ function compareStrings(): Record<string, string> {
     ),
     tokensPerSecond: vscode.l10n.t('tokens/s'),
     vocabulary: vscode.l10n.t('tokenizer'),
+    didNotLearn: vscode.l10n.t(
+      '{0} did not learn: its best validation, {1} bits/char, is within {2}% of the unigram baseline ({3} bits/char), what counting characters alone gives. Its numbers say nothing about the setting it differs in.',
+    ),
+    didNotLearnShort: vscode.l10n.t('did not learn'),
     vocabularyDiffers: vscode.l10n.t(
       'These runs use different tokenizers or vocabularies: their losses per token do not compare, so everything here is in bits per character of the held-out text.',
     ),
