@@ -9,6 +9,9 @@ const PROMPT_CHARS = 2000;
 // Characters before the cursor checked against the model's tokenizer: about what a small model's
 // context holds, so a Korean paragraph after English ones is judged as Korean.
 const CONTEXT_CHECK_CHARS = 256;
+// A model trained on a text with Windows line breaks writes "\r" before each "\n": VS Code breaks
+// ghost text at either, so one-line ghost text stops at both.
+const LINE_BREAKS = ['\n', '\r'];
 
 /** Ghost text from the model serving the document while the user types. */
 export class CompletionProvider implements vscode.InlineCompletionItemProvider {
@@ -59,7 +62,7 @@ export class CompletionProvider implements vscode.InlineCompletionItemProvider {
         topP: config.topP,
         maxTokens: config.maxTokens,
         seed: (start * 2654435761) >>> 0,
-        stop: config.stopAtNewline ? ['\n'] : [],
+        stop: config.stopAtNewline ? LINE_BREAKS : [],
       },
     }));
     this.inFlight = job.id;
