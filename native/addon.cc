@@ -353,7 +353,7 @@ napi_value Decode(napi_env env, napi_callback_info info) {
   };
   const auto takeLinear = [&](long in, long out) { return decode::Linear{take(in * out), take(out)}; };
   std::vector<decode::Block> blocks(s.layers);
-  decode::Weights w{take(long(s.vocab) * c), take(long(s.context) * c), blocks.data(), {}};
+  decode::Weights w{take(long(s.vocab) * c), take(long(s.context) * c), blocks.data(), {}, nullptr};
   for (auto& b : blocks) {
     b.ln1 = takeNorm();
     b.attn = takeLinear(c, 3 * c);
@@ -363,6 +363,8 @@ napi_value Decode(napi_env env, napi_callback_info info) {
     b.mlpProj = takeLinear(4 * c, c);
   }
   w.lnf = takeNorm();
+  if (s.dyt) w.embedScale = take(1);
+  else next++;
   float* logits = const_cast<float*>(a.span(logitsAt, s.vocab, "the logits"));
   if (a.ok()) decode::forward(s, w, ids, int(t), start, cache, logits);
   return nullptr;

@@ -120,10 +120,11 @@ void forward(const Shape& s, const Weights& w, const int32_t* ids, int t, int st
   float* scores = fc + long(t) * 4 * c;  // [t, start + t]
   float* stats = scores + long(t) * total;  // a layer norm's mean and 1/σ [2t]
 
+  const float embedScale = w.embedScale ? w.embedScale[0] : 1.0f;
   for (int i = 0; i < t; i++) {
     const float* tok = w.wte + long(ids[i]) * c;
     const float* pos = w.wpe + long(start + i) * c;
-    for (int j = 0; j < c; j++) x[long(i) * c + j] = tok[j] + pos[j];
+    for (int j = 0; j < c; j++) x[long(i) * c + j] = (tok[j] + pos[j]) * embedScale;
   }
   for (int l = 0; l < s.layers; l++) {
     const Block& b = w.blocks[l];

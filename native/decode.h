@@ -24,11 +24,15 @@ struct Block {
   Linear attn, proj, fc, mlpProj;
 };
 
-/** Every weight, where it lies; the head is tied to wte. A model without biases passes zeros. */
+/**
+ * Every weight, where it lies; the head is tied to wte. A model without biases passes zeros.
+ * Dynamic Tanh multiplies the embeddings by embedScale [1] (null for layer norm).
+ */
 struct Weights {
   const float *wte, *wpe;
   const Block* blocks;
   Norm lnf;
+  const float* embedScale;
 };
 
 /** Floats of the cache: keys and values [layers][2][context][width]. */
@@ -36,7 +40,7 @@ inline long cacheFloats(const Shape& s) { return long(s.layers) * 2 * s.context 
 
 /** Weight slots per block and in all, in the order the offsets come in (see addon.cc). */
 constexpr int kBlockSlots = 14;
-inline int weightSlots(const Shape& s) { return 2 + s.layers * kBlockSlots + 3; }
+inline int weightSlots(const Shape& s) { return 2 + s.layers * kBlockSlots + 3 + 1; }
 
 /**
  * Feeds ids [t] at positions start … start+t−1 (start + t ≤ context, ids < vocab: checked by the

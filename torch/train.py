@@ -174,7 +174,7 @@ class Conv1D(nn.Module):
 
 
 class Norm(nn.Module):
-    """LayerNorm (eps 1e-5) or Dynamic Tanh, γ·tanh(α·x) + β (Zhu et al. 2025)."""
+    """LayerNorm (eps 1e-5) or Dynamic Tanh, γ·tanh(α·x) + β (Zhu et al. 2025); values come from the checkpoint."""
 
     def __init__(self, width, kind, bias):
         super().__init__()
@@ -182,7 +182,7 @@ class Norm(nn.Module):
         self.weight = nn.Parameter(torch.ones(width))
         self.bias = nn.Parameter(torch.zeros(width)) if bias else None
         if kind == "dyt":
-            self.alpha = nn.Parameter(torch.full((1,), 0.5))
+            self.alpha = nn.Parameter(torch.ones(1))
 
     def forward(self, x):
         if self.kind == "layernorm":
@@ -253,12 +253,18 @@ class GPT(nn.Module):
                 ln_f=Norm(cfg["width"], cfg["norm"], cfg["bias"]),
             )
         )
+        # Dynamic Tanh: a learnable scalar the embeddings are multiplied by (src/core/dyt.ts).
+        if cfg["norm"] == "dyt":
+            self.transformer.embed_scale = nn.Parameter(torch.ones(1))
 
     def forward(self, ids, targets):
         """Mean next-token cross-entropy of ids [batch, time] against targets [batch, time]."""
         tr = self.transformer
         t = ids.shape[1]
-        x = tr.drop(tr.wte(ids) + tr.wpe(torch.arange(t, device=ids.device)))
+        x = tr.wte(ids) + tr.wpe(torch.arange(t, device=ids.device))
+        if self.cfg["norm"] == "dyt":
+            x = x * tr.embed_scale
+        x = tr.drop(x)
         for block in tr.h:
             x = block(x)
         logits = tr.ln_f(x) @ tr.wte.weight.t()

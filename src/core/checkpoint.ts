@@ -10,7 +10,8 @@ import { NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
 import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
-import { fromGpt2ConfigJson, toGpt2ConfigJson } from './gpt2-config';
+import { fromGpt2ConfigJson, isLegacyDytConfig, toGpt2ConfigJson } from './gpt2-config';
+import { addLegacyEmbedScale, legacyDytShapes } from './dyt';
 import { endOfText, hfSideFiles } from './hf-export';
 import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
@@ -113,23 +114,27 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     if (name === 'optimizer.safetensors' && !opts.withOptimizer) continue;
     if (!existsSync(file(name))) throw new UserError('{0} is not a complete checkpoint: {1} is missing', dir, name);
   }
-  const config = fromGpt2ConfigJson(readRegularFile(file('config.json')), file('config.json'));
+  const configText = readRegularFile(file('config.json'));
+  const config = fromGpt2ConfigJson(configText, file('config.json'));
+  const legacy = isLegacyDytConfig(configText, file('config.json'));
+  const stored = (shapes: Map<string, number[]>) => (legacy ? legacyDytShapes(shapes) : shapes);
   const tokenizerJson = readRegularFile(file('tokenizer.json'));
   const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'));
   const expected = weightShapes(config);
   const weights = readSafetensors(file('model.safetensors')).tensors;
-  checkTensors(weights, gpt2TensorShapes(config), file('model.safetensors'));
+  checkTensors(weights, stored(gpt2TensorShapes(config)), file('model.safetensors'));
   dropZeroBiases(weights, expected, file('model.safetensors'));
   let optimizer: NamedTensors | undefined;
   if (opts.withOptimizer) {
     optimizer = readSafetensors(file('optimizer.safetensors')).tensors;
     const moments = new Map<string, number[]>();
-    for (const [name, shape] of expected) {
+    for (const [name, shape] of stored(expected)) {
       moments.set(`m.${name}`, shape);
       moments.set(`v.${name}`, shape);
     }
     checkTensors(optimizer, moments, file('optimizer.safetensors'));
   }
+  if (legacy) addLegacyEmbedScale(weights, optimizer);
   return {
     dir,
     config,

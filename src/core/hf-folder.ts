@@ -6,7 +6,8 @@ import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
 import { readSafetensors } from './safetensors';
-import { fromGpt2ConfigJson } from './gpt2-config';
+import { fromGpt2ConfigJson, isLegacyDytConfig } from './gpt2-config';
+import { addLegacyEmbedScale, legacyDytShapes } from './dyt';
 import { checkTensors, dropZeroBiases } from './checkpoint';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { modelTokenizer } from './model-tokenizer';
@@ -49,8 +50,8 @@ const MASK_BUFFER = /^(?:transformer\.)?h\.(\d+)\.attn\.(bias|masked_bias)$/;
  * and an `lm_head.weight` accepted only when it equals the token embedding (tied).
  * Names and shapes are checked before any tensor data is read.
  */
-export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied: boolean }): NamedTensors {
-  const expected = gpt2TensorShapes(config);
+export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied: boolean; legacyDyt?: boolean }): NamedTensors {
+  const expected = opts.legacyDyt ? legacyDytShapes(gpt2TensorShapes(config)) : gpt2TensorShapes(config);
   const canonical = (name: string, bare: boolean) => (bare && name !== 'lm_head.weight' ? `transformer.${name}` : name);
   let bare = false;
   const file = readSafetensors(path, {
@@ -104,6 +105,7 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
     weights.delete('lm_head.weight');
   }
   dropZeroBiases(weights, weightShapes(config), path);
+  if (opts.legacyDyt) addLegacyEmbedScale(weights);
   return weights;
 }
 
@@ -133,6 +135,7 @@ export function readHfFolder(dir: string): { config: ModelConfig; weights: Named
   const config = readGpt2Config(file('config.json'));
   const tokenizerJson = readRegularFile(file('tokenizer.json'));
   const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'));
-  const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')) });
+  const legacyDyt = isLegacyDytConfig(readRegularFile(file('config.json')), file('config.json'));
+  const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')), legacyDyt });
   return { config, weights, tokenizerJson, tokenizer };
 }

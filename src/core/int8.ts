@@ -4,6 +4,7 @@ import { HostTensor, NamedTensors, elementCount } from './tensor';
 import { Int8Tensor, encodeSafetensors, readSafetensors } from './safetensors';
 import { checkTensors } from './checkpoint';
 import { weightShapes } from './weight-table';
+import { addLegacyEmbedScale, legacyDytShapes } from './dyt';
 
 /**
  * Weight-only int8 checkpoints (docs: README "int8 checkpoints").
@@ -91,8 +92,12 @@ export function encodeInt8Weights(weights: NamedTensors, scheme: Int8Scheme): Bu
  * metadata, names, dtypes and shapes are checked against the config before any data is read,
  * and every scale must be finite and ≥ 0.
  */
-export function readInt8Weights(path: string, config: ModelConfig): { weights: NamedTensors; scheme: Int8Scheme } {
-  const expected = weightShapes(config);
+export function readInt8Weights(
+  path: string,
+  config: ModelConfig,
+  opts: { legacyDyt?: boolean } = {},
+): { weights: NamedTensors; scheme: Int8Scheme } {
+  const expected = opts.legacyDyt ? legacyDytShapes(weightShapes(config)) : weightShapes(config);
   let scheme: Int8Scheme = 'channel';
   const file = readSafetensors(path, {
     dtypes: ['F32', 'I8'],
@@ -132,5 +137,6 @@ export function readInt8Weights(path: string, config: ModelConfig): { weights: N
       throw new UserError('{0}: {1}{2} has a negative or non-finite scale', path, name, SCALE_SUFFIX);
     weights.set(name, dequantizeMatrix(file.int8.get(name)!, scale, scheme));
   }
+  if (opts.legacyDyt) addLegacyEmbedScale(weights);
   return { weights, scheme };
 }

@@ -5,7 +5,7 @@ import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
 import { NamedTensors, refuseNonFinite } from './tensor';
 import { readCheckpoint, resolveCheckpoint } from './checkpoint';
-import { fromGpt2ConfigJson } from './gpt2-config';
+import { fromGpt2ConfigJson, isLegacyDytConfig } from './gpt2-config';
 import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
 import { modelTokenizer } from './model-tokenizer';
@@ -105,11 +105,13 @@ export function readModelFolder(dir: string, base?: string): ModelFiles {
     case 'int8': {
       for (const f of ['config.json', 'tokenizer.json'])
         if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete int8 checkpoint: {1} is missing', dir, f);
-      const config = fromGpt2ConfigJson(readRegularFile(join(dir, 'config.json')), join(dir, 'config.json'));
+      const configText = readRegularFile(join(dir, 'config.json'));
+      const config = fromGpt2ConfigJson(configText, join(dir, 'config.json'));
       const tokenizerJson = readRegularFile(join(dir, 'tokenizer.json'));
       const tokenizer = modelTokenizer(tokenizerJson, config, join(dir, 'tokenizer.json'));
       const weightsFile = join(dir, INT8_WEIGHTS_FILE);
-      const { weights, scheme } = readInt8Weights(weightsFile, config);
+      const legacyDyt = isLegacyDytConfig(configText, join(dir, 'config.json'));
+      const { weights, scheme } = readInt8Weights(weightsFile, config, { legacyDyt });
       return { dir, kind, config, weights, tokenizerJson, tokenizer, weightsFile, int8Scheme: scheme };
     }
     case 'adapter': {

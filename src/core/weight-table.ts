@@ -1,4 +1,5 @@
 import { ModelConfig } from './model-config';
+import { EMBED_SCALE, dytInit } from './dyt';
 
 export type Init = { normal: number } | { fill: number };
 
@@ -12,7 +13,8 @@ export interface WeightSpec {
 /**
  * Every trainable weight of a GPT (docs/DESIGN.md §4), by Hugging Face GPT-2 name, in a fixed order. The
  * head is tied to transformer.wte.weight. GPT-2's initialisation: N(0, 0.02), residual projections
- * N(0, 0.02/√(2·layers)); norms start at 1 (Dynamic Tanh's α at 0.5), biases at 0. Matrices decay.
+ * N(0, 0.02/√(2·layers)); norms start at 1, biases at 0. Matrices decay. Dynamic Tanh adds each
+ * norm's α and, last, the embedding scale, started as core/dyt.ts says.
  */
 export function weightTable(c: ModelConfig): Map<string, WeightSpec> {
   const w = c.width;
@@ -25,17 +27,18 @@ export function weightTable(c: ModelConfig): Map<string, WeightSpec> {
     matrix(`${prefix}.weight`, [inputs, outputs], std);
     bias(`${prefix}.bias`, outputs);
   };
-  const norm = (prefix: string) => {
+  const dyt = c.norm === 'dyt' ? dytInit(w) : undefined;
+  const norm = (prefix: string, alpha = dyt?.other) => {
     vector(`${prefix}.weight`, w, 1);
     bias(`${prefix}.bias`, w);
-    if (c.norm === 'dyt') vector(`${prefix}.alpha`, 1, 0.5);
+    if (alpha !== undefined) vector(`${prefix}.alpha`, 1, alpha);
   };
 
   matrix('transformer.wte.weight', [c.vocabSize, w]);
   matrix('transformer.wpe.weight', [c.context, w]);
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.h.${i}`;
-    norm(`${p}.ln_1`);
+    norm(`${p}.ln_1`, dyt?.attention);
     linear(`${p}.attn.c_attn`, w, 3 * w);
     linear(`${p}.attn.c_proj`, w, w, residualStd);
     norm(`${p}.ln_2`);
@@ -43,6 +46,7 @@ export function weightTable(c: ModelConfig): Map<string, WeightSpec> {
     linear(`${p}.mlp.c_proj`, 4 * w, w, residualStd);
   }
   norm('transformer.ln_f');
+  if (dyt) vector(EMBED_SCALE, 1, dyt.embedScale);
   return table;
 }
 

@@ -23,6 +23,8 @@ import { trainTokenizer } from '../../src/core/tokenizer';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt } from '../../src/worker/model/gpt';
 import { userError } from './helpers';
+import { EMBED_SCALE } from '../../src/core/dyt';
+import { toGpt2ConfigJson } from '../../src/core/gpt2-config';
 
 const config: ModelConfig = { vocabSize: 13, context: 8, layers: 2, heads: 2, width: 8, norm: 'layernorm', dropout: 0, bias: true };
 const root = mkdtempSync(join(tmpdir(), 'corpus-lab-ckpt-'));
@@ -84,6 +86,41 @@ test('write → read round trip; a run folder resolves to its newest checkpoint 
   assert.deepEqual(readdirSync(join(run, 'checkpoints')).sort(), ['epoch-0001', 'epoch-0002', 'step-00000015']);
   pruneCheckpoints(run, 1, []);
   assert.deepEqual(readdirSync(join(run, 'checkpoints')), ['epoch-0002']);
+});
+
+test('a Dynamic Tanh checkpoint is not a GPT-2 one: its own model_type and keys; one from before the embedding scale still loads, at scale 1', () => {
+  const dyt: ModelConfig = { ...config, norm: 'dyt' };
+  const dir = writeCheckpoint(join(root, 'dyt'), 'epoch-0001', contents(1, dyt));
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  assert.equal(cfg.model_type, 'corpus-lab-gpt2-dyt');
+  assert.deepEqual(cfg.architectures, ['CorpusLabGpt2DytForCausalLM']);
+  // No GPT-2 shape keys: GPT2LMHeadModel would build its default shape, which the weights do not fit.
+  for (const key of ['n_embd', 'n_layer', 'n_head', 'n_positions', 'hidden_size']) assert.equal(cfg[key], undefined, key);
+  assert.deepEqual([cfg.width, cfg.layers, cfg.heads, cfg.context], [8, 2, 2, 8]);
+  const ck = readCheckpoint(dir, { withOptimizer: true });
+  assert.deepEqual(ck.config, dyt);
+  assert.deepEqual(ck.weights.get(EMBED_SCALE), { shape: [1], data: Float32Array.of(0.5) });
+
+  // Before the scale, a DyT checkpoint said model_type gpt2 (corpus_lab.norm dyt) and had no such tensor.
+  const old = { ...JSON.parse(toGpt2ConfigJson(config, { tokenizer_kind: 'char' })), corpus_lab: { ...cfg.corpus_lab } };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(old));
+  const without = (file: string, names: string[]) => {
+    const tensors = readSafetensors(join(dir, file)).tensors;
+    for (const n of names) tensors.delete(n);
+    writeFileSync(join(dir, file), encodeSafetensors(tensors));
+  };
+  without('model.safetensors', [EMBED_SCALE]);
+  without('optimizer.safetensors', [`m.${EMBED_SCALE}`, `v.${EMBED_SCALE}`]);
+  const legacy = readCheckpoint(dir, { withOptimizer: true });
+  assert.deepEqual(legacy.config, dyt);
+  assert.deepEqual(legacy.weights.get(EMBED_SCALE), { shape: [1], data: Float32Array.of(1) });
+  assert.deepEqual(legacy.optimizer!.get(`v.${EMBED_SCALE}`), { shape: [1], data: Float32Array.of(0) });
+
+  // A current one without the scale is damaged, and the type says the norm.
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), userError(/missing 1 tensor.*transformer\.embed_scale/));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, corpus_lab: { ...cfg.corpus_lab, norm: 'layernorm' } }));
+  assert.throws(() => readCheckpoint(dir, { withOptimizer: false }), userError(/corpus_lab\.norm is "layernorm", but model_type/));
 });
 
 test('incomplete and temporary folders are never taken for checkpoints', () => {

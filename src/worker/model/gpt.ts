@@ -4,6 +4,7 @@ import { ModelConfig } from '../../core/model-config';
 import { HostTensor, NamedTensors } from '../../core/tensor';
 import { loraParamName } from '../../core/lora-adapter';
 import { weightTable } from '../../core/weight-table';
+import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
@@ -255,7 +256,7 @@ export class Gpt {
 
     const tok = tf.reshape(opts.tokens ?? this.tokenEmbeddings(ids), [b, t, c]);
     const pos = tf.slice(this.p('transformer.wpe.weight'), [start, 0], [t, c]);
-    let x: tf.Tensor = drop(tf.reshape(tf.add(tok, pos), [b * t, c]));
+    let x: tf.Tensor = drop(this.scaleEmbeddings(tf.reshape(tf.add(tok, pos), [b * t, c])));
     opts.inspect?.hidden?.push(x as tf.Tensor2D);
     for (let i = 0; i < layers; i++) {
       x = this.block(x, i, b, t, drop, opts.cache, opts.inspect);
@@ -263,6 +264,11 @@ export class Gpt {
     }
     if (opts.cache) opts.cache.length += t;
     return this.readOut(x);
+  }
+
+  /** Dynamic Tanh's learnable scalar after the embeddings (core/dyt.ts); LayerNorm has none. */
+  private scaleEmbeddings(x: tf.Tensor): tf.Tensor {
+    return this.config.norm === 'dyt' ? tf.mul(x, this.p(EMBED_SCALE)) : x;
   }
 
   /** The token embeddings [batch·time, width] of ids [batch, time]. */
@@ -398,7 +404,13 @@ export class Gpt {
         ...linear(`${pre}.mlp.c_proj`),
       ];
     });
-    return [this.p('transformer.wte.weight'), this.p('transformer.wpe.weight'), ...blocks.flat(), ...norm('transformer.ln_f')];
+    return [
+      this.p('transformer.wte.weight'),
+      this.p('transformer.wpe.weight'),
+      ...blocks.flat(),
+      ...norm('transformer.ln_f'),
+      this.config.norm === 'dyt' ? this.p(EMBED_SCALE) : undefined,
+    ];
   }
 
   dispose(): void {

@@ -10,7 +10,8 @@ export const kvCacheFloats = (c: ModelConfig) => c.layers * 2 * c.context * c.wi
  * `ids` after the `start` tokens whose keys and values are in `kv` (JS-owned memory outside the
  * wasm heap, so it goes with the cache object), theirs written after them; the last position's
  * logits [vocab]. `weights` in native/addon.cc's order: wte, wpe, each block's ln_1 (weight, bias,
- * α), c_attn, c_proj, ln_2, c_fc, mlp.c_proj (weight, bias), ln_f; α undefined for layer norm.
+ * α), c_attn, c_proj, ln_2, c_fc, mlp.c_proj (weight, bias), ln_f, the embedding scale; α and the
+ * scale undefined for layer norm.
  */
 export function fusedDecode(
   config: ModelConfig,
