@@ -37,7 +37,7 @@ test('universal .vsix: no .node inside, trains on wasm with the reason in the lo
       .first()
       .waitFor({ state: 'visible', timeout: 60_000 });
     await shot('02-preset-pick');
-    const placeholder = await page.locator('.quick-input-widget input').getAttribute('placeholder');
+    const placeholder = await page.locator('.quick-input-widget .quick-input-box input').getAttribute('placeholder');
     assert.match(placeholder, /wasm engine · \d+ threads? · native engine not available/, placeholder);
     await tiny.click();
     await page.locator('.notification-toast', { hasText: 'Training finished' }).waitFor({ state: 'visible', timeout: 240_000 });

@@ -211,7 +211,8 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
   const custom: PresetItem = {
     custom: true,
     label: vscode.l10n.t('Custom…'),
-    description: vscode.l10n.t('steps or epochs, learning rate, batch, context, tokenizer and vocabulary size'),
+    description: vscode.l10n.t('your own settings'),
+    detail: vscode.l10n.t('steps or epochs, learning rate, batch, context, tokenizer and vocabulary size'),
   };
   const items = [...sized, quick, custom];
   pick.items = items;
