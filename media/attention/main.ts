@@ -1,4 +1,5 @@
-import { AttentionData, FromAttention, parseToAttention } from '../../src/extension/webview/inspect-protocol';
+import { AttentionData, FromAttention, ShownToken, parseToAttention } from '../../src/extension/webview/inspect-protocol';
+import { groupTokens } from '../../src/core/token-groups';
 import { visibleWhitespace as visible } from '../../src/core/visible-whitespace';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromAttention): void };
@@ -61,32 +62,43 @@ function header(d: AttentionData): HTMLElement {
   return head;
 }
 
+/**
+ * Each token's label: its text, or for the byte tokens of one character (grouped as in Next Token
+ * and Tokens) that character and which of its tokens this is, as in 대 1/3.
+ */
+function labels(tokens: ShownToken[]): string[] {
+  return groupTokens(tokens).flatMap((g) =>
+    g.ids.map((_, i) => (g.ids.length > 1 ? `${visible(g.text)} ${i + 1}/${g.ids.length}` : visible(g.text))),
+  );
+}
+
 /** One head, tokens on both axes, each cell's value on hover. */
 function enlarge(d: AttentionData, l: number, h: number): void {
   const s = d.strings;
   const rows = d.attention[l][h];
+  const label = labels(d.tokens);
   const back = el('button', 'back', `← ${s.back}`);
   back.addEventListener('click', () => grid(d));
   const table = el('table', 'big');
   table.id = 'enlarged';
   const top = el('tr');
   top.append(el('th', 'corner', `${s.query} ↓ · ${s.key} →`));
-  d.tokens.forEach((t) => {
-    const th = el('th', 'key', visible(t.text));
+  d.tokens.forEach((t, k) => {
+    const th = el('th', 'key', label[k]);
     th.title = `id ${t.id}`;
     top.append(th);
   });
   table.append(top);
   rows.forEach((row, q) => {
     const tr = el('tr');
-    const th = el('th', 'query', visible(d.tokens[q].text));
+    const th = el('th', 'query', label[q]);
     th.title = `id ${d.tokens[q].id}`;
     tr.append(th);
     row.forEach((w, k) => {
       const td = el('td', k > q ? 'masked' : 'cell');
       if (k <= q) {
         td.style.setProperty('--w', String(Math.sqrt(w)));
-        td.title = `${visible(d.tokens[q].text)} → ${visible(d.tokens[k].text)}: ${w.toFixed(4)}`;
+        td.title = `${label[q]} → ${label[k]}: ${w.toFixed(4)}`;
         td.dataset.value = w.toFixed(6);
       }
       tr.append(td);

@@ -148,6 +148,10 @@ test(
         .locator('#enlarged')
         .evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       assert.equal(overflow, 0, `the enlarged head overflows the panel by ${overflow} px`);
+      // Byte tokens are labelled with the syllable they spell and their place in it (대 1/3), not <0xEB>.
+      const queries = (await att.locator('#enlarged th.query').allInnerTexts()).join(' ');
+      assert.doesNotMatch(queries, /<0x/, queries);
+      assert.match(queries, /[가-힣] 1\/[23]/, queries);
       await shot('07-attention-head');
 
       // 4. Surprisal of the Korean document: GLTR rank colours in the editor, the legend-histogram, bits per character, copying.
