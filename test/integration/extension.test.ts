@@ -624,10 +624,13 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       assert.deepEqual([koServing?.model, koServing?.reason], [koModel, 'language']);
       assert.ok(koServing!.unknownShare! < 0.5, `the Korean model knows the Korean letter: ${koServing!.unknownShare}`);
       assert.deepEqual([(await serving(newEn))!.model, (await serving(newEn))!.reason], [enModel, 'default']);
-      // The corpus of a run is served by that run's model, whatever the default.
+      // The corpus of runs is served by the best of their models (one tokenizer here: the lowest
+      // validation loss), whatever the default and however new (issue 18 item 2).
+      const lossOf = (c: (typeof candidates)[number]) => c.run?.checkpoints.find((k) => k.dir === c.model)?.valLoss ?? Infinity;
+      const bestKo = candidates.filter((c) => c.run?.corpus === ko.fsPath).reduce((b, c) => (lossOf(c) < lossOf(b) ? c : b));
       assert.deepEqual(
         { model: (await serving(ko))!.model, reason: (await serving(ko))!.reason },
-        { model: candidates.find((c) => c.run?.corpus === ko.fsPath)!.model, reason: 'trained' },
+        { model: bestKo.model, reason: 'trained' },
       );
       await statusShows(newKo, koModel, /language/);
       await statusShows(newEn, enModel, /default/);
