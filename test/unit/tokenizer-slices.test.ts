@@ -7,8 +7,8 @@ import { ENGLISH, KOREAN } from './helpers';
 
 const TEXT = readFileSync(KOREAN, 'utf8').slice(0, 20_000) + readFileSync(ENGLISH, 'utf8').slice(0, 20_000);
 const EDGES =
-  "  lead\t and  trail  \r\n\r\n it's  'll <|endoftext|> <|endoftext|>x y<|endoftext|>  👩‍👩‍👧 🇰🇷 e\u0301 \u00a0nbsp\u3000ideo 12 345 ①② ";
-const SAMPLE = EDGES + TEXT + EDGES + TEXT.replace(/\n/g, ' ') + EDGES;
+  "  lead\t and  trail  \r\n\r\n it's  'll <|endoftext|> <|endoftext|>x y<|endoftext|>  👩‍👩‍👧 🇰🇷 e\u0301 \u00a0nbsp\u3000ideo 12 345 ①② next\u0085 \u0085 line\u0085 \n bom\ufeff \ufeff ";
+const SAMPLE = EDGES + TEXT + EDGES + TEXT.replace(/\n/g, ' ') + EDGES + 'a\u0085  b '.repeat(5);
 
 const char = trainTokenizer(TEXT, { kind: 'char' });
 const bpe = trainTokenizer(TEXT, { kind: 'bpe', vocabSize: 700 });
@@ -18,6 +18,8 @@ test('encodeAll cuts a text into slices and gives exactly the ids of encoding it
   const tokenizers = {
     char,
     bpe,
+    // U+0085 is White_Space to the byte-level pattern (as in Rust) but not \s to JavaScript: no cut after it.
+    'bpe that merges U+0085 with a space': trainTokenizer('a\u0085  b '.repeat(300) + TEXT, { kind: 'bpe', vocabSize: 700 }),
     'bpe with add_prefix_space': gpt2Like(bpe.toJSON(), {
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     }),

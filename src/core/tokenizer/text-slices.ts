@@ -23,16 +23,20 @@ export function slicesEncodeExactly(raw: Record<string, unknown>, kind: string):
   return kind === 'bpe' && pre.type === 'ByteLevel' && pre.use_regex !== false;
 }
 
+// A space after a character that is whitespace neither to JavaScript (\s has U+FEFF) nor to
+// Unicode and Oniguruma (White_Space has U+0085): the byte-level pattern uses the latter.
+const CUT = /(?<=[^\s\p{White_Space}]) /gu;
+
 /** The text in consecutive slices of about `size` characters, each cut just before a space that follows a non-space. */
 export function* textSlices(text: string, size = SLICE_CHARS): Generator<string> {
-  const cut = /\S /g;
+  const cut = new RegExp(CUT);
   let start = 0;
   while (text.length - start > size) {
     cut.lastIndex = start + size;
     const m = cut.exec(text);
     if (!m) break;
-    yield text.slice(start, m.index + 1);
-    start = m.index + 1;
+    yield text.slice(start, m.index);
+    start = m.index;
   }
   yield text.slice(start);
 }
