@@ -1,9 +1,9 @@
 import type { NamedTensors } from './tensor';
 
 // Dynamic Tanh, DyT(x) = γ·tanh(α·x) + β (Zhu, Chen, He, LeCun, Liu, "Transformers without
-// Normalization", CVPR 2025), set up as the paper sets it up for language models (its LLaMA code,
-// github.com/jiachenzhu/DyT other_tasks/LLaMA): a learnable scalar after the embeddings,
-// initialised to √width, and α₀ chosen per place (before attention, or elsewhere) and for the width.
+// Normalization", CVPR 2025), with what the paper adds for language models (its LLaMA code,
+// github.com/jiachenzhu/DyT other_tasks/LLaMA): a learnable scalar after the embeddings, and α₀
+// chosen for the std of what each norm sees at the start.
 
 /** The learnable scalar the embeddings (token + position) are multiplied by, shape [1]. */
 export const EMBED_SCALE = 'transformer.embed_scale';
@@ -12,30 +12,19 @@ export const EMBED_SCALE = 'transformer.embed_scale';
 export const DYT_MODEL_TYPE = 'corpus-lab-gpt2-dyt';
 export const DYT_ARCHITECTURE = 'CorpusLabGpt2DytForCausalLM';
 
+/** The residual stream's std at the start: token + position embeddings, each N(0, 0.02) (weight-table.ts). */
+const INITIAL_STD = 0.02 * Math.SQRT2;
+
 /**
- * α₀ before attention / elsewhere in the authors' LLaMA 2 runs, by width (7B, 13B, 34B and 70B;
- * other_tasks/LLaMA/README.md): the wider the model, the smaller, and depth made no difference.
+ * Where α and the embedding scale start (the same at every width and before attention as
+ * elsewhere). The paper finds α tracks 1/std of a norm's input, and its 7B model's α₀ before
+ * attention, 0.8, is 1/std of its embeddings (0.02·√4096 = 1.28, after its scalar started at √width):
+ * here α₀ = 1/INITIAL_STD ≈ 35. The scalar starts at 1, GPT-2's own balance of embeddings and block
+ * outputs: at √width (11.3 on the tiny preset) the embeddings drown the blocks' outputs, and with
+ * α₀ from 8 to 25.6 the tiny preset stays near the unigram loss of speech-ko.txt for its default
+ * 180 steps, as it does with the paper's 4:1 ratio (α₀ 35 before attention, 9 elsewhere) or the old 0.5.
  */
-const AUTHORS_ALPHA: readonly { width: number; attention: number; other: number }[] = [
-  { width: 8192, attention: 0.2, other: 0.05 },
-  { width: 5120, attention: 0.6, other: 0.15 },
-  { width: 4096, attention: 0.8, other: 0.2 },
-];
-
-/** α₀ before attention (ln_1) and elsewhere (ln_2, ln_f), and the embedding scale's start, for a width. */
-export function dytInit(width: number): { attention: number; other: number; embedScale: number } {
-  return { ...dytAlpha(width), embedScale: Math.sqrt(width) };
-}
-
-function dytAlpha(width: number): { attention: number; other: number } {
-  const row = AUTHORS_ALPHA.find((r) => width >= r.width);
-  if (row) return { attention: row.attention, other: row.other };
-  // Narrower: α₀ ∝ 1/width from the 7B setting (which gives the 13B one within 7%): 25.6 / 6.4
-  // at the tiny preset's 128. Far smaller starts (2 / 1 there, or 0.5 everywhere) leave it at
-  // the unigram loss of a small corpus.
-  const k = 4096 / width;
-  return { attention: 0.8 * k, other: 0.2 * k };
-}
+export const DYT_INIT = { alpha: 1 / INITIAL_STD, embedScale: 1 } as const;
 
 /**
  * The tensors a Dynamic Tanh model from before the embedding scale holds (isLegacyDytConfig):

@@ -1,5 +1,5 @@
 import { ModelConfig } from './model-config';
-import { EMBED_SCALE, dytInit } from './dyt';
+import { DYT_INIT, EMBED_SCALE } from './dyt';
 
 export type Init = { normal: number } | { fill: number };
 
@@ -27,18 +27,17 @@ export function weightTable(c: ModelConfig): Map<string, WeightSpec> {
     matrix(`${prefix}.weight`, [inputs, outputs], std);
     bias(`${prefix}.bias`, outputs);
   };
-  const dyt = c.norm === 'dyt' ? dytInit(w) : undefined;
-  const norm = (prefix: string, alpha = dyt?.other) => {
+  const norm = (prefix: string) => {
     vector(`${prefix}.weight`, w, 1);
     bias(`${prefix}.bias`, w);
-    if (alpha !== undefined) vector(`${prefix}.alpha`, 1, alpha);
+    if (c.norm === 'dyt') vector(`${prefix}.alpha`, 1, DYT_INIT.alpha);
   };
 
   matrix('transformer.wte.weight', [c.vocabSize, w]);
   matrix('transformer.wpe.weight', [c.context, w]);
   for (let i = 0; i < c.layers; i++) {
     const p = `transformer.h.${i}`;
-    norm(`${p}.ln_1`, dyt?.attention);
+    norm(`${p}.ln_1`);
     linear(`${p}.attn.c_attn`, w, 3 * w);
     linear(`${p}.attn.c_proj`, w, w, residualStd);
     norm(`${p}.ln_2`);
@@ -46,7 +45,7 @@ export function weightTable(c: ModelConfig): Map<string, WeightSpec> {
     linear(`${p}.mlp.c_proj`, 4 * w, w, residualStd);
   }
   norm('transformer.ln_f');
-  if (dyt) vector(EMBED_SCALE, 1, dyt.embedScale);
+  if (c.norm === 'dyt') vector(EMBED_SCALE, 1, DYT_INIT.embedScale);
   return table;
 }
 
