@@ -10,9 +10,11 @@ import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/co
 import { readMetrics } from '../../src/core/metrics';
 import { hfSideFiles } from '../../src/core/hf-export';
 import { listRuns } from '../../src/core/runs';
+import { compareRuns } from '../../src/core/compare-runs';
+import { parseRunJson } from '../../src/core/run-json';
 import { Tokenizer } from '../../src/core/tokenizer';
 import { parseWorkerRequest } from '../../src/worker/protocol';
-import { CLI, ENGLISH, TINY_MODEL, tempDir } from './helpers';
+import { CLI, ENGLISH, REPO, TINY_MODEL, tempDir } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
 // Debian's torch 1.13 launcher under Python 3.11 crashes on its default --redirects/--tee "0"
@@ -239,6 +241,53 @@ test('export-torch: a Dynamic Tanh model without biases continues in PyTorch and
   assert.deepEqual([...stepLosses(again.events).keys()], [5]);
   const bigger = await train({ ...base, maxSteps: 5, resume: join(root, 'reference') });
   assertClose(stepLosses(again.events), bigger, [5], 1e-4, 'continued run folder');
+});
+
+/** The run at `dir` as the Compare panel sees it (its best validation against its unigram baseline). */
+function compared(dir: string) {
+  const run = parseRunJson(readFileSync(join(dir, 'run.json'), 'utf8'), dir);
+  return compareRuns([{ name: dir, dir, run, metrics: readMetrics(dir) }]).runs[0];
+}
+
+const validationCurve = (records: Record<string, unknown>[]) =>
+  new Map(records.filter((e) => e.type === 'eval').map((e) => [e.step as number, e.val_loss as number]));
+
+test('Dynamic Tanh learns a small Korean text (tiny width), and its PyTorch twin from the same start follows the same validation curve', async (t) => {
+  const root = tempDir('corpus-lab-dyt-twin-');
+  const base: TrainRequest = {
+    // The tiny preset's width, context and batch, as the experiment trains them; two layers for time.
+    ...{ layers: 2, heads: 4, width: 128, context: 64, batch: 12, backend: 'wasm', threads: 1, seed: 1337, norm: 'dyt' },
+    ...{ corpusPath: join(REPO, 'test/fixtures/speech-ko.txt'), maxSteps: 150, evalEvery: 50 },
+  };
+  const ours = join(root, 'ours');
+  await train({ ...base, runDir: ours });
+  const learned = compared(ours);
+  assert.ok(
+    !learned.didNotLearn && learned.best!.bitsPerChar < 0.85 * learned.unigramBitsPerChar!,
+    `best ${learned.best?.bitsPerChar} bits/char against the unigram baseline's ${learned.unigramBitsPerChar}`,
+  );
+
+  if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  await train({ ...base, runDir: join(root, 'start') }, 1);
+  const exp = join(root, 'exp');
+  exportTorch(join(root, 'start'), exp);
+  const twin = join(root, 'twin');
+  const r = script(exp, ['--device', 'cpu', '--out', twin]);
+  assert.equal(r.status, 0, r.stderr);
+  // The same model, start and data: the same losses until float rounding, amplified by training
+  // (wasm against PyTorch), moves them apart; the validation curves stay together.
+  assertClose(stepLosses(r.events), stepLosses(readMetrics(ours)), [2, 5, 10, 20], 1e-3, 'first steps in PyTorch');
+  const theirs = validationCurve(r.events);
+  const mine = validationCurve(readMetrics(ours));
+  const common = [...theirs.keys()].filter((s) => mine.has(s));
+  assert.ok(common.length >= 3 && common.includes(150), `evaluated at the same steps: ${common.join(', ')}`);
+  for (const step of common)
+    assert.ok(
+      Math.abs(theirs.get(step)! - mine.get(step)!) < 0.2,
+      `step ${step}: PyTorch ${theirs.get(step)}, Corpus Lab ${mine.get(step)}`,
+    );
+  assert.ok(Math.abs(theirs.get(150)! - mine.get(150)!) < 0.1);
+  assert.ok(!compared(twin).didNotLearn);
 });
 
 test('export-torch through the worker protocol: the request is checked on receipt', () => {
