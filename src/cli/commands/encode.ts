@@ -7,7 +7,6 @@ const IDS_PER_WRITE = 1 << 16;
 export async function encodeCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('encode', argv);
   const tokenizer = Tokenizer.load(positionals[0]);
-  const ids = tokenizer.encodeAll(readCorpus(positionals[1]).text);
   // Written a slice at a time: the whole list as one string would be several times the corpus.
   const separator = options.json ? ',' : ' ';
   // A reader that stops early (`encode … | head`) closes the pipe: stop quietly, as Unix tools do.
@@ -15,9 +14,15 @@ export async function encodeCommand(argv: string[]): Promise<number> {
     if (e.code !== 'EPIPE') throw e;
     process.exit(0);
   });
+  const slices = tokenizer.encodeSlices(readCorpus(positionals[1]).text);
+  // The first slice is encoded before anything is written, so a bad file or pattern prints nothing.
+  let slice = slices.next();
   await write(options.json ? '{"ids":[' : '');
-  for (let i = 0; i < ids.length; i += IDS_PER_WRITE)
-    await write((i > 0 ? separator : '') + ids.subarray(i, i + IDS_PER_WRITE).join(separator));
+  for (let first = true; !slice.done; slice = slices.next()) {
+    const ids = slice.value;
+    for (let i = 0; i < ids.length; i += IDS_PER_WRITE, first = false)
+      await write((first ? '' : separator) + ids.subarray(i, i + IDS_PER_WRITE).join(separator));
+  }
   await write(options.json ? ']}\n' : '\n');
   return 0;
 }

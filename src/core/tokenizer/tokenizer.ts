@@ -94,16 +94,22 @@ export class Tokenizer {
    * (see slicesEncodeExactly), so memory follows the ids rather than the library's per-token objects.
    */
   encodeAll(text: string, sliceChars = SLICE_CHARS): Int32Array {
-    const parts = [...this.encodeSlices(text, sliceChars)];
-    const total = parts.reduce((n, ids) => n + ids.length, 0);
-    if (parts.length === 1) return parts[0];
-    const all = new Int32Array(total);
+    if (!this.sliceable) return Int32Array.from(this.encode(text));
+    // Sized for one id per UTF-16 unit (char) or UTF-8 byte (byte-level BPE; add_prefix_space can add
+    // a few). A large buffer is mapped zeroed and its pages are only committed when written, so the
+    // unused end costs no memory.
+    let all = new Int32Array(this.kind === 'char' ? text.length : Buffer.byteLength(text));
     let at = 0;
-    for (const ids of parts) {
+    for (const ids of this.encodeSlices(text, sliceChars)) {
+      if (at + ids.length > all.length) {
+        const larger = new Int32Array(Math.max(2 * all.length, at + ids.length));
+        larger.set(all.subarray(0, at));
+        all = larger;
+      }
       all.set(ids, at);
       at += ids.length;
     }
-    return all;
+    return all.subarray(0, at);
   }
 
   /** How many tokens encodeAll would give, without keeping them. */
@@ -113,7 +119,8 @@ export class Tokenizer {
     return n;
   }
 
-  private *encodeSlices(text: string, sliceChars = SLICE_CHARS): Generator<Int32Array> {
+  /** A corpus's ids a slice at a time (the whole text at once when slicing could change them). */
+  *encodeSlices(text: string, sliceChars = SLICE_CHARS): Generator<Int32Array> {
     for (const slice of this.sliceable ? textSlices(text, sliceChars) : [text]) yield Int32Array.from(this.encode(slice));
   }
 
