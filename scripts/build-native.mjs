@@ -3,7 +3,8 @@
 // package it prints how to get the native engine and exits 0) and by `npm run build:native`
 // (--strict: a failed build is an error).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { replaceFile } from './replace-file.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -57,5 +58,5 @@ if (r.status !== 0) {
 }
 const built = join(root, 'build/Release/corpus_lab_native.node');
 mkdirSync(join(root, 'dist'), { recursive: true });
-copyFileSync(built, join(root, 'dist/corpus_lab_native.node'));
+replaceFile(built, join(root, 'dist/corpus_lab_native.node'));
 console.log('corpus-lab: native engine built (dist/corpus_lab_native.node)');

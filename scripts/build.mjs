@@ -1,6 +1,7 @@
 // Bundles the CLI, the worker and (later) the extension and webviews into dist/ with esbuild,
 // and copies the tfjs wasm binaries next to the bundles.
 import * as esbuild from 'esbuild';
+import { replaceFile } from './replace-file.mjs';
 import { copyFileSync, mkdirSync, readdirSync, existsSync, writeFileSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,4 +65,4 @@ writeFileSync(join(dist, 'package.json'), JSON.stringify({ type: 'commonjs' }) +
 
 // The native engine's addon (scripts/build-native.mjs), when it was built: next to the bundles.
 const addon = join(root, 'build/Release/corpus_lab_native.node');
-if (existsSync(addon)) copyFileSync(addon, join(dist, 'corpus_lab_native.node'));
+if (existsSync(addon)) replaceFile(addon, join(dist, 'corpus_lab_native.node'));
