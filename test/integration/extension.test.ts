@@ -231,7 +231,11 @@ describe('Corpus Lab in a real VS Code extension host', () => {
         assert.match(start.blas ?? '', /^OpenBLAS|Accelerate/);
         assert.deepEqual(notices, []);
         if (process.platform === 'linux' && availableParallelism() > 1)
-          assert.deepEqual([...poolNice], [10], 'nice values of the native pool threads while training');
+          // 10: the training worker's pool; 5: the inference worker's, when an earlier test completed text.
+          assert.ok(
+            poolNice.has(10) && [...poolNice].every((n) => n === 10 || n === 5),
+            `nice values of the native pool threads while training: ${[...poolNice]}`,
+          );
       } else
         assert.deepEqual(
           notices.map((m) => m.split(':')[0]),
