@@ -96,10 +96,7 @@ test(
       assert.equal(await chart.locator('.vocabulary-note').count(), 0);
       await shot('05-chart-bits-per-char');
 
-      // The workbench stores its open editors a moment after they change (a browser-hosted one in IndexedDB).
-      await page.waitForTimeout(2000);
-      await page.reload();
-      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      await session.reloadWindow();
       const restored = await session.webviewWith('#overlays', 60_000);
       await restored.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
       const legend = await restored.locator('#overlays').innerText();

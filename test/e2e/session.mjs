@@ -147,6 +147,27 @@ async function openSession(name, { settings, locale, prepare, vsix = join(repo, 
         { timeout: 20_000 },
       );
     },
+    /**
+     * Reloads the window with VS Code's own command, which saves the workbench's state (its open
+     * editors and panels) before reloading; a browser reload only asks, and the IndexedDB write can
+     * be cut off by the navigation, so a panel opened shortly before was sometimes not restored.
+     */
+    async reloadWindow() {
+      await page.keyboard.press('F1');
+      await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 20_000 });
+      await page.keyboard.type('Developer: Reload Window', { delay: 10 });
+      await page.waitForFunction(
+        () =>
+          document.querySelector('.quick-input-list .monaco-list-row.focused .label-name')?.textContent?.trim() ===
+          'Developer: Reload Window',
+        undefined,
+        { timeout: 20_000 },
+      );
+      const reloaded = page.waitForEvent('load', { timeout: 60_000 });
+      await page.keyboard.press('Enter');
+      await reloaded;
+      await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    },
     /** Types each of `lines` on a new line at the end of the open editor; then the ghost text it brings. */
     async typeAtEnd(...lines) {
       const editor = page.locator('.editor-instance .monaco-editor').first();

@@ -101,8 +101,7 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     await other.click();
     await chart.locator('#loss-chart .u-legend', { hasText: `${runName}-copy` }).waitFor({ state: 'visible', timeout: 20_000 });
     await shot('06b-overlay');
-    await page.reload();
-    await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    await session.reloadWindow();
     const restored = page.frameLocator('iframe.webview.ready').frameLocator('#active-frame');
     await restored.locator('#loss-chart canvas').first().waitFor({ state: 'visible', timeout: 60_000 });
     await page.waitForTimeout(1000);
