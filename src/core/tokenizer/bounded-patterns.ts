@@ -1,5 +1,6 @@
 import { Script, createContext } from 'node:vm';
 import { UserError } from '../errors';
+import { forEachComponent } from './library-components';
 
 // A tokenizer.json from the internet can hold a regex that backtracks for ever, such as "(a+)+$" on
 // "aaa…a!". The Rust library stops such a search (Oniguruma's retry limit); the JS library would
@@ -74,20 +75,10 @@ class TimeLimitedPattern {
  * literals, which cannot backtrack, and the library's own patterns are fixed: both are left as they are.
  */
 export function limitPatternSearches(hf: object, source: string): void {
-  const seen = new Set<object>();
-  // The library's components are callable objects: functions with their class as prototype.
-  const visit = (node: unknown): void => {
-    if ((typeof node !== 'object' && typeof node !== 'function') || node === null || seen.has(node)) return;
-    seen.add(node);
+  forEachComponent(hf, (node) => {
     const component = node as { pattern?: unknown; config?: { pattern?: { Regex?: unknown } } };
     const regex = component.config?.pattern?.Regex;
     if (component.pattern instanceof RegExp && typeof regex === 'string')
       component.pattern = new TimeLimitedPattern(component.pattern, regex, source);
-    for (const child of Object.values(node)) {
-      if (Array.isArray(child)) child.forEach(visit);
-      else if (!(child instanceof RegExp)) visit(child);
-    }
-  };
-  const { normalizer, pre_tokenizer, decoder } = hf as Record<string, unknown>;
-  [normalizer, pre_tokenizer, decoder].forEach(visit);
+  });
 }

@@ -1,5 +1,6 @@
 import { SplitPreTokenizer } from '@huggingface/tokenizers';
 import { GPT2_SPLIT } from './bytes-to-unicode';
+import { forEachComponent } from './library-components';
 
 /** ASCII letters whose Unicode case folding also takes a non-ASCII letter: ſ (U+017F) and K (U+212A). */
 const NON_ASCII_FOLDS: Record<string, string> = { s: 'ſ', k: '\u212A' };
@@ -38,11 +39,7 @@ interface Component {
  * holds a probe for each. Runs before limitPatternSearches, which wraps the patterns set here.
  */
 export function matchRustTokenizers(hf: object): void {
-  const seen = new Set<object>();
-  // The library's components are callable objects: functions with their class as prototype.
-  const visit = (node: unknown): void => {
-    if ((typeof node !== 'object' && typeof node !== 'function') || node === null || seen.has(node)) return;
-    seen.add(node);
+  forEachComponent(hf, (node) => {
     const component = node as Component;
     const type = component.config?.type;
     const regex = component.config?.pattern?.Regex;
@@ -62,11 +59,5 @@ export function matchRustTokenizers(hf: object): void {
     if (type === 'ByteFallback')
       // The library's TextDecoder drops a leading U+FEFF and gives one U+FFFD per invalid sequence, not per byte.
       component.text_decoder = rustByteRun;
-    for (const child of Object.values(node)) {
-      if (Array.isArray(child)) child.forEach(visit);
-      else if (!(child instanceof RegExp)) visit(child);
-    }
-  };
-  const { normalizer, pre_tokenizer, decoder } = hf as Record<string, unknown>;
-  [normalizer, pre_tokenizer, decoder].forEach(visit);
+  });
 }
