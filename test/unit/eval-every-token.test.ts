@@ -4,13 +4,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCheckpoint } from '../../src/core/checkpoint';
-import { ModelConfig } from '../../src/core/model-config';
 import { NamedTensors } from '../../src/core/tensor';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt } from '../../src/worker/model/gpt';
 import { runEvalJob } from '../../src/worker/jobs/eval-job';
-import { REPO, tempDir } from './helpers';
+import { REPO, smallModelConfig, tempDir } from './helpers';
 
 const hasTorch = spawnSync('/usr/bin/python3', ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
 
@@ -37,16 +36,7 @@ test('eval scores every token of a file whose length is not a multiple of the co
     // 45 tokens, context 16: windows predicting tokens 1–16 and 17–32, then one over 28–44 of which 33–44 are new.
     const text = 'the fast black cat sees a big red hat, ideas ok';
     const tokenizer = trainTokenizer(text, { kind: 'char' });
-    const config: ModelConfig = {
-      vocabSize: tokenizer.vocabSize,
-      context: 16,
-      layers: 2,
-      heads: 4,
-      width: 32,
-      norm: 'layernorm',
-      dropout: 0,
-      bias: true,
-    };
+    const config = smallModelConfig(tokenizer.vocabSize);
     const model = Gpt.initialise(config, 3);
     for (const v of model.params.values()) v.assign(tf.add(v, tf.randomNormal(v.shape, 0, 0.3, 'float32', 9)));
     const weights = await model.weights();

@@ -11,6 +11,7 @@ import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
 import { isUserError } from '../../src/core/errors';
 import { Rng } from '../../src/core/rng';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
+import { smallModelConfig } from './helpers';
 import { readModelFolder, modelTokenizerFile } from '../../src/core/model-folder';
 import { dequantizeMatrix, encodeInt8Weights, quantizeMatrix, readInt8Weights, Q8_0_BLOCK } from '../../src/core/int8';
 import {
@@ -40,16 +41,7 @@ const userError = (re: RegExp) => (e: unknown) => isUserError(e) && re.test((e a
 
 /** A byte-level BPE like GPT-2's (with <|endoftext|>), trained on Korean and English. */
 const bpe = trainTokenizer(KOREAN.slice(0, 6000) + ENGLISH.slice(0, 6000), { kind: 'bpe', vocabSize: 300 });
-const config: ModelConfig = {
-  vocabSize: bpe.vocabSize,
-  context: 16,
-  layers: 2,
-  heads: 4,
-  width: 32,
-  norm: 'layernorm',
-  dropout: 0,
-  bias: true,
-};
+const config = smallModelConfig(bpe.vocabSize);
 
 /** A Hugging Face GPT-2 folder under the test's root (test/gpt2-folder.ts writeGpt2Folder). */
 function hfFolder(

@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isUserError } from '../../src/core/errors';
+import type { ModelConfig } from '../../src/core/model-config';
 import { loadAddon } from '../../src/worker/engine/native';
 
 export const REPO = join(__dirname, '../../..');
@@ -12,6 +13,11 @@ export const ENGLISH = join(REPO, 'media/samples/shakespeare.txt');
 export const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
 /** A model small enough to train a few steps in a test. */
 export const TINY_MODEL = { layers: 1, heads: 2, width: 32, context: 16, batch: 4, backend: 'wasm' as const, seed: 7 };
+
+/** A two-layer LayerNorm GPT-2 of width 32 over 16 positions, for the given vocabulary. */
+export function smallModelConfig(vocabSize: number): ModelConfig {
+  return { vocabSize, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias: true };
+}
 
 export function tempDir(prefix = 'corpus-lab-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -23,7 +23,7 @@ import { loadModel } from '../../src/worker/jobs/load-model';
 import { tf } from '../../src/worker/engine/backend';
 import { randomTensor, randomWeights, writeGpt2Folder } from '../gpt2-folder';
 import { writePeftAdapter } from '../peft-adapter-folder';
-import { CLI, ENGLISH, KOREAN, REPO, maxAbsDiff, tempDir, userError } from './helpers';
+import { CLI, ENGLISH, KOREAN, REPO, maxAbsDiff, smallModelConfig, tempDir, userError } from './helpers';
 
 // Adapters made by PEFT itself (no adapter_base.json): the base from base_model_name_or_path when it
 // is a folder here, else the one the user names (--base); shapes checked; PEFT's config respected.
@@ -34,16 +34,7 @@ const bpe = trainTokenizer(readFileSync(KOREAN, 'utf8').slice(0, 5000) + readFil
   kind: 'bpe',
   vocabSize: 300,
 });
-const config: ModelConfig = {
-  vocabSize: bpe.vocabSize,
-  context: 16,
-  layers: 2,
-  heads: 4,
-  width: 32,
-  norm: 'layernorm',
-  dropout: 0,
-  bias: true,
-};
+const config = smallModelConfig(bpe.vocabSize);
 const base = writeGpt2Folder(join(root, 'base'), config, randomWeights(config, 1), bpe.toJSON());
 const ids = bpe.encode('대한민국은 민주공화국 to be or').slice(0, config.context);
 
