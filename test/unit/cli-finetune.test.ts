@@ -7,29 +7,19 @@ import { join } from 'node:path';
 import { trainTokenizer } from '../../src/core/tokenizer';
 import { ModelConfig } from '../../src/core/model-config';
 import { randomWeights, writeGpt2Folder } from '../gpt2-folder';
+import { assertCliUserError, runCli } from './helpers';
 
 // quantize and merge as a user runs them (dist/cli.js; `npm run build` first), on a Korean run.
 const REPO = join(__dirname, '../../..');
-const CLI = join(REPO, 'dist/cli.js');
 const KOREAN = join(REPO, 'media/samples/constitution-ko.txt');
 const ENGLISH_FILE = join(REPO, 'media/samples/shakespeare.txt');
 const SMALL = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4'];
 const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-cli-ft-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 180_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, dir, 180_000);
 
-function assertUserError(args: string[], re: RegExp) {
-  const r = cli(args);
-  assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^corpus-lab: /);
-  assert.match(lines[0], re);
-}
+const assertUserError = (args: string[], re: RegExp) => assertCliUserError(args, dir, re, 180_000);
 
 test("quantize: int8 checkpoint + report on the run's held-out text; eval and generate load it; bad input is one line, exit 2", () => {
   const run = join(dir, 'run');

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, tempDir } from './helpers';
+import { assertCliUserError, runCli, tempDir } from './helpers';
 import { listCheckpoints } from '../../src/core/checkpoint';
 
 // Every command that writes checks its -o the same way (core/output-path.ts), before writing anything.
@@ -11,20 +10,9 @@ const SMALL = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '1
 const dir = tempDir('corpus-lab-cli-out-');
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[]) => runCli(args, dir);
 
-function assertUserError(args: string[], re: RegExp) {
-  const r = cli(args);
-  assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^corpus-lab: /);
-  assert.doesNotMatch(lines[0], /internal error/);
-  assert.match(lines[0], re);
-}
+const assertUserError = (args: string[], re: RegExp) => assertCliUserError(args, dir, re);
 
 /** Every file under `root` with its content, to see that a refused command changed nothing. */
 function snapshot(root: string): Record<string, string> {

@@ -1,22 +1,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSafetensors } from '../../src/core/safetensors';
 import { COMMANDS } from '../../src/cli/options';
-import { AUTO_BACKEND, CLI, ENGLISH, KOREAN, REPO } from './helpers';
+import { AUTO_BACKEND, CLI, ENGLISH, KOREAN, REPO, assertCliUserError, runCli } from './helpers';
 
 // These run the built CLI (dist/cli.js) as a user would; `npm test` builds it first.
 const SMALL = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4'];
 const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-cli-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-function cli(args: string[], cwd = dir) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], cwd = dir) => runCli(args, cwd);
 
 function file(name: string, data: string | Uint8Array): string {
   const p = join(dir, name);
@@ -24,16 +21,7 @@ function file(name: string, data: string | Uint8Array): string {
   return p;
 }
 
-/** A user error: exit 2, exactly one line on stderr, matching `re`, no stack trace. */
-function assertUserError(args: string[], re: RegExp) {
-  const r = cli(args);
-  assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
-  const lines = r.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], /^corpus-lab: /);
-  assert.match(lines[0], re);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
+const assertUserError = (args: string[], re: RegExp) => assertCliUserError(args, dir, re);
 
 test('clean --json and -o: report counts, atomic output, Korean intact', () => {
   const src = file('messy.txt', '# 제목\r\n\r\n\r\n\r\n안녕하세요\u200B  \r\n');

@@ -1,5 +1,6 @@
 // Shared by the unit tests (bundled into each test file by scripts/build-tests.mjs).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,24 @@ export const TINY_MODEL = { layers: 1, heads: 2, width: 32, context: 16, batch: 
 /** A two-layer LayerNorm GPT-2 of width 32 over 16 positions, for the given vocabulary. */
 export function smallModelConfig(vocabSize: number): ModelConfig {
   return { vocabSize, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias: true };
+}
+
+/** The CLI run in `cwd`: its exit code and output. */
+export function runCli(args: string[], cwd: string, timeout = 120_000) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A user error: exit 2, exactly one line on stderr, matching `re`, no internal error, no stack trace. */
+export function assertCliUserError(args: string[], cwd: string, re: RegExp, timeout?: number): void {
+  const r = runCli(args, cwd, timeout);
+  assert.equal(r.code, 2, `${args.join(' ')} → ${r.code}: ${r.stderr}`);
+  const lines = r.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], /^corpus-lab: /);
+  assert.doesNotMatch(lines[0], /internal error/);
+  assert.match(lines[0], re);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
 }
 
 export function tempDir(prefix = 'corpus-lab-test-'): string {
