@@ -1,6 +1,41 @@
 import { Message, UserError, message } from './errors';
 
-export type NormKind = 'layernorm' | 'dyt';
+export type NormKind = 'layernorm' | 'dyt' | 'rmsnorm';
+
+/** The Hugging Face families with Llama-style blocks: each is written as its own config.json (core/llama-config.ts). */
+export type LlamaFamily = 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+
+/**
+ * Llama 3's RoPE frequency adjustment (transformers' rope_type "llama3"): wavelengths past
+ * original context / lowFreqFactor are slowed by `factor`, those under original / highFreqFactor
+ * kept, and the band between blended.
+ */
+export interface Llama3RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContext: number;
+}
+
+/**
+ * What Llama-family blocks have instead of GPT-2's (LitGPT's config fields): RMSNorm, rotary
+ * positions, grouped-query attention, a SwiGLU MLP of its own width, no biases but Qwen2's on
+ * q/k/v, Qwen3's RMSNorm on each head's q and k, and a head tied to the embedding or its own.
+ */
+export interface LlamaBlocks {
+  family: LlamaFamily;
+  /** Key/value heads; each serves heads / kvHeads query heads (grouped-query attention). */
+  kvHeads: number;
+  headDim: number;
+  /** The SwiGLU MLP's hidden width (intermediate_size). */
+  mlpWidth: number;
+  ropeTheta: number;
+  ropeScaling?: Llama3RopeScaling;
+  qkvBias: boolean;
+  qkNorm: boolean;
+  tiedHead: boolean;
+  normEps: number;
+}
 
 /** The shape of a GPT (docs/DESIGN.md §4). Everything needed to build the network and nothing else. */
 export interface ModelConfig {
@@ -13,6 +48,8 @@ export interface ModelConfig {
   dropout: number;
   /** Biases in linear layers and norms (nanoGPT's `bias`); false is a little faster. */
   bias: boolean;
+  /** Llama-family blocks (norm "rmsnorm", bias false); absent: GPT-2's. */
+  llama?: LlamaBlocks;
 }
 
 /** The fields a user may set (the vocabulary size comes from the tokenizer). */
@@ -68,10 +105,11 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
   positive(message('layers'), c.layers, 256);
   positive(message('heads'), c.heads, 256);
   positive(message('width'), c.width, 16384);
-  if (c.width % c.heads !== 0) {
+  if (!c.llama && c.width % c.heads !== 0) {
     throw new UserError('width ({0}) must be divisible by heads ({1})', c.width, c.heads);
   }
-  if (c.norm !== 'layernorm' && c.norm !== 'dyt') {
+  if (c.llama) validateLlamaBlocks(c, c.llama, positive);
+  else if (c.norm !== 'layernorm' && c.norm !== 'dyt') {
     throw new UserError('norm must be "layernorm" or "dyt" (got "{0}")', String(c.norm));
   }
   if (typeof c.bias !== 'boolean') throw new UserError('bias must be true or false (got {0})', JSON.stringify(c.bias));
@@ -79,4 +117,31 @@ export function validateModelConfig(c: ModelConfig): ModelConfig {
     throw new UserError('dropout must be at least 0 and below 1 (got {0})', c.dropout);
   }
   return c;
+}
+
+function validateLlamaBlocks(c: ModelConfig, l: LlamaBlocks, positive: (name: Message, v: number, max: number) => void): void {
+  if (c.norm !== 'rmsnorm') throw new UserError('Llama-family blocks normalise with RMSNorm (got norm "{0}")', String(c.norm));
+  if (c.bias) throw new UserError('Llama-family blocks have no biases but q/k/v ones (qkvBias)');
+  positive(message('key/value heads'), l.kvHeads, c.heads);
+  positive(message('head size'), l.headDim, 1024);
+  positive(message('MLP width'), l.mlpWidth, 1 << 18);
+  if (c.heads % l.kvHeads !== 0) {
+    throw new UserError('heads ({0}) must be divisible by key/value heads ({1})', c.heads, l.kvHeads);
+  }
+  if (l.headDim % 2 !== 0) throw new UserError('head size must be even for rotary positions (got {0})', l.headDim);
+  const finite = (name: string, v: number) => {
+    if (!(Number.isFinite(v) && v > 0)) throw new UserError('{0} must be a positive number (got {1})', name, JSON.stringify(v));
+  };
+  finite('rope_theta', l.ropeTheta);
+  finite('rms_norm_eps', l.normEps);
+  if (l.ropeScaling) {
+    const { factor, lowFreqFactor, highFreqFactor, originalContext } = l.ropeScaling;
+    finite('rope factor', factor);
+    finite('low_freq_factor', lowFreqFactor);
+    finite('high_freq_factor', highFreqFactor);
+    finite('original_max_position_embeddings', originalContext);
+    if (!(highFreqFactor > lowFreqFactor)) {
+      throw new UserError('high_freq_factor ({0}) must be above low_freq_factor ({1})', highFreqFactor, lowFreqFactor);
+    }
+  }
 }

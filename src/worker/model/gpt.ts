@@ -6,7 +6,7 @@ import { loraParamName } from '../../core/lora-adapter';
 import { weightTable } from '../../core/weight-table';
 import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
-import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, swapLastTwo } from './ops';
+import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
 import { fusedGelu } from '../engine/kernels/gelu';
 import { fusedLayerNorm } from '../engine/kernels/layer-norm';
@@ -22,6 +22,10 @@ export interface OpSet {
   linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor;
   layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor;
   gelu(x: tf.Tensor): tf.Tensor;
+  rmsNorm(x: tf.Tensor, w: tf.Tensor, eps: number): tf.Tensor;
+  /** Rotary positions on x [.., time, headDim] (ops.ts rotary). */
+  rotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor;
+  swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
   /** x·Wᵀ: the output head, tied to the token embedding. */
   head(x: tf.Tensor, wte: tf.Tensor): tf.Tensor2D;
   /** Causal attention in one op from qkv [batch·time, 3·width], when it supports the shape. */
@@ -34,6 +38,9 @@ export const TFJS_OPS: OpSet = {
   linear: (x, w, b) => tf.add(matMul(x, w), b),
   layerNorm,
   gelu,
+  rmsNorm,
+  rotary,
+  swiglu,
   head: (x, wte) => matMul(x, tf.transpose(wte)) as tf.Tensor2D,
 };
 
@@ -41,6 +48,9 @@ export const KERNEL_OPS: OpSet = {
   linear: fusedLinear,
   layerNorm: fusedLayerNorm,
   gelu: fusedGelu,
+  rmsNorm,
+  rotary,
+  swiglu,
   head: matMulTransposedB,
   fusedAttention: fusedCausalAttention,
 };

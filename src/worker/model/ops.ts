@@ -87,3 +87,22 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scal
   const picked = tf.sum(tf.mul(logProbs, tf.cast(tf.oneHot(targets, logits.shape[1]), 'float32')), -1);
   return tf.neg(tf.mean(picked)) as tf.Scalar;
 }
+
+/** RMSNorm (Zhang & Sennrich 2019): x / √(mean(x²) + eps) · weight, over the last axis. */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.mul(x, x), -1, true), eps))), weight);
+}
+
+/**
+ * Rotary positions (core/rope.ts) on x [.., time, headDim] with cos, sin [time, headDim/2]: the
+ * halves (x1, x2) become (x1·cos − x2·sin, x2·cos + x1·sin).
+ */
+export function rotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor {
+  const [x1, x2] = tf.split(x, 2, -1);
+  return tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], -1);
+}
+
+/** SwiGLU's gating (Shazeer 2020): silu(gate) · up, silu(x) = x·σ(x). */
+export function swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(gate, tf.sigmoid(gate)), up);
+}
