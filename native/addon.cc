@@ -9,6 +9,7 @@
 
 #include "decode.h"
 #include "kernels.h"
+#include "llama-decode.h"
 
 #ifndef __APPLE__
 extern "C" char* openblas_get_config(void);
@@ -290,6 +291,82 @@ napi_value EmbeddingBackwardAdd(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value RmsNormForward(napi_env env, napi_callback_info info) {
+  // (heap, x, w, y, rstd, rows, cols, eps)
+  Args a(env, info, 8);
+  const float *x = a.at(1), *w = a.at(2);
+  float *y = a.at(3), *rstd = a.at(4);
+  const int rows = a.integer(5), cols = a.integer(6);
+  const float eps = float(a.num(7));
+  if (a.ok()) kernels::rmsNormForward(x, w, y, rstd, rows, cols, eps);
+  return nullptr;
+}
+
+napi_value RmsNormBackward(napi_env env, napi_callback_info info) {
+  // (heap, x, w, rstd, dy, dx, dw, rows, cols)
+  Args a(env, info, 9);
+  const float *x = a.at(1), *w = a.at(2), *rstd = a.at(3), *dy = a.at(4);
+  float *dx = a.at(5), *dw = a.at(6);
+  const int rows = a.integer(7), cols = a.integer(8);
+  if (a.ok()) kernels::rmsNormBackward(x, w, rstd, dy, dx, dw, rows, cols);
+  return nullptr;
+}
+
+napi_value Rotary(napi_env env, napi_callback_info info) {
+  // (heap, x, cos, sin, y, rows, t, inner, half, inverse)
+  Args a(env, info, 10);
+  const float *x = a.at(1), *cos = a.at(2), *sin = a.at(3);
+  float* y = a.at(4);
+  const long rows = long(a.num(5));
+  const int t = a.integer(6), inner = a.integer(7), half = a.integer(8);
+  const bool inverse = a.flag(9);
+  a.check(t > 0 && inner > 0 && half > 0, "rotary: time, rows per position and half the head size must be positive");
+  if (a.ok()) kernels::rotary(x, cos, sin, y, rows, t, inner, half, inverse);
+  return nullptr;
+}
+
+napi_value SwigluForward(napi_env env, napi_callback_info info) {
+  // (heap, gate, up, y, n)
+  Args a(env, info, 5);
+  const float *gate = a.at(1), *up = a.at(2);
+  float* y = a.at(3);
+  const long n = long(a.num(4));
+  if (a.ok()) kernels::swigluForward(gate, up, y, n);
+  return nullptr;
+}
+
+napi_value SwigluBackward(napi_env env, napi_callback_info info) {
+  // (heap, gate, up, dy, dGate, dUp, n)
+  Args a(env, info, 7);
+  const float *gate = a.at(1), *up = a.at(2), *dy = a.at(3);
+  float *dGate = a.at(4), *dUp = a.at(5);
+  const long n = long(a.num(6));
+  if (a.ok()) kernels::swigluBackward(gate, up, dy, dGate, dUp, n);
+  return nullptr;
+}
+
+napi_value GroupedAttentionForward(napi_env env, napi_callback_info info) {
+  // (heap, q, k, v, out, probs, b, t, h, kv, d)
+  Args a(env, info, 11);
+  const float *q = a.at(1), *k = a.at(2), *v = a.at(3);
+  float *out = a.at(4), *probs = a.at(5);
+  const int b = a.integer(6), t = a.integer(7), h = a.integer(8), kv = a.integer(9), d = a.integer(10);
+  a.check(kv > 0 && h % kv == 0, "heads must be a multiple of key/value heads");
+  if (a.ok()) kernels::groupedAttentionForward(q, k, v, out, probs, b, t, h, kv, d);
+  return nullptr;
+}
+
+napi_value GroupedAttentionBackward(napi_env env, napi_callback_info info) {
+  // (heap, q, k, v, probs, dOut, dq, dk, dv, b, t, h, kv, d)
+  Args a(env, info, 14);
+  const float *q = a.at(1), *k = a.at(2), *v = a.at(3), *probs = a.at(4), *dOut = a.at(5);
+  float *dq = a.at(6), *dk = a.at(7), *dv = a.at(8);
+  const int b = a.integer(9), t = a.integer(10), h = a.integer(11), kv = a.integer(12), d = a.integer(13);
+  a.check(kv > 0 && h % kv == 0, "heads must be a multiple of key/value heads");
+  if (a.ok()) kernels::groupedAttentionBackward(q, k, v, probs, dOut, dq, dk, dv, b, t, h, kv, d);
+  return nullptr;
+}
+
 napi_value SumSquares(napi_env env, napi_callback_info info) {
   Args a(env, info, 3);
   const float* x = a.at(1);
@@ -370,6 +447,62 @@ napi_value Decode(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value DecodeLlama(napi_env env, napi_callback_info info) {
+  // (heap, cache (ArrayBuffer), weight offsets (Float64Array, llama_decode::weightSlots; 0: absent),
+  //  inverse frequencies (Float64Array [headDim/2]), ids (Int32Array), start, logits offset,
+  //  layers, heads, kvHeads, headDim, width, mlpWidth, context, vocab, eps)
+  Args a(env, info, 16);
+  size_t cacheBytes = 0, slots = 0, half = 0, t = 0;
+  float* cache = reinterpret_cast<float*>(a.buffer(1, &cacheBytes));
+  const double* at = a.typed<double>(2, napi_float64_array, &slots);
+  const double* inverse = a.typed<double>(3, napi_float64_array, &half);
+  const int32_t* ids = a.typed<int32_t>(4, napi_int32_array, &t);
+  const int start = a.integer(5);
+  const double logitsAt = a.num(6);
+  const llama_decode::Shape s{a.integer(7), a.integer(8), a.integer(9), a.integer(10), a.integer(11), a.integer(12), a.integer(13), a.integer(14),
+                              float(a.num(15))};
+  if (!a.ok()) return nullptr;
+  a.check(s.layers > 0 && s.heads > 0 && s.kvHeads > 0 && s.heads % s.kvHeads == 0 && s.headDim > 0 && s.headDim % 2 == 0 && s.width > 0 &&
+              s.mlpWidth > 0 && s.context > 0 && s.vocab > 0 && s.eps > 0,
+          "bad model shape");
+  a.check(long(half) * 2 == s.headDim, "expected headDim/2 inverse frequencies");
+  a.check(int(slots) == (a.ok() ? llama_decode::weightSlots(s) : 0), "wrong number of weight offsets");
+  a.check(t > 0 && start >= 0 && start + long(t) <= s.context, "the tokens do not fit in the context");
+  a.check(long(cacheBytes / 4) >= (a.ok() ? llama_decode::cacheFloats(s) : 0), "the cache is too small for the model");
+  for (size_t i = 0; a.ok() && i < t; i++) a.check(ids[i] >= 0 && ids[i] < s.vocab, "a token id is outside the vocabulary");
+  if (!a.ok()) return nullptr;
+  const long c = s.width, d = s.headDim, q = long(s.heads) * d, kv = long(s.kvHeads) * d, f = s.mlpWidth;
+  int next = 0;
+  const auto take = [&](long floats) { return a.span(at[next++], floats, "a weight"); };
+  const auto optional = [&](long floats) { return at[next] == 0 ? (next++, nullptr) : take(floats); };
+  std::vector<llama_decode::Block> blocks(s.layers);
+  llama_decode::Weights w{take(long(s.vocab) * c), blocks.data(), nullptr, nullptr};
+  for (auto& b : blocks) {
+    b.attentionNorm = take(c);
+    b.q = take(q * c);
+    b.qBias = optional(q);
+    b.k = take(kv * c);
+    b.kBias = optional(kv);
+    b.v = take(kv * c);
+    b.vBias = optional(kv);
+    b.qNorm = optional(d);
+    b.kNorm = optional(d);
+    b.o = take(c * q);
+    b.mlpNorm = take(c);
+    b.gate = take(f * c);
+    b.up = take(f * c);
+    b.down = take(c * f);
+    a.check((b.qBias != nullptr) == (b.kBias != nullptr) && (b.kBias != nullptr) == (b.vBias != nullptr), "q, k and v biases come together");
+    a.check((b.qNorm != nullptr) == (b.kNorm != nullptr), "q and k norms come together");
+  }
+  w.finalNorm = take(c);
+  w.head = optional(long(s.vocab) * c);
+  if (!w.head) w.head = w.embedding;
+  float* logits = const_cast<float*>(a.span(logitsAt, s.vocab, "the logits"));
+  if (a.ok()) llama_decode::forward(s, w, inverse, ids, int(t), start, cache, logits);
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -422,6 +555,14 @@ NAPI_MODULE_INIT() {
       {"transpose2d", nullptr, Transpose2d, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"expArray", nullptr, ExpArray, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"decode", nullptr, Decode, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rmsNormForward", nullptr, RmsNormForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rmsNormBackward", nullptr, RmsNormBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"rotary", nullptr, Rotary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"swigluForward", nullptr, SwigluForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"swigluBackward", nullptr, SwigluBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupedAttentionForward", nullptr, GroupedAttentionForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupedAttentionBackward", nullptr, GroupedAttentionBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"decodeLlama", nullptr, DecodeLlama, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

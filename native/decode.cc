@@ -88,26 +88,24 @@ HOT void singleQuery(const float* q, const float* keys, const float* values, flo
   }
 }
 
-/**
- * Attention of the new tokens' queries (in qkv [t, 3·width]) over the cached keys and values
- * [context, width] (the new ones already in), heads side by side in out [t, width]. One token (a
- * generation step) by plain loops: BLAS's per-call cost exceeds a [1, d]·[d, t] product.
- */
-void attention(const Shape& s, const float* qkv, const float* keys, const float* values, float* out, float* scores, int t, int start) {
-  const int c = s.width, d = c / s.heads, total = start + t;
+}  // namespace
+
+void cachedAttention(const float* q, int ldq, const float* keys, const float* values, int ldkv, float* out, int ldo, int heads, int group, int d, int t,
+                     int start, float* scores) {
+  const int total = start + t;
   const float scale = 1.0f / std::sqrt(float(d));
-  for (int h = 0; h < s.heads; h++) {
+  for (int h = 0; h < heads; h++) {
+    const float* k = keys + (h / group) * d;
+    const float* v = values + (h / group) * d;
     if (t == 1) {
-      singleQuery(qkv + h * d, keys + h * d, values + h * d, out + h * d, scores, total, c, d, scale);
+      singleQuery(q + h * d, k, v, out + h * d, scores, total, ldkv, d, scale);
       continue;
     }
-    kernels::gemm(false, true, t, total, d, scale, qkv + h * d, 3 * c, keys + h * d, c, 0.0f, scores, total);
+    kernels::gemm(false, true, t, total, d, scale, q + h * d, ldq, k, ldkv, 0.0f, scores, total);
     causalSoftmax(scores, t, start);
-    kernels::gemm(false, false, t, d, total, 1.0f, scores, total, values + h * d, c, 0.0f, out + h * d, c);
+    kernels::gemm(false, false, t, d, total, 1.0f, scores, total, v, ldkv, 0.0f, out + h * d, ldo);
   }
 }
-
-}  // namespace
 
 void forward(const Shape& s, const Weights& w, const int32_t* ids, int t, int start, float* cache, float* logits) {
   const int c = s.width, total = start + t;
@@ -136,7 +134,7 @@ void forward(const Shape& s, const Weights& w, const int32_t* ids, int t, int st
       std::memcpy(keys + long(start + i) * c, qkv + long(i) * 3 * c + c, sizeof(float) * c);
       std::memcpy(values + long(start + i) * c, qkv + long(i) * 3 * c + 2 * c, sizeof(float) * c);
     }
-    attention(s, qkv, keys, values, att, scores, t, start);
+    cachedAttention(qkv, 3 * c, keys, values, c, att, c, s.heads, 1, c / s.heads, t, start, scores);
     linear(b.proj, att, x, t, c, c, true);
     norm(s, b.ln2, x, normed, t, stats);
     linear(b.fc, normed, fc, t, c, 4 * c, false);

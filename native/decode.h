@@ -43,6 +43,16 @@ constexpr int kBlockSlots = 14;
 inline int weightSlots(const Shape& s) { return 2 + s.layers * kBlockSlots + 3 + 1; }
 
 /**
+ * Attention of t new queries (query i at position start + i; q [t, ·] with row stride ldq, head h
+ * at column h·d) over the cached keys and values [start + t, ·] (row stride ldkv, the new ones
+ * already in): query head h reads key/value head h / group. Heads side by side in out (row stride
+ * ldo); scores holds t·(start + t) floats. One token (a generation step) by plain loops: BLAS's
+ * per-call cost exceeds a [1, d]·[d, t] product.
+ */
+void cachedAttention(const float* q, int ldq, const float* keys, const float* values, int ldkv, float* out, int ldo, int heads, int group, int d, int t,
+                     int start, float* scores);
+
+/**
  * Feeds ids [t] at positions start … start+t−1 (start + t ≤ context, ids < vocab: checked by the
  * caller), writes their keys and values into `cache` and the last position's logits [vocab].
  */

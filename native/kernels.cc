@@ -209,6 +209,79 @@ HOT void softmaxMinusOneHotRow(const float* row, float lse, int target, float sc
   if (target >= 0 && target < vocab) out[target] -= scale;
 }
 
+
+HOT void rmsNormRows(const float* x, const float* w, float* y, float* rstd, long from, long to, int cols, float eps) {
+  for (long r = from; r < to; r++) {
+    const float* row = x + r * cols;
+    float* out = y + r * cols;
+    float sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int j = 0; j < cols; j++) sq += row[j] * row[j];
+    const float rs = 1.0f / std::sqrt(sq / cols + eps);
+    rstd[r] = rs;
+#pragma omp simd
+    for (int j = 0; j < cols; j++) out[j] = row[j] * rs * w[j];
+  }
+}
+
+HOT void rmsNormBackRows(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw, long from, long to, int cols) {
+  for (long r = from; r < to; r++) {
+    const float* xr = x + r * cols;
+    const float* gr = dy + r * cols;
+    float* outr = dx + r * cols;
+    const float rs = rstd[r];
+    float sumGX = 0;
+#pragma omp simd reduction(+ : sumGX)
+    for (int j = 0; j < cols; j++) {
+      const float xhat = xr[j] * rs;
+      sumGX += gr[j] * w[j] * xhat;
+      dw[j] += gr[j] * xhat;
+    }
+    const float c = sumGX / cols;
+#pragma omp simd
+    for (int j = 0; j < cols; j++) outr[j] = rs * (gr[j] * w[j] - xr[j] * rs * c);
+  }
+}
+
+HOT void rotaryRows(const float* x, const float* cos, const float* sin, float* y, long from, long to, int t, int inner, int half, float sign) {
+  for (long r = from; r < to; r++) {
+    const long p = (r / inner) % t;
+    const float* c = cos + p * half;
+    const float* s = sin + p * half;
+    const float* x1 = x + r * 2 * half;
+    const float* x2 = x1 + half;
+    float* y1 = y + r * 2 * half;
+    float* y2 = y1 + half;
+#pragma omp simd
+    for (int i = 0; i < half; i++) {
+      const float a = x1[i], b = x2[i], si = sign * s[i];
+      y1[i] = a * c[i] - b * si;
+      y2[i] = b * c[i] + a * si;
+    }
+  }
+}
+
+HOT void swigluRange(const float* g, const float* u, float* y, long from, long to) {
+#pragma omp simd
+  for (long i = from; i < to; i++) y[i] = g[i] / (1.0f + expApprox(-g[i])) * u[i];
+}
+
+HOT void swigluBackRange(const float* g, const float* u, const float* dy, float* dg, float* du, long from, long to) {
+#pragma omp simd
+  for (long i = from; i < to; i++) {
+    const float s = 1.0f / (1.0f + expApprox(-g[i]));
+    const float silu = g[i] * s;
+    dg[i] = dy[i] * u[i] * (s + silu * (1.0f - s));
+    du[i] = dy[i] * silu;
+  }
+}
+
+/** Column sums of `chunks` partial [cols] rows into out. */
+void addPartials(const std::vector<float>& partial, int chunks, int cols, float* out) {
+  std::memcpy(out, partial.data(), sizeof(float) * cols);
+  for (int i = 1; i < chunks; i++)
+    for (int j = 0; j < cols; j++) out[j] += partial[size_t(i) * cols + j];
+}
 }  // namespace
 
 void setThreads(int n) {
@@ -353,6 +426,79 @@ void adamwUpdate(const float* p, const float* g, const float* m, const float* v,
                  float oneMinusBeta1, float beta2, float oneMinusBeta2, float c1, float c2, float eps, float keep, float gradScale) {
   parallelRange(n, 1 << 16, [&](long from, long to) {
     adamwRange(p, g, m, v, pOut, mOut, vOut, from, to, lr, beta1, oneMinusBeta1, beta2, oneMinusBeta2, c1, c2, eps, keep, gradScale);
+  });
+}
+
+void rmsNormForward(const float* x, const float* w, float* y, float* rstd, int rows, int cols, float eps) {
+  parallelRange(rows, std::max(1, (1 << 15) / cols), [&](long from, long to) { rmsNormRows(x, w, y, rstd, from, to, cols, eps); });
+}
+
+void rmsNormBackward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw, int rows, int cols) {
+  // Each chunk of rows sums its own dw; the partial sums are added in chunk order (same result on any thread count).
+  const int grain = std::max(1, (1 << 15) / cols);
+  const int chunks = std::max(1, std::min(pool.size() * 2, (rows + grain - 1) / grain));
+  const int step = (rows + chunks - 1) / chunks;
+  std::vector<float> partial(size_t(chunks) * cols, 0.0f);
+  pool.run(chunks, [&](int i) { rmsNormBackRows(x, w, rstd, dy, dx, partial.data() + size_t(i) * cols, long(i) * step, std::min(rows, (i + 1) * step), cols); });
+  addPartials(partial, chunks, cols, dw);
+}
+
+void rotary(const float* x, const float* cos, const float* sin, float* y, long rows, int t, int inner, int half, bool inverse) {
+  parallelRange(rows, std::max(1, (1 << 14) / half), [&](long from, long to) { rotaryRows(x, cos, sin, y, from, to, t, inner, half, inverse ? -1.0f : 1.0f); });
+}
+
+void swigluForward(const float* gate, const float* up, float* y, long n) {
+  parallelRange(n, 1 << 15, [&](long from, long to) { swigluRange(gate, up, y, from, to); });
+}
+
+void swigluBackward(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, long n) {
+  parallelRange(n, 1 << 15, [&](long from, long to) { swigluBackRange(gate, up, dy, dGate, dUp, from, to); });
+}
+
+// Each (sequence, head) reads its query head's [t, d] block in q and its group's block in k and v
+// in place (leading dimensions h·d and kv·d), as attentionForward does with qkv.
+void groupedAttentionForward(const float* q, const float* k, const float* v, float* out, float* probs, int b, int t, int h, int kv, int d) {
+  const int ldq = h * d, ldk = kv * d, group = h / kv;
+  const float scale = 1.0f / std::sqrt(float(d));
+  pool.run(b * h, [&](int task) {
+    const int bi = task / h, hi = task % h, g = hi / group;
+    const float* qh = q + long(bi) * t * ldq + hi * d;
+    const float* kg = k + long(bi) * t * ldk + g * d;
+    const float* vg = v + long(bi) * t * ldk + g * d;
+    float* p = probs + long(task) * t * t;
+    blas(false, true, t, t, d, scale, qh, ldq, kg, ldk, 0.0f, p, t);
+    causalSoftmaxRows(p, t);
+    blas(false, false, t, d, t, 1.0f, p, t, vg, ldk, 0.0f, out + long(bi) * t * ldq + hi * d, ldq);
+  });
+}
+
+// One task per (sequence, key/value head): its query heads add into the same dK and dV blocks one
+// after another, so no two threads write the same block.
+void groupedAttentionBackward(const float* q, const float* k, const float* v, const float* probs, const float* dOut, float* dq, float* dk, float* dv,
+                              int b, int t, int h, int kv, int d) {
+  const int ldq = h * d, ldk = kv * d, group = h / kv;
+  const float scale = 1.0f / std::sqrt(float(d));
+  pool.run(b * kv, [&](int task) {
+    thread_local std::vector<float> scratch;
+    scratch.resize(size_t(t) * t);
+    float* ds = scratch.data();
+    const int bi = task / kv, g = task % kv;
+    const float* kg = k + long(bi) * t * ldk + g * d;
+    const float* vg = v + long(bi) * t * ldk + g * d;
+    float* dkg = dk + long(bi) * t * ldk + g * d;
+    float* dvg = dv + long(bi) * t * ldk + g * d;
+    for (int j = 0; j < group; j++) {
+      const int hi = g * group + j;
+      const float beta = j == 0 ? 0.0f : 1.0f;
+      const float* qh = q + long(bi) * t * ldq + hi * d;
+      const float* p = probs + (long(bi) * h + hi) * t * t;
+      const float* dy = dOut + long(bi) * t * ldq + hi * d;
+      blas(false, true, t, t, d, 1.0f, dy, ldq, vg, ldk, 0.0f, ds, t);                        // dP = dY·Vᵀ
+      blas(true, false, t, d, t, 1.0f, p, t, dy, ldq, beta, dvg, ldk);                        // dV += Pᵀ·dY
+      softmaxBackRows(p, ds, t, scale);                                                      // dS
+      blas(false, false, t, d, t, 1.0f, ds, t, kg, ldk, 0.0f, dq + long(bi) * t * ldq + hi * d, ldq);  // dQ = dS·K
+      blas(true, false, t, d, t, 1.0f, ds, t, qh, ldq, beta, dkg, ldk);                       // dK += dSᵀ·Q
+    }
   });
 }
 

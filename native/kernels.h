@@ -31,6 +31,32 @@ void layerNormBackward(const float* x, const float* w, const float* mean, const 
 void adamwUpdate(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n, float lr, float beta1,
                  float oneMinusBeta1, float beta2, float oneMinusBeta2, float c1, float c2, float eps, float keep, float gradScale);
 
+// ---- Llama-family blocks ----
+
+/** RMSNorm of rows x [rows, cols]: y = x·rstd·w, rstd = 1/√(mean(x²) + eps) kept per row for the backward pass. */
+void rmsNormForward(const float* x, const float* w, float* y, float* rstd, int rows, int cols, float eps);
+/** dx, and dw [cols] summed over the rows. */
+void rmsNormBackward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw, int rows, int cols);
+
+/**
+ * Rotary positions, Hugging Face's rotate-half layout, on rows of x [rows, 2·half]: row r is at
+ * position (r / inner) % t, whose cos, sin [t, half] rotate its halves (x1, x2) into
+ * (x1·cos − x2·sin, x2·cos + x1·sin). With `inverse` the rotation goes back (the backward pass).
+ */
+void rotary(const float* x, const float* cos, const float* sin, float* y, long rows, int t, int inner, int half, bool inverse);
+
+/** SwiGLU's gating y = silu(gate)·up, silu(g) = g·σ(g). */
+void swigluForward(const float* gate, const float* up, float* y, long n);
+void swigluBackward(const float* gate, const float* up, const float* dy, float* dGate, float* dUp, long n);
+
+/**
+ * Grouped-query causal attention: q [b·t, h·d], k, v [b·t, kv·d], query head j reads key/value
+ * head j / (h/kv); out [b·t, h·d], the probabilities [b, h, t, t] kept for the backward pass.
+ */
+void groupedAttentionForward(const float* q, const float* k, const float* v, float* out, float* probs, int b, int t, int h, int kv, int d);
+void groupedAttentionBackward(const float* q, const float* k, const float* v, const float* probs, const float* dOut, float* dq, float* dk, float* dv,
+                              int b, int t, int h, int kv, int d);
+
 /** Mean cross-entropy of logits [n, vocab] against targets [n]; keeps each row's log-sum-exp for the backward pass. */
 float crossEntropyForward(const float* logits, const int32_t* targets, float* lse, int n, int vocab);
 /** dlogits = (softmax − onehot) · scale, scale being d(loss)/n. */

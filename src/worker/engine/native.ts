@@ -76,6 +76,52 @@ export interface NativeAddon extends OnHeap<KernelExports> {
   embeddingBackward(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
   /** dTable += the scatter of dy by ids, in place. */
   embeddingBackwardAdd(heap: Heap, ids: number, dy: number, dTable: number, n: number, vocab: number, c: number): void;
+  rmsNormForward(heap: Heap, x: number, w: number, y: number, rstd: number, rows: number, cols: number, eps: number): void;
+  rmsNormBackward(heap: Heap, x: number, w: number, rstd: number, dy: number, dx: number, dw: number, rows: number, cols: number): void;
+  /** Rotary positions on rows of x [rows, 2·half], row r at position (r / inner) % t; `inverse` 1 rotates back (native/kernels.h). */
+  rotary(
+    heap: Heap,
+    x: number,
+    cos: number,
+    sin: number,
+    y: number,
+    rows: number,
+    t: number,
+    inner: number,
+    half: number,
+    inverse: number,
+  ): void;
+  swigluForward(heap: Heap, gate: number, up: number, y: number, n: number): void;
+  swigluBackward(heap: Heap, gate: number, up: number, dy: number, dGate: number, dUp: number, n: number): void;
+  groupedAttentionForward(
+    heap: Heap,
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    probs: number,
+    b: number,
+    t: number,
+    h: number,
+    kv: number,
+    d: number,
+  ): void;
+  groupedAttentionBackward(
+    heap: Heap,
+    q: number,
+    k: number,
+    v: number,
+    probs: number,
+    dOut: number,
+    dq: number,
+    dk: number,
+    dv: number,
+    b: number,
+    t: number,
+    h: number,
+    kv: number,
+    d: number,
+  ): void;
   sumSquares(heap: Heap, x: number, n: number): number;
   /** One generation step of a whole model (kernels/decode.ts). */
   decode(
@@ -91,6 +137,25 @@ export interface NativeAddon extends OnHeap<KernelExports> {
     context: number,
     vocab: number,
     dyt: number,
+  ): void;
+  /** One generation step of a Llama-family model (kernels/llama-decode.ts). */
+  decodeLlama(
+    heap: Heap,
+    cache: ArrayBuffer,
+    weights: Float64Array,
+    inverseFrequencies: Float64Array,
+    ids: Int32Array,
+    start: number,
+    logits: number,
+    layers: number,
+    heads: number,
+    kvHeads: number,
+    headDim: number,
+    width: number,
+    mlpWidth: number,
+    context: number,
+    vocab: number,
+    eps: number,
   ): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
@@ -110,8 +175,16 @@ const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
   'embeddingForward',
   'embeddingBackward',
   'embeddingBackwardAdd',
+  'rmsNormForward',
+  'rmsNormBackward',
+  'rotary',
+  'swigluForward',
+  'swigluBackward',
+  'groupedAttentionForward',
+  'groupedAttentionBackward',
   'sumSquares',
   'decode',
+  'decodeLlama',
   'setThreads',
   'info',
 ];

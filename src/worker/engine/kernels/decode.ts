@@ -1,6 +1,6 @@
 import { tf } from '../backend';
 import { ModelConfig } from '../../../core/model-config';
-import { callKernel, heap, nativeKernels } from './kernel-module';
+import { callKernel, heap, requireNative } from './kernel-module';
 
 /** Floats of a native KV cache: keys and values [layers][2][context][width] (native/decode.h). */
 export const kvCacheFloats = (c: ModelConfig) => c.layers * 2 * c.context * c.width;
@@ -20,8 +20,7 @@ export function fusedDecode(
   start: number,
   kv: Float32Array,
 ): tf.Tensor1D {
-  const native = nativeKernels();
-  if (!native) throw new Error('internal: the fused decode needs the native engine');
+  const native = requireNative('fused decode');
   const present = weights.filter((w): w is tf.Tensor => w !== undefined);
   const offsets = new Float64Array(weights.length);
   const { layers, heads, width, context, vocabSize, norm } = config;

@@ -61,6 +61,13 @@ export function nativeKernels(): NativeAddon | undefined {
   return tf.getBackend() === 'wasm' ? nativeAddon() : undefined;
 }
 
+/** The native addon for a kernel only it has; an internal error when the native engine is not running. */
+export function requireNative(kernel: string): NativeAddon {
+  const native = nativeKernels();
+  if (!native) throw new Error(`internal: the ${kernel} kernel needs the native engine`);
+  return native;
+}
+
 /** The wasm backend's heap as it is now (growing the memory replaces the buffer). */
 export function heap(): ArrayBuffer {
   return (wasmBackend().wasm.asm.memory as { buffer: ArrayBuffer }).buffer;

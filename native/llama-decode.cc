@@ -1,0 +1,83 @@
+#include "llama-decode.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "decode.h"
+#include "kernels.h"
+
+namespace llama_decode {
+namespace {
+
+/** y [t, out] = x [t, in] · Wᵀ (+ bias), or y += x · Wᵀ with `accumulate` (the residual); W [out, in]. */
+void linear(const float* weight, const float* bias, const float* x, float* y, int t, int in, int out, bool accumulate) {
+  if (!accumulate) {
+    for (int r = 0; r < t; r++) {
+      float* row = y + long(r) * out;
+      if (bias) std::memcpy(row, bias, sizeof(float) * out);
+      else std::memset(row, 0, sizeof(float) * out);
+    }
+  }
+  if (t == 1) kernels::gemv(false, out, in, weight, in, x, 1.0f, y);
+  else kernels::gemm(false, true, t, out, in, 1.0f, x, in, weight, in, 1.0f, y, out);
+}
+
+/** cos and sin [t, half] of positions start … start+t−1, as core/rope.ts rotaryTables (angles in float32, as Hugging Face). */
+void rotaryTables(const double* inverse, int half, int start, int t, float* cos, float* sin) {
+  for (int p = 0; p < t; p++)
+    for (int i = 0; i < half; i++) {
+      const float angle = float(start + p) * float(inverse[i]);
+      cos[long(p) * half + i] = float(std::cos(double(angle)));
+      sin[long(p) * half + i] = float(std::sin(double(angle)));
+    }
+}
+
+}  // namespace
+
+void forward(const Shape& s, const Weights& w, const double* inverse, const int32_t* ids, int t, int start, float* cache, float* logits) {
+  const int c = s.width, d = s.headDim, half = d / 2, qw = s.heads * d, kvw = s.kvHeads * d, f = s.mlpWidth, total = start + t;
+  std::vector<float> scratch(size_t(t) * (2 * c + 2 * qw + 2 * kvw + 2 * f + total + d + 1));
+  float* x = scratch.data();              // the residual stream [t, c]
+  float* normed = x + long(t) * c;        // [t, c]
+  float* q = normed + long(t) * c;        // [t, heads·d]
+  float* att = q + long(t) * qw;          // [t, heads·d]
+  float* k = att + long(t) * qw;          // [t, kvHeads·d]
+  float* v = k + long(t) * kvw;           // [t, kvHeads·d]
+  float* gate = v + long(t) * kvw;        // [t, f]
+  float* up = gate + long(t) * f;         // [t, f]
+  float* scores = up + long(t) * f;       // [t, start + t]
+  float* cos = scores + long(t) * total;  // [t, half]
+  float* sin = cos + long(t) * half;      // [t, half]
+  std::vector<float> rstd(size_t(t) * s.heads);
+
+  rotaryTables(inverse, half, start, t, cos, sin);
+  for (int i = 0; i < t; i++) std::memcpy(x + long(i) * c, w.embedding + long(ids[i]) * c, sizeof(float) * c);
+  for (int l = 0; l < s.layers; l++) {
+    const Block& b = w.blocks[l];
+    float* keys = cache + long(2 * l) * s.context * kvw;
+    float* values = keys + long(s.context) * kvw;
+    kernels::rmsNormForward(x, b.attentionNorm, normed, rstd.data(), t, c, s.eps);
+    linear(b.q, b.qBias, normed, q, t, c, qw, false);
+    linear(b.k, b.kBias, normed, k, t, c, kvw, false);
+    linear(b.v, b.vBias, normed, values + long(start) * kvw, t, c, kvw, false);
+    if (b.qNorm) {
+      kernels::rmsNormForward(q, b.qNorm, q, rstd.data(), t * s.heads, d, s.eps);
+      kernels::rmsNormForward(k, b.kNorm, k, rstd.data(), t * s.kvHeads, d, s.eps);
+    }
+    kernels::rotary(q, cos, sin, q, long(t) * s.heads, t, s.heads, half, false);
+    kernels::rotary(k, cos, sin, keys + long(start) * kvw, long(t) * s.kvHeads, t, s.kvHeads, half, false);
+    decode::cachedAttention(q, qw, keys, values, kvw, att, qw, s.heads, s.heads / s.kvHeads, d, t, start, scores);
+    linear(b.o, nullptr, att, x, t, qw, c, true);
+    kernels::rmsNormForward(x, b.mlpNorm, normed, rstd.data(), t, c, s.eps);
+    linear(b.gate, nullptr, normed, gate, t, c, f, false);
+    linear(b.up, nullptr, normed, up, t, c, f, false);
+    kernels::swigluForward(gate, up, gate, long(t) * f);
+    linear(b.down, nullptr, gate, x, t, f, c, true);
+  }
+  // Only the last position's logits are asked for: the final norm and the head on its row.
+  kernels::rmsNormForward(x + long(t - 1) * c, w.finalNorm, normed, rstd.data(), 1, c, s.eps);
+  kernels::gemv(false, s.vocab, c, w.head, c, normed, 0.0f, logits);
+}
+
+}  // namespace llama_decode
