@@ -32,6 +32,7 @@ type AddVector = (name: string, n: number, value: number) => void;
 /** GPT-2's, in Conv1D layout [in, out]; the head is tied to the token embedding. */
 function gpt2Weights(c: ModelConfig, matrix: AddMatrix, vector: AddVector, residualStd: number): void {
   const w = c.width;
+  const names = modelNames(c);
   const bias = (name: string, n: number) => c.bias && vector(name, n, 0);
   const linear = (prefix: string, inputs: number, outputs: number, std?: number) => {
     matrix(`${prefix}.weight`, [inputs, outputs], std);
@@ -43,18 +44,18 @@ function gpt2Weights(c: ModelConfig, matrix: AddMatrix, vector: AddVector, resid
     if (c.norm === 'dyt') vector(`${prefix}.alpha`, 1, DYT_INIT.alpha);
   };
 
-  matrix('transformer.wte.weight', [c.vocabSize, w]);
-  matrix('transformer.wpe.weight', [c.context, w]);
+  matrix(`${names.embedding}.weight`, [c.vocabSize, w]);
+  matrix(`${names.positions}.weight`, [c.context, w]);
   for (let i = 0; i < c.layers; i++) {
-    const p = `transformer.h.${i}`;
-    norm(`${p}.ln_1`);
-    linear(`${p}.attn.c_attn`, w, 3 * w);
-    linear(`${p}.attn.c_proj`, w, w, residualStd);
-    norm(`${p}.ln_2`);
-    linear(`${p}.mlp.c_fc`, w, 4 * w);
-    linear(`${p}.mlp.c_proj`, 4 * w, w, residualStd);
+    const n = names.block(i);
+    norm(n.attentionNorm);
+    linear(n.qkv!, w, 3 * w);
+    linear(n.o, w, w, residualStd);
+    norm(n.mlpNorm);
+    linear(n.up, w, 4 * w);
+    linear(n.down, 4 * w, w, residualStd);
   }
-  norm('transformer.ln_f');
+  norm(names.finalNorm);
   if (c.norm === 'dyt') vector(EMBED_SCALE, 1, DYT_INIT.embedScale);
 }
 
@@ -67,52 +68,110 @@ function llamaWeights(c: ModelConfig, l: LlamaBlocks, matrix: AddMatrix, vector:
   const w = c.width;
   const q = c.heads * l.headDim;
   const kv = l.kvHeads * l.headDim;
-  matrix(LLAMA_NAMES.embedding, [c.vocabSize, w]);
+  const names = modelNames(c);
+  matrix(`${names.embedding}.weight`, [c.vocabSize, w]);
   for (let i = 0; i < c.layers; i++) {
-    const n = llamaBlockNames(i);
-    vector(n.attentionNorm, w, 1);
-    matrix(`${n.q}.weight`, [q, w]);
-    matrix(`${n.k}.weight`, [kv, w]);
-    matrix(`${n.v}.weight`, [kv, w]);
-    if (l.qkvBias) for (const [p, size] of [[n.q, q], [n.k, kv], [n.v, kv]] as const) vector(`${p}.bias`, size, 0);
+    const n = names.block(i);
+    vector(`${n.attentionNorm}.weight`, w, 1);
+    const projections = [
+      [n.q!, q],
+      [n.k!, kv],
+      [n.v!, kv],
+    ] as const;
+    for (const [p, size] of projections) {
+      matrix(`${p}.weight`, [size, w]);
+      if (l.qkvBias) vector(`${p}.bias`, size, 0);
+    }
     if (l.qkNorm) {
-      vector(n.qNorm, l.headDim, 1);
-      vector(n.kNorm, l.headDim, 1);
+      vector(`${n.qNorm}.weight`, l.headDim, 1);
+      vector(`${n.kNorm}.weight`, l.headDim, 1);
     }
     matrix(`${n.o}.weight`, [w, q], residualStd);
-    vector(n.mlpNorm, w, 1);
+    vector(`${n.mlpNorm}.weight`, w, 1);
     matrix(`${n.gate}.weight`, [l.mlpWidth, w]);
     matrix(`${n.up}.weight`, [l.mlpWidth, w]);
     matrix(`${n.down}.weight`, [w, l.mlpWidth], residualStd);
   }
-  vector(LLAMA_NAMES.finalNorm, w, 1);
-  if (!l.tiedHead) matrix(LLAMA_NAMES.head, [c.vocabSize, w]);
+  vector(`${names.finalNorm}.weight`, w, 1);
+  if (names.head) matrix(`${names.head}.weight`, [c.vocabSize, w]);
 }
 
-/** Hugging Face's names of a Llama-family model's weights (LlamaForCausalLM and its kin). */
-export const LLAMA_NAMES = {
-  embedding: 'model.embed_tokens.weight',
-  finalNorm: 'model.norm.weight',
-  head: 'lm_head.weight',
-} as const;
+/**
+ * A block's weights by role, as module paths (a weight is `${path}.weight`, a bias `${path}.bias`).
+ * GPT-2 projects q, k and v in one layer (qkv) and its MLP is up → GELU → down; Llama projects
+ * them apart (q, k, v) and its MLP is down(silu(gate) · up).
+ */
+export interface BlockNames {
+  attentionNorm: string;
+  qkv?: string;
+  q?: string;
+  k?: string;
+  v?: string;
+  /** Qwen3's RMSNorm on each head's q and k (present in every Llama-family table; used with qkNorm). */
+  qNorm?: string;
+  kNorm?: string;
+  o: string;
+  mlpNorm: string;
+  gate?: string;
+  up: string;
+  down: string;
+}
 
-/** The weights of block i (linear layers as module paths, without `.weight`/`.bias`). */
-export function llamaBlockNames(i: number) {
-  const p = `model.layers.${i}`;
+/** The family's weight-name table: the Hugging Face module paths of each role. */
+export interface ModelNames {
+  embedding: string;
+  /** Learned positions (GPT-2); Llama's are rotary and have no weights. */
+  positions?: string;
+  finalNorm: string;
+  /** An output head of its own; absent when it is tied to the embedding. */
+  head?: string;
+  block(i: number): BlockNames;
+}
+
+export function modelNames(c: ModelConfig): ModelNames {
+  if (c.llama) {
+    return {
+      embedding: 'model.embed_tokens',
+      finalNorm: 'model.norm',
+      head: c.llama.tiedHead ? undefined : 'lm_head',
+      block: (i) => {
+        const p = `model.layers.${i}`;
+        return {
+          attentionNorm: `${p}.input_layernorm`,
+          q: `${p}.self_attn.q_proj`,
+          k: `${p}.self_attn.k_proj`,
+          v: `${p}.self_attn.v_proj`,
+          qNorm: `${p}.self_attn.q_norm`,
+          kNorm: `${p}.self_attn.k_norm`,
+          o: `${p}.self_attn.o_proj`,
+          mlpNorm: `${p}.post_attention_layernorm`,
+          gate: `${p}.mlp.gate_proj`,
+          up: `${p}.mlp.up_proj`,
+          down: `${p}.mlp.down_proj`,
+        };
+      },
+    };
+  }
   return {
-    attentionNorm: `${p}.input_layernorm.weight`,
-    q: `${p}.self_attn.q_proj`,
-    k: `${p}.self_attn.k_proj`,
-    v: `${p}.self_attn.v_proj`,
-    o: `${p}.self_attn.o_proj`,
-    qNorm: `${p}.self_attn.q_norm.weight`,
-    kNorm: `${p}.self_attn.k_norm.weight`,
-    mlpNorm: `${p}.post_attention_layernorm.weight`,
-    gate: `${p}.mlp.gate_proj`,
-    up: `${p}.mlp.up_proj`,
-    down: `${p}.mlp.down_proj`,
+    embedding: 'transformer.wte',
+    positions: 'transformer.wpe',
+    finalNorm: 'transformer.ln_f',
+    block: (i) => {
+      const p = `transformer.h.${i}`;
+      return {
+        attentionNorm: `${p}.ln_1`,
+        qkv: `${p}.attn.c_attn`,
+        o: `${p}.attn.c_proj`,
+        mlpNorm: `${p}.ln_2`,
+        up: `${p}.mlp.c_fc`,
+        down: `${p}.mlp.c_proj`,
+      };
+    },
   };
 }
+
+/** The token embedding's weight, which a tied head shares. */
+export const embeddingWeight = (c: ModelConfig): string => `${modelNames(c).embedding}.weight`;
 
 export function weightShapes(c: ModelConfig): Map<string, number[]> {
   return new Map([...weightTable(c)].map(([name, spec]) => [name, spec.shape]));

@@ -3,7 +3,8 @@ import { freeingCustomGrad } from '../engine/freeing-custom-grad';
 import { ModelConfig } from '../../core/model-config';
 import { HostTensor, NamedTensors } from '../../core/tensor';
 import { loraParamName } from '../../core/lora-adapter';
-import { weightTable } from '../../core/weight-table';
+import { BlockNames, ModelNames, embeddingWeight, modelNames, weightTable } from '../../core/weight-table';
+import { inverseFrequencies, rotaryTables } from '../../core/rope';
 import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
@@ -29,6 +30,11 @@ export interface OpSet {
   /** x·Wᵀ: the output head, tied to the token embedding. */
   head(x: tf.Tensor, wte: tf.Tensor): tf.Tensor2D;
   /** Causal attention in one op from qkv [batch·time, 3·width], when it supports the shape. */
+  /**
+   * Grouped-query causal attention in one op: q [b·t, heads·headDim], k and v [b·t, kvHeads·headDim]
+   * (rotated), scale 1/√headDim, query head j reading key/value head ⌊j / (heads / kvHeads)⌋.
+   */
+  groupedAttention?: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, b: number, t: number, heads: number, kvHeads: number) => tf.Tensor2D;
   fusedAttention?: (qkv: tf.Tensor2D, b: number, t: number, h: number) => tf.Tensor2D;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
@@ -60,10 +66,10 @@ export const NATIVE_OPS: OpSet = { ...KERNEL_OPS, decode: fusedDecode };
 
 /**
  * The ops a model runs on with the engine running now. Adapters kept apart from their base (LoRA)
- * have no fused decode: their steps go through the ops one by one.
+ * and Llama-family blocks have no fused decode: their steps go through the ops one by one.
  */
-function opsFor(lora: boolean): OpSet {
-  if (nativeKernels()) return lora ? KERNEL_OPS : NATIVE_OPS;
+function opsFor(config: ModelConfig, lora: boolean): OpSet {
+  if (nativeKernels()) return lora || config.llama ? KERNEL_OPS : NATIVE_OPS;
   return kernelsAvailable() ? KERNEL_OPS : TFJS_OPS;
 }
 
@@ -102,6 +108,23 @@ export interface KvCache {
   values: tf.Tensor3D[];
   native?: Float32Array;
   length: number;
+}
+
+/** Where a forward pass is: batch, time, the first token's position, and its rotary tables (Llama). */
+interface Positions {
+  b: number;
+  t: number;
+  start: number;
+  rotary?: { cos: tf.Tensor; sin: tf.Tensor };
+  /** −1e9 where a query may not look (later keys), for more than one query (causalBias). */
+  causal?: tf.Tensor2D;
+}
+
+/** The causal mask's bias [group·t, start + t]: the queries of a key/value group stacked (grouped-query attention). */
+function causalBias(start: number, t: number, group: number): tf.Tensor2D {
+  const allowed = tf.linalg.bandPart(tf.ones([t, start + t]), -1, start);
+  const bias = tf.mul(tf.sub(1, allowed), -1e9);
+  return (group === 1 ? bias : tf.tile(bias, [group, 1])) as tf.Tensor2D;
 }
 
 /**
@@ -144,9 +167,6 @@ export interface LoraOptions {
   from?: Map<string, { a: HostTensor; b: HostTensor }>;
 }
 
-/** The token embedding, tied to the output head. */
-export const TOKEN_EMBEDDING = 'transformer.wte.weight';
-
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
 
@@ -165,7 +185,12 @@ export class Gpt {
   readonly decayed: ReadonlySet<string>;
   /** Chosen once (opsFor). Tests swap in TFJS_OPS. */
   ops: OpSet;
-  private readonly causalBias: tf.Tensor2D;
+  /** The family's weight-name table (core/weight-table.ts): which weight plays which role. */
+  readonly names: ModelNames;
+  /** The token embedding's weight (a tied head's too). */
+  readonly embeddingName: string;
+  /** Rotary positions' inverse frequencies (core/rope.ts), for Llama-family blocks. */
+  private readonly inverseFrequencies?: Float64Array;
   /** Zeros standing in for the biases of a model without them (no gradient: not variables). */
   private readonly zeros = new Map<number, tf.Tensor1D>();
   /** The weights in the fused decode's order (kernels/decode.ts), listed on first use. */
@@ -177,7 +202,10 @@ export class Gpt {
     lora?: LoraOptions,
   ) {
     const id = ++instances;
-    this.ops = opsFor(lora !== undefined);
+    this.ops = opsFor(config, lora !== undefined);
+    this.names = modelNames(config);
+    this.embeddingName = embeddingWeight(config);
+    if (config.llama) this.inverseFrequencies = inverseFrequencies(config.llama);
     const table = weightTable(config);
     this.params = new Map();
     [...table].forEach(([name, spec], i) => {
@@ -193,7 +221,8 @@ export class Gpt {
       const { from, modules, ...rest } = lora;
       this.lora = { ...rest, modules: new Set(modules) };
       modules.forEach((m, i) => {
-        const [inputs, outputs] = this.frozen.get(`${m}.weight`)!.shape;
+        const shape = this.frozen.get(`${m}.weight`)!.shape;
+        const [inputs, outputs] = (config.llama ? [shape[1], shape[0]] : shape) as [number, number];
         const bound = 1 / Math.sqrt(inputs); // kaiming_uniform_(a=√5): gain √(1/3) · √(3 / fan_in)
         const saved = from?.get(m);
         const a = saved
@@ -210,8 +239,6 @@ export class Gpt {
       });
       this.decayed = new Set(this.params.keys());
     }
-    const t = config.context;
-    this.causalBias = tf.keep(tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([t, t]), -1, 0)), -1e9) as tf.Tensor2D));
   }
 
   /** Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing). */
@@ -264,12 +291,17 @@ export class Gpt {
       },
     );
 
-    const tok = tf.reshape(opts.tokens ?? this.tokenEmbeddings(ids), [b, t, c]);
-    const pos = tf.slice(this.p('transformer.wpe.weight'), [start, 0], [t, c]);
-    let x: tf.Tensor = drop(this.scaleEmbeddings(tf.reshape(tf.add(tok, pos), [b * t, c])));
+    let x: tf.Tensor = opts.tokens ?? this.tokenEmbeddings(ids);
+    if (this.names.positions) {
+      const pos = tf.slice(this.p(`${this.names.positions}.weight`), [start, 0], [t, c]);
+      x = this.scaleEmbeddings(tf.reshape(tf.add(tf.reshape(x, [b, t, c]), pos), [b * t, c]));
+    }
+    x = drop(x);
+    const group = this.attentionShape.heads / this.attentionShape.kvHeads;
+    const at: Positions = { b, t, start, rotary: this.rotaryTables(start, t), causal: t > 1 ? causalBias(start, t, group) : undefined };
     opts.inspect?.hidden?.push(x as tf.Tensor2D);
     for (let i = 0; i < layers; i++) {
-      x = this.block(x, i, b, t, drop, opts.cache, opts.inspect);
+      x = this.block(x, i, at, drop, opts.cache, opts.inspect);
       opts.inspect?.hidden?.push(x as tf.Tensor2D);
     }
     if (opts.cache) opts.cache.length += t;
@@ -281,47 +313,68 @@ export class Gpt {
     return this.config.norm === 'dyt' ? tf.mul(x, this.p(EMBED_SCALE)) : x;
   }
 
+  /** cos and sin [t, 1, headDim/2] of positions start … start + t − 1 (one per head, broadcast). */
+  private rotaryTables(start: number, t: number): { cos: tf.Tensor; sin: tf.Tensor } | undefined {
+    if (!this.inverseFrequencies) return undefined;
+    const { cos, sin } = rotaryTables(this.inverseFrequencies, start, t);
+    const shape = [t, 1, this.inverseFrequencies.length];
+    return { cos: tf.tensor(cos, shape), sin: tf.tensor(sin, shape) };
+  }
+
   /** The token embeddings [batch·time, width] of ids [batch, time]. */
   tokenEmbeddings(ids: tf.Tensor2D): tf.Tensor2D {
-    return embed(this.p(TOKEN_EMBEDDING) as tf.Tensor2D, tf.reshape(ids, [ids.size]) as tf.Tensor1D);
+    return embed(this.p(this.embeddingName) as tf.Tensor2D, tf.reshape(ids, [ids.size]) as tf.Tensor1D);
   }
 
-  /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the tied head. */
+  /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the head. */
   readOut(x: tf.Tensor): tf.Tensor2D {
-    return this.baseOps.head(this.norm(x, 'transformer.ln_f'), this.p(TOKEN_EMBEDDING));
+    const head = this.names.head ? `${this.names.head}.weight` : this.embeddingName;
+    return this.baseOps.head(this.norm(x, this.names.finalNorm), this.p(head));
   }
 
-  private block(x: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
-    const pre = `transformer.h.${i}`;
-    x = tf.add(
-      x,
-      drop(this.linear(this.attention(this.norm(x, `${pre}.ln_1`), i, b, t, drop, cache, inspect), `${pre}.attn.c_proj`, drop)),
-    );
-    return tf.add(
-      x,
-      drop(this.linear(this.ops.gelu(this.linear(this.norm(x, `${pre}.ln_2`), `${pre}.mlp.c_fc`, drop)), `${pre}.mlp.c_proj`, drop)),
-    );
+  /** A pre-norm block: x + attention(norm(x)), then + MLP(norm(x)). */
+  private block(x: tf.Tensor, i: number, at: Positions, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
+    const n = this.names.block(i);
+    const attended = this.attention(this.norm(x, n.attentionNorm), i, n, at, drop, cache, inspect);
+    x = tf.add(x, drop(this.linear(attended, n.o, drop)));
+    return tf.add(x, drop(this.linear(this.mlp(this.norm(x, n.mlpNorm), n, drop), n.down, drop)));
   }
 
-  /** Causal self-attention of normed [batch·time, width]; heads merged out. */
-  private attention(normed: tf.Tensor, i: number, b: number, t: number, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
-    const { width: c, heads: h } = this.config;
-    const hd = c / h;
-    const pre = `transformer.h.${i}.attn.c_attn`;
-    if (this.ops.fusedAttention && !cache && !drop.active && !inspect?.attention && fusedAttentionSupported(t, hd)) {
-      return this.ops.fusedAttention(this.linear(normed, pre, drop) as tf.Tensor2D, b, t, h);
+  /** GPT-2's GELU(up(x)), or Llama's silu(gate(x)) · up(x) (SwiGLU); `down` follows in block(). */
+  private mlp(normed: tf.Tensor, n: BlockNames, drop: Dropout): tf.Tensor {
+    const up = this.linear(normed, n.up, drop);
+    return n.gate ? this.ops.swiglu(this.linear(normed, n.gate, drop), up) : this.ops.gelu(up);
+  }
+
+  /**
+   * Causal self-attention of normed [batch·time, width] → [batch·time, heads·headDim]. Query head j
+   * reads key/value head ⌊j / group⌋ (grouped-query attention; GPT-2's group is 1).
+   */
+  private attention(
+    normed: tf.Tensor,
+    i: number,
+    n: BlockNames,
+    at: Positions,
+    drop: Dropout,
+    cache?: KvCache,
+    inspect?: Inspection,
+  ): tf.Tensor {
+    const { b, t, start } = at;
+    const { heads: h, kvHeads: kvh, headDim: hd } = this.attentionShape;
+    const plain = !cache && !drop.active && !inspect?.attention;
+    if (n.qkv && this.ops.fusedAttention && plain && fusedAttentionSupported(t, hd)) {
+      return this.ops.fusedAttention(this.linear(normed, n.qkv, drop) as tf.Tensor2D, b, t, h);
     }
-    // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
-    // on wasm than splitting the large [batch·time, 3·width] product (an adapted c_attn is split).
-    const adapted = this.lora?.modules.has(pre) ? tf.split(this.linear(normed, pre, drop), 3, 1) : undefined;
-    const [q, kNew, vNew] = [0, 1, 2].map((j) => {
-      const z =
-        adapted?.[j] ??
-        this.ops.linear(normed, tf.slice(this.p(`${pre}.weight`), [0, j * c], [c, c]), tf.slice(this.bias(pre, 3 * c), [j * c], [c]));
-      return tf.reshape(tf.transpose(tf.reshape(z, [b, t, h, hd]), [0, 2, 1, 3]), [b * h, t, hd]) as tf.Tensor3D;
-    });
-    let [k, v] = [kNew, vNew];
-    const start = cache?.length ?? 0;
+    const { q, k: kNew, v: vNew } = this.projections(normed, n, at, drop);
+    if (this.ops.groupedAttention && plain && !n.qkv) {
+      const flat = (z: tf.Tensor, heads: number) => tf.reshape(z, [b * t, heads * hd]) as tf.Tensor2D;
+      return this.ops.groupedAttention(flat(q, h), flat(kNew, kvh), flat(vNew, kvh), b, t, h, kvh);
+    }
+    // [b, t, n, hd] → [b·kvh, group·t, hd]: the queries of a group stacked, so they share one k and v.
+    const byHead = (z: tf.Tensor, heads: number) =>
+      tf.reshape(tf.transpose(z, [0, 2, 1, 3]), [b * kvh, (heads / kvh) * t, hd]) as tf.Tensor3D;
+    const query = byHead(q, h);
+    let [k, v] = [byHead(kNew, kvh), byHead(vNew, kvh)];
     if (cache) {
       if (start + t > this.config.context) throw new Error('internal: KV cache is full');
       if (start > 0) [k, v] = [tf.concat([cache.keys[i], k], 1) as tf.Tensor3D, tf.concat([cache.values[i], v], 1) as tf.Tensor3D];
@@ -329,17 +382,62 @@ export class Gpt {
       cache.keys[i] = tf.keep(k);
       cache.values[i] = tf.keep(v);
     }
-    let scores = tf.mul(matMul(q, swapLastTwo(k)), 1 / Math.sqrt(hd));
-    if (t > 1) scores = tf.add(scores, tf.slice(this.causalBias, [start, 0], [t, start + t]));
+    let scores = tf.mul(matMul(query, swapLastTwo(k)), 1 / Math.sqrt(hd));
+    if (at.causal) scores = tf.add(scores, at.causal);
     const probs = tf.softmax(scores) as tf.Tensor3D;
-    inspect?.attention?.push(probs);
+    if (inspect?.attention) inspect.attention.push(tf.reshape(probs, [b * h, t, start + t]) as tf.Tensor3D);
     const attended = matMul(drop(probs), v);
-    return tf.reshape(tf.transpose(tf.reshape(attended, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, c]);
+    return tf.reshape(tf.transpose(tf.reshape(attended, [b, h, t, hd]), [0, 2, 1, 3]), [b * t, h * hd]);
   }
 
+  /** Heads, key/value heads and head size: GPT-2's heads each have width / heads and their own k and v. */
+  private get attentionShape(): { heads: number; kvHeads: number; headDim: number } {
+    const { heads, width, llama } = this.config;
+    return { heads, kvHeads: llama?.kvHeads ?? heads, headDim: llama?.headDim ?? width / heads };
+  }
+
+  /** q [b, t, heads, hd] and k, v [b, t, kvHeads, hd]: projected, q and k normed (Qwen3) and rotated (Llama). */
+  private projections(normed: tf.Tensor, n: BlockNames, at: Positions, drop: Dropout): { q: tf.Tensor; k: tf.Tensor; v: tf.Tensor } {
+    const { b, t } = at;
+    const { heads: h, kvHeads: kvh, headDim: hd } = this.attentionShape;
+    const split = (z: tf.Tensor, heads: number) => tf.reshape(z, [b, t, heads, hd]);
+    if (n.qkv) {
+      const c = this.config.width;
+      // Three projections from column blocks of c_attn: slicing the small weight is far cheaper
+      // on wasm than splitting the large [batch·time, 3·width] product (an adapted c_attn is split).
+      const adapted = this.lora?.modules.has(n.qkv) ? tf.split(this.linear(normed, n.qkv, drop), 3, 1) : undefined;
+      const [q, k, v] = [0, 1, 2].map((j) =>
+        split(
+          adapted?.[j] ??
+            this.ops.linear(
+              normed,
+              tf.slice(this.p(`${n.qkv}.weight`), [0, j * c], [c, c]),
+              tf.slice(this.bias(n.qkv!, 3 * c), [j * c], [c]),
+            ),
+          h,
+        ),
+      );
+      return { q, k, v };
+    }
+    const positioned = (z: tf.Tensor, normName: string | undefined) => {
+      const normedHeads = this.config.llama?.qkNorm ? this.ops.rmsNorm(z, this.p(`${normName}.weight`), this.config.llama.normEps) : z;
+      return this.ops.rotary(normedHeads, at.rotary!.cos as tf.Tensor2D, at.rotary!.sin as tf.Tensor2D);
+    };
+    return {
+      q: positioned(split(this.linear(normed, n.q!, drop), h), n.qNorm),
+      k: positioned(split(this.linear(normed, n.k!, drop), kvh), n.kNorm),
+      v: split(this.linear(normed, n.v!, drop), kvh),
+    };
+  }
+
+  /** x·W + b (GPT-2's Conv1D layout) or x·Wᵀ + b (Llama's nn.Linear), plus a LoRA adapter's part. */
   private linear(x: tf.Tensor, prefix: string, drop: Dropout): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
-    const y = this.baseOps.linear(x, w, this.bias(prefix, w.shape[1] as number));
+    let y: tf.Tensor;
+    if (this.config.llama) {
+      y = this.baseOps.head(x, w);
+      if (this.has(`${prefix}.bias`)) y = tf.add(y, this.p(`${prefix}.bias`));
+    } else y = this.baseOps.linear(x, w, this.bias(prefix, w.shape[1] as number));
     if (!this.lora?.modules.has(prefix)) return y;
     const { scale, dropout } = this.lora;
     const down = this.ops.head(drop(x, dropout), this.p(loraParamName(prefix, 'A')));
@@ -353,6 +451,7 @@ export class Gpt {
 
   private norm(x: tf.Tensor, prefix: string): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
+    if (this.config.llama) return this.ops.rmsNorm(x, w, this.config.llama.normEps);
     const b = this.bias(prefix, w.shape[0]);
     return this.config.norm === 'dyt' ? dynamicTanh(x, this.p(`${prefix}.alpha`), w, b) : this.ops.layerNorm(x, w, b);
   }
@@ -361,6 +460,10 @@ export class Gpt {
     if (this.config.bias) return this.p(`${prefix}.bias`);
     if (!this.zeros.has(size)) this.zeros.set(size, tf.keep(tf.zeros([size])));
     return this.zeros.get(size)!;
+  }
+
+  private has(name: string): boolean {
+    return this.params.has(name) || this.frozen.has(name);
   }
 
   private p(name: string): tf.Tensor {
@@ -424,6 +527,6 @@ export class Gpt {
   }
 
   dispose(): void {
-    tf.dispose([...this.params.values(), ...this.frozen.values(), this.causalBias, ...this.zeros.values()]);
+    tf.dispose([...this.params.values(), ...this.frozen.values(), ...this.zeros.values()]);
   }
 }

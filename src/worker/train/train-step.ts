@@ -1,5 +1,5 @@
 import { tf } from '../engine/backend';
-import { Gpt, TOKEN_EMBEDDING } from '../model/gpt';
+import { Gpt } from '../model/gpt';
 import { addEmbeddingGradient } from '../model/ops';
 import { AdamW, clipScale } from './adamw';
 import { mixSeed } from '../../core/rng';
@@ -36,7 +36,7 @@ export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: 
   const context = s.inputs.length / s.rows;
   const x = tf.tensor2d(s.inputs, [s.rows, context], 'int32');
   const y = tf.tensor2d(s.targets, [s.rows, context], 'int32');
-  const tokens = model.params.has(TOKEN_EMBEDDING) ? model.tokenEmbeddings(x) : undefined;
+  const tokens = model.params.has(model.embeddingName) ? model.tokenEmbeddings(x) : undefined;
   const names = [...model.params.keys()];
   const loss = () => {
     const l = model.loss(x, y, s.dropoutSeed, tokens);
@@ -49,7 +49,7 @@ export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: 
   if (tokens) {
     const dTokens = grads[0] as tf.Tensor2D;
     const ids = tf.reshape(x, [x.size]) as tf.Tensor1D;
-    byName[TOKEN_EMBEDDING] = addEmbeddingGradient(byName[TOKEN_EMBEDDING] as tf.Tensor2D, ids, dTokens);
+    byName[model.embeddingName] = addEmbeddingGradient(byName[model.embeddingName] as tf.Tensor2D, ids, dTokens);
     tf.dispose([tokens, dTokens, ids]);
   }
   return { loss: value, grads: byName };
