@@ -473,7 +473,10 @@ napi_value DecodeLlama(napi_env env, napi_callback_info info) {
   if (!a.ok()) return nullptr;
   const long c = s.width, d = s.headDim, q = long(s.heads) * d, kv = long(s.kvHeads) * d, f = s.mlpWidth;
   int next = 0;
-  const auto take = [&](long floats) { return a.span(at[next++], floats, "a weight"); };
+  const auto take = [&](long floats) {
+    a.check(at[next] != 0, "a weight the model needs is missing");
+    return a.span(at[next++], floats, "a weight");
+  };
   const auto optional = [&](long floats) { return at[next] == 0 ? (next++, nullptr) : take(floats); };
   std::vector<llama_decode::Block> blocks(s.layers);
   llama_decode::Weights w{take(long(s.vocab) * c), blocks.data(), nullptr, nullptr};

@@ -3,9 +3,19 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { loadAddon } from '../../src/worker/engine/native';
-import { Gpt, KERNEL_OPS, KvCache, NATIVE_OPS, OpSet, TFJS_OPS, disposeCache, newCache } from '../../src/worker/model/gpt';
+import {
+  Gpt,
+  KERNEL_OPS,
+  KvCache,
+  NATIVE_KERNEL_OPS,
+  NATIVE_OPS,
+  OpSet,
+  TFJS_OPS,
+  disposeCache,
+  newCache,
+} from '../../src/worker/model/gpt';
 import { generate, promptIds } from '../../src/worker/model/generator';
-import { ModelConfig, NormKind } from '../../src/core/model-config';
+import { LlamaBlocks, ModelConfig, NormKind } from '../../src/core/model-config';
 import { weightTable } from '../../src/core/weight-table';
 import { NamedTensors } from '../../src/core/tensor';
 import { Rng } from '../../src/core/rng';
@@ -34,8 +44,8 @@ function randomModel(config: ModelConfig, seed: number): Gpt {
   const weights: NamedTensors = new Map();
   for (const [name, { shape }] of weightTable(config)) {
     const size = shape.reduce((a, b) => a * b, 1);
-    const around = name.endsWith('.alpha') ? 0.5 : /ln_\d|ln_f/.test(name) && name.endsWith('.weight') ? 1 : 0;
-    const spread = name === 'transformer.wte.weight' ? 0.5 : name.endsWith('.alpha') ? 0.2 : 0.1;
+    const around = name.endsWith('.alpha') ? 0.5 : /(ln_\d|ln_f|norm)\.weight$/.test(name) ? 1 : 0;
+    const spread = /wte|embed_tokens/.test(name) ? 0.5 : name.endsWith('.alpha') ? 0.2 : 0.1;
     weights.set(name, { shape, data: Float32Array.from({ length: size }, () => around + spread * normal()) });
   }
   return Gpt.fromWeights(config, weights);
@@ -132,7 +142,7 @@ test('greedy generation writes the same text on the fused and the tfjs decode, p
 test('adapters kept apart from their base (LoRA) decode through the ops; a bad token id is an error, not a crash', { skip }, () => {
   const config = configFor(korean, 'layernorm', true);
   const adapted = Gpt.initialise(config, 1, { modules: ['transformer.h.0.attn.c_attn'], r: 2, scale: 1, dropout: 0, seed: 1 });
-  assert.equal(adapted.ops, KERNEL_OPS);
+  assert.equal(adapted.ops, NATIVE_KERNEL_OPS);
   const cache = newCache();
   const logits = adapted.next([1, 2, 3], cache);
   assert.equal(logits.size, config.vocabSize);
@@ -158,3 +168,71 @@ test('on the wasm engine models keep the ops-by-ops decode', { skip }, async () 
     await startEngine('native');
   }
 });
+
+const llamaConfig = (
+  width: number,
+  heads: number,
+  llama: Omit<LlamaBlocks, 'normEps' | 'ropeTheta'> & Partial<LlamaBlocks>,
+): ModelConfig => ({
+  vocabSize: 97,
+  context: 40,
+  layers: 2,
+  heads,
+  width,
+  norm: 'rmsnorm',
+  dropout: 0,
+  bias: false,
+  llama: { ropeTheta: 10_000, normEps: 1e-6, ...llama },
+});
+
+const llamaCases = [
+  {
+    label: 'Qwen3-like: q/k norms, 6 heads on 2 key/value heads of 16 (q wider than the model), no biases, tied head',
+    config: llamaConfig(48, 6, { family: 'qwen3', kvHeads: 2, headDim: 16, mlpWidth: 80, qkvBias: false, qkNorm: true, tiedHead: true }),
+  },
+  {
+    label: 'Qwen2-like: q/k/v biases, 4 heads on 2, tied head',
+    config: llamaConfig(64, 4, { family: 'qwen2', kvHeads: 2, headDim: 16, mlpWidth: 96, qkvBias: true, qkNorm: false, tiedHead: true }),
+  },
+  {
+    label: 'Llama with Llama 3 rope scaling, 8 heads on 2, its own head',
+    config: llamaConfig(64, 8, {
+      family: 'llama',
+      kvHeads: 2,
+      headDim: 8,
+      mlpWidth: 112,
+      ropeTheta: 500_000,
+      ropeScaling: { factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContext: 16 },
+      qkvBias: false,
+      qkNorm: false,
+      tiedHead: false,
+    }),
+  },
+];
+
+for (const c of llamaCases) {
+  test(`fused Llama-family decode equals the tfjs-ops forward with a KV cache, token by token: ${c.label}`, { skip }, () => {
+    const model = randomModel(c.config, 7);
+    assert.equal(model.ops, NATIVE_OPS, 'a Llama-family model on the native engine decodes fused');
+    const ids = Array.from({ length: 40 }, (_, i) => (i * 37 + 11) % c.config.vocabSize);
+    const fused = newCache();
+    const reference = newCache();
+    const tensorsBefore = tf.memory().numTensors;
+    const compare = (what: string, feed: number[]) => {
+      const want = step(model, TFJS_OPS, feed, reference);
+      const got = step(model, NATIVE_OPS, feed, fused);
+      const d = maxAbsDiff(got, want);
+      assert.ok(d < 1e-4, `${what}: logits differ by ${d}`);
+      assert.equal(fused.length, reference.length);
+    };
+    compare('prompt of 9 tokens', ids.slice(0, 9));
+    for (let i = 9; i < 17; i++) compare(`token at position ${i}`, [ids[i]]);
+    compare('3 more tokens at once', ids.slice(17, 20));
+    compare('up to the context', ids.slice(20, 40));
+    assert.throws(() => step(model, NATIVE_OPS, [ids[0]], fused), /KV cache is full/);
+    disposeCache(fused);
+    disposeCache(reference);
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'no tensor leaked');
+    model.dispose();
+  });
+}

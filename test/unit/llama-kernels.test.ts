@@ -8,6 +8,8 @@ import { nativeRotary } from '../../src/worker/engine/kernels/rotary';
 import { nativeSwiglu } from '../../src/worker/engine/kernels/swiglu';
 import { nativeGroupedAttention } from '../../src/worker/engine/kernels/grouped-attention';
 import { inverseFrequencies, rotaryTables } from '../../src/core/rope';
+import { ModelConfig } from '../../src/core/model-config';
+import { Gpt, NATIVE_KERNEL_OPS, OpSet, TFJS_OPS } from '../../src/worker/model/gpt';
 
 // The native kernels of Llama-family blocks against the tfjs reference ops (values and tf.grad
 // gradients) on odd shapes. Skipped only where the addon is not built; CI builds it.
@@ -184,4 +186,46 @@ test('the Llama kernels leak no tensors (forward and backward)', { skip }, () =>
   assert.equal(tf.memory().numTensors, before.numTensors);
   assert.equal(tf.memory().numBytes, before.numBytes);
   tf.dispose([q, k, v, w, c, s]);
+});
+
+/** Loss and every gradient of a model on `ops`, batch 3 of the whole context. */
+function lossAndGrads(config: ModelConfig, ops: OpSet): { loss: number; grads: Map<string, Float32Array> } {
+  const model = Gpt.initialise(config, 5);
+  model.ops = ops;
+  const n = 3 * config.context;
+  const ids = tf.tensor2d(
+    Array.from({ length: n }, (_, i) => (i * 7 + 3) % config.vocabSize),
+    [3, config.context],
+    'int32',
+  );
+  const targets = tf.tensor2d(
+    Array.from({ length: n }, (_, i) => (i * 5 + 1) % config.vocabSize),
+    [3, config.context],
+    'int32',
+  );
+  const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), [...model.params.values()]);
+  const out = {
+    loss: value.dataSync()[0],
+    grads: new Map([...model.params].map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])),
+  };
+  tf.dispose([value, ids, targets, ...Object.values(grads)]);
+  model.dispose();
+  return out;
+}
+
+test('a Llama-family model on the native kernels: loss and every gradient equal the tfjs ops’', { skip }, () => {
+  const base = { vocabSize: 31, context: 11, layers: 2, width: 48, norm: 'rmsnorm', dropout: 0, bias: false } as const;
+  const llama = { ropeTheta: 10_000, normEps: 1e-6, mlpWidth: 72, tiedHead: false } as const;
+  for (const config of [
+    { ...base, heads: 6, llama: { ...llama, family: 'qwen3', kvHeads: 2, headDim: 8, qkvBias: false, qkNorm: true } },
+    { ...base, heads: 6, llama: { ...llama, family: 'qwen2', kvHeads: 3, headDim: 8, qkvBias: true, qkNorm: false, tiedHead: true } },
+  ] satisfies ModelConfig[]) {
+    const native = lossAndGrads(config, NATIVE_KERNEL_OPS);
+    const reference = lossAndGrads(config, TFJS_OPS);
+    assert.ok(Math.abs(native.loss - reference.loss) < 1e-5, `${config.llama.family}: loss ${native.loss} vs ${reference.loss}`);
+    for (const [name, g] of native.grads) {
+      const d = maxRelDiff(g, reference.grads.get(name)!);
+      assert.ok(d < 1e-4, `${config.llama.family}: gradient of ${name} differs by ${d}`);
+    }
+  }
 });

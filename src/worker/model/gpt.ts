@@ -12,7 +12,11 @@ import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels
 import { fusedGelu } from '../engine/kernels/gelu';
 import { fusedLayerNorm } from '../engine/kernels/layer-norm';
 import { kernelsAvailable, nativeKernels } from '../engine/kernels/kernel-module';
-import { fusedDecode, kvCacheFloats } from '../engine/kernels/decode';
+import { fusedDecode, kvCacheFloats, llamaDecodeWeights } from '../engine/kernels/decode';
+import { nativeRmsNorm } from '../engine/kernels/rms-norm';
+import { nativeRotary } from '../engine/kernels/rotary';
+import { nativeSwiglu } from '../engine/kernels/swiglu';
+import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
 
 /**
@@ -61,15 +65,24 @@ export const KERNEL_OPS: OpSet = {
   fusedAttention: fusedCausalAttention,
 };
 
+/** The native engine's kernels, with those of Llama-family blocks that the wasm engine does without (it runs their tfjs ops). */
+export const NATIVE_KERNEL_OPS: OpSet = {
+  ...KERNEL_OPS,
+  rmsNorm: nativeRmsNorm,
+  rotary: nativeRotary,
+  swiglu: nativeSwiglu,
+  groupedAttention: nativeGroupedAttention,
+};
+
 /** The native engine's: the kernels, and generation steps fused into one call. */
-export const NATIVE_OPS: OpSet = { ...KERNEL_OPS, decode: fusedDecode };
+export const NATIVE_OPS: OpSet = { ...NATIVE_KERNEL_OPS, decode: fusedDecode };
 
 /**
  * The ops a model runs on with the engine running now. Adapters kept apart from their base (LoRA)
- * and Llama-family blocks have no fused decode: their steps go through the ops one by one.
+ * have no fused decode: their steps go through the ops one by one.
  */
-function opsFor(config: ModelConfig, lora: boolean): OpSet {
-  if (nativeKernels()) return lora || config.llama ? KERNEL_OPS : NATIVE_OPS;
+function opsFor(lora: boolean): OpSet {
+  if (nativeKernels()) return lora ? NATIVE_KERNEL_OPS : NATIVE_OPS;
   return kernelsAvailable() ? KERNEL_OPS : TFJS_OPS;
 }
 
@@ -202,7 +215,7 @@ export class Gpt {
     lora?: LoraOptions,
   ) {
     const id = ++instances;
-    this.ops = opsFor(config, lora !== undefined);
+    this.ops = opsFor(lora !== undefined);
     this.names = modelNames(config);
     this.embeddingName = embeddingWeight(config);
     if (config.llama) this.inverseFrequencies = inverseFrequencies(config.llama);
@@ -496,6 +509,10 @@ export class Gpt {
   }
 
   private weightsInDecodeOrder(): Array<tf.Tensor | undefined> {
+    if (this.config.llama)
+      return llamaDecodeWeights({ ...this.config, llama: this.config.llama }, this.names, (name) =>
+        this.has(name) ? this.p(name) : undefined,
+      );
     const c = this.config.width;
     const norm = (prefix: string) => [
       this.p(`${prefix}.weight`),

@@ -17,13 +17,18 @@ export function nativeRotary(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.T
     throw new Error(`internal: rotary of ${JSON.stringify(x.shape)} by cos ${JSON.stringify(cos.shape)}`);
   const inner = x.shape.slice(timeAxis + 1, -1).reduce((a, b) => a * b, 1);
   const rows = x.size / (2 * half);
-  const rotate = (v: tf.Tensor, inverse: boolean) =>
-    callKernel([v, cos, sin], [v.shape], 0, (_, [vAt, cosAt, sinAt, yAt]) =>
+  const rotate = (v: tf.Tensor, c: tf.Tensor, s: tf.Tensor, inverse: boolean) =>
+    callKernel([v, c, s], [v.shape], 0, (_, [vAt, cosAt, sinAt, yAt]) =>
       native.rotary(heap(), vAt, cosAt, sinAt, yAt, rows, t, inner, half, inverse ? 1 : 0),
     )[0];
+  // cos and sin are saved: the forward's own tensors are gone by the backward pass (tf.grad tidies them).
   const f = freeingCustomGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-    const [xi] = args as [tf.Tensor];
-    return { value: rotate(xi, false), gradFunc: (dy: tf.Tensor) => rotate(dy, true) };
+    const [xi, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    save([cos, sin]);
+    return {
+      value: rotate(xi, cos, sin, false),
+      gradFunc: (dy: tf.Tensor, [scos, ssin]: tf.Tensor[]) => rotate(dy, scos, ssin, true),
+    };
   }) as (x: tf.Tensor) => tf.Tensor;
   return f(x);
 }
