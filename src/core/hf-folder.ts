@@ -12,8 +12,12 @@ import { checkTensors, dropZeroBiases } from './checkpoint';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
+import { HF_INDEX_FILE, HF_WEIGHTS_FILE } from './hf-weights';
+import { fromLlamaConfigJson, isLlamaFamily } from './llama-config';
+import { readLlamaWeights } from './llama-folder';
+import { DYT_MODEL_TYPE } from './dyt';
 
-export const HF_WEIGHTS_FILE = 'model.safetensors';
+export { HF_WEIGHTS_FILE } from './hf-weights';
 
 /**
  * A GPT-2 config.json from anywhere (untrusted): what fromGpt2ConfigJson checks, plus the options
@@ -109,15 +113,14 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
   return weights;
 }
 
-/** config.json + model.safetensors + tokenizer.json of a Hugging Face GPT-2-family folder. */
+/**
+ * config.json + weights + tokenizer.json of a Hugging Face folder: a GPT-2 (one model.safetensors),
+ * or a Llama, Mistral, Qwen2 or Qwen3 model (one model.safetensors or shards); any other model is refused naming it.
+ */
 export function readHfFolder(dir: string): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string; tokenizer: Tokenizer } {
   const file = (n: string) => join(dir, n);
-  if (!existsSync(file(HF_WEIGHTS_FILE))) {
-    if (existsSync(file('model.safetensors.index.json')))
-      throw new UserError(
-        '{0}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors',
-        dir,
-      );
+  const sharded = !existsSync(file(HF_WEIGHTS_FILE)) && existsSync(file(HF_INDEX_FILE));
+  if (!existsSync(file(HF_WEIGHTS_FILE)) && !sharded) {
     if (existsSync(file('pytorch_model.bin')))
       throw new UserError(
         '{0} has only pytorch_model.bin, a pickle (loading one can run code): Corpus Lab reads model.safetensors only',
@@ -126,16 +129,41 @@ export function readHfFolder(dir: string): { config: ModelConfig; weights: Named
     throw new UserError('{0} has no model.safetensors', dir);
   }
   if (!existsSync(file('config.json')))
-    throw new UserError('{0} has model.safetensors but no config.json: it is not a Hugging Face model folder', dir);
+    throw new UserError(
+      '{0} has {1} but no config.json: it is not a Hugging Face model folder',
+      dir,
+      sharded ? HF_INDEX_FILE : HF_WEIGHTS_FILE,
+    );
+  const configText = readRegularFile(file('config.json'));
+  const modelType = parseJsonObject(configText, file('config.json')).model_type;
+  const llama = isLlamaFamily(modelType);
+  if (!llama && modelType !== 'gpt2' && modelType !== DYT_MODEL_TYPE) refuseArchitecture(configText, file('config.json'));
+  if (sharded && !llama)
+    throw new UserError(
+      '{0}: the weights are split into shards (model.safetensors.index.json); Corpus Lab reads one model.safetensors for GPT-2',
+      dir,
+    );
   if (!existsSync(file('tokenizer.json'))) {
     throw existsSync(file('vocab.json'))
       ? new UserError('{0} has no tokenizer.json (only vocab.json/merges.txt: save it with a fast tokenizer to get tokenizer.json)', dir)
       : new UserError('{0} has no tokenizer.json', dir);
   }
-  const config = readGpt2Config(file('config.json'));
+  const config = llama ? fromLlamaConfigJson(configText, file('config.json')) : readGpt2Config(file('config.json'));
   const tokenizerJson = readRegularFile(file('tokenizer.json'));
   const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'));
-  const legacyDyt = isLegacyDytConfig(readRegularFile(file('config.json')), file('config.json'));
+  if (llama) return { config, weights: readLlamaWeights(dir, config), tokenizerJson, tokenizer };
+  const legacyDyt = isLegacyDytConfig(configText, file('config.json'));
   const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')), legacyDyt });
   return { config, weights, tokenizerJson, tokenizer };
+}
+
+/** A model of another architecture, named as config.json names it. */
+function refuseArchitecture(configText: string, source: string): never {
+  const o = parseJsonObject(configText, source);
+  const architecture = Array.isArray(o.architectures) && typeof o.architectures[0] === 'string' ? o.architectures[0] : o.model_type;
+  throw new UserError(
+    '{0}: the model is {1}; Corpus Lab opens GPT-2, Llama, Mistral, Qwen2 and Qwen3 models',
+    source,
+    typeof architecture === 'string' ? architecture : JSON.stringify(architecture ?? null),
+  );
 }

@@ -7,6 +7,7 @@ import { NamedTensors, refuseNonFinite } from './tensor';
 import { readCheckpoint, resolveCheckpoint } from './checkpoint';
 import { fromGpt2ConfigJson, isLegacyDytConfig } from './gpt2-config';
 import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
+import { hfWeightsFile } from './hf-weights';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
 import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
@@ -23,8 +24,8 @@ import { adapterBaseDir } from './adapter-base';
 import { writeFileAtomic } from './atomic-write';
 
 /**
- * What a model folder is: a Corpus Lab training checkpoint, a Hugging Face GPT-2-family folder
- * (also what `merge` writes), an int8 checkpoint (`quantize`), or a LoRA adapter on a base.
+ * What a model folder is: a Corpus Lab training checkpoint, a Hugging Face folder (GPT-2, also
+ * what `merge` writes, or a Llama-family model), an int8 checkpoint (`quantize`), or a LoRA adapter on a base.
  */
 export type ModelFolderKind = 'checkpoint' | 'huggingface' | 'int8' | 'adapter';
 
@@ -58,6 +59,8 @@ export function modelWeightsFile(dir: string): string {
       return join(dir, ADAPTER_WEIGHTS_FILE);
     case 'int8':
       return join(dir, INT8_WEIGHTS_FILE);
+    case 'huggingface':
+      return hfWeightsFile(dir);
     default:
       return join(dir, HF_WEIGHTS_FILE);
   }
@@ -100,7 +103,7 @@ export function readModelFolder(dir: string, base?: string): ModelFiles {
     }
     case 'huggingface': {
       const c = readHfFolder(dir);
-      return { dir, kind, ...c, weightsFile: join(dir, HF_WEIGHTS_FILE) };
+      return { dir, kind, ...c, weightsFile: hfWeightsFile(dir) };
     }
     case 'int8': {
       for (const f of ['config.json', 'tokenizer.json'])

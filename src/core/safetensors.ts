@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { Message, UserError, message } from './errors';
 import { jsonSyntaxError } from './json';
 import { HostTensor, NamedTensors, elementCount, refuseNonFinite } from './tensor';
+import { bf16ToFloat32, f16ToFloat32 } from './half-float';
 
 // No npm package reads safetensors in plain Node without pulling in a framework; the format is
 // small (https://github.com/huggingface/safetensors#format), so this follows the spec directly
@@ -27,8 +28,8 @@ export interface SafetensorsFile {
 }
 
 export interface ReadOptions {
-  /** Data types to read (default F32 only); any other is refused with the reason. */
-  dtypes?: readonly ('F32' | 'I8')[];
+  /** Data types to read (default F32 only; F16 and BF16 are widened to float32); any other is refused with the reason. */
+  dtypes?: readonly ('F32' | 'F16' | 'BF16' | 'I8')[];
   /**
    * Tensors to leave unread (e.g. the causal-mask buffers of Hugging Face GPT-2 files, which are
    * not weights). Their header entries are still validated, and they may have any known dtype.
@@ -89,6 +90,12 @@ interface Entry {
   end: number;
 }
 
+/** A tensor as a safetensors header describes it. */
+export interface TensorHeader {
+  dtype: string;
+  shape: number[];
+}
+
 /**
  * Reads a safetensors file, checking the header (length, JSON, dtypes, shapes, offsets, coverage)
  * before reading any tensor data, then that every F32 value is finite. Every problem is a
@@ -96,6 +103,39 @@ interface Entry {
  */
 export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
   const dtypes: readonly string[] = opts.dtypes ?? ['F32'];
+  return withHeader(path, (fd, entries, dataStart, fail) => {
+    const kept = entries.list.filter((e) => !opts.skip?.(e.name, e.dtype, e.shape));
+    for (const e of kept) {
+      if (!dtypes.includes(e.dtype))
+        fail(message('tensor "{0}" is {1}; Corpus Lab reads {2} tensors only', e.name, e.dtype, dtypes.join(', ')));
+    }
+    opts.check?.(new Map(kept.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), entries.metadata);
+    const tensors: NamedTensors = new Map();
+    const int8 = new Map<string, Int8Tensor>();
+    for (const e of kept) {
+      const count = e.end - e.begin;
+      if (e.dtype === 'I8') {
+        const values = new Int8Array(count);
+        if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
+        int8.set(e.name, { shape: e.shape, data: values });
+        continue;
+      }
+      tensors.set(e.name, { shape: e.shape, data: readFloats(fd, e.dtype, count, dataStart + e.begin) } satisfies HostTensor);
+    }
+    refuseNonFinite(tensors, path);
+    return { tensors, int8, metadata: entries.metadata };
+  });
+}
+
+/** The checked header of a safetensors file, without reading any tensor data (as readSafetensors checks it). */
+export function readSafetensorsHeader(path: string): Map<string, TensorHeader> {
+  return withHeader(path, (_fd, entries) => new Map(entries.list.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])));
+}
+
+function withHeader<T>(
+  path: string,
+  use: (fd: number, entries: { list: Entry[]; metadata: Record<string, string> }, dataStart: number, fail: (why: Message) => never) => T,
+): T {
   const label = basename(path);
   const fail = (why: Message): never => {
     throw new UserError('{0}: {1}', label, why);
@@ -128,33 +168,18 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Safetenso
     const n = Number(headerLength);
     const headerBytes = Buffer.alloc(n);
     readSync(fd, headerBytes, 0, n, 8);
-    const entries = parseHeader(headerBytes, size - 8 - n, fail);
-    const kept = entries.list.filter((e) => !opts.skip?.(e.name, e.dtype, e.shape));
-    for (const e of kept) {
-      if (!dtypes.includes(e.dtype))
-        fail(message('tensor "{0}" is {1}; Corpus Lab reads {2} tensors only', e.name, e.dtype, dtypes.join(' and ')));
-    }
-    opts.check?.(new Map(kept.map((e) => [e.name, { dtype: e.dtype, shape: e.shape }])), entries.metadata);
-    const dataStart = 8 + n;
-    const tensors: NamedTensors = new Map();
-    const int8 = new Map<string, Int8Tensor>();
-    for (const e of kept) {
-      const count = e.end - e.begin;
-      if (e.dtype === 'I8') {
-        const values = new Int8Array(count);
-        if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
-        int8.set(e.name, { shape: e.shape, data: values });
-        continue;
-      }
-      const values = new Float32Array(count / 4);
-      if (count > 0) readSync(fd, new Uint8Array(values.buffer), 0, count, dataStart + e.begin);
-      tensors.set(e.name, { shape: e.shape, data: values } satisfies HostTensor);
-    }
-    refuseNonFinite(tensors, path);
-    return { tensors, int8, metadata: entries.metadata };
+    return use(fd, parseHeader(headerBytes, size - 8 - n, fail), 8 + n, fail);
   } finally {
     closeSync(fd);
   }
+}
+
+/** `count` bytes of F32, F16 or BF16 values at `position`, as float32. */
+function readFloats(fd: number, dtype: string, count: number, position: number): Float32Array {
+  const raw = dtype === 'F32' ? new Float32Array(count / 4) : new Uint16Array(count / 2);
+  if (count > 0) readSync(fd, new Uint8Array(raw.buffer), 0, count, position);
+  if (raw instanceof Float32Array) return raw;
+  return dtype === 'BF16' ? bf16ToFloat32(raw) : f16ToFloat32(raw);
 }
 
 function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: Message) => never): { list: Entry[]; metadata: Record<string, string> } {

@@ -116,8 +116,17 @@ test('Hugging Face folders that do not describe our model are refused with the r
   assert.throws(() => readModelFolder(noHead), userError(/layer_norm_epsilon 0\.000001 is not supported/));
   writeFileSync(join(noHead, 'config.json'), hfConfigJson(config, { activation_function: 'relu' }));
   assert.throws(() => readModelFolder(noHead), userError(/activation_function "relu"/));
+  // A GPT-2 config.json that says model_type llama is read as Llama's, which names its own class.
   writeFileSync(join(noHead, 'config.json'), hfConfigJson(config, { model_type: 'llama' }));
-  assert.throws(() => readModelFolder(noHead), userError(/model_type is "llama"/));
+  assert.throws(
+    () => readModelFolder(noHead),
+    userError(/architectures \["GPT2LMHeadModel"\] is not supported \(a llama model is LlamaForCausalLM\)$/),
+  );
+  writeFileSync(join(noHead, 'config.json'), hfConfigJson(config, { model_type: 'gemma', architectures: ['GemmaForCausalLM'] }));
+  assert.throws(
+    () => readModelFolder(noHead),
+    userError(/the model is GemmaForCausalLM; Corpus Lab opens GPT-2, Llama, Mistral, Qwen2 and Qwen3 models$/),
+  );
   writeFileSync(join(noHead, 'config.json'), hfConfigJson(config));
   const mixed = new Map(baseWeights);
   mixed.set('wpe.weight', mixed.get('transformer.wpe.weight')!);

@@ -7,6 +7,7 @@ import { RunsNode, bestCheckpoint } from '../runs-tree';
 import type { ModelSummary } from '../../worker/protocol';
 import { RUN_EXPORTS } from '../../core/runs';
 import { ADAPTER_BASE_FILE, ADAPTER_CONFIG_FILE } from '../../core/lora-adapter';
+import { HF_INDEX_FILE } from '../../core/hf-weights';
 import { parseRunJson } from '../../core/run-json';
 import { formatBytes } from '../../core/format-bytes';
 import { withParticles } from '../l10n';
@@ -124,6 +125,7 @@ async function missingFile(dir: string): Promise<string | undefined> {
   }
   for (const file of ['model.safetensors', 'tokenizer.json']) {
     if (await pathExists(join(dir, file))) continue;
+    if (file === 'model.safetensors' && (await pathExists(join(dir, HF_INDEX_FILE)))) continue; // shards: the loader checks them
     if (file === 'model.safetensors' && (await pathExists(join(dir, 'pytorch_model.bin')))) {
       return vscode.l10n.t(
         '{0} has only pytorch_model.bin, a pickle that can run code when loaded: Corpus Lab reads model.safetensors only (download that file from the model’s page).',
