@@ -26,13 +26,17 @@ export function codeServerHome(userDataDir, extensionsDir) {
 }
 
 /**
- * Makes VS Code resolve `locale` as its display language without the marketplace's language pack
- * (it cannot be downloaded here): VS Code reads installed packs from languagepacks.json in the user
- * data folder; this one lists a pack with no translations of VS Code's own strings, so the
- * workbench stays English while extensions (ours) get their package.nls.<locale>.json and
- * l10n bundle — exactly what a user with the real pack sees from Corpus Lab.
+ * Sets VS Code's display language to `locale` as its Configure Display Language command does: in
+ * argv.json, which code-server reads each time the window loads, so a reload changes it. The
+ * marketplace's language pack cannot be downloaded here: VS Code reads installed packs from
+ * languagepacks.json in the user data folder; this one lists a pack with no translations of VS
+ * Code's own strings, so the workbench stays English while extensions (ours) get their
+ * package.nls.<locale>.json and l10n bundle — exactly what a user with the real pack sees from
+ * Corpus Lab. English needs no pack.
  */
-export function installDisplayLanguage(home, locale) {
+export function setDisplayLanguage(home, locale) {
+  writeFileSync(join(home.userDataDir, 'User', 'argv.json'), JSON.stringify({ locale }));
+  if (locale === 'en') return;
   const pack = join(home.userDataDir, 'test-language-pack');
   mkdirSync(pack, { recursive: true });
   const translations = join(pack, 'main.i18n.json');
@@ -58,7 +62,7 @@ export function installExtension(repo, home, vsix) {
   );
 }
 
-export async function startCodeServer(repo, home, folder, locale) {
+export async function startCodeServer(repo, home, folder) {
   const port = await new Promise((ok) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const { port } = s.address();
@@ -80,7 +84,6 @@ export async function startCodeServer(repo, home, folder, locale) {
       '--disable-update-check',
       '--disable-workspace-trust',
       '--disable-getting-started-override',
-      ...(locale ? ['--locale', locale] : []),
       ...(folder ? [folder] : []),
     ],
     { env: home.env, stdio: ['ignore', 'pipe', 'pipe'] },

@@ -8,6 +8,7 @@ import { NextTokenView } from './webview/next-token-view';
 import { AttentionPanel } from './webview/attention-panel';
 import { SurprisalPanel } from './webview/surprisal-panel';
 import { ComparePanel } from './webview/compare-panel';
+import { retitleBackgroundPanels } from './webview/panel-revival';
 import { CompletionProvider } from './completion-provider';
 import { registerStatusBar } from './status-bar';
 import { trainCommand, resumeCommand } from './commands/train';
@@ -107,6 +108,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );
   setExtraExtensions(ctx);
+  void retitleBackgroundPanels(context.workspaceState, (line) => ctx.log.appendLine(line));
   context.subscriptions.push(ctx.onDidChangeRuns(() => void ctx.checkActiveModel()));
   void ctx.checkActiveModel();
   const activationMs = performance.now() - started;

@@ -14,7 +14,7 @@ import {
   launchChromium,
   outputChannelText,
   startCodeServer,
-  installDisplayLanguage,
+  setDisplayLanguage,
 } from '../../scripts/vscode-test/code-server.mjs';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -85,8 +85,8 @@ async function openSession(name, { settings, locale, prepare, vsix = join(repo, 
     }),
   );
   installExtension(repo, home, vsix);
-  if (locale) installDisplayLanguage(home, locale);
-  const server = await startCodeServer(repo, home, folder, locale);
+  if (locale) setDisplayLanguage(home, locale);
+  const server = await startCodeServer(repo, home, folder);
   const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1500, height: 950 }, locale });
   const shot = (step) => page.screenshot({ path: join(shots, `${step}.png`) });
@@ -167,6 +167,11 @@ async function openSession(name, { settings, locale, prepare, vsix = join(repo, 
       await page.keyboard.press('Enter');
       await reloaded;
       await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+    },
+    /** Switches VS Code's display language to `locale` and reloads the window, as VS Code's Configure Display Language does. */
+    async switchDisplayLanguage(locale) {
+      setDisplayLanguage(home, locale);
+      await this.reloadWindow();
     },
     /** Types each of `lines` on a new line at the end of the open editor; then the ghost text it brings. */
     async typeAtEnd(...lines) {

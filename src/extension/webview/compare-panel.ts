@@ -15,6 +15,7 @@ import { bestCheckpoint } from '../runs-tree';
 import { promptFrom } from '../commands/models';
 import { LossChartPanel } from './loss-chart-panel';
 import { withParticles } from '../l10n';
+import { registerPanelSerializer } from './panel-revival';
 
 const VIEW_TYPE = 'corpusLab.compare';
 /** Samples: the same prompt, seed and sampling for every run. */
@@ -172,21 +173,19 @@ export class ComparePanel {
 
   /** After a window reload the panel comes back on the runs it compared (those still on disk, if two or more are). */
   static registerSerializer(ctx: Ctx): vscode.Disposable {
-    return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
-        const remembered = await compareStateFile(ctx).read();
-        const listed = isObject(remembered) && Array.isArray(remembered.dirs) ? remembered.dirs : [];
-        const dirs: string[] = [];
-        for (const d of listed)
-          if (typeof d === 'string' && isInside(d, ctx.runsRoot()) && (await pathExists(join(d, 'run.json')))) dirs.push(d);
-        if (dirs.length < 2) {
-          ctx.log.appendLine(`compare panel: not restored, ${dirs.length} of the runs it compared are still on disk`);
-          return panel.dispose();
-        }
-        ComparePanel.current?.panel.dispose();
-        ComparePanel.current = new ComparePanel(ctx, panel, dirs);
-        await ComparePanel.show(ctx, dirs);
-      },
+    return registerPanelSerializer(VIEW_TYPE, async (panel) => {
+      const remembered = await compareStateFile(ctx).read();
+      const listed = isObject(remembered) && Array.isArray(remembered.dirs) ? remembered.dirs : [];
+      const dirs: string[] = [];
+      for (const d of listed)
+        if (typeof d === 'string' && isInside(d, ctx.runsRoot()) && (await pathExists(join(d, 'run.json')))) dirs.push(d);
+      if (dirs.length < 2) {
+        ctx.log.appendLine(`compare panel: not restored, ${dirs.length} of the runs it compared are still on disk`);
+        return panel.dispose();
+      }
+      ComparePanel.current?.panel.dispose();
+      ComparePanel.current = new ComparePanel(ctx, panel, dirs);
+      await ComparePanel.show(ctx, dirs);
     });
   }
 

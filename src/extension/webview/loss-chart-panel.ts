@@ -5,6 +5,7 @@ import { Ctx } from '../ctx';
 import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
 import { PanelStateFile } from './panel-state-file';
+import { registerPanelSerializer } from './panel-revival';
 import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseFromChart } from './protocol';
 import { listRuns } from '../../core/runs';
 import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
@@ -73,21 +74,19 @@ export class LossChartPanel {
   }
 
   static registerSerializer(ctx: Ctx): vscode.Disposable {
-    return vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        // The state comes from the webview and from our own file: only folders under the runs folder are believed.
-        const folder = (from: unknown, key: string) => {
-          const v = isObject(from) ? from[key] : undefined;
-          return typeof v === 'string' && isInside(v, ctx.runsRoot()) ? v : undefined;
-        };
-        // The file written the moment the chart changed has the latest folders of the same run.
-        const remembered = await chartStateFile(ctx).read();
-        const runDir = folder(state, 'runDir') ?? folder(remembered, 'runDir');
-        const overlayDirs = overlayFolders(runDir && folder(remembered, 'runDir') === runDir ? remembered : state, ctx.runsRoot());
-        panel.webview.options = webviewOptions(ctx.extension.extensionUri);
-        LossChartPanel.current?.panel.dispose();
-        LossChartPanel.current = new LossChartPanel(ctx, panel, runDir, overlayDirs);
-      },
+    return registerPanelSerializer(VIEW_TYPE, async (panel, state) => {
+      // The state comes from the webview and from our own file: only folders under the runs folder are believed.
+      const folder = (from: unknown, key: string) => {
+        const v = isObject(from) ? from[key] : undefined;
+        return typeof v === 'string' && isInside(v, ctx.runsRoot()) ? v : undefined;
+      };
+      // The file written the moment the chart changed has the latest folders of the same run.
+      const remembered = await chartStateFile(ctx).read();
+      const runDir = folder(state, 'runDir') ?? folder(remembered, 'runDir');
+      const overlayDirs = overlayFolders(runDir && folder(remembered, 'runDir') === runDir ? remembered : state, ctx.runsRoot());
+      panel.webview.options = webviewOptions(ctx.extension.extensionUri);
+      LossChartPanel.current?.panel.dispose();
+      LossChartPanel.current = new LossChartPanel(ctx, panel, runDir, overlayDirs);
     });
   }
 
