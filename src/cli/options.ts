@@ -1,5 +1,5 @@
 import { BACKEND_CHOICES } from '../worker/engine/backend';
-import { PRESETS } from '../core/model-config';
+import { ARCHS, PRESETS } from '../core/model-config';
 import { INT8_SCHEMES } from '../core/int8';
 import { DEFAULT_LORA_TARGETS, DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
@@ -48,6 +48,10 @@ export const OPTIONS = {
   vocab: { kind: 'int', value: 'N', help: 'vocabulary size of the random tokens' },
   tokenizer: { kind: ['char', 'bpe'], help: 'tokenizer to train on the corpus (default char)' },
   'vocab-size': { kind: 'int', value: 'N', help: 'BPE vocabulary size (default from the corpus size)' },
+  arch: {
+    kind: ARCHS,
+    help: 'the blocks: gpt2 (learned positions, LayerNorm, GELU MLP) or llama (rotary positions, RMSNorm, grouped-query attention, SwiGLU), at the same parameter budget; a llama checkpoint is a LlamaForCausalLM folder',
+  },
   norm: { kind: ['layernorm', 'dyt'], help: 'layernorm (GPT-2) or dyt (Dynamic Tanh, Zhu et al. 2025)' },
   bias: { kind: 'bool', help: 'biases in linear layers and norms (default true; false is a little faster)' },
   dropout: { kind: 'real', value: 'X', help: 'dropout probability' },
@@ -140,6 +144,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'output',
       'preset',
       ...MODEL_SHAPE,
+      'arch',
       'tokenizer',
       'vocab-size',
       'norm',
@@ -184,7 +189,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   estimate: {
     args: ['FILE'],
     summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.',
-    options: ['preset', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'],
+    options: ['preset', 'arch', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'],
   },
   quantize: {
     args: ['CHECKPOINT_OR_RUN'],

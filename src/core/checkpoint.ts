@@ -10,7 +10,8 @@ import { NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
 import { isTempName, removeStaleTemps, writeDirAtomic } from './atomic-write';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
-import { fromGpt2ConfigJson, isLegacyDytConfig, toGpt2ConfigJson } from './gpt2-config';
+import { isLegacyDytConfig } from './gpt2-config';
+import { fromModelConfigJson, toModelConfigJson } from './model-config-json';
 import { addLegacyEmbedScale, legacyDytShapes } from './dyt';
 import { endOfText, hfSideFiles } from './hf-export';
 import { modelTokenizer } from './model-tokenizer';
@@ -92,7 +93,7 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
   const dir = join(parent, name);
   writeDirAtomic(dir, {
     'model.safetensors': encodeSafetensors(withZeroBiases(c.config, c.weights), { format: 'pt' }),
-    'config.json': toGpt2ConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }, endOfText(c.tokenizerJson)?.id),
+    'config.json': toModelConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }, endOfText(c.tokenizerJson)?.id),
     'tokenizer.json': c.tokenizerJson,
     ...hfSideFiles(c.config, c.tokenizerJson),
     'optimizer.safetensors': encodeSafetensors(c.optimizer, { format: 'corpus-lab-adamw' }),
@@ -115,7 +116,7 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
     if (!existsSync(file(name))) throw new UserError('{0} is not a complete checkpoint: {1} is missing', dir, name);
   }
   const configText = readRegularFile(file('config.json'));
-  const config = fromGpt2ConfigJson(configText, file('config.json'));
+  const config = fromModelConfigJson(configText, file('config.json'));
   const legacy = isLegacyDytConfig(configText, file('config.json'));
   const stored = (shapes: Map<string, number[]>) => (legacy ? legacyDytShapes(shapes) : shapes);
   const tokenizerJson = readRegularFile(file('tokenizer.json'));

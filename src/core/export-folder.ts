@@ -3,7 +3,7 @@ import { UserError } from './errors';
 import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
 import { encodeSafetensors } from './safetensors';
-import { toGpt2ConfigJson } from './gpt2-config';
+import { toModelConfigJson } from './model-config-json';
 import { endOfText, hfSideFiles, refuseDytExport } from './hf-export';
 import { INT8_WEIGHTS_FILE, Int8Scheme, encodeInt8Weights } from './int8';
 import { writeDirAtomic } from './atomic-write';
@@ -26,7 +26,7 @@ export function gpt2FolderFiles(m: ExportedModel, extra: Record<string, unknown>
   refuseDytExport(m.config, 'cannot write a Hugging Face GPT-2 folder');
   return {
     'model.safetensors': encodeSafetensors(withZeroBiases(m.config, m.weights), { format: 'pt' }),
-    'config.json': toGpt2ConfigJson(m.config, { tokenizer_kind: m.tokenizerKind, ...extra }, endOfText(m.tokenizerJson)?.id),
+    'config.json': toModelConfigJson(m.config, { tokenizer_kind: m.tokenizerKind, ...extra }, endOfText(m.tokenizerJson)?.id),
     'tokenizer.json': m.tokenizerJson,
     ...hfSideFiles(m.config, m.tokenizerJson),
   };
@@ -36,7 +36,7 @@ export function gpt2FolderFiles(m: ExportedModel, extra: Record<string, unknown>
 export function int8FolderFiles(m: ExportedModel, scheme: Int8Scheme): Record<string, Buffer | string> {
   return {
     [INT8_WEIGHTS_FILE]: encodeInt8Weights(m.weights, scheme),
-    'config.json': toGpt2ConfigJson(
+    'config.json': toModelConfigJson(
       m.config,
       { tokenizer_kind: m.tokenizerKind, quantization: { scheme, weights_file: INT8_WEIGHTS_FILE } },
       endOfText(m.tokenizerJson)?.id,

@@ -64,6 +64,48 @@ export const MODEL_OPTION_KEYS = [
 ] as const satisfies readonly (keyof ModelConfig)[];
 export type ModelOptionKey = (typeof MODEL_OPTION_KEYS)[number];
 
+/** The blocks a model trained from scratch is built of: GPT-2's, or Llama's (withArch). */
+export const ARCHS = ['gpt2', 'llama'] as const;
+export type Arch = (typeof ARCHS)[number];
+
+/**
+ * A shape with Llama blocks instead of GPT-2's, at GPT-2's parameter budget per block (the
+ * block-vs-block experiment): grouped-query attention with half as many key/value heads (when the
+ * heads are even), a SwiGLU MLP as wide as that leaves room for (3 × width at the presets), rotary
+ * positions (θ = 10,000, ample for these contexts), RMSNorm, no biases, the head tied to the
+ * embedding as in Llama 3.2 1B and SmolLM2. GPT-2's learned positions and biases are the only
+ * parameters it does not match (about 1 % at the presets).
+ */
+export function withArch(c: ModelConfig, arch: Arch | undefined): ModelConfig {
+  if (arch === undefined || arch === 'gpt2') return c;
+  if (arch !== 'llama') throw new UserError('arch must be one of {0} (got "{1}")', ARCHS.join(', '), String(arch));
+  if (c.norm !== MODEL_DEFAULTS.norm) {
+    throw new UserError('norm {0} is for GPT-2 blocks: Llama blocks normalise with RMSNorm', JSON.stringify(c.norm));
+  }
+  if (c.width % c.heads !== 0) throw new UserError('width ({0}) must be divisible by heads ({1})', c.width, c.heads);
+  const w = c.width;
+  const headDim = w / c.heads;
+  const kvHeads = c.heads % 2 === 0 ? c.heads / 2 : c.heads;
+  const attention = 2 * w * w + 2 * w * kvHeads * headDim;
+  const mlpWidth = Math.max(8, 8 * Math.round((12 * w * w - attention) / (3 * w) / 8));
+  return {
+    ...c,
+    norm: 'rmsnorm',
+    bias: false,
+    llama: {
+      family: 'llama',
+      kvHeads,
+      headDim,
+      mlpWidth,
+      ropeTheta: 10000,
+      qkvBias: false,
+      qkNorm: false,
+      tiedHead: true,
+      normEps: 1e-5,
+    },
+  };
+}
+
 /** What a model is unless a preset or an option says otherwise. */
 export const MODEL_DEFAULTS = { norm: 'layernorm', bias: true } as const satisfies Partial<ModelConfig>;
 

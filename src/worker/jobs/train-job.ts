@@ -3,7 +3,16 @@ import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
 import { readCorpus } from '../../core/corpus';
 import { UserError } from '../../core/errors';
-import { MODEL_DEFAULTS, MODEL_OPTION_KEYS, ModelConfig, ModelOptionKey, presetNamed, validateModelConfig } from '../../core/model-config';
+import {
+  Arch,
+  MODEL_DEFAULTS,
+  MODEL_OPTION_KEYS,
+  ModelConfig,
+  ModelOptionKey,
+  presetNamed,
+  validateModelConfig,
+  withArch,
+} from '../../core/model-config';
 import { pickDefined } from '../../core/pick-defined';
 import { TokenizerKind, trainTokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTION_KEYS, TrainOptionKey, TrainOptions, validateTrainOptions } from '../../core/train-options';
@@ -29,6 +38,8 @@ export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
     runDir?: string;
     runsRoot?: string;
     preset?: string;
+    /** GPT-2 or Llama blocks (core/model-config.ts withArch); default GPT-2. */
+    arch?: Arch;
     tokenizer?: TokenizerKind;
     /** BPE vocabulary size (a char vocabulary is the corpus's characters). */
     vocabSize?: number;
@@ -58,12 +69,9 @@ export async function runTrainJob(
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
   const tokens = tokenizer.encodeAll(corpus.text);
   const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
-  const model = validateModelConfig({
-    ...MODEL_DEFAULTS,
-    ...shape,
-    ...pickDefined(req, MODEL_OPTION_KEYS),
-    vocabSize: tokenizer.vocabSize,
-  });
+  const model = validateModelConfig(
+    withArch({ ...MODEL_DEFAULTS, ...shape, ...pickDefined(req, MODEL_OPTION_KEYS), vocabSize: tokenizer.vocabSize }, req.arch),
+  );
   const trainOptions = { batch, ...pickDefined(req, TRAIN_OPTION_KEYS) };
   const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
   const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
