@@ -9,7 +9,7 @@ import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
 import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
-import { MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig } from '../../core/model-config';
+import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
 import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import type { LoraOptions } from '../model/gpt';
@@ -20,6 +20,8 @@ import { codePointCount } from '../../core/code-points';
 export interface EstimateRequest {
   corpusPath: string;
   preset?: string;
+  /** GPT-2 or Llama blocks (core/model-config.ts withArch). */
+  arch?: Arch;
   tokenizer?: TokenizerKind;
   vocabSize?: number;
   context?: number;
@@ -73,15 +75,20 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   const tokens = kind === 'char' ? codePointCount(corpus.text) : Math.round(corpus.bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
-  const config = validateModelConfig({
-    ...MODEL_DEFAULTS,
-    vocabSize,
-    context: req.context ?? p.context,
-    layers: p.layers,
-    heads: p.heads,
-    width: p.width,
-    dropout: p.dropout,
-  });
+  const config = validateModelConfig(
+    withArch(
+      {
+        ...MODEL_DEFAULTS,
+        vocabSize,
+        context: req.context ?? p.context,
+        layers: p.layers,
+        heads: p.heads,
+        width: p.width,
+        dropout: p.dropout,
+      },
+      req.arch,
+    ),
+  );
   const batch = req.batch ?? p.batch;
   const plan = makeTrainPlan(
     tokens,
