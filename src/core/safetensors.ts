@@ -1,7 +1,7 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { openRegularFile } from './safe-fs';
 import { basename } from 'node:path';
-import { Message, UserError, message } from './errors';
+import { Message, UserError, isUserError, message } from './errors';
 import { jsonSyntaxError } from './json';
 import { HostTensor, NamedTensors, elementCount, refuseNonFinite } from './tensor';
 import { bf16ToFloat32, f16ToFloat32 } from './half-float';
@@ -144,6 +144,7 @@ function withHeader<T>(
   try {
     fd = openRegularFile(path);
   } catch (e) {
+    if (isUserError(e)) throw e; // not a regular file, or gone: it says so
     const code = (e as NodeJS.ErrnoException).code;
     throw code === 'ENOENT' ? new UserError('{0}: no such file', path) : new UserError('{0}: cannot open ({1})', path, code ?? String(e));
   }

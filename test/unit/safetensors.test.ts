@@ -121,7 +121,7 @@ test('hostile headers are rejected with a clear reason', () => {
   rejects(handBuilt({ a: 'x' }, Buffer.alloc(0)), /no description object/);
   assert.throws(
     () => readSafetensors(join(dir, 'nope.safetensors')),
-    (e: unknown) => isUserError(e) && /no such file/.test((e as Error).message),
+    (e: unknown) => isUserError(e) && (e as Error).message === `${join(dir, 'nope.safetensors')}: no such file`,
   );
 });
 
@@ -149,4 +149,42 @@ test('fuzz: random bytes and truncations either read or fail with a UserError, n
     }
   }
   assert.ok(readFileSync(file(valid)).length > 0);
+});
+
+test('F16 and BF16 tensors are widened to float32 exactly (subnormals and extremes too); a dtype not asked for names itself', () => {
+  const halves = (bits: number[]) => Buffer.from(Uint16Array.from(bits).buffer);
+  const f16 = [0x3c00, 0xc000, 0x7bff, 0x0400, 0x0001, 0x8000, 0x3555];
+  const bf16 = [0x3f80, 0xc0a0, 0x7f7f, 0x3eaa, 0x0001];
+  const p = file(
+    handBuilt(
+      {
+        h: { dtype: 'F16', shape: [7], data_offsets: [0, 14] },
+        b: { dtype: 'BF16', shape: [5], data_offsets: [14, 24] },
+      },
+      Buffer.concat([halves(f16), halves(bf16)]),
+    ),
+  );
+  const r = readSafetensors(p, { dtypes: ['F32', 'BF16', 'F16'] });
+  assert.deepEqual([...r.tensors.get('h')!.data], [1, -2, 65504, 2 ** -14, 2 ** -24, -0, 0.333251953125]);
+  assert.deepEqual([...r.tensors.get('b')!.data], [1, -5, 3.3895313892515355e38, 0.33203125, 2 ** -133]);
+  assert.throws(
+    () => readSafetensors(p),
+    (e: unknown) => isUserError(e) && /tensor "h" is F16; Corpus Lab reads F32 tensors only$/.test((e as Error).message),
+  );
+  const f64 = file(handBuilt({ d: { dtype: 'F64', shape: [1], data_offsets: [0, 8] } }, Buffer.alloc(8)));
+  assert.throws(
+    () => readSafetensors(f64, { dtypes: ['F32', 'BF16', 'F16'] }),
+    (e: unknown) => isUserError(e) && /tensor "d" is F64; Corpus Lab reads F32, BF16, F16 tensors only$/.test((e as Error).message),
+  );
+  // Infinity and NaN in half precision are refused like float32's.
+  for (const [dtype, bits] of [
+    ['F16', 0x7c00],
+    ['BF16', 0x7fc0],
+  ] as const) {
+    const bad = file(handBuilt({ x: { dtype, shape: [1], data_offsets: [0, 2] } }, halves([bits])));
+    assert.throws(
+      () => readSafetensors(bad, { dtypes: [dtype] }),
+      (e: unknown) => isUserError(e) && /tensor x holds (Infinity|NaN)/.test((e as Error).message),
+    );
+  }
 });
