@@ -12,6 +12,11 @@ int threads();
 void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
 /** y = beta·y + op(A)·x for A [m, n] row-major: y [n] = Aᵀx with `ta`, else y [m] = A·x; split across the pool when large. */
 void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y);
+/**
+ * y_i += A_i·x for `count` row-major matrices A_i [rows_i, n] of one input x [n] (a generation
+ * step's q, k and v, or gate and up): all their rows split across the pool in one dispatch.
+ */
+void gemvRows(int count, const float* const* a, const int* rows, int n, const float* x, float* const* y);
 void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
                  long strideB, float beta, float* c, int ldc, long strideC);
 

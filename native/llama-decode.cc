@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "decode.h"
@@ -10,17 +11,39 @@
 namespace llama_decode {
 namespace {
 
-/** y [t, out] = x [t, in] · Wᵀ (+ bias), or y += x · Wᵀ with `accumulate` (the residual); W [out, in]. */
-void linear(const float* weight, const float* bias, const float* x, float* y, int t, int in, int out, bool accumulate) {
-  if (!accumulate) {
+/** One linear layer of x [t, in]: weight [out, in] (nn.Linear), an optional bias, its output y [t, out]. */
+struct Projection {
+  const float *weight, *bias;
+  float* y;
+  int out;
+};
+
+/**
+ * y = x·Wᵀ + bias for each projection of the same input x [t, in], or y += x·Wᵀ with `accumulate`
+ * (the residual). A generation step's projections share one dispatch to the pool.
+ */
+void project(const float* x, int t, int in, std::initializer_list<Projection> projections, bool accumulate) {
+  for (const Projection& p : projections) {
+    if (accumulate) break;
     for (int r = 0; r < t; r++) {
-      float* row = y + long(r) * out;
-      if (bias) std::memcpy(row, bias, sizeof(float) * out);
-      else std::memset(row, 0, sizeof(float) * out);
+      float* row = p.y + long(r) * p.out;
+      if (p.bias) std::memcpy(row, p.bias, sizeof(float) * p.out);
+      else std::memset(row, 0, sizeof(float) * p.out);
     }
   }
-  if (t == 1) kernels::gemv(false, out, in, weight, in, x, 1.0f, y);
-  else kernels::gemm(false, true, t, out, in, 1.0f, x, in, weight, in, 1.0f, y, out);
+  if (t == 1) {
+    std::vector<const float*> a;
+    std::vector<int> rows;
+    std::vector<float*> y;
+    for (const Projection& p : projections) {
+      a.push_back(p.weight);
+      rows.push_back(p.out);
+      y.push_back(p.y);
+    }
+    kernels::gemvRows(int(a.size()), a.data(), rows.data(), in, x, y.data());
+    return;
+  }
+  for (const Projection& p : projections) kernels::gemm(false, true, t, p.out, in, 1.0f, x, in, p.weight, in, 1.0f, p.y, p.out);
 }
 
 /** cos and sin [t, half] of positions start … start+t−1, as core/rope.ts rotaryTables (angles in float32, as Hugging Face). */
@@ -58,9 +81,7 @@ void forward(const Shape& s, const Weights& w, const double* inverse, const int3
     float* keys = cache + long(2 * l) * s.context * kvw;
     float* values = keys + long(s.context) * kvw;
     kernels::rmsNormForward(x, b.attentionNorm, normed, rstd.data(), t, c, s.eps);
-    linear(b.q, b.qBias, normed, q, t, c, qw, false);
-    linear(b.k, b.kBias, normed, k, t, c, kvw, false);
-    linear(b.v, b.vBias, normed, values + long(start) * kvw, t, c, kvw, false);
+    project(normed, t, c, {{b.q, b.qBias, q, qw}, {b.k, b.kBias, k, kvw}, {b.v, b.vBias, values + long(start) * kvw, kvw}}, false);
     if (b.qNorm) {
       kernels::rmsNormForward(q, b.qNorm, q, rstd.data(), t * s.heads, d, s.eps);
       kernels::rmsNormForward(k, b.kNorm, k, rstd.data(), t * s.kvHeads, d, s.eps);
@@ -68,16 +89,15 @@ void forward(const Shape& s, const Weights& w, const double* inverse, const int3
     kernels::rotary(q, cos, sin, q, long(t) * s.heads, t, s.heads, half, false);
     kernels::rotary(k, cos, sin, keys + long(start) * kvw, long(t) * s.kvHeads, t, s.kvHeads, half, false);
     decode::cachedAttention(q, qw, keys, values, kvw, att, qw, s.heads, s.heads / s.kvHeads, d, t, start, scores);
-    linear(b.o, nullptr, att, x, t, qw, c, true);
+    project(att, t, qw, {{b.o, nullptr, x, c}}, true);
     kernels::rmsNormForward(x, b.mlpNorm, normed, rstd.data(), t, c, s.eps);
-    linear(b.gate, nullptr, normed, gate, t, c, f, false);
-    linear(b.up, nullptr, normed, up, t, c, f, false);
+    project(normed, t, c, {{b.gate, nullptr, gate, f}, {b.up, nullptr, up, f}}, false);
     kernels::swigluForward(gate, up, gate, long(t) * f);
-    linear(b.down, nullptr, gate, x, t, f, c, true);
+    project(gate, t, f, {{b.down, nullptr, x, c}}, true);
   }
   // Only the last position's logits are asked for: the final norm and the head on its row.
   kernels::rmsNormForward(x + long(t - 1) * c, w.finalNorm, normed, rstd.data(), 1, c, s.eps);
-  kernels::gemv(false, s.vocab, c, w.head, c, normed, 0.0f, logits);
+  project(normed, 1, c, {{w.head, nullptr, logits, s.vocab}}, false);
 }
 
 }  // namespace llama_decode

@@ -1,0 +1,62 @@
+// Completion speed and memory of a SmolLM2-135M-shaped Llama model (random weights) on the native
+// engine's fused decode: 16 new tokens after a 256-token prompt, p50 ms per token, resident memory,
+// and the ratio to the weight-reading limit (every fp32 weight is read once per token; ~30 GB/s is
+// what two threads read here, issue 19). Not a test: a figure for the README.
+// usage: node scripts/bench-decode-llama.mjs [--prompt 256] [--tokens 16] [--threads 2] [--bandwidth 30] [--json]
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as esbuild from 'esbuild';
+import { nodeBundleOptions } from './node-bundle.mjs';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: a } = parseArgs({
+  options: {
+    prompt: { type: 'string', default: '256' },
+    tokens: { type: 'string', default: '16' },
+    threads: { type: 'string', default: '2' },
+    bandwidth: { type: 'string', default: '30' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const addon = join(repo, 'dist/corpus_lab_native.node');
+if (!process.env.CORPUS_LAB_NATIVE_ADDON && existsSync(addon)) process.env.CORPUS_LAB_NATIVE_ADDON = addon;
+
+// Bundled into out/ (beside the test bundles, where the wasm backend's files resolve from node_modules).
+const bundle = join(repo, 'out/bench-decode.js');
+await esbuild.build({ ...nodeBundleOptions(repo), entryPoints: [join(repo, 'src/worker/bench/decode-bench.ts')], outfile: bundle });
+const { benchDecode, SMOLLM2_135M } = createRequire(import.meta.url)(bundle);
+
+const r = await benchDecode(SMOLLM2_135M, Number(a.prompt), Number(a.tokens), Number(a.threads));
+const sorted = [...r.msPerToken].sort((x, y) => x - y);
+const p50 = sorted[Math.floor(sorted.length / 2)];
+const limitMs = (r.weightBytes / (Number(a.bandwidth) * 1e9)) * 1000;
+const mb = (bytes) => Math.round(bytes / 1e6);
+const summary = {
+  backend: r.backend,
+  threads: r.threads,
+  params: r.params,
+  weight_mb: mb(r.weightBytes),
+  prompt_tokens: r.promptTokens,
+  prefill_ms: Math.round(r.prefillMs),
+  new_tokens: r.msPerToken.length,
+  p50_ms_per_token: Number(p50.toFixed(1)),
+  max_ms_per_token: Number(sorted[sorted.length - 1].toFixed(1)),
+  weight_read_limit_ms: Number(limitMs.toFixed(1)),
+  ratio_to_limit: Number((p50 / limitMs).toFixed(2)),
+  rss_mb: mb(r.rssBytes),
+  rss_to_weights: Number((r.rssBytes / r.weightBytes).toFixed(2)),
+  peak_rss_mb: mb(r.peakRssBytes),
+  wasm_heap_mb: mb(r.heapBytes),
+  js_heap_mb: mb(r.jsHeapBytes),
+};
+if (a.json) console.log(JSON.stringify(summary));
+else
+  console.log(
+    `SmolLM2-135M shape (${r.params.toLocaleString('en-US')} params, ${summary.weight_mb} MB fp32) on ${r.backend} with ${r.threads} thread(s): ` +
+      `prompt of ${r.promptTokens} tokens in ${summary.prefill_ms} ms; ${summary.new_tokens} new tokens at p50 ${summary.p50_ms_per_token} ms/token ` +
+      `(max ${summary.max_ms_per_token}), ${summary.ratio_to_limit}× the weight-reading limit of ${summary.weight_read_limit_ms} ms at ${a.bandwidth} GB/s; ` +
+      `RSS ${summary.rss_mb} MB (${summary.rss_to_weights}× the weights; wasm heap ${summary.wasm_heap_mb} MB, JS heap ${summary.js_heap_mb} MB), peak ${summary.peak_rss_mb} MB`,
+  );

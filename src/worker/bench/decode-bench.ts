@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { startEngine, tf } from '../engine/backend';
+import { nativeAddon } from '../engine/native';
+import { heap } from '../engine/kernels/kernel-module';
+import { ModelConfig, validateModelConfig } from '../../core/model-config';
+import { parameterCount } from '../../core/weight-table';
+import { Gpt, newCache, disposeCache } from '../model/gpt';
+
+/** SmolLM2-135M's shape (its config.json): 30 layers, width 576, 9 heads on 3 key/value heads of 64, SwiGLU 1,536, tied head. */
+export const SMOLLM2_135M: ModelConfig = {
+  vocabSize: 49_152,
+  context: 8192,
+  layers: 30,
+  heads: 9,
+  width: 576,
+  norm: 'rmsnorm',
+  dropout: 0,
+  bias: false,
+  llama: {
+    family: 'llama',
+    kvHeads: 3,
+    headDim: 64,
+    mlpWidth: 1536,
+    ropeTheta: 100_000,
+    qkvBias: false,
+    qkNorm: false,
+    tiedHead: true,
+    normEps: 1e-5,
+  },
+};
+
+export interface DecodeBenchResult {
+  backend: string;
+  threads: number;
+  params: number;
+  /** fp32 bytes of the weights (each read once per generated token). */
+  weightBytes: number;
+  promptTokens: number;
+  prefillMs: number;
+  /** Each generated token's next() call and the read of its logits. */
+  msPerToken: number[];
+  /** Resident memory after generating, and the process's peak (Linux; 0 elsewhere). */
+  rssBytes: number;
+  peakRssBytes: number;
+  /** The wasm backend's heap, where the weights are (it grows and never shrinks). */
+  heapBytes: number;
+  /** V8's JavaScript heap in use. */
+  jsHeapBytes: number;
+}
+
+/** The process's peak resident set (VmHWM), in bytes; 0 where /proc is not there. */
+function peakRss(): number {
+  try {
+    return Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Greedy completion from a model of random weights, as a completion request runs it: a prompt of
+ * `promptTokens` in one call, then `newTokens` one at a time, each timed with the read of its logits.
+ */
+export async function benchDecode(
+  config: ModelConfig,
+  promptTokens: number,
+  newTokens: number,
+  threads: number,
+): Promise<DecodeBenchResult> {
+  validateModelConfig(config);
+  const engine = await startEngine('native');
+  nativeAddon()?.setThreads(threads);
+  const model = Gpt.initialise(config, 1);
+  const cache = newCache();
+  const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 7919 + 13) % config.vocabSize);
+  const argmax = (logits: tf.Tensor1D) => {
+    const values = logits.dataSync();
+    logits.dispose();
+    let best = 0;
+    for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+    return best;
+  };
+  let t0 = performance.now();
+  let next = argmax(model.next(prompt, cache));
+  const prefillMs = performance.now() - t0;
+  const msPerToken: number[] = [];
+  for (let i = 0; i < newTokens; i++) {
+    t0 = performance.now();
+    next = argmax(model.next([next], cache));
+    msPerToken.push(performance.now() - t0);
+  }
+  const { rss: rssBytes, heapUsed: jsHeapBytes } = process.memoryUsage();
+  const heapBytes = heap().byteLength;
+  disposeCache(cache);
+  model.dispose();
+  const params = parameterCount(config);
+  return {
+    backend: engine.backend,
+    threads: nativeAddon()?.info().threads ?? engine.threads,
+    params,
+    weightBytes: params * 4,
+    promptTokens,
+    prefillMs,
+    msPerToken,
+    rssBytes,
+    peakRssBytes: peakRss(),
+    heapBytes,
+    jsHeapBytes,
+  };
+}
