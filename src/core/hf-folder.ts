@@ -14,7 +14,7 @@ import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
 import { HF_INDEX_FILE, HF_WEIGHTS_FILE } from './hf-weights';
 import { fromLlamaConfigJson, isLlamaFamily } from './llama-config';
-import { readLlamaWeights } from './llama-folder';
+import { dropPaddedRows, readLlamaWeights } from './llama-folder';
 import { DYT_MODEL_TYPE } from './dyt';
 
 export { HF_WEIGHTS_FILE } from './hf-weights';
@@ -150,8 +150,11 @@ export function readHfFolder(dir: string): { config: ModelConfig; weights: Named
   }
   const config = llama ? fromLlamaConfigJson(configText, file('config.json')) : readGpt2Config(file('config.json'));
   const tokenizerJson = readRegularFile(file('tokenizer.json'));
-  const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'));
-  if (llama) return { config, weights: readLlamaWeights(dir, config), tokenizerJson, tokenizer };
+  const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'), { paddedRows: llama });
+  if (llama) {
+    const weights = readLlamaWeights(dir, config);
+    return { config: dropPaddedRows(config, weights, tokenizer.vocabSize), weights, tokenizerJson, tokenizer };
+  }
   const legacyDyt = isLegacyDytConfig(configText, file('config.json'));
   const weights = readGpt2Weights(file(HF_WEIGHTS_FILE), config, { tied: tiedHead(file('config.json')), legacyDyt });
   return { config, weights, tokenizerJson, tokenizer };

@@ -45,3 +45,20 @@ export function readLlamaWeights(dir: string, config: ModelConfig): NamedTensors
   }
   return weights;
 }
+
+/**
+ * The model over its tokenizer's tokens only, when the embedding (and an own head) has rows past
+ * the last one (Qwen2.5's padding): no text encodes to them and decoding has nothing to give for
+ * them, so they are dropped. Log-probabilities are then over the tokens alone: a padded row's
+ * share (next to nothing in a trained model, which never saw it as a target) is left out.
+ */
+export function dropPaddedRows(config: ModelConfig, weights: NamedTensors, tokens: number): ModelConfig {
+  if (tokens === config.vocabSize) return config;
+  const names = modelNames(config);
+  for (const module of [names.embedding, names.head]) {
+    if (!module) continue;
+    const t = weights.get(`${module}.weight`)!;
+    weights.set(`${module}.weight`, { shape: [tokens, t.shape[1]], data: t.data.slice(0, tokens * t.shape[1]) });
+  }
+  return { ...config, vocabSize: tokens };
+}

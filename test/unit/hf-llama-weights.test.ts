@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { readModelFolder, modelWeightsFile } from '../../src/core/model-folder';
 import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
 import { NamedTensors } from '../../src/core/tensor';
-import { REPO, tempDir, userError } from './helpers';
+import { loadModel } from '../../src/worker/jobs/load-model';
+import { tf } from '../../src/worker/engine/backend';
+import { Rng } from '../../src/core/rng';
+import { REPO, maxAbsDiff, tempDir, userError } from './helpers';
+import { randomTensor } from '../gpt2-folder';
 
 // The weights of Llama-family folders from anywhere: shards through model.safetensors.index.json,
 // a tied head stored or not, every name and shape checked before any tensor data is read.
@@ -140,4 +144,47 @@ test("a tied head's lm_head.weight may be stored when it equals the embedding; a
   weights.delete('lm_head.weight');
   writeFileSync(join(own, 'model.safetensors'), encodeSafetensors(weights));
   assert.throws(() => readModelFolder(own), userError(/config\.json sets tie_word_embeddings false but there is no lm_head\.weight$/));
+});
+
+test("an embedding padded past the tokenizer's last token (Qwen2.5's 271 rows) opens over the tokens: same logits; more than 1,024 rows is another model's tokenizer", async () => {
+  const logits = async (dir: string) => {
+    const loaded = await loadModel(dir, 'wasm');
+    const t = loaded.model.forward(tf.tensor2d([5, 900, 1999, 42], [1, 4], 'int32'));
+    const out = { values: (await t.data()) as Float32Array, vocab: loaded.model.config.vocabSize };
+    t.dispose();
+    loaded.model.dispose();
+    return out;
+  };
+  const rng = new Rng(4);
+  const pad = (name: 'qwen3' | 'llama', rows: number) => {
+    const dir = copy(name);
+    const dtypes = ['F32', 'BF16'] as const;
+    const tensors = readSafetensors(join(dir, 'model.safetensors'), { dtypes: [...dtypes] }).tensors;
+    for (const weight of ['model.embed_tokens.weight', 'lm_head.weight']) {
+      const t = tensors.get(weight);
+      if (!t) continue;
+      const extra = randomTensor([rows, t.shape[1]], rng, 0.5);
+      const data = new Float32Array(t.data.length + extra.data.length);
+      data.set(t.data);
+      data.set(extra.data, t.data.length);
+      tensors.set(weight, { shape: [t.shape[0] + rows, t.shape[1]], data });
+    }
+    writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, vocab_size: config.vocab_size + rows }));
+    return dir;
+  };
+  for (const name of ['qwen3', 'llama'] as const) {
+    const dir = pad(name, 271);
+    const m = readModelFolder(dir);
+    assert.equal(m.config.vocabSize, 2005, name);
+    assert.deepEqual(m.weights.get('model.embed_tokens.weight')!.shape, [2005, 64]);
+    const [padded, original] = [await logits(dir), await logits(join(FIXTURES, name))];
+    assert.equal(padded.vocab, 2005);
+    assert.equal(maxAbsDiff(padded.values, original.values), 0, name);
+  }
+  assert.throws(
+    () => readModelFolder(pad('qwen3', 1025)),
+    userError(/tokenizer\.json has 2005 tokens but the model has 3030 \(its embedding rows\)/),
+  );
 });
