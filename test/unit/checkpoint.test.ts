@@ -169,7 +169,9 @@ test('malformed config.json and trainer_state.json are refused with the field na
   for (const [text, re] of [
     ['{', /config\.json: not valid JSON/],
     ['[]', /not a JSON object/],
-    [good.replace('"gpt2"', '"llama"'), /model_type is "llama"/],
+    [good.replace('"gpt2"', '"gemma"'), /model_type is "gemma"/],
+    // Read as a Llama config.json, a GPT-2 one that says llama names the class it would need.
+    [good.replace('"gpt2"', '"llama"'), /architectures \["GPT2LMHeadModel"\] is not supported \(a llama model is LlamaForCausalLM\)$/],
     [good.replace('"n_embd": 8', '"n_embd": "8"'), /n_embd must be a whole number/],
     [good.replace('"n_head": 2', '"n_head": 3'), /divisible by heads/],
   ] as const) {
