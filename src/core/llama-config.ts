@@ -43,7 +43,7 @@ export function fromLlamaConfigJson(text: string, source: string): ModelConfig {
     throw new UserError('{0}: {1} {2} is not supported ({3})', source, key, JSON.stringify(o[key]), why);
   };
   const read = readers(o, source);
-  if (o.architectures !== undefined) {
+  if (o.architectures != null) {
     const a = o.architectures;
     if (!Array.isArray(a) || a.length !== 1 || a[0] !== LLAMA_ARCHITECTURES[family])
       refuse('architectures', message('a {0} model is {1}', family, LLAMA_ARCHITECTURES[family]));

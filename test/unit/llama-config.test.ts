@@ -286,6 +286,11 @@ test("transformers 5's rope_parameters are read, and rope_scaling wins over them
   );
 });
 
+test('architectures may be left out or null, as a config saved without a model has it', () => {
+  for (const architectures of [undefined, null])
+    assert.deepEqual(parse({ ...REAL['Qwen3-0.6B'].json, architectures }), REAL['Qwen3-0.6B'].config);
+});
+
 test('the context is max_position_embeddings up to 4096 (rotary positions have no table to size)', () => {
   assert.equal(parse(REAL['Llama-3.2-1B'].json).context, 4096);
   assert.equal(parse({ ...REAL['Llama-3.2-1B'].json, max_position_embeddings: 1024 }).context, 1024);
