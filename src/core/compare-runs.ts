@@ -1,4 +1,5 @@
 import type { RunJson } from './run-json';
+import type { LlamaFamily } from './model-config';
 import { metricBaselines } from './metrics';
 import { sameVocabulary } from './vocabulary';
 import { NOT_LEARNED_MARGIN, SETTING_KEYS } from './run-comparison';
@@ -90,6 +91,7 @@ export function settingsOf({ run }: Pick<RunToCompare, 'run'>): Partial<Record<S
     heads: model.heads,
     width: model.width,
     context: model.context,
+    blocks: blocksName(model),
     norm: model.norm,
     dropout: model.dropout,
     bias: model.bias,
@@ -110,6 +112,13 @@ export function settingsOf({ run }: Pick<RunToCompare, 'run'>): Partial<Record<S
   if (run.finetune) s.base = run.finetune.base;
   return s;
 }
+
+/** The family whose blocks a model has, as its makers write it. */
+function blocksName(model: RunJson['plan']['model']): string {
+  return model.llama ? BLOCK_NAMES[model.llama.family] : 'GPT-2';
+}
+
+const BLOCK_NAMES: Record<LlamaFamily, string> = { llama: 'Llama', mistral: 'Mistral', qwen2: 'Qwen2', qwen3: 'Qwen3' };
 
 /** The corpus's file name and the start of its hash: two versions of one file are different data. */
 function corpusLabel(c: RunJson['corpus']): string {

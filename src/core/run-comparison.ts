@@ -33,6 +33,7 @@ export const SETTING_KEYS = [
   'heads',
   'width',
   'context',
+  'blocks',
   'norm',
   'dropout',
   'bias',

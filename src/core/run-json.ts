@@ -37,9 +37,12 @@ export interface RunJson {
   experiment?: ExperimentArm;
 }
 
-/** What an experiment run is: the LayerNorm vs DyT twin, or a repeat with another seed, of the run in folder `of`. */
+/**
+ * What an experiment run is: the LayerNorm vs DyT twin, the GPT-2 vs Llama block twin, or a repeat
+ * with another seed, of the run in folder `of`.
+ */
 export interface ExperimentArm {
-  kind: 'norm' | 'seed';
+  kind: 'norm' | 'arch' | 'seed';
   of: string;
 }
 

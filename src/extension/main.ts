@@ -21,7 +21,7 @@ import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
 import { chooseModelForFileCommand } from './commands/serving';
 import { compareSamplesCommand, mergeAdapterCommand, openModelFolderCommand, quantizeCommand } from './commands/models';
-import { compareRunsCommand, moreSeedsCommand, normExperimentCommand } from './commands/compare';
+import { archExperimentCommand, compareRunsCommand, moreSeedsCommand, normExperimentCommand } from './commands/compare';
 
 /** What tests (and other extensions) can reach: the shared context and the views. */
 export interface CorpusLabApi {
@@ -104,6 +104,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('compareSamples', compareSamplesCommand(ctx)),
     command('compareRuns', compareRunsCommand(ctx)),
     command('compareNorms', normExperimentCommand(ctx)),
+    command('compareArchs', archExperimentCommand(ctx)),
     command('repeatWithMoreSeeds', moreSeedsCommand(ctx)),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('corpusLab') && setExtraExtensions(ctx)),
   );

@@ -6,7 +6,7 @@ import { RunToCompare, compareRuns } from '../../src/core/compare-runs';
 import type { RunJson } from '../../src/core/run-json';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/core/train-options';
 import { sameVocabulary } from '../../src/core/vocabulary';
-import { moreSeeds, otherNorm, repeatRequest } from '../../src/core/experiments';
+import { experimentArm, moreSeeds, otherArch, otherNorm, repeatRequest } from '../../src/core/experiments';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
 import { readRunJson } from '../../src/core/run-json';
 import { readMetrics } from '../../src/core/metrics';
@@ -212,7 +212,7 @@ test('comparing real runs on a Korean and an English text: corpus and vocabulary
 
 test('experiments: a twin repeats the run with only the norm (or seed) changed; more seeds follow each group’s largest', () => {
   const run = runJson({}, { seed: 5, epochs: 4 });
-  const twin = repeatRequest(run, { norm: otherNorm(run.plan.model.norm) });
+  const twin = repeatRequest(run, { norm: otherNorm(run.plan.model) });
   assert.deepEqual(twin, {
     context: 16,
     layers: 1,
@@ -230,7 +230,7 @@ test('experiments: a twin repeats the run with only the norm (or seed) changed; 
     maxSteps: 30,
     evalEvery: 10,
   });
-  assert.equal(otherNorm('dyt'), 'layernorm');
+  assert.equal(otherNorm(runJson({ norm: 'dyt' }).plan.model), 'layernorm');
   const bpe = runJson();
   bpe.tokenizer = { kind: 'bpe', vocabSize: 512, sha256: 'x' };
   assert.equal(repeatRequest(bpe).vocabSize, 512);
@@ -243,4 +243,55 @@ test('experiments: a twin repeats the run with only the norm (or seed) changed; 
     { template: 1, seed: 6 },
     { template: 1, seed: 7 },
   ]);
+});
+
+test('GPT-2 block vs Llama block: each arm is trained again as the other blocks at the same shape, seed, data and steps; LayerNorm vs DyT is refused on Llama blocks', async () => {
+  const root = tempDir();
+  const train = async (name: string, req: Omit<Parameters<typeof runTrainJob>[0], 'runDir'>) => {
+    const runDir = join(root, name);
+    await runTrainJob(
+      { backend: 'wasm', ...req, runDir },
+      () => {},
+      () => false,
+    );
+    return { name, dir: runDir, run: readRunJson(runDir), metrics: readMetrics(runDir) };
+  };
+  try {
+    const gpt2 = await train('gpt2', { ...TINY_MODEL, corpusPath: KOREAN, maxSteps: 4, evalEvery: 2 });
+    const change = { arch: otherArch(gpt2.run.plan.model) };
+    assert.deepEqual(change, { arch: 'llama' });
+    assert.deepEqual(experimentArm(gpt2.dir, change), { kind: 'arch', of: gpt2.dir });
+    const llama = await train('llama', { ...repeatRequest(gpt2.run, change), experiment: experimentArm(gpt2.dir, change) });
+    assert.deepEqual(llama.run.experiment, { kind: 'arch', of: gpt2.dir });
+    const [a, b] = [gpt2.run.plan, llama.run.plan];
+    assert.equal(b.model.llama?.family, 'llama');
+    assert.equal(b.model.llama?.kvHeads, 1, 'grouped-query attention: half the heads');
+    assert.deepEqual(
+      [b.model.layers, b.model.heads, b.model.width, b.model.context],
+      [a.model.layers, a.model.heads, a.model.width, a.model.context],
+    );
+    assert.deepEqual(
+      [b.options.seed, b.totalSteps, b.evalEvery, b.options.batch],
+      [a.options.seed, a.totalSteps, a.evalEvery, a.options.batch],
+    );
+    assert.equal(llama.run.corpus.sha256, gpt2.run.corpus.sha256);
+    // The Compare panel's settings: the blocks differ, and with them the norm and the biases; nothing else.
+    assert.deepEqual(compareRuns([gpt2, llama]).settings, [
+      { key: 'blocks', values: ['GPT-2', 'Llama'] },
+      { key: 'norm', values: ['layernorm', 'rmsnorm'] },
+      { key: 'bias', values: [true, false] },
+    ]);
+    // From the Llama run: back to GPT-2 blocks with GPT-2's norm and biases; a seed repeat stays Llama.
+    assert.deepEqual(otherArch(llama.run.plan.model), 'gpt2');
+    const back = repeatRequest(llama.run, { arch: 'gpt2' });
+    assert.equal(back.arch, 'gpt2');
+    assert.ok(back.norm === undefined && back.bias === undefined, JSON.stringify(back));
+    const seeds = moreSeeds([llama.run], 1);
+    const again = await train('llama-seed', repeatRequest(llama.run, { seed: seeds[0].seed }));
+    assert.deepEqual(again.run.plan.model, llama.run.plan.model);
+    assert.equal(again.run.plan.options.seed, llama.run.plan.options.seed + 1);
+    assert.throws(() => otherNorm(llama.run.plan.model), /LayerNorm vs DyT is an experiment on GPT-2 blocks/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -7,10 +7,11 @@ import { Ctx } from '../ctx';
 import { RunsNode, valLabel } from '../runs-tree';
 import { listRuns } from '../../core/runs';
 import { RunJson, parseRunJson } from '../../core/run-json';
-import { experimentArm, moreSeeds, otherNorm, repeatRequest } from '../../core/experiments';
+import { ExperimentChange, experimentArm, moreSeeds, otherArch, otherNorm, repeatRequest } from '../../core/experiments';
 import { ComparePanel } from '../webview/compare-panel';
 import { QueuedRun, trainQueue } from '../training-queue';
 import { withParticles } from '../l10n';
+import { errorText } from '../error-text';
 import type { CompareData } from '../webview/compare-protocol';
 
 /** The Compare Runs picker takes this many runs (issue 13); experiments may open the panel on more. */
@@ -64,11 +65,31 @@ export function normExperimentCommand(ctx: Ctx) {
     const dir = runDirOf(node);
     const run = dir && (await repeatableRun(dir));
     if (!dir || !run) return undefined;
-    const norm = otherNorm(run.plan.model.norm);
-    const outcome = await trainQueue(ctx, [queued(ctx, dir, run, { norm })]);
-    if (!outcome?.completed) return undefined;
-    return ComparePanel.show(ctx, [dir, ...outcome.runDirs]);
+    let norm;
+    try {
+      norm = otherNorm(run.plan.model);
+    } catch (e) {
+      vscode.window.showInformationMessage(errorText(e));
+      return undefined;
+    }
+    return twinExperiment(ctx, dir, run, { norm });
   };
+}
+
+/** GPT-2 block vs Llama block: trains the run's twin with the other blocks at the same parameter budget (same seed, data, steps), then compares the two. */
+export function archExperimentCommand(ctx: Ctx) {
+  return async (node?: RunsNode): Promise<CompareData | undefined> => {
+    const dir = runDirOf(node);
+    const run = dir && (await repeatableRun(dir));
+    if (!dir || !run) return undefined;
+    return twinExperiment(ctx, dir, run, { arch: otherArch(run.plan.model) });
+  };
+}
+
+async function twinExperiment(ctx: Ctx, dir: string, run: RunJson, change: ExperimentChange): Promise<CompareData | undefined> {
+  const outcome = await trainQueue(ctx, [queued(ctx, dir, run, change)]);
+  if (!outcome?.completed) return undefined;
+  return ComparePanel.show(ctx, [dir, ...outcome.runDirs]);
 }
 
 /** Repeat with Two More Seeds: each run (or each group of runs that differ only by seed) twice more, then compares them all. */
@@ -103,8 +124,8 @@ function runDirOf(node?: RunsNode): string | undefined {
 }
 
 /** The run in `dir` trained again with `change`, recorded as an arm of an experiment on it. */
-function queued(ctx: Ctx, dir: string, run: RunJson, change: Parameters<typeof repeatRequest>[1]): QueuedRun {
-  const request = { ...repeatRequest(run, change), experiment: experimentArm(dir, change ?? {}), runsRoot: ctx.runsRoot() };
+function queued(ctx: Ctx, dir: string, run: RunJson, change: ExperimentChange): QueuedRun {
+  const request = { ...repeatRequest(run, change), experiment: experimentArm(dir, change), runsRoot: ctx.runsRoot() };
   return { target: vscode.Uri.file(run.corpus.path), request };
 }
 

@@ -30,6 +30,7 @@ function settingNames(): Record<SettingKey, string> {
     heads: vscode.l10n.t('attention heads'),
     width: vscode.l10n.t('width (embedding size)'),
     context: vscode.l10n.t('context (positions)'),
+    blocks: vscode.l10n.t('blocks'),
     norm: vscode.l10n.t('normalization'),
     dropout: vscode.l10n.t('dropout'),
     bias: vscode.l10n.t('biases'),
