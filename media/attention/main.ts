@@ -41,19 +41,31 @@ function grid(d: AttentionData): void {
   table.id = 'grid';
   table.style.gridTemplateColumns = `auto repeat(${d.attention[0].length}, auto)`;
   table.append(el('div'));
-  d.attention[0].forEach((_, h) => table.append(el('div', 'col-label', `${s.head} ${h}`)));
+  d.attention[0].forEach((_, h) => {
+    const label = el('div', 'col-label', headName(d, h));
+    if (d.kvHeads) label.title = fmt(s.kvTitle, h, d.kvHeads[h]);
+    table.append(label);
+  });
   d.attention.forEach((heads, l) => {
     table.append(el('div', 'row-label', `${s.layer} ${l}`));
     heads.forEach((rows, h) => {
       const c = heatmap(rows, cell);
       c.dataset.layer = String(l);
       c.dataset.head = String(h);
-      c.title = `${s.layer} ${l} · ${s.head} ${h}`;
+      c.title = `${s.layer} ${l} · ${headName(d, h)}`;
       c.addEventListener('click', () => enlarge(d, l, h));
       table.append(c);
     });
   });
-  app.replaceChildren(header(d), table, el('div', 'legend', s.legend));
+  const legend = el('div', 'legend', s.legend);
+  if (d.kvHeads) legend.append(el('div', '', fmt(s.kvLegend, d.attention[0].length / (Math.max(...d.kvHeads) + 1))));
+  app.replaceChildren(header(d), table, legend);
+}
+
+/** A head's name; under grouped-query attention with the key/value head it reads, as in "head 3 · kv 1". */
+function headName(d: AttentionData, h: number): string {
+  const name = `${d.strings.head} ${h}`;
+  return d.kvHeads ? `${name} · ${fmt(d.strings.kv, d.kvHeads[h])}` : name;
 }
 
 function header(d: AttentionData): HTMLElement {
@@ -108,7 +120,7 @@ function enlarge(d: AttentionData, l: number, h: number): void {
   // A long line's head is wider than the panel: it scrolls in its own box, with its token labels kept in view.
   const box = el('div', 'big-box');
   box.append(table);
-  app.replaceChildren(header(d), back, el('div', 'title', `${s.layer} ${l} · ${s.head} ${h}`), box);
+  app.replaceChildren(header(d), back, el('div', 'title', `${s.layer} ${l} · ${headName(d, h)}`), box);
 }
 
 window.addEventListener('message', (e: MessageEvent) => {

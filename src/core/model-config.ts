@@ -106,6 +106,18 @@ export function withArch(c: ModelConfig, arch: Arch | undefined): ModelConfig {
   };
 }
 
+/**
+ * The key/value head each query head reads under grouped-query attention: query head j reads
+ * ⌊j / (heads / kvHeads)⌋, as transformers' repeat_kv lays them out. Undefined when every query
+ * head has its own keys and values (GPT-2, and Llama blocks without grouping).
+ */
+export function kvHeadOfEachHead(c: Pick<ModelConfig, 'heads' | 'llama'>): number[] | undefined {
+  const kvHeads = c.llama?.kvHeads ?? c.heads;
+  if (kvHeads === c.heads) return undefined;
+  const group = c.heads / kvHeads;
+  return Array.from({ length: c.heads }, (_, j) => Math.floor(j / group));
+}
+
 /** What a model is unless a preset or an option says otherwise. */
 export const MODEL_DEFAULTS = { norm: 'layernorm', bias: true } as const satisfies Partial<ModelConfig>;
 

@@ -14,8 +14,9 @@ import { trainTokenizer } from '../../src/core/tokenizer';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { Gpt, Inspection, KERNEL_OPS, TFJS_OPS } from '../../src/worker/model/gpt';
 import { parseFromNextToken, parseToAttention, parseToNextToken } from '../../src/extension/webview/inspect-protocol';
-import { CLI, KOREAN, tempDir } from './helpers';
-import { topIds } from '../../src/worker/jobs/inspect-job';
+import { CLI, KOREAN, REPO, tempDir } from './helpers';
+import { attentionMaps, topIds } from '../../src/worker/jobs/inspect-job';
+import { loadModel } from '../../src/worker/jobs/load-model';
 
 const dir = tempDir('corpus-lab-inspect-');
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -297,4 +298,30 @@ test('Next Token and Attention webview messages: malformed ones are refused', ()
   assert.ok(parseToAttention({ type: 'attention', source: 's', model: 'm', tokens, attention: [], strings: {} }));
   assert.equal(parseToAttention({ type: 'attention', tokens: 'x', attention: [], strings: {} }), undefined);
   assert.equal(parseToAttention({ type: 'empty' }), undefined);
+});
+
+test('attention by key/value group: a grouped-query model (a Qwen2 folder, 4 heads over 2 kv heads) names the kv head each query head reads; GPT-2 names none', async () => {
+  const qwen2 = await loadModel(join(REPO, 'test/fixtures/hf-llama/qwen2'), 'wasm');
+  try {
+    const r = await attentionMaps(qwen2, '대한민국의 주권은 국민에게 있고');
+    assert.deepEqual(r.kvHeads, [0, 0, 1, 1]);
+    assert.equal(r.attention.length, 2);
+    for (const layer of r.attention) assert.equal(layer.length, 4);
+  } finally {
+    qwen2.model.dispose();
+  }
+  const gpt2 = await loadModel(checkpoint, 'wasm');
+  try {
+    const r = await attentionMaps(gpt2, '대한민국');
+    assert.equal(r.kvHeads, undefined);
+  } finally {
+    gpt2.model.dispose();
+  }
+  // The Attention view's message carries the groups, and a malformed list is refused.
+  const tokens = [{ id: 1, text: 'a', bytes: [97] }];
+  assert.ok(parseToAttention({ type: 'attention', source: 's', model: 'm', tokens, attention: [], kvHeads: [0, 0, 1, 1], strings: {} }));
+  assert.equal(
+    parseToAttention({ type: 'attention', source: 's', model: 'm', tokens, attention: [], kvHeads: ['x'], strings: {} }),
+    undefined,
+  );
 });

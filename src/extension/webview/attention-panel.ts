@@ -67,9 +67,13 @@ export class AttentionPanel {
         model: basename(model),
         tokens: r.tokens,
         attention: r.attention,
+        ...(r.kvHeads ? { kvHeads: r.kvHeads } : {}),
         strings: {
           layer: vscode.l10n.t('layer'),
           head: vscode.l10n.t('head'),
+          kv: vscode.l10n.t('kv {0}'),
+          kvTitle: vscode.l10n.t('query head {0} reads key/value head {1}'),
+          kvLegend: vscode.l10n.t('Grouped-query attention: {0} query heads share each key/value head; “kv” names the one a head reads.'),
           query: vscode.l10n.t('query (attending)'),
           key: vscode.l10n.t('key (attended to)'),
           tokens: vscode.l10n.t('{0} tokens (the last ≤ context of the text)'),

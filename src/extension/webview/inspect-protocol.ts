@@ -35,6 +35,8 @@ export interface AttentionData {
   tokens: ShownToken[];
   /** [layer][head][query][key] */
   attention: number[][][][];
+  /** Grouped-query attention: the key/value head each query head reads; absent when each has its own. */
+  kvHeads?: number[];
   strings: Record<string, string>;
 }
 
@@ -75,7 +77,13 @@ export function parseFromNextToken(m: unknown): FromNextToken | undefined {
 export function parseToAttention(m: unknown): ToAttention | undefined {
   if (!isObject(m)) return undefined;
   if (m.type === 'empty') return typeof m.message === 'string' ? (m as ToAttention) : undefined;
-  return m.type === 'attention' && isTokens(m.tokens) && Array.isArray(m.attention) && isObject(m.strings) ? (m as ToAttention) : undefined;
+  const ok =
+    m.type === 'attention' &&
+    isTokens(m.tokens) &&
+    Array.isArray(m.attention) &&
+    isObject(m.strings) &&
+    (m.kvHeads === undefined || isNumbers(m.kvHeads));
+  return ok ? (m as ToAttention) : undefined;
 }
 
 export function parseFromAttention(m: unknown): FromAttention | undefined {

@@ -3,6 +3,7 @@ import { Inspection } from '../model/gpt';
 import { promptIds } from '../model/generator';
 import { LoadedModel } from './load-model';
 import { shapeDistribution } from '../../core/distribution';
+import { kvHeadOfEachHead } from '../../core/model-config';
 
 export interface NextRequest {
   prompt: string;
@@ -37,6 +38,8 @@ export interface AttentionResult {
   tokens: { id: number; text: string; bytes: number[] }[];
   /** [layer][head][query][key] */
   attention: number[][][][];
+  /** Grouped-query attention: the key/value head each query head reads (core/model-config.ts kvHeadOfEachHead). */
+  kvHeads?: number[];
 }
 
 /** The prompt's last ≤ context ids: what the model sees. */
@@ -104,5 +107,6 @@ export async function attentionMaps(loaded: LoadedModel, prompt: string): Promis
   });
   const attention = await Promise.all(kept.map(async (m) => (await m.array()) as number[][][]));
   tf.dispose(kept);
-  return { tokens: describe(loaded, ids), attention };
+  const kvHeads = kvHeadOfEachHead(loaded.model.config);
+  return { tokens: describe(loaded, ids), attention, ...(kvHeads ? { kvHeads } : {}) };
 }
