@@ -12,15 +12,15 @@ import { checkTextFile, coreValidation, resolveTarget, showError } from './util'
 import { RunJson, parseRunJson } from '../../core/run-json';
 import { parseTrainerState, resolveCheckpointAsync } from '../../core/checkpoint';
 import { withParticles } from '../l10n';
-import { presetNamed, validateModelConfig } from '../../core/model-config';
+import { Arch, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
 import { DEFAULT_TRAIN_OPTIONS, MAX_STEPS, validateTrainOptions } from '../../core/train-options';
 import { MIN_BPE_VOCAB } from '../../core/tokenizer';
 import { askVocabSize, pickTokenizerKind } from './tokenize';
 
 type Preset = 'tiny' | 'small';
 
-/** What the pick decides: a preset and, for a quick or custom run, what differs from its defaults. */
-type RunChoice = { preset: Preset } & Partial<
+/** What the pick decides: a preset (GPT-2 or Llama blocks) and, for a quick or custom run, what differs from its defaults. */
+type RunChoice = { preset: Preset; arch?: Arch } & Partial<
   Pick<TrainRequest, 'maxSteps' | 'epochs' | 'lr' | 'batch' | 'context' | 'tokenizer' | 'vocabSize'>
 >;
 import { describeEngine } from '../engine-label';
@@ -39,7 +39,7 @@ export const QUICK_RUN_STEPS = 150;
 
 /** Train Model on This File: pick a preset (with this corpus's size, time and memory), then train in the worker. */
 export function trainCommand(ctx: Ctx) {
-  return async (uri?: vscode.Uri, options?: { preset?: 'tiny' | 'small'; maxSteps?: number; epochs?: number }) => {
+  return async (uri?: vscode.Uri, options?: { preset?: 'tiny' | 'small'; arch?: Arch; maxSteps?: number; epochs?: number }) => {
     const target = await resolveTarget(uri);
     if (!target) return;
     if (ctx.training) {
@@ -53,7 +53,7 @@ export function trainCommand(ctx: Ctx) {
     }
     const refused = await checkTextFile(ctx, target);
     if (refused) return refused;
-    const choice: RunChoice | undefined = options?.preset ? { preset: options.preset } : await pickPreset(ctx, target);
+    const choice: RunChoice | undefined = options?.preset ? { preset: options.preset, arch: options.arch } : await pickPreset(ctx, target);
     if (!choice) return;
     const length =
       choice.maxSteps !== undefined || choice.epochs !== undefined
@@ -191,17 +191,12 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
   pick.placeholder = vscode.l10n.t('Choose a model size (estimates for this file on this machine)');
   const preferred: Preset = ctx.config.defaultPreset === 'small' ? 'small' : 'tiny';
   const measuring = vscode.l10n.t('$(loading~spin) measuring…');
-  const presetItem = (preset: Preset, label: string, shape: string): PresetItem => ({
-    choice: { preset },
+  const sized: PresetItem[] = presetChoices(preferred).map(({ preset, arch, label, description }) => ({
+    choice: { preset, arch },
     label,
-    description: preset === preferred ? `${vscode.l10n.t('default')} · ${shape}` : shape,
+    description: preset === preferred && arch === 'gpt2' ? `${vscode.l10n.t('default')} · ${description}` : description,
     detail: measuring,
-  });
-  const sized = [
-    presetItem('tiny', 'Tiny', vscode.l10n.t('4 layers · 4 heads · width 128 · context 64')),
-    presetItem('small', 'Small', vscode.l10n.t('6 layers · 6 heads · width 192 · context 128')),
-  ];
-  if (preferred === 'small') sized.reverse();
+  }));
   const quick: PresetItem = {
     choice: { preset: 'tiny', maxSteps: QUICK_RUN_STEPS },
     label: vscode.l10n.t('Quick run'),
@@ -265,13 +260,12 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
  */
 async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Promise<RunChoice | undefined> {
   const title = withParticles(vscode.l10n.t('Train a model on {0}', basename(target.fsPath)));
-  const presets: (vscode.QuickPickItem & { preset: Preset })[] = [
-    { preset: 'tiny', label: 'Tiny', description: vscode.l10n.t('4 layers · 4 heads · width 128 · context 64') },
-    { preset: 'small', label: 'Small', description: vscode.l10n.t('6 layers · 6 heads · width 192 · context 128') },
-  ];
-  if (preferred === 'small') presets.reverse();
-  const preset = (await vscode.window.showQuickPick(presets, { title, placeHolder: vscode.l10n.t('Model size to start from') }))?.preset;
-  if (!preset) return undefined;
+  const picked = await vscode.window.showQuickPick(presetChoices(preferred), {
+    title,
+    placeHolder: vscode.l10n.t('Model size to start from'),
+  });
+  if (!picked) return undefined;
+  const { preset, arch } = picked;
   const p = presetNamed(preset);
   const units = [
     { unit: 'steps' as const, label: vscode.l10n.t('Steps'), description: vscode.l10n.t('optimizer steps') },
@@ -296,16 +290,21 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
   );
   if (batch === undefined) return undefined;
   const context = await ask(vscode.l10n.t('Context (tokens the model sees at once)'), String(p.context), (v) =>
-    validateModelConfig({
-      vocabSize: MIN_BPE_VOCAB,
-      context: v,
-      layers: p.layers,
-      heads: p.heads,
-      width: p.width,
-      norm: 'layernorm',
-      dropout: p.dropout,
-      bias: true,
-    }),
+    validateModelConfig(
+      withArch(
+        {
+          vocabSize: MIN_BPE_VOCAB,
+          context: v,
+          layers: p.layers,
+          heads: p.heads,
+          width: p.width,
+          norm: 'layernorm',
+          dropout: p.dropout,
+          bias: true,
+        },
+        arch,
+      ),
+    ),
   );
   if (context === undefined) return undefined;
   const tokenizer = await pickTokenizerKind(ctx, title);
@@ -315,7 +314,40 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
     vocabSize = await askVocabSize(title, (await stat(target.fsPath)).size);
     if (vocabSize === undefined) return undefined;
   }
-  return { preset, [unit === 'steps' ? 'maxSteps' : 'epochs']: length, lr, batch, context, tokenizer, vocabSize };
+  return { preset, arch, [unit === 'steps' ? 'maxSteps' : 'epochs']: length, lr, batch, context, tokenizer, vocabSize };
+}
+
+/**
+ * The presets a run starts from, the preferred size first: GPT-2's blocks, then Llama's (RoPE,
+ * RMSNorm, SwiGLU, grouped-query attention) at the same shape and parameter budget (withArch).
+ */
+export function presetChoices(preferred: Preset): (vscode.QuickPickItem & { preset: Preset; arch: Arch })[] {
+  const sizes: Preset[] = preferred === 'small' ? ['small', 'tiny'] : ['tiny', 'small'];
+  const name = (preset: Preset) => (preset === 'tiny' ? 'Tiny' : 'Small');
+  const gpt2 = sizes.map((preset) => {
+    const p = presetNamed(preset);
+    return {
+      preset,
+      arch: 'gpt2' as const,
+      label: name(preset),
+      description: vscode.l10n.t('{0} layers · {1} heads · width {2} · context {3}', p.layers, p.heads, p.width, p.context),
+    };
+  });
+  const llama = sizes.map((preset) => {
+    const p = presetNamed(preset);
+    return {
+      preset,
+      arch: 'llama' as const,
+      label: `Llama ${name(preset)}`,
+      description: vscode.l10n.t(
+        'Llama blocks: RoPE · RMSNorm · SwiGLU · grouped-query attention · {0} layers · width {1} · context {2}',
+        p.layers,
+        p.width,
+        p.context,
+      ),
+    };
+  });
+  return [...gpt2, ...llama];
 }
 
 /**
