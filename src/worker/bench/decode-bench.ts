@@ -39,6 +39,8 @@ export interface DecodeBenchResult {
   prefillMs: number;
   /** Each generated token's next() call and the read of its logits. */
   msPerToken: number[];
+  /** CPU time of the whole process (every thread) per generated token: far below threads × ms per token when other work holds the cores. */
+  cpuMsPerToken: number;
   /** Resident memory after generating, and the process's peak (Linux; 0 elsewhere). */
   rssBytes: number;
   peakRssBytes: number;
@@ -84,11 +86,14 @@ export async function benchDecode(
   let next = argmax(model.next(prompt, cache));
   const prefillMs = performance.now() - t0;
   const msPerToken: number[] = [];
+  const cpu = process.cpuUsage();
   for (let i = 0; i < newTokens; i++) {
     t0 = performance.now();
     next = argmax(model.next([next], cache));
     msPerToken.push(performance.now() - t0);
   }
+  const { user, system } = process.cpuUsage(cpu);
+  const cpuMsPerToken = (user + system) / 1000 / newTokens;
   const { rss: rssBytes, heapUsed: jsHeapBytes } = process.memoryUsage();
   const heapBytes = heap().byteLength;
   disposeCache(cache);
@@ -102,6 +107,7 @@ export async function benchDecode(
     promptTokens,
     prefillMs,
     msPerToken,
+    cpuMsPerToken,
     rssBytes,
     peakRssBytes: peakRss(),
     heapBytes,
