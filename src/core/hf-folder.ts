@@ -7,7 +7,7 @@ import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
 import { readSafetensors } from './safetensors';
 import { fromGpt2ConfigJson, isLegacyDytConfig } from './gpt2-config';
-import { addLegacyEmbedScale, legacyDytShapes } from './dyt';
+import { DYT_MODEL_TYPE, addLegacyEmbedScale, legacyDytShapes } from './dyt';
 import { checkTensors, dropZeroBiases } from './checkpoint';
 import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { modelTokenizer } from './model-tokenizer';
@@ -15,7 +15,6 @@ import type { Tokenizer } from './tokenizer';
 import { HF_INDEX_FILE, HF_WEIGHTS_FILE } from './hf-weights';
 import { fromLlamaConfigJson, isLlamaFamily } from './llama-config';
 import { dropPaddedRows, readLlamaWeights } from './llama-folder';
-import { DYT_MODEL_TYPE } from './dyt';
 
 export { HF_WEIGHTS_FILE } from './hf-weights';
 
