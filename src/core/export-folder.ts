@@ -35,7 +35,7 @@ export function gpt2FolderFiles(m: ExportedModel, extra: Record<string, unknown>
 /** An int8 checkpoint folder (core/int8.ts describes the weights file). */
 export function int8FolderFiles(m: ExportedModel, scheme: Int8Scheme): Record<string, Buffer | string> {
   return {
-    [INT8_WEIGHTS_FILE]: encodeInt8Weights(m.weights, scheme),
+    [INT8_WEIGHTS_FILE]: encodeInt8Weights(m.config, m.weights, scheme),
     'config.json': toModelConfigJson(
       m.config,
       { tokenizer_kind: m.tokenizerKind, quantization: { scheme, weights_file: INT8_WEIGHTS_FILE } },

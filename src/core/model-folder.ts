@@ -5,7 +5,8 @@ import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
 import { NamedTensors, refuseNonFinite } from './tensor';
 import { readCheckpoint, resolveCheckpoint } from './checkpoint';
-import { fromGpt2ConfigJson, isLegacyDytConfig } from './gpt2-config';
+import { isLegacyDytConfig } from './gpt2-config';
+import { fromModelConfigJson } from './model-config-json';
 import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
 import { hfWeightsFile } from './hf-weights';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
@@ -109,7 +110,7 @@ export function readModelFolder(dir: string, base?: string): ModelFiles {
       for (const f of ['config.json', 'tokenizer.json'])
         if (!existsSync(join(dir, f))) throw new UserError('{0} is not a complete int8 checkpoint: {1} is missing', dir, f);
       const configText = readRegularFile(join(dir, 'config.json'));
-      const config = fromGpt2ConfigJson(configText, join(dir, 'config.json'));
+      const config = fromModelConfigJson(configText, join(dir, 'config.json'));
       const tokenizerJson = readRegularFile(join(dir, 'tokenizer.json'));
       const tokenizer = modelTokenizer(tokenizerJson, config, join(dir, 'tokenizer.json'));
       const weightsFile = join(dir, INT8_WEIGHTS_FILE);

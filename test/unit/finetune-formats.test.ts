@@ -268,9 +268,9 @@ test('int8: round-trip error ≤ scale/2 per weight, per channel and in Q8_0 blo
   for (let r = 0; r < 40; r++) w.data[r * 24 + 5] = 0; // an all-zero output channel
   w.data[3 * 24 + 7] = 4; // an outlier
   for (const scheme of ['channel', 'q8_0'] as const) {
-    const { q, scale } = quantizeMatrix(w, scheme);
+    const { q, scale } = quantizeMatrix(w, scheme, 'in-out');
     assert.deepEqual(scale.shape, scheme === 'channel' ? [24] : [2, 24]);
-    const back = dequantizeMatrix(q, scale, scheme);
+    const back = dequantizeMatrix(q, scale, scheme, 'in-out');
     let worst = 0;
     for (let r = 0; r < 40; r++) {
       for (let c = 0; c < 24; c++) {
@@ -285,8 +285,8 @@ test('int8: round-trip error ≤ scale/2 per weight, per channel and in Q8_0 blo
     assert.ok(worst > 0, 'quantization changed nothing: the test would not notice a no-op');
   }
   // Q8_0's blocks keep the outlier from coarsening the rest of its channel.
-  const ch = quantizeMatrix(w, 'channel').scale.data[7];
-  const q8 = quantizeMatrix(w, 'q8_0').scale.data[24 + 7];
+  const ch = quantizeMatrix(w, 'channel', 'in-out').scale.data[7];
+  const q8 = quantizeMatrix(w, 'q8_0', 'in-out').scale.data[24 + 7];
   assert.ok(q8 < ch / 3, `${q8} vs ${ch}`);
 });
 
@@ -358,7 +358,7 @@ test('int8 checkpoint file: I8 matrices + F32 scales, everything else F32; loads
   assert.throws(() => readSafetensors(path), userError(/is I8; Corpus Lab reads F32 tensors only/));
   // Each matrix weight goes from 4 bytes to 1; the rest stays (a few hundred scales are added).
   const matrixWeights = [...baseWeights].filter(([n]) => /c_(attn|proj|fc)\.weight$/.test(n)).reduce((a, [, t]) => a + t.data.length, 0);
-  const saved = encodeSafetensors(baseWeights).length - encodeInt8Weights(baseWeights, 'channel').length;
+  const saved = encodeSafetensors(baseWeights).length - encodeInt8Weights(config, baseWeights, 'channel').length;
   assert.ok(
     saved > 3 * matrixWeights - 4 * 600 - 2048 && saved < 3 * matrixWeights,
     `${saved} bytes saved for ${matrixWeights} matrix weights`,
