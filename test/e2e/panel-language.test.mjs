@@ -16,8 +16,19 @@ test(
       const { page, shot, folder, explorerRow } = session;
       const rows = page.locator('.quick-input-list .monaco-list-row');
       const tabs = page.locator('.tabs-container .tab');
-      const tabLabels = () => tabs.locator('.label-name').allInnerTexts();
-      const activeTab = () => page.locator('.tabs-container .tab.active .label-name').innerText();
+      // Each editor group's tab titles ("*" marks the one in front), and which group has the focus.
+      const layout = () =>
+        page.evaluate(() => {
+          const groups = [...document.querySelectorAll('.editor-group-container')];
+          return {
+            groups: groups.map((g) =>
+              [...g.querySelectorAll('.tabs-container .tab')].map(
+                (t) => `${t.classList.contains('active') ? '*' : ''}${t.querySelector('.label-name')?.textContent}`,
+              ),
+            ),
+            focused: groups.findIndex((g) => g.classList.contains('active')),
+          };
+        });
       for (const [name, text] of [
         ['ko-run', 'speech-ko.txt'],
         ['en-run', 'speech-en.txt'],
@@ -25,34 +36,50 @@ test(
         trainWithCli(join(folder, text), join(folder, '.corpus-lab', 'runs', name), '--layers', '1', '--width', '32', '--max-steps', '20');
       await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
 
-      // Compare Runs on the two runs, then its loss chart, in one editor group.
+      // Compare Runs on the two runs, and its loss chart beside it.
       await session.runCommand('Corpus Lab: Compare Runs…', 'Corpus Lab: 학습 비교…');
       for (const name of ['ko-run', 'en-run']) await rows.filter({ hasText: name }).first().click();
       await page.keyboard.press('Enter');
       const compare = await session.webviewWith('#metrics-table', 60_000);
       await compare.locator('#open-chart').click();
       await session.webviewWith('#overlays', 60_000);
-      await session.runCommand('View: Join All Editor Groups');
-      // A text file in front: both panels are in the background.
+      // A text file in front of each: both panels are in the background, and the second group has the focus.
       await explorerRow('speech-en.txt').dblclick();
       await page.locator('.tabs-container .tab.active', { hasText: 'speech-en.txt' }).waitFor({ state: 'visible', timeout: 20_000 });
-      const koreanLabels = await tabLabels();
-      assert.deepEqual([...koreanLabels].sort(), ['speech-en.txt', '비교: 학습 2개', '손실: ko-run'].sort());
+      await page.keyboard.press('Control+2'); // Focus Second Editor Group (not in the command palette)
+      await page.waitForFunction(() => document.querySelectorAll('.editor-group-container')[1]?.classList.contains('active'));
+      // Quick Open opens into the focused group (the explorer would open into the first).
+      await page.keyboard.press('Control+P');
+      await page.locator('.quick-input-widget input').waitFor({ state: 'visible', timeout: 20_000 });
+      await page.keyboard.type('speech-ko.txt', { delay: 10 });
+      await rows.filter({ hasText: 'speech-ko.txt' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.tabs-container .tab.active', { hasText: 'speech-ko.txt' }).waitFor({ state: 'visible', timeout: 20_000 });
+      const korean = await layout();
+      assert.deepEqual(korean, {
+        groups: [
+          ['비교: 학습 2개', '*speech-en.txt'],
+          ['손실: ko-run', '*speech-ko.txt'],
+        ],
+        focused: 1,
+      });
       await shot('01-korean');
 
       await session.switchDisplayLanguage('en');
       // Our strings are English now (VS Code's own were English all along: the test pack is empty):
-      // the status bar names the model serving speech-en.txt.
+      // the status bar names the model serving speech-ko.txt.
       await page.locator('.statusbar-item', { hasText: 'this file' }).waitFor({ state: 'visible', timeout: 60_000 });
-      const englishLabels = koreanLabels.map((l) => ({ '비교: 학습 2개': 'Compare: 2 runs', '손실: ko-run': 'Loss: ko-run' })[l] ?? l);
-      await page
-        .waitForFunction(
-          (want) => JSON.stringify([...document.querySelectorAll('.tabs-container .tab .label-name')].map((e) => e.textContent)) === want,
-          JSON.stringify(englishLabels),
-          { timeout: 60_000 },
-        )
-        .catch(async () => assert.fail(`the tabs after switching to English: ${JSON.stringify(await tabLabels())}`));
-      assert.equal(await activeTab(), 'speech-en.txt', 'the tab in front stays in front');
+      const english = {
+        groups: [
+          ['Compare: 2 runs', '*speech-en.txt'],
+          ['Loss: ko-run', '*speech-ko.txt'],
+        ],
+        focused: 1,
+      };
+      // The same tabs in the same order, the same ones in front and the same group focused: only the titles changed.
+      for (const until = Date.now() + 60_000; JSON.stringify(await layout()) !== JSON.stringify(english) && Date.now() < until;)
+        await page.waitForTimeout(250);
+      assert.deepEqual(await layout(), english, 'the editors after switching to English');
       await shot('02-english');
 
       // Each panel shows its runs, in English.
@@ -64,7 +91,6 @@ test(
       await tabs.filter({ hasText: 'Loss: ko-run' }).click();
       const chart = await session.webviewWith('#overlays', 60_000);
       assert.match(await chart.locator('#overlays').innerText(), /en-run/);
-      assert.deepEqual(await tabLabels(), englishLabels, 'the same tabs in the same order');
       await shot('03-english-panels');
     }),
 );

@@ -1,4 +1,4 @@
-// End to end in Korean: VS Code's display language is ko (see installDisplayLanguage), so Corpus Lab
+// End to end in Korean: VS Code's display language is ko (see setDisplayLanguage), so Corpus Lab
 // shows its Korean strings: context menu, refusal of an empty file, the preset pick (particles
 // chosen for the file name), progress, the loss chart and its data table, the Runs view.
 // Screenshots go to test-artifacts/e2e/ko/.
