@@ -1,5 +1,6 @@
 #include "llama-decode.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -56,18 +57,23 @@ void rotaryTables(const double* inverse, int half, int start, int t, float* cos,
     }
 }
 
-}  // namespace
+/**
+ * A long prompt goes through in chunks of this many tokens, each after those before it in the
+ * cache, so the activations and scores held at once stay a few MB (an 8,192-token prompt of
+ * Qwen2.5-0.5B's shape in one piece would hold ~700 MB).
+ */
+constexpr int kChunk = 256;
 
-void forward(const Shape& s, const Weights& w, const double* inverse, const int32_t* ids, int t, int start, float* cache, float* logits) {
+/** forward() of at most kChunk tokens; the logits only when asked for (the prompt's last chunk). */
+void forwardChunk(const Shape& s, const Weights& w, const double* inverse, const int32_t* ids, int t, int start, float* cache, float* logits) {
   const int c = s.width, d = s.headDim, half = d / 2, qw = s.heads * d, kvw = s.kvHeads * d, f = s.mlpWidth, total = start + t;
-  std::vector<float> scratch(size_t(t) * (2 * c + 2 * qw + 2 * kvw + 2 * f + total + d + 1));
+  std::vector<float> scratch(size_t(t) * (2 * c + 2 * qw + kvw + 2 * f + total + d));
   float* x = scratch.data();              // the residual stream [t, c]
   float* normed = x + long(t) * c;        // [t, c]
   float* q = normed + long(t) * c;        // [t, heads·d]
   float* att = q + long(t) * qw;          // [t, heads·d]
   float* k = att + long(t) * qw;          // [t, kvHeads·d]
-  float* v = k + long(t) * kvw;           // [t, kvHeads·d]
-  float* gate = v + long(t) * kvw;        // [t, f]
+  float* gate = k + long(t) * kvw;        // [t, f]
   float* up = gate + long(t) * f;         // [t, f]
   float* scores = up + long(t) * f;       // [t, start + t]
   float* cos = scores + long(t) * total;  // [t, half]
@@ -95,9 +101,19 @@ void forward(const Shape& s, const Weights& w, const double* inverse, const int3
     kernels::swigluForward(gate, up, gate, long(t) * f);
     project(gate, t, f, {{b.down, nullptr, x, c}}, true);
   }
+  if (!logits) return;
   // Only the last position's logits are asked for: the final norm and the head on its row.
   kernels::rmsNormForward(x + long(t - 1) * c, w.finalNorm, normed, rstd.data(), 1, c, s.eps);
   project(normed, 1, c, {{w.head, nullptr, logits, s.vocab}}, false);
+}
+
+}  // namespace
+
+void forward(const Shape& s, const Weights& w, const double* inverse, const int32_t* ids, int t, int start, float* cache, float* logits) {
+  for (int from = 0; from < t; from += kChunk) {
+    const int n = std::min(kChunk, t - from);
+    forwardChunk(s, w, inverse, ids + from, n, start + from, cache, from + n == t ? logits : nullptr);
+  }
 }
 
 }  // namespace llama_decode

@@ -236,3 +236,24 @@ for (const c of llamaCases) {
     model.dispose();
   });
 }
+
+test('fused Llama-family decode of a prompt longer than its 256-token chunk equals the tfjs-ops forward', { skip }, () => {
+  const config = { ...llamaCases[1].config, context: 320, layers: 1 };
+  const model = randomModel(config, 3);
+  const ids = Array.from({ length: 300 }, (_, i) => (i * 53 + 5) % config.vocabSize);
+  const fused = newCache();
+  const reference = newCache();
+  for (const [what, feed] of [
+    ['a 297-token prompt', ids.slice(0, 297)],
+    ['one more token', [ids[297]]],
+    ['two more at once', ids.slice(298, 300)],
+  ] as const) {
+    const want = step(model, TFJS_OPS, feed, reference);
+    const got = step(model, NATIVE_OPS, feed, fused);
+    const d = maxAbsDiff(got, want);
+    assert.ok(d < 1e-4, `${what}: logits differ by ${d}`);
+  }
+  disposeCache(fused);
+  disposeCache(reference);
+  model.dispose();
+});
