@@ -31,7 +31,7 @@ export interface CorpusLabApi {
   runs: RunsTree;
   completion: CompletionProvider;
   /** The panels' classes, whose statics say what each shows (tests read them). */
-  panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel };
+  panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel; attention: typeof AttentionPanel };
   /** The status bar item naming the model that serves the active editor's file. */
   modelStatus: vscode.StatusBarItem;
   /** Whether the status bar shows a training run's live loss. */
@@ -120,7 +120,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     nextToken,
     runs,
     completion,
-    panels: { lossChart: LossChartPanel, compare: ComparePanel },
+    panels: { lossChart: LossChartPanel, compare: ComparePanel, attention: AttentionPanel },
     modelStatus: statusBar.model,
     trainingStatusShown: statusBar.trainingShown,
     activationMs,

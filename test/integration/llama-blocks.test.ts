@@ -1,0 +1,187 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { CorpusLabApi } from '../../src/extension/main';
+import type { TrainResult } from '../../src/worker/train/trainer';
+import type { TrainEvent } from '../../src/core/train-events';
+import type { CompareData } from '../../src/extension/webview/compare-protocol';
+import { readRunJson } from '../../src/core/run-json';
+import { resolveCheckpoint } from '../../src/core/checkpoint';
+import { ko, until, workspace } from './fixtures';
+
+// Issue 19 items 1, 2 and 5: a Llama-style model trained from the right-click menu's preset pick
+// completes Korean and shows its attention by key/value group; the GPT-2 block vs Llama block
+// experiment; an opened Qwen2 folder (BF16, sharded) in Next Token and Attention.
+let api: CorpusLabApi;
+
+type PresetPick = vscode.QuickPick<vscode.QuickPickItem & { choice?: { preset: string; arch?: string } }>;
+
+const context = {
+  triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+  selectedCompletionInfo: undefined,
+} as vscode.InlineCompletionContext;
+
+async function complete(uri: vscode.Uri): Promise<string | undefined> {
+  const doc = await vscode.workspace.openTextDocument(uri);
+  const items = await api.completion.provideInlineCompletionItems(
+    doc,
+    doc.positionAt(doc.getText().length),
+    context,
+    new vscode.CancellationTokenSource().token,
+  );
+  return items?.[0]?.insertText as string | undefined;
+}
+
+/** The Attention panel's payload for `uri`'s first line, once it is about the model named `model`. */
+async function attentionOf(uri: vscode.Uri, model: string) {
+  const editor = await vscode.window.showTextDocument(uri);
+  editor.selection = new vscode.Selection(0, 0, 0, 0);
+  await vscode.commands.executeCommand('corpusLab.showAttention');
+  return until('the attention payload', () => {
+    const shown = api.panels.attention.lastShown;
+    return shown?.model === model && shown.source.startsWith(uri.fsPath.split('/').pop()!) ? shown : undefined;
+  });
+}
+
+describe('Llama-style models in the extension (issue 19)', () => {
+  const llamaText = vscode.Uri.file(join(workspace, 'texts', 'speech-ko-llama.txt'));
+  let llamaRun: string;
+  let activeBefore: string | undefined;
+
+  before(async () => {
+    api = await vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab')!.activate();
+    activeBefore = api.ctx.activeModel;
+    copyFileSync(ko.fsPath, llamaText.fsPath);
+  });
+
+  after(async () => {
+    await api.ctx.setActiveModel(activeBefore);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  });
+
+  it('Train Model on This File: the pick offers Llama Tiny with its own estimate; chosen, it trains Llama blocks that complete Korean and show attention by kv group', async () => {
+    const window = vscode.window as { createQuickPick: unknown };
+    const original = vscode.window.createQuickPick;
+    let pick: PresetPick | undefined;
+    let accept: (() => void) | undefined;
+    window.createQuickPick = () => {
+      const real = original.call(vscode.window) as PresetPick;
+      const onDidAccept = real.onDidAccept;
+      Object.defineProperty(real, 'onDidAccept', {
+        value: (listener: () => void, thisArg?: unknown, disposables?: vscode.Disposable[]) => {
+          accept = () => listener.call(thisArg);
+          return onDidAccept(listener, thisArg, disposables);
+        },
+      });
+      pick = real;
+      return real;
+    };
+    const starts: Extract<TrainEvent, { type: 'start' }>[] = [];
+    const sub = api.ctx.onTrainEvent(({ event }) => event.type === 'start' && starts.push(event));
+    let result: TrainResult;
+    let llamaRow: NonNullable<PresetPick['items'][number]>;
+    let gpt2Row: NonNullable<PresetPick['items'][number]>;
+    try {
+      // As the explorer's right-click menu calls it (the file), with a short length for the test.
+      const running = vscode.commands.executeCommand('corpusLab.train', llamaText, { maxSteps: 60 }) as Thenable<TrainResult>;
+      const shown = await until('the preset pick, measured', () => (pick && accept && !pick.busy ? pick : undefined), 170_000);
+      const rows = shown.items;
+      llamaRow = rows.find((i) => i.label === 'Llama Tiny')!;
+      gpt2Row = rows.find((i) => i.label === 'Tiny')!;
+      assert.ok(llamaRow && gpt2Row && rows.some((i) => i.label === 'Llama Small'), rows.map((i) => i.label).join());
+      assert.deepEqual(llamaRow.choice, { preset: 'tiny', arch: 'llama' });
+      assert.match(llamaRow.description!, /^Llama blocks: RoPE · RMSNorm · SwiGLU · grouped-query attention · 4 layers · width 128/);
+      shown.selectedItems = [llamaRow];
+      accept!();
+      result = await running;
+    } finally {
+      window.createQuickPick = original;
+      sub.dispose();
+    }
+    assert.equal(result.reason, 'completed');
+    llamaRun = dirname(dirname(result.checkpoint));
+    const run = readRunJson(llamaRun);
+    assert.equal(run.plan.model.llama?.kvHeads, 2);
+    assert.equal(run.plan.totalSteps, 60);
+    const config = JSON.parse(readFileSync(join(resolveCheckpoint(result.checkpoint), 'config.json'), 'utf8'));
+    assert.deepEqual(config.architectures, ['LlamaForCausalLM']);
+    // The row's estimate was the Llama model's: its parameter count is the one the run trained.
+    assert.equal(starts.length, 1);
+    const params = starts[0].params.toLocaleString();
+    assert.ok(llamaRow.detail?.includes(`${params} `), `${llamaRow.detail} names ${params} parameters`);
+    assert.ok(!gpt2Row.detail?.includes(`${params} `), `GPT-2's row (${gpt2Row.detail}) is another model's`);
+
+    // It serves the file it was trained on, and completes its Korean.
+    const serving = await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(llamaText));
+    assert.ok(serving?.model.startsWith(llamaRun), `${serving?.model} serves ${llamaText.fsPath}`);
+    const completion = await complete(llamaText);
+    assert.ok(completion && /\p{Script=Hangul}/u.test(completion), `a Korean completion: ${JSON.stringify(completion)}`);
+
+    // Attention: 4 query heads over 2 key/value heads, each head named with the one it reads.
+    const shown = await attentionOf(llamaText, serving!.model.split('/').pop()!);
+    assert.deepEqual(shown.kvHeads, [0, 0, 1, 1]);
+    assert.equal(shown.attention.length, 4);
+    assert.ok(shown.attention.every((heads) => heads.length === 4));
+  });
+
+  it('GPT-2 block vs Llama block: the twin has GPT-2 blocks at the same shape, seed, data and steps, is an experiment arm, and the Compare panel shows the blocks; LayerNorm vs DyT is refused on Llama blocks', async () => {
+    const node = { kind: 'run', path: llamaRun, run: { dir: llamaRun } };
+    const shown: string[] = [];
+    const info = vscode.window.showInformationMessage;
+    (vscode.window as { showInformationMessage: unknown }).showInformationMessage = (m: string) => (
+      shown.push(m),
+      Promise.resolve(undefined)
+    );
+    try {
+      assert.equal(await vscode.commands.executeCommand('corpusLab.compareNorms', node), undefined);
+    } finally {
+      (vscode.window as { showInformationMessage: unknown }).showInformationMessage = info;
+    }
+    assert.match(shown.join(), /LayerNorm vs DyT is an experiment on GPT-2 blocks/);
+
+    const data = (await vscode.commands.executeCommand('corpusLab.compareArchs', node)) as CompareData | undefined;
+    assert.ok(data, 'the Compare panel opened');
+    const c = data.comparison;
+    assert.equal(c.runs.length, 2);
+    assert.deepEqual(c.settings, [
+      { key: 'blocks', values: ['Llama', 'GPT-2'] },
+      { key: 'norm', values: ['rmsnorm', 'layernorm'] },
+      { key: 'bias', values: [false, true] },
+    ]);
+    const twin = readRunJson(c.runs[1].dir);
+    const original = readRunJson(llamaRun);
+    assert.equal(twin.plan.model.llama, undefined);
+    assert.deepEqual(twin.experiment, { kind: 'arch', of: llamaRun });
+    assert.equal(twin.plan.options.seed, original.plan.options.seed);
+    assert.equal(twin.plan.totalSteps, original.plan.totalSteps);
+    assert.equal(twin.tokenizer.sha256, original.tokenizer.sha256);
+    for (const r of c.runs) assert.ok(r.best && r.best.bitsPerChar > 0, JSON.stringify(r));
+    const server = await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(llamaText));
+    assert.ok(server?.model.startsWith(llamaRun), `${server?.model}: the arm does not take the file`);
+  });
+
+  it('an opened Qwen2 folder (BF16, sharded): Next Token with the logit lens, and Attention by kv group', async () => {
+    const qwen2 = join(workspace, 'texts', 'hf-llama', 'qwen2');
+    const summary = (await vscode.commands.executeCommand('corpusLab.openModelFolder', qwen2)) as { dir: string };
+    assert.equal(summary.dir, qwen2);
+    const text = vscode.Uri.file(join(workspace, 'texts', 'qwen2-note.txt'));
+    await vscode.workspace.fs.writeFile(text, new TextEncoder().encode('대한민국의 주권은 국민에게 있고, 모든 권력은 '));
+    await vscode.commands.executeCommand('corpusLab.chooseModelForFile', text, qwen2);
+    assert.equal((await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(text)))?.model, qwen2);
+    const editor = await vscode.window.showTextDocument(text);
+    editor.selection = new vscode.Selection(
+      editor.document.positionAt(editor.document.getText().length),
+      editor.document.positionAt(editor.document.getText().length),
+    );
+    await vscode.commands.executeCommand('corpusLab.showNextToken');
+    const next = await until('Next Token for the Qwen2 folder', () => {
+      const n = api.nextToken.lastShown;
+      return n?.model === 'qwen2' && n.source.startsWith('qwen2-note.txt') ? n : undefined;
+    });
+    assert.equal(next.lens?.length, 3, 'the embeddings and both layers');
+    assert.equal(next.lens!.at(-1)![0].id, next.logits.indexOf(Math.max(...next.logits)));
+    const attention = await attentionOf(text, 'qwen2');
+    assert.deepEqual(attention.kvHeads, [0, 0, 1, 1]);
+  });
+});
