@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { addonPath, loadAddon } from '../../src/worker/engine/native';
 import { shortBlas } from '../../src/core/blas-name';
+import { chooseOpenBlasCore, openBlasCoreFor } from '../../src/worker/engine/blas-core';
 import { fusedLinear } from '../../src/worker/engine/kernels/linear';
 import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { fusedLayerNorm } from '../../src/worker/engine/kernels/layer-norm';
@@ -528,4 +529,20 @@ test('the BLAS name the extension shows: version and core from OpenBLAS’s buil
   assert.equal(shortBlas('Accelerate'), 'Accelerate');
   const own = (loaded as { addon?: { info(): { blas: string } } }).addon?.info().blas;
   if (own?.startsWith('OpenBLAS')) assert.match(shortBlas(own), /^OpenBLAS \d+\.\d+\.\d+( \(\w+\))?$/, own);
+});
+
+test('OpenBLAS runs the kernels the CPU has (not Prescott’s SSE3 on an AVX2 or AVX-512 CPU it does not recognise)', { skip }, () => {
+  assert.equal(
+    openBlasCoreFor(new Set(['sse3', 'avx', 'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq', 'avx512cd'])),
+    'SkylakeX',
+  );
+  assert.equal(openBlasCoreFor(new Set(['sse3', 'avx', 'avx2', 'fma', 'avx512f'])), 'Haswell');
+  assert.equal(openBlasCoreFor(new Set(['sse3', 'avx'])), undefined);
+  const env: NodeJS.ProcessEnv = { OPENBLAS_CORETYPE: 'Zen' };
+  chooseOpenBlasCore(env);
+  assert.equal(env.OPENBLAS_CORETYPE, 'Zen', "the user's choice is kept");
+  const own = (loaded as { addon?: { info(): { blas: string } } }).addon?.info().blas;
+  const flags = process.platform === 'linux' ? (/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '') : '';
+  if (own?.startsWith('OpenBLAS') && /\bavx2\b/.test(flags) && !process.env.OPENBLAS_CORETYPE?.match(/prescott/i))
+    assert.doesNotMatch(own, /Prescott|Core2|Katmai|Northwood/i, own);
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { chooseOpenBlasCore } from './blas-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KERNEL_NAMES, type KernelExports } from './kernels/kernel-exports';
@@ -225,6 +226,7 @@ export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: s
   if (arch && arch !== process.arch)
     return { why: `the native addon was built for ${arch}, this machine is ${process.arch} (npm run build:native rebuilds it)` };
   try {
+    chooseOpenBlasCore();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const addon = require(path) as NativeAddon;
     if (typeof addon.gemm !== 'function' || typeof addon.info !== 'function') return { why: `${path} is not Corpus Lab's native addon` };
