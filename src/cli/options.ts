@@ -1,5 +1,6 @@
 import { BACKEND_CHOICES } from '../worker/engine/backend';
 import { ARCHS, PRESETS } from '../core/model-config';
+import { MODEL_SHAPES, ModelShapeName } from '../core/model-shapes';
 import { INT8_SCHEMES } from '../core/int8';
 import { DEFAULT_LORA_TARGETS, DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
@@ -105,6 +106,10 @@ export const OPTIONS = {
     kind: 'text',
     value: 'DIR',
     help: "a LoRA adapter's base model folder, for an adapter made by PEFT whose base_model_name_or_path is not a folder here (shapes are checked)",
+  },
+  shape: {
+    kind: Object.keys(MODEL_SHAPES) as ModelShapeName[],
+    help: "a real model's shape on random weights (its layers, heads, key/value heads, widths and vocabulary), at --context",
   },
   lens: { kind: 'switch', help: "also the logit lens: each layer's top 5 read through the final norm (layer 0 = the embeddings)" },
 } satisfies Record<string, OptionSpec>;
@@ -241,7 +246,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   bench: {
     args: [],
     summary: 'Times training steps on random tokens (the standard config unless a shape is given).',
-    options: [...MODEL_SHAPE, 'vocab', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'],
+    options: [...MODEL_SHAPE, 'vocab', 'shape', 'steps', 'threads', 'backend', 'profile', 'lora', 'rank', 'json'],
   },
 };
 

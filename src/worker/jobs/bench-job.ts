@@ -2,6 +2,8 @@ import { startEngine, BackendChoice } from '../engine/backend';
 import { median, timeTrainingSteps } from '../bench/step-timer';
 import { MODEL_DEFAULTS, ModelConfig, PRESETS, validateModelConfig } from '../../core/model-config';
 import { parameterCount } from '../../core/weight-table';
+import { MODEL_SHAPES, ModelShapeName } from '../../core/model-shapes';
+import { UserError } from '../../core/errors';
 import { StepProfile, profileTrainingStep } from '../bench/step-profile';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 import { DEFAULT_LORA_TARGETS } from '../../core/finetune';
@@ -32,6 +34,8 @@ export interface BenchRequest extends Partial<Pick<ModelConfig, 'layers' | 'head
   batch?: number;
   /** Vocabulary of the random tokens (default 65, tinyshakespeare's). */
   vocab?: number;
+  /** A real model's shape (core/model-shapes.ts) instead: its blocks, widths and vocabulary, at `context`. */
+  shape?: ModelShapeName;
   steps?: number;
   threads?: number;
   backend?: BackendChoice;
@@ -54,7 +58,14 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
     width: req.width ?? p.width,
     context: req.context ?? p.context,
   };
-  const config = validateModelConfig({ ...MODEL_DEFAULTS, ...shape, vocabSize: req.vocab ?? 65, dropout: 0 });
+  const config = validateModelConfig(
+    req.shape
+      ? { ...MODEL_SHAPES[req.shape], context: req.context ?? 128 }
+      : { ...MODEL_DEFAULTS, ...shape, vocabSize: req.vocab ?? 65, dropout: 0 },
+  );
+  if (req.shape && (req.layers || req.heads || req.width || req.vocab))
+    throw new UserError('--shape {0} sets the layers, heads, width and vocabulary: give only --context and --batch with it', req.shape);
+  if (req.lora && config.llama) throw new UserError('bench --lora times LoRA on GPT-2 models only; without --lora it times full training');
   const batch = req.batch ?? p.batch;
   const steps = req.steps ?? 30;
   const standard =
