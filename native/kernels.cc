@@ -338,17 +338,23 @@ void gemvRows(int count, const float* const* a, const int* rows, int n, const fl
   for (int i = 0; i < count; i++) total += rows[i];
   // A few chunks per thread, so a thread the OS has paused holds up little of the step.
   const int workers = pool.size();
-  const int step = workers <= 1 ? int(total) : std::max<int>(16, int((total / (workers * 4) + 15) / 16 * 16));
+  const bool alone = workers <= 1 || double(total) * n < kSplitWork * workers;
+  const int step = alone ? int(total) : std::max<int>(16, int((total / (workers * 4) + 15) / 16 * 16));
   struct Chunk {
     int matrix, from, size;
   };
   std::vector<Chunk> chunks;
   for (int i = 0; i < count; i++)
     for (int from = 0; from < rows[i]; from += step) chunks.push_back({i, from, std::min(step, rows[i] - from)});
-  pool.run(int(chunks.size()), [&](int c) {
+  const auto run = [&](int c) {
     const Chunk& k = chunks[c];
     cblas_sgemv(CblasRowMajor, CblasNoTrans, k.size, n, 1.0f, a[k.matrix] + long(k.from) * n, n, x, 1, 1.0f, y[k.matrix] + k.from, 1);
-  });
+  };
+  if (alone) {
+    for (int c = 0; c < int(chunks.size()); c++) run(c);
+  } else {
+    pool.run(int(chunks.size()), run);
+  }
 }
 
 void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, long strideA, const float* b, int ldb,
