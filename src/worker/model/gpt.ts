@@ -20,8 +20,8 @@ import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
 
 /**
- * The operations the model is written in: our fused kernels (wasm), or tfjs ops (the cpu and
- * tensorflow backends; also the reference the kernels are tested against).
+ * The operations the model is written in: our fused kernels (wasm, native), or tfjs ops (the cpu
+ * and tensorflow backends; also the reference the kernels are tested against).
  */
 export interface OpSet {
   linear(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor): tf.Tensor;
@@ -31,15 +31,15 @@ export interface OpSet {
   /** Rotary positions on x [.., time, headDim] (ops.ts rotary). */
   rotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor;
   swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
-  /** x·Wᵀ: the output head, tied to the token embedding. */
+  /** x·Wᵀ: the output head (tied to the token embedding, or its own), and Llama's nn.Linear layers. */
   head(x: tf.Tensor, wte: tf.Tensor): tf.Tensor2D;
-  /** Causal attention in one op from qkv [batch·time, 3·width], when it supports the shape. */
+  /** Causal attention in one op from GPT-2's qkv [batch·time, 3·width], when it supports the shape. */
+  fusedAttention?: (qkv: tf.Tensor2D, b: number, t: number, h: number) => tf.Tensor2D;
   /**
    * Grouped-query causal attention in one op: q [b·t, heads·headDim], k and v [b·t, kvHeads·headDim]
    * (rotated), scale 1/√headDim, query head j reading key/value head ⌊j / (heads / kvHeads)⌋.
    */
   groupedAttention?: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, b: number, t: number, heads: number, kvHeads: number) => tf.Tensor2D;
-  fusedAttention?: (qkv: tf.Tensor2D, b: number, t: number, h: number) => tf.Tensor2D;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
 }
@@ -184,9 +184,15 @@ export interface LoraOptions {
 let instances = 0;
 
 /**
- * GPT-2 (docs/DESIGN.md §4): token + position embeddings, pre-norm blocks of causal self-attention and a
- * 4× GELU MLP, final norm, head tied to the token embedding. Parameters carry the Hugging Face
- * GPT-2 names of the weight table (core/weight-table.ts), so a checkpoint is them written out.
+ * One decoder-only transformer for two kinds of blocks (docs/DESIGN.md §4), as LitGPT's model.py
+ * covers families by configuration:
+ * - GPT-2: token + learned position embeddings, pre-norm blocks of causal self-attention and a 4×
+ *   GELU MLP with LayerNorm (or Dynamic Tanh), final norm, head tied to the token embedding.
+ * - Llama, Mistral, Qwen2, Qwen3 (config.llama): token embeddings only, RMSNorm, rotary positions
+ *   on q and k, grouped-query attention, a SwiGLU MLP, Qwen2's q/k/v biases, Qwen3's q/k norms,
+ *   a head tied or its own.
+ * Parameters carry the Hugging Face names of the family's weight table (core/weight-table.ts), so a
+ * checkpoint is them written out; the model finds each weight by its role there.
  */
 export class Gpt {
   /** The trainable parameters: every weight, or with LoRA only the adapters' A and B. */
