@@ -243,11 +243,12 @@ test('fused Llama-family decode of a prompt longer than its 256-token chunk equa
   const ids = Array.from({ length: 300 }, (_, i) => (i * 53 + 5) % config.vocabSize);
   const fused = newCache();
   const reference = newCache();
-  for (const [what, feed] of [
+  const feeds: [string, number[]][] = [
     ['a 297-token prompt', ids.slice(0, 297)],
     ['one more token', [ids[297]]],
     ['two more at once', ids.slice(298, 300)],
-  ] as const) {
+  ];
+  for (const [what, feed] of feeds) {
     const want = step(model, TFJS_OPS, feed, reference);
     const got = step(model, NATIVE_OPS, feed, fused);
     const d = maxAbsDiff(got, want);
