@@ -5,6 +5,7 @@ import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { openRegularFile, readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
+import { LLAMA_ARCHITECTURES } from './llama-config';
 import { HostTensor, NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
 import { checkTensors } from './checkpoint';
@@ -52,6 +53,19 @@ export interface BaseRecord {
   weights_file: string;
   sha256: string;
   bytes: number;
+}
+
+/**
+ * LoRA here is PEFT's on GPT-2's Conv1D layers. Llama-family blocks (nn.Linear layers q_proj …
+ * down_proj, PEFT's targets for them) are the next step; until then their LoRA is refused.
+ */
+export function refuseLlamaLora(c: ModelConfig, instead: Message): void {
+  if (c.llama)
+    throw new UserError(
+      'LoRA on {0} models is not supported yet (next: adapters on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj): {1}',
+      LLAMA_ARCHITECTURES[c.llama.family],
+      instead,
+    );
 }
 
 /** Far above any alpha in use (PEFT's examples use 8 to 128); beyond it the merged weights overflow. */

@@ -11,8 +11,18 @@ export async function attentionCommand(argv: string[]): Promise<number> {
   try {
     const r = await attentionMaps(loaded, prompt);
     const tokens = r.tokens.map(({ id, text }) => ({ id, text }));
+    // Query head j reads key/value head kvHeadOf[j] (grouped-query attention); GPT-2's heads each have their own.
+    const kvHeadOf = r.kvHeads ?? Array.from({ length: loaded.model.config.heads }, (_, j) => j);
+    const kvHeads = new Set(kvHeadOf).size;
     if (json) {
-      printJson({ tokens, attention: r.attention, checkpoint: loaded.checkpoint });
+      printJson({
+        tokens,
+        attention: r.attention,
+        kv_heads: kvHeads,
+        group_size: kvHeadOf.length / kvHeads,
+        kv_head_of_head: kvHeadOf,
+        checkpoint: loaded.checkpoint,
+      });
       return 0;
     }
     // Without --json: where the last token looks, per layer and head (its three largest weights).
@@ -25,7 +35,7 @@ export async function attentionCommand(argv: string[]): Promise<number> {
           .sort((a, b) => b.w - a.w)
           .slice(0, 3);
         process.stdout.write(
-          `layer ${l} head ${h}: ${top.map(({ w, k }) => `${JSON.stringify(tokens[k].text)}@${k} ${w.toFixed(3)}`).join('  ')}\n`,
+          `layer ${l} head ${h}${r.kvHeads ? ` (kv ${kvHeadOf[h]})` : ''}: ${top.map(({ w, k }) => `${JSON.stringify(tokens[k].text)}@${k} ${w.toFixed(3)}`).join('  ')}\n`,
         );
       }),
     );

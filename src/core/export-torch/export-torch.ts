@@ -68,6 +68,11 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   const checkpointDir = resolveCheckpoint(source);
   const dir = checkOutputPath(outDir, 'empty-folder');
   const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
+  if (ckpt.config.llama)
+    throw new UserError(
+      '{0} has Llama blocks (RMSNorm, rotary positions, grouped-query attention, SwiGLU), which the exported train.py (GPT-2 blocks) cannot continue: continue the run here with corpus-lab train --resume',
+      checkpointDir,
+    );
   const plan = ckpt.trainerState.plan;
   if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
   const runDir = dirname(dirname(checkpointDir));

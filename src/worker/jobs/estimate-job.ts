@@ -6,8 +6,9 @@ import { readModelFolder } from '../../core/model-folder';
 import { refuseLoraOnAdapter } from './finetune-job';
 import { runOfCheckpoint } from '../../core/run-json';
 import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
-import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
+import { loraModuleShapes, loraScale, matchTargets, refuseLlamaLora } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
+import { message } from '../../core/errors';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
 import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
@@ -121,6 +122,7 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
     validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }),
   );
   if (ft.lora) refuseLoraOnAdapter(base, ft.base);
+  if (ft.lora) refuseLlamaLora(config, message('fine-tune every weight: leave out --lora'));
   const r = ft.lora?.rank;
   const lora =
     r === undefined

@@ -4,7 +4,7 @@ import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions } from '../model/gpt';
 import { Corpus, readCorpus } from '../../core/corpus';
-import { UserError, formatMessage } from '../../core/errors';
+import { UserError, formatMessage, message } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
@@ -17,7 +17,7 @@ import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { checkRunTokenizer, modelTokenizer } from '../../core/model-tokenizer';
 import { readRegularFile } from '../../core/safe-fs';
 import { refuseDytExport } from '../../core/hf-export';
-import { LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
+import { LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets, refuseLlamaLora } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
 import {
   DEFAULT_LORA_TARGETS,
@@ -87,6 +87,7 @@ export async function runFinetuneJob(
   const base = readModelFolder(baseDir, req.base);
   if (lora) refuseLoraOnAdapter(base, req.basePath);
   if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
+  if (lora) refuseLlamaLora(base.config, message('fine-tune every weight: leave out --lora'));
   const modules = lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
 
