@@ -16,6 +16,12 @@ export function hfWeightsFile(dir: string): string {
     : join(dir, HF_WEIGHTS_FILE);
 }
 
+/** Every file a folder's weights are read from: model.safetensors, or the index and its shards. */
+export function hfWeightFiles(dir: string): string[] {
+  const file = hfWeightsFile(dir);
+  return file.endsWith(HF_INDEX_FILE) ? [file, ...readShardIndex(dir).keys()] : [file];
+}
+
 /**
  * The shards an index maps the tensors to (untrusted): every name mapped to a file name inside the
  * folder (no absolute path, no `..`, no link out of it).

@@ -8,7 +8,7 @@ import { readCheckpoint, resolveCheckpoint } from './checkpoint';
 import { isLegacyDytConfig } from './gpt2-config';
 import { fromModelConfigJson } from './model-config-json';
 import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
-import { hfWeightsFile } from './hf-weights';
+import { hfWeightFiles, hfWeightsFile } from './hf-weights';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
 import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
@@ -54,17 +54,17 @@ export function modelFolderKind(dir: string): ModelFolderKind {
   return 'huggingface';
 }
 
-/** The file whose change means the model changed (for caches). */
-export function modelWeightsFile(dir: string): string {
+/** The files whose change means the model changed (for caches): its weights, or a sharded folder's index and shards. */
+export function modelWeightsFiles(dir: string): string[] {
   switch (modelFolderKind(dir)) {
     case 'adapter':
-      return join(dir, ADAPTER_WEIGHTS_FILE);
+      return [join(dir, ADAPTER_WEIGHTS_FILE)];
     case 'int8':
-      return join(dir, INT8_WEIGHTS_FILE);
+      return [join(dir, INT8_WEIGHTS_FILE)];
     case 'huggingface':
-      return hfWeightsFile(dir);
+      return hfWeightFiles(dir);
     default:
-      return join(dir, HF_WEIGHTS_FILE);
+      return [join(dir, HF_WEIGHTS_FILE)];
   }
 }
 
@@ -76,17 +76,16 @@ export function modelTokenizerFile(path: string, base?: string): string {
   return join(adapterBaseDir(dir, base), 'tokenizer.json');
 }
 
-/** A key that changes when the model at `path` (run or folder) changes: the folder and its weights' mtime. */
+/** A key that changes when the model at `path` (run or folder) changes: the folder and its weight files' mtimes. */
 export function modelCacheKey(path: string): { dir: string; key: string } {
   const dir = resolveCheckpoint(path);
-  const file = modelWeightsFile(dir);
-  let mtime = 0;
+  const mtimes: number[] = [];
   try {
-    mtime = statSync(file).mtimeMs;
+    for (const file of modelWeightsFiles(dir)) mtimes.push(statSync(file).mtimeMs);
   } catch {
-    // Missing: the load that follows says why.
+    // Missing or malformed: the load that follows says why.
   }
-  return { dir, key: `${dir}@${mtime}` };
+  return { dir, key: `${dir}@${mtimes.join(',')}` };
 }
 
 /**

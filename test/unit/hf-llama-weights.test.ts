@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readModelFolder, modelWeightsFile } from '../../src/core/model-folder';
+import { readModelFolder, modelCacheKey, modelWeightsFiles } from '../../src/core/model-folder';
 import { encodeSafetensors, readSafetensors } from '../../src/core/safetensors';
 import { NamedTensors } from '../../src/core/tensor';
 import { loadModel } from '../../src/worker/jobs/load-model';
@@ -36,7 +36,18 @@ test('a sharded folder reads the same weights as the shards hold, and its index 
   assert.deepEqual([...m.weights.keys()].sort(), Object.keys(weight_map).sort());
   for (const shard of new Set(Object.values(weight_map)))
     for (const [name, t] of shardTensors(dir, shard)) assert.deepEqual(m.weights.get(name)!.data, t.data, name);
-  assert.equal(modelWeightsFile(dir), join(dir, INDEX));
+  const shards = [...new Set(Object.values(weight_map))].map((f) => join(dir, f)).sort();
+  assert.deepEqual(modelWeightsFiles(dir), [join(dir, INDEX), ...shards]);
+});
+
+test('a sharded model is loaded again when one of its shards changes, not only its index', () => {
+  const dir = tempDir();
+  cpSync(join(REPO, 'test/fixtures/hf-llama/qwen2'), dir, { recursive: true });
+  const before = modelCacheKey(dir).key;
+  const shard = join(dir, 'model-00002-of-00003.safetensors');
+  const later = new Date(Date.now() + 5000);
+  utimesSync(shard, later, later);
+  assert.notEqual(modelCacheKey(dir).key, before);
 });
 
 test('an index that does not describe its shards is refused in one line naming the tensor and file', () => {
