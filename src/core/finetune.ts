@@ -4,7 +4,7 @@ import { ModelConfig } from './model-config';
 import { HostTensor, NamedTensors } from './tensor';
 import { fillWindows } from './batches';
 import { LoraSettings } from './lora-adapter';
-import { weightTable } from './weight-table';
+import { embeddingWeight, modelNames, weightTable } from './weight-table';
 
 /**
  * Fine-tuning a model brought from elsewhere (docs/DESIGN.md §5b): what a run records of it in
@@ -108,7 +108,10 @@ export function extendCharTokenizer(tokenizerJson: string, chars: string[]): str
   return JSON.stringify(json);
 }
 
-/** Weights with `rows` new token embeddings, drawn as the weight table initialises the embedding (N(0, 0.02)). */
+/**
+ * Weights with `rows` new tokens: new rows of the token embedding (and of an output head of its
+ * own, Llama-family), drawn as the weight table initialises them (N(0, 0.02)).
+ */
 export function extendEmbedding(
   config: ModelConfig,
   weights: NamedTensors,
@@ -116,16 +119,20 @@ export function extendEmbedding(
   seed: number,
 ): { config: ModelConfig; weights: NamedTensors } {
   const grown = { ...config, vocabSize: config.vocabSize + rows };
-  const init = weightTable(grown).get('transformer.wte.weight')!.init;
-  if (!('normal' in init)) throw new Error('internal: the token embedding is not drawn from a normal distribution');
-  const old = weights.get('transformer.wte.weight')!;
-  const data = new Float32Array(grown.vocabSize * config.width);
-  data.set(old.data);
+  const table = weightTable(grown);
+  const { head } = modelNames(config);
   const rng = new Rng(mixSeed(seed, 0xe3b));
-  for (let i = old.data.length; i < data.length; i++)
-    data[i] = init.normal * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
   const out: NamedTensors = new Map(weights);
-  out.set('transformer.wte.weight', { shape: [grown.vocabSize, config.width], data } satisfies HostTensor);
+  for (const name of [embeddingWeight(config), ...(head ? [`${head}.weight`] : [])]) {
+    const init = table.get(name)!.init;
+    if (!('normal' in init)) throw new Error(`internal: ${name} is not drawn from a normal distribution`);
+    const old = weights.get(name)!;
+    const data = new Float32Array(grown.vocabSize * config.width);
+    data.set(old.data);
+    for (let i = old.data.length; i < data.length; i++)
+      data[i] = init.normal * Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+    out.set(name, { shape: [grown.vocabSize, config.width], data } satisfies HostTensor);
+  }
   return { config: grown, weights: out };
 }
 

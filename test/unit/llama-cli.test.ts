@@ -9,8 +9,9 @@ import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 import { readModelFolder } from '../../src/core/model-folder';
 import { resolveCheckpoint } from '../../src/core/checkpoint';
 import { adapterConfigJson } from '../../src/core/lora-adapter';
+import { extendEmbedding } from '../../src/core/finetune';
 import { encodeSafetensors } from '../../src/core/safetensors';
-import { KOREAN, REPO, assertCliUserError, runCli, tempDir, userError } from './helpers';
+import { ENGLISH, KOREAN, REPO, assertCliUserError, runCli, tempDir, userError } from './helpers';
 
 // Every CLI command that takes a model, on Llama-family models: folders transformers wrote
 // (test/fixtures/hf-llama, with transformers' log-probabilities in reference.json) and a
@@ -209,6 +210,29 @@ test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 che
       /LoRA on (Qwen2|Llama)ForCausalLM models is not supported yet \(next: adapters on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj\): fine-tune every weight: leave out --lora/,
     );
   assert.equal(existsSync(lora), false);
+});
+
+test('finetune --unseen extend of a char-level train --arch llama run on new characters: the embedding grows, the run completes', () => {
+  const out = join(work, 'ft-extend');
+  const r = runCli(['finetune', run, ENGLISH, '--unseen', 'extend', '--max-steps', '2', '-o', out, '--json'], work, 300_000);
+  assert.equal(r.code, 0, r.stderr);
+  const before = readModelFolder(resolveCheckpoint(run)).config.vocabSize;
+  const after = readModelFolder(resolveCheckpoint(out));
+  assert.ok(after.config.vocabSize > before, `${before} → ${after.config.vocabSize}`);
+  assert.equal(after.config.llama!.family, 'llama');
+  assert.equal(cliJson(['generate', out, '--prompt', 'The ', '--max-tokens', '3']).tokens, 3);
+});
+
+test('extendEmbedding grows an own output head (lm_head) with the embedding, keeping the old rows', () => {
+  const { config, weights } = readModelFolder(join(FIXTURES, 'llama'));
+  const grown = extendEmbedding(config, weights, 3, 1);
+  assert.equal(grown.config.vocabSize, config.vocabSize + 3);
+  for (const name of ['model.embed_tokens.weight', 'lm_head.weight']) {
+    const t = grown.weights.get(name)!;
+    assert.deepEqual(t.shape, [config.vocabSize + 3, config.width]);
+    assert.deepEqual(t.data.subarray(0, weights.get(name)!.data.length), weights.get(name)!.data);
+    assert.ok(t.data.subarray(weights.get(name)!.data.length).some((v) => v !== 0));
+  }
 });
 
 test('merge and generate refuse a PEFT adapter on a Llama-family base in one line (LoRA on these is the next step)', () => {
