@@ -31,7 +31,12 @@ export interface CorpusLabApi {
   runs: RunsTree;
   completion: CompletionProvider;
   /** The panels' classes, whose statics say what each shows (tests read them). */
-  panels: { lossChart: typeof LossChartPanel; compare: typeof ComparePanel; attention: typeof AttentionPanel };
+  panels: {
+    lossChart: typeof LossChartPanel;
+    compare: typeof ComparePanel;
+    attention: typeof AttentionPanel;
+    surprisal: typeof SurprisalPanel;
+  };
   /** The status bar item naming the model that serves the active editor's file. */
   modelStatus: vscode.StatusBarItem;
   /** Whether the status bar shows a training run's live loss. */
@@ -120,7 +125,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     nextToken,
     runs,
     completion,
-    panels: { lossChart: LossChartPanel, compare: ComparePanel, attention: AttentionPanel },
+    panels: { lossChart: LossChartPanel, compare: ComparePanel, attention: AttentionPanel, surprisal: SurprisalPanel },
     modelStatus: statusBar.model,
     trainingStatusShown: statusBar.trainingShown,
     activationMs,

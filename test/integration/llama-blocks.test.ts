@@ -161,27 +161,43 @@ describe('Llama-style models in the extension (issue 19)', () => {
     assert.ok(server?.model.startsWith(llamaRun), `${server?.model}: the arm does not take the file`);
   });
 
-  it('an opened Qwen2 folder (BF16, sharded): Next Token with the logit lens, and Attention by kv group', async () => {
+  it("an opened Qwen2 folder (BF16, sharded): Next Token with the logit lens, Attention by kv group, and Surprisal with transformers' loss", async () => {
     const qwen2 = join(workspace, 'texts', 'hf-llama', 'qwen2');
     const summary = (await vscode.commands.executeCommand('corpusLab.openModelFolder', qwen2)) as { dir: string };
     assert.equal(summary.dir, qwen2);
+    // The prompt transformers 5.18 scored when the fixture was written (reference.json: its ids and mean loss).
+    const reference = JSON.parse(readFileSync(join(qwen2, 'reference.json'), 'utf8')) as { prompt: string; ids: number[]; loss: number };
     const text = vscode.Uri.file(join(workspace, 'texts', 'qwen2-note.txt'));
-    await vscode.workspace.fs.writeFile(text, new TextEncoder().encode('대한민국의 주권은 국민에게 있고, 모든 권력은 '));
+    await vscode.workspace.fs.writeFile(text, new TextEncoder().encode(reference.prompt));
     await vscode.commands.executeCommand('corpusLab.chooseModelForFile', text, qwen2);
     assert.equal((await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(text)))?.model, qwen2);
     const editor = await vscode.window.showTextDocument(text);
-    editor.selection = new vscode.Selection(
-      editor.document.positionAt(editor.document.getText().length),
-      editor.document.positionAt(editor.document.getText().length),
-    );
+    const end = editor.document.positionAt(editor.document.getText().length);
+    editor.selection = new vscode.Selection(end, end);
     await vscode.commands.executeCommand('corpusLab.showNextToken');
     const next = await until('Next Token for the Qwen2 folder', () => {
       const n = api.nextToken.lastShown;
       return n?.model === 'qwen2' && n.source.startsWith('qwen2-note.txt') ? n : undefined;
     });
+    assert.deepEqual(
+      next.tokens.map((t) => t.id),
+      reference.ids,
+    );
     assert.equal(next.lens?.length, 3, 'the embeddings and both layers');
     assert.equal(next.lens!.at(-1)![0].id, next.logits.indexOf(Math.max(...next.logits)));
     const attention = await attentionOf(text, 'qwen2');
     assert.deepEqual(attention.kvHeads, [0, 0, 1, 1]);
+
+    await vscode.window.showTextDocument(text);
+    await vscode.commands.executeCommand('corpusLab.showSurprisal');
+    const surprisal = await until('Surprisal for the Qwen2 folder', () => {
+      const s = api.panels.surprisal.lastShown;
+      return s?.model === 'qwen2' && s.source === 'qwen2-note.txt' ? s : undefined;
+    });
+    // Every token after the first is scored; their bits add up to transformers' mean loss over them.
+    assert.equal(surprisal.tokens, reference.ids.length - 1);
+    const bits = surprisal.bitsPerChar * surprisal.chars;
+    const expected = (reference.loss * (reference.ids.length - 1)) / Math.LN2;
+    assert.ok(Math.abs(bits - expected) < 1e-4 * expected, `${bits} bits, transformers ${expected}`);
   });
 });
