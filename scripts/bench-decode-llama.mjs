@@ -1,8 +1,8 @@
-// Completion speed and memory of a SmolLM2-135M-shaped Llama model (random weights) on the native
+// Completion speed and memory of a SmolLM2-135M-shaped Llama model (or another of core/model-shapes.ts; random weights) on the native
 // engine's fused decode: 16 new tokens after a 256-token prompt, p50 ms per token, resident memory,
 // and the ratio to the weight-reading limit (every fp32 weight is read once per token; ~30 GB/s is
 // what two threads read here, issue 19). Not a test: a figure for the README.
-// usage: node scripts/bench-decode-llama.mjs [--prompt 256] [--tokens 16] [--threads 2] [--bandwidth 30] [--json]
+// usage: node scripts/bench-decode-llama.mjs [--shape smollm2-135m|qwen2.5-0.5b] [--prompt 256] [--tokens 16] [--threads 2] [--bandwidth 30] [--json]
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -15,6 +15,7 @@ import { nodeBundleOptions } from './node-bundle.mjs';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({
   options: {
+    shape: { type: 'string', default: 'smollm2-135m' },
     prompt: { type: 'string', default: '256' },
     tokens: { type: 'string', default: '16' },
     threads: { type: 'string', default: '2' },
@@ -28,14 +29,22 @@ if (!process.env.CORPUS_LAB_NATIVE_ADDON && existsSync(addon)) process.env.CORPU
 // Bundled into out/ (beside the test bundles, where the wasm backend's files resolve from node_modules).
 const bundle = join(repo, 'out/bench-decode.js');
 await esbuild.build({ ...nodeBundleOptions(repo), entryPoints: [join(repo, 'src/worker/bench/decode-bench.ts')], outfile: bundle });
-const { benchDecode, SMOLLM2_135M } = createRequire(import.meta.url)(bundle);
+const { benchDecode, MODEL_SHAPES } = createRequire(import.meta.url)(bundle);
+const shape = MODEL_SHAPES[a.shape];
+if (!shape) {
+  console.error(`unknown --shape ${a.shape}: choose one of ${Object.keys(MODEL_SHAPES).join(', ')}`);
+  process.exit(2);
+}
 
-const r = await benchDecode(SMOLLM2_135M, Number(a.prompt), Number(a.tokens), Number(a.threads));
+// The context just holds the prompt and the new tokens (a longer one only adds cache pages never touched).
+const config = { ...shape, context: Number(a.prompt) + Number(a.tokens) };
+const r = await benchDecode(config, Number(a.prompt), Number(a.tokens), Number(a.threads));
 const sorted = [...r.msPerToken].sort((x, y) => x - y);
 const p50 = sorted[Math.floor(sorted.length / 2)];
 const limitMs = (r.weightBytes / (Number(a.bandwidth) * 1e9)) * 1000;
 const mb = (bytes) => Math.round(bytes / 1e6);
 const summary = {
+  shape: a.shape,
   backend: r.backend,
   threads: r.threads,
   params: r.params,
@@ -58,7 +67,7 @@ const summary = {
 if (a.json) console.log(JSON.stringify(summary));
 else
   console.log(
-    `SmolLM2-135M shape (${r.params.toLocaleString('en-US')} params, ${summary.weight_mb} MB fp32) on ${r.backend} with ${r.threads} thread(s): ` +
+    `${a.shape} shape (${r.params.toLocaleString('en-US')} params, ${summary.weight_mb} MB fp32) on ${r.backend} with ${r.threads} thread(s): ` +
       `prompt of ${r.promptTokens} tokens in ${summary.prefill_ms} ms; ${summary.new_tokens} new tokens at p50 ${summary.p50_ms_per_token} ms/token ` +
       `(max ${summary.max_ms_per_token}; CPU ${summary.cpu_ms_per_token} ms/token over all threads; load average ${summary.load_average}), ${summary.ratio_to_limit}× the weight-reading limit of ${summary.weight_read_limit_ms} ms at ${a.bandwidth} GB/s; ` +
       `RSS ${summary.rss_mb} MB (${summary.rss_to_weights}× the weights; wasm heap ${summary.wasm_heap_mb} MB, JS heap ${summary.js_heap_mb} MB), peak ${summary.peak_rss_mb} MB`,

@@ -3,31 +3,9 @@ import { startEngine, tf } from '../engine/backend';
 import { nativeAddon } from '../engine/native';
 import { heap } from '../engine/kernels/kernel-module';
 import { ModelConfig, validateModelConfig } from '../../core/model-config';
+export { MODEL_SHAPES } from '../../core/model-shapes';
 import { parameterCount } from '../../core/weight-table';
 import { Gpt, newCache, disposeCache } from '../model/gpt';
-
-/** SmolLM2-135M's shape (its config.json): 30 layers, width 576, 9 heads on 3 key/value heads of 64, SwiGLU 1,536, tied head. */
-export const SMOLLM2_135M: ModelConfig = {
-  vocabSize: 49_152,
-  context: 8192,
-  layers: 30,
-  heads: 9,
-  width: 576,
-  norm: 'rmsnorm',
-  dropout: 0,
-  bias: false,
-  llama: {
-    family: 'llama',
-    kvHeads: 3,
-    headDim: 64,
-    mlpWidth: 1536,
-    ropeTheta: 100_000,
-    qkvBias: false,
-    qkNorm: false,
-    tiedHead: true,
-    normEps: 1e-5,
-  },
-};
 
 export interface DecodeBenchResult {
   backend: string;
