@@ -4,7 +4,9 @@
 This file is copied into every folder `corpus-lab export-torch` writes, next to plan.json, the
 starting checkpoint (checkpoints/<name>/), the tokenizer and the token files train.bin/val.bin.
 It reproduces Corpus Lab's training exactly: the same GPT-2 (LayerNorm or Dynamic Tanh, with or
-without biases, GELU tanh approximation, head tied to the token embedding), the same data order
+without biases, GELU tanh approximation, head tied to the token embedding) or Llama-family blocks
+(RMSNorm, rotary positions with Llama 3's scaling, grouped-query attention, SwiGLU, Qwen2's q/k/v
+biases, Qwen3's q/k norms, tied or own head), the same data order
 (seeded window shuffles per epoch), AdamW with decay on matrices only, warm-up + cosine schedule,
 gradient clipping, evaluation on the same held-out windows, and checkpoints in Corpus Lab's
 format (safetensors + trainer_state.json, written atomically), so RUN_DIR opens in Corpus Lab.
@@ -119,6 +121,11 @@ def js_round(x):
     return math.floor(x + 0.5)
 
 
+def training_window(plan):
+    """Tokens per training window: the model's context, or the shorter one the options name (fine-tuning a big base)."""
+    return plan["options"].get("context") or plan["model"]["context"]
+
+
 def steps_per_epoch(token_count, context, batch):
     windows = (token_count - context - 1) // context + 1
     return max(1, -(-max(1, windows) // batch))
@@ -131,7 +138,7 @@ def remake_plan(saved, max_steps=None, epochs=None):
         options["maxSteps"] = max_steps
     if epochs is not None:
         options["epochs"] = epochs
-    per_epoch = steps_per_epoch(saved["trainTokens"], saved["model"]["context"], options["batch"])
+    per_epoch = steps_per_epoch(saved["trainTokens"], training_window(dict(saved, options=options)), options["batch"])
     m, e = options.get("maxSteps"), options.get("epochs")
     if m is not None and e is not None:
         total = min(m, e * per_epoch)
@@ -159,7 +166,7 @@ def learning_rate_at(plan, step):
 
 # ---------------------------------------------------------------------------------------------
 # The model (src/worker/model/gpt.ts). Parameter names are Hugging Face GPT-2's, as in the
-# checkpoint; linear layers keep GPT-2's Conv1D layout, weight [in, out].
+# checkpoint; linear layers keep GPT-2's Conv1D layout, weight [in, out]. Llama-family blocks follow.
 
 
 class Conv1D(nn.Module):
@@ -271,10 +278,141 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
+# Llama-family blocks (src/worker/model/gpt.ts with ModelConfig.llama): Hugging Face's names and
+# nn.Linear layout, weight [out, in].
+
+
+class RmsNorm(nn.Module):
+    def __init__(self, width, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(width))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def inverse_frequencies(llama):
+    """θ_i = theta^(−2i/headDim), with Llama 3's adjustment (src/core/rope.ts), in float64."""
+    hd = llama["headDim"]
+    inv = [1.0 / math.pow(llama["ropeTheta"], (2 * i) / hd) for i in range(hd // 2)]
+    s = llama.get("ropeScaling")
+    if not s:
+        return inv
+    low, high = s["originalContext"] / s["lowFreqFactor"], s["originalContext"] / s["highFreqFactor"]
+    out = []
+    for f in inv:
+        wavelength = 2 * math.pi / f
+        if wavelength > low:
+            f = f / s["factor"]
+        elif wavelength >= high:
+            smooth = (s["originalContext"] / wavelength - s["lowFreqFactor"]) / (s["highFreqFactor"] - s["lowFreqFactor"])
+            f = (1 - smooth) * (f / s["factor"]) + smooth * f
+        out.append(f)
+    return out
+
+
+def rotate(x, cos, sin):
+    """The halves (x1, x2) of each head become (x1·cos − x2·sin, x2·cos + x1·sin)."""
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+
+
+class LlamaAttention(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        l, width = cfg["llama"], cfg["width"]
+        self.heads, self.kv_heads, self.hd = cfg["heads"], l["kvHeads"], l["headDim"]
+        self.q_proj = nn.Linear(width, self.heads * self.hd, bias=l["qkvBias"])
+        self.k_proj = nn.Linear(width, self.kv_heads * self.hd, bias=l["qkvBias"])
+        self.v_proj = nn.Linear(width, self.kv_heads * self.hd, bias=l["qkvBias"])
+        self.o_proj = nn.Linear(self.heads * self.hd, width, bias=False)
+        if l["qkNorm"]:
+            self.q_norm = RmsNorm(self.hd, l["normEps"])
+            self.k_norm = RmsNorm(self.hd, l["normEps"])
+        self.qk_norm = l["qkNorm"]
+        self.drop = nn.Dropout(cfg["dropout"])
+
+    def forward(self, x, cos, sin):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.hd)
+        k = self.k_proj(x).view(b, t, self.kv_heads, self.hd)
+        v = self.v_proj(x).view(b, t, self.kv_heads, self.hd).transpose(1, 2)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = rotate(q.transpose(1, 2), cos, sin), rotate(k.transpose(1, 2), cos, sin)
+        group = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.hd))
+        causal = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+        scores = scores.masked_fill(~causal, float("-inf"))
+        y = self.drop(F.softmax(scores, dim=-1)) @ v
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, self.heads * self.hd))
+
+
+class SwiGlu(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        width, hidden = cfg["width"], cfg["llama"]["mlpWidth"]
+        self.gate_proj = nn.Linear(width, hidden, bias=False)
+        self.up_proj = nn.Linear(width, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, width, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        eps = cfg["llama"]["normEps"]
+        self.input_layernorm = RmsNorm(cfg["width"], eps)
+        self.self_attn = LlamaAttention(cfg)
+        self.post_attention_layernorm = RmsNorm(cfg["width"], eps)
+        self.mlp = SwiGlu(cfg)
+        self.drop = nn.Dropout(cfg["dropout"])
+
+    def forward(self, x, cos, sin):
+        x = x + self.drop(self.self_attn(self.input_layernorm(x), cos, sin))
+        return x + self.drop(self.mlp(self.post_attention_layernorm(x)))
+
+
+class Llama(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        l = cfg["llama"]
+        self.model = nn.Module()
+        self.model.embed_tokens = nn.Embedding(cfg["vocabSize"], cfg["width"])
+        self.model.layers = nn.ModuleList([LlamaBlock(cfg) for _ in range(cfg["layers"])])
+        self.model.norm = RmsNorm(cfg["width"], l["normEps"])
+        if not l["tiedHead"]:
+            self.lm_head = nn.Linear(cfg["width"], cfg["vocabSize"], bias=False)
+        self.drop = nn.Dropout(cfg["dropout"])
+        self.inverse = inverse_frequencies(l)
+
+    def forward(self, ids, targets):
+        t = ids.shape[1]
+        # Angles multiplied in float32, as Hugging Face and Corpus Lab do; cos and sin of them in float64.
+        inv = torch.tensor(self.inverse, dtype=torch.float64).float().to(ids.device)
+        angles = (torch.arange(t, device=ids.device).float()[:, None] * inv[None, :]).double()
+        cos, sin = angles.cos().float(), angles.sin().float()
+        x = self.drop(self.model.embed_tokens(ids))
+        for block in self.model.layers:
+            x = block(x, cos, sin)
+        head = self.model.embed_tokens.weight if self.cfg["llama"]["tiedHead"] else self.lm_head.weight
+        logits = self.model.norm(x) @ head.t()
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def build_model(cfg):
+    return Llama(cfg) if cfg.get("llama") else GPT(cfg)
+
+
 def gpt2_tensor_names(model):
-    """Every tensor of the Hugging Face folder: a model without biases has all-zero ones there."""
+    """Every tensor of the Hugging Face folder: a GPT-2 without biases has all-zero ones there."""
     names = [n for n, _ in model.named_parameters()]
-    if model.cfg["bias"]:
+    if model.cfg["bias"] or model.cfg.get("llama"):
         return names
     out = []
     for n in names:
@@ -591,7 +729,7 @@ def train(args, export, world, rank, device, device_kind):
     saved_plan = export["plan"]
     cfg = saved_plan["model"]
     out = os.path.abspath(args.out or os.path.join(HERE, "run"))
-    model = GPT(cfg).to(device)
+    model = build_model(cfg).to(device)
     exported_dir = start_dir = os.path.join(HERE, export["start"]["checkpoint"])
     if os.path.exists(os.path.join(out, "run.json")):
         existing = list_checkpoints(out)
@@ -607,7 +745,7 @@ def train(args, export, world, rank, device, device_kind):
     if plan["totalSteps"] <= state["step"]:
         raise UserError(f"the run is already at step {state['step']} of {plan['totalSteps']}: pass a larger --max-steps or --epochs")
     opts = plan["options"]
-    batch, context = opts["batch"], cfg["context"]
+    batch, context = opts["batch"], training_window(plan)
     if world > batch:
         raise UserError(f"{world} processes for a global batch of {batch} sequences: use at most {batch}")
     first, last = rows_of_rank(batch, world, rank)

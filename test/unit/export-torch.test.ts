@@ -5,6 +5,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, wr
 import { join } from 'node:path';
 import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
 import { runEvalJob } from '../../src/worker/jobs/eval-job';
+import { FinetuneRequest, runFinetuneJob } from '../../src/worker/jobs/finetune-job';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
 import { readMetrics } from '../../src/core/metrics';
@@ -242,6 +243,80 @@ test('export-torch: a Dynamic Tanh model without biases continues in PyTorch and
   const bigger = await train({ ...base, maxSteps: 5, resume: join(root, 'reference') });
   assertClose(stepLosses(again.events), bigger, [5], 1e-4, 'continued run folder');
 });
+
+test('export-torch: a run of Llama blocks (RMSNorm, rotary positions, grouped-query attention, SwiGLU) continues in PyTorch with its losses and comes back', async (t) => {
+  if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  const root = tempDir('corpus-lab-torch-llama-');
+  const base: TrainRequest = { ...TINY_MODEL, layers: 2, heads: 4, arch: 'llama', threads: 1, corpusPath: smallCorpus(root), maxSteps: 7 };
+  const reference = await train({ ...base, runDir: join(root, 'reference') });
+  await train({ ...base, runDir: join(root, 'laptop') }, 3);
+  const exp = join(root, 'exp');
+  exportTorch(join(root, 'laptop'), exp);
+
+  const run = join(root, 'torch');
+  const r = script(exp, ['--device', 'cpu', '--out', run]);
+  assert.equal(r.status, 0, r.stderr);
+  const losses = stepLosses(r.events);
+  assert.deepEqual([...losses.keys()], [4, 5, 6, 7]);
+  assertClose(losses, reference, [4], 1e-5, 'first step after the export');
+  assertClose(losses, reference, [5, 6, 7], 1e-4, 'later steps (crossing into epoch 2 at step 5)');
+
+  // Its checkpoints are LlamaForCausalLM folders that Corpus Lab reads, evaluates and resumes.
+  const ckpt = readCheckpoint(join(run, 'checkpoints', 'step-00000007'), { withOptimizer: true });
+  assert.deepEqual([ckpt.config.llama!.kvHeads, ckpt.config.llama!.headDim], [2, 8]);
+  assert.equal(JSON.parse(readFileSync(join(run, 'checkpoints', 'step-00000007', 'config.json'), 'utf8')).model_type, 'llama');
+  const tokenizer = Tokenizer.fromJSON(ckpt.tokenizerJson);
+  const valText = join(root, 'val.txt');
+  writeFileSync(valText, tokenizer.decode(validatedIds(exp)));
+  const evaluated = await runEvalJob(run, valText, 'wasm');
+  assert.ok(
+    Math.abs(evaluated.loss - (ckpt.trainerState.val_loss as number)) < 1e-5,
+    `eval ${evaluated.loss} vs ${ckpt.trainerState.val_loss}`,
+  );
+  const more = await train({ ...base, maxSteps: 8, resume: run, runDir: undefined });
+  const bigger = await train({ ...base, maxSteps: 8, resume: join(root, 'reference') });
+  assertClose(more, bigger, [8], 1e-4, 'resumed in Corpus Lab');
+});
+
+for (const family of ['llama', 'qwen2', 'qwen3'] as const)
+  test(`export-torch: full fine-tuning of a Hugging Face ${family} folder on 32-token windows continues in PyTorch with Corpus Lab's losses`, async (t) => {
+    if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+    // llama: Llama 3 rotary scaling and an own lm_head; qwen2: q/k/v biases, BF16 shards; qwen3: q/k norms.
+    const root = tempDir(`corpus-lab-torch-${family}-`);
+    const req: FinetuneRequest = {
+      basePath: join(REPO, 'test/fixtures/hf-llama', family),
+      corpusPath: join(REPO, 'media/samples/constitution-ko.txt'),
+      context: 32,
+      batch: 2,
+      maxSteps: 6,
+      backend: 'wasm',
+      threads: 1,
+    };
+    const finetune = async (runDir: string, stopAfter?: number) => {
+      let step = 0;
+      const losses = new Map<number, number>();
+      await runFinetuneJob(
+        { ...req, runDir },
+        (e) => {
+          if (e.type !== 'step') return;
+          step = e.step;
+          losses.set(e.step, e.loss);
+        },
+        () => stopAfter !== undefined && step >= stopAfter,
+      );
+      return losses;
+    };
+    const reference = await finetune(join(root, 'reference'));
+    await finetune(join(root, 'laptop'), 4);
+    const exp = join(root, 'exp');
+    exportTorch(join(root, 'laptop'), exp);
+    const r = script(exp, ['--device', 'cpu', '--out', join(root, 'torch')]);
+    assert.equal(r.status, 0, r.stderr);
+    const losses = stepLosses(r.events);
+    assert.deepEqual([...losses.keys()], [5, 6]);
+    assertClose(losses, reference, [5], 1e-5, 'first step after the export');
+    assertClose(losses, reference, [6], 1e-4, 'next step');
+  });
 
 /** The run at `dir` as the Compare panel sees it (its best validation against its unigram baseline). */
 function compared(dir: string) {

@@ -172,7 +172,7 @@ test('attention: every query head of a grouped-query model, with the key/value h
   assert.deepEqual([runMaps.kv_heads, runMaps.group_size, runMaps.kv_head_of_head], [2, 2, [0, 0, 1, 1]]);
 });
 
-test('a train --arch llama run: generate, eval, next --lens, attention and quantize work on it; export-torch refuses it in one line', () => {
+test('a train --arch llama run: generate, eval, next --lens, attention, quantize and export-torch work on it', () => {
   const g = cliJson(['generate', run, '--prompt', '대한', '--max-tokens', '4']);
   assert.equal(g.tokens, 4);
   const e = cliJson(['eval', run, KOREAN]);
@@ -181,9 +181,8 @@ test('a train --arch llama run: generate, eval, next --lens, attention and quant
   const q = cliJson(['quantize', run, '-o', join(work, 'run-int8')]);
   assert.ok(q.kl < 1e-3, `KL ${q.kl}`);
   assert.equal(readModelFolder(join(work, 'run-int8')).config.llama!.family, 'llama');
-  const out = join(work, 'torch');
-  assertCliUserError(['export-torch', run, '-o', out], work, /has Llama blocks .*train\.py \(GPT-2 blocks\).*corpus-lab train --resume/);
-  assert.equal(existsSync(out), false);
+  const exported = cliJson(['export-torch', run, '-o', join(work, 'torch')]);
+  assert.equal(exported.step, 6);
 });
 
 test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 checkpoint that completes; --lora refused in one line naming the next step', () => {
@@ -210,6 +209,17 @@ test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 che
       /LoRA on (Qwen2|Llama)ForCausalLM models is not supported yet \(next: adapters on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj\): fine-tune every weight: leave out --lora/,
     );
   assert.equal(existsSync(lora), false);
+});
+
+test('finetune every weight of a Llama folder with its own lm_head: the embedding and the head both learn', () => {
+  const base = join(FIXTURES, 'llama');
+  const out = join(work, 'ft-llama');
+  const r = runCli(['finetune', base, KOREAN, '--max-steps', '2', '--context', '32', '--batch', '2', '-o', out, '--json'], work, 300_000);
+  assert.equal(r.code, 0, r.stderr);
+  const tuned = readModelFolder(resolveCheckpoint(out));
+  const original = readModelFolder(base);
+  for (const name of ['model.embed_tokens.weight', 'lm_head.weight'])
+    assert.notDeepEqual(tuned.weights.get(name)!.data, original.weights.get(name)!.data, name);
 });
 
 test('finetune --unseen extend of a char-level train --arch llama run on new characters: the embedding grows, the run completes', () => {

@@ -61,18 +61,13 @@ export function trainScriptPath(): string {
 
 /**
  * Writes a self-contained folder that continues a run in PyTorch: the checkpoint (Hugging Face
- * GPT-2 layout, with optimizer state), tokenizer, token files, plan.json, train.py and README.md.
+ * layout of its family, GPT-2 or Llama, with optimizer state), tokenizer, token files, plan.json, train.py and README.md.
  * The folder appears whole or not at all.
  */
 export function exportTorch(source: string, outDir: string): TorchExport {
   const checkpointDir = resolveCheckpoint(source);
   const dir = checkOutputPath(outDir, 'empty-folder');
   const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
-  if (ckpt.config.llama)
-    throw new UserError(
-      '{0} has Llama blocks (RMSNorm, rotary positions, grouped-query attention, SwiGLU), which the exported train.py (GPT-2 blocks) cannot continue: continue the run here with corpus-lab train --resume',
-      checkpointDir,
-    );
   const plan = ckpt.trainerState.plan;
   if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
   const runDir = dirname(dirname(checkpointDir));

@@ -17,7 +17,7 @@ The result is a Corpus Lab run folder you copy back and open in the editor.
 |---|---|
 | \`train.py\` | the training script (plain PyTorch ≥ 1.13 and NumPy; \`safetensors\` is used if installed) |
 | \`plan.json\` | every hyper-parameter, the learning-rate schedule, the step reached, the seed, the data order, checksums |
-| \`checkpoints/${e.checkpoint}/\` | the model (Hugging Face GPT-2 layout), AdamW moments, trainer state |
+| \`checkpoints/${e.checkpoint}/\` | the model (Hugging Face layout: GPT-2, or Llama for a run of Llama blocks), AdamW moments, trainer state |
 | \`train.bin\`, \`val.bin\` | the tokenized corpus, ${e.dtype} little-endian ids (training split, held-out split) |
 | \`tokenizer.json\` | the tokenizer (Hugging Face tokenizers format) |
 | \`metrics.jsonl\` | the run's curves so far, carried into the new run |

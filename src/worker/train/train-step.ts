@@ -49,7 +49,9 @@ export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: 
   if (tokens) {
     const dTokens = grads[0] as tf.Tensor2D;
     const ids = tf.reshape(x, [x.size]) as tf.Tensor1D;
-    byName[model.embeddingName] = addEmbeddingGradient(byName[model.embeddingName] as tf.Tensor2D, ids, dTokens);
+    // An output head of its own (Llama-family, untied) leaves the embedding no gradient on the tape: the lookup's is all of it.
+    const dHead = byName[model.embeddingName] ?? tf.zerosLike(model.params.get(model.embeddingName)!);
+    byName[model.embeddingName] = addEmbeddingGradient(dHead as tf.Tensor2D, ids, dTokens);
     tf.dispose([tokens, dTokens, ids]);
   }
   return { loss: value, grads: byName };
