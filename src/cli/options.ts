@@ -219,8 +219,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
   finetune: {
     args: ['BASE', 'FILE'],
     summary:
-      `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2 folder) on FILE: every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
-      `or with --lora an adapter on the frozen base (default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
+      `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2, Llama, Mistral, Qwen2 or Qwen3 folder) on FILE: every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
+      `or with --lora an adapter on the frozen base (GPT-2 models; default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
       "When BASE's own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.",
     options: [
       'output',

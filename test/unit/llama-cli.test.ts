@@ -201,6 +201,10 @@ test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 che
   );
   assert.equal(cliJson(['generate', out, '--prompt', '대한', '--max-tokens', '3']).tokens, 3);
 
+  assert.match(
+    runCli(['finetune', '--help'], work).stdout,
+    /Hugging Face GPT-2, Llama, Mistral, Qwen2 or Qwen3 folder.*--lora .*\(GPT-2 models;/,
+  );
   const lora = join(work, 'ft-lora');
   for (const model of [base, run])
     assertCliUserError(
