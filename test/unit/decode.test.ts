@@ -2,7 +2,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startEngine, tf } from '../../src/worker/engine/backend';
-import { loadAddon } from '../../src/worker/engine/native';
+import { NativeAddon, loadAddon } from '../../src/worker/engine/native';
+import { kvCacheFloats } from '../../src/worker/engine/kernels/decode';
 import {
   Gpt,
   KERNEL_OPS,
@@ -256,5 +257,39 @@ test('fused Llama-family decode of a prompt longer than its 256-token chunk equa
   }
   disposeCache(fused);
   disposeCache(reference);
+  model.dispose();
+});
+
+test('fused Llama-family decode: a token outside the vocabulary or a missing weight is an error, not a crash', { skip }, () => {
+  const model = randomModel(llamaCases[0].config, 9);
+  const tensorsBefore = tf.memory().numTensors;
+  assert.throws(() => model.next([1, llamaCases[0].config.vocabSize], newCache()), /outside the vocabulary/);
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'the logits of a failed call are freed');
+  const addon = (loaded as { addon: NativeAddon }).addon;
+  const config = llamaCases[0].config;
+  const { layers, heads, width, context, vocabSize, llama } = config;
+  const slots = 1 + layers * 14 + 2;
+  const call = (offsets: Float64Array) =>
+    addon.decodeLlama(
+      new ArrayBuffer(256),
+      new ArrayBuffer(4 * kvCacheFloats(config)),
+      offsets,
+      new Float64Array(llama!.headDim / 2),
+      Int32Array.from([1]),
+      0,
+      0,
+      layers,
+      heads,
+      llama!.kvHeads,
+      llama!.headDim,
+      width,
+      llama!.mlpWidth,
+      context,
+      vocabSize,
+      llama!.normEps,
+    );
+  assert.throws(() => call(new Float64Array(slots - 1)), /wrong number of weight offsets/);
+  assert.throws(() => call(new Float64Array(slots)), /a weight the model needs is missing/);
+  assert.throws(() => call(new Float64Array(slots).fill(4)), /not a 4-byte aligned range inside the heap/);
   model.dispose();
 });
