@@ -172,7 +172,7 @@ test('attention: every query head of a grouped-query model, with the key/value h
   assert.deepEqual([runMaps.kv_heads, runMaps.group_size, runMaps.kv_head_of_head], [2, 2, [0, 0, 1, 1]]);
 });
 
-test('a train --arch llama run: generate, eval, next --lens, attention, quantize and export-torch work on it', () => {
+test('a train --arch llama run: generate, eval, next --lens, attention, quantize, export-torch and surprisal work on it', async () => {
   const g = cliJson(['generate', run, '--prompt', '대한', '--max-tokens', '4']);
   assert.equal(g.tokens, 4);
   const e = cliJson(['eval', run, KOREAN]);
@@ -183,6 +183,15 @@ test('a train --arch llama run: generate, eval, next --lens, attention, quantize
   assert.equal(readModelFolder(join(work, 'run-int8')).config.llama!.family, 'llama');
   const exported = cliJson(['export-torch', run, '-o', join(work, 'torch')]);
   assert.equal(exported.step, 6);
+  const loaded = await loadModel(run);
+  try {
+    const s = await documentSurprisal(loaded, '대한민국은 민주공화국이다.');
+    assert.equal(s.scored.length, loaded.tokenizer.encode('대한민국은 민주공화국이다.').length - 1);
+    assert.ok(s.scored.every((t) => Number.isFinite(t.bits) && t.bits > 0 && t.rank >= 1));
+    assert.equal(s.copied?.corpus, KOREAN);
+  } finally {
+    loaded.model.dispose();
+  }
 });
 
 test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 checkpoint that completes; --lora refused in one line naming the next step', () => {
