@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "corpus_lab_native",
-      "sources": ["native/addon.cc", "native/kernels.cc", "native/decode.cc", "native/llama-decode.cc"],
+      "sources": ["native/addon.cc", "native/kernels.cc", "native/decode.cc", "native/llama-decode.cc", "native/bf16.cc"],
       "cflags_cc": ["-std=c++17", "-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fvisibility=hidden"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "conditions": [

@@ -9,6 +9,7 @@
 
 #include "decode.h"
 #include "kernels.h"
+#include "bf16.h"
 #include "llama-decode.h"
 
 #ifndef __APPLE__
@@ -447,11 +448,57 @@ napi_value Decode(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** A BF16 matrix of `elements` values (an even number: packed in pairs) at heap offset `off`. */
+const uint16_t* bf16Span(Args& a, double off, long elements, const char* what) {
+  a.check(elements % 2 == 0, std::string(what) + " has an odd number of BF16 values");
+  return reinterpret_cast<const uint16_t*>(a.span(off, elements / 2, what));
+}
+
+napi_value Bf16MatMulTransposedB(napi_env env, napi_callback_info info) {
+  // (heap, x, w (BF16 [out, in]), y, n, in, out): y = x·Wᵀ
+  Args a(env, info, 7);
+  const int n = a.integer(4), in = a.integer(5), out = a.integer(6);
+  a.check(n > 0 && in > 0 && out > 0, "bad matrix shape");
+  if (!a.ok()) return nullptr;
+  const float* x = a.span(a.num(1), long(n) * in, "x");
+  const uint16_t* w = bf16Span(a, a.num(2), long(out) * in, "the BF16 matrix");
+  float* y = const_cast<float*>(a.span(a.num(3), long(n) * out, "y"));
+  if (a.ok()) bf16::matMulTransposedB(x, w, y, n, in, out, 0.0f);
+  return nullptr;
+}
+
+napi_value Bf16MatMul(napi_env env, napi_callback_info info) {
+  // (heap, dy, w (BF16 [out, in]), dx, n, in, out): dx = dy·W
+  Args a(env, info, 7);
+  const int n = a.integer(4), in = a.integer(5), out = a.integer(6);
+  a.check(n > 0 && in > 0 && out > 0, "bad matrix shape");
+  if (!a.ok()) return nullptr;
+  const float* dy = a.span(a.num(1), long(n) * out, "dy");
+  const uint16_t* w = bf16Span(a, a.num(2), long(out) * in, "the BF16 matrix");
+  float* dx = const_cast<float*>(a.span(a.num(3), long(n) * in, "dx"));
+  if (a.ok()) bf16::matMul(dy, w, dx, n, in, out);
+  return nullptr;
+}
+
+napi_value Bf16Embedding(napi_env env, napi_callback_info info) {
+  // (heap, table (BF16 [vocab, c]), ids (int32), out, n, vocab, c)
+  Args a(env, info, 7);
+  const int n = a.integer(4), vocab = a.integer(5), c = a.integer(6);
+  a.check(n > 0 && vocab > 0 && c > 0, "bad embedding shape");
+  if (!a.ok()) return nullptr;
+  const uint16_t* table = bf16Span(a, a.num(1), long(vocab) * c, "the BF16 embedding");
+  const int32_t* ids = reinterpret_cast<const int32_t*>(a.span(a.num(2), n, "ids"));
+  float* out = const_cast<float*>(a.span(a.num(3), long(n) * c, "out"));
+  for (int i = 0; a.ok() && i < n; i++) a.check(ids[i] >= 0 && ids[i] < vocab, "a token id is outside the vocabulary");
+  if (a.ok()) bf16::embedding(table, ids, out, n, c);
+  return nullptr;
+}
+
 napi_value DecodeLlama(napi_env env, napi_callback_info info) {
   // (heap, cache (ArrayBuffer), weight offsets (Float64Array, llama_decode::weightSlots; 0: absent),
   //  inverse frequencies (Float64Array [headDim/2]), ids (Int32Array), start, logits offset,
-  //  layers, heads, kvHeads, headDim, width, mlpWidth, context, vocab, eps)
-  Args a(env, info, 16);
+  //  layers, heads, kvHeads, headDim, width, mlpWidth, context, vocab, eps, bf16: the matrices are BF16)
+  Args a(env, info, 17);
   size_t cacheBytes = 0, slots = 0, half = 0, t = 0;
   float* cache = reinterpret_cast<float*>(a.buffer(1, &cacheBytes));
   const double* at = a.typed<double>(2, napi_float64_array, &slots);
@@ -460,7 +507,7 @@ napi_value DecodeLlama(napi_env env, napi_callback_info info) {
   const int start = a.integer(5);
   const double logitsAt = a.num(6);
   const llama_decode::Shape s{a.integer(7), a.integer(8), a.integer(9), a.integer(10), a.integer(11), a.integer(12), a.integer(13), a.integer(14),
-                              float(a.num(15))};
+                              float(a.num(15)), a.flag(16)};
   if (!a.ok()) return nullptr;
   a.check(s.layers > 0 && s.heads > 0 && s.kvHeads > 0 && s.heads % s.kvHeads == 0 && s.headDim > 0 && s.headDim % 2 == 0 && s.width > 0 &&
               s.mlpWidth > 0 && s.context > 0 && s.vocab > 0 && s.eps > 0,
@@ -478,28 +525,35 @@ napi_value DecodeLlama(napi_env env, napi_callback_info info) {
     return a.span(at[next++], floats, "a weight");
   };
   const auto optional = [&](long floats) { return at[next] == 0 ? (next++, nullptr) : take(floats); };
+  // A matrix of `elements` values: float32, or BF16 packed two to a float's four bytes.
+  const auto matrix = [&](long elements) -> llama_decode::Matrix {
+    if (!s.bf16) return take(elements);
+    a.check(at[next] == 0 || elements % 2 == 0, "a BF16 matrix has an odd number of values");
+    return take(elements / 2);
+  };
+  const auto optionalMatrix = [&](long elements) { return at[next] == 0 ? (next++, nullptr) : matrix(elements); };
   std::vector<llama_decode::Block> blocks(s.layers);
-  llama_decode::Weights w{take(long(s.vocab) * c), blocks.data(), nullptr, nullptr};
+  llama_decode::Weights w{matrix(long(s.vocab) * c), blocks.data(), nullptr, nullptr};
   for (auto& b : blocks) {
     b.attentionNorm = take(c);
-    b.q = take(q * c);
+    b.q = matrix(q * c);
     b.qBias = optional(q);
-    b.k = take(kv * c);
+    b.k = matrix(kv * c);
     b.kBias = optional(kv);
-    b.v = take(kv * c);
+    b.v = matrix(kv * c);
     b.vBias = optional(kv);
     b.qNorm = optional(d);
     b.kNorm = optional(d);
-    b.o = take(c * q);
+    b.o = matrix(c * q);
     b.mlpNorm = take(c);
-    b.gate = take(f * c);
-    b.up = take(f * c);
-    b.down = take(c * f);
+    b.gate = matrix(f * c);
+    b.up = matrix(f * c);
+    b.down = matrix(c * f);
     a.check((b.qBias != nullptr) == (b.kBias != nullptr) && (b.kBias != nullptr) == (b.vBias != nullptr), "q, k and v biases come together");
     a.check((b.qNorm != nullptr) == (b.kNorm != nullptr), "q and k norms come together");
   }
   w.finalNorm = take(c);
-  w.head = optional(long(s.vocab) * c);
+  w.head = optionalMatrix(long(s.vocab) * c);
   if (!w.head) w.head = w.embedding;
   float* logits = const_cast<float*>(a.span(logitsAt, s.vocab, "the logits"));
   if (a.ok()) llama_decode::forward(s, w, inverse, ids, int(t), start, cache, logits);
@@ -566,6 +620,9 @@ NAPI_MODULE_INIT() {
       {"groupedAttentionForward", nullptr, GroupedAttentionForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"groupedAttentionBackward", nullptr, GroupedAttentionBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"decodeLlama", nullptr, DecodeLlama, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bf16MatMulTransposedB", nullptr, Bf16MatMulTransposedB, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bf16MatMul", nullptr, Bf16MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"bf16Embedding", nullptr, Bf16Embedding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -293,6 +293,8 @@ void setThreads(int n) {
 
 int threads() { return pool.size(); }
 
+void parallel(int tasks, const std::function<void(int)>& f) { pool.run(tasks, f); }
+
 void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   const int workers = pool.size();
   if (workers <= 1 || double(m) * n * k < kSplitWork * workers) {

@@ -3,11 +3,14 @@
 // split across the pool; everything else is one fused pass.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace kernels {
 
 void setThreads(int n);
 int threads();
+/** Runs f(0) … f(tasks − 1) on the pool (other kernels' files split their work with it). */
+void parallel(int tasks, const std::function<void(int)>& f);
 
 void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
 /** y = beta·y + op(A)·x for A [m, n] row-major: y [n] = Aᵀx with `ta`, else y [m] = A·x; split across the pool when large. */

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "bf16.h"
 #include "decode.h"
 #include "kernels.h"
 
@@ -14,7 +15,8 @@ namespace {
 
 /** One linear layer of x [t, in]: weight [out, in] (nn.Linear), an optional bias, its output y [t, out]. */
 struct Projection {
-  const float *weight, *bias;
+  Matrix weight;
+  const float* bias;
   float* y;
   int out;
 };
@@ -23,7 +25,7 @@ struct Projection {
  * y = x·Wᵀ + bias for each projection of the same input x [t, in], or y += x·Wᵀ with `accumulate`
  * (the residual). A generation step's projections share one dispatch to the pool.
  */
-void project(const float* x, int t, int in, std::initializer_list<Projection> projections, bool accumulate) {
+void project(const float* x, int t, int in, std::initializer_list<Projection> projections, bool accumulate, bool bf16) {
   for (const Projection& p : projections) {
     if (accumulate) break;
     for (int r = 0; r < t; r++) {
@@ -33,7 +35,7 @@ void project(const float* x, int t, int in, std::initializer_list<Projection> pr
     }
   }
   if (t == 1) {
-    std::vector<const float*> a;
+    std::vector<Matrix> a;
     std::vector<int> rows;
     std::vector<float*> y;
     for (const Projection& p : projections) {
@@ -41,10 +43,14 @@ void project(const float* x, int t, int in, std::initializer_list<Projection> pr
       rows.push_back(p.out);
       y.push_back(p.y);
     }
-    kernels::gemvRows(int(a.size()), a.data(), rows.data(), in, x, y.data());
+    if (bf16) bf16::gemvRows(int(a.size()), reinterpret_cast<const uint16_t* const*>(a.data()), rows.data(), in, x, y.data());
+    else kernels::gemvRows(int(a.size()), reinterpret_cast<const float* const*>(a.data()), rows.data(), in, x, y.data());
     return;
   }
-  for (const Projection& p : projections) kernels::gemm(false, true, t, p.out, in, 1.0f, x, in, p.weight, in, 1.0f, p.y, p.out);
+  for (const Projection& p : projections) {
+    if (bf16) bf16::matMulTransposedB(x, static_cast<const uint16_t*>(p.weight), p.y, t, in, p.out, 1.0f);
+    else kernels::gemm(false, true, t, p.out, in, 1.0f, x, in, static_cast<const float*>(p.weight), in, 1.0f, p.y, p.out);
+  }
 }
 
 /** cos and sin [t, half] of positions start … start+t−1, as core/rope.ts rotaryTables (angles in float32, as Hugging Face). */
@@ -81,13 +87,15 @@ void forwardChunk(const Shape& s, const Weights& w, const double* inverse, const
   std::vector<float> rstd(size_t(t) * s.heads);
 
   rotaryTables(inverse, half, start, t, cos, sin);
-  for (int i = 0; i < t; i++) std::memcpy(x + long(i) * c, w.embedding + long(ids[i]) * c, sizeof(float) * c);
+  if (s.bf16) bf16::embedding(static_cast<const uint16_t*>(w.embedding), ids, x, t, c);
+  else
+    for (int i = 0; i < t; i++) std::memcpy(x + long(i) * c, static_cast<const float*>(w.embedding) + long(ids[i]) * c, sizeof(float) * c);
   for (int l = 0; l < s.layers; l++) {
     const Block& b = w.blocks[l];
     float* keys = cache + long(2 * l) * s.context * kvw;
     float* values = keys + long(s.context) * kvw;
     kernels::rmsNormForward(x, b.attentionNorm, normed, rstd.data(), t, c, s.eps);
-    project(normed, t, c, {{b.q, b.qBias, q, qw}, {b.k, b.kBias, k, kvw}, {b.v, b.vBias, values + long(start) * kvw, kvw}}, false);
+    project(normed, t, c, {{b.q, b.qBias, q, qw}, {b.k, b.kBias, k, kvw}, {b.v, b.vBias, values + long(start) * kvw, kvw}}, false, s.bf16);
     if (b.qNorm) {
       kernels::rmsNormForward(q, b.qNorm, q, rstd.data(), t * s.heads, d, s.eps);
       kernels::rmsNormForward(k, b.kNorm, k, rstd.data(), t * s.kvHeads, d, s.eps);
@@ -95,16 +103,16 @@ void forwardChunk(const Shape& s, const Weights& w, const double* inverse, const
     kernels::rotary(q, cos, sin, q, long(t) * s.heads, t, s.heads, half, false);
     kernels::rotary(k, cos, sin, keys + long(start) * kvw, long(t) * s.kvHeads, t, s.kvHeads, half, false);
     decode::cachedAttention(q, qw, keys, values, kvw, att, qw, s.heads, s.heads / s.kvHeads, d, t, start, scores);
-    project(att, t, qw, {{b.o, nullptr, x, c}}, true);
+    project(att, t, qw, {{b.o, nullptr, x, c}}, true, s.bf16);
     kernels::rmsNormForward(x, b.mlpNorm, normed, rstd.data(), t, c, s.eps);
-    project(normed, t, c, {{b.gate, nullptr, gate, f}, {b.up, nullptr, up, f}}, false);
+    project(normed, t, c, {{b.gate, nullptr, gate, f}, {b.up, nullptr, up, f}}, false, s.bf16);
     kernels::swigluForward(gate, up, gate, long(t) * f);
-    project(gate, t, f, {{b.down, nullptr, x, c}}, true);
+    project(gate, t, f, {{b.down, nullptr, x, c}}, true, s.bf16);
   }
   if (!logits) return;
   // Only the last position's logits are asked for: the final norm and the head on its row.
   kernels::rmsNormForward(x + long(t - 1) * c, w.finalNorm, normed, rstd.data(), 1, c, s.eps);
-  project(normed, 1, c, {{w.head, nullptr, logits, s.vocab}}, false);
+  project(normed, 1, c, {{w.head, nullptr, logits, s.vocab}}, false, s.bf16);
 }
 
 }  // namespace

@@ -8,18 +8,23 @@ namespace llama_decode {
 struct Shape {
   int layers, heads, kvHeads, headDim, width, mlpWidth, context, vocab;
   float eps;  // every RMSNorm's
+  bool bf16;  // the matrices (embedding, projections, head) are BF16 (native/bf16.h); norms and biases float32
 };
+
+/** A matrix's values: float32, or BF16 when Shape::bf16. */
+using Matrix = const void*;
 
 /** A block's weights; linear layers in nn.Linear layout [out, in]. Absent parts are null. */
 struct Block {
-  const float *attentionNorm, *q, *qBias, *k, *kBias, *v, *vBias, *qNorm, *kNorm, *o, *mlpNorm, *gate, *up, *down;
+  const float *attentionNorm, *qBias, *kBias, *vBias, *qNorm, *kNorm, *mlpNorm;
+  Matrix q, k, v, o, gate, up, down;
 };
 
 struct Weights {
-  const float* embedding;  // [vocab, width]
+  Matrix embedding;  // [vocab, width]
   const Block* blocks;
   const float* finalNorm;
-  const float* head;  // [vocab, width]: the embedding when tied
+  Matrix head;  // [vocab, width]: the embedding when tied
 };
 
 /** Floats of the cache: keys and values [layers][2][context][kvHeads·headDim]. */

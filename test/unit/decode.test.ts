@@ -287,6 +287,7 @@ test('fused Llama-family decode: a token outside the vocabulary or a missing wei
       context,
       vocabSize,
       llama!.normEps,
+      0,
     );
   assert.throws(() => call(new Float64Array(slots - 1)), /wrong number of weight offsets/);
   assert.throws(() => call(new Float64Array(slots)), /a weight the model needs is missing/);

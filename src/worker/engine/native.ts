@@ -157,7 +157,14 @@ export interface NativeAddon extends OnHeap<KernelExports> {
     context: number,
     vocab: number,
     eps: number,
+    bf16: number,
   ): void;
+  /** y = x·Wᵀ for x [n, inputs] and W [outputs, inputs] in BF16 (kernels/bf16-matrix.ts). */
+  bf16MatMulTransposedB(heap: Heap, x: number, w: number, y: number, n: number, inputs: number, outputs: number): void;
+  /** dx = dy·W for dy [n, outputs] and W [outputs, inputs] in BF16. */
+  bf16MatMul(heap: Heap, dy: number, w: number, dx: number, n: number, inputs: number, outputs: number): void;
+  /** Rows `ids` of a BF16 table [vocab, c], widened. */
+  bf16Embedding(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
 }
@@ -186,6 +193,9 @@ const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
   'sumSquares',
   'decode',
   'decodeLlama',
+  'bf16MatMulTransposedB',
+  'bf16MatMul',
+  'bf16Embedding',
   'setThreads',
   'info',
 ];

@@ -16,13 +16,14 @@ export interface LoadedModel {
 /**
  * Loads a checkpoint (or a run's newest one), a Hugging Face GPT-2 folder, an int8 checkpoint or a
  * LoRA adapter (merged onto its base; `base` names it when the adapter does not) with its own
- * tokenizer, checking they belong together.
+ * tokenizer, checking they belong together. The model is for looking and completing (Gpt.frozen:
+ * a BF16 folder stays BF16 on the native engine).
  */
 export async function loadModel(path: string, backend: BackendChoice = 'auto', base?: string): Promise<LoadedModel> {
   const dir = resolveCheckpoint(path);
   const ckpt = readModelFolder(dir, base);
   const engine = await startEngine(backend);
-  return { checkpoint: dir, model: Gpt.fromWeights(ckpt.config, ckpt.weights), tokenizer: ckpt.tokenizer, engine, kind: ckpt.kind };
+  return { checkpoint: dir, model: Gpt.frozen(ckpt.config, ckpt.weights), tokenizer: ckpt.tokenizer, engine, kind: ckpt.kind };
 }
 
 /** What the editor shows of a model it opened. */

@@ -18,6 +18,15 @@ import { nativeRotary } from '../engine/kernels/rotary';
 import { nativeSwiglu } from '../engine/kernels/swiglu';
 import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
+import {
+  bf16Embedding,
+  bf16Matrix,
+  bf16MatMul,
+  bf16MatMulTransposedB,
+  bf16Shape,
+  heldAsBf16,
+  isBf16Exact,
+} from '../engine/kernels/bf16-matrix';
 
 /**
  * The operations the model is written in: our fused kernels (wasm, native), or tfjs ops (the cpu
@@ -31,7 +40,7 @@ export interface OpSet {
   /** Rotary positions on x [.., time, headDim] (ops.ts rotary). */
   rotary(x: tf.Tensor, cos: tf.Tensor2D, sin: tf.Tensor2D): tf.Tensor;
   swiglu(gate: tf.Tensor, up: tf.Tensor): tf.Tensor;
-  /** x·Wᵀ: the output head (tied to the token embedding, or its own), and Llama's nn.Linear layers. */
+  /** x·Wᵀ: the output head (tied to the token embedding, or its own), and Llama's nn.Linear layers (W may be held as BF16 on native). */
   head(x: tf.Tensor, wte: tf.Tensor): tf.Tensor2D;
   /** Causal attention in one op from GPT-2's qkv [batch·time, 3·width], when it supports the shape. */
   fusedAttention?: (qkv: tf.Tensor2D, b: number, t: number, h: number) => tf.Tensor2D;
@@ -68,6 +77,7 @@ export const KERNEL_OPS: OpSet = {
 /** The native engine's kernels, with those of Llama-family blocks that the wasm engine does without (it runs their tfjs ops). */
 export const NATIVE_KERNEL_OPS: OpSet = {
   ...KERNEL_OPS,
+  head: (x, w) => (heldAsBf16(w) ? bf16MatMulTransposedB(x, w) : matMulTransposedB(x, w)),
   rmsNorm: nativeRmsNorm,
   rotary: nativeRotary,
   swiglu: nativeSwiglu,
@@ -107,7 +117,7 @@ function frozenBase(ops: OpSet): OpSet {
     head: (x, wte) =>
       onlyInput(
         (v) => ops.head(v, wte),
-        (dy) => matMul(dy, wte),
+        (dy) => (heldAsBf16(wte) ? bf16MatMul(dy, wte) : matMul(dy, wte)),
       )(x) as tf.Tensor2D,
   };
 }
@@ -197,7 +207,7 @@ let instances = 0;
 export class Gpt {
   /** The trainable parameters: every weight, or with LoRA only the adapters' A and B. */
   readonly params: Map<string, tf.Variable>;
-  /** With LoRA, the base weights: constants, so they get no gradients and no optimizer state. */
+  /** With LoRA (or a model only looked at: Gpt.frozen), the base weights: constants, so they get no gradients and no optimizer state. */
   readonly frozen = new Map<string, tf.Tensor>();
   readonly lora?: Omit<LoraOptions, 'from' | 'modules'> & { modules: ReadonlySet<string> };
   /** Names of the weights AdamW decays. */
@@ -219,6 +229,7 @@ export class Gpt {
     readonly config: ModelConfig,
     values: (name: string, shape: number[], index: number) => tf.Tensor,
     lora?: LoraOptions,
+    frozen = lora !== undefined,
   ) {
     const id = ++instances;
     this.ops = opsFor(lora !== undefined);
@@ -229,7 +240,7 @@ export class Gpt {
     this.params = new Map();
     [...table].forEach(([name, spec], i) => {
       const value = values(name, spec.shape, i);
-      if (lora) this.frozen.set(name, tf.keep(value));
+      if (frozen) this.frozen.set(name, tf.keep(value));
       else {
         this.params.set(name, tf.variable(value, true, `gpt${id}/${name}`));
         value.dispose();
@@ -240,7 +251,8 @@ export class Gpt {
       const { from, modules, ...rest } = lora;
       this.lora = { ...rest, modules: new Set(modules) };
       modules.forEach((m, i) => {
-        const shape = this.frozen.get(`${m}.weight`)!.shape;
+        const w = this.frozen.get(`${m}.weight`)!;
+        const shape = heldAsBf16(w) ? bf16Shape(w) : w.shape;
         const [inputs, outputs] = (config.llama ? [shape[1], shape[0]] : shape) as [number, number];
         const bound = 1 / Math.sqrt(inputs); // kaiming_uniform_(a=√5): gain √(1/3) · √(3 / fan_in)
         const saved = from?.get(m);
@@ -283,6 +295,26 @@ export class Gpt {
         return tf.tensor(w.data, shape, 'float32');
       },
       lora,
+    );
+  }
+
+  /**
+   * A model to look at and complete with, not to train: every weight a constant. On the native
+   * engine, a Llama-family model whose matrices are all BF16 values (a BF16 folder) holds them as
+   * BF16 (kernels/bf16-matrix.ts): half the memory, and a generation step reads half the bytes.
+   */
+  static frozen(config: ModelConfig, weights: NamedTensors): Gpt {
+    const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
+    const bf16 = config.llama !== undefined && nativeKernels() !== undefined && matrices.every((w) => w !== undefined && isBf16Exact(w));
+    return new Gpt(
+      config,
+      (name, shape) => {
+        const w = weights.get(name);
+        if (!w) throw new Error(`internal: weight ${name} missing after validation`);
+        return bf16 && shape.length === 2 ? bf16Matrix(w) : tf.tensor(w.data, shape, 'float32');
+      },
+      undefined,
+      true,
     );
   }
 
@@ -342,7 +374,9 @@ export class Gpt {
 
   /** The token embeddings [batch·time, width] of ids [batch, time]. */
   tokenEmbeddings(ids: tf.Tensor2D): tf.Tensor2D {
-    return embed(this.p(this.embeddingName) as tf.Tensor2D, tf.reshape(ids, [ids.size]) as tf.Tensor1D);
+    const table = this.p(this.embeddingName) as tf.Tensor2D;
+    const flat = tf.reshape(ids, [ids.size]) as tf.Tensor1D;
+    return heldAsBf16(table) ? bf16Embedding(table, flat) : embed(table, flat);
   }
 
   /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the head. */

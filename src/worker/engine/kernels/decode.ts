@@ -3,6 +3,7 @@ import { LlamaBlocks, ModelConfig } from '../../../core/model-config';
 import { ModelNames } from '../../../core/weight-table';
 import { inverseFrequencies } from '../../../core/rope';
 import { callKernel, heap, requireNative } from './kernel-module';
+import { heldAsBf16 } from './bf16-matrix';
 
 /**
  * Floats of a native KV cache: keys and values [layers][2][context][width] (native/decode.h), or
@@ -15,7 +16,8 @@ export const kvCacheFloats = (c: ModelConfig) => c.layers * 2 * c.context * (c.l
  * `ids` after the `start` tokens whose keys and values are in `kv` (JS-owned memory outside the
  * wasm heap, so it goes with the cache object), theirs written after them; the last position's
  * logits [vocab]. `weights` in native/addon.cc's order (gpt2DecodeWeights, llamaDecodeWeights),
- * undefined where a model has no such weight.
+ * undefined where a model has no such weight; a Llama-family model's matrices all float32 or all
+ * held as BF16 (kernels/bf16-matrix.ts).
  */
 export function fusedDecode(
   config: ModelConfig,
@@ -51,6 +53,7 @@ export function fusedDecode(
         context,
         vocabSize,
         normEps,
+        heldAsBf16(weights[0]!) ? 1 : 0,
       );
     } else {
       native.decode(
