@@ -255,7 +255,7 @@ napi_value CrossEntropyBackward(napi_env env, napi_callback_info info) {
   const float *lse = a.at(3), *dLoss = a.at(4);
   float* dLogits = a.at(5);
   const int n = a.integer(6), vocab = a.integer(7);
-  if (a.ok()) kernels::crossEntropyBackward(logits, targets, lse, *dLoss / float(n), dLogits, n, vocab);
+  if (a.ok()) kernels::crossEntropyBackward(logits, targets, lse, *dLoss, dLogits, n, vocab);
   return nullptr;
 }
 

@@ -528,18 +528,29 @@ void groupedAttentionBackward(const float* q, const float* k, const float* v, co
   });
 }
 
+static int trainedTargets(const int32_t* targets, int n) {
+  int count = 0;
+  for (int r = 0; r < n; r++) count += targets[r] >= 0;
+  return count;
+}
+
 float crossEntropyForward(const float* logits, const int32_t* targets, float* lse, int n, int vocab) {
   parallelRange(n, std::max(1, (1 << 15) / vocab), [&](long from, long to) {
     for (long r = from; r < to; r++) lse[r] = logSumExpRow(logits + r * vocab, vocab);
   });
   double total = 0;
-  for (int r = 0; r < n; r++) total += lse[r] - logits[long(r) * vocab + targets[r]];
-  return float(total / n);
+  for (int r = 0; r < n; r++)
+    if (targets[r] >= 0) total += lse[r] - logits[long(r) * vocab + targets[r]];
+  return float(total / std::max(1, trainedTargets(targets, n)));
 }
 
-void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float scale, float* dLogits, int n, int vocab) {
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float dLoss, float* dLogits, int n, int vocab) {
+  const float scale = dLoss / float(std::max(1, trainedTargets(targets, n)));
   parallelRange(n, std::max(1, (1 << 15) / vocab), [&](long from, long to) {
-    for (long r = from; r < to; r++) softmaxMinusOneHotRow(logits + r * vocab, lse[r], targets[r], scale, dLogits + r * vocab, vocab);
+    for (long r = from; r < to; r++) {
+      if (targets[r] >= 0) softmaxMinusOneHotRow(logits + r * vocab, lse[r], targets[r], scale, dLogits + r * vocab, vocab);
+      else std::fill(dLogits + r * vocab, dLogits + (r + 1) * vocab, 0.0f);
+    }
   });
 }
 

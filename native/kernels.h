@@ -65,10 +65,13 @@ void groupedAttentionForward(const float* q, const float* k, const float* v, flo
 void groupedAttentionBackward(const float* q, const float* k, const float* v, const float* probs, const float* dOut, float* dq, float* dk, float* dv,
                               int b, int t, int h, int kv, int d);
 
-/** Mean cross-entropy of logits [n, vocab] against targets [n]; keeps each row's log-sum-exp for the backward pass. */
+/**
+ * Mean cross-entropy of logits [n, vocab] against targets [n] over the targets ≥ 0 (a negative
+ * target, TRL's -100, is ignored); keeps each row's log-sum-exp for the backward pass.
+ */
 float crossEntropyForward(const float* logits, const int32_t* targets, float* lse, int n, int vocab);
-/** dlogits = (softmax − onehot) · scale, scale being d(loss)/n. */
-void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float scale, float* dLogits, int n, int vocab);
+/** dlogits = (softmax − onehot) · d(loss) / (targets ≥ 0); rows of ignored targets get zeros. */
+void crossEntropyBackward(const float* logits, const int32_t* targets, const float* lse, float dLoss, float* dLogits, int n, int vocab);
 
 /** Rows `ids` [n] of table [vocab, c] into out [n, c]. */
 void embeddingForward(const float* table, const int32_t* ids, float* out, int n, int vocab, int c);

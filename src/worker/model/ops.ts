@@ -79,13 +79,20 @@ export function dynamicTanh(x: tf.Tensor, alpha: tf.Tensor, weight: tf.Tensor, b
   return tf.add(tf.mul(tf.tanh(tf.mul(alpha, x)), weight), bias);
 }
 
-/** Mean next-token cross-entropy of logits [n, vocab] against integer targets [n]. */
+/**
+ * Mean next-token cross-entropy of logits [n, vocab] against integer targets [n], over the targets
+ * that are not IGNORED (-100, TRL's label for a masked token): those add no loss and no gradient.
+ */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
   const fused = nativeCrossEntropy(logits, targets);
   if (fused) return fused;
-  const logProbs = tf.logSoftmax(logits);
-  const picked = tf.sum(tf.mul(logProbs, tf.cast(tf.oneHot(targets, logits.shape[1]), 'float32')), -1);
-  return tf.neg(tf.mean(picked)) as tf.Scalar;
+  const trained = tf.cast(tf.greaterEqual(targets, 0), 'float32');
+  const oneHot = tf.mul(
+    tf.cast(tf.oneHot(tf.maximum(targets, tf.scalar(0, 'int32')), logits.shape[1]), 'float32'),
+    tf.expandDims(trained, -1),
+  );
+  const picked = tf.sum(tf.mul(tf.logSoftmax(logits), oneHot));
+  return tf.neg(tf.div(picked, tf.maximum(tf.sum(trained), 1))) as tf.Scalar;
 }
 
 /** RMSNorm (Zhang & Sennrich 2019): x / √(mean(x²) + eps) · weight, over the last axis. */

@@ -21,7 +21,7 @@ export interface Shard {
   inputs: Int32Array;
   targets: Int32Array;
   rows: number;
-  /** rows / batch: the shard's mean loss is weighted by it, so shard gradients add up to the batch's. */
+  /** The shard's share of the batch's trained targets: its mean loss is weighted by it, so shard gradients add up to the batch's. */
   lossScale: number;
   dropoutSeed?: number;
 }
@@ -60,16 +60,20 @@ export function shardGradients(model: Gpt, s: Shard): { loss: tf.Scalar; grads: 
 /** The batch cut into `n` shards of whole rows (the first ones one row larger when it does not divide). */
 export function splitBatch(s: StepInput, n: number): Shard[] {
   const context = s.inputs.length / s.batch;
+  // Targets below zero (masked prompts, padding) are not trained: a shard weighs what it trains.
+  const trained = (t: Int32Array) => t.reduce((n, id) => n + (id >= 0 ? 1 : 0), 0);
+  const batchTrained = trained(s.targets);
   const shards: Shard[] = [];
   let row = 0;
   for (let i = 0; i < n; i++) {
     const rows = Math.floor(s.batch / n) + (i < s.batch % n ? 1 : 0);
     const span = [row * context, (row + rows) * context];
+    const targets = s.targets.slice(span[0], span[1]);
     shards.push({
       inputs: s.inputs.slice(span[0], span[1]),
-      targets: s.targets.slice(span[0], span[1]),
+      targets,
       rows,
-      lossScale: rows / s.batch,
+      lossScale: batchTrained === 0 ? rows / s.batch : trained(targets) / batchTrained,
       dropoutSeed: s.dropoutSeed === undefined || i === 0 ? s.dropoutSeed : mixSeed(s.dropoutSeed, i),
     });
     row += rows;

@@ -3,8 +3,8 @@ import { freeingCustomGrad } from '../freeing-custom-grad';
 import { callKernel, heap, nativeKernels } from './kernel-module';
 
 /**
- * Mean next-token cross-entropy of logits [n, vocab] against targets [n] in one native pass each
- * way: no log-softmax, one-hot or product tensors of the logits' size (each ~100 MB at a GPT-2
+ * Mean next-token cross-entropy of logits [n, vocab] against targets [n] (negative targets
+ * ignored, as ops.ts crossEntropy) in one native pass each way: no log-softmax, one-hot or product tensors of the logits' size (each ~100 MB at a GPT-2
  * vocabulary and 512 tokens). Undefined when the native engine is not running.
  */
 export function nativeCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar | undefined {
