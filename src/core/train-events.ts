@@ -1,3 +1,5 @@
+import type { SftCounts } from './sft-examples';
+import type { PreviewPart } from './sft-preview';
 import { TrainPlan } from './train-options';
 import { Baselines } from './baselines';
 
@@ -35,6 +37,17 @@ export type TrainEvent =
       val_bits_per_byte?: number;
       elapsed_s: number;
       sample?: string;
+    }
+  /**
+   * Fine-tuning on examples or documents, before training starts: the first training example as the
+   * model sees it (its ids, whether each is a trained target, and its text in runs) and the counts.
+   */
+  | {
+      type: 'data';
+      format: string;
+      counts: SftCounts;
+      held_out: number;
+      first: { ids: number[]; trained: boolean[]; parts: PreviewPart[] };
     }
   /** Something the user should know that does not stop training (e.g. it fell back to one thread); `code` names the kind a front end explains itself. */
   | { type: 'notice'; step: number; message: string; code?: 'overfitting'; best_step?: number; best_val_loss?: number }

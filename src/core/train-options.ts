@@ -108,4 +108,6 @@ export interface TrainPlan {
   totalSteps: number;
   warmupSteps: number;
   evalEvery: number;
+  /** A run on examples (JSON Lines): training examples, each its own row. */
+  examples?: number;
 }

@@ -3,11 +3,14 @@ import { ModelConfig } from './model-config';
 import { stepsPerEpoch } from './batches';
 import { DEFAULT_TOKENS_PER_ROOT, TrainOptions, TrainPlan } from './train-options';
 
-/** Fixes the split, epoch length, step budget, warm-up and evaluation interval of a run. */
-export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: TrainOptions): TrainPlan {
+/**
+ * Fixes the split, epoch length, step budget, warm-up and evaluation interval of a run. `heldOut`:
+ * the last tokens held out when the caller has chosen them (a folder's documents, each its part).
+ */
+export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: TrainOptions, heldOut?: number): TrainPlan {
   const window = trainingWindow(model, options);
   const need = window + 1;
-  const valTokens = Math.max(need, Math.round(tokenCount * options.valFraction));
+  const valTokens = Math.max(need, heldOut ?? Math.round(tokenCount * options.valFraction));
   const trainTokens = tokenCount - valTokens;
   if (trainTokens < need) {
     const fits = largestContextThatFits(tokenCount, options.valFraction);
@@ -27,14 +30,41 @@ export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: T
         );
   }
   const perEpoch = stepsPerEpoch(trainTokens, window, options.batch);
+  const epochs = defaultEpochs(trainTokens, perEpoch * window * options.batch);
+  return { model, options, trainTokens, valTokens, ...stepBudget(options, perEpoch, epochs) };
+}
+
+/**
+ * TRL's default length of a supervised fine-tuning run (SFTConfig's num_train_epochs): a few
+ * passes over question/answer pairs teach the answers without reciting them.
+ */
+export const EXAMPLE_EPOCHS = 3;
+
+/** The plan of a run on examples (one per row): an epoch visits each training example once. */
+export function makeExamplePlan(
+  split: { trainExamples: number; trainTokens: number; valTokens: number },
+  model: ModelConfig,
+  options: TrainOptions,
+): TrainPlan {
+  trainingWindow(model, options);
+  const perEpoch = Math.max(1, Math.ceil(split.trainExamples / options.batch));
+  const { trainTokens, valTokens } = split;
+  return { model, options, trainTokens, valTokens, ...stepBudget(options, perEpoch, EXAMPLE_EPOCHS), examples: split.trainExamples };
+}
+
+function stepBudget(
+  options: TrainOptions,
+  perEpoch: number,
+  defaultEpochCount: number,
+): Pick<TrainPlan, 'stepsPerEpoch' | 'totalSteps' | 'warmupSteps' | 'evalEvery'> {
   let totalSteps: number;
   if (options.maxSteps !== undefined && options.epochs !== undefined) totalSteps = Math.min(options.maxSteps, options.epochs * perEpoch);
   else if (options.maxSteps !== undefined) totalSteps = options.maxSteps;
   else if (options.epochs !== undefined) totalSteps = options.epochs * perEpoch;
-  else totalSteps = defaultEpochs(trainTokens, perEpoch * window * options.batch) * perEpoch;
+  else totalSteps = defaultEpochCount * perEpoch;
   const warmupSteps = options.warmupSteps ?? Math.min(100, Math.floor(totalSteps / 10));
   const evalEvery = options.evalEvery ?? Math.max(1, Math.min(250, Math.round(totalSteps / 20)));
-  return { model, options, trainTokens, valTokens, stepsPerEpoch: perEpoch, totalSteps, warmupSteps, evalEvery };
+  return { stepsPerEpoch: perEpoch, totalSteps, warmupSteps, evalEvery };
 }
 
 /** Whole epochs of a run without a length: about DEFAULT_TOKENS_PER_ROOT × √(training tokens) tokens seen, at least one epoch. */

@@ -4,10 +4,12 @@ import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions } from '../model/gpt';
 import { Corpus, readCorpus } from '../../core/corpus';
+import { readChatTemplate } from '../../core/chat-template';
+import { dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
 import { UserError, formatMessage, message } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
-import { makeTrainPlan } from '../../core/train-plan';
+import { makeExamplePlan, makeTrainPlan } from '../../core/train-plan';
 import { checkPlanFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
@@ -73,7 +75,8 @@ export async function runFinetuneJob(
   shouldStop: () => boolean,
   log: (message: string) => void = () => undefined,
 ): Promise<TrainResult> {
-  const corpus = readCorpus(req.corpusPath);
+  const data = readFinetuneData(req.corpusPath);
+  const corpus = data.corpus;
   const lora = req.lora ? loraSettings(req) : undefined;
   if (!lora && (req.rank !== undefined || req.alpha !== undefined || req.rslora !== undefined || req.targets !== undefined)) {
     throw new UserError('--rank, --alpha, --rslora and --targets set up LoRA: add --lora (without it every weight is fine-tuned)');
@@ -96,7 +99,7 @@ export async function runFinetuneJob(
   let tokenizer = base.tokenizer;
   const notices: string[] = [];
   if (tokenizer.kind === 'char') {
-    const found = unseenCharacters(new Set(charVocabulary(tokenizerJson).keys()), corpus.text);
+    const found = unseenCharacters(new Set(charVocabulary(tokenizerJson).keys()), dataText(data));
     if (found.chars.length > 0) {
       if (unseen === 'extend') {
         if (lora)
@@ -116,7 +119,12 @@ export async function runFinetuneJob(
   } else if (req.unseen === 'extend') {
     throw new UserError("--unseen extend applies to character models; this model's tokenizer ({0}) encodes any text", tokenizer.kind);
   }
-  const tokens = tokenizer.encodeAll(corpus.text);
+  const sftModel = {
+    tokenizer,
+    dir: base.dir,
+    chat: readChatTemplate(tokenizerDir(base)),
+    eosId: endOfTextId(tokenizerDir(base), tokenizer),
+  };
 
   const baseRun = runOfCheckpoint(baseDir, base.kind === 'checkpoint');
   const { context, batch } = finetuneShape(config.context, req, baseRun?.run.plan.options.batch);
@@ -131,12 +139,21 @@ export async function runFinetuneJob(
     epochs: req.epochs,
     maxSteps: req.maxSteps,
   });
-  const plan = makeTrainPlan(tokens.length, config, options);
+  const prepared = prepareData(data, sftModel, context, options, req.corpusPath);
+  const { tokens, examples } = prepared;
+  const plan = examples
+    ? makeExamplePlan(
+        { trainExamples: examples.train.length, trainTokens: tokens.length - prepared.heldOut!, valTokens: prepared.heldOut! },
+        config,
+        options,
+      )
+    : makeTrainPlan(tokens.length, config, options, prepared.heldOut);
   if (!lora) checkPlanFits(plan, engine.backend);
   const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
-  const old = baseCorpus(baseRun, tokenizer, replay);
-  if ('why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
+  const old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
+  if ('why' in old && !examples) notices.push(`no forgetting meter and no replay: ${old.why}`);
+  if (prepared.event) emit(prepared.event);
   const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
 
   return startRun(
@@ -155,9 +172,15 @@ export async function runFinetuneJob(
       start: { weights, lora: lora && loraOptions(lora, modules, seed) },
       adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
       baseCorpus: 'why' in old ? undefined : old.tokens,
+      examples,
     },
     record,
   );
+}
+
+/** The folder with the model's tokenizer files (an adapter's are its base's). */
+function tokenizerDir(base: ModelFiles): string {
+  return base.kind === 'adapter' && base.base ? base.base.dir : base.dir;
 }
 
 /** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */

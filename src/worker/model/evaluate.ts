@@ -2,6 +2,8 @@ import { tf } from '../engine/backend';
 import { Gpt } from './gpt';
 import { coveringWindows, fillWindows } from '../../core/batches';
 import { crossEntropy } from './ops';
+import { exampleBatch } from '../../core/example-batches';
+import { IGNORED, SftRow } from '../../core/sft-examples';
 
 /** Mean next-token cross-entropy over the windows starting at `starts` (no dropout). */
 export async function meanLoss(model: Gpt, tokens: Int32Array, starts: number[], context: number, batch: number): Promise<number> {
@@ -37,4 +39,24 @@ export async function everyTokenLoss(model: Gpt, tokens: Int32Array, context: nu
     lossT.dispose();
   }
   return total / (tokens.length - 1);
+}
+
+/** Mean cross-entropy over the trained tokens of examples (core/example-batches.ts), `batch` rows at a time. */
+export async function examplesLoss(model: Gpt, rows: readonly SftRow[], batch: number): Promise<number> {
+  let total = 0;
+  let count = 0;
+  for (let i = 0; i < rows.length; i += batch) {
+    const { inputs, targets, width } = exampleBatch(rows.slice(i, i + batch));
+    const n = targets.filter((t) => t !== IGNORED).length;
+    const lossT = tf.tidy(() =>
+      model.loss(
+        tf.tensor2d(inputs, [inputs.length / width, width], 'int32'),
+        tf.tensor2d(targets, [targets.length / width, width], 'int32'),
+      ),
+    );
+    total += (await lossT.data())[0] * n;
+    count += n;
+    lossT.dispose();
+  }
+  return total / count;
 }

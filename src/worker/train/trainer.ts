@@ -3,8 +3,10 @@ import { Gpt, LoraOptions } from '../model/gpt';
 import { AdamW } from './adamw';
 import { trainStep } from './train-step';
 import { generate } from '../model/generator';
-import { meanLoss } from '../model/evaluate';
+import { examplesLoss, meanLoss } from '../model/evaluate';
 import { EpochPlan, evalWindowStarts, fillBatch } from '../../core/batches';
+import { exampleOrder, fillExampleBatch, trainedTargets } from '../../core/example-batches';
+import { SftRow } from '../../core/sft-examples';
 import { UserError, message } from '../../core/errors';
 import { learningRateAt } from '../../core/lr-schedule';
 import { mixSeed } from '../../core/rng';
@@ -42,6 +44,8 @@ export interface TrainJob {
   adapter?: { settings: LoraSettings; base: BaseRecord };
   /** Fine-tuning a base whose own corpus is known: its held-out part is evaluated too (forgetting), its training part replayed. */
   baseCorpus?: { train: Int32Array; val: Int32Array; replay: number };
+  /** Fine-tuning on examples (JSON Lines): each its own row, the loss on their trained tokens; `tokens` is then unused. */
+  examples?: { train: SftRow[]; val: SftRow[] };
   /** Told to the user right after the start event (e.g. the vocabulary pre-flight). */
   notices?: string[];
   shouldStop: () => boolean;
@@ -88,11 +92,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { model: config, options } = plan;
   const { batch } = options;
   const context = trainingWindow(config, options);
-  const trainSplit = job.tokens.subarray(0, plan.trainTokens);
+  const { examples } = job;
+  const trainSplit = examples ? trainedTargets(examples.train) : job.tokens.subarray(0, plan.trainTokens);
   const valSplit = job.tokens.subarray(plan.trainTokens);
-  const evalStarts = evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
-  // The evaluation windows are contiguous from the start of the held-out split.
-  const scored = valSplit.subarray(1, evalStarts.length * context + 1);
+  const evalStarts = examples ? [] : evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
+  // The evaluation windows are contiguous from the start of the held-out split (examples: their trained tokens).
+  const scored = examples ? trainedTargets(examples.val) : valSplit.subarray(1, evalStarts.length * context + 1);
+  const heldOutLoss = () => (examples ? examplesLoss(model, examples.val, batch) : meanLoss(model, valSplit, evalStarts, context, batch));
   const scoredSize = textSize(tokenizer, scored);
 
   const baseEvalStarts = job.baseCorpus && evalWindowStarts(job.baseCorpus.val.length, context, options.evalBatches * batch);
@@ -133,9 +139,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     if (e.type === 'step' || e.type === 'eval') appendMetrics(job.runDir, e);
     emit(e);
   };
-  const baselines = job.resume
-    ? undefined
-    : computeBaselines(tokenizer, trainSplit, scored, await meanLoss(model, valSplit, evalStarts, context, batch));
+  const baselines = job.resume ? undefined : computeBaselines(tokenizer, trainSplit, scored, await heldOutLoss());
   if (baselines || !readMetrics(job.runDir).some((m) => m.type === 'baselines')) {
     appendMetrics(job.runDir, { type: 'baselines', ...(baselines ?? computeBaselines(tokenizer, trainSplit, scored)) });
   }
@@ -159,7 +163,11 @@ export async function train(job: TrainJob): Promise<TrainResult> {
 
   const inputs = new Int32Array(batch * context);
   const targets = new Int32Array(batch * context);
-  let epochPlan = new EpochPlan(trainSplit.length, context, options.seed, state.epoch);
+  const newEpochPlan = () =>
+    examples
+      ? exampleOrder(examples.train.length, options.seed, state.epoch)
+      : new EpochPlan(trainSplit.length, context, options.seed, state.epoch);
+  let epochPlan = newEpochPlan();
   let lastLoss = NaN;
   let lastValLoss = NaN;
   let lastCheckpoint = job.resume?.from ?? '';
@@ -172,7 +180,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   let stepLossCount = 0;
 
   const evaluate = async () => {
-    lastValLoss = await meanLoss(model, valSplit, evalStarts, context, batch);
+    lastValLoss = await heldOutLoss();
     const baseValLoss = baseEvalStarts?.length ? await meanLoss(model, job.baseCorpus!.val, baseEvalStarts, context, batch) : undefined;
     let sample: string | undefined;
     try {
@@ -252,17 +260,20 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         emit(doneEvent('cancelled'));
         return { checkpoint: lastCheckpoint, step: state.step, valLoss: lastValLoss, reason: 'cancelled' };
       }
-      fillBatch(trainSplit, epochPlan, state.cursor, batch, context, inputs, targets);
-      if (job.baseCorpus)
-        replayRows(job.baseCorpus.train, job.baseCorpus.replay, options.seed, state.step, batch, context, inputs, targets);
+      const rows = epochPlan instanceof EpochPlan ? undefined : fillExampleBatch(examples!.train, epochPlan, state.cursor, batch);
+      if (epochPlan instanceof EpochPlan) {
+        fillBatch(trainSplit, epochPlan, state.cursor, batch, context, inputs, targets);
+        if (job.baseCorpus)
+          replayRows(job.baseCorpus.train, job.baseCorpus.replay, options.seed, state.step, batch, context, inputs, targets);
+      }
       const lr = learningRateAt(
         { lr: options.lr, minLr: options.minLr, warmupSteps: plan.warmupSteps, totalSteps: plan.totalSteps },
         state.step,
       );
       const t0 = performance.now();
       const stepInput = {
-        inputs,
-        targets,
+        inputs: rows?.inputs ?? inputs,
+        targets: rows?.targets ?? targets,
         batch,
         lr,
         update: state.step + 1,
@@ -294,7 +305,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         );
       }
       const seconds = (performance.now() - t0) / 1000;
-      const rate = (batch * context) / seconds;
+      const rate = (batch * (rows?.width ?? context)) / seconds;
       tokensPerSecond = tokensPerSecond === 0 ? rate : 0.9 * tokensPerSecond + 0.1 * rate;
       lastLoss = loss;
       stepLossSum += loss;
@@ -317,7 +328,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       if (epochDone) {
         state.epoch++;
         state.cursor = 0;
-        epochPlan = new EpochPlan(trainSplit.length, context, options.seed, state.epoch);
+        epochPlan = newEpochPlan();
       }
       if (state.step % plan.evalEvery === 0 || state.step === plan.totalSteps) {
         await evaluate();

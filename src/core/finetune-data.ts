@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { configTokens } from './chat-template';
+import { Corpus, readCorpus } from './corpus';
+import { documentTokens, readDocuments } from './documents';
+import { splitExamples } from './example-batches';
+import { endOfText } from './hf-export';
+import { isObject, parseJsonObject } from './json';
+import { SftExample, parseSftJsonl } from './sft-data';
+import { SftModel, SftRow, tokenizeExamples } from './sft-examples';
+import { previewParts } from './sft-preview';
+import { UserError } from './errors';
+import { Tokenizer } from './tokenizer';
+import { TrainEvent } from './train-events';
+import { TrainOptions } from './train-options';
+
+/**
+ * What `finetune BASE DATA` trains on: a text file as one corpus, a folder of documents (.txt, .md)
+ * as one corpus of documents, or a .jsonl of examples in TRL's formats.
+ */
+export type FinetuneData =
+  | { kind: 'text'; corpus: Corpus }
+  | { kind: 'documents'; corpus: Corpus; docs: { path: string; text: string }[] }
+  | { kind: 'examples'; corpus: Corpus; examples: SftExample[] };
+
+export function readFinetuneData(path: string): FinetuneData {
+  let folder = false;
+  try {
+    folder = statSync(path).isDirectory();
+  } catch {
+    // readCorpus says what is wrong with the path
+  }
+  if (folder) {
+    const docs = readDocuments(path);
+    const hash = createHash('sha256');
+    for (const d of docs) hash.update(`${d.path}\0${d.text}\0`);
+    const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
+    return { kind: 'documents', docs, corpus: { text: '', bytes, sha256: hash.digest('hex') } };
+  }
+  const corpus = readCorpus(path);
+  if (extname(path).toLowerCase() === '.jsonl') return { kind: 'examples', corpus, examples: parseSftJsonl(corpus.text, path) };
+  return { kind: 'text', corpus };
+}
+
+/** All the text of the data (a char model's vocabulary pre-flight reads it). */
+export function dataText(data: FinetuneData): string {
+  if (data.kind === 'documents') return data.docs.map((d) => d.text).join('\n');
+  if (data.kind === 'text') return data.corpus.text;
+  return data.examples
+    .map((e) =>
+      'text' in e ? e.text : 'messages' in e ? e.messages.map((m) => m.content).join('\n') : JSON.stringify([e.prompt, e.completion]),
+    )
+    .join('\n');
+}
+
+export interface PreparedData {
+  /** Token stream (text, documents: held-out part last) or, for examples, all their ids (train then held-out). */
+  tokens: Int32Array;
+  heldOut?: number;
+  examples?: { train: SftRow[]; val: SftRow[] };
+  /** Shown before training starts. */
+  event?: TrainEvent;
+}
+
+/** The data tokenised for the model: streams for text and documents, rows for examples. */
+export function prepareData(data: FinetuneData, model: SftModel, context: number, options: TrainOptions, source: string): PreparedData {
+  if (data.kind === 'text') return { tokens: model.tokenizer.encodeAll(data.corpus.text) };
+  if (data.kind === 'documents') {
+    const { tokens, heldOut } = documentTokens(
+      data.docs.map((d) => model.tokenizer.encodeAll(d.text)),
+      model.eosId,
+      options.valFraction,
+    );
+    return { tokens, heldOut };
+  }
+  const { rows, counts } = tokenizeExamples(data.examples, model, context, source);
+  if (rows.length < 2)
+    throw new UserError('{0}: {1} example(s) to train on, and at least one more is needed to hold out', source, rows.length);
+  const split = splitExamples(rows, options.valFraction, options.seed);
+  const ids = (r: SftRow[]) => r.reduce((n, x) => n + x.ids.length, 0);
+  const tokens = new Int32Array(ids(split.train) + ids(split.val));
+  let at = 0;
+  for (const r of [...split.train, ...split.val]) {
+    tokens.set(r.ids, at);
+    at += r.ids.length;
+  }
+  const first = split.train[0];
+  return {
+    tokens,
+    heldOut: ids(split.val),
+    examples: split,
+    event: {
+      type: 'data',
+      format: data.examples[0].format,
+      counts,
+      held_out: split.val.length,
+      first: {
+        ids: Array.from(first.ids),
+        trained: Array.from(first.labels, (l, i) => i > 0 && l >= 0),
+        parts: previewParts(first, model.tokenizer),
+      },
+    },
+  };
+}
+
+/** The model's end-of-text id: tokenizer_config.json's eos_token, else an added <|endoftext|>, </s> or <eos>. */
+export function endOfTextId(dir: string, tokenizer: Tokenizer): number | undefined {
+  const named = configTokens(dir).eosToken;
+  if (!named) return endOfText(tokenizer.toJSON())?.id;
+  const raw = parseJsonObject(tokenizer.toJSON(), 'tokenizer.json');
+  const added = Array.isArray(raw.added_tokens) ? (raw.added_tokens as unknown[]).filter(isObject) : [];
+  const t = added.find((a) => a.content === named && Number.isInteger(a.id));
+  return t ? (t.id as number) : endOfText(tokenizer.toJSON())?.id;
+}

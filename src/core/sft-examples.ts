@@ -1,0 +1,191 @@
+import { UserError } from './errors';
+import { ChatTemplate, renderChat } from './chat-template';
+import { ChatMessage, FORMAT_KEYS, SftExample, isConversational } from './sft-data';
+import { Tokenizer } from './tokenizer';
+
+/** TRL's label for a token the loss leaves out (PyTorch's CrossEntropyLoss ignore_index). */
+export const IGNORED = -100;
+
+/** One example as the model sees it: token ids and, per id, itself when it is trained, else IGNORED. */
+export interface SftRow {
+  ids: Int32Array;
+  labels: Int32Array;
+}
+
+export interface SftCounts {
+  examples: number;
+  /** Tokens whose prediction is trained (a row's first token is predicted by nothing). */
+  trained: number;
+  /** Tokens the model reads but is not trained to predict (prompts, user and system turns). */
+  masked: number;
+  /** Examples longer than the context, cut to it, and the tokens cut off. */
+  cut: number;
+  cutTokens: number;
+  /** Examples left out because nothing in them would be trained (empty answers, answers cut off). */
+  dropped: number;
+}
+
+/** What the data needs of the model: its chat template (conversations) and end-of-text id (plain text). */
+export interface SftModel {
+  tokenizer: Tokenizer;
+  chat?: ChatTemplate;
+  eosId?: number;
+  /** Where the model came from, for the messages. */
+  dir: string;
+}
+
+/**
+ * Tokenises examples into rows of at most context + 1 tokens with the loss only on what the model
+ * should learn: a text whole, a completion, an assistant's turns — each with its end-of-turn
+ * (the template's own, e.g. <|im_end|>) or the EOS appended to plain text. The answer spans are
+ * found as TRL finds them without {% generation %} tags: the conversation up to a turn, rendered
+ * with the generation prompt, is a prefix of the conversation with the turn. The whole rendered
+ * text is tokenised at once (so a BPE merging across a span's edge gives the ids the model will
+ * see at inference), and a token is trained when its bytes overlap an answer span.
+ */
+export function tokenizeExamples(
+  examples: SftExample[],
+  model: SftModel,
+  context: number,
+  source: string,
+): { rows: SftRow[]; counts: SftCounts } {
+  const format = examples[0].format;
+  if (isConversational(format) && !model.chat)
+    throw new UserError(
+      '{0} holds conversations ({1}), but {2} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): add the template the model was trained with, or write the data as {3}',
+      source,
+      FORMAT_KEYS[format],
+      model.dir,
+      FORMAT_KEYS['prompt-completion'],
+    );
+  if (format === 'prompt-completion' && model.eosId === undefined)
+    throw new UserError(
+      '{0}: the model in {1} has no end-of-text token, so it could not learn where a completion ends: use a model whose tokenizer has one (eos_token in tokenizer_config.json)',
+      source,
+      model.dir,
+    );
+  const counts: SftCounts = { examples: 0, trained: 0, masked: 0, cut: 0, cutTokens: 0, dropped: 0 };
+  const rows: SftRow[] = [];
+  let emptyAnswers = 0;
+  examples.forEach((example, i) => {
+    const { text, spans, appendEos } = rendered(example, model.chat, i + 1, source);
+    if (spans.every(([a, b]) => text.slice(a, b).trim() === '')) {
+      emptyAnswers++;
+      counts.dropped++;
+      return;
+    }
+    let { ids, labels } = labelled(text, spans, model.tokenizer, i + 1, source);
+    if (appendEos && model.eosId !== undefined) {
+      ids = [...ids, model.eosId];
+      labels = [...labels, model.eosId];
+    }
+    if (ids.length > context + 1) {
+      counts.cut++;
+      counts.cutTokens += ids.length - (context + 1);
+      ids = ids.slice(0, context + 1);
+      labels = labels.slice(0, context + 1);
+    }
+    const trained = labels.slice(1).filter((l) => l !== IGNORED).length;
+    if (trained === 0) {
+      counts.dropped++;
+      return;
+    }
+    counts.examples++;
+    counts.trained += trained;
+    counts.masked += ids.length - 1 - trained;
+    rows.push({ ids: Int32Array.from(ids), labels: Int32Array.from(labels) });
+  });
+  if (rows.length === 0 && emptyAnswers === examples.length)
+    throw new UserError('{0}: no token would be trained: every answer (completion or assistant turn) is empty', source);
+  if (rows.length === 0)
+    throw new UserError(
+      '{0}: no token would be trained: every answer is empty or cut off by the context of {1} tokens; raise --context or shorten the prompts',
+      source,
+      context,
+    );
+  return { rows, counts };
+}
+
+interface Rendered {
+  text: string;
+  /** Character ranges of `text` that are trained. */
+  spans: [number, number][];
+  appendEos: boolean;
+}
+
+function rendered(example: SftExample, chat: ChatTemplate | undefined, line: number, source: string): Rendered {
+  switch (example.format) {
+    case 'text':
+      return { text: example.text, spans: [[0, example.text.length]], appendEos: true };
+    case 'prompt-completion':
+      return {
+        text: example.prompt + example.completion,
+        spans: [[example.prompt.length, example.prompt.length + example.completion.length]],
+        appendEos: true,
+      };
+    case 'conversational-prompt-completion': {
+      const prompt = renderChat(chat!, example.prompt, true);
+      const text = renderChat(chat!, [...example.prompt, ...example.completion], false);
+      checkPrefix(prompt, text, chat!, line, source);
+      return { text, spans: [[prompt.length, text.length]], appendEos: false };
+    }
+    case 'conversational':
+      return conversation(example.messages, chat!, line, source);
+  }
+}
+
+function conversation(messages: ChatMessage[], chat: ChatTemplate, line: number, source: string): Rendered {
+  const text = renderChat(chat, messages, false);
+  const spans: [number, number][] = [];
+  messages.forEach((m, i) => {
+    if (m.role !== 'assistant') return;
+    const before = renderChat(chat, messages.slice(0, i), true);
+    const through = renderChat(chat, messages.slice(0, i + 1), false);
+    checkPrefix(before, through, chat, line, source);
+    checkPrefix(through, text, chat, line, source);
+    // An empty answer still ends its turn, but learning to answer nothing is not what the user meant.
+    if (m.content.trim() !== '') spans.push([before.length, through.length]);
+  });
+  if (spans.length === 0 && !messages.some((m) => m.role === 'assistant'))
+    throw new UserError('{0} line {1}: the conversation has no "assistant" message, so nothing in it would be trained', source, line);
+  return { text, spans: spans.length ? spans : [[0, 0]], appendEos: false };
+}
+
+function checkPrefix(prefix: string, whole: string, chat: ChatTemplate, line: number, source: string): void {
+  if (!whole.startsWith(prefix))
+    throw new UserError(
+      "{0} line {1}: {2} renders the conversation's beginning differently from the whole conversation, so the answers cannot be told apart from the prompt",
+      source,
+      line,
+      chat.source,
+    );
+}
+
+/** The ids of the whole text and their labels: a token is trained when its bytes overlap a span. */
+function labelled(
+  text: string,
+  spans: [number, number][],
+  tokenizer: Tokenizer,
+  line: number,
+  source: string,
+): { ids: number[]; labels: number[] } {
+  const ids = tokenizer.encode(text);
+  const textBytes = Buffer.byteLength(text);
+  let spelled = 0;
+  const ends = ids.map((id) => (spelled += tokenizer.tokenBytes(id).length));
+  // SentencePiece-style tokenizers prepend a space ("▁") to the text: its byte is no part of it.
+  const shift = spelled - textBytes;
+  if (shift !== 0 && shift !== 1)
+    throw new UserError(
+      "{0} line {1}: the model's tokenizer does not spell the rendered text back byte for byte, so trained tokens cannot be placed",
+      source,
+      line,
+    );
+  const byteSpans = spans.map(([a, b]) => [Buffer.byteLength(text.slice(0, a)), Buffer.byteLength(text.slice(0, b))]);
+  const labels = ids.map((id, k) => {
+    const start = (k === 0 ? 0 : ends[k - 1]) - shift;
+    const end = ends[k] - shift;
+    return byteSpans.some(([a, b]) => start < b && end > a) ? id : IGNORED;
+  });
+  return { ids, labels };
+}
