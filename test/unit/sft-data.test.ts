@@ -256,6 +256,25 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
   assert.equal(events.at(-1).type, 'done');
   assert.equal(events.find((e) => e.type === 'start').plan.examples, 90);
 
+  // `train DATA --resume CHECKPOINT` reads the examples as the run did and continues it.
+  const checkpoint = events.find((e) => e.type === 'checkpoint').path;
+  const resumed = runCli(['train', QA, '--resume', checkpoint, '--max-steps', '3', '--json'], cwd, 300_000);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const after = resumed.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.equal(after.find((e) => e.type === 'start').plan.examples, 90);
+  assert.deepEqual(
+    after.filter((e) => e.type === 'step').map((e) => e.step),
+    [3],
+  );
+  assertCliUserError(
+    ['train', otherData(cwd), '--resume', checkpoint, '--max-steps', '4'],
+    cwd,
+    /is not the text this fine-tuning run was trained on/,
+  );
+
   const human = runCli(['finetune', dir, QA, '-o', join(cwd, 'run2'), '--max-steps', '1', '--context', '128'], cwd, 300_000);
   assert.equal(human.code, 0, human.stderr);
   assert.match(
@@ -269,6 +288,13 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
   writeFileSync(mixed, '{"text": "a"}\n{"prompt": "b", "completion": "c"}\n');
   assertCliUserError(['finetune', dir, mixed, '-o', join(cwd, 'run4')], cwd, /mixed\.jsonl line 2 is in the format/);
 });
+
+/** The Q&A file less its last pair: other data than the run's. */
+function otherData(cwd: string): string {
+  const path = join(cwd, 'fewer.jsonl');
+  writeFileSync(path, readFileSync(QA, 'utf8').trimEnd().split('\n').slice(0, -1).join('\n') + '\n');
+  return path;
+}
 
 test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, separated by the end-of-text token', () => {
   const dir = withTemplate('qwen2', undefined);
@@ -292,4 +318,11 @@ test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, sep
   assert.equal(start.plan.trainTokens + start.plan.valTokens, a + b);
   assert.equal(start.plan.valTokens, Math.round(a * 0.1) + Math.round(b * 0.1));
   assertCliUserError(['finetune', dir, join(docs, 'sub', 'nothing'), '-o', join(cwd, 'r2')], cwd, /no such file/);
+  const checkpoint = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((e) => e.type === 'checkpoint').path;
+  const resumed = runCli(['train', docs, '--resume', checkpoint, '--max-steps', '2', '--json'], cwd, 300_000);
+  assert.equal(resumed.code, 0, resumed.stderr);
 });

@@ -3,13 +3,15 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions } from '../model/gpt';
-import { Corpus, readCorpus } from '../../core/corpus';
+import { readCorpus } from '../../core/corpus';
 import { readChatTemplate } from '../../core/chat-template';
-import { dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
+import { FinetuneData, PreparedData, dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
+import { SftModel } from '../../core/sft-examples';
+import { ModelConfig } from '../../core/model-config';
 import { UserError, formatMessage, message } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
-import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../core/train-options';
-import { makeExamplePlan, makeTrainPlan } from '../../core/train-plan';
+import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
+import { makeExamplePlan, makeTrainPlan, trainingWindow } from '../../core/train-plan';
 import { checkPlanFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
@@ -119,13 +121,6 @@ export async function runFinetuneJob(
   } else if (req.unseen === 'extend') {
     throw new UserError("--unseen extend applies to character models; this model's tokenizer ({0}) encodes any text", tokenizer.kind);
   }
-  const sftModel = {
-    tokenizer,
-    dir: base.dir,
-    chat: readChatTemplate(tokenizerDir(base)),
-    eosId: endOfTextId(tokenizerDir(base), tokenizer),
-  };
-
   const baseRun = runOfCheckpoint(baseDir, base.kind === 'checkpoint');
   const { context, batch } = finetuneShape(config.context, req, baseRun?.run.plan.options.batch);
   const lr = req.lr ?? (lora ? FINETUNE_LR.lora : FINETUNE_LR.full);
@@ -139,15 +134,8 @@ export async function runFinetuneJob(
     epochs: req.epochs,
     maxSteps: req.maxSteps,
   });
-  const prepared = prepareData(data, sftModel, context, options, req.corpusPath);
+  const { prepared, plan } = dataPlan(data, sftModel(tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
   const { tokens, examples } = prepared;
-  const plan = examples
-    ? makeExamplePlan(
-        { trainExamples: examples.train.length, trainTokens: tokens.length - prepared.heldOut!, valTokens: prepared.heldOut! },
-        config,
-        options,
-      )
-    : makeTrainPlan(tokens.length, config, options, prepared.heldOut);
   if (!lora) checkPlanFits(plan, engine.backend);
   const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
@@ -178,6 +166,27 @@ export async function runFinetuneJob(
   );
 }
 
+/** What the data needs of the model: its tokenizer, chat template and end-of-text id (from its folder). */
+function sftModel(tokenizer: Tokenizer, dir: string): SftModel {
+  return { tokenizer, dir, chat: readChatTemplate(dir), eosId: endOfTextId(dir, tokenizer) };
+}
+
+/** The data tokenised for the model, and the run's plan: examples one per row, text and documents as token streams. */
+function dataPlan(
+  data: FinetuneData,
+  model: SftModel,
+  config: ModelConfig,
+  options: TrainOptions,
+  source: string,
+): { prepared: PreparedData; plan: TrainPlan } {
+  const prepared = prepareData(data, model, trainingWindow(config, options), options, source);
+  const { tokens, examples, heldOut } = prepared;
+  const plan = examples
+    ? makeExamplePlan({ trainExamples: examples.train.length, trainTokens: tokens.length - heldOut!, valTokens: heldOut! }, config, options)
+    : makeTrainPlan(tokens.length, config, options, heldOut);
+  return { prepared, plan };
+}
+
 /** The folder with the model's tokenizer files (an adapter's are its base's). */
 function tokenizerDir(base: ModelFiles): string {
   return base.kind === 'adapter' && base.base ? base.base.dir : base.dir;
@@ -203,7 +212,6 @@ export function isFinetuneRun(path: string): boolean {
 /** `train --resume` of a fine-tuning run: its base, adapter and the base's corpus as they were. */
 export async function resumeFinetuneJob(
   req: TrainRequest,
-  corpus: Corpus,
   engine: EngineInfo,
   emit: Emit,
   shouldStop: () => boolean,
@@ -236,15 +244,16 @@ export async function resumeFinetuneJob(
   const tokenizerPath = join(dir, 'tokenizer.json');
   const tokenizer = modelTokenizer(readRegularFile(tokenizerPath), config, tokenizerPath);
   checkRunTokenizer(tokenizer, run, tokenizerPath);
-  const tokens = tokenizer.encodeAll(corpus.text);
   const saved = run.plan;
   const options = validateTrainOptions({
     ...saved.options,
     epochs: req.epochs ?? saved.options.epochs,
     maxSteps: req.maxSteps ?? saved.options.maxSteps,
   });
-  const plan = makeTrainPlan(tokens.length, config, options);
-  if (plan.trainTokens !== saved.trainTokens)
+  const data = readFinetuneData(req.corpusPath);
+  const { prepared, plan } = dataPlan(data, sftModel(tokenizer, record.base), config, options, req.corpusPath);
+  const { tokens, examples } = prepared;
+  if (plan.trainTokens !== saved.trainTokens || plan.examples !== saved.examples)
     throw new UserError(
       '{0} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run',
       req.corpusPath,
@@ -273,6 +282,7 @@ export async function resumeFinetuneJob(
       start,
       adapter,
       baseCorpus: old && !('why' in old) ? old.tokens : undefined,
+      examples,
     },
     run,
   );

@@ -61,9 +61,11 @@ export async function runTrainJob(
   shouldStop: () => boolean,
   log: (message: string) => void = () => undefined,
 ): Promise<TrainResult> {
+  // A fine-tuning run reads its data as it did (a .jsonl of examples, a folder of documents, a text).
+  if (req.resume && isFinetuneRun(req.resume))
+    return resumeFinetuneJob(req, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log);
   const corpus = readCorpus(req.corpusPath);
   const engine = await startEngine(req.backend ?? 'auto');
-  if (req.resume && isFinetuneRun(req.resume)) return resumeFinetuneJob(req, corpus, engine, emit, shouldStop, log);
   if (req.resume) return resumeJob(req, corpus, engine, emit, shouldStop, log);
 
   const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
