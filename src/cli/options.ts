@@ -217,9 +217,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     required: { output: 'DIR' },
   },
   finetune: {
-    args: ['BASE', 'FILE'],
+    args: ['BASE', 'DATA'],
     summary:
-      `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2, Llama, Mistral, Qwen2 or Qwen3 folder) on FILE: every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
+      `Fine-tunes BASE (a run or checkpoint, or a Hugging Face GPT-2, Llama, Mistral, Qwen2 or Qwen3 folder) on DATA: a text file; a folder of .txt/.md documents ` +
+      '(one corpus, each document ended by the model\'s end-of-text token and held out in part); or a .jsonl in TRL\'s formats ({"text"}, {"prompt", "completion"}, ' +
+      '{"messages": [...]}, prompt/completion as message lists), conversations rendered with the model\'s chat template and the loss on the answers only, ' +
+      `each example its own row (first example and counts printed before training). Training is on every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
       `or with --lora an adapter on the frozen base (GPT-2 models; default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
       "When BASE's own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.",
     options: [
