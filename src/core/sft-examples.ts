@@ -74,7 +74,7 @@ export function tokenizeExamples(
       counts.dropped++;
       return;
     }
-    let { ids, labels } = labelled(text, spans, model.tokenizer, i + 1, source);
+    let { ids, labels } = labelled(text, spans, model.tokenizer);
     if (appendEos && model.eosId !== undefined) {
       ids = [...ids, model.eosId];
       labels = [...labels, model.eosId];
@@ -161,31 +161,45 @@ function checkPrefix(prefix: string, whole: string, chat: ChatTemplate, line: nu
     );
 }
 
-/** The ids of the whole text and their labels: a token is trained when its bytes overlap a span. */
-function labelled(
-  text: string,
-  spans: [number, number][],
-  tokenizer: Tokenizer,
-  line: number,
-  source: string,
-): { ids: number[]; labels: number[] } {
+/**
+ * The ids of the whole text and their labels: a token is trained when its bytes overlap a span.
+ * A tokenizer that does not spell its text back (an <unk>, a normaliser) is tokenised a piece at a
+ * time between the spans' edges instead: exact labels, though ids at an edge may differ.
+ */
+function labelled(text: string, spans: [number, number][], tokenizer: Tokenizer): { ids: number[]; labels: number[] } {
   const ids = tokenizer.encode(text);
-  const textBytes = Buffer.byteLength(text);
-  let spelled = 0;
-  const ends = ids.map((id) => (spelled += tokenizer.tokenBytes(id).length));
-  // SentencePiece-style tokenizers prepend a space ("▁") to the text: its byte is no part of it.
-  const shift = spelled - textBytes;
-  if (shift !== 0 && shift !== 1)
-    throw new UserError(
-      "{0} line {1}: the model's tokenizer does not spell the rendered text back byte for byte, so trained tokens cannot be placed",
-      source,
-      line,
-    );
+  const ends = byteEnds(ids, tokenizer, text);
+  if (!ends) return piecewise(text, spans, tokenizer);
   const byteSpans = spans.map(([a, b]) => [Buffer.byteLength(text.slice(0, a)), Buffer.byteLength(text.slice(0, b))]);
   const labels = ids.map((id, k) => {
-    const start = (k === 0 ? 0 : ends[k - 1]) - shift;
-    const end = ends[k] - shift;
-    return byteSpans.some(([a, b]) => start < b && end > a) ? id : IGNORED;
+    const start = k === 0 ? 0 : ends[k - 1];
+    return byteSpans.some(([a, b]) => start < b && ends[k] > a) ? id : IGNORED;
   });
+  return { ids, labels };
+}
+
+/** Where each token ends in the text's UTF-8 bytes, when the tokens spell exactly the text (after the space SentencePiece-style tokenizers prepend). */
+function byteEnds(ids: number[], tokenizer: Tokenizer, text: string): number[] | undefined {
+  const pieces = ids.map((id) => tokenizer.tokenBytes(id));
+  const spelled = Buffer.concat(pieces);
+  const want = Buffer.from(text);
+  const shift = spelled.length - want.length;
+  if ((shift !== 0 && !(shift === 1 && spelled[0] === 0x20)) || !spelled.subarray(shift).equals(want)) return undefined;
+  let at = -shift;
+  return pieces.map((p) => (at += p.length));
+}
+
+function piecewise(text: string, spans: [number, number][], tokenizer: Tokenizer): { ids: number[]; labels: number[] } {
+  const cuts = [...new Set([0, ...spans.flat(), text.length])].sort((a, b) => a - b);
+  const ids: number[] = [];
+  const labels: number[] = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const [a, b] = [cuts[i], cuts[i + 1]];
+    const trained = spans.some(([s, e]) => s <= a && b <= e);
+    for (const id of tokenizer.encode(text.slice(a, b))) {
+      ids.push(id);
+      labels.push(trained ? id : IGNORED);
+    }
+  }
   return { ids, labels };
 }

@@ -7,7 +7,8 @@ import { Gpt } from '../../src/worker/model/gpt';
 import { readModelFolder } from '../../src/core/model-folder';
 import { parseSftJsonl, readSftJsonl } from '../../src/core/sft-data';
 import { readChatTemplate } from '../../src/core/chat-template';
-import { IGNORED, SftModel, tokenizeExamples } from '../../src/core/sft-examples';
+import { IGNORED, SftModel, SftRow, tokenizeExamples } from '../../src/core/sft-examples';
+import { trainTokenizer } from '../../src/core/tokenizer';
 import { endOfTextId } from '../../src/core/finetune-data';
 import { exampleBatch, splitExamples } from '../../src/core/example-batches';
 import { previewParts, previewText } from '../../src/core/sft-preview';
@@ -121,13 +122,32 @@ for (const [family, template, where] of [
 
 test('a token a BPE merges across the answer’s edge is trained, and the ids stay the whole text’s', () => {
   const model = sftModel(withTemplate('qwen2', undefined));
-  // "Article 11" + "." with the completion starting mid-word: whatever merges the tokenizer makes, ids = encode(whole).
-  const ex = [{ format: 'prompt-completion' as const, prompt: '대한민국은 민주공', completion: '화국이다.' }];
-  const { rows } = tokenizeExamples(ex, model, 64, 'x');
-  const whole = model.tokenizer.encode('대한민국은 민주공화국이다.');
+  // The fixture's BPE has "민국" as one token: the completion starts inside it.
+  const [prompt, completion] = ['대한민', '국은 민주공화국이다.'];
+  const whole = model.tokenizer.encode(prompt + completion);
+  assert.notDeepEqual([...model.tokenizer.encode(prompt), ...model.tokenizer.encode(completion)], whole, 'pieces tokenise differently');
+  const { rows } = tokenizeExamples([{ format: 'prompt-completion', prompt, completion }], model, 64, 'x');
   assert.deepEqual(Array.from(rows[0].ids), [...whole, model.eosId!]);
   const trainedText = model.tokenizer.decode(Array.from(rows[0].labels).filter((l, i) => i > 0 && l !== IGNORED));
-  assert.ok(trainedText.endsWith('화국이다.<|endoftext|>'), trainedText);
+  assert.equal(trainedText, '민국은 민주공화국이다.<|endoftext|>');
+});
+
+test('a SentencePiece-style tokenizer (Mistral fixture) and one that cannot spell its text back (<unk>) train exactly the completion', () => {
+  const mistral = sftModel(withTemplate('mistral', undefined));
+  const ex = [{ format: 'prompt-completion' as const, prompt: 'Question: 대한민국은?', completion: ' 민주공화국이다.' }];
+  const { rows } = tokenizeExamples(ex, mistral, 64, 'x');
+  assert.deepEqual(Array.from(rows[0].ids), [...mistral.tokenizer.encode('Question: 대한민국은? 민주공화국이다.'), mistral.eosId!]);
+  const trained = (r: SftRow) => Array.from(r.labels).filter((l, i) => i > 0 && l !== IGNORED);
+  assert.equal(mistral.tokenizer.decode(trained(rows[0])), '민주공화국이다.</s>');
+
+  const chars = trainTokenizer('abc de', { kind: 'char' });
+  const unk = tokenizeExamples(
+    [{ format: 'prompt-completion', prompt: 'a?b', completion: 'cd' }],
+    { tokenizer: chars, dir: 'x', eosId: 0 },
+    64,
+    'y',
+  );
+  assert.deepEqual(trained(unk.rows[0]), [...chars.encode('cd'), 0]);
 });
 
 test('prompt/completion appends and trains the EOS; data with nothing to train, or conversations without a template, is refused', () => {
