@@ -17,8 +17,10 @@
 namespace bf16 {
 namespace {
 
-// Rows (or columns) of W widened per task: a block of 64 × 4,864 floats is 1.2 MB, within L2/L3.
+// The fewest rows (or columns) of W widened per task: a block of 64 × 4,864 floats is 1.2 MB.
 constexpr int kBlock = 64;
+// At most this many rows widened at once in x·Wᵀ: 1,024 × 4,864 floats is 20 MB a thread.
+constexpr int kMaxRows = 1024;
 
 void widenRange(const uint16_t* from, long count, float* to) {
 #pragma omp simd
@@ -98,9 +100,11 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
     gemvRows(1, &w, &out, in, x, &y);
     return;
   }
-  const int blocks = (out + kBlock - 1) / kBlock;
+  // Two blocks of rows per thread (BLAS is fastest on wide products), at most kMaxRows each.
+  const int block = std::clamp((out / (2 * kernels::threads()) + 15) / 16 * 16, kBlock, kMaxRows);
+  const int blocks = (out + block - 1) / block;
   kernels::parallel(blocks, [&](int b) {
-    const int from = b * kBlock, rows = std::min(kBlock, out - from);
+    const int from = b * block, rows = std::min(block, out - from);
     std::vector<float> widened(size_t(rows) * in);
     widenRange(w + long(from) * in, long(rows) * in, widened.data());
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, in, 1.0f, x, in, widened.data(), in, beta, y + from, out);

@@ -1,8 +1,12 @@
 // Completion speed and memory of a SmolLM2-135M-shaped Llama model (or another of core/model-shapes.ts; random weights) on the native
 // engine's fused decode: 16 new tokens after a 256-token prompt, p50 ms per token, resident memory,
-// and the ratio to the weight-reading limit (every fp32 weight is read once per token; ~30 GB/s is
-// what two threads read here, issue 19). Not a test: a figure for the README.
-// usage: node scripts/bench-decode-llama.mjs [--shape smollm2-135m|qwen2.5-0.5b] [--prompt 256] [--tokens 16] [--threads 2] [--bandwidth 30] [--json]
+// and the ratio to the weight-reading limit (every weight is read once per token, 4 bytes a value in
+// fp32, 2 for BF16 matrices; ~30 GB/s is what two threads read here, issue 19). --dtype bf16 holds
+// the random weights rounded to BF16 as an opened BF16 folder's; `fp32,bf16` (the default) runs
+// each in its own process, one after the other, and prints them side by side. Not a test: a
+// figure for the README.
+// usage: node scripts/bench-decode-llama.mjs [--shape smollm2-135m|qwen2.5-0.5b] [--dtype fp32,bf16|fp32|bf16] [--prompt 256] [--tokens 16] [--threads 2] [--bandwidth 30] [--json]
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -16,6 +20,7 @@ const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({
   options: {
     shape: { type: 'string', default: 'smollm2-135m' },
+    dtype: { type: 'string', default: 'fp32,bf16' },
     prompt: { type: 'string', default: '256' },
     tokens: { type: 'string', default: '16' },
     threads: { type: 'string', default: '2' },
@@ -23,6 +28,50 @@ const { values: a } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
+const dtypes = a.dtype.split(',');
+if (dtypes.length === 0 || dtypes.some((d) => d !== 'fp32' && d !== 'bf16')) {
+  console.error(`--dtype ${a.dtype}: give fp32, bf16 or fp32,bf16`);
+  process.exit(2);
+}
+if (dtypes.length > 1) {
+  const rows = dtypes.map((dtype) => {
+    const args = process.argv
+      .slice(2)
+      .filter((arg, i, all) => arg !== '--dtype' && all[i - 1] !== '--dtype' && !arg.startsWith('--dtype=') && arg !== '--json');
+    return JSON.parse(
+      execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), ...args, '--dtype', dtype, '--json'], {
+        encoding: 'utf8',
+      })
+        .trim()
+        .split('\n')
+        .pop(),
+    );
+  });
+  if (a.json) for (const row of rows) console.log(JSON.stringify(row));
+  else {
+    const columns = [
+      'dtype',
+      'weight_mb',
+      'p50_ms_per_token',
+      'max_ms_per_token',
+      'cpu_ms_per_token',
+      'weight_read_limit_ms',
+      'ratio_to_limit',
+      'prefill_ms',
+      'rss_mb',
+      'rss_to_weights',
+      'peak_rss_mb',
+      'wasm_heap_mb',
+      'load_average',
+    ];
+    console.log(
+      `${a.shape} shape, ${rows[0].params.toLocaleString('en-US')} params, ${rows[0].prompt_tokens}-token prompt then ${rows[0].new_tokens} new tokens, ${rows[0].threads} thread(s), limit at ${a.bandwidth} GB/s`,
+    );
+    console.table(rows.map((row) => Object.fromEntries(columns.map((c) => [c, row[c]]))));
+  }
+  process.exit(0);
+}
+
 const addon = join(repo, 'dist/corpus_lab_native.node');
 if (!process.env.CORPUS_LAB_NATIVE_ADDON && existsSync(addon)) process.env.CORPUS_LAB_NATIVE_ADDON = addon;
 
@@ -38,13 +87,14 @@ if (!shape) {
 
 // The context just holds the prompt and the new tokens (a longer one only adds cache pages never touched).
 const config = { ...shape, context: Number(a.prompt) + Number(a.tokens) };
-const r = await benchDecode(config, Number(a.prompt), Number(a.tokens), Number(a.threads));
+const r = await benchDecode(config, Number(a.prompt), Number(a.tokens), Number(a.threads), dtypes[0]);
 const sorted = [...r.msPerToken].sort((x, y) => x - y);
 const p50 = sorted[Math.floor(sorted.length / 2)];
 const limitMs = (r.weightBytes / (Number(a.bandwidth) * 1e9)) * 1000;
 const mb = (bytes) => Math.round(bytes / 1e6);
 const summary = {
   shape: a.shape,
+  dtype: r.dtype,
   backend: r.backend,
   threads: r.threads,
   params: r.params,
@@ -67,7 +117,7 @@ const summary = {
 if (a.json) console.log(JSON.stringify(summary));
 else
   console.log(
-    `${a.shape} shape (${r.params.toLocaleString('en-US')} params, ${summary.weight_mb} MB fp32) on ${r.backend} with ${r.threads} thread(s): ` +
+    `${a.shape} shape (${r.params.toLocaleString('en-US')} params, ${summary.weight_mb} MB in ${r.dtype}) on ${r.backend} with ${r.threads} thread(s): ` +
       `prompt of ${r.promptTokens} tokens in ${summary.prefill_ms} ms; ${summary.new_tokens} new tokens at p50 ${summary.p50_ms_per_token} ms/token ` +
       `(max ${summary.max_ms_per_token}; CPU ${summary.cpu_ms_per_token} ms/token over all threads; load average ${summary.load_average}), ${summary.ratio_to_limit}× the weight-reading limit of ${summary.weight_read_limit_ms} ms at ${a.bandwidth} GB/s; ` +
       `RSS ${summary.rss_mb} MB (${summary.rss_to_weights}× the weights; wasm heap ${summary.wasm_heap_mb} MB, JS heap ${summary.js_heap_mb} MB), peak ${summary.peak_rss_mb} MB`,

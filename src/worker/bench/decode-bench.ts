@@ -4,14 +4,20 @@ import { nativeAddon } from '../engine/native';
 import { heap } from '../engine/kernels/kernel-module';
 import { ModelConfig, validateModelConfig } from '../../core/model-config';
 export { MODEL_SHAPES } from '../../core/model-shapes';
-import { parameterCount } from '../../core/weight-table';
+import { parameterCount, weightTable } from '../../core/weight-table';
+import { NamedTensors } from '../../core/tensor';
+import { Rng } from '../../core/rng';
 import { Gpt, newCache, disposeCache } from '../model/gpt';
+
+/** float32 (as trained) or BF16 (a BF16 folder opened for completion: its matrices held as BF16). */
+export type DecodeDtype = 'fp32' | 'bf16';
 
 export interface DecodeBenchResult {
   backend: string;
   threads: number;
   params: number;
-  /** fp32 bytes of the weights (each read once per generated token). */
+  dtype: DecodeDtype;
+  /** Bytes of the weights as held (each read once per generated token): matrices 2 bytes a value in BF16, the rest 4. */
   weightBytes: number;
   promptTokens: number;
   prefillMs: number;
@@ -38,6 +44,40 @@ function peakRss(): number {
 }
 
 /**
+ * Random weights of the table's spread (uniform, so half a billion values take seconds) rounded to
+ * BF16 (to nearest, ties to even), as a BF16 folder's values are, in host memory.
+ */
+function bf16Weights(config: ModelConfig, seed: number): NamedTensors {
+  const rng = new Rng(seed);
+  const weights: NamedTensors = new Map();
+  for (const [name, { shape, init }] of weightTable(config)) {
+    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    if ('fill' in init) data.fill(init.fill);
+    else {
+      const half = init.normal * Math.sqrt(3);
+      for (let i = 0; i < data.length; i++) data[i] = (2 * rng.next() - 1) * half;
+      const bits = new Uint32Array(data.buffer);
+      for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) & 0xffff0000;
+    }
+    weights.set(name, { shape, data });
+  }
+  return weights;
+}
+
+/** A frozen model of such weights, held as BF16; the host copy is garbage when this returns. */
+function bf16Model(config: ModelConfig): Gpt {
+  return Gpt.frozen(config, bf16Weights(config, 1));
+}
+
+/** Bytes of the weights as held: BF16 matrices 2 a value. */
+function heldBytes(config: ModelConfig, dtype: DecodeDtype): number {
+  let bytes = 0;
+  for (const [, { shape }] of weightTable(config))
+    bytes += shape.reduce((a, b) => a * b, 1) * (dtype === 'bf16' && shape.length === 2 ? 2 : 4);
+  return bytes;
+}
+
+/**
  * Greedy completion from a model of random weights, as a completion request runs it: a prompt of
  * `promptTokens` in one call, then `newTokens` one at a time, each timed with the read of its logits.
  */
@@ -46,11 +86,14 @@ export async function benchDecode(
   promptTokens: number,
   newTokens: number,
   threads: number,
+  dtype: DecodeDtype = 'fp32',
 ): Promise<DecodeBenchResult> {
   validateModelConfig(config);
   const engine = await startEngine('native');
   nativeAddon()?.setThreads(threads);
-  const model = Gpt.initialise(config, 1);
+  const model = dtype === 'bf16' ? bf16Model(config) : Gpt.initialise(config, 1);
+  // The host copy the BF16 weights were made from is garbage now: collected (node --expose-gc) before memory is measured.
+  (globalThis as { gc?: () => void }).gc?.();
   const cache = newCache();
   const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 7919 + 13) % config.vocabSize);
   const argmax = (logits: tf.Tensor1D) => {
@@ -81,7 +124,8 @@ export async function benchDecode(
     backend: engine.backend,
     threads: nativeAddon()?.info().threads ?? engine.threads,
     params,
-    weightBytes: params * 4,
+    dtype,
+    weightBytes: heldBytes(config, dtype),
     promptTokens,
     prefillMs,
     msPerToken,
