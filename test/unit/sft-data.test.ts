@@ -276,17 +276,32 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
   assert.equal(events.at(-1).type, 'done');
   assert.equal(events.find((e) => e.type === 'start').plan.examples, 90);
 
+  // 30 steps on the answers alone lower the held-out answers' loss well below the base's.
+  const learn = runCli(
+    ['finetune', dir, QA, '-o', join(cwd, 'learn'), '--max-steps', '30', '--lr', '3e-3', '--context', '128', '--json'],
+    cwd,
+    300_000,
+  );
+  assert.equal(learn.code, 0, learn.stderr);
+  const learned = learn.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const before = learned.find((e) => e.type === 'start').baselines.init_val_loss;
+  const after = learned.at(-1).val_loss;
+  assert.ok(after < before - 1, `held-out answer loss ${before} → ${after}`);
+
   // `train DATA --resume CHECKPOINT` reads the examples as the run did and continues it.
   const checkpoint = events.find((e) => e.type === 'checkpoint').path;
   const resumed = runCli(['train', QA, '--resume', checkpoint, '--max-steps', '3', '--json'], cwd, 300_000);
   assert.equal(resumed.code, 0, resumed.stderr);
-  const after = resumed.stdout
+  const resumedEvents = resumed.stdout
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  assert.equal(after.find((e) => e.type === 'start').plan.examples, 90);
+  assert.equal(resumedEvents.find((e) => e.type === 'start').plan.examples, 90);
   assert.deepEqual(
-    after.filter((e) => e.type === 'step').map((e) => e.step),
+    resumedEvents.filter((e) => e.type === 'step').map((e) => e.step),
     [3],
   );
   assertCliUserError(
