@@ -1,13 +1,14 @@
 // End to end in Korean, a Llama-style model (issue 19): the preset pick's Llama Tiny row (its
 // description and its own estimate), training with progress and the loss chart, ghost text in
-// Korean, the Attention grid with each head's key/value head, Next Token's logit lens, Surprisal.
+// Korean, the Attention grid with each head's key/value head, Next Token's logit lens, Surprisal,
+// and the GPT-2 block vs Llama block experiment in the Compare panel.
 // Screenshots go to test-artifacts/e2e/llama-ko/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { withSession } from './session.mjs';
 
 test(
-  'Korean UI, Llama Tiny: preset pick → training → loss chart → ghost text → Attention by kv group → Next Token lens → Surprisal',
+  'Korean UI, Llama Tiny: preset pick → training → loss chart → GPT-2 block vs Llama block → ghost text → Attention by kv group → Next Token lens → Surprisal',
   { timeout: 600_000 },
   async () => {
     await withSession('llama-ko', { locale: 'ko', settings: { 'corpusLab.training.maxSteps': 80 } }, async (session) => {
@@ -15,7 +16,7 @@ test(
       const webview = (selector) => session.webviewWith(selector, 60_000);
       const rows = page.locator('.quick-input-list .monaco-list-row');
       await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
-    await explorerRow('speech-ko.txt').waitFor({ state: 'visible', timeout: 60_000 });
+      await explorerRow('speech-ko.txt').waitFor({ state: 'visible', timeout: 60_000 });
 
       // The preset pick: Llama Tiny says what its blocks are, and has its own measured plan.
       await explorerRow('speech-ko.txt').click({ button: 'right' });
@@ -37,12 +38,37 @@ test(
       assert.match(await chart.locator('#loss-chart .u-legend').innerText(), /학습 손실/);
       await shot('03-loss-chart');
 
+      // GPT-2 block vs Llama block from the run's right-click menu: the twin trains, then the Compare
+      // panel's settings show the blocks (and with them the norm and the biases) of each run.
+      const runRow = page.locator('.pane-body .monaco-list-row', { hasText: /speech-ko.*검증 \d/ }).first();
+      // The activity bar's icon toggles its side bar: clicked again when the first click hid it.
+      for (let i = 0; i < 2 && !(await runRow.isVisible()); i++) {
+        await page.locator('.activitybar .action-item a[aria-label*="Corpus Lab"]').click();
+        await runRow.waitFor({ state: 'visible', timeout: 5_000 }).catch(() => {});
+      }
+      await runRow.waitFor({ state: 'visible', timeout: 20_000 });
+      await runRow.click({ button: 'right' });
+      const experiment = page.locator('.context-view .action-label', { hasText: '실험: GPT-2 블록 대 Llama 블록' });
+      await experiment.waitFor({ state: 'visible', timeout: 20_000 });
+      await shot('04-run-menu');
+      await experiment.click();
+      const compare = await session.webviewWith('#settings-table', 300_000);
+      const settings = await compare.locator('#settings-table').innerText();
+      assert.match(settings, /블록\s+Llama\s+GPT-2/, settings);
+      assert.match(settings, /정규화\s+rmsnorm\s+layernorm/, settings);
+      await compare.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
+      await shot('05-compare-blocks');
+
       // Ghost text continues the Korean file.
-      await explorerRow('speech-ko.txt').dblclick();
+      await page.keyboard.press('Control+P');
+      await page.keyboard.type('speech-ko.txt', { delay: 10 });
+      await rows.filter({ hasText: 'speech-ko.txt' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      await page.keyboard.press('Enter');
+      await page.locator('.tabs-container .tab.active', { hasText: 'speech-ko.txt' }).waitFor({ state: 'visible', timeout: 20_000 });
       const ghost = await session.typeAtEnd('대한민국의 주권은');
       await ghost.waitFor({ state: 'visible', timeout: 60_000 });
       assert.match(await ghost.innerText(), /\p{Script=Hangul}/u);
-      await shot('04-ghost-text');
+      await shot('06-ghost-text');
       await page.keyboard.press('Escape');
 
       // Attention of the line: 4 layers × 4 heads, each head named with the key/value head it reads.
@@ -56,11 +82,11 @@ test(
         '헤드 3 · kv 1',
       ]);
       assert.match(await att.locator('.legend').innerText(), /그룹 쿼리 어텐션: 쿼리 헤드 2개가/);
-      await shot('05-attention-grid');
+      await shot('07-attention-grid');
       await att.locator('#grid canvas[data-layer="3"][data-head="3"]').click();
       await att.locator('#enlarged').waitFor({ state: 'visible' });
       assert.match(await att.locator('.title').innerText(), /헤드 3 · kv 1/);
-      await shot('06-attention-head');
+      await shot('08-attention-head');
 
       // Next Token at the cursor, with the logit lens: the embeddings and the 4 layers.
       await page.locator('.editor-instance .monaco-editor').first().click();
@@ -69,14 +95,14 @@ test(
       const next = await webview('#candidates');
       await next.locator('#lens summary').click();
       assert.equal(await next.locator('#lens tr').count(), 5);
-      await shot('07-next-token-lens');
+      await shot('09-next-token-lens');
 
       // Surprisal of the document.
       await page.locator('.editor-instance .monaco-editor').first().click();
       await runCommand('Corpus Lab: 문서를 서프라이절(예측 난이도)로 색칠하기');
       const sur = await webview('#histogram');
       assert.match(await sur.locator('.summary').innerText(), /speech-ko\.txt/);
-      await shot('08-surprisal');
+      await shot('10-surprisal');
     });
   },
 );
