@@ -16,6 +16,7 @@ import { splitBatch } from '../../src/worker/train/train-step';
 import { documentTokens } from '../../src/core/documents';
 import { REPO, assertCliUserError, runCli, tempDir, userError } from './helpers';
 import { loadAddon } from '../../src/worker/engine/native';
+import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 
 const FIXTURES = join(REPO, 'test/fixtures');
 const QA = join(FIXTURES, 'sft/constitution-qa-ko.jsonl');
@@ -360,4 +361,14 @@ test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, sep
     .find((e) => e.type === 'checkpoint').path;
   const resumed = runCli(['train', docs, '--resume', checkpoint, '--max-steps', '2', '--json'], cwd, 300_000);
   assert.equal(resumed.code, 0, resumed.stderr);
+});
+
+test('estimate of fine-tuning on a .jsonl plans its examples as finetune does (3 epochs of 90 training examples), and on a folder its documents', async () => {
+  const dir = withTemplate('qwen2', 'chatml.jinja');
+  const e = await runEstimateJob({ corpusPath: QA, finetune: { base: dir }, measureSteps: 0, backend: 'wasm' });
+  assert.equal(e.totalSteps, 3 * Math.ceil(90 / 4));
+  const docs = tempDir();
+  writeFileSync(join(docs, 'a.md'), readFileSync(join(REPO, 'media/samples/constitution-ko.txt'), 'utf8').slice(0, 4000));
+  const d = await runEstimateJob({ corpusPath: docs, finetune: { base: dir }, context: 32, measureSteps: 0, backend: 'wasm' });
+  assert.equal(d.tokens, readModelFolder(dir).tokenizer.encode(readFileSync(join(docs, 'a.md'), 'utf8')).length + 1);
 });

@@ -3,7 +3,8 @@ import { measureRunOverheads, median, measureTrainingSteps } from '../bench/step
 import { CHECKPOINT_MAX_SECONDS, SAMPLE_TOKENS, checkpointStepBound } from '../train/trainer';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { readModelFolder } from '../../core/model-folder';
-import { refuseLoraOnAdapter } from './finetune-job';
+import { dataPlan, refuseLoraOnAdapter, sftModel, tokenizerDir } from './finetune-job';
+import { readFinetuneData } from '../../core/finetune-data';
 import { runOfCheckpoint } from '../../core/run-json';
 import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
 import { loraModuleShapes, loraScale, matchTargets, refuseLlamaLora } from '../../core/lora-adapter';
@@ -105,22 +106,22 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
   return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
 }
 
-/** What `finetune BASE FILE [--lora --rank r]` would cost: the base's real shape and tokenizer, steps timed here. */
+/**
+ * What `finetune BASE DATA [--lora --rank r]` would cost: the base's real shape and tokenizer, the
+ * data's plan as finetune makes it (a .jsonl's examples, a folder's documents), steps timed here.
+ */
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
-  const corpus = readCorpus(req.corpusPath);
+  const data = readFinetuneData(req.corpusPath);
   const base = readModelFolder(resolveCheckpoint(ft.base));
-  const tokens = base.tokenizer.countTokens(corpus.text);
   const { config } = base;
   const { context, batch } = finetuneShape(
     config.context,
     req,
     runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch,
   );
-  const plan = makeTrainPlan(
-    tokens,
-    config,
-    validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context }),
-  );
+  const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context });
+  const { plan } = dataPlan(data, sftModel(base.tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
+  const tokens = plan.trainTokens + plan.valTokens;
   if (ft.lora) refuseLoraOnAdapter(base, ft.base);
   if (ft.lora) refuseLlamaLora(config, message('fine-tune every weight: leave out --lora'));
   const r = ft.lora?.rank;

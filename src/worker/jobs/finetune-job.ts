@@ -167,12 +167,12 @@ export async function runFinetuneJob(
 }
 
 /** What the data needs of the model: its tokenizer, chat template and end-of-text id (from its folder). */
-function sftModel(tokenizer: Tokenizer, dir: string): SftModel {
+export function sftModel(tokenizer: Tokenizer, dir: string): SftModel {
   return { tokenizer, dir, chat: readChatTemplate(dir), eosId: endOfTextId(dir, tokenizer) };
 }
 
 /** The data tokenised for the model, and the run's plan: examples one per row, text and documents as token streams. */
-function dataPlan(
+export function dataPlan(
   data: FinetuneData,
   model: SftModel,
   config: ModelConfig,
@@ -188,7 +188,7 @@ function dataPlan(
 }
 
 /** The folder with the model's tokenizer files (an adapter's are its base's). */
-function tokenizerDir(base: ModelFiles): string {
+export function tokenizerDir(base: ModelFiles): string {
   return base.kind === 'adapter' && base.base ? base.base.dir : base.dir;
 }
 
