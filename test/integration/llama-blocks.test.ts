@@ -8,14 +8,51 @@ import type { TrainEvent } from '../../src/core/train-events';
 import type { CompareData } from '../../src/extension/webview/compare-protocol';
 import { readRunJson } from '../../src/core/run-json';
 import { resolveCheckpoint } from '../../src/core/checkpoint';
-import { ko, until, workspace } from './fixtures';
+import { en, ko, until, workspace } from './fixtures';
 
 // Issue 19 items 1, 2 and 5: a Llama-style model trained from the right-click menu's preset pick
 // completes Korean and shows its attention by key/value group; the GPT-2 block vs Llama block
 // experiment; an opened Qwen2 folder (BF16, sharded) in Next Token and Attention.
 let api: CorpusLabApi;
 
-type PresetPick = vscode.QuickPick<vscode.QuickPickItem & { choice?: { preset: string; arch?: string } }>;
+type PresetRow = vscode.QuickPickItem & { choice?: { preset: string; arch?: string }; custom?: true };
+type PresetPick = vscode.QuickPick<PresetRow>;
+
+/**
+ * Runs `body` with Train Model on This File's preset pick caught: `shown(measured)` gives the pick
+ * (once every row has its estimate, when `measured`), and `choose(row)` accepts that row as a click does.
+ */
+async function withPresetPick<T>(
+  body: (shown: (measured: boolean) => Promise<PresetPick>, choose: (row: PresetRow) => void) => Promise<T>,
+): Promise<T> {
+  const window = vscode.window as { createQuickPick: unknown };
+  const original = vscode.window.createQuickPick;
+  let pick: PresetPick | undefined;
+  let accept: (() => void) | undefined;
+  window.createQuickPick = () => {
+    const real = original.call(vscode.window) as PresetPick;
+    const onDidAccept = real.onDidAccept;
+    Object.defineProperty(real, 'onDidAccept', {
+      value: (listener: () => void, thisArg?: unknown, disposables?: vscode.Disposable[]) => {
+        accept = () => listener.call(thisArg);
+        return onDidAccept(listener, thisArg, disposables);
+      },
+    });
+    pick = real;
+    return real;
+  };
+  try {
+    return await body(
+      (measured) => until('the preset pick', () => (pick && accept && !(measured && pick.busy) ? pick : undefined), 170_000),
+      (row) => {
+        pick!.selectedItems = [row];
+        accept!();
+      },
+    );
+  } finally {
+    window.createQuickPick = original;
+  }
+}
 
 const context = {
   triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
@@ -61,42 +98,25 @@ describe('Llama-style models in the extension (issue 19)', () => {
   });
 
   it('Train Model on This File: the pick offers Llama Tiny with its own estimate; chosen, it trains Llama blocks that complete Korean and show attention by kv group', async () => {
-    const window = vscode.window as { createQuickPick: unknown };
-    const original = vscode.window.createQuickPick;
-    let pick: PresetPick | undefined;
-    let accept: (() => void) | undefined;
-    window.createQuickPick = () => {
-      const real = original.call(vscode.window) as PresetPick;
-      const onDidAccept = real.onDidAccept;
-      Object.defineProperty(real, 'onDidAccept', {
-        value: (listener: () => void, thisArg?: unknown, disposables?: vscode.Disposable[]) => {
-          accept = () => listener.call(thisArg);
-          return onDidAccept(listener, thisArg, disposables);
-        },
-      });
-      pick = real;
-      return real;
-    };
     const starts: Extract<TrainEvent, { type: 'start' }>[] = [];
     const sub = api.ctx.onTrainEvent(({ event }) => event.type === 'start' && starts.push(event));
     let result: TrainResult;
-    let llamaRow: NonNullable<PresetPick['items'][number]>;
-    let gpt2Row: NonNullable<PresetPick['items'][number]>;
+    let llamaRow: PresetRow | undefined;
+    let gpt2Row: PresetRow | undefined;
     try {
-      // As the explorer's right-click menu calls it (the file), with a short length for the test.
-      const running = vscode.commands.executeCommand('corpusLab.train', llamaText, { maxSteps: 60 }) as Thenable<TrainResult>;
-      const shown = await until('the preset pick, measured', () => (pick && accept && !pick.busy ? pick : undefined), 170_000);
-      const rows = shown.items;
-      llamaRow = rows.find((i) => i.label === 'Llama Tiny')!;
-      gpt2Row = rows.find((i) => i.label === 'Tiny')!;
-      assert.ok(llamaRow && gpt2Row && rows.some((i) => i.label === 'Llama Small'), rows.map((i) => i.label).join());
-      assert.deepEqual(llamaRow.choice, { preset: 'tiny', arch: 'llama' });
-      assert.match(llamaRow.description!, /^Llama blocks: RoPE · RMSNorm · SwiGLU · grouped-query attention · 4 layers · width 128/);
-      shown.selectedItems = [llamaRow];
-      accept!();
-      result = await running;
+      result = await withPresetPick(async (shown, choose) => {
+        // As the explorer's right-click menu calls it (the file), with a short length for the test.
+        const running = vscode.commands.executeCommand('corpusLab.train', llamaText, { maxSteps: 60 }) as Thenable<TrainResult>;
+        const rows = (await shown(true)).items;
+        llamaRow = rows.find((i) => i.label === 'Llama Tiny')!;
+        gpt2Row = rows.find((i) => i.label === 'Tiny')!;
+        assert.ok(llamaRow && gpt2Row && rows.some((i) => i.label === 'Llama Small'), rows.map((i) => i.label).join());
+        assert.deepEqual(llamaRow.choice, { preset: 'tiny', arch: 'llama' });
+        assert.match(llamaRow.description!, /^Llama blocks: RoPE · RMSNorm · SwiGLU · grouped-query attention · 4 layers · width 128/);
+        choose(llamaRow);
+        return running;
+      });
     } finally {
-      window.createQuickPick = original;
       sub.dispose();
     }
     assert.equal(result.reason, 'completed');
@@ -109,8 +129,8 @@ describe('Llama-style models in the extension (issue 19)', () => {
     // The row's estimate was the Llama model's: its parameter count is the one the run trained.
     assert.equal(starts.length, 1);
     const params = starts[0].params.toLocaleString();
-    assert.ok(llamaRow.detail?.includes(`${params} `), `${llamaRow.detail} names ${params} parameters`);
-    assert.ok(!gpt2Row.detail?.includes(`${params} `), `GPT-2's row (${gpt2Row.detail}) is another model's`);
+    assert.ok(llamaRow!.detail?.includes(`${params} `), `${llamaRow!.detail} names ${params} parameters`);
+    assert.ok(!gpt2Row!.detail?.includes(`${params} `), `GPT-2's row (${gpt2Row!.detail}) is another model's`);
 
     // It serves the file it was trained on, and completes its Korean.
     const serving = await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(llamaText));
@@ -199,5 +219,46 @@ describe('Llama-style models in the extension (issue 19)', () => {
     const bits = surprisal.bitsPerChar * surprisal.chars;
     const expected = (reference.loss * (reference.ids.length - 1)) / Math.LN2;
     assert.ok(Math.abs(bits - expected) < 1e-4 * expected, `${bits} bits, transformers ${expected}`);
+  });
+
+  it('Custom… from Llama Small: the asked steps, batch and context with Llama blocks (the context checked as Llama blocks check it)', async () => {
+    const text = vscode.Uri.file(join(workspace, 'texts', 'speech-en-custom.txt'));
+    copyFileSync(en.fsPath, text.fsPath);
+    const window = vscode.window as { showQuickPick: unknown; showInputBox: unknown };
+    const [quickPick, inputBox] = [vscode.window.showQuickPick, vscode.window.showInputBox];
+    const picks = [
+      (items: PresetRow[]) => items.find((i) => i.label === 'Llama Small'),
+      (items: (vscode.QuickPickItem & { unit?: string })[]) => items.find((i) => i.unit === 'steps'),
+      (items: (vscode.QuickPickItem & { tokenizer?: string })[]) => items.find((i) => i.tokenizer === 'char'),
+    ];
+    const answers = ['4', undefined, '2', '16'];
+    const contextChecks: (string | undefined)[] = [];
+    window.showQuickPick = async (items: never[]) => picks.shift()!(items);
+    window.showInputBox = async (options: vscode.InputBoxOptions) => {
+      const answer = answers.shift() ?? options.value;
+      if (answers.length === 0) {
+        for (const v of ['0', '16']) contextChecks.push((await options.validateInput!(v)) as string | undefined);
+      }
+      return answer;
+    };
+    let result: TrainResult;
+    try {
+      result = await withPresetPick(async (shown, choose) => {
+        const running = vscode.commands.executeCommand('corpusLab.train', text) as Thenable<TrainResult>;
+        const pick = await shown(false);
+        choose(pick.items.find((i) => i.custom)!);
+        return running;
+      });
+    } finally {
+      window.showQuickPick = quickPick;
+      window.showInputBox = inputBox;
+    }
+    assert.equal(result.reason, 'completed');
+    assert.match(contextChecks[0] ?? '', /context must be a whole number/);
+    assert.equal(contextChecks[1], undefined);
+    const run = readRunJson(dirname(dirname(result.checkpoint)));
+    const { model, options } = run.plan;
+    assert.deepEqual([model.layers, model.heads, model.width, model.context, model.llama?.kvHeads], [6, 6, 192, 16, 3]);
+    assert.deepEqual([run.plan.totalSteps, options.batch], [4, 2]);
   });
 });
