@@ -24,7 +24,7 @@ test(
       await train.waitFor({ state: 'visible', timeout: 20_000 });
       await page.waitForTimeout(500);
       await train.click();
-      const llama = rows.filter({ hasText: /Llama Tiny.*Llama 블록: RoPE · RMSNorm · SwiGLU · 그룹 쿼리 어텐션 · 4층 · 폭 128/s });
+      const llama = rows.filter({ hasText: /Llama Tiny.*RoPE · RMSNorm · SwiGLU · 그룹 쿼리 어텐션 · 4층 · 폭 128/s });
       await llama.filter({ hasText: /\d+단계 = [\d.]+에포크.*매개변수/s }).waitFor({ state: 'visible', timeout: 120_000 });
       await rows.filter({ hasText: 'Llama Small' }).waitFor({ state: 'visible' });
       await shot('01-preset-pick');

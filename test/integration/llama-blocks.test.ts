@@ -112,7 +112,7 @@ describe('Llama-style models in the extension (issue 19)', () => {
         gpt2Row = rows.find((i) => i.label === 'Tiny')!;
         assert.ok(llamaRow && gpt2Row && rows.some((i) => i.label === 'Llama Small'), rows.map((i) => i.label).join());
         assert.deepEqual(llamaRow.choice, { preset: 'tiny', arch: 'llama' });
-        assert.match(llamaRow.description!, /^Llama blocks: RoPE · RMSNorm · SwiGLU · grouped-query attention · 4 layers · width 128/);
+        assert.match(llamaRow.description!, /^RoPE · RMSNorm · SwiGLU · grouped-query attention · 4 layers · width 128$/);
         choose(llamaRow);
         return running;
       });

@@ -340,12 +340,8 @@ export function presetChoices(preferred: Preset): (vscode.QuickPickItem & { pres
       preset,
       arch: 'llama' as const,
       label: `Llama ${name(preset)}`,
-      description: vscode.l10n.t(
-        'Llama blocks: RoPE · RMSNorm · SwiGLU · grouped-query attention · {0} layers · width {1} · context {2}',
-        p.layers,
-        p.width,
-        p.context,
-      ),
+      // The label says Llama; the row says what its blocks have, short enough to be shown whole.
+      description: vscode.l10n.t('RoPE · RMSNorm · SwiGLU · grouped-query attention · {0} layers · width {1}', p.layers, p.width),
     };
   });
   return [...gpt2, ...llama];
