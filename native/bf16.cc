@@ -22,6 +22,13 @@ constexpr int kBlock = 64;
 // At most this many rows widened at once in x·Wᵀ: 1,024 × 4,864 floats is 20 MB a thread.
 constexpr int kMaxRows = 1024;
 
+/** This thread's buffer of at least `floats` floats, kept between calls (a fresh one each time costs its page faults). */
+float* scratch(size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
 void widenRange(const uint16_t* from, long count, float* to) {
 #pragma omp simd
   for (long i = 0; i < count; i++) to[i] = widen(from[i]);
@@ -105,9 +112,9 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
   const int blocks = (out + block - 1) / block;
   kernels::parallel(blocks, [&](int b) {
     const int from = b * block, rows = std::min(block, out - from);
-    std::vector<float> widened(size_t(rows) * in);
-    widenRange(w + long(from) * in, long(rows) * in, widened.data());
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, in, 1.0f, x, in, widened.data(), in, beta, y + from, out);
+    float* widened = scratch(size_t(rows) * in);
+    widenRange(w + long(from) * in, long(rows) * in, widened);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, in, 1.0f, x, in, widened, in, beta, y + from, out);
   });
 }
 
@@ -115,9 +122,9 @@ void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int ou
   const int blocks = (in + kBlock - 1) / kBlock;
   kernels::parallel(blocks, [&](int b) {
     const int from = b * kBlock, cols = std::min(kBlock, in - from);
-    std::vector<float> widened(size_t(out) * cols);
-    for (long r = 0; r < out; r++) widenRange(w + r * in + from, cols, widened.data() + r * cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, cols, out, 1.0f, dy, out, widened.data(), cols, 0.0f, dx + from, in);
+    float* widened = scratch(size_t(out) * cols);
+    for (long r = 0; r < out; r++) widenRange(w + r * in + from, cols, widened + r * cols);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, cols, out, 1.0f, dy, out, widened, cols, 0.0f, dx + from, in);
   });
 }
 
