@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { Dirent, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { DEFAULT_MAX_CORPUS_BYTES, readCorpus } from './corpus';
 import { UserError } from './errors';
@@ -8,7 +8,7 @@ export const DOCUMENT_EXTENSIONS = ['.txt', '.md'];
 
 /** A folder's documents (.txt, .md, in its subfolders too, by path), each read as a corpus is; the total bounded as one corpus. */
 export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES): { path: string; text: string }[] {
-  const paths = (readdirSync(dir, { recursive: true, withFileTypes: true }) as import('node:fs').Dirent[])
+  const paths = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
     .filter((e) => e.isFile() && DOCUMENT_EXTENSIONS.includes(extname(e.name).toLowerCase()))
     .map((e) => join(e.parentPath, e.name))
     .filter(
@@ -17,6 +17,8 @@ export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES):
           .split(/[\\/]/)
           .some((part) => part.startsWith('.')),
     )
+    // An empty document (a placeholder) adds nothing; readCorpus would refuse it as a whole corpus.
+    .filter((p) => statSync(p).size > 0)
     .sort();
   if (paths.length === 0) throw new UserError('{0} has no .txt or .md documents to train on', dir);
   let total = 0;

@@ -341,6 +341,9 @@ test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, sep
   writeFileSync(join(docs, 'a.txt'), text.slice(0, 6000));
   writeFileSync(join(docs, 'sub', 'b.md'), text.slice(6000, 12000));
   writeFileSync(join(docs, 'ignored.json'), '{}');
+  writeFileSync(join(docs, 'empty.txt'), '');
+  mkdirSync(join(docs, '.git'));
+  writeFileSync(join(docs, '.git', 'hidden.txt'), 'not a document');
   const r = runCli(['finetune', dir, docs, '-o', join(cwd, 'run'), '--max-steps', '1', '--context', '32', '--json'], cwd, 300_000);
   assert.equal(r.code, 0, r.stderr);
   const start = r.stdout
