@@ -158,6 +158,11 @@ test('bench --profile: one step by kernel, only real kernels counted, our kernel
     p.byKernel.reduce((n: number, k: { calls: number }) => n + k.calls, 0),
   );
   assert.ok(p.kernelMs > 0 && p.kernelMs < p.wallMs, `${p.kernelMs} of ${p.wallMs} ms`);
+  // our own kernels run outside tfjs's: listed by name, not counted as JavaScript
+  const own = p.byOwnKernel.map((k: { kernel: string }) => k.kernel);
+  for (const k of ['attentionForward', 'attentionBackward', 'layerNormBackward', 'adamwUpdate'])
+    assert.ok(own.includes(k), `${k}: ${own.join(',')}`);
+  assert.ok(p.kernelMs + p.ownKernelMs < p.wallMs, `${p.kernelMs} + ${p.ownKernelMs} of ${p.wallMs} ms`);
 });
 
 test('bad input: one clear line on stderr, exit 2, nothing half-written', () => {

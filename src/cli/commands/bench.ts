@@ -26,14 +26,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
 function formatProfile(p: StepProfile): string {
   const pct = (ms: number) => `${((100 * ms) / p.wallMs).toFixed(1)}%`.padStart(6);
   const row = (r: KernelRow, label: string) => `${r.ms.toFixed(1).padStart(8)} ms ${pct(r.ms)} ${String(r.calls).padStart(6)}  ${label}`;
+  const rest = p.wallMs - p.kernelMs - p.ownKernelMs;
   return [
-    `one profiled step: ${p.wallMs.toFixed(1)} ms wall, ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} kernel calls, ` +
-      `${(p.wallMs - p.kernelMs).toFixed(1)} ms outside kernels (JavaScript: op dispatch, autograd, memory)`,
+    `one profiled step: ${p.wallMs.toFixed(1)} ms wall: ${p.kernelMs.toFixed(1)} ms in ${p.kernelCalls} tfjs kernel calls, ` +
+      `${p.ownKernelMs.toFixed(1)} ms in ${p.ownKernelCalls} calls of our own kernels, ${rest.toFixed(1)} ms (${pct(rest).trim()}) outside them (JavaScript: op dispatch, autograd, memory)`,
     '',
-    '      time  share  calls  kernel',
+    '      time  share  calls  tfjs kernel',
     ...p.byKernel.map((r) => row(r, r.kernel)),
     '',
-    'slowest kernel × shapes:',
+    '      time  share  calls  our kernel (outside the tfjs kernels)',
+    ...p.byOwnKernel.map((r) => row(r, r.kernel)),
+    '',
+    'slowest tfjs kernel × shapes:',
     ...p.byShape.map((r) => row(r, `${r.kernel} ${r.shapes}`)),
   ].join('\n');
 }

@@ -22,6 +22,13 @@ interface WasmBackendInternals {
 
 let instance: { memory: object; exports: KernelExports } | undefined;
 let native: { memory: object; addon: NativeAddon; exports: KernelExports } | undefined;
+/** While a step is profiled (bench/step-profile.ts): the kernels handed out, wrapped so each call is timed by name. */
+let timing: (<Kernels extends object>(kernels: Kernels) => Kernels) | undefined;
+
+/** Hands out the kernels through `wrap` (or as they are, with undefined) until called again. */
+export function timeKernels(wrap: typeof timing): void {
+  timing = wrap;
+}
 
 function wasmBackend(): WasmBackendInternals {
   return tf.backend() as unknown as WasmBackendInternals;
@@ -38,13 +45,13 @@ export function kernelModule(): KernelExports {
   if (addon) {
     if (native?.memory !== memory || native.addon !== addon)
       native = { memory, addon, exports: onHeap(addon, memory as { buffer: ArrayBuffer }) };
-    return native.exports;
+    return timing ? timing(native.exports) : native.exports;
   }
   if (instance?.memory !== memory) {
     const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as KernelExports;
     instance = { memory, exports };
   }
-  return instance.exports;
+  return timing ? timing(instance.exports) : instance.exports;
 }
 
 function onHeap(addon: NativeAddon, memory: { buffer: ArrayBuffer }): KernelExports {
@@ -58,7 +65,8 @@ function onHeap(addon: NativeAddon, memory: { buffer: ArrayBuffer }): KernelExpo
 
 /** The native addon when the native engine runs (its extra kernels take the heap first: see heap()). */
 export function nativeKernels(): NativeAddon | undefined {
-  return tf.getBackend() === 'wasm' ? nativeAddon() : undefined;
+  const addon = tf.getBackend() === 'wasm' ? nativeAddon() : undefined;
+  return addon && timing ? timing(addon) : addon;
 }
 
 /** The native addon for a kernel only it has; an internal error when the native engine is not running. */
