@@ -2,7 +2,7 @@ import { BACKEND_CHOICES } from '../worker/engine/backend';
 import { ARCHS, PRESETS } from '../core/model-config';
 import { MODEL_SHAPES, ModelShapeName } from '../core/model-shapes';
 import { INT8_SCHEMES } from '../core/int8';
-import { DEFAULT_LORA_TARGETS, DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
+import { DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
 
 // Every flag of every command, declared once: parsing, each command's --help, the usage text and
@@ -92,7 +92,11 @@ export const OPTIONS = {
   rank: { kind: 'int', value: 'N', help: 'LoRA rank r (default 8)' },
   alpha: { kind: 'real', value: 'X', help: 'LoRA alpha; the update is scaled by alpha/r (default 2 × rank)' },
   rslora: { kind: 'switch', help: 'rank-stabilised LoRA: scale by alpha/√r' },
-  targets: { kind: 'text', value: DEFAULT_LORA_TARGETS.join(','), help: "modules LoRA adapts, by PEFT's GPT-2 names (default all four)" },
+  targets: {
+    kind: 'text',
+    value: 'NAMES',
+    help: "modules LoRA adapts, by PEFT's names, or all-linear (default every one: GPT-2's c_attn,attn.c_proj,mlp.c_fc,mlp.c_proj; Llama-family q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)",
+  },
   replay: {
     kind: 'real',
     value: 'FRACTION',
@@ -223,7 +227,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       '(one corpus, each document ended by the model\'s end-of-text token and held out in part); or a .jsonl in TRL\'s formats ({"text"}, {"prompt", "completion"}, ' +
       '{"messages": [...]}, prompt/completion as message lists), conversations rendered with the model\'s chat template and the loss on the answers only, ' +
       `each example its own row (first example and counts printed before training). Training is on every weight with a fresh optimizer (default --lr ${FINETUNE_LR.full}), ` +
-      `or with --lora an adapter on the frozen base (GPT-2 models; default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
+      `or with --lora an adapter on the frozen base (PEFT's format; default --lr ${FINETUNE_LR.lora}); the learning rate is warmed up again, then decays. ` +
       "When BASE's own corpus is on disk, each evaluation also reports base_val_loss (forgetting). --json prints the events of train.",
     options: [
       'output',

@@ -58,6 +58,13 @@ export function finetuneShape(
 
 const DEFAULT_BATCH = 12;
 export const DEFAULT_LORA_TARGETS = ['c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
+/** Llama-family blocks: every projection, as PEFT's all-linear takes them (QLoRA's finding: adapting every layer matters most). */
+export const DEFAULT_LLAMA_LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** The modules LoRA adapts when the user names none. */
+export function defaultLoraTargets(c: ModelConfig): string[] {
+  return c.llama ? DEFAULT_LLAMA_LORA_TARGETS : DEFAULT_LORA_TARGETS;
+}
 
 export interface UnseenCharacters {
   /** Characters of the text the vocabulary lacks, most frequent first. */

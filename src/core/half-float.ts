@@ -30,3 +30,40 @@ export function bf16ToFloat32(bits: Uint16Array): Float32Array {
   for (let i = 0; i < bits.length; i++) out[i] = bits[i] << 16;
   return new Float32Array(out.buffer);
 }
+
+/** float32 values narrowed to bfloat16 bit patterns, rounding to nearest even (as torch's .to(torch.bfloat16)); NaN stays NaN. */
+export function float32ToBf16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7fffffff) > 0x7f800000) out[i] = (b >>> 16) | 0x40;
+    else out[i] = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** float32 values narrowed to IEEE half bit patterns, rounding to nearest even (subnormals, overflow to ±Infinity); NaN stays NaN. */
+export function float32ToF16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < bits.length; i++) out[i] = f16Bits(bits[i]);
+  return out;
+}
+
+function f16Bits(b: number): number {
+  const sign = (b >>> 16) & 0x8000;
+  const exponent = (b >>> 23) & 0xff;
+  const mantissa = b & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 | (mantissa >>> 13) : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  // A normal half keeps 10 of the 23 mantissa bits; a subnormal one (e ≤ 0) fewer, the implicit 1 shifted in.
+  const [m, shift] = e > 0 ? [mantissa, 13] : [mantissa | 0x800000, 14 - e];
+  if (shift > 24) return sign;
+  const rest = m % 2 ** shift;
+  const half = 2 ** (shift - 1);
+  let h = (e > 0 ? e << 10 : 0) | Math.floor(m / 2 ** shift);
+  if (rest > half || (rest === half && h & 1)) h++; // a carry into the exponent is the right result, up to Infinity
+  return sign | h;
+}

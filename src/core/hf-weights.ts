@@ -22,6 +22,13 @@ export function hfWeightFiles(dir: string): string[] {
   return file.endsWith(HF_INDEX_FILE) ? [file, ...readShardIndex(dir).keys()] : [file];
 }
 
+/** Each stored tensor's header (dtype, shape), from model.safetensors or every shard. */
+export function hfWeightHeaders(dir: string): Map<string, TensorHeader> {
+  const files = hfWeightFiles(dir);
+  const shards = files[0].endsWith(HF_INDEX_FILE) ? files.slice(1) : files;
+  return new Map(shards.flatMap((f) => [...readSafetensorsHeader(f)]));
+}
+
 /**
  * The shards an index maps the tensors to (untrusted): every name mapped to a file name inside the
  * folder (no absolute path, no `..`, no link out of it).

@@ -5,39 +5,43 @@ import { Message, UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { openRegularFile, readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
-import { LLAMA_ARCHITECTURES } from './llama-config';
+import { modelNames, weightTable } from './weight-table';
 import { HostTensor, NamedTensors } from './tensor';
 import { encodeSafetensors, readSafetensors } from './safetensors';
 import { checkTensors } from './checkpoint';
 
 /**
- * LoRA adapters in PEFT's format (huggingface/peft), for GPT-2's Conv1D layers:
- * - adapter_model.safetensors, metadata {"format": "pt"}, F32, keys
- *   `base_model.model.transformer.h.{i}.<module>.lora_A.weight` [r, in] and `….lora_B.weight` [out, r];
- * - adapter_config.json (sorted keys, indent 2, as PEFT writes it), fan_in_fan_out true (PEFT sets it
- *   for Conv1D whatever the config says, so false reads the same);
+ * LoRA adapters in PEFT's format (huggingface/peft), for GPT-2's Conv1D layers and the nn.Linear
+ * layers of Llama-family blocks:
+ * - adapter_model.safetensors, metadata {"format": "pt"}, F32, keys `base_model.model.<module>.lora_A.weight`
+ *   [r, in] and `….lora_B.weight` [out, r], the module by its Hugging Face path
+ *   (transformer.h.{i}.attn.c_attn, model.layers.{i}.self_attn.q_proj);
+ * - adapter_config.json (sorted keys, indent 2, as PEFT writes it), fan_in_fan_out true for GPT-2
+ *   (PEFT sets it for Conv1D whatever the config says, so false reads the same), false for nn.Linear;
  * - adapter_base.json (ours): the base folder and the sha256 of its weights file, so an adapter
  *   is never applied to weights it was not trained on. PEFT's own adapters lack it: adapter-base.ts
  *   finds their base.
- * The adapted layer computes x·W + b + scale · x·Aᵀ·Bᵀ, scale = alpha / r (alpha / √r with rsLoRA);
- * merged, W' = W + scale · (B·A)ᵀ.
+ * The adapted layer computes x·W + b (Conv1D; nn.Linear: x·Wᵀ + b) + scale · x·Aᵀ·Bᵀ, scale = alpha / r
+ * (alpha / √r with rsLoRA); merged, W' = W + scale · (B·A)ᵀ (nn.Linear: W + scale · B·A).
  */
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_BASE_FILE = 'adapter_base.json';
 
-/** The Conv1D modules of a GPT-2 block LoRA can adapt, by their path inside the block. */
-export const LORA_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+/** PEFT's target_modules for every linear layer of the blocks (not the output head). */
+export const ALL_LINEAR = 'all-linear';
 
 export interface LoraSettings {
   r: number;
   alpha: number;
   rslora: boolean;
-  /** target_modules as PEFT matches them: a module path, or its ending after a dot (c_attn, mlp.c_fc). */
+  /** target_modules as PEFT matches them: a module path, or its ending after a dot (c_attn, mlp.c_fc, q_proj), or all-linear. */
   targets: string[];
   dropout: number;
   /** layers_to_transform: only these blocks' modules matched by a name's ending (undefined: every block). */
   layers?: number[];
+  /** layers_pattern of a PEFT adapter with layers: the name of the list of blocks (GPT-2's "h", Llama's "layers"). */
+  layersPattern?: string[];
 }
 
 export interface LoraAdapter {
@@ -55,19 +59,6 @@ export interface BaseRecord {
   bytes: number;
 }
 
-/**
- * LoRA here is PEFT's on GPT-2's Conv1D layers. Llama-family blocks (nn.Linear layers q_proj …
- * down_proj, PEFT's targets for them) are the next step; until then their LoRA is refused.
- */
-export function refuseLlamaLora(c: ModelConfig, instead: Message): void {
-  if (c.llama)
-    throw new UserError(
-      'LoRA on {0} models is not supported yet (next: adapters on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj): {1}',
-      LLAMA_ARCHITECTURES[c.llama.family],
-      instead,
-    );
-}
-
 /** Far above any alpha in use (PEFT's examples use 8 to 128); beyond it the merged weights overflow. */
 export const MAX_LORA_ALPHA = 1_000_000;
 
@@ -75,40 +66,55 @@ export function loraScale(s: Pick<LoraSettings, 'r' | 'alpha' | 'rslora'>): numb
   return s.alpha / (s.rslora ? Math.sqrt(s.r) : s.r);
 }
 
+/** The linear layers of block i LoRA can adapt, by module path: GPT-2's Conv1D four, Llama's seven projections. */
+function blockModules(c: ModelConfig, i: number): string[] {
+  const n = modelNames(c).block(i);
+  return [n.qkv, n.q, n.k, n.v, n.o, n.gate, n.up, n.down].filter((m): m is string => m !== undefined);
+}
+
+/** Whether a module's weight is nn.Linear's [out, in] (Llama family) rather than GPT-2 Conv1D's [in, out]. */
+const isLinearLayout = (module: string) => !module.startsWith('transformer.h.');
+
 /** [in, out] of each adaptable module of a model. */
 export function loraModuleShapes(c: ModelConfig): Map<string, [number, number]> {
-  const w = c.width;
-  const dims: Record<(typeof LORA_MODULES)[number], [number, number]> = {
-    'attn.c_attn': [w, 3 * w],
-    'attn.c_proj': [w, w],
-    'mlp.c_fc': [w, 4 * w],
-    'mlp.c_proj': [4 * w, w],
-  };
+  const table = weightTable(c);
   const out = new Map<string, [number, number]>();
-  for (let i = 0; i < c.layers; i++) for (const m of LORA_MODULES) out.set(`transformer.h.${i}.${m}`, dims[m]);
+  for (let i = 0; i < c.layers; i++) {
+    for (const m of blockModules(c, i)) {
+      const [rows, cols] = table.get(`${m}.weight`)!.shape;
+      out.set(m, isLinearLayout(m) ? [cols, rows] : [rows, cols]);
+    }
+  }
   return out;
+}
+
+/** The names a user gives targets by: each module's path inside a block (attn.c_attn, self_attn.q_proj). */
+function moduleNames(c: ModelConfig): string[] {
+  const prefix = c.llama ? 'model.layers.0.' : 'transformer.h.0.';
+  return blockModules(c, 0).map((m) => m.slice(prefix.length));
 }
 
 /**
  * The modules PEFT would adapt for `targets` (a name matches a module whose path equals it or ends
- * with "." + it). A target that matches nothing is an error listing the names that exist — PEFT
- * users lose whole runs to a mistyped target that silently trains nothing.
+ * with "." + it; all-linear: every one). A target that matches nothing is an error listing the
+ * names that exist — PEFT users lose whole runs to a mistyped target that silently trains nothing.
  */
 export function matchTargets(c: ModelConfig, targets: string[], layers?: number[]): string[] {
-  if (targets.length === 0) throw new UserError('LoRA needs at least one target module (c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj)');
+  if (targets.length === 0) throw new UserError('LoRA needs at least one target module ({0})', moduleNames(c).join(', '));
   const beyond = layers?.find((i) => i >= c.layers);
   if (beyond !== undefined) throw new UserError('layers_to_transform names block {0}, but the base model has {1} blocks', beyond, c.layers);
   const modules = [...loraModuleShapes(c).keys()];
   const matched = new Set<string>();
   const blockOf = (m: string) => Number(m.split('.')[2]);
   for (const t of targets) {
-    const hits = modules.filter((m) => m === t || m.endsWith(`.${t}`));
+    const hits = t === ALL_LINEAR ? modules : modules.filter((m) => m === t || m.endsWith(`.${t}`));
     if (hits.length === 0) {
       throw new UserError(
-        'LoRA target "{0}" matches no module of this model; the modules are {1} (in each of the {2} blocks; c_proj names both projections)',
+        'LoRA target "{0}" matches no module of this model; the modules are {1} (in each of the {2} blocks{3})',
         t,
-        LORA_MODULES.join(', '),
+        [...moduleNames(c), ALL_LINEAR].join(', '),
         c.layers,
+        c.llama ? '' : message('; c_proj names both projections'),
       );
     }
     // As PEFT: layers_to_transform narrows a match by a name's ending, not a module named in full.
@@ -122,13 +128,16 @@ export function matchTargets(c: ModelConfig, targets: string[], layers?: number[
 export const loraParamName = (module: string, ab: 'A' | 'B') => `${module}.lora_${ab}.weight`;
 const peftKey = (module: string, ab: 'A' | 'B') => `base_model.model.${loraParamName(module, ab)}`;
 
-/** adapter_config.json exactly as PEFT writes it: sorted keys, two-space indent, no newline at the end. */
-export function adapterConfigJson(s: LoraSettings, baseName: string): string {
+/**
+ * adapter_config.json exactly as PEFT writes it: sorted keys, two-space indent, no newline at the end.
+ * `linear`: the adapted layers are nn.Linear (Llama family), so fan_in_fan_out is false.
+ */
+export function adapterConfigJson(s: LoraSettings, baseName: string, linear = false): string {
   const o: Record<string, unknown> = {
     alpha_pattern: {},
     base_model_name_or_path: baseName,
     bias: 'none',
-    fan_in_fan_out: true,
+    fan_in_fan_out: !linear,
     inference_mode: true,
     init_lora_weights: true,
     layers_to_transform: s.layers ?? null,
@@ -160,7 +169,7 @@ export function adapterFiles(adapter: LoraAdapter, base: BaseRecord): Record<str
   }
   return {
     [ADAPTER_WEIGHTS_FILE]: encodeSafetensors(tensors, { format: 'pt' }),
-    [ADAPTER_CONFIG_FILE]: adapterConfigJson(adapter.settings, base.path),
+    [ADAPTER_CONFIG_FILE]: adapterConfigJson(adapter.settings, base.path, [...adapter.layers.keys()].some(isLinearLayout)),
     [ADAPTER_BASE_FILE]: JSON.stringify(base, null, 2) + '\n',
   };
 }
@@ -197,7 +206,7 @@ export function readAdapterSettings(path: string): LoraSettings {
     );
   for (const key of LORA_VARIANT_KEYS)
     if (isSet(o[key])) fail(message('{0} is set: Corpus Lab applies plain LoRA adapters only (x·W + scale · x·Aᵀ·Bᵀ)', key));
-  const t = o.target_modules;
+  const t = o.target_modules === ALL_LINEAR ? [ALL_LINEAR] : o.target_modules;
   if (typeof t === 'string') fail(message('target_modules as a regular expression is not supported: list the module names'));
   if (!Array.isArray(t) || t.length === 0 || !t.every((x) => typeof x === 'string'))
     fail(message('target_modules must be a list of module names'));
@@ -208,8 +217,18 @@ export function readAdapterSettings(path: string): LoraSettings {
     targets: t as string[],
     dropout: dropout as number,
   };
-  const layers = layersToTransform(o.layers_to_transform, o.layers_pattern, fail);
-  return layers ? { ...settings, layers } : settings;
+  const layers = layersToTransform(o.layers_to_transform, fail);
+  if (!layers) return settings;
+  const pattern = o.layers_pattern;
+  if (
+    isSet(pattern) &&
+    pattern !== '' &&
+    typeof pattern !== 'string' &&
+    !(Array.isArray(pattern) && pattern.every((p) => typeof p === 'string'))
+  )
+    fail(message('layers_pattern must be a name or a list of names (got {0})', JSON.stringify(pattern)));
+  const layersPattern = isSet(pattern) && pattern !== '' ? (typeof pattern === 'string' ? [pattern] : (pattern as string[])) : undefined;
+  return { ...settings, layers, ...(layersPattern ? { layersPattern } : {}) };
 }
 
 /** PEFT options that change what the adapter computes (or where), beyond x·W + scale · x·Aᵀ·Bᵀ on matched modules. */
@@ -231,21 +250,25 @@ const LORA_VARIANT_KEYS = [
 const isSet = (v: unknown) =>
   v !== undefined && v !== null && v !== false && !(Array.isArray(v) && v.length === 0) && !(isObject(v) && Object.keys(v).length === 0);
 
-/** layers_to_transform (an index or a list; empty means every block), with layers_pattern naming GPT-2's list "h" or nothing. */
-function layersToTransform(value: unknown, pattern: unknown, fail: (why: Message) => never): number[] | undefined {
+/** layers_to_transform: an index or a list (empty means every block). */
+function layersToTransform(value: unknown, fail: (why: Message) => never): number[] | undefined {
   if (!isSet(value)) return undefined;
   const layers = typeof value === 'number' ? [value] : value;
   if (!Array.isArray(layers) || !layers.every((i) => Number.isSafeInteger(i) && i >= 0))
     fail(message('layers_to_transform must be a block index or a list of them (got {0})', JSON.stringify(value)));
-  const patterns = typeof pattern === 'string' ? [pattern] : pattern;
-  if (isSet(pattern) && pattern !== '' && !(Array.isArray(patterns) && patterns.includes('h')))
-    fail(message('layers_pattern {0} names no layer list of GPT-2 (its blocks are "h")', JSON.stringify(pattern)));
   return layers as number[];
 }
 
 /** Reads an adapter folder's weights for a base model config; names and shapes checked before data. */
 export function readAdapter(dir: string, base: ModelConfig): LoraAdapter {
   const settings = readAdapterSettings(join(dir, ADAPTER_CONFIG_FILE));
+  const blocks = base.llama ? 'layers' : 'h';
+  if (settings.layersPattern && !settings.layersPattern.includes(blocks))
+    throw new UserError(
+      'layers_pattern {0} names no list of blocks of this model (its blocks are "{1}")',
+      settings.layersPattern.map((p) => JSON.stringify(p)).join(', '),
+      blocks,
+    );
   const modules = matchTargets(base, settings.targets, settings.layers);
   const shapes = loraModuleShapes(base);
   const expected = new Map<string, number[]>();
@@ -255,13 +278,16 @@ export function readAdapter(dir: string, base: ModelConfig): LoraAdapter {
     expected.set(peftKey(m, 'B'), [outDim, settings.r]);
   }
   const path = join(dir, ADAPTER_WEIGHTS_FILE);
-  const file = readSafetensors(path, { check: (header) => checkTensors(header, expected, path) });
+  const file = readSafetensors(path, { dtypes: ['F32', 'BF16', 'F16'], check: (header) => checkTensors(header, expected, path) });
   const layers = new Map<string, { a: HostTensor; b: HostTensor }>();
   for (const m of modules) layers.set(m, { a: file.tensors.get(peftKey(m, 'A'))!, b: file.tensors.get(peftKey(m, 'B'))! });
   return { settings, layers };
 }
 
-/** Base weights with the adapter merged in: W' = W + scale · (B·A)ᵀ in Conv1D layout. A new map; `base` is untouched. */
+/**
+ * Base weights with the adapter merged in: W' = W + scale · (B·A)ᵀ in Conv1D layout [in, out], W + scale · B·A
+ * in nn.Linear's [out, in]. A new map; `base` is untouched.
+ */
 export function mergeLora(base: NamedTensors, adapter: LoraAdapter): NamedTensors {
   const out: NamedTensors = new Map(base);
   const scale = loraScale(adapter.settings);
@@ -270,10 +296,13 @@ export function mergeLora(base: NamedTensors, adapter: LoraAdapter): NamedTensor
     const name = `${module}.weight`;
     const w = base.get(name);
     if (!w) throw new Error(`internal: ${name} is not in the base weights`);
-    const [inDim, outDim] = w.shape;
+    const linear = isLinearLayout(module);
+    const [inDim, outDim] = linear ? [w.shape[1], w.shape[0]] : w.shape;
+    const at = linear ? (i: number, o: number) => o * inDim + i : (i: number, o: number) => i * outDim + o;
     const merged = Float32Array.from(w.data);
-    // (B·A)ᵀ[i, o] = Σₖ A[k, i] · B[o, k]
-    const row = new Float64Array(outDim);
+    // (B·A)ᵀ[i, o] = Σₖ A[k, i] · B[o, k], each sum and the scaled delta rounded to float32 as PEFT's
+    // float32 matmul does, so a merge rounded to BF16 meets PEFT's at rounding ties too.
+    const row = new Float32Array(outDim);
     for (let i = 0; i < inDim; i++) {
       row.fill(0);
       for (let k = 0; k < r; k++) {
@@ -281,9 +310,9 @@ export function mergeLora(base: NamedTensors, adapter: LoraAdapter): NamedTensor
         if (aki === 0) continue;
         for (let o = 0; o < outDim; o++) row[o] += aki * b.data[o * r + k];
       }
-      for (let o = 0; o < outDim; o++) merged[i * outDim + o] += scale * row[o];
+      for (let o = 0; o < outDim; o++) merged[at(i, o)] += Math.fround(scale * row[o]);
     }
-    out.set(name, { shape: [inDim, outDim], data: merged });
+    out.set(name, { shape: w.shape.slice(), data: merged });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { UserError, isUserError, message } from './errors';
+import { UserError, isUserError } from './errors';
 import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
 import { NamedTensors, refuseNonFinite } from './tensor';
@@ -20,7 +20,6 @@ import {
   mergeLora,
   readAdapter,
   readAdapterSettings,
-  refuseLlamaLora,
 } from './lora-adapter';
 import { adapterBaseDir } from './adapter-base';
 import { writeFileAtomic } from './atomic-write';
@@ -128,7 +127,6 @@ export function readModelFolder(dir: string, base?: string): ModelFiles {
       const baseFiles = readModelFolder(baseDir);
       if (baseFiles.config.norm === 'dyt')
         throw new UserError("{0}: the base uses Dynamic Tanh, which PEFT's GPT-2 adapters cannot describe", dir);
-      refuseLlamaLora(baseFiles.config, message('merge the adapter with PEFT (merge_and_unload) and open the merged folder'));
       const adapter = fitting(dir, baseDir, () => readAdapter(dir, baseFiles.config));
       const weights = mergeLora(baseFiles.weights, adapter);
       const mergedNames = new Set([...adapter.layers.keys()].map((m) => `${m}.weight`));

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { Message, UserError, isUserError, message } from './errors';
 import { jsonSyntaxError } from './json';
 import { HostTensor, NamedTensors, elementCount, refuseNonFinite } from './tensor';
-import { bf16ToFloat32, f16ToFloat32 } from './half-float';
+import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from './half-float';
 
 // No npm package reads safetensors in plain Node without pulling in a framework; the format is
 // small (https://github.com/huggingface/safetensors#format), so this follows the spec directly
@@ -40,26 +40,32 @@ export interface ReadOptions {
 }
 
 /**
- * Serialises F32 (and optionally I8) tensors with optional string metadata. Like the reference
- * writer, tensors are packed by dtype alignment (F32 first) and then by name, so every F32 tensor
- * starts on a 4-byte boundary; an F32-only file is sorted by name.
+ * Serialises F32 tensors (those named in `half`: narrowed to BF16 or F16, core/half-float.ts) and
+ * optionally I8 ones, with optional string metadata. Like the reference writer, tensors are packed
+ * by dtype alignment (F32, then 16-bit, then I8) and then by name, so every tensor starts on a
+ * boundary of its size; an F32-only file is sorted by name.
  */
 export function encodeSafetensors(
   tensors: NamedTensors,
   metadata: Record<string, string> = {},
   int8: Map<string, Int8Tensor> = new Map(),
+  half: ReadonlyMap<string, 'BF16' | 'F16'> = new Map(),
 ): Buffer {
-  const items: { name: string; dtype: 'F32' | 'I8'; shape: number[]; bytes: Uint8Array }[] = [];
-  for (const name of [...tensors.keys()].sort()) {
+  const items: { name: string; dtype: 'F32' | 'BF16' | 'F16' | 'I8'; shape: number[]; bytes: Uint8Array }[] = [];
+  const bytesOf = (a: Float32Array | Uint16Array | Int8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const names = [...tensors.keys()].sort();
+  for (const name of [...names.filter((n) => !half.has(n)), ...names.filter((n) => half.has(n))]) {
     const t = tensors.get(name)!;
     if (t.data.length !== elementCount(t.shape)) throw new Error(`internal: ${name} has ${t.data.length} values for shape [${t.shape}]`);
-    items.push({ name, dtype: 'F32', shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) });
+    const dtype = half.get(name) ?? 'F32';
+    const data = dtype === 'BF16' ? float32ToBf16(t.data) : dtype === 'F16' ? float32ToF16(t.data) : t.data;
+    items.push({ name, dtype, shape: t.shape, bytes: bytesOf(data) });
   }
   for (const name of [...int8.keys()].sort()) {
     const t = int8.get(name)!;
     if (tensors.has(name)) throw new Error(`internal: ${name} is given both as F32 and as I8`);
     if (t.data.length !== elementCount(t.shape)) throw new Error(`internal: ${name} has ${t.data.length} values for shape [${t.shape}]`);
-    items.push({ name, dtype: 'I8', shape: t.shape, bytes: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) });
+    items.push({ name, dtype: 'I8', shape: t.shape, bytes: bytesOf(t.data) });
   }
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;

@@ -11,7 +11,7 @@ import { resolveCheckpoint } from '../../src/core/checkpoint';
 import { adapterConfigJson } from '../../src/core/lora-adapter';
 import { extendEmbedding } from '../../src/core/finetune';
 import { encodeSafetensors } from '../../src/core/safetensors';
-import { ENGLISH, KOREAN, REPO, assertCliUserError, runCli, tempDir, userError } from './helpers';
+import { ENGLISH, KOREAN, REPO, assertCliUserError, runCli, tempDir } from './helpers';
 
 // Every CLI command that takes a model, on Llama-family models: folders transformers wrote
 // (test/fixtures/hf-llama, with transformers' log-probabilities in reference.json) and a
@@ -194,7 +194,7 @@ test('a train --arch llama run: generate, eval, next --lens, attention, quantize
   }
 });
 
-test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 checkpoint that completes; --lora refused in one line naming the next step', () => {
+test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 checkpoint that completes', () => {
   const base = join(FIXTURES, 'qwen2');
   const out = join(work, 'ft');
   const r = runCli(['finetune', base, KOREAN, '--max-steps', '3', '--context', '32', '--batch', '2', '-o', out, '--json'], work, 300_000);
@@ -212,16 +212,28 @@ test('finetune: every weight of a Qwen2 folder on a text, the result a Qwen2 che
 
   assert.match(
     runCli(['finetune', '--help'], work).stdout,
-    /Hugging Face GPT-2, Llama, Mistral, Qwen2 or Qwen3 folder.*--lora .*\(GPT-2 models;/,
+    /Hugging Face GPT-2, Llama, Mistral, Qwen2 or Qwen3 folder.*--lora .*\(PEFT's format;/,
   );
+});
+
+test("finetune --lora of a train --arch llama run: PEFT's adapter on the seven projections by default; a target it lacks is refused naming its own", () => {
   const lora = join(work, 'ft-lora');
-  for (const model of [base, run])
-    assertCliUserError(
-      ['finetune', model, KOREAN, '--lora', '--max-steps', '2', '-o', lora],
-      work,
-      /LoRA on (Qwen2|Llama)ForCausalLM models is not supported yet \(next: adapters on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj\): fine-tune every weight: leave out --lora/,
-    );
-  assert.equal(existsSync(lora), false);
+  const r = runCli(
+    ['finetune', run, KOREAN, '--lora', '--rank', '2', '--max-steps', '2', '--batch', '2', '-o', lora, '--json'],
+    work,
+    300_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(readFileSync(join(resolveCheckpoint(lora), 'adapter_config.json'), 'utf8'));
+  assert.deepEqual(config.target_modules, ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+  assert.equal(config.fan_in_fan_out, false);
+  assert.equal(cliJson(['generate', lora, '--prompt', '대한', '--max-tokens', '3']).tokens, 3);
+  assertCliUserError(
+    ['finetune', run, KOREAN, '--lora', '--targets', 'c_attn', '--max-steps', '2', '-o', join(work, 'ft-lora-gpt2-names')],
+    work,
+    /LoRA target "c_attn" matches no module of this model; the modules are self_attn\.q_proj, self_attn\.k_proj, self_attn\.v_proj, self_attn\.o_proj, mlp\.gate_proj, mlp\.up_proj, mlp\.down_proj, all-linear \(in each of the \d+ blocks\)$/,
+  );
+  assert.equal(existsSync(join(work, 'ft-lora-gpt2-names')), false);
 });
 
 test('finetune every weight of a Llama folder with its own lm_head: the embedding and the head both learn', () => {
@@ -258,28 +270,30 @@ test('extendEmbedding grows an own output head (lm_head) with the embedding, kee
   }
 });
 
-test('merge and generate refuse a PEFT adapter on a Llama-family base in one line (LoRA on these is the next step)', () => {
+test('merge and generate refuse a PEFT adapter that does not fit its Llama-family base in one line, naming the tensor', () => {
   const adapter = join(work, 'peft-adapter');
   mkdirSync(adapter);
   writeFileSync(
     join(adapter, 'adapter_config.json'),
-    adapterConfigJson({ r: 4, alpha: 8, rslora: false, targets: ['q_proj', 'v_proj'], dropout: 0 }, join(FIXTURES, 'llama')),
+    adapterConfigJson({ r: 4, alpha: 8, rslora: false, targets: ['q_proj', 'v_proj'], dropout: 0 }, join(FIXTURES, 'llama'), true),
   );
   writeFileSync(join(adapter, 'adapter_model.safetensors'), encodeSafetensors(new Map(), { format: 'pt' }));
-  const re = /LoRA on LlamaForCausalLM models is not supported yet .*merge the adapter with PEFT \(merge_and_unload\)/;
+  const re = /peft-adapter does not fit the base model .*llama: .*model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight/;
   assertCliUserError(['merge', adapter, '-o', join(work, 'merged'), '--base', join(FIXTURES, 'llama')], work, re);
   assertCliUserError(['generate', adapter, '--base', join(FIXTURES, 'llama'), '--prompt', 'Hi'], work, re);
   assert.equal(existsSync(join(work, 'merged')), false);
 });
 
-test('estimate of fine-tuning a Llama-family folder: its own shape, tokenizer and measured steps; with LoRA refused', async () => {
+test('estimate of fine-tuning a Llama-family folder: its own shape, tokenizer and measured steps, with LoRA on its seven projections', async () => {
   const base = join(FIXTURES, 'qwen3');
   const e = await runEstimateJob({ corpusPath: KOREAN, finetune: { base }, measureSteps: 1, backend: 'wasm' });
   assert.equal(e.config.llama!.family, 'qwen3');
   assert.equal(e.params, e.trainableParams);
   assert.ok(e.secondsPerEpoch! > 0 && e.tokens > 1000, JSON.stringify({ s: e.secondsPerEpoch, tokens: e.tokens }));
-  await assert.rejects(
-    runEstimateJob({ corpusPath: KOREAN, finetune: { base, lora: { rank: 4 } }, measureSteps: 1, backend: 'wasm' }),
-    userError(/LoRA on Qwen3ForCausalLM models is not supported yet/),
-  );
+  const lora = await runEstimateJob({ corpusPath: KOREAN, finetune: { base, lora: { rank: 4 } }, measureSteps: 1, backend: 'wasm' });
+  const { width, layers, heads } = lora.config;
+  const { headDim, kvHeads, mlpWidth } = lora.config.llama!;
+  const [q, kv] = [heads * headDim, kvHeads * headDim];
+  const perBlock = [q + width, kv + width, kv + width, q + width, mlpWidth + width, mlpWidth + width, mlpWidth + width];
+  assert.equal(lora.trainableParams, 4 * layers * perBlock.reduce((a, b) => a + b));
 });

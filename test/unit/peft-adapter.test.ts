@@ -158,7 +158,10 @@ test("PEFT's config is respected: fan_in_fan_out either way, layers_to_transform
     [{ layer_replication: [[0, 2]] }, /layer_replication is set/],
     [{ layers_to_transform: [5] }, /layers_to_transform names block 5, but the base model has 2 blocks/],
     [{ layers_to_transform: ['1'] }, /layers_to_transform must be a block index or a list of them/],
-    [{ layers_to_transform: [1], layers_pattern: 'layers' }, /layers_pattern "layers" names no layer list of GPT-2/],
+    [
+      { layers_to_transform: [1], layers_pattern: 'layers' },
+      /layers_pattern "layers" names no list of blocks of this model \(its blocks are "h"\)/,
+    ],
     [{ layers_to_transform: [0] }, /unexpected tensor.*transformer\.h\.1\./],
   ];
   for (const [extra, re] of cases) {

@@ -11,7 +11,7 @@ export async function mergeCommand(argv: string[]): Promise<number> {
   if (options.json) printJson(r);
   else
     info(
-      `merged ${r.modules} LoRA layer(s) (r ${r.r}, alpha ${r.alpha}, scale ${r.scale}) of ${r.adapter} onto ${r.base} → ${r.out} (${formatBytes(r.bytes)}, a plain GPT-2 folder)`,
+      `merged ${r.modules} LoRA layer(s) (r ${r.r}, alpha ${r.alpha}, scale ${r.scale}) of ${r.adapter} onto ${r.base} → ${r.out} (${formatBytes(r.bytes)}, a plain ${r.architecture} folder)`,
     );
   return 0;
 }

@@ -144,7 +144,7 @@ export function checkpointOf(node: RunsNode): string | undefined {
   return undefined;
 }
 
-/** Merge LoRA Adapter: writes RUN/exports/<checkpoint>-merged (a plain GPT-2 folder) in the training worker. */
+/** Merge LoRA Adapter: writes RUN/exports/<checkpoint>-merged (a plain folder of the base's family) in the training worker. */
 export function mergeAdapterCommand(ctx: Ctx) {
   return async (node?: RunsNode, options?: { activate?: boolean }): Promise<string | undefined> => {
     const adapter = node && checkpointOf(node);
@@ -165,7 +165,13 @@ export function mergeAdapterCommand(ctx: Ctx) {
       return await offerActive(
         ctx,
         r.out,
-        vscode.l10n.t('Merged {0} LoRA layer(s) into {1} ({2}, a plain GPT-2 folder).', r.modules, basename(r.out), formatBytes(r.bytes)),
+        vscode.l10n.t(
+          'Merged {0} LoRA layer(s) into {1} ({2}, a plain {3} folder).',
+          r.modules,
+          basename(r.out),
+          formatBytes(r.bytes),
+          r.architecture,
+        ),
         options?.activate,
       );
     } catch (e) {

@@ -6,7 +6,7 @@ import { MODEL_SHAPES, ModelShapeName } from '../../core/model-shapes';
 import { UserError } from '../../core/errors';
 import { StepProfile, profileTrainingStep } from '../bench/step-profile';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
-import { DEFAULT_LORA_TARGETS } from '../../core/finetune';
+import { defaultLoraTargets } from '../../core/finetune';
 import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 
 export interface BenchResult {
@@ -65,14 +65,13 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
   );
   if (req.shape && (req.layers || req.heads || req.width || req.vocab))
     throw new UserError('--shape {0} sets the layers, heads, width and vocabulary: give only --context and --batch with it', req.shape);
-  if (req.lora && config.llama) throw new UserError('bench --lora times LoRA on GPT-2 models only; without --lora it times full training');
   const batch = req.batch ?? p.batch;
   const steps = req.steps ?? 30;
   const standard =
     config.vocabSize === 65 && batch === p.batch && (['layers', 'heads', 'width', 'context'] as const).every((k) => config[k] === p[k]);
   const r = req.rank ?? 8;
   const lora = req.lora
-    ? { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 }
+    ? { modules: matchTargets(config, defaultLoraTargets(config)), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 }
     : undefined;
   const trainingThreads = lora ? 1 : resolveTrainingThreads(req.threads, engine.backend, batch);
   const ms = median(await timeTrainingSteps(config, batch, steps, warmup, trainingThreads, lora));

@@ -6,10 +6,9 @@ import { readModelFolder } from '../../core/model-folder';
 import { dataPlan, refuseLoraOnAdapter, sftModel, tokenizerDir } from './finetune-job';
 import { readFinetuneData } from '../../core/finetune-data';
 import { runOfCheckpoint } from '../../core/run-json';
-import { DEFAULT_LORA_TARGETS, finetuneShape } from '../../core/finetune';
-import { loraModuleShapes, loraScale, matchTargets, refuseLlamaLora } from '../../core/lora-adapter';
+import { defaultLoraTargets, finetuneShape } from '../../core/finetune';
+import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
-import { message } from '../../core/errors';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
 import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
@@ -123,12 +122,11 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const { plan } = dataPlan(data, sftModel(base.tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
   const tokens = plan.trainTokens + plan.valTokens;
   if (ft.lora) refuseLoraOnAdapter(base, ft.base);
-  if (ft.lora) refuseLlamaLora(config, message('fine-tune every weight: leave out --lora'));
   const r = ft.lora?.rank;
   const lora =
     r === undefined
       ? undefined
-      : { modules: matchTargets(config, DEFAULT_LORA_TARGETS), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
+      : { modules: matchTargets(config, defaultLoraTargets(config)), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
   const shapes = loraModuleShapes(config);
   const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
   return measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);

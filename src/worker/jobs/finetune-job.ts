@@ -8,7 +8,7 @@ import { readChatTemplate } from '../../core/chat-template';
 import { FinetuneData, PreparedData, dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
 import { SftModel } from '../../core/sft-examples';
 import { ModelConfig } from '../../core/model-config';
-import { UserError, formatMessage, message } from '../../core/errors';
+import { UserError, formatMessage } from '../../core/errors';
 import { Tokenizer } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainOptions, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import { makeExamplePlan, makeTrainPlan, trainingWindow } from '../../core/train-plan';
@@ -21,10 +21,9 @@ import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { checkRunTokenizer, modelTokenizer } from '../../core/model-tokenizer';
 import { readRegularFile } from '../../core/safe-fs';
 import { refuseDytExport } from '../../core/hf-export';
-import { LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets, refuseLlamaLora } from '../../core/lora-adapter';
+import { LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
 import {
-  DEFAULT_LORA_TARGETS,
   DEFAULT_REPLAY,
   FINETUNE_LR,
   FinetuneRecord,
@@ -32,6 +31,7 @@ import {
   UNSEEN_POLICIES,
   charVocabulary,
   checkReplay,
+  defaultLoraTargets,
   describeUnseen,
   finetuneShape,
   extendCharTokenizer,
@@ -92,7 +92,7 @@ export async function runFinetuneJob(
   const base = readModelFolder(baseDir, req.base);
   if (lora) refuseLoraOnAdapter(base, req.basePath);
   if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
-  if (lora) refuseLlamaLora(base.config, message('fine-tune every weight: leave out --lora'));
+  if (lora && req.targets === undefined) lora.targets = defaultLoraTargets(base.config);
   const modules = lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
 
@@ -294,7 +294,7 @@ function loraSettings(req: FinetuneRequest): LoraSettings {
   const alpha = req.alpha ?? 2 * r;
   if (!(alpha > 0 && alpha <= MAX_LORA_ALPHA))
     throw new UserError('--alpha must be a positive number up to {0} (got {1})', MAX_LORA_ALPHA, alpha);
-  return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? DEFAULT_LORA_TARGETS, dropout: 0 };
+  return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? [], dropout: 0 };
 }
 
 function loraOptions(s: LoraSettings, modules: string[], seed: number): LoraOptions {
