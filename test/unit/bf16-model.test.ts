@@ -7,6 +7,7 @@ import { bf16Embedding, bf16Matrix, bf16MatMulTransposedB, heldAsBf16 } from '..
 import { Gpt, disposeCache, newCache } from '../../src/worker/model/gpt';
 import { loadModel } from '../../src/worker/jobs/load-model';
 import { readModelFolder } from '../../src/core/model-folder';
+import { modelNames } from '../../src/core/weight-table';
 import { REPO } from './helpers';
 
 // A BF16 Llama-family folder opened to look at and complete with keeps its matrices in BF16 on the
@@ -19,7 +20,7 @@ before(async () => {
   if (!skip) await startEngine('native');
 });
 
-/** max |a − b| over max |b|. */
+/** max |a − b| over max |b| (0 when they are equal, zeros too). */
 function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let diff = 0,
     scale = 0;
@@ -27,7 +28,7 @@ function relativeDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     diff = Math.max(diff, Math.abs(a[i] - b[i]));
     scale = Math.max(scale, Math.abs(b[i]));
   }
-  return diff / scale;
+  return diff === 0 ? 0 : diff / scale;
 }
 
 for (const family of ['qwen2', 'qwen3']) {
@@ -108,3 +109,33 @@ test('x·Wᵀ with W held as BF16 and its input gradient dy·W equal the float32
   assert.throws(() => bf16Embedding(w, tf.tensor1d([150], 'int32')), /a token id is outside the vocabulary/);
   tf.dispose([w, wide, x, dy, got, gotDx, want, wantDx, one, rows]);
 });
+
+test(
+  'LoRA on a BF16 qwen2 folder holds the frozen base as BF16 and gives the loss and adapter gradients of the widened base',
+  { skip },
+  async () => {
+    const files = readModelFolder(join(REPO, 'test/fixtures/hf-llama/qwen2'));
+    const names = modelNames(files.config);
+    const modules = [0, 1].flatMap((i) => [names.block(i).q!, names.block(i).v!, names.block(i).down!]);
+    const lora = { modules, r: 4, scale: 2, dropout: 0, seed: 5 };
+    const held = Gpt.fromWeights(files.config, files.weights, lora);
+    const widened = Gpt.fromWeights(files.config, files.weights, lora, true);
+    try {
+      assert.ok(heldAsBf16(held.frozen.get(`${modules[0]}.weight`)!) && heldAsBf16(held.frozen.get(`${names.embedding}.weight`)!));
+      assert.ok(![...widened.frozen.values()].some(heldAsBf16));
+      const ids = tf.tensor2d([[5, 17, 300, 2, 41, 9, 77, 1000]], [1, 8], 'int32');
+      const targets = tf.tensor2d([[17, 300, 2, 41, 9, 77, 1000, 3]], [1, 8], 'int32');
+      const run = (model: Gpt) => tf.variableGrads(() => model.loss(ids, targets), [...model.params.values()]);
+      const [got, want] = [run(held), run(widened)];
+      assert.ok(Math.abs(got.value.dataSync()[0] - want.value.dataSync()[0]) < 1e-5 * want.value.dataSync()[0]);
+      const gradients = (g: typeof got) => Object.values(g.grads);
+      for (const [i, g] of gradients(got).entries()) {
+        const w = await gradients(want)[i].data();
+        assert.ok(relativeDiff(await g.data(), w) < 1e-5, `gradient ${i} differs by ${relativeDiff(await g.data(), w)} of its scale`);
+      }
+    } finally {
+      held.dispose();
+      widened.dispose();
+    }
+  },
+);

@@ -190,6 +190,22 @@ export interface LoraOptions {
   from?: Map<string, { a: HostTensor; b: HostTensor }>;
 }
 
+/**
+ * The weights' values as the model holds them: float32; or, when `frozen` on the native engine,
+ * the matrices of a Llama-family model whose matrices are all BF16 values (a BF16 folder) as BF16
+ * (kernels/bf16-matrix.ts): half the memory, and a generation step reads half the bytes.
+ */
+function heldWeights(config: ModelConfig, weights: NamedTensors, frozen: boolean): (name: string, shape: number[]) => tf.Tensor {
+  const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
+  const bf16 =
+    frozen && config.llama !== undefined && nativeKernels() !== undefined && matrices.every((w) => w !== undefined && isBf16Exact(w));
+  return (name, shape) => {
+    const w = weights.get(name);
+    if (!w) throw new Error(`internal: weight ${name} missing after validation`);
+    return bf16 && shape.length === 2 ? bf16Matrix(w) : tf.tensor(w.data, shape, 'float32');
+  };
+}
+
 // tfjs variable names are global to the engine: give each model instance its own prefix.
 let instances = 0;
 
@@ -285,37 +301,17 @@ export class Gpt {
     );
   }
 
-  /** A model from its weights; with `lora`, they are the frozen base under new adapters. */
-  static fromWeights(config: ModelConfig, weights: NamedTensors, lora?: LoraOptions): Gpt {
-    return new Gpt(
-      config,
-      (name, shape) => {
-        const w = weights.get(name);
-        if (!w) throw new Error(`internal: weight ${name} missing after validation`);
-        return tf.tensor(w.data, shape, 'float32');
-      },
-      lora,
-    );
+  /**
+   * A model from its weights; with `lora`, they are the frozen base under new adapters, held as
+   * BF16 when they came in BF16 (heldWeights) unless `widen`.
+   */
+  static fromWeights(config: ModelConfig, weights: NamedTensors, lora?: LoraOptions, widen = false): Gpt {
+    return new Gpt(config, heldWeights(config, weights, lora !== undefined && !widen), lora);
   }
 
-  /**
-   * A model to look at and complete with, not to train: every weight a constant. On the native
-   * engine, a Llama-family model whose matrices are all BF16 values (a BF16 folder) holds them as
-   * BF16 (kernels/bf16-matrix.ts): half the memory, and a generation step reads half the bytes.
-   */
+  /** A model to look at and complete with, not to train: every weight a constant, held as BF16 when they came in BF16 (heldWeights). */
   static frozen(config: ModelConfig, weights: NamedTensors): Gpt {
-    const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
-    const bf16 = config.llama !== undefined && nativeKernels() !== undefined && matrices.every((w) => w !== undefined && isBf16Exact(w));
-    return new Gpt(
-      config,
-      (name, shape) => {
-        const w = weights.get(name);
-        if (!w) throw new Error(`internal: weight ${name} missing after validation`);
-        return bf16 && shape.length === 2 ? bf16Matrix(w) : tf.tensor(w.data, shape, 'float32');
-      },
-      undefined,
-      true,
-    );
+    return new Gpt(config, heldWeights(config, weights, true), undefined, true);
   }
 
   /** The trainable parameters' values (with LoRA: the adapters', under core/lora-adapter.ts loraParamName). */
