@@ -125,6 +125,32 @@ test('CLI on a PEFT adapter of a Qwen2 base: eval, next, generate; merge names t
   assert.ok(q.loss_fp32 > 0 && Math.abs(q.loss_int8 - q.loss_fp32) < 0.05 * q.loss_fp32, JSON.stringify(q));
 });
 
+test('finetune --lora on a PEFT adapter trains that adapter further, on its own base with its own r, alpha, dropout and targets', () => {
+  const adapter = join(ADAPTERS, 'qwen2');
+  const base = join(BASES, 'qwen2');
+  const text = join(root, 'continue-ko.txt');
+  writeFileSync(text, readFileSync(KOREAN, 'utf8').slice(0, 3000));
+  const run = join(root, 'continued');
+  const args = ['finetune', adapter, text, '--base', base, '--lora', '--max-steps', '1', '--batch', '2', '--context', '32'];
+  const r = runCli([...args, '--lr', '1e-12', '--backend', 'wasm', '-o', run, '--json'], root, 300_000);
+  assert.equal(r.code, 0, r.stderr);
+  const ckpt = join(run, 'checkpoints/step-00000001');
+  const config = JSON.parse(readFileSync(join(ckpt, 'adapter_config.json'), 'utf8'));
+  const theirs = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
+  for (const key of ['r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'fan_in_fan_out']) assert.equal(config[key], theirs[key], key);
+  assert.deepEqual(config.target_modules, [...theirs.target_modules].sort());
+  assert.equal(config.base_model_name_or_path, base, "the frozen base is the adapter's, not the adapter merged");
+  // One step at lr 1e-12 moves nothing: training started from PEFT's A and B, not from B = 0.
+  const before = readSafetensors(join(adapter, 'adapter_model.safetensors')).tensors;
+  const after = readSafetensors(join(ckpt, 'adapter_model.safetensors')).tensors;
+  assert.deepEqual([...after.keys()].sort(), [...before.keys()].sort());
+  for (const [name, t] of before) assert.ok(maxAbsDiff(after.get(name)!.data, t.data) < 1e-6, name);
+  assert.match(
+    runCli([...args, '--rank', '8', '-o', join(root, 'continued-r8')], root).stderr,
+    /^corpus-lab: .*qwen2 is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora and target_modules: leave out --rank\n$/,
+  );
+});
+
 function randomAdapter(family: string, targets: string[], seed: number): LoraAdapter {
   const config = readModelFolder(join(BASES, family)).config;
   const rng = new Rng(seed);

@@ -21,7 +21,7 @@ import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { checkRunTokenizer, modelTokenizer } from '../../core/model-tokenizer';
 import { readRegularFile } from '../../core/safe-fs';
 import { refuseDytExport } from '../../core/hf-export';
-import { LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets } from '../../core/lora-adapter';
+import { LoraAdapter, LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets, readAdapter } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
 import {
   DEFAULT_REPLAY,
@@ -79,7 +79,7 @@ export async function runFinetuneJob(
 ): Promise<TrainResult> {
   const data = readFinetuneData(req.corpusPath);
   const corpus = data.corpus;
-  const lora = req.lora ? loraSettings(req) : undefined;
+  let lora = req.lora ? loraSettings(req) : undefined;
   if (!lora && (req.rank !== undefined || req.alpha !== undefined || req.rslora !== undefined || req.targets !== undefined)) {
     throw new UserError('--rank, --alpha, --rslora and --targets set up LoRA: add --lora (without it every weight is fine-tuned)');
   }
@@ -88,12 +88,15 @@ export async function runFinetuneJob(
   const replay = checkReplay(req.replay ?? DEFAULT_REPLAY);
   const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
 
-  const baseDir = resolveCheckpoint(req.basePath);
-  const base = readModelFolder(baseDir, req.base);
-  if (lora) refuseLoraOnAdapter(base, req.basePath);
+  const asked = readModelFolder(resolveCheckpoint(req.basePath), req.base);
+  // --lora on a LoRA adapter (PEFT's or ours) trains that adapter further, on its own base.
+  const continued = lora && asked.kind === 'adapter' ? continuedAdapter(asked, req) : undefined;
+  const base = continued ? asked.base! : asked;
+  const baseDir = base.dir;
+  if (continued) lora = continued.settings;
   if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
-  if (lora && req.targets === undefined) lora.targets = defaultLoraTargets(base.config);
-  const modules = lora ? matchTargets(base.config, lora.targets) : [];
+  if (lora && req.targets === undefined && !continued) lora.targets = defaultLoraTargets(base.config);
+  const modules = continued ? [...continued.layers.keys()] : lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
 
   // Vocabulary pre-flight: a char model meets characters its vocabulary lacks.
@@ -157,7 +160,7 @@ export async function runFinetuneJob(
       emit,
       log,
       notices,
-      start: { weights, lora: lora && loraOptions(lora, modules, seed) },
+      start: { weights, lora: lora && { ...loraOptions(lora, modules, seed), from: continued?.layers } },
       adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
       baseCorpus: 'why' in old ? undefined : old.tokens,
       examples,
@@ -190,6 +193,19 @@ export function dataPlan(
 /** The folder with the model's tokenizer files (an adapter's are its base's). */
 export function tokenizerDir(base: ModelFiles): string {
   return base.kind === 'adapter' && base.base ? base.base.dir : base.dir;
+}
+
+/** A LoRA adapter trained further keeps its own r, alpha, rsLoRA, dropout, targets and layers. */
+function continuedAdapter(adapter: ModelFiles, req: FinetuneRequest): LoraAdapter {
+  const flags = { '--rank': req.rank, '--alpha': req.alpha, '--rslora': req.rslora, '--targets': req.targets };
+  for (const [flag, given] of Object.entries(flags))
+    if (given !== undefined)
+      throw new UserError(
+        '{0} is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora and target_modules: leave out {1}',
+        adapter.dir,
+        flag,
+      );
+  return readAdapter(adapter.dir, adapter.base!.config);
 }
 
 /** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
