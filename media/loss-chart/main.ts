@@ -1,5 +1,14 @@
 import uPlot from 'uplot';
-import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseToChart } from '../../src/extension/webview/protocol';
+import {
+  ChartSeriesSet,
+  DataPreview,
+  FromChart,
+  MAX_OVERLAYS,
+  MetricRow,
+  ToChart,
+  parseToChart,
+} from '../../src/extension/webview/protocol';
+import { visibleWhitespace } from '../../src/core/visible-whitespace';
 import { align } from './align';
 import { fittedXAxis, fittedYAxis } from './axis-fit';
 import { LossUnit, baselineLines, baselineNote, unitFactor, unitLabel, unitPicker } from './units';
@@ -31,6 +40,7 @@ let strings: Record<string, string> = {};
 let run: ChartSeriesSet = { name: '', rows: [] };
 let overlays: ChartSeriesSet[] = [];
 let sample: string | undefined;
+let preview: DataPreview | undefined;
 const charts: uPlot[] = [];
 
 const app = document.getElementById('app')!;
@@ -116,6 +126,7 @@ function render(): void {
     }),
   );
   app.append(toolbar);
+  if (preview) app.append(previewSection(preview));
   if (overlays.length) app.append(overlayList());
 
   if (run.rows.length === 0) {
@@ -131,6 +142,20 @@ function render(): void {
     box.append(el('h3', '', strings.sample ?? 'Latest sample'), el('pre', '', sample));
     app.append(box);
   }
+}
+
+/** The first training example: trained runs highlighted, masked runs dimmed, whitespace visible. */
+function previewSection(p: DataPreview): HTMLElement {
+  const box = el('section', 'data-preview');
+  const text = el('pre', 'preview-text');
+  for (const part of p.parts) text.append(el('span', part.trained ? 'trained' : 'masked', visibleWhitespace(part.text, true)));
+  box.append(
+    el('h3', '', strings.previewTitle ?? 'First training example, as the model sees it'),
+    el('p', 'preview-counts', p.summary),
+    text,
+    el('p', 'preview-legend', strings.previewLegend ?? ''),
+  );
+  return box;
 }
 
 function drawCharts(): void {
@@ -400,11 +425,15 @@ window.addEventListener('message', (e: MessageEvent) => {
     run = m.run;
     overlays = m.overlays;
     sample = m.sample;
+    preview = m.preview;
     view.runDir = m.run.dir;
     view.overlayDirs = overlayDirsOf(m.overlays);
     render();
   } else if (m.type === 'append') {
     run.rows.push(...m.rows);
+    render();
+  } else if (m.type === 'data') {
+    preview = m.preview;
     render();
   } else if (m.type === 'sample') {
     sample = m.text;

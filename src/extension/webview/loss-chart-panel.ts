@@ -6,7 +6,8 @@ import { webviewHtml, webviewOptions } from './html';
 import { ViewPageLoader } from './view-page-loader';
 import { PanelStateFile } from './panel-state-file';
 import { registerPanelSerializer } from './panel-revival';
-import { ChartSeriesSet, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseFromChart } from './protocol';
+import { ChartSeriesSet, DataPreview, FromChart, MAX_OVERLAYS, MetricRow, ToChart, parseFromChart } from './protocol';
+import { dataPreview, trainingDataEvent } from './data-preview';
 import { listRuns } from '../../core/runs';
 import { metricBaselines, metricRows, readMetricsAsync } from '../../core/metrics';
 import { unitStrings } from './loss-chart-units';
@@ -42,6 +43,8 @@ function chartStrings(): Record<string, string> {
     chart: vscode.l10n.t('Show charts'),
     sample: vscode.l10n.t('Latest sample'),
     noData: vscode.l10n.t('No steps logged yet.'),
+    previewTitle: vscode.l10n.t('First training example, as the model sees it'),
+    previewLegend: vscode.l10n.t('Highlighted: trained (the answers and their end of turn). Dimmed: read, not trained.'),
   };
 }
 
@@ -53,6 +56,8 @@ export class LossChartPanel {
   private loading = 0;
   private flushTimer?: NodeJS.Timeout;
   private latestSample?: string;
+  /** The first example of the fine-tuning job it came from, kept while the chart shows that job's run. */
+  private preview?: { jobId: number; preview: DataPreview };
   private readonly disposables: vscode.Disposable[] = [];
   private readonly page: ViewPageLoader;
 
@@ -108,9 +113,17 @@ export class LossChartPanel {
       (line) => ctx.log.appendLine(line),
     );
     this.updateTitle();
+    const data = trainingDataEvent(ctx.training?.events);
+    if (ctx.training && data && (!ctx.training.runDir || ctx.training.runDir === runDir))
+      this.preview = { jobId: ctx.training.jobId, preview: dataPreview(data) };
     this.disposables.push(
       panel.webview.onDidReceiveMessage((raw) => this.onMessage(raw)),
-      ctx.onTrainEvent(({ event }) => {
+      ctx.onTrainEvent(({ jobId, event }) => {
+        if (event.type === 'data') {
+          this.preview = { jobId, preview: dataPreview(event) };
+          this.post({ type: 'data', preview: this.preview.preview });
+          return;
+        }
         if (event.type === 'start') {
           if (!this.runDir || this.following) this.switchTo(event.run_dir);
           return;
@@ -138,6 +151,8 @@ export class LossChartPanel {
     this.overlayDirs = this.overlayDirs.filter((d) => d !== dir);
     this.pending = [];
     this.latestSample = undefined;
+    const training = this.ctx.training;
+    if (!training || this.preview?.jobId !== training.jobId || training.runDir !== dir) this.preview = undefined;
     this.updateTitle();
     void this.sendInit();
   }
@@ -265,11 +280,16 @@ export class LossChartPanel {
       run,
       overlays,
       sample: this.latestSample ?? lastSample(metrics),
+      preview: this.preview?.preview,
       strings: { ...chartStrings(), ...unitStrings() },
     });
   }
 
+  /** For tests: the first example last sent to the chart. */
+  static lastPreview?: DataPreview;
+
   private post(m: ToChart): void {
+    if ((m.type === 'data' || m.type === 'init') && m.preview) LossChartPanel.lastPreview = m.preview;
     void this.panel.webview.postMessage(m);
   }
 

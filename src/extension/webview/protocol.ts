@@ -23,8 +23,23 @@ export interface ChartSeriesSet {
 /** Runs drawn over the main one, each in its own colour. */
 export const MAX_OVERLAYS = 3;
 
+/** Fine-tuning on examples: the first one as the model sees it, in masked and trained runs, and the counts in words. */
+export interface DataPreview {
+  /** core/sft-preview's PreviewPart, written out: the webviews' build reaches no Node modules. */
+  parts: { text: string; trained: boolean }[];
+  summary: string;
+}
+
 export type ToChart =
-  | { type: 'init'; run: ChartSeriesSet; overlays: ChartSeriesSet[]; sample?: string; strings: Record<string, string> }
+  | {
+      type: 'init';
+      run: ChartSeriesSet;
+      overlays: ChartSeriesSet[];
+      sample?: string;
+      preview?: DataPreview;
+      strings: Record<string, string>;
+    }
+  | { type: 'data'; preview: DataPreview }
   | { type: 'append'; rows: MetricRow[] }
   | { type: 'sample'; text: string; step: number }
   | { type: 'overlays'; overlays: ChartSeriesSet[] };
@@ -89,11 +104,24 @@ function isBaselines(b: unknown): b is Baselines {
   );
 }
 
+function isDataPreview(p: unknown): p is DataPreview {
+  return (
+    isObject(p) &&
+    typeof p.summary === 'string' &&
+    Array.isArray(p.parts) &&
+    p.parts.every((x) => isObject(x) && typeof x.text === 'string' && typeof x.trained === 'boolean')
+  );
+}
+
 export function parseToChart(m: unknown): ToChart | undefined {
   if (!isObject(m)) return undefined;
   switch (m.type) {
     case 'init':
-      return isSeriesSet(m.run) && isSeriesSets(m.overlays) && isObject(m.strings) ? (m as ToChart) : undefined;
+      return isSeriesSet(m.run) && isSeriesSets(m.overlays) && isObject(m.strings) && (m.preview === undefined || isDataPreview(m.preview))
+        ? (m as ToChart)
+        : undefined;
+    case 'data':
+      return isDataPreview(m.preview) ? (m as ToChart) : undefined;
     case 'append':
       return Array.isArray(m.rows) && m.rows.every(isMetricRow) ? (m as ToChart) : undefined;
     case 'sample':

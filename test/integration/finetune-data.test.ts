@@ -1,0 +1,94 @@
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CorpusLabApi } from '../../src/extension/main';
+import type { TrainResult } from '../../src/worker/train/trainer';
+import type { TrainEvent } from '../../src/core/train-events';
+import { estimateMethods } from '../../src/extension/commands/finetune';
+import { workspace, until } from './fixtures';
+
+// Issue 20, the data they have, in the editor: right-click a .jsonl of Korean Q&A (or a folder of
+// documents) → Fine-tune the active Qwen2-family model; the Loss chart shows the first example as the
+// model sees it, trained tokens marked, before training starts.
+describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
+  let api: CorpusLabApi;
+  let base: string;
+  const qa = vscode.Uri.file(join(workspace, 'texts', 'sft', 'constitution-qa-ko.jsonl'));
+  const answers = readFileSync(qa.fsPath, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { messages: { role: string; content: string }[] }).messages[1].content);
+
+  before(async () => {
+    api = await vscode.extensions.getExtension<CorpusLabApi>('corpus-lab.corpus-lab')!.activate();
+    // The Qwen2 fixture with the ChatML template Qwen writes, as a folder of its own.
+    base = join(workspace, 'models', 'qwen2-chatml');
+    cpSync(join(workspace, 'texts', 'hf-llama', 'qwen2'), base, { recursive: true });
+    copyFileSync(join(workspace, 'texts', 'sft', 'chatml.jinja'), join(base, 'chat_template.jinja'));
+    const opened = (await vscode.commands.executeCommand('corpusLab.openModelFolder', base)) as { error?: string };
+    assert.equal(opened.error, undefined);
+    assert.equal(api.ctx.activeModel, base);
+  });
+
+  it('the explorer offers Fine-tune on a .jsonl and on a folder, the editor on an open .jsonl', () => {
+    const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus as Record<
+      string,
+      { command: string; when?: string; group?: string }[]
+    >;
+    const whens = (where: string) => menus[where].filter((m) => m.command === 'corpusLab.finetune').map((m) => m.when ?? '');
+    assert.ok(whens('explorer/context').some((w) => w.includes('explorerResourceIsFolder') && !w.includes('!explorerResourceIsFolder')));
+    assert.ok(whens('explorer/context').some((w) => w.includes('resourceExtname == .jsonl')));
+    assert.ok(whens('editor/context').some((w) => w.includes('resourceExtname == .jsonl')));
+  });
+
+  it('the pick measures time per epoch and memory for the .jsonl’s examples and for a folder’s documents', async () => {
+    const docs = join(workspace, 'docs-ko');
+    mkdirSync(docs, { recursive: true });
+    writeFileSync(join(docs, 'constitution.md'), readFileSync(join(workspace, 'texts', 'speech-ko.txt'), 'utf8'));
+    for (const data of [qa, vscode.Uri.file(docs)]) {
+      const full = (await estimateMethods(api.ctx, data, base)).find((i) => i.method === 'full')!;
+      assert.ok(full.estimate && full.estimate.secondsPerEpoch! > 0, `${data.fsPath}: ${full.detail}`);
+      assert.match(full.detail!, /per epoch · .* memory/);
+    }
+  });
+
+  it('right-click constitution-qa-ko.jsonl → Fine-tune: the first example with its answer marked reaches the Loss chart before training, then it trains and answers', async () => {
+    const chart = api.panels.lossChart;
+    chart.lastPreview = undefined;
+    const seen: TrainEvent[] = [];
+    const sub = api.ctx.onTrainEvent(({ event }) => seen.push(event));
+    let result: TrainResult | undefined;
+    try {
+      result = (await vscode.commands.executeCommand('corpusLab.finetune', qa, { method: 'full', maxSteps: 4 })) as TrainResult | undefined;
+    } finally {
+      sub.dispose();
+    }
+    assert.ok(result, 'fine-tuning failed (see the log)');
+    assert.equal(result.reason, 'completed');
+    assert.equal(result.step, 4);
+    const data = seen.findIndex((e) => e.type === 'data');
+    assert.ok(data >= 0 && data < seen.findIndex((e) => e.type === 'start'), 'the data event comes before training starts');
+
+    const preview = await until('the preview in the Loss chart', () => chart.lastPreview);
+    const trained = preview.parts.filter((p) => p.trained).map((p) => p.text);
+    const masked = preview.parts.filter((p) => !p.trained).map((p) => p.text);
+    // ChatML: the system and user turns and the assistant header are read; the answer and its end of turn are trained.
+    assert.equal(trained.length, 1, JSON.stringify(preview.parts));
+    const end = '<|im_end|>\n';
+    assert.ok(trained[0].endsWith(end) && answers.includes(trained[0].slice(0, -end.length)), JSON.stringify(trained[0]));
+    assert.ok(masked[0].startsWith('<|im_start|>system\n') && masked[0].includes('<|im_start|>user\n'), masked[0]);
+    assert.ok(masked[0].endsWith('<|im_start|>assistant\n'), masked[0]);
+    assert.match(preview.summary, /^100 examples, 10 held out · [\d,]+ tokens trained · [\d,]+ masked · 0 cut/);
+
+    const question = '대한민국 헌법 제1조의 내용을 알려 주세요.';
+    const answer = await api.ctx.inference.request((id) => ({
+      kind: 'generate',
+      id,
+      checkpoint: result.best?.checkpoint ?? result.checkpoint,
+      prompt: `<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\n${question}<|im_end|>\n<|im_start|>assistant\n`,
+      options: { temperature: 0.8, topK: 0, topP: 0.95, maxTokens: 16, seed: 3, stop: [] },
+    })).result;
+    assert.ok(answer.text.length > 0, 'the fine-tuned model answers');
+  });
+});
