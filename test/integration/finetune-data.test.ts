@@ -91,4 +91,33 @@ describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
     })).result;
     assert.ok(answer.text.length > 0, 'the fine-tuned model answers');
   });
+
+  it('a .jsonl where no token would be trained is refused with the reason, in one line, before any run starts', async () => {
+    await api.ctx.setActiveModel(base);
+    const empty = join(workspace, 'empty-answers.jsonl');
+    const row = (q: string) =>
+      JSON.stringify({
+        messages: [
+          { role: 'user', content: q },
+          { role: 'assistant', content: ' ' },
+        ],
+      });
+    writeFileSync(empty, ['제1조?', '제2조?', '제3조?'].map(row).join('\n') + '\n');
+    const shown: string[] = [];
+    const window = vscode.window as { showErrorMessage: (message: string, ...items: string[]) => Thenable<string | undefined> };
+    const original = window.showErrorMessage;
+    window.showErrorMessage = (message: string) => {
+      shown.push(message);
+      return Promise.resolve(undefined);
+    };
+    let result: unknown;
+    try {
+      result = await vscode.commands.executeCommand('corpusLab.finetune', vscode.Uri.file(empty), { method: 'full', maxSteps: 4 });
+    } finally {
+      window.showErrorMessage = original;
+    }
+    assert.equal(result, undefined);
+    assert.deepEqual(shown, [`${empty}: no token would be trained: every answer (completion or assistant turn) is empty`]);
+    assert.equal(api.ctx.training, undefined);
+  });
 });
