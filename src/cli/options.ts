@@ -92,6 +92,7 @@ export const OPTIONS = {
   rank: { kind: 'int', value: 'N', help: 'LoRA rank r (default 8)' },
   alpha: { kind: 'real', value: 'X', help: 'LoRA alpha; the update is scaled by alpha/r (default 2 × rank)' },
   rslora: { kind: 'switch', help: 'rank-stabilised LoRA: scale by alpha/√r' },
+  'lora-dropout': { kind: 'real', value: 'P', help: "dropout on the adapters' input while training (PEFT's lora_dropout; default 0)" },
   targets: {
     kind: 'text',
     value: 'NAMES',
@@ -235,6 +236,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'rank',
       'alpha',
       'rslora',
+      'lora-dropout',
       'targets',
       'replay',
       'unseen',

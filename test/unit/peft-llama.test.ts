@@ -138,6 +138,7 @@ test('finetune --lora on a PEFT adapter trains that adapter further, on its own 
   const config = JSON.parse(readFileSync(join(ckpt, 'adapter_config.json'), 'utf8'));
   const theirs = JSON.parse(readFileSync(join(adapter, 'adapter_config.json'), 'utf8'));
   for (const key of ['r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'fan_in_fan_out']) assert.equal(config[key], theirs[key], key);
+  assert.equal(config.lora_dropout, 0.05);
   assert.deepEqual(config.target_modules, [...theirs.target_modules].sort());
   assert.equal(config.base_model_name_or_path, base, "the frozen base is the adapter's, not the adapter merged");
   // One step at lr 1e-12 moves nothing: training started from PEFT's A and B, not from B = 0.
@@ -147,8 +148,20 @@ test('finetune --lora on a PEFT adapter trains that adapter further, on its own 
   for (const [name, t] of before) assert.ok(maxAbsDiff(after.get(name)!.data, t.data) < 1e-6, name);
   assert.match(
     runCli([...args, '--rank', '8', '-o', join(root, 'continued-r8')], root).stderr,
-    /^corpus-lab: .*qwen2 is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora and target_modules: leave out --rank\n$/,
+    /^corpus-lab: .*qwen2 is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora, lora_dropout and target_modules: leave out --rank\n$/,
   );
+});
+
+test('--lora-dropout is a probability below 1, and like --rank only with --lora; refused in one line', () => {
+  const base = join(BASES, 'qwen2');
+  for (const [extra, re] of [
+    [['--lora', '--lora-dropout', '1'], /--lora-dropout must be at least 0 and below 1 \(got 1\)/],
+    [['--lora-dropout', '0.1'], /--rank, --alpha, --rslora, --lora-dropout and --targets set up LoRA: add --lora/],
+  ] as const) {
+    const r = runCli(['finetune', base, KOREAN, ...extra, '--max-steps', '1', '-o', join(root, 'refused')], root);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^corpus-lab: ${re.source}.*\\n$`));
+  }
 });
 
 function randomAdapter(family: string, targets: string[], seed: number): LoraAdapter {
@@ -200,13 +213,14 @@ test(
       const base = join(BASES, family);
       const ids = reference(family).ids;
       const run = join(root, `ft-${family}`);
-      const args = ['finetune', base, KOREAN, '--lora', '--rank', '4', '--alpha', '8', '--rslora', '--lr', '0.02'];
+      const args = ['finetune', base, KOREAN, '--lora', '--rank', '4', '--alpha', '8', '--rslora', '--lora-dropout', '0.1', '--lr', '0.02'];
       const r = runCli([...args, '--max-steps', '3', '--batch', '2', '--context', '32', '--backend', 'wasm', '-o', run], root, 300_000);
       assert.equal(r.code, 0, r.stderr);
       const ckpt = join(run, 'checkpoints/step-00000003');
       const config = JSON.parse(readFileSync(join(ckpt, 'adapter_config.json'), 'utf8'));
       assert.deepEqual(config.target_modules, ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
       assert.equal(config.base_model_name_or_path, base);
+      assert.deepEqual([config.r, config.lora_alpha, config.use_rslora, config.lora_dropout], [4, 8, true, 0.1]);
       const ours = await logits(ckpt, ids);
       assert.ok(maxAbsDiff(flat(ours), flat(await logits(base, ids))) > 1e-3, 'the trained adapter changes the logits');
       const d = maxAbsDiff(flat(ours), peftLogits('load', base, ckpt, JSON.stringify(ids)));

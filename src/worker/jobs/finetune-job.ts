@@ -55,6 +55,7 @@ export interface FinetuneRequest {
   rank?: number;
   alpha?: number;
   rslora?: boolean;
+  loraDropout?: number;
   targets?: string[];
   replay?: number;
   unseen?: UnseenPolicy;
@@ -80,8 +81,11 @@ export async function runFinetuneJob(
   const data = readFinetuneData(req.corpusPath);
   const corpus = data.corpus;
   let lora = req.lora ? loraSettings(req) : undefined;
-  if (!lora && (req.rank !== undefined || req.alpha !== undefined || req.rslora !== undefined || req.targets !== undefined)) {
-    throw new UserError('--rank, --alpha, --rslora and --targets set up LoRA: add --lora (without it every weight is fine-tuned)');
+  const loraOnly = [req.rank, req.alpha, req.rslora, req.loraDropout, req.targets];
+  if (!lora && loraOnly.some((v) => v !== undefined)) {
+    throw new UserError(
+      '--rank, --alpha, --rslora, --lora-dropout and --targets set up LoRA: add --lora (without it every weight is fine-tuned)',
+    );
   }
   const unseen = req.unseen ?? 'unk';
   if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError('--unseen must be unk or extend (got {0})', JSON.stringify(unseen));
@@ -197,11 +201,17 @@ export function tokenizerDir(base: ModelFiles): string {
 
 /** A LoRA adapter trained further keeps its own r, alpha, rsLoRA, dropout, targets and layers. */
 function continuedAdapter(adapter: ModelFiles, req: FinetuneRequest): LoraAdapter {
-  const flags = { '--rank': req.rank, '--alpha': req.alpha, '--rslora': req.rslora, '--targets': req.targets };
+  const flags = {
+    '--rank': req.rank,
+    '--alpha': req.alpha,
+    '--rslora': req.rslora,
+    '--lora-dropout': req.loraDropout,
+    '--targets': req.targets,
+  };
   for (const [flag, given] of Object.entries(flags))
     if (given !== undefined)
       throw new UserError(
-        '{0} is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora and target_modules: leave out {1}',
+        '{0} is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora, lora_dropout and target_modules: leave out {1}',
         adapter.dir,
         flag,
       );
@@ -310,7 +320,9 @@ function loraSettings(req: FinetuneRequest): LoraSettings {
   const alpha = req.alpha ?? 2 * r;
   if (!(alpha > 0 && alpha <= MAX_LORA_ALPHA))
     throw new UserError('--alpha must be a positive number up to {0} (got {1})', MAX_LORA_ALPHA, alpha);
-  return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? [], dropout: 0 };
+  const dropout = req.loraDropout ?? 0;
+  if (!(dropout >= 0 && dropout < 1)) throw new UserError('--lora-dropout must be at least 0 and below 1 (got {0})', dropout);
+  return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? [], dropout };
 }
 
 function loraOptions(s: LoraSettings, modules: string[], seed: number): LoraOptions {
