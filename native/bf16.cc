@@ -1,6 +1,8 @@
 #include "bf16.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "kernels.h"
@@ -89,14 +91,24 @@ __attribute__((target("avx2,fma"))) float dotAvx2(const uint16_t* w, const float
 
 using Dot = float (*)(const uint16_t*, const float*, int);
 
-/** The widest dot product this CPU runs, chosen once. */
+/**
+ * The widest dot product this CPU runs, chosen once; CORPUS_LAB_BF16_DOT=avx2 or portable picks a
+ * narrower one (tests run every path on one machine).
+ */
 Dot dot() {
+  static const Dot chosen = [] {
+    const char* asked = std::getenv("CORPUS_LAB_BF16_DOT");
+    const std::string want = asked ? asked : "";
+    if (want == "portable") return dotPortable;
 #if defined(__x86_64__)
-  static const Dot chosen = __builtin_cpu_supports("avx512f") ? dotAvx512 : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? dotAvx2 : dotPortable;
-  return chosen;
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (want == "avx2") return avx2 ? dotAvx2 : dotPortable;
+    return __builtin_cpu_supports("avx512f") ? dotAvx512 : avx2 ? dotAvx2 : dotPortable;
 #else
-  return dotPortable;
+    return dotPortable;
 #endif
+  }();
+  return chosen;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { loadAddon } from '../../src/worker/engine/native';
@@ -139,3 +140,24 @@ test(
     }
   },
 );
+
+test('the portable and AVX2 BF16 dot products give the same numbers as the widest one (each path in its own process)', { skip }, () => {
+  for (const path of ['portable', 'avx2']) {
+    const run = spawnSync(process.execPath, ['--test', '--test-name-pattern=x·Wᵀ with W held|an opened BF16', __filename], {
+      // (NODE_TEST_CONTEXT would make the child report to this runner instead of printing TAP.)
+      env: { ...process.env, NODE_TEST_CONTEXT: undefined, CORPUS_LAB_BF16_DOT: path },
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(
+      run.status,
+      0,
+      `${path}: ${run.stdout
+        .split('\n')
+        .filter((l) => /not ok|error/.test(l))
+        .join(' ')}`,
+    );
+    const ran = run.stdout.split('\n').filter((l) => /^ok \d+ - /.test(l) && !l.includes('# SKIP'));
+    assert.equal(ran.length, 3, `${path}: the three tests ran`);
+  }
+});
