@@ -79,7 +79,7 @@ describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
     assert.ok(trained[0].endsWith(end) && answers.includes(trained[0].slice(0, -end.length)), JSON.stringify(trained[0]));
     assert.ok(masked[0].startsWith('<|im_start|>system\n') && masked[0].includes('<|im_start|>user\n'), masked[0]);
     assert.ok(masked[0].endsWith('<|im_start|>assistant\n'), masked[0]);
-    assert.match(preview.summary, /^100 examples, 10 held out · [\d,]+ tokens trained · [\d,]+ masked · 0 cut/);
+    assert.match(preview.summary, /^100 examples, 10 held out · [\d,]+ tokens trained · [\d,]+ masked · none cut to the context$/);
 
     const question = '대한민국 헌법 제1조의 내용을 알려 주세요.';
     const answer = await api.ctx.inference.request((id) => ({

@@ -11,7 +11,9 @@ export function dataPreview(e: DataEvent): DataPreview {
     vscode.l10n.t('{0} examples, {1} held out', c.examples.toLocaleString(), e.held_out.toLocaleString()),
     vscode.l10n.t('{0} tokens trained', c.trained.toLocaleString()),
     vscode.l10n.t('{0} masked', c.masked.toLocaleString()),
-    vscode.l10n.t('{0} cut to the context ({1} tokens)', c.cut.toLocaleString(), c.cutTokens.toLocaleString()),
+    c.cut
+      ? vscode.l10n.t('{0} cut to the context ({1} tokens)', c.cut.toLocaleString(), c.cutTokens.toLocaleString())
+      : vscode.l10n.t('none cut to the context'),
     c.dropped ? vscode.l10n.t('{0} left out (nothing in them would be trained)', c.dropped.toLocaleString()) : '',
   ]
     .filter(Boolean)
