@@ -5,6 +5,7 @@ import { UserError } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { readRegularFile } from './safe-fs';
 import type { ChatMessage } from './sft-data';
+import { CHAT_TEMPLATE_FILE } from './hf-export';
 
 /** A model folder's chat template and the special tokens it names (tokenizer_config.json). */
 export interface ChatTemplate {
@@ -28,20 +29,9 @@ export function configTokens(dir: string): { bosToken?: string; eosToken?: strin
  * there is none.
  */
 export function readChatTemplate(dir: string): ChatTemplate | undefined {
-  const jinja = join(dir, 'chat_template.jinja');
-  let text: string | undefined;
-  let source = jinja;
-  if (existsSync(jinja)) text = readRegularFile(jinja, MAX_TEMPLATE_BYTES);
-  else {
-    source = join(dir, 'tokenizer_config.json');
-    const raw = tokenizerConfig(dir)?.chat_template;
-    if (typeof raw === 'string') text = raw;
-    else if (Array.isArray(raw)) {
-      const named = raw.find((t) => isObject(t) && t.name === 'default' && typeof t.template === 'string');
-      text = named && (named.template as string);
-    }
-  }
-  if (text === undefined) return undefined;
+  const found = chatTemplateText(dir);
+  if (!found) return undefined;
+  const { text, source } = found;
   let template: Template;
   try {
     template = new Template(text);
@@ -50,6 +40,20 @@ export function readChatTemplate(dir: string): ChatTemplate | undefined {
   }
   const tokens = configTokens(dir);
   return { source, template, bosToken: tokens.bosToken ?? '', eosToken: tokens.eosToken ?? '' };
+}
+
+/** The folder's chat template as text (readChatTemplate's lookup), and the file it came from. */
+export function chatTemplateText(dir: string): { text: string; source: string } | undefined {
+  const jinja = join(dir, CHAT_TEMPLATE_FILE);
+  if (existsSync(jinja)) return { text: readRegularFile(jinja, MAX_TEMPLATE_BYTES), source: jinja };
+  const raw = tokenizerConfig(dir)?.chat_template;
+  const source = join(dir, 'tokenizer_config.json');
+  if (typeof raw === 'string') return { text: raw, source };
+  if (Array.isArray(raw)) {
+    const named = raw.find((t) => isObject(t) && t.name === 'default' && typeof t.template === 'string');
+    if (named) return { text: named.template as string, source };
+  }
+  return undefined;
 }
 
 /** A conversation rendered by the model's template, as transformers' apply_chat_template(tokenize=False) gives it. */

@@ -62,3 +62,6 @@ export function refuseDytExport(config: ModelConfig, what: string): void {
     );
   }
 }
+
+/** Where transformers (4.43 and later) writes a model's chat template. */
+export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';

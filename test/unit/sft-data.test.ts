@@ -292,8 +292,13 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
   const after = learned.at(-1).val_loss;
   assert.ok(after < before - 1, `held-out answer loss ${before} → ${after}`);
 
-  // `train DATA --resume CHECKPOINT` reads the examples as the run did and continues it.
+  // The checkpoint keeps the base's chat template: it renders conversations, and fine-tunes on them again.
   const checkpoint = events.find((e) => e.type === 'checkpoint').path;
+  assert.equal(readFileSync(join(checkpoint, 'chat_template.jinja'), 'utf8'), readFileSync(join(FIXTURES, 'sft', 'chatml.jinja'), 'utf8'));
+  const again = runCli(['finetune', checkpoint, QA, '-o', join(cwd, 'again'), '--max-steps', '1', '--context', '128'], cwd, 300_000);
+  assert.equal(again.code, 0, again.stderr);
+
+  // `train DATA --resume CHECKPOINT` reads the examples as the run did and continues it.
   const resumed = runCli(['train', QA, '--resume', checkpoint, '--max-steps', '3', '--json'], cwd, 300_000);
   assert.equal(resumed.code, 0, resumed.stderr);
   const resumedEvents = resumed.stdout

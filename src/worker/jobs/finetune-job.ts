@@ -4,7 +4,7 @@ import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions } from '../model/gpt';
 import { readCorpus } from '../../core/corpus';
-import { readChatTemplate } from '../../core/chat-template';
+import { chatTemplateText, readChatTemplate } from '../../core/chat-template';
 import { FinetuneData, PreparedData, dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
 import { SftModel } from '../../core/sft-examples';
 import { ModelConfig } from '../../core/model-config';
@@ -168,6 +168,7 @@ export async function runFinetuneJob(
       adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
       baseCorpus: 'why' in old ? undefined : old.tokens,
       examples,
+      chatTemplate: chatTemplateText(tokenizerDir(base))?.text,
     },
     record,
   );
@@ -309,6 +310,7 @@ export async function resumeFinetuneJob(
       adapter,
       baseCorpus: old && !('why' in old) ? old.tokens : undefined,
       examples,
+      chatTemplate: record.lora ? undefined : chatTemplateText(dir)?.text,
     },
     run,
   );

@@ -48,6 +48,8 @@ export interface TrainJob {
   examples?: { train: SftRow[]; val: SftRow[] };
   /** Told to the user right after the start event (e.g. the vocabulary pre-flight). */
   notices?: string[];
+  /** A fine-tuned base's chat template, written into each checkpoint of the whole model (an adapter's base keeps its own). */
+  chatTemplate?: string;
   shouldStop: () => boolean;
   emit: (e: TrainEvent) => void;
   /** Diagnostic lines (the replicas' log). */
@@ -247,7 +249,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           base: job.adapter.base,
           adapter: { settings: job.adapter.settings, layers: adapterLayers([...model.lora!.modules], await model.weights()) },
         })
-      : writeCheckpoint(job.runDir, name, { ...common, config, weights: await model.weights(), tokenizerKind: tokenizer.kind });
+      : writeCheckpoint(job.runDir, name, {
+          ...common,
+          config,
+          weights: await model.weights(),
+          tokenizerKind: tokenizer.kind,
+          chatTemplate: job.chatTemplate,
+        });
     lastCheckpointAt = { step: state.step, time: performance.now() };
     pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
     emit({ type: 'checkpoint', step: state.step, epoch: epochForEvent, path: lastCheckpoint, val_loss: lastValLoss, reason });
