@@ -18,32 +18,19 @@ usage: gpt2_logits.py MODEL_DIR IDS_JSON [ADAPTER_DIR]  → prints {"logits": [[
 import json
 import math
 import re
-import struct
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from safetensors_reader import read_safetensors as read_checked
 
 
 MASK_BUFFER = re.compile(r"^(transformer\.)?h\.\d+\.attn\.(bias|masked_bias)$")
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__" or MASK_BUFFER.match(name):
-            continue
-        assert info["dtype"] == "F32", info
-        begin, end = info["data_offsets"]
-        arr = np.frombuffer(data[base + begin : base + end], dtype="<f4").reshape(info["shape"])
-        out[name] = torch.from_numpy(arr.copy())
-    return out
+    return read_checked(path, skip=lambda name: MASK_BUFFER.match(name) is not None)
 
 
 def main():

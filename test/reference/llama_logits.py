@@ -11,35 +11,11 @@ usage: llama_logits.py MODEL_DIR IDS_JSON → prints {"reader": "transformers" |
 import json
 import math
 import os
-import struct
 import sys
 
-import numpy as np
 import torch
 
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        begin, end = info["data_offsets"]
-        raw = data[base + begin : base + end]
-        if info["dtype"] == "F32":
-            arr = np.frombuffer(raw, dtype="<f4")
-        elif info["dtype"] == "F16":
-            arr = np.frombuffer(raw, dtype="<f2").astype(np.float32)
-        elif info["dtype"] == "BF16":
-            arr = (np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            raise SystemExit("unsupported dtype " + info["dtype"])
-        out[name] = torch.from_numpy(arr.reshape(info["shape"]).copy())
-    return out
+from safetensors_reader import read_safetensors
 
 
 def read_weights(folder):
