@@ -222,7 +222,7 @@ test('finetune (full) with --unseen extend grows a char vocabulary; mistakes are
   );
   assertUserError(['finetune', base, korean, '-o', join(dir, 'x3'), '--rank', '4'], /add --lora/);
   assertUserError(['finetune', base, korean, '-o', join(dir, 'x4'), '--replay', '0.9'], /--replay must be a fraction from 0 to 0\.5/);
-  assertUserError(['finetune', base], /missing FILE/);
+  assertUserError(['finetune', base], /missing DATA/);
   assert.ok(!existsSync(join(dir, 'x1')));
 });
 
