@@ -6,11 +6,11 @@
 //
 // usage: node scripts/bench-finetune.mjs [--mode lora|full|both] [--rounds 1] [--steps 6]
 //          [--threads 2] [--python /usr/bin/python3] [--peer ../shared/bench/torch_finetune.py] [--json]
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { measured } from './measured-run.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({
@@ -27,15 +27,6 @@ const { values: a } = parseArgs({
 const SHAPE = { layers: 12, heads: 12, width: 768, vocab: 50257, context: 128, batch: 4 };
 const shapeArgs = Object.entries(SHAPE).flatMap(([k, v]) => [`--${k}`, String(v)]);
 const modes = a.mode === 'both' ? ['lora', 'full'] : [a.mode];
-
-/** Runs a command under /usr/bin/time: its last stdout line as JSON, with its peak RSS in bytes. */
-function measured(cmd, args) {
-  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0)
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const kb = Number(/peak_rss_kb=(\d+)/.exec(r.stderr)?.[1]);
-  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), peak_rss_bytes: kb * 1024 };
-}
 
 const ours = (mode) =>
   measured(process.execPath, [

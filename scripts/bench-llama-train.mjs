@@ -6,11 +6,11 @@
 //
 // usage: node scripts/bench-llama-train.mjs [--shape smollm2-135m|qwen2.5-0.5b] [--rounds 1] [--steps 4]
 //          [--python python3 (one with torch 2.x and transformers)] [--peer ../shared/bench/torch_llama_peft.py] [--json]
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { measured } from './measured-run.mjs';
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: a } = parseArgs({
@@ -24,15 +24,6 @@ const { values: a } = parseArgs({
   },
 });
 const BATCH = ['--batch', '4', '--context', '128'];
-
-/** Runs a command under /usr/bin/time: its last stdout line as JSON, with its peak RSS in bytes. */
-function measured(cmd, args) {
-  const r = spawnSync('/usr/bin/time', ['-f', 'peak_rss_kb=%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0)
-    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  const kb = Number(/peak_rss_kb=(\d+)/.exec(r.stderr)?.[1]);
-  return { ...JSON.parse(r.stdout.trim().split('\n').pop()), peak_rss_bytes: kb * 1024 };
-}
 
 const ours = () =>
   measured(process.execPath, [join(repo, 'dist/cli.js'), 'bench', '--shape', a.shape, ...BATCH, '--steps', a.steps, '--json']);
