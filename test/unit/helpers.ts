@@ -20,6 +20,14 @@ export function smallModelConfig(vocabSize: number): ModelConfig {
   return { vocabSize, context: 16, layers: 2, heads: 4, width: 32, norm: 'layernorm', dropout: 0, bias: true };
 }
 
+/** The JSON objects of output with one per line (the CLI's --json events). */
+export function jsonLines(text: string) {
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
 /** The CLI run in `cwd`: its exit code and output. */
 export function runCli(args: string[], cwd: string, timeout = 120_000) {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout });

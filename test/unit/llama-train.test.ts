@@ -9,7 +9,7 @@ import { MODEL_DEFAULTS, PRESETS, validateModelConfig, withArch } from '../../sr
 import { parameterCount } from '../../src/core/weight-table';
 import { readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
 import { isUserError } from '../../src/core/errors';
-import { KOREAN, REPO, assertCliUserError, runCli, tempDir } from './helpers';
+import { assertCliUserError, jsonLines, KOREAN, REPO, runCli, tempDir } from './helpers';
 
 before(async () => {
   await startEngine('wasm');
@@ -46,10 +46,7 @@ test("train --arch llama: a LlamaForCausalLM checkpoint that learns, resumes, an
     300_000,
   );
   assert.equal(first.code, 0, first.stderr);
-  const events = first.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const events = jsonLines(first.stdout);
   const vals = events.filter((e) => e.type === 'eval').map((e) => e.val_loss as number);
   assert.ok(vals.length >= 3 && vals.at(-1)! < vals[0] - 0.3, `validation loss ${vals.join(' → ')}`);
 
@@ -61,10 +58,7 @@ test("train --arch llama: a LlamaForCausalLM checkpoint that learns, resumes, an
 
   const resumed = runCli(['train', '--resume', run, '--max-steps', '70', '--backend', 'wasm', '--json'], dir, 300_000);
   assert.equal(resumed.code, 0, resumed.stderr);
-  const steps = resumed.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
+  const steps = jsonLines(resumed.stdout)
     .filter((e) => e.type === 'step')
     .map((e) => e.step as number);
   assert.equal(steps[0], 61, 'the resumed run continues at step 61');

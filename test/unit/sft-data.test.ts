@@ -14,7 +14,7 @@ import { exampleBatch, splitExamples } from '../../src/core/example-batches';
 import { previewParts, previewText } from '../../src/core/sft-preview';
 import { splitBatch } from '../../src/worker/train/train-step';
 import { documentTokens } from '../../src/core/documents';
-import { REPO, assertCliUserError, runCli, tempDir, userError } from './helpers';
+import { assertCliUserError, jsonLines, REPO, runCli, tempDir, userError } from './helpers';
 import { loadAddon } from '../../src/worker/engine/native';
 import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 
@@ -261,10 +261,7 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
     300_000,
   );
   assert.equal(r.code, 0, r.stderr);
-  const events = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const events = jsonLines(r.stdout);
   const data = events.find((e) => e.type === 'data');
   const start = events.findIndex((e) => e.type === 'start');
   assert.ok(events.indexOf(data) < start, 'shown before training starts');
@@ -284,10 +281,7 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
     300_000,
   );
   assert.equal(learn.code, 0, learn.stderr);
-  const learned = learn.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const learned = jsonLines(learn.stdout);
   const before = learned.find((e) => e.type === 'start').baselines.init_val_loss;
   const after = learned.at(-1).val_loss;
   assert.ok(after < before - 1, `held-out answer loss ${before} → ${after}`);
@@ -301,10 +295,7 @@ test('corpus-lab finetune BASE QA.jsonl: shows the first example with trained to
   // `train DATA --resume CHECKPOINT` reads the examples as the run did and continues it.
   const resumed = runCli(['train', QA, '--resume', checkpoint, '--max-steps', '3', '--json'], cwd, 300_000);
   assert.equal(resumed.code, 0, resumed.stderr);
-  const resumedEvents = resumed.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const resumedEvents = jsonLines(resumed.stdout);
   assert.equal(resumedEvents.find((e) => e.type === 'start').plan.examples, 90);
   assert.deepEqual(
     resumedEvents.filter((e) => e.type === 'step').map((e) => e.step),
@@ -351,22 +342,14 @@ test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, sep
   writeFileSync(join(docs, '.git', 'hidden.txt'), 'not a document');
   const r = runCli(['finetune', dir, docs, '-o', join(cwd, 'run'), '--max-steps', '1', '--context', '32', '--json'], cwd, 300_000);
   assert.equal(r.code, 0, r.stderr);
-  const start = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .find((e) => e.type === 'start');
+  const start = jsonLines(r.stdout).find((e) => e.type === 'start');
   const m = readModelFolder(dir);
   const a = m.tokenizer.encode(text.slice(0, 6000)).length + 1;
   const b = m.tokenizer.encode(text.slice(6000, 12000)).length + 1;
   assert.equal(start.plan.trainTokens + start.plan.valTokens, a + b);
   assert.equal(start.plan.valTokens, Math.round(a * 0.1) + Math.round(b * 0.1));
   assertCliUserError(['finetune', dir, join(docs, 'sub', 'nothing'), '-o', join(cwd, 'r2')], cwd, /no such file/);
-  const checkpoint = r.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l))
-    .find((e) => e.type === 'checkpoint').path;
+  const checkpoint = jsonLines(r.stdout).find((e) => e.type === 'checkpoint').path;
   const resumed = runCli(['train', docs, '--resume', checkpoint, '--max-steps', '2', '--json'], cwd, 300_000);
   assert.equal(resumed.code, 0, resumed.stderr);
 });
