@@ -365,6 +365,42 @@ test('Dynamic Tanh learns a small Korean text (tiny width), and its PyTorch twin
   assert.ok(!compared(twin).didNotLearn);
 });
 
+test('export-torch refuses in one line what train.py cannot continue: a LoRA run, a run on .jsonl examples, a run on a folder of documents', () => {
+  const root = tempDir('corpus-lab-torch-refused-');
+  const qwen2 = join(root, 'qwen2');
+  cpSync(join(REPO, 'test/fixtures/hf-llama/qwen2'), qwen2, { recursive: true });
+  cpSync(join(REPO, 'test/fixtures/sft/chatml.jinja'), join(qwen2, 'chat_template.jinja'));
+  const docs = join(root, 'docs');
+  mkdirSync(docs);
+  cpSync(ENGLISH, join(docs, 'a.txt'));
+  const cases = [
+    {
+      name: 'lora',
+      data: ENGLISH,
+      extra: ['--lora'],
+      reason: /is a LoRA adapter: export-torch continues full training and full fine-tuning runs only/,
+    },
+    {
+      name: 'examples',
+      data: join(REPO, 'test/fixtures/sft/constitution-qa-ko.jsonl'),
+      extra: [],
+      reason: /constitution-qa-ko\.jsonl is a \.jsonl of examples/,
+    },
+    { name: 'documents', data: docs, extra: [], reason: /docs is a folder of documents/ },
+  ];
+  for (const c of cases) {
+    const run = join(root, c.name);
+    const trained = cli('finetune', qwen2, c.data, ...c.extra, '--max-steps', '1', '--batch', '2', '--context', '64', '-o', run);
+    assert.equal(trained.status, 0, trained.stderr);
+    const out = join(root, `${c.name}-export`);
+    const r = cli('export-torch', run, '-o', out);
+    assert.equal(r.status, 2, c.name);
+    assert.match(r.stderr, c.reason);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(out), `${c.name}: nothing is written`);
+  }
+});
+
 test('export-torch through the worker protocol: the request is checked on receipt', () => {
   assert.equal(typeof parseWorkerRequest({ kind: 'export-torch', id: 1, source: '/runs/a' }), 'string');
   assert.deepEqual(parseWorkerRequest({ kind: 'export-torch', id: 1, source: '/runs/a', outDir: '/tmp/a-torch' }), {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../errors';
 import { readCorpus } from '../corpus';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
@@ -11,6 +11,7 @@ import { TrainPlan } from '../train-options';
 import { explainWriteError, writeFileAtomic } from '../atomic-write';
 import { exportReadme } from './readme';
 import { checkOutputPath } from '../output-path';
+import { ADAPTER_CONFIG_FILE } from '../lora-adapter';
 
 /** The token files hold uint16 ids when the vocabulary fits (as nanoGPT's train.bin), uint32 otherwise; little-endian. */
 export type TokenDtype = 'uint16' | 'uint32';
@@ -66,12 +67,19 @@ export function trainScriptPath(): string {
  */
 export function exportTorch(source: string, outDir: string): TorchExport {
   const checkpointDir = resolveCheckpoint(source);
+  if (existsSync(join(checkpointDir, ADAPTER_CONFIG_FILE))) {
+    throw new UserError(
+      '{0} is a LoRA adapter: export-torch continues full training and full fine-tuning runs only; continue it here with train --resume, or merge it (corpus-lab merge) and fine-tune the merged folder',
+      checkpointDir,
+    );
+  }
   const dir = checkOutputPath(outDir, 'empty-folder');
   const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
   const plan = ckpt.trainerState.plan;
   if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
   const runDir = dirname(dirname(checkpointDir));
   const run = readRunJson(runDir);
+  refuseExamplesAndDocuments(run.corpus.path);
   const corpus = readCorpus(run.corpus.path);
   if (corpus.sha256 !== run.corpus.sha256) {
     throw new UserError(
@@ -169,6 +177,30 @@ export function exportTorch(source: string, outDir: string): TorchExport {
     valTokens: plan.valTokens,
     dtype,
   };
+}
+
+/** train.py reads one token stream cut into windows: a .jsonl's padded, masked examples and a folder's documents are not that. */
+function refuseExamplesAndDocuments(dataPath: string): void {
+  if (extname(dataPath).toLowerCase() === '.jsonl') {
+    throw new UserError(
+      '{0} is a .jsonl of examples: export-torch continues runs on one text file only; continue this run here with train --resume',
+      dataPath,
+    );
+  }
+  if (isFolder(dataPath)) {
+    throw new UserError(
+      '{0} is a folder of documents: export-torch continues runs on one text file only; continue this run here with train --resume',
+      dataPath,
+    );
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function sha256(data: Buffer | string): string {
