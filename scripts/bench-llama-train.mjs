@@ -1,11 +1,11 @@
 // Full training speed and memory of a Llama-family model side by side with transformers
-// (../shared/bench/torch_llama_peft.py --mode full: LlamaForCausalLM / Qwen2ForCausalLM, SDPA, fp32,
+// (scripts/peers/hf_llama_train.py --mode full: LlamaForCausalLM / Qwen2ForCausalLM, SDPA, fp32,
 // AdamW) at a real model's shape on random weights and tokens: SmolLM2-135M by default, batch 4 × 128.
 // The peer runs at 1 and 2 threads and its best counts. Each side is its own process; peak RSS is
 // /usr/bin/time's maximum resident set. Rounds alternate ours/peer so a neighbour's load hits both.
 //
 // usage: node scripts/bench-llama-train.mjs [--shape smollm2-135m|qwen2.5-0.5b] [--rounds 1] [--steps 4]
-//          [--python python3 (one with torch 2.x and transformers)] [--peer ../shared/bench/torch_llama_peft.py] [--json]
+//          [--python python3 (one with torch 2.x and transformers)] [--peer scripts/peers/hf_llama_train.py] [--json]
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '1' },
     steps: { type: 'string', default: '4' },
     python: { type: 'string', default: process.env.CORPUS_LAB_PEER_PYTHON ?? 'python3' },
-    peer: { type: 'string', default: join(repo, '../shared/bench/torch_llama_peft.py') },
+    peer: { type: 'string', default: join(repo, 'scripts/peers/hf_llama_train.py') },
     json: { type: 'boolean', default: false },
   },
 });
