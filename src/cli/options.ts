@@ -84,6 +84,12 @@ export const OPTIONS = {
   'top-k': { kind: 'int', value: 'K', help: 'the K likeliest tokens: sampled among (generate) or listed (next, default 10); 0 = all' },
   'top-p': { kind: 'real', value: 'P', help: 'sample among the likeliest tokens holding probability P' },
   stop: { kind: 'text', value: 'TEXT', help: 'stop when this text is generated' },
+  chat: {
+    kind: 'text',
+    value: 'QUESTION',
+    help: "ask QUESTION as a user turn in the model's chat template and print the answer up to its end of turn",
+  },
+  system: { kind: 'text', value: 'TEXT', help: 'a system turn before the --chat question' },
   steps: { kind: 'int', value: 'N', help: 'steps to time' },
   profile: { kind: 'switch', help: 'also time one step kernel by kernel' },
   scheme: { kind: INT8_SCHEMES, help: 'int8 layout: one scale per output channel, or per block of 32 weights (llama.cpp Q8_0)' },
@@ -174,7 +180,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   generate: {
     args: ['CHECKPOINT_OR_RUN'],
     summary: 'Streams text from a checkpoint (a run folder means its newest checkpoint).',
-    options: ['prompt', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'base', 'backend', 'json'],
+    options: ['prompt', 'chat', 'system', 'max-tokens', 'temperature', 'top-k', 'top-p', 'seed', 'stop', 'base', 'backend', 'json'],
   },
   eval: {
     args: ['CHECKPOINT_OR_RUN', 'FILE'],
