@@ -16,6 +16,7 @@ import { cleanCommand, applyCleanedCommand, discardCleanedCommand, CleanedDocume
 import { tokenizeCommand } from './commands/tokenize';
 import { setActiveModelCommand, openLossChartCommand, revealRunCommand, deleteRunCommand } from './commands/runs';
 import { generateSampleCommand, SampleDocuments } from './commands/generate';
+import { askModelCommand } from './commands/ask-model';
 import { toggleCompletionCommand, openSampleCommand } from './commands/completion';
 import { continueOnGpuCommand } from './commands/export-torch';
 import { finetuneCommand } from './commands/finetune';
@@ -88,6 +89,7 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('discardCleaned', discardCleanedCommand(cleaned)),
     command('tokenizeDocument', tokenizeCommand(ctx, tokens)),
     command('generateSample', generateSampleCommand(ctx, samples)),
+    command('askModel', askModelCommand(ctx, samples)),
     command('setActiveModel', setActiveModelCommand(ctx)),
     command('chooseModelForFile', chooseModelForFileCommand(ctx)),
     command('toggleInlineCompletion', toggleCompletionCommand(ctx)),

@@ -1,0 +1,83 @@
+import * as vscode from 'vscode';
+import { Ctx, modelName } from '../ctx';
+import { RunsNode } from '../runs-tree';
+import { SampleDocuments } from './generate';
+import { checkpointOf } from './models';
+import { showError } from './util';
+import { errorText } from '../error-text';
+import { resolveCheckpoint } from '../../core/checkpoint';
+import { chatPrompt, requireChatTemplate } from '../../core/chat-prompt';
+
+interface AskOptions {
+  question?: string;
+  system?: string;
+  maxTokens?: number;
+  temperature?: number;
+}
+
+/**
+ * Ask the Model…: a question asked with the model's chat template (a user turn and the generation
+ * prompt), the answer streamed beside, up to the template's end of turn, without its markup.
+ */
+export function askModelCommand(ctx: Ctx, samples: SampleDocuments) {
+  return async (node?: RunsNode, options?: AskOptions) => {
+    const model = node ? (node.kind === 'run' || node.kind === 'checkpoint' ? checkpointOf(node) : node.path) : ctx.activeModel;
+    if (!model) {
+      vscode.window.showInformationMessage(vscode.l10n.t('No active model: train one, or pick one with Set Active Model.'));
+      return undefined;
+    }
+    let asked: ReturnType<typeof chatPrompt>;
+    const question =
+      options?.question ??
+      (await vscode.window.showInputBox({
+        title: vscode.l10n.t('Ask {0}', modelName(model)),
+        prompt: vscode.l10n.t('Your question (asked as a user turn with the model’s chat template)'),
+        validateInput: (v) => (v.trim() ? undefined : vscode.l10n.t('Type a question.')),
+      }));
+    if (question === undefined) return undefined;
+    let checkpoint: string;
+    try {
+      checkpoint = resolveCheckpoint(model);
+      asked = chatPrompt(requireChatTemplate(checkpoint), question, options?.system);
+    } catch (e) {
+      showError(ctx, errorText(e));
+      return undefined;
+    }
+    if (!(await ctx.mayLoadModelFrom(checkpoint))) return undefined;
+    const heading = `${vscode.l10n.t('You')}: ${question}\n\n${modelName(checkpoint)}: `;
+    const uri = samples.create(vscode.l10n.t('Ask {0}', modelName(checkpoint).replace(/\//g, ' ')), heading, checkpoint);
+    const doc = await vscode.workspace.openTextDocument(uri);
+    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+    let answer = '';
+    const job = ctx.inference.request(
+      (id) => ({
+        kind: 'generate',
+        id,
+        checkpoint,
+        prompt: asked.prompt,
+        options: {
+          temperature: options?.temperature ?? 0.7,
+          topK: 0,
+          topP: 0.95,
+          maxTokens: options?.maxTokens ?? 256,
+          seed: Date.now() >>> 0,
+          stop: asked.stops,
+        },
+      }),
+      (m) => {
+        if (m.kind !== 'text') return;
+        // The generation prompt ends the template's header; the answer's own first line break is noise.
+        const text = answer ? m.text : m.text.trimStart();
+        answer += text;
+        samples.append(uri, text);
+      },
+    );
+    try {
+      const result = await job.result;
+      return { ...result, answer, uri, prompt: asked.prompt };
+    } catch (e) {
+      showError(ctx, errorText(e));
+      return undefined;
+    }
+  };
+}
