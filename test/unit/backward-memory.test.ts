@@ -7,51 +7,13 @@ import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { Gpt, KERNEL_OPS, TFJS_OPS } from '../../src/worker/model/gpt';
 import { ModelConfig } from '../../src/core/model-config';
 import { shardGradients } from '../../src/worker/train/train-step';
+import { peakBytes } from './peak-bytes';
 
 // What a training step holds on the heap during its backward pass, and that holding less did not
 // change a single gradient.
 
 const native = 'addon' in loadAddon();
 const engines = (native ? ['native', 'wasm', 'cpu'] : ['wasm', 'cpu']) as Array<'native' | 'wasm' | 'cpu'>;
-
-interface WasmBackend {
-  write(values: unknown, shape: number[], dtype: tf.DataType): object;
-  disposeData(dataId: object, force?: boolean): boolean;
-}
-
-/**
- * The most bytes of tensor data the wasm backend (where the native engine keeps tensors too) held
- * while `f` ran, above what it held before. (tf.memory counts a tensor sharing another's data twice.)
- */
-function peakBytes(f: () => tf.TensorContainer): number {
-  const backend = tf.backend() as unknown as WasmBackend;
-  const sizes = new Map<object, number>();
-  let live = 0;
-  let peak = 0;
-  backend.write = function (this: WasmBackend, values, shape, dtype) {
-    const dataId = Object.getPrototypeOf(this).write.call(this, values, shape, dtype);
-    const bytes = shape.reduce((n, d) => n * d, 1) * (dtype === 'string' ? 0 : tf.util.bytesPerElement(dtype));
-    sizes.set(dataId, bytes);
-    live += bytes;
-    peak = Math.max(peak, live);
-    return dataId;
-  };
-  backend.disposeData = function (this: WasmBackend, dataId, force) {
-    const gone = Object.getPrototypeOf(this).disposeData.call(this, dataId, force);
-    if (gone && sizes.has(dataId)) {
-      live -= sizes.get(dataId)!;
-      sizes.delete(dataId);
-    }
-    return gone;
-  };
-  try {
-    tf.dispose(f());
-  } finally {
-    delete (backend as Partial<WasmBackend>).write;
-    delete (backend as Partial<WasmBackend>).disposeData;
-  }
-  return peak;
-}
 
 test('a chain of ops with custom gradients frees each saved tensor and incoming gradient once its gradient is taken', async () => {
   await startEngine('wasm');

@@ -7,7 +7,8 @@ import { BlockNames, ModelNames, embeddingWeight, modelNames, weightTable } from
 import { inverseFrequencies, rotaryTables } from '../../core/rope';
 import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
-import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
+import { chunkedHeadCrossEntropy, HeadMatrix } from './chunked-cross-entropy';
+import { dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
 import { fusedGelu } from '../engine/kernels/gelu';
 import { fusedLayerNorm } from '../engine/kernels/layer-norm';
@@ -326,6 +327,14 @@ export class Gpt {
    * With `cache` (batch 1), the ids continue the cached tokens and their keys and values join it.
    */
   forward(ids: tf.Tensor2D, opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection; tokens?: tf.Tensor2D } = {}): tf.Tensor2D {
+    return this.readOut(this.residualStream(ids, opts));
+  }
+
+  /** The residual stream [batch·time, width] after the last block (forward before readOut). */
+  private residualStream(
+    ids: tf.Tensor2D,
+    opts: { dropoutSeed?: number; cache?: KvCache; inspect?: Inspection; tokens?: tf.Tensor2D },
+  ): tf.Tensor {
     const { width: c, layers, dropout } = this.config;
     const [b, t] = ids.shape;
     const start = opts.cache?.length ?? 0;
@@ -352,7 +361,7 @@ export class Gpt {
       opts.inspect?.hidden?.push(x as tf.Tensor2D);
     }
     if (opts.cache) opts.cache.length += t;
-    return this.readOut(x);
+    return x;
   }
 
   /** Dynamic Tanh's learnable scalar after the embeddings (core/dyt.ts); LayerNorm has none. */
@@ -377,8 +386,24 @@ export class Gpt {
 
   /** Logits from a residual stream [n, width]: the final norm (its statistics from `x` itself), then the head. */
   readOut(x: tf.Tensor): tf.Tensor2D {
-    const head = this.names.head ? `${this.names.head}.weight` : this.embeddingName;
-    return this.baseOps.head(this.norm(x, this.names.finalNorm), this.p(head));
+    return this.baseOps.head(this.norm(x, this.names.finalNorm), this.p(this.headName));
+  }
+
+  /** The output head's weight: its own, or the token embedding's (tied). */
+  private get headName(): string {
+    return this.names.head ? `${this.names.head}.weight` : this.embeddingName;
+  }
+
+  /** The head as the chunked loss reads it (frozen with LoRA: no [vocab, width] gradient). */
+  private headMatrix(): HeadMatrix {
+    const weight = this.p(this.headName);
+    return {
+      weight,
+      vocab: (heldAsBf16(weight) ? bf16Shape(weight) : weight.shape)[0],
+      trainable: this.params.has(this.headName),
+      logits: (x, w) => this.ops.head(x, w),
+      inputGradient: (dy, w) => (heldAsBf16(w) ? bf16MatMul(dy, w) : (matMul(dy, w) as tf.Tensor2D)),
+    };
   }
 
   /** A pre-norm block: x + attention(norm(x)), then + MLP(norm(x)). */
@@ -524,7 +549,8 @@ export class Gpt {
   /** Mean cross-entropy; `tokens` stands in for the token embeddings of `ids` (see tokenEmbeddings). */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number, tokens?: tf.Tensor2D): tf.Scalar {
     const [b, t] = targets.shape;
-    return crossEntropy(this.forward(ids, { dropoutSeed, tokens }), tf.reshape(targets, [b * t]) as tf.Tensor1D);
+    const normed = this.norm(this.residualStream(ids, { dropoutSeed, tokens }), this.names.finalNorm) as tf.Tensor2D;
+    return chunkedHeadCrossEntropy(normed, tf.reshape(targets, [b * t]) as tf.Tensor1D, this.headMatrix());
   }
 
   /** Feeds `ids` after the cached tokens (all of a prompt, or one more token); returns the last logits. */

@@ -1,6 +1,6 @@
 import { tf } from '../engine/backend';
 import { freeingCustomGrad } from '../engine/freeing-custom-grad';
-import { nativeCrossEntropy } from '../engine/kernels/cross-entropy';
+import { nativeCrossEntropy, nativeCrossEntropyGradient } from '../engine/kernels/cross-entropy';
 import { nativeAddEmbeddingGradient, nativeEmbedding } from '../engine/kernels/embedding';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
@@ -93,6 +93,16 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scal
   );
   const picked = tf.sum(tf.mul(tf.logSoftmax(logits), oneHot));
   return tf.neg(tf.div(picked, tf.maximum(tf.sum(trained), 1))) as tf.Scalar;
+}
+
+/** dy times crossEntropy's gradient with respect to the logits, off the tape (inside another op's backward pass). */
+export function crossEntropyGradient(logits: tf.Tensor2D, targets: tf.Tensor1D, dy: tf.Scalar): tf.Tensor2D {
+  const fused = nativeCrossEntropyGradient(logits, targets, dy);
+  if (fused) return fused;
+  const trained = tf.cast(tf.greaterEqual(targets, 0), 'float32');
+  const oneHot = tf.cast(tf.oneHot(tf.maximum(targets, tf.scalar(0, 'int32')), logits.shape[1]), 'float32');
+  const perRow = tf.div(tf.mul(trained, dy), tf.maximum(tf.sum(trained), 1));
+  return tf.mul(tf.sub(tf.softmax(logits), oneHot), tf.expandDims(perRow, -1)) as tf.Tensor2D;
 }
 
 /** RMSNorm (Zhang & Sennrich 2019): x / √(mean(x²) + eps) · weight, over the last axis. */

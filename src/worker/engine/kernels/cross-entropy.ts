@@ -29,3 +29,20 @@ export function nativeCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): t
   }) as (x: tf.Tensor2D, ids: tf.Tensor1D) => tf.Scalar;
   return f(logits, targets.dtype === 'int32' ? targets : (tf.cast(targets, 'int32') as tf.Tensor1D));
 }
+
+/**
+ * dy times the gradient of nativeCrossEntropy's mean with respect to the logits, off the tape (for
+ * use inside another op's backward pass, where tfjs cannot nest tf.grad). Undefined when the native
+ * engine is not running.
+ */
+export function nativeCrossEntropyGradient(logits: tf.Tensor2D, targets: tf.Tensor1D, dy: tf.Scalar): tf.Tensor2D | undefined {
+  const native = nativeKernels();
+  if (!native) return undefined;
+  const [n, vocab] = logits.shape;
+  const [, lse] = callKernel([logits, targets], [[], [n]], 0, (_, [xAt, idsAt, lossAt, lseAt]) =>
+    native.crossEntropyForward(heap(), xAt, idsAt, lseAt, lossAt, n, vocab),
+  );
+  return callKernel([logits, targets, lse, dy], [[n, vocab]], 0, (_, [xAt, idsAt, lseAt, dyAt, dxAt]) =>
+    native.crossEntropyBackward(heap(), xAt, idsAt, lseAt, dyAt, dxAt, n, vocab),
+  )[0] as tf.Tensor2D;
+}
