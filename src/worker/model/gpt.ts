@@ -7,8 +7,8 @@ import { BlockNames, ModelNames, embeddingWeight, modelNames, weightTable } from
 import { inverseFrequencies, rotaryTables } from '../../core/rope';
 import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
-import { chunkedHeadCrossEntropy, HeadMatrix } from './chunked-cross-entropy';
-import { dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
+import { chunkedHeadCrossEntropy, HeadMatrix, lossChunkRows } from './chunked-cross-entropy';
+import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
 import { fusedGelu } from '../engine/kernels/gelu';
 import { fusedLayerNorm } from '../engine/kernels/layer-norm';
@@ -549,8 +549,13 @@ export class Gpt {
   /** Mean cross-entropy; `tokens` stands in for the token embeddings of `ids` (see tokenEmbeddings). */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D, dropoutSeed?: number, tokens?: tf.Tensor2D): tf.Scalar {
     const [b, t] = targets.shape;
-    const normed = this.norm(this.residualStream(ids, { dropoutSeed, tokens }), this.names.finalNorm) as tf.Tensor2D;
-    return chunkedHeadCrossEntropy(normed, tf.reshape(targets, [b * t]) as tf.Tensor1D, this.headMatrix());
+    const x = this.residualStream(ids, { dropoutSeed, tokens });
+    const flat = tf.reshape(targets, [b * t]) as tf.Tensor1D;
+    const head = this.headMatrix();
+    // Logits that fit in one chunk are computed once, as the forward pass does: chunks only pay
+    // (a second head product in the backward pass) where the whole [tokens × vocab] would not fit.
+    if (b * t <= lossChunkRows(head.vocab)) return crossEntropy(this.readOut(x), flat);
+    return chunkedHeadCrossEntropy(this.norm(x, this.names.finalNorm) as tf.Tensor2D, flat, head);
   }
 
   /** Feeds `ids` after the cached tokens (all of a prompt, or one more token); returns the last logits. */
