@@ -59,10 +59,15 @@ test(
       await compare.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
       await shot('05-compare-blocks');
 
-      // Ghost text continues the Korean file.
+      // Ghost text continues the Korean file. Quick Open is opened from the workbench, not the
+      // Compare page (a key pressed in a webview stays there), and Enter waits for the file's row to be the one selected.
+      await page.locator('.tabs-container .tab', { hasText: '비교' }).first().click();
       await page.keyboard.press('Control+P');
       await page.keyboard.type('speech-ko.txt', { delay: 10 });
       await rows.filter({ hasText: 'speech-ko.txt' }).first().waitFor({ state: 'visible', timeout: 20_000 });
+      await page
+        .locator('.quick-input-list .monaco-list-row.focused', { hasText: 'speech-ko.txt' })
+        .waitFor({ state: 'visible', timeout: 20_000 });
       await page.keyboard.press('Enter');
       await page.locator('.tabs-container .tab.active', { hasText: 'speech-ko.txt' }).waitFor({ state: 'visible', timeout: 20_000 });
       const ghost = await session.typeAtEnd('대한민국의 주권은');
