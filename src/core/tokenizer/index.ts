@@ -6,6 +6,7 @@ import { Tokenizer, TokenizerKind } from './tokenizer';
 export { Tokenizer, decodeStream } from './tokenizer';
 export type { TokenizerKind } from './tokenizer';
 export { Utf8StreamDecoder } from './utf8-stream';
+export type { StreamEncoder } from './stream-encoder';
 
 export const MIN_BPE_VOCAB = 257;
 export const MAX_BPE_VOCAB = 65536;

@@ -7,6 +7,7 @@ import { MAX_VOCAB_SIZE } from '../model-config';
 import { limitPatternSearches } from './bounded-patterns';
 import { matchRustTokenizers } from './rust-parity';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
+import { StreamEncoder } from './stream-encoder';
 import { SLICE_CHARS, slicesEncodeExactly, textSlices } from './text-slices';
 import { UNK } from './tokenizer-json';
 import { Utf8StreamDecoder } from './utf8-stream';
@@ -110,6 +111,15 @@ export class Tokenizer {
       at += ids.length;
     }
     return all.subarray(0, at);
+  }
+
+  /**
+   * For a text read a chunk at a time (a corpus file of any size): push each chunk of UTF-8 bytes
+   * (or text) and take the ids it settles, then end() for the rest; together they are exactly the
+   * ids of encode(whole text), whatever the chunk edges cut (a character, a word).
+   */
+  streamEncoder(): StreamEncoder {
+    return new StreamEncoder({ sliceable: this.sliceable, encodeSettled: (text) => this.encodeAll(text) });
   }
 
   /** How many tokens encodeAll would give, without keeping them. */
