@@ -66,18 +66,20 @@ export function tokenizeExamples(
     );
   const counts: SftCounts = { examples: 0, trained: 0, masked: 0, cut: 0, cutTokens: 0, dropped: 0 };
   const rows: SftRow[] = [];
+  const around = model.tokenizer.specialTokensAround();
   let emptyAnswers = 0;
   examples.forEach((example, i) => {
-    const { text, spans, appendEos } = rendered(example, model.chat, i + 1, source);
+    const { text, spans, plain } = rendered(example, model.chat, i + 1, source);
     if (spans.every(([a, b]) => text.slice(a, b).trim() === '')) {
       emptyAnswers++;
       counts.dropped++;
       return;
     }
     let { ids, labels } = labelled(text, spans, model.tokenizer);
-    if (appendEos && model.eosId !== undefined) {
-      ids = [...ids, model.eosId];
-      labels = [...labels, model.eosId];
+    if (plain) {
+      const eos = model.eosId === undefined ? [] : [model.eosId];
+      ids = [...around.before, ...ids, ...eos, ...around.after];
+      labels = [...around.before.map(() => IGNORED), ...labels, ...eos, ...around.after];
     }
     if (ids.length > context + 1) {
       counts.cut++;
@@ -110,24 +112,29 @@ interface Rendered {
   text: string;
   /** Character ranges of `text` that are trained. */
   spans: [number, number][];
-  appendEos: boolean;
+  /**
+   * Plain text, not a rendered chat: as TRL does, the EOS is appended and the text tokenised with
+   * the tokenizer's special tokens (its BOS, if the post-processor adds one). A chat template
+   * writes its own, and its text is tokenised without them.
+   */
+  plain: boolean;
 }
 
 function rendered(example: SftExample, chat: ChatTemplate | undefined, line: number, source: string): Rendered {
   switch (example.format) {
     case 'text':
-      return { text: example.text, spans: [[0, example.text.length]], appendEos: true };
+      return { text: example.text, spans: [[0, example.text.length]], plain: true };
     case 'prompt-completion':
       return {
         text: example.prompt + example.completion,
         spans: [[example.prompt.length, example.prompt.length + example.completion.length]],
-        appendEos: true,
+        plain: true,
       };
     case 'conversational-prompt-completion': {
       const prompt = renderChat(chat!, example.prompt, true);
       const text = renderChat(chat!, [...example.prompt, ...example.completion], false);
       checkPrefix(prompt, text, chat!, line, source);
-      return { text, spans: [[prompt.length, text.length]], appendEos: false };
+      return { text, spans: [[prompt.length, text.length]], plain: false };
     }
     case 'conversational':
       return conversation(example.messages, chat!, line, source);
@@ -148,7 +155,7 @@ function conversation(messages: ChatMessage[], chat: ChatTemplate, line: number,
   });
   if (spans.length === 0 && !messages.some((m) => m.role === 'assistant'))
     throw new UserError('{0} line {1}: the conversation has no "assistant" message, so nothing in it would be trained', source, line);
-  return { text, spans: spans.length ? spans : [[0, 0]], appendEos: false };
+  return { text, spans: spans.length ? spans : [[0, 0]], plain: false };
 }
 
 function checkPrefix(prefix: string, whole: string, chat: ChatTemplate, line: number, source: string): void {

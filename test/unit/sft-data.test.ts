@@ -137,7 +137,8 @@ test('a SentencePiece-style tokenizer (Mistral fixture) and one that cannot spel
   const mistral = sftModel(withTemplate('mistral', undefined));
   const ex = [{ format: 'prompt-completion' as const, prompt: 'Question: 대한민국은?', completion: ' 민주공화국이다.' }];
   const { rows } = tokenizeExamples(ex, mistral, 64, 'x');
-  assert.deepEqual(Array.from(rows[0].ids), [...mistral.tokenizer.encode('Question: 대한민국은? 민주공화국이다.'), mistral.eosId!]);
+  // transformers: tokenizer(prompt + completion + eos_token) on the Mistral fixture, <s> first.
+  assert.deepEqual(Array.from(rows[0].ids), [1, 345, 84, 322, 878, 922, 276, 1320, 565, 278, 1329, 596, 366, 674, 371, 570, 1025, 2]);
   const trained = (r: SftRow) => Array.from(r.labels).filter((l, i) => i > 0 && l !== IGNORED);
   assert.equal(mistral.tokenizer.decode(trained(rows[0])), '민주공화국이다.</s>');
 
@@ -149,6 +150,43 @@ test('a SentencePiece-style tokenizer (Mistral fixture) and one that cannot spel
     'y',
   );
   assert.deepEqual(trained(unk.rows[0]), [...chars.encode('cd'), 0]);
+});
+
+// TRL's SFTTrainer tokenises a plain example with tokenizer(text + eos_token), special tokens added
+// (its prompt/completion mask: the first len(tokenizer(prompt)) ids). transformers 5.18 on the fixtures:
+const PLAIN_REFERENCE = {
+  llama: {
+    text: [2000, 1470, 953, 346, 1071, 910, 795, 797, 473, 358, 311, 13, 2001],
+    promptCompletion: [2000, 48, 84, 528, 562, 25, 1879, 30, 1071, 910, 795, 797, 473, 358, 311, 13, 2001],
+    promptIds: 8,
+  },
+  qwen2: {
+    text: [1469, 952, 346, 1070, 909, 794, 796, 473, 358, 311, 13, 2000],
+    promptCompletion: [48, 84, 528, 561, 25, 1877, 30, 1070, 909, 794, 796, 473, 358, 311, 13, 2000],
+    promptIds: 7,
+  },
+};
+
+test('plain examples start with the BOS the tokenizer adds (Llama 3: <|begin_of_text|>; Qwen2: none) as TRL tokenises them; a template that writes its own BOS does not get a second', () => {
+  for (const [family, ref] of Object.entries(PLAIN_REFERENCE)) {
+    const model = sftModel(withTemplate(family, undefined));
+    const text = tokenizeExamples([{ format: 'text', text: '대한민국은 민주공화국이다.' }], model, 64, 'x').rows[0];
+    assert.deepEqual(Array.from(text.ids), ref.text, family);
+    assert.deepEqual(Array.from(text.labels).slice(1), ref.text.slice(1), `${family}: every token after the first is trained`);
+    const ex = { format: 'prompt-completion' as const, prompt: 'Question: 대한민국은?', completion: ' 민주공화국이다.' };
+    const pc = tokenizeExamples([ex], model, 64, 'x').rows[0];
+    assert.deepEqual(Array.from(pc.ids), ref.promptCompletion, family);
+    assert.deepEqual(
+      Array.from(pc.labels),
+      ref.promptCompletion.map((id, i) => (i < ref.promptIds ? IGNORED : id)),
+      `${family}: the prompt's ids masked, as TRL's completion mask`,
+    );
+  }
+  const llama = sftModel(withTemplate('llama', 'llama3.jinja'));
+  const bos = PLAIN_REFERENCE.llama.text[0];
+  const chat = tokenizeExamples(readSftJsonl(QA).slice(0, 1), llama, 256, 'qa').rows[0];
+  assert.equal(chat.ids[0], bos);
+  assert.equal(Array.from(chat.ids).filter((id) => id === bos).length, 1, 'the template writes <|begin_of_text|> once');
 });
 
 test('prompt/completion appends and trains the EOS; data with nothing to train, or conversations without a template, is refused', () => {

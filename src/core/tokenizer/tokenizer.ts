@@ -78,8 +78,23 @@ export class Tokenizer {
 
   encode(text: string): number[] {
     if (text.length === 0) return [];
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
-    // A downloaded tokenizer.json can map text to ids its vocabulary lacks; never pass them on.
+    return this.inVocabulary(this.hf.encode(text, { add_special_tokens: false }).ids);
+  }
+
+  /**
+   * The ids the post-processor puts around a text when special tokens are added, as transformers'
+   * `tokenizer(text)` does: Llama 3's <|begin_of_text|> and Mistral's <s> before; none for GPT-2 or Qwen.
+   */
+  specialTokensAround(): { before: number[]; after: number[] } {
+    const probe = 'a';
+    const plain = this.encode(probe);
+    const full = this.inVocabulary(this.hf.encode(probe, { add_special_tokens: true }).ids);
+    const at = full.findIndex((_, i) => plain.every((id, k) => full[i + k] === id));
+    return at < 0 ? { before: [], after: [] } : { before: full.slice(0, at), after: full.slice(at + plain.length) };
+  }
+
+  /** A downloaded tokenizer.json can map text to ids its vocabulary lacks; never pass them on. */
+  private inVocabulary(ids: number[]): number[] {
     for (const id of ids)
       if (!(Number.isInteger(id) && id >= 0 && id < this.vocabSize))
         throw new UserError(
