@@ -78,12 +78,22 @@ export function writeFileAtomic(path: string, data: Buffer | string): void {
  * Fails if `finalDir` exists (callers choose fresh names).
  */
 export function writeDirAtomic(finalDir: string, files: Record<string, Buffer | string>): void {
+  fillDirAtomic(finalDir, (temp) => {
+    for (const [name, data] of Object.entries(files)) writeAndSync(join(temp, name), data);
+  });
+}
+
+/**
+ * Creates `finalDir` from what `fill` writes into an empty temporary folder beside it (files too
+ * large to hold in memory, written as they come; fsynced by `fill`): it appears complete or not at all.
+ */
+export function fillDirAtomic(finalDir: string, fill: (temp: string) => void): void {
   if (existsSync(finalDir)) throw new Error(`internal: ${finalDir} already exists`);
   const temp = tempSibling(finalDir);
   try {
     mkdirSync(dirname(finalDir), { recursive: true });
     mkdirSync(temp);
-    for (const [name, data] of Object.entries(files)) writeAndSync(join(temp, name), data);
+    fill(temp);
     syncDir(temp);
     renameSync(temp, finalDir);
     syncDir(dirname(finalDir));

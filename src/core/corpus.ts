@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { Stats, readFileSync, statSync } from 'node:fs';
 import { UserError } from './errors';
 import { formatBytes } from './format-bytes';
 
@@ -16,6 +16,25 @@ export const DEFAULT_MAX_CORPUS_BYTES = 64 * 1024 * 1024;
 /** Reads a text file to train on; every way it can be unusable is one clear UserError. */
 export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corpus {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_CORPUS_BYTES;
+  const stat = checkCorpusFile(path);
+  if (stat.size > maxBytes) {
+    throw new UserError('{0} is {1}, over the {2} limit: train on a part of it', path, formatBytes(stat.size), formatBytes(maxBytes));
+  }
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
+  }
+  const problem = corpusProblem(buf);
+  if (problem) throw corpusProblemError(path, problem);
+  let text = new TextDecoder('utf-8').decode(buf);
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  return { text, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+}
+
+/** The file's stat when `path` is a regular file; else why not, as one UserError. */
+export function checkCorpusFile(path: string): Stats {
   let stat;
   try {
     stat = statSync(path);
@@ -27,24 +46,14 @@ export function readCorpus(path: string, opts: { maxBytes?: number } = {}): Corp
   }
   if (stat.isDirectory()) throw new UserError('{0} is a folder: pass a text file', path);
   if (!stat.isFile()) throw new UserError('{0} is not a regular file', path);
-  if (stat.size > maxBytes) {
-    throw new UserError('{0} is {1}, over the {2} limit: train on a part of it', path, formatBytes(stat.size), formatBytes(maxBytes));
-  }
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
-  }
-  const problem = corpusProblem(buf);
-  if (problem?.kind === 'empty') throw new UserError('{0} is empty: nothing to train on', path);
-  if (problem?.kind === 'binary')
-    throw new UserError('{0} looks like a binary file (NUL byte at offset {1}), not text', path, problem.offset);
-  if (problem?.kind === 'not-utf8')
-    throw new UserError('{0} is not valid UTF-8 (first bad byte at offset {1}): re-save it as UTF-8', path, problem.offset);
-  let text = new TextDecoder('utf-8').decode(buf);
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  return { text, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') };
+  return stat;
+}
+
+export function corpusProblemError(path: string, problem: CorpusProblem): UserError {
+  if (problem.kind === 'empty') return new UserError('{0} is empty: nothing to train on', path);
+  if (problem.kind === 'binary')
+    return new UserError('{0} looks like a binary file (NUL byte at offset {1}), not text', path, problem.offset);
+  return new UserError('{0} is not valid UTF-8 (first bad byte at offset {1}): re-save it as UTF-8', path, problem.offset);
 }
 
 export type CorpusProblem = { kind: 'empty' } | { kind: 'binary'; offset: number } | { kind: 'not-utf8'; offset: number };

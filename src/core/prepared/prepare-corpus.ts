@@ -1,0 +1,275 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fillDirAtomic, removeStaleTemps, writeFileAtomic } from '../atomic-write';
+import { checkCorpusFile, readCorpus } from '../corpus';
+import { UserError } from '../errors';
+import { isObject } from '../json';
+import { Tokenizer, TokenizerKind, trainTokenizer } from '../tokenizer';
+import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
+import { PreparationCancelled, SourceFile, streamTextFile } from './source-text';
+import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
+
+export const PREPARED_FORMAT = 'corpus-lab-prepared';
+
+/** prepared.json: what the ids in tokens.bin are, and how to tell they are whole. */
+export interface PreparedMeta {
+  format: typeof PREPARED_FORMAT;
+  format_version: 1;
+  source: { path: string; bytes: number; sha256: string };
+  tokenizer: { kind: TokenizerKind; vocab_size: number; sha256: string };
+  dtype: TokenDtype;
+  tokens: number;
+  tokens_sha256: string;
+  /** Where each document's ids start (a text file is one document); the held-out split is the plan's (train-plan.ts). */
+  documents: number[];
+  created: string;
+}
+
+export interface PreparedCorpus {
+  dir: string;
+  meta: PreparedMeta;
+  tokenizer: Tokenizer;
+  /** The ids, read from tokens.bin as training draws them; close() when done. */
+  tokens: TokenFile;
+  /** True when a earlier preparation was reused. */
+  reused: boolean;
+}
+
+/** How a new run makes its tokenizer from the text. */
+export interface TokenizerRecipe {
+  kind: TokenizerKind;
+  vocabSize?: number;
+}
+
+export type PreparePhase = 'read' | 'encode' | 'verify';
+
+export interface PrepareProgress {
+  phase: PreparePhase;
+  done: number;
+  total: number;
+  /** Seconds left at the rate so far; unknown until a little has been done. */
+  eta_s?: number;
+}
+
+export interface PrepareOptions {
+  cacheRoot?: string;
+  onProgress?: (p: PrepareProgress) => void;
+  /** Checked between chunks: true stops with PreparationCancelled, leaving nothing half-written. */
+  shouldStop?: () => boolean;
+  /** Told when prepared data was found damaged and is prepared again. */
+  onNotice?: (message: string) => void;
+}
+
+export { PreparationCancelled };
+
+const TOKENS_FILE = 'tokens.bin';
+const META_FILE = 'prepared.json';
+const TOKENIZER_FILE = 'tokenizer.json';
+const CHUNK_BYTES = 4 << 20;
+
+/**
+ * The corpus at `path` as token ids on disk, prepared once per (text, tokenizer) and reused: a
+ * cached preparation is checked whole (size and sha256) before it is used, and prepared again when not.
+ * `tokenizer`: the run's own (a resume, an export), or the recipe of a new run's.
+ */
+export function prepareCorpus(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions = {}): PreparedCorpus {
+  const root = opts.cacheRoot ?? preparedCacheRoot();
+  const stat = checkCorpusFile(path);
+  mkdirSync(root, { recursive: true });
+  removeStaleTemps(root);
+  let sha256 = knownSha256(root, path, stat);
+  let tok: Tokenizer;
+  if (tokenizer instanceof Tokenizer) tok = tokenizer;
+  else {
+    const made = tokenizerFor(root, path, tokenizer, sha256, opts);
+    tok = made.tokenizer;
+    sha256 = made.sha256;
+  }
+  if (sha256 === undefined) sha256 = streamTextFile(path, () => undefined, streamOptions('read', opts)).sha256;
+  recordSha256(root, path, stat, sha256);
+
+  const dtype = tokenDtype(tok.vocabSize);
+  const tokSha = tok.summary().sha256;
+  const dir = preparedDir(root, sha256, tokSha);
+  if (existsSync(dir)) {
+    const damage = damageOf(dir, sha256, tokSha, opts);
+    if (damage === undefined) return opened(dir, tok, true);
+    opts.onNotice?.(`the prepared data of ${path} in ${dir} is damaged (${damage}); preparing it again`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  checkDiskSpace(root, stat.size * dtypeBytes(dtype), path);
+  fillDirAtomic(dir, (temp) => {
+    const written = encodeInto(join(temp, TOKENS_FILE), path, tok, dtype, opts);
+    if (written.source.sha256 !== sha256)
+      throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
+    const meta: PreparedMeta = {
+      format: PREPARED_FORMAT,
+      format_version: 1,
+      source: { path: written.source.path, bytes: written.source.bytes, sha256 },
+      tokenizer: { kind: tok.kind, vocab_size: tok.vocabSize, sha256: tokSha },
+      dtype,
+      tokens: written.tokens,
+      tokens_sha256: written.sha256,
+      documents: [0],
+      created: new Date().toISOString(),
+    };
+    writeFileAtomic(join(temp, TOKENIZER_FILE), tok.toJSON());
+    // Written last: a folder without it is never taken for prepared data.
+    writeFileAtomic(join(temp, META_FILE), JSON.stringify(meta, null, 2) + '\n');
+  });
+  return opened(dir, tok, false);
+}
+
+/** A new run's tokenizer: kept from an earlier run on the same text, else trained (the text's hash learned on the way). */
+function tokenizerFor(
+  root: string,
+  path: string,
+  recipe: TokenizerRecipe,
+  known: string | undefined,
+  opts: PrepareOptions,
+): { tokenizer: Tokenizer; sha256: string } {
+  if (known !== undefined) {
+    const kept = trainedTokenizerPath(root, known, recipe.kind, recipe.vocabSize);
+    if (existsSync(kept)) {
+      try {
+        return { tokenizer: Tokenizer.fromJSON(readFileSync(kept, 'utf8'), kept), sha256: known };
+      } catch {
+        rmSync(kept, { force: true }); // damaged: trained again below
+      }
+    }
+  }
+  let made: { tokenizer: Tokenizer; sha256: string };
+  if (recipe.kind === 'char') {
+    // A char vocabulary is the text's characters: one streamed pass collects them.
+    const chars = new Set<string>();
+    const source = streamTextFile(
+      path,
+      (text) => {
+        for (const c of text) chars.add(c);
+      },
+      streamOptions('read', opts),
+    );
+    made = { tokenizer: trainTokenizer([...chars].join(''), recipe), sha256: source.sha256 };
+  } else {
+    const corpus = readCorpus(path);
+    made = { tokenizer: trainTokenizer(corpus.text, recipe), sha256: corpus.sha256 };
+  }
+  writeFileAtomic(trainedTokenizerPath(root, made.sha256, recipe.kind, recipe.vocabSize), made.tokenizer.toJSON());
+  return made;
+}
+
+/** Encodes the file into `out` in one streamed pass: its ids, their count and sha256, and the text's. */
+function encodeInto(
+  out: string,
+  path: string,
+  tok: Tokenizer,
+  dtype: TokenDtype,
+  opts: PrepareOptions,
+): { source: SourceFile; tokens: number; sha256: string } {
+  const fd = openSync(out, 'wx');
+  const hash = createHash('sha256');
+  let tokens = 0;
+  const write = (ids: Int32Array) => {
+    if (ids.length === 0) return;
+    const typed = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
+    const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
+    let at = 0;
+    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
+    hash.update(bytes);
+    tokens += ids.length;
+  };
+  try {
+    const encoder = tok.streamEncoder();
+    const source = streamTextFile(path, (text) => write(encoder.push(text)), streamOptions('encode', opts));
+    write(encoder.end());
+    fsyncSync(fd);
+    return { source, tokens, sha256: hash.digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Why a prepared folder cannot be used as it is, or undefined when it is whole. */
+function damageOf(dir: string, sourceSha: string, tokSha: string, opts: PrepareOptions): string | undefined {
+  let meta: PreparedMeta;
+  try {
+    meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
+  } catch (e) {
+    return `${META_FILE}: ${(e as Error).message}`;
+  }
+  if (meta.source.sha256 !== sourceSha || meta.tokenizer.sha256 !== tokSha) return `${META_FILE} is for another text or tokenizer`;
+  const file = join(dir, TOKENS_FILE);
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (e) {
+    return `${TOKENS_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  }
+  try {
+    const expected = meta.tokens * dtypeBytes(meta.dtype);
+    const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    const hash = createHash('sha256');
+    const report = progressReporter('verify', expected, opts);
+    let at = 0;
+    for (;;) {
+      if (opts.shouldStop?.()) throw new PreparationCancelled();
+      const got = readSync(fd, buf, 0, buf.length, at);
+      if (got === 0) break;
+      hash.update(buf.subarray(0, got));
+      at += got;
+      if (at > expected) break;
+      report(at);
+    }
+    if (at !== expected) return `${TOKENS_FILE} is ${at} bytes, not the ${expected} of ${meta.tokens} ${meta.dtype} ids`;
+    if (hash.digest('hex') !== meta.tokens_sha256) return `${TOKENS_FILE} does not match its sha256`;
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseMeta(text: string): PreparedMeta {
+  const m: unknown = JSON.parse(text);
+  const ok =
+    isObject(m) &&
+    m.format === PREPARED_FORMAT &&
+    m.format_version === 1 &&
+    isObject(m.source) &&
+    isObject(m.tokenizer) &&
+    (m.dtype === 'uint16' || m.dtype === 'uint32') &&
+    Number.isSafeInteger(m.tokens) &&
+    typeof m.tokens_sha256 === 'string';
+  if (!ok) throw new Error('not a prepared corpus description');
+  return m as unknown as PreparedMeta;
+}
+
+function opened(dir: string, tok: Tokenizer, reused: boolean): PreparedCorpus {
+  const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
+  return { dir, meta, tokenizer: tok, tokens: TokenFile.open(join(dir, TOKENS_FILE), meta.dtype, meta.tokens), reused };
+}
+
+function streamOptions(phase: PreparePhase, opts: PrepareOptions) {
+  let report: ((done: number) => void) | undefined;
+  return {
+    shouldStop: opts.shouldStop,
+    onBytes: (done: number, total: number) => {
+      report ??= progressReporter(phase, total, opts);
+      report(done);
+    },
+  };
+}
+
+/** Progress a few times a second, with the time left at the rate so far. */
+function progressReporter(phase: PreparePhase, total: number, opts: PrepareOptions): (done: number) => void {
+  const started = performance.now();
+  let last = -Infinity;
+  return (done) => {
+    const now = performance.now();
+    if (!opts.onProgress || (now - last < 250 && done < total)) return;
+    last = now;
+    const seconds = (now - started) / 1000;
+    const eta_s = done > 0 && seconds > 0.5 ? ((total - done) * seconds) / done : undefined;
+    opts.onProgress({ phase, done, total, eta_s });
+  };
+}

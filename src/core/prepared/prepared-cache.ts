@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { Stats, readFileSync, statfsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../atomic-write';
+import { UserError } from '../errors';
+import { formatBytes } from '../format-bytes';
+import { isObject } from '../json';
+
+/**
+ * Where prepared corpora live: one folder per (text, tokenizer) hash in a cache shared by every run,
+ * so runs and resumes on the same text reuse one copy of its ids (a run folder would copy them per
+ * run). CORPUS_LAB_CACHE moves it (e.g. to a larger disk).
+ */
+export function preparedCacheRoot(): string {
+  const base = process.env.CORPUS_LAB_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'corpus-lab');
+  return join(base, 'prepared');
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The folder of a text prepared with a tokenizer. */
+export function preparedDir(root: string, sourceSha256: string, tokenizerSha256: string): string {
+  return join(root, sha256Hex(`${sourceSha256}\0${tokenizerSha256}`).slice(0, 32));
+}
+
+// A file's sha256 is recorded with its size, modification time and inode, so an unchanged file
+// is not read again to learn it (as make and git's index trust them).
+type Fingerprint = { path: string; size: number; mtime_ms: number; ino: number; sha256: string };
+
+function fingerprintPath(root: string, path: string): string {
+  return join(root, 'sources', `${sha256Hex(resolve(path)).slice(0, 32)}.json`);
+}
+
+/** The sha256 recorded for this file when its size, time and inode are still those recorded. */
+export function knownSha256(root: string, path: string, stat: Stats): string | undefined {
+  try {
+    const f: unknown = JSON.parse(readFileSync(fingerprintPath(root, path), 'utf8'));
+    if (!isObject(f) || typeof f.sha256 !== 'string') return undefined;
+    const same = f.path === resolve(path) && f.size === stat.size && f.mtime_ms === stat.mtimeMs && f.ino === stat.ino;
+    return same ? f.sha256 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function recordSha256(root: string, path: string, stat: Stats, sha256: string): void {
+  const f: Fingerprint = { path: resolve(path), size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino, sha256 };
+  writeFileAtomic(fingerprintPath(root, path), JSON.stringify(f) + '\n');
+}
+
+/** Where a tokenizer trained on a text (kind, vocabulary size) is kept, so a second run need not train it again. */
+export function trainedTokenizerPath(root: string, sourceSha256: string, kind: string, vocabSize: number | undefined): string {
+  return join(root, 'tokenizers', `${sourceSha256}-${kind}-${vocabSize ?? 'default'}.json`);
+}
+
+/** Refuses a preparation that could fill the disk: the ids take at most `need` bytes (one token per byte of text). */
+export function checkDiskSpace(root: string, need: number, source: string): void {
+  const fs = statfsSync(root);
+  const free = fs.bavail * fs.bsize;
+  if (free < need) {
+    throw new UserError(
+      '{0} needs up to {1} of disk space for its token ids and {2} has {3} free: free some space or set CORPUS_LAB_CACHE to a folder on a larger disk',
+      source,
+      formatBytes(need),
+      root,
+      formatBytes(free),
+    );
+  }
+}

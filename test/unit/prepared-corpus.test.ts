@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCorpus } from '../../src/core/corpus';
+import { trainTokenizer } from '../../src/core/tokenizer';
+import { PreparationCancelled, prepareCorpus } from '../../src/core/prepared/prepare-corpus';
+import { tokenChunks } from '../../src/core/prepared/token-file';
+import { streamTextFile } from '../../src/core/prepared/source-text';
+import { ENGLISH, KOREAN, tempDir, userError } from './helpers';
+
+function allIds(p: ReturnType<typeof prepareCorpus>): number[] {
+  const ids: number[] = [];
+  for (const chunk of tokenChunks(p.tokens, 1000)) ids.push(...chunk);
+  return ids;
+}
+
+test('a prepared text holds exactly the ids of encoding it whole (char and byte-level BPE, Korean and English), and is reused', () => {
+  const root = tempDir();
+  for (const [file, recipe] of [
+    [KOREAN, { kind: 'char' as const }],
+    [ENGLISH, { kind: 'bpe' as const, vocabSize: 300 }],
+  ] as const) {
+    const corpus = readCorpus(file);
+    const whole = trainTokenizer(corpus.text, recipe);
+    const first = prepareCorpus(file, recipe, { cacheRoot: root });
+    try {
+      assert.equal(first.reused, false);
+      assert.equal(first.tokenizer.toJSON(), whole.toJSON());
+      assert.deepEqual(allIds(first), Array.from(whole.encodeAll(corpus.text)));
+      assert.equal(first.meta.dtype, 'uint16');
+      assert.deepEqual(first.meta.source, { path: file, bytes: corpus.bytes, sha256: corpus.sha256 });
+    } finally {
+      first.tokens.close();
+    }
+    const again = prepareCorpus(file, recipe, { cacheRoot: root });
+    again.tokens.close();
+    assert.equal(again.reused, true);
+    assert.equal(again.dir, first.dir);
+    // A resume names the tokenizer itself: the same folder.
+    const resumed = prepareCorpus(file, whole, { cacheRoot: root });
+    resumed.tokens.close();
+    assert.equal(resumed.dir, first.dir);
+    assert.equal(resumed.reused, true);
+  }
+});
+
+test('chunk edges inside a Hangul syllable and a BOM read as the whole file does', () => {
+  const dir = tempDir();
+  const file = join(dir, 'bom.txt');
+  writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(KOREAN)]));
+  let text = '';
+  // 7-byte chunks cut most 3-byte syllables.
+  const source = streamTextFile(file, (t) => (text += t), { chunkBytes: 7 });
+  const corpus = readCorpus(file);
+  assert.equal(text, corpus.text);
+  assert.equal(source.sha256, corpus.sha256);
+  assert.equal(source.bytes, corpus.bytes);
+});
+
+test('bad text is refused in one line with its offset, as a whole read refuses it', () => {
+  const dir = tempDir();
+  const cases: [string, Buffer, RegExp][] = [
+    ['empty.txt', Buffer.alloc(0), /empty: nothing to train on/],
+    ['bom-only.txt', Buffer.from([0xef, 0xbb, 0xbf]), /empty: nothing to train on/],
+    ['nul.txt', Buffer.concat([Buffer.from('a'.repeat(20)), Buffer.from([0])]), /NUL byte at offset 20/],
+    ['latin1.txt', Buffer.concat([Buffer.from('한국어 '.repeat(5)), Buffer.from([0xe9, 0x41])]), /first bad byte at offset 51/],
+    ['cut.txt', Buffer.concat([Buffer.from('ab'.repeat(10)), Buffer.from([0xed, 0x95])]), /first bad byte at offset 20/],
+  ];
+  for (const [name, bytes, re] of cases) {
+    const file = join(dir, name);
+    writeFileSync(file, bytes);
+    assert.throws(() => readCorpus(file), userError(re), name);
+    assert.throws(() => streamTextFile(file, () => undefined, { chunkBytes: 4 }), userError(re), name);
+    assert.throws(() => prepareCorpus(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(re), name);
+  }
+  assert.throws(() => prepareCorpus(dir, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(/is a folder/));
+});
+
+test('truncated or corrupted prepared data is detected and prepared again, never used', () => {
+  const root = tempDir();
+  const first = prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root });
+  first.tokens.close();
+  const ids = allIds(prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root }));
+  const tokensFile = join(first.dir, 'tokens.bin');
+  for (const damage of [
+    () => truncateSync(tokensFile, statSync(tokensFile).size - 2),
+    () => {
+      const b = readFileSync(tokensFile);
+      b[100] ^= 1;
+      writeFileSync(tokensFile, b);
+    },
+    () => writeFileSync(join(first.dir, 'prepared.json'), '{"format":'),
+  ]) {
+    damage();
+    const notices: string[] = [];
+    const again = prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root, onNotice: (m) => notices.push(m) });
+    assert.equal(again.reused, false);
+    assert.equal(notices.length, 1);
+    assert.match(notices[0], /damaged \((tokens\.bin is \d+ bytes|tokens\.bin does not match|prepared\.json)/);
+    assert.deepEqual(allIds(again), ids);
+    again.tokens.close();
+  }
+});
+
+test('a changed text is prepared anew; cancelling leaves no folder behind', () => {
+  const dir = tempDir();
+  const root = join(dir, 'cache');
+  const file = join(dir, 'notes.txt');
+  writeFileSync(file, readFileSync(ENGLISH, 'utf8').slice(0, 20000));
+  const a = prepareCorpus(file, { kind: 'char' }, { cacheRoot: root });
+  a.tokens.close();
+  appendFileSync(file, 'More lines.\n');
+  utimesSync(file, new Date(), new Date(Date.now() + 5000));
+  const b = prepareCorpus(file, { kind: 'char' }, { cacheRoot: root });
+  b.tokens.close();
+  assert.notEqual(b.dir, a.dir);
+  assert.equal(b.meta.tokens, a.meta.tokens + 'More lines.\n'.length);
+
+  const big = join(dir, 'big.txt');
+  writeFileSync(big, readFileSync(KOREAN, 'utf8').repeat(8));
+  let calls = 0;
+  const before = readdirSync(root).sort();
+  assert.throws(
+    () => prepareCorpus(big, { kind: 'char' }, { cacheRoot: root, shouldStop: () => ++calls > 2 }),
+    (e: unknown) => e instanceof PreparationCancelled,
+  );
+  assert.deepEqual(readdirSync(root).sort(), before);
+});
