@@ -8,14 +8,11 @@
 #include <vector>
 
 #include "decode.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "bf16.h"
 #include "llama-decode.h"
 
-#ifndef __APPLE__
-extern "C" char* openblas_get_config(void);
-extern "C" char* openblas_get_corename(void);
-#endif
 
 namespace {
 
@@ -132,6 +129,20 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   float* pc = a.at(12);
   const int ldc = a.integer(13);
   if (a.ok()) kernels::gemm(ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+  return nullptr;
+}
+
+napi_value Gemv(napi_env env, napi_callback_info info) {
+  // (heap, transA, m, n, a, lda, x, beta, y): y = op(A)·x + beta·y for A [m, n]
+  Args a(env, info, 9);
+  const bool ta = a.flag(1);
+  const int m = a.integer(2), n = a.integer(3);
+  const float* pa = a.at(4);
+  const int lda = a.integer(5);
+  const float* x = a.at(6);
+  const float beta = float(a.num(7));
+  float* y = a.at(8);
+  if (a.ok()) kernels::gemv(ta, m, n, pa, lda, x, beta, y);
   return nullptr;
 }
 
@@ -574,11 +585,7 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
 }
 
 napi_value Info(napi_env env, napi_callback_info) {
-#ifdef __APPLE__
-  const std::string blas = "Accelerate";
-#else
-  const std::string blas = std::string(openblas_get_config()) + " (" + openblas_get_corename() + ")";
-#endif
+  const std::string blas = std::string("Corpus Lab GEMM (") + gemm::simd() + ")";
   napi_value out, name;
   napi_create_object(env, &out);
   napi_create_string_utf8(env, blas.c_str(), blas.size(), &name);
@@ -592,6 +599,7 @@ napi_value Info(napi_env env, napi_callback_info) {
 NAPI_MODULE_INIT() {
   const napi_property_descriptor fns[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gemv", nullptr, Gemv, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gemmBatched", nullptr, GemmBatched, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"linearForward", nullptr, LinearForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"linearBackward", nullptr, LinearBackward, nullptr, nullptr, nullptr, napi_default, nullptr},

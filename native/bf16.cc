@@ -5,13 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "gemm.h"
 #include "kernels.h"
 
-#ifdef __APPLE__
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -126,7 +122,7 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
     const int from = b * block, rows = std::min(block, out - from);
     float* widened = scratch(size_t(rows) * in);
     widenRange(w + long(from) * in, long(rows) * in, widened);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, in, 1.0f, x, in, widened, in, beta, y + from, out);
+    gemm::sgemm(false, true, n, rows, in, 1.0f, x, in, widened, in, beta, y + from, out);
   });
 }
 
@@ -136,7 +132,7 @@ void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int ou
     const int from = b * kBlock, cols = std::min(kBlock, in - from);
     float* widened = scratch(size_t(out) * cols);
     for (long r = 0; r < out; r++) widenRange(w + r * in + from, cols, widened + r * cols);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, cols, out, 1.0f, dy, out, widened, cols, 0.0f, dx + from, in);
+    gemm::sgemm(false, false, n, cols, out, 1.0f, dy, out, widened, cols, 0.0f, dx + from, in);
   });
 }
 

@@ -5,14 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "gemm.h"
 #include "pool.h"
-
-#ifdef __APPLE__
-#define ACCELERATE_NEW_LAPACK
-#include <Accelerate/Accelerate.h>
-#else
-#include <cblas.h>
-#endif
 
 // One build runs on every x86-64 CPU; the hot loops get an AVX2+FMA copy picked at load time.
 #if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
@@ -87,7 +81,7 @@ void parallelRange(long n, long grain, F f) {
 }
 
 void blas(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  gemm::sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 HOT void geluRange(const float* x, float* y, long from, long to) {
@@ -300,12 +294,7 @@ void addPartials(const std::vector<float>& partial, int chunks, int cols, float*
 }
 }  // namespace
 
-void setThreads(int n) {
-#ifndef __APPLE__
-  openblas_set_num_threads(1);
-#endif
-  pool.resize(n);
-}
+void setThreads(int n) { pool.resize(n); }
 
 int threads() { return pool.size(); }
 
@@ -335,8 +324,8 @@ void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, in
 void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y) {
   const int outputs = ta ? n : m;
   const auto part = [&](int from, int size) {
-    if (ta) cblas_sgemv(CblasRowMajor, CblasTrans, m, size, 1.0f, a + from, lda, x, 1, beta, y + from, 1);
-    else cblas_sgemv(CblasRowMajor, CblasNoTrans, size, n, 1.0f, a + long(from) * lda, lda, x, 1, beta, y + from, 1);
+    if (ta) gemm::sgemv(true, m, size, 1.0f, a + from, lda, x, beta, y + from);
+    else gemm::sgemv(false, size, n, 1.0f, a + long(from) * lda, lda, x, beta, y + from);
   };
   const int workers = pool.size();
   if (workers <= 1 || double(m) * n < kSplitWork * workers) {
@@ -366,7 +355,7 @@ void gemvRows(int count, const float* const* a, const int* rows, int n, const fl
     for (int from = 0; from < rows[i]; from += step) chunks.push_back({i, from, std::min(step, rows[i] - from)});
   const auto run = [&](int c) {
     const Chunk& k = chunks[c];
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, k.size, n, 1.0f, a[k.matrix] + long(k.from) * n, n, x, 1, 1.0f, y[k.matrix] + k.from, 1);
+    gemm::sgemv(false, k.size, n, 1.0f, a[k.matrix] + long(k.from) * n, n, x, 1.0f, y[k.matrix] + k.from);
   };
   if (alone) {
     for (int c = 0; c < int(chunks.size()); c++) run(c);

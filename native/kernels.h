@@ -1,5 +1,5 @@
 // Corpus Lab's native kernels: plain functions on float pointers (the addon points them into the
-// tfjs wasm backend's heap). Matmuls go to the platform BLAS, single-threaded per call, and are
+// tfjs wasm backend's heap). Matmuls go to our own SGEMM (gemm.h), single-threaded per call, and are
 // split across the pool; everything else is one fused pass.
 #pragma once
 #include <cstdint>

@@ -1,7 +1,7 @@
 // Builds the native engine (native/, binding.gyp) with npm's own node-gyp and copies the addon into
-// dist/. Run by `npm install` (it must never fail the install: without a compiler or the BLAS
-// package it prints how to get the native engine and exits 0) and by `npm run build:native`
-// (--strict: a failed build is an error).
+// dist/. It needs only a C++ compiler (its matrix products are its own, native/gemm*.cc). Run by
+// `npm install` (it must never fail the install: without a compiler it prints how to get the native
+// engine and exits 0) and by `npm run build:native` (--strict: a failed build is an error).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { replaceFile } from './replace-file.mjs';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const strict = process.argv.includes('--strict');
-const HOW = 'apt-get install build-essential libopenblas-pthread-dev && npm run build:native';
+const HOW = 'apt-get install build-essential && npm run build:native';
 
 function giveUp(why) {
   console.log(
@@ -35,8 +35,6 @@ function nodeGyp() {
 
 if (process.env.CORPUS_LAB_SKIP_NATIVE) giveUp('CORPUS_LAB_SKIP_NATIVE is set');
 if (process.platform === 'linux') {
-  const triplet = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch] ?? `${process.arch}-linux-gnu`;
-  if (!existsSync(`/usr/lib/${triplet}/openblas-pthread/libopenblas.a`)) giveUp('libopenblas-pthread-dev is not installed');
   if (!onPath('c++') || !onPath('make')) giveUp('no C++ compiler or make');
 } else if (process.platform === 'darwin') {
   if (!onPath('c++')) giveUp('no C++ compiler');

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { chooseOpenBlasCore } from './blas-core';
 import { existsSync, openSync, readSync, closeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KERNEL_NAMES, type KernelExports } from './kernels/kernel-exports';
 
-// The native engine: our N-API addon (native/, binding.gyp) runs BLAS matmuls and fused kernels
+// The native engine: our N-API addon (native/, binding.gyp) runs its own matmuls (native/gemm*.cc) and fused kernels
 // on tensors where the tfjs wasm backend keeps them, so the wasm backend stays the memory
 // manager and every kernel gets its heap (re-read on each call: growing it replaces the buffer)
 // plus byte offsets.
@@ -16,7 +15,7 @@ type OnHeap<Kernels> = {
   [Name in keyof Kernels]: Kernels[Name] extends (...args: infer Args) => infer Result ? (heap: Heap, ...args: Args) => Result : never;
 };
 
-/** The addon: the kernels of the AssemblyScript module (on the heap), plus BLAS matmuls and kernels only it has. */
+/** The addon: the kernels of the AssemblyScript module (on the heap), plus matmuls and kernels only it has. */
 export interface NativeAddon extends OnHeap<KernelExports> {
   gemm(
     heap: Heap,
@@ -34,6 +33,8 @@ export interface NativeAddon extends OnHeap<KernelExports> {
     c: number,
     ldc: number,
   ): void;
+  /** y = op(A)·x + beta·y for A [m, n] (lda ≥ n): y [n] = Aᵀx with transA, else y [m] = A·x. */
+  gemv(heap: Heap, transA: number, m: number, n: number, a: number, lda: number, x: number, beta: number, y: number): void;
   gemmBatched(
     heap: Heap,
     count: number,
@@ -229,14 +230,13 @@ export function loadAddon(path = addonPath()): { addon: NativeAddon } | { why: s
   if (!existsSync(path))
     return {
       why: inSourceCheckout()
-        ? `the native addon is not built (${path} missing; apt-get install build-essential libopenblas-pthread-dev && npm run build:native)`
+        ? `the native addon is not built (${path} missing; apt-get install build-essential && npm run build:native)`
         : `this package has no native addon (the universal .vsix): on Linux x64, install Corpus Lab's linux-x64 package, which has it`,
     };
   const arch = binaryArch(path);
   if (arch && arch !== process.arch)
     return { why: `the native addon was built for ${arch}, this machine is ${process.arch} (npm run build:native rebuilds it)` };
   try {
-    chooseOpenBlasCore();
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const addon = require(path) as NativeAddon;
     if (typeof addon.gemm !== 'function' || typeof addon.info !== 'function') return { why: `${path} is not Corpus Lab's native addon` };

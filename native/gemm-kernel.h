@@ -1,0 +1,218 @@
+// The single-threaded SGEMM and SGEMV, written once over GCC's vector extensions and compiled once
+// per instruction set (gemm-avx512.cc, gemm-avx2.cc, gemm-generic.cc), each with its own flags.
+// The includer defines GEMM_VECTOR_BYTES (the register width), GEMM_MR (rows of C per tile) and
+// GEMM_NV (vectors per row of a tile), and includes this inside a namespace of its own. Everything
+// here has internal linkage and uses no inline function of a library: a copy compiled with
+// AVX-512 must never be the one the linker keeps for a caller that runs on a CPU without it.
+// The includer includes gemm.h first.
+//
+// BLIS's layout: C is updated in MR × NR tiles whose sums stay in registers while k runs; op(A) is
+// packed into MR-row panels and op(B) into NR-column panels, k-major, so the tile loop reads both
+// contiguously whatever the transposes and leading dimensions; blocks of KC (k), MC (rows of A)
+// and NC (columns of B) keep the panels in the caches.
+namespace {
+
+constexpr int W = GEMM_VECTOR_BYTES / 4;
+constexpr int MR = GEMM_MR, NV = GEMM_NV, NR = NV * W;
+constexpr int KC = 256, MC = MR * 16, NC = 1024 / NR * NR;
+
+typedef float Vec __attribute__((vector_size(GEMM_VECTOR_BYTES)));
+
+inline int least(int a, int b) { return a < b ? a : b; }
+inline Vec load(const float* p) {
+  Vec v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store(float* p, Vec v) { __builtin_memcpy(p, &v, sizeof v); }
+inline Vec splat(float x) { return x - Vec{}; }  // x − 0 is x for every x (x + 0 is not: −0), so no add is emitted
+inline float lanes(Vec v) {
+  float s = 0;
+  for (int i = 0; i < W; i++) s += v[i];
+  return s;
+}
+
+/** op(A)[i0 + i, p0 + p] for i < mc, p < kc into MR-row panels, rows past mc zero. */
+void packA(bool ta, const float* a, int lda, int i0, int mc, int p0, int kc, float* dst) {
+  for (int ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const int rows = least(MR, mc - ir);
+    if (ta) {
+      for (int p = 0; p < kc; p++) {
+        const float* src = a + long(p0 + p) * lda + i0 + ir;
+        for (int i = 0; i < rows; i++) dst[p * MR + i] = src[i];
+        for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
+      }
+    } else {
+      for (int i = 0; i < rows; i++) {
+        const float* src = a + long(i0 + ir + i) * lda + p0;
+        for (int p = 0; p < kc; p++) dst[p * MR + i] = src[p];
+      }
+      for (int i = rows; i < MR; i++)
+        for (int p = 0; p < kc; p++) dst[p * MR + i] = 0;
+    }
+  }
+}
+
+/** op(B)[p0 + p, j0 + j] for p < kc, j < nc into NR-column panels, columns past nc zero. */
+void packB(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, float* dst) {
+  for (int jr = 0; jr < nc; jr += NR, dst += NR * kc) {
+    const int cols = least(NR, nc - jr);
+    if (tb) {
+      for (int j = 0; j < cols; j++) {
+        const float* src = b + long(j0 + jr + j) * ldb + p0;
+        for (int p = 0; p < kc; p++) dst[p * NR + j] = src[p];
+      }
+      for (int j = cols; j < NR; j++)
+        for (int p = 0; p < kc; p++) dst[p * NR + j] = 0;
+    } else {
+      for (int p = 0; p < kc; p++) {
+        const float* src = b + long(p0 + p) * ldb + j0 + jr;
+        float* out = dst + p * NR;
+        if (cols == NR) {
+          for (int v = 0; v < NV; v++) store(out + v * W, load(src + v * W));
+        } else {
+          for (int j = 0; j < cols; j++) out[j] = src[j];
+          for (int j = cols; j < NR; j++) out[j] = 0;
+        }
+      }
+    }
+  }
+}
+
+/** C[rows, cols] = alpha·(A panel · B panel) + beta·C, beta 0 never reading C (BLAS's rule: NaNs there are dropped). */
+void tile(int kc, const float* a, const float* b, float alpha, float beta, float* c, long ldc, int rows, int cols) {
+  Vec acc[MR][NV];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) acc[i][v] = Vec{};
+  for (int p = 0; p < kc; p++, a += MR, b += NR) {
+    Vec bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; v++) bv[v] = load(b + v * W);
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++) {
+      const Vec ai = splat(a[i]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++) acc[i][v] += ai * bv[v];
+    }
+  }
+  const Vec va = splat(alpha), vb = splat(beta);
+  if (rows == MR && cols == NR) {
+#pragma GCC unroll 32
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; v++) {
+        float* out = c + i * ldc + v * W;
+        store(out, beta == 0.0f ? va * acc[i][v] : va * acc[i][v] + vb * load(out));
+      }
+    return;
+  }
+  float sums[MR][NR];
+  for (int i = 0; i < MR; i++)
+    for (int v = 0; v < NV; v++) store(&sums[i][v * W], acc[i][v]);
+  for (int i = 0; i < rows; i++)
+    for (int j = 0; j < cols; j++) {
+      float* out = c + i * ldc + j;
+      *out = beta == 0.0f ? alpha * sums[i][j] : alpha * sums[i][j] + beta * *out;
+    }
+}
+
+void scale(int m, int n, float beta, float* c, int ldc) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) c[long(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * c[long(i) * ldc + j];
+}
+
+void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc,
+           float* packedA, float* packedB) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0 || alpha == 0.0f) {
+    scale(m, n, beta, c, ldc);
+    return;
+  }
+  for (int jc = 0; jc < n; jc += NC) {
+    const int nc = least(NC, n - jc);
+    for (int pc = 0; pc < k; pc += KC) {
+      const int kc = least(KC, k - pc);
+      const float betaHere = pc == 0 ? beta : 1.0f;
+      packB(tb, b, ldb, pc, kc, jc, nc, packedB);
+      for (int ic = 0; ic < m; ic += MC) {
+        const int mc = least(MC, m - ic);
+        packA(ta, a, lda, ic, mc, pc, kc, packedA);
+        for (int jr = 0; jr < nc; jr += NR)
+          for (int ir = 0; ir < mc; ir += MR)
+            tile(kc, packedA + long(ir) * kc, packedB + long(jr) * kc, alpha, betaHere, c + long(ic + ir) * ldc + jc + jr, ldc, least(MR, mc - ir),
+                 least(NR, nc - jr));
+      }
+    }
+  }
+}
+
+/** y[i] = alpha·A[i, :]·x + beta·y[i] for A [m, n]: four rows at a time, each a sum over vectors of the row. */
+void gemvRows(int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y) {
+  const int whole = n / W * W;
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float* r = a + long(i) * lda;
+    Vec s0{}, s1{}, s2{}, s3{};
+    for (int j = 0; j < whole; j += W) {
+      const Vec xv = load(x + j);
+      s0 += load(r + j) * xv;
+      s1 += load(r + lda + j) * xv;
+      s2 += load(r + 2L * lda + j) * xv;
+      s3 += load(r + 3L * lda + j) * xv;
+    }
+    float d[4] = {lanes(s0), lanes(s1), lanes(s2), lanes(s3)};
+    for (int j = whole; j < n; j++)
+      for (int q = 0; q < 4; q++) d[q] += r[q * long(lda) + j] * x[j];
+    for (int q = 0; q < 4; q++) y[i + q] = beta == 0.0f ? alpha * d[q] : alpha * d[q] + beta * y[i + q];
+  }
+  for (; i < m; i++) {
+    const float* r = a + long(i) * lda;
+    Vec s{};
+    for (int j = 0; j < whole; j += W) s += load(r + j) * load(x + j);
+    float d = lanes(s);
+    for (int j = whole; j < n; j++) d += r[j] * x[j];
+    y[i] = beta == 0.0f ? alpha * d : alpha * d + beta * y[i];
+  }
+}
+
+/** y[j] = alpha·(Aᵀx)[j] + beta·y[j] for A [m, n]: columns in blocks of four vectors, rows streamed. */
+void gemvColumns(int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y) {
+  constexpr int B = 4 * W;
+  int j = 0;
+  for (; j + B <= n; j += B) {
+    Vec s0{}, s1{}, s2{}, s3{};
+    for (int i = 0; i < m; i++) {
+      const float* r = a + long(i) * lda + j;
+      const Vec xi = splat(x[i]);
+      s0 += load(r) * xi;
+      s1 += load(r + W) * xi;
+      s2 += load(r + 2 * W) * xi;
+      s3 += load(r + 3 * W) * xi;
+    }
+    const Vec va = splat(alpha), vb = splat(beta);
+    const Vec s[4] = {s0, s1, s2, s3};
+    for (int q = 0; q < 4; q++) store(y + j + q * W, beta == 0.0f ? va * s[q] : va * s[q] + vb * load(y + j + q * W));
+  }
+  for (; j + W <= n; j += W) {
+    Vec s{};
+    for (int i = 0; i < m; i++) s += load(a + long(i) * lda + j) * splat(x[i]);
+    store(y + j, beta == 0.0f ? splat(alpha) * s : splat(alpha) * s + splat(beta) * load(y + j));
+  }
+  for (; j < n; j++) {
+    float s = 0;
+    for (int i = 0; i < m; i++) s += a[long(i) * lda + j] * x[i];
+    y[j] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j];
+  }
+}
+
+void sgemv(bool ta, int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y) {
+  if (ta) gemvColumns(m, n, alpha, a, lda, x, beta, y);
+  else gemvRows(m, n, alpha, a, lda, x, beta, y);
+}
+
+}  // namespace
+
+/** This instruction set's kernels, for gemm.cc's choice. */
+const gemm::Kernels kernels = {KC * MC, KC * NC, sgemm, sgemv};
