@@ -145,12 +145,25 @@ describe('Fine-tuning in the editor (issue 12)', () => {
     assert.equal(api.ctx.activeModel, adapterLoss < baseValLoss ? (result.best?.checkpoint ?? result.checkpoint) : baseCheckpoint);
   });
 
-  it('with an adapter as the active model, the pick says LoRA needs it merged first; full fine-tuning is measured', async () => {
+  it('with an adapter as the active model, LoRA continues it with its own rank on its base, measured, and trains it further; full fine-tuning is measured', async () => {
     const adapter = join(loraRun, 'checkpoints', readdirSync(join(loraRun, 'checkpoints')).sort().at(-1)!);
     const [lora, full] = await estimateMethods(api.ctx, en, adapter);
-    assert.equal(lora.estimate, undefined);
-    assert.match(lora.detail!, /^\$\(warning\) .* is a LoRA adapter: merge it first/);
+    assert.ok(lora.estimate, lora.detail);
+    assert.deepEqual(lora.estimate.lora, { r: EDITOR_LORA_RANK, continued: true });
+    assert.equal(lora.label, `Continue this LoRA adapter (r=${EDITOR_LORA_RANK})`);
+    assert.ok(lora.estimate.secondsPerEpoch! > 0 && lora.estimate.trainableParams < lora.estimate.params, lora.detail);
     assert.ok(full.estimate && full.estimate.trainableParams === full.estimate.params, full.detail);
+    const active = api.ctx.activeModel;
+    await api.ctx.setActiveModel(adapter);
+    try {
+      const result = (await vscode.commands.executeCommand('corpusLab.finetune', en, { method: 'lora', maxSteps: 1 })) as TrainResult;
+      assert.equal(result?.reason, 'completed');
+      const config = JSON.parse(readFileSync(join(result.checkpoint, 'adapter_config.json'), 'utf8'));
+      assert.equal(config.r, EDITOR_LORA_RANK);
+      assert.equal(config.base_model_name_or_path, baseCheckpoint, "the adapter's own base, not the adapter merged");
+    } finally {
+      await api.ctx.setActiveModel(active);
+    }
   });
 
   it('the Runs view shows the fine-tuned run under its base run, with Merge and Quantize, whose outputs can be made active', async () => {

@@ -1,13 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runSeconds } from '../../src/core/estimate';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
 import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 import { checkpointStepBound } from '../../src/worker/train/trainer';
 import type { TrainEvent } from '../../src/core/train-events';
-import { KOREAN, REPO, TINY_MODEL, tempDir } from './helpers';
+import { readModelFolder, recordAdapterBase } from '../../src/core/model-folder';
+import { readSafetensors } from '../../src/core/safetensors';
+import { parameterCount } from '../../src/core/weight-table';
+import { KOREAN, REPO, TINY_MODEL, tempDir, userError } from './helpers';
 
 // Issue 18 item 16: the preset pick's time left out evaluation, samples and checkpoints.
 
@@ -58,4 +61,32 @@ test('the estimate’s total time adds the measured evaluations and checkpoints 
   );
   const without = await runEstimateJob({ corpusPath: KOREAN, preset: 'tiny', backend: 'wasm', measureSteps: 0, maxSteps: 200 });
   assert.equal(without.totalSeconds, undefined, 'nothing timed, no time said');
+});
+
+test('estimate of LoRA on a LoRA adapter measures that adapter continued on its own base, with its own r and modules, as finetune trains it', async () => {
+  const adapter = tempDir();
+  const peft = join(REPO, 'test/fixtures/peft-llama/qwen2');
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors']) copyFileSync(join(peft, f), join(adapter, f));
+  const base = join(REPO, 'test/fixtures/hf-llama/qwen2');
+  recordAdapterBase(adapter, base);
+  try {
+    const e = await runEstimateJob({ corpusPath: KOREAN, finetune: { base: adapter, lora: {} }, measureSteps: 1, backend: 'wasm' });
+    const tensors = [...readSafetensors(join(peft, 'adapter_model.safetensors')).tensors.values()];
+    assert.deepEqual(e.lora, { r: 4, continued: true });
+    assert.equal(
+      e.trainableParams,
+      tensors.reduce((n, t) => n + t.data.length, 0),
+      "the adapter's own A and B",
+    );
+    assert.equal(e.params, parameterCount(readModelFolder(base).config) + e.trainableParams, 'on its base');
+    assert.ok(e.secondsPerEpoch! > 0, 'measured here');
+    await assert.rejects(
+      runEstimateJob({ corpusPath: KOREAN, finetune: { base: adapter, lora: { rank: 8 } }, measureSteps: 0, backend: 'wasm' }),
+      userError(
+        /is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora, lora_dropout and target_modules: leave out --rank$/,
+      ),
+    );
+  } finally {
+    rmSync(adapter, { recursive: true, force: true });
+  }
 });

@@ -7,6 +7,8 @@ import { resolveTarget } from './util';
 import { withParticles } from '../l10n';
 import { formatSeconds, startTraining } from './train';
 import { errorText } from '../error-text';
+import { resolveCheckpoint } from '../../core/checkpoint';
+import { modelFolderKind } from '../../core/model-folder';
 
 export type FinetuneMethod = 'lora' | 'full';
 
@@ -49,18 +51,21 @@ export function finetuneCommand(ctx: Ctx) {
     if (!(await ctx.mayLoadModelFrom(base))) return undefined;
     const method = options?.method ?? (await pickMethod(ctx, target, base));
     if (!method) return undefined;
+    const continued = method === 'lora' && isLoraAdapter(base);
     const request: FinetuneRequest = {
       basePath: base,
       corpusPath: target.fsPath,
       runsRoot: ctx.runsRoot(),
       lora: method === 'lora',
-      rank: method === 'lora' ? EDITOR_LORA_RANK : undefined,
+      // A LoRA adapter is trained further with its own rank (finetune refuses another).
+      rank: method === 'lora' && !continued ? EDITOR_LORA_RANK : undefined,
       maxSteps: options?.maxSteps ?? ctx.config.maxSteps,
       epochs: options?.epochs ?? ctx.config.epochs,
       backend: ctx.config.backend,
     };
-    const title =
-      method === 'lora'
+    const title = continued
+      ? withParticles(vscode.l10n.t('Fine-tuning the LoRA adapter {0} further on {1}', modelName(base), basename(target.fsPath)))
+      : method === 'lora'
         ? withParticles(vscode.l10n.t('Fine-tuning {0} on {1} (LoRA r={2})', modelName(base), basename(target.fsPath), EDITOR_LORA_RANK))
         : withParticles(vscode.l10n.t('Fine-tuning {0} on {1} (every weight)', modelName(base), basename(target.fsPath)));
     return startTraining(ctx, target, { corpusPath: target.fsPath }, { request, title });
@@ -74,11 +79,14 @@ export async function estimateMethods(
   base: string,
   onUpdate: (items: MethodItem[]) => void = () => undefined,
 ): Promise<MethodItem[]> {
+  const continued = isLoraAdapter(base);
   const items: MethodItem[] = [
     {
       method: 'lora',
-      label: vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK),
-      description: vscode.l10n.t('adapters on the frozen base, PEFT format'),
+      label: continued ? vscode.l10n.t('Continue this LoRA adapter') : vscode.l10n.t('LoRA r={0}', EDITOR_LORA_RANK),
+      description: continued
+        ? vscode.l10n.t('its own rank and targets, on its frozen base')
+        : vscode.l10n.t('adapters on the frozen base, PEFT format'),
       detail: vscode.l10n.t('$(loading~spin) measuring…'),
     },
     {
@@ -97,12 +105,13 @@ export async function estimateMethods(
         corpusPath: target.fsPath,
         backend: ctx.config.backend,
         measureSteps: 2,
-        finetune: { base, lora: item.method === 'lora' ? { rank: EDITOR_LORA_RANK } : undefined },
+        finetune: { base, lora: item.method === 'lora' ? (continued ? {} : { rank: EDITOR_LORA_RANK }) : undefined },
       },
     }));
     try {
       item.estimate = await result;
       item.detail = describeFinetuneEstimate(item.estimate);
+      if (item.estimate.lora?.continued) item.label = vscode.l10n.t('Continue this LoRA adapter (r={0})', item.estimate.lora.r);
       item.description = `${item.description} · ${vscode.l10n.t('windows of {0} tokens × {1}', item.estimate.window, item.estimate.batch)}`;
     } catch (e) {
       item.detail = `$(warning) ${errorText(e)}`;
@@ -110,6 +119,16 @@ export async function estimateMethods(
     onUpdate([...items]);
   }
   return items;
+}
+
+/** Whether the model is a LoRA adapter, which LoRA trains further rather than stacking another on it. */
+function isLoraAdapter(model: string): boolean {
+  try {
+    return modelFolderKind(resolveCheckpoint(model)) === 'adapter';
+  } catch {
+    // The worker's loader says what is wrong with the folder.
+    return false;
+  }
 }
 
 async function pickMethod(ctx: Ctx, target: vscode.Uri, base: string): Promise<FinetuneMethod | undefined> {

@@ -1,13 +1,12 @@
 import { startEngine, BackendChoice } from '../engine/backend';
 import { measureRunOverheads, median, measureTrainingSteps } from '../bench/step-timer';
 import { CHECKPOINT_MAX_SECONDS, SAMPLE_TOKENS, checkpointStepBound } from '../train/trainer';
-import { resolveCheckpoint } from '../../core/checkpoint';
-import { readModelFolder } from '../../core/model-folder';
-import { dataPlan, refuseLoraOnAdapter, sftModel, tokenizerDir } from './finetune-job';
+import { dataPlan, sftModel, tokenizerDir } from './finetune-job';
 import { readFinetuneData } from '../../core/finetune-data';
 import { runOfCheckpoint } from '../../core/run-json';
-import { defaultLoraTargets, finetuneShape } from '../../core/finetune';
-import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
+import { finetuneShape } from '../../core/finetune';
+import { finetuneTarget } from '../../core/finetune-target';
+import { loraModuleShapes, loraScale } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
@@ -37,8 +36,9 @@ export interface EstimateRequest {
   /**
    * Fine-tuning this model folder (run, checkpoint, Hugging Face folder …) on the corpus instead of
    * training a preset: its shape, tokenizer and training window (core/finetune.ts finetuneShape).
+   * LoRA on a LoRA adapter continues it with its own settings on its base (no rank is given then).
    */
-  finetune?: { base: string; lora?: { rank: number } };
+  finetune?: { base: string; lora?: { rank?: number } };
 }
 
 export interface EstimateResult extends Estimate {
@@ -47,6 +47,8 @@ export interface EstimateResult extends Estimate {
   /** Tokens per training window (the model's context, or shorter when fine-tuning a big base). */
   window: number;
   batch: number;
+  /** A LoRA estimate's rank, and whether it continues the adapter it was asked for. */
+  lora?: { r: number; continued: boolean };
   /** Most bytes of tensors held at once during a training step timed here. */
   measuredBytes?: number;
   tokens: number;
@@ -111,7 +113,8 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
  */
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
   const data = readFinetuneData(req.corpusPath);
-  const base = readModelFolder(resolveCheckpoint(ft.base));
+  const target = finetuneTarget({ basePath: ft.base, lora: ft.lora !== undefined, rank: ft.lora?.rank });
+  const { base, modules } = target;
   const { config } = base;
   const { context, batch } = finetuneShape(
     config.context,
@@ -121,15 +124,12 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context });
   const { plan } = dataPlan(data, sftModel(base.tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
   const tokens = plan.trainTokens + plan.valTokens;
-  if (ft.lora) refuseLoraOnAdapter(base, ft.base);
-  const r = ft.lora?.rank;
-  const lora =
-    r === undefined
-      ? undefined
-      : { modules: matchTargets(config, defaultLoraTargets(config)), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 };
+  const settings = target.lora;
+  const lora = settings && { modules, r: settings.r, scale: loraScale(settings), dropout: settings.dropout };
   const shapes = loraModuleShapes(config);
   const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
-  return measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);
+  const e = await measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);
+  return settings ? { ...e, lora: { r: settings.r, continued: target.continued !== undefined } } : e;
 }
 
 /** Times `measureSteps` steps of the shape on this machine (after one warm-up) and takes one step's peak tensor bytes. */

@@ -20,9 +20,9 @@ import { truncateMetrics } from '../../core/metrics';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { checkRunTokenizer, modelTokenizer } from '../../core/model-tokenizer';
 import { readRegularFile } from '../../core/safe-fs';
-import { refuseDytExport } from '../../core/hf-export';
-import { LoraAdapter, LoraSettings, MAX_LORA_ALPHA, baseRecord, loraScale, matchTargets, readAdapter } from '../../core/lora-adapter';
+import { LoraSettings, baseRecord, loraScale } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
+import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
 import {
   DEFAULT_REPLAY,
   FINETUNE_LR,
@@ -31,7 +31,6 @@ import {
   UNSEEN_POLICIES,
   charVocabulary,
   checkReplay,
-  defaultLoraTargets,
   describeUnseen,
   finetuneShape,
   extendCharTokenizer,
@@ -43,20 +42,10 @@ import { checkStepsLeft, resumableRun, startRun, trainInRun } from './run-folder
 import type { TrainRequest } from './train-job';
 
 /** `corpus-lab finetune BASE FILE …` as the CLI and the extension send it. */
-export interface FinetuneRequest {
-  /** A Corpus Lab run or checkpoint, a Hugging Face GPT-2 folder, an int8 or merged folder. */
-  basePath: string;
-  /** When basePath is a LoRA adapter that does not record its base: that base's folder (readModelFolder). */
-  base?: string;
+export interface FinetuneRequest extends FinetuneTargetRequest {
   corpusPath: string;
   runDir?: string;
   runsRoot?: string;
-  lora?: boolean;
-  rank?: number;
-  alpha?: number;
-  rslora?: boolean;
-  loraDropout?: number;
-  targets?: string[];
   replay?: number;
   unseen?: UnseenPolicy;
   /** Training window (tokens per row) and rows per step; defaults: core/finetune.ts finetuneShape. */
@@ -80,27 +69,13 @@ export async function runFinetuneJob(
 ): Promise<TrainResult> {
   const data = readFinetuneData(req.corpusPath);
   const corpus = data.corpus;
-  let lora = req.lora ? loraSettings(req) : undefined;
-  const loraOnly = [req.rank, req.alpha, req.rslora, req.loraDropout, req.targets];
-  if (!lora && loraOnly.some((v) => v !== undefined)) {
-    throw new UserError(
-      '--rank, --alpha, --rslora, --lora-dropout and --targets set up LoRA: add --lora (without it every weight is fine-tuned)',
-    );
-  }
+  const { base, lora, modules, continued } = finetuneTarget(req);
   const unseen = req.unseen ?? 'unk';
   if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError('--unseen must be unk or extend (got {0})', JSON.stringify(unseen));
   const replay = checkReplay(req.replay ?? DEFAULT_REPLAY);
   const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
 
-  const asked = readModelFolder(resolveCheckpoint(req.basePath), req.base);
-  // --lora on a LoRA adapter (PEFT's or ours) trains that adapter further, on its own base.
-  const continued = lora && asked.kind === 'adapter' ? continuedAdapter(asked, req) : undefined;
-  const base = continued ? asked.base! : asked;
   const baseDir = base.dir;
-  if (continued) lora = continued.settings;
-  if (lora) refuseDytExport(base.config, "LoRA cannot be trained in PEFT's format");
-  if (lora && req.targets === undefined && !continued) lora.targets = defaultLoraTargets(base.config);
-  const modules = continued ? [...continued.layers.keys()] : lora ? matchTargets(base.config, lora.targets) : [];
   const engine = await startEngine(req.backend ?? 'auto');
 
   // Vocabulary pre-flight: a char model meets characters its vocabulary lacks.
@@ -200,35 +175,6 @@ export function tokenizerDir(base: ModelFiles): string {
   return base.kind === 'adapter' && base.base ? base.base.dir : base.dir;
 }
 
-/** A LoRA adapter trained further keeps its own r, alpha, rsLoRA, dropout, targets and layers. */
-function continuedAdapter(adapter: ModelFiles, req: FinetuneRequest): LoraAdapter {
-  const flags = {
-    '--rank': req.rank,
-    '--alpha': req.alpha,
-    '--rslora': req.rslora,
-    '--lora-dropout': req.loraDropout,
-    '--targets': req.targets,
-  };
-  for (const [flag, given] of Object.entries(flags))
-    if (given !== undefined)
-      throw new UserError(
-        '{0} is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora, lora_dropout and target_modules: leave out {1}',
-        adapter.dir,
-        flag,
-      );
-  return readAdapter(adapter.dir, adapter.base!.config);
-}
-
-/** A LoRA adapter cannot be the base of another (PEFT stacks none): it is merged first. */
-export function refuseLoraOnAdapter(base: ModelFiles, asked: string): void {
-  if (base.kind === 'adapter')
-    throw new UserError(
-      '{0} is a LoRA adapter: merge it first (corpus-lab merge {1} -o DIR) and fine-tune the merged folder',
-      base.dir,
-      asked,
-    );
-}
-
 /** Whether `path` (a run or one of its checkpoints) belongs to a fine-tuning run. */
 export function isFinetuneRun(path: string): boolean {
   const dir = resolve(path);
@@ -314,17 +260,6 @@ export async function resumeFinetuneJob(
     },
     run,
   );
-}
-
-function loraSettings(req: FinetuneRequest): LoraSettings {
-  const r = req.rank ?? 8;
-  if (!Number.isInteger(r) || r < 1 || r > 4096) throw new UserError('--rank must be a whole number from 1 to 4096 (got {0})', r);
-  const alpha = req.alpha ?? 2 * r;
-  if (!(alpha > 0 && alpha <= MAX_LORA_ALPHA))
-    throw new UserError('--alpha must be a positive number up to {0} (got {1})', MAX_LORA_ALPHA, alpha);
-  const dropout = req.loraDropout ?? 0;
-  if (!(dropout >= 0 && dropout < 1)) throw new UserError('--lora-dropout must be at least 0 and below 1 (got {0})', dropout);
-  return { r, alpha, rslora: req.rslora ?? false, targets: req.targets ?? [], dropout };
 }
 
 function loraOptions(s: LoraSettings, modules: string[], seed: number): LoraOptions {
