@@ -7,6 +7,7 @@ import { MAX_VOCAB_SIZE } from '../model-config';
 import { limitPatternSearches } from './bounded-patterns';
 import { matchRustTokenizers } from './rust-parity';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
+import { FastEncoder, fastEncoder } from './fast-encoders';
 import { StreamEncoder } from './stream-encoder';
 import { SLICE_CHARS, slicesEncodeExactly, textSlices } from './text-slices';
 import { UNK } from './tokenizer-json';
@@ -28,6 +29,8 @@ export class Tokenizer {
   private readonly specialIds: Set<number>;
   private readonly byteFallback: boolean;
   private readonly sliceable: boolean;
+  /** Corpus Lab's own kinds: the Rust library's ids without the JS library's per-token objects. */
+  private readonly fast?: FastEncoder;
   /** imported: a plain token decoded before a piece, so decoders that trim the first token's space don't. */
   private anchor?: { id: number; text: string };
   private learned?: ReadonlySet<string> | null;
@@ -42,6 +45,7 @@ export class Tokenizer {
     this.specialIds = parsed.specialIds;
     this.byteFallback = parsed.byteFallback;
     this.sliceable = parsed.sliceable;
+    this.fast = fastEncoder(JSON.parse(json) as Record<string, unknown>, kind, parsed.sliceable);
     try {
       this.hf = new HfTokenizer(JSON.parse(json), { clean_up_tokenization_spaces: false });
     } catch (e) {
@@ -78,6 +82,7 @@ export class Tokenizer {
 
   encode(text: string): number[] {
     if (text.length === 0) return [];
+    if (this.fast) return Array.from(this.fast.encode(text));
     return this.inVocabulary(this.hf.encode(text, { add_special_tokens: false }).ids);
   }
 
@@ -110,6 +115,7 @@ export class Tokenizer {
    * (see slicesEncodeExactly), so memory follows the ids rather than the library's per-token objects.
    */
   encodeAll(text: string, sliceChars = SLICE_CHARS): Int32Array {
+    if (this.fast) return this.fast.encode(text);
     if (!this.sliceable) return Int32Array.from(this.encode(text));
     // Sized for one id per UTF-16 unit (char) or UTF-8 byte (byte-level BPE; add_prefix_space can add
     // a few). A large buffer is mapped zeroed and its pages are only committed when written, so the
@@ -146,7 +152,8 @@ export class Tokenizer {
 
   /** A corpus's ids a slice at a time (the whole text at once when slicing could change them). */
   *encodeSlices(text: string, sliceChars = SLICE_CHARS): Generator<Int32Array> {
-    for (const slice of this.sliceable ? textSlices(text, sliceChars) : [text]) yield Int32Array.from(this.encode(slice));
+    for (const slice of this.sliceable ? textSlices(text, sliceChars) : [text])
+      yield this.fast ? this.fast.encode(slice) : Int32Array.from(this.encode(slice));
   }
 
   decode(ids: number[]): string {

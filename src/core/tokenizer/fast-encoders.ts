@@ -1,0 +1,102 @@
+import { isObject } from '../json';
+import { AddedTokenSplitter } from './added-tokens';
+import { ByteLevelBpe, IdBuffer } from './byte-level-bpe';
+import { forEachPreToken } from './pre-token-scanner';
+
+/** Encodes as the Rust library would, for the tokenizer.json shapes it was made for. */
+export interface FastEncoder {
+  encode(text: string): Int32Array;
+}
+
+const unset = (v: unknown) => v === undefined || v === null || v === '';
+
+/**
+ * An encoder for Corpus Lab's own kinds, which gives the Rust library's ids without the JS
+ * library's per-token objects: GPT-2-style byte-level BPE, and the char tokenizer. Undefined for any
+ * other shape (the library encodes those). `sliceable`: no normalizer, added tokens that are matched
+ * as plain text (see slicesEncodeExactly).
+ */
+export function fastEncoder(raw: Record<string, unknown>, kind: string, sliceable: boolean): FastEncoder | undefined {
+  const { model, pre_tokenizer: pre } = raw;
+  if (!sliceable || !isObject(model) || !isObject(pre) || !isObject(model.vocab)) return undefined;
+  const splitter = AddedTokenSplitter.create(raw.added_tokens);
+  if (!splitter) return undefined;
+  const vocab = model.vocab as Record<string, number>;
+  const merges = Array.isArray(model.merges) ? (model.merges as unknown[]) : [];
+  if (kind === 'char' && merges.length === 0 && typeof model.unk_token === 'string') {
+    const unk = vocab[model.unk_token];
+    return unk === undefined ? undefined : new CharEncoder(vocab, unk, splitter);
+  }
+  const plainBpe = (model.dropout ?? 0) === 0 && unset(model.continuing_subword_prefix) && unset(model.end_of_word_suffix);
+  if (kind !== 'bpe' || !plainBpe || pre.add_prefix_space === true) return undefined;
+  const bpe = ByteLevelBpe.create(vocab, merges, model.ignore_merges === true);
+  return bpe && new ByteLevelEncoder(bpe, splitter);
+}
+
+class ByteLevelEncoder implements FastEncoder {
+  private readonly out = new IdBuffer();
+  constructor(
+    private readonly bpe: ByteLevelBpe,
+    private readonly splitter: AddedTokenSplitter,
+  ) {}
+
+  encode(text: string): Int32Array {
+    const out = this.out;
+    const piece = (start: number, end: number) => this.bpe.encodePiece(text, start, end, out);
+    this.splitter.split(
+      text,
+      (start, end) => forEachPreToken(text, start, end, piece),
+      (id) => out.push(id),
+    );
+    return out.take();
+  }
+}
+
+/** Every character its own token (no merges), or <unk>. */
+class CharEncoder implements FastEncoder {
+  private readonly bmp = new Int32Array(0x10000).fill(-1);
+  private readonly astral = new Map<number, number>();
+  private readonly out = new IdBuffer();
+
+  constructor(
+    vocab: Record<string, number>,
+    private readonly unk: number,
+    private readonly splitter: AddedTokenSplitter,
+  ) {
+    for (const [token, id] of Object.entries(vocab)) {
+      const cp = token.codePointAt(0)!;
+      if (token.length === 1) this.bmp[cp] = id;
+      else if (token.length === 2 && cp > 0xffff) this.astral.set(cp, id);
+    }
+  }
+
+  encode(text: string): Int32Array {
+    const out = this.out;
+    this.splitter.split(
+      text,
+      (start, end) => this.chars(text, start, end),
+      (id) => out.push(id),
+    );
+    return out.take();
+  }
+
+  private chars(text: string, start: number, end: number): void {
+    const ids = this.out.reserve(end - start);
+    const bmp = this.bmp;
+    let n = this.out.length;
+    for (let i = start; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < end) {
+        const low = text.charCodeAt(i + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) {
+          ids[n++] = this.astral.get(((c - 0xd800) << 10) + (low - 0xdc00) + 0x10000) ?? this.unk;
+          i++;
+          continue;
+        }
+      }
+      const id = bmp[c];
+      ids[n++] = id >= 0 ? id : this.unk;
+    }
+    this.out.length = n;
+  }
+}
