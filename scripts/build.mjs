@@ -58,9 +58,9 @@ const wasmDir = join(root, 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
 for (const f of readdirSync(wasmDir)) {
   if (f.endsWith('.wasm')) copyFileSync(join(wasmDir, f), join(dist, f));
 }
-// The PyTorch script export-torch copies into each export.
+// The PyTorch scripts export-torch copies into each export.
 mkdirSync(join(dist, 'torch'), { recursive: true });
-copyFileSync(join(root, 'torch/train.py'), join(dist, 'torch/train.py'));
+for (const script of ['train.py', 'train_peft.py']) copyFileSync(join(root, 'torch', script), join(dist, 'torch', script));
 writeFileSync(join(dist, 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
 
 // The native engine's addon (scripts/build-native.mjs), when it was built: next to the bundles.

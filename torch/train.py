@@ -45,6 +45,8 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILES = ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
+# A LoRA run's checkpoint (src/core/checkpoint.ts ADAPTER_CHECKPOINT_FILES), which train_peft.py writes.
+ADAPTER_CHECKPOINT_FILES = ["adapter_model.safetensors", "adapter_config.json", "adapter_base.json", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
 # What Hugging Face's AutoTokenizer and generate() read besides config.json and tokenizer.json. Corpus Lab
 # writes them (src/core/hf-export.ts) into the exported checkpoint; they depend only on the context and
 # the tokenizer, which training keeps, so every checkpoint gets theirs as they are.
@@ -563,7 +565,7 @@ def list_checkpoints(run_dir):
         path = os.path.join(parent, name)
         if (name.startswith(".") and TEMP_MARK in name) or not os.path.isdir(path):
             continue
-        if not all(os.path.isfile(os.path.join(path, f)) for f in CHECKPOINT_FILES):
+        if not any(all(os.path.isfile(os.path.join(path, f)) for f in files) for files in (CHECKPOINT_FILES, ADAPTER_CHECKPOINT_FILES)):
             continue
         try:
             step = read_json(os.path.join(path, "trainer_state.json"))["step"]

@@ -98,6 +98,10 @@ export const OPTIONS = {
   rank: { kind: 'int', value: 'N', help: 'LoRA rank r (default 8)' },
   alpha: { kind: 'real', value: 'X', help: 'LoRA alpha; the update is scaled by alpha/r (default 2 × rank)' },
   rslora: { kind: 'switch', help: 'rank-stabilised LoRA: scale by alpha/√r' },
+  'with-base': {
+    kind: 'switch',
+    help: "export-torch of a LoRA run: copy the base model into the folder (base/); without it the GPU machine needs the base's folder (train_peft.py --base DIR)",
+  },
   'lora-dropout': { kind: 'real', value: 'P', help: "dropout on the adapters' input while training (PEFT's lora_dropout; default 0)" },
   targets: {
     kind: 'text',
@@ -223,8 +227,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
   'export-torch': {
     args: ['RUN_OR_CHECKPOINT'],
     summary:
-      'Writes a folder that continues the run in PyTorch (torchrun, GPUs or several machines): checkpoint, tokenizer, train.bin/val.bin, plan.json, train.py, README.md; -o DIR is required.',
-    options: ['output', 'json'],
+      'Writes a folder that continues the run in PyTorch (torchrun, GPUs or several machines): checkpoint, tokenizer, train.bin/val.bin, plan.json, train.py, README.md; ' +
+      "a LoRA run's folder holds the adapter so far (PEFT's format), base.json (the base's folder and sha256), the prepared data (examples as padded rows with -100 labels) " +
+      'and train_peft.py on transformers + PEFT; -o DIR is required.',
+    options: ['output', 'with-base', 'json'],
     required: { output: 'DIR' },
   },
   finetune: {

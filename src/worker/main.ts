@@ -80,7 +80,7 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
     case 'attention':
       return models.use(msg.checkpoint, (loaded) => attentionMaps(loaded, msg.prompt));
     case 'export-torch':
-      return exportTorch(msg.source, msg.outDir);
+      return exportTorch(msg.source, msg.outDir, { withBase: msg.withBase });
     case 'finetune':
       return runFinetuneJob(
         msg.request,

@@ -9,6 +9,7 @@ import type { GenerateResult } from './model/generator';
 import type { BackendChoice } from './engine/backend';
 import type { NextRequest, NextResult, AttentionResult } from './jobs/inspect-job';
 import type { TorchExport } from '../core/export-torch/export-torch';
+import type { LoraExport } from '../core/export-torch/lora-export';
 import type { FinetuneRequest } from './jobs/finetune-job';
 import type { QuantizeReport } from './jobs/quantize-job';
 import type { ModelSummary } from './jobs/load-model';
@@ -28,7 +29,7 @@ export interface JobResults {
   estimate: EstimateResult;
   next: NextResult;
   attention: AttentionResult;
-  'export-torch': TorchExport;
+  'export-torch': TorchExport | LoraExport;
   finetune: TrainResult;
   'open-model': ModelSummary;
   merge: MergeResult;
@@ -47,7 +48,7 @@ export type WorkerRequest =
   | { kind: 'estimate'; id: number; request: EstimateRequest }
   | { kind: 'next'; id: number; checkpoint: string; request: NextRequest }
   | { kind: 'attention'; id: number; checkpoint: string; prompt: string }
-  | { kind: 'export-torch'; id: number; source: string; outDir: string }
+  | { kind: 'export-torch'; id: number; source: string; outDir: string; withBase?: boolean }
   | { kind: 'finetune'; id: number; request: FinetuneRequest }
   /** Loads a model folder with the real loader (and keeps it cached for what follows): its summary. */
   /** base: for a LoRA adapter that does not record it, the base the user chose (recorded in the adapter's folder). */
@@ -94,7 +95,9 @@ export function parseWorkerRequest(msg: unknown): WorkerRequest | string {
         ? (msg as WorkerRequest)
         : 'attention needs checkpoint and prompt';
     case 'export-torch':
-      return typeof msg.source === 'string' && typeof msg.outDir === 'string'
+      return typeof msg.source === 'string' &&
+        typeof msg.outDir === 'string' &&
+        (msg.withBase === undefined || typeof msg.withBase === 'boolean')
         ? (msg as WorkerRequest)
         : 'export-torch needs source and outDir';
     case 'finetune':

@@ -365,7 +365,7 @@ test('Dynamic Tanh learns a small Korean text (tiny width), and its PyTorch twin
   assert.ok(!compared(twin).didNotLearn);
 });
 
-test('export-torch refuses in one line what train.py cannot continue: a LoRA run, a run on .jsonl examples, a run on a folder of documents', () => {
+test('export-torch writes a LoRA run (any data) for train_peft.py and a full fine-tune on documents for train.py; a full fine-tune on .jsonl examples is refused in one line', () => {
   const root = tempDir('corpus-lab-torch-refused-');
   const qwen2 = join(root, 'qwen2');
   cpSync(join(REPO, 'test/fixtures/hf-llama/qwen2'), qwen2, { recursive: true });
@@ -373,31 +373,51 @@ test('export-torch refuses in one line what train.py cannot continue: a LoRA run
   const docs = join(root, 'docs');
   mkdirSync(docs);
   cpSync(ENGLISH, join(docs, 'a.txt'));
+  const examples = join(REPO, 'test/fixtures/sft/constitution-qa-ko.jsonl');
   const cases = [
-    {
-      name: 'lora',
-      data: ENGLISH,
-      extra: ['--lora'],
-      reason: /is a LoRA adapter: export-torch continues full training and full fine-tuning runs only/,
-    },
-    {
-      name: 'examples',
-      data: join(REPO, 'test/fixtures/sft/constitution-qa-ko.jsonl'),
-      extra: [],
-      reason: /constitution-qa-ko\.jsonl is a \.jsonl of examples/,
-    },
-    { name: 'documents', data: docs, extra: [], reason: /docs is a folder of documents/ },
+    { name: 'lora-text', data: ENGLISH, extra: ['--lora'], script: 'train_peft.py' },
+    { name: 'lora-examples', data: examples, extra: ['--lora'], script: 'train_peft.py' },
+    { name: 'lora-documents', data: docs, extra: ['--lora'], script: 'train_peft.py' },
+    { name: 'documents', data: docs, extra: [], script: 'train.py' },
+    { name: 'examples', data: examples, extra: [], reason: /constitution-qa-ko\.jsonl is a \.jsonl of examples: .*fine-tune with --lora/ },
   ];
   for (const c of cases) {
     const run = join(root, c.name);
-    const trained = cli('finetune', qwen2, c.data, ...c.extra, '--max-steps', '1', '--batch', '2', '--context', '64', '-o', run);
+    const trained = cli(
+      'finetune',
+      qwen2,
+      c.data,
+      ...c.extra,
+      '--max-steps',
+      '1',
+      '--batch',
+      '2',
+      '--context',
+      '64',
+      '--backend',
+      'wasm',
+      '-o',
+      run,
+    );
     assert.equal(trained.status, 0, trained.stderr);
     const out = join(root, `${c.name}-export`);
-    const r = cli('export-torch', run, '-o', out);
-    assert.equal(r.status, 2, c.name);
-    assert.match(r.stderr, c.reason);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.ok(!existsSync(out), `${c.name}: nothing is written`);
+    const r = cli('export-torch', run, '-o', out, '--json');
+    if (c.reason) {
+      assert.equal(r.status, 2, c.name);
+      assert.match(r.stderr, c.reason);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(!existsSync(out), `${c.name}: nothing is written`);
+      continue;
+    }
+    assert.equal(r.status, 0, `${c.name}: ${r.stderr}`);
+    const summary = JSON.parse(r.stdout);
+    assert.equal(summary.script, c.script, c.name);
+    assert.ok(existsSync(join(out, c.script)), c.name);
+    if (c.name === 'documents') {
+      // The documents' ids with their end-of-text separators, split per document as the run split them.
+      assert.equal(statSync(join(out, 'train.bin')).size, summary.train_tokens * 2);
+      assert.equal(statSync(join(out, 'val.bin')).size, summary.val_tokens * 2);
+    }
   }
 });
 

@@ -1,10 +1,14 @@
 import { parseCommand } from '../args';
 import { printJson, info } from '../output';
 import { exportTorch } from '../../core/export-torch/export-torch';
+import { formatBytes } from '../../core/format-bytes';
 
 export async function exportTorchCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('export-torch', argv);
-  const result = exportTorch(positionals[0], options.output as string);
+  const result = exportTorch(positionals[0], options.output as string, { withBase: Boolean(options.withBase) });
+  const lora = 'base' in result;
+  const script = lora ? 'train_peft.py' : 'train.py';
+  const data = lora ? { data: result.data, base: result.base } : { token_dtype: result.dtype };
   if (options.json) {
     printJson({
       dir: result.dir,
@@ -13,13 +17,18 @@ export async function exportTorchCommand(argv: string[]): Promise<number> {
       total_steps: result.totalSteps,
       train_tokens: result.trainTokens,
       val_tokens: result.valTokens,
-      token_dtype: result.dtype,
+      script,
+      ...data,
     });
-  } else {
-    info(
-      `exported step ${result.step} of ${result.totalSteps} (${result.trainTokens} + ${result.valTokens} tokens, ${result.dtype}) → ${result.dir}`,
-    );
-    info(`next: copy it to a GPU machine and run  torchrun --nproc_per_node N train.py  there (see ${result.dir}/README.md)`);
+    return 0;
   }
+  info(
+    `exported step ${result.step} of ${result.totalSteps} (${result.trainTokens} + ${result.valTokens} tokens, ${lora ? result.data : result.dtype}) → ${result.dir}`,
+  );
+  if (lora && !result.base.copied)
+    info(
+      `the base model (${formatBytes(result.base.bytes)}) is not copied: the GPU machine needs ${result.base.path} (train_peft.py --base DIR), or export with --with-base`,
+    );
+  info(`next: copy it to a GPU machine and run  torchrun --nproc_per_node N ${script}  there (see ${result.dir}/README.md)`);
   return 0;
 }

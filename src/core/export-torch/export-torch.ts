@@ -1,17 +1,20 @@
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../errors';
 import { readCorpus } from '../corpus';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
 import { readMetrics } from '../metrics';
-import { readRunJson } from '../run-json';
+import { RunJson, readRunJson } from '../run-json';
 import { checkRunTokenizer } from '../model-tokenizer';
+import { Tokenizer } from '../tokenizer';
 import { TrainPlan } from '../train-options';
-import { explainWriteError, writeFileAtomic } from '../atomic-write';
+import { writeFileAtomic } from '../atomic-write';
 import { exportReadme } from './readme';
 import { checkOutputPath } from '../output-path';
 import { ADAPTER_CONFIG_FILE } from '../lora-adapter';
+import { LoraExport, exportLora } from './lora-export';
+import { runData } from './lora-data';
+import { learningRateSchedule, scriptPath, sha256, writeNewFolder } from './folder';
 
 /** The token files hold uint16 ids when the vocabulary fits (as nanoGPT's train.bin), uint32 otherwise; little-endian. */
 export type TokenDtype = 'uint16' | 'uint32';
@@ -48,48 +51,30 @@ const DATA_ORDER =
   "mulberry32 seeded with mixSeed(seed, e, 0xe90c) (Corpus Lab's core/rng.ts, core/batches.ts; train.py's epoch_starts); " +
   'batch k of the epoch takes windows k·batch … k·batch+batch−1 of that order, wrapping around';
 
-/** Where the PyTorch script ships: next to the bundle (dist/torch/) or in the repository (torch/). */
-export function trainScriptPath(): string {
-  for (const candidate of [
-    join(__dirname, 'torch', 'train.py'),
-    join(__dirname, '..', 'torch', 'train.py'),
-    join(__dirname, '..', '..', '..', 'torch', 'train.py'),
-  ]) {
-    if (existsSync(candidate)) return candidate;
-  }
-  throw new Error('internal: torch/train.py is missing from this installation');
-}
-
 /**
  * Writes a self-contained folder that continues a run in PyTorch: the checkpoint (Hugging Face
  * layout of its family, GPT-2 or Llama, with optimizer state), tokenizer, token files, plan.json, train.py and README.md.
  * The folder appears whole or not at all.
  */
-export function exportTorch(source: string, outDir: string): TorchExport {
+export function exportTorch(source: string, outDir: string, options: { withBase?: boolean } = {}): TorchExport | LoraExport {
   const checkpointDir = resolveCheckpoint(source);
-  if (existsSync(join(checkpointDir, ADAPTER_CONFIG_FILE))) {
+  const dir = checkOutputPath(outDir, 'empty-folder');
+  if (existsSync(join(checkpointDir, ADAPTER_CONFIG_FILE)))
+    return exportLora(checkpointDir, dirname(dirname(checkpointDir)), dir, options.withBase ?? false);
+  if (options.withBase)
     throw new UserError(
-      '{0} is a LoRA adapter: export-torch continues full training and full fine-tuning runs only; continue it here with train --resume, or merge it (corpus-lab merge) and fine-tune the merged folder',
+      '--with-base copies the base model of a LoRA fine-tune; {0} trains every weight, and its checkpoint is the whole model',
       checkpointDir,
     );
-  }
-  const dir = checkOutputPath(outDir, 'empty-folder');
   const ckpt = readCheckpoint(checkpointDir, { withOptimizer: true });
   const plan = ckpt.trainerState.plan;
   if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
   const runDir = dirname(dirname(checkpointDir));
   const run = readRunJson(runDir);
-  refuseExamplesAndDocuments(run.corpus.path);
-  const corpus = readCorpus(run.corpus.path);
-  if (corpus.sha256 !== run.corpus.sha256) {
-    throw new UserError(
-      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
-      run.corpus.path,
-    );
-  }
+  refuseExamples(run.corpus.path);
   const tokenizer = ckpt.tokenizer;
   checkRunTokenizer(tokenizer, run, join(checkpointDir, 'tokenizer.json'));
-  const ids = tokenizer.encodeAll(corpus.text);
+  const ids = runTokens(run, tokenizer, checkpointDir);
   if (ids.length !== plan.trainTokens + plan.valTokens) {
     throw new UserError(
       "{0} encodes to {1} tokens but the run's plan has {2}: it is not this run's corpus",
@@ -102,12 +87,9 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   const tokens = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
   const bytes = (a: Uint16Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-export`);
   const name = basename(checkpointDir);
   const state = ckpt.trainerState;
-  try {
-    mkdirSync(dirname(dir), { recursive: true });
-    mkdirSync(temp);
+  writeNewFolder(dir, (temp) => {
     const written = writeCheckpoint(temp, name, {
       config: ckpt.config,
       weights: ckpt.weights,
@@ -138,19 +120,13 @@ export function exportTorch(source: string, outDir: string): TorchExport {
       source: { run: runDir, checkpoint: checkpointDir },
       plan,
       start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
-      lr_schedule: {
-        kind: 'linear warm-up, then cosine to minLr',
-        lr: plan.options.lr,
-        minLr: plan.options.minLr,
-        warmupSteps: plan.warmupSteps,
-        totalSteps: plan.totalSteps,
-      },
+      lr_schedule: learningRateSchedule(plan),
       data: { train: 'train.bin', val: 'val.bin', dtype, byte_order: 'little', order: DATA_ORDER },
       run: { corpus: run.corpus, tokenizer: run.tokenizer },
       files: digests,
     };
     writeFileAtomic(join(temp, 'plan.json'), JSON.stringify(exportPlan, null, 2) + '\n');
-    copyFileSync(trainScriptPath(), join(temp, 'train.py'));
+    copyFileSync(scriptPath('train.py'), join(temp, 'train.py'));
     writeFileAtomic(
       join(temp, 'README.md'),
       exportReadme({
@@ -162,12 +138,7 @@ export function exportTorch(source: string, outDir: string): TorchExport {
         dtype,
       }),
     );
-    if (existsSync(dir)) rmdirSync(dir);
-    renameSync(temp, dir);
-  } catch (e) {
-    rmSync(temp, { recursive: true, force: true });
-    throw explainWriteError(e, dir);
-  }
+  });
   return {
     dir,
     checkpoint: join(dir, 'checkpoints', name),
@@ -179,20 +150,27 @@ export function exportTorch(source: string, outDir: string): TorchExport {
   };
 }
 
-/** train.py reads one token stream cut into windows: a .jsonl's padded, masked examples and a folder's documents are not that. */
-function refuseExamplesAndDocuments(dataPath: string): void {
-  if (extname(dataPath).toLowerCase() === '.jsonl') {
+/** train.py reads one token stream cut into windows; a .jsonl's examples, one per row, are for a LoRA export (train_peft.py). */
+function refuseExamples(dataPath: string): void {
+  if (extname(dataPath).toLowerCase() === '.jsonl')
     throw new UserError(
-      '{0} is a .jsonl of examples: export-torch continues runs on one text file only; continue this run here with train --resume',
+      '{0} is a .jsonl of examples: export-torch continues full fine-tunes on text or documents, and LoRA fine-tunes on any data; continue this run here with train --resume, or fine-tune with --lora',
       dataPath,
     );
-  }
-  if (isFolder(dataPath)) {
+}
+
+/** The run's token stream: its text encoded, or its folder of documents prepared as the run prepared them. */
+function runTokens(run: RunJson, tokenizer: Tokenizer, checkpointDir: string): Int32Array | number[] {
+  const path = run.corpus.path;
+  if (isFolder(path)) return runData(run, tokenizer, run.finetune?.base ?? checkpointDir).tokens;
+  const corpus = readCorpus(path);
+  if (corpus.sha256 !== run.corpus.sha256) {
     throw new UserError(
-      '{0} is a folder of documents: export-torch continues runs on one text file only; continue this run here with train --resume',
-      dataPath,
+      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
+      path,
     );
   }
+  return tokenizer.encodeAll(corpus.text);
 }
 
 function isFolder(path: string): boolean {
@@ -201,8 +179,4 @@ function isFolder(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function sha256(data: Buffer | string): string {
-  return createHash('sha256').update(data).digest('hex');
 }
