@@ -6,10 +6,12 @@
 // AVX-512 must never be the one the linker keeps for a caller that runs on a CPU without it.
 // The includer includes gemm.h first.
 //
-// BLIS's layout: C is updated in MR × NR tiles whose sums stay in registers while k runs; op(A) is
-// packed into MR-row panels and op(B) into NR-column panels, k-major, so the tile loop reads both
-// contiguously whatever the transposes and leading dimensions; blocks of KC (k), MC (rows of A)
-// and NC (columns of B) keep the panels in the caches.
+// BLIS's layout: C is updated in MR × NR tiles whose sums stay in registers while k runs; op(B) is
+// packed into NR-column panels, k-major, so a tile reads its vectors contiguously whatever the
+// transpose and leading dimension; blocks of KC (k), MC (rows of A) and NC (columns of B) keep the
+// panels in the caches. A is read in place (tinyBLAS's way: its values are broadcast one at a time,
+// so any stride will do), except Aᵀ, packed into MR-row panels so a tile does not walk a column
+// of A a cache line per step.
 namespace {
 
 constexpr int W = GEMM_VECTOR_BYTES / 4;
@@ -32,23 +34,14 @@ inline float lanes(Vec v) {
   return s;
 }
 
-/** op(A)[i0 + i, p0 + p] for i < mc, p < kc into MR-row panels, rows past mc zero. */
-void packA(bool ta, const float* a, int lda, int i0, int mc, int p0, int kc, float* dst) {
+/** Aᵀ[i0 + i, p0 + p] (A [k, m]) for i < mc, p < kc into MR-row panels, rows past mc zero. */
+void packTransposedA(const float* a, int lda, int i0, int mc, int p0, int kc, float* dst) {
   for (int ir = 0; ir < mc; ir += MR, dst += MR * kc) {
     const int rows = least(MR, mc - ir);
-    if (ta) {
-      for (int p = 0; p < kc; p++) {
-        const float* src = a + long(p0 + p) * lda + i0 + ir;
-        for (int i = 0; i < rows; i++) dst[p * MR + i] = src[i];
-        for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
-      }
-    } else {
-      for (int i = 0; i < rows; i++) {
-        const float* src = a + long(i0 + ir + i) * lda + p0;
-        for (int p = 0; p < kc; p++) dst[p * MR + i] = src[p];
-      }
-      for (int i = rows; i < MR; i++)
-        for (int p = 0; p < kc; p++) dst[p * MR + i] = 0;
+    for (int p = 0; p < kc; p++) {
+      const float* src = a + long(p0 + p) * lda + i0 + ir;
+      for (int i = 0; i < rows; i++) dst[p * MR + i] = src[i];
+      for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
     }
   }
 }
@@ -79,20 +72,31 @@ void packB(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, flo
   }
 }
 
-/** C[rows, cols] = alpha·(A panel · B panel) + beta·C, beta 0 never reading C (BLAS's rule: NaNs there are dropped). */
-void tile(int kc, const float* a, const float* b, float alpha, float beta, float* c, long ldc, int rows, int cols) {
+/**
+ * C[rows, cols] = alpha·(A · B panel) + beta·C, beta 0 never reading C (BLAS's rule: NaNs there are
+ * dropped). A is read in place, element (i, p) at a[i·rs + p·cs]: its MR values of one p are
+ * broadcast straight from memory, so A needs no packing; rows past `rows` repeat the last row.
+ */
+void tile(int kc, const float* a, long rs, long cs, const float* b, float alpha, float beta, float* c, long ldc, int rows, int cols) {
+  const float* row[MR];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++) row[i] = a + (i < rows ? i : rows - 1) * rs;
   Vec acc[MR][NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; i++)
+  for (int i = 0; i < MR; i++) {
+    __builtin_prefetch(c + i * ldc, 1);  // the tile's C, needed at the end
+    __builtin_prefetch(c + i * ldc + NR - 1, 1);
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) acc[i][v] = Vec{};
-  for (int p = 0; p < kc; p++, a += MR, b += NR) {
+  }
+  for (long p = 0, off = 0; p < kc; p++, off += cs, b += NR) {
     Vec bv[NV];
+    __builtin_prefetch(b + 8 * NR);
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) bv[v] = load(b + v * W);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; i++) {
-      const Vec ai = splat(a[i]);
+      const Vec ai = splat(row[i][off]);
 #pragma GCC unroll 8
       for (int v = 0; v < NV; v++) acc[i][v] += ai * bv[v];
     }
@@ -138,11 +142,14 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
       packB(tb, b, ldb, pc, kc, jc, nc, packedB);
       for (int ic = 0; ic < m; ic += MC) {
         const int mc = least(MC, m - ic);
-        packA(ta, a, lda, ic, mc, pc, kc, packedA);
+        if (ta) packTransposedA(a, lda, ic, mc, pc, kc, packedA);
         for (int jr = 0; jr < nc; jr += NR)
-          for (int ir = 0; ir < mc; ir += MR)
-            tile(kc, packedA + long(ir) * kc, packedB + long(jr) * kc, alpha, betaHere, c + long(ic + ir) * ldc + jc + jr, ldc, least(MR, mc - ir),
-                 least(NR, nc - jr));
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int rows = least(MR, mc - ir);
+            float* out = c + long(ic + ir) * ldc + jc + jr;
+            if (ta) tile(kc, packedA + long(ir) * kc, 1, MR, packedB + long(jr) * kc, alpha, betaHere, out, ldc, rows, least(NR, nc - jr));
+            else tile(kc, a + long(ic + ir) * lda + pc, lda, 1, packedB + long(jr) * kc, alpha, betaHere, out, ldc, rows, least(NR, nc - jr));
+          }
       }
     }
   }
