@@ -3,6 +3,15 @@ import { info } from './output';
 import { etaSeconds, formatDuration } from '../core/duration';
 import { Baselines } from '../core/baselines';
 import { previewText } from '../core/sft-preview';
+import { formatBytes } from '../core/format-bytes';
+import type { PreparePhase } from '../core/prepared/prepare-corpus';
+
+const PREPARE_PHASES: Record<PreparePhase, string> = {
+  read: 'reading the corpus',
+  encode: 'preparing the corpus (token ids)',
+  verify: 'checking the prepared token ids',
+};
+
 
 function bitsText(e: { val_bits_per_char?: number; val_bits_per_byte?: number }): string {
   return e.val_bits_per_char === undefined || e.val_bits_per_byte === undefined
@@ -69,6 +78,9 @@ export class TrainProgress {
         );
         break;
       }
+      case 'prepare':
+        this.prepared(e);
+        break;
       case 'notice':
         this.line(`step ${e.step}: ${e.message}`);
         break;
@@ -95,6 +107,23 @@ export class TrainProgress {
     process.stderr.write(
       `\r[${bar}] ${step}/${this.total} ep ${epoch} loss ${loss.toFixed(3)}${val} ${Math.round(tokensPerSecond)} tok/s${eta === undefined ? '' : ` ETA ${formatDuration(eta)}`}\x1b[K`,
     );
+  }
+
+  private lastPrepareLine = { phase: '', at: -Infinity };
+
+  /** Redrawn on a terminal; otherwise a line when a phase starts or ends and every 5 s between. */
+  private prepared(e: Extract<TrainEvent, { type: 'prepare' }>): void {
+    const percent = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
+    const eta = e.eta_s === undefined || e.done >= e.total ? '' : `, ETA ${formatDuration(e.eta_s)}`;
+    const text = `${PREPARE_PHASES[e.phase]}: ${formatBytes(e.done)} of ${formatBytes(e.total)} (${percent}%)${eta}`;
+    if (this.tty) {
+      process.stderr.write(`\r${text}\x1b[K${e.done >= e.total ? '\n' : ''}`);
+      return;
+    }
+    const now = performance.now();
+    if (e.phase === this.lastPrepareLine.phase && e.done < e.total && now - this.lastPrepareLine.at < 5000) return;
+    this.lastPrepareLine = { phase: e.phase, at: now };
+    process.stderr.write(`${text}\n`);
   }
 
   private line(text: string): void {

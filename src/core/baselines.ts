@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import { gzipSync } from 'node:zlib';
+import { TokenReader, memoryTokens, tokenChunks } from './prepared/token-file';
 import { Tokenizer } from './tokenizer';
 import type { Baselines } from './metric-row';
 
@@ -41,14 +43,19 @@ export function tokenTextBytes(tokenizer: Tokenizer, ids: ArrayLike<number>): Ui
   return out;
 }
 
-/** Bits per character of `text` under the character frequencies of `fitText`, add-one smoothed over both texts' characters. */
-export function unigramBitsPerChar(fitText: string, text: string): number {
-  const counts = new Map<string, number>();
+/** How often each character occurs in a text. */
+export type CharCounts = Map<string, number>;
+
+export function countChars(text: string, counts: CharCounts = new Map()): CharCounts {
+  for (const c of text) counts.set(c, (counts.get(c) ?? 0) + 1);
+  return counts;
+}
+
+/** Bits per character of `text` under the character frequencies of `fit` (a text or its counts), add-one smoothed over both texts' characters. */
+export function unigramBitsPerChar(fit: string | CharCounts, text: string): number {
+  const counts = typeof fit === 'string' ? countChars(fit) : fit;
   let total = 0;
-  for (const c of fitText) {
-    counts.set(c, (counts.get(c) ?? 0) + 1);
-    total++;
-  }
+  for (const n of counts.values()) total += n;
   const alphabet = new Set(counts.keys());
   for (const c of text) alphabet.add(c);
   const denominator = total + alphabet.size;
@@ -59,6 +66,44 @@ export function unigramBitsPerChar(fitText: string, text: string): number {
     n++;
   }
   return n ? bits / n : 0;
+}
+
+/**
+ * The characters that the ids spell, counted a chunk at a time (the ids may be a whole corpus on
+ * disk). When every id spells whole characters (a char tokenizer; most BPE vocabularies of one
+ * script) the ids are counted and each id's characters weighted by its count, which is far
+ * faster than decoding; else the text is decoded as it streams.
+ */
+export function tokenCharCounts(tokenizer: Tokenizer, ids: ArrayLike<number> | TokenReader): CharCounts {
+  const reader = isTokenReader(ids) ? ids : memoryTokens(Int32Array.from(ids));
+  const perId = new Float64Array(tokenizer.vocabSize);
+  for (const chunk of tokenChunks(reader)) for (let i = 0; i < chunk.length; i++) perId[chunk[i]]++;
+  const counts: CharCounts = new Map();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  for (let id = 0; id < perId.length; id++) {
+    if (perId[id] === 0) continue;
+    const bytes = tokenizer.tokenBytes(id);
+    if (!isUtf8(bytes)) return streamedCharCounts(tokenizer, reader);
+    for (const c of decoder.decode(bytes)) counts.set(c, (counts.get(c) ?? 0) + perId[id]);
+  }
+  // A whole decode drops a byte-order mark at the very start (TextDecoder's default).
+  if (reader.length > 0 && decoder.decode(tokenizer.tokenBytes(reader.view(0, 1)[0])).startsWith('\uFEFF')) {
+    const left = counts.get('\uFEFF')! - 1;
+    if (left > 0) counts.set('\uFEFF', left);
+    else counts.delete('\uFEFF');
+  }
+  return counts;
+}
+
+function streamedCharCounts(tokenizer: Tokenizer, reader: TokenReader): CharCounts {
+  const decoder = new TextDecoder();
+  const counts: CharCounts = new Map();
+  for (const chunk of tokenChunks(reader)) countChars(decoder.decode(tokenTextBytes(tokenizer, chunk), { stream: true }), counts);
+  return countChars(decoder.decode(), counts);
+}
+
+function isTokenReader(x: ArrayLike<number> | TokenReader): x is TokenReader {
+  return typeof (x as TokenReader).view === 'function';
 }
 
 export function gzipBitsPerByte(bytes: Uint8Array): number {
@@ -72,13 +117,18 @@ export function bitsPer(lossNats: number, tokens: number, size: TextSize): { bit
 }
 
 /** The baselines of `scored` (predicted tokens of held-out text), fitting the unigram model on `fit` tokens. */
-export function computeBaselines(tokenizer: Tokenizer, fit: ArrayLike<number>, scored: ArrayLike<number>, initValLoss?: number): Baselines {
+export function computeBaselines(
+  tokenizer: Tokenizer,
+  fit: ArrayLike<number> | TokenReader,
+  scored: ArrayLike<number>,
+  initValLoss?: number,
+): Baselines {
   const decoder = new TextDecoder();
   const scoredBytes = tokenTextBytes(tokenizer, scored);
   const size = textSize(tokenizer, scored);
   const baselines: Baselines = {
     uniform_loss: Math.log(tokenizer.vocabSize),
-    unigram_bits_per_char: unigramBitsPerChar(decoder.decode(tokenTextBytes(tokenizer, fit)), decoder.decode(scoredBytes)),
+    unigram_bits_per_char: unigramBitsPerChar(tokenCharCounts(tokenizer, fit), decoder.decode(scoredBytes)),
     gzip_bits_per_byte: gzipBitsPerByte(scoredBytes),
     val_tokens: scored.length,
     val_chars: size.chars,

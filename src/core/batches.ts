@@ -1,4 +1,5 @@
 import { Rng, mixSeed } from './rng';
+import { TokenReader, asTokenReader } from './prepared/token-file';
 
 /**
  * One epoch = every training token seen once: the split is cut into context-long windows from a
@@ -34,7 +35,7 @@ export function stepsPerEpoch(tokenCount: number, context: number, batch: number
 
 /** Fills inputs and next-token targets for batch `cursor` of an epoch (wrapping around if short). */
 export function fillBatch(
-  tokens: Int32Array,
+  tokens: Int32Array | TokenReader,
   plan: EpochPlan,
   cursor: number,
   batch: number,
@@ -48,10 +49,18 @@ export function fillBatch(
 }
 
 /** Copies each window's tokens into `inputs` and the tokens one to the right into `targets`. */
-export function fillWindows(tokens: Int32Array, starts: readonly number[], context: number, inputs: Int32Array, targets: Int32Array): void {
+export function fillWindows(
+  tokens: Int32Array | TokenReader,
+  starts: readonly number[],
+  context: number,
+  inputs: Int32Array,
+  targets: Int32Array,
+): void {
+  const reader = asTokenReader(tokens);
   starts.forEach((start, b) => {
-    inputs.set(tokens.subarray(start, start + context), b * context);
-    targets.set(tokens.subarray(start + 1, start + 1 + context), b * context);
+    const window = reader.view(start, start + context + 1);
+    inputs.set(window.subarray(0, context), b * context);
+    targets.set(window.subarray(1), b * context);
   });
 }
 

@@ -2,8 +2,9 @@ import type { SftCounts } from './sft-examples';
 import type { PreviewPart } from './sft-preview';
 import { TrainPlan } from './train-options';
 import { Baselines } from './baselines';
+import type { PrepareProgress } from './prepared/prepare-corpus';
 
-/** What a training run reports, in order: start, then steps/evals/checkpoints, then done. */
+/** What a training run reports, in order: preparation's progress, start, then steps/evals/checkpoints, then done. */
 export type TrainEvent =
   | {
       type: 'start';
@@ -49,6 +50,8 @@ export type TrainEvent =
       held_out: number;
       first: { ids: number[]; trained: boolean[]; parts: PreviewPart[] };
     }
+  /** Before training: the corpus being read, encoded into its prepared ids, or those checked (prepared/prepare-corpus.ts). */
+  | ({ type: 'prepare' } & PrepareProgress)
   /** Something the user should know that does not stop training (e.g. it fell back to one thread); `code` names the kind a front end explains itself. */
   | { type: 'notice'; step: number; message: string; code?: 'overfitting'; best_step?: number; best_val_loss?: number }
   | { type: 'checkpoint'; step: number; epoch: number; path: string; val_loss: number; reason: 'epoch' | 'final' | 'cancel' }

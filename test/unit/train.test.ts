@@ -78,7 +78,8 @@ test('Korean corpus with Dynamic Tanh norms: trains, checkpoints every epoch, ke
       epochs: 5,
       norm: 'dyt',
     });
-    const start = events[0];
+    // Preparing the corpus reports its progress first.
+    const start = events.find((e) => e.type !== 'prepare')!;
     assert.equal(start.type, 'start');
     const perEpoch = start.type === 'start' ? start.plan.stepsPerEpoch : 0;
     assert.equal(result.step, 5 * perEpoch);

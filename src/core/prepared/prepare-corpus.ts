@@ -3,6 +3,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { join } from 'node:path';
 import { fillDirAtomic, removeStaleTemps, writeFileAtomic } from '../atomic-write';
 import { checkCorpusFile, readCorpus } from '../corpus';
+import { etaSeconds } from '../duration';
 import { UserError } from '../errors';
 import { isObject } from '../json';
 import { Tokenizer, TokenizerKind, trainTokenizer } from '../tokenizer';
@@ -269,7 +270,7 @@ function progressReporter(phase: PreparePhase, total: number, opts: PrepareOptio
     if (!opts.onProgress || (now - last < 250 && done < total)) return;
     last = now;
     const seconds = (now - started) / 1000;
-    const eta_s = done > 0 && seconds > 0.5 ? ((total - done) * seconds) / done : undefined;
+    const eta_s = seconds > 0.5 ? etaSeconds(total - done, done, seconds) : undefined;
     opts.onProgress({ phase, done, total, eta_s });
   };
 }

@@ -585,6 +585,7 @@ function logEvent(ctx: Ctx, e: TrainEvent): void {
     ctx.log.appendLine(
       `data ${e.format} examples ${e.counts.examples} held_out ${e.held_out} trained ${e.counts.trained} masked ${e.counts.masked} cut ${e.counts.cut}\n${previewText(e.first.parts)}`,
     );
+  else if (e.type === 'prepare') return;
   else if (e.type === 'start')
     ctx.log.appendLine(
       `start ${e.run_dir} params ${e.params} backend ${e.backend} threads ${e.threads}${e.blas ? ` blas ${e.blas}` : ''} steps ${e.plan.totalSteps}`,

@@ -23,7 +23,12 @@ export function openRunDir(req: RunRequest): string {
 }
 
 /** A new run: its folder, tokenizer.json and run.json, then the training in it. */
-export function startRun(req: RunRequest, corpus: Corpus, job: Omit<TrainJob, 'runDir'>, finetune?: FinetuneRecord): Promise<TrainResult> {
+export function startRun(
+  req: RunRequest,
+  corpus: Pick<Corpus, 'bytes' | 'sha256'>,
+  job: Omit<TrainJob, 'runDir'>,
+  finetune?: FinetuneRecord,
+): Promise<TrainResult> {
   const runDir = openRunDir(req);
   writeFileAtomic(join(runDir, 'tokenizer.json'), job.tokenizer.toJSON());
   writeRunJson(

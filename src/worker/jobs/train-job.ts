@@ -1,7 +1,7 @@
 import { basename, dirname, join } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
-import { readCorpus } from '../../core/corpus';
+import { PreparationCancelled, PrepareOptions, PreparedCorpus, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { UserError } from '../../core/errors';
 import {
   Arch,
@@ -14,7 +14,7 @@ import {
   withArch,
 } from '../../core/model-config';
 import { pickDefined } from '../../core/pick-defined';
-import { TokenizerKind, trainTokenizer } from '../../core/tokenizer';
+import { TokenizerKind } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TRAIN_OPTION_KEYS, TrainOptionKey, TrainOptions, validateTrainOptions } from '../../core/train-options';
 import { makeTrainPlan } from '../../core/train-plan';
 import { checkPlanFits } from '../../core/memory-budget';
@@ -64,29 +64,55 @@ export async function runTrainJob(
   // A fine-tuning run reads its data as it did (a .jsonl of examples, a folder of documents, a text).
   if (req.resume && isFinetuneRun(req.resume))
     return resumeFinetuneJob(req, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log);
-  const corpus = readCorpus(req.corpusPath);
-  const engine = await startEngine(req.backend ?? 'auto');
-  if (req.resume) return resumeJob(req, corpus, engine, emit, shouldStop, log);
+  try {
+    return await trainOnPrepared(req, emit, shouldStop, log);
+  } catch (e) {
+    if (!(e instanceof PreparationCancelled)) throw e;
+    emit({ type: 'notice', step: 0, message: `preparing ${req.corpusPath} was cancelled; nothing was trained` });
+    return { checkpoint: '', step: 0, valLoss: NaN, reason: 'cancelled' };
+  }
+}
 
-  const tokenizer = trainTokenizer(corpus.text, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize });
-  const tokens = tokenizer.encodeAll(corpus.text);
-  const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
-  const model = validateModelConfig(
-    withArch({ ...MODEL_DEFAULTS, ...shape, ...pickDefined(req, MODEL_OPTION_KEYS), vocabSize: tokenizer.vocabSize }, req.arch),
-  );
-  const trainOptions = { batch, ...pickDefined(req, TRAIN_OPTION_KEYS) };
-  const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
-  const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
-  const plan = makeTrainPlan(tokens.length, model, options);
-  checkPlanFits(plan, engine.backend);
-  const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
-  return startRun(req, corpus, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
+async function trainOnPrepared(
+  req: TrainRequest,
+  emit: (e: TrainEvent) => void,
+  shouldStop: () => boolean,
+  log: (message: string) => void,
+): Promise<TrainResult> {
+  const preparing = preparation(emit, shouldStop);
+  if (req.resume) return resumeJob(req, preparing, emit, shouldStop, log);
+  const prepared = prepareCorpus(req.corpusPath, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize }, preparing);
+  try {
+    const engine = await startEngine(req.backend ?? 'auto');
+    const { tokenizer, tokens } = prepared;
+    const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
+    const model = validateModelConfig(
+      withArch({ ...MODEL_DEFAULTS, ...shape, ...pickDefined(req, MODEL_OPTION_KEYS), vocabSize: tokenizer.vocabSize }, req.arch),
+    );
+    const trainOptions = { batch, ...pickDefined(req, TRAIN_OPTION_KEYS) };
+    const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
+    const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
+    const plan = makeTrainPlan(tokens.length, model, options);
+    checkPlanFits(plan, engine.backend);
+    const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
+    return await startRun(req, prepared.meta.source, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
+  } finally {
+    prepared.tokens.close();
+  }
+}
+
+/** Preparation's progress and notices as training events; a cancel while preparing ends the job as cancelled. */
+function preparation(emit: (e: TrainEvent) => void, shouldStop: () => boolean): PrepareOptions {
+  return {
+    shouldStop,
+    onProgress: (p) => emit({ type: 'prepare', ...p }),
+    onNotice: (message) => emit({ type: 'notice', step: 0, message }),
+  };
 }
 
 async function resumeJob(
   req: TrainRequest,
-  corpus: ReturnType<typeof readCorpus>,
-  engine: Awaited<ReturnType<typeof startEngine>>,
+  preparing: PrepareOptions,
   emit: (e: TrainEvent) => void,
   shouldStop: () => boolean,
   log: (message: string) => void,
@@ -94,7 +120,26 @@ async function resumeJob(
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
   const tokenizer = ckpt.tokenizer;
-  const tokens = tokenizer.encodeAll(corpus.text);
+  const prepared = prepareCorpus(req.corpusPath, tokenizer, preparing);
+  try {
+    return await resumeFrom(req, dir, ckpt, prepared, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log);
+  } finally {
+    prepared.tokens.close();
+  }
+}
+
+async function resumeFrom(
+  req: TrainRequest,
+  dir: string,
+  ckpt: ReturnType<typeof readCheckpoint>,
+  prepared: PreparedCorpus,
+  engine: Awaited<ReturnType<typeof startEngine>>,
+  emit: (e: TrainEvent) => void,
+  shouldStop: () => boolean,
+  log: (message: string) => void,
+): Promise<TrainResult> {
+  const { tokenizer, tokens } = prepared;
+  const corpus = prepared.meta.source;
   const saved = ckpt.trainerState.plan;
   if (!saved) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be resumed', dir);
   // The same corpus and budget give the same plan; a longer budget extends the cosine schedule.

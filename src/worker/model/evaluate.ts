@@ -1,12 +1,19 @@
 import { tf } from '../engine/backend';
 import { Gpt } from './gpt';
 import { coveringWindows, fillWindows } from '../../core/batches';
+import { TokenReader } from '../../core/prepared/token-file';
 import { crossEntropy } from './ops';
 import { exampleBatch } from '../../core/example-batches';
 import { IGNORED, SftRow } from '../../core/sft-examples';
 
 /** Mean next-token cross-entropy over the windows starting at `starts` (no dropout). */
-export async function meanLoss(model: Gpt, tokens: Int32Array, starts: number[], context: number, batch: number): Promise<number> {
+export async function meanLoss(
+  model: Gpt,
+  tokens: Int32Array | TokenReader,
+  starts: number[],
+  context: number,
+  batch: number,
+): Promise<number> {
   let total = 0;
   let count = 0;
   for (let i = 0; i < starts.length; i += batch) {

@@ -5,6 +5,7 @@ import { trainStep } from './train-step';
 import { generate } from '../model/generator';
 import { examplesLoss, meanLoss } from '../model/evaluate';
 import { EpochPlan, evalWindowStarts, fillBatch } from '../../core/batches';
+import { TokenReader, asTokenReader, tokenRange } from '../../core/prepared/token-file';
 import { exampleOrder, fillExampleBatch, trainedTargets } from '../../core/example-batches';
 import { SftRow } from '../../core/sft-examples';
 import { UserError, message } from '../../core/errors';
@@ -30,8 +31,8 @@ import { ReplicaFailure, ReplicaPool } from './replicas/replica-pool';
 export interface TrainJob {
   runDir: string;
   plan: TrainPlan;
-  /** The whole corpus, encoded; the last plan.valTokens are held out. */
-  tokens: Int32Array;
+  /** The whole corpus, encoded (in memory, or prepared on disk); the last plan.valTokens are held out. */
+  tokens: Int32Array | TokenReader;
   tokenizer: Tokenizer;
   engine: EngineInfo;
   /** Threads that share each batch (data-parallel replicas); 1 trains on this thread alone. */
@@ -95,11 +96,12 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { batch } = options;
   const context = trainingWindow(config, options);
   const { examples } = job;
-  const trainSplit = examples ? trainedTargets(examples.train) : job.tokens.subarray(0, plan.trainTokens);
-  const valSplit = job.tokens.subarray(plan.trainTokens);
+  const tokens = asTokenReader(job.tokens);
+  const trainSplit = examples ? trainedTargets(examples.train) : tokenRange(tokens, 0, plan.trainTokens);
+  const valSplit = tokenRange(tokens, plan.trainTokens);
   const evalStarts = examples ? [] : evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
   // The evaluation windows are contiguous from the start of the held-out split (examples: their trained tokens).
-  const scored = examples ? trainedTargets(examples.val) : valSplit.subarray(1, evalStarts.length * context + 1);
+  const scored = examples ? trainedTargets(examples.val) : valSplit.view(1, evalStarts.length * context + 1).slice();
   const heldOutLoss = () => (examples ? examplesLoss(model, examples.val, batch) : meanLoss(model, valSplit, evalStarts, context, batch));
   const scoredSize = textSize(tokenizer, scored);
 

@@ -1,0 +1,103 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { readCorpus } from '../../src/core/corpus';
+import { EpochPlan, fillBatch, stepsPerEpoch } from '../../src/core/batches';
+import { computeBaselines } from '../../src/core/baselines';
+import { readMetrics } from '../../src/core/metrics';
+import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
+import { prepareCorpus } from '../../src/core/prepared/prepare-corpus';
+import { tokenRange } from '../../src/core/prepared/token-file';
+import { trainTokenizer } from '../../src/core/tokenizer';
+import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../src/core/train-options';
+import { makeTrainPlan } from '../../src/core/train-plan';
+import { TrainEvent } from '../../src/core/train-events';
+import { startEngine } from '../../src/worker/engine/backend';
+import { startRun } from '../../src/worker/jobs/run-folder';
+import { runTrainJob } from '../../src/worker/jobs/train-job';
+import { ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
+
+test('batches drawn from the prepared file are those drawn from the ids in memory, every window of an epoch', () => {
+  const root = tempDir();
+  const corpus = readCorpus(KOREAN);
+  const ids = trainTokenizer(corpus.text, { kind: 'char' }).encodeAll(corpus.text);
+  const prepared = prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root });
+  try {
+    const context = 16;
+    const batch = 4;
+    const train = ids.length - 2000;
+    const plan = new EpochPlan(train, context, 7, 3);
+    const fromFile = tokenRange(prepared.tokens, 0, train);
+    for (let cursor = 0; cursor < stepsPerEpoch(train, context, batch); cursor++) {
+      const a = [new Int32Array(batch * context), new Int32Array(batch * context)] as const;
+      const b = [new Int32Array(batch * context), new Int32Array(batch * context)] as const;
+      fillBatch(ids.subarray(0, train), plan, cursor, batch, context, ...a);
+      fillBatch(fromFile, plan, cursor, batch, context, ...b);
+      assert.deepEqual(b, a, `batch ${cursor}`);
+    }
+    // The unigram baseline counts the training text's characters, whether it is held or streamed.
+    const tok = prepared.tokenizer;
+    assert.deepEqual(
+      computeBaselines(tok, fromFile, ids.subarray(train + 1)),
+      computeBaselines(tok, ids.subarray(0, train), ids.subarray(train + 1)),
+    );
+  } finally {
+    prepared.tokens.close();
+  }
+});
+
+test('a run trained from the prepared ids has the losses, evaluations and baselines of one trained from the ids in memory', async () => {
+  const root = tempDir();
+  process.env.CORPUS_LAB_CACHE = join(root, 'cache');
+  for (const [file, kind] of [
+    [ENGLISH, 'bpe'],
+    [KOREAN, 'char'],
+  ] as const) {
+    const vocabSize = kind === 'bpe' ? 300 : undefined;
+    const req = { ...TINY_MODEL, corpusPath: file, tokenizer: kind, vocabSize, maxSteps: 12, evalEvery: 4 };
+    const collect = (events: TrainEvent[]) =>
+      events.filter((e) => e.type === 'step' || e.type === 'eval').map((e) => ({ ...e, elapsed_s: 0, tokens_per_s: 0 }));
+
+    // Today's path, spelled out: the whole text read and encoded in memory.
+    const corpus = readCorpus(file);
+    const tokenizer = trainTokenizer(corpus.text, { kind, vocabSize });
+    const tokens = tokenizer.encodeAll(corpus.text);
+    const shape = presetNamed('tiny');
+    const model = validateModelConfig({ ...MODEL_DEFAULTS, ...shape, ...TINY_MODEL, vocabSize: tokenizer.vocabSize });
+    const options = validateTrainOptions({
+      ...DEFAULT_TRAIN_OPTIONS,
+      ...TINY_MODEL,
+      maxSteps: 12,
+      evalEvery: 4,
+      minLr: DEFAULT_TRAIN_OPTIONS.lr / 10,
+    });
+    const plan = makeTrainPlan(tokens.length, model, options);
+    const inMemory: TrainEvent[] = [];
+    const engine = await startEngine('wasm');
+    await startRun({ corpusPath: file, runDir: join(root, `memory-${kind}`) }, corpus, {
+      plan,
+      tokens,
+      tokenizer,
+      engine,
+      threads: 1,
+      shouldStop: () => false,
+      emit: (e) => inMemory.push(e),
+      log: () => undefined,
+    });
+
+    const fromFile: TrainEvent[] = [];
+    await runTrainJob(
+      { ...req, runDir: join(root, `file-${kind}`), threads: 1 },
+      (e) => fromFile.push(e),
+      () => false,
+    );
+    assert.ok(
+      fromFile.some((e) => e.type === 'prepare'),
+      'preparation reports its progress',
+    );
+    assert.deepEqual(collect(fromFile), collect(inMemory));
+    const baselines = (dir: string) => readMetrics(join(root, dir)).find((m) => m.type === 'baselines');
+    assert.deepEqual(baselines(`file-${kind}`), baselines(`memory-${kind}`));
+  }
+  delete process.env.CORPUS_LAB_CACHE;
+});
