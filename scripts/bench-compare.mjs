@@ -3,16 +3,20 @@
 // one run. The peer is measured at 1 thread and at all cores and its better figure is the
 // reference (docs/tfjs-notes.md: OpenMP at 2 threads collapses when anything else holds a core).
 //
+// With --peer-python PY (a Python with torch 2.x), the same peer also runs on it in each round as
+// eager, --sdpa and --sdpa --compile (nanoGPT's paths), each at 1 thread and at all cores; every
+// variant's median is printed and the ratio is against the best of all peers measured.
+//
 // With --gpt2, also the GPT-2-small shape (12 layers, 12 heads, width 768, context 128, batch 4,
 // vocab 50257; random tokens) against ../shared/bench/torch_finetune.py --mode full: speed and
 // peak RSS (from /usr/bin/time -v), one run each.
 //
 // usage: node scripts/bench-compare.mjs [--rounds 3] [--steps 30] [--python /usr/bin/python3]
-//          [--peer ../shared/bench/torch_gpt.py] [--corpus ../shared/corpora/tinyshakespeare.txt]
+//          [--peer-python /work/venv/bin/python] [--batch 12] [--peer ../shared/bench/torch_gpt.py] [--corpus ../shared/corpora/tinyshakespeare.txt]
 //          [--backend auto|native|wasm] [--gpt2] [--gpt2-steps 4] [--json]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,6 +27,8 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '3' },
     steps: { type: 'string', default: '30' },
     python: { type: 'string', default: '/usr/bin/python3' },
+    'peer-python': { type: 'string' },
+    batch: { type: 'string' },
     peer: { type: 'string', default: join(repo, '../shared/bench/torch_gpt.py') },
     corpus: { type: 'string', default: join(repo, '../shared/corpora/tinyshakespeare.txt') },
     json: { type: 'boolean', default: false },
@@ -36,28 +42,60 @@ const rounds = Number(a.rounds);
 const steps = Number(a.steps);
 const cores = availableParallelism();
 
+const batchArgs = a.batch ? ['--batch', a.batch] : [];
+
 function ours() {
   const out = execFileSync(
     process.execPath,
-    [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--backend', a.backend, '--json'],
+    [join(repo, 'dist/cli.js'), 'bench', '--steps', String(steps), '--backend', a.backend, ...batchArgs, '--json'],
     { encoding: 'utf8' },
   );
   return JSON.parse(out.trim().split('\n').pop());
 }
 
-function peerAvailable() {
+/** Why `python` cannot run the peer (undefined when it can); `major` asks for at least that torch. */
+function peerUnavailable(python, major) {
   if (!existsSync(a.peer)) return `${a.peer} not found`;
   if (!existsSync(a.corpus)) return `${a.corpus} not found`;
   try {
-    execFileSync(a.python, ['-c', 'import torch'], { stdio: 'pipe' });
+    const version = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', stdio: 'pipe' }).trim();
+    if (Number(version.split('.')[0]) < major) return `${python} has torch ${version}, not ${major}.x`;
     return undefined;
   } catch {
-    return `PyTorch is not importable by ${a.python} (apt-get install -y python3-torch python3-numpy libopenblas0-openmp)`;
+    return `PyTorch is not importable by ${python} (apt-get install -y python3-torch python3-numpy libopenblas0-openmp)`;
   }
 }
 
-function peer(threads) {
-  const out = execFileSync(a.python, [a.peer, a.corpus, '--steps', String(steps), '--threads', String(threads)], { encoding: 'utf8' });
+// Each peer variant: a Python, the script's flags and a thread count.
+const threadChoices = [...new Set([1, cores])];
+const plural = (t) => `${t} thread${t > 1 ? 's' : ''}`;
+const variantsOf = (python, label, flagSets) =>
+  flagSets.flatMap(([name, flags]) =>
+    threadChoices.map((threads) => ({ python, label: `${label}${name}, ${plural(threads)}`, flags, threads })),
+  );
+const why = peerUnavailable(a.python, 1);
+const why2 = a['peer-python'] ? peerUnavailable(a['peer-python'], 2) : undefined;
+if (why2) throw new Error(`--peer-python: ${why2}`);
+const variants = [
+  ...(why ? [] : variantsOf(a.python, 'pytorch', [['', []]])),
+  ...(a['peer-python']
+    ? variantsOf(a['peer-python'], 'pytorch 2', [
+        [' eager', []],
+        [' + sdpa', ['--sdpa']],
+        [' + sdpa + compile', ['--sdpa', '--compile']],
+      ])
+    : []),
+];
+
+function peer(v) {
+  const out = execFileSync(
+    v.python,
+    [a.peer, a.corpus, '--steps', String(steps), '--threads', String(v.threads), ...batchArgs, ...v.flags],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return JSON.parse(out.trim().split('\n').pop());
 }
 
@@ -66,25 +104,35 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
 
-const why = peerAvailable();
-const threadChoices = [...new Set([1, cores])];
-const runs = { ours: [], peer: Object.fromEntries(threadChoices.map((t) => [t, []])) };
+const runs = { ours: [], peer: variants.map(() => []), load: [] };
 for (let r = 1; r <= rounds; r++) {
+  const before = load();
   const o = ours();
   runs.ours.push(o);
-  const line = [`round ${r}: corpus-lab ${o.ms_per_step} ms/step (${o.backend}, ${o.threads} thread${o.threads > 1 ? 's' : ''})`];
-  if (!why) {
-    for (const t of threadChoices) {
-      const p = peer(t);
-      runs.peer[t].push(p);
-      line.push(`pytorch ${t} thread${t > 1 ? 's' : ''} ${p.ms_per_step} ms/step`);
-    }
-  }
+  const line = [`round ${r} (load ${before}): corpus-lab ${o.ms_per_step} ms/step (${o.backend}, ${plural(o.threads)})`];
+  variants.forEach((v, i) => {
+    const p = peer(v);
+    runs.peer[i].push(p);
+    line.push(`${v.label} ${p.ms_per_step}`);
+  });
+  runs.load.push(before);
   if (!a.json) console.log(line.join(' · '));
 }
 
 const oursTps = median(runs.ours.map((o) => o.tokens_per_s));
+const measured = variants.map((v, i) => ({
+  peer: v.label,
+  torch: runs.peer[i][0].torch,
+  blas: runs.peer[i][0].blas,
+  threads: v.threads,
+  ms_per_step: median(runs.peer[i].map((p) => p.ms_per_step)),
+  tokens_per_s: median(runs.peer[i].map((p) => p.tokens_per_s)),
+}));
 const summary = {
   config: runs.ours[0].config,
   params: runs.ours[0].params,
@@ -94,23 +142,15 @@ const summary = {
     ms_per_step: median(runs.ours.map((o) => o.ms_per_step)),
     tokens_per_s: oursTps,
   },
-  pytorch: why
-    ? { unavailable: why }
-    : Object.fromEntries(
-        threadChoices.map((t) => [
-          `threads_${t}`,
-          { ms_per_step: median(runs.peer[t].map((p) => p.ms_per_step)), tokens_per_s: median(runs.peer[t].map((p) => p.tokens_per_s)) },
-        ]),
-      ),
+  pytorch: measured.length === 0 ? { unavailable: why } : { variants: measured },
+  load_average: runs.load,
   rounds,
   steps,
 };
-if (!why) {
-  const best = Math.max(...threadChoices.map((t) => summary.pytorch[`threads_${t}`].tokens_per_s));
-  summary.pytorch.best_tokens_per_s = best;
-  summary.pytorch.torch = runs.peer[threadChoices[0]][0].torch;
-  summary.pytorch.blas = runs.peer[threadChoices[0]][0].blas;
-  summary.ratio = Math.round((oursTps / best) * 1000) / 1000;
+if (measured.length > 0) {
+  const best = measured.reduce((x, y) => (y.tokens_per_s > x.tokens_per_s ? y : x));
+  summary.pytorch.best = best;
+  summary.ratio = Math.round((oursTps / best.tokens_per_s) * 1000) / 1000;
 }
 
 // One command under /usr/bin/time -v: its last JSON line and its peak RSS in MB (undefined without GNU time).
@@ -168,19 +208,18 @@ else {
   const fmt = (n) => Math.round(n).toLocaleString('en-US');
   console.log('');
   console.log(
-    `standard config: ${summary.config.layers} layers, ${summary.config.heads} heads, width ${summary.config.width}, context ${summary.config.context}, batch ${summary.config.batch} (${summary.params.toLocaleString('en-US')} params); medians of ${rounds} rounds × ${steps} steps`,
+    `${runs.ours[0].standard ? 'standard config' : 'model'}: ${summary.config.layers} layers, ${summary.config.heads} heads, width ${summary.config.width}, context ${summary.config.context}, batch ${summary.config.batch} (${summary.params.toLocaleString('en-US')} params); medians of ${rounds} rounds × ${steps} steps`,
   );
   console.log(
     `corpus-lab (${summary.corpus_lab.backend}, ${summary.corpus_lab.threads} thread(s)): ${summary.corpus_lab.ms_per_step} ms/step, ${fmt(oursTps)} tokens/s`,
   );
-  if (why) console.log(`pytorch: not measured: ${why}`);
+  if (measured.length === 0) console.log(`pytorch: not measured: ${why}`);
   else {
-    for (const t of threadChoices)
-      console.log(
-        `pytorch ${summary.pytorch.torch} (${summary.pytorch.blas}), ${t} thread(s): ${summary.pytorch[`threads_${t}`].ms_per_step} ms/step, ${fmt(summary.pytorch[`threads_${t}`].tokens_per_s)} tokens/s`,
-      );
-    console.log(`ratio (corpus-lab ÷ best pytorch, tokens/s): ${summary.ratio.toFixed(3)}`);
+    for (const p of measured)
+      console.log(`${p.peer} (torch ${p.torch}, ${p.blas}): ${p.ms_per_step} ms/step, ${fmt(p.tokens_per_s)} tokens/s`);
+    console.log(`best pytorch: ${summary.pytorch.best.peer}; ratio (corpus-lab ÷ best pytorch, tokens/s): ${summary.ratio.toFixed(3)}`);
   }
+  console.log(`load average (1, 5, 15 min) before each round: ${runs.load.join(' · ')}`);
   const g = summary.gpt2_small;
   if (g) {
     const mb = (x) => (x === undefined ? '?' : `${x.toLocaleString('en-US')} MB`);
