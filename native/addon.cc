@@ -9,6 +9,8 @@
 
 #include "decode.h"
 #include "gemm.h"
+#include "gpt2-block.h"
+#include "optimizer.h"
 #include "kernels.h"
 #include "bf16.h"
 #include "llama-decode.h"
@@ -571,6 +573,108 @@ napi_value DecodeLlama(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** A GPT-2 block's shape from arguments i … i + 4 (batch, time, heads, width, eps), checked. */
+gpt2_block::Shape blockShape(Args& a, size_t i) {
+  const gpt2_block::Shape s{a.integer(i), a.integer(i + 1), a.integer(i + 2), a.integer(i + 3), float(a.num(i + 4))};
+  if (a.ok()) a.check(s.b > 0 && s.t > 0 && s.h > 0 && s.c > 0 && s.c % s.h == 0, "bad block shape");
+  return s;
+}
+
+napi_value Gpt2BlockForward(napi_env env, napi_callback_info info) {
+  // (heap, offsets (Float64Array: x, the 12 weights in gpt2_block's order, y, saved), b, t, h, c, eps)
+  Args a(env, info, 7);
+  size_t slots = 0;
+  const double* at = a.typed<double>(1, napi_float64_array, &slots);
+  const gpt2_block::Shape s = blockShape(a, 2);
+  if (a.ok()) a.check(slots == 3 + gpt2_block::kWeights, "wrong number of offsets");
+  if (!a.ok()) return nullptr;
+  const long nc = long(s.b) * s.t * s.c;
+  const float* w[gpt2_block::kWeights];
+  for (int i = 0; i < gpt2_block::kWeights; i++) w[i] = a.span(at[1 + i], gpt2_block::weightFloats(s, i), "a weight");
+  const float* x = a.span(at[0], nc, "x");
+  float* y = const_cast<float*>(a.span(at[13], nc, "y"));
+  float* saved = const_cast<float*>(a.span(at[14], gpt2_block::savedFloats(s), "saved"));
+  if (a.ok()) gpt2_block::forward(s, x, w, y, saved);
+  return nullptr;
+}
+
+napi_value Gpt2BlockBackward(napi_env env, napi_callback_info info) {
+  // (heap, offsets (Float64Array: x, the 12 weights, saved, dy, dx, the 12 weights' gradients), b, t, h, c, eps)
+  Args a(env, info, 7);
+  size_t slots = 0;
+  const double* at = a.typed<double>(1, napi_float64_array, &slots);
+  const gpt2_block::Shape s = blockShape(a, 2);
+  if (a.ok()) a.check(slots == 4 + 2 * gpt2_block::kWeights, "wrong number of offsets");
+  if (!a.ok()) return nullptr;
+  const long nc = long(s.b) * s.t * s.c;
+  const float* w[gpt2_block::kWeights];
+  float* g[gpt2_block::kWeights];
+  for (int i = 0; i < gpt2_block::kWeights; i++) {
+    w[i] = a.span(at[1 + i], gpt2_block::weightFloats(s, i), "a weight");
+    g[i] = const_cast<float*>(a.span(at[16 + i], gpt2_block::weightFloats(s, i), "a gradient"));
+  }
+  const float* x = a.span(at[0], nc, "x");
+  const float* saved = a.span(at[13], gpt2_block::savedFloats(s), "saved");
+  const float* dy = a.span(at[14], nc, "dy");
+  float* dx = const_cast<float*>(a.span(at[15], nc, "dx"));
+  if (a.ok()) gpt2_block::backward(s, x, w, saved, dy, dx, g);
+  return nullptr;
+}
+
+/** Arrays in the heap from offsets and float counts (Float64Arrays, arguments i and j); `per` offsets an array. */
+struct Arrays {
+  std::vector<float*> at;
+  std::vector<long> sizes;
+};
+
+Arrays heapArrays(Args& a, size_t i, size_t j, int per) {
+  size_t slots = 0, count = 0;
+  const double* at = a.typed<double>(i, napi_float64_array, &slots);
+  const double* sizes = a.typed<double>(j, napi_float64_array, &count);
+  Arrays out;
+  if (!a.ok()) return out;
+  a.check(slots == count * per, "the offsets do not match the sizes");
+  for (size_t k = 0; a.ok() && k < slots; k++) {
+    out.at.push_back(const_cast<float*>(a.span(at[k], long(sizes[k / per]), "an array")));
+  }
+  for (size_t k = 0; k < count; k++) out.sizes.push_back(long(sizes[k]));
+  return out;
+}
+
+napi_value SumSquaresAll(napi_env env, napi_callback_info info) {
+  // (heap, offsets (Float64Array), sizes in floats (Float64Array)): Σ x² over all the arrays
+  Args a(env, info, 3);
+  const Arrays x = heapArrays(a, 1, 2, 1);
+  if (!a.ok()) return nullptr;
+  return number(env, optimizer::sumSquares(int(x.sizes.size()), x.at.data(), x.sizes.data()));
+}
+
+napi_value AdamwAll(napi_env env, napi_callback_info info) {
+  // (heap, offsets (Float64Array: p, g, m, v of each parameter), sizes (Float64Array), keep (Float64Array),
+  //  lr, beta1, 1 − beta1, beta2, 1 − beta2, c1, c2, eps, gradScale): AdamW in place on every parameter
+  Args a(env, info, 13);
+  const Arrays x = heapArrays(a, 1, 2, 4);
+  size_t count = 0;
+  const double* keep = a.typed<double>(3, napi_float64_array, &count);
+  float s[9];
+  for (int i = 0; i < 9; i++) s[i] = float(a.num(4 + i));
+  if (a.ok()) a.check(count == x.sizes.size(), "one keep factor per parameter");
+  if (!a.ok()) return nullptr;
+  const int n = int(count);
+  std::vector<float*> p(n), m(n), v(n);
+  std::vector<const float*> g(n);
+  std::vector<float> keeps(n);
+  for (int i = 0; i < n; i++) {
+    p[i] = x.at[4 * i];
+    g[i] = x.at[4 * i + 1];
+    m[i] = x.at[4 * i + 2];
+    v[i] = x.at[4 * i + 3];
+    keeps[i] = float(keep[i]);
+  }
+  optimizer::adamw(n, p.data(), g.data(), m.data(), v.data(), x.sizes.data(), keeps.data(), {s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]});
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -631,6 +735,10 @@ NAPI_MODULE_INIT() {
       {"bf16MatMulTransposedB", nullptr, Bf16MatMulTransposedB, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bf16MatMul", nullptr, Bf16MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bf16Embedding", nullptr, Bf16Embedding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gpt2BlockForward", nullptr, Gpt2BlockForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gpt2BlockBackward", nullptr, Gpt2BlockBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquaresAll", nullptr, SumSquaresAll, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwAll", nullptr, AdamwAll, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

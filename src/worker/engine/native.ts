@@ -166,6 +166,28 @@ export interface NativeAddon extends OnHeap<KernelExports> {
   bf16MatMul(heap: Heap, dy: number, w: number, dx: number, n: number, inputs: number, outputs: number): void;
   /** Rows `ids` of a BF16 table [vocab, c], widened. */
   bf16Embedding(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
+  /** A GPT-2 block's training forward pass in one call (native/gpt2-block.h); offsets: x, the 12 weights, y, saved. */
+  gpt2BlockForward(heap: Heap, offsets: Float64Array, b: number, t: number, h: number, c: number, eps: number): void;
+  /** Its backward pass; offsets: x, the 12 weights, saved, dy, dx, the 12 weights' gradients. */
+  gpt2BlockBackward(heap: Heap, offsets: Float64Array, b: number, t: number, h: number, c: number, eps: number): void;
+  /** Σ x² over the arrays at `offsets` of `sizes` floats (each array's sum as sumSquares forms it, added in order). */
+  sumSquaresAll(heap: Heap, offsets: Float64Array, sizes: Float64Array): number;
+  /** adamwUpdate in place on every parameter: offsets p, g, m, v of each; its weight kept ×keep[i] (decay). */
+  adamwAll(
+    heap: Heap,
+    offsets: Float64Array,
+    sizes: Float64Array,
+    keep: Float64Array,
+    lr: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+    gradScale: number,
+  ): void;
   setThreads(n: number): number;
   info(): { blas: string; threads: number };
 }
@@ -197,6 +219,10 @@ const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
   'bf16MatMulTransposedB',
   'bf16MatMul',
   'bf16Embedding',
+  'gpt2BlockForward',
+  'gpt2BlockBackward',
+  'sumSquaresAll',
+  'adamwAll',
   'setThreads',
   'info',
 ];

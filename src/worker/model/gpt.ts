@@ -19,6 +19,7 @@ import { nativeRotary } from '../engine/kernels/rotary';
 import { nativeSwiglu } from '../engine/kernels/swiglu';
 import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
+import { nativeGpt2Block, Gpt2BlockWeights } from '../engine/kernels/gpt2-block';
 import {
   bf16Embedding,
   bf16Matrix,
@@ -50,6 +51,8 @@ export interface OpSet {
    * (rotated), scale 1/√headDim, query head j reading key/value head ⌊j / (heads / kvHeads)⌋.
    */
   groupedAttention?: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, b: number, t: number, heads: number, kvHeads: number) => tf.Tensor2D;
+  /** A whole GPT-2 block (LayerNorm, no dropout, no cache) as one op, weights in nativeGpt2Block's order. */
+  gpt2Block?: (x: tf.Tensor, weights: Gpt2BlockWeights, b: number, t: number, h: number) => tf.Tensor2D;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
 }
@@ -83,6 +86,7 @@ export const NATIVE_KERNEL_OPS: OpSet = {
   rotary: nativeRotary,
   swiglu: nativeSwiglu,
   groupedAttention: nativeGroupedAttention,
+  gpt2Block: nativeGpt2Block,
 };
 
 /** The native engine's: the kernels, and generation steps fused into one call. */
@@ -409,6 +413,14 @@ export class Gpt {
   /** A pre-norm block: x + attention(norm(x)), then + MLP(norm(x)). */
   private block(x: tf.Tensor, i: number, at: Positions, drop: Dropout, cache?: KvCache, inspect?: Inspection): tf.Tensor {
     const n = this.names.block(i);
+    const whole = !this.config.llama && this.config.norm === 'layernorm' && !this.lora && !cache && !drop.active && !inspect?.attention;
+    if (this.ops.gpt2Block && whole) {
+      const weights = [n.attentionNorm, n.qkv!, n.o, n.mlpNorm, n.up, n.down].flatMap((prefix) => {
+        const w = this.p(`${prefix}.weight`);
+        return [w, this.bias(prefix, w.shape[w.shape.length - 1])];
+      });
+      return this.ops.gpt2Block(x, weights, at.b, at.t, this.config.heads);
+    }
     const attended = this.attention(this.norm(x, n.attentionNorm), i, n, at, drop, cache, inspect);
     x = tf.add(x, drop(this.linear(attended, n.o, drop)));
     return tf.add(x, drop(this.linear(this.mlp(this.norm(x, n.mlpNorm), n, drop), n.down, drop)));

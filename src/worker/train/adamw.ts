@@ -50,15 +50,16 @@ export class AdamW {
     const decays = (name: string) => this.decayed.has(name) && weightDecay > 0;
     const native = nativeKernels();
     if (!this.compositeOps && native) {
-      // In place: native matmuls keep no packed copy of the weights (XNNPACK's cache is why the
-      // wasm kernel below writes new tensors), so no tensor is made or assigned per parameter.
+      // In place, every parameter in one call: native matmuls keep no packed copy of the weights
+      // (XNNPACK's cache is why the wasm kernel below writes new tensors), so no tensor is made.
+      const names = [...this.params.keys()];
+      const offsets = Float64Array.from(
+        names.flatMap((name) => [this.params.get(name)!, grads[name], this.m.get(name)!, this.v.get(name)!].map(heapOffset)),
+      );
+      const sizes = Float64Array.from(names, (name) => this.params.get(name)!.size);
+      const keep = Float64Array.from(names, (name) => (decays(name) ? 1 - lr * weightDecay : 1));
       const scale = gradScale.dataSync()[0];
-      const h = heap();
-      for (const [name, p] of this.params) {
-        const [pAt, gAt, mAt, vAt] = [p, grads[name], this.m.get(name)!, this.v.get(name)!].map(heapOffset);
-        const keep = decays(name) ? 1 - lr * weightDecay : 1;
-        native.adamwUpdate(h, pAt, gAt, mAt, vAt, pAt, mAt, vAt, p.size, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, keep, scale);
-      }
+      native.adamwAll(heap(), offsets, sizes, keep, lr, beta1, 1 - beta1, beta2, 1 - beta2, c1, c2, eps, scale);
       return;
     }
     if (!this.compositeOps && kernelsAvailable()) {
@@ -130,8 +131,12 @@ export function clipScale(grads: Record<string, tf.Tensor>, maxNorm: number): { 
   const names = Object.keys(grads);
   const native = nativeKernels();
   if (native) {
-    const h = heap();
-    const norm = Math.fround(Math.sqrt(names.reduce((s, n) => s + native.sumSquares(h, heapOffset(grads[n]), grads[n].size), 0)));
+    const squares = native.sumSquaresAll(
+      heap(),
+      Float64Array.from(names, (n) => heapOffset(grads[n])),
+      Float64Array.from(names, (n) => grads[n].size),
+    );
+    const norm = Math.fround(Math.sqrt(squares));
     return { scale: tf.scalar(Math.min(1, maxNorm / (norm + 1e-6))), norm: tf.scalar(norm) };
   }
   const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
