@@ -14,7 +14,7 @@ import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
 import { HF_INDEX_FILE, HF_WEIGHTS_FILE } from './hf-weights';
 import { fromLlamaConfigJson, isLlamaFamily } from './llama-config';
-import { dropPaddedRows, readLlamaWeights } from './llama-folder';
+import { WeightDestination, dropPaddedRows, readLlamaWeights } from './llama-folder';
 
 export { HF_WEIGHTS_FILE } from './hf-weights';
 
@@ -115,8 +115,12 @@ export function readGpt2Weights(path: string, config: ModelConfig, opts: { tied:
 /**
  * config.json + weights + tokenizer.json of a Hugging Face folder: a GPT-2 (one model.safetensors),
  * or a Llama, Mistral, Qwen2 or Qwen3 model (one model.safetensors or shards); any other model is refused naming it.
+ * A Llama-family model's weights go to `destination` where it takes them (then not in `weights`).
  */
-export function readHfFolder(dir: string): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string; tokenizer: Tokenizer } {
+export function readHfFolder(
+  dir: string,
+  destination?: WeightDestination['destination'],
+): { config: ModelConfig; weights: NamedTensors; tokenizerJson: string; tokenizer: Tokenizer } {
   const file = (n: string) => join(dir, n);
   const sharded = !existsSync(file(HF_WEIGHTS_FILE)) && existsSync(file(HF_INDEX_FILE));
   if (!existsSync(file(HF_WEIGHTS_FILE)) && !sharded) {
@@ -151,7 +155,7 @@ export function readHfFolder(dir: string): { config: ModelConfig; weights: Named
   const tokenizerJson = readRegularFile(file('tokenizer.json'));
   const tokenizer = modelTokenizer(tokenizerJson, config, file('tokenizer.json'), { paddedRows: llama });
   if (llama) {
-    const weights = readLlamaWeights(dir, config);
+    const weights = readLlamaWeights(dir, config, destination && { destination, rows: tokenizer.vocabSize });
     return { config: dropPaddedRows(config, weights, tokenizer.vocabSize), weights, tokenizerJson, tokenizer };
   }
   const legacyDyt = isLegacyDytConfig(configText, file('config.json'));

@@ -3,7 +3,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { UserError, message } from './errors';
 import { isObject, parseJsonObject } from './json';
 import { isInside, readRegularFile } from './safe-fs';
-import { ReadOptions, TensorHeader, readSafetensors, readSafetensorsHeader } from './safetensors';
+import { ReadOptions, TensorDestination, TensorHeader, readSafetensors, readSafetensorsHeader } from './safetensors';
 import { NamedTensors } from './tensor';
 
 export const HF_WEIGHTS_FILE = 'model.safetensors';
@@ -55,15 +55,28 @@ function readShardIndex(dir: string): Map<string, Set<string>> {
 /**
  * A Hugging Face folder's weights from model.safetensors or from the shards its
  * model.safetensors.index.json names. Every header is checked (each shard holds exactly the tensors
- * the index maps to it) and `check` is given them all before any tensor data is read.
+ * the index maps to it) and `check` is given them all before any tensor data is read; then
+ * `destination`, when given, says where tensors go instead of host arrays (they are then not
+ * returned: safetensors.ts TensorDestination).
  */
 export function readHfWeights(
   dir: string,
-  opts: { dtypes: NonNullable<ReadOptions['dtypes']>; check: (header: Map<string, TensorHeader>, source: string) => void },
+  opts: {
+    dtypes: NonNullable<ReadOptions['dtypes']>;
+    check: (header: Map<string, TensorHeader>, source: string) => void;
+    destination?: (header: Map<string, TensorHeader>) => TensorDestination;
+  },
 ): NamedTensors {
+  let into: TensorDestination | undefined;
+  const checked = (header: Map<string, TensorHeader>, source: string) => {
+    opts.check(header, source);
+    into = opts.destination?.(header);
+  };
+  const read = (path: string, check?: (header: Map<string, TensorHeader>) => void) =>
+    readSafetensors(path, { dtypes: opts.dtypes, check, into: (name, dtype, shape) => into?.(name, dtype, shape) }).tensors;
   if (existsSync(join(dir, HF_WEIGHTS_FILE))) {
     const path = join(dir, HF_WEIGHTS_FILE);
-    return readSafetensors(path, { dtypes: opts.dtypes, check: (header) => opts.check(header, path) }).tensors;
+    return read(path, (header) => checked(header, path));
   }
   const index = join(dir, HF_INDEX_FILE);
   const shards = readShardIndex(dir);
@@ -83,10 +96,10 @@ export function readHfWeights(
       if (!header.has(name)) throw new UserError('{0} maps {1} to {2}, which does not hold it', index, name, basename(shard));
     for (const [name, h] of header) all.set(name, h);
   }
-  opts.check(all, index);
+  checked(all, index);
   const weights: NamedTensors = new Map();
   for (const shard of shards.keys()) {
-    for (const [name, t] of readSafetensors(shard, { dtypes: opts.dtypes }).tensors) weights.set(name, t);
+    for (const [name, t] of read(shard)) weights.set(name, t);
   }
   return weights;
 }

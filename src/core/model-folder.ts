@@ -7,6 +7,7 @@ import { NamedTensors, refuseNonFinite } from './tensor';
 import { readCheckpoint, resolveCheckpoint } from './checkpoint';
 import { isLegacyDytConfig } from './gpt2-config';
 import { fromModelConfigJson } from './model-config-json';
+import { WeightDestination } from './llama-folder';
 import { HF_WEIGHTS_FILE, readHfFolder } from './hf-folder';
 import { hfWeightFiles, hfWeightsFile } from './hf-weights';
 import { INT8_WEIGHTS_FILE, Int8Scheme, readInt8Weights } from './int8';
@@ -90,9 +91,10 @@ export function modelCacheKey(path: string): { dir: string; key: string } {
 /**
  * Reads any model folder for inference (eval, generate, completion, token views). Every file is
  * untrusted; an adapter is merged onto its base (adapter-base.ts: which, and that it is unchanged;
- * `base` names it for an adapter that does not record it) after checking its shapes fit.
+ * `base` names it for an adapter that does not record it) after checking its shapes fit. A Llama-family
+ * Hugging Face folder's weights go to `destination` where it takes them (then not in `weights`).
  */
-export function readModelFolder(dir: string, base?: string): ModelFiles {
+export function readModelFolder(dir: string, base?: string, destination?: WeightDestination['destination']): ModelFiles {
   const kind = modelFolderKind(dir);
   if (base !== undefined && kind !== 'adapter') throw new UserError('{0} is not a LoRA adapter, so it takes no base model (--base)', dir);
   switch (kind) {
@@ -102,7 +104,7 @@ export function readModelFolder(dir: string, base?: string): ModelFiles {
       return { dir, kind, config, weights, tokenizerJson, tokenizer, weightsFile: join(dir, HF_WEIGHTS_FILE) };
     }
     case 'huggingface': {
-      const c = readHfFolder(dir);
+      const c = readHfFolder(dir, destination);
       return { dir, kind, ...c, weightsFile: hfWeightsFile(dir) };
     }
     case 'int8': {

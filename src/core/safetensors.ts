@@ -3,8 +3,8 @@ import { openRegularFile } from './safe-fs';
 import { basename } from 'node:path';
 import { Message, UserError, isUserError, message } from './errors';
 import { jsonSyntaxError } from './json';
-import { HostTensor, NamedTensors, elementCount, refuseNonFinite } from './tensor';
-import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from './half-float';
+import { HostTensor, NamedTensors, bf16HostTensor, elementCount, refuseNonFinite } from './tensor';
+import { f16ToFloat32, float32ToBf16, float32ToF16 } from './half-float';
 
 // No npm package reads safetensors in plain Node without pulling in a framework; the format is
 // small (https://github.com/huggingface/safetensors#format), so this follows the spec directly
@@ -28,7 +28,7 @@ export interface SafetensorsFile {
 }
 
 export interface ReadOptions {
-  /** Data types to read (default F32 only; F16 and BF16 are widened to float32); any other is refused with the reason. */
+  /** Data types to read (default F32 only; F16 is widened to float32, BF16 kept as its bits: bf16HostTensor); any other is refused with the reason. */
   dtypes?: readonly ('F32' | 'F16' | 'BF16' | 'I8')[];
   /**
    * Tensors to leave unread (e.g. the causal-mask buffers of Hugging Face GPT-2 files, which are
@@ -37,7 +37,18 @@ export interface ReadOptions {
   skip?: (name: string, dtype: string, shape: number[]) => boolean;
   /** Called with the validated header of the tensors to be read, before any of their bytes are. */
   check?: (header: Map<string, { dtype: string; shape: number[] }>, metadata: Record<string, string>) => void;
+  /** Where F32 and BF16 tensors' bytes are read straight into, instead of new host arrays (TensorDestination). */
+  into?: TensorDestination;
 }
+
+/**
+ * Memory for a tensor's bytes as stored (F32, or BF16 bits; little-endian), e.g. the engine's own,
+ * asked for just before they are read: a file is then never held twice. A buffer shorter than the
+ * tensor takes its first bytes (the rows a model keeps); undefined reads it into a host array. The
+ * tensor is left out of what the reader returns, and the buffer must stay valid until it has been
+ * read and checked (the next call).
+ */
+export type TensorDestination = (name: string, dtype: string, shape: number[]) => Uint8Array | undefined;
 
 /**
  * Serialises F32 tensors (those named in `half`: narrowed to BF16 or F16, core/half-float.ts) and
@@ -104,7 +115,7 @@ export interface TensorHeader {
 
 /**
  * Reads a safetensors file, checking the header (length, JSON, dtypes, shapes, offsets, coverage)
- * before reading any tensor data, then that every F32 value is finite. Every problem is a
+ * before reading any tensor data, then that every value is finite. Every problem is a
  * UserError naming the file.
  */
 export function readSafetensors(path: string, opts: ReadOptions = {}): SafetensorsFile {
@@ -126,7 +137,9 @@ export function readSafetensors(path: string, opts: ReadOptions = {}): Safetenso
         int8.set(e.name, { shape: e.shape, data: values });
         continue;
       }
-      tensors.set(e.name, { shape: e.shape, data: readFloats(fd, e.dtype, count, dataStart + e.begin) } satisfies HostTensor);
+      const destination = e.dtype === 'F32' || e.dtype === 'BF16' ? opts.into?.(e.name, e.dtype, e.shape) : undefined;
+      if (destination) readInto(fd, e, destination, dataStart, path);
+      else tensors.set(e.name, readFloats(fd, e.dtype, e.shape, count, dataStart + e.begin));
     }
     refuseNonFinite(tensors, path);
     return { tensors, int8, metadata: entries.metadata };
@@ -181,12 +194,24 @@ function withHeader<T>(
   }
 }
 
-/** `count` bytes of F32, F16 or BF16 values at `position`, as float32. */
-function readFloats(fd: number, dtype: string, count: number, position: number): Float32Array {
+/** Entry `e`'s first bytes (as many as `destination` holds) into `destination`, checked to be finite. */
+function readInto(fd: number, e: Entry, destination: Uint8Array, dataStart: number, path: string): void {
+  if (destination.length > e.end - e.begin) throw new Error(`internal: ${destination.length} bytes asked of ${e.name}`);
+  if (destination.length > 0) readSync(fd, destination, 0, destination.length, dataStart + e.begin);
+  const values = destination.length / DTYPE_BYTES[e.dtype];
+  const read: HostTensor =
+    e.dtype === 'BF16'
+      ? bf16HostTensor([values], new Uint16Array(destination.buffer, destination.byteOffset, values))
+      : { shape: [values], data: new Float32Array(destination.buffer, destination.byteOffset, values) };
+  refuseNonFinite(new Map([[e.name, read]]), path);
+}
+
+/** `count` bytes of F32, F16 or BF16 values at `position`: float32, F16 widened, BF16 as its bits. */
+function readFloats(fd: number, dtype: string, shape: number[], count: number, position: number): HostTensor {
   const raw = dtype === 'F32' ? new Float32Array(count / 4) : new Uint16Array(count / 2);
   if (count > 0) readSync(fd, new Uint8Array(raw.buffer), 0, count, position);
-  if (raw instanceof Float32Array) return raw;
-  return dtype === 'BF16' ? bf16ToFloat32(raw) : f16ToFloat32(raw);
+  if (raw instanceof Float32Array) return { shape, data: raw };
+  return dtype === 'BF16' ? bf16HostTensor(shape, raw) : { shape, data: f16ToFloat32(raw) };
 }
 
 function parseHeader(bytes: Buffer, dataBytes: number, fail: (why: Message) => never): { list: Entry[]; metadata: Record<string, string> } {

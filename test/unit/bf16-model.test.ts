@@ -6,7 +6,7 @@ import { startEngine, tf } from '../../src/worker/engine/backend';
 import { loadAddon } from '../../src/worker/engine/native';
 import { bf16Embedding, bf16Matrix, bf16MatMulTransposedB, heldAsBf16 } from '../../src/worker/engine/kernels/bf16-matrix';
 import { Gpt, disposeCache, newCache } from '../../src/worker/model/gpt';
-import { loadModel } from '../../src/worker/jobs/load-model';
+import { frozenModel, loadModel } from '../../src/worker/jobs/load-model';
 import { readModelFolder } from '../../src/core/model-folder';
 import { modelNames } from '../../src/core/weight-table';
 import { REPO } from './helpers';
@@ -74,6 +74,31 @@ for (const family of ['qwen2', 'qwen3']) {
     },
   );
 }
+
+test(
+  'reading a BF16 folder puts its matrices straight into the engine as the bits in the file: none is left on the host or widened',
+  { skip },
+  async () => {
+    const dir = join(REPO, 'test/fixtures/hf-llama/qwen2'); // BF16 in 3 shards
+    const stored = readModelFolder(dir).weights;
+    const { files, model } = frozenModel((destination) => readModelFolder(dir, undefined, destination));
+    try {
+      assert.deepEqual(
+        [...files.weights.values()].filter((t) => t.shape.length === 2),
+        [],
+        'no matrix read to the host',
+      );
+      for (const [name, t] of stored) {
+        if (t.shape.length !== 2) continue;
+        const held = model.frozen.get(name)!;
+        assert.ok(heldAsBf16(held), `${name} held as BF16`);
+        assert.deepEqual(new Uint16Array((await held.data()).buffer), t.bf16, `${name}: the file's bits`);
+      }
+    } finally {
+      model.dispose();
+    }
+  },
+);
 
 test('x·Wᵀ with W held as BF16 and its input gradient dy·W equal the float32 products of the widened W', { skip }, async () => {
   const [n, inputs, outputs] = [5, 70, 150];

@@ -188,3 +188,52 @@ test('F16 and BF16 tensors are widened to float32 exactly (subnormals and extrem
     );
   }
 });
+
+test('BF16 tensors are read as their bits: the float32 widening is made only when data is asked for', () => {
+  const bits = [0x3f80, 0xc0a0, 0x7f7f, 0x3eaa];
+  const p = file(handBuilt({ m: { dtype: 'BF16', shape: [2, 2], data_offsets: [0, 8] } }, Buffer.from(Uint16Array.from(bits).buffer)));
+  const m = readSafetensors(p, { dtypes: ['BF16'] }).tensors.get('m')!;
+  assert.ok(m.bf16 instanceof Uint16Array, 'the bits as stored, not a float32 array');
+  assert.deepEqual([...m.bf16], bits);
+  assert.equal(Object.getOwnPropertyDescriptor(m, 'data')?.value, undefined, 'no float32 values made by reading');
+  assert.deepEqual([...m.data], [1, -5, 3.3895313892515355e38, 0.33203125]);
+  assert.equal(m.data, m.data, 'widened once');
+});
+
+test("tensors read into a destination (the engine's memory) are left out of the result; a shorter one takes the first rows; a non-finite value there is refused", () => {
+  const bf16 = Uint16Array.from([0x3f80, 0xc0a0, 0x7f7f, 0x3eaa, 0x4000, 0x4040]);
+  const f32 = Float32Array.from([0.5, -1.25, 3]);
+  const p = file(
+    handBuilt(
+      {
+        h: { dtype: 'BF16', shape: [3, 2], data_offsets: [0, 12] },
+        f: { dtype: 'F32', shape: [3], data_offsets: [12, 24] },
+        k: { dtype: 'F32', shape: [1], data_offsets: [24, 28] },
+      },
+      Buffer.concat([Buffer.from(bf16.buffer), Buffer.from(f32.buffer), Buffer.from(Float32Array.from([7]).buffer)]),
+    ),
+  );
+  const memory = new Uint8Array(64);
+  const asked: string[] = [];
+  const destinations: Record<string, Uint8Array> = { h: memory.subarray(0, 8), f: memory.subarray(16, 28) };
+  const r = readSafetensors(p, {
+    dtypes: ['F32', 'BF16'],
+    into: (name, dtype, shape) => {
+      asked.push(`${name} ${dtype} [${shape}]`);
+      return destinations[name];
+    },
+  });
+  assert.deepEqual(asked, ['h BF16 [3,2]', 'f F32 [3]', 'k F32 [1]']);
+  assert.deepEqual([...r.tensors.keys()], ['k'], 'only the tensor given no destination is returned');
+  assert.deepEqual([...new Uint16Array(memory.buffer, 0, 4)], [...bf16.slice(0, 4)], 'the first two rows, as stored');
+  assert.deepEqual([...new Float32Array(memory.buffer, 16, 3)], [...f32]);
+  assert.deepEqual([...memory.subarray(8, 16)], new Array(8).fill(0), 'nothing past the destination');
+
+  const bad = file(
+    handBuilt({ x: { dtype: 'BF16', shape: [2], data_offsets: [0, 4] } }, Buffer.from(Uint16Array.from([0x3f80, 0x7f80]).buffer)),
+  );
+  assert.throws(
+    () => readSafetensors(bad, { dtypes: ['BF16'], into: () => new Uint8Array(4) }),
+    (e: unknown) => isUserError(e) && /f\d+\.safetensors: tensor x holds Infinity \(value 1 of 2\)/.test((e as Error).message),
+  );
+});

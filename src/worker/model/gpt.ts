@@ -200,13 +200,20 @@ export interface LoraOptions {
  * the matrices of a Llama-family model whose matrices are all BF16 values (a BF16 folder) as BF16
  * (kernels/bf16-matrix.ts): half the memory, and a generation step reads half the bytes.
  */
-function heldWeights(config: ModelConfig, weights: NamedTensors, frozen: boolean): (name: string, shape: number[]) => tf.Tensor {
+function heldWeights(
+  config: ModelConfig,
+  weights: NamedTensors,
+  frozen: boolean,
+  release = false,
+): (name: string, shape: number[]) => tf.Tensor {
   const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
   const bf16 =
     frozen && config.llama !== undefined && nativeKernels() !== undefined && matrices.every((w) => w !== undefined && isBf16Exact(w));
   return (name, shape) => {
     const w = weights.get(name);
     if (!w) throw new Error(`internal: weight ${name} missing after validation`);
+    // Released, each host copy can be collected while the next weights load: the peak is not the weights twice.
+    if (release) weights.delete(name);
     return bf16 && shape.length === 2 ? bf16Matrix(w) : tf.tensor(w.data, shape, 'float32');
   };
 }
@@ -314,9 +321,14 @@ export class Gpt {
     return new Gpt(config, heldWeights(config, weights, lora !== undefined && !widen), lora);
   }
 
-  /** A model to look at and complete with, not to train: every weight a constant, held as BF16 when they came in BF16 (heldWeights). */
-  static frozen(config: ModelConfig, weights: NamedTensors): Gpt {
-    return new Gpt(config, heldWeights(config, weights, true), undefined, true);
+  /**
+   * A model to look at and complete with, not to train: every weight a constant, held as BF16 when
+   * they came in BF16 (heldWeights). It takes the weights: each leaves `weights` once the engine
+   * holds it; those read into the engine already (engine-destination.ts) are `held`.
+   */
+  static frozen(config: ModelConfig, weights: NamedTensors, held: ReadonlyMap<string, tf.Tensor> = new Map()): Gpt {
+    const host = heldWeights(config, weights, true, true);
+    return new Gpt(config, (name, shape) => held.get(name) ?? host(name, shape), undefined, true);
   }
 
   /** The trainable parameters' values (with LoRA: the adapters', under core/lora-adapter.ts loraParamName). */

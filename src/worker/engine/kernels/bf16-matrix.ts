@@ -10,9 +10,10 @@ import { callKernel, heap, requireNative } from './kernel-module';
 /** Whether `w` is a matrix held as BF16 (see bf16Matrix). */
 export const heldAsBf16 = (w: tf.Tensor): boolean => w.dtype === 'int32';
 
-/** Whether every value of `t` is a BF16 value (a float32 whose low 16 bits are zero): held as BF16, it loses nothing. */
+/** Whether every value of `t` is a BF16 value (read as BF16, or a float32 whose low 16 bits are zero): held as BF16, it loses nothing. */
 export function isBf16Exact(t: HostTensor): boolean {
   if (t.shape.length !== 2 || t.shape[1] % 2 !== 0) return false;
+  if (t.bf16) return true;
   const bits = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
   for (let i = 0; i < bits.length; i++) if ((bits[i] & 0xffff) !== 0) return false;
   return true;
@@ -21,11 +22,19 @@ export function isBf16Exact(t: HostTensor): boolean {
 /** The matrix [rows, cols] (its values BF16-exact: isBf16Exact) as BF16 pairs in an int32 tensor [rows, cols / 2]. */
 export function bf16Matrix(t: HostTensor): tf.Tensor2D {
   const [rows, cols] = t.shape;
+  // Bits as read are already the pairs (little-endian): the engine copies them as they are.
+  if (t.bf16) return tf.tensor2d(bf16Pairs(t.bf16), [rows, cols / 2], 'int32');
   const words = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
   const pairs = new Int32Array((rows * cols) / 2);
   // Little-endian: the first value of a pair is the low half of its int32.
   for (let i = 0; i < pairs.length; i++) pairs[i] = (words[2 * i] >>> 16) | (words[2 * i + 1] & 0xffff0000);
   return tf.tensor2d(pairs, [rows, cols / 2], 'int32');
+}
+
+/** BF16 bits two to an int32 (a view where they lie on a 4-byte boundary, else a copy). */
+function bf16Pairs(bits: Uint16Array): Int32Array {
+  const aligned = bits.byteOffset % 4 === 0 ? bits : bits.slice();
+  return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length / 2);
 }
 
 /** [rows, cols] of a matrix held as BF16. */

@@ -16,7 +16,7 @@ interface TensorRecord {
 interface WasmBackendInternals {
   dataIdMap: { get(id: object): TensorRecord | undefined };
   wasm: { asm: { memory: object }; _malloc(bytes: number): number; _free(at: number): void; HEAPU8: Uint8Array };
-  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  makeOutput(shape: number[], dtype: 'float32' | 'int32'): tf.TensorInfo;
   disposeData(dataId: object): boolean;
 }
 
@@ -111,6 +111,17 @@ export function callKernel(
     if (scratchAt) backend.wasm._free(scratchAt);
   }
   return made.map((info) => tf.engine().makeTensorFromTensorInfo(info));
+}
+
+/**
+ * A new tensor in the wasm backend's heap, its values not set, and its bytes there to write them
+ * into (the view is good until the heap next grows: any tensor made after it).
+ */
+export function emptyHeapTensor(shape: number[], dtype: 'float32' | 'int32'): { tensor: tf.Tensor; bytes: Uint8Array } {
+  const backend = wasmBackend();
+  const info = backend.makeOutput(shape, dtype);
+  const bytes = new Uint8Array(heap(), offsetOf(backend, info), 4 * shape.reduce((a, b) => a * b, 1));
+  return { tensor: tf.engine().makeTensorFromTensorInfo(info), bytes };
 }
 
 /** A float32 tensor's values where they lie in the wasm backend's heap (no copy); undefined on other backends. */
