@@ -1,5 +1,5 @@
-import { BYTE_TO_CHAR, CHAR_TO_BYTE, GPT2_SPLIT, toByteLevel } from './bytes-to-unicode';
-import { textSlices } from './text-slices';
+import { BYTE_TO_CHAR } from './bytes-to-unicode';
+import { PreTokenCounter } from './pre-token-counts';
 
 // No npm package trains a Hugging Face-compatible BPE in JavaScript (see docs/tfjs-notes.md), so this is
 // the classic algorithm: count pre-tokenized words, repeatedly merge the most frequent adjacent
@@ -58,18 +58,29 @@ class PairHeap {
   }
 }
 
-/** Learns merges until the vocabulary holds `vocabSize` tokens (or until no pair is left to merge). */
+/** Learns merges from a whole text (see trainByteLevelBpeFromCounts). */
 export function trainByteLevelBpe(text: string, vocabSize: number): BpeModel {
-  const tokens = [...BYTE_TO_CHAR];
+  const counter = new PreTokenCounter();
+  counter.push(text);
+  return trainByteLevelBpeFromCounts(counter.end(), vocabSize);
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Learns merges from the counts of a text's pre-tokens (PreTokenCounter) until the vocabulary holds
+ * `vocabSize` tokens, or until no pair is left to merge.
+ */
+export function trainByteLevelBpeFromCounts(wordCounts: ReadonlyMap<string, number>, vocabSize: number): BpeModel {
+  // While learning, the bytes have the Rust trainer's ids (its alphabet sorted by code point): ties
+  // between equally frequent pairs go to the pair of smaller ids, so the ids decide which is merged.
+  const tokens = [...BYTE_TO_CHAR].sort((x, y) => x.codePointAt(0)! - y.codePointAt(0)!);
   const idOf = new Map(tokens.map((t, i) => [t, i]));
+  const idOfByte = BYTE_TO_CHAR.map((c) => idOf.get(c)!);
   const merges: [string, string][] = [];
-  const wordCounts = new Map<string, number>();
-  // A slice at a time: an array of every piece of a large corpus would outweigh the text itself.
-  for (const slice of textSlices(text))
-    for (const piece of slice.match(GPT2_SPLIT) ?? []) wordCounts.set(piece, (wordCounts.get(piece) ?? 0) + 1);
   const words: Word[] = [];
   for (const [piece, count] of wordCounts) {
-    const symbols = Array.from(toByteLevel(piece), (c) => CHAR_TO_BYTE.get(c)!);
+    const symbols = Array.from(utf8.encode(piece), (b) => idOfByte[b]);
     if (symbols.length > 1) words.push({ symbols, count });
   }
 
@@ -132,5 +143,6 @@ export function trainByteLevelBpe(text: string, vocabSize: number): BpeModel {
       if (c !== undefined && c > 0) heap.push(c, k);
     }
   }
-  return { tokens, merges };
+  // Corpus Lab's vocabulary lists the bytes in byte order (the merges are the same either way).
+  return { tokens: [...BYTE_TO_CHAR, ...tokens.slice(256)], merges };
 }

@@ -1,5 +1,6 @@
 import { UserError } from '../errors';
-import { trainByteLevelBpe } from './bpe-trainer';
+import { trainByteLevelBpeFromCounts } from './bpe-trainer';
+import { PreTokenCounter } from './pre-token-counts';
 import { bpeTokenizerJson, charTokenizerJson } from './tokenizer-json';
 import { Tokenizer, TokenizerKind } from './tokenizer';
 
@@ -7,6 +8,7 @@ export { Tokenizer, decodeStream } from './tokenizer';
 export type { TokenizerKind } from './tokenizer';
 export { Utf8StreamDecoder } from './utf8-stream';
 export type { StreamEncoder } from './stream-encoder';
+export { PreTokenCounter } from './pre-token-counts';
 
 export const MIN_BPE_VOCAB = 257;
 export const MAX_BPE_VOCAB = 65536;
@@ -25,7 +27,18 @@ export function trainTokenizer(text: string, opts: { kind: TokenizerKind; vocabS
     return Tokenizer.fromJSON(JSON.stringify(charTokenizerJson(chars)));
   }
   if (opts.kind !== 'bpe') throw new UserError('unknown tokenizer kind "{0}": choose char or bpe', String(opts.kind));
-  const size = opts.vocabSize ?? defaultBpeVocabSize(Buffer.byteLength(text));
+  const counter = new PreTokenCounter();
+  counter.push(text);
+  return trainBpeFromCounts(counter, opts.vocabSize);
+}
+
+/**
+ * A byte-level BPE learned from a corpus streamed through `counter` (push each piece of its text,
+ * then call this): memory follows the distinct words kept, not the corpus. The merges are those
+ * of Hugging Face's BpeTrainer on the whole text, unless the counter had to drop rare words.
+ */
+export function trainBpeFromCounts(counter: PreTokenCounter, vocabSize?: number): Tokenizer {
+  const size = vocabSize ?? defaultBpeVocabSize(counter.bytes);
   if (!Number.isInteger(size) || size < MIN_BPE_VOCAB || size > MAX_BPE_VOCAB) {
     throw new UserError(
       'vocab size must be a whole number from {0} (256 bytes + <|endoftext|>) to {1} (got {2})',
@@ -34,5 +47,5 @@ export function trainTokenizer(text: string, opts: { kind: TokenizerKind; vocabS
       size,
     );
   }
-  return Tokenizer.fromJSON(JSON.stringify(bpeTokenizerJson(trainByteLevelBpe(text, size - 1))));
+  return Tokenizer.fromJSON(JSON.stringify(bpeTokenizerJson(trainByteLevelBpeFromCounts(counter.end(), size - 1))));
 }

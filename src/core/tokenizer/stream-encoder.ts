@@ -16,6 +16,39 @@ function lastCut(text: string, from: number): number {
 }
 
 /**
+ * A text that arrives in pieces, given back up to its last cut between a non-space and a space:
+ * the GPT-2 pattern splits the text before and after such a cut as it splits the whole. Holds
+ * only the unfinished word (and all of a text without such a space).
+ */
+export class TextSettler {
+  private pending = '';
+  /** pending holds no cut before this index. */
+  private searched = 0;
+
+  /** The text settled by this piece ('' when it has no cut yet). */
+  push(text: string): string {
+    this.pending += text;
+    const cut = lastCut(this.pending, this.searched);
+    if (cut < 0) {
+      this.searched = this.pending.length;
+      return '';
+    }
+    const settled = this.pending.slice(0, cut);
+    this.pending = this.pending.slice(cut);
+    this.searched = 0;
+    return settled;
+  }
+
+  /** The rest of the text. */
+  end(): string {
+    const rest = this.pending;
+    this.pending = '';
+    this.searched = 0;
+    return rest;
+  }
+}
+
+/**
  * Encodes a text that arrives in pieces (a file read a chunk at a time) into exactly the ids of
  * encoding it whole: UTF-8 bytes are decoded across chunk edges, and each push encodes the text up
  * to its last cut between a non-space and a space, keeping the rest for the next. Memory holds one
@@ -24,32 +57,26 @@ function lastCut(text: string, from: number): number {
  */
 export class StreamEncoder {
   private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-  private pending = '';
-  /** pending holds no cut before this index. */
-  private searched = 0;
+  private readonly settler = new TextSettler();
+  private whole = '';
 
   constructor(private readonly tokenizer: SettledText) {}
 
   /** The ids of the text settled so far by this chunk (UTF-8 bytes, or text). */
   push(chunk: Uint8Array | string): Int32Array {
-    this.pending += typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
-    if (!this.tokenizer.sliceable) return new Int32Array(0);
-    const cut = lastCut(this.pending, this.searched);
-    if (cut < 0) {
-      this.searched = this.pending.length;
+    const text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    if (!this.tokenizer.sliceable) {
+      this.whole += text;
       return new Int32Array(0);
     }
-    const settled = this.pending.slice(0, cut);
-    this.pending = this.pending.slice(cut);
-    this.searched = 0;
-    return this.tokenizer.encodeSettled(settled);
+    const settled = this.settler.push(text);
+    return settled.length > 0 ? this.tokenizer.encodeSettled(settled) : new Int32Array(0);
   }
 
   /** The ids of the rest of the text (an unfinished character at the very end becomes U+FFFD). */
   end(): Int32Array {
-    const rest = this.pending + this.decoder.decode();
-    this.pending = '';
-    this.searched = 0;
+    const rest = this.whole + this.settler.end() + this.decoder.decode();
+    this.whole = '';
     return this.tokenizer.encodeSettled(rest);
   }
 }
