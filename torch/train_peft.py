@@ -309,7 +309,7 @@ def main(argv):
     if device_kind == "cuda":
         torch.cuda.set_device(device)
     export = verify_export() if local_rank == 0 else read_json(os.path.join(HERE, "plan.json"))
-    base_dir = base_folder(args.base, export["base"])
+    base_dir = base_folder(args.base, read_json(os.path.join(HERE, "base.json")))
     if world > 1:
         dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
     try:

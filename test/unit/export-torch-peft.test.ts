@@ -101,7 +101,7 @@ test(
       assert.ok(existsSync(join(exp, f)), f);
     const plan = JSON.parse(readFileSync(join(exp, 'plan.json'), 'utf8'));
     assert.deepEqual([plan.start.step, plan.lora.r, plan.lora.alpha, plan.lora.targets.length], [3, 8, 16, 7]);
-    assert.equal(plan.base.path, req.basePath);
+    assert.equal(JSON.parse(readFileSync(join(exp, 'base.json'), 'utf8')).path, req.basePath);
     // Examples one per row: ids padded with 0, labels -100 on what is not trained (the prompt, the padding).
     const { rows, width } = plan.data.train;
     assert.equal(rows, plan.plan.examples);
@@ -162,7 +162,10 @@ test(
     assert.equal(referenceMore.status, 0, referenceMore.stderr);
     assertClose(stepLosses(jsonLines(resumed.stdout)), stepLosses(jsonLines(referenceMore.stdout)), [7, 8], 1e-3, 'resumed on the laptop');
 
-    // finetune --lora trains its adapter further in a new run; merge writes a plain Qwen2 folder; eval reads it.
+    // eval reads its checkpoint; finetune --lora trains its adapter further in a new run; merge writes a plain Qwen2 folder.
+    const evaluated = cli('eval', checkpoint, KOREAN, '--backend', 'wasm', '--json');
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    assert.ok(Number.isFinite(JSON.parse(evaluated.stdout).loss));
     const further = cli(
       'finetune',
       checkpoint,

@@ -15,7 +15,7 @@ import { compareRuns } from '../../src/core/compare-runs';
 import { parseRunJson } from '../../src/core/run-json';
 import { Tokenizer } from '../../src/core/tokenizer';
 import { parseWorkerRequest } from '../../src/worker/protocol';
-import { CLI, ENGLISH, REPO, TINY_MODEL, tempDir } from './helpers';
+import { CLI, ENGLISH, KOREAN, REPO, TINY_MODEL, tempDir } from './helpers';
 
 const PYTHON = '/usr/bin/python3';
 // Debian's torch 1.13 launcher under Python 3.11 crashes on its default --redirects/--tee "0"
@@ -317,6 +317,48 @@ for (const family of ['llama', 'qwen2', 'qwen3'] as const)
     assertClose(losses, reference, [5], 1e-5, 'first step after the export');
     assertClose(losses, reference, [6], 1e-4, 'next step');
   });
+
+test("export-torch: full fine-tuning of a Llama folder on a folder of documents continues in PyTorch with Corpus Lab's losses", async (t) => {
+  if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  const root = tempDir('corpus-lab-torch-documents-');
+  const docs = join(root, 'docs');
+  mkdirSync(docs);
+  writeFileSync(join(docs, 'a.txt'), readFileSync(KOREAN, 'utf8').slice(0, 1500));
+  writeFileSync(join(docs, 'b.md'), readFileSync(KOREAN, 'utf8').slice(3000, 4000));
+  const req: FinetuneRequest = {
+    basePath: join(REPO, 'test/fixtures/hf-llama/llama'),
+    corpusPath: docs,
+    context: 32,
+    batch: 2,
+    maxSteps: 6,
+    backend: 'wasm',
+    threads: 1,
+  };
+  const finetune = async (runDir: string, stopAfter?: number) => {
+    let step = 0;
+    const losses = new Map<number, number>();
+    await runFinetuneJob(
+      { ...req, runDir },
+      (e) => {
+        if (e.type !== 'step') return;
+        step = e.step;
+        losses.set(e.step, e.loss);
+      },
+      () => stopAfter !== undefined && step >= stopAfter,
+    );
+    return losses;
+  };
+  const reference = await finetune(join(root, 'reference'));
+  await finetune(join(root, 'laptop'), 4);
+  const exp = join(root, 'exp');
+  exportTorch(join(root, 'laptop'), exp);
+  const r = script(exp, ['--device', 'cpu', '--out', join(root, 'torch')]);
+  assert.equal(r.status, 0, r.stderr);
+  const losses = stepLosses(r.events);
+  assert.deepEqual([...losses.keys()], [5, 6]);
+  assertClose(losses, reference, [5], 1e-5, 'first step after the export');
+  assertClose(losses, reference, [6], 1e-4, 'next step');
+});
 
 /** The run at `dir` as the Compare panel sees it (its best validation against its unigram baseline). */
 function compared(dir: string) {

@@ -69,6 +69,7 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
         .map((r) => JSON.stringify(r) + '\n')
         .join(''),
     };
+    files['base.json'] = JSON.stringify({ ...ckpt.base, copied: withBase ? 'base' : null }, null, 2) + '\n';
     for (const [file, content] of Object.entries(files)) writeFileAtomic(join(temp, file), content);
     for (const script of ['train.py', 'train_peft.py'] as const) copyFileSync(scriptPath(script), join(temp, script));
     const digests: Record<string, string> = {};
@@ -78,7 +79,6 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
       format_version: 1,
       created: new Date().toISOString(),
       source: { run: runDir, checkpoint: checkpointDir },
-      base: { ...ckpt.base, copied: withBase ? 'base' : null },
       lora: ckpt.adapter.settings,
       plan,
       start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },

@@ -6,7 +6,7 @@ import { withParticles } from '../l10n';
 import { showError } from './util';
 import { errorText } from '../error-text';
 
-/** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues. */
+/** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues (train.py, or train_peft.py for LoRA). */
 export function continueOnGpuCommand(ctx: Ctx) {
   return async (node?: RunsNode) => {
     if (!node || node.kind === 'base') {
@@ -14,6 +14,9 @@ export function continueOnGpuCommand(ctx: Ctx) {
       return;
     }
     const runDir = node.run.dir;
+    const lora = node.run.finetune?.lora !== undefined;
+    const withBase = lora ? await askWithBase(node.run.finetune!.base) : false;
+    if (withBase === undefined) return;
     const target = await vscode.window.showSaveDialog({
       title: vscode.l10n.t('Folder to write for the GPU machine'),
       saveLabel: vscode.l10n.t('Export'),
@@ -27,7 +30,7 @@ export function continueOnGpuCommand(ctx: Ctx) {
           location: vscode.ProgressLocation.Notification,
           title: withParticles(vscode.l10n.t('Exporting {0} for PyTorch…', node.run.name)),
         },
-        () => ctx.trainer.request((id) => ({ kind: 'export-torch', id, source: node.path, outDir: target.fsPath })).result,
+        () => ctx.trainer.request((id) => ({ kind: 'export-torch', id, source: node.path, outDir: target.fsPath, withBase })).result,
       );
     } catch (e) {
       showError(ctx, errorText(e));
@@ -35,18 +38,45 @@ export function continueOnGpuCommand(ctx: Ctx) {
     }
     const readme = vscode.l10n.t('Open README');
     const reveal = vscode.l10n.t('Reveal Folder');
-    const answer = await vscode.window.showInformationMessage(
-      withParticles(
-        vscode.l10n.t(
-          'Exported step {0} to {1}. Copy the folder to a GPU machine and run torchrun there; its README.md says how, and how to bring the run back.',
-          result.step,
-          result.dir,
-        ),
-      ),
-      readme,
-      reveal,
-    );
+    const done =
+      'base' in result
+        ? vscode.l10n.t(
+            'Exported step {0} to {1}. Copy the folder to a GPU machine (with the base model unless it is in the folder) and run train_peft.py with torchrun there; its README.md says how, and how to bring the run back.',
+            result.step,
+            result.dir,
+          )
+        : vscode.l10n.t(
+            'Exported step {0} to {1}. Copy the folder to a GPU machine and run torchrun there; its README.md says how, and how to bring the run back.',
+            result.step,
+            result.dir,
+          );
+    const answer = await vscode.window.showInformationMessage(withParticles(done), readme, reveal);
     if (answer === readme) await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(join(result.dir, 'README.md')));
     if (answer === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.dir));
   };
+}
+
+/** A LoRA run's base stays where it is (the GPU machine gets it itself) unless the user has it copied into the folder. */
+async function askWithBase(base: string): Promise<boolean | undefined> {
+  const picked = await vscode.window.showQuickPick(
+    [
+      {
+        label: vscode.l10n.t('Reference the base model'),
+        detail: withParticles(
+          vscode.l10n.t(
+            'The folder names {0} and the sha256 of its weights; the GPU machine needs a copy of it (train_peft.py --base DIR).',
+            base,
+          ),
+        ),
+        copy: false,
+      },
+      {
+        label: vscode.l10n.t('Copy the base model into the folder'),
+        detail: vscode.l10n.t('The folder holds everything the GPU machine needs, and is as large as the base model.'),
+        copy: true,
+      },
+    ],
+    { title: vscode.l10n.t('The base model of this LoRA run') },
+  );
+  return picked?.copy;
 }
