@@ -144,17 +144,15 @@ function render(): void {
   }
 }
 
-/** The first training example: trained runs highlighted, masked runs dimmed, whitespace visible. */
+/** The first training example: trained runs highlighted, masked runs dimmed, separators boxed, whitespace visible. */
 function previewSection(p: DataPreview): HTMLElement {
   const box = el('section', 'data-preview');
   const text = el('pre', 'preview-text');
-  for (const part of p.parts) text.append(el('span', part.trained ? 'trained' : 'masked', visibleWhitespace(part.text, true)));
-  box.append(
-    el('h3', '', strings.previewTitle ?? 'First training example, as the model sees it'),
-    el('p', 'preview-counts', p.summary),
-    text,
-    el('p', 'preview-legend', strings.previewLegend ?? ''),
-  );
+  for (const part of p.parts) {
+    const kind = `${part.trained ? 'trained' : 'masked'}${part.separator ? ' separator' : ''}`;
+    text.append(el('span', kind, visibleWhitespace(part.text, true)));
+  }
+  box.append(el('h3', '', p.title), el('p', 'preview-counts', p.summary), text, el('p', 'preview-legend', p.legend));
   return box;
 }
 

@@ -2,7 +2,7 @@ import { TrainEvent } from '../core/train-events';
 import { info } from './output';
 import { etaSeconds, formatDuration } from '../core/duration';
 import { Baselines } from '../core/baselines';
-import { previewText } from '../core/sft-preview';
+import { dataSummary, previewHeading, previewText } from '../core/sft-preview';
 import { formatBytes } from '../core/format-bytes';
 import type { PreparePhase } from '../core/prepared/prepare-corpus';
 
@@ -11,7 +11,6 @@ const PREPARE_PHASES: Record<PreparePhase, string> = {
   encode: 'preparing the corpus (token ids)',
   verify: 'checking the prepared token ids',
 };
-
 
 function bitsText(e: { val_bits_per_char?: number; val_bits_per_byte?: number }): string {
   return e.val_bits_per_char === undefined || e.val_bits_per_byte === undefined
@@ -67,17 +66,10 @@ export class TrainProgress {
           `step ${e.step}: loss ${e.loss.toFixed(4)}, val loss ${e.val_loss.toFixed(4)}${e.base_val_loss !== undefined ? `, base corpus val loss ${e.base_val_loss.toFixed(4)}` : ''}${bitsText(e)}${e.sample ? `\n  sample: ${JSON.stringify(e.sample.slice(0, 120))}` : ''}`,
         );
         break;
-      case 'data': {
-        const c = e.counts;
-        info(
-          `data (${e.format}): ${c.examples} examples (${e.held_out} held out), ${c.trained} trained tokens, ${c.masked} masked, ` +
-            `${c.cut} cut to the context (${c.cutTokens} tokens)${c.dropped ? `, ${c.dropped} left out with nothing to train` : ''}`,
-        );
-        info(
-          `first example as the model sees it (masked ${this.tty ? 'dimmed' : 'in ⟦ ⟧'}, trained plain):\n${previewText(e.first.parts, this.tty)}`,
-        );
+      case 'data':
+        info(dataSummary(e));
+        info(`${previewHeading(e, this.tty)}\n${previewText(e.first.parts, this.tty)}`);
         break;
-      }
       case 'prepare':
         this.prepared(e);
         break;

@@ -32,25 +32,27 @@ export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES):
 }
 
 /**
- * One corpus of documents, each followed by the end-of-text id, with its held-out part taken per
- * document: the last `valFraction` of each one's tokens (so every document is both learned and
- * measured), the held-out parts after all the training parts.
+ * One corpus of documents with its held-out part taken per document: the last `valFraction` of
+ * each one's tokens (so every document is both learned and measured), the held-out parts after all
+ * the training parts. Each part ends with the end-of-text id, so no training window runs from one
+ * document into the next without the separator the model reads between documents.
  */
 export function documentTokens(
   docs: Int32Array[],
   eosId: number | undefined,
   valFraction: number,
 ): { tokens: Int32Array; heldOut: number } {
-  const withEos = docs.map((ids) => (eosId === undefined ? ids : Int32Array.from([...ids, eosId])));
-  const cuts = withEos.map((ids) => ids.length - Math.round(ids.length * valFraction));
-  const tokens = new Int32Array(withEos.reduce((n, ids) => n + ids.length, 0));
+  const cuts = docs.map((ids) => ids.length - Math.round(ids.length * valFraction));
+  const train = docs.map((ids, i) => ids.subarray(0, cuts[i]));
+  const held = docs.map((ids, i) => ids.subarray(cuts[i]));
+  const ends = eosId === undefined ? 0 : 1;
+  const length = (parts: Int32Array[]) => parts.reduce((n, p) => n + (p.length && p.length + ends), 0);
+  const tokens = new Int32Array(length(train) + length(held));
   let at = 0;
-  const put = (part: Int32Array) => {
+  for (const part of [...train, ...held].filter((p) => p.length > 0)) {
     tokens.set(part, at);
     at += part.length;
-  };
-  withEos.forEach((ids, i) => put(ids.subarray(0, cuts[i])));
-  const heldOut = tokens.length - at;
-  withEos.forEach((ids, i) => put(ids.subarray(cuts[i])));
-  return { tokens, heldOut };
+    if (eosId !== undefined) tokens[at++] = eosId;
+  }
+  return { tokens, heldOut: length(held) };
 }

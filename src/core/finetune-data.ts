@@ -72,7 +72,26 @@ export function prepareData(data: FinetuneData, model: SftModel, context: number
       model.eosId,
       options.valFraction,
     );
-    return { tokens, heldOut };
+    const train = tokens.subarray(0, tokens.length - heldOut);
+    const start = previewWindowStart(train, model.eosId, context + 1);
+    const ids = train.subarray(start, start + context + 1);
+    return {
+      tokens,
+      heldOut,
+      event: {
+        type: 'data',
+        format: 'documents',
+        documents: data.docs.length,
+        train_tokens: train.length,
+        held_out_tokens: heldOut,
+        window_start: start,
+        first: {
+          ids: Array.from(ids),
+          trained: Array.from(ids, (_, i) => i > 0),
+          parts: previewParts({ ids, labels: ids }, model.tokenizer, model.eosId),
+        },
+      },
+    };
   }
   const { rows, counts } = tokenizeExamples(data.examples, model, context, source);
   if (rows.length < 2)
@@ -102,6 +121,17 @@ export function prepareData(data: FinetuneData, model: SftModel, context: number
       },
     },
   };
+}
+
+/**
+ * Where the document preview's window of `size` tokens starts: the first training window, or, when
+ * the first document's end lies beyond it, a window with that end three quarters of the way in, so
+ * the separator between documents shows.
+ */
+function previewWindowStart(train: Int32Array, eosId: number | undefined, size: number): number {
+  const end = eosId === undefined ? -1 : train.indexOf(eosId);
+  if (end < size) return 0;
+  return Math.max(0, Math.min(end - Math.floor((3 * size) / 4), train.length - size));
 }
 
 /** The model's end-of-text id: tokenizer_config.json's eos_token, else an added <|endoftext|>, </s> or <eos>. */

@@ -1,8 +1,16 @@
 import type { SftCounts } from './sft-examples';
 import type { PreviewPart } from './sft-preview';
+import type { SftFormat } from './sft-data';
 import { TrainPlan } from './train-options';
 import { Baselines } from './baselines';
 import type { PrepareProgress } from './prepared/prepare-corpus';
+
+/** A training row as the model sees it: its ids, whether each is a trained target, and its text in runs. */
+export interface FirstRow {
+  ids: number[];
+  trained: boolean[];
+  parts: PreviewPart[];
+}
 
 /** What a training run reports, in order: preparation's progress, start, then steps/evals/checkpoints, then done. */
 export type TrainEvent =
@@ -40,15 +48,23 @@ export type TrainEvent =
       sample?: string;
     }
   /**
-   * Fine-tuning on examples or documents, before training starts: the first training example as the
-   * model sees it (its ids, whether each is a trained target, and its text in runs) and the counts.
+   * Fine-tuning on examples, before training starts: the first training example as the model sees
+   * it and the counts (held_out: examples).
+   */
+  | { type: 'data'; format: SftFormat; counts: SftCounts; held_out: number; first: FirstRow }
+  /**
+   * Fine-tuning on a folder of documents, before training starts: a training window as the model
+   * sees it (from token window_start of the training stream, across the first document's end) and
+   * the counts; every token is trained.
    */
   | {
       type: 'data';
-      format: string;
-      counts: SftCounts;
-      held_out: number;
-      first: { ids: number[]; trained: boolean[]; parts: PreviewPart[] };
+      format: 'documents';
+      documents: number;
+      train_tokens: number;
+      held_out_tokens: number;
+      window_start: number;
+      first: FirstRow;
     }
   /** Before training: the corpus being read, encoded into its prepared ids, or those checked (prepared/prepare-corpus.ts). */
   | ({ type: 'prepare' } & PrepareProgress)

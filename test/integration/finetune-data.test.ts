@@ -92,6 +92,32 @@ describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
     assert.ok(answer.text.length > 0, 'the fine-tuned model answers');
   });
 
+  it('right-click a folder of documents → Fine-tune: a training window reaches the Loss chart before training, every token trained, the end-of-text between documents boxed', async () => {
+    await api.ctx.setActiveModel(base);
+    const docs = join(workspace, 'docs-two');
+    mkdirSync(docs, { recursive: true });
+    const text = readFileSync(join(workspace, 'texts', 'speech-ko.txt'), 'utf8');
+    writeFileSync(join(docs, 'a.txt'), text.slice(0, 3000));
+    writeFileSync(join(docs, 'b.md'), text.slice(3000, 6000));
+    const chart = api.panels.lossChart;
+    chart.lastPreview = undefined;
+    const result = (await vscode.commands.executeCommand('corpusLab.finetune', vscode.Uri.file(docs), { method: 'full', maxSteps: 1 })) as
+      TrainResult | undefined;
+    assert.equal(result?.reason, 'completed');
+    const preview = await until('the preview in the Loss chart', () => chart.lastPreview);
+    assert.match(preview.title, /^A training window \(from token [\d,]+\), as the model sees it$/);
+    assert.match(preview.summary, /^2 documents · [\d,]+ tokens trained · [\d,]+ held out \(each document's last part\)$/);
+    assert.deepEqual(
+      preview.parts.filter((p) => p.separator),
+      [{ text: '<|endoftext|>', trained: true, separator: true }],
+    );
+    assert.ok(
+      preview.parts.slice(1).every((p) => p.trained),
+      JSON.stringify(preview.parts),
+    );
+    assert.match(preview.legend, /^Every token is trained/);
+  });
+
   it('a .jsonl where no token would be trained is refused with the reason, in one line, before any run starts', async () => {
     await api.ctx.setActiveModel(base);
     const empty = join(workspace, 'empty-answers.jsonl');

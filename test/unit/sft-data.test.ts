@@ -243,14 +243,17 @@ test('batches: one example per row, padded to the longest with ignored targets; 
   );
 });
 
-test('documents: each ends with the end-of-text id and gives its own last part to the held-out split', () => {
+test('documents: each gives its own last part to the held-out split, and every part ends with the end-of-text id', () => {
   const { tokens, heldOut } = documentTokens(
-    [Int32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9), Int32Array.of(11, 12, 13, 14, 15, 16, 17, 18, 19)],
+    [Int32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9, 10), Int32Array.of(11, 12, 13, 14, 15, 16, 17, 18, 19, 20)],
     0,
     0.2,
   );
-  assert.equal(heldOut, 4);
-  assert.deepEqual(Array.from(tokens), [1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18, 9, 0, 19, 0]);
+  assert.equal(heldOut, 6);
+  // No training window reads from one document into the next without the separator.
+  assert.deepEqual(Array.from(tokens), [1, 2, 3, 4, 5, 6, 7, 8, 0, 11, 12, 13, 14, 15, 16, 17, 18, 0, 9, 10, 0, 19, 20, 0]);
+  const short = documentTokens([Int32Array.of(1, 2), Int32Array.of(3, 4, 5, 6, 7)], 0, 0.2);
+  assert.deepEqual([Array.from(short.tokens), short.heldOut], [[1, 2, 0, 3, 4, 5, 6, 0, 7, 0], 2], 'nothing held out of a short one');
 });
 
 // transformers' loss on the qwen2 fixture with these labels (test/reference/masked_loss.py):
@@ -380,12 +383,40 @@ test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, sep
   writeFileSync(join(docs, '.git', 'hidden.txt'), 'not a document');
   const r = runCli(['finetune', dir, docs, '-o', join(cwd, 'run'), '--max-steps', '1', '--context', '32', '--json'], cwd, 300_000);
   assert.equal(r.code, 0, r.stderr);
-  const start = jsonLines(r.stdout).find((e) => e.type === 'start');
+  const events = jsonLines(r.stdout);
+  const start = events.find((e) => e.type === 'start');
   const m = readModelFolder(dir);
-  const a = m.tokenizer.encode(text.slice(0, 6000)).length + 1;
-  const b = m.tokenizer.encode(text.slice(6000, 12000)).length + 1;
-  assert.equal(start.plan.trainTokens + start.plan.valTokens, a + b);
-  assert.equal(start.plan.valTokens, Math.round(a * 0.1) + Math.round(b * 0.1));
+  const a = m.tokenizer.encode(text.slice(0, 6000)).length;
+  const b = m.tokenizer.encode(text.slice(6000, 12000)).length;
+  // Each document's training part and held-out part end with <|endoftext|>.
+  assert.equal(start.plan.trainTokens + start.plan.valTokens, a + b + 4);
+  assert.equal(start.plan.valTokens, Math.round(a * 0.1) + Math.round(b * 0.1) + 2);
+
+  // Before training: a training window across the first document's end, all trained, the separator a run of its own.
+  const data = events.find((e) => e.type === 'data');
+  assert.ok(events.indexOf(data) < events.indexOf(start), 'shown before training starts');
+  const eos = endOfTextId(dir, m.tokenizer)!;
+  const trainPart = a - Math.round(a * 0.1);
+  assert.deepEqual(
+    { documents: data.documents, train: data.train_tokens, held: data.held_out_tokens, length: data.first.ids.length },
+    { documents: 2, train: start.plan.trainTokens, held: start.plan.valTokens, length: 33 },
+  );
+  assert.equal(data.window_start, trainPart - 24, 'the end of the first document three quarters of the way in');
+  assert.equal(data.first.ids[24], eos);
+  assert.deepEqual(
+    data.first.trained,
+    data.first.ids.map((_: number, i: number) => i > 0),
+  );
+  const parts = data.first.parts as { text: string; trained: boolean; separator?: boolean }[];
+  assert.deepEqual(
+    parts.filter((p) => p.separator),
+    [{ text: '<|endoftext|>', trained: true, separator: true }],
+  );
+  assert.equal(parts.map((p) => p.text).join(''), m.tokenizer.decode(data.first.ids));
+  const shown = runCli(['finetune', dir, docs, '-o', join(cwd, 'shown'), '--max-steps', '1', '--context', '32'], cwd, 300_000);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stderr, /data \(documents\): 2 documents, \d+ tokens trained and \d+ held out/);
+  assert.match(shown.stderr, /a training window \(from token \d+\) as the model sees it.*:\n[\s\S]*<\|endoftext\|>/);
   assertCliUserError(['finetune', dir, join(docs, 'sub', 'nothing'), '-o', join(cwd, 'r2')], cwd, /no such file/);
   const checkpoint = jsonLines(r.stdout).find((e) => e.type === 'checkpoint').path;
   const resumed = runCli(['train', docs, '--resume', checkpoint, '--max-steps', '2', '--json'], cwd, 300_000);
@@ -399,5 +430,5 @@ test('estimate of fine-tuning on a .jsonl plans its examples as finetune does (3
   const docs = tempDir();
   writeFileSync(join(docs, 'a.md'), readFileSync(join(REPO, 'media/samples/constitution-ko.txt'), 'utf8').slice(0, 4000));
   const d = await runEstimateJob({ corpusPath: docs, finetune: { base: dir }, context: 32, measureSteps: 0, backend: 'wasm' });
-  assert.equal(d.tokens, readModelFolder(dir).tokenizer.encode(readFileSync(join(docs, 'a.md'), 'utf8')).length + 1);
+  assert.equal(d.tokens, readModelFolder(dir).tokenizer.encode(readFileSync(join(docs, 'a.md'), 'utf8')).length + 2);
 });

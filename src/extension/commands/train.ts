@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { previewText } from '../../core/sft-preview';
+import { dataSummary, previewText } from '../../core/sft-preview';
 import { readFile, stat } from 'node:fs/promises';
 import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
@@ -581,10 +581,7 @@ function logEvent(ctx: Ctx, e: TrainEvent): void {
   } else if (e.type === 'eval') ctx.log.appendLine(`eval step ${e.step} loss ${e.loss.toFixed(4)} val_loss ${e.val_loss.toFixed(4)}`);
   else if (e.type === 'checkpoint') ctx.log.appendLine(`checkpoint ${e.reason} step ${e.step} val_loss ${e.val_loss.toFixed(4)} ${e.path}`);
   else if (e.type === 'notice') ctx.log.appendLine(`notice step ${e.step}: ${e.message}`);
-  else if (e.type === 'data')
-    ctx.log.appendLine(
-      `data ${e.format} examples ${e.counts.examples} held_out ${e.held_out} trained ${e.counts.trained} masked ${e.counts.masked} cut ${e.counts.cut}\n${previewText(e.first.parts)}`,
-    );
+  else if (e.type === 'data') ctx.log.appendLine(`${dataSummary(e)}\n${previewText(e.first.parts)}`);
   else if (e.type === 'prepare') return;
   else if (e.type === 'start')
     ctx.log.appendLine(

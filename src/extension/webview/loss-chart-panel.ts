@@ -43,8 +43,6 @@ function chartStrings(): Record<string, string> {
     chart: vscode.l10n.t('Show charts'),
     sample: vscode.l10n.t('Latest sample'),
     noData: vscode.l10n.t('No steps logged yet.'),
-    previewTitle: vscode.l10n.t('First training example, as the model sees it'),
-    previewLegend: vscode.l10n.t('Highlighted: trained (the answers and their end of turn). Dimmed: read, not trained.'),
   };
 }
 

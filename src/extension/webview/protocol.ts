@@ -26,8 +26,10 @@ export const MAX_OVERLAYS = 3;
 /** Fine-tuning on examples: the first one as the model sees it, in masked and trained runs, and the counts in words. */
 export interface DataPreview {
   /** core/sft-preview's PreviewPart, written out: the webviews' build reaches no Node modules. */
-  parts: { text: string; trained: boolean }[];
+  parts: { text: string; trained: boolean; separator?: boolean }[];
+  title: string;
   summary: string;
+  legend: string;
 }
 
 export type ToChart =
