@@ -51,7 +51,7 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     // The estimate names the engine it measured (native, its threads and BLAS) where it is shown
     // whole, the input's placeholder; no row is cut off with "…" (issue 18 item 16).
     const placeholder = await pick.locator('.quick-input-box input').getAttribute('placeholder');
-    assert.match(placeholder, /native engine · \d+ threads? · OpenBLAS \d/, placeholder);
+    assert.match(placeholder, /native engine · \d+ threads? · Corpus Lab GEMM \((AVX-512|AVX2|SSE2|NEON)\)/, placeholder);
     // Every text box of the rows (labels, descriptions, details): none is wider than the room it has.
     const { boxes, cut } = await pick.evaluate((el) => {
       const all = [...el.querySelectorAll('.quick-input-list .monaco-list-row .monaco-icon-label-container')];
@@ -90,9 +90,9 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     // It trained on the addon shipped in the .vsix, and the log says so at the start.
     const runJson = JSON.parse(readFileSync(join(runsDir, runName, 'run.json'), 'utf8'));
     assert.equal(runJson.backend.name, 'native', JSON.stringify(runJson.backend));
-    assert.match(runJson.backend.blas, /^OpenBLAS/);
+    assert.match(runJson.backend.blas, /^Corpus Lab GEMM \(/);
     const log = outputChannelText(home, 'Corpus Lab');
-    assert.match(log, /start \S+ params \d+ backend native threads \d+ blas OpenBLAS/, log.slice(0, 2000));
+    assert.match(log, /start \S+ params \d+ backend native threads \d+ blas Corpus Lab GEMM \(/, log.slice(0, 2000));
     assert.doesNotMatch(log, /native engine not used/);
     cpSync(join(runsDir, runName), join(runsDir, `${runName}-copy`), { recursive: true });
     await chart.locator('#compare').click();

@@ -228,7 +228,7 @@ describe('Corpus Lab in a real VS Code extension host', () => {
       assert.deepEqual(run.backend, { name: start.backend, threads: start.threads, blas: start.blas }, 'run.json names the engine');
       const notices = seen.filter((e) => e.type === 'notice').map((e) => (e.type === 'notice' ? e.message : ''));
       if (native) {
-        assert.match(start.blas ?? '', /^OpenBLAS|Accelerate/);
+        assert.match(start.blas ?? '', /^Corpus Lab GEMM \(/);
         assert.deepEqual(notices, []);
         if (process.platform === 'linux' && availableParallelism() > 1)
           // 10: the training worker's pool; 5: the inference worker's, when an earlier test completed text.
