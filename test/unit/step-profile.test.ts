@@ -52,3 +52,26 @@ test('a profiled Llama-block step on native lists each of our kernels by name, a
   // after the profiled step, the kernels are handed out unwrapped again
   assert.equal(nativeKernels(), nativeAddon());
 });
+
+test(
+  'a profiled GPT-2 step on native: each block one call each way, the optimizer one call each, no causal mask made',
+  { skip },
+  async () => {
+    const config: ModelConfig = { ...MODEL_DEFAULTS, layers: 3, heads: 4, width: 32, context: 16, vocabSize: 50, dropout: 0 };
+    const p = await profileTrainingStep(config, 2, 1);
+    const calls = new Map(p.byOwnKernel.map((r) => [r.kernel, r.calls]));
+    for (const [kernel, n] of [
+      ['gpt2BlockForward', config.layers],
+      ['gpt2BlockBackward', config.layers],
+      ['sumSquaresAll', 1],
+      ['adamwAll', 1],
+      ['layerNormForward', 1],
+    ] as const)
+      assert.equal(calls.get(kernel), n, `${kernel}: ${JSON.stringify(p.byOwnKernel)}`);
+    for (const kernel of ['linearForward', 'attentionForward', 'geluForward', 'adamwUpdate', 'sumSquares'])
+      assert.ok(!calls.has(kernel), `${kernel} runs outside the block's call: ${JSON.stringify(p.byOwnKernel)}`);
+    // the causal mask is for the tfjs-ops attention only
+    const tfjsKernels = p.byKernel.map((r) => r.kernel);
+    for (const kernel of ['LogicalAnd', 'Select']) assert.ok(!tfjsKernels.includes(kernel), tfjsKernels.join(','));
+  },
+);

@@ -144,8 +144,8 @@ interface Positions {
   t: number;
   start: number;
   rotary?: { cos: tf.Tensor; sin: tf.Tensor };
-  /** −1e9 where a query may not look (later keys), for more than one query (causalBias). */
-  causal?: tf.Tensor2D;
+  /** −1e9 where a query may not look (later keys), for more than one query (causalBias); made on first use (fused attention needs none). */
+  causal: () => tf.Tensor2D | undefined;
 }
 
 /** The causal mask's bias [group·t, start + t]: the queries of a key/value group stacked (grouped-query attention). */
@@ -370,7 +370,14 @@ export class Gpt {
     }
     x = drop(x);
     const group = this.attentionShape.heads / this.attentionShape.kvHeads;
-    const at: Positions = { b, t, start, rotary: this.rotaryTables(start, t), causal: t > 1 ? causalBias(start, t, group) : undefined };
+    let causal: tf.Tensor2D | undefined;
+    const at: Positions = {
+      b,
+      t,
+      start,
+      rotary: this.rotaryTables(start, t),
+      causal: () => (t > 1 ? (causal ??= causalBias(start, t, group)) : undefined),
+    };
     opts.inspect?.hidden?.push(x as tf.Tensor2D);
     for (let i = 0; i < layers; i++) {
       x = this.block(x, i, at, drop, opts.cache, opts.inspect);
@@ -481,7 +488,8 @@ export class Gpt {
       cache.values[i] = tf.keep(v);
     }
     let scores = tf.mul(matMul(query, swapLastTwo(k)), 1 / Math.sqrt(hd));
-    if (at.causal) scores = tf.add(scores, at.causal);
+    const causal = at.causal();
+    if (causal) scores = tf.add(scores, causal);
     const probs = tf.softmax(scores) as tf.Tensor3D;
     if (inspect?.attention) inspect.attention.push(tf.reshape(probs, [b * h, t, start + t]) as tf.Tensor3D);
     const attended = matMul(drop(probs), v);

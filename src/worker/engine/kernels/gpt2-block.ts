@@ -28,15 +28,14 @@ export function nativeGpt2Block(x: tf.Tensor, weights: Gpt2BlockWeights, b: numb
     const [y, saved] = callKernel(inputs, [[b * t, c], [savedFloats(b, t, h, c)]], 0, (_, at) =>
       native.gpt2BlockForward(heap(), offsets(at.slice(0, 15)), b, t, h, c, eps),
     );
-    save([...inputs, saved]);
+    // The weights (the model's, alive all step) are read where they are: only x and the
+    // activations are saved, and the backward pass frees them as soon as it is done with them.
+    save([inputs[0], saved]);
     return {
       value: y as tf.Tensor2D,
-      gradFunc: (dy: tf.Tensor, kept: tf.Tensor[]) =>
-        callKernel(
-          [...kept, dy],
-          kept.slice(0, 13).map((k) => k.shape),
-          0,
-          (_, at) => native.gpt2BlockBackward(heap(), offsets(at.slice(0, 28)), b, t, h, c, eps),
+      gradFunc: (dy: tf.Tensor, [sx, ssaved]: tf.Tensor[]) =>
+        callKernel([sx, ...weights, ssaved, dy], [sx.shape, ...weights.map((w) => w.shape)], 0, (_, at) =>
+          native.gpt2BlockBackward(heap(), offsets(at.slice(0, 28)), b, t, h, c, eps),
         ),
     };
   }) as (...xs: tf.Tensor[]) => tf.Tensor2D;
