@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCorpus } from '../../src/core/corpus';
 import { EpochPlan, fillBatch, stepsPerEpoch } from '../../src/core/batches';
@@ -8,7 +9,8 @@ import { readMetrics } from '../../src/core/metrics';
 import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
 import { prepareCorpus } from '../../src/core/prepared/prepare-corpus';
 import { tokenRange } from '../../src/core/prepared/token-file';
-import { trainTokenizer } from '../../src/core/tokenizer';
+import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
+import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../src/core/train-options';
 import { makeTrainPlan } from '../../src/core/train-plan';
 import { TrainEvent } from '../../src/core/train-events';
@@ -100,4 +102,37 @@ test('a run trained from the prepared ids has the losses, evaluations and baseli
     assert.deepEqual(baselines(`file-${kind}`), baselines(`memory-${kind}`));
   }
   delete process.env.CORPUS_LAB_CACHE;
+});
+
+test('export-torch copies train.bin and val.bin from the prepared ids, encoding nothing again', async () => {
+  const root = tempDir();
+  process.env.CORPUS_LAB_CACHE = join(root, 'cache');
+  try {
+    const run = join(root, 'run');
+    await runTrainJob(
+      { ...TINY_MODEL, corpusPath: KOREAN, runDir: run, maxSteps: 3, threads: 1 },
+      () => undefined,
+      () => false,
+    );
+    const prepared = prepareCorpus(KOREAN, { kind: 'char' });
+    prepared.tokens.close();
+    const encodeAll = Tokenizer.prototype.encodeAll;
+    const streamEncoder = Tokenizer.prototype.streamEncoder;
+    Tokenizer.prototype.encodeAll = Tokenizer.prototype.streamEncoder = () => {
+      throw new Error('encoded again');
+    };
+    try {
+      const out = join(root, 'torch');
+      const exported = exportTorch(run, out);
+      const whole = readFileSync(join(prepared.dir, 'tokens.bin'));
+      const split = 'trainTokens' in exported ? exported.trainTokens * 2 : -1;
+      assert.deepEqual(readFileSync(join(out, 'train.bin')), whole.subarray(0, split));
+      assert.deepEqual(readFileSync(join(out, 'val.bin')), whole.subarray(split));
+    } finally {
+      Tokenizer.prototype.encodeAll = encodeAll;
+      Tokenizer.prototype.streamEncoder = streamEncoder;
+    }
+  } finally {
+    delete process.env.CORPUS_LAB_CACHE;
+  }
 });

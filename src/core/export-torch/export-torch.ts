@@ -1,7 +1,8 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../errors';
-import { readCorpus } from '../corpus';
+import { PreparedCorpus, prepareCorpus } from '../prepared/prepare-corpus';
+import { TokenDtype, tokenDtype } from '../prepared/token-file';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
 import { readMetrics } from '../metrics';
 import { RunJson, readRunJson } from '../run-json';
@@ -16,8 +17,7 @@ import { LoraExport, exportLora } from './lora-export';
 import { runData } from './lora-data';
 import { learningRateSchedule, scriptPath, sha256, writeNewFolder } from './folder';
 
-/** The token files hold uint16 ids when the vocabulary fits (as nanoGPT's train.bin), uint32 otherwise; little-endian. */
-export type TokenDtype = 'uint16' | 'uint32';
+export type { TokenDtype };
 
 export interface TorchExport {
   dir: string;
@@ -74,18 +74,54 @@ export function exportTorch(source: string, outDir: string, options: { withBase?
   refuseExamples(run.corpus.path);
   const tokenizer = ckpt.tokenizer;
   checkRunTokenizer(tokenizer, run, join(checkpointDir, 'tokenizer.json'));
-  const ids = runTokens(run, tokenizer, checkpointDir);
-  if (ids.length !== plan.trainTokens + plan.valTokens) {
+  const prepared = preparedText(run, tokenizer);
+  try {
+    return writeTorchExport(
+      dir,
+      checkpointDir,
+      ckpt,
+      plan,
+      runDir,
+      run,
+      prepared ?? runData(run, tokenizer, run.finetune?.base ?? checkpointDir).tokens,
+    );
+  } finally {
+    prepared?.tokens.close();
+  }
+}
+
+/**
+ * The folder itself. `ids`: the run's token stream, prepared on disk (a text file: train.bin and
+ * val.bin are copied from its ids as they are stored, never held in memory) or in memory (documents).
+ */
+function writeTorchExport(
+  dir: string,
+  checkpointDir: string,
+  ckpt: ReturnType<typeof readCheckpoint>,
+  plan: TrainPlan,
+  runDir: string,
+  run: RunJson,
+  ids: PreparedCorpus | Int32Array,
+): TorchExport {
+  const tokenizer = ckpt.tokenizer;
+  const count = ids instanceof Int32Array ? ids.length : ids.meta.tokens;
+  if (count !== plan.trainTokens + plan.valTokens) {
     throw new UserError(
       "{0} encodes to {1} tokens but the run's plan has {2}: it is not this run's corpus",
       run.corpus.path,
-      ids.length,
+      count,
       plan.trainTokens + plan.valTokens,
     );
   }
-  const dtype: TokenDtype = tokenizer.vocabSize <= 65536 ? 'uint16' : 'uint32';
-  const tokens = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
-  const bytes = (a: Uint16Array | Uint32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  const dtype: TokenDtype = tokenDtype(tokenizer.vocabSize);
+  const writeTokens = (file: string, start: number, end: number): string => {
+    if (!(ids instanceof Int32Array)) return ids.tokens.copyRange(start, end, file);
+    const part = ids.subarray(start, end);
+    const typed = dtype === 'uint16' ? Uint16Array.from(part) : Uint32Array.from(part);
+    const data = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
+    writeFileAtomic(file, data);
+    return sha256(data);
+  };
 
   const name = basename(checkpointDir);
   const state = ckpt.trainerState;
@@ -98,16 +134,17 @@ export function exportTorch(source: string, outDir: string, options: { withBase?
       tokenizerJson: ckpt.tokenizerJson,
       tokenizerKind: tokenizer.kind,
     });
+    const digests: Record<string, string> = {
+      'train.bin': writeTokens(join(temp, 'train.bin'), 0, plan.trainTokens),
+      'val.bin': writeTokens(join(temp, 'val.bin'), plan.trainTokens, count),
+    };
     const files: Record<string, Buffer | string> = {
-      'train.bin': bytes(tokens.subarray(0, plan.trainTokens)),
-      'val.bin': bytes(tokens.subarray(plan.trainTokens)),
       'tokenizer.json': ckpt.tokenizerJson,
       'metrics.jsonl': readMetrics(runDir)
         .filter((r) => typeof r.step !== 'number' || r.step <= state.step)
         .map((r) => JSON.stringify(r) + '\n')
         .join(''),
     };
-    const digests: Record<string, string> = {};
     for (const [file, data] of Object.entries(files)) {
       writeFileAtomic(join(temp, file), data);
       digests[file] = sha256(data);
@@ -159,18 +196,19 @@ function refuseExamples(dataPath: string): void {
     );
 }
 
-/** The run's token stream: its text encoded, or its folder of documents prepared as the run prepared them. */
-function runTokens(run: RunJson, tokenizer: Tokenizer, checkpointDir: string): Int32Array | number[] {
+/** A run on a text file: its prepared ids (prepared now if they are not yet), checked to be of the run's own text. */
+function preparedText(run: RunJson, tokenizer: Tokenizer): PreparedCorpus | undefined {
   const path = run.corpus.path;
-  if (isFolder(path)) return runData(run, tokenizer, run.finetune?.base ?? checkpointDir).tokens;
-  const corpus = readCorpus(path);
-  if (corpus.sha256 !== run.corpus.sha256) {
+  if (isFolder(path)) return undefined;
+  const prepared = prepareCorpus(path, tokenizer);
+  if (prepared.meta.source.sha256 !== run.corpus.sha256) {
+    prepared.tokens.close();
     throw new UserError(
       "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
       path,
     );
   }
-  return tokenizer.encodeAll(corpus.text);
+  return prepared;
 }
 
 function isFolder(path: string): boolean {

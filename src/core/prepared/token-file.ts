@@ -1,5 +1,8 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { UserError } from '../errors';
+
+const COPY_BYTES = 4 << 20;
 
 /** How ids are stored on disk, little-endian as nanoGPT's train.bin: uint16 when the vocabulary fits. */
 export type TokenDtype = 'uint16' | 'uint32';
@@ -92,6 +95,27 @@ export class TokenFile implements TokenReader {
     const out = this.ids.subarray(0, n);
     out.set(this.dtype === 'uint16' ? new Uint16Array(this.raw.buffer, 0, n) : new Uint32Array(this.raw.buffer, 0, n));
     return out;
+  }
+
+  /** Copies ids [start, end) as they are stored into a new file at `path` (fsynced); returns its sha256. */
+  copyRange(start: number, end: number, path: string): string {
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafeSlow(COPY_BYTES);
+    const out = openSync(path, 'wx');
+    try {
+      for (let at = start * this.width; at < end * this.width;) {
+        const want = Math.min(buf.length, end * this.width - at);
+        const got = readSync(this.fd, buf, 0, want, at);
+        if (got === 0) throw new UserError('{0} was cut short while it was copied: prepare the corpus again', this.path);
+        for (let w = 0; w < got;) w += writeSync(out, buf, w, got - w);
+        hash.update(buf.subarray(0, got));
+        at += got;
+      }
+      fsyncSync(out);
+    } finally {
+      closeSync(out);
+    }
+    return hash.digest('hex');
   }
 
   close(): void {
