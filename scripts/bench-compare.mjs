@@ -75,7 +75,10 @@ const variantsOf = (python, label, flagSets) =>
   );
 const why = peerUnavailable(a.python, 1);
 const why2 = a['peer-python'] ? peerUnavailable(a['peer-python'], 2) : undefined;
-if (why2) throw new Error(`--peer-python: ${why2}`);
+if (why2) {
+  console.error(`bench-compare: --peer-python: ${why2}`);
+  process.exit(2);
+}
 const variants = [
   ...(why ? [] : variantsOf(a.python, 'pytorch', [['', []]])),
   ...(a['peer-python']
