@@ -1,9 +1,9 @@
 import { BYTE_TO_CHAR } from './bytes-to-unicode';
+import { IdBuffer } from './id-buffer';
+import { PieceCache, pieceHash } from './piece-cache';
 
 /** Pieces longer than this are merged with a heap; shorter ones by a scan, which is faster there. */
 const SCAN_MAX = 48;
-/** Distinct pieces whose ids are remembered; most words of a corpus repeat (Rust caches too). */
-const CACHE_ENTRIES = 200_000;
 /** Longer pieces are not remembered: they rarely repeat. */
 const CACHE_MAX_CHARS = 64;
 
@@ -16,7 +16,8 @@ export class ByteLevelBpe {
   private readonly byteIds = new Int32Array(256);
   /** pair (a * vocabSize + b) → rank * 2^21 + merged id; the smallest value is the first merge. */
   private readonly merges = new Map<number, number>();
-  private readonly cache = new Map<string, Int32Array>();
+  /** Most words of a corpus repeat: each distinct piece is merged once (Rust caches too). */
+  private readonly cache = new PieceCache();
   private symbols = new Int32Array(256);
   private bytes = new Uint8Array(1024);
 
@@ -50,16 +51,10 @@ export class ByteLevelBpe {
   /** Appends the ids of text[start, end) (one pre-token) to out. */
   encodePiece(text: string, start: number, end: number, out: IdBuffer): void {
     const short = end - start <= CACHE_MAX_CHARS;
-    const key = short ? text.slice(start, end) : '';
-    if (short) {
-      const hit = this.cache.get(key);
-      if (hit !== undefined) return out.pushAll(hit);
-    }
+    const hash = short ? pieceHash(text, start, end) : 0;
+    if (short && this.cache.copyTo(text, start, end, hash, out)) return;
     const ids = this.merge(text, start, end);
-    if (short) {
-      if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
-      this.cache.set(key, ids);
-    }
+    if (short) this.cache.set(text, start, end, hash, ids);
     out.pushAll(ids);
   }
 
@@ -165,48 +160,6 @@ export class ByteLevelBpe {
       }
     }
     return n;
-  }
-}
-
-const KEPT_CAPACITY = 1 << 20;
-
-/** A growable Int32Array of ids. */
-export class IdBuffer {
-  private ids = new Int32Array(1024);
-  length = 0;
-
-  push(id: number): void {
-    if (this.length === this.ids.length) this.grow(1);
-    this.ids[this.length++] = id;
-  }
-
-  pushAll(ids: Int32Array): void {
-    const n = ids.length;
-    if (this.length + n > this.ids.length) this.grow(n);
-    // Most pieces are a token or two: a loop beats set() there.
-    if (n > 8) this.ids.set(ids, this.length);
-    else for (let i = 0; i < n; i++) this.ids[this.length + i] = ids[i];
-    this.length += n;
-  }
-
-  /** The array to write up to `more` ids into, from index `length` (then add to length). */
-  reserve(more: number): Int32Array {
-    if (this.length + more > this.ids.length) this.grow(more);
-    return this.ids;
-  }
-
-  /** A copy of the ids, and an empty buffer (a small one again after a large text). */
-  take(): Int32Array {
-    const out = this.ids.slice(0, this.length);
-    this.length = 0;
-    if (this.ids.length > KEPT_CAPACITY) this.ids = new Int32Array(1024);
-    return out;
-  }
-
-  private grow(more: number): void {
-    const larger = new Int32Array(Math.max(2 * this.ids.length, this.length + more));
-    larger.set(this.ids.subarray(0, this.length));
-    this.ids = larger;
   }
 }
 

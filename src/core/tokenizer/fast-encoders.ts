@@ -1,6 +1,7 @@
 import { isObject } from '../json';
 import { AddedTokenSplitter } from './added-tokens';
-import { ByteLevelBpe, IdBuffer } from './byte-level-bpe';
+import { ByteLevelBpe } from './byte-level-bpe';
+import { IdBuffer } from './id-buffer';
 import { forEachPreToken } from './pre-token-scanner';
 
 /** Encodes as the Rust library would, for the tokenizer.json shapes it was made for. */
