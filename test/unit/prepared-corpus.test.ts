@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, readdirSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCorpus } from '../../src/core/corpus';
 import { trainTokenizer } from '../../src/core/tokenizer';
 import { PreparationCancelled, prepareCorpus } from '../../src/core/prepared/prepare-corpus';
-import { tokenChunks } from '../../src/core/prepared/token-file';
+import { tokenChunks, tokenDtype } from '../../src/core/prepared/token-file';
+import { checkDiskSpace } from '../../src/core/prepared/prepared-cache';
 import { streamTextFile } from '../../src/core/prepared/source-text';
 import { ENGLISH, KOREAN, tempDir, userError } from './helpers';
 
@@ -126,4 +127,28 @@ test('a changed text is prepared anew; cancelling leaves no folder behind', () =
     (e: unknown) => e instanceof PreparationCancelled,
   );
   assert.deepEqual(readdirSync(root).sort(), before);
+});
+
+test('limits that are real: past 64 MB is prepared; a disk without room for the ids, or a vocabulary past uint32, is refused in one line', () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'big.txt');
+    const piece = readFileSync(KOREAN, 'utf8') + readFileSync(ENGLISH, 'utf8');
+    const copies = Math.ceil((65 * 2 ** 20) / Buffer.byteLength(piece));
+    writeFileSync(file, piece.repeat(copies));
+    assert.throws(() => readCorpus(file), userError(/over the 64 MB limit/));
+    const prepared = prepareCorpus(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') });
+    prepared.tokens.close();
+    assert.equal(prepared.meta.tokens, [...piece].length * copies);
+
+    assert.throws(
+      () => checkDiskSpace(dir, Number.MAX_SAFE_INTEGER, file),
+      userError(/needs up to .* of disk space for its token ids and .* has .* free: free some space or set CORPUS_LAB_CACHE/),
+    );
+    assert.equal(tokenDtype(65536), 'uint16');
+    assert.equal(tokenDtype(65537), 'uint32');
+    assert.throws(() => tokenDtype(2 ** 32 + 1), userError(/past what uint32 token ids hold/));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fillDirAtomic, removeStaleTemps, writeFileAtomic } from '../atomic-write';
-import { checkCorpusFile, readCorpus } from '../corpus';
+import { checkCorpusFile } from '../corpus';
 import { etaSeconds } from '../duration';
 import { UserError } from '../errors';
 import { isObject } from '../json';
-import { Tokenizer, TokenizerKind, trainTokenizer } from '../tokenizer';
+import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTokenizer } from '../tokenizer';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
 import { PreparationCancelled, SourceFile, streamTextFile } from './source-text';
 import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
@@ -143,21 +143,41 @@ function tokenizerFor(
   let made: { tokenizer: Tokenizer; sha256: string };
   if (recipe.kind === 'char') {
     // A char vocabulary is the text's characters: one streamed pass collects them.
-    const chars = new Set<string>();
-    const source = streamTextFile(
-      path,
-      (text) => {
-        for (const c of text) chars.add(c);
-      },
-      streamOptions('read', opts),
-    );
-    made = { tokenizer: trainTokenizer([...chars].join(''), recipe), sha256: source.sha256 };
+    const chars = new CodePointSet();
+    const source = streamTextFile(path, (text) => chars.addAll(text), streamOptions('read', opts));
+    made = { tokenizer: trainTokenizer(chars.text(), recipe), sha256: source.sha256 };
   } else {
-    const corpus = readCorpus(path);
-    made = { tokenizer: trainTokenizer(corpus.text, recipe), sha256: corpus.sha256 };
+    // BPE learns from the counts of the text's pre-tokens, streamed (as Hugging Face's trainer counts words).
+    const counter = new PreTokenCounter();
+    const source = streamTextFile(path, (text) => counter.push(text), streamOptions('read', opts));
+    made = { tokenizer: trainBpeFromCounts(counter, recipe.vocabSize), sha256: source.sha256 };
   }
   writeFileAtomic(trainedTokenizerPath(root, made.sha256, recipe.kind, recipe.vocabSize), made.tokenizer.toJSON());
   return made;
+}
+
+/** The distinct characters of a text seen a piece at a time (a flag per code point: far faster than a Set of strings). */
+class CodePointSet {
+  private readonly seen = new Uint8Array(0x110000);
+
+  addAll(text: string): void {
+    const seen = this.seen;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      const d = c >= 0xd800 && c < 0xdc00 && i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (d >= 0xdc00 && d < 0xe000) {
+        seen[0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)] = 1;
+        i++;
+      } else seen[c] = 1;
+    }
+  }
+
+  /** Each character once, in code-point order. */
+  text(): string {
+    let out = '';
+    for (let c = 0; c < this.seen.length; c++) if (this.seen[c]) out += String.fromCodePoint(c);
+    return out;
+  }
 }
 
 /** Encodes the file into `out` in one streamed pass: its ids, their count and sha256, and the text's. */
@@ -173,7 +193,7 @@ function encodeInto(
   let tokens = 0;
   const write = (ids: Int32Array) => {
     if (ids.length === 0) return;
-    const typed = dtype === 'uint16' ? Uint16Array.from(ids) : Uint32Array.from(ids);
+    const typed = dtype === 'uint16' ? new Uint16Array(ids) : new Uint32Array(ids);
     const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
     let at = 0;
     while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
