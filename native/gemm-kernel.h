@@ -51,12 +51,24 @@ void packB(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, flo
   for (int jr = 0; jr < nc; jr += NR, dst += NR * kc) {
     const int cols = least(NR, nc - jr);
     if (tb) {
-      for (int j = 0; j < cols; j++) {
-        const float* src = b + long(j0 + jr + j) * ldb + p0;
-        for (int p = 0; p < kc; p++) dst[p * NR + j] = src[p];
-      }
+      // Bᵀ's rows are k-contiguous: transposed W × W blocks at a time, read and written a vector per row.
+      const float* src = b + long(j0 + jr) * ldb + p0;
+      int p = 0;
+      if (cols == NR)
+        for (; p + W <= kc; p += W)
+          for (int jb = 0; jb < NR; jb += W) {
+            float block[W][W];
+            for (int j = 0; j < W; j++) store(block[j], load(src + long(jb + j) * ldb + p));
+            for (int q = 0; q < W; q++) {
+              Vec v;
+              for (int j = 0; j < W; j++) v[j] = block[j][q];
+              store(dst + (p + q) * NR + jb, v);
+            }
+          }
+      for (int j = 0; j < cols; j++)
+        for (int q = p; q < kc; q++) dst[q * NR + j] = src[long(j) * ldb + q];
       for (int j = cols; j < NR; j++)
-        for (int p = 0; p < kc; p++) dst[p * NR + j] = 0;
+        for (int q = p; q < kc; q++) dst[q * NR + j] = 0;
     } else {
       for (int p = 0; p < kc; p++) {
         const float* src = b + long(p0 + p) * ldb + j0 + jr;
@@ -134,10 +146,13 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
     scale(m, n, beta, c, ldc);
     return;
   }
-  for (int jc = 0; jc < n; jc += NC) {
-    const int nc = least(NC, n - jc);
-    for (int pc = 0; pc < k; pc += KC) {
-      const int kc = least(KC, k - pc);
+  // Blocks of equal size (n = 1,100 is two blocks of 576 columns, not 1,024 and 76).
+  const int ncStep = ((n + (n + NC - 1) / NC - 1) / ((n + NC - 1) / NC) + NR - 1) / NR * NR;
+  const int kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+  for (int jc = 0; jc < n; jc += ncStep) {
+    const int nc = least(ncStep, n - jc);
+    for (int pc = 0; pc < k; pc += kcStep) {
+      const int kc = least(kcStep, k - pc);
       const float betaHere = pc == 0 ? beta : 1.0f;
       packB(tb, b, ldb, pc, kc, jc, nc, packedB);
       for (int ic = 0; ic < m; ic += MC) {
