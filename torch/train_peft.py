@@ -99,6 +99,11 @@ class Tokens:
         self.train = load_array(data["train"], data["dtype"], (plan["trainTokens"],))
         self.val = load_array(data["val"], data["dtype"], (plan["valTokens"],))
         self.eval_starts = eval_window_starts(len(self.val), context, plan["options"]["evalBatches"] * plan["options"]["batch"])
+        replay = data.get("replay")
+        self.replay = None
+        if replay:
+            path = os.path.join(HERE, replay["file"])
+            self.replay = (load_array(replay["file"], replay["dtype"], (os.path.getsize(path) // 4,)), replay["fraction"])
 
     def order(self, epoch):
         return epoch_starts(len(self.train), self.context, self.seed, epoch)
@@ -108,6 +113,22 @@ class Tokens:
         idx = np.asarray(picks, dtype=np.int64)[:, None] + np.arange(self.context + 1)[None, :]
         w = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64))
         return w[:, :-1], w[:, 1:]
+
+    def replayed(self, x, y, step):
+        """Rows replaced by windows of the base's own training text (src/core/finetune.ts replayRows)."""
+        if self.replay is None:
+            return x, y
+        old, fraction = self.replay
+        if fraction <= 0 or len(old) < self.context + 1:
+            return x, y
+        rng = Rng(mix_seed(self.seed, step, 0x4E91))
+        for row in range(x.shape[0]):
+            if rng.next() >= fraction:
+                continue
+            start = rng.below(len(old) - self.context)
+            w = torch.from_numpy(np.asarray(old[start : start + self.context + 1], dtype=np.int64))
+            x[row], y[row] = w[:-1], w[1:]
+        return x, y
 
     def eval_groups(self, size):
         return [self.eval_starts[i : i + size] for i in range(0, len(self.eval_starts), size)]
@@ -143,6 +164,9 @@ class Examples:
             n = int(lengths[i]) - 1
             x[r, :n] = torch.from_numpy(np.asarray(ids[i, :n], dtype=np.int64))
             y[r, :n] = torch.from_numpy(np.asarray(labels[i, 1 : n + 1], dtype=np.int64))
+        return x, y
+
+    def replayed(self, x, y, step):
         return x, y
 
     def eval_groups(self, size):
@@ -444,7 +468,7 @@ def train(args, export, base_dir, world, rank, device, device_kind):
         n = len(order)
         picks = [int(order[(cursor * batch + b) % n]) for b in range(batch)]
         # Every rank builds the whole batch's rows: its padding width and trained-token count are the batch's.
-        x_all, y_all = source.rows("train", picks)
+        x_all, y_all = source.replayed(*source.rows("train", picks), step)
         trained = int((y_all != IGNORED).sum())
         lr = learning_rate_at(plan, step)
         for group in optimizer.param_groups:

@@ -190,7 +190,7 @@ test(
 );
 
 test(
-  'export-torch of LoRA fine-tunes of a GPT-2 run on a text and of a Llama folder on a folder of documents: train_peft.py continues both with our losses; --with-base carries the base',
+  "export-torch of LoRA fine-tunes of a GPT-2 run on a text (replaying its base's text) and of a Llama folder on a folder of documents: train_peft.py continues both with our losses; --with-base carries the base",
   { skip: SKIP },
   async () => {
     const root = tempDir('corpus-lab-peft-export-gpt2-');
@@ -208,7 +208,7 @@ test(
     const cases: { name: string; req: FinetuneRequest }[] = [
       {
         name: 'gpt2-text',
-        req: { basePath: join(root, 'gpt2'), corpusPath: ENGLISH, lora: true, rank: 4, rslora: true, replay: 0, batch: 4, maxSteps: 5 },
+        req: { basePath: join(root, 'gpt2'), corpusPath: ENGLISH, lora: true, rank: 4, rslora: true, replay: 0.5, batch: 4, maxSteps: 5 },
       },
       {
         name: 'llama-documents',
@@ -222,6 +222,8 @@ test(
       const exp = join(root, `${name}-exp`);
       const result = exportTorch(join(root, name), exp, { withBase: true });
       assert.ok('base' in result && result.base.copied && result.data === 'tokens', name);
+      // The GPT-2 run replays half its rows from its base's own text: that text goes along.
+      assert.equal(existsSync(join(exp, 'replay.bin')), name === 'gpt2-text', name);
       // The base travels in base/: train_peft.py finds it there when the laptop's path is gone.
       const away = `${result.base.path}-away`;
       const moved = result.base.path.startsWith(root);

@@ -1,10 +1,13 @@
 import { readChatTemplate } from '../chat-template';
+import { readCorpus } from '../corpus';
+import { FinetuneRecord } from '../finetune';
+import { runOfCheckpoint } from '../run-json';
 import { evalWindowStarts } from '../batches';
 import { textSize } from '../baselines';
 import { UserError } from '../errors';
 import { trainedTargets } from '../example-batches';
 import { PreparedData, endOfTextId, prepareData, readFinetuneData } from '../finetune-data';
-import { RunJson } from '../run-json';
+import type { RunJson } from '../run-json';
 import { IGNORED, SftRow } from '../sft-examples';
 import { Tokenizer } from '../tokenizer';
 import { trainingWindow } from '../train-plan';
@@ -101,4 +104,22 @@ function rowDescription(split: string, rows: SftRow[]) {
 
 function bytesOf(a: Uint16Array | Uint32Array | Int32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * The base's own training text a run replays a share of (core/finetune.ts replayRows), encoded and
+ * split as the base run split it; undefined when the run replays nothing.
+ */
+export function replayFile(record: FinetuneRecord, tokenizer: Tokenizer): Buffer | undefined {
+  if (!record.base_corpus || record.replay <= 0) return undefined;
+  const { path, sha256 } = record.base_corpus;
+  const baseRun = runOfCheckpoint(record.base, true);
+  const corpus = baseRun && readCorpus(path);
+  if (!baseRun || corpus!.sha256 !== sha256)
+    throw new UserError(
+      "{0}, the base's corpus this run replays, has changed or its run is gone: continue this run here with train --resume",
+      path,
+    );
+  const ids = Int32Array.from(tokenizer.encodeAll(corpus!.text).slice(0, baseRun.run.plan.trainTokens));
+  return bytesOf(ids);
 }

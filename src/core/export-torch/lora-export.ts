@@ -9,7 +9,7 @@ import { readRegularFile } from '../safe-fs';
 import { readAdapterCheckpoint } from '../adapter-checkpoint';
 import { writeFileAtomic } from '../atomic-write';
 import { learningRateSchedule, scriptPath, sha256, writeNewFolder } from './folder';
-import { exportedData, runData } from './lora-data';
+import { exportedData, replayFile, runData } from './lora-data';
 import { loraExportReadme } from './lora-readme';
 
 export interface LoraExport {
@@ -36,12 +36,6 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
   const record = run.finetune;
   if (!record?.lora)
     throw new UserError('{0} is a LoRA adapter, but its run.json records no LoRA fine-tune: it cannot be continued', checkpointDir);
-  if (record.base_corpus && record.replay > 0)
-    throw new UserError(
-      "{0} replays its base's own corpus ({1} of each batch), which train_peft.py does not: continue it here with train --resume",
-      runDir,
-      record.replay,
-    );
   const base = readModelFolder(record.base);
   const ckpt = readAdapterCheckpoint(checkpointDir, base.config);
   const plan = ckpt.trainerState.plan ?? run.plan;
@@ -49,7 +43,10 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
   const tokenizerJson = readRegularFile(tokenizerPath);
   const tokenizer = modelTokenizer(tokenizerJson, base.config, tokenizerPath);
   checkRunTokenizer(tokenizer, run, tokenizerPath);
-  const data = exportedData(runData({ ...run, plan }, tokenizer, record.base), { ...run, plan }, tokenizer);
+  const prepared = runData({ ...run, plan }, tokenizer, record.base);
+  const data = exportedData(prepared, { ...run, plan }, tokenizer);
+  // Examples train one per row, with nothing of the base's text replayed.
+  const replay = prepared.examples ? undefined : replayFile(record, tokenizer);
   const state = ckpt.trainerState;
   const name = basename(checkpointDir);
   const baseFiles = readdirSync(record.base).filter((f) => !f.startsWith('.') && statSync(join(record.base, f)).isFile());
@@ -69,6 +66,7 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
         .map((r) => JSON.stringify(r) + '\n')
         .join(''),
     };
+    if (replay) files['replay.bin'] = replay;
     files['base.json'] = JSON.stringify({ ...ckpt.base, copied: withBase ? 'base' : null }, null, 2) + '\n';
     for (const [file, content] of Object.entries(files)) writeFileAtomic(join(temp, file), content);
     for (const script of ['train.py', 'train_peft.py'] as const) copyFileSync(scriptPath(script), join(temp, script));
@@ -83,7 +81,7 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
       plan,
       start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
       lr_schedule: learningRateSchedule(plan),
-      data: data.description,
+      data: { ...data.description, ...(replay ? { replay: { file: 'replay.bin', dtype: 'int32', fraction: record.replay } } : {}) },
       eval: data.scored,
       run: { corpus: run.corpus, tokenizer: run.tokenizer, finetune: record },
       files: digests,

@@ -6,23 +6,26 @@ import { withParticles } from '../l10n';
 import { showError } from './util';
 import { errorText } from '../error-text';
 
-/** Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues (train.py, or train_peft.py for LoRA). */
+/**
+ * Continue on a GPU Machine…: exports a run (or checkpoint) as a folder that torchrun continues
+ * (train.py, or train_peft.py for LoRA); returns the folder written.
+ */
 export function continueOnGpuCommand(ctx: Ctx) {
-  return async (node?: RunsNode) => {
+  return async (node?: RunsNode): Promise<string | undefined> => {
     if (!node || node.kind === 'base') {
       vscode.window.showInformationMessage(vscode.l10n.t('Choose a run in the Runs view to continue on a GPU machine.'));
-      return;
+      return undefined;
     }
     const runDir = node.run.dir;
     const lora = node.run.finetune?.lora !== undefined;
     const withBase = lora ? await askWithBase(node.run.finetune!.base) : false;
-    if (withBase === undefined) return;
+    if (withBase === undefined) return undefined;
     const target = await vscode.window.showSaveDialog({
       title: vscode.l10n.t('Folder to write for the GPU machine'),
       saveLabel: vscode.l10n.t('Export'),
       defaultUri: vscode.Uri.file(join(dirname(runDir), `${basename(runDir)}-torch`)),
     });
-    if (!target) return;
+    if (!target) return undefined;
     let result;
     try {
       result = await vscode.window.withProgress(
@@ -34,7 +37,7 @@ export function continueOnGpuCommand(ctx: Ctx) {
       );
     } catch (e) {
       showError(ctx, errorText(e));
-      return;
+      return undefined;
     }
     const readme = vscode.l10n.t('Open README');
     const reveal = vscode.l10n.t('Reveal Folder');
@@ -50,9 +53,11 @@ export function continueOnGpuCommand(ctx: Ctx) {
             result.step,
             result.dir,
           );
-    const answer = await vscode.window.showInformationMessage(withParticles(done), readme, reveal);
-    if (answer === readme) await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(join(result.dir, 'README.md')));
-    if (answer === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.dir));
+    void vscode.window.showInformationMessage(withParticles(done), readme, reveal).then(async (answer) => {
+      if (answer === readme) await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(join(result.dir, 'README.md')));
+      if (answer === reveal) await vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(result.dir));
+    });
+    return result.dir;
   };
 }
 
