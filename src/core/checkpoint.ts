@@ -150,9 +150,12 @@ export function readCheckpoint(dir: string, opts: { withOptimizer: boolean }): C
   };
 }
 
-/** A model without biases is written with all-zero ones, so the folder stays a Hugging Face GPT-2 model. */
+/**
+ * A GPT-2 model without biases is written with all-zero ones, so the folder stays a Hugging Face
+ * GPT-2 model; a Llama-family model is written as it is (its table says which biases it has).
+ */
 export function withZeroBiases(config: ModelConfig, weights: NamedTensors): NamedTensors {
-  if (config.bias) return weights;
+  if (config.bias || config.llama) return weights;
   const out: NamedTensors = new Map();
   for (const [name, shape] of gpt2TensorShapes(config)) {
     out.set(name, weights.get(name) ?? { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });

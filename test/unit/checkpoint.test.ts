@@ -10,6 +10,7 @@ import {
   readCheckpoint,
   resolveCheckpoint,
   writeCheckpoint,
+  withZeroBiases,
   CheckpointContents,
 } from '../../src/core/checkpoint';
 import { weightShapes, parameterCount } from '../../src/core/weight-table';
@@ -280,4 +281,27 @@ test('a model without biases: none in the weight table, zeros in the file, refus
     (e: unknown) =>
       isUserError(e) && /transformer\.ln_f\.bias is not zero, but config\.json says the model has no biases/.test((e as Error).message),
   );
+});
+
+test("a GPT-2 model without biases is written with zero ones; a Llama-family model's weights are written as they are", () => {
+  const noBias = { ...config, bias: false };
+  const gpt2 = withZeroBiases(noBias, weightsFor(noBias));
+  assert.ok(gpt2.has('transformer.h.0.attn.c_attn.bias') && gpt2.get('transformer.h.0.attn.c_attn.bias')!.data.every((v) => v === 0));
+  const llama: ModelConfig = {
+    ...noBias,
+    norm: 'rmsnorm',
+    llama: {
+      family: 'qwen2',
+      kvHeads: 1,
+      headDim: 4,
+      mlpWidth: 16,
+      ropeTheta: 10_000,
+      qkvBias: true,
+      qkNorm: false,
+      tiedHead: true,
+      normEps: 1e-6,
+    },
+  };
+  const weights = weightsFor(llama);
+  assert.equal(withZeroBiases(llama, weights), weights, 'not gone through the GPT-2 table');
 });

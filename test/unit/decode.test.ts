@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { NativeAddon, loadAddon } from '../../src/worker/engine/native';
-import { kvCacheFloats } from '../../src/worker/engine/kernels/decode';
+import { gpt2DecodeWeights, kvCacheFloats } from '../../src/worker/engine/kernels/decode';
 import {
   Gpt,
   KERNEL_OPS,
@@ -17,7 +17,7 @@ import {
 } from '../../src/worker/model/gpt';
 import { generate, promptIds } from '../../src/worker/model/generator';
 import { LlamaBlocks, ModelConfig, NormKind } from '../../src/core/model-config';
-import { weightTable } from '../../src/core/weight-table';
+import { modelNames, weightTable } from '../../src/core/weight-table';
 import { NamedTensors } from '../../src/core/tensor';
 import { Rng } from '../../src/core/rng';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
@@ -37,6 +37,33 @@ const korean = trainTokenizer(readFileSync(KOREAN, 'utf8').slice(0, 20_000), { k
 const bpe = trainTokenizer(readFileSync(ENGLISH, 'utf8').slice(0, 20_000), { kind: 'bpe', vocabSize: 300 });
 const englishText = readFileSync(ENGLISH, 'utf8').slice(5_000, 6_000);
 const koreanText = readFileSync(KOREAN, 'utf8').slice(2_000, 3_000);
+
+test("GPT-2's fused decode takes the weight table's weights in native/addon.cc's order, zero biases where the model has none", () => {
+  const config: ModelConfig = { vocabSize: 10, context: 4, layers: 1, heads: 2, width: 8, norm: 'dyt', dropout: 0, bias: false };
+  const table = weightTable(config);
+  const named = (name: string) => ({ name }) as unknown as tf.Tensor;
+  const order = gpt2DecodeWeights(
+    config,
+    modelNames(config),
+    (name) => (table.has(name) ? named(name) : undefined),
+    (prefix, size) => named(`zeros ${size} for ${prefix}`),
+  ).map((w) => (w as unknown as { name: string } | undefined)?.name);
+  const norm = (p: string) => [`${p}.weight`, `zeros 8 for ${p}`, `${p}.alpha`];
+  const linear = (p: string, size: number) => [`${p}.weight`, `zeros ${size} for ${p}`];
+  const h = 'transformer.h.0';
+  assert.deepEqual(order, [
+    'transformer.wte.weight',
+    'transformer.wpe.weight',
+    ...norm(`${h}.ln_1`),
+    ...linear(`${h}.attn.c_attn`, 24),
+    ...linear(`${h}.attn.c_proj`, 8),
+    ...norm(`${h}.ln_2`),
+    ...linear(`${h}.mlp.c_fc`, 32),
+    ...linear(`${h}.mlp.c_proj`, 8),
+    ...norm('transformer.ln_f'),
+    'transformer.embed_scale',
+  ]);
+});
 
 /** Random weights with every part non-trivial (norms and biases too), so each one shows in the logits. */
 function randomModel(config: ModelConfig, seed: number): Gpt {

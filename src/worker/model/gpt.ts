@@ -8,19 +8,17 @@ import { inverseFrequencies, rotaryTables } from '../../core/rope';
 import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
 import { chunkedHeadCrossEntropy, HeadMatrix, lossChunkRows } from './chunked-cross-entropy';
-import { randomBf16Matrix } from './random-bf16';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
 import { fusedGelu } from '../engine/kernels/gelu';
 import { fusedLayerNorm } from '../engine/kernels/layer-norm';
 import { kernelsAvailable, nativeKernels } from '../engine/kernels/kernel-module';
-import { fusedDecode, kvCacheFloats, llamaDecodeWeights } from '../engine/kernels/decode';
+import { fusedDecode, gpt2DecodeWeights, kvCacheFloats, llamaDecodeWeights } from '../engine/kernels/decode';
 import { nativeRmsNorm } from '../engine/kernels/rms-norm';
 import { nativeRotary } from '../engine/kernels/rotary';
 import { nativeSwiglu } from '../engine/kernels/swiglu';
 import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
-import { FrozenProduct, nativeLoraLinear } from '../engine/kernels/lora-linear';
 import { nativeGpt2Block, Gpt2BlockWeights } from '../engine/kernels/gpt2-block';
 import {
   bf16Embedding,
@@ -57,8 +55,6 @@ export interface OpSet {
   gpt2Block?: (x: tf.Tensor, weights: Gpt2BlockWeights, b: number, t: number, h: number) => tf.Tensor2D;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
-  /** A LoRA layer with its adapter added into the frozen base's output in place (kernels/lora-linear.ts). */
-  loraLinear?: typeof nativeLoraLinear;
 }
 
 export const TFJS_OPS: OpSet = {
@@ -90,7 +86,6 @@ export const NATIVE_KERNEL_OPS: OpSet = {
   rotary: nativeRotary,
   swiglu: nativeSwiglu,
   groupedAttention: nativeGroupedAttention,
-  loraLinear: nativeLoraLinear,
   gpt2Block: nativeGpt2Block,
 };
 
@@ -104,11 +99,6 @@ export const NATIVE_OPS: OpSet = { ...NATIVE_KERNEL_OPS, decode: fusedDecode };
 function opsFor(lora: boolean): OpSet {
   if (nativeKernels()) return lora ? NATIVE_KERNEL_OPS : NATIVE_OPS;
   return kernelsAvailable() ? KERNEL_OPS : TFJS_OPS;
-}
-
-/** dy·W: the input's gradient of x·Wᵀ for a frozen W [out, in], float32 or held as BF16. */
-function frozenInputGradient(dy: tf.Tensor, w: tf.Tensor): tf.Tensor {
-  return heldAsBf16(w) ? bf16MatMul(dy, w) : matMul(dy, w);
 }
 
 /**
@@ -132,7 +122,7 @@ function frozenBase(ops: OpSet): OpSet {
     head: (x, wte) =>
       onlyInput(
         (v) => ops.head(v, wte),
-        (dy) => frozenInputGradient(dy, wte),
+        (dy) => (heldAsBf16(wte) ? bf16MatMul(dy, wte) : matMul(dy, wte)),
       )(x) as tf.Tensor2D,
   };
 }
@@ -216,7 +206,9 @@ function heldWeights(
   frozen: boolean,
   release = false,
 ): (name: string, shape: number[]) => tf.Tensor {
-  const bf16 = frozen && frozenAsBf16(config, weights);
+  const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
+  const bf16 =
+    frozen && config.llama !== undefined && nativeKernels() !== undefined && matrices.every((w) => w !== undefined && isBf16Exact(w));
   return (name, shape) => {
     const w = weights.get(name);
     if (!w) throw new Error(`internal: weight ${name} missing after validation`);
@@ -224,13 +216,6 @@ function heldWeights(
     if (release) weights.delete(name);
     return bf16 && shape.length === 2 ? bf16Matrix(w) : tf.tensor(w.data, shape, 'float32');
   };
-}
-
-/** Whether these weights, frozen, are held as BF16 (heldWeights): a Llama-family model's, all matrices BF16 values, on the native engine. */
-export function frozenAsBf16(config: ModelConfig, weights: NamedTensors): boolean {
-  if (config.llama === undefined || nativeKernels() === undefined) return false;
-  const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
-  return matrices.every((w) => w !== undefined && isBf16Exact(w));
 }
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
@@ -315,19 +300,14 @@ export class Gpt {
     }
   }
 
-  /**
-   * Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing; its
-   * matrices held as BF16 with `bf16Base`, as a BF16 folder's are).
-   */
-  static initialise(config: ModelConfig, seed: number, lora?: LoraOptions, bf16Base = false): Gpt {
+  /** Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing). */
+  static initialise(config: ModelConfig, seed: number, lora?: LoraOptions): Gpt {
     const table = weightTable(config);
     return new Gpt(
       config,
       (name, shape, i) => {
         const { init } = table.get(name)!;
-        if ('fill' in init) return tf.fill(shape, init.fill);
-        if (lora && bf16Base && shape.length === 2) return randomBf16Matrix(shape[0], shape[1], init.normal, mixSeed(seed, i));
-        return tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
+        return 'fill' in init ? tf.fill(shape, init.fill) : tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
       },
       lora,
     );
@@ -445,7 +425,7 @@ export class Gpt {
       vocab: (heldAsBf16(weight) ? bf16Shape(weight) : weight.shape)[0],
       trainable: this.params.has(this.headName),
       logits: (x, w) => this.ops.head(x, w),
-      inputGradient: (dy, w) => frozenInputGradient(dy, w) as tf.Tensor2D,
+      inputGradient: (dy, w) => (heldAsBf16(w) ? bf16MatMul(dy, w) : (matMul(dy, w) as tf.Tensor2D)),
     };
   }
 
@@ -559,8 +539,6 @@ export class Gpt {
   /** x·W + b (GPT-2's Conv1D layout) or x·Wᵀ + b (Llama's nn.Linear), plus a LoRA adapter's part. */
   private linear(x: tf.Tensor, prefix: string, drop: Dropout): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
-    if (this.lora?.modules.has(prefix) && this.lora.dropout === 0 && this.ops.loraLinear)
-      return this.fusedLoraLinear(x, prefix, w, this.ops.loraLinear);
     let y: tf.Tensor;
     if (this.config.llama) {
       y = this.baseOps.head(x, w);
@@ -570,17 +548,6 @@ export class Gpt {
     const { scale, dropout } = this.lora;
     const down = this.ops.head(drop(x, dropout), this.p(loraParamName(prefix, 'A')));
     return tf.add(y, this.ops.head(tf.mul(down, scale), this.p(loraParamName(prefix, 'B'))));
-  }
-
-  /** linear() of an adapted layer without adapter dropout, in one op (the native engine's: kernels/lora-linear.ts). */
-  private fusedLoraLinear(x: tf.Tensor, prefix: string, w: tf.Tensor, loraLinear: typeof nativeLoraLinear): tf.Tensor {
-    const { scale } = this.lora!;
-    const base: FrozenProduct = this.config.llama
-      ? { forward: (v) => this.ops.head(v, w), inputGradient: (dy) => frozenInputGradient(dy, w) }
-      : { forward: (v) => this.ops.linear(v, w, this.bias(prefix, w.shape[1] as number)), inputGradient: (dy) => this.ops.head(dy, w) };
-    const flat = tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D;
-    const y = loraLinear(flat, base, this.p(loraParamName(prefix, 'A')), this.p(loraParamName(prefix, 'B')), scale);
-    return this.config.llama && this.has(`${prefix}.bias`) ? tf.add(y, this.p(`${prefix}.bias`)) : y;
   }
 
   /** The ops for the base's weights: with LoRA they are frozen. */
@@ -616,11 +583,10 @@ export class Gpt {
     const [b, t] = targets.shape;
     const x = this.residualStream(ids, { dropoutSeed, tokens });
     const flat = tf.reshape(targets, [b * t]) as tf.Tensor1D;
-    const head = this.headMatrix();
     // Logits that fit in one chunk are computed once, as the forward pass does: chunks only pay
     // (a second head product in the backward pass) where the whole [tokens × vocab] would not fit.
-    if (b * t <= lossChunkRows(head.vocab)) return crossEntropy(this.readOut(x), flat);
-    return chunkedHeadCrossEntropy(this.norm(x, this.names.finalNorm) as tf.Tensor2D, flat, head);
+    if (b * t <= lossChunkRows(this.config.vocabSize)) return crossEntropy(this.readOut(x), flat);
+    return chunkedHeadCrossEntropy(this.norm(x, this.names.finalNorm) as tf.Tensor2D, flat, this.headMatrix());
   }
 
   /** Feeds `ids` after the cached tokens (all of a prompt, or one more token); returns the last logits. */
@@ -641,38 +607,9 @@ export class Gpt {
   }
 
   private weightsInDecodeOrder(): Array<tf.Tensor | undefined> {
-    if (this.config.llama)
-      return llamaDecodeWeights({ ...this.config, llama: this.config.llama }, this.names, (name) =>
-        this.has(name) ? this.p(name) : undefined,
-      );
-    const c = this.config.width;
-    const norm = (prefix: string) => [
-      this.p(`${prefix}.weight`),
-      this.bias(prefix, c),
-      this.config.norm === 'dyt' ? this.p(`${prefix}.alpha`) : undefined,
-    ];
-    const linear = (prefix: string) => {
-      const w = this.p(`${prefix}.weight`);
-      return [w, this.bias(prefix, w.shape[1] as number)];
-    };
-    const blocks = Array.from({ length: this.config.layers }, (_, i) => {
-      const pre = `transformer.h.${i}`;
-      return [
-        ...norm(`${pre}.ln_1`),
-        ...linear(`${pre}.attn.c_attn`),
-        ...linear(`${pre}.attn.c_proj`),
-        ...norm(`${pre}.ln_2`),
-        ...linear(`${pre}.mlp.c_fc`),
-        ...linear(`${pre}.mlp.c_proj`),
-      ];
-    });
-    return [
-      this.p('transformer.wte.weight'),
-      this.p('transformer.wpe.weight'),
-      ...blocks.flat(),
-      ...norm('transformer.ln_f'),
-      this.config.norm === 'dyt' ? this.p(EMBED_SCALE) : undefined,
-    ];
+    const weight = (name: string) => (this.has(name) ? this.p(name) : undefined);
+    if (this.config.llama) return llamaDecodeWeights({ ...this.config, llama: this.config.llama }, this.names, weight);
+    return gpt2DecodeWeights(this.config, this.names, weight, (prefix, size) => this.bias(prefix, size));
   }
 
   dispose(): void {

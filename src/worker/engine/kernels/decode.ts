@@ -2,6 +2,7 @@ import { tf } from '../backend';
 import { LlamaBlocks, ModelConfig } from '../../../core/model-config';
 import { ModelNames } from '../../../core/weight-table';
 import { inverseFrequencies } from '../../../core/rope';
+import { EMBED_SCALE } from '../../../core/dyt';
 import { callKernel, heap, requireNative } from './kernel-module';
 import { heldAsBf16 } from './bf16-matrix';
 
@@ -73,6 +74,42 @@ export function fusedDecode(
     }
   });
   return logits as tf.Tensor1D;
+}
+
+/**
+ * A GPT-2 model's weights in the fused decode's order: the token and position embeddings; per block
+ * the attention norm (weight, bias, Dynamic Tanh's α), qkv and its bias, o and its bias, the MLP
+ * norm, up and its bias, down and its bias; the final norm; Dynamic Tanh's embedding scale.
+ * `weight` answers undefined for a weight the model lacks (α and the scale but with Dynamic Tanh);
+ * `bias` gives a layer's bias, zeros for a model without them.
+ */
+export function gpt2DecodeWeights(
+  config: ModelConfig,
+  names: ModelNames,
+  weight: (name: string) => tf.Tensor | undefined,
+  bias: (prefix: string, size: number) => tf.Tensor,
+): Array<tf.Tensor | undefined> {
+  const c = config.width;
+  const norm = (prefix: string) => [weight(`${prefix}.weight`), bias(prefix, c), weight(`${prefix}.alpha`)];
+  const linear = (prefix: string, outputs: number) => [weight(`${prefix}.weight`), bias(prefix, outputs)];
+  const blocks = Array.from({ length: config.layers }, (_, i) => {
+    const n = names.block(i);
+    return [
+      ...norm(n.attentionNorm),
+      ...linear(n.qkv!, 3 * c),
+      ...linear(n.o, c),
+      ...norm(n.mlpNorm),
+      ...linear(n.up, 4 * c),
+      ...linear(n.down, c),
+    ];
+  });
+  return [
+    weight(`${names.embedding}.weight`),
+    weight(`${names.positions}.weight`),
+    ...blocks.flat(),
+    ...norm(names.finalNorm),
+    weight(EMBED_SCALE),
+  ];
 }
 
 /**
