@@ -1,15 +1,21 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startEngine, tf } from '../engine/backend';
 import { nativeAddon } from '../engine/native';
 import { heap } from '../engine/kernels/kernel-module';
+import { heldAsBf16 } from '../engine/kernels/bf16-matrix';
 import { ModelConfig, validateModelConfig } from '../../core/model-config';
 export { MODEL_SHAPES } from '../../core/model-shapes';
 import { parameterCount, weightTable } from '../../core/weight-table';
-import { NamedTensors } from '../../core/tensor';
+import { NamedTensors, elementCount } from '../../core/tensor';
+import { encodeSafetensors } from '../../core/safetensors';
+import { HF_WEIGHTS_FILE } from '../../core/hf-weights';
+import { readLlamaWeights } from '../../core/llama-folder';
 import { Rng } from '../../core/rng';
-import { Gpt, newCache, disposeCache } from '../model/gpt';
+import { newCache, disposeCache } from '../model/gpt';
+import { frozenModel } from '../jobs/load-model';
 
-/** float32 (as trained) or BF16 (a BF16 folder opened for completion: its matrices held as BF16). */
+/** float32 (as trained) or BF16 (as most models are published): the dtype of the folder opened. */
 export type DecodeDtype = 'fp32' | 'bf16';
 
 export interface DecodeBenchResult {
@@ -25,7 +31,9 @@ export interface DecodeBenchResult {
   msPerToken: number[];
   /** CPU time of the whole process (every thread) per generated token: far below threads × ms per token when other work holds the cores. */
   cpuMsPerToken: number;
-  /** Resident memory after generating, and the process's peak (Linux; 0 elsewhere). */
+  /** Resident memory once the engine has started (Node and the wasm backend, before any weight). */
+  startRssBytes: number;
+  /** Resident memory after generating, and the process's peak (Linux; 0 elsewhere): opening the folder included. */
   rssBytes: number;
   peakRssBytes: number;
   /** The wasm backend's heap, where the weights are (it grows and never shrinks). */
@@ -44,56 +52,43 @@ function peakRss(): number {
 }
 
 /**
- * Random weights of the table's spread (uniform, so half a billion values take seconds) rounded to
- * BF16 (to nearest, ties to even), as a BF16 folder's values are, in host memory.
+ * A model folder's weights file (model.safetensors, every tensor F32 or BF16 as transformers saves
+ * them) of random weights of the table's spread (uniform, so half a billion values take seconds).
  */
-function bf16Weights(config: ModelConfig, seed: number): NamedTensors {
-  const rng = new Rng(seed);
+export function writeRandomWeights(config: ModelConfig, dtype: DecodeDtype, dir: string): void {
+  const rng = new Rng(1);
   const weights: NamedTensors = new Map();
   for (const [name, { shape, init }] of weightTable(config)) {
-    const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+    const data = new Float32Array(elementCount(shape));
     if ('fill' in init) data.fill(init.fill);
     else {
       const half = init.normal * Math.sqrt(3);
       for (let i = 0; i < data.length; i++) data[i] = (2 * rng.next() - 1) * half;
-      const bits = new Uint32Array(data.buffer);
-      for (let i = 0; i < bits.length; i++) bits[i] = (bits[i] + 0x7fff + ((bits[i] >>> 16) & 1)) & 0xffff0000;
     }
     weights.set(name, { shape, data });
   }
-  return weights;
-}
-
-/** A frozen model of such weights, held as BF16; the host copy is garbage when this returns. */
-function bf16Model(config: ModelConfig): Gpt {
-  return Gpt.frozen(config, bf16Weights(config, 1));
-}
-
-/** Bytes of the weights as held: BF16 matrices 2 a value. */
-function heldBytes(config: ModelConfig, dtype: DecodeDtype): number {
-  let bytes = 0;
-  for (const [, { shape }] of weightTable(config))
-    bytes += shape.reduce((a, b) => a * b, 1) * (dtype === 'bf16' && shape.length === 2 ? 2 : 4);
-  return bytes;
+  const half = new Map(dtype === 'bf16' ? [...weights.keys()].map((name) => [name, 'BF16' as const]) : []);
+  writeFileSync(join(dir, HF_WEIGHTS_FILE), encodeSafetensors(weights, { format: 'pt' }, new Map(), half));
 }
 
 /**
- * Greedy completion from a model of random weights, as a completion request runs it: a prompt of
- * `promptTokens` in one call, then `newTokens` one at a time, each timed with the read of its logits.
+ * Greedy completion from the weights in `dir` (writeRandomWeights), opened as a model folder's are
+ * (jobs/load-model.ts frozenModel: read straight into the engine, BF16 matrices held as BF16), as a
+ * completion request runs it: a prompt of `promptTokens` in one call, then `newTokens` one at a time,
+ * each timed with the read of its logits.
  */
 export async function benchDecode(
   config: ModelConfig,
+  dir: string,
   promptTokens: number,
   newTokens: number,
   threads: number,
-  dtype: DecodeDtype = 'fp32',
 ): Promise<DecodeBenchResult> {
   validateModelConfig(config);
   const engine = await startEngine('native');
   nativeAddon()?.setThreads(threads);
-  const model = dtype === 'bf16' ? bf16Model(config) : Gpt.initialise(config, 1);
-  // The host copy the BF16 weights were made from is garbage now: collected (node --expose-gc) before memory is measured.
-  (globalThis as { gc?: () => void }).gc?.();
+  const startRssBytes = process.memoryUsage().rss;
+  const { model } = frozenModel((destination) => ({ config, weights: readLlamaWeights(dir, config, destination && { destination }) }));
   const cache = newCache();
   const prompt = Array.from({ length: promptTokens }, (_, i) => (i * 7919 + 13) % config.vocabSize);
   const argmax = (logits: tf.Tensor1D) => {
@@ -117,22 +112,25 @@ export async function benchDecode(
   const cpuMsPerToken = (user + system) / 1000 / newTokens;
   const { rss: rssBytes, heapUsed: jsHeapBytes } = process.memoryUsage();
   const heapBytes = heap().byteLength;
-  disposeCache(cache);
-  model.dispose();
-  const params = parameterCount(config);
-  return {
+  const held = [...model.frozen.values()];
+  const result = {
     backend: engine.backend,
     threads: nativeAddon()?.info().threads ?? engine.threads,
-    params,
-    dtype,
-    weightBytes: heldBytes(config, dtype),
+    params: parameterCount(config),
+    dtype: held.some(heldAsBf16) ? ('bf16' as const) : ('fp32' as const),
+    // 4 bytes an element: a float32, or a pair of BF16 values (kernels/bf16-matrix.ts).
+    weightBytes: held.reduce((bytes, w) => bytes + 4 * w.size, 0),
     promptTokens,
     prefillMs,
     msPerToken,
     cpuMsPerToken,
+    startRssBytes,
     rssBytes,
     peakRssBytes: peakRss(),
     heapBytes,
     jsHeapBytes,
   };
+  disposeCache(cache);
+  model.dispose();
+  return result;
 }
