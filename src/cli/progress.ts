@@ -46,7 +46,7 @@ export class TrainProgress {
         info(
           `${e.resumed_from ? `resuming from ${e.resumed_from} at step ${e.step}` : 'training'}: ` +
             `${e.params.toLocaleString('en-US')} parameters, ${p.model.layers} layers × ${p.model.heads} heads × ${p.model.width} wide, context ${p.model.context}, ` +
-            `${p.trainTokens.toLocaleString('en-US')} training tokens, ${p.stepsPerEpoch} steps per epoch, ${p.totalSteps} steps · ${e.backend} (${e.threads} thread${e.threads === 1 ? '' : 's'})`,
+            `${p.trainTokens.toLocaleString('en-US')} training tokens, ${p.stepsPerEpoch} steps per epoch, ${p.totalSteps} steps · ${e.backend} (${e.threads} thread${e.threads === 1 ? '' : 's'}${e.blas ? `, ${e.blas}` : ''})`,
         );
         if (e.trainable_params < e.params) {
           info(

@@ -1,6 +1,7 @@
 import { ModelConfig } from './model-config';
 import { parameterCount } from './weight-table';
 import type { TrainPlan } from './train-options';
+import { lossChunkRows } from './loss-chunk';
 
 export interface Estimate {
   params: number;
@@ -23,7 +24,7 @@ const FLOAT_BYTES = 4;
 
 /**
  * `adapterParams`: LoRA on a frozen base, whose optimizer updates only these; a frozen weight needs
- * no gradient and no AdamW moments, only itself.
+ * no gradient and no AdamW moments, only itself, in `frozenBytes` each (2 when held as BF16).
  */
 export function estimate(
   config: ModelConfig,
@@ -31,15 +32,19 @@ export function estimate(
   stepsPerEpoch: number,
   measuredSecondsPerStep?: number,
   adapterParams?: number,
+  frozenBytes = FLOAT_BYTES,
 ): Estimate {
   const params = parameterCount(config) + (adapterParams ?? 0);
   const trainableParams = adapterParams ?? params;
   const { layers: l, width: c, context: t, heads: h, vocabSize: v } = config;
   const flopsPerToken = 6 * params + 12 * l * c * t;
   // Activations saved for backward, per token and layer: ~34·width floats plus 5·heads·context for
-  // attention maps (Korthikanti et al. 2022, fp32, no recomputation); logits and their softmax twice.
-  const activationFloats = batch * t * (l * (34 * c + 5 * h * t) + 3 * v);
-  const trainingBytes = FLOAT_BYTES * (params + 3 * trainableParams + activationFloats);
+  // attention maps (Korthikanti et al. 2022, fp32, no recomputation); logits and their softmax twice,
+  // for one chunk of rows at a time (core/loss-chunk.ts).
+  const rows = batch * t;
+  const activationFloats = rows * l * (34 * c + 5 * h * t) + 3 * Math.min(rows, lossChunkRows(v)) * v;
+  const frozen = adapterParams === undefined ? 0 : params - adapterParams;
+  const trainingBytes = frozenBytes * frozen + FLOAT_BYTES * (params - frozen + 3 * trainableParams + activationFloats);
   const e: Estimate = {
     params,
     trainableParams,

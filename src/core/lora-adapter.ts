@@ -88,6 +88,12 @@ export function loraModuleShapes(c: ModelConfig): Map<string, [number, number]> 
   return out;
 }
 
+/** Parameters of rank-`r` adapters (A [r, in] and B [out, r]) on `modules`. */
+export function loraParameterCount(c: ModelConfig, modules: readonly string[], r: number): number {
+  const shapes = loraModuleShapes(c);
+  return modules.reduce((n, m) => n + r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
+}
+
 /** The names a user gives targets by: each module's path inside a block (attn.c_attn, self_attn.q_proj). */
 function moduleNames(c: ModelConfig): string[] {
   const prefix = c.llama ? 'model.layers.0.' : 'transformer.h.0.';

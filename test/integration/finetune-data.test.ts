@@ -6,6 +6,7 @@ import type { CorpusLabApi } from '../../src/extension/main';
 import type { TrainResult } from '../../src/worker/train/trainer';
 import type { TrainEvent } from '../../src/core/train-events';
 import { estimateMethods } from '../../src/extension/commands/finetune';
+import { formatBytes } from '../../src/core/format-bytes';
 import { workspace, until } from './fixtures';
 
 // Issue 20, the data they have, in the editor: right-click a .jsonl of Korean Q&A (or a folder of
@@ -42,14 +43,23 @@ describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
     assert.ok(whens('editor/context').some((w) => w.includes('resourceExtname == .jsonl')));
   });
 
-  it('the pick measures time per epoch and memory for the .jsonl’s examples and for a folder’s documents', async () => {
-    const docs = join(workspace, 'docs-ko');
-    mkdirSync(docs, { recursive: true });
-    writeFileSync(join(docs, 'constitution.md'), readFileSync(join(workspace, 'texts', 'speech-ko.txt'), 'utf8'));
-    for (const data of [qa, vscode.Uri.file(docs)]) {
-      const full = (await estimateMethods(api.ctx, data, base)).find((i) => i.method === 'full')!;
-      assert.ok(full.estimate && full.estimate.secondsPerEpoch! > 0, `${data.fsPath}: ${full.detail}`);
-      assert.match(full.detail!, /per epoch · .* memory/);
+  it('the pick measures time per epoch and memory, LoRA and full, for a Qwen2 and a Llama folder, on a .jsonl’s examples and a folder’s documents', async () => {
+    const docs = vscode.Uri.file(join(workspace, 'docs-ko'));
+    mkdirSync(docs.fsPath, { recursive: true });
+    writeFileSync(join(docs.fsPath, 'constitution.md'), readFileSync(join(workspace, 'texts', 'speech-ko.txt'), 'utf8'));
+    const llama = join(workspace, 'texts', 'hf-llama', 'llama');
+    for (const [model, data] of [
+      [base, qa],
+      [base, docs],
+      [llama, docs],
+    ] as const) {
+      for (const item of await estimateMethods(api.ctx, data, model)) {
+        const e = item.estimate;
+        assert.ok(e && e.config.llama && e.secondsPerEpoch! > 0 && e.measuredBytes! > 0, `${model} on ${data.fsPath}: ${item.detail}`);
+        // The memory shown is the timed step's measured peak, not the formula's figure.
+        assert.ok(item.detail!.includes(`${formatBytes(e.measuredBytes!)} memory (measured)`), item.detail);
+        assert.match(item.detail!, /per epoch · /);
+      }
     }
   });
 

@@ -175,3 +175,22 @@ for (const engine of engines) {
     });
   }
 }
+
+test("the gradients come from the forward pass: each chunk's logits are computed once per step, not again in the backward pass", async () => {
+  await startEngine('cpu');
+  const [n, width, vocab, rows] = [37, 19, 53, 8];
+  const x = tf.tensor2d(values(n * width, 5), [n, width]);
+  const w = tf.tensor2d(values(vocab * width, 6), [vocab, width]);
+  const t = tf.tensor1d(targetsOf(n, vocab, rows), 'int32');
+  for (const trainable of [false, true]) {
+    let products = 0;
+    const head = fp32Head(w, trainable);
+    const counted: HeadMatrix = { ...head, logits: (a, m) => (products++, head.logits(a, m)) };
+    const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b?: tf.Tensor) =>
+      chunkedHeadCrossEntropy(a as tf.Tensor2D, t, { ...counted, weight: b ?? w }, rows),
+    )(trainable ? [x, w] : [x]);
+    assert.equal(products, Math.ceil(n / rows), `trainable ${trainable}: head products`);
+    tf.dispose([value, ...grads]);
+  }
+  tf.dispose([x, w, t]);
+});

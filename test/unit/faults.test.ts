@@ -179,12 +179,14 @@ test('a configuration that cannot fit in memory is refused up front, saying how 
         () => {},
         () => false,
       ),
-      userError(/needs about \d+(\.\d)? [GT]B to train .* more than the 3\.5 GB available to the wasm backend/),
+      userError(
+        /needs about \d+(\.\d)? [GT]B to train .* more than the 3\.5 GB the wasm engine can use .*: lower one of --batch, --context, --width, --layers$/,
+      ),
     );
     assert.equal(existsSync(join(root, 'huge')), false);
     assert.throws(
       () => checkTrainingFits(10 * 1024 ** 3, 'tensorflow', 8 * 1024 ** 3),
-      userError(/needs about 10 GB .* more than the 6\.4 GB available: /),
+      userError(/needs about 10 GB .* more than the 6\.4 GB available: lower one of /),
     );
     checkTrainingFits(100 * 1024 ** 2, 'wasm', 8 * 1024 ** 3);
   } finally {

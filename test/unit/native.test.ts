@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { startEngine, tf } from '../../src/worker/engine/backend';
 import { addonPath, loadAddon } from '../../src/worker/engine/native';
+import { CLI, ENGLISH } from './helpers';
 import { fusedLinear } from '../../src/worker/engine/kernels/linear';
 import { fusedGelu } from '../../src/worker/engine/kernels/gelu';
 import { fusedLayerNorm } from '../../src/worker/engine/kernels/layer-norm';
@@ -394,6 +395,30 @@ test(
     }
   },
 );
+
+test('train names the native engine and the kernels of its matrix products in its training: line', { skip }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corpus-lab-first-line-'));
+  const args = [
+    'train',
+    ENGLISH,
+    '-o',
+    join(dir, 'run'),
+    '--layers',
+    '1',
+    '--heads',
+    '2',
+    '--width',
+    '16',
+    '--context',
+    '8',
+    '--batch',
+    '2',
+  ];
+  const r = spawnSync(process.execPath, [CLI, ...args, '--max-steps', '1', '--backend', 'native'], { cwd: dir, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const line = (r.stdout + r.stderr).split('\n').find((l) => l.startsWith('training: '));
+  assert.match(line ?? '', / · native \(\d+ threads?, Corpus Lab GEMM \((AVX-512|AVX2|SSE2|NEON|portable)\)\)$/, r.stdout + r.stderr);
+});
 
 // ---- checkpoints move between engines ----
 

@@ -153,17 +153,20 @@ async function pickMethod(ctx: Ctx, target: vscode.Uri, base: string): Promise<F
 }
 
 /**
- * A method's detail. Memory is the same formula for both methods (weights; gradients and AdamW
- * moments of what trains; activations): the peak the engine reports counts only tensors it
- * allocates, which differs between LoRA's ops and full fine-tuning's fused kernels, so LoRA showed
- * more than full fine-tuning.
+ * A method's detail: trainable parameters, and time per epoch and memory as measured here. The
+ * memory is what a timed step of this shape held at its peak on this engine (tf.profile: weights,
+ * what trains with its gradients and AdamW moments, activations), for both methods alike; on a
+ * small model LoRA's adapter ops can hold more than full fine-tuning's fused kernels save. Without
+ * a measurement it is the formula's (core/estimate.ts), and says so.
  */
 export function describeFinetuneEstimate(e: EstimateResult): string {
   const share = ((100 * e.trainableParams) / e.params).toFixed(e.trainableParams < e.params ? 2 : 0);
   return [
     vscode.l10n.t('{0} trainable parameters ({1}% of {2})', e.trainableParams.toLocaleString(), share, e.params.toLocaleString()),
     e.secondsPerEpoch === undefined ? '' : vscode.l10n.t('≈ {0} per epoch', formatSeconds(e.secondsPerEpoch)),
-    vscode.l10n.t('{0} memory', formatBytes(e.trainingBytes)),
+    e.measuredBytes === undefined
+      ? vscode.l10n.t('{0} memory (estimated)', formatBytes(e.trainingBytes))
+      : vscode.l10n.t('{0} memory (measured)', formatBytes(e.measuredBytes)),
     e.backend,
   ]
     .filter(Boolean)

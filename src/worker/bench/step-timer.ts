@@ -19,6 +19,9 @@ export interface RandomTokenTrainer {
   dispose(): Promise<void>;
 }
 
+/** LoRA on a random frozen base, its matrices held as BF16 with `bf16Base` (as a BF16 folder's are). */
+export type RandomBaseLora = Omit<LoraOptions, 'seed'> & { bf16Base?: boolean };
+
 /**
  * A fresh model and AdamW of `config`, trained on seeded random tokens on `threads` threads: what
  * bench times and profiles. With `lora`, only adapters on the frozen random base train (one thread).
@@ -27,9 +30,9 @@ export async function randomTokenTrainer(
   config: ModelConfig,
   batch: number,
   threads = 1,
-  lora?: Omit<LoraOptions, 'seed'>,
+  lora?: RandomBaseLora,
 ): Promise<RandomTokenTrainer> {
-  const model = Gpt.initialise(config, 1, lora && { ...lora, seed: 1 });
+  const model = Gpt.initialise(config, 1, lora && { ...lora, seed: 1 }, lora?.bf16Base);
   const optimizer = new AdamW(model.params, DEFAULT_TRAIN_OPTIONS, model.decayed);
   const replicas = threads > 1 ? await ReplicaPool.start(config, model.params, threads, () => undefined) : undefined;
   const rng = new Rng(7);
@@ -63,7 +66,7 @@ export async function timeTrainingSteps(
   steps: number,
   warmup: number,
   threads = 1,
-  lora?: Omit<LoraOptions, 'seed'>,
+  lora?: RandomBaseLora,
 ): Promise<number[]> {
   return (await measureTrainingSteps(config, batch, steps, warmup, threads, lora, false)).times;
 }
@@ -78,7 +81,7 @@ export async function measureTrainingSteps(
   steps: number,
   warmup: number,
   threads = 1,
-  lora?: Omit<LoraOptions, 'seed'>,
+  lora?: RandomBaseLora,
   peak = true,
 ): Promise<{ times: number[]; peakBytes?: number }> {
   const trainer = await randomTokenTrainer(config, batch, threads, lora);

@@ -7,7 +7,10 @@ import { UserError } from '../../core/errors';
 import { StepProfile, profileTrainingStep } from '../bench/step-profile';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 import { defaultLoraTargets } from '../../core/finetune';
-import { loraModuleShapes, loraScale, matchTargets } from '../../core/lora-adapter';
+import { loraParameterCount, loraScale, matchTargets } from '../../core/lora-adapter';
+import { estimate } from '../../core/estimate';
+import { checkTrainingFits } from '../../core/memory-budget';
+import { freemem } from 'node:os';
 
 export interface BenchResult {
   /** Whether this was the standard config (docs/DESIGN.md §4), the one compared with the PyTorch peer. */
@@ -22,6 +25,8 @@ export interface BenchResult {
   params: number;
   /** Parameters AdamW updates (LoRA: the adapters'). */
   trainable_params: number;
+  /** How the weights are held: a LoRA base on a real model's shape is BF16 on native, as its folder's. */
+  base_dtype: 'bf16' | 'float32';
   /** The process's peak resident memory so far (bytes). */
   peak_rss_bytes: number;
   steps: number;
@@ -70,13 +75,22 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
   const standard =
     config.vocabSize === 65 && batch === p.batch && (['layers', 'heads', 'width', 'context'] as const).every((k) => config[k] === p[k]);
   const r = req.rank ?? 8;
+  // A real model's base comes in BF16 (SmolLM2's and Qwen2.5's folders do), and LoRA holds it so on native.
+  const bf16Base = req.shape !== undefined && engine.backend === 'native';
   const lora = req.lora
-    ? { modules: matchTargets(config, defaultLoraTargets(config)), r, scale: loraScale({ r, alpha: 2 * r, rslora: false }), dropout: 0 }
+    ? {
+        modules: matchTargets(config, defaultLoraTargets(config)),
+        r,
+        scale: loraScale({ r, alpha: 2 * r, rslora: false }),
+        dropout: 0,
+        bf16Base,
+      }
     : undefined;
+  const loraParams = lora ? loraParameterCount(config, lora.modules, r) : 0;
+  const needed = estimate(config, batch, 1, undefined, lora && loraParams, lora?.bf16Base ? 2 : 4).trainingBytes;
+  checkTrainingFits(needed, engine.backend, freemem(), req.shape ? '--batch, --context' : undefined);
   const trainingThreads = lora ? 1 : resolveTrainingThreads(req.threads, engine.backend, batch);
   const ms = median(await timeTrainingSteps(config, batch, steps, warmup, trainingThreads, lora));
-  const shapes = loraModuleShapes(config);
-  const loraParams = lora ? lora.modules.reduce((n, m) => n + r * (shapes.get(m)![0] + shapes.get(m)![1]), 0) : 0;
   return {
     ms_per_step: Math.round(ms * 100) / 100,
     tokens_per_s: Math.round((batch * config.context * 1000) / ms),
@@ -86,6 +100,7 @@ export async function runBenchJob(req: BenchRequest = {}, warmup = 3): Promise<B
     skipped: engine.skipped.filter((why) => why.startsWith('native:')),
     params: parameterCount(config) + loraParams,
     trainable_params: lora ? loraParams : parameterCount(config),
+    base_dtype: lora?.bf16Base ? 'bf16' : 'float32',
     peak_rss_bytes: process.resourceUsage().maxRSS * 1024,
     steps,
     config: { ...config, batch },

@@ -5,8 +5,8 @@ import { dataPlan, sftModel, tokenizerDir } from './finetune-job';
 import { readFinetuneData } from '../../core/finetune-data';
 import { runOfCheckpoint } from '../../core/run-json';
 import { finetuneShape } from '../../core/finetune';
-import { finetuneTarget } from '../../core/finetune-target';
-import { loraModuleShapes, loraScale } from '../../core/lora-adapter';
+import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
+import { loraParameterCount, loraScale } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
@@ -36,9 +36,9 @@ export interface EstimateRequest {
   /**
    * Fine-tuning this model folder (run, checkpoint, Hugging Face folder …) on the corpus instead of
    * training a preset: its shape, tokenizer and training window (core/finetune.ts finetuneShape).
-   * LoRA on a LoRA adapter continues it with its own settings on its base (no rank is given then).
+   * Asked as finetune is (`finetune BASE DATA --lora …`): LoRA on a LoRA adapter continues it.
    */
-  finetune?: { base: string; lora?: { rank?: number } };
+  finetune?: FinetuneTargetRequest;
 }
 
 export interface EstimateResult extends Estimate {
@@ -113,7 +113,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
  */
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
   const data = readFinetuneData(req.corpusPath);
-  const target = finetuneTarget({ basePath: ft.base, lora: ft.lora !== undefined, rank: ft.lora?.rank });
+  const target = finetuneTarget(ft);
   const { base, modules } = target;
   const { config } = base;
   const { context, batch } = finetuneShape(
@@ -126,8 +126,7 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const tokens = plan.trainTokens + plan.valTokens;
   const settings = target.lora;
   const lora = settings && { modules, r: settings.r, scale: loraScale(settings), dropout: settings.dropout };
-  const shapes = loraModuleShapes(config);
-  const adapterParams = lora?.modules.reduce((n, m) => n + lora.r * (shapes.get(m)![0] + shapes.get(m)![1]), 0);
+  const adapterParams = lora && loraParameterCount(config, lora.modules, lora.r);
   const e = await measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);
   return settings ? { ...e, lora: { r: settings.r, continued: target.continued !== undefined } } : e;
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
-import { LoraOptions } from '../model/gpt';
+import { LoraOptions, frozenAsBf16 } from '../model/gpt';
 import { readCorpus } from '../../core/corpus';
 import { chatTemplateText, readChatTemplate } from '../../core/chat-template';
 import { FinetuneData, PreparedData, dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
@@ -20,9 +20,10 @@ import { truncateMetrics } from '../../core/metrics';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { checkRunTokenizer, modelTokenizer } from '../../core/model-tokenizer';
 import { readRegularFile } from '../../core/safe-fs';
-import { LoraSettings, baseRecord, loraScale } from '../../core/lora-adapter';
+import { LoraSettings, baseRecord, loraParameterCount, loraScale } from '../../core/lora-adapter';
 import { readAdapterCheckpoint } from '../../core/adapter-checkpoint';
 import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
+import { NamedTensors } from '../../core/tensor';
 import {
   DEFAULT_REPLAY,
   FINETUNE_LR,
@@ -74,7 +75,6 @@ export async function runFinetuneJob(
   if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError('--unseen must be unk or extend (got {0})', JSON.stringify(unseen));
   const replay = checkReplay(req.replay ?? DEFAULT_REPLAY);
   const seed = req.seed ?? DEFAULT_TRAIN_OPTIONS.seed;
-
   const baseDir = base.dir;
   const engine = await startEngine(req.backend ?? 'auto');
 
@@ -118,7 +118,7 @@ export async function runFinetuneJob(
   });
   const { prepared, plan } = dataPlan(data, sftModel(tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
   const { tokens, examples } = prepared;
-  if (!lora) checkPlanFits(plan, engine.backend);
+  checkFinetuneFits(plan, engine.backend, weights, lora && loraOptions(lora, modules, seed));
   const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
   const old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
@@ -232,7 +232,7 @@ export async function resumeFinetuneJob(
       req.corpusPath,
     );
   checkStepsLeft(dir, resumeFrom.state.step, plan);
-  if (!record.lora) checkPlanFits(plan, engine.backend);
+  checkFinetuneFits(plan, engine.backend, start?.weights ?? resumeFrom.weights, start?.lora);
   const notices: string[] = [];
   const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
   const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
@@ -264,6 +264,15 @@ export async function resumeFinetuneJob(
 
 function loraOptions(s: LoraSettings, modules: string[], seed: number): LoraOptions {
   return { modules, r: s.r, scale: loraScale(s), dropout: s.dropout, seed };
+}
+
+/** Refuses a fine-tune that would not fit in memory; with LoRA, its adapters train on the base held as it will be (BF16 or float32). */
+function checkFinetuneFits(plan: TrainPlan, backend: string, weights: NamedTensors, lora?: LoraOptions): void {
+  const footprint = lora && {
+    adapterParams: loraParameterCount(plan.model, lora.modules, lora.r),
+    frozenBytes: frozenAsBf16(plan.model, weights) ? 2 : 4,
+  };
+  checkPlanFits(plan, backend, '--batch, --context', footprint);
 }
 
 /** LoRA trains on one thread: the data-parallel replicas each hold a full trainable model. */

@@ -1,6 +1,7 @@
 import { tf } from '../engine/backend';
 import { freeingCustomGrad } from '../engine/freeing-custom-grad';
-import { crossEntropy, crossEntropyGradient, matMul } from './ops';
+import { crossEntropy, crossEntropyAndGradient, matMul } from './ops';
+import { lossChunkRows } from '../../core/loss-chunk';
 
 /** The output head as the chunked loss reads it: W [vocab, width] (fp32, or held as BF16 on native). */
 export interface HeadMatrix {
@@ -14,21 +15,20 @@ export interface HeadMatrix {
   inputGradient(dy: tf.Tensor2D, w: tf.Tensor): tf.Tensor2D;
 }
 
-/**
- * Logits of a chunk kept near 8 M floats (32 MB; Qwen2.5's 151,936 vocabulary: 55 rows): smaller
- * chunks read the whole head matrix more often. Tests lower it to see chunks at small shapes.
- */
-export const lossChunk = { floats: 8 * 1024 * 1024 };
+export { lossChunk, lossChunkRows } from '../../core/loss-chunk';
 
-export function lossChunkRows(vocab: number): number {
-  return Math.max(1, Math.floor(lossChunk.floats / vocab));
+/** Whether a gradient is being taken (inside tf.grads and the like): tfjs-core's engine counts their depth. */
+function gradientBeingTaken(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
 
 /**
  * The head and mean cross-entropy of hidden states [n, width] against targets [n] (negative targets
- * ignored, as ops.ts crossEntropy), a chunk of rows at a time each way, as Liger-Kernel's fused
- * linear cross-entropy: the whole [n, vocab] logits and their gradient are never held. The backward
- * pass recomputes each chunk's logits rather than keeping them.
+ * ignored, as ops.ts crossEntropy), a chunk of rows at a time, as Liger-Kernel's fused linear
+ * cross-entropy: the whole [n, vocab] logits and their gradient are never held. When a gradient is
+ * being taken, each chunk's gradients (the input's, and a trainable head's) are computed in the
+ * forward pass while its logits exist, so no logits are computed twice; the backward pass only
+ * scales them by the incoming gradient.
  */
 export function chunkedHeadCrossEntropy(
   hidden: tf.Tensor2D,
@@ -39,48 +39,47 @@ export function chunkedHeadCrossEntropy(
   const n = hidden.shape[0];
   const chunks = Array.from({ length: Math.ceil(n / rows) }, (_, i) => [i * rows, Math.min(rows, n - i * rows)]);
   const trainedIn = (t: tf.Tensor) => tf.sum(tf.cast(tf.greaterEqual(t, 0), 'float32'));
+  const withGradients = gradientBeingTaken();
   const f = freeingCustomGrad<tf.Scalar>((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const x = args[0] as tf.Tensor2D;
     const t = args[1] as tf.Tensor1D;
     const w = head.trainable ? (args[2] as tf.Tensor) : head.weight;
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const piece = (z: tf.Tensor, [start, size]: number[]) => tf.slice(z, [start, 0], [size, -1]) as tf.Tensor2D;
-    const ids = (start: number, size: number) => tf.slice(t, [start], [size]) as tf.Tensor1D;
-    let sum: tf.Tensor = tf.scalar(0);
+    const trained = tf.maximum(trainedIn(t), 1);
+    let loss: tf.Tensor = tf.scalar(0);
+    const dx: tf.Tensor[] = [];
+    let dw: tf.Tensor | undefined;
     for (const [start, size] of chunks) {
-      const before = sum;
-      sum = tf.tidy(() => {
-        const tc = ids(start, size);
-        return tf.add(before, tf.mul(crossEntropy(head.logits(piece(x, [start, size]), w), tc), trainedIn(tc)));
+      const [lossBefore, dwBefore] = [loss, dw];
+      const kept = tf.tidy(() => {
+        const xc = tf.slice(x, [start, 0], [size, -1]) as tf.Tensor2D;
+        const tc = tf.slice(t, [start], [size]) as tf.Tensor1D;
+        const logits = head.logits(xc, w);
+        // The chunk's mean weighs in the whole loss by its share of the trained tokens.
+        const share = tf.div(trainedIn(tc), trained) as tf.Scalar;
+        if (!withGradients) return [tf.add(lossBefore, tf.mul(crossEntropy(logits, tc), share))];
+        const [chunkLoss, g] = crossEntropyAndGradient(logits, tc, share);
+        const out = [tf.add(lossBefore, tf.mul(chunkLoss, share)), head.inputGradient(g, w)];
+        if (!head.trainable) return out;
+        const part = matMul(tf.transpose(g), xc);
+        return [...out, dwBefore ? tf.add(dwBefore, part) : part];
       });
-      before.dispose();
+      tf.dispose([lossBefore, dwBefore]);
+      [loss] = kept;
+      if (kept[1]) dx.push(kept[1]);
+      dw = kept[2];
     }
-    const value = tf.tidy(() => tf.div(sum, tf.maximum(trainedIn(t), 1)) as tf.Scalar);
-    sum.dispose();
-    save([x, t]);
+    trained.dispose();
+    const dHidden = dx.length > 0 ? tf.keep(tf.concat(dx, 0)) : undefined;
+    tf.dispose(dx);
+    if (dw) tf.keep(dw);
     return {
-      value,
-      gradFunc: (dy: tf.Scalar, [sx, st]: tf.Tensor[]) => {
-        const scale = tf.div(dy, tf.maximum(trainedIn(st), 1));
-        const dx: tf.Tensor[] = [];
-        let dw: tf.Tensor | undefined;
-        for (const [start, size] of chunks) {
-          const before = dw;
-          const [dxc, dwc] = tf.tidy(() => {
-            const xc = piece(sx, [start, size]);
-            const tc = ids(start, size);
-            // The gradient is of the chunk's mean; the whole loss weighs the chunk by its trained tokens.
-            const g = crossEntropyGradient(head.logits(xc, w), tc, tf.mul(scale, trainedIn(tc)) as tf.Scalar);
-            if (!head.trainable) return [head.inputGradient(g, w)];
-            const part = matMul(tf.transpose(g), xc);
-            return [head.inputGradient(g, w), before ? tf.add(before, part) : part];
-          });
-          before?.dispose();
-          dx.push(dxc);
-          dw = dwc;
-        }
-        const grads = [tf.concat(dx, 0), tf.zerosLike(st)];
-        return head.trainable ? [...grads, dw!] : grads;
+      value: loss as tf.Scalar,
+      gradFunc: (dy: tf.Scalar) => {
+        if (!dHidden) throw new Error('internal: the chunked loss was differentiated without its gradients computed');
+        const grads = [tf.mul(dHidden, dy), tf.zeros([n], 'int32')];
+        const all = head.trainable ? [...grads, tf.mul(dw!, dy)] : grads;
+        tf.dispose([dHidden, dw]);
+        return all;
       },
     };
   });

@@ -8,6 +8,7 @@ import { inverseFrequencies, rotaryTables } from '../../core/rope';
 import { EMBED_SCALE } from '../../core/dyt';
 import { mixSeed } from '../../core/rng';
 import { chunkedHeadCrossEntropy, HeadMatrix, lossChunkRows } from './chunked-cross-entropy';
+import { randomBf16Matrix } from './random-bf16';
 import { crossEntropy, dynamicTanh, embed, gelu, layerNorm, matMul, rmsNorm, rotary, swapLastTwo, swiglu } from './ops';
 import { fusedAttentionSupported, fusedCausalAttention } from '../engine/kernels/attention';
 import { fusedGelu } from '../engine/kernels/gelu';
@@ -19,6 +20,7 @@ import { nativeRotary } from '../engine/kernels/rotary';
 import { nativeSwiglu } from '../engine/kernels/swiglu';
 import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
+import { FrozenProduct, nativeLoraLinear } from '../engine/kernels/lora-linear';
 import { nativeGpt2Block, Gpt2BlockWeights } from '../engine/kernels/gpt2-block';
 import {
   bf16Embedding,
@@ -55,6 +57,8 @@ export interface OpSet {
   gpt2Block?: (x: tf.Tensor, weights: Gpt2BlockWeights, b: number, t: number, h: number) => tf.Tensor2D;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
+  /** A LoRA layer with its adapter added into the frozen base's output in place (kernels/lora-linear.ts). */
+  loraLinear?: typeof nativeLoraLinear;
 }
 
 export const TFJS_OPS: OpSet = {
@@ -86,6 +90,7 @@ export const NATIVE_KERNEL_OPS: OpSet = {
   rotary: nativeRotary,
   swiglu: nativeSwiglu,
   groupedAttention: nativeGroupedAttention,
+  loraLinear: nativeLoraLinear,
   gpt2Block: nativeGpt2Block,
 };
 
@@ -99,6 +104,11 @@ export const NATIVE_OPS: OpSet = { ...NATIVE_KERNEL_OPS, decode: fusedDecode };
 function opsFor(lora: boolean): OpSet {
   if (nativeKernels()) return lora ? NATIVE_KERNEL_OPS : NATIVE_OPS;
   return kernelsAvailable() ? KERNEL_OPS : TFJS_OPS;
+}
+
+/** dy·W: the input's gradient of x·Wᵀ for a frozen W [out, in], float32 or held as BF16. */
+function frozenInputGradient(dy: tf.Tensor, w: tf.Tensor): tf.Tensor {
+  return heldAsBf16(w) ? bf16MatMul(dy, w) : matMul(dy, w);
 }
 
 /**
@@ -122,7 +132,7 @@ function frozenBase(ops: OpSet): OpSet {
     head: (x, wte) =>
       onlyInput(
         (v) => ops.head(v, wte),
-        (dy) => (heldAsBf16(wte) ? bf16MatMul(dy, wte) : matMul(dy, wte)),
+        (dy) => frozenInputGradient(dy, wte),
       )(x) as tf.Tensor2D,
   };
 }
@@ -206,9 +216,7 @@ function heldWeights(
   frozen: boolean,
   release = false,
 ): (name: string, shape: number[]) => tf.Tensor {
-  const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
-  const bf16 =
-    frozen && config.llama !== undefined && nativeKernels() !== undefined && matrices.every((w) => w !== undefined && isBf16Exact(w));
+  const bf16 = frozen && frozenAsBf16(config, weights);
   return (name, shape) => {
     const w = weights.get(name);
     if (!w) throw new Error(`internal: weight ${name} missing after validation`);
@@ -216,6 +224,13 @@ function heldWeights(
     if (release) weights.delete(name);
     return bf16 && shape.length === 2 ? bf16Matrix(w) : tf.tensor(w.data, shape, 'float32');
   };
+}
+
+/** Whether these weights, frozen, are held as BF16 (heldWeights): a Llama-family model's, all matrices BF16 values, on the native engine. */
+export function frozenAsBf16(config: ModelConfig, weights: NamedTensors): boolean {
+  if (config.llama === undefined || nativeKernels() === undefined) return false;
+  const matrices = [...weightTable(config)].filter(([, spec]) => spec.shape.length === 2).map(([name]) => weights.get(name));
+  return matrices.every((w) => w !== undefined && isBf16Exact(w));
 }
 
 // tfjs variable names are global to the engine: give each model instance its own prefix.
@@ -300,14 +315,19 @@ export class Gpt {
     }
   }
 
-  /** Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing). */
-  static initialise(config: ModelConfig, seed: number, lora?: LoraOptions): Gpt {
+  /**
+   * Fresh weights, as the weight table says (with `lora`: a random frozen base, for timing; its
+   * matrices held as BF16 with `bf16Base`, as a BF16 folder's are).
+   */
+  static initialise(config: ModelConfig, seed: number, lora?: LoraOptions, bf16Base = false): Gpt {
     const table = weightTable(config);
     return new Gpt(
       config,
       (name, shape, i) => {
         const { init } = table.get(name)!;
-        return 'fill' in init ? tf.fill(shape, init.fill) : tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
+        if ('fill' in init) return tf.fill(shape, init.fill);
+        if (lora && bf16Base && shape.length === 2) return randomBf16Matrix(shape[0], shape[1], init.normal, mixSeed(seed, i));
+        return tf.randomNormal(shape, 0, init.normal, 'float32', mixSeed(seed, i));
       },
       lora,
     );
@@ -425,7 +445,7 @@ export class Gpt {
       vocab: (heldAsBf16(weight) ? bf16Shape(weight) : weight.shape)[0],
       trainable: this.params.has(this.headName),
       logits: (x, w) => this.ops.head(x, w),
-      inputGradient: (dy, w) => (heldAsBf16(w) ? bf16MatMul(dy, w) : (matMul(dy, w) as tf.Tensor2D)),
+      inputGradient: (dy, w) => frozenInputGradient(dy, w) as tf.Tensor2D,
     };
   }
 
@@ -539,6 +559,8 @@ export class Gpt {
   /** x·W + b (GPT-2's Conv1D layout) or x·Wᵀ + b (Llama's nn.Linear), plus a LoRA adapter's part. */
   private linear(x: tf.Tensor, prefix: string, drop: Dropout): tf.Tensor {
     const w = this.p(`${prefix}.weight`);
+    if (this.lora?.modules.has(prefix) && this.lora.dropout === 0 && this.ops.loraLinear)
+      return this.fusedLoraLinear(x, prefix, w, this.ops.loraLinear);
     let y: tf.Tensor;
     if (this.config.llama) {
       y = this.baseOps.head(x, w);
@@ -548,6 +570,17 @@ export class Gpt {
     const { scale, dropout } = this.lora;
     const down = this.ops.head(drop(x, dropout), this.p(loraParamName(prefix, 'A')));
     return tf.add(y, this.ops.head(tf.mul(down, scale), this.p(loraParamName(prefix, 'B'))));
+  }
+
+  /** linear() of an adapted layer without adapter dropout, in one op (the native engine's: kernels/lora-linear.ts). */
+  private fusedLoraLinear(x: tf.Tensor, prefix: string, w: tf.Tensor, loraLinear: typeof nativeLoraLinear): tf.Tensor {
+    const { scale } = this.lora!;
+    const base: FrozenProduct = this.config.llama
+      ? { forward: (v) => this.ops.head(v, w), inputGradient: (dy) => frozenInputGradient(dy, w) }
+      : { forward: (v) => this.ops.linear(v, w, this.bias(prefix, w.shape[1] as number)), inputGradient: (dy) => this.ops.head(dy, w) };
+    const flat = tf.reshape(x, [-1, x.shape[x.rank - 1]]) as tf.Tensor2D;
+    const y = loraLinear(flat, base, this.p(loraParamName(prefix, 'A')), this.p(loraParamName(prefix, 'B')), scale);
+    return this.config.llama && this.has(`${prefix}.bias`) ? tf.add(y, this.p(`${prefix}.bias`)) : y;
   }
 
   /** The ops for the base's weights: with LoRA they are frozen. */

@@ -1,6 +1,6 @@
 import { tf } from '../engine/backend';
 import { freeingCustomGrad } from '../engine/freeing-custom-grad';
-import { nativeCrossEntropy, nativeCrossEntropyGradient } from '../engine/kernels/cross-entropy';
+import { nativeCrossEntropy, nativeCrossEntropyAndGradient, nativeCrossEntropyGradient } from '../engine/kernels/cross-entropy';
 import { nativeAddEmbeddingGradient, nativeEmbedding } from '../engine/kernels/embedding';
 
 // The wasm backend sends a matmul to XNNPACK only when neither operand is transposed (and, for
@@ -103,6 +103,11 @@ export function crossEntropyGradient(logits: tf.Tensor2D, targets: tf.Tensor1D, 
   const oneHot = tf.cast(tf.oneHot(tf.maximum(targets, tf.scalar(0, 'int32')), logits.shape[1]), 'float32');
   const perRow = tf.div(tf.mul(trained, dy), tf.maximum(tf.sum(trained), 1));
   return tf.mul(tf.sub(tf.softmax(logits), oneHot), tf.expandDims(perRow, -1)) as tf.Tensor2D;
+}
+
+/** crossEntropy and crossEntropyGradient of the same logits, off the tape (native: one pass's log-sum-exps serve both). */
+export function crossEntropyAndGradient(logits: tf.Tensor2D, targets: tf.Tensor1D, dy: tf.Scalar): [tf.Scalar, tf.Tensor2D] {
+  return nativeCrossEntropyAndGradient(logits, targets, dy) ?? [crossEntropy(logits, targets), crossEntropyGradient(logits, targets, dy)];
 }
 
 /** RMSNorm (Zhang & Sennrich 2019): x / √(mean(x²) + eps) · weight, over the last axis. */

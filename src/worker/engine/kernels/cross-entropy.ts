@@ -36,13 +36,26 @@ export function nativeCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): t
  * engine is not running.
  */
 export function nativeCrossEntropyGradient(logits: tf.Tensor2D, targets: tf.Tensor1D, dy: tf.Scalar): tf.Tensor2D | undefined {
+  const both = nativeCrossEntropyAndGradient(logits, targets, dy);
+  both?.[0].dispose();
+  return both?.[1];
+}
+
+/** nativeCrossEntropy's mean and dy times its gradient, off the tape, from one pass's log-sum-exps. */
+export function nativeCrossEntropyAndGradient(
+  logits: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  dy: tf.Scalar,
+): [tf.Scalar, tf.Tensor2D] | undefined {
   const native = nativeKernels();
   if (!native) return undefined;
   const [n, vocab] = logits.shape;
-  const [, lse] = callKernel([logits, targets], [[], [n]], 0, (_, [xAt, idsAt, lossAt, lseAt]) =>
+  const [loss, lse] = callKernel([logits, targets], [[], [n]], 0, (_, [xAt, idsAt, lossAt, lseAt]) =>
     native.crossEntropyForward(heap(), xAt, idsAt, lseAt, lossAt, n, vocab),
   );
-  return callKernel([logits, targets, lse, dy], [[n, vocab]], 0, (_, [xAt, idsAt, lseAt, dyAt, dxAt]) =>
+  const [gradient] = callKernel([logits, targets, lse, dy], [[n, vocab]], 0, (_, [xAt, idsAt, lseAt, dyAt, dxAt]) =>
     native.crossEntropyBackward(heap(), xAt, idsAt, lseAt, dyAt, dxAt, n, vocab),
-  )[0] as tf.Tensor2D;
+  );
+  lse.dispose();
+  return [loss as tf.Scalar, gradient as tf.Tensor2D];
 }
