@@ -78,29 +78,47 @@ export function writeFileAtomic(path: string, data: Buffer | string): void {
  * Fails if `finalDir` exists (callers choose fresh names).
  */
 export function writeDirAtomic(finalDir: string, files: Record<string, Buffer | string>): void {
-  fillDirAtomic(finalDir, (temp) => {
+  const temp = beginDirAtomic(finalDir);
+  try {
     for (const [name, data] of Object.entries(files)) writeAndSync(join(temp, name), data);
-  });
+  } catch (e) {
+    abandonDirAtomic(temp);
+    throw explainWriteError(e, finalDir);
+  }
+  commitDirAtomic(temp, finalDir);
 }
 
 /**
- * Creates `finalDir` from what `fill` writes into an empty temporary folder beside it (files too
- * large to hold in memory, written as they come; fsynced by `fill`): it appears complete or not at all.
+ * For a folder filled over time (files too large to hold in memory, written as they come): an
+ * empty temporary folder beside `finalDir` to fill (fsyncing each file), then commitDirAtomic, or
+ * abandonDirAtomic on failure. The folder appears complete or not at all.
  */
-export function fillDirAtomic(finalDir: string, fill: (temp: string) => void): void {
+export function beginDirAtomic(finalDir: string): string {
   if (existsSync(finalDir)) throw new Error(`internal: ${finalDir} already exists`);
   const temp = tempSibling(finalDir);
   try {
     mkdirSync(dirname(finalDir), { recursive: true });
     mkdirSync(temp);
-    fill(temp);
+  } catch (e) {
+    abandonDirAtomic(temp);
+    throw explainWriteError(e, finalDir);
+  }
+  return temp;
+}
+
+export function commitDirAtomic(temp: string, finalDir: string): void {
+  try {
     syncDir(temp);
     renameSync(temp, finalDir);
     syncDir(dirname(finalDir));
   } catch (e) {
-    removeQuietly(temp);
+    abandonDirAtomic(temp);
     throw explainWriteError(e, finalDir);
   }
+}
+
+export function abandonDirAtomic(temp: string): void {
+  removeQuietly(temp);
 }
 
 /** Removes temporaries left in `parent` by processes that are gone (a crash mid-write). */

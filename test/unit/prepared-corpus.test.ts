@@ -4,13 +4,13 @@ import { appendFileSync, readFileSync, readdirSync, rmSync, statSync, truncateSy
 import { join } from 'node:path';
 import { readCorpus } from '../../src/core/corpus';
 import { trainTokenizer } from '../../src/core/tokenizer';
-import { PreparationCancelled, prepareCorpus } from '../../src/core/prepared/prepare-corpus';
+import { PreparationCancelled, prepareCorpus, prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
 import { tokenChunks, tokenDtype } from '../../src/core/prepared/token-file';
 import { checkDiskSpace } from '../../src/core/prepared/prepared-cache';
 import { streamTextFile } from '../../src/core/prepared/source-text';
 import { ENGLISH, KOREAN, tempDir, userError } from './helpers';
 
-function allIds(p: ReturnType<typeof prepareCorpus>): number[] {
+function allIds(p: ReturnType<typeof prepareCorpusSync>): number[] {
   const ids: number[] = [];
   for (const chunk of tokenChunks(p.tokens, 1000)) ids.push(...chunk);
   return ids;
@@ -24,7 +24,7 @@ test('a prepared text holds exactly the ids of encoding it whole (char and byte-
   ] as const) {
     const corpus = readCorpus(file);
     const whole = trainTokenizer(corpus.text, recipe);
-    const first = prepareCorpus(file, recipe, { cacheRoot: root });
+    const first = prepareCorpusSync(file, recipe, { cacheRoot: root });
     try {
       assert.equal(first.reused, false);
       assert.equal(first.tokenizer.toJSON(), whole.toJSON());
@@ -34,12 +34,12 @@ test('a prepared text holds exactly the ids of encoding it whole (char and byte-
     } finally {
       first.tokens.close();
     }
-    const again = prepareCorpus(file, recipe, { cacheRoot: root });
+    const again = prepareCorpusSync(file, recipe, { cacheRoot: root });
     again.tokens.close();
     assert.equal(again.reused, true);
     assert.equal(again.dir, first.dir);
     // A resume names the tokenizer itself: the same folder.
-    const resumed = prepareCorpus(file, whole, { cacheRoot: root });
+    const resumed = prepareCorpusSync(file, whole, { cacheRoot: root });
     resumed.tokens.close();
     assert.equal(resumed.dir, first.dir);
     assert.equal(resumed.reused, true);
@@ -73,16 +73,16 @@ test('bad text is refused in one line with its offset, as a whole read refuses i
     writeFileSync(file, bytes);
     assert.throws(() => readCorpus(file), userError(re), name);
     assert.throws(() => streamTextFile(file, () => undefined, { chunkBytes: 4 }), userError(re), name);
-    assert.throws(() => prepareCorpus(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(re), name);
+    assert.throws(() => prepareCorpusSync(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(re), name);
   }
-  assert.throws(() => prepareCorpus(dir, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(/is a folder/));
+  assert.throws(() => prepareCorpusSync(dir, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(/is a folder/));
 });
 
 test('truncated or corrupted prepared data is detected and prepared again, never used', () => {
   const root = tempDir();
-  const first = prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root });
+  const first = prepareCorpusSync(KOREAN, { kind: 'char' }, { cacheRoot: root });
   first.tokens.close();
-  const ids = allIds(prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root }));
+  const ids = allIds(prepareCorpusSync(KOREAN, { kind: 'char' }, { cacheRoot: root }));
   const tokensFile = join(first.dir, 'tokens.bin');
   for (const damage of [
     () => truncateSync(tokensFile, statSync(tokensFile).size - 2),
@@ -95,7 +95,7 @@ test('truncated or corrupted prepared data is detected and prepared again, never
   ]) {
     damage();
     const notices: string[] = [];
-    const again = prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root, onNotice: (m) => notices.push(m) });
+    const again = prepareCorpusSync(KOREAN, { kind: 'char' }, { cacheRoot: root, onNotice: (m) => notices.push(m) });
     assert.equal(again.reused, false);
     assert.equal(notices.length, 1);
     assert.match(notices[0], /damaged \((tokens\.bin is \d+ bytes|tokens\.bin does not match|prepared\.json)/);
@@ -109,11 +109,11 @@ test('a changed text is prepared anew; cancelling leaves no folder behind', () =
   const root = join(dir, 'cache');
   const file = join(dir, 'notes.txt');
   writeFileSync(file, readFileSync(ENGLISH, 'utf8').slice(0, 20000));
-  const a = prepareCorpus(file, { kind: 'char' }, { cacheRoot: root });
+  const a = prepareCorpusSync(file, { kind: 'char' }, { cacheRoot: root });
   a.tokens.close();
   appendFileSync(file, 'More lines.\n');
   utimesSync(file, new Date(), new Date(Date.now() + 5000));
-  const b = prepareCorpus(file, { kind: 'char' }, { cacheRoot: root });
+  const b = prepareCorpusSync(file, { kind: 'char' }, { cacheRoot: root });
   b.tokens.close();
   assert.notEqual(b.dir, a.dir);
   assert.equal(b.meta.tokens, a.meta.tokens + 'More lines.\n'.length);
@@ -123,7 +123,7 @@ test('a changed text is prepared anew; cancelling leaves no folder behind', () =
   let calls = 0;
   const before = readdirSync(root).sort();
   assert.throws(
-    () => prepareCorpus(big, { kind: 'char' }, { cacheRoot: root, shouldStop: () => ++calls > 2 }),
+    () => prepareCorpusSync(big, { kind: 'char' }, { cacheRoot: root, shouldStop: () => ++calls > 2 }),
     (e: unknown) => e instanceof PreparationCancelled,
   );
   assert.deepEqual(readdirSync(root).sort(), before);
@@ -137,7 +137,7 @@ test('limits that are real: past 64 MB is prepared; a disk without room for the 
     const copies = Math.ceil((65 * 2 ** 20) / Buffer.byteLength(piece));
     writeFileSync(file, piece.repeat(copies));
     assert.throws(() => readCorpus(file), userError(/over the 64 MB limit/));
-    const prepared = prepareCorpus(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') });
+    const prepared = prepareCorpusSync(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') });
     prepared.tokens.close();
     assert.equal(prepared.meta.tokens, [...piece].length * copies);
 
@@ -148,6 +148,27 @@ test('limits that are real: past 64 MB is prepared; a disk without room for the 
     assert.equal(tokenDtype(65536), 'uint16');
     assert.equal(tokenDtype(65537), 'uint32');
     assert.throws(() => tokenDtype(2 ** 32 + 1), userError(/past what uint32 token ids hold/));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("preparing lets the event loop in between chunks, so a cancel that arrives as a message (the worker's) stops it", async () => {
+  const dir = tempDir();
+  try {
+    const file = join(dir, 'twelve-mb.txt');
+    const piece = readFileSync(KOREAN, 'utf8') + readFileSync(ENGLISH, 'utf8');
+    writeFileSync(file, piece.repeat(Math.ceil((12 << 20) / Buffer.byteLength(piece))));
+    let stop = false;
+    setImmediate(() => (stop = true));
+    await assert.rejects(
+      prepareCorpus(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache'), shouldStop: () => stop }),
+      (e: unknown) => e instanceof PreparationCancelled,
+    );
+    assert.deepEqual(
+      readdirSync(join(dir, 'cache')).filter((f) => !['sources', 'tokenizers'].includes(f)),
+      [],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

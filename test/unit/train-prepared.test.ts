@@ -7,7 +7,7 @@ import { EpochPlan, fillBatch, stepsPerEpoch } from '../../src/core/batches';
 import { computeBaselines } from '../../src/core/baselines';
 import { readMetrics } from '../../src/core/metrics';
 import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
-import { prepareCorpus } from '../../src/core/prepared/prepare-corpus';
+import { prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
 import { tokenRange } from '../../src/core/prepared/token-file';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
@@ -23,7 +23,7 @@ test('batches drawn from the prepared file are those drawn from the ids in memor
   const root = tempDir();
   const corpus = readCorpus(KOREAN);
   const ids = trainTokenizer(corpus.text, { kind: 'char' }).encodeAll(corpus.text);
-  const prepared = prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root });
+  const prepared = prepareCorpusSync(KOREAN, { kind: 'char' }, { cacheRoot: root });
   try {
     const context = 16;
     const batch = 4;
@@ -114,7 +114,7 @@ test('export-torch copies train.bin and val.bin from the prepared ids, encoding 
       () => undefined,
       () => false,
     );
-    const prepared = prepareCorpus(KOREAN, { kind: 'char' });
+    const prepared = prepareCorpusSync(KOREAN, { kind: 'char' });
     prepared.tokens.close();
     const encodeAll = Tokenizer.prototype.encodeAll;
     const streamEncoder = Tokenizer.prototype.streamEncoder;

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { UserError } from '../errors';
-import { PreparedCorpus, prepareCorpus } from '../prepared/prepare-corpus';
+import { PreparedCorpus, prepareCorpusSync } from '../prepared/prepare-corpus';
 import { TokenDtype, tokenDtype } from '../prepared/token-file';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
 import { readMetrics } from '../metrics';
@@ -200,7 +200,7 @@ function refuseExamples(dataPath: string): void {
 function preparedText(run: RunJson, tokenizer: Tokenizer): PreparedCorpus | undefined {
   const path = run.corpus.path;
   if (isFolder(path)) return undefined;
-  const prepared = prepareCorpus(path, tokenizer);
+  const prepared = prepareCorpusSync(path, tokenizer);
   if (prepared.meta.source.sha256 !== run.corpus.sha256) {
     prepared.tokens.close();
     throw new UserError(

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fillDirAtomic, removeStaleTemps, writeFileAtomic } from '../atomic-write';
+import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
 import { checkCorpusFile } from '../corpus';
 import { etaSeconds } from '../duration';
 import { UserError } from '../errors';
 import { isObject } from '../json';
 import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTokenizer } from '../tokenizer';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
-import { PreparationCancelled, SourceFile, streamTextFile } from './source-text';
+import { PreparationCancelled, SourceFile, textFileSteps } from './source-text';
+import { Steps, runSteps, runStepsAsync } from './steps';
 import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
 
 export const PREPARED_FORMAT = 'corpus-lab-prepared';
@@ -74,7 +75,16 @@ const CHUNK_BYTES = 4 << 20;
  * cached preparation is checked whole (size and sha256) before it is used, and prepared again when not.
  * `tokenizer`: the run's own (a resume, an export), or the recipe of a new run's.
  */
-export function prepareCorpus(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions = {}): PreparedCorpus {
+export function prepareCorpus(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions = {}): Promise<PreparedCorpus> {
+  return runStepsAsync(prepareSteps(path, tokenizer, opts));
+}
+
+/** prepareCorpus for a caller that may block (nothing to cancel it). */
+export function prepareCorpusSync(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions = {}): PreparedCorpus {
+  return runSteps(prepareSteps(path, tokenizer, opts));
+}
+
+function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions): Steps<PreparedCorpus> {
   const root = opts.cacheRoot ?? preparedCacheRoot();
   const stat = checkCorpusFile(path);
   mkdirSync(root, { recursive: true });
@@ -83,25 +93,26 @@ export function prepareCorpus(path: string, tokenizer: Tokenizer | TokenizerReci
   let tok: Tokenizer;
   if (tokenizer instanceof Tokenizer) tok = tokenizer;
   else {
-    const made = tokenizerFor(root, path, tokenizer, sha256, opts);
+    const made = yield* tokenizerFor(root, path, tokenizer, sha256, opts);
     tok = made.tokenizer;
     sha256 = made.sha256;
   }
-  if (sha256 === undefined) sha256 = streamTextFile(path, () => undefined, streamOptions('read', opts)).sha256;
+  if (sha256 === undefined) sha256 = (yield* textFileSteps(path, () => undefined, streamOptions('read', opts))).sha256;
   recordSha256(root, path, stat, sha256);
 
   const dtype = tokenDtype(tok.vocabSize);
   const tokSha = tok.summary().sha256;
   const dir = preparedDir(root, sha256, tokSha);
   if (existsSync(dir)) {
-    const damage = damageOf(dir, sha256, tokSha, opts);
+    const damage = yield* damageOf(dir, sha256, tokSha, opts);
     if (damage === undefined) return opened(dir, tok, true);
     opts.onNotice?.(`the prepared data of ${path} in ${dir} is damaged (${damage}); preparing it again`);
     rmSync(dir, { recursive: true, force: true });
   }
   checkDiskSpace(root, stat.size * dtypeBytes(dtype), path);
-  fillDirAtomic(dir, (temp) => {
-    const written = encodeInto(join(temp, TOKENS_FILE), path, tok, dtype, opts);
+  const temp = beginDirAtomic(dir);
+  try {
+    const written = yield* encodeInto(join(temp, TOKENS_FILE), path, tok, dtype, opts);
     if (written.source.sha256 !== sha256)
       throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
     const meta: PreparedMeta = {
@@ -118,18 +129,22 @@ export function prepareCorpus(path: string, tokenizer: Tokenizer | TokenizerReci
     writeFileAtomic(join(temp, TOKENIZER_FILE), tok.toJSON());
     // Written last: a folder without it is never taken for prepared data.
     writeFileAtomic(join(temp, META_FILE), JSON.stringify(meta, null, 2) + '\n');
-  });
+  } catch (e) {
+    abandonDirAtomic(temp);
+    throw explainWriteError(e, dir);
+  }
+  commitDirAtomic(temp, dir);
   return opened(dir, tok, false);
 }
 
 /** A new run's tokenizer: kept from an earlier run on the same text, else trained (the text's hash learned on the way). */
-function tokenizerFor(
+function* tokenizerFor(
   root: string,
   path: string,
   recipe: TokenizerRecipe,
   known: string | undefined,
   opts: PrepareOptions,
-): { tokenizer: Tokenizer; sha256: string } {
+): Steps<{ tokenizer: Tokenizer; sha256: string }> {
   if (known !== undefined) {
     const kept = trainedTokenizerPath(root, known, recipe.kind, recipe.vocabSize);
     if (existsSync(kept)) {
@@ -144,12 +159,12 @@ function tokenizerFor(
   if (recipe.kind === 'char') {
     // A char vocabulary is the text's characters: one streamed pass collects them.
     const chars = new CodePointSet();
-    const source = streamTextFile(path, (text) => chars.addAll(text), streamOptions('read', opts));
+    const source = yield* textFileSteps(path, (text) => chars.addAll(text), streamOptions('read', opts));
     made = { tokenizer: trainTokenizer(chars.text(), recipe), sha256: source.sha256 };
   } else {
     // BPE learns from the counts of the text's pre-tokens, streamed (as Hugging Face's trainer counts words).
     const counter = new PreTokenCounter();
-    const source = streamTextFile(path, (text) => counter.push(text), streamOptions('read', opts));
+    const source = yield* textFileSteps(path, (text) => counter.push(text), streamOptions('read', opts));
     made = { tokenizer: trainBpeFromCounts(counter, recipe.vocabSize), sha256: source.sha256 };
   }
   writeFileAtomic(trainedTokenizerPath(root, made.sha256, recipe.kind, recipe.vocabSize), made.tokenizer.toJSON());
@@ -181,13 +196,13 @@ class CodePointSet {
 }
 
 /** Encodes the file into `out` in one streamed pass: its ids, their count and sha256, and the text's. */
-function encodeInto(
+function* encodeInto(
   out: string,
   path: string,
   tok: Tokenizer,
   dtype: TokenDtype,
   opts: PrepareOptions,
-): { source: SourceFile; tokens: number; sha256: string } {
+): Steps<{ source: SourceFile; tokens: number; sha256: string }> {
   const fd = openSync(out, 'wx');
   const hash = createHash('sha256');
   let tokens = 0;
@@ -202,7 +217,7 @@ function encodeInto(
   };
   try {
     const encoder = tok.streamEncoder();
-    const source = streamTextFile(path, (text) => write(encoder.push(text)), streamOptions('encode', opts));
+    const source = yield* textFileSteps(path, (text) => write(encoder.push(text)), streamOptions('encode', opts));
     write(encoder.end());
     fsyncSync(fd);
     return { source, tokens, sha256: hash.digest('hex') };
@@ -212,7 +227,7 @@ function encodeInto(
 }
 
 /** Why a prepared folder cannot be used as it is, or undefined when it is whole. */
-function damageOf(dir: string, sourceSha: string, tokSha: string, opts: PrepareOptions): string | undefined {
+function* damageOf(dir: string, sourceSha: string, tokSha: string, opts: PrepareOptions): Steps<string | undefined> {
   let meta: PreparedMeta;
   try {
     meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
@@ -241,6 +256,7 @@ function damageOf(dir: string, sourceSha: string, tokSha: string, opts: PrepareO
       at += got;
       if (at > expected) break;
       report(at);
+      yield;
     }
     if (at !== expected) return `${TOKENS_FILE} is ${at} bytes, not the ${expected} of ${meta.tokens} ${meta.dtype} ids`;
     if (hash.digest('hex') !== meta.tokens_sha256) return `${TOKENS_FILE} does not match its sha256`;

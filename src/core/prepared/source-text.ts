@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { checkCorpusFile, corpusProblem, corpusProblemError } from '../corpus';
+import { Steps, runSteps } from './steps';
 
 export interface SourceFile {
   path: string;
@@ -30,6 +31,11 @@ const CHUNK_BYTES = 4 << 20;
  * chunk where that shows. Memory holds one chunk whatever the file's size.
  */
 export function streamTextFile(path: string, onText: (text: string) => void, opts: StreamOptions = {}): SourceFile {
+  return runSteps(textFileSteps(path, onText, opts));
+}
+
+/** streamTextFile a chunk per step. */
+export function* textFileSteps(path: string, onText: (text: string) => void, opts: StreamOptions = {}): Steps<SourceFile> {
   const total = checkCorpusFile(path).size;
   const hash = createHash('sha256');
   // Not fatal on a BOM: TextDecoder drops one leading BOM as readCorpus does.
@@ -64,6 +70,7 @@ export function streamTextFile(path: string, onText: (text: string) => void, opt
       }
       if (text.length > 0) onText(text);
       opts.onBytes?.(done, total);
+      yield;
     }
     try {
       const rest = decoder.decode();

@@ -81,7 +81,7 @@ async function trainOnPrepared(
 ): Promise<TrainResult> {
   const preparing = preparation(emit, shouldStop);
   if (req.resume) return resumeJob(req, preparing, emit, shouldStop, log);
-  const prepared = prepareCorpus(req.corpusPath, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize }, preparing);
+  const prepared = await prepareCorpus(req.corpusPath, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize }, preparing);
   try {
     const engine = await startEngine(req.backend ?? 'auto');
     const { tokenizer, tokens } = prepared;
@@ -120,7 +120,7 @@ async function resumeJob(
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
   const tokenizer = ckpt.tokenizer;
-  const prepared = prepareCorpus(req.corpusPath, tokenizer, preparing);
+  const prepared = await prepareCorpus(req.corpusPath, tokenizer, preparing);
   try {
     return await resumeFrom(req, dir, ckpt, prepared, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log);
   } finally {
