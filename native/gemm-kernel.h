@@ -199,33 +199,25 @@ void gemvRows(int m, int n, float alpha, const float* a, int lda, const float* x
   }
 }
 
-/** y[j] = alpha·(Aᵀx)[j] + beta·y[j] for A [m, n]: columns in blocks of four vectors, rows streamed. */
+/** y[j] = alpha·(Aᵀx)[j] + beta·y[j] for A [m, n]: y scaled first, then four rows of A at a time added in, each row read once in order. */
 void gemvColumns(int m, int n, float alpha, const float* a, int lda, const float* x, float beta, float* y) {
-  constexpr int B = 4 * W;
-  int j = 0;
-  for (; j + B <= n; j += B) {
-    Vec s0{}, s1{}, s2{}, s3{};
-    for (int i = 0; i < m; i++) {
-      const float* r = a + long(i) * lda + j;
-      const Vec xi = splat(x[i]);
-      s0 += load(r) * xi;
-      s1 += load(r + W) * xi;
-      s2 += load(r + 2 * W) * xi;
-      s3 += load(r + 3 * W) * xi;
-    }
-    const Vec va = splat(alpha), vb = splat(beta);
-    const Vec s[4] = {s0, s1, s2, s3};
-    for (int q = 0; q < 4; q++) store(y + j + q * W, beta == 0.0f ? va * s[q] : va * s[q] + vb * load(y + j + q * W));
+  for (int j = 0; j < n; j++) y[j] = beta == 0.0f ? 0.0f : beta * y[j];
+  const int whole = n / W * W;
+  int i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const float* r = a + long(i) * lda;
+    const float x0 = alpha * x[i], x1 = alpha * x[i + 1], x2 = alpha * x[i + 2], x3 = alpha * x[i + 3];
+    const Vec v0 = splat(x0), v1 = splat(x1), v2 = splat(x2), v3 = splat(x3);
+    for (int j = 0; j < whole; j += W)
+      store(y + j, load(y + j) + v0 * load(r + j) + v1 * load(r + lda + j) + v2 * load(r + 2L * lda + j) + v3 * load(r + 3L * lda + j));
+    for (int j = whole; j < n; j++) y[j] += x0 * r[j] + x1 * r[lda + j] + x2 * r[2L * lda + j] + x3 * r[3L * lda + j];
   }
-  for (; j + W <= n; j += W) {
-    Vec s{};
-    for (int i = 0; i < m; i++) s += load(a + long(i) * lda + j) * splat(x[i]);
-    store(y + j, beta == 0.0f ? splat(alpha) * s : splat(alpha) * s + splat(beta) * load(y + j));
-  }
-  for (; j < n; j++) {
-    float s = 0;
-    for (int i = 0; i < m; i++) s += a[long(i) * lda + j] * x[i];
-    y[j] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j];
+  for (; i < m; i++) {
+    const float* r = a + long(i) * lda;
+    const float xi = alpha * x[i];
+    const Vec v = splat(xi);
+    for (int j = 0; j < whole; j += W) store(y + j, load(y + j) + v * load(r + j));
+    for (int j = whole; j < n; j++) y[j] += xi * r[j];
   }
 }
 
