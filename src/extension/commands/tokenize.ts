@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { MAX_BPE_VOCAB, MIN_BPE_VOCAB, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { safeName } from '../../core/run-dir';
 import { checkTextFile, resolveTarget, showError } from './util';
+import { DEFAULT_MAX_CORPUS_BYTES } from '../../core/corpus';
 import { errorText } from '../error-text';
 
 interface TokenizeOptions {
@@ -18,7 +19,7 @@ export function tokenizeCommand(ctx: Ctx, tokens: TokensView) {
   return async (uri?: vscode.Uri, options?: TokenizeOptions) => {
     const target = await resolveTarget(uri);
     if (!target) return undefined;
-    const refused = await checkTextFile(ctx, target);
+    const refused = await checkTextFile(ctx, target, DEFAULT_MAX_CORPUS_BYTES);
     if (refused) return refused;
     try {
       const { size } = await stat(target.fsPath);

@@ -460,6 +460,12 @@ export async function startTraining(
       },
     );
     ctx.runsChangedNow();
+    if (result.reason === 'cancelled' && !result.checkpoint) {
+      void vscode.window.showInformationMessage(
+        withParticles(vscode.l10n.t('Preparing {0} was cancelled; nothing was trained.', basename(target.fsPath))),
+      );
+      return result;
+    }
     // The best checkpoint, not the last: on a small corpus the last one has often overfit.
     const best = result.best && result.best.checkpoint !== result.checkpoint ? result.best : undefined;
     const keepChoice = follow.userChoseAnother && ctx.activeModel !== undefined;
@@ -543,6 +549,7 @@ function startPlan(events: TrainEvent[]) {
 export function progressMessage(e: TrainEvent, all: TrainEvent[], serving?: string): string | undefined {
   const plan = startPlan(all);
   if (e.type === 'start') return vscode.l10n.t('starting: {0} parameters on {1}', e.params.toLocaleString(), e.backend);
+  if (e.type === 'prepare') return prepareLine(e);
   if (e.type !== 'step' || !plan) return undefined;
   const overfit = all.find(isOverfitNotice);
   return [
@@ -552,6 +559,23 @@ export function progressMessage(e: TrainEvent, all: TrainEvent[], serving?: stri
   ]
     .filter(Boolean)
     .join(' — ');
+}
+
+/** The corpus read, encoded into its prepared ids, or those checked: how far, and the time left. */
+function prepareLine(e: Extract<TrainEvent, { type: 'prepare' }>): string {
+  const percent = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
+  const eta = e.eta_s === undefined ? undefined : formatSeconds(e.eta_s);
+  if (e.phase === 'read')
+    return eta === undefined
+      ? vscode.l10n.t('reading the corpus: {0}%', percent)
+      : vscode.l10n.t('reading the corpus: {0}% · ETA {1}', percent, eta);
+  if (e.phase === 'encode')
+    return eta === undefined
+      ? vscode.l10n.t('preparing its token ids: {0}%', percent)
+      : vscode.l10n.t('preparing its token ids: {0}% · ETA {1}', percent, eta);
+  return eta === undefined
+    ? vscode.l10n.t('checking its prepared token ids: {0}%', percent)
+    : vscode.l10n.t('checking its prepared token ids: {0}% · ETA {1}', percent, eta);
 }
 
 function stepLine(e: Extract<TrainEvent, { type: 'step' }>, all: TrainEvent[], plan: NonNullable<ReturnType<typeof startPlan>>): string {

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import { basename } from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { Ctx } from '../ctx';
-import { DEFAULT_MAX_CORPUS_BYTES, corpusProblem } from '../../core/corpus';
+import { corpusProblem } from '../../core/corpus';
 import { formatBytes } from '../../core/format-bytes';
 import { errorText } from '../error-text';
 
@@ -35,33 +35,51 @@ export function showError(ctx: Ctx, message: string): void {
 /**
  * Refuses, with a message naming the file, a file that is no text to train on or tokenize (empty,
  * binary, not UTF-8, too large) before anything is asked or measured. Returns the refusal, or undefined when the file is usable.
+ * `maxBytes`: the size a command reads whole (tokenize); training prepares a corpus of any size a
+ * chunk at a time, so only its first part is looked at here and the rest as it is prepared.
  */
-export async function checkTextFile(ctx: Ctx, target: vscode.Uri): Promise<{ refused: string } | undefined> {
+export async function checkTextFile(ctx: Ctx, target: vscode.Uri, maxBytes?: number): Promise<{ refused: string } | undefined> {
   const name = basename(target.fsPath);
-  const message = await textFileProblem(target.fsPath, name);
+  const message = await textFileProblem(target.fsPath, name, maxBytes);
   if (!message) return undefined;
   ctx.log.appendLine(`refused ${target.fsPath}: ${message}`);
   void vscode.window.showWarningMessage(message);
   return { refused: message };
 }
 
-async function textFileProblem(path: string, name: string): Promise<string | undefined> {
+// What is looked at of a file larger than this (enough to tell a binary or non-UTF-8 file).
+const HEAD_BYTES = 4 << 20;
+
+async function textFileProblem(path: string, name: string, maxBytes?: number): Promise<string | undefined> {
   try {
     const size = (await stat(path)).size;
-    if (size > DEFAULT_MAX_CORPUS_BYTES)
+    if (maxBytes !== undefined && size > maxBytes)
       return vscode.l10n.t(
         '{0} is {1}, more than the {2} Corpus Lab trains on: use a part of it.',
         name,
         formatBytes(size),
-        formatBytes(DEFAULT_MAX_CORPUS_BYTES),
+        formatBytes(maxBytes),
       );
-    const problem = corpusProblem(await readFile(path));
+    const problem = corpusProblem(size <= HEAD_BYTES ? await readFile(path) : await fileHead(path));
     if (problem?.kind === 'empty') return vscode.l10n.t('{0} is empty: there is nothing to train on.', name);
     if (problem?.kind === 'binary') return vscode.l10n.t('{0} is not a text file (it contains binary data).', name);
     if (problem?.kind === 'not-utf8') return vscode.l10n.t('{0} is not UTF-8 text: save it with UTF-8 encoding and try again.', name);
     return undefined;
   } catch (e) {
     return vscode.l10n.t('Cannot read {0} ({1}).', name, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
+  }
+}
+
+/** The first HEAD_BYTES of a file, without its last character (which the cut may have split). */
+async function fileHead(path: string): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await file.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
+    let end = bytesRead - 1;
+    while (end > 0 && end > bytesRead - 4 && (buffer[end] & 0xc0) === 0x80) end--;
+    return buffer.subarray(0, Math.max(0, end));
+  } finally {
+    await file.close();
   }
 }
 
