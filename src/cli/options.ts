@@ -117,6 +117,11 @@ export const OPTIONS = {
     kind: UNSEEN_POLICIES,
     help: 'characters a char model has never seen: map them to <unk> (default), or add embedding rows (full fine-tuning)',
   },
+  finetune: {
+    kind: 'text',
+    value: 'BASE',
+    help: 'estimate fine-tuning BASE on FILE (as `finetune BASE FILE` would: its shape, tokenizer, window and data plan; with --lora its adapters, on a LoRA adapter that adapter continued) instead of training a preset',
+  },
   base: {
     kind: 'text',
     value: 'DIR',
@@ -208,8 +213,27 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   estimate: {
     args: ['FILE'],
-    summary: 'Parameters, tokens, training memory and time per epoch from a few steps timed here.',
-    options: ['preset', 'arch', 'tokenizer', 'vocab-size', 'context', 'batch', 'steps', 'backend', 'json'],
+    summary:
+      'Parameters, tokens, training memory and time per epoch from a few steps timed here, for a preset or for fine-tuning a model (--finetune BASE).',
+    options: [
+      'preset',
+      'arch',
+      'tokenizer',
+      'vocab-size',
+      'finetune',
+      'lora',
+      'rank',
+      'alpha',
+      'rslora',
+      'lora-dropout',
+      'targets',
+      'base',
+      'context',
+      'batch',
+      'steps',
+      'backend',
+      'json',
+    ],
   },
   quantize: {
     args: ['CHECKPOINT_OR_RUN'],

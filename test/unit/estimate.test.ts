@@ -10,7 +10,7 @@ import type { TrainEvent } from '../../src/core/train-events';
 import { readModelFolder, recordAdapterBase } from '../../src/core/model-folder';
 import { readSafetensors } from '../../src/core/safetensors';
 import { parameterCount } from '../../src/core/weight-table';
-import { KOREAN, REPO, TINY_MODEL, tempDir, userError } from './helpers';
+import { KOREAN, REPO, TINY_MODEL, assertCliUserError, runCli, tempDir, userError } from './helpers';
 
 // Issue 18 item 16: the preset pick's time left out evaluation, samples and checkpoints.
 
@@ -70,7 +70,7 @@ test('estimate of LoRA on a LoRA adapter measures that adapter continued on its 
   const base = join(REPO, 'test/fixtures/hf-llama/qwen2');
   recordAdapterBase(adapter, base);
   try {
-    const e = await runEstimateJob({ corpusPath: KOREAN, finetune: { base: adapter, lora: {} }, measureSteps: 1, backend: 'wasm' });
+    const e = await runEstimateJob({ corpusPath: KOREAN, finetune: { basePath: adapter, lora: true }, measureSteps: 1, backend: 'wasm' });
     const tensors = [...readSafetensors(join(peft, 'adapter_model.safetensors')).tensors.values()];
     assert.deepEqual(e.lora, { r: 4, continued: true });
     assert.equal(
@@ -81,12 +81,41 @@ test('estimate of LoRA on a LoRA adapter measures that adapter continued on its 
     assert.equal(e.params, parameterCount(readModelFolder(base).config) + e.trainableParams, 'on its base');
     assert.ok(e.secondsPerEpoch! > 0, 'measured here');
     await assert.rejects(
-      runEstimateJob({ corpusPath: KOREAN, finetune: { base: adapter, lora: { rank: 8 } }, measureSteps: 0, backend: 'wasm' }),
+      runEstimateJob({ corpusPath: KOREAN, finetune: { basePath: adapter, lora: true, rank: 8 }, measureSteps: 0, backend: 'wasm' }),
       userError(
         /is a LoRA adapter, trained further with its own r, lora_alpha, use_rslora, lora_dropout and target_modules: leave out --rank$/,
       ),
     );
   } finally {
     rmSync(adapter, { recursive: true, force: true });
+  }
+});
+
+test('corpus-lab estimate FILE --finetune BASE [--lora …]: fine-tuning measured as finetune would run it, a LoRA adapter continued; misplaced flags refused in one line', () => {
+  const cwd = tempDir();
+  const adapter = join(REPO, 'test/fixtures/peft-llama/qwen2');
+  const base = join(REPO, 'test/fixtures/hf-llama/qwen2');
+  try {
+    const args = ['estimate', KOREAN, '--finetune', adapter, '--base', base, '--lora', '--steps', '1', '--backend', 'wasm'];
+    const json = runCli([...args, '--json'], cwd, 300_000);
+    assert.equal(json.code, 0, json.stderr);
+    const e = JSON.parse(json.stdout);
+    assert.deepEqual([e.preset, e.lora], ['lora', { r: 4, continued: true }]);
+    assert.ok(e.secondsPerEpoch > 0 && e.measuredBytes > 0 && e.trainableParams < e.params, json.stdout);
+    const text = runCli(args, cwd, 300_000);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stdout,
+      /^lora \(the adapter continued, r=4\): [\d,]+ parameters \([\d,]+ trainable\), .* per epoch on wasm, .* measured while training\n$/,
+    );
+    assertCliUserError([...args, '--rank', '8'], cwd, /qwen2 is a LoRA adapter, trained further with its own r, .*: leave out --rank$/);
+    assertCliUserError(['estimate', KOREAN, '--lora'], cwd, /--lora, --rank, .* set up a fine-tune: add --finetune BASE$/);
+    assertCliUserError(
+      ['estimate', KOREAN, '--finetune', base, '--preset', 'tiny'],
+      cwd,
+      /a fine-tune takes them from BASE: leave them out with --finetune$/,
+    );
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
 });

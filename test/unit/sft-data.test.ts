@@ -425,10 +425,10 @@ test('corpus-lab finetune BASE FOLDER: .txt and .md documents as one corpus, sep
 
 test('estimate of fine-tuning on a .jsonl plans its examples as finetune does (3 epochs of 90 training examples), and on a folder its documents', async () => {
   const dir = withTemplate('qwen2', 'chatml.jinja');
-  const e = await runEstimateJob({ corpusPath: QA, finetune: { base: dir }, measureSteps: 0, backend: 'wasm' });
+  const e = await runEstimateJob({ corpusPath: QA, finetune: { basePath: dir }, measureSteps: 0, backend: 'wasm' });
   assert.equal(e.totalSteps, 3 * Math.ceil(90 / 4));
   const docs = tempDir();
   writeFileSync(join(docs, 'a.md'), readFileSync(join(REPO, 'media/samples/constitution-ko.txt'), 'utf8').slice(0, 4000));
-  const d = await runEstimateJob({ corpusPath: docs, finetune: { base: dir }, context: 32, measureSteps: 0, backend: 'wasm' });
+  const d = await runEstimateJob({ corpusPath: docs, finetune: { basePath: dir }, context: 32, measureSteps: 0, backend: 'wasm' });
   assert.equal(d.tokens, readModelFolder(dir).tokenizer.encode(readFileSync(join(docs, 'a.md'), 'utf8')).length + 2);
 });

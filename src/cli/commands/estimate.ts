@@ -1,21 +1,54 @@
 import { parseCommand } from '../args';
 import { printJson, printResult } from '../output';
+import { targetNames } from './finetune';
 import { formatDuration } from '../../core/duration';
-import { EstimateRequest, runEstimateJob } from '../../worker/jobs/estimate-job';
+import { UserError } from '../../core/errors';
+import { EstimateRequest, EstimateResult, runEstimateJob } from '../../worker/jobs/estimate-job';
+import { FinetuneTargetRequest } from '../../core/finetune-target';
 import { formatBytes } from '../../core/format-bytes';
+
+type FinetuneFlags = Omit<FinetuneTargetRequest, 'basePath' | 'targets'> & { targets?: string };
 
 export async function estimateCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('estimate', argv);
-  const { json, steps, ...request } = options as Omit<EstimateRequest, 'corpusPath'> & { json?: boolean; steps?: number };
-  const e = await runEstimateJob({ ...request, corpusPath: positionals[0], measureSteps: steps });
+  const { json, steps, finetune, lora, rank, alpha, rslora, loraDropout, targets, base, ...request } = options as Omit<
+    EstimateRequest,
+    'corpusPath' | 'finetune'
+  > &
+    FinetuneFlags & { json?: boolean; steps?: number; finetune?: string };
+  const tuning = { base, lora, rank, alpha, rslora, loraDropout, targets: targetNames(targets) };
+  if (finetune === undefined && Object.values(tuning).some((v) => v !== undefined))
+    throw new UserError('--lora, --rank, --alpha, --rslora, --lora-dropout, --targets and --base set up a fine-tune: add --finetune BASE');
+  const { preset, arch, tokenizer, vocabSize } = request;
+  if (finetune !== undefined && [preset, arch, tokenizer, vocabSize].some((v) => v !== undefined))
+    throw new UserError(
+      '--preset, --arch, --tokenizer and --vocab-size describe a new model, and a fine-tune takes them from BASE: leave them out with --finetune',
+    );
+  const e = await runEstimateJob({
+    ...request,
+    corpusPath: positionals[0],
+    measureSteps: steps,
+    finetune: finetune === undefined ? undefined : { basePath: finetune, ...tuning },
+  });
   if (json) printJson(e);
   else {
     printResult(
-      `${e.preset}: ${e.params.toLocaleString('en-US')} parameters, ${e.tokens.toLocaleString('en-US')} tokens, ` +
+      `${what(e)}: ${e.params.toLocaleString('en-US')} parameters${trainable(e)}, ${e.tokens.toLocaleString('en-US')} tokens, ` +
         `${e.stepsPerEpoch} steps per epoch` +
         (e.secondsPerEpoch !== undefined ? ` ≈ ${formatDuration(e.secondsPerEpoch)} per epoch on ${e.backend}` : '') +
-        `, ${formatBytes(e.trainingBytes)} while training`,
+        (e.measuredBytes !== undefined
+          ? `, ${formatBytes(e.measuredBytes)} measured while training`
+          : `, ${formatBytes(e.trainingBytes)} while training (estimated)`),
     );
   }
   return 0;
+}
+
+function what(e: EstimateResult): string {
+  if (!e.lora) return e.preset;
+  return e.lora.continued ? `lora (the adapter continued, r=${e.lora.r})` : `lora r=${e.lora.r}`;
+}
+
+function trainable(e: EstimateResult): string {
+  return e.trainableParams < e.params ? ` (${e.trainableParams.toLocaleString('en-US')} trainable)` : '';
 }

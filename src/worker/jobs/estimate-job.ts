@@ -5,7 +5,7 @@ import { dataPlan, sftModel, tokenizerDir } from './finetune-job';
 import { readFinetuneData } from '../../core/finetune-data';
 import { runOfCheckpoint } from '../../core/run-json';
 import { finetuneShape } from '../../core/finetune';
-import { finetuneTarget } from '../../core/finetune-target';
+import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
 import { loraParameterCount, loraScale } from '../../core/lora-adapter';
 import { readCorpus } from '../../core/corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
@@ -36,9 +36,9 @@ export interface EstimateRequest {
   /**
    * Fine-tuning this model folder (run, checkpoint, Hugging Face folder …) on the corpus instead of
    * training a preset: its shape, tokenizer and training window (core/finetune.ts finetuneShape).
-   * LoRA on a LoRA adapter continues it with its own settings on its base (no rank is given then).
+   * Asked as finetune is (`finetune BASE DATA --lora …`): LoRA on a LoRA adapter continues it.
    */
-  finetune?: { base: string; lora?: { rank?: number } };
+  finetune?: FinetuneTargetRequest;
 }
 
 export interface EstimateResult extends Estimate {
@@ -113,7 +113,7 @@ export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResu
  */
 async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
   const data = readFinetuneData(req.corpusPath);
-  const target = finetuneTarget({ basePath: ft.base, lora: ft.lora !== undefined, rank: ft.lora?.rank });
+  const target = finetuneTarget(ft);
   const { base, modules } = target;
   const { config } = base;
   const { context, batch } = finetuneShape(
