@@ -56,3 +56,15 @@ test('the count of words is bounded: past the cap the rarest are dropped, the fr
   // Still a vocabulary of the asked size.
   assert.equal(trainBpeFromCounts(bounded, 800).vocabSize, 800);
 });
+
+test('pruning drops only the words it must: words seen thrice outlive a flood of words seen once', () => {
+  // Words of letters only: " ab", " ac"… (a digit would start a piece of its own).
+  const word = (prefix: string, i: number) => ` ${prefix}${i.toString(26).replace(/./g, (d) => String.fromCharCode(97 + parseInt(d, 26)))}`;
+  const counter = new PreTokenCounter(100);
+  const thrice = Array.from({ length: 30 }, (_, i) => word('a', i));
+  counter.push(thrice.join('').repeat(3));
+  for (let i = 0; i < 2000; i++) counter.push(word('u', i));
+  const counts = counter.end();
+  assert.equal(counter.prunedBelow, 2);
+  for (const w of thrice) assert.equal(counts.get(w), 3, w);
+});

@@ -5,7 +5,10 @@ import { TextSettler } from './stream-encoder';
  * Distinct pieces kept while counting. Past it, the rarest are dropped (see prunedBelow): the map,
  * and the trainer's tables built from it, stay within a few hundred MB whatever the corpus's size.
  */
-export const MAX_COUNTED_PIECES = 400_000;
+export const MAX_COUNTED_PIECES = 150_000;
+
+/** Counts told apart when choosing which to drop (a piece seen more often is never dropped). */
+const PRUNE_COUNTS_SEEN = 1 << 16;
 
 /** A piece cut from a large chunk refers to the whole chunk (V8 sliced strings): copy it. */
 const detached = (piece: string) => (piece.length < 13 ? piece : Buffer.from(piece, 'utf16le').toString('utf16le'));
@@ -53,11 +56,13 @@ export class PreTokenCounter {
     });
   }
 
-  /** Drops the rarest pieces until at most half the cap are left. */
+  /** Drops the pieces seen fewer than t times, the smallest t that leaves at most half the cap. */
   private prune(): void {
-    while (this.counts.size > this.maxPieces / 2) {
-      this.prunedBelow++;
-      for (const [piece, n] of this.counts) if (n < this.prunedBelow) this.counts.delete(piece);
-    }
+    const byCount = new Float64Array(PRUNE_COUNTS_SEEN);
+    for (const n of this.counts.values()) byCount[Math.min(n, PRUNE_COUNTS_SEEN - 1)]++;
+    let below = 1;
+    for (let left = this.counts.size; left > this.maxPieces / 2 && below < PRUNE_COUNTS_SEEN - 1; below++) left -= byCount[below];
+    for (const [piece, n] of this.counts) if (n < below) this.counts.delete(piece);
+    this.prunedBelow = Math.max(this.prunedBelow, below);
   }
 }
