@@ -1,5 +1,5 @@
 import { startEngine, BackendChoice } from '../engine/backend';
-import { measureRunOverheads, median, measureTrainingSteps } from '../bench/step-timer';
+import { RandomBaseLora, measureRunOverheads, median, measureTrainingSteps } from '../bench/step-timer';
 import { CHECKPOINT_MAX_SECONDS, SAMPLE_TOKENS, checkpointStepBound } from '../train/trainer';
 import { dataPlan, sftModel, tokenizerDir } from './finetune-job';
 import { readFinetuneData } from '../../core/finetune-data';
@@ -12,7 +12,7 @@ import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
 import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
-import type { LoraOptions } from '../model/gpt';
+import { frozenAsBf16 } from '../model/gpt';
 import { makeTrainPlan } from '../../core/train-plan';
 import { evalWindowStarts } from '../../core/batches';
 import { codePointCount } from '../../core/code-points';
@@ -127,7 +127,11 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
   const settings = target.lora;
   const lora = settings && { modules, r: settings.r, scale: loraScale(settings), dropout: settings.dropout };
   const adapterParams = lora && loraParameterCount(config, lora.modules, lora.r);
-  const e = await measure(req, lora ? 'lora' : 'full', { config, window: context, batch, tokens, plan }, lora, adapterParams);
+  // The frozen base is measured held as the run will hold it: BF16 when it came in BF16 (native engine).
+  await startEngine(req.backend ?? 'auto');
+  const bf16Base = lora !== undefined && frozenAsBf16(config, base.weights);
+  const s = { config, window: context, batch, tokens, plan };
+  const e = await measure(req, lora ? 'lora' : 'full', s, lora && { ...lora, bf16Base }, adapterParams);
   return settings ? { ...e, lora: { r: settings.r, continued: target.continued !== undefined } } : e;
 }
 
@@ -136,7 +140,7 @@ async function measure(
   req: EstimateRequest,
   preset: string,
   s: { config: ModelConfig; window: number; batch: number; tokens: number; plan: TrainPlan },
-  lora?: Omit<LoraOptions, 'seed'>,
+  lora?: RandomBaseLora,
   adapterParams?: number,
 ): Promise<EstimateResult> {
   const engine = await startEngine(req.backend ?? 'auto');
@@ -144,7 +148,7 @@ async function measure(
   const trained = { ...s.config, context: s.window };
   const measured = steps > 0 ? await measureTrainingSteps(trained, s.batch, steps, 1, 1, lora) : undefined;
   const secondsPerStep = measured && median(measured.times) / 1000;
-  const e = estimate(trained, s.batch, s.plan.stepsPerEpoch, secondsPerStep, adapterParams);
+  const e = estimate(trained, s.batch, s.plan.stepsPerEpoch, secondsPerStep, adapterParams, lora?.bf16Base ? 2 : 4);
   let totalSeconds: number | undefined;
   if (secondsPerStep !== undefined) {
     const { plan } = s;
