@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCorpus } from '../../src/core/corpus';
 import { EpochPlan, fillBatch, stepsPerEpoch } from '../../src/core/batches';
@@ -17,7 +18,7 @@ import { TrainEvent } from '../../src/core/train-events';
 import { startEngine } from '../../src/worker/engine/backend';
 import { startRun } from '../../src/worker/jobs/run-folder';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
-import { ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
+import { CLI, ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
 
 test('batches drawn from the prepared file are those drawn from the ids in memory, every window of an epoch', () => {
   const root = tempDir();
@@ -135,4 +136,43 @@ test('export-torch copies train.bin and val.bin from the prepared ids, encoding 
   } finally {
     delete process.env.CORPUS_LAB_CACHE;
   }
+});
+
+test('the CLI prints the preparation with its progress, reuses it the next time, and refuses a bad text in one line', () => {
+  const dir = tempDir();
+  const env = { CORPUS_LAB_CACHE: join(dir, 'cache') };
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, ...env } });
+  const args = (out: string) => [
+    'train',
+    KOREAN,
+    '--backend',
+    'wasm',
+    '--layers',
+    '1',
+    '--width',
+    '32',
+    '--heads',
+    '2',
+    '--context',
+    '16',
+    '--max-steps',
+    '2',
+    '-o',
+    join(dir, out),
+  ];
+  const first = cli(args('a'));
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stderr, /^reading the corpus: .* \(100%\)$/m);
+  assert.match(first.stderr, /^preparing the corpus \(token ids\): .* \(100%\)$/m);
+  const second = cli(args('b'));
+  assert.equal(second.status, 0, second.stderr);
+  assert.doesNotMatch(second.stderr, /preparing the corpus/);
+  assert.match(second.stderr, /^checking the prepared token ids: .* \(100%\)$/m);
+
+  writeFileSync(join(dir, 'nul.txt'), Buffer.from('abc\0def'));
+  const bad = cli(['train', join(dir, 'nul.txt')]);
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.match(bad.stderr, /looks like a binary file \(NUL byte at offset 3\)/);
 });
