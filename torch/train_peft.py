@@ -218,7 +218,7 @@ def base_folder(given, record):
     return folder
 
 
-def load_model(base_dir, adapter_dir):
+def load_model(base_dir, adapter_dir, base_dtype):
     try:
         import transformers
         from peft import PeftModel
@@ -230,12 +230,17 @@ def load_model(base_dir, adapter_dir):
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     try:
-        base = transformers.AutoModelForCausalLM.from_pretrained(base_dir, **{dtype_key: torch.float32})
+        base = transformers.AutoModelForCausalLM.from_pretrained(base_dir, **{dtype_key: getattr(torch, base_dtype)})
         base.config.use_cache = False
-        return PeftModel.from_pretrained(base, adapter_dir, is_trainable=True)
+        model = PeftModel.from_pretrained(base, adapter_dir, is_trainable=True)
     except (OSError, ValueError, KeyError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise UserError(f"transformers + PEFT cannot load the base {base_dir} with the adapter {adapter_dir}: {first}")
+    # The adapter trains in float32 whatever the base's dtype (its AdamW moments are float32).
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.float()
+    return model
 
 
 def corpus_lab_name(peft_name):
@@ -308,6 +313,7 @@ def parse_args(argv):
     p.add_argument("--out", help="the run folder to write (default: run/ next to this file); an existing one is continued")
     p.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
     p.add_argument("--batch", type=int, help="rows per rank per forward pass; the global batch stays the plan's (gradient accumulation)")
+    p.add_argument("--base-dtype", choices=["float32", "bfloat16"], default="float32", help="the frozen base's dtype (default float32, as Corpus Lab computes; bfloat16 halves its memory)")
     args = p.parse_args(argv)
     for name in ("max_steps", "epochs", "batch"):
         v = getattr(args, name)
@@ -370,7 +376,7 @@ def train(args, export, base_dir, world, rank, device, device_kind):
     batch = opts["batch"]
     if world > batch:
         raise UserError(f"{world} processes for a global batch of {batch} rows: use at most {batch}")
-    model = load_model(base_dir, start_dir).to(device)
+    model = load_model(base_dir, start_dir, args.base_dtype).to(device)
     params = trainable(model)
     moments = read_moments(start_dir, params)
     first, last = rows_of_rank(batch, world, rank)

@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FinetuneRequest, runFinetuneJob } from '../../src/worker/jobs/finetune-job';
-import { TrainRequest, runTrainJob } from '../../src/worker/jobs/train-job';
+import { FinetuneRequest } from '../../src/worker/jobs/finetune-job';
+import { TrainRequest } from '../../src/worker/jobs/train-job';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { listRuns } from '../../src/core/runs';
 import { readMetrics } from '../../src/core/metrics';
-import { CLI, ENGLISH, KOREAN, REPO, TINY_MODEL, jsonLines, tempDir } from './helpers';
+import { CLI, ENGLISH, KOREAN, REPO, TINY_MODEL, jsonLines, koreanDocuments, tempDir } from './helpers';
+import { assertClose, finetuneLosses as finetune, stepLosses, trainLosses } from './loss-curves';
 
 // train_peft.py runs on the real transformers + PEFT (CORPUS_LAB_PEFT_PYTHON names a Python with torch, transformers and peft).
 const PYTHON = process.env.CORPUS_LAB_PEFT_PYTHON ?? 'python3';
@@ -36,33 +37,6 @@ function script(exportDir: string, args: string[], nproc?: number) {
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
-}
-
-const stepLosses = (events: Record<string, unknown>[]) =>
-  new Map(events.filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number]));
-
-function assertClose(actual: Map<number, number>, expected: Map<number, number>, steps: number[], tolerance: number, what: string) {
-  for (const s of steps) {
-    const [a, e] = [actual.get(s), expected.get(s)];
-    assert.ok(a !== undefined && e !== undefined, `${what}: no loss at step ${s}`);
-    assert.ok(Math.abs(a - e) < tolerance, `${what}: step ${s} loss ${a} vs ${e}`);
-  }
-}
-
-/** A fine-tune to its end, or stopped after `stopAfter` steps (its checkpoint is then mid-run): the losses by step. */
-async function finetune(req: FinetuneRequest, stopAfter?: number): Promise<Map<number, number>> {
-  let step = 0;
-  const losses = new Map<number, number>();
-  await runFinetuneJob(
-    req,
-    (e) => {
-      if (e.type !== 'step') return;
-      step = e.step;
-      losses.set(e.step, e.loss);
-    },
-    () => stopAfter !== undefined && step >= stopAfter,
-  );
-  return losses;
 }
 
 /** A Qwen2 folder (BF16 shards, tied head) with a ChatML template, as Qwen's. */
@@ -196,15 +170,8 @@ test(
     const root = tempDir('corpus-lab-peft-export-gpt2-');
     // GPT-2 (Conv1D, PEFT's fan_in_fan_out): a Corpus Lab run as the base, a LoRA fine-tune on a text.
     const gpt2: TrainRequest = { ...TINY_MODEL, threads: 1, corpusPath: ENGLISH, maxSteps: 2, runDir: join(root, 'gpt2') };
-    await runTrainJob(
-      gpt2,
-      () => undefined,
-      () => false,
-    );
-    const docs = join(root, 'docs');
-    mkdirSync(docs);
-    writeFileSync(join(docs, 'a.txt'), readFileSync(KOREAN, 'utf8').slice(0, 1500));
-    writeFileSync(join(docs, 'b.md'), readFileSync(KOREAN, 'utf8').slice(3000, 4000));
+    await trainLosses(gpt2);
+    const docs = koreanDocuments(root);
     const cases: { name: string; req: FinetuneRequest }[] = [
       {
         name: 'gpt2-text',

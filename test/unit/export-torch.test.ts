@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTrainJob, TrainRequest } from '../../src/worker/jobs/train-job';
+import { TrainRequest } from '../../src/worker/jobs/train-job';
 import { runEvalJob } from '../../src/worker/jobs/eval-job';
-import { FinetuneRequest, runFinetuneJob } from '../../src/worker/jobs/finetune-job';
+import { FinetuneRequest } from '../../src/worker/jobs/finetune-job';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { listCheckpoints, readCheckpoint, resolveCheckpoint } from '../../src/core/checkpoint';
 import { readMetrics } from '../../src/core/metrics';
@@ -15,7 +15,8 @@ import { compareRuns } from '../../src/core/compare-runs';
 import { parseRunJson } from '../../src/core/run-json';
 import { Tokenizer } from '../../src/core/tokenizer';
 import { parseWorkerRequest } from '../../src/worker/protocol';
-import { CLI, ENGLISH, KOREAN, REPO, TINY_MODEL, tempDir } from './helpers';
+import { CLI, ENGLISH, REPO, TINY_MODEL, koreanDocuments, tempDir } from './helpers';
+import { assertClose, finetuneLosses, stepLosses, trainLosses as train } from './loss-curves';
 
 const PYTHON = '/usr/bin/python3';
 // Debian's torch 1.13 launcher under Python 3.11 crashes on its default --redirects/--tee "0"
@@ -40,32 +41,6 @@ function script(exportDir: string, args: string[], nproc?: number) {
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, number | string>);
   return { ...r, events };
-}
-
-const stepLosses = (events: Record<string, unknown>[]) =>
-  new Map(events.filter((e) => e.type === 'step').map((e) => [e.step as number, e.loss as number]));
-
-async function train(req: TrainRequest, stopAfter?: number): Promise<Map<number, number>> {
-  let step = 0;
-  const losses = new Map<number, number>();
-  await runTrainJob(
-    req,
-    (e) => {
-      if (e.type !== 'step') return;
-      step = e.step;
-      losses.set(e.step, e.loss);
-    },
-    () => stopAfter !== undefined && step >= stopAfter,
-  );
-  return losses;
-}
-
-function assertClose(actual: Map<number, number>, expected: Map<number, number>, steps: number[], tolerance: number, what: string): void {
-  for (const s of steps) {
-    const [a, e] = [actual.get(s), expected.get(s)];
-    assert.ok(a !== undefined && e !== undefined, `${what}: no loss at step ${s}`);
-    assert.ok(Math.abs(a - e) < tolerance, `${what}: step ${s} loss ${a} vs ${e}`);
-  }
 }
 
 /**
@@ -278,34 +253,26 @@ test('export-torch: a run of Llama blocks (RMSNorm, rotary positions, grouped-qu
   assertClose(more, bigger, [8], 1e-4, 'resumed in Corpus Lab');
 });
 
-for (const family of ['llama', 'qwen2', 'qwen3'] as const)
-  test(`export-torch: full fine-tuning of a Hugging Face ${family} folder on 32-token windows continues in PyTorch with Corpus Lab's losses`, async (t) => {
+for (const [family, data] of [
+  ['llama', 'text'],
+  ['qwen2', 'text'],
+  ['qwen3', 'text'],
+  ['llama', 'documents'],
+] as const)
+  test(`export-torch: full fine-tuning of a Hugging Face ${family} folder on ${data === 'text' ? 'a text' : 'a folder of documents'} (32-token windows) continues in PyTorch with Corpus Lab's losses`, async (t) => {
     if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
     // llama: Llama 3 rotary scaling and an own lm_head; qwen2: q/k/v biases, BF16 shards; qwen3: q/k norms.
     const root = tempDir(`corpus-lab-torch-${family}-`);
     const req: FinetuneRequest = {
       basePath: join(REPO, 'test/fixtures/hf-llama', family),
-      corpusPath: join(REPO, 'media/samples/constitution-ko.txt'),
+      corpusPath: data === 'text' ? join(REPO, 'media/samples/constitution-ko.txt') : koreanDocuments(root),
       context: 32,
       batch: 2,
       maxSteps: 6,
       backend: 'wasm',
       threads: 1,
     };
-    const finetune = async (runDir: string, stopAfter?: number) => {
-      let step = 0;
-      const losses = new Map<number, number>();
-      await runFinetuneJob(
-        { ...req, runDir },
-        (e) => {
-          if (e.type !== 'step') return;
-          step = e.step;
-          losses.set(e.step, e.loss);
-        },
-        () => stopAfter !== undefined && step >= stopAfter,
-      );
-      return losses;
-    };
+    const finetune = (runDir: string, stopAfter?: number) => finetuneLosses({ ...req, runDir }, stopAfter);
     const reference = await finetune(join(root, 'reference'));
     await finetune(join(root, 'laptop'), 4);
     const exp = join(root, 'exp');
@@ -317,48 +284,6 @@ for (const family of ['llama', 'qwen2', 'qwen3'] as const)
     assertClose(losses, reference, [5], 1e-5, 'first step after the export');
     assertClose(losses, reference, [6], 1e-4, 'next step');
   });
-
-test("export-torch: full fine-tuning of a Llama folder on a folder of documents continues in PyTorch with Corpus Lab's losses", async (t) => {
-  if (torchMissing()) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
-  const root = tempDir('corpus-lab-torch-documents-');
-  const docs = join(root, 'docs');
-  mkdirSync(docs);
-  writeFileSync(join(docs, 'a.txt'), readFileSync(KOREAN, 'utf8').slice(0, 1500));
-  writeFileSync(join(docs, 'b.md'), readFileSync(KOREAN, 'utf8').slice(3000, 4000));
-  const req: FinetuneRequest = {
-    basePath: join(REPO, 'test/fixtures/hf-llama/llama'),
-    corpusPath: docs,
-    context: 32,
-    batch: 2,
-    maxSteps: 6,
-    backend: 'wasm',
-    threads: 1,
-  };
-  const finetune = async (runDir: string, stopAfter?: number) => {
-    let step = 0;
-    const losses = new Map<number, number>();
-    await runFinetuneJob(
-      { ...req, runDir },
-      (e) => {
-        if (e.type !== 'step') return;
-        step = e.step;
-        losses.set(e.step, e.loss);
-      },
-      () => stopAfter !== undefined && step >= stopAfter,
-    );
-    return losses;
-  };
-  const reference = await finetune(join(root, 'reference'));
-  await finetune(join(root, 'laptop'), 4);
-  const exp = join(root, 'exp');
-  exportTorch(join(root, 'laptop'), exp);
-  const r = script(exp, ['--device', 'cpu', '--out', join(root, 'torch')]);
-  assert.equal(r.status, 0, r.stderr);
-  const losses = stepLosses(r.events);
-  assert.deepEqual([...losses.keys()], [5, 6]);
-  assertClose(losses, reference, [5], 1e-5, 'first step after the export');
-  assertClose(losses, reference, [6], 1e-4, 'next step');
-});
 
 /** The run at `dir` as the Compare panel sees it (its best validation against its unigram baseline). */
 function compared(dir: string) {

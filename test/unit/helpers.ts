@@ -1,7 +1,7 @@
 // Shared by the unit tests (bundled into each test file by scripts/build-tests.mjs).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isUserError } from '../../src/core/errors';
@@ -61,4 +61,13 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+/** A folder of two Korean documents (a .txt and a .md) under `root`, to fine-tune on. */
+export function koreanDocuments(root: string): string {
+  const docs = join(root, 'docs');
+  mkdirSync(docs);
+  writeFileSync(join(docs, 'a.txt'), readFileSync(KOREAN, 'utf8').slice(0, 1500));
+  writeFileSync(join(docs, 'b.md'), readFileSync(KOREAN, 'utf8').slice(3000, 4000));
+  return docs;
 }

@@ -65,10 +65,12 @@ Options:
 - \`--out RUN_DIR\`: where the run goes (default \`run/\` here). Running again with the same \`--out\`
   continues from its newest checkpoint.
 - \`--device cuda|cpu\`: default cuda when PyTorch sees a GPU (\`nccl\` between processes; \`gloo\` on CPU).
+- \`--base-dtype float32|bfloat16\`: the frozen base's dtype (default float32, as Corpus Lab computes;
+  bfloat16 halves its memory, the adapter stays float32, and the losses move by BF16 rounding).
 - \`--batch N\`: rows per process per forward pass. The global batch stays ${e.batch} (the plan's): each
   process computes its share, in passes of N with gradient accumulation when N is smaller.
 
-The base is loaded in float32 and frozen; only the adapter trains. The loss is the mean over the
+The base is loaded (float32 unless \`--base-dtype\`) and frozen; only the adapter trains. The loss is the mean over the
 batch's trained tokens, as Corpus Lab computes it, whatever the number of processes. Each step prints
 one JSON line (\`step\`, \`loss\`, \`lr\`, \`grad_norm\`, \`tokens_per_s\`); evaluations and checkpoints
 print theirs. Checkpoints (at each epoch's end and the last step, written atomically) are PEFT
