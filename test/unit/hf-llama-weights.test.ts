@@ -199,3 +199,18 @@ test("an embedding padded past the tokenizer's last token (Qwen2.5's 271 rows) o
     userError(/tokenizer\.json has 2005 tokens but the model has 3030 \(its embedding rows\)/),
   );
 });
+
+test('a folder refused part-way through reading its weights into the engine (a NaN in the last tensor read) leaves no tensor behind', async () => {
+  (await loadModel(join(FIXTURES, 'llama'), 'wasm')).model.dispose(); // the engine started, its own tensors made
+  const dir = copy('llama');
+  const tensors = readSafetensors(join(dir, 'model.safetensors')).tensors;
+  const last = [...tensors.keys()].sort().pop()!;
+  tensors.get(last)!.data[3] = NaN;
+  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(tensors));
+  const before = tf.memory().numTensors;
+  await assert.rejects(
+    loadModel(dir, 'wasm'),
+    userError(new RegExp(`model\\.safetensors: tensor ${last.replace(/\./g, '\\.')} holds NaN`)),
+  );
+  assert.equal(tf.memory().numTensors, before);
+});
