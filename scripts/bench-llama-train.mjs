@@ -1,7 +1,8 @@
 // Training speed and memory of a Llama-family model side by side with transformers (+ PEFT for LoRA):
 // scripts/peers/hf_llama_train.py (LlamaForCausalLM / Qwen2ForCausalLM, SDPA, fp32, AdamW) at a real
 // model's shape on random weights and tokens, batch 4 × 128: full training, or LoRA r=8 on the seven
-// projections (our frozen base: fp32 random weights; a BF16 folder's base would be held as BF16).
+// projections (our frozen base: random weights held as BF16 on native, as the model's BF16 folder is;
+// the peer's stays fp32, as the issue defines it).
 // The peer runs at 1 and 2 threads and its best counts. Each side is its own process; peak RSS is
 // /usr/bin/time's maximum resident set. Rounds alternate ours/peer so a neighbour's load hits both;
 // the load average is printed with each side.
@@ -49,7 +50,7 @@ for (let r = 1; r <= Number(a.rounds); r++) {
   results.push({ round: r, mode: a.mode, ours: o, peer: p, peers });
   if (!a.json)
     console.log(
-      `${a.shape} ${what}, batch 4 × 128, round ${r}: Corpus Lab ${o.tokens_per_s.toFixed(0)} tokens/s (${o.ms_per_step} ms/step, ${o.backend}, ${o.threads} threads, load ${o.load}), peak RSS ${gb(o.peak_rss_bytes)} · ` +
+      `${a.shape} ${what}, batch 4 × 128, round ${r}: Corpus Lab ${o.tokens_per_s.toFixed(0)} tokens/s (${o.ms_per_step} ms/step, ${o.backend}, ${o.threads} threads, ${o.base_dtype} base, load ${o.load}), peak RSS ${gb(o.peak_rss_bytes)} · ` +
         `${peerName} ${p.tokens_per_s.toFixed(0)} tokens/s (${p.ms_per_step} ms/step, torch ${p.torch}, best of 1 and 2 threads: ${p.threads}, load ${p.load}), peak RSS ${gb(p.peak_rss_bytes)} · ` +
         `speed ratio ${(o.tokens_per_s / p.tokens_per_s).toFixed(2)}×${goal[0]}, memory ratio ${(o.peak_rss_bytes / p.peak_rss_bytes).toFixed(2)}×${goal[1]}`,
     );

@@ -6,7 +6,12 @@ import { FrozenProduct, nativeLoraLinear } from '../../src/worker/engine/kernels
 import { bf16Matrix, bf16MatMul, bf16MatMulTransposedB } from '../../src/worker/engine/kernels/bf16-matrix';
 import { fusedLinear, matMulTransposedB } from '../../src/worker/engine/kernels/linear';
 import { Rng } from '../../src/core/rng';
-import { maxAbsDiff } from './helpers';
+import { Gpt, TFJS_OPS } from '../../src/worker/model/gpt';
+import { readModelFolder } from '../../src/core/model-folder';
+import { loraModuleShapes, matchTargets } from '../../src/core/lora-adapter';
+import { defaultLoraTargets } from '../../src/core/finetune';
+import { join } from 'node:path';
+import { REPO, maxAbsDiff } from './helpers';
 
 // The native LoRA layer (kernels/lora-linear.ts) against the same layer in plain tfjs ops: values
 // and the gradients of x, A and B, on each kind of frozen base it runs on.
@@ -72,3 +77,37 @@ for (const kind of ['nn.Linear float32', 'nn.Linear BF16', 'Conv1D float32'] as 
     });
   });
 }
+
+test(
+  'a Qwen2 model with LoRA on its seven projections: the native layers give the loss and adapter gradients of tfjs ops',
+  { skip },
+  () => {
+    const files = readModelFolder(join(REPO, 'test/fixtures/hf-llama/qwen2'));
+    const config = files.config;
+    const modules = matchTargets(config, defaultLoraTargets(config));
+    const shapes = loraModuleShapes(config);
+    const from = new Map(
+      modules.map((m) => {
+        const [inputs, outputs] = shapes.get(m)!;
+        return [m, { a: { shape: [r, inputs], data: values(r * inputs) }, b: { shape: [outputs, r], data: values(outputs * r) } }];
+      }),
+    );
+    const model = Gpt.fromWeights(config, files.weights, { modules, r, scale, dropout: 0, seed: 1, from }, true);
+    try {
+      const ids = tf.tensor2d([[5, 17, 300, 2, 41, 9, 77, 1000]], [1, 8], 'int32');
+      const targets = tf.tensor2d([[17, 300, 2, 41, 9, 77, 1000, 3]], [1, 8], 'int32');
+      const run = () => {
+        const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), [...model.params.values()]);
+        return [value, ...Object.values(grads)].map((t) => t.dataSync() as Float32Array);
+      };
+      assert.ok(model.ops.loraLinear, 'the native engine runs its LoRA layer');
+      const got = run();
+      model.ops = TFJS_OPS;
+      const want = run();
+      assert.equal(got.length, 1 + 2 * modules.length);
+      got.forEach((g, i) => assert.ok(maxAbsDiff(g, want[i]) < 1e-4, `${i}: ${maxAbsDiff(g, want[i])}`));
+    } finally {
+      model.dispose();
+    }
+  },
+);
