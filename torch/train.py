@@ -677,19 +677,28 @@ def load_checkpoint(path, model, with_optimizer=True):
 # Training
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(description="Continue a Corpus Lab run in PyTorch (run under torchrun for several GPUs or machines).")
+def add_run_options(p, rows):
+    """The options train.py and train_peft.py share: the step budget, the run folder, the device and the pass size."""
     p.add_argument("--max-steps", type=int, help="optimizer steps, counted from step 0 of the run (as corpus-lab's --max-steps)")
-    p.add_argument("--epochs", type=int, help="passes over the training split, counted from the start of the run")
+    p.add_argument("--epochs", type=int, help="passes over the training data, counted from the start of the run")
     p.add_argument("--out", help="the run folder to write (default: run/ next to this file); an existing one is continued")
     p.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
-    p.add_argument("--batch", type=int, help="sequences per rank per forward pass; the global batch stays the plan's (gradient accumulation)")
+    p.add_argument("--batch", type=int, help=f"{rows} per rank per forward pass; the global batch stays the plan's (gradient accumulation)")
+
+
+def parse_run_options(p, argv):
     args = p.parse_args(argv)
     for name in ("max_steps", "epochs", "batch"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise UserError(f"--{name.replace('_', '-')} must be a whole number ≥ 1 (got {v})")
     return args
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Continue a Corpus Lab run in PyTorch (run under torchrun for several GPUs or machines).")
+    add_run_options(p, "sequences")
+    return parse_run_options(p, argv)
 
 
 def rows_of_rank(batch, world, rank):
@@ -699,8 +708,9 @@ def rows_of_rank(batch, world, rank):
     return begin, begin + base + (1 if rank < extra else 0)
 
 
-def main(argv):
-    args = parse_args(argv)
+def launch(args, verify_export, train):
+    """Under torchrun (or alone): the device and process group of this rank, the export checked once per machine,
+    then train(args, export, world, rank, device, device_kind); a run it leaves mid-training is marked failed."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -724,6 +734,10 @@ def main(argv):
     finally:
         if world > 1:
             dist.destroy_process_group()
+
+
+def main(argv):
+    launch(parse_args(argv), verify_export, train)
 
 
 def train(args, export, world, rank, device, device_kind):

@@ -30,6 +30,9 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from train import (
+    add_run_options,
+    launch,
+    parse_run_options,
     ADAPTER_CHECKPOINT_FILES,
     HERE,
     Rng,
@@ -199,8 +202,8 @@ def verify_export():
     return plan
 
 
-def base_folder(given, record):
-    """The base model's folder: --base, else base/ in this folder, else where it was on the laptop; its weights' sha256 checked."""
+def base_folder(given, record, check):
+    """The base model's folder: --base, else base/ in this folder, else where it was on the laptop; its weights' sha256 checked (once per machine)."""
     candidates = [given] if given else [os.path.join(HERE, "base"), record["path"]]
     for folder in candidates:
         if os.path.isdir(folder):
@@ -213,7 +216,7 @@ def base_folder(given, record):
     weights = os.path.join(folder, record["weights_file"])
     if not os.path.isfile(weights):
         raise UserError(f"{folder} has no {record['weights_file']}, so it is not the base model this adapter was trained on")
-    if sha256_of(weights) != record["sha256"]:
+    if check and sha256_of(weights) != record["sha256"]:
         raise UserError(f"{weights} is not the base model this adapter was trained on (its sha256 differs from base.json's)")
     return folder
 
@@ -308,18 +311,9 @@ def write_adapter_checkpoint(out, name, params, optimizer, exported_dir, trainer
 def parse_args(argv):
     p = argparse.ArgumentParser(description="Continue a Corpus Lab LoRA fine-tune with transformers + PEFT (under torchrun for several GPUs).")
     p.add_argument("--base", help="the base model folder (default: base/ here, else the path in base.json)")
-    p.add_argument("--max-steps", type=int, help="optimizer steps, counted from step 0 of the run (as corpus-lab's --max-steps)")
-    p.add_argument("--epochs", type=int, help="passes over the training data, counted from the start of the run")
-    p.add_argument("--out", help="the run folder to write (default: run/ next to this file); an existing one is continued")
-    p.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
-    p.add_argument("--batch", type=int, help="rows per rank per forward pass; the global batch stays the plan's (gradient accumulation)")
     p.add_argument("--base-dtype", choices=["float32", "bfloat16"], default="float32", help="the frozen base's dtype (default float32, as Corpus Lab computes; bfloat16 halves its memory)")
-    args = p.parse_args(argv)
-    for name in ("max_steps", "epochs", "batch"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be a whole number ≥ 1 (got {v})")
-    return args
+    add_run_options(p, "rows")
+    return parse_run_options(p, argv)
 
 
 def cross_entropy_sum(model, x, y):
@@ -328,34 +322,12 @@ def cross_entropy_sum(model, x, y):
 
 
 def main(argv):
-    args = parse_args(argv)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device_kind = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device_kind == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: PyTorch sees no CUDA device here (use --device cpu, or install a CUDA build of PyTorch)")
-    device = torch.device(f"cuda:{local_rank}" if device_kind == "cuda" else "cpu")
-    if device_kind == "cuda":
-        torch.cuda.set_device(device)
-    export = verify_export() if local_rank == 0 else read_json(os.path.join(HERE, "plan.json"))
-    base_dir = base_folder(args.base, read_json(os.path.join(HERE, "base.json")))
-    if world > 1:
-        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
-    try:
-        train(args, export, base_dir, world, rank, device, device_kind)
-    except BaseException as e:
-        out = os.path.abspath(args.out or os.path.join(HERE, "run"))
-        if rank == 0 and os.path.exists(os.path.join(out, "run.json")) and read_json(os.path.join(out, "run.json")).get("status") == "training":
-            update_run(out, status="failed" if not isinstance(e, KeyboardInterrupt) else "cancelled", error=str(e) or type(e).__name__, trainer=None)
-        raise
-    finally:
-        if world > 1:
-            dist.destroy_process_group()
+    launch(parse_args(argv), verify_export, train)
 
 
-def train(args, export, base_dir, world, rank, device, device_kind):
+def train(args, export, world, rank, device, device_kind):
     lead = rank == 0
+    base_dir = base_folder(args.base, read_json(os.path.join(HERE, "base.json")), check=os.environ.get("LOCAL_RANK", "0") == "0")
     saved_plan = export["plan"]
     out = os.path.abspath(args.out or os.path.join(HERE, "run"))
     exported_dir = start_dir = os.path.join(HERE, export["start"]["checkpoint"])
