@@ -12,6 +12,12 @@ const PREPARE_PHASES: Record<PreparePhase, string> = {
   verify: 'checking the prepared token ids',
 };
 
+function prepareText(e: Extract<TrainEvent, { type: 'prepare' }>): string {
+  const percent = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
+  const eta = e.eta_s === undefined || e.done >= e.total ? '' : `, ETA ${formatDuration(e.eta_s)}`;
+  return `${PREPARE_PHASES[e.phase]}: ${formatBytes(e.done)} of ${formatBytes(e.total)} (${percent}%)${eta}`;
+}
+
 function bitsText(e: { val_bits_per_char?: number; val_bits_per_byte?: number }): string {
   return e.val_bits_per_char === undefined || e.val_bits_per_byte === undefined
     ? ''
@@ -101,21 +107,22 @@ export class TrainProgress {
     );
   }
 
-  private lastPrepareLine = { phase: '', at: -Infinity };
+  private lastPrepareLine = -Infinity;
 
-  /** Redrawn on a terminal; otherwise a line when a phase starts or ends and every 5 s between. */
+  /**
+   * Only a preparation that takes a while is shown (so a refusal that follows a quick one is still
+   * the one line on stderr): redrawn on a terminal and cleared when done; otherwise a line every 5 s
+   * and one at the end.
+   */
   private prepared(e: Extract<TrainEvent, { type: 'prepare' }>): void {
-    const percent = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
-    const eta = e.eta_s === undefined || e.done >= e.total ? '' : `, ETA ${formatDuration(e.eta_s)}`;
-    const text = `${PREPARE_PHASES[e.phase]}: ${formatBytes(e.done)} of ${formatBytes(e.total)} (${percent}%)${eta}`;
+    const done = e.done >= e.total;
     if (this.tty) {
-      process.stderr.write(`\r${text}\x1b[K${e.done >= e.total ? '\n' : ''}`);
+      if (e.elapsed_s >= 1) process.stderr.write(done ? '\r\x1b[K' : `\r${prepareText(e)}\x1b[K`);
       return;
     }
-    const now = performance.now();
-    if (e.phase === this.lastPrepareLine.phase && e.done < e.total && now - this.lastPrepareLine.at < 5000) return;
-    this.lastPrepareLine = { phase: e.phase, at: now };
-    process.stderr.write(`${text}\n`);
+    if (e.elapsed_s < 5 || (!done && e.elapsed_s - this.lastPrepareLine < 5)) return;
+    this.lastPrepareLine = done ? -Infinity : e.elapsed_s;
+    process.stderr.write(`${prepareText(e)}\n`);
   }
 
   private line(text: string): void {

@@ -18,7 +18,8 @@ import { TrainEvent } from '../../src/core/train-events';
 import { startEngine } from '../../src/worker/engine/backend';
 import { startRun } from '../../src/worker/jobs/run-folder';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
-import { CLI, ENGLISH, KOREAN, TINY_MODEL, tempDir } from './helpers';
+import { CLI, ENGLISH, KOREAN, TINY_MODEL, jsonLines, tempDir } from './helpers';
+import { TrainProgress } from '../../src/cli/progress';
 
 test('batches drawn from the prepared file are those drawn from the ids in memory, every window of an epoch', () => {
   const root = tempDir();
@@ -138,7 +139,7 @@ test('export-torch copies train.bin and val.bin from the prepared ids, encoding 
   }
 });
 
-test('the CLI prints the preparation with its progress, reuses it the next time, and refuses a bad text in one line', () => {
+test('the CLI reuses the preparation on the next run and refuses a bad text in one line; it prints a preparation that takes a while every 5 s with an ETA', () => {
   const dir = tempDir();
   const env = { CORPUS_LAB_CACHE: join(dir, 'cache') };
   const cli = (args: string[]) =>
@@ -146,6 +147,7 @@ test('the CLI prints the preparation with its progress, reuses it the next time,
   const args = (out: string) => [
     'train',
     KOREAN,
+    '--json',
     '--backend',
     'wasm',
     '--layers',
@@ -161,18 +163,40 @@ test('the CLI prints the preparation with its progress, reuses it the next time,
     '-o',
     join(dir, out),
   ];
+  const phases = (stdout: string) => [...new Set(jsonLines(stdout).flatMap((e) => (e.type === 'prepare' ? [e.phase] : [])))];
   const first = cli(args('a'));
   assert.equal(first.status, 0, first.stderr);
-  assert.match(first.stderr, /^reading the corpus: .* \(100%\)$/m);
-  assert.match(first.stderr, /^preparing the corpus \(token ids\): .* \(100%\)$/m);
+  assert.deepEqual(phases(first.stdout), ['read', 'encode']);
   const second = cli(args('b'));
   assert.equal(second.status, 0, second.stderr);
-  assert.doesNotMatch(second.stderr, /preparing the corpus/);
-  assert.match(second.stderr, /^checking the prepared token ids: .* \(100%\)$/m);
+  assert.deepEqual(phases(second.stdout), ['verify']);
 
   writeFileSync(join(dir, 'nul.txt'), Buffer.from('abc\0def'));
   const bad = cli(['train', join(dir, 'nul.txt')]);
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   assert.match(bad.stderr, /looks like a binary file \(NUL byte at offset 3\)/);
+
+  const printed: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((text: string) => printed.push(text) > 0) as unknown as typeof process.stderr.write;
+  try {
+    const progress = new TrainProgress();
+    const total = 1e9;
+    for (const [elapsed_s, done] of [
+      [1, 1e8],
+      [6, 5e8],
+      [8, 6e8],
+      [12, 9e8],
+      [13, total],
+    ])
+      progress.onEvent({ type: 'prepare', phase: 'encode', done, total, elapsed_s, eta_s: ((total - done) * elapsed_s) / done });
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(printed, [
+    'preparing the corpus (token ids): 477 MB of 954 MB (50%), ETA 6 s\n',
+    'preparing the corpus (token ids): 858 MB of 954 MB (90%), ETA 1 s\n',
+    'preparing the corpus (token ids): 954 MB of 954 MB (100%)\n',
+  ]);
 });

@@ -50,6 +50,8 @@ export interface PrepareProgress {
   phase: PreparePhase;
   done: number;
   total: number;
+  /** Seconds since the phase began. */
+  elapsed_s: number;
   /** Seconds left at the rate so far; unknown until a little has been done. */
   eta_s?: number;
 }
@@ -307,6 +309,6 @@ function progressReporter(phase: PreparePhase, total: number, opts: PrepareOptio
     last = now;
     const seconds = (now - started) / 1000;
     const eta_s = seconds > 0.5 ? etaSeconds(total - done, done, seconds) : undefined;
-    opts.onProgress({ phase, done, total, eta_s });
+    opts.onProgress({ phase, done, total, elapsed_s: seconds, eta_s });
   };
 }
