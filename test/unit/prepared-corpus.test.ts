@@ -34,9 +34,11 @@ test('a prepared text holds exactly the ids of encoding it whole (char and byte-
     } finally {
       first.tokens.close();
     }
-    const again = prepareCorpusSync(file, recipe, { cacheRoot: root });
+    const phases: string[] = [];
+    const again = prepareCorpusSync(file, recipe, { cacheRoot: root, onProgress: (p) => phases.push(p.phase) });
     again.tokens.close();
     assert.equal(again.reused, true);
+    assert.deepEqual(phases, [], 'an unchanged preparation is neither read nor hashed again');
     assert.equal(again.dir, first.dir);
     // A resume names the tokenizer itself: the same folder.
     const resumed = prepareCorpusSync(file, whole, { cacheRoot: root });
@@ -95,11 +97,17 @@ test('truncated or corrupted prepared data is detected and prepared again, never
   ]) {
     damage();
     const notices: string[] = [];
-    const again = prepareCorpusSync(KOREAN, { kind: 'char' }, { cacheRoot: root, onNotice: (m) => notices.push(m) });
+    const phases = new Set<string>();
+    const again = prepareCorpusSync(
+      KOREAN,
+      { kind: 'char' },
+      { cacheRoot: root, onNotice: (m) => notices.push(m), onProgress: (p) => phases.add(p.phase) },
+    );
     assert.equal(again.reused, false);
     assert.equal(notices.length, 1);
     assert.match(notices[0], /damaged \((tokens\.bin is \d+ bytes|tokens\.bin does not match|prepared\.json)/);
     assert.deepEqual(allIds(again), ids);
+    assert.ok(phases.has('encode'));
     again.tokens.close();
   }
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
 import { checkCorpusFile } from '../corpus';
@@ -70,6 +70,7 @@ export { PreparationCancelled };
 const TOKENS_FILE = 'tokens.bin';
 const META_FILE = 'prepared.json';
 const TOKENIZER_FILE = 'tokenizer.json';
+const VERIFIED_FILE = 'verified.json';
 const CHUNK_BYTES = 4 << 20;
 
 /**
@@ -107,7 +108,10 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
   const dir = preparedDir(root, sha256, tokSha);
   if (existsSync(dir)) {
     const damage = yield* damageOf(dir, sha256, tokSha, opts);
-    if (damage === undefined) return opened(dir, tok, true);
+    if (damage === undefined) {
+      recordVerified(dir);
+      return opened(dir, tok, true);
+    }
     opts.onNotice?.(`the prepared data of ${path} in ${dir} is damaged (${damage}); preparing it again`);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -136,6 +140,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     throw explainWriteError(e, dir);
   }
   commitDirAtomic(temp, dir);
+  recordVerified(dir);
   return opened(dir, tok, false);
 }
 
@@ -238,6 +243,7 @@ function* damageOf(dir: string, sourceSha: string, tokSha: string, opts: Prepare
   }
   if (meta.source.sha256 !== sourceSha || meta.tokenizer.sha256 !== tokSha) return `${META_FILE} is for another text or tokenizer`;
   const file = join(dir, TOKENS_FILE);
+  if (unchangedSinceVerified(dir)) return undefined;
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -281,6 +287,29 @@ function parseMeta(text: string): PreparedMeta {
     typeof m.tokens_sha256 === 'string';
   if (!ok) throw new Error('not a prepared corpus description');
   return m as unknown as PreparedMeta;
+}
+
+// tokens.bin's identity when its sha256 was last found right. Any write to the file since (a
+// truncation, a changed byte) changes its ctime, which no program can set back, so while the
+// identity holds the hash need not be read again (1 GB of ids: ~2 s), as for the text itself.
+type FileIdentity = { size: string; ino: string; mtime_ns: string; ctime_ns: string };
+
+function identityOf(file: string): FileIdentity {
+  const s = statSync(file, { bigint: true });
+  return { size: String(s.size), ino: String(s.ino), mtime_ns: String(s.mtimeNs), ctime_ns: String(s.ctimeNs) };
+}
+
+function recordVerified(dir: string): void {
+  writeFileAtomic(join(dir, VERIFIED_FILE), JSON.stringify(identityOf(join(dir, TOKENS_FILE))) + '\n');
+}
+
+function unchangedSinceVerified(dir: string): boolean {
+  try {
+    const recorded: unknown = JSON.parse(readFileSync(join(dir, VERIFIED_FILE), 'utf8'));
+    return JSON.stringify(recorded) === JSON.stringify(identityOf(join(dir, TOKENS_FILE)));
+  } catch {
+    return false;
+  }
 }
 
 function opened(dir: string, tok: Tokenizer, reused: boolean): PreparedCorpus {
