@@ -114,7 +114,7 @@ for (const [kind, vocab] of [['char'], ...(a['skip-bpe'] ? [] : [['bpe', a.vocab
   const r = measured('env', [`CORPUS_LAB_CACHE=${cache}`, process.execPath, prepareJs, big, kind, ...(vocab ? [vocab] : [])]);
   results[`prepare_${kind}`] = { ...r, load: before };
   log(
-    `prepare ${kind}${vocab ? ` ${vocab}` : ''}: ${(size / 1e6 / r.seconds).toFixed(1)} MB/s (${r.seconds.toFixed(1)} s: tokenizer pass done at ${r.read_done_s?.toFixed(1)} s, encoding at ${r.encode_done_s?.toFixed(1)} s), ` +
+    `prepare ${kind}${vocab ? ` ${vocab}` : ''}: ${(size / 1e6 / r.seconds).toFixed(1)} MB/s, ${(size / 1e6 / r.cpu_seconds).toFixed(1)} MB per CPU-second (${r.seconds.toFixed(1)} s: tokenizer pass done at ${r.read_done_s?.toFixed(1)} s, encoding at ${r.encode_done_s?.toFixed(1)} s), ` +
       `${r.tokens} ${r.dtype} ids, vocabulary ${r.vocab}, peak RSS ${Math.round(r.peak_rss_bytes / 2 ** 20)} MB (load ${before})`,
   );
 }

@@ -22,6 +22,7 @@ console.log(
     // When each phase ended, from the start: the tokenizer's pass over the text, then encoding.
     read_done_s: phases.read,
     encode_done_s: phases.encode,
+    cpu_seconds: (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   }),
 );
