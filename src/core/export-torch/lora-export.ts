@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../errors';
 import { readRunJson } from '../run-json';
@@ -8,7 +8,8 @@ import { checkRunTokenizer, modelTokenizer } from '../model-tokenizer';
 import { readRegularFile } from '../safe-fs';
 import { readAdapterCheckpoint } from '../adapter-checkpoint';
 import { writeFileAtomic } from '../atomic-write';
-import { learningRateSchedule, scriptPath, sha256, writeNewFolder } from './folder';
+import { learningRateSchedule, scriptPath, writeNewFolder } from './folder';
+import { sha256File } from '../lora-adapter';
 import { exportedData, replayFile, runData } from './lora-data';
 import { loraExportReadme } from './lora-readme';
 
@@ -71,7 +72,8 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
     for (const [file, content] of Object.entries(files)) writeFileAtomic(join(temp, file), content);
     for (const script of ['train.py', 'train_peft.py'] as const) copyFileSync(scriptPath(script), join(temp, script));
     const digests: Record<string, string> = {};
-    for (const rel of filesUnder(temp)) digests[rel] = sha256(readFileSync(join(temp, rel)));
+    // Streamed: a copied base is gigabytes.
+    for (const rel of filesUnder(temp)) digests[rel] = sha256File(join(temp, rel)).sha256;
     const exportPlan = {
       format: 'corpus-lab-peft-export',
       format_version: 1,
