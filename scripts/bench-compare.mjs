@@ -105,7 +105,7 @@ function peer(v) {
 const median = (xs) => {
   const s = [...xs].sort((x, y) => x - y);
   const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  return Math.round((s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2) * 100) / 100;
 };
 const load = () =>
   loadavg()
