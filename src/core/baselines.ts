@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { gzipSync } from 'node:zlib';
-import { TokenReader, memoryTokens, tokenChunks } from './prepared/token-file';
+import { TokenReader, idCounts, memoryTokens, tokenChunks } from './prepared/token-file';
 import { Tokenizer } from './tokenizer';
 import type { Baselines } from './metric-row';
 
@@ -76,8 +76,7 @@ export function unigramBitsPerChar(fit: string | CharCounts, text: string): numb
  */
 export function tokenCharCounts(tokenizer: Tokenizer, ids: ArrayLike<number> | TokenReader): CharCounts {
   const reader = isTokenReader(ids) ? ids : memoryTokens(Int32Array.from(ids));
-  const perId = new Float64Array(tokenizer.vocabSize);
-  for (const chunk of tokenChunks(reader)) for (let i = 0; i < chunk.length; i++) perId[chunk[i]]++;
+  const perId = idCounts(reader, tokenizer.vocabSize);
   const counts: CharCounts = new Map();
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   for (let id = 0; id < perId.length; id++) {

@@ -23,6 +23,8 @@ export interface PreparedMeta {
   dtype: TokenDtype;
   tokens: number;
   tokens_sha256: string;
+  /** How often each id occurs (the unigram baseline of a split is read from these and the other split's ids). */
+  id_counts: number[];
   /** Where each document's ids start (a text file is one document); the held-out split is the plan's (train-plan.ts). */
   documents: number[];
   created: string;
@@ -129,6 +131,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
       dtype,
       tokens: written.tokens,
       tokens_sha256: written.sha256,
+      id_counts: Array.from(written.idCounts),
       documents: [0],
       created: new Date().toISOString(),
     };
@@ -209,11 +212,13 @@ function* encodeInto(
   tok: Tokenizer,
   dtype: TokenDtype,
   opts: PrepareOptions,
-): Steps<{ source: SourceFile; tokens: number; sha256: string }> {
+): Steps<{ source: SourceFile; tokens: number; sha256: string; idCounts: Float64Array }> {
   const fd = openSync(out, 'wx');
   const hash = createHash('sha256');
   let tokens = 0;
+  const idCounts = new Float64Array(tok.vocabSize);
   const write = (ids: Int32Array) => {
+    for (let i = 0; i < ids.length; i++) idCounts[ids[i]]++;
     if (ids.length === 0) return;
     const typed = dtype === 'uint16' ? new Uint16Array(ids) : new Uint32Array(ids);
     const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
@@ -227,7 +232,7 @@ function* encodeInto(
     const source = yield* textFileSteps(path, (text) => write(encoder.push(text)), streamOptions('encode', opts));
     write(encoder.end());
     fsyncSync(fd);
-    return { source, tokens, sha256: hash.digest('hex') };
+    return { source, tokens, sha256: hash.digest('hex'), idCounts };
   } finally {
     closeSync(fd);
   }
@@ -284,6 +289,9 @@ function parseMeta(text: string): PreparedMeta {
     isObject(m.tokenizer) &&
     (m.dtype === 'uint16' || m.dtype === 'uint32') &&
     Number.isSafeInteger(m.tokens) &&
+    Array.isArray(m.id_counts) &&
+    m.id_counts.length === m.tokenizer.vocab_size &&
+    m.id_counts.reduce((n: number, c: unknown) => n + (Number.isSafeInteger(c) ? (c as number) : NaN), 0) === m.tokens &&
     typeof m.tokens_sha256 === 'string';
   if (!ok) throw new Error('not a prepared corpus description');
   return m as unknown as PreparedMeta;
@@ -314,7 +322,9 @@ function unchangedSinceVerified(dir: string): boolean {
 
 function opened(dir: string, tok: Tokenizer, reused: boolean): PreparedCorpus {
   const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
-  return { dir, meta, tokenizer: tok, tokens: TokenFile.open(join(dir, TOKENS_FILE), meta.dtype, meta.tokens), reused };
+  const tokens = TokenFile.open(join(dir, TOKENS_FILE), meta.dtype, meta.tokens);
+  tokens.totals = Float64Array.from(meta.id_counts);
+  return { dir, meta, tokenizer: tok, tokens, reused };
 }
 
 function streamOptions(phase: PreparePhase, opts: PrepareOptions) {

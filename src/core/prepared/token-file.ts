@@ -28,6 +28,8 @@ export interface TokenReader {
   readonly length: number;
   /** Ids [start, end); the array may be reused by the next call, so copy what must outlive it. */
   view(start: number, end: number): Int32Array;
+  /** How often each id occurs in ids [start, end), when the reader knows faster than by reading them all. */
+  rangeIdCounts?(start: number, end: number, vocabSize: number): Float64Array;
 }
 
 export function memoryTokens(ids: Int32Array): TokenReader {
@@ -40,7 +42,22 @@ export function asTokenReader(tokens: Int32Array | TokenReader): TokenReader {
 
 /** Ids [start, end) of `tokens` as a sequence of their own (a split). */
 export function tokenRange(tokens: TokenReader, start: number, end = tokens.length): TokenReader {
-  return { length: end - start, view: (a, b) => tokens.view(start + a, start + b) };
+  const range: TokenReader = { length: end - start, view: (a, b) => tokens.view(start + a, start + b) };
+  if (tokens.rangeIdCounts) range.rangeIdCounts = (a, b, vocabSize) => tokens.rangeIdCounts!(start + a, start + b, vocabSize);
+  return range;
+}
+
+/** How often each id occurs in the sequence. */
+export function idCounts(tokens: TokenReader, vocabSize: number): Float64Array {
+  return (
+    tokens.rangeIdCounts?.(0, tokens.length, vocabSize) ?? countIds(tokens, 0, tokens.length, vocabSize, 1, new Float64Array(vocabSize))
+  );
+}
+
+/** Adds `sign` × each id's count in [start, end) to `into`. */
+function countIds(tokens: TokenReader, start: number, end: number, vocabSize: number, sign: number, into: Float64Array): Float64Array {
+  for (const chunk of tokenChunks(tokenRange(tokens, start, end))) for (let i = 0; i < chunk.length; i++) into[chunk[i]] += sign;
+  return into;
 }
 
 /** The ids in consecutive arrays of at most `size` (each reused by the next). */
@@ -57,6 +74,8 @@ export class TokenFile implements TokenReader {
   private raw = Buffer.allocUnsafeSlow(0);
   private ids = new Int32Array(0);
   private readonly width: number;
+  /** How often each id occurs in the whole file, when its preparation counted them. */
+  totals?: Float64Array;
 
   private constructor(
     readonly path: string,
@@ -97,6 +116,16 @@ export class TokenFile implements TokenReader {
     return out;
   }
 
+  /** From the totals, reading only the ids outside the range when they are fewer. */
+  rangeIdCounts(start: number, end: number, vocabSize: number): Float64Array {
+    const totals = this.totals;
+    if (!totals || totals.length !== vocabSize || 2 * (end - start) < this.length)
+      return countIds(memoryless(this), start, end, vocabSize, 1, new Float64Array(vocabSize));
+    const counts = Float64Array.from(totals);
+    countIds(memoryless(this), 0, start, vocabSize, -1, counts);
+    return countIds(memoryless(this), end, this.length, vocabSize, -1, counts);
+  }
+
   /** Copies ids [start, end) as they are stored into a new file at `path` (fsynced); returns its sha256. */
   copyRange(start: number, end: number, path: string): string {
     const hash = createHash('sha256');
@@ -122,4 +151,9 @@ export class TokenFile implements TokenReader {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/** The file as a plain reader (its ranges counted by reading them). */
+function memoryless(file: TokenFile): TokenReader {
+  return { length: file.length, view: (a, b) => file.view(a, b) };
 }
