@@ -181,3 +181,11 @@ test("preparing lets the event loop in between chunks, so a cancel that arrives 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('two runs preparing the same text at once both get the one prepared folder', async () => {
+  const root = tempDir();
+  const both = await Promise.all([0, 1].map(() => prepareCorpus(KOREAN, { kind: 'char' }, { cacheRoot: root })));
+  for (const p of both) p.tokens.close();
+  assert.equal(both[0].dir, both[1].dir);
+  assert.deepEqual(allIds(prepareCorpusSync(KOREAN, { kind: 'char' }, { cacheRoot: root })).length, both[0].meta.tokens);
+});

@@ -142,7 +142,12 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     abandonDirAtomic(temp);
     throw explainWriteError(e, dir);
   }
-  commitDirAtomic(temp, dir);
+  try {
+    commitDirAtomic(temp, dir);
+  } catch (e) {
+    // Another run prepared the same text with the same tokenizer meanwhile: its folder is as good.
+    if (!existsSync(join(dir, META_FILE))) throw e;
+  }
   recordVerified(dir);
   return opened(dir, tok, false);
 }
