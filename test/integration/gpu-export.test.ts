@@ -50,7 +50,7 @@ describe('Continue on a GPU Machine… for LoRA runs (issue 20)', () => {
           return items.find((i) => i.copy === copy);
         };
         window.showSaveDialog = async () => vscode.Uri.file(out);
-        const dir = await vscode.commands.executeCommand('corpusLab.continueOnGpu', node);
+        const dir: string | undefined = await vscode.commands.executeCommand('corpusLab.continueOnGpu', node);
         assert.equal(dir, out);
         for (const f of ['train_peft.py', 'train.py', 'base.json', 'plan.json', 'README.md']) assert.ok(existsSync(join(out, f)), f);
         assert.equal(JSON.parse(readFileSync(join(out, 'base.json'), 'utf8')).path, base);
