@@ -8,6 +8,8 @@ import { TrainRequest } from '../../src/worker/jobs/train-job';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { listRuns } from '../../src/core/runs';
 import { readMetrics } from '../../src/core/metrics';
+import { compareRuns } from '../../src/core/compare-runs';
+import { readRunJson } from '../../src/core/run-json';
 import { CLI, ENGLISH, KOREAN, REPO, TINY_MODEL, jsonLines, koreanDocuments, tempDir } from './helpers';
 import { assertClose, finetuneLosses as finetune, stepLosses, trainLosses } from './loss-curves';
 
@@ -103,6 +105,9 @@ test(
     // The run folder is a Corpus Lab LoRA run: listed, its whole history of metrics, a PEFT checkpoint.
     const [listed] = await listRuns(runs);
     assert.equal(listed.status, 'completed');
+    // Compare reads it: its best held-out bits per character against its unigram baseline (carried over from the laptop).
+    const compared = compareRuns([{ name: 'torch-2', dir: run, run: readRunJson(run), metrics: readMetrics(run) }]).runs[0];
+    assert.ok(compared.best && Number.isFinite(compared.best.bitsPerChar) && compared.unigramBitsPerChar! > 0, JSON.stringify(compared));
     assert.deepEqual(
       listed.checkpoints.map((c) => c.step),
       [6],
