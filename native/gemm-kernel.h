@@ -9,14 +9,18 @@
 // BLIS's layout: C is updated in MR × NR tiles whose sums stay in registers while k runs; op(B) is
 // packed into NR-column panels, k-major, so a tile reads its vectors contiguously whatever the
 // transpose and leading dimension; blocks of KC (k), MC (rows of A) and NC (columns of B) keep the
-// panels in the caches. A is read in place (tinyBLAS's way: its values are broadcast one at a time,
-// so any stride will do), except Aᵀ, packed into MR-row panels so a tile does not walk a column
-// of A a cache line per step.
+// panels in the caches. A tile's MR rows of A stay in L1 while it walks the B panel (in L2) across
+// the block's columns. Aᵀ, and A when C is wide, are packed into MR-row panels (one pointer, MR
+// values a step); A of a narrow C is read in place (tinyBLAS's way: its values are broadcast one at
+// a time, so any stride will do), where packing would cost more than it saves.
 namespace {
 
 constexpr int W = GEMM_VECTOR_BYTES / 4;
 constexpr int MR = GEMM_MR, NV = GEMM_NV, NR = NV * W;
-constexpr int KC = 256, MC = MR * 16, NC = 1024 / NR * NR;
+// KC·NC floats of B (1.2 MB at AVX-512's NR) fit a 2 MB L2; MR·KC of A (18 KB) fit L1 beside it.
+constexpr int KC = 384, MC = MR * 32, NC = 768 / NR * NR;
+/** Columns of C from which packing A pays for itself (below, A is read in place). */
+constexpr int PACK_A_FROM = 512;
 
 typedef float Vec __attribute__((vector_size(GEMM_VECTOR_BYTES)));
 
@@ -43,6 +47,19 @@ void packTransposedA(const float* a, int lda, int i0, int mc, int p0, int kc, fl
       for (int i = 0; i < rows; i++) dst[p * MR + i] = src[i];
       for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
     }
+  }
+}
+
+/** A[i0 + i, p0 + p] (A [m, k]) for i < mc, p < kc into MR-row panels, rows past mc zero. */
+void packA(const float* a, int lda, int i0, int mc, int p0, int kc, float* dst) {
+  for (int ir = 0; ir < mc; ir += MR, dst += MR * kc) {
+    const int rows = least(MR, mc - ir);
+    for (int i = 0; i < rows; i++) {
+      const float* src = a + long(i0 + ir + i) * lda + p0;
+      for (int p = 0; p < kc; p++) dst[p * MR + i] = src[p];
+    }
+    for (int i = rows; i < MR; i++)
+      for (int p = 0; p < kc; p++) dst[p * MR + i] = 0;
   }
 }
 
@@ -86,31 +103,38 @@ void packB(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, flo
 
 /**
  * C[rows, cols] = alpha·(A · B panel) + beta·C, beta 0 never reading C (BLAS's rule: NaNs there are
- * dropped). A is read in place, element (i, p) at a[i·rs + p·cs]: its MR values of one p are
- * broadcast straight from memory, so A needs no packing; rows past `rows` repeat the last row.
+ * dropped). A packed: an MR-row panel, MR values a step (rows past `rows` zero); else read in place,
+ * element (i, p) at a[i·lda + p], rows past `rows` repeating the last. A's values are broadcast
+ * straight from memory.
  */
-void tile(int kc, const float* a, long rs, long cs, const float* b, float alpha, float beta, float* c, long ldc, int rows, int cols) {
-  const float* row[MR];
+template <bool packed>
+void tile(int kc, const float* a, long lda, const float* b, float alpha, float beta, float* c, long ldc, int rows, int cols) {
+  {
+    // The tile's C, needed at the end. From a copy the compiler cannot see through: else it keeps the
+    // MR row addresses in registers across the loop below, spilling a vector of B to the stack.
+    const float* row = c;
+    __asm__("" : "+r"(row));
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; i++) row[i] = a + (i < rows ? i : rows - 1) * rs;
+    for (int i = 0; i < MR; i++, row += ldc) {
+      __builtin_prefetch(row, 1);
+      __builtin_prefetch(row + NR - 1, 1);
+    }
+  }
+  const float* rowA[MR];
+#pragma GCC unroll 32
+  for (int i = 0; i < MR; i++) rowA[i] = a + (i < rows ? i : rows - 1) * lda;
   Vec acc[MR][NV];
 #pragma GCC unroll 32
-  for (int i = 0; i < MR; i++) {
-    __builtin_prefetch(c + i * ldc, 1);  // the tile's C, needed at the end
-    __builtin_prefetch(c + i * ldc + NR - 1, 1);
+  for (int i = 0; i < MR; i++)
 #pragma GCC unroll 8
     for (int v = 0; v < NV; v++) acc[i][v] = Vec{};
-  }
-  for (long p = 0, off = 0; p < kc; p++, off += cs, b += NR) {
-    Vec bv[NV];
+  for (int p = 0; p < kc; p++, b += NR) {
     __builtin_prefetch(b + 8 * NR);
-#pragma GCC unroll 8
-    for (int v = 0; v < NV; v++) bv[v] = load(b + v * W);
 #pragma GCC unroll 32
     for (int i = 0; i < MR; i++) {
-      const Vec ai = splat(row[i][off]);
+      const Vec ai = splat(packed ? a[p * MR + i] : rowA[i][p]);
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; v++) acc[i][v] += ai * bv[v];
+      for (int v = 0; v < NV; v++) acc[i][v] += ai * load(b + v * W);
     }
   }
   const Vec va = splat(alpha), vb = splat(beta);
@@ -149,6 +173,7 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
   // Blocks of equal size (n = 1,100 is two blocks of 576 columns, not 1,024 and 76).
   const int ncStep = ((n + (n + NC - 1) / NC - 1) / ((n + NC - 1) / NC) + NR - 1) / NR * NR;
   const int kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
+  const bool packed = ta || n >= PACK_A_FROM;
   for (int jc = 0; jc < n; jc += ncStep) {
     const int nc = least(ncStep, n - jc);
     for (int pc = 0; pc < k; pc += kcStep) {
@@ -157,13 +182,17 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
       packB(tb, b, ldb, pc, kc, jc, nc, packedB);
       for (int ic = 0; ic < m; ic += MC) {
         const int mc = least(MC, m - ic);
-        if (ta) packTransposedA(a, lda, ic, mc, pc, kc, packedA);
-        for (int jr = 0; jr < nc; jr += NR)
-          for (int ir = 0; ir < mc; ir += MR) {
-            const int rows = least(MR, mc - ir);
+        if (packed) {
+          if (ta) packTransposedA(a, lda, ic, mc, pc, kc, packedA);
+          else packA(a, lda, ic, mc, pc, kc, packedA);
+        }
+        for (int ir = 0; ir < mc; ir += MR)
+          for (int jr = 0; jr < nc; jr += NR) {
+            const int rows = least(MR, mc - ir), cols = least(NR, nc - jr);
             float* out = c + long(ic + ir) * ldc + jc + jr;
-            if (ta) tile(kc, packedA + long(ir) * kc, 1, MR, packedB + long(jr) * kc, alpha, betaHere, out, ldc, rows, least(NR, nc - jr));
-            else tile(kc, a + long(ic + ir) * lda + pc, lda, 1, packedB + long(jr) * kc, alpha, betaHere, out, ldc, rows, least(NR, nc - jr));
+            const float* panelB = packedB + long(jr) * kc;
+            if (packed) tile<true>(kc, packedA + long(ir) * kc, 0, panelB, alpha, betaHere, out, ldc, rows, cols);
+            else tile<false>(kc, a + long(ic + ir) * lda + pc, lda, panelB, alpha, betaHere, out, ldc, rows, cols);
           }
       }
     }

@@ -127,7 +127,8 @@ function check(addon: NativeAddon): string[] {
           const [alpha, beta] = scalars[s++ % scalars.length];
           gemmCase(s % 2 === 1, s % 4 >= 2, m, n, k, alpha, beta);
         }
-    // Past every block: k over 256, m over 192, n over 1,024, and odd remainders of each.
+    // Past every block (k over 384, m over 384 on AVX-512 and 192 on AVX2, n over 768), odd
+    // remainders of each, and C narrower and wider than 512 columns (A read in place, or packed).
     for (const [m, n, k] of [
       [193, 97, 300],
       [257, 129, 513],
@@ -135,6 +136,8 @@ function check(addon: NativeAddon): string[] {
       [3, 1030, 257],
       [300, 5, 600],
       [200, 200, 200],
+      [389, 530, 391],
+      [13, 800, 390],
     ])
       for (const ta of [false, true])
         for (const tb of [false, true]) {
