@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCorpus } from '../../src/core/corpus';
 import { EpochPlan, fillBatch, stepsPerEpoch } from '../../src/core/batches';
 import { computeBaselines } from '../../src/core/baselines';
 import { readMetrics } from '../../src/core/metrics';
 import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
-import { prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
+import { prepareCorpus, prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
+import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 import { tokenRange } from '../../src/core/prepared/token-file';
 import { Tokenizer, trainTokenizer } from '../../src/core/tokenizer';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
@@ -200,4 +201,25 @@ test('the CLI reuses the preparation on the next run and refuses a bad text in o
     'preparing the corpus (token ids): 858 MB of 954 MB (90%), ETA 1 s\n',
     'preparing the corpus (token ids): 954 MB of 954 MB (100%)\n',
   ]);
+});
+
+test('the estimate before a run (the preset picker) takes a text past 64 MB: it prepares it, and the run reuses that', async () => {
+  const dir = tempDir();
+  process.env.CORPUS_LAB_CACHE = join(dir, 'cache');
+  try {
+    const file = join(dir, 'big.txt');
+    const piece = readFileSync(KOREAN, 'utf8') + readFileSync(ENGLISH, 'utf8');
+    const copies = Math.ceil((65 * 2 ** 20) / Buffer.byteLength(piece));
+    writeFileSync(file, piece.repeat(copies));
+    const e = await runEstimateJob({ corpusPath: file, preset: 'tiny', backend: 'wasm', measureSteps: 0, maxSteps: 10 });
+    assert.equal(e.tokens, [...piece].length * copies);
+    const phases: string[] = [];
+    const prepared = await prepareCorpus(file, { kind: 'char' }, { onProgress: (p) => phases.push(p.phase) });
+    prepared.tokens.close();
+    assert.equal(prepared.reused, true);
+    assert.deepEqual(phases, []);
+  } finally {
+    delete process.env.CORPUS_LAB_CACHE;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

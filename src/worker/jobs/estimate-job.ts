@@ -7,15 +7,15 @@ import { runOfCheckpoint } from '../../core/run-json';
 import { finetuneShape } from '../../core/finetune';
 import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
 import { loraParameterCount, loraScale } from '../../core/lora-adapter';
-import { readCorpus } from '../../core/corpus';
+import { checkCorpusFile } from '../../core/corpus';
+import { prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
-import { trainTokenizer, TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
+import { TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import { frozenAsBf16 } from '../model/gpt';
 import { makeTrainPlan } from '../../core/train-plan';
 import { evalWindowStarts } from '../../core/batches';
-import { codePointCount } from '../../core/code-points';
 
 export interface EstimateRequest {
   corpusPath: string;
@@ -64,18 +64,25 @@ export interface EstimateResult extends Estimate {
   nativeUnavailable?: string;
 }
 
+async function charCounts(path: string): Promise<{ vocabSize: number; tokens: number }> {
+  const prepared = await prepareCorpus(path, { kind: 'char' });
+  prepared.tokens.close();
+  return { vocabSize: prepared.tokenizer.vocabSize, tokens: prepared.meta.tokens };
+}
+
 /**
  * What training this corpus with a preset would cost, before any long work: parameters, tokens,
  * memory, and time per epoch from a few steps timed on this machine.
  */
 export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResult> {
   if (req.finetune) return estimateFinetune(req, req.finetune);
-  const corpus = readCorpus(req.corpusPath);
   const kind = req.tokenizer ?? 'char';
-  // A char vocabulary is cheap to count exactly; a BPE one has the size asked for.
-  const vocabSize =
-    kind === 'char' ? trainTokenizer(corpus.text, { kind }).vocabSize : (req.vocabSize ?? defaultBpeVocabSize(corpus.bytes));
-  const tokens = kind === 'char' ? codePointCount(corpus.text) : Math.round(corpus.bytes / 3);
+  // A char corpus is prepared (a corpus of any size, streamed; the run then reuses it) and counted
+  // exactly; a BPE one is not trained for an estimate: its vocabulary has the size asked for.
+  const counted = kind === 'char' ? await charCounts(req.corpusPath) : undefined;
+  const bytes = checkCorpusFile(req.corpusPath).size;
+  const vocabSize = counted?.vocabSize ?? req.vocabSize ?? defaultBpeVocabSize(bytes);
+  const tokens = counted?.tokens ?? Math.round(bytes / 3);
   const presetName = req.preset ?? 'tiny';
   const p = presetNamed(presetName);
   const config = validateModelConfig(
