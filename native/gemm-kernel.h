@@ -10,17 +10,15 @@
 // packed into NR-column panels, k-major, so a tile reads its vectors contiguously whatever the
 // transpose and leading dimension; blocks of KC (k), MC (rows of A) and NC (columns of B) keep the
 // panels in the caches. A tile's MR rows of A stay in L1 while it walks the B panel (in L2) across
-// the block's columns. Aᵀ, and A when C is wide, are packed into MR-row panels (one pointer, MR
-// values a step); A of a narrow C is read in place (tinyBLAS's way: its values are broadcast one at
-// a time, so any stride will do), where packing would cost more than it saves.
+// the block's columns. A is read in place (tinyBLAS's way: its values are broadcast one at a time,
+// so any stride will do), except Aᵀ, packed into MR-row panels (one pointer, MR values a step) so a
+// tile does not walk a column of A a cache line per step.
 namespace {
 
 constexpr int W = GEMM_VECTOR_BYTES / 4;
 constexpr int MR = GEMM_MR, NV = GEMM_NV, NR = NV * W;
 // KC·NC floats of B (1.2 MB at AVX-512's NR) fit a 2 MB L2; MR·KC of A (18 KB) fit L1 beside it.
 constexpr int KC = 384, MC = MR * 32, NC = 768 / NR * NR;
-/** Columns of C from which packing A pays for itself (below, A is read in place). */
-constexpr int PACK_A_FROM = 512;
 
 typedef float Vec __attribute__((vector_size(GEMM_VECTOR_BYTES)));
 
@@ -47,19 +45,6 @@ void packTransposedA(const float* a, int lda, int i0, int mc, int p0, int kc, fl
       for (int i = 0; i < rows; i++) dst[p * MR + i] = src[i];
       for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
     }
-  }
-}
-
-/** A[i0 + i, p0 + p] (A [m, k]) for i < mc, p < kc into MR-row panels, rows past mc zero. */
-void packA(const float* a, int lda, int i0, int mc, int p0, int kc, float* dst) {
-  for (int ir = 0; ir < mc; ir += MR, dst += MR * kc) {
-    const int rows = least(MR, mc - ir);
-    for (int i = 0; i < rows; i++) {
-      const float* src = a + long(i0 + ir + i) * lda + p0;
-      for (int p = 0; p < kc; p++) dst[p * MR + i] = src[p];
-    }
-    for (int i = rows; i < MR; i++)
-      for (int p = 0; p < kc; p++) dst[p * MR + i] = 0;
   }
 }
 
@@ -103,9 +88,9 @@ void packB(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, flo
 
 /**
  * C[rows, cols] = alpha·(A · B panel) + beta·C, beta 0 never reading C (BLAS's rule: NaNs there are
- * dropped). A packed: an MR-row panel, MR values a step (rows past `rows` zero); else read in place,
- * element (i, p) at a[i·lda + p], rows past `rows` repeating the last. A's values are broadcast
- * straight from memory.
+ * dropped). A `packed` (Aᵀ): an MR-row panel, MR values a step, rows past `rows` zero; else read in
+ * place, element (i, p) at a[i·lda + p], rows past `rows` repeating the last. A's values are
+ * broadcast straight from memory.
  */
 template <bool packed>
 void tile(int kc, const float* a, long lda, const float* b, float alpha, float beta, float* c, long ldc, int rows, int cols) {
@@ -173,7 +158,6 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
   // Blocks of equal size (n = 1,100 is two blocks of 576 columns, not 1,024 and 76).
   const int ncStep = ((n + (n + NC - 1) / NC - 1) / ((n + NC - 1) / NC) + NR - 1) / NR * NR;
   const int kcStep = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
-  const bool packed = ta || n >= PACK_A_FROM;
   for (int jc = 0; jc < n; jc += ncStep) {
     const int nc = least(ncStep, n - jc);
     for (int pc = 0; pc < k; pc += kcStep) {
@@ -182,16 +166,13 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
       packB(tb, b, ldb, pc, kc, jc, nc, packedB);
       for (int ic = 0; ic < m; ic += MC) {
         const int mc = least(MC, m - ic);
-        if (packed) {
-          if (ta) packTransposedA(a, lda, ic, mc, pc, kc, packedA);
-          else packA(a, lda, ic, mc, pc, kc, packedA);
-        }
+        if (ta) packTransposedA(a, lda, ic, mc, pc, kc, packedA);
         for (int ir = 0; ir < mc; ir += MR)
           for (int jr = 0; jr < nc; jr += NR) {
             const int rows = least(MR, mc - ir), cols = least(NR, nc - jr);
             float* out = c + long(ic + ir) * ldc + jc + jr;
             const float* panelB = packedB + long(jr) * kc;
-            if (packed) tile<true>(kc, packedA + long(ir) * kc, 0, panelB, alpha, betaHere, out, ldc, rows, cols);
+            if (ta) tile<true>(kc, packedA + long(ir) * kc, 0, panelB, alpha, betaHere, out, ldc, rows, cols);
             else tile<false>(kc, a + long(ic + ir) * lda + pc, lda, panelB, alpha, betaHere, out, ldc, rows, cols);
           }
       }

@@ -127,8 +127,8 @@ function check(addon: NativeAddon): string[] {
           const [alpha, beta] = scalars[s++ % scalars.length];
           gemmCase(s % 2 === 1, s % 4 >= 2, m, n, k, alpha, beta);
         }
-    // Past every block (k over 384, m over 384 on AVX-512 and 192 on AVX2, n over 768), odd
-    // remainders of each, and C narrower and wider than 512 columns (A read in place, or packed).
+    // Past every block (k over 384, m over 384 on AVX-512 and 192 on AVX2, n over 768) and odd
+    // remainders of each.
     for (const [m, n, k] of [
       [193, 97, 300],
       [257, 129, 513],
