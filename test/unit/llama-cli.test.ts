@@ -290,7 +290,12 @@ test('estimate of fine-tuning a Llama-family folder: its own shape, tokenizer an
   assert.equal(e.config.llama!.family, 'qwen3');
   assert.equal(e.params, e.trainableParams);
   assert.ok(e.secondsPerEpoch! > 0 && e.tokens > 1000, JSON.stringify({ s: e.secondsPerEpoch, tokens: e.tokens }));
-  const lora = await runEstimateJob({ corpusPath: KOREAN, finetune: { basePath: base, lora: true, rank: 4 }, measureSteps: 1, backend: 'wasm' });
+  const lora = await runEstimateJob({
+    corpusPath: KOREAN,
+    finetune: { basePath: base, lora: true, rank: 4 },
+    measureSteps: 1,
+    backend: 'wasm',
+  });
   const { width, layers, heads } = lora.config;
   const { headDim, kvHeads, mlpWidth } = lora.config.llama!;
   const [q, kv] = [heads * headDim, kvHeads * headDim];

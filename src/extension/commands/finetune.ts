@@ -105,7 +105,11 @@ export async function estimateMethods(
         corpusPath: target.fsPath,
         backend: ctx.config.backend,
         measureSteps: 2,
-        finetune: { basePath: base, lora: item.method === 'lora', rank: item.method === 'lora' && !continued ? EDITOR_LORA_RANK : undefined },
+        finetune: {
+          basePath: base,
+          lora: item.method === 'lora',
+          rank: item.method === 'lora' && !continued ? EDITOR_LORA_RANK : undefined,
+        },
       },
     }));
     try {
