@@ -4,6 +4,8 @@
 # extension host, the end-to-end UI test — and the unit tests' summary last.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Corpora the tests prepare go to a cache of their own, not the user's (~/.cache/corpus-lab).
+export CORPUS_LAB_CACHE="${CORPUS_LAB_CACHE:-$(mktemp -d -t corpus-lab-test-cache.XXXXXX)}"
 
 need=()
 for pkg in chromium ripgrep fonts-noto-cjk libkrb5-dev; do
