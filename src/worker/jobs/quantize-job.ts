@@ -192,7 +192,8 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
       loss_int8: loss8,
       delta_bits_per_char: ((loss8 - loss32) * n) / characters / Math.LN2,
       top1_agreement: agree / n,
-      kl: kl / n,
+      // KL is never negative; summed in float32, two nearly equal distributions can give -1e-9.
+      kl: Math.max(0, kl / n),
       tokens: n,
       characters,
       eval_text: source,
