@@ -50,15 +50,17 @@ test('tokenize and encode: tokenizer.json written; ids agree with the tokenizer'
   assert.equal(JSON.parse(cli(['tokenize', ENGLISH, '-o', join(dir, 'tokc'), '--json']).stdout).kind, 'char');
 });
 
-test('train --json streams start/step/eval/checkpoint/done; generate and eval read the run', () => {
+test('train --json streams prepare/start/step/eval/checkpoint/done; generate and eval read the run', () => {
   const run = join(dir, 'run-ko');
+  // A cache of its own: the text is prepared by this run, so its 'prepare' events come first.
+  process.env.CORPUS_LAB_CACHE = join(dir, 'cache-run-ko');
   const r = cli(['train', KOREAN, '-o', run, ...SMALL, '--max-steps', '12', '--eval-every', '6', '--seed', '3', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const events = r.stdout
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
-  assert.deepEqual([...new Set(events.map((e) => e.type))], ['start', 'step', 'eval', 'checkpoint', 'done']);
+  assert.deepEqual([...new Set(events.map((e) => e.type))], ['prepare', 'start', 'step', 'eval', 'checkpoint', 'done']);
   const step = events.find((e) => e.type === 'step');
   for (const k of ['step', 'epoch', 'loss', 'lr', 'tokens_per_s']) assert.equal(typeof step[k], 'number', k);
   assert.equal(typeof events.find((e) => e.type === 'eval').val_loss, 'number');
@@ -144,7 +146,7 @@ test('bench --json prints the contract fields', () => {
 });
 
 test('bench --profile: one step by kernel, only real kernels counted, our kernels in use on wasm', () => {
-  const r = cli(['bench', '--steps', '1', '--profile', '--json']);
+  const r = cli(['bench', '--steps', '1', '--profile', '--json', '--backend', 'wasm']);
   assert.equal(r.code, 0, r.stderr);
   const p = JSON.parse(r.stdout).profile;
   const names = p.byKernel.map((k: { kernel: string }) => k.kernel);
