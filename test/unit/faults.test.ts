@@ -180,7 +180,7 @@ test('a configuration that cannot fit in memory is refused up front, saying how 
         () => false,
       ),
       userError(
-        /needs about \d+(\.\d)? [GT]B to train .* more than the 3\.5 GB the wasm engine can use .*: lower one of --batch, --context, --width, --layers$/,
+        /needs about \d+(\.\d)? [GT]B to train .* more than the 3\.8 GB the wasm engine can use .*: lower one of --batch, --context, --width, --layers$/,
       ),
     );
     assert.equal(existsSync(join(root, 'huge')), false);
