@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { explainWriteError } from '../atomic-write';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError } from '../atomic-write';
 import { TrainPlan } from '../train-options';
 
 /** Where the PyTorch scripts ship: next to the bundle (dist/torch/) or in the repository (torch/). */
@@ -16,17 +16,24 @@ export function scriptPath(name: 'train.py' | 'train_peft.py'): string {
   throw new Error(`internal: torch/${name} is missing from this installation`);
 }
 
-/** Fills a temporary sibling of `dir` and renames it into place: the folder appears whole or not at all. */
+/**
+ * Fills a temporary sibling of `dir` and renames it into place: the folder appears whole or not at
+ * all. `dir` may be an empty folder (checkOutputPath lets only that through); it is kept on failure.
+ */
 export function writeNewFolder(dir: string, fill: (temp: string) => void): void {
-  const temp = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-export`);
+  const wasEmptyFolder = existsSync(dir);
   try {
-    mkdirSync(dirname(dir), { recursive: true });
-    mkdirSync(temp);
-    fill(temp);
-    if (existsSync(dir)) rmdirSync(dir);
-    renameSync(temp, dir);
+    if (wasEmptyFolder) rmdirSync(dir);
+    const temp = beginDirAtomic(dir);
+    try {
+      fill(temp);
+    } catch (e) {
+      abandonDirAtomic(temp);
+      throw e;
+    }
+    commitDirAtomic(temp, dir);
   } catch (e) {
-    rmSync(temp, { recursive: true, force: true });
+    if (wasEmptyFolder) mkdirSync(dir, { recursive: true });
     throw explainWriteError(e, dir);
   }
 }
