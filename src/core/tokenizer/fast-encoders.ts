@@ -3,10 +3,13 @@ import { AddedTokenSplitter } from './added-tokens';
 import { ByteLevelBpe } from './byte-level-bpe';
 import { IdBuffer } from './id-buffer';
 import { forEachPreToken } from './pre-token-scanner';
+import { utf8CodePoints } from './utf8-code-points';
 
 /** Encodes as the Rust library would, for the tokenizer.json shapes it was made for. */
 export interface FastEncoder {
   encode(text: string): Int32Array;
+  /** An encoder of UTF-8 bytes, when every character is encoded on its own (see Utf8CharEncoder). */
+  utf8Encoder?(): Utf8CharEncoder | undefined;
 }
 
 const unset = (v: unknown) => v === undefined || v === null || v === '';
@@ -71,6 +74,10 @@ class CharEncoder implements FastEncoder {
     }
   }
 
+  utf8Encoder(): Utf8CharEncoder | undefined {
+    return this.splitter.empty ? new Utf8CharEncoder(this.bmp, this.astral, this.unk) : undefined;
+  }
+
   encode(text: string): Int32Array {
     const out = this.out;
     this.splitter.split(
@@ -99,5 +106,33 @@ class CharEncoder implements FastEncoder {
       ids[n++] = id >= 0 ? id : this.unk;
     }
     this.out.length = n;
+  }
+}
+
+/**
+ * The char tokenizer's ids straight from UTF-8 bytes (whole characters, already checked: a prepared
+ * corpus's chunks), without making a string: the ids CharEncoder gives for the decoded text.
+ */
+export class Utf8CharEncoder {
+  private ids = new Int32Array(0);
+
+  constructor(
+    private readonly bmp: Int32Array,
+    private readonly astral: Map<number, number>,
+    private readonly unk: number,
+  ) {}
+
+  /** The ids of `bytes`; the array is reused by the next call. */
+  encode(bytes: Uint8Array): Int32Array {
+    if (this.ids.length < bytes.length) this.ids = new Int32Array(bytes.length);
+    const ids = this.ids;
+    const bmp = this.bmp;
+    const n = utf8CodePoints(bytes, ids);
+    for (let i = 0; i < n; i++) {
+      const c = ids[i];
+      const id = c < 0x10000 ? bmp[c] : (this.astral.get(c) ?? -1);
+      ids[i] = id >= 0 ? id : this.unk;
+    }
+    return ids.subarray(0, n);
   }
 }

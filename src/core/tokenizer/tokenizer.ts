@@ -7,7 +7,7 @@ import { MAX_VOCAB_SIZE } from '../model-config';
 import { limitPatternSearches } from './bounded-patterns';
 import { matchRustTokenizers } from './rust-parity';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
-import { FastEncoder, fastEncoder } from './fast-encoders';
+import { FastEncoder, Utf8CharEncoder, fastEncoder } from './fast-encoders';
 import { StreamEncoder } from './stream-encoder';
 import { SLICE_CHARS, slicesEncodeExactly, textSlices } from './text-slices';
 import { UNK } from './tokenizer-json';
@@ -141,6 +141,14 @@ export class Tokenizer {
    */
   streamEncoder(): StreamEncoder {
     return new StreamEncoder({ sliceable: this.sliceable, encodeSettled: (text) => this.encodeAll(text) });
+  }
+
+  /**
+   * For a checked UTF-8 text read a chunk at a time whose characters are each encoded on their own
+   * (the char tokenizer): ids straight from the bytes, as streamEncoder gives them. Undefined for others.
+   */
+  utf8Encoder(): Utf8CharEncoder | undefined {
+    return this.fast?.utf8Encoder?.();
   }
 
   /** How many tokens encodeAll would give, without keeping them. */

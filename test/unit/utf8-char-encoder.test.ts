@@ -1,0 +1,31 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readCorpus } from '../../src/core/corpus';
+import { trainTokenizer } from '../../src/core/tokenizer';
+import { streamTextFile } from '../../src/core/prepared/source-text';
+import { KOREAN, tempDir } from './helpers';
+
+// Korean, English, 2-, 3- and 4-byte characters (an emoji, a CJK extension B ideograph), two BOMs.
+const MIXED = '\ufeff\ufeff' + readFileSync(KOREAN, 'utf8').slice(0, 3000) + '\nCafé ∑ 😀 𠀋 end\r\n\ttabs 😀😀';
+
+test('the char tokenizer encodes UTF-8 bytes read a chunk at a time into the ids of the decoded text', () => {
+  const file = join(tempDir(), 'mixed.txt');
+  writeFileSync(file, MIXED);
+  const corpus = readCorpus(file);
+  // Trained on part of the text: the rest has characters outside the vocabulary (<unk>), the emoji among them.
+  for (const tok of [trainTokenizer(corpus.text, { kind: 'char' }), trainTokenizer(corpus.text.slice(0, 1500), { kind: 'char' })]) {
+    const want = Array.from(tok.encodeAll(corpus.text));
+    for (const chunkBytes of [1, 2, 5, 7, 4096]) {
+      const encoder = tok.utf8Encoder();
+      assert.ok(encoder, 'a char tokenizer encodes UTF-8 bytes');
+      const got: number[] = [];
+      const source = streamTextFile(file, { utf8: (bytes) => got.push(...encoder.encode(bytes)) }, { chunkBytes });
+      assert.deepEqual(got, want, `chunks of ${chunkBytes} bytes`);
+      assert.equal(source.sha256, corpus.sha256);
+    }
+  }
+  const bpe = trainTokenizer(corpus.text, { kind: 'bpe', vocabSize: 300 });
+  assert.equal(bpe.utf8Encoder(), undefined, 'BPE sees across characters: it is given text');
+});
