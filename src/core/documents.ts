@@ -8,7 +8,26 @@ export const DOCUMENT_EXTENSIONS = ['.txt', '.md'];
 
 /** A folder's documents (.txt, .md, in its subfolders too, by path), each read as a corpus is; the total bounded as one corpus. */
 export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES): { path: string; text: string }[] {
-  const paths = (readdirSync(dir, { recursive: true, withFileTypes: true }) as Dirent[])
+  const paths = listDocuments(dir);
+  let total = 0;
+  return paths.map((path) => {
+    const doc = readCorpus(path, { maxBytes: maxBytes - total });
+    total += doc.bytes;
+    if (total > maxBytes)
+      throw new UserError('the documents in {0} are over the {1} limit together: train on a part of them', dir, formatBytes(maxBytes));
+    return { path, text: doc.text };
+  });
+}
+
+/** The paths of a folder's documents in the order they are read: .txt and .md, subfolders too, hidden ones and empty files skipped. */
+export function listDocuments(dir: string): string[] {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { recursive: true, withFileTypes: true });
+  } catch (e) {
+    throw new UserError('{0}: cannot read ({1})', dir, (e as NodeJS.ErrnoException).code ?? String(e));
+  }
+  const paths = entries
     .filter((e) => e.isFile() && DOCUMENT_EXTENSIONS.includes(extname(e.name).toLowerCase()))
     .map((e) => join(e.parentPath, e.name))
     .filter(
@@ -21,14 +40,7 @@ export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES):
     .filter((p) => statSync(p).size > 0)
     .sort();
   if (paths.length === 0) throw new UserError('{0} has no .txt or .md documents to train on', dir);
-  let total = 0;
-  return paths.map((path) => {
-    const doc = readCorpus(path, { maxBytes: maxBytes - total });
-    total += doc.bytes;
-    if (total > maxBytes)
-      throw new UserError('the documents in {0} are over the {1} limit together: train on a part of them', dir, formatBytes(maxBytes));
-    return { path, text: doc.text };
-  });
+  return paths;
 }
 
 /**
@@ -42,7 +54,7 @@ export function documentTokens(
   eosId: number | undefined,
   valFraction: number,
 ): { tokens: Int32Array; heldOut: number } {
-  const cuts = docs.map((ids) => ids.length - Math.round(ids.length * valFraction));
+  const cuts = docs.map((ids) => trainedLength(ids.length, valFraction));
   const train = docs.map((ids, i) => ids.subarray(0, cuts[i]));
   const held = docs.map((ids, i) => ids.subarray(cuts[i]));
   const ends = eosId === undefined ? 0 : 1;
@@ -55,4 +67,9 @@ export function documentTokens(
     if (eosId !== undefined) tokens[at++] = eosId;
   }
   return { tokens, heldOut: length(held) };
+}
+
+/** How many of a document's first tokens are trained on; the rest are held out. */
+export function trainedLength(tokens: number, valFraction: number): number {
+  return tokens - Math.round(tokens * valFraction);
 }

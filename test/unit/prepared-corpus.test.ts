@@ -77,7 +77,8 @@ test('bad text is refused in one line with its offset, as a whole read refuses i
     assert.throws(() => streamTextFile(file, () => undefined, { chunkBytes: 4 }), userError(re), name);
     assert.throws(() => prepareCorpusSync(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(re), name);
   }
-  assert.throws(() => prepareCorpusSync(dir, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(/is a folder/));
+  // A folder is prepared as documents: the first bad one is named.
+  assert.throws(() => prepareCorpusSync(dir, { kind: 'char' }, { cacheRoot: join(dir, 'cache') }), userError(/bom-only\.txt is empty/));
 });
 
 test('truncated or corrupted prepared data is detected and prepared again, never used', () => {

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
-import { checkCorpusFile } from '../corpus';
 import { etaSeconds } from '../duration';
 import { UserError } from '../errors';
 import { isObject } from '../json';
 import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTokenizer } from '../tokenizer';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
-import { PreparationCancelled, SourceFile, textFileSteps } from './source-text';
+import { CorpusSource, corpusSource } from './corpus-source';
+import { PreparationCancelled, SourceFile } from './source-text';
 import { Steps, runSteps, runStepsAsync } from './steps';
 import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
 
@@ -25,7 +25,7 @@ export interface PreparedMeta {
   tokens_sha256: string;
   /** How often each id occurs (the unigram baseline of a split is read from these and the other split's ids). */
   id_counts: number[];
-  /** Where each document's ids start (a text file is one document); the held-out split is the plan's (train-plan.ts). */
+  /** Where each document's ids start (a text file is one; a folder is held out per document, document-layout.ts). */
   documents: number[];
   created: string;
 }
@@ -38,6 +38,8 @@ export interface PreparedCorpus {
   tokens: TokenFile;
   /** True when a earlier preparation was reused. */
   reused: boolean;
+  /** A folder's documents, held out per document (document-layout.ts); else one text, held out at its end. */
+  folder: boolean;
 }
 
 /** How a new run makes its tokenizer from the text. */
@@ -76,8 +78,8 @@ const VERIFIED_FILE = 'verified.json';
 const CHUNK_BYTES = 4 << 20;
 
 /**
- * The corpus at `path` as token ids on disk, prepared once per (text, tokenizer) and reused: a
- * cached preparation is checked whole (size and sha256) before it is used, and prepared again when not.
+ * The corpus at `path` (a text file, or a folder of documents stored one after another) as token
+ * ids on disk, prepared once per (text, tokenizer) and reused: a cached preparation is checked whole (size and sha256) before it is used, and prepared again when not.
  * `tokenizer`: the run's own (a resume, an export), or the recipe of a new run's.
  */
 export function prepareCorpus(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions = {}): Promise<PreparedCorpus> {
@@ -91,19 +93,19 @@ export function prepareCorpusSync(path: string, tokenizer: Tokenizer | Tokenizer
 
 function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions): Steps<PreparedCorpus> {
   const root = opts.cacheRoot ?? preparedCacheRoot();
-  const stat = checkCorpusFile(path);
+  const source = corpusSource(path);
   mkdirSync(root, { recursive: true });
   removeStaleTemps(root);
-  let sha256 = knownSha256(root, path, stat);
+  let sha256 = knownSha256(root, path, source.stamp);
   let tok: Tokenizer;
   if (tokenizer instanceof Tokenizer) tok = tokenizer;
   else {
-    const made = yield* tokenizerFor(root, path, tokenizer, sha256, opts);
+    const made = yield* tokenizerFor(root, source, tokenizer, sha256, opts);
     tok = made.tokenizer;
     sha256 = made.sha256;
   }
-  if (sha256 === undefined) sha256 = (yield* textFileSteps(path, () => undefined, streamOptions('read', opts))).sha256;
-  recordSha256(root, path, stat, sha256);
+  if (sha256 === undefined) sha256 = (yield* source.steps(noText, noText, streamOptions('read', opts))).sha256;
+  recordSha256(root, path, source.stamp, sha256);
 
   const dtype = tokenDtype(tok.vocabSize);
   const tokSha = tok.summary().sha256;
@@ -112,15 +114,15 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     const damage = yield* damageOf(dir, sha256, tokSha, opts);
     if (damage === undefined) {
       recordVerified(dir);
-      return opened(dir, tok, true);
+      return opened(dir, tok, true, source.folder);
     }
     opts.onNotice?.(`the prepared data of ${path} in ${dir} is damaged (${damage}); preparing it again`);
     rmSync(dir, { recursive: true, force: true });
   }
-  checkDiskSpace(root, stat.size * dtypeBytes(dtype), path);
+  checkDiskSpace(root, source.bytes * dtypeBytes(dtype), path);
   const temp = beginDirAtomic(dir);
   try {
-    const written = yield* encodeInto(join(temp, TOKENS_FILE), path, tok, dtype, opts);
+    const written = yield* encodeInto(join(temp, TOKENS_FILE), source, tok, dtype, opts);
     if (written.source.sha256 !== sha256)
       throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
     const meta: PreparedMeta = {
@@ -132,7 +134,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
       tokens: written.tokens,
       tokens_sha256: written.sha256,
       id_counts: Array.from(written.idCounts),
-      documents: [0],
+      documents: written.documents,
       created: new Date().toISOString(),
     };
     writeFileAtomic(join(temp, TOKENIZER_FILE), tok.toJSON());
@@ -149,13 +151,13 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     if (!existsSync(join(dir, META_FILE))) throw e;
   }
   recordVerified(dir);
-  return opened(dir, tok, false);
+  return opened(dir, tok, false, source.folder);
 }
 
 /** A new run's tokenizer: kept from an earlier run on the same text, else trained (the text's hash learned on the way). */
 function* tokenizerFor(
   root: string,
-  path: string,
+  source: CorpusSource,
   recipe: TokenizerRecipe,
   known: string | undefined,
   opts: PrepareOptions,
@@ -174,13 +176,18 @@ function* tokenizerFor(
   if (recipe.kind === 'char') {
     // A char vocabulary is the text's characters: one streamed pass collects them.
     const chars = new CodePointSet();
-    const source = yield* textFileSteps(path, (text) => chars.addAll(text), streamOptions('read', opts));
-    made = { tokenizer: trainTokenizer(chars.text(), recipe), sha256: source.sha256 };
+    const read = yield* source.steps((text) => chars.addAll(text), noText, streamOptions('read', opts));
+    made = { tokenizer: trainTokenizer(chars.text(), recipe), sha256: read.sha256 };
   } else {
     // BPE learns from the counts of the text's pre-tokens, streamed (as Hugging Face's trainer counts words).
     const counter = new PreTokenCounter();
-    const source = yield* textFileSteps(path, (text) => counter.push(text), streamOptions('read', opts));
-    made = { tokenizer: trainBpeFromCounts(counter, recipe.vocabSize), sha256: source.sha256 };
+    // A document's last word ends with it (counted at its end, not joined to the next document's first).
+    const read = yield* source.steps(
+      (text) => counter.push(text),
+      () => counter.end(),
+      streamOptions('read', opts),
+    );
+    made = { tokenizer: trainBpeFromCounts(counter, recipe.vocabSize), sha256: read.sha256 };
   }
   writeFileAtomic(trainedTokenizerPath(root, made.sha256, recipe.kind, recipe.vocabSize), made.tokenizer.toJSON());
   return made;
@@ -210,14 +217,14 @@ class CodePointSet {
   }
 }
 
-/** Encodes the file into `out` in one streamed pass: its ids, their count and sha256, and the text's. */
+/** Encodes the text into `out` in one streamed pass, each document on its own: its ids, their count and sha256, and the text's. */
 function* encodeInto(
   out: string,
-  path: string,
+  source: CorpusSource,
   tok: Tokenizer,
   dtype: TokenDtype,
   opts: PrepareOptions,
-): Steps<{ source: SourceFile; tokens: number; sha256: string; idCounts: Float64Array }> {
+): Steps<{ source: SourceFile; tokens: number; sha256: string; idCounts: Float64Array; documents: number[] }> {
   const fd = openSync(out, 'wx');
   const hash = createHash('sha256');
   let tokens = 0;
@@ -234,10 +241,14 @@ function* encodeInto(
   };
   try {
     const encoder = tok.streamEncoder();
-    const source = yield* textFileSteps(path, (text) => write(encoder.push(text)), streamOptions('encode', opts));
-    write(encoder.end());
+    const documents = [0];
+    const endDocument = () => {
+      write(encoder.end());
+      documents.push(tokens);
+    };
+    const read = yield* source.steps((text) => write(encoder.push(text)), endDocument, streamOptions('encode', opts));
     fsyncSync(fd);
-    return { source, tokens, sha256: hash.digest('hex'), idCounts };
+    return { source: read, tokens, sha256: hash.digest('hex'), idCounts, documents: documents.slice(0, -1) };
   } finally {
     closeSync(fd);
   }
@@ -295,6 +306,12 @@ function parseMeta(text: string): PreparedMeta {
     (m.dtype === 'uint16' || m.dtype === 'uint32') &&
     Number.isSafeInteger(m.tokens) &&
     Array.isArray(m.id_counts) &&
+    Array.isArray(m.documents) &&
+    m.documents.every(
+      (at: unknown, i: number, all: unknown[]) =>
+        Number.isSafeInteger(at) && (i === 0 ? at === 0 : (at as number) >= (all[i - 1] as number)),
+    ) &&
+    m.documents.every((at: unknown) => (at as number) <= (m.tokens as number)) &&
     m.id_counts.length === m.tokenizer.vocab_size &&
     m.id_counts.reduce((n: number, c: unknown) => n + (Number.isSafeInteger(c) ? (c as number) : NaN), 0) === m.tokens &&
     typeof m.tokens_sha256 === 'string';
@@ -325,12 +342,14 @@ function unchangedSinceVerified(dir: string): boolean {
   }
 }
 
-function opened(dir: string, tok: Tokenizer, reused: boolean): PreparedCorpus {
+function opened(dir: string, tok: Tokenizer, reused: boolean, folder: boolean): PreparedCorpus {
   const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
   const tokens = TokenFile.open(join(dir, TOKENS_FILE), meta.dtype, meta.tokens);
   tokens.totals = Float64Array.from(meta.id_counts);
-  return { dir, meta, tokenizer: tok, tokens, reused };
+  return { dir, meta, tokenizer: tok, tokens, reused, folder };
 }
+
+function noText(): void {}
 
 function streamOptions(phase: PreparePhase, opts: PrepareOptions) {
   let report: ((done: number) => void) | undefined;

@@ -27,27 +27,31 @@ export function preparedDir(root: string, sourceSha256: string, tokenizerSha256:
 }
 
 // A file's sha256 is recorded with its size, modification time and inode, so an unchanged file
-// is not read again to learn it (as make and git's index trust them).
-type Fingerprint = { path: string; size: number; mtime_ms: number; ino: number; sha256: string };
+// is not read again to learn it (as make and git's index trust them); a folder's with the hash of
+// its documents' names and those stamps (`listing`).
+type Fingerprint = { path: string; size: number; mtime_ms: number; ino: number; listing?: string; sha256: string };
+
+export type SourceStamp = Pick<Stats, 'size' | 'mtimeMs' | 'ino'> & { listing?: string };
 
 function fingerprintPath(root: string, path: string): string {
   return join(root, 'sources', `${sha256Hex(resolve(path)).slice(0, 32)}.json`);
 }
 
 /** The sha256 recorded for this file when its size, time and inode are still those recorded. */
-export function knownSha256(root: string, path: string, stat: Stats): string | undefined {
+export function knownSha256(root: string, path: string, stat: SourceStamp): string | undefined {
   try {
     const f: unknown = JSON.parse(readFileSync(fingerprintPath(root, path), 'utf8'));
     if (!isObject(f) || typeof f.sha256 !== 'string') return undefined;
-    const same = f.path === resolve(path) && f.size === stat.size && f.mtime_ms === stat.mtimeMs && f.ino === stat.ino;
+    const same =
+      f.path === resolve(path) && f.size === stat.size && f.mtime_ms === stat.mtimeMs && f.ino === stat.ino && f.listing === stat.listing;
     return same ? f.sha256 : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function recordSha256(root: string, path: string, stat: Stats, sha256: string): void {
-  const f: Fingerprint = { path: resolve(path), size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino, sha256 };
+export function recordSha256(root: string, path: string, stat: SourceStamp, sha256: string): void {
+  const f: Fingerprint = { path: resolve(path), size: stat.size, mtime_ms: stat.mtimeMs, ino: stat.ino, listing: stat.listing, sha256 };
   writeFileAtomic(fingerprintPath(root, path), JSON.stringify(f) + '\n');
 }
 

@@ -2,6 +2,7 @@ import { basename, dirname, join } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
 import { PreparationCancelled, PrepareOptions, PreparedCorpus, prepareCorpus } from '../../core/prepared/prepare-corpus';
+import { trainingTokens } from '../../core/prepared/document-layout';
 import { UserError } from '../../core/errors';
 import {
   Arch,
@@ -84,7 +85,7 @@ async function trainOnPrepared(
   const prepared = await prepareCorpus(req.corpusPath, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize }, preparing);
   try {
     const engine = await startEngine(req.backend ?? 'auto');
-    const { tokenizer, tokens } = prepared;
+    const { tokenizer } = prepared;
     const { batch, ...shape } = presetNamed(req.preset ?? 'tiny');
     const model = validateModelConfig(
       withArch({ ...MODEL_DEFAULTS, ...shape, ...pickDefined(req, MODEL_OPTION_KEYS), vocabSize: tokenizer.vocabSize }, req.arch),
@@ -92,7 +93,8 @@ async function trainOnPrepared(
     const trainOptions = { batch, ...pickDefined(req, TRAIN_OPTION_KEYS) };
     const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
     const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
-    const plan = makeTrainPlan(tokens.length, model, options);
+    const { tokens, heldOut } = trainingTokens(prepared, options.valFraction);
+    const plan = makeTrainPlan(tokens.length, model, options, heldOut);
     checkPlanFits(plan, engine.backend);
     const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
     return await startRun(req, prepared.meta.source, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
@@ -138,7 +140,7 @@ async function resumeFrom(
   shouldStop: () => boolean,
   log: (message: string) => void,
 ): Promise<TrainResult> {
-  const { tokenizer, tokens } = prepared;
+  const { tokenizer } = prepared;
   const corpus = prepared.meta.source;
   const saved = ckpt.trainerState.plan;
   if (!saved) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be resumed', dir);
@@ -148,7 +150,8 @@ async function resumeFrom(
     epochs: req.epochs ?? saved.options.epochs,
     maxSteps: req.maxSteps ?? saved.options.maxSteps,
   });
-  const plan = makeTrainPlan(tokens.length, ckpt.config, options);
+  const { tokens, heldOut } = trainingTokens(prepared, options.valFraction);
+  const plan = makeTrainPlan(tokens.length, ckpt.config, options, heldOut);
   const changed = plan.trainTokens !== saved.trainTokens;
   if (changed && !req.continueOnChangedCorpus) {
     throw new UserError(

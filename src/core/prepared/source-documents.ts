@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { relative } from 'node:path';
+import { listDocuments } from '../documents';
+import { UserError, isUserError } from '../errors';
+import { sha256Hex } from './prepared-cache';
+import { PreparationCancelled, SourceFile, StreamOptions, textFileSteps } from './source-text';
+import { Steps } from './steps';
+
+/** A folder's documents as preparation reads them: each in its turn, in the order readDocuments gives. */
+export interface DocumentFolder {
+  dir: string;
+  documents: { path: string; bytes: number }[];
+  bytes: number;
+  /** Changes when a document is added, removed, renamed, rewritten or touched (recorded beside the folder's sha256). */
+  listing: string;
+}
+
+export function documentFolder(dir: string): DocumentFolder {
+  const documents = listDocuments(dir).map((path) => {
+    const s = statOf(path);
+    return { path, bytes: s.size, stamp: `${relative(dir, path)}\0${s.size}\0${s.mtimeMs}\0${s.ino}` };
+  });
+  return {
+    dir,
+    documents: documents.map(({ path, bytes }) => ({ path, bytes })),
+    bytes: documents.reduce((n, d) => n + d.bytes, 0),
+    listing: sha256Hex(documents.map((d) => d.stamp).join('\0\0')),
+  };
+}
+
+/**
+ * Streams each document's text to `onText` (as a text file is streamed: checked for binary, UTF-8,
+ * a BOM dropped), calling `onDocumentEnd` after each. The folder's sha256 covers each document's
+ * name, size and contents, so a change in any one is another corpus.
+ */
+export function* documentFolderSteps(
+  folder: DocumentFolder,
+  onText: (text: string) => void,
+  onDocumentEnd: () => void,
+  opts: StreamOptions = {},
+): Steps<SourceFile> {
+  const hash = createHash('sha256');
+  let before = 0;
+  for (const doc of folder.documents) {
+    const file: SourceFile = yield* readable(
+      doc.path,
+      textFileSteps(doc.path, onText, { ...opts, onBytes: (done) => opts.onBytes?.(before + done, folder.bytes) }),
+    );
+    onDocumentEnd();
+    hash.update(`${relative(folder.dir, doc.path)}\0${file.bytes}\0${file.sha256}\0`);
+    before += file.bytes;
+  }
+  return { path: folder.dir, bytes: before, sha256: hash.digest('hex') };
+}
+
+/** The steps, with a failure to read the document (permissions, a vanished file) named as one line. */
+function* readable<T>(path: string, steps: Steps<T>): Steps<T> {
+  try {
+    return yield* steps;
+  } catch (e) {
+    if (isUserError(e) || e instanceof PreparationCancelled) throw e;
+    throw new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
+  }
+}
+
+function statOf(path: string) {
+  try {
+    return statSync(path);
+  } catch (e) {
+    throw new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
+  }
+}
