@@ -14,6 +14,7 @@
 #include "kernels.h"
 #include "bf16.h"
 #include "llama-decode.h"
+#include "linear-cross-entropy.h"
 
 
 namespace {
@@ -507,6 +508,27 @@ napi_value Bf16Embedding(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+napi_value LinearCrossEntropy(napi_env env, napi_callback_info info) {
+  // (heap, x, w, wIsBf16, targets (int32), loss (one float), dx or -1, dW or -1, n, width, vocab, maxRows)
+  Args a(env, info, 12);
+  const int n = a.integer(8), width = a.integer(9), vocab = a.integer(10), maxRows = a.integer(11);
+  a.check(n > 0 && width > 0 && vocab > 0 && maxRows > 0, "bad head or chunk shape");
+  if (!a.ok()) return nullptr;
+  const bool bf16 = a.flag(3);
+  const float* x = a.span(a.num(1), long(n) * width, "x");
+  const lce::Head w = bf16 ? lce::Head{nullptr, bf16Span(a, a.num(2), long(vocab) * width, "the BF16 head")}
+                           : lce::Head{a.span(a.num(2), long(vocab) * width, "the head"), nullptr};
+  const int32_t* targets = reinterpret_cast<const int32_t*>(a.span(a.num(4), n, "targets"));
+  float* loss = const_cast<float*>(a.span(a.num(5), 1, "the loss"));
+  const double dxAt = a.num(6), dWAt = a.num(7);
+  a.check(!(bf16 && dWAt >= 0), "a BF16 head is frozen: it has no gradient");
+  float* dx = dxAt < 0 ? nullptr : const_cast<float*>(a.span(dxAt, long(n) * width, "dx"));
+  float* dW = dWAt < 0 ? nullptr : const_cast<float*>(a.span(dWAt, long(vocab) * width, "dW"));
+  for (int i = 0; a.ok() && i < n; i++) a.check(targets[i] < vocab, "a target is outside the vocabulary");
+  if (a.ok()) *loss = lce::forwardBackward(x, w, targets, n, width, vocab, maxRows, dx, dW);
+  return nullptr;
+}
+
 napi_value DecodeLlama(napi_env env, napi_callback_info info) {
   // (heap, cache (ArrayBuffer), weight offsets (Float64Array, llama_decode::weightSlots; 0: absent),
   //  inverse frequencies (Float64Array [headDim/2]), ids (Int32Array), start, logits offset,
@@ -735,6 +757,7 @@ NAPI_MODULE_INIT() {
       {"bf16MatMulTransposedB", nullptr, Bf16MatMulTransposedB, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bf16MatMul", nullptr, Bf16MatMul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"bf16Embedding", nullptr, Bf16Embedding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"linearCrossEntropy", nullptr, LinearCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gpt2BlockForward", nullptr, Gpt2BlockForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gpt2BlockBackward", nullptr, Gpt2BlockBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquaresAll", nullptr, SumSquaresAll, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -166,6 +166,21 @@ export interface NativeAddon extends OnHeap<KernelExports> {
   bf16MatMul(heap: Heap, dy: number, w: number, dx: number, n: number, inputs: number, outputs: number): void;
   /** Rows `ids` of a BF16 table [vocab, c], widened. */
   bf16Embedding(heap: Heap, table: number, ids: number, out: number, n: number, vocab: number, c: number): void;
+  /** The head's mean cross-entropy and (offsets ≥ 0) its gradients dx, dW in one call (kernels/linear-cross-entropy.ts). */
+  linearCrossEntropy(
+    heap: Heap,
+    x: number,
+    w: number,
+    wIsBf16: number,
+    targets: number,
+    loss: number,
+    dx: number,
+    dW: number,
+    n: number,
+    width: number,
+    vocab: number,
+    maxRows: number,
+  ): void;
   /** A GPT-2 block's training forward pass in one call (native/gpt2-block.h); offsets: x, the 12 weights, y, saved. */
   gpt2BlockForward(heap: Heap, offsets: Float64Array, b: number, t: number, h: number, c: number, eps: number): void;
   /** Its backward pass; offsets: x, the 12 weights, saved, dy, dx, the 12 weights' gradients. */
@@ -219,6 +234,7 @@ const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
   'bf16MatMulTransposedB',
   'bf16MatMul',
   'bf16Embedding',
+  'linearCrossEntropy',
   'gpt2BlockForward',
   'gpt2BlockBackward',
   'sumSquaresAll',
