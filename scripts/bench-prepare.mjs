@@ -2,13 +2,15 @@
 //  1. builds --mb MB (default 1024) of Korean and English text into --dir from ../shared/corpora
 //     (the two texts' lines in alternating blocks), unless a corpus of that size is there, and a 1 MB one;
 //  2. prepares it (char tokenizer, and a byte-level BPE of --vocab tokens) in a fresh cache: MB/s of
-//     the whole preparation (tokenizer pass + encoding pass) and peak RSS;
+//     the whole preparation (tokenizer pass + encoding pass) and peak RSS; beside the BPE one, Hugging
+//     Face tokenizers' encode_batch encoding the same text with the tokenizer.json ours made
+//     (scripts/peers/hf_tokenize.py under --python; encoding only), with its peak RSS and whether the ids are equal;
 //  3. trains the tiny preset on it for 3 steps from that cache with the CLI: seconds from the
 //     command's start to its first step, and peak RSS; then the same on the 1 MB corpus.
 // Every figure is printed with the load average. Nothing is written into the repository or ../shared.
 //
 // usage: node scripts/bench-prepare.mjs [--mb 1024] [--vocab 8000] [--dir /tmp/corpus-lab-bench-prepare]
-//          [--corpora ../shared/corpora] [--skip-bpe] [--json]
+//          [--corpora ../shared/corpora] [--skip-bpe] [--python /work/venv/bin/python] [--skip-peer] [--json]
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -27,6 +29,8 @@ const { values: a } = parseArgs({
     dir: { type: 'string', default: '/tmp/corpus-lab-bench-prepare' },
     corpora: { type: 'string', default: join(repo, '../shared/corpora') },
     'skip-bpe': { type: 'boolean', default: false },
+    python: { type: 'string', default: '/work/venv/bin/python' },
+    'skip-peer': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
 });
@@ -117,6 +121,47 @@ for (const [kind, vocab] of [['char'], ...(a['skip-bpe'] ? [] : [['bpe', a.vocab
     `prepare ${kind}${vocab ? ` ${vocab}` : ''}: ${(size / 1e6 / r.seconds).toFixed(1)} MB/s, ${(size / 1e6 / r.cpu_seconds).toFixed(1)} MB per CPU-second (${r.seconds.toFixed(1)} s: tokenizer pass done at ${r.read_done_s?.toFixed(1)} s, encoding at ${r.encode_done_s?.toFixed(1)} s), ` +
       `${r.tokens} ${r.dtype} ids, vocabulary ${r.vocab}, peak RSS ${Math.round(r.peak_rss_bytes / 2 ** 20)} MB (load ${before})`,
   );
+  if (kind === 'bpe' && !a['skip-peer']) results.bpe_peer = bpeSideBySide(r);
+}
+
+/** Hugging Face's encode_batch on the same text and tokenizer.json, printed beside our whole BPE preparation. */
+function bpeSideBySide(ours) {
+  const before = load();
+  let peer;
+  try {
+    peer = measured(a.python, [join(repo, 'scripts/peers/hf_tokenize.py'), big, ours.tokenizer_json]);
+  } catch (e) {
+    log(`bpe peer (Hugging Face tokenizers): unavailable (${e.message})`);
+    return { error: e.message };
+  }
+  const row = (name, seconds, cpu, peakBytes, ids, checksum, load) =>
+    `  ${name.padEnd(58)} ${(size / 1e6 / seconds).toFixed(1).padStart(6)} MB/s  ${(size / 1e6 / cpu).toFixed(1).padStart(6)} MB/CPU-s  peak RSS ${String(Math.round(peakBytes / 2 ** 20)).padStart(4)} MB  ${ids} ids, checksum ${checksum}  (load ${load})`;
+  log(`bpe ${a.vocab}, side by side on ${(size / 1e6).toFixed(0)} MB:`);
+  log(
+    row(
+      'ours: whole preparation (train the tokenizer, encode, write)',
+      ours.seconds,
+      ours.cpu_seconds,
+      ours.peak_rss_bytes,
+      ours.tokens,
+      ours.checksum,
+      results.prepare_bpe.load,
+    ),
+  );
+  log(
+    row(
+      'Hugging Face tokenizers encode_batch (encoding only)',
+      peer.seconds,
+      peer.cpuSeconds,
+      peer.peak_rss_bytes,
+      peer.ids,
+      peer.checksum,
+      before,
+    ),
+  );
+  const same = peer.ids === ours.tokens && peer.checksum === ours.checksum;
+  log(`  ours ${(peer.seconds / ours.seconds).toFixed(2)}× the peer's speed in wall time; ids ${same ? 'equal' : 'DIFFERENT'}`);
+  return { ...peer, load: before, ids_equal: same };
 }
 
 const cache = join(a.dir, 'cache-char');
