@@ -74,7 +74,11 @@ async function run(msg: Exclude<WorkerRequest, { kind: 'cancel' }>): Promise<Job
       );
     }
     case 'estimate':
-      return runEstimateJob(msg.request);
+      // A char corpus is prepared for its estimate: the preset pick shows how far, and can stop it.
+      return runEstimateJob(msg.request, {
+        shouldStop: isCancelled,
+        onProgress: (p) => send({ kind: 'event', id: msg.id, event: { type: 'prepare', ...p } }),
+      });
     case 'next':
       return models.use(msg.checkpoint, (loaded) => nextToken(loaded, msg.request));
     case 'attention':

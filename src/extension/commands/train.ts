@@ -28,7 +28,11 @@ import { describeEngine } from '../engine-label';
 import { FileVerdict, FollowBestCheckpoint, isOverfitNotice, overfitAdvice, overfitLine } from '../training-habits';
 import { bitsPerByte } from '../../core/model-choice';
 import { errorText } from '../error-text';
-import { etaSeconds, roughDuration } from '../../core/duration';
+import { etaSeconds } from '../../core/duration';
+import { formatSeconds } from '../seconds-text';
+import { PreparationNotification, prepareLine } from './preparation-progress';
+
+export { formatSeconds };
 
 interface PresetItem extends vscode.QuickPickItem {
   choice?: RunChoice;
@@ -214,28 +218,45 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
   pick.items = items;
   pick.busy = true;
   const lengthSettings = { maxSteps: ctx.config.maxSteps, epochs: ctx.config.epochs };
+  // Closing the pick (a choice made, Escape, or Cancel on the preparation's notification) stops the estimates.
+  let closed = false;
+  let estimating: number | undefined;
+  pick.onDidHide(() => {
+    closed = true;
+    if (estimating !== undefined) ctx.trainer.cancel(estimating);
+  });
   // One after the other: timed steps that share the worker with another measurement are not this machine's speed.
   const estimateAll = async () => {
     for (const item of [...sized, quick]) {
+      if (closed) return;
       const choice = item.choice!;
-      const { result } = ctx.trainer.request((id) => ({
-        kind: 'estimate',
-        id,
-        request: {
-          corpusPath: target.fsPath,
-          tokenizer: ctx.config.tokenizer,
-          backend: ctx.config.backend,
-          measureSteps: 2,
-          ...(choice.maxSteps ? {} : lengthSettings),
-          ...choice,
-        },
-      }));
+      // The first estimate prepares the corpus (a large one takes a while): its progress, as a run shows it.
+      const preparing = new PreparationNotification(pick.title!, () => pick.hide());
+      const { id, result } = ctx.trainer.request(
+        (id) => ({
+          kind: 'estimate',
+          id,
+          request: {
+            corpusPath: target.fsPath,
+            tokenizer: ctx.config.tokenizer,
+            backend: ctx.config.backend,
+            measureSteps: 2,
+            ...(choice.maxSteps ? {} : lengthSettings),
+            ...choice,
+          },
+        }),
+        (m) => m.kind === 'event' && preparing.onEvent(m.event),
+      );
+      estimating = id;
       try {
         const estimate = await result;
         item.detail = describeEstimate(estimate, !choice.maxSteps && !choice.epochs && !lengthSettings.maxSteps && !lengthSettings.epochs);
         Object.assign(pick, describePick(basename(target.fsPath), estimate));
       } catch (e) {
         item.detail = `$(warning) ${errorText(e)}`;
+      } finally {
+        preparing.close();
+        estimating = undefined;
       }
       const activeLabel = pick.activeItems[0]?.label;
       pick.items = [...items];
@@ -377,12 +398,6 @@ export function describePick(file: string, e: EstimateResult): { title: string; 
 }
 
 /** A duration (core/duration.ts) with its unit in the UI language. */
-export function formatSeconds(s: number): string {
-  const { value, unit } = roughDuration(s);
-  if (unit === 's') return vscode.l10n.t('{0} s', value);
-  if (unit === 'min') return vscode.l10n.t('{0} min', value);
-  return vscode.l10n.t('{0} h', value);
-}
 
 /** A run's place in a training queue (training-queue.ts), said in the progress title. A cancelled run ends the queue. */
 export interface QueuePosition {
@@ -559,23 +574,6 @@ export function progressMessage(e: TrainEvent, all: TrainEvent[], serving?: stri
   ]
     .filter(Boolean)
     .join(' — ');
-}
-
-/** The corpus read, encoded into its prepared ids, or those checked: how far, and the time left. */
-function prepareLine(e: Extract<TrainEvent, { type: 'prepare' }>): string {
-  const percent = e.total > 0 ? Math.floor((100 * e.done) / e.total) : 100;
-  const eta = e.eta_s === undefined ? undefined : formatSeconds(e.eta_s);
-  if (e.phase === 'read')
-    return eta === undefined
-      ? vscode.l10n.t('reading the corpus: {0}%', percent)
-      : vscode.l10n.t('reading the corpus: {0}% · ETA {1}', percent, eta);
-  if (e.phase === 'encode')
-    return eta === undefined
-      ? vscode.l10n.t('preparing its token ids: {0}%', percent)
-      : vscode.l10n.t('preparing its token ids: {0}% · ETA {1}', percent, eta);
-  return eta === undefined
-    ? vscode.l10n.t('checking its prepared token ids: {0}%', percent)
-    : vscode.l10n.t('checking its prepared token ids: {0}% · ETA {1}', percent, eta);
 }
 
 function stepLine(e: Extract<TrainEvent, { type: 'step' }>, all: TrainEvent[], plan: NonNullable<ReturnType<typeof startPlan>>): string {

@@ -8,7 +8,7 @@ import { finetuneShape } from '../../core/finetune';
 import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
 import { loraParameterCount, loraScale } from '../../core/lora-adapter';
 import { checkCorpusFile } from '../../core/corpus';
-import { prepareCorpus } from '../../core/prepared/prepare-corpus';
+import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
 import { TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
@@ -64,8 +64,8 @@ export interface EstimateResult extends Estimate {
   nativeUnavailable?: string;
 }
 
-async function charCounts(path: string): Promise<{ vocabSize: number; tokens: number }> {
-  const prepared = await prepareCorpus(path, { kind: 'char' });
+async function charCounts(path: string, preparing: PrepareOptions): Promise<{ vocabSize: number; tokens: number }> {
+  const prepared = await prepareCorpus(path, { kind: 'char' }, preparing);
   prepared.tokens.close();
   return { vocabSize: prepared.tokenizer.vocabSize, tokens: prepared.meta.tokens };
 }
@@ -74,12 +74,12 @@ async function charCounts(path: string): Promise<{ vocabSize: number; tokens: nu
  * What training this corpus with a preset would cost, before any long work: parameters, tokens,
  * memory, and time per epoch from a few steps timed on this machine.
  */
-export async function runEstimateJob(req: EstimateRequest): Promise<EstimateResult> {
+export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOptions = {}): Promise<EstimateResult> {
   if (req.finetune) return estimateFinetune(req, req.finetune);
   const kind = req.tokenizer ?? 'char';
   // A char corpus is prepared (a corpus of any size, streamed; the run then reuses it) and counted
   // exactly; a BPE one is not trained for an estimate: its vocabulary has the size asked for.
-  const counted = kind === 'char' ? await charCounts(req.corpusPath) : undefined;
+  const counted = kind === 'char' ? await charCounts(req.corpusPath, preparing) : undefined;
   const bytes = checkCorpusFile(req.corpusPath).size;
   const vocabSize = counted?.vocabSize ?? req.vocabSize ?? defaultBpeVocabSize(bytes);
   const tokens = counted?.tokens ?? Math.round(bytes / 3);
