@@ -12,7 +12,7 @@
   "targets": [
     {
       "target_name": "corpus_lab_native",
-      "sources": ["native/addon.cc", "native/kernels.cc", "native/decode.cc", "native/llama-decode.cc", "native/bf16.cc", "native/linear-cross-entropy.cc", "native/gemm.cc", "native/gpt2-block.cc", "native/optimizer.cc"],
+      "sources": ["native/addon.cc", "native/kernels.cc", "native/decode.cc", "native/llama-decode.cc", "native/bf16.cc", "native/linear-cross-entropy.cc", "native/gemm.cc", "native/gpt2-block.cc", "native/llama-block.cc", "native/optimizer.cc"],
       "dependencies": ["gemm_generic"],
       "cflags_cc": ["-ffp-contract=off"],
       "xcode_settings": { "OTHER_CPLUSPLUSFLAGS": ["-ffp-contract=off"] },

@@ -10,6 +10,7 @@
 #include "decode.h"
 #include "gemm.h"
 #include "gpt2-block.h"
+#include "llama-block.h"
 #include "optimizer.h"
 #include "kernels.h"
 #include "bf16.h"
@@ -643,6 +644,74 @@ napi_value Gpt2BlockBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+/** A Llama-family block's shape from arguments i … i + 9 (batch, time, heads, kv heads, head size, width, MLP width, eps, q/k/v biases, q/k norms), checked. */
+llama_block::Shape llamaBlockShape(Args& a, size_t i) {
+  const llama_block::Shape s{a.integer(i),     a.integer(i + 1),   a.integer(i + 2), a.integer(i + 3), a.integer(i + 4),
+                             a.integer(i + 5), a.integer(i + 6),   float(a.num(i + 7)), a.flag(i + 8),  a.flag(i + 9)};
+  if (a.ok())
+    a.check(s.b > 0 && s.t > 0 && s.heads > 0 && s.kvHeads > 0 && s.heads % s.kvHeads == 0 && s.headDim > 0 && s.headDim % 2 == 0 && s.width > 0 &&
+                s.mlpWidth > 0,
+            "bad Llama block shape");
+  return s;
+}
+
+/** The block's weights (or their gradients) from offsets at[0 …]: null where the shape has none. */
+template <typename T>
+void llamaBlockWeights(Args& a, const llama_block::Shape& s, const double* at, T** out, const char* what) {
+  for (int i = 0; i < llama_block::kWeights; i++)
+    out[i] = llama_block::hasWeight(s, i) ? const_cast<T*>(a.span(at[i], llama_block::weightFloats(s, i), what)) : nullptr;
+}
+
+napi_value LlamaBlockSavedFloats(napi_env env, napi_callback_info info) {
+  // (heap, shape (10 numbers)): the floats the forward call keeps for the backward one
+  Args a(env, info, 11);
+  const llama_block::Shape s = llamaBlockShape(a, 1);
+  return a.ok() ? number(env, double(llama_block::savedFloats(s))) : nullptr;
+}
+
+napi_value LlamaBlockForward(napi_env env, napi_callback_info info) {
+  // (heap, offsets (Float64Array: x, the 14 weights in llama_block's order (absent ones any number), cos, sin, y, saved), shape (10 numbers))
+  Args a(env, info, 12);
+  size_t slots = 0;
+  const double* at = a.typed<double>(1, napi_float64_array, &slots);
+  const llama_block::Shape s = llamaBlockShape(a, 2);
+  if (a.ok()) a.check(slots == 5 + llama_block::kWeights, "wrong number of offsets");
+  if (!a.ok()) return nullptr;
+  const long nc = long(s.b) * s.t * s.width, rotations = long(s.t) * (s.headDim / 2);
+  const float* w[llama_block::kWeights];
+  llamaBlockWeights(a, s, at + 1, w, "a weight");
+  const float* x = a.span(at[0], nc, "x");
+  const float* cos = a.span(at[15], rotations, "cos");
+  const float* sin = a.span(at[16], rotations, "sin");
+  float* y = const_cast<float*>(a.span(at[17], nc, "y"));
+  float* saved = const_cast<float*>(a.span(at[18], llama_block::savedFloats(s), "saved"));
+  if (a.ok()) llama_block::forward(s, x, w, cos, sin, y, saved);
+  return nullptr;
+}
+
+napi_value LlamaBlockBackward(napi_env env, napi_callback_info info) {
+  // (heap, offsets (Float64Array: x, the 14 weights, cos, sin, saved, dy, dx, the 14 weights' gradients), shape (10 numbers))
+  Args a(env, info, 12);
+  size_t slots = 0;
+  const double* at = a.typed<double>(1, napi_float64_array, &slots);
+  const llama_block::Shape s = llamaBlockShape(a, 2);
+  if (a.ok()) a.check(slots == 6 + 2 * llama_block::kWeights, "wrong number of offsets");
+  if (!a.ok()) return nullptr;
+  const long nc = long(s.b) * s.t * s.width, rotations = long(s.t) * (s.headDim / 2);
+  const float* w[llama_block::kWeights];
+  float* g[llama_block::kWeights];
+  llamaBlockWeights(a, s, at + 1, w, "a weight");
+  llamaBlockWeights(a, s, at + 20, g, "a gradient");
+  const float* x = a.span(at[0], nc, "x");
+  const float* cos = a.span(at[15], rotations, "cos");
+  const float* sin = a.span(at[16], rotations, "sin");
+  const float* saved = a.span(at[17], llama_block::savedFloats(s), "saved");
+  const float* dy = a.span(at[18], nc, "dy");
+  float* dx = const_cast<float*>(a.span(at[19], nc, "dx"));
+  if (a.ok()) llama_block::backward(s, x, w, cos, sin, saved, dy, dx, g);
+  return nullptr;
+}
+
 /** Arrays in the heap from offsets and float counts (Float64Arrays, arguments i and j); `per` offsets an array. */
 struct Arrays {
   std::vector<float*> at;
@@ -760,6 +829,9 @@ NAPI_MODULE_INIT() {
       {"linearCrossEntropy", nullptr, LinearCrossEntropy, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gpt2BlockForward", nullptr, Gpt2BlockForward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"gpt2BlockBackward", nullptr, Gpt2BlockBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"llamaBlockSavedFloats", nullptr, LlamaBlockSavedFloats, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"llamaBlockForward", nullptr, LlamaBlockForward, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"llamaBlockBackward", nullptr, LlamaBlockBackward, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquaresAll", nullptr, SumSquaresAll, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamwAll", nullptr, AdamwAll, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},

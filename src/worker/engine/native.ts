@@ -9,6 +9,8 @@ import { KERNEL_NAMES, type KernelExports } from './kernels/kernel-exports';
 // plus byte offsets.
 
 type Heap = ArrayBuffer;
+/** A Llama-family block's shape: batch, time, heads, key/value heads, head size, width, MLP width, eps, q/k/v biases (1/0), q/k norms (1/0). */
+type LlamaBlockShape = [number, number, number, number, number, number, number, number, number, number];
 
 /** A kernel module's functions as the addon has them: the wasm backend's heap first, then the same arguments. */
 type OnHeap<Kernels> = {
@@ -185,6 +187,15 @@ export interface NativeAddon extends OnHeap<KernelExports> {
   gpt2BlockForward(heap: Heap, offsets: Float64Array, b: number, t: number, h: number, c: number, eps: number): void;
   /** Its backward pass; offsets: x, the 12 weights, saved, dy, dx, the 12 weights' gradients. */
   gpt2BlockBackward(heap: Heap, offsets: Float64Array, b: number, t: number, h: number, c: number, eps: number): void;
+  /**
+   * A Llama-family block's training forward pass in one call (native/llama-block.h); offsets: x, the
+   * 14 weights (absent ones -1), cos, sin, y, saved.
+   */
+  llamaBlockForward(heap: Heap, offsets: Float64Array, ...shape: LlamaBlockShape): void;
+  /** The floats its forward pass keeps for the backward one. */
+  llamaBlockSavedFloats(heap: Heap, ...shape: LlamaBlockShape): number;
+  /** Its backward pass; offsets: x, the 14 weights, cos, sin, saved, dy, dx, the 14 weights' gradients (absent ones -1). */
+  llamaBlockBackward(heap: Heap, offsets: Float64Array, ...shape: LlamaBlockShape): void;
   /** Σ x² over the arrays at `offsets` of `sizes` floats (each array's sum as sumSquares forms it, added in order). */
   sumSquaresAll(heap: Heap, offsets: Float64Array, sizes: Float64Array): number;
   /** adamwUpdate in place on every parameter: offsets p, g, m, v of each; its weight kept ×keep[i] (decay). */
@@ -237,6 +248,9 @@ const ADDON_FUNCTIONS: (keyof NativeAddon)[] = [
   'linearCrossEntropy',
   'gpt2BlockForward',
   'gpt2BlockBackward',
+  'llamaBlockSavedFloats',
+  'llamaBlockForward',
+  'llamaBlockBackward',
   'sumSquaresAll',
   'adamwAll',
   'setThreads',

@@ -22,6 +22,7 @@ import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
 import { FrozenProduct, nativeLoraLinear } from '../engine/kernels/lora-linear';
 import { nativeGpt2Block, Gpt2BlockWeights } from '../engine/kernels/gpt2-block';
+import { nativeLlamaBlock, LlamaBlockWeights } from '../engine/kernels/llama-block';
 import {
   bf16Embedding,
   bf16Matrix,
@@ -55,6 +56,8 @@ export interface OpSet {
   groupedAttention?: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, b: number, t: number, heads: number, kvHeads: number) => tf.Tensor2D;
   /** A whole GPT-2 block (LayerNorm, no dropout, no cache) as one op, weights in nativeGpt2Block's order. */
   gpt2Block?: (x: tf.Tensor, weights: Gpt2BlockWeights, b: number, t: number, h: number) => tf.Tensor2D;
+  /** A whole Llama-family block (float32 weights, no dropout, no cache) as one op, weights in nativeLlamaBlock's order. */
+  llamaBlock?: typeof nativeLlamaBlock;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
   /** A LoRA layer with its adapter added into the frozen base's output in place (kernels/lora-linear.ts). */
@@ -92,6 +95,7 @@ export const NATIVE_KERNEL_OPS: OpSet = {
   groupedAttention: nativeGroupedAttention,
   loraLinear: nativeLoraLinear,
   gpt2Block: nativeGpt2Block,
+  llamaBlock: nativeLlamaBlock,
 };
 
 /** The native engine's: the kernels, and generation steps fused into one call. */
@@ -460,9 +464,41 @@ export class Gpt {
       });
       return this.ops.gpt2Block(x, weights, at.b, at.t, this.config.heads);
     }
+    const llama = this.config.llama;
+    if (this.ops.llamaBlock && llama && at.rotary && !this.lora && !cache && !drop.active && !inspect?.attention) {
+      const weights = this.llamaBlockWeights(n);
+      if (weights.every((w) => !w || !heldAsBf16(w))) {
+        const { b, t } = at;
+        const shape = { b, t, heads: this.config.heads, kvHeads: llama.kvHeads, eps: llama.normEps };
+        return this.ops.llamaBlock(x, weights, at.rotary.cos, at.rotary.sin, shape);
+      }
+    }
     const attended = this.attention(this.norm(x, n.attentionNorm), i, n, at, drop, cache, inspect);
     x = tf.add(x, drop(this.linear(attended, n.o, drop)));
     return tf.add(x, drop(this.linear(this.mlp(this.norm(x, n.mlpNorm), n, drop), n.down, drop)));
+  }
+
+  /** A Llama-family block's weights in nativeLlamaBlock's order (undefined: a bias or q/k norm the family has not). */
+  private llamaBlockWeights(n: BlockNames): LlamaBlockWeights {
+    const qkNorm = this.config.llama?.qkNorm;
+    const weight = (prefix: string | undefined, present = true) => (present ? this.p(`${prefix}.weight`) : undefined);
+    const bias = (prefix: string) => (this.has(`${prefix}.bias`) ? this.p(`${prefix}.bias`) : undefined);
+    return [
+      weight(n.attentionNorm),
+      weight(n.q),
+      bias(n.q!),
+      weight(n.k),
+      bias(n.k!),
+      weight(n.v),
+      bias(n.v!),
+      weight(n.qNorm, qkNorm),
+      weight(n.kNorm, qkNorm),
+      weight(n.o),
+      weight(n.mlpNorm),
+      weight(n.gate),
+      weight(n.up),
+      weight(n.down),
+    ];
   }
 
   /** GPT-2's GELU(up(x)), or Llama's silu(gate(x)) · up(x) (SwiGLU); `down` follows in block(). */
