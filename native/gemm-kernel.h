@@ -36,15 +36,48 @@ inline float lanes(Vec v) {
   return s;
 }
 
+#if defined(__GNUC__) && !defined(__clang__)
+typedef int Lanes __attribute__((vector_size(GEMM_VECTOR_BYTES)));
+/** Transposes the W × W block in `rows` in place: log2 W rounds, each swapping the off-diagonal h × h blocks of every 2h × 2h block. */
+inline void transposeSquare(Vec* rows) {
+#pragma GCC unroll 8
+  for (int h = W / 2; h >= 1; h /= 2) {
+    Lanes low, high;
+#pragma GCC unroll 16
+    for (int l = 0; l < W; l++) {
+      low[l] = l & h ? W + l - h : l;
+      high[l] = l & h ? W + l : l + h;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < W; i++)
+      if (!(i & h)) {
+        const Vec top = rows[i], bottom = rows[i + h];
+        rows[i] = __builtin_shuffle(top, bottom, low);
+        rows[i + h] = __builtin_shuffle(top, bottom, high);
+      }
+  }
+}
+#else
+inline void transposeSquare(Vec* rows) {
+  float block[W][W];
+  for (int j = 0; j < W; j++) store(block[j], rows[j]);
+  for (int q = 0; q < W; q++)
+    for (int j = 0; j < W; j++) rows[q][j] = block[j][q];
+}
+#endif
+
 /** Aᵀ[i0 + i, p0 + p] (A [k, m]) for i < mc, p < kc into MR-row panels, rows past mc zero. */
 void packTransposedA(const float* a, int lda, int i0, int mc, int p0, int kc, float* dst) {
   for (int ir = 0; ir < mc; ir += MR, dst += MR * kc) {
     const int rows = least(MR, mc - ir);
-    for (int p = 0; p < kc; p++) {
-      const float* src = a + long(p0 + p) * lda + i0 + ir;
-      for (int i = 0; i < rows; i++) dst[p * MR + i] = src[i];
-      for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
-    }
+    const float* src = a + long(p0) * lda + i0 + ir;
+    if (rows == MR)
+      for (int p = 0; p < kc; p++) __builtin_memcpy(dst + p * MR, src + long(p) * lda, MR * sizeof(float));
+    else
+      for (int p = 0; p < kc; p++) {
+        for (int i = 0; i < rows; i++) dst[p * MR + i] = src[long(p) * lda + i];
+        for (int i = rows; i < MR; i++) dst[p * MR + i] = 0;
+      }
   }
 }
 
@@ -58,14 +91,14 @@ void packB(bool tb, const float* b, int ldb, int p0, int kc, int j0, int nc, flo
       int p = 0;
       if (cols == NR)
         for (; p + W <= kc; p += W)
+#pragma GCC unroll 8
           for (int jb = 0; jb < NR; jb += W) {
-            float block[W][W];
-            for (int j = 0; j < W; j++) store(block[j], load(src + long(jb + j) * ldb + p));
-            for (int q = 0; q < W; q++) {
-              Vec v;
-              for (int j = 0; j < W; j++) v[j] = block[j][q];
-              store(dst + (p + q) * NR + jb, v);
-            }
+            Vec rows[W];
+#pragma GCC unroll 16
+            for (int j = 0; j < W; j++) rows[j] = load(src + long(jb + j) * ldb + p);
+            transposeSquare(rows);
+#pragma GCC unroll 16
+            for (int q = 0; q < W; q++) store(dst + (p + q) * NR + jb, rows[q]);
           }
       for (int j = 0; j < cols; j++)
         for (int q = p; q < kc; q++) dst[q * NR + j] = src[long(j) * ldb + q];

@@ -138,6 +138,10 @@ function check(addon: NativeAddon): string[] {
       [200, 200, 200],
       [389, 530, 391],
       [13, 800, 390],
+      // A training step's products in small: k in two blocks and n in two, neither a multiple of the
+      // tile, so Bᵀ is packed by whole vector squares and by the remainders' element loop.
+      [130, 830, 420],
+      [170, 1570, 40],
     ])
       for (const ta of [false, true])
         for (const tb of [false, true]) {
