@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Dirent, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
 import { DEFAULT_MAX_CORPUS_BYTES, readCorpus } from './corpus';
@@ -6,8 +7,10 @@ import { formatBytes } from './format-bytes';
 
 export const DOCUMENT_EXTENSIONS = ['.txt', '.md'];
 
+export type Document = { path: string; text: string; bytes: number; sha256: string };
+
 /** A folder's documents (.txt, .md, in its subfolders too, by path), each read as a corpus is; the total bounded as one corpus. */
-export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES): { path: string; text: string }[] {
+export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES): Document[] {
   const paths = listDocuments(dir);
   let total = 0;
   return paths.map((path) => {
@@ -15,8 +18,17 @@ export function readDocuments(dir: string, maxBytes = DEFAULT_MAX_CORPUS_BYTES):
     total += doc.bytes;
     if (total > maxBytes)
       throw new UserError('the documents in {0} are over the {1} limit together: train on a part of them', dir, formatBytes(maxBytes));
-    return { path, text: doc.text };
+    return { path, ...doc };
   });
+}
+
+/** Whether `path` is a folder (else a file, or nothing: reading it says what is wrong). */
+export function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The paths of a folder's documents in the order they are read: .txt and .md, subfolders too, hidden ones and empty files skipped. */
@@ -41,6 +53,13 @@ export function listDocuments(dir: string): string[] {
     .sort();
   if (paths.length === 0) throw new UserError('{0} has no .txt or .md documents to train on', dir);
   return paths;
+}
+
+/** A folder's identity: each document's name (within it), size and sha256, so a change in any one is another corpus. */
+export function documentsSha256(dir: string, docs: { path: string; bytes: number; sha256: string }[]): string {
+  const hash = createHash('sha256');
+  for (const d of docs) hash.update(`${relative(dir, d.path)}\0${d.bytes}\0${d.sha256}\0`);
+  return hash.digest('hex');
 }
 
 /**

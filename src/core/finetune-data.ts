@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { configTokens } from './chat-template';
 import { Corpus, readCorpus } from './corpus';
-import { documentTokens, readDocuments } from './documents';
+import { documentTokens, documentsSha256, readDocuments } from './documents';
 import { splitExamples } from './example-batches';
 import { endOfText } from './hf-export';
 import { isObject, parseJsonObject } from './json';
@@ -14,6 +13,7 @@ import { UserError } from './errors';
 import { Tokenizer } from './tokenizer';
 import { TrainEvent } from './train-events';
 import { TrainOptions } from './train-options';
+import { TokenReader, memoryTokens, tokenChunks, tokenRange } from './prepared/token-file';
 
 /**
  * What `finetune BASE DATA` trains on: a text file as one corpus, a folder of documents (.txt, .md)
@@ -33,10 +33,8 @@ export function readFinetuneData(path: string): FinetuneData {
   }
   if (folder) {
     const docs = readDocuments(path);
-    const hash = createHash('sha256');
-    for (const d of docs) hash.update(`${d.path}\0${d.text}\0`);
-    const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
-    return { kind: 'documents', docs, corpus: { text: '', bytes, sha256: hash.digest('hex') } };
+    const bytes = docs.reduce((n, d) => n + d.bytes, 0);
+    return { kind: 'documents', docs, corpus: { text: '', bytes, sha256: documentsSha256(path, docs) } };
   }
   const corpus = readCorpus(path);
   if (extname(path).toLowerCase() === '.jsonl') return { kind: 'examples', corpus, examples: parseSftJsonl(corpus.text, path) };
@@ -72,26 +70,7 @@ export function prepareData(data: FinetuneData, model: SftModel, context: number
       model.eosId,
       options.valFraction,
     );
-    const train = tokens.subarray(0, tokens.length - heldOut);
-    const start = previewWindowStart(train, model.eosId, context + 1);
-    const ids = train.subarray(start, start + context + 1);
-    return {
-      tokens,
-      heldOut,
-      event: {
-        type: 'data',
-        format: 'documents',
-        documents: data.docs.length,
-        train_tokens: train.length,
-        held_out_tokens: heldOut,
-        window_start: start,
-        first: {
-          ids: Array.from(ids),
-          trained: Array.from(ids, (_, i) => i > 0),
-          parts: previewParts({ ids, labels: ids }, model.tokenizer, model.eosId),
-        },
-      },
-    };
+    return { tokens, heldOut, event: documentsEvent(memoryTokens(tokens), heldOut, data.docs.length, model, context) };
   }
   const { rows, counts } = tokenizeExamples(data.examples, model, context, source);
   if (rows.length < 2)
@@ -123,15 +102,45 @@ export function prepareData(data: FinetuneData, model: SftModel, context: number
   };
 }
 
+/** The `data` event of documents: their counts, and a training window across the first one's end. */
+export function documentsEvent(tokens: TokenReader, heldOut: number, documents: number, model: SftModel, context: number): TrainEvent {
+  const train = tokenRange(tokens, 0, tokens.length - heldOut);
+  const start = previewWindowStart(train, model.eosId, context + 1);
+  const ids = train.view(start, Math.min(train.length, start + context + 1)).slice();
+  return {
+    type: 'data',
+    format: 'documents',
+    documents,
+    train_tokens: train.length,
+    held_out_tokens: heldOut,
+    window_start: start,
+    first: {
+      ids: Array.from(ids),
+      trained: Array.from(ids, (_, i) => i > 0),
+      parts: previewParts({ ids, labels: ids }, model.tokenizer, model.eosId),
+    },
+  };
+}
+
 /**
  * Where the document preview's window of `size` tokens starts: the first training window, or, when
  * the first document's end lies beyond it, a window with that end three quarters of the way in, so
  * the separator between documents shows.
  */
-function previewWindowStart(train: Int32Array, eosId: number | undefined, size: number): number {
-  const end = eosId === undefined ? -1 : train.indexOf(eosId);
+function previewWindowStart(train: TokenReader, eosId: number | undefined, size: number): number {
+  const end = eosId === undefined ? -1 : firstIndexOf(train, eosId);
   if (end < size) return 0;
   return Math.max(0, Math.min(end - Math.floor((3 * size) / 4), train.length - size));
+}
+
+function firstIndexOf(tokens: TokenReader, id: number): number {
+  let at = 0;
+  for (const chunk of tokenChunks(tokens)) {
+    const i = chunk.indexOf(id);
+    if (i >= 0) return at + i;
+    at += chunk.length;
+  }
+  return -1;
 }
 
 /** The model's end-of-text id: tokenizer_config.json's eos_token, else an added <|endoftext|>, </s> or <eos>. */

@@ -75,15 +75,32 @@ export interface UnseenCharacters {
 
 /** The characters of `text` a char vocabulary lacks (they would all become <unk>). */
 export function unseenCharacters(vocab: ReadonlySet<string>, text: string): UnseenCharacters {
-  const counts = new Map<string, number>();
-  let total = 0;
-  for (const ch of text) {
-    total++;
-    if (!vocab.has(ch)) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  const counter = new UnseenCounter(vocab);
+  counter.add(text);
+  return counter.result();
+}
+
+/** unseenCharacters of a text read a piece at a time. */
+export class UnseenCounter {
+  private readonly counts = new Map<string, number>();
+  private total = 0;
+
+  constructor(private readonly vocab: ReadonlySet<string>) {}
+
+  add(text: string): void {
+    for (const ch of text) {
+      this.total++;
+      if (!this.vocab.has(ch)) this.counts.set(ch, (this.counts.get(ch) ?? 0) + 1);
+    }
   }
-  const chars = [...counts].map(([char, count]) => ({ char, count })).sort((a, b) => b.count - a.count || a.char.localeCompare(b.char));
-  const unseen = chars.reduce((n, c) => n + c.count, 0);
-  return { chars, share: total === 0 ? 0 : unseen / total };
+
+  result(): UnseenCharacters {
+    const chars = [...this.counts]
+      .map(([char, count]) => ({ char, count }))
+      .sort((a, b) => b.count - a.count || a.char.localeCompare(b.char));
+    const unseen = chars.reduce((n, c) => n + c.count, 0);
+    return { chars, share: this.total === 0 ? 0 : unseen / this.total };
+  }
 }
 
 /** One line for the user: how many, how much of the text, the commonest few. */

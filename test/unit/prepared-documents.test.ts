@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { documentTokens, readDocuments } from '../../src/core/documents';
+import { readFinetuneData } from '../../src/core/finetune-data';
 import { endOfText } from '../../src/core/hf-export';
 import { readMetrics } from '../../src/core/metrics';
 import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
@@ -124,6 +125,8 @@ test("a folder's preparation is reused until a document is changed, added or ren
   };
   const first = prepare();
   assert.equal(first.reused, false);
+  // One identity for a folder, whether fine-tuning reads it whole or it is prepared (a run's export checks it).
+  assert.equal(first.meta.source.sha256, readFinetuneData(docs).corpus.sha256);
   assert.equal(prepare().reused, true);
   const seen = new Set([first.meta.source.sha256]);
   const changes = [

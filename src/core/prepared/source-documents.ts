@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
-import { listDocuments } from '../documents';
+import { documentsSha256, listDocuments } from '../documents';
 import { UserError, isUserError } from '../errors';
 import { sha256Hex } from './prepared-cache';
-import { PreparationCancelled, SourceFile, StreamOptions, textFileSteps } from './source-text';
+import { PreparationCancelled, SourceFile, StreamOptions, TextSink, textFileSteps } from './source-text';
 import { Steps } from './steps';
 
 /** A folder's documents as preparation reads them: each in its turn, in the order readDocuments gives. */
@@ -31,16 +30,15 @@ export function documentFolder(dir: string): DocumentFolder {
 
 /**
  * Streams each document's text to `onText` (as a text file is streamed: checked for binary, UTF-8,
- * a BOM dropped), calling `onDocumentEnd` after each. The folder's sha256 covers each document's
- * name, size and contents, so a change in any one is another corpus.
+ * a BOM dropped), calling `onDocumentEnd` after each; returns the folder's size and sha256 (documentsSha256).
  */
 export function* documentFolderSteps(
   folder: DocumentFolder,
-  onText: (text: string) => void,
+  onText: TextSink,
   onDocumentEnd: () => void,
   opts: StreamOptions = {},
 ): Steps<SourceFile> {
-  const hash = createHash('sha256');
+  const read: SourceFile[] = [];
   let before = 0;
   for (const doc of folder.documents) {
     const file: SourceFile = yield* readable(
@@ -48,10 +46,10 @@ export function* documentFolderSteps(
       textFileSteps(doc.path, onText, { ...opts, onBytes: (done) => opts.onBytes?.(before + done, folder.bytes) }),
     );
     onDocumentEnd();
-    hash.update(`${relative(folder.dir, doc.path)}\0${file.bytes}\0${file.sha256}\0`);
+    read.push(file);
     before += file.bytes;
   }
-  return { path: folder.dir, bytes: before, sha256: hash.digest('hex') };
+  return { path: folder.dir, bytes: before, sha256: documentsSha256(folder.dir, read) };
 }
 
 /** The steps, with a failure to read the document (permissions, a vanished file) named as one line. */

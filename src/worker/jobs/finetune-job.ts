@@ -5,7 +5,11 @@ import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions, frozenAsBf16 } from '../model/gpt';
 import { readCorpus } from '../../core/corpus';
 import { chatTemplateText, readChatTemplate } from '../../core/chat-template';
-import { FinetuneData, PreparedData, dataText, endOfTextId, prepareData, readFinetuneData } from '../../core/finetune-data';
+import { PreparedData, endOfTextId, prepareData } from '../../core/finetune-data';
+import { TrainingData, openTrainingData, prepareDocuments, unseenCharactersOf } from '../../core/finetune-folder';
+import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
+import { TokenReader } from '../../core/prepared/token-file';
+import { cancellableWhilePreparing, preparation } from './preparation';
 import { SftModel } from '../../core/sft-examples';
 import { ModelConfig } from '../../core/model-config';
 import { UserError, formatMessage } from '../../core/errors';
@@ -36,7 +40,6 @@ import {
   finetuneShape,
   extendCharTokenizer,
   extendEmbedding,
-  unseenCharacters,
 } from '../../core/finetune';
 import { resolveTrainingThreads } from '../train/replicas/replica-pool';
 import { checkStepsLeft, resumableRun, startRun, trainInRun } from './run-folder';
@@ -68,8 +71,11 @@ export async function runFinetuneJob(
   shouldStop: () => boolean,
   log: (message: string) => void = () => undefined,
 ): Promise<TrainResult> {
-  const data = readFinetuneData(req.corpusPath);
-  const corpus = data.corpus;
+  return cancellableWhilePreparing(req.corpusPath, emit, () => finetune(req, emit, shouldStop, log));
+}
+
+async function finetune(req: FinetuneRequest, emit: Emit, shouldStop: () => boolean, log: (message: string) => void): Promise<TrainResult> {
+  const data = openTrainingData(req.corpusPath);
   const { base, lora, modules, continued } = finetuneTarget(req);
   const unseen = req.unseen ?? 'unk';
   if (!UNSEEN_POLICIES.includes(unseen)) throw new UserError('--unseen must be unk or extend (got {0})', JSON.stringify(unseen));
@@ -83,7 +89,7 @@ export async function runFinetuneJob(
   let tokenizer = base.tokenizer;
   const notices: string[] = [];
   if (tokenizer.kind === 'char') {
-    const found = unseenCharacters(new Set(charVocabulary(tokenizerJson).keys()), dataText(data));
+    const found = unseenCharactersOf(new Set(charVocabulary(tokenizerJson).keys()), data);
     if (found.chars.length > 0) {
       if (unseen === 'extend') {
         if (lora)
@@ -116,37 +122,42 @@ export async function runFinetuneJob(
     epochs: req.epochs,
     maxSteps: req.maxSteps,
   });
+  await prepareFolder(data, tokenizer, preparation(emit, shouldStop));
   const { prepared, plan } = dataPlan(data, sftModel(tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
-  const { tokens, examples } = prepared;
-  checkFinetuneFits(plan, engine.backend, weights, lora && loraOptions(lora, modules, seed));
-  const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
+  try {
+    const { tokens, examples } = prepared;
+    checkFinetuneFits(plan, engine.backend, weights, lora && loraOptions(lora, modules, seed));
+    const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
-  const old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
-  if ('why' in old && !examples) notices.push(`no forgetting meter and no replay: ${old.why}`);
-  if (prepared.event) emit(prepared.event);
-  const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
+    const old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
+    if ('why' in old && !examples) notices.push(`no forgetting meter and no replay: ${old.why}`);
+    if (prepared.event) emit(prepared.event);
+    const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
 
-  return startRun(
-    req,
-    corpus,
-    {
-      plan,
-      tokens,
-      tokenizer,
-      engine,
-      threads,
-      shouldStop,
-      emit,
-      log,
-      notices,
-      start: { weights, lora: lora && { ...loraOptions(lora, modules, seed), from: continued?.layers } },
-      adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
-      baseCorpus: 'why' in old ? undefined : old.tokens,
-      examples,
-      chatTemplate: chatTemplateText(tokenizerDir(base))?.text,
-    },
-    record,
-  );
+    return await startRun(
+      req,
+      prepared.source,
+      {
+        plan,
+        tokens,
+        tokenizer,
+        engine,
+        threads,
+        shouldStop,
+        emit,
+        log,
+        notices,
+        start: { weights, lora: lora && { ...loraOptions(lora, modules, seed), from: continued?.layers } },
+        adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
+        baseCorpus: 'why' in old ? undefined : old.tokens,
+        examples,
+        chatTemplate: chatTemplateText(tokenizerDir(base))?.text,
+      },
+      record,
+    );
+  } finally {
+    prepared.close?.();
+  }
 }
 
 /** What the data needs of the model: its tokenizer, chat template and end-of-text id (from its folder). */
@@ -156,18 +167,35 @@ export function sftModel(tokenizer: Tokenizer, dir: string): SftModel {
 
 /** The data tokenised for the model, and the run's plan: examples one per row, text and documents as token streams. */
 export function dataPlan(
-  data: FinetuneData,
+  data: TrainingData,
   model: SftModel,
   config: ModelConfig,
   options: TrainOptions,
   source: string,
-): { prepared: PreparedData; plan: TrainPlan } {
-  const prepared = prepareData(data, model, trainingWindow(config, options), options, source);
+): { prepared: TrainingTokens; plan: TrainPlan } {
+  const window = trainingWindow(config, options);
+  const prepared: TrainingTokens =
+    data.kind === 'folder'
+      ? prepareDocuments(data.path, model, window, options.valFraction)
+      : { ...prepareData(data, model, window, options, source), source: data.corpus };
   const { tokens, examples, heldOut } = prepared;
   const plan = examples
     ? makeExamplePlan({ trainExamples: examples.train.length, trainTokens: tokens.length - heldOut!, valTokens: heldOut! }, config, options)
     : makeTrainPlan(tokens.length, config, options, heldOut);
   return { prepared, plan };
+}
+
+/** The data a run trains on: in memory, or a folder's documents read from their prepared ids (close() when done). */
+type TrainingTokens = Omit<PreparedData, 'tokens'> & {
+  tokens: Int32Array | TokenReader;
+  /** What run.json records of the data. */
+  source: { bytes: number; sha256: string };
+  close?(): void;
+};
+
+/** A folder's documents prepared with the run's tokenizer before the run (progress shown, cancellable); dataPlan then opens them. */
+async function prepareFolder(data: TrainingData, tokenizer: Tokenizer, preparing: PrepareOptions): Promise<void> {
+  if (data.kind === 'folder') (await prepareCorpus(data.path, tokenizer, preparing)).tokens.close();
 }
 
 /** The folder with the model's tokenizer files (an adapter's are its base's). */
@@ -223,43 +251,48 @@ export async function resumeFinetuneJob(
     epochs: req.epochs ?? saved.options.epochs,
     maxSteps: req.maxSteps ?? saved.options.maxSteps,
   });
-  const data = readFinetuneData(req.corpusPath);
+  const data = openTrainingData(req.corpusPath);
+  await prepareFolder(data, tokenizer, preparation(emit, shouldStop));
   const { prepared, plan } = dataPlan(data, sftModel(tokenizer, record.base), config, options, req.corpusPath);
-  const { tokens, examples } = prepared;
-  if (plan.trainTokens !== saved.trainTokens || plan.examples !== saved.examples)
-    throw new UserError(
-      '{0} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run',
-      req.corpusPath,
+  try {
+    const { tokens, examples } = prepared;
+    if (plan.trainTokens !== saved.trainTokens || plan.examples !== saved.examples)
+      throw new UserError(
+        '{0} is not the text this fine-tuning run was trained on: resume with the same file, or start a new run',
+        req.corpusPath,
+      );
+    checkStepsLeft(dir, resumeFrom.state.step, plan);
+    checkFinetuneFits(plan, engine.backend, start?.weights ?? resumeFrom.weights, start?.lora);
+    const notices: string[] = [];
+    const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
+    const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
+    if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
+    truncateMetrics(runDir, resumeFrom.state.step);
+    updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
+    return await trainInRun(
+      {
+        runDir,
+        plan,
+        tokens,
+        tokenizer,
+        engine,
+        threads,
+        shouldStop,
+        emit,
+        log,
+        notices,
+        resume: resumeFrom,
+        start,
+        adapter,
+        baseCorpus: old && !('why' in old) ? old.tokens : undefined,
+        examples,
+        chatTemplate: record.lora ? undefined : chatTemplateText(dir)?.text,
+      },
+      run,
     );
-  checkStepsLeft(dir, resumeFrom.state.step, plan);
-  checkFinetuneFits(plan, engine.backend, start?.weights ?? resumeFrom.weights, start?.lora);
-  const notices: string[] = [];
-  const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
-  const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
-  if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
-  truncateMetrics(runDir, resumeFrom.state.step);
-  updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
-  return trainInRun(
-    {
-      runDir,
-      plan,
-      tokens,
-      tokenizer,
-      engine,
-      threads,
-      shouldStop,
-      emit,
-      log,
-      notices,
-      resume: resumeFrom,
-      start,
-      adapter,
-      baseCorpus: old && !('why' in old) ? old.tokens : undefined,
-      examples,
-      chatTemplate: record.lora ? undefined : chatTemplateText(dir)?.text,
-    },
-    run,
-  );
+  } finally {
+    prepared.close?.();
+  }
 }
 
 function loraOptions(s: LoraSettings, modules: string[], seed: number): LoraOptions {

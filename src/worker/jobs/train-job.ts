@@ -1,7 +1,8 @@
 import { basename, dirname, join } from 'node:path';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { TrainResult } from '../train/trainer';
-import { PreparationCancelled, PrepareOptions, PreparedCorpus, prepareCorpus } from '../../core/prepared/prepare-corpus';
+import { PrepareOptions, PreparedCorpus, prepareCorpus } from '../../core/prepared/prepare-corpus';
+import { cancellableWhilePreparing, preparation } from './preparation';
 import { trainingTokens } from '../../core/prepared/document-layout';
 import { UserError } from '../../core/errors';
 import {
@@ -62,16 +63,12 @@ export async function runTrainJob(
   shouldStop: () => boolean,
   log: (message: string) => void = () => undefined,
 ): Promise<TrainResult> {
-  // A fine-tuning run reads its data as it did (a .jsonl of examples, a folder of documents, a text).
-  if (req.resume && isFinetuneRun(req.resume))
-    return resumeFinetuneJob(req, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log);
-  try {
-    return await trainOnPrepared(req, emit, shouldStop, log);
-  } catch (e) {
-    if (!(e instanceof PreparationCancelled)) throw e;
-    emit({ type: 'notice', step: 0, message: `preparing ${req.corpusPath} was cancelled; nothing was trained` });
-    return { checkpoint: '', step: 0, valLoss: NaN, reason: 'cancelled' };
-  }
+  return cancellableWhilePreparing(req.corpusPath, emit, async () =>
+    // A fine-tuning run reads its data as it did (a .jsonl of examples, a folder of documents, a text).
+    req.resume && isFinetuneRun(req.resume)
+      ? resumeFinetuneJob(req, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log)
+      : trainOnPrepared(req, emit, shouldStop, log),
+  );
 }
 
 async function trainOnPrepared(
@@ -101,15 +98,6 @@ async function trainOnPrepared(
   } finally {
     prepared.tokens.close();
   }
-}
-
-/** Preparation's progress and notices as training events; a cancel while preparing ends the job as cancelled. */
-function preparation(emit: (e: TrainEvent) => void, shouldStop: () => boolean): PrepareOptions {
-  return {
-    shouldStop,
-    onProgress: (p) => emit({ type: 'prepare', ...p }),
-    onNotice: (message) => emit({ type: 'notice', step: 0, message }),
-  };
 }
 
 async function resumeJob(
