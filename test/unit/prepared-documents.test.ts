@@ -25,7 +25,7 @@ function mixedDocuments(root: string): string {
   mkdirSync(join(docs, 'part', '.hidden'), { recursive: true });
   writeFileSync(join(docs, 'a.txt'), ko.slice(0, 1500));
   writeFileSync(join(docs, 'b.md'), '\ufeff' + en.slice(0, 2500));
-  writeFileSync(join(docs, 'part', 'c.txt'), ko.slice(4000, 4007)); // a document shorter than a window
+  writeFileSync(join(docs, 'part', 'c.txt'), ko.slice(4000, 4003)); // shorter than a window, and no held-out part at a tenth
   writeFileSync(join(docs, 'part', 'd.md'), en.slice(9000, 12000) + ko.slice(2000, 2600));
   writeFileSync(join(docs, 'part', '.hidden', 'e.txt'), 'not read');
   writeFileSync(join(docs, 'empty.txt'), '');

@@ -15,37 +15,38 @@ export function documentLayout(
   valFraction: number,
 ): { tokens: TokenReader; heldOut: number } {
   const ends = eosId === undefined ? 0 : 1;
-  const train: [number, number][] = [];
-  const held: [number, number][] = [];
-  starts.forEach((start, i) => {
-    const end = i + 1 < starts.length ? starts[i + 1] : ids.length;
-    const cut = start + trainedLength(end - start, valFraction);
-    if (cut > start) train.push([start, cut]);
-    if (end > cut) held.push([cut, end]);
-  });
-  const parts = [...train, ...held];
-  // offsets[k]: where part k begins in the laid-out sequence (its ids, then its end-of-text id).
-  const offsets = new Float64Array(parts.length + 1);
-  parts.forEach(([a, b], k) => (offsets[k + 1] = offsets[k] + b - a + ends));
-  const heldOut = held.reduce((n, [a, b]) => n + b - a + ends, 0);
+  const n = starts.length;
+  // Part k < n: document k's training ids; part n + k: its held-out ids. Typed arrays: a folder may hold many documents.
+  const from = new Float64Array(2 * n);
+  const to = new Float64Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const end = i + 1 < n ? starts[i + 1] : ids.length;
+    const cut = starts[i] + trainedLength(end - starts[i], valFraction);
+    [from[i], to[i], from[n + i], to[n + i]] = [starts[i], cut, cut, end];
+  }
+  // offsets[k]: where part k begins in the laid-out sequence (its ids, then its end-of-text id; an empty part is nothing).
+  const offsets = new Float64Array(2 * n + 1);
+  for (let k = 0; k < 2 * n; k++) offsets[k + 1] = offsets[k] + (to[k] > from[k] ? to[k] - from[k] + ends : 0);
+  const heldOut = offsets[2 * n] - offsets[n];
   let out = new Int32Array(0);
   const view = (start: number, end: number): Int32Array => {
     if (start < 0 || end > length || start > end) throw new Error(`internal: tokens ${start}..${end} of ${length}`);
     if (out.length < end - start) out = new Int32Array(end - start);
     let k = partAt(offsets, start);
     for (let at = start; at < end; k++) {
-      const [a, b] = parts[k];
-      const from = at - offsets[k];
+      const [a, b] = [from[k], to[k]];
+      if (b === a) continue;
+      const skip = at - offsets[k];
       const upTo = Math.min(b - a, end - offsets[k]);
-      if (from < upTo) {
-        out.set(ids.view(a + from, a + upTo), at - start);
-        at += upTo - from;
+      if (skip < upTo) {
+        out.set(ids.view(a + skip, a + upTo), at - start);
+        at += upTo - skip;
       }
       if (ends && at < end && at === offsets[k + 1] - 1) out[at++ - start] = eosId!;
     }
     return out.subarray(0, end - start);
   };
-  const length = offsets[parts.length];
+  const length = offsets[2 * n];
   return { tokens: { length, view }, heldOut };
 }
 
