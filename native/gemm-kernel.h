@@ -176,6 +176,16 @@ void tile(int kc, const float* a, long lda, const float* b, float alpha, float b
     }
 }
 
+/**
+ * Prefetches into L2 lines [from, from + count) of A's rows `rows` (each kc values from `a`, lda
+ * apart; `lines` lines each): the next tile row's A, a few lines after each tile of this row, so the
+ * first tile that reads it does not wait on memory.
+ */
+void prefetchA(const float* a, long lda, int rows, int kc, int lines, int from, int count) {
+  for (int line = from; line < from + count && line < rows * lines; line++)
+    __builtin_prefetch(a + line / lines * lda + least(16 * (line % lines), kc - 1), 0, 2);
+}
+
 void scale(int m, int n, float beta, float* c, int ldc) {
   for (int i = 0; i < m; i++)
     for (int j = 0; j < n; j++) c[long(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * c[long(i) * ldc + j];
@@ -200,13 +210,20 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
       for (int ic = 0; ic < m; ic += MC) {
         const int mc = least(MC, m - ic);
         if (ta) packTransposedA(a, lda, ic, mc, pc, kc, packedA);
+        // A's lines (a line of 16 floats may straddle two) and how many to prefetch after each tile.
+        const int lines = (kc + 15) / 16 + 1, perTile = (MR * lines + (nc + NR - 1) / NR - 1) / ((nc + NR - 1) / NR);
         for (int ir = 0; ir < mc; ir += MR)
-          for (int jr = 0; jr < nc; jr += NR) {
+          for (int jr = 0, fetched = 0; jr < nc; jr += NR, fetched += perTile) {
             const int rows = least(MR, mc - ir), cols = least(NR, nc - jr);
             float* out = c + long(ic + ir) * ldc + jc + jr;
             const float* panelB = packedB + long(jr) * kc;
-            if (ta) tile<true>(kc, packedA + long(ir) * kc, 0, panelB, alpha, betaHere, out, ldc, rows, cols);
-            else tile<false>(kc, a + long(ic + ir) * lda + pc, lda, panelB, alpha, betaHere, out, ldc, rows, cols);
+            if (ta) {
+              tile<true>(kc, packedA + long(ir) * kc, 0, panelB, alpha, betaHere, out, ldc, rows, cols);
+            } else {
+              const float* rowsA = a + long(ic + ir) * lda + pc;
+              tile<false>(kc, rowsA, lda, panelB, alpha, betaHere, out, ldc, rows, cols);
+              prefetchA(rowsA + MR * long(lda), lda, least(MR, m - (ic + ir + MR)), kc, lines, fetched, perTile);
+            }
           }
       }
     }
