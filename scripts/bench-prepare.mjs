@@ -7,13 +7,28 @@
 //     (scripts/peers/hf_tokenize.py under --python; encoding only), with its peak RSS and whether the ids are equal;
 //  3. trains the tiny preset on it for 3 steps from that cache with the CLI: seconds from the
 //     command's start to its first step, and peak RSS; then the same on the 1 MB corpus.
+// --folder: the large corpus is a folder of documents of --doc-kb KB each (in subfolders of 100) cut
+// from that text at line breaks, prepared and trained on as a folder (held out per document).
 // Every figure is printed with the load average. Nothing is written into the repository or ../shared.
 //
 // usage: node scripts/bench-prepare.mjs [--mb 1024] [--vocab 8000] [--dir /tmp/corpus-lab-bench-prepare]
 //          [--corpora ../shared/corpora] [--skip-bpe] [--python /work/venv/bin/python] [--skip-peer] [--json]
+//          [--folder [--doc-kb 256]]
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +47,8 @@ const { values: a } = parseArgs({
     python: { type: 'string', default: '/work/venv/bin/python' },
     'skip-peer': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    folder: { type: 'boolean', default: false },
+    'doc-kb': { type: 'string', default: '256' },
   },
 });
 mkdirSync(a.dir, { recursive: true });
@@ -61,6 +78,37 @@ function buildCorpus(path, bytes) {
     closeSync(fd);
   }
   return path;
+}
+
+/** The text at `file` cut at line breaks into documents of about `docBytes`, 100 to a subfolder; a hidden marker says it is whole. */
+function buildFolder(file, dir, docBytes) {
+  const done = join(dir, `.built-from-${statSync(file).size}-${docBytes}`);
+  if (existsSync(done)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  const buf = Buffer.allocUnsafe(docBytes + (1 << 16));
+  const fd = openSync(file, 'r');
+  try {
+    for (let at = 0, n = 0; ; n++) {
+      const got = readSync(fd, buf, 0, buf.length, at);
+      if (got === 0) break;
+      const cut = got < buf.length ? got : buf.lastIndexOf(0x0a, docBytes) + 1 || got;
+      const sub = join(dir, `part-${String(Math.floor(n / 100)).padStart(4, '0')}`);
+      mkdirSync(sub, { recursive: true });
+      writeFileSync(join(sub, `doc-${String(n).padStart(6, '0')}.txt`), buf.subarray(0, cut));
+      at += cut;
+    }
+  } finally {
+    closeSync(fd);
+  }
+  writeFileSync(done, '');
+  return dir;
+}
+
+/** Bytes of a file, or of a folder's documents, and how many documents. */
+function sizeOf(path) {
+  if (!statSync(path).isDirectory()) return { bytes: statSync(path).size, documents: 1 };
+  const docs = readdirSync(path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && e.name.endsWith('.txt'));
+  return { bytes: docs.reduce((n, e) => n + statSync(join(e.parentPath, e.name)).size, 0), documents: docs.length };
 }
 
 const prepareJs = join(a.dir, 'prepare.js');
@@ -105,11 +153,11 @@ function timedTrain(corpus, cache, out) {
   });
 }
 
-const big = buildCorpus(join(a.dir, `mixed-${a.mb}mb.txt`), Math.round(Number(a.mb) * 1024 * 1024));
+const bigFile = buildCorpus(join(a.dir, `mixed-${a.mb}mb.txt`), Math.round(Number(a.mb) * 1024 * 1024));
+const big = a.folder ? buildFolder(bigFile, join(a.dir, `mixed-${a.mb}mb-docs`), Number(a['doc-kb']) * 1024) : bigFile;
 const small = buildCorpus(join(a.dir, 'mixed-1mb.txt'), 1024 * 1024);
-const size = statSync(big).size;
-log(`corpus: ${big}, ${(size / 1e6).toFixed(0)} MB (load ${load()})`);
-
+const { bytes: size, documents } = sizeOf(big);
+log(`corpus: ${big}, ${(size / 1e6).toFixed(0)} MB${a.folder ? ` in ${documents} documents` : ''} (load ${load()})`);
 const results = {};
 for (const [kind, vocab] of [['char'], ...(a['skip-bpe'] ? [] : [['bpe', a.vocab]])]) {
   const cache = join(a.dir, `cache-${kind}`);

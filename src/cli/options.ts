@@ -164,7 +164,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   train: {
     args: ['[FILE]'],
     summary:
-      "Trains a GPT on FILE (when omitted: the bundled sample, or with --resume the run's own text); Ctrl-C writes a checkpoint and exits 130.",
+      "Trains a GPT on FILE, a text or a folder of .txt/.md documents (when omitted: the bundled sample, or with --resume the run's own text); Ctrl-C writes a checkpoint and exits 130.",
     options: [
       'output',
       'preset',

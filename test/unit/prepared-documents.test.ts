@@ -15,7 +15,7 @@ import { makeTrainPlan } from '../../src/core/train-plan';
 import { startEngine } from '../../src/worker/engine/backend';
 import { startRun } from '../../src/worker/jobs/run-folder';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
-import { ENGLISH, KOREAN, TINY_MODEL, tempDir, userError } from './helpers';
+import { ENGLISH, KOREAN, TINY_MODEL, assertCliUserError, tempDir, userError } from './helpers';
 
 /** Korean and English documents of several sizes, in a subfolder too, with a hidden and an empty file that are skipped. */
 function mixedDocuments(root: string): string {
@@ -155,6 +155,12 @@ test('a bad document is named in one line, and nothing is left half-prepared in 
     writeFileSync(bad, bytes);
     for (const kind of ['char', 'bpe'] as const)
       assert.throws(() => prepareCorpusSync(docs, { kind, vocabSize: kind === 'bpe' ? 300 : undefined }, { cacheRoot }), userError(re));
+  }
+  process.env.CORPUS_LAB_CACHE = join(root, 'cli-cache');
+  try {
+    assertCliUserError(['train', docs, '-o', join(root, 'run'), '--max-steps', '1'], root, /z\.txt is not valid UTF-8/);
+  } finally {
+    delete process.env.CORPUS_LAB_CACHE;
   }
   const left = readdirSync(cacheRoot).filter((f) => f !== 'sources' && f !== 'tokenizers');
   assert.deepEqual(left, [], 'no prepared folder and no temporary one');

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { checkCorpusFile } from '../corpus';
 import { documentFolder, documentFolderSteps } from './source-documents';
 import { SourceStamp } from './prepared-cache';
-import { SourceFile, StreamOptions, textFileSteps } from './source-text';
+import { SourceFile, StreamOptions, TextSink, textFileSteps } from './source-text';
 import { Steps } from './steps';
 
 /** What is prepared: a text file (one document) or a folder of documents. */
@@ -14,7 +14,7 @@ export interface CorpusSource {
   /** What its recorded sha256 is trusted by while unchanged. */
   stamp: SourceStamp;
   /** Streams the text, with `onDocumentEnd` after each document; returns its size and sha256. */
-  steps(onText: (text: string) => void, onDocumentEnd: () => void, opts: StreamOptions): Steps<SourceFile>;
+  steps(onText: TextSink, onDocumentEnd: () => void, opts: StreamOptions): Steps<SourceFile>;
 }
 
 export function corpusSource(path: string): CorpusSource {

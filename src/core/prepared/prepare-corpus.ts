@@ -6,9 +6,10 @@ import { etaSeconds } from '../duration';
 import { UserError } from '../errors';
 import { isObject } from '../json';
 import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTokenizer } from '../tokenizer';
+import { utf8CodePoints } from '../tokenizer/utf8-code-points';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
 import { CorpusSource, corpusSource } from './corpus-source';
-import { PreparationCancelled, SourceFile } from './source-text';
+import { PreparationCancelled, SourceFile, TextSink } from './source-text';
 import { Steps, runSteps, runStepsAsync } from './steps';
 import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
 
@@ -104,7 +105,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     tok = made.tokenizer;
     sha256 = made.sha256;
   }
-  if (sha256 === undefined) sha256 = (yield* source.steps(noText, noText, streamOptions('read', opts))).sha256;
+  if (sha256 === undefined) sha256 = (yield* source.steps({ utf8: noText }, noText, streamOptions('read', opts))).sha256;
   recordSha256(root, path, source.stamp, sha256);
 
   const dtype = tokenDtype(tok.vocabSize);
@@ -176,7 +177,7 @@ function* tokenizerFor(
   if (recipe.kind === 'char') {
     // A char vocabulary is the text's characters: one streamed pass collects them.
     const chars = new CodePointSet();
-    const read = yield* source.steps((text) => chars.addAll(text), noText, streamOptions('read', opts));
+    const read = yield* source.steps({ utf8: (bytes) => chars.addUtf8(bytes) }, noText, streamOptions('read', opts));
     made = { tokenizer: trainTokenizer(chars.text(), recipe), sha256: read.sha256 };
   } else {
     // BPE learns from the counts of the text's pre-tokens, streamed (as Hugging Face's trainer counts words).
@@ -196,17 +197,15 @@ function* tokenizerFor(
 /** The distinct characters of a text seen a piece at a time (a flag per code point: far faster than a Set of strings). */
 class CodePointSet {
   private readonly seen = new Uint8Array(0x110000);
+  private codePoints = new Int32Array(0);
 
-  addAll(text: string): void {
+  /** Whole characters of checked UTF-8. */
+  addUtf8(bytes: Uint8Array): void {
+    if (this.codePoints.length < bytes.length) this.codePoints = new Int32Array(bytes.length);
+    const codePoints = this.codePoints;
     const seen = this.seen;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      const d = c >= 0xd800 && c < 0xdc00 && i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (d >= 0xdc00 && d < 0xe000) {
-        seen[0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00)] = 1;
-        i++;
-      } else seen[c] = 1;
-    }
+    const n = utf8CodePoints(bytes, codePoints);
+    for (let i = 0; i < n; i++) seen[codePoints[i]] = 1;
   }
 
   /** Each character once, in code-point order. */
@@ -229,11 +228,17 @@ function* encodeInto(
   const hash = createHash('sha256');
   let tokens = 0;
   const idCounts = new Float64Array(tok.vocabSize);
+  // The ids as stored, in one array reused for every chunk.
+  let stored: Uint16Array | Uint32Array = new Uint16Array(0);
   const write = (ids: Int32Array) => {
-    for (let i = 0; i < ids.length; i++) idCounts[ids[i]]++;
     if (ids.length === 0) return;
-    const typed = dtype === 'uint16' ? new Uint16Array(ids) : new Uint32Array(ids);
-    const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
+    if (stored.length < ids.length) stored = dtype === 'uint16' ? new Uint16Array(ids.length) : new Uint32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      idCounts[id]++;
+      stored[i] = id;
+    }
+    const bytes = Buffer.from(stored.buffer, stored.byteOffset, ids.length * stored.BYTES_PER_ELEMENT);
     let at = 0;
     while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
     hash.update(bytes);
@@ -246,7 +251,10 @@ function* encodeInto(
       write(encoder.end());
       documents.push(tokens);
     };
-    const read = yield* source.steps((text) => write(encoder.push(text)), endDocument, streamOptions('encode', opts));
+    // The char tokenizer encodes each character alone: its ids come straight from the bytes read.
+    const fromBytes = tok.utf8Encoder();
+    const sink: TextSink = fromBytes ? { utf8: (bytes) => write(fromBytes.encode(bytes)) } : (text) => write(encoder.push(text));
+    const read = yield* source.steps(sink, endDocument, streamOptions('encode', opts));
     fsyncSync(fd);
     return { source: read, tokens, sha256: hash.digest('hex'), idCounts, documents: documents.slice(0, -1) };
   } finally {
