@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCorpus } from '../../src/core/corpus';
 import { trainTokenizer } from '../../src/core/tokenizer';
 import { streamTextFile } from '../../src/core/prepared/source-text';
+import { prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
+import { tokenChunks } from '../../src/core/prepared/token-file';
 import { KOREAN, tempDir } from './helpers';
 
 // Korean, English, 2-, 3- and 4-byte characters (an emoji, a CJK extension B ideograph), two BOMs.
@@ -28,4 +31,25 @@ test('the char tokenizer encodes UTF-8 bytes read a chunk at a time into the ids
   }
   const bpe = trainTokenizer(corpus.text, { kind: 'bpe', vocabSize: 300 });
   assert.equal(bpe.utf8Encoder(), undefined, 'BPE sees across characters: it is given text');
+});
+
+test('a char preparation of that text stores those ids, their sha256 and their counts', () => {
+  const dir = tempDir();
+  const file = join(dir, 'mixed.txt');
+  writeFileSync(file, MIXED.repeat(3));
+  const corpus = readCorpus(file);
+  const prepared = prepareCorpusSync(file, { kind: 'char' }, { cacheRoot: join(dir, 'cache') });
+  try {
+    const want = prepared.tokenizer.encodeAll(corpus.text);
+    const got: number[] = [];
+    for (const chunk of tokenChunks(prepared.tokens, 1000)) got.push(...chunk);
+    assert.deepEqual(got, Array.from(want));
+    assert.equal(prepared.meta.tokens_sha256, createHash('sha256').update(new Uint16Array(want)).digest('hex'));
+    assert.deepEqual(prepared.meta.source, { path: file, bytes: corpus.bytes, sha256: corpus.sha256 });
+    const counts = new Array<number>(prepared.tokenizer.vocabSize).fill(0);
+    for (const id of want) counts[id]++;
+    assert.deepEqual(prepared.meta.id_counts, counts);
+  } finally {
+    prepared.tokens.close();
+  }
 });
