@@ -169,7 +169,8 @@ for (const [kind, vocab] of [['char'], ...(a['skip-bpe'] ? [] : [['bpe', a.vocab
     `prepare ${kind}${vocab ? ` ${vocab}` : ''}: ${(size / 1e6 / r.seconds).toFixed(1)} MB/s, ${(size / 1e6 / r.cpu_seconds).toFixed(1)} MB per CPU-second (${r.seconds.toFixed(1)} s: tokenizer pass done at ${r.read_done_s?.toFixed(1)} s, encoding at ${r.encode_done_s?.toFixed(1)} s), ` +
       `${r.tokens} ${r.dtype} ids, vocabulary ${r.vocab}, peak RSS ${Math.round(r.peak_rss_bytes / 2 ** 20)} MB (load ${before})`,
   );
-  if (kind === 'bpe' && !a['skip-peer']) results.bpe_peer = bpeSideBySide(r);
+  // The peer reads one text file (hf_tokenize.py), not a folder.
+  if (kind === 'bpe' && !a['skip-peer'] && !a.folder) results.bpe_peer = bpeSideBySide(r);
 }
 
 /** Hugging Face's encode_batch on the same text and tokenizer.json, printed beside our whole BPE preparation. */
