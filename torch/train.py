@@ -140,7 +140,10 @@ def remake_plan(saved, max_steps=None, epochs=None):
         options["maxSteps"] = max_steps
     if epochs is not None:
         options["epochs"] = epochs
-    per_epoch = steps_per_epoch(saved["trainTokens"], training_window(dict(saved, options=options)), options["batch"])
+    if saved.get("examples") is not None:
+        per_epoch = max(1, -(-saved["examples"] // options["batch"]))
+    else:
+        per_epoch = steps_per_epoch(saved["trainTokens"], training_window(dict(saved, options=options)), options["batch"])
     m, e = options.get("maxSteps"), options.get("epochs")
     if m is not None and e is not None:
         total = min(m, e * per_epoch)
@@ -266,8 +269,8 @@ class GPT(nn.Module):
         if cfg["norm"] == "dyt":
             self.transformer.embed_scale = nn.Parameter(torch.ones(1))
 
-    def forward(self, ids, targets):
-        """Mean next-token cross-entropy of ids [batch, time] against targets [batch, time]."""
+    def forward(self, ids, targets, reduction="mean"):
+        """Next-token cross-entropy of ids [batch, time] against targets [batch, time] (-100: not trained), mean or sum."""
         tr = self.transformer
         t = ids.shape[1]
         x = tr.wte(ids) + tr.wpe(torch.arange(t, device=ids.device))
@@ -277,7 +280,7 @@ class GPT(nn.Module):
         for block in tr.h:
             x = block(x)
         logits = tr.ln_f(x) @ tr.wte.weight.t()
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED, reduction=reduction)
 
 
 # Llama-family blocks (src/worker/model/gpt.ts with ModelConfig.llama): Hugging Face's names and
@@ -393,7 +396,7 @@ class Llama(nn.Module):
         self.drop = nn.Dropout(cfg["dropout"])
         self.inverse = inverse_frequencies(l)
 
-    def forward(self, ids, targets):
+    def forward(self, ids, targets, reduction="mean"):
         t = ids.shape[1]
         # Angles multiplied in float32, as Hugging Face and Corpus Lab do; cos and sin of them in float64.
         inv = torch.tensor(self.inverse, dtype=torch.float64).float().to(ids.device)
@@ -404,7 +407,7 @@ class Llama(nn.Module):
             x = block(x, cos, sin)
         head = self.model.embed_tokens.weight if self.cfg["llama"]["tiedHead"] else self.lm_head.weight
         logits = self.model.norm(x) @ head.t()
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED, reduction=reduction)
 
 
 def build_model(cfg):
@@ -638,6 +641,72 @@ def load_tokens(name, dtype, count):
     return np.memmap(path, dtype=np.dtype(dtype).newbyteorder("<"), mode="r")
 
 
+# ---------------------------------------------------------------------------------------------
+# Examples one per row (.jsonl): src/core/example-batches.ts
+
+IGNORED = -100
+
+
+def example_order(count, seed, epoch):
+    rng = Rng(mix_seed(seed, epoch, 0xE9A))
+    a = list(range(count))
+    for i in range(count - 1, 0, -1):
+        j = rng.below(i + 1)
+        a[i], a[j] = a[j], a[i]
+    return a
+
+
+class Examples:
+    """Examples one per row (.jsonl): ids and labels (-100 where not trained), padded as Corpus Lab pads a batch."""
+
+    def __init__(self, data, plan):
+        self.seed = plan["options"]["seed"]
+        self.split = {}
+        for name in ("train", "val"):
+            d = data[name]
+            shape = (d["rows"], d["width"])
+            self.split[name] = (
+                load_array(d["ids"], "int32", shape),
+                load_array(d["labels"], "int32", shape),
+                load_array(d["lengths"], "int32", (d["rows"],)),
+            )
+        if self.split["train"][0].shape[0] != plan["examples"]:
+            raise UserError(f"{HERE}/plan.json: {plan['examples']} training examples, the data holds {self.split['train'][0].shape[0]}")
+
+    def order(self, epoch):
+        return example_order(self.split["train"][0].shape[0], self.seed, epoch)
+
+    def rows(self, split, picks, width=None):
+        """Inputs ids[0..n-1) and targets labels[1..n), padded with 0 and -100 to `width` (default: the longest of `picks`)."""
+        ids, labels, lengths = self.split[split]
+        width = width or max(int(lengths[i]) - 1 for i in picks)
+        x = torch.zeros(len(picks), width, dtype=torch.int64)
+        y = torch.full((len(picks), width), IGNORED, dtype=torch.int64)
+        for r, i in enumerate(picks):
+            n = int(lengths[i]) - 1
+            x[r, :n] = torch.from_numpy(np.asarray(ids[i, :n], dtype=np.int64))
+            y[r, :n] = torch.from_numpy(np.asarray(labels[i, 1 : n + 1], dtype=np.int64))
+        return x, y
+
+    def replayed(self, x, y, step):
+        return x, y
+
+    def eval_groups(self, size, split="val"):
+        """Groups of held-out rows; none of the base's text (examples are not scored on it)."""
+        if split != "val":
+            return []
+        n = self.split["val"][0].shape[0]
+        return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+
+
+def load_array(name, dtype, shape):
+    path = os.path.join(HERE, name)
+    dt = np.dtype(dtype).newbyteorder("<")
+    if os.path.getsize(path) != int(np.prod(shape)) * dt.itemsize:
+        raise UserError(f"{path} has {os.path.getsize(path)} bytes, plan.json says {list(shape)} of {dt.itemsize} bytes")
+    return np.memmap(path, dtype=dt, mode="r", shape=shape)
+
+
 def load_checkpoint(path, model, with_optimizer=True):
     """Weights into the model; returns (trainer_state, moments by parameter name)."""
     for f in CHECKPOINT_FILES:
@@ -768,9 +837,15 @@ def train(args, export, world, rank, device, device_kind):
     per_pass = args.batch or (last - first)
 
     data = export["data"]
-    train_tokens = load_tokens(data["train"], data["dtype"], saved_plan["trainTokens"])
-    val_tokens = load_tokens(data["val"], data["dtype"], saved_plan["valTokens"])
-    eval_starts = eval_window_starts(len(val_tokens), context, opts["evalBatches"] * batch)
+    # A .jsonl's examples, one per row, padded, loss on the trained tokens only; else a token stream cut into windows.
+    examples = Examples(data, plan) if data.get("kind") == "examples" else None
+    if examples is None:
+        train_tokens = load_tokens(data["train"], data["dtype"], saved_plan["trainTokens"])
+        val_tokens = load_tokens(data["val"], data["dtype"], saved_plan["valTokens"])
+        eval_starts = eval_window_starts(len(val_tokens), context, opts["evalBatches"] * batch)
+
+    def epoch_order(e):
+        return examples.order(e) if examples else epoch_starts(len(train_tokens), context, opts["seed"], e)
 
     decayed = [p for n, p in model.named_parameters() if p.dim() >= 2]
     kept = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -813,7 +888,7 @@ def train(args, export, world, rank, device, device_kind):
 
     last_loss, last_val, last_eval_step = state.get("loss", math.nan), math.nan, -1
     tokens_per_s = 0.0
-    order = epoch_starts(len(train_tokens), context, opts["seed"], epoch)
+    order = epoch_order(epoch)
 
     def window_batch(tokens, starts):
         idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(context + 1)[None, :]
@@ -824,14 +899,21 @@ def train(args, export, world, rank, device, device_kind):
         nonlocal last_val, last_eval_step
         if lead:
             model.eval()
-            total = 0.0
+            total, count = 0.0, 0
             with torch.no_grad():
-                for i in range(0, len(eval_starts), per_pass):
-                    group = eval_starts[i : i + per_pass]
-                    x, y = window_batch(val_tokens, group)
-                    total += model(x, y).item() * len(group)
+                if examples:
+                    for group in examples.eval_groups(per_pass):
+                        x, y = examples.rows("val", group)
+                        total += model(x.to(device), y.to(device), "sum").item()
+                        count += int((y != IGNORED).sum())
+                else:
+                    for i in range(0, len(eval_starts), per_pass):
+                        group = eval_starts[i : i + per_pass]
+                        x, y = window_batch(val_tokens, group)
+                        total += model(x, y).item() * len(group)
+                        count += len(group)
             model.train()
-            last_val = total / len(eval_starts)
+            last_val = total / count
             log({"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val, "elapsed_s": elapsed()})
         if world > 1:
             shared = torch.tensor([last_val], dtype=torch.float64, device=device)
@@ -869,24 +951,34 @@ def train(args, export, world, rank, device, device_kind):
     while step < plan["totalSteps"]:
         t0 = time.time()
         n = len(order)
-        rows = [int(order[(cursor * batch + b) % n]) for b in range(first, last)]
         lr = learning_rate_at(plan, step)
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         local_loss = torch.zeros((), device=device)
-        passes = [rows[i : i + per_pass] for i in range(0, len(rows), per_pass)]
-        for i, part in enumerate(passes):
-            x, y = window_batch(train_tokens, part)
-            # Weighted so that DDP's mean over ranks of the summed passes is the whole batch's mean loss.
-            weight = len(part) * world / batch
+        # Each pass: inputs, targets, the loss's reduction and its weight, so that DDP's mean over ranks of the
+        # summed passes is the whole batch's mean loss (examples: the mean over the batch's trained tokens).
+        if examples:
+            # Every rank builds the whole batch's rows: its padding width and trained-token count are the batch's.
+            x_all, y_all = examples.rows("train", [int(order[(cursor * batch + b) % n]) for b in range(batch)])
+            weight = world / max(1, int((y_all != IGNORED).sum()))
+            cuts = [(a, min(a + per_pass, last)) for a in range(first, last, per_pass)]
+            passes = [(x_all[a:b], y_all[a:b], "sum", weight) for a, b in cuts]
+            step_tokens = x_all.numel()
+        else:
+            rows = [int(order[(cursor * batch + b) % n]) for b in range(first, last)]
+            parts = [rows[i : i + per_pass] for i in range(0, len(rows), per_pass)]
+            passes = [(*window_batch(train_tokens, part), "mean", len(part) * world / batch) for part in parts]
+            step_tokens = batch * context
+        for i, (x, y, reduction, weight) in enumerate(passes):
+            x, y = x.to(device), y.to(device)
             sync = i == len(passes) - 1 or world == 1
             if sync:
-                loss = net(x, y) * weight
+                loss = net(x, y, reduction) * weight
                 loss.backward()
             else:
                 with net.no_sync():
-                    loss = net(x, y) * weight
+                    loss = net(x, y, reduction) * weight
                     loss.backward()
             local_loss += loss.detach() / world
         if world > 1:
@@ -901,7 +993,7 @@ def train(args, export, world, rank, device, device_kind):
         optimizer.step()
         if device_kind == "cuda":
             torch.cuda.synchronize()
-        rate = batch * context / max(time.time() - t0, 1e-9)
+        rate = step_tokens / max(time.time() - t0, 1e-9)
         tokens_per_s = rate if tokens_per_s == 0 else 0.9 * tokens_per_s + 0.1 * rate
         last_loss = loss_value
         step_epoch = epoch + 1
@@ -912,7 +1004,7 @@ def train(args, export, world, rank, device, device_kind):
         if epoch_done:
             epoch += 1
             cursor = 0
-            order = epoch_starts(len(train_tokens), context, opts["seed"], epoch)
+            order = epoch_order(epoch)
         if step % plan["evalEvery"] == 0 or step == plan["totalSteps"]:
             evaluate()
         if epoch_done:

@@ -30,6 +30,8 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from train import (
+    IGNORED,
+    Examples,
     add_run_options,
     launch,
     parse_run_options,
@@ -39,6 +41,7 @@ from train import (
     UserError,
     encode_safetensors,
     epoch_starts,
+    load_array,
     eval_window_starts,
     learning_rate_at,
     list_checkpoints,
@@ -57,20 +60,8 @@ from train import (
     write_dir_atomic,
 )
 
-IGNORED = -100
-
-
 # ---------------------------------------------------------------------------------------------
 # The data order (src/core/example-batches.ts, src/core/batches.ts)
-
-
-def example_order(count, seed, epoch):
-    rng = Rng(mix_seed(seed, epoch, 0xE9A))
-    a = list(range(count))
-    for i in range(count - 1, 0, -1):
-        j = rng.below(i + 1)
-        a[i], a[j] = a[j], a[i]
-    return a
 
 
 def replan(saved, max_steps, epochs):
@@ -103,16 +94,19 @@ class Tokens:
         self.val = load_array(data["val"], data["dtype"], (plan["valTokens"],))
         self.eval_starts = eval_window_starts(len(self.val), context, plan["options"]["evalBatches"] * plan["options"]["batch"])
         replay = data.get("replay")
-        self.replay = None
-        if replay:
-            path = os.path.join(HERE, replay["file"])
-            self.replay = (load_array(replay["file"], replay["dtype"], (os.path.getsize(path) // 4,)), replay["fraction"])
+        self.replay = (load_whole(replay), replay["fraction"]) if replay else None
+        # The base's own held-out text: its loss is the forgetting meter (base_val_loss), as Corpus Lab's trainer reports it.
+        base_val = data.get("base_val")
+        self.base_val = load_whole(base_val) if base_val else None
+        self.base_eval_starts = (
+            eval_window_starts(len(self.base_val), context, plan["options"]["evalBatches"] * plan["options"]["batch"]) if base_val else []
+        )
 
     def order(self, epoch):
         return epoch_starts(len(self.train), self.context, self.seed, epoch)
 
     def rows(self, split, picks):
-        tokens = self.train if split == "train" else self.val
+        tokens = {"train": self.train, "val": self.val, "base_val": self.base_val}[split]
         idx = np.asarray(picks, dtype=np.int64)[:, None] + np.arange(self.context + 1)[None, :]
         w = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64))
         return w[:, :-1], w[:, 1:]
@@ -133,56 +127,15 @@ class Tokens:
             x[row], y[row] = w[:-1], w[1:]
         return x, y
 
-    def eval_groups(self, size):
-        return [self.eval_starts[i : i + size] for i in range(0, len(self.eval_starts), size)]
+    def eval_groups(self, size, split="val"):
+        starts = self.eval_starts if split == "val" else self.base_eval_starts
+        return [starts[i : i + size] for i in range(0, len(starts), size)]
 
 
-class Examples:
-    """Examples one per row (.jsonl): ids and labels (-100 where not trained), padded as Corpus Lab pads a batch."""
-
-    def __init__(self, data, plan):
-        self.seed = plan["options"]["seed"]
-        self.split = {}
-        for name in ("train", "val"):
-            d = data[name]
-            shape = (d["rows"], d["width"])
-            self.split[name] = (
-                load_array(d["ids"], "int32", shape),
-                load_array(d["labels"], "int32", shape),
-                load_array(d["lengths"], "int32", (d["rows"],)),
-            )
-        if self.split["train"][0].shape[0] != plan["examples"]:
-            raise UserError(f"{HERE}/plan.json: {plan['examples']} training examples, the data holds {self.split['train'][0].shape[0]}")
-
-    def order(self, epoch):
-        return example_order(self.split["train"][0].shape[0], self.seed, epoch)
-
-    def rows(self, split, picks, width=None):
-        """Inputs ids[0..n-1) and targets labels[1..n), padded with 0 and -100 to `width` (default: the longest of `picks`)."""
-        ids, labels, lengths = self.split[split]
-        width = width or max(int(lengths[i]) - 1 for i in picks)
-        x = torch.zeros(len(picks), width, dtype=torch.int64)
-        y = torch.full((len(picks), width), IGNORED, dtype=torch.int64)
-        for r, i in enumerate(picks):
-            n = int(lengths[i]) - 1
-            x[r, :n] = torch.from_numpy(np.asarray(ids[i, :n], dtype=np.int64))
-            y[r, :n] = torch.from_numpy(np.asarray(labels[i, 1 : n + 1], dtype=np.int64))
-        return x, y
-
-    def replayed(self, x, y, step):
-        return x, y
-
-    def eval_groups(self, size):
-        n = self.split["val"][0].shape[0]
-        return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
-
-
-def load_array(name, dtype, shape):
-    path = os.path.join(HERE, name)
-    dt = np.dtype(dtype).newbyteorder("<")
-    if os.path.getsize(path) != int(np.prod(shape)) * dt.itemsize:
-        raise UserError(f"{path} has {os.path.getsize(path)} bytes, plan.json says {list(shape)} of {dt.itemsize} bytes")
-    return np.memmap(path, dtype=dt, mode="r", shape=shape)
+def load_whole(entry):
+    """A token file of plan.json's data (replay.bin, base-val.bin): all its ids, however many."""
+    dt = np.dtype(entry["dtype"])
+    return load_array(entry["file"], entry["dtype"], (os.path.getsize(os.path.join(HERE, entry["file"])) // dt.itemsize,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +258,51 @@ def write_adapter_checkpoint(out, name, params, optimizer, exported_dir, trainer
 
 
 # ---------------------------------------------------------------------------------------------
+# The sample each evaluation shows (src/worker/train/trainer.ts, src/worker/model/generator.ts)
+
+SAMPLE_TOKENS = 48
+SAMPLE_TEMPERATURE = 0.8
+
+
+class Sampler:
+    """Corpus Lab's evaluation sample: 48 tokens after a line break, temperature 0.8, drawn with its seeded random numbers."""
+
+    def __init__(self, tokenizer_path, tokenizer_kind, context):
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as e:
+            raise UserError(f"{e.name} is not installed: python3 -m pip install tokenizers")
+        self.tokenizer = Tokenizer.from_file(tokenizer_path)
+        self.context = context
+        # An empty prompt starts from a line break, or from the first token when the vocabulary has none.
+        self.prompt = self.tokenizer.encode("\n", add_special_tokens=False).ids or [0]
+        unk = self.tokenizer.token_to_id("<unk>") if tokenizer_kind == "char" else None
+        self.never = [] if unk is None else [unk]
+
+    @torch.no_grad()
+    def sample(self, model, device, step):
+        rng = Rng(mix_seed(step, 0x9E4))
+        history = list(self.prompt)
+        # The tokens the laptop's key/value cache holds: all the prompt's at first, half a context each time it is full.
+        window = history[-self.context :]
+        for _ in range(SAMPLE_TOKENS):
+            logits = model(input_ids=torch.tensor([window], device=device)).logits[0, -1].float().cpu().numpy().astype(np.float64)
+            logits[self.never] = -np.inf
+            history.append(pick(logits, rng))
+            window = window + history[-1:] if len(window) < self.context else history[-max(1, self.context // 2) :]
+        return self.tokenizer.decode(history[len(self.prompt) :], skip_special_tokens=False)
+
+
+def pick(logits, rng):
+    """src/core/sampling.ts sampleToken at temperature 0.8, no top-k or top-p: likeliest first (ties: lower id first)."""
+    order = np.argsort(-logits, kind="stable")
+    probs = np.exp((logits[order] - logits[order[0]]) / SAMPLE_TEMPERATURE)
+    probs /= probs.sum()
+    at = int(np.searchsorted(np.cumsum(probs), rng.next() * probs.sum(), side="right"))
+    return int(order[min(at, len(order) - 1)])
+
+
+# ---------------------------------------------------------------------------------------------
 # Training
 
 
@@ -375,6 +373,7 @@ def train(args, export, world, rank, device, device_kind):
     elapsed = lambda: elapsed_before + time.time() - started
     metrics_path = os.path.join(out, "metrics.jsonl")
     scored = export["eval"]
+    sampler = Sampler(os.path.join(HERE, "tokenizer.json"), export["run"]["tokenizer"]["kind"], plan["model"]["context"]) if lead else None
 
     def emit(event):
         if lead:
@@ -404,10 +403,25 @@ def train(args, export, world, rank, device, device_kind):
                     x, y = source.rows("val", group)
                     total += cross_entropy_sum(model, x.to(device), y.to(device)).item()
                     count += int((y != IGNORED).sum())
+                base_total, base_count = 0.0, 0
+                for group in source.eval_groups(per_pass, "base_val"):
+                    x, y = source.rows("base_val", group)
+                    base_total += cross_entropy_sum(model, x.to(device), y.to(device)).item()
+                    base_count += y.numel()
+                try:
+                    sample = sampler.sample(model, device, step)
+                except Exception:  # a sample is a courtesy: it never stops training (as in Corpus Lab)
+                    sample = None
             model.train()
             last_val = total / count
             bits = last_val * scored["tokens"] / math.log(2)
-            log({"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val, "val_bits_per_char": bits / scored["chars"], "val_bits_per_byte": bits / scored["bytes"], "elapsed_s": elapsed()})
+            event = {"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val}
+            if base_count:
+                event["base_val_loss"] = base_total / base_count
+            event.update(val_bits_per_char=bits / scored["chars"], val_bits_per_byte=bits / scored["bytes"], elapsed_s=elapsed())
+            if sample is not None:
+                event["sample"] = sample
+            log(event)
         if world > 1:
             shared = torch.tensor([last_val], dtype=torch.float64, device=device)
             dist.broadcast(shared, 0)

@@ -7,7 +7,7 @@ import { FinetuneRequest } from '../../src/worker/jobs/finetune-job';
 import { TrainRequest } from '../../src/worker/jobs/train-job';
 import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { listRuns } from '../../src/core/runs';
-import { readMetrics } from '../../src/core/metrics';
+import { metricRows, readMetrics } from '../../src/core/metrics';
 import { compareRuns } from '../../src/core/compare-runs';
 import { readRunJson } from '../../src/core/run-json';
 import { CLI, ENGLISH, KOREAN, REPO, TINY_MODEL, jsonLines, koreanDocuments, tempDir } from './helpers';
@@ -39,6 +39,11 @@ function script(exportDir: string, args: string[], nproc?: number) {
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>),
   };
+}
+
+/** The evaluations a run logged after `step`. */
+function evalsAfter(metrics: Record<string, unknown>[], step: number) {
+  return metrics.filter((m) => m.type === 'eval' && (m.step as number) > step);
 }
 
 /** A Qwen2 folder (BF16 shards, tied head) with a ChatML template, as Qwen's. */
@@ -176,11 +181,14 @@ test(
     // GPT-2 (Conv1D, PEFT's fan_in_fan_out): a Corpus Lab run as the base, a LoRA fine-tune on a text.
     const gpt2: TrainRequest = { ...TINY_MODEL, threads: 1, corpusPath: ENGLISH, maxSteps: 2, runDir: join(root, 'gpt2') };
     await trainLosses(gpt2);
+    // Fine-tuned on another text than its base's, so its held-out loss and its base's (forgetting) differ.
+    const laterText = join(root, 'later.txt');
+    writeFileSync(laterText, readFileSync(ENGLISH, 'utf8').slice(40_000, 60_000));
     const docs = koreanDocuments(root);
     const cases: { name: string; req: FinetuneRequest }[] = [
       {
         name: 'gpt2-text',
-        req: { basePath: join(root, 'gpt2'), corpusPath: ENGLISH, lora: true, rank: 4, rslora: true, replay: 0.5, batch: 4, maxSteps: 5 },
+        req: { basePath: join(root, 'gpt2'), corpusPath: laterText, lora: true, rank: 4, rslora: true, replay: 0.5, batch: 4, maxSteps: 5 },
       },
       {
         name: 'llama-documents',
@@ -200,7 +208,8 @@ test(
       const away = `${result.base.path}-away`;
       const moved = result.base.path.startsWith(root);
       if (moved) renameSync(result.base.path, away);
-      const r = script(exp, ['--out', join(root, `${name}-torch`)]);
+      const torchRun = join(root, `${name}-torch`);
+      const r = script(exp, ['--out', torchRun]);
       if (moved) renameSync(away, result.base.path);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.events[0].base, join(exp, 'base'));
@@ -208,6 +217,25 @@ test(
       assert.deepEqual([...losses.keys()], [3, 4, 5], name);
       assertClose(losses, reference, [3], 1e-4, `${name}: first step after the export`);
       assertClose(losses, reference, [4, 5], 1e-3, `${name}: later steps`);
+      // Its evaluations carry what Corpus Lab's do: the loss on the base's own held-out text when the base
+      // run's corpus is known (the GPT-2 run's), and a sample; the chart reads them from the run's metrics.
+      const laptopEvals = evalsAfter(readMetrics(join(root, `${name}-reference`)), 2);
+      const torchEvals = evalsAfter(readMetrics(torchRun), 2);
+      assert.deepEqual(
+        torchEvals.map((e) => e.step),
+        laptopEvals.map((e) => e.step),
+        name,
+      );
+      assert.equal(existsSync(join(exp, 'base-val.bin')), name === 'gpt2-text', name);
+      const forgetting = (evals: Record<string, unknown>[]) => new Map(evals.map((e) => [e.step as number, e.base_val_loss as number]));
+      if (name === 'gpt2-text') assertClose(forgetting(torchEvals), forgetting(laptopEvals), [3, 4, 5], 1e-3, `${name}: base_val_loss`);
+      else assert.ok(torchEvals.every((e) => e.base_val_loss === undefined) && laptopEvals.every((e) => e.base_val_loss === undefined));
+      const rows = metricRows(readMetrics(torchRun)).filter((m) => m.step > 2 && m.val_loss !== undefined);
+      assert.equal(rows.filter((m) => m.base_val_loss !== undefined).length, name === 'gpt2-text' ? 3 : 0, name);
+      for (const [i, e] of torchEvals.entries()) {
+        assert.ok(typeof e.sample === 'string' && e.sample.length > 0, `${name}: a sample at step ${e.step}`);
+        assert.equal(e.sample, laptopEvals[i].sample, `${name}: the sample Corpus Lab draws at step ${e.step}`);
+      }
     }
   },
 );
@@ -244,23 +272,18 @@ test(
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     };
 
-    // A full fine-tune on examples has no script yet; --with-base is for LoRA runs.
+    // --with-base is for LoRA runs.
     const full = join(root, 'full');
     assert.equal(
       cli('finetune', base, QA, '--max-steps', '1', '--batch', '2', '--context', '128', '--backend', 'wasm', '-o', full).status,
       0,
     );
     oneLine(
-      cli('export-torch', full, '-o', join(root, 'e1')),
-      /constitution-qa-ko\.jsonl is a \.jsonl of examples: .*fine-tune with --lora/,
-      'full on examples',
-    );
-    oneLine(
       cli('export-torch', full, '-o', join(root, 'e2'), '--with-base'),
       /--with-base copies the base model of a LoRA fine-tune/,
       '--with-base',
     );
-    assert.ok(!existsSync(join(root, 'e1')) && !existsSync(join(root, 'e2')));
+    assert.ok(!existsSync(join(root, 'e2')));
 
     const exp = join(root, 'exp');
     assert.equal(cli('export-torch', run, '-o', exp).status, 0);

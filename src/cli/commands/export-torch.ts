@@ -8,7 +8,7 @@ export async function exportTorchCommand(argv: string[]): Promise<number> {
   const result = exportTorch(positionals[0], options.output as string, { withBase: Boolean(options.withBase) });
   const lora = 'base' in result;
   const script = lora ? 'train_peft.py' : 'train.py';
-  const data = lora ? { data: result.data, base: result.base } : { token_dtype: result.dtype };
+  const data = lora ? { data: result.data, base: result.base } : { data: result.data, token_dtype: result.dtype };
   if (options.json) {
     printJson({
       dir: result.dir,
@@ -23,7 +23,7 @@ export async function exportTorchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   info(
-    `exported step ${result.step} of ${result.totalSteps} (${result.trainTokens} + ${result.valTokens} tokens, ${lora ? result.data : result.dtype}) → ${result.dir}`,
+    `exported step ${result.step} of ${result.totalSteps} (${result.trainTokens} + ${result.valTokens} tokens, ${lora ? result.data : `${result.data}, ${result.dtype}`}) → ${result.dir}`,
   );
   if (lora && !result.base.copied)
     info(

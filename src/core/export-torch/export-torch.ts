@@ -1,20 +1,18 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { UserError } from '../errors';
-import { PreparedCorpus, prepareCorpusSync } from '../prepared/prepare-corpus';
-import { TokenDtype, tokenDtype } from '../prepared/token-file';
+import { TokenDtype } from '../prepared/token-file';
 import { readCheckpoint, resolveCheckpoint, writeCheckpoint } from '../checkpoint';
 import { readMetrics } from '../metrics';
 import { RunJson, readRunJson } from '../run-json';
 import { checkRunTokenizer } from '../model-tokenizer';
-import { Tokenizer } from '../tokenizer';
 import { TrainPlan } from '../train-options';
 import { writeFileAtomic } from '../atomic-write';
 import { exportReadme } from './readme';
 import { checkOutputPath } from '../output-path';
-import { ADAPTER_CONFIG_FILE } from '../lora-adapter';
+import { ADAPTER_CONFIG_FILE, sha256File } from '../lora-adapter';
 import { LoraExport, exportLora } from './lora-export';
-import { runData } from './lora-data';
+import { ExportedData, exportData } from './export-data';
 import { learningRateSchedule, scriptPath, sha256, writeNewFolder } from './folder';
 
 export type { TokenDtype };
@@ -27,7 +25,9 @@ export interface TorchExport {
   totalSteps: number;
   trainTokens: number;
   valTokens: number;
-  dtype: TokenDtype;
+  /** text and documents: a token stream; examples: one per row. */
+  data: 'tokens' | 'examples';
+  dtype: TokenDtype | 'int32';
 }
 
 /** plan.json: what train.py needs beyond the checkpoint, and what a reader needs to check it. */
@@ -39,21 +39,18 @@ export interface ExportPlan {
   plan: TrainPlan;
   start: { checkpoint: string; step: number; epoch: number; cursor: number; seed: number };
   lr_schedule: { kind: 'linear warm-up, then cosine to minLr'; lr: number; minLr: number; warmupSteps: number; totalSteps: number };
-  data: { train: 'train.bin'; val: 'val.bin'; dtype: TokenDtype; byte_order: 'little'; order: string };
+  /** The data's files, layout and order (export-data.ts). */
+  data: Record<string, unknown>;
   /** run.json fields the run train.py writes carries over (corpus, tokenizer). */
   run: { corpus: unknown; tokenizer: unknown };
   /** sha256 of every file train.py reads, so a damaged copy is refused. */
   files: Record<string, string>;
 }
 
-const DATA_ORDER =
-  'epoch e (from 0): windows of context+1 tokens at shift + i·context of train.bin, shift and order drawn by ' +
-  "mulberry32 seeded with mixSeed(seed, e, 0xe90c) (Corpus Lab's core/rng.ts, core/batches.ts; train.py's epoch_starts); " +
-  'batch k of the epoch takes windows k·batch … k·batch+batch−1 of that order, wrapping around';
-
 /**
  * Writes a self-contained folder that continues a run in PyTorch: the checkpoint (Hugging Face
- * layout of its family, GPT-2 or Llama, with optimizer state), tokenizer, token files, plan.json, train.py and README.md.
+ * layout of its family, GPT-2 or Llama, with optimizer state), tokenizer, the data (a token stream, or examples one per row),
+ * plan.json, train.py and README.md.
  * The folder appears whole or not at all.
  */
 export function exportTorch(source: string, outDir: string, options: { withBase?: boolean } = {}): TorchExport | LoraExport {
@@ -71,29 +68,17 @@ export function exportTorch(source: string, outDir: string, options: { withBase?
   if (!plan) throw new UserError('{0}: trainer_state.json has no training plan, so this checkpoint cannot be continued', checkpointDir);
   const runDir = dirname(dirname(checkpointDir));
   const run = readRunJson(runDir);
-  refuseExamples(run.corpus.path);
   const tokenizer = ckpt.tokenizer;
   checkRunTokenizer(tokenizer, run, join(checkpointDir, 'tokenizer.json'));
-  const prepared = preparedText(run, tokenizer);
+  const { data, close } = exportData({ ...run, plan }, tokenizer, run.finetune?.base ?? checkpointDir);
   try {
-    return writeTorchExport(
-      dir,
-      checkpointDir,
-      ckpt,
-      plan,
-      runDir,
-      run,
-      prepared ?? runData(run, tokenizer, run.finetune?.base ?? checkpointDir).tokens,
-    );
+    return writeTorchExport(dir, checkpointDir, ckpt, plan, runDir, run, data);
   } finally {
-    prepared?.tokens.close();
+    close();
   }
 }
 
-/**
- * The folder itself. `ids`: the run's token stream, prepared on disk (a text file: train.bin and
- * val.bin are copied from its ids as they are stored, never held in memory) or in memory (documents).
- */
+/** The folder itself, with the run's data: a token stream (text, documents) or examples one per row (.jsonl). */
 function writeTorchExport(
   dir: string,
   checkpointDir: string,
@@ -101,28 +86,9 @@ function writeTorchExport(
   plan: TrainPlan,
   runDir: string,
   run: RunJson,
-  ids: PreparedCorpus | Int32Array,
+  data: ExportedData,
 ): TorchExport {
   const tokenizer = ckpt.tokenizer;
-  const count = ids instanceof Int32Array ? ids.length : ids.meta.tokens;
-  if (count !== plan.trainTokens + plan.valTokens) {
-    throw new UserError(
-      "{0} encodes to {1} tokens but the run's plan has {2}: it is not this run's corpus",
-      run.corpus.path,
-      count,
-      plan.trainTokens + plan.valTokens,
-    );
-  }
-  const dtype: TokenDtype = tokenDtype(tokenizer.vocabSize);
-  const writeTokens = (file: string, start: number, end: number): string => {
-    if (!(ids instanceof Int32Array)) return ids.tokens.copyRange(start, end, file);
-    const part = ids.subarray(start, end);
-    const typed = dtype === 'uint16' ? Uint16Array.from(part) : Uint32Array.from(part);
-    const data = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
-    writeFileAtomic(file, data);
-    return sha256(data);
-  };
-
   const name = basename(checkpointDir);
   const state = ckpt.trainerState;
   writeNewFolder(dir, (temp) => {
@@ -134,10 +100,8 @@ function writeTorchExport(
       tokenizerJson: ckpt.tokenizerJson,
       tokenizerKind: tokenizer.kind,
     });
-    const digests: Record<string, string> = {
-      'train.bin': writeTokens(join(temp, 'train.bin'), 0, plan.trainTokens),
-      'val.bin': writeTokens(join(temp, 'val.bin'), plan.trainTokens, count),
-    };
+    const digests: Record<string, string> = {};
+    for (const file of data.write(temp)) digests[file] = sha256File(join(temp, file)).sha256;
     const files: Record<string, Buffer | string> = {
       'tokenizer.json': ckpt.tokenizerJson,
       'metrics.jsonl': readMetrics(runDir)
@@ -158,7 +122,7 @@ function writeTorchExport(
       plan,
       start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
       lr_schedule: learningRateSchedule(plan),
-      data: { train: 'train.bin', val: 'val.bin', dtype, byte_order: 'little', order: DATA_ORDER },
+      data: data.description,
       run: { corpus: run.corpus, tokenizer: run.tokenizer },
       files: digests,
     };
@@ -172,7 +136,8 @@ function writeTorchExport(
         step: state.step,
         totalSteps: plan.totalSteps,
         batch: plan.options.batch,
-        dtype,
+        data: data.kind,
+        dtype: data.dtype,
       }),
     );
   });
@@ -183,38 +148,7 @@ function writeTorchExport(
     totalSteps: plan.totalSteps,
     trainTokens: plan.trainTokens,
     valTokens: plan.valTokens,
-    dtype,
+    data: data.kind,
+    dtype: data.dtype,
   };
-}
-
-/** train.py reads one token stream cut into windows; a .jsonl's examples, one per row, are for a LoRA export (train_peft.py). */
-function refuseExamples(dataPath: string): void {
-  if (extname(dataPath).toLowerCase() === '.jsonl')
-    throw new UserError(
-      '{0} is a .jsonl of examples: export-torch continues full fine-tunes on text or documents, and LoRA fine-tunes on any data; continue this run here with train --resume, or fine-tune with --lora',
-      dataPath,
-    );
-}
-
-/** A run on a text file: its prepared ids (prepared now if they are not yet), checked to be of the run's own text. */
-function preparedText(run: RunJson, tokenizer: Tokenizer): PreparedCorpus | undefined {
-  const path = run.corpus.path;
-  if (isFolder(path)) return undefined;
-  const prepared = prepareCorpusSync(path, tokenizer);
-  if (prepared.meta.source.sha256 !== run.corpus.sha256) {
-    prepared.tokens.close();
-    throw new UserError(
-      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
-      path,
-    );
-  }
-  return prepared;
-}
-
-function isFolder(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -10,7 +10,7 @@ import { readAdapterCheckpoint } from '../adapter-checkpoint';
 import { writeFileAtomic } from '../atomic-write';
 import { learningRateSchedule, scriptPath, writeNewFolder } from './folder';
 import { sha256File } from '../lora-adapter';
-import { exportedData, replayFile, runData } from './lora-data';
+import { BaseText, baseText, exportData } from './export-data';
 import { loraExportReadme } from './lora-readme';
 
 export interface LoraExport {
@@ -44,79 +44,84 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
   const tokenizerJson = readRegularFile(tokenizerPath);
   const tokenizer = modelTokenizer(tokenizerJson, base.config, tokenizerPath);
   checkRunTokenizer(tokenizer, run, tokenizerPath);
-  const prepared = runData({ ...run, plan }, tokenizer, record.base);
-  const data = exportedData(prepared, { ...run, plan }, tokenizer);
-  // Examples train one per row, with nothing of the base's text replayed.
-  const replay = prepared.examples ? undefined : replayFile(record, tokenizer);
-  const state = ckpt.trainerState;
-  const name = basename(checkpointDir);
-  const baseFiles = readdirSync(record.base).filter((f) => !f.startsWith('.') && statSync(join(record.base, f)).isFile());
+  const { data, close } = exportData({ ...run, plan }, tokenizer, record.base);
+  let baseCorpus: BaseText | undefined;
+  try {
+    // Examples train one per row, with nothing of the base's text replayed or scored.
+    baseCorpus = data.kind === 'examples' ? undefined : baseText(record, tokenizer);
+    const state = ckpt.trainerState;
+    const name = basename(checkpointDir);
+    const baseFiles = readdirSync(record.base).filter((f) => !f.startsWith('.') && statSync(join(record.base, f)).isFile());
 
-  writeNewFolder(dir, (temp) => {
-    mkdirSync(join(temp, 'checkpoints', name), { recursive: true });
-    for (const f of readdirSync(checkpointDir)) copyFileSync(join(checkpointDir, f), join(temp, 'checkpoints', name, f));
-    if (withBase) {
-      mkdirSync(join(temp, 'base'));
-      for (const f of baseFiles) copyFileSync(join(record.base, f), join(temp, 'base', f));
-    }
-    const files: Record<string, Buffer | string> = {
-      ...data.files,
-      'tokenizer.json': tokenizerJson,
-      'metrics.jsonl': readMetrics(runDir)
-        .filter((r) => typeof r.step !== 'number' || r.step <= state.step)
-        .map((r) => JSON.stringify(r) + '\n')
-        .join(''),
+    writeNewFolder(dir, (temp) => {
+      mkdirSync(join(temp, 'checkpoints', name), { recursive: true });
+      for (const f of readdirSync(checkpointDir)) copyFileSync(join(checkpointDir, f), join(temp, 'checkpoints', name, f));
+      if (withBase) {
+        mkdirSync(join(temp, 'base'));
+        for (const f of baseFiles) copyFileSync(join(record.base, f), join(temp, 'base', f));
+      }
+      const files: Record<string, Buffer | string> = {
+        'tokenizer.json': tokenizerJson,
+        'metrics.jsonl': readMetrics(runDir)
+          .filter((r) => typeof r.step !== 'number' || r.step <= state.step)
+          .map((r) => JSON.stringify(r) + '\n')
+          .join(''),
+      };
+      files['base.json'] = JSON.stringify({ ...ckpt.base, copied: withBase ? 'base' : null }, null, 2) + '\n';
+      data.write(temp);
+      baseCorpus?.write(temp);
+      for (const [file, content] of Object.entries(files)) writeFileAtomic(join(temp, file), content);
+      for (const script of ['train.py', 'train_peft.py'] as const) copyFileSync(scriptPath(script), join(temp, script));
+      const digests: Record<string, string> = {};
+      // Streamed: a copied base is gigabytes.
+      for (const rel of filesUnder(temp)) digests[rel] = sha256File(join(temp, rel)).sha256;
+      const exportPlan = {
+        format: 'corpus-lab-peft-export',
+        format_version: 1,
+        created: new Date().toISOString(),
+        source: { run: runDir, checkpoint: checkpointDir },
+        lora: ckpt.adapter.settings,
+        plan,
+        start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
+        lr_schedule: learningRateSchedule(plan),
+        data: { ...data.description, ...baseCorpus?.description },
+        eval: data.scored,
+        run: { corpus: run.corpus, tokenizer: run.tokenizer, finetune: record },
+        files: digests,
+      };
+      writeFileAtomic(join(temp, 'plan.json'), JSON.stringify(exportPlan, null, 2) + '\n');
+      writeFileAtomic(
+        join(temp, 'README.md'),
+        loraExportReadme({
+          folder: basename(dir),
+          checkpoint: name,
+          step: state.step,
+          totalSteps: plan.totalSteps,
+          batch: plan.options.batch,
+          base: record.base,
+          withBase,
+          data: data.kind,
+        }),
+      );
+    });
+    return {
+      dir,
+      checkpoint: join(dir, 'checkpoints', name),
+      step: state.step,
+      totalSteps: plan.totalSteps,
+      trainTokens: plan.trainTokens,
+      valTokens: plan.valTokens,
+      data: data.kind,
+      base: {
+        path: record.base,
+        copied: withBase,
+        bytes: baseFiles.reduce((n, f) => n + statSync(join(record.base, f)).size, 0),
+      },
     };
-    if (replay) files['replay.bin'] = replay;
-    files['base.json'] = JSON.stringify({ ...ckpt.base, copied: withBase ? 'base' : null }, null, 2) + '\n';
-    for (const [file, content] of Object.entries(files)) writeFileAtomic(join(temp, file), content);
-    for (const script of ['train.py', 'train_peft.py'] as const) copyFileSync(scriptPath(script), join(temp, script));
-    const digests: Record<string, string> = {};
-    // Streamed: a copied base is gigabytes.
-    for (const rel of filesUnder(temp)) digests[rel] = sha256File(join(temp, rel)).sha256;
-    const exportPlan = {
-      format: 'corpus-lab-peft-export',
-      format_version: 1,
-      created: new Date().toISOString(),
-      source: { run: runDir, checkpoint: checkpointDir },
-      lora: ckpt.adapter.settings,
-      plan,
-      start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
-      lr_schedule: learningRateSchedule(plan),
-      data: { ...data.description, ...(replay ? { replay: { file: 'replay.bin', dtype: 'int32', fraction: record.replay } } : {}) },
-      eval: data.scored,
-      run: { corpus: run.corpus, tokenizer: run.tokenizer, finetune: record },
-      files: digests,
-    };
-    writeFileAtomic(join(temp, 'plan.json'), JSON.stringify(exportPlan, null, 2) + '\n');
-    writeFileAtomic(
-      join(temp, 'README.md'),
-      loraExportReadme({
-        folder: basename(dir),
-        checkpoint: name,
-        step: state.step,
-        totalSteps: plan.totalSteps,
-        batch: plan.options.batch,
-        base: record.base,
-        withBase,
-        data: data.description.kind as string,
-      }),
-    );
-  });
-  return {
-    dir,
-    checkpoint: join(dir, 'checkpoints', name),
-    step: state.step,
-    totalSteps: plan.totalSteps,
-    trainTokens: plan.trainTokens,
-    valTokens: plan.valTokens,
-    data: data.description.kind as LoraExport['data'],
-    base: {
-      path: record.base,
-      copied: withBase,
-      bytes: baseFiles.reduce((n, f) => n + statSync(join(record.base, f)).size, 0),
-    },
-  };
+  } finally {
+    baseCorpus?.close();
+    close();
+  }
 }
 
 /** Every file under `dir`, as paths relative to it. */

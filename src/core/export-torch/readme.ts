@@ -5,8 +5,13 @@ export function exportReadme(e: {
   step: number;
   totalSteps: number;
   batch: number;
+  data: 'tokens' | 'examples';
   dtype: string;
 }): string {
+  const data =
+    e.data === 'tokens'
+      ? `| \`train.bin\`, \`val.bin\` | the tokenized corpus, ${e.dtype} little-endian ids (training split, held-out split) |`
+      : '| `train-*.bin`, `val-*.bin` | the examples one per row (training, held-out): int32 little-endian ids padded with 0, labels (-100 where not trained), lengths |';
   return `# Continue this Corpus Lab run in PyTorch
 
 This folder continues a Corpus Lab run from checkpoint \`${e.checkpoint}\` (step ${e.step} of
@@ -18,7 +23,7 @@ The result is a Corpus Lab run folder you copy back and open in the editor.
 | \`train.py\` | the training script (plain PyTorch ≥ 1.13 and NumPy; \`safetensors\` is used if installed) |
 | \`plan.json\` | every hyper-parameter, the learning-rate schedule, the step reached, the seed, the data order, checksums |
 | \`checkpoints/${e.checkpoint}/\` | the model (Hugging Face layout: GPT-2, or Llama for a run of Llama blocks), AdamW moments, trainer state |
-| \`train.bin\`, \`val.bin\` | the tokenized corpus, ${e.dtype} little-endian ids (training split, held-out split) |
+${data}
 | \`tokenizer.json\` | the tokenizer (Hugging Face tokenizers format) |
 | \`metrics.jsonl\` | the run's curves so far, carried into the new run |
 
