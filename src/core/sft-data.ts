@@ -34,13 +34,28 @@ export function readSftJsonl(path: string): SftExample[] {
 
 /** The examples of a JSON Lines text; every bad line is a one-line UserError naming it. */
 export function parseSftJsonl(text: string, source: string): SftExample[] {
+  const lines = new SftLines(source);
   const examples: SftExample[] = [];
-  let first: { format: SftFormat; line: number } | undefined;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    const at = i + 1;
+  text.split('\n').forEach((line, i) => {
+    const example = lines.parse(line, i + 1);
+    if (example) examples.push(example);
+  });
+  lines.end();
+  return examples;
+}
+
+/** Reads a JSON Lines file's lines one at a time (in memory or streamed): each example, one format per file. */
+export class SftLines {
+  private first: { format: SftFormat; line: number } | undefined;
+  count = 0;
+
+  constructor(private readonly source: string) {}
+
+  /** Line `at` (from 1) as an example, or undefined when it is blank. */
+  parse(text: string, at: number): SftExample | undefined {
+    const { source, first } = this;
+    const line = text.trim();
+    if (line === '') return undefined;
     let value: unknown;
     try {
       value = JSON.parse(line);
@@ -59,11 +74,15 @@ export function parseSftJsonl(text: string, source: string): SftExample[] {
         first.line,
         FORMAT_KEYS[first.format],
       );
-    first ??= { format: example.format, line: at };
-    examples.push(example);
+    this.first ??= { format: example.format, line: at };
+    this.count++;
+    return example;
   }
-  if (examples.length === 0) throw new UserError('{0} has no examples: write one JSON object per line', source);
-  return examples;
+
+  /** Refuses a file without examples. */
+  end(): void {
+    if (this.count === 0) throw new UserError('{0} has no examples: write one JSON object per line', this.source);
+  }
 }
 
 function exampleOf(o: JsonObject, source: string, line: number): SftExample {

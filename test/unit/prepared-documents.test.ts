@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { documentTokens, readDocuments } from '../../src/core/documents';
 import { readFinetuneData } from '../../src/core/finetune-data';
+import { parseSftJsonl } from '../../src/core/sft-data';
 import { endOfText } from '../../src/core/hf-export';
 import { readMetrics } from '../../src/core/metrics';
 import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
@@ -169,4 +170,68 @@ test('a bad document is named in one line, and nothing is left half-prepared in 
   writeFileSync(join(none, '.notes', 'a.txt'), 'hidden');
   writeFileSync(join(none, 'b.pdf'), 'not a document');
   assert.throws(() => prepareCorpusSync(none, { kind: 'char' }, { cacheRoot }), userError(/none has no \.txt or \.md documents/));
+});
+
+test('a .jsonl of {"text"} examples is prepared a line at a time, each text a document; a bad line is refused naming the file and the line', () => {
+  const root = tempDir();
+  const cacheRoot = join(root, 'cache');
+  const ko = readFileSync(KOREAN, 'utf8');
+  const en = readFileSync(ENGLISH, 'utf8');
+  const texts = [ko.slice(0, 900), en.slice(0, 1200), '', ko.slice(900, 903), 'line one\nline two "quoted"\r\n', en.slice(5000, 7000)];
+  const file = join(root, 'texts.jsonl');
+  writeFileSync(file, '\ufeff' + texts.map((text, i) => JSON.stringify({ text }) + (i === 2 ? '\r\n\n  \n' : '\n')).join(''));
+  for (const [kind, vocabSize] of [
+    ['char', undefined],
+    ['bpe', 300],
+  ] as const) {
+    const prepared = prepareCorpusSync(file, { kind, vocabSize }, { cacheRoot });
+    try {
+      const tok = prepared.tokenizer;
+      const inMemory = parseSftJsonl(readFileSync(file, 'utf8').slice(1), file).map((e) => tok.encodeAll((e as { text: string }).text));
+      assert.equal(inMemory.length, texts.length);
+      const expected = documentTokens(inMemory, endOfText(tok.toJSON())?.id, 0.1);
+      const { tokens, heldOut } = trainingTokens(prepared, 0.1);
+      assert.equal(heldOut, expected.heldOut);
+      assert.deepEqual(tokens.view(0, tokens.length), expected.tokens, kind);
+    } finally {
+      prepared.tokens.close();
+    }
+  }
+  // The same bytes prepared as a plain text are another corpus, never taken for the documents.
+  const asText = join(root, 'texts.txt');
+  writeFileSync(asText, readFileSync(file));
+  const plain = prepareCorpusSync(asText, { kind: 'char' }, { cacheRoot });
+  plain.tokens.close();
+  assert.equal(plain.layout, 'text');
+  assert.notEqual(plain.dir, prepareCorpusSync(file, { kind: 'char' }, { cacheRoot }).dir);
+
+  // Past the first 4 MB chunk, the line numbers are still right.
+  const big = join(root, 'big.jsonl');
+  const line = JSON.stringify({ text: ko.slice(0, 60) }) + '\n';
+  const lines = Math.ceil((5 << 20) / Buffer.byteLength(line));
+  for (const [bad, re] of [
+    ['{"text": "cut', new RegExp(`big\\.jsonl line ${lines + 1} is not JSON .*: each line must be one JSON object`)],
+    ['["text"]', new RegExp(`big\\.jsonl line ${lines + 1} is not a JSON object`)],
+    [
+      '{"prompt": "a", "completion": "b"}',
+      new RegExp(`big\\.jsonl line ${lines + 1} is in the format .*prompt.*, but line 1 is \\{"text"\\}: one format per file`),
+    ],
+    ['{"txt": "a"}', new RegExp(`big\\.jsonl line ${lines + 1} has none of the keys of a known format`)],
+  ] as const) {
+    writeFileSync(big, line.repeat(lines) + bad + '\n' + line);
+    assert.throws(() => prepareCorpusSync(big, { kind: 'char' }, { cacheRoot }), userError(re));
+  }
+  writeFileSync(big, '\n' + JSON.stringify({ prompt: 'a', completion: 'b' }) + '\n');
+  assert.throws(
+    () => prepareCorpusSync(big, { kind: 'char' }, { cacheRoot }),
+    userError(
+      /big\.jsonl line 2 is in the format .*prompt.*: train reads \{"text"\} lines; fine-tune on it instead \(corpus-lab finetune BASE .*big\.jsonl\)/,
+    ),
+  );
+  writeFileSync(big, '\n  \n');
+  assert.throws(() => prepareCorpusSync(big, { kind: 'char' }, { cacheRoot }), userError(/big\.jsonl has no examples/));
+  // The .jsonl with char and BPE and the same bytes as a text, each whole; nothing half-written.
+  const prepared = readdirSync(cacheRoot).filter((f) => !['sources', 'tokenizers'].includes(f));
+  assert.equal(prepared.length, 3);
+  for (const dir of prepared) assert.ok(existsSync(join(cacheRoot, dir, 'prepared.json')), dir);
 });

@@ -67,7 +67,7 @@ function partAt(offsets: Float64Array, at: number): number {
  * the tokenizer's end-of-text id between them (none for a char vocabulary), a text as it is.
  */
 export function trainingTokens(prepared: PreparedCorpus, valFraction: number): { tokens: TokenReader; heldOut?: number } {
-  if (!prepared.folder) return { tokens: prepared.tokens };
+  if (prepared.layout === 'text') return { tokens: prepared.tokens };
   const eosId = endOfText(prepared.tokenizer.toJSON())?.id;
   return documentLayout(prepared.tokens, prepared.meta.documents, eosId, valFraction);
 }

@@ -8,7 +8,7 @@ import { isObject } from '../json';
 import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTokenizer } from '../tokenizer';
 import { utf8CodePoints } from '../tokenizer/utf8-code-points';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
-import { CorpusSource, corpusSource } from './corpus-source';
+import { CorpusSource, PreparedLayout, corpusSource } from './corpus-source';
 import { PreparationCancelled, SourceFile, TextSink } from './source-text';
 import { Steps, runSteps, runStepsAsync } from './steps';
 import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
@@ -39,8 +39,7 @@ export interface PreparedCorpus {
   tokens: TokenFile;
   /** True when a earlier preparation was reused. */
   reused: boolean;
-  /** A folder's documents, held out per document (document-layout.ts); else one text, held out at its end. */
-  folder: boolean;
+  layout: PreparedLayout;
 }
 
 /** How a new run makes its tokenizer from the text. */
@@ -115,7 +114,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     const damage = yield* damageOf(dir, sha256, tokSha, opts);
     if (damage === undefined) {
       recordVerified(dir);
-      return opened(dir, tok, true, source.folder);
+      return opened(dir, tok, true, source.layout);
     }
     opts.onNotice?.(`the prepared data of ${path} in ${dir} is damaged (${damage}); preparing it again`);
     rmSync(dir, { recursive: true, force: true });
@@ -152,7 +151,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     if (!existsSync(join(dir, META_FILE))) throw e;
   }
   recordVerified(dir);
-  return opened(dir, tok, false, source.folder);
+  return opened(dir, tok, false, source.layout);
 }
 
 /** A new run's tokenizer: kept from an earlier run on the same text, else trained (the text's hash learned on the way). */
@@ -350,11 +349,11 @@ function unchangedSinceVerified(dir: string): boolean {
   }
 }
 
-function opened(dir: string, tok: Tokenizer, reused: boolean, folder: boolean): PreparedCorpus {
+function opened(dir: string, tok: Tokenizer, reused: boolean, layout: PreparedLayout): PreparedCorpus {
   const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
   const tokens = TokenFile.open(join(dir, TOKENS_FILE), meta.dtype, meta.tokens);
   tokens.totals = Float64Array.from(meta.id_counts);
-  return { dir, meta, tokenizer: tok, tokens, reused, folder };
+  return { dir, meta, tokenizer: tok, tokens, reused, layout };
 }
 
 function noText(): void {}
