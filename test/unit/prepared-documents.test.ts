@@ -10,6 +10,7 @@ import { readMetrics } from '../../src/core/metrics';
 import { MODEL_DEFAULTS, presetNamed, validateModelConfig } from '../../src/core/model-config';
 import { prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
 import { trainingTokens } from '../../src/core/prepared/document-layout';
+import { idCounts, memoryTokens, tokenRange } from '../../src/core/prepared/token-file';
 import { TrainEvent } from '../../src/core/train-events';
 import { DEFAULT_TRAIN_OPTIONS, validateTrainOptions } from '../../src/core/train-options';
 import { makeTrainPlan } from '../../src/core/train-plan';
@@ -52,6 +53,14 @@ test("a folder prepared in one streamed pass reads as the documents' ids laid ou
         const { tokens, heldOut } = trainingTokens(prepared, valFraction);
         assert.equal(heldOut, expected.heldOut);
         assert.deepEqual(tokens.view(0, tokens.length), expected.tokens, `${kind} ${valFraction}`);
+        // The counts a baseline reads (from the stored totals when the range is long) are those of the ids.
+        const vocab = tok.vocabSize;
+        for (const [a, b] of [
+          [0, tokens.length - heldOut],
+          [tokens.length - heldOut, tokens.length],
+          [3, tokens.length - 5],
+        ])
+          assert.deepEqual(idCounts(tokenRange(tokens, a, b), vocab), idCounts(memoryTokens(expected.tokens.subarray(a, b)), vocab));
         // Every short range, across parts and their end-of-text ids, as batches draw them.
         for (let start = 0; start + 17 <= tokens.length; start += 13)
           assert.deepEqual(tokens.view(start, start + 17), expected.tokens.subarray(start, start + 17), `${kind} at ${start}`);

@@ -1,7 +1,7 @@
 import { trainedLength } from '../documents';
 import { endOfText } from '../hf-export';
 import type { PreparedCorpus } from './prepare-corpus';
-import { TokenReader } from './token-file';
+import { TokenReader, idCounts, tokenChunks, tokenRange } from './token-file';
 
 /**
  * Documents' ids, stored one document after another, read in the order documentTokens lays them
@@ -47,7 +47,24 @@ export function documentLayout(
     return out.subarray(0, end - start);
   };
   const length = offsets[2 * n];
-  return { tokens: { length, view }, heldOut };
+  const tokens: TokenReader = { length, view };
+  const { rangeIdCounts } = ids;
+  if (rangeIdCounts) {
+    // The layout holds every stored id once and an end-of-text id per part: a long range's counts are
+    // those totals less the ids outside it (the training split's baseline reads only the held-out ids).
+    tokens.rangeIdCounts = (start, end, vocabSize) => {
+      if (2 * (end - start) < length) return idCounts(tokenRange({ length, view }, start, end), vocabSize);
+      const counts = rangeIdCounts.call(ids, 0, ids.length, vocabSize);
+      if (ends) for (let k = 0; k < 2 * n; k++) if (to[k] > from[k]) counts[eosId!]++;
+      for (const [a, b] of [
+        [0, start],
+        [end, length],
+      ])
+        for (const chunk of tokenChunks(tokenRange(tokens, a, b))) for (let i = 0; i < chunk.length; i++) counts[chunk[i]]--;
+      return counts;
+    };
+  }
+  return { tokens, heldOut };
 }
 
 /** The part holding position `at`: the last k with offsets[k] ≤ at. */
