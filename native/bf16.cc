@@ -27,11 +27,6 @@ float* scratch(size_t floats) {
   return buffer.data();
 }
 
-void widenRange(const uint16_t* from, long count, float* to) {
-#pragma omp simd
-  for (long i = 0; i < count; i++) to[i] = widen(from[i]);
-}
-
 /** Σ widen(w[j])·x[j], the portable way: eight partial sums the compiler can vectorise. */
 float dotPortable(const uint16_t* w, const float* x, int n) {
   float sums[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -108,6 +103,11 @@ Dot dot() {
 }
 
 }  // namespace
+
+void widenRange(const uint16_t* from, long count, float* to) {
+#pragma omp simd
+  for (long i = 0; i < count; i++) to[i] = widen(from[i]);
+}
 
 void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int in, int out, float beta) {
   if (n == 1) {

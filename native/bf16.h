@@ -14,6 +14,8 @@ inline float widen(uint16_t bits) {
   return f;
 }
 
+/** to [count] = from [count] widened, exactly. */
+void widenRange(const uint16_t* from, long count, float* to);
 /** y [n, out] = beta·y + x [n, in]·Wᵀ for W [out, in] (nn.Linear's layout). */
 void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int in, int out, float beta);
 /** dx [n, in] = dy [n, out]·W for W [out, in]: the input's gradient of x·Wᵀ. */

@@ -1,6 +1,8 @@
 // The output head and its mean cross-entropy in one call (Liger-Kernel's fused linear
-// cross-entropy): a chunk of rows at a time, logits = x·Wᵀ, their log-softmax and loss, and the
-// gradients from them while they exist, so the [rows × vocab] logits are never all held.
+// cross-entropy), so the [rows × vocab] logits are never all held. A trainable head: a chunk of
+// rows at a time, logits = x·Wᵀ, their log-softmax and loss, and the gradients from them while they
+// exist. A frozen head (or no gradient): W read once per chunk of rows, a tile of the vocabulary at
+// a time, with the softmax kept running (as flash attention does), a BF16 tile widened in cache.
 #pragma once
 #include <cstdint>
 
@@ -16,7 +18,7 @@ struct Head {
  * Mean cross-entropy of x [n, width]·Wᵀ against targets [n] over the targets ≥ 0 (a negative one,
  * TRL's -100, is ignored: its row is never multiplied). With `dx` [n, width] its gradient, with
  * `dW` [vocab, width] (float32 heads only) the head's, both of the mean (an incoming gradient of
- * 1); either may be null. At most `maxRows` rows' logits are held at once.
+ * 1); either may be null. At most `maxRows` × vocab floats of logits (or running state) are held.
  */
 float forwardBackward(const float* x, Head w, const int32_t* targets, int n, int width, int vocab, int maxRows, float* dx, float* dW);
 

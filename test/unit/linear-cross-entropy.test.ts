@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEngine, tf } from '../../src/worker/engine/backend';
+import os from 'node:os';
+import { setNativeThreads, startEngine, tf } from '../../src/worker/engine/backend';
 import { loadAddon } from '../../src/worker/engine/native';
 import { bf16Matrix } from '../../src/worker/engine/kernels/bf16-matrix';
 import { nativeLinearCrossEntropy } from '../../src/worker/engine/kernels/linear-cross-entropy';
@@ -57,8 +58,27 @@ function reference(x: tf.Tensor2D, w: tf.Tensor2D, t: tf.Tensor1D) {
   });
 }
 
-// 61 rows, 40 of them trained, in chunks of at most 7: 6 chunks of 7 and 6 rows (trained rows only).
-const [n, width, vocab, rows] = [61, 24, 97, 7];
+// 61 rows, 37 of them trained, at most 7 rows' logits at a time (7 × vocab floats): a trainable
+// head's chunks are of at most 7 trained rows (ignored rows are never multiplied). A frozen head's
+// pass reads the vocabulary in tiles of ~1 MB of W (at most 1,024 rows), a few tasks per thread,
+// each with a running softmax, merged at the end: 97 × 24 is one tile; 2,500 × 24 three tiles in
+// three tasks (the last partial), in chunks of 5 rows; 5,000 × 64 on one thread five tiles in four
+// tasks, the last task's running state rescaled when its second tile raises a row's max.
+const [n, rows] = [61, 7];
+const shapes = [
+  { vocab: 97, width: 24, threads: 0 },
+  { vocab: 2500, width: 24, threads: 0 },
+  { vocab: 5000, width: 64, threads: 1 },
+];
+let [vocab, width] = [97, 24];
+
+/** The native engine, with this shape's vocabulary, width and threads (0: as it starts). */
+async function startWith(shape: (typeof shapes)[number]) {
+  await startEngine('native');
+  [vocab, width] = [shape.vocab, shape.width];
+  setNativeThreads(shape.threads || usualThreads);
+}
+const usualThreads = os.availableParallelism();
 
 function inputs(seed: number) {
   const x = tf.tensor2d(values(n * width, seed, 2), [n, width]);
@@ -73,61 +93,68 @@ function assertClose(label: string, got: tf.Tensor | undefined, want: ArrayLike<
   assert.ok(d < TOLERANCE, `${label} differs by ${d}`);
 }
 
-test(
-  'native fused head + cross-entropy: a trainable float32 head gives tf.grads of the whole logits loss (loss, dx, dW)',
-  { skip },
-  async () => {
-    await startEngine('native');
-    const { x, raw, t } = inputs(11);
+for (const shape of shapes) {
+  const size = `${shape.vocab} × ${shape.width}${shape.threads ? ' on one thread' : ''}`;
+  test(
+    `native fused head + cross-entropy, head ${size}: a trainable float32 head gives tf.grads of the whole logits loss (loss, dx, dW)`,
+    { skip },
+    async () => {
+      await startWith(shape);
+      const { x, raw, t } = inputs(11);
+      const w = tf.tensor2d(raw, [vocab, width]);
+      const want = reference(x, w, t);
+      const got = nativeLinearCrossEntropy(x, w, t, rows, { dx: true, dw: true })!;
+      assert.ok(Math.abs(got.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss, `loss ${got.loss.dataSync()[0]} vs ${want.loss}`);
+      assertClose('dx', got.dx, want.dx);
+      assertClose('dW', got.dw, want.dw);
+      // Rows whose targets are ignored get a zero gradient (the output is fresh heap memory).
+      const dx = got.dx!.arraySync();
+      for (const [i, target] of t.arraySync().entries())
+        if (target < 0)
+          assert.ok(
+            dx[i].every((v) => v === 0),
+            `row ${i}`,
+          );
+      tf.dispose([x, w, t, got.loss, got.dx!, got.dw!]);
+    },
+  );
+
+  test(`native fused head + cross-entropy, head ${size}: a frozen float32 head gives the loss and dx, and no dW`, { skip }, async () => {
+    await startWith(shape);
+    const { x, raw, t } = inputs(21);
     const w = tf.tensor2d(raw, [vocab, width]);
     const want = reference(x, w, t);
-    const got = nativeLinearCrossEntropy(x, w, t, rows, { dx: true, dw: true })!;
-    assert.ok(Math.abs(got.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss, `loss ${got.loss.dataSync()[0]} vs ${want.loss}`);
+    const got = nativeLinearCrossEntropy(x, w, t, rows, { dx: true, dw: false })!;
+    assert.ok(Math.abs(got.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss);
     assertClose('dx', got.dx, want.dx);
-    assertClose('dW', got.dw, want.dw);
-    // Rows whose targets are ignored get a zero gradient (the output is fresh heap memory).
-    const dx = got.dx!.arraySync();
-    for (const [i, target] of t.arraySync().entries())
-      if (target < 0)
-        assert.ok(
-          dx[i].every((v) => v === 0),
-          `row ${i}`,
-        );
-    tf.dispose([x, w, t, got.loss, got.dx!, got.dw!]);
-  },
-);
+    assert.equal(got.dw, undefined);
+    // The loss alone (evaluation): no gradients made.
+    const lossOnly = nativeLinearCrossEntropy(x, w, t, rows, { dx: false, dw: false })!;
+    assert.ok(Math.abs(lossOnly.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss);
+    assert.equal(lossOnly.dx, undefined);
+    tf.dispose([x, w, t, got.loss, got.dx!, lossOnly.loss]);
+  });
 
-test('native fused head + cross-entropy: a frozen float32 head gives the loss and dx, and no dW', { skip }, async () => {
-  await startEngine('native');
-  const { x, raw, t } = inputs(21);
-  const w = tf.tensor2d(raw, [vocab, width]);
-  const want = reference(x, w, t);
-  const got = nativeLinearCrossEntropy(x, w, t, rows, { dx: true, dw: false })!;
-  assert.ok(Math.abs(got.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss);
-  assertClose('dx', got.dx, want.dx);
-  assert.equal(got.dw, undefined);
-  // The loss alone (evaluation): no gradients made.
-  const lossOnly = nativeLinearCrossEntropy(x, w, t, rows, { dx: false, dw: false })!;
-  assert.equal(lossOnly.loss.dataSync()[0], got.loss.dataSync()[0]);
-  assert.equal(lossOnly.dx, undefined);
-  tf.dispose([x, w, t, got.loss, got.dx!, lossOnly.loss]);
-});
-
-test("native fused head + cross-entropy: a frozen BF16-held head gives the widened head's loss and dx", { skip }, async () => {
-  await startEngine('native');
-  const { x, raw, t } = inputs(31);
-  const held = bf16Matrix({ shape: [vocab, width], data: raw });
-  const widened = tf.tensor2d(bf16Exact(raw), [vocab, width]);
-  const want = reference(x, widened, t);
-  const got = nativeLinearCrossEntropy(x, held, t, rows, { dx: true, dw: true })!;
-  assert.ok(Math.abs(got.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss, `loss ${got.loss.dataSync()[0]} vs ${want.loss}`);
-  assertClose('dx', got.dx, want.dx);
-  assert.equal(got.dw, undefined, 'a BF16 head is frozen');
-  tf.dispose([x, held, widened, t, got.loss, got.dx!]);
-});
+  test(
+    `native fused head + cross-entropy, head ${size}: a frozen BF16-held head gives the widened head's loss and dx`,
+    { skip },
+    async () => {
+      await startWith(shape);
+      const { x, raw, t } = inputs(31);
+      const held = bf16Matrix({ shape: [vocab, width], data: raw });
+      const widened = tf.tensor2d(bf16Exact(raw), [vocab, width]);
+      const want = reference(x, widened, t);
+      const got = nativeLinearCrossEntropy(x, held, t, rows, { dx: true, dw: true })!;
+      assert.ok(Math.abs(got.loss.dataSync()[0] - want.loss) < TOLERANCE * want.loss, `loss ${got.loss.dataSync()[0]} vs ${want.loss}`);
+      assertClose('dx', got.dx, want.dx);
+      assert.equal(got.dw, undefined, 'a BF16 head is frozen');
+      tf.dispose([x, held, widened, t, got.loss, got.dx!]);
+    },
+  );
+}
 
 test('native fused head + cross-entropy: every target ignored gives a zero loss and zero gradients, not NaN', { skip }, async () => {
-  await startEngine('native');
+  await startWith(shapes[0]);
   const { x, raw } = inputs(41);
   const w = tf.tensor2d(raw, [vocab, width]);
   const none = tf.fill([n], -100, 'int32') as tf.Tensor1D;
@@ -142,7 +169,7 @@ test(
   'native: the chunked loss runs as the one fused call (no tfjs head products) and scales by an incoming gradient',
   { skip },
   async () => {
-    await startEngine('native');
+    await startWith(shapes[0]);
     const { x, raw, t } = inputs(51);
     const w = tf.tensor2d(raw, [vocab, width]);
     const want = reference(x, w, t);
