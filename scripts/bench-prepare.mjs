@@ -8,12 +8,13 @@
 //  3. trains the tiny preset on it for 3 steps from that cache with the CLI: seconds from the
 //     command's start to its first step, and peak RSS; then the same on the 1 MB corpus.
 // --folder: the large corpus is a folder of documents of --doc-kb KB each (in subfolders of 100) cut
-// from that text at line breaks, prepared and trained on as a folder (held out per document).
+// from that text at line breaks, prepared and trained on as a folder (held out per document);
+// --jsonl: the same documents as the lines of a .jsonl of {"text"} examples.
 // Every figure is printed with the load average. Nothing is written into the repository or ../shared.
 //
 // usage: node scripts/bench-prepare.mjs [--mb 1024] [--vocab 8000] [--dir /tmp/corpus-lab-bench-prepare]
 //          [--corpora ../shared/corpora] [--skip-bpe] [--python /work/venv/bin/python] [--skip-peer] [--json]
-//          [--folder [--doc-kb 256]]
+//          [--folder | --jsonl] [--doc-kb 256]
 import * as esbuild from 'esbuild';
 import { spawn } from 'node:child_process';
 import {
@@ -48,6 +49,7 @@ const { values: a } = parseArgs({
     'skip-peer': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     folder: { type: 'boolean', default: false },
+    jsonl: { type: 'boolean', default: false },
     'doc-kb': { type: 'string', default: '256' },
   },
 });
@@ -80,11 +82,8 @@ function buildCorpus(path, bytes) {
   return path;
 }
 
-/** The text at `file` cut at line breaks into documents of about `docBytes`, 100 to a subfolder; a hidden marker says it is whole. */
-function buildFolder(file, dir, docBytes) {
-  const done = join(dir, `.built-from-${statSync(file).size}-${docBytes}`);
-  if (existsSync(done)) return dir;
-  rmSync(dir, { recursive: true, force: true });
+/** Calls `onDocument` with the text at `file` cut at line breaks into documents of about `docBytes`. */
+function eachDocument(file, docBytes, onDocument) {
   const buf = Buffer.allocUnsafe(docBytes + (1 << 16));
   const fd = openSync(file, 'r');
   try {
@@ -92,16 +91,40 @@ function buildFolder(file, dir, docBytes) {
       const got = readSync(fd, buf, 0, buf.length, at);
       if (got === 0) break;
       const cut = got < buf.length ? got : buf.lastIndexOf(0x0a, docBytes) + 1 || got;
-      const sub = join(dir, `part-${String(Math.floor(n / 100)).padStart(4, '0')}`);
-      mkdirSync(sub, { recursive: true });
-      writeFileSync(join(sub, `doc-${String(n).padStart(6, '0')}.txt`), buf.subarray(0, cut));
+      onDocument(buf.subarray(0, cut), n);
       at += cut;
     }
   } finally {
     closeSync(fd);
   }
+}
+
+/** The documents, 100 to a subfolder; a hidden marker says the folder is whole. */
+function buildFolder(file, dir, docBytes) {
+  const done = join(dir, `.built-from-${statSync(file).size}-${docBytes}`);
+  if (existsSync(done)) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  eachDocument(file, docBytes, (doc, n) => {
+    const sub = join(dir, `part-${String(Math.floor(n / 100)).padStart(4, '0')}`);
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, `doc-${String(n).padStart(6, '0')}.txt`), doc);
+  });
   writeFileSync(done, '');
   return dir;
+}
+
+/** The documents as the lines of a .jsonl of {"text"} examples. */
+function buildJsonl(file, path, docBytes) {
+  const done = `${path}.built-from-${statSync(file).size}-${docBytes}`;
+  if (existsSync(done) && existsSync(path)) return path;
+  const out = openSync(path, 'w');
+  try {
+    eachDocument(file, docBytes, (doc) => writeSync(out, JSON.stringify({ text: doc.toString('utf8') }) + '\n'));
+  } finally {
+    closeSync(out);
+  }
+  writeFileSync(done, '');
+  return path;
 }
 
 /** Bytes of a file, or of a folder's documents, and how many documents. */
@@ -154,10 +177,16 @@ function timedTrain(corpus, cache, out) {
 }
 
 const bigFile = buildCorpus(join(a.dir, `mixed-${a.mb}mb.txt`), Math.round(Number(a.mb) * 1024 * 1024));
-const big = a.folder ? buildFolder(bigFile, join(a.dir, `mixed-${a.mb}mb-docs`), Number(a['doc-kb']) * 1024) : bigFile;
+const docBytes = Number(a['doc-kb']) * 1024;
+const big = a.folder
+  ? buildFolder(bigFile, join(a.dir, `mixed-${a.mb}mb-docs`), docBytes)
+  : a.jsonl
+    ? buildJsonl(bigFile, join(a.dir, `mixed-${a.mb}mb-texts.jsonl`), docBytes)
+    : bigFile;
 const small = buildCorpus(join(a.dir, 'mixed-1mb.txt'), 1024 * 1024);
 const { bytes: size, documents } = sizeOf(big);
 log(`corpus: ${big}, ${(size / 1e6).toFixed(0)} MB${a.folder ? ` in ${documents} documents` : ''} (load ${load()})`);
+if (a.jsonl) log(`  ${Math.ceil(statSync(bigFile).size / docBytes)} or so {"text"} lines of ${a['doc-kb']} KB each`);
 const results = {};
 for (const [kind, vocab] of [['char'], ...(a['skip-bpe'] ? [] : [['bpe', a.vocab]])]) {
   const cache = join(a.dir, `cache-${kind}`);
@@ -170,7 +199,7 @@ for (const [kind, vocab] of [['char'], ...(a['skip-bpe'] ? [] : [['bpe', a.vocab
       `${r.tokens} ${r.dtype} ids, vocabulary ${r.vocab}, peak RSS ${Math.round(r.peak_rss_bytes / 2 ** 20)} MB (load ${before})`,
   );
   // The peer reads one text file (hf_tokenize.py), not a folder.
-  if (kind === 'bpe' && !a['skip-peer'] && !a.folder) results.bpe_peer = bpeSideBySide(r);
+  if (kind === 'bpe' && !a['skip-peer'] && !a.folder && !a.jsonl) results.bpe_peer = bpeSideBySide(r);
 }
 
 /** Hugging Face's encode_batch on the same text and tokenizer.json, printed beside our whole BPE preparation. */

@@ -43,7 +43,12 @@ export function* documentFolderSteps(
   for (const doc of folder.documents) {
     const file: SourceFile = yield* readable(
       doc.path,
-      textFileSteps(doc.path, onText, { ...opts, onBytes: (done) => opts.onBytes?.(before + done, folder.bytes) }),
+      textFileSteps(doc.path, onText, {
+        ...opts,
+        // A small document gets a buffer of its size, not a whole chunk (a folder may hold many thousands).
+        chunkBytes: Math.min(opts.chunkBytes ?? DOCUMENT_CHUNK_BYTES, Math.max(1, doc.bytes)),
+        onBytes: (done) => opts.onBytes?.(before + done, folder.bytes),
+      }),
     );
     onDocumentEnd();
     read.push(file);
@@ -61,6 +66,8 @@ function* readable<T>(path: string, steps: Steps<T>): Steps<T> {
     throw new UserError('{0}: cannot read ({1})', path, (e as NodeJS.ErrnoException).code ?? String(e));
   }
 }
+
+const DOCUMENT_CHUNK_BYTES = 4 << 20;
 
 function statOf(path: string) {
   try {
