@@ -17,6 +17,7 @@ import { makeTrainPlan } from '../../src/core/train-plan';
 import { startEngine } from '../../src/worker/engine/backend';
 import { startRun } from '../../src/worker/jobs/run-folder';
 import { runTrainJob } from '../../src/worker/jobs/train-job';
+import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 import { ENGLISH, KOREAN, TINY_MODEL, assertCliUserError, tempDir, userError } from './helpers';
 
 /** Korean and English documents of several sizes, in a subfolder too, with a hidden and an empty file that are skipped. */
@@ -119,6 +120,22 @@ test('a run on a folder trains on the prepared documents with the losses, evalua
     assert.deepEqual(collect(fromFolder), collect(inMemory));
     const baselines = (dir: string) => readMetrics(join(root, dir)).find((m) => m.type === 'baselines');
     assert.deepEqual(baselines('folder'), baselines('memory'));
+  } finally {
+    delete process.env.CORPUS_LAB_CACHE;
+  }
+});
+
+test("the estimate before a run on a folder counts its documents' char ids (the run then reuses that preparation)", async () => {
+  const root = tempDir();
+  process.env.CORPUS_LAB_CACHE = join(root, 'cache');
+  try {
+    const docs = mixedDocuments(root);
+    const e = await runEstimateJob({ corpusPath: docs, preset: 'tiny', backend: 'wasm', measureSteps: 0, maxSteps: 10 });
+    const chars = readDocuments(docs).reduce((n, d) => n + [...d.text].length, 0);
+    assert.equal(e.tokens, chars);
+    const prepared = prepareCorpusSync(docs, { kind: 'char' });
+    prepared.tokens.close();
+    assert.equal(prepared.reused, true);
   } finally {
     delete process.env.CORPUS_LAB_CACHE;
   }

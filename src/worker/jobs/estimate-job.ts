@@ -7,7 +7,7 @@ import { runOfCheckpoint } from '../../core/run-json';
 import { finetuneShape } from '../../core/finetune';
 import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
 import { loraParameterCount, loraScale } from '../../core/lora-adapter';
-import { checkCorpusFile } from '../../core/corpus';
+import { corpusSource } from '../../core/prepared/corpus-source';
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
@@ -79,8 +79,8 @@ export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOpt
   const kind = req.tokenizer ?? 'char';
   // A char corpus is prepared (a corpus of any size, streamed; the run then reuses it) and counted
   // exactly; a BPE one is not trained for an estimate: its vocabulary has the size asked for.
+  const { bytes } = corpusSource(req.corpusPath);
   const counted = kind === 'char' ? await charCounts(req.corpusPath, preparing) : undefined;
-  const bytes = checkCorpusFile(req.corpusPath).size;
   const vocabSize = counted?.vocabSize ?? req.vocabSize ?? defaultBpeVocabSize(bytes);
   const tokens = counted?.tokens ?? Math.round(bytes / 3);
   const presetName = req.preset ?? 'tiny';
