@@ -644,16 +644,21 @@ napi_value Gpt2BlockBackward(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-/** A Llama-family block's shape from arguments i … i + 9 (batch, time, heads, kv heads, head size, width, MLP width, eps, q/k/v biases, q/k norms), checked. */
+/**
+ * A Llama-family block's shape from arguments i … i + 12 (batch, time, heads, kv heads, head size,
+ * width, MLP width, eps, q/k/v biases, q/k norms, LoRA rank (0: none), LoRA scale, BF16 base), checked.
+ */
 llama_block::Shape llamaBlockShape(Args& a, size_t i) {
-  const llama_block::Shape s{a.integer(i),     a.integer(i + 1),   a.integer(i + 2), a.integer(i + 3), a.integer(i + 4),
-                             a.integer(i + 5), a.integer(i + 6),   float(a.num(i + 7)), a.flag(i + 8),  a.flag(i + 9)};
+  const llama_block::Shape s{a.integer(i),      a.integer(i + 1),  a.integer(i + 2),     a.integer(i + 3), a.integer(i + 4),
+                             a.integer(i + 5),  a.integer(i + 6),  float(a.num(i + 7)),  a.flag(i + 8),    a.flag(i + 9),
+                             a.integer(i + 10), float(a.num(i + 11)), a.flag(i + 12)};
   if (a.ok())
     a.check(s.b > 0 && s.t > 0 && s.heads > 0 && s.kvHeads > 0 && s.heads % s.kvHeads == 0 && s.headDim > 0 && s.headDim % 2 == 0 && s.width > 0 &&
-                s.mlpWidth > 0,
+                s.mlpWidth > 0 && s.loraRank >= 0 && (s.loraRank > 0 || !s.bf16),
             "bad Llama block shape");
   return s;
 }
+constexpr size_t kLlamaShapeArgs = 13;
 
 /** The block's weights (or their gradients) from offsets at[0 …]: null where the shape has none. */
 template <typename T>
@@ -662,53 +667,75 @@ void llamaBlockWeights(Args& a, const llama_block::Shape& s, const double* at, T
     out[i] = llama_block::hasWeight(s, i) ? const_cast<T*>(a.span(at[i], llama_block::weightFloats(s, i), what)) : nullptr;
 }
 
+/** The adapters' A and B (or their gradients) from offsets at[0 … 13]: null where negative; the count of adapted projections. */
+template <typename T>
+int llamaBlockAdapters(Args& a, const llama_block::Shape& s, const double* at, T** out, const char* what) {
+  int adapted = 0;
+  for (int p = 0; p < llama_block::kProjections; p++) {
+    const bool present = s.loraRank > 0 && at[2 * p] >= 0;
+    for (int ab = 0; ab < 2; ab++)
+      out[2 * p + ab] = present ? const_cast<T*>(a.span(at[2 * p + ab], llama_block::adapterFloats(s, p, ab), what)) : nullptr;
+    adapted += present;
+  }
+  return adapted;
+}
+
 napi_value LlamaBlockSavedFloats(napi_env env, napi_callback_info info) {
-  // (heap, shape (10 numbers)): the floats the forward call keeps for the backward one
-  Args a(env, info, 11);
-  const llama_block::Shape s = llamaBlockShape(a, 1);
-  return a.ok() ? number(env, double(llama_block::savedFloats(s))) : nullptr;
+  // (heap, adapted projections, shape (13 numbers)): the floats the forward call keeps for the backward one
+  Args a(env, info, 2 + kLlamaShapeArgs);
+  const int adapted = a.integer(1);
+  const llama_block::Shape s = llamaBlockShape(a, 2);
+  return a.ok() ? number(env, double(llama_block::savedFloats(s, adapted))) : nullptr;
 }
 
 napi_value LlamaBlockForward(napi_env env, napi_callback_info info) {
-  // (heap, offsets (Float64Array: x, the 14 weights in llama_block's order (absent ones any number), cos, sin, y, saved), shape (10 numbers))
-  Args a(env, info, 12);
+  // (heap, offsets (Float64Array: x, the 14 weights in llama_block's order (absent ones any number), cos, sin, y, saved,
+  //  the 7 adapters' A and B (absent ones -1)), shape (13 numbers))
+  Args a(env, info, 2 + kLlamaShapeArgs);
   size_t slots = 0;
   const double* at = a.typed<double>(1, napi_float64_array, &slots);
   const llama_block::Shape s = llamaBlockShape(a, 2);
-  if (a.ok()) a.check(slots == 5 + llama_block::kWeights, "wrong number of offsets");
+  if (a.ok()) a.check(slots == 5 + llama_block::kWeights + 2 * llama_block::kProjections, "wrong number of offsets");
   if (!a.ok()) return nullptr;
   const long nc = long(s.b) * s.t * s.width, rotations = long(s.t) * (s.headDim / 2);
   const float* w[llama_block::kWeights];
+  const float* adapters[2 * llama_block::kProjections];
   llamaBlockWeights(a, s, at + 1, w, "a weight");
+  const int adapted = llamaBlockAdapters(a, s, at + 19, adapters, "an adapter");
   const float* x = a.span(at[0], nc, "x");
   const float* cos = a.span(at[15], rotations, "cos");
   const float* sin = a.span(at[16], rotations, "sin");
   float* y = const_cast<float*>(a.span(at[17], nc, "y"));
-  float* saved = const_cast<float*>(a.span(at[18], llama_block::savedFloats(s), "saved"));
-  if (a.ok()) llama_block::forward(s, x, w, cos, sin, y, saved);
+  float* saved = const_cast<float*>(a.span(at[18], llama_block::savedFloats(s, adapted), "saved"));
+  if (a.ok()) llama_block::forward(s, x, w, adapters, cos, sin, y, saved);
   return nullptr;
 }
 
 napi_value LlamaBlockBackward(napi_env env, napi_callback_info info) {
-  // (heap, offsets (Float64Array: x, the 14 weights, cos, sin, saved, dy, dx, the 14 weights' gradients), shape (10 numbers))
-  Args a(env, info, 12);
+  // (heap, offsets (Float64Array: x, the 14 weights, cos, sin, saved, dy, dx, the 14 weights' gradients (read without LoRA),
+  //  the 7 adapters' A and B, their gradients (absent ones -1)), shape (13 numbers))
+  Args a(env, info, 2 + kLlamaShapeArgs);
   size_t slots = 0;
   const double* at = a.typed<double>(1, napi_float64_array, &slots);
   const llama_block::Shape s = llamaBlockShape(a, 2);
-  if (a.ok()) a.check(slots == 6 + 2 * llama_block::kWeights, "wrong number of offsets");
+  if (a.ok()) a.check(slots == 6 + 2 * llama_block::kWeights + 4 * llama_block::kProjections, "wrong number of offsets");
   if (!a.ok()) return nullptr;
   const long nc = long(s.b) * s.t * s.width, rotations = long(s.t) * (s.headDim / 2);
   const float* w[llama_block::kWeights];
-  float* g[llama_block::kWeights];
+  float* g[llama_block::kWeights] = {};
+  const float* adapters[2 * llama_block::kProjections];
+  float* adapterGrads[2 * llama_block::kProjections];
   llamaBlockWeights(a, s, at + 1, w, "a weight");
-  llamaBlockWeights(a, s, at + 20, g, "a gradient");
+  if (s.loraRank == 0) llamaBlockWeights(a, s, at + 20, g, "a gradient");
+  const int adapted = llamaBlockAdapters(a, s, at + 34, adapters, "an adapter");
+  llamaBlockAdapters(a, s, at + 48, adapterGrads, "an adapter's gradient");
   const float* x = a.span(at[0], nc, "x");
   const float* cos = a.span(at[15], rotations, "cos");
   const float* sin = a.span(at[16], rotations, "sin");
-  const float* saved = a.span(at[17], llama_block::savedFloats(s), "saved");
+  const float* saved = a.span(at[17], llama_block::savedFloats(s, adapted), "saved");
   const float* dy = a.span(at[18], nc, "dy");
   float* dx = const_cast<float*>(a.span(at[19], nc, "dx"));
-  if (a.ok()) llama_block::backward(s, x, w, cos, sin, saved, dy, dx, g);
+  if (a.ok()) llama_block::backward(s, x, w, adapters, cos, sin, saved, dy, dx, g, adapterGrads);
   return nullptr;
 }
 

@@ -4,7 +4,11 @@ import { startEngine, tf } from '../../src/worker/engine/backend';
 import { loadAddon } from '../../src/worker/engine/native';
 import { nativeLlamaBlock } from '../../src/worker/engine/kernels/llama-block';
 import { ModelConfig } from '../../src/core/model-config';
-import { Gpt, NATIVE_OPS, OpSet, TFJS_OPS } from '../../src/worker/model/gpt';
+import { NamedTensors } from '../../src/core/tensor';
+import { weightTable } from '../../src/core/weight-table';
+import { loraModuleShapes } from '../../src/core/lora-adapter';
+import { heldAsBf16 } from '../../src/worker/engine/kernels/bf16-matrix';
+import { Gpt, NATIVE_KERNEL_OPS, NATIVE_OPS, OpSet, TFJS_OPS } from '../../src/worker/model/gpt';
 
 // A Llama-family block as one native call each way (native/llama-block.cc) against the same block
 // in ops: the native kernels one by one and the tfjs ops (the reference). Skipped only where the
@@ -125,3 +129,113 @@ test('the one-call Llama block leaves no tensor behind, forward only or with gra
   assert.equal(tf.memory().numBytes, before.numBytes);
   tf.dispose([x, cos, sin, ...weights]);
 });
+
+/** Random weights of a model (matrices' values BF16 ones with `bf16`), norm weights away from 1 and biases from 0. */
+function randomWeights(config: ModelConfig, bf16: boolean): NamedTensors {
+  const out: NamedTensors = new Map();
+  [...weightTable(config)].forEach(([name, { shape }], i) => {
+    const matrix = shape.length === 2;
+    const data = tf.tidy(() => tf.randomNormal(shape, matrix ? 0 : 0.5, matrix ? 0.1 : 0.3, 'float32', i + 1).dataSync() as Float32Array);
+    if (bf16 && matrix) new Uint32Array(data.buffer).forEach((bits, j, all) => (all[j] = bits & 0xffff0000));
+    out.set(name, { shape, data });
+  });
+  return out;
+}
+
+/** Loss and the adapters' gradients of a LoRA model (its base held as BF16 with `bf16`) on `ops`. */
+function loraRun(
+  config: ModelConfig,
+  modules: string[],
+  bf16: boolean,
+  ops: OpSet,
+): { loss: number; grads: Map<string, Float32Array>; held: boolean } {
+  const r = 3;
+  const shapes = loraModuleShapes(config);
+  const from = new Map(
+    modules.map((m, i) => {
+      const [inputs, outputs] = shapes.get(m)!;
+      const values = (shape: number[], seed: number) => ({
+        shape,
+        data: tf.tidy(() => tf.randomNormal(shape, 0, 0.2, 'float32', seed).dataSync() as Float32Array),
+      });
+      return [m, { a: values([r, inputs], 2 * i + 1), b: values([outputs, r], 2 * i + 2) }];
+    }),
+  );
+  const model = Gpt.fromWeights(config, randomWeights(config, bf16), { modules, r, scale: 1.5, dropout: 0, seed: 1, from }, !bf16);
+  model.ops = ops;
+  const [b, t] = [3, config.context];
+  const ids = tf.tensor2d(
+    Array.from({ length: b * t }, (_, i) => (i * 7 + 3) % config.vocabSize),
+    [b, t],
+    'int32',
+  );
+  const targets = tf.tensor2d(
+    Array.from({ length: b * t }, (_, i) => (i * 5 + 1) % config.vocabSize),
+    [b, t],
+    'int32',
+  );
+  const { value, grads } = tf.variableGrads(() => model.loss(ids, targets), [...model.params.values()]);
+  const out = {
+    loss: value.dataSync()[0],
+    grads: new Map([...model.params].map(([name, v]) => [name, grads[v.name].dataSync() as Float32Array])),
+    held: heldAsBf16(model.frozen.get('model.layers.0.self_attn.q_proj.weight')!),
+  };
+  tf.dispose([value, ids, targets, ...Object.values(grads)]);
+  model.dispose();
+  return out;
+}
+
+test(
+  'LoRA on a Llama, Qwen2 and Qwen3 block in one native call, float32 or BF16 base: the loss and adapter gradients of the layers one by one and of the tfjs ops',
+  { skip },
+  () => {
+    const projections = [
+      'self_attn.q_proj',
+      'self_attn.k_proj',
+      'self_attn.v_proj',
+      'self_attn.o_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+      'mlp.down_proj',
+    ];
+    const targets = [
+      projections,
+      ['self_attn.q_proj', 'self_attn.v_proj'],
+      ['self_attn.k_proj', 'self_attn.o_proj', 'mlp.up_proj', 'mlp.down_proj'],
+    ];
+    configs.forEach((config, c) => {
+      // Some blocks without adapters: the first block of the last set.
+      const modules = [...Array(config.layers).keys()].flatMap((i) =>
+        c === 2 && i === 0 ? [] : targets[c].map((m) => `model.layers.${i}.${m}`),
+      );
+      for (const bf16 of [false, true]) {
+        let calls = 0;
+        const fused: OpSet = {
+          ...NATIVE_KERNEL_OPS,
+          llamaBlock: (...args) => {
+            calls++;
+            return nativeLlamaBlock(...args);
+          },
+        };
+        const label = `${config.llama.family}${bf16 ? ', BF16 base' : ''}`;
+        const got = loraRun(config, modules, bf16, fused);
+        assert.equal(got.held, bf16, `${label}: the base is held as BF16`);
+        assert.equal(calls, config.layers, `${label}: every block went through the one call`);
+        // With a BF16 base the adapters' gradients come out up to ~2e-6 apart (float32 sums in another order).
+        const wants: Array<[ReturnType<typeof loraRun>, number, string]> = [
+          [loraRun(config, modules, bf16, { ...NATIVE_KERNEL_OPS, llamaBlock: undefined }), bf16 ? 1e-5 : 1e-6, 'the layers one by one'],
+        ];
+        // The tfjs ops have no BF16 matrices.
+        if (!bf16) wants.push([loraRun(config, modules, bf16, TFJS_OPS), 1e-5, 'the tfjs ops']);
+        for (const [want, tolerance, what] of wants) {
+          assert.ok(Math.abs(got.loss - want.loss) < tolerance / 10, `${label}: loss ${got.loss} vs ${what}' ${want.loss}`);
+          assert.equal(got.grads.size, 2 * modules.length);
+          for (const [name, g] of got.grads) {
+            const d = maxRelDiff(g, want.grads.get(name)!);
+            assert.ok(d < tolerance, `${label}: gradient of ${name} differs from ${what}' by ${d}`);
+          }
+        }
+      }
+    });
+  },
+);

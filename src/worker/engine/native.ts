@@ -9,8 +9,11 @@ import { KERNEL_NAMES, type KernelExports } from './kernels/kernel-exports';
 // plus byte offsets.
 
 type Heap = ArrayBuffer;
-/** A Llama-family block's shape: batch, time, heads, key/value heads, head size, width, MLP width, eps, q/k/v biases (1/0), q/k norms (1/0). */
-type LlamaBlockShape = [number, number, number, number, number, number, number, number, number, number];
+/**
+ * A Llama-family block's shape: batch, time, heads, key/value heads, head size, width, MLP width,
+ * eps, q/k/v biases (1/0), q/k norms (1/0), LoRA rank (0: none), LoRA scale, BF16 base (1/0).
+ */
+type LlamaBlockShape = [number, number, number, number, number, number, number, number, number, number, number, number, number];
 
 /** A kernel module's functions as the addon has them: the wasm backend's heap first, then the same arguments. */
 type OnHeap<Kernels> = {
@@ -189,12 +192,15 @@ export interface NativeAddon extends OnHeap<KernelExports> {
   gpt2BlockBackward(heap: Heap, offsets: Float64Array, b: number, t: number, h: number, c: number, eps: number): void;
   /**
    * A Llama-family block's training forward pass in one call (native/llama-block.h); offsets: x, the
-   * 14 weights (absent ones -1), cos, sin, y, saved.
+   * 14 weights (absent ones -1), cos, sin, y, saved, the 7 adapters' A and B (absent ones -1).
    */
   llamaBlockForward(heap: Heap, offsets: Float64Array, ...shape: LlamaBlockShape): void;
-  /** The floats its forward pass keeps for the backward one. */
-  llamaBlockSavedFloats(heap: Heap, ...shape: LlamaBlockShape): number;
-  /** Its backward pass; offsets: x, the 14 weights, cos, sin, saved, dy, dx, the 14 weights' gradients (absent ones -1). */
+  /** The floats its forward pass keeps for the backward one, with `adapted` projections' adapters. */
+  llamaBlockSavedFloats(heap: Heap, adapted: number, ...shape: LlamaBlockShape): number;
+  /**
+   * Its backward pass; offsets: x, the 14 weights, cos, sin, saved, dy, dx, the 14 weights'
+   * gradients (without LoRA), the 7 adapters' A and B, their gradients (absent ones -1).
+   */
   llamaBlockBackward(heap: Heap, offsets: Float64Array, ...shape: LlamaBlockShape): void;
   /** Σ x² over the arrays at `offsets` of `sizes` floats (each array's sum as sumSquares forms it, added in order). */
   sumSquaresAll(heap: Heap, offsets: Float64Array, sizes: Float64Array): number;

@@ -22,7 +22,7 @@ import { nativeGroupedAttention } from '../engine/kernels/grouped-attention';
 import { fusedLinear, matMulTransposedB } from '../engine/kernels/linear';
 import { FrozenProduct, nativeLoraLinear } from '../engine/kernels/lora-linear';
 import { nativeGpt2Block, Gpt2BlockWeights } from '../engine/kernels/gpt2-block';
-import { nativeLlamaBlock, LlamaBlockWeights } from '../engine/kernels/llama-block';
+import { nativeLlamaBlock, LlamaBlockLora, LlamaBlockWeights } from '../engine/kernels/llama-block';
 import {
   bf16Embedding,
   bf16Matrix,
@@ -56,7 +56,7 @@ export interface OpSet {
   groupedAttention?: (q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, b: number, t: number, heads: number, kvHeads: number) => tf.Tensor2D;
   /** A whole GPT-2 block (LayerNorm, no dropout, no cache) as one op, weights in nativeGpt2Block's order. */
   gpt2Block?: (x: tf.Tensor, weights: Gpt2BlockWeights, b: number, t: number, h: number) => tf.Tensor2D;
-  /** A whole Llama-family block (float32 weights, no dropout, no cache) as one op, weights in nativeLlamaBlock's order. */
+  /** A whole Llama-family block (no dropout, no cache; float32 weights, or LoRA on a float32 or BF16 base) as one op, weights in nativeLlamaBlock's order. */
   llamaBlock?: typeof nativeLlamaBlock;
   /** next() as one call with the KV cache in native memory, instead of the forward in ops. */
   decode?: typeof fusedDecode;
@@ -465,12 +465,15 @@ export class Gpt {
       return this.ops.gpt2Block(x, weights, at.b, at.t, this.config.heads);
     }
     const llama = this.config.llama;
-    if (this.ops.llamaBlock && llama && at.rotary && !this.lora && !cache && !drop.active && !inspect?.attention) {
+    const plain = !cache && !drop.active && !inspect?.attention && (this.lora?.dropout ?? 0) === 0;
+    if (this.ops.llamaBlock && llama && at.rotary && plain) {
       const weights = this.llamaBlockWeights(n);
-      if (weights.every((w) => !w || !heldAsBf16(w))) {
+      // BF16 matrices only as a frozen base, all of them or none.
+      const bf16 = [n.q, n.k, n.v, n.o, n.gate, n.up, n.down].map((prefix) => heldAsBf16(this.p(`${prefix}.weight`)));
+      if (this.lora ? bf16.every((held) => held === bf16[0]) : !bf16.includes(true)) {
         const { b, t } = at;
         const shape = { b, t, heads: this.config.heads, kvHeads: llama.kvHeads, eps: llama.normEps };
-        return this.ops.llamaBlock(x, weights, at.rotary.cos, at.rotary.sin, shape);
+        return this.ops.llamaBlock(x, weights, at.rotary.cos, at.rotary.sin, shape, this.llamaBlockLora(n));
       }
     }
     const attended = this.attention(this.norm(x, n.attentionNorm), i, n, at, drop, cache, inspect);
@@ -499,6 +502,16 @@ export class Gpt {
       weight(n.up),
       weight(n.down),
     ];
+  }
+
+  /** With LoRA, the block's adapters in nativeLlamaBlock's order. */
+  private llamaBlockLora(n: BlockNames): LlamaBlockLora | undefined {
+    if (!this.lora) return undefined;
+    const { modules, r, scale } = this.lora;
+    const adapters = [n.q!, n.k!, n.v!, n.o, n.gate!, n.up, n.down].flatMap((prefix) =>
+      modules.has(prefix) ? [this.p(loraParamName(prefix, 'A')), this.p(loraParamName(prefix, 'B'))] : [undefined, undefined],
+    );
+    return { adapters, rank: r, scale };
   }
 
   /** GPT-2's GELU(up(x)), or Llama's silu(gate(x)) · up(x) (SwiGLU); `down` follows in block(). */
