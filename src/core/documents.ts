@@ -56,10 +56,24 @@ export function listDocuments(dir: string): string[] {
 }
 
 /** A folder's identity: each document's name (within it), size and sha256, so a change in any one is another corpus. */
-export function documentsSha256(dir: string, docs: { path: string; bytes: number; sha256: string }[]): string {
-  const hash = createHash('sha256');
-  for (const d of docs) hash.update(`${relative(dir, d.path)}\0${d.bytes}\0${d.sha256}\0`);
-  return hash.digest('hex');
+export function documentsSha256(dir: string, docs: Iterable<{ path: string; bytes: number; sha256: string }>): string {
+  const hash = new DocumentsHash(dir);
+  for (const d of docs) hash.add(d);
+  return hash.digest();
+}
+
+/** documentsSha256 a document at a time (a folder streamed need not keep them). */
+export class DocumentsHash {
+  private readonly hash = createHash('sha256');
+  constructor(private readonly dir: string) {}
+
+  add(d: { path: string; bytes: number; sha256: string }): void {
+    this.hash.update(`${relative(this.dir, d.path)}\0${d.bytes}\0${d.sha256}\0`);
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
 }
 
 /**

@@ -1,8 +1,8 @@
+import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
-import { documentsSha256, listDocuments } from '../documents';
+import { DocumentsHash, listDocuments } from '../documents';
 import { UserError, isUserError } from '../errors';
-import { sha256Hex } from './prepared-cache';
 import { PreparationCancelled, SourceFile, StreamOptions, TextSink, textFileSteps } from './source-text';
 import { Steps } from './steps';
 
@@ -16,16 +16,15 @@ export interface DocumentFolder {
 }
 
 export function documentFolder(dir: string): DocumentFolder {
+  const listing = createHash('sha256');
+  let bytes = 0;
   const documents = listDocuments(dir).map((path) => {
     const s = statOf(path);
-    return { path, bytes: s.size, stamp: `${relative(dir, path)}\0${s.size}\0${s.mtimeMs}\0${s.ino}` };
+    listing.update(`${relative(dir, path)}\0${s.size}\0${s.mtimeMs}\0${s.ino}\0\0`);
+    bytes += s.size;
+    return { path, bytes: s.size };
   });
-  return {
-    dir,
-    documents: documents.map(({ path, bytes }) => ({ path, bytes })),
-    bytes: documents.reduce((n, d) => n + d.bytes, 0),
-    listing: sha256Hex(documents.map((d) => d.stamp).join('\0\0')),
-  };
+  return { dir, documents, bytes, listing: listing.digest('hex') };
 }
 
 /**
@@ -38,7 +37,7 @@ export function* documentFolderSteps(
   onDocumentEnd: () => void,
   opts: StreamOptions = {},
 ): Steps<SourceFile> {
-  const read: SourceFile[] = [];
+  const hash = new DocumentsHash(folder.dir);
   let before = 0;
   for (const doc of folder.documents) {
     const file: SourceFile = yield* readable(
@@ -51,10 +50,10 @@ export function* documentFolderSteps(
       }),
     );
     onDocumentEnd();
-    read.push(file);
+    hash.add(file);
     before += file.bytes;
   }
-  return { path: folder.dir, bytes: before, sha256: documentsSha256(folder.dir, read) };
+  return { path: folder.dir, bytes: before, sha256: hash.digest() };
 }
 
 /** The steps, with a failure to read the document (permissions, a vanished file) named as one line. */
