@@ -177,13 +177,13 @@ void tile(int kc, const float* a, long lda, const float* b, float alpha, float b
 }
 
 /**
- * Prefetches into L2 lines [from, from + count) of A's rows `rows` (each kc values from `a`, lda
- * apart; `lines` lines each): the next tile row's A, a few lines after each tile of this row, so the
- * first tile that reads it does not wait on memory.
+ * Prefetches into L2 lines [from, from + count) of the `rows` rows of A after the MR at `a` (each kc
+ * values, lda apart; `lines` lines each): the next tile row's A, a few lines after each tile of this
+ * row, so the first tile that reads it does not wait on memory.
  */
 void prefetchA(const float* a, long lda, int rows, int kc, int lines, int from, int count) {
   for (int line = from; line < from + count && line < rows * lines; line++)
-    __builtin_prefetch(a + line / lines * lda + least(16 * (line % lines), kc - 1), 0, 2);
+    __builtin_prefetch(a + (MR + line / lines) * lda + least(16 * (line % lines), kc - 1), 0, 2);
 }
 
 void scale(int m, int n, float beta, float* c, int ldc) {
@@ -222,7 +222,7 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
             } else {
               const float* rowsA = a + long(ic + ir) * lda + pc;
               tile<false>(kc, rowsA, lda, panelB, alpha, betaHere, out, ldc, rows, cols);
-              prefetchA(rowsA + MR * long(lda), lda, least(MR, m - (ic + ir + MR)), kc, lines, fetched, perTile);
+              prefetchA(rowsA, lda, least(MR, m - (ic + ir + MR)), kc, lines, fetched, perTile);
             }
           }
       }
