@@ -30,9 +30,14 @@ struct Saved {
   }
 };
 
-void addInto(float* y, const float* x, long n) {
+/** y += x on block z of [·, cols] matrices (a residual, added where the block was just computed). */
+void addBlock(float* y, const float* x, int cols, const kernels::Block& z) {
+  for (int r = z.row; r < z.row + z.rows; r++) {
+    float* to = y + long(r) * cols + z.col;
+    const float* from = x + long(r) * cols + z.col;
 #pragma omp simd
-  for (long i = 0; i < n; i++) y[i] += x[i];
+    for (int j = 0; j < z.cols; j++) to[j] += from[j];
+  }
 }
 
 /** Scratch for the backward pass's activation gradients, kept per JS thread between steps. */
@@ -70,13 +75,12 @@ void forward(const Shape& s, const float* x, const float* const* w, float* y, fl
   kernels::layerNormForward(x, w[Ln1W], w[Ln1B], k.ln1, k.mean1, k.rstd1, n, c, s.eps);
   kernels::linearForward(k.ln1, w[QkvW], w[QkvB], k.qkv, n, c, 3 * c);
   kernels::attentionForward(k.qkv, k.att, k.probs, s.b, s.t, s.h, c / s.h);
-  kernels::linearForward(k.att, w[ProjW], w[ProjB], k.x1, n, c, c);
-  addInto(k.x1, x, long(n) * c);
+  kernels::linearForwardThen(k.att, w[ProjW], w[ProjB], k.x1, n, c, c, [&](const kernels::Block& z) { addBlock(k.x1, x, c, z); });
   kernels::layerNormForward(k.x1, w[Ln2W], w[Ln2B], k.ln2, k.mean2, k.rstd2, n, c, s.eps);
-  kernels::linearForward(k.ln2, w[FcW], w[FcB], k.fc, n, c, 4 * c);
-  kernels::geluForward(k.fc, k.gelu, long(n) * 4 * c);
-  kernels::linearForward(k.gelu, w[OutW], w[OutB], y, n, 4 * c, c);
-  addInto(y, k.x1, long(n) * c);
+  kernels::linearForwardThen(k.ln2, w[FcW], w[FcB], k.fc, n, c, 4 * c, [&](const kernels::Block& z) {
+    for (long at = long(z.row) * 4 * c + z.col, r = 0; r < z.rows; r++, at += 4 * c) kernels::geluForward(k.fc + at, k.gelu + at, z.cols);
+  });
+  kernels::linearForwardThen(k.gelu, w[OutW], w[OutB], y, n, 4 * c, c, [&](const kernels::Block& z) { addBlock(y, k.x1, c, z); });
 }
 
 void backward(const Shape& s, const float* x, const float* const* w, const float* saved, const float* dy, float* dx, float* const* g) {
@@ -89,16 +93,15 @@ void backward(const Shape& s, const float* x, const float* const* w, const float
   float* dX1 = dNormed + nc;
   float* dAtt = dX1 + nc;
   float* dQkv = dAtt + nc;  // [n, 3c]
-  kernels::linearBackward(k.gelu, w[OutW], dy, dHidden, g[OutW], g[OutB], n, 4 * c, c);
-  kernels::geluBackward(k.fc, dHidden, dHidden, 4 * nc);
+  kernels::linearBackwardThen(k.gelu, w[OutW], dy, dHidden, g[OutW], g[OutB], n, 4 * c, c, [&](const kernels::Block& z) {
+    for (long at = long(z.row) * 4 * c + z.col, r = 0; r < z.rows; r++, at += 4 * c) kernels::geluBackward(k.fc + at, dHidden + at, dHidden + at, z.cols);
+  });
   kernels::linearBackward(k.ln2, w[FcW], dHidden, dNormed, g[FcW], g[FcB], n, c, 4 * c);
-  kernels::layerNormBackward(k.x1, w[Ln2W], k.mean2, k.rstd2, dNormed, dX1, g[Ln2W], g[Ln2B], n, c);
-  addInto(dX1, dy, nc);
+  kernels::layerNormBackward(k.x1, w[Ln2W], k.mean2, k.rstd2, dNormed, dX1, g[Ln2W], g[Ln2B], n, c, dy);
   kernels::linearBackward(k.att, w[ProjW], dX1, dAtt, g[ProjW], g[ProjB], n, c, c);
   kernels::attentionBackward(k.qkv, k.probs, dAtt, dQkv, s.b, s.t, s.h, c / s.h);
   kernels::linearBackward(k.ln1, w[QkvW], dQkv, dNormed, g[QkvW], g[QkvB], n, c, 3 * c);
-  kernels::layerNormBackward(x, w[Ln1W], k.mean1, k.rstd1, dNormed, dx, g[Ln1W], g[Ln1B], n, c);
-  addInto(dx, dX1, nc);
+  kernels::layerNormBackward(x, w[Ln1W], k.mean1, k.rstd1, dNormed, dx, g[Ln1W], g[Ln1B], n, c, dX1);
 }
 
 }  // namespace gpt2_block

@@ -8,9 +8,9 @@
 #include "gemm.h"
 #include "pool.h"
 
-// One build runs on every x86-64 CPU; the hot loops get an AVX2+FMA copy picked at load time.
+// One build runs on every x86-64 CPU; the hot loops get AVX-512 and AVX2+FMA copies picked at load time.
 #if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
-#define HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HOT
 #endif
@@ -26,26 +26,32 @@ thread_local Pool pool;
 // Below this many multiply-adds a product is not worth handing to other threads.
 constexpr double kSplitWork = 1 << 18;
 
+#pragma GCC diagnostic ignored "-Wpsabi"  // vectors are passed only to inlined helpers
+
 // Cephes' expf (as the AssemblyScript kernels), branch-free so loops vectorise; valid for |x| ≤ 87.
-inline float expCore(float x) {
+// F is float or a vector of floats (Vec), U the unsigned integers of its size.
+template <typename F, typename U>
+inline F expCoreOf(F x) {
   const float rounder = 12582912.0f;
-  const float shifted = x * 1.44269504088896341f + rounder;
-  const float n = shifted - rounder;
-  const float r = x - n * 0.693359375f - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  const F shifted = x * 1.44269504088896341f + rounder;
+  const F n = shifted - rounder;
+  const F r = x - n * 0.693359375f - n * -2.12194440e-4f;
+  F p = r * 0.0f + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  uint32_t bits;
-  std::memcpy(&bits, &shifted, 4);
+  const F y = p * r * r + r + 1.0f;
+  U bits;
+  std::memcpy(&bits, &shifted, sizeof bits);
   bits = (bits - (0x4b400000u - 127u)) << 23;
-  float pow2;
-  std::memcpy(&pow2, &bits, 4);
+  F pow2;
+  std::memcpy(&pow2, &bits, sizeof pow2);
   return y * pow2;
 }
+
+inline float expCore(float x) { return expCoreOf<float, uint32_t>(x); }
 
 inline float expApprox(float x) {
   x = x < -87.3365447505531f ? -87.3365447505531f : x;
@@ -71,6 +77,8 @@ template <typename F>
 void parallelRange(long n, long grain, F f) {
   const long workers = pool.size();
   long chunks = std::min<long>(workers * 2, (n + grain - 1) / grain);
+  // Whole rounds: 3 chunks on 2 threads would take as long as 4.
+  if (chunks > workers) chunks = chunks / workers * workers;
   if (chunks <= 1) {
     f(0L, n);
     return;
@@ -116,8 +124,8 @@ HOT void layerNormRows(const float* x, const float* w, const float* b, float* y,
   }
 }
 
-HOT void layerNormBackRows(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx, float* dw, float* db, int from,
-                           int to, int cols) {
+HOT void layerNormBackRows(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, const float* plus, float* dx, float* dw,
+                           float* db, int from, int to, int cols) {
   for (int r = from; r < to; r++) {
     const float* xr = x + long(r) * cols;
     const float* gr = dy + long(r) * cols;
@@ -134,9 +142,15 @@ HOT void layerNormBackRows(const float* x, const float* w, const float* mean, co
       db[j] += gr[j];
     }
     const float a = sumG / cols, c = sumGX / cols;
+#pragma omp simd
     for (int j = 0; j < cols; j++) {
       const float xhat = (xr[j] - mu) * rs;
       outr[j] = rs * (gr[j] * w[j] - a - xhat * c);
+    }
+    if (plus) {
+      const float* pr = plus + long(r) * cols;
+#pragma omp simd
+      for (int j = 0; j < cols; j++) outr[j] += pr[j];
     }
   }
 }
@@ -154,36 +168,74 @@ HOT void adamwRange(const float* p, const float* g, const float* m, const float*
   }
 }
 
+// The causal softmax works on whole vectors of 16 with the columns past the diagonal masked:
+// loops over a row's first i + 1 columns, left to the compiler, ran their short rows mostly in
+// scalar code (its leftover columns, and a loop split off where the mask changes).
+typedef float Vec __attribute__((vector_size(64)));
+typedef int32_t IntVec __attribute__((vector_size(64)));
+typedef uint32_t BitsVec __attribute__((vector_size(64)));
+constexpr int kLanes = 16;
+constexpr IntVec kLane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/** Floats p[0 … n − 1] (n ≤ kLanes) into a vector, the lanes past n zero. */
+__attribute__((always_inline)) inline Vec loadUpTo(const float* p, int n) {
+  Vec v = {};
+  if (n >= kLanes) std::memcpy(&v, p, sizeof v);
+  else std::memcpy(&v, p, sizeof(float) * n);
+  return v;
+}
+
+__attribute__((always_inline)) inline void storeUpTo(float* p, Vec v, int n) { std::memcpy(p, &v, sizeof(float) * std::min(n, kLanes)); }
+
+__attribute__((always_inline)) inline float laneSum(Vec v) {
+  float s = 0;
+  for (int k = 0; k < kLanes; k++) s += v[k];
+  return s;
+}
+
+__attribute__((always_inline)) inline Vec expApproxVec(Vec x) {
+  x = x < -87.3365447505531f ? -87.3365447505531f : x;
+  x = x > 88.3762626647949f ? 88.3762626647949f : x;
+  return expCoreOf<Vec, BitsVec>(x);
+}
+
 /** Row i of a causal score matrix into probabilities: softmax over j ≤ i, zeros after. */
 HOT void causalSoftmaxRows(float* s, int t) {
   for (int i = 0; i < t; i++) {
     float* row = s + long(i) * t;
+    const int used = i + 1;
     float mx = row[0];
-#pragma omp simd reduction(max : mx)
-    for (int j = 1; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int j = 0; j <= i; j++) {
-      row[j] = expApprox(row[j] - mx);
-      sum += row[j];
+    for (int j = 0; j < used; j += kLanes) {
+      const Vec x = loadUpTo(row + j, t - j);
+      for (int k = 0; k < kLanes && j + k <= i; k++) mx = x[k] > mx ? x[k] : mx;
     }
-    const float inv = 1.0f / sum;
-    for (int j = 0; j <= i; j++) row[j] *= inv;
-    for (int j = i + 1; j < t; j++) row[j] = 0;
+    Vec sum = {};
+    for (int j = 0; j < used; j += kLanes) {
+      const Vec e = expApproxVec(loadUpTo(row + j, t - j) - mx);
+      const Vec p = kLane + j <= i ? e : Vec{};
+      sum += p;
+      storeUpTo(row + j, p, t - j);
+    }
+    const float inv = 1.0f / laneSum(sum);
+    for (int j = 0; j < used; j += kLanes) storeUpTo(row + j, loadUpTo(row + j, t - j) * inv, t - j);
+    for (int j = (used + kLanes - 1) / kLanes * kLanes; j < t; j++) row[j] = 0;
   }
 }
 
-/** dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, in place over dP. */
+/** dS = P ∘ (dP − rowsum(P ∘ dP)) · scale, in place over dP (P is zero past the diagonal). */
 HOT void softmaxBackRows(const float* p, float* dp, int t, float scale) {
   for (int i = 0; i < t; i++) {
     const float* pr = p + long(i) * t;
     float* dr = dp + long(i) * t;
-    float dot = 0;
-#pragma omp simd reduction(+ : dot)
-    for (int j = 0; j <= i; j++) dot += pr[j] * dr[j];
-#pragma omp simd
-    for (int j = 0; j <= i; j++) dr[j] = pr[j] * (dr[j] - dot) * scale;
-    for (int j = i + 1; j < t; j++) dr[j] = 0;
+    const int used = i + 1;
+    Vec dot = {};
+    for (int j = 0; j < used; j += kLanes) dot += loadUpTo(pr + j, t - j) * loadUpTo(dr + j, t - j);
+    const float d = laneSum(dot);
+    for (int j = 0; j < used; j += kLanes) {
+      const Vec ds = loadUpTo(pr + j, t - j) * (loadUpTo(dr + j, t - j) - d) * scale;
+      storeUpTo(dr + j, kLane + j <= i ? ds : Vec{}, t - j);
+    }
+    for (int j = (used + kLanes - 1) / kLanes * kLanes; j < t; j++) dr[j] = 0;
   }
 }
 
@@ -300,25 +352,58 @@ int threads() { return pool.size(); }
 
 void parallel(int tasks, const std::function<void(int)>& f) { pool.run(tasks, f); }
 
-void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
-  const int workers = pool.size();
-  if (workers <= 1 || double(m) * n * k < kSplitWork * workers) {
-    blas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  // Split the larger side of C into one block per thread, in multiples of 16.
-  const bool byRows = m >= n;
-  const int side = byRows ? m : n;
-  const int block = ((side + workers - 1) / workers + 15) / 16 * 16;
-  const int blocks = (side + block - 1) / block;
-  pool.run(blocks, [&](int i) {
-    const int from = i * block, size = std::min(side, from + block) - from;
-    if (byRows) {
-      blas(ta, tb, size, n, k, alpha, ta ? a + from : a + long(from) * lda, lda, b, ldb, beta, c + long(from) * ldc, ldc);
-    } else {
-      blas(ta, tb, m, size, k, alpha, a, lda, tb ? b + long(from) * ldb : b + from, ldb, beta, c + from, ldc);
+namespace {
+
+/** How a product's C [m, n] (k deep) is split across the pool: its larger side into one block per thread, in multiples of 16. */
+struct Split {
+  bool byRows;
+  int m, n, block, count;
+
+  Split(int m, int n, int k) : byRows(m >= n), m(m), n(n) {
+    const int workers = pool.size();
+    const int side = byRows ? m : n;
+    if (workers <= 1 || double(m) * n * k < kSplitWork * workers) {
+      block = side;
+      count = 1;
+      return;
     }
-  });
+    block = ((side + workers - 1) / workers + 15) / 16 * 16;
+    count = (side + block - 1) / block;
+  }
+
+  Block at(int i) const {
+    const int from = i * block, size = std::min(byRows ? m : n, from + block) - from;
+    return byRows ? Block{from, size, 0, n} : Block{0, m, from, size};
+  }
+};
+
+/** Block z of C = alpha·op(A)·op(B) + beta·C on this thread (the same floats as the whole product's). */
+void gemmBlock(bool ta, bool tb, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc, const Block& z) {
+  blas(ta, tb, z.rows, z.cols, k, alpha, ta ? a + z.row : a + long(z.row) * lda, lda, tb ? b + long(z.col) * ldb : b + z.col, ldb, beta,
+       c + long(z.row) * ldc + z.col, ldc);
+}
+
+/** f(0 … tasks − 1) on the pool, or here when there is one. */
+template <typename F>
+void runTasks(int tasks, const F& f) {
+  if (tasks == 1) f(0);
+  else pool.run(tasks, f);
+}
+
+HOT void columnSumsRange(const float* x, float* out, int rows, int cols, int from, int to) {
+  std::fill(out + from, out + to, 0.0f);
+  for (int r = 0; r < rows; r++) {
+    const float* row = x + long(r) * cols;
+#pragma omp simd
+    for (int j = from; j < to; j++) out[j] += row[j];
+  }
+}
+
+}  // namespace
+
+void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  const Split split(m, n, k);
+  runTasks(split.count, [&](int i) { gemmBlock(ta, tb, k, alpha, a, lda, b, ldb, beta, c, ldc, split.at(i)); });
 }
 
 void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y) {
@@ -374,14 +459,41 @@ void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, 
 }
 
 void linearForward(const float* x, const float* w, const float* bias, float* y, int n, int in, int out) {
-  for (int r = 0; r < n; r++) std::memcpy(y + long(r) * out, bias, sizeof(float) * out);
-  gemm(false, false, n, out, in, 1.0f, x, in, w, out, 1.0f, y, out);
+  linearForwardThen(x, w, bias, y, n, in, out, nullptr);
+}
+
+void linearForwardThen(const float* x, const float* w, const float* bias, float* y, int n, int in, int out, const BlockTask& then) {
+  const Split split(n, out, in);
+  runTasks(split.count, [&](int i) {
+    const Block z = split.at(i);
+    for (int r = z.row; r < z.row + z.rows; r++) std::memcpy(y + long(r) * out + z.col, bias + z.col, sizeof(float) * z.cols);
+    gemmBlock(false, false, in, 1.0f, x, in, w, out, 1.0f, y, out, z);
+    if (then) then(z);
+  });
 }
 
 void linearBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int n, int in, int out) {
-  gemm(false, true, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
-  gemm(true, false, in, out, n, 1.0f, x, in, dy, out, 0.0f, dw, out);
-  columnSums(dy, db, n, out);
+  linearBackwardThen(x, w, dy, dx, dw, db, n, in, out, nullptr);
+}
+
+// dx's blocks, dw's blocks and db's column blocks as the tasks of one dispatch, so a thread that
+// is done with one product takes up the next instead of waiting for the other thread's half.
+void linearBackwardThen(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int n, int in, int out, const BlockTask& then) {
+  const Split forDx(n, in, out), forDw(in, out, n);
+  const int sums = forDx.count > 1 ? std::max(1, std::min(pool.size(), out / 64)) : 1;
+  const int width = (out + sums - 1) / sums;
+  runTasks(forDx.count + forDw.count + sums, [&](int i) {
+    if (i < forDx.count) {
+      const Block z = forDx.at(i);
+      gemmBlock(false, true, out, 1.0f, dy, out, w, out, 0.0f, dx, in, z);
+      if (then) then(z);
+    } else if ((i -= forDx.count) < forDw.count) {
+      gemmBlock(true, false, n, 1.0f, x, in, dy, out, 0.0f, dw, out, forDw.at(i));
+    } else {
+      i -= forDw.count;
+      columnSumsRange(dy, db, n, out, i * width, std::min(out, (i + 1) * width));
+    }
+  });
 }
 
 // qkv [b·t, 3c] holds each token's q, k and v side by side, head j at columns j·d: BLAS reads
@@ -432,7 +544,7 @@ void layerNormForward(const float* x, const float* w, const float* b, float* y, 
 }
 
 void layerNormBackward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx, float* dw, float* db, int rows,
-                       int cols) {
+                       int cols, const float* plus) {
   // Each chunk of rows sums its own dγ, dβ; the partial sums are added in chunk order.
   const int grain = std::max(1, (1 << 15) / cols);
   const int chunks = std::max(1, std::min(pool.size() * 2, (rows + grain - 1) / grain));
@@ -440,7 +552,7 @@ void layerNormBackward(const float* x, const float* w, const float* mean, const 
   std::vector<float> partial(size_t(chunks) * 2 * cols, 0.0f);
   pool.run(chunks, [&](int i) {
     float* pw = partial.data() + size_t(i) * 2 * cols;
-    layerNormBackRows(x, w, mean, rstd, dy, dx, pw, pw + cols, i * step, std::min(rows, (i + 1) * step), cols);
+    layerNormBackRows(x, w, mean, rstd, dy, plus, dx, pw, pw + cols, i * step, std::min(rows, (i + 1) * step), cols);
   });
   std::memcpy(dw, partial.data(), sizeof(float) * cols);
   std::memcpy(db, partial.data() + cols, sizeof(float) * cols);
@@ -615,13 +727,7 @@ double sumSquares(const float* x, long n) {
   return total;
 }
 
-void columnSums(const float* x, float* out, int rows, int cols) {
-  std::fill(out, out + cols, 0.0f);
-  for (int r = 0; r < rows; r++) {
-    const float* row = x + long(r) * cols;
-    for (int j = 0; j < cols; j++) out[j] += row[j];
-  }
-}
+void columnSums(const float* x, float* out, int rows, int cols) { columnSumsRange(x, out, rows, cols, 0, cols); }
 
 void transpose2d(const float* src, float* dst, int rows, int cols) {
   constexpr int B = 32;

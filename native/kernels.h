@@ -26,6 +26,16 @@ void gemmBatched(int count, bool ta, bool tb, int m, int n, int k, float alpha, 
 void linearForward(const float* x, const float* w, const float* bias, float* y, int n, int in, int out);
 void linearBackward(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int n, int in, int out);
 
+/** A block of a matrix: rows [row, row + rows) × columns [col, col + cols). */
+struct Block {
+  int row, rows, col, cols;
+};
+using BlockTask = std::function<void(const Block&)>;
+/** linearForward, then `then` on each block of y once it is done, on the thread that computed it (while it is in that core's cache). */
+void linearForwardThen(const float* x, const float* w, const float* bias, float* y, int n, int in, int out, const BlockTask& then);
+/** linearBackward, then `then` on each block of dx once it is done; all in one dispatch to the pool. */
+void linearBackwardThen(const float* x, const float* w, const float* dy, float* dx, float* dw, float* db, int n, int in, int out, const BlockTask& then);
+
 void attentionForward(const float* qkv, float* out, float* probs, int b, int t, int h, int d);
 void attentionBackward(const float* qkv, const float* probs, const float* dOut, float* dQkv, int b, int t, int h, int d);
 
@@ -33,8 +43,9 @@ void geluForward(const float* x, float* y, long n);
 void geluBackward(const float* x, const float* dy, float* dx, long n);
 
 void layerNormForward(const float* x, const float* w, const float* b, float* y, float* mean, float* rstd, int rows, int cols, float eps);
+/** dx (+ `plus` [rows, cols] when given: a residual's gradient added in the same pass), dw and db. */
 void layerNormBackward(const float* x, const float* w, const float* mean, const float* rstd, const float* dy, float* dx, float* dw, float* db, int rows,
-                       int cols);
+                       int cols, const float* plus = nullptr);
 
 void adamwUpdate(const float* p, const float* g, const float* m, const float* v, float* pOut, float* mOut, float* vOut, long n, float lr, float beta1,
                  float oneMinusBeta1, float beta2, float oneMinusBeta2, float c1, float c2, float eps, float keep, float gradScale);
