@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FINETUNE_LR } from '../../src/core/finetune';
 import { readFinetuneData } from '../../src/core/finetune-data';
@@ -78,6 +78,30 @@ test('finetune on a folder trains from its prepared documents (no whole read): t
     assert.deepEqual(collect(fromFolder), collect(inMemory));
     const baselines = (dir: string) => readMetrics(join(root, dir)).find((m) => m.type === 'baselines');
     assert.deepEqual(baselines('folder'), baselines('memory'));
+  } finally {
+    delete process.env.CORPUS_LAB_CACHE;
+  }
+});
+
+test('cancelling finetune while its folder is prepared ends it as cancelled, with no run and nothing half-written in the cache', async () => {
+  const root = tempDir();
+  const cache = join(root, 'cache');
+  process.env.CORPUS_LAB_CACHE = cache;
+  try {
+    const docs = koreanDocuments(root);
+    const events: TrainEvent[] = [];
+    const result = await runFinetuneJob(
+      { basePath: QWEN2, corpusPath: docs, runDir: join(root, 'run'), context: 32, maxSteps: 2, backend: 'wasm', threads: 1 },
+      (e) => events.push(e),
+      () => true,
+    );
+    assert.equal(result.reason, 'cancelled');
+    assert.ok(events.some((e) => e.type === 'notice' && /preparing .*docs was cancelled; nothing was trained/.test(e.message)));
+    assert.ok(!existsSync(join(root, 'run')), 'no run folder');
+    assert.deepEqual(
+      readdirSync(join(cache, 'prepared')).filter((d) => !['sources', 'tokenizers'].includes(d)),
+      [],
+    );
   } finally {
     delete process.env.CORPUS_LAB_CACHE;
   }
