@@ -120,6 +120,17 @@ test('a run on a folder trains on the prepared documents with the losses, evalua
     assert.deepEqual(collect(fromFolder), collect(inMemory));
     const baselines = (dir: string) => readMetrics(join(root, dir)).find((m) => m.type === 'baselines');
     assert.deepEqual(baselines('folder'), baselines('memory'));
+    // A resume reads the same layout (a changed split would be refused as another corpus).
+    const resumed: TrainEvent[] = [];
+    await runTrainJob(
+      { ...req, corpusPath: docs, resume: join(root, 'folder'), maxSteps: 14, threads: 1 },
+      (e) => resumed.push(e),
+      () => false,
+    );
+    assert.deepEqual(
+      resumed.filter((e) => e.type === 'step').map((e) => e.step),
+      [13, 14],
+    );
   } finally {
     delete process.env.CORPUS_LAB_CACHE;
   }
