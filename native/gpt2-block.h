@@ -1,6 +1,7 @@
-// A whole GPT-2 block of a training step in one call each way: the same kernels, in the same order,
-// as the block's ops one by one (so the same floats), without a tfjs op, tape entry or tensor per
-// step inside it. What the backward pass needs is kept in one `saved` buffer.
+// A whole GPT-2 block of a training step in one call each way: the same floats as the block's ops
+// one by one (the same kernels; a product's bias, the residual adds and GELU are applied to each
+// block of it by the thread that computed it), without a tfjs op, tape entry or tensor per step
+// inside it. What the backward pass needs is kept in one `saved` buffer.
 #pragma once
 
 namespace gpt2_block {
