@@ -200,3 +200,34 @@ test(
     tf.dispose([x, w, t, value, ...grads]);
   },
 );
+
+test(
+  'native: a step of the chunked loss leaves no tensor behind (its gradients made in the forward pass are handed over, not kept)',
+  { skip },
+  async () => {
+    await startWith(shapes[0]);
+    const { x, raw, t } = inputs(61);
+    const w = tf.tensor2d(raw, [vocab, width]);
+    const head: HeadMatrix = {
+      weight: w,
+      vocab,
+      trainable: true,
+      logits: (a, m) => matMul(a, tf.transpose(m)) as tf.Tensor2D,
+      inputGradient: (dy, m) => matMul(dy, m) as tf.Tensor2D,
+    };
+    // x and W also feed another term (as a tied head's W is also the embedding): tfjs adds the
+    // gradients of their two uses and disposes only what its own scopes made.
+    const loss = (a: tf.Tensor, b: tf.Tensor) =>
+      tf.add(chunkedHeadCrossEntropy(a as tf.Tensor2D, t, { ...head, weight: b }, rows), tf.mul(tf.add(tf.sum(a), tf.sum(b)), 0));
+    const step = () => {
+      const { value, grads } = tf.valueAndGrads(loss)([x, w]);
+      tf.dispose([value, ...grads]);
+    };
+    step();
+    const before = tf.memory();
+    for (let i = 0; i < 3; i++) step();
+    assert.equal(tf.memory().numBytes, before.numBytes, 'bytes held after three more steps');
+    assert.equal(tf.memory().numTensors, before.numTensors);
+    tf.dispose([x, w, t]);
+  },
+);

@@ -51,12 +51,14 @@ export function chunkedHeadCrossEntropy(
       value: loss,
       gradFunc: (dy: tf.Scalar) => {
         if (!dx) throw new Error('internal: the chunked loss was differentiated without its gradients computed');
-        // The gradients are the mean's: an incoming 1 (the loss itself) needs no pass over [vocab, width].
+        // The gradients are the mean's: an incoming 1 (the loss itself) needs no pass over
+        // [vocab, width]. A clone (sharing the data) is handed over, not the kept tensor itself:
+        // tfjs frees the gradients it adds up only when its own scope made them.
         const one = dy.dataSync()[0] === 1;
-        const scaled = (g: tf.Tensor) => (one ? g : tf.mul(g, dy));
+        const scaled = (g: tf.Tensor) => (one ? tf.clone(g) : tf.mul(g, dy));
         const grads = [scaled(dx), tf.zeros([hidden.shape[0]], 'int32')];
         const all = head.trainable ? [...grads, scaled(dw!)] : grads;
-        if (!one) tf.dispose([dx, dw]);
+        tf.dispose([dx, dw]);
         return all;
       },
     };
