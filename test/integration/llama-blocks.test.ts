@@ -9,50 +9,12 @@ import type { CompareData } from '../../src/extension/webview/compare-protocol';
 import { readRunJson } from '../../src/core/run-json';
 import { resolveCheckpoint } from '../../src/core/checkpoint';
 import { en, ko, until, workspace } from './fixtures';
+import { PresetRow, withPresetPick } from './preset-pick';
 
 // Issue 19 items 1, 2 and 5: a Llama-style model trained from the right-click menu's preset pick
 // completes Korean and shows its attention by key/value group; the GPT-2 block vs Llama block
 // experiment; an opened Qwen2 folder (BF16, sharded) in Next Token and Attention.
 let api: CorpusLabApi;
-
-type PresetRow = vscode.QuickPickItem & { choice?: { preset: string; arch?: string }; custom?: true };
-type PresetPick = vscode.QuickPick<PresetRow>;
-
-/**
- * Runs `body` with Train Model on This File's preset pick caught: `shown(measured)` gives the pick
- * (once every row has its estimate, when `measured`), and `choose(row)` accepts that row as a click does.
- */
-async function withPresetPick<T>(
-  body: (shown: (measured: boolean) => Promise<PresetPick>, choose: (row: PresetRow) => void) => Promise<T>,
-): Promise<T> {
-  const window = vscode.window as { createQuickPick: unknown };
-  const original = vscode.window.createQuickPick;
-  let pick: PresetPick | undefined;
-  let accept: (() => void) | undefined;
-  window.createQuickPick = () => {
-    const real = original.call(vscode.window) as PresetPick;
-    const onDidAccept = real.onDidAccept;
-    Object.defineProperty(real, 'onDidAccept', {
-      value: (listener: () => void, thisArg?: unknown, disposables?: vscode.Disposable[]) => {
-        accept = () => listener.call(thisArg);
-        return onDidAccept(listener, thisArg, disposables);
-      },
-    });
-    pick = real;
-    return real;
-  };
-  try {
-    return await body(
-      (measured) => until('the preset pick', () => (pick && accept && !(measured && pick.busy) ? pick : undefined), 170_000),
-      (row) => {
-        pick!.selectedItems = [row];
-        accept!();
-      },
-    );
-  } finally {
-    window.createQuickPick = original;
-  }
-}
 
 const context = {
   triggerKind: vscode.InlineCompletionTriggerKind.Invoke,

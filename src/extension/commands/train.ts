@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import { dataSummary, previewText } from '../../core/sft-preview';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { Ctx, modelName } from '../ctx';
 import { WorkerError } from '../worker-client';
 import type { EstimateResult, FinetuneRequest, TrainRequest, TrainResult } from '../../worker/protocol';
@@ -17,6 +17,8 @@ import { Arch, presetNamed, validateModelConfig, withArch } from '../../core/mod
 import { DEFAULT_TRAIN_OPTIONS, MAX_STEPS, validateTrainOptions } from '../../core/train-options';
 import { MIN_BPE_VOCAB } from '../../core/tokenizer';
 import { askVocabSize, pickTokenizerKind } from './tokenize';
+import { isFolder } from '../../core/documents';
+import { corpusSource } from '../../core/prepared/corpus-source';
 
 type Preset = 'tiny' | 'small';
 
@@ -56,8 +58,10 @@ export function trainCommand(ctx: Ctx) {
       );
       return;
     }
-    const refused = await checkTextFile(ctx, target);
-    if (refused) return refused;
+    if (!isDocumentCorpus(target.fsPath)) {
+      const refused = await checkTextFile(ctx, target);
+      if (refused) return refused;
+    }
     const choice: RunChoice | undefined = options?.preset ? { preset: options.preset, arch: options.arch } : await pickPreset(ctx, target);
     if (!choice) return;
     const length =
@@ -72,6 +76,23 @@ export function trainCommand(ctx: Ctx) {
       runsRoot: ctx.runsRoot(),
     });
   };
+}
+
+/**
+ * A folder of documents or a .jsonl of texts: the worker checks it as it prepares it (a document or
+ * a line at a time) and says what is wrong in one line, as the CLI does.
+ */
+function isDocumentCorpus(path: string): boolean {
+  return isFolder(path) || extname(path).toLowerCase() === '.jsonl';
+}
+
+/** The corpus's bytes of text (a folder's documents together); 0 when it cannot be read, which the run then says. */
+function corpusBytes(path: string): number {
+  try {
+    return corpusSource(path).bytes;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -333,7 +354,7 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
   if (!tokenizer) return undefined;
   let vocabSize: number | undefined;
   if (tokenizer === 'bpe') {
-    vocabSize = await askVocabSize(title, (await stat(target.fsPath)).size);
+    vocabSize = await askVocabSize(title, corpusBytes(target.fsPath));
     if (vocabSize === undefined) return undefined;
   }
   return { preset, arch, [unit === 'steps' ? 'maxSteps' : 'epochs']: length, lr, batch, context, tokenizer, vocabSize };
