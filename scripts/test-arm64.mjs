@@ -61,6 +61,8 @@ const KERNEL_TESTS = [
   'decode.test.ts',
   'bf16-model.test.ts',
   'backward-memory.test.ts',
+  'llama-block.test.ts',
+  'linear-cross-entropy.test.ts',
 ];
 
 function fail(message) {
