@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { dataSummary, previewText } from '../../core/sft-preview';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
@@ -17,7 +17,6 @@ import { Arch, presetNamed, validateModelConfig, withArch } from '../../core/mod
 import { DEFAULT_TRAIN_OPTIONS, MAX_STEPS, validateTrainOptions } from '../../core/train-options';
 import { MIN_BPE_VOCAB } from '../../core/tokenizer';
 import { askVocabSize, pickTokenizerKind } from './tokenize';
-import { isFolder } from '../../core/documents';
 import { corpusSource } from '../../core/prepared/corpus-source';
 
 type Preset = 'tiny' | 'small';
@@ -58,7 +57,7 @@ export function trainCommand(ctx: Ctx) {
       );
       return;
     }
-    if (!isDocumentCorpus(target.fsPath)) {
+    if (!(await isDocumentCorpus(target.fsPath))) {
       const refused = await checkTextFile(ctx, target);
       if (refused) return refused;
     }
@@ -82,8 +81,12 @@ export function trainCommand(ctx: Ctx) {
  * A folder of documents or a .jsonl of texts: the worker checks it as it prepares it (a document or
  * a line at a time) and says what is wrong in one line, as the CLI does.
  */
-function isDocumentCorpus(path: string): boolean {
-  return isFolder(path) || extname(path).toLowerCase() === '.jsonl';
+async function isDocumentCorpus(path: string): Promise<boolean> {
+  if (extname(path).toLowerCase() === '.jsonl') return true;
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 /** The corpus's bytes of text (a folder's documents together); 0 when it cannot be read, which the run then says. */
@@ -478,8 +481,7 @@ export async function startTraining(
         // This run's, not whichever runs when the button is pressed.
         token.onCancellationRequested(() => ctx.trainer.cancel(job.id));
         let last = 0;
-        const sub = ctx.onTrainEvent(({ jobId, event }) => {
-          if (jobId !== job.id) return;
+        const show = (event: TrainEvent) => {
           const message = progressMessage(event, events, follow.serving);
           if (message === undefined) return;
           const total = startPlan(events)?.totalSteps ?? 1;
@@ -487,6 +489,11 @@ export async function startTraining(
           const increment = Math.max(0, ((step - last) / total) * 100);
           last = Math.max(last, step);
           progress.report({ message, increment });
+        };
+        // What the job said before this notification opened (a small corpus is prepared by then).
+        for (const event of [...events]) show(event);
+        const sub = ctx.onTrainEvent(({ jobId, event }) => {
+          if (jobId === job.id) show(event);
         });
         try {
           return await job.result;
