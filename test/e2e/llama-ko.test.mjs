@@ -59,10 +59,11 @@ test(
       await compare.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
       await shot('05-compare-blocks');
 
-      // Ghost text continues the Korean file. Quick Open is opened from the workbench, not the
-      // Compare page (a key pressed in a webview stays there), and Enter waits for the file's row to be the one selected.
-      await page.locator('.tabs-container .tab', { hasText: '비교' }).first().click();
-      await page.keyboard.press('Control+P');
+      // Ghost text continues the Korean file. Quick Open is opened from the title bar's command
+      // centre, not by a key (the Compare page is a webview, and a key pressed there can stay there),
+      // and Enter waits for the file's row to be the one selected.
+      await page.locator('.command-center .search-label, .command-center-center').first().click();
+      await page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout: 20_000 });
       await page.keyboard.type('speech-ko.txt', { delay: 10 });
       await rows.filter({ hasText: 'speech-ko.txt' }).first().waitFor({ state: 'visible', timeout: 20_000 });
       await page

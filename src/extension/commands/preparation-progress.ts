@@ -23,26 +23,33 @@ export function prepareLine(e: PrepareEvent): string {
 
 /**
  * A cancellable progress notification for a corpus a worker job prepares before its real work (the
- * preset pick's estimate): shown from the job's first prepare event, with the lines a training run
- * shows, until close(). Its Cancel calls `onCancel`.
+ * preset pick's estimate): shown once a preparation has gone on for a second (a small corpus is
+ * prepared in milliseconds, and a notification flashing up over the open pick takes it away), with
+ * the lines a training run shows, until close(). Its Cancel calls `onCancel`.
  */
 export class PreparationNotification {
   private report?: (message: string) => void;
   private pending?: string;
   private closeNow?: () => void;
   private closed = false;
+  private timer?: ReturnType<typeof setTimeout>;
 
   constructor(
     private readonly title: string,
     private readonly onCancel: () => void,
+    private readonly delayMs = 1000,
   ) {}
 
   onEvent(e: TrainEvent): void {
     if (e.type !== 'prepare' || this.closed) return;
     const line = prepareLine(e);
     if (this.report) return this.report(line);
-    if (this.pending !== undefined) return void (this.pending = line);
     this.pending = line;
+    this.timer ??= setTimeout(() => this.open(), this.delayMs);
+  }
+
+  private open(): void {
+    if (this.closed) return;
     void vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: this.title, cancellable: true },
       (progress, token) => {
@@ -59,6 +66,7 @@ export class PreparationNotification {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.timer);
     this.closeNow?.();
   }
 }
