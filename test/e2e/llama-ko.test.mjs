@@ -23,7 +23,7 @@ test(
       const train = page.locator('.context-view .action-label', { hasText: '이 파일로 모델 학습' });
       await train.waitFor({ state: 'visible', timeout: 20_000 });
       await page.waitForTimeout(500);
-      await train.click();
+      await session.chooseMenuEntry(train);
       const llama = rows.filter({ hasText: /Llama Tiny.*RoPE · RMSNorm · SwiGLU · 그룹 쿼리 어텐션 · 4층 · 폭 128/s });
       await llama.filter({ hasText: /\d+단계 = [\d.]+에포크.*매개변수/s }).waitFor({ state: 'visible', timeout: 120_000 });
       await rows.filter({ hasText: 'Llama Small' }).waitFor({ state: 'visible' });

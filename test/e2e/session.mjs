@@ -120,6 +120,24 @@ async function openSession(name, { settings, locale, prepare, vsix = join(repo, 
     },
     explorerRow: (file) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: file }),
     /**
+     * Clicks an entry of the open context menu. A click that lands while code-server is still laying
+     * the menu out can be lost (the menu stays open with the entry highlighted): clicked again then.
+     */
+    async chooseMenuEntry(entry) {
+      for (let attempt = 1; ; attempt++) {
+        await entry.click();
+        const closed = await page
+          .locator('.context-view .action-label')
+          .first()
+          .waitFor({ state: 'hidden', timeout: 3_000 })
+          .then(
+            () => true,
+            () => false,
+          );
+        if (closed || attempt === 3) return;
+      }
+    },
+    /**
      * Runs a command from the command palette by its full title ("Corpus Lab: Show Tokens"): Enter
      * only once the palette has filtered to it and it is the selected row (an early Enter runs another).
      * In another display language the row shows `label` (VS Code also matches the English title).

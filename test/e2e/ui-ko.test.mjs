@@ -24,7 +24,7 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     const train = page.locator('.context-view .action-label', { hasText: '이 파일로 모델 학습' });
     await train.waitFor({ state: 'visible', timeout: 20_000 });
     await shot('02-context-menu');
-    await train.click();
+    await session.chooseMenuEntry(train);
     await page
       .locator('.notification-toast', { hasText: 'empty.txt 파일이 비어 있어서 학습할 내용이 없습니다.' })
       .waitFor({ state: 'visible', timeout: 20_000 });
@@ -36,7 +36,7 @@ test('Korean UI: empty file refused, preset pick, training, loss chart and table
     await explorerRow('speech-ko.txt').click({ button: 'right' });
     await train.waitFor({ state: 'visible', timeout: 20_000 });
     await page.waitForTimeout(500);
-    await train.click();
+    await session.chooseMenuEntry(train);
     await page.locator('.quick-input-widget', { hasText: 'speech-ko.txt로 모델 학습' }).waitFor({ state: 'visible', timeout: 20_000 });
     await rows.filter({ hasText: /Tiny.*기본값.*\d+단계 = [\d.]+에포크 약 \d+(초|분)/s }).waitFor({ state: 'visible', timeout: 90_000 });
     for (const label of ['빠른 학습', '사용자 지정…']) await rows.filter({ hasText: label }).waitFor({ state: 'visible' });

@@ -33,7 +33,7 @@ test('right-click → train → progress → loss chart → reload keeps the cha
     const entry = page.locator('.context-view .action-label', { hasText: 'Train Model on This File' });
     await entry.waitFor({ state: 'visible', timeout: 20_000 });
     await shot('02-context-menu');
-    await entry.click();
+    await session.chooseMenuEntry(entry);
     const pick = page.locator('.quick-input-widget');
     await pick.waitFor({ state: 'visible', timeout: 20_000 });
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first().waitFor({ state: 'visible' });

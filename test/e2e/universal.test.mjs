@@ -20,41 +20,48 @@ test('universal .vsix: no .node inside, trains on wasm with the reason in the lo
     'no native addon in the universal .vsix',
   );
 
-  await withSession('universal', { vsix, settings: { 'corpusLab.training.maxSteps': 10 } }, async ({ page, shot, folder, home }) => {
-    const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
-    await row.waitFor({ state: 'visible', timeout: 60_000 });
-    await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
-    await row.click({ button: 'right' });
-    const entry = page.locator('.context-view .action-label', { hasText: 'Train Model on This File' });
-    await entry.waitFor({ state: 'visible', timeout: 20_000 });
-    await shot('01-context-menu');
-    await entry.click();
-    await page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout: 20_000 });
-    // The preset row (the quick run names Tiny too).
-    const tiny = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first();
-    await page
-      .locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' })
-      .first()
-      .waitFor({ state: 'visible', timeout: 60_000 });
-    await shot('02-preset-pick');
-    const placeholder = await page.locator('.quick-input-widget .quick-input-box input').getAttribute('placeholder');
-    assert.match(placeholder, /wasm engine · \d+ threads? · native engine not available/, placeholder);
-    await tiny.click();
-    await page.locator('.notification-toast', { hasText: 'Training finished' }).waitFor({ state: 'visible', timeout: 240_000 });
-    await shot('03-finished');
+  await withSession(
+    'universal',
+    { vsix, settings: { 'corpusLab.training.maxSteps': 10 } },
+    async ({ page, shot, folder, home, chooseMenuEntry }) => {
+      const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'speech-en.txt' });
+      await row.waitFor({ state: 'visible', timeout: 60_000 });
+      await page.locator('.statusbar-item', { hasText: 'no model' }).waitFor({ state: 'visible', timeout: 60_000 });
+      await row.click({ button: 'right' });
+      const entry = page.locator('.context-view .action-label', { hasText: 'Train Model on This File' });
+      await entry.waitFor({ state: 'visible', timeout: 20_000 });
+      await shot('01-context-menu');
+      await chooseMenuEntry(entry);
+      await page.locator('.quick-input-widget').waitFor({ state: 'visible', timeout: 20_000 });
+      // The preset row (the quick run names Tiny too).
+      const tiny = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Tiny' }).first();
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'parameters' })
+        .first()
+        .waitFor({ state: 'visible', timeout: 60_000 });
+      await shot('02-preset-pick');
+      const placeholder = await page.locator('.quick-input-widget .quick-input-box input').getAttribute('placeholder');
+      assert.match(placeholder, /wasm engine · \d+ threads? · native engine not available/, placeholder);
+      await tiny.click();
+      await page.locator('.notification-toast', { hasText: 'Training finished' }).waitFor({ state: 'visible', timeout: 240_000 });
+      await shot('03-finished');
 
-    const installed = readdirSync(home.extensionsDir).find((d) => d.startsWith('corpus-lab.corpus-lab-'));
-    assert.ok(installed && !existsSync(join(home.extensionsDir, installed, 'dist', 'corpus_lab_native.node')), `installed as ${installed}`);
-    const runsDir = join(folder, '.corpus-lab', 'runs');
-    const runName = readdirSync(runsDir).find((n) => n.endsWith('speech-en'));
-    assert.ok(runName, `no run in ${runsDir}`);
-    const runJson = JSON.parse(readFileSync(join(runsDir, runName, 'run.json'), 'utf8'));
-    assert.equal(runJson.backend.name, 'wasm', JSON.stringify(runJson.backend));
-    const log = outputChannelText(home, 'Corpus Lab');
-    assert.match(log, /start \S+ params \d+ backend wasm threads \d+ steps 10/, log.slice(0, 2000));
-    assert.match(
-      log,
-      /notice step 0: native engine not used: this package has no native addon \(the universal \.vsix\): on Linux x64, install Corpus Lab's linux-x64 package, which has it/,
-    );
-  });
+      const installed = readdirSync(home.extensionsDir).find((d) => d.startsWith('corpus-lab.corpus-lab-'));
+      assert.ok(
+        installed && !existsSync(join(home.extensionsDir, installed, 'dist', 'corpus_lab_native.node')),
+        `installed as ${installed}`,
+      );
+      const runsDir = join(folder, '.corpus-lab', 'runs');
+      const runName = readdirSync(runsDir).find((n) => n.endsWith('speech-en'));
+      assert.ok(runName, `no run in ${runsDir}`);
+      const runJson = JSON.parse(readFileSync(join(runsDir, runName, 'run.json'), 'utf8'));
+      assert.equal(runJson.backend.name, 'wasm', JSON.stringify(runJson.backend));
+      const log = outputChannelText(home, 'Corpus Lab');
+      assert.match(log, /start \S+ params \d+ backend wasm threads \d+ steps 10/, log.slice(0, 2000));
+      assert.match(
+        log,
+        /notice step 0: native engine not used: this package has no native addon \(the universal \.vsix\): on Linux x64, install Corpus Lab's linux-x64 package, which has it/,
+      );
+    },
+  );
 });
