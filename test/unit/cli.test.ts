@@ -171,7 +171,7 @@ test('bad input: one clear line on stderr, exit 2, nothing half-written', () => 
   mkdirSync(join(dir, 'a-folder'), { recursive: true });
   const tooShort = file('short.txt', 'hello world, a short text.');
   assertUserError(['train', join(dir, 'nope.txt')], /no such file/);
-  assertUserError(['train', join(dir, 'a-folder')], /is a folder/);
+  assertUserError(['train', join(dir, 'a-folder')], /a-folder has no \.txt or \.md documents to train on/);
   assertUserError(['train', file('empty.txt', '')], /is empty/);
   assertUserError(['train', file('bin.dat', Buffer.from([1, 2, 0, 3]))], /binary file/);
   assertUserError(['train', file('bad.txt', Buffer.from([0x41, 0xff]))], /not valid UTF-8/);
