@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { pathExists, readRegularFileAsync } from '../../core/safe-fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ctx, modelName } from '../ctx';
@@ -11,7 +11,7 @@ import { HF_INDEX_FILE } from '../../core/hf-weights';
 import { parseRunJson } from '../../core/run-json';
 import { formatBytes } from '../../core/format-bytes';
 import { withParticles } from '../l10n';
-import { showError } from './util';
+import { isFolder, showError } from './util';
 import { errorText } from '../error-text';
 
 /**
@@ -108,12 +108,6 @@ async function pickAdapterBase(dir: string, answer?: string): Promise<string | u
   });
   return picked?.[0]?.fsPath ?? null;
 }
-
-const isFolder = (path: string) =>
-  stat(path).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
 
 /** The first reason, in the user's language, that `dir` is not a model folder at all (the loader checks the rest). */
 async function missingFile(dir: string): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { dataSummary, previewText } from '../../core/sft-preview';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
@@ -9,7 +9,7 @@ import { WorkerError } from '../worker-client';
 import type { EstimateResult, FinetuneRequest, TrainRequest, TrainResult } from '../../worker/protocol';
 import { formatBytes } from '../../core/format-bytes';
 import { TrainEvent } from '../../core/train-events';
-import { checkTextFile, coreValidation, resolveTarget, showError } from './util';
+import { checkTextFile, coreValidation, isFolder, resolveTarget, showError } from './util';
 import { RunJson, parseRunJson } from '../../core/run-json';
 import { parseTrainerState, resolveCheckpointAsync } from '../../core/checkpoint';
 import { withParticles } from '../l10n';
@@ -82,11 +82,7 @@ export function trainCommand(ctx: Ctx) {
  * a line at a time) and says what is wrong in one line, as the CLI does.
  */
 async function isDocumentCorpus(path: string): Promise<boolean> {
-  if (extname(path).toLowerCase() === '.jsonl') return true;
-  return stat(path).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
+  return extname(path).toLowerCase() === '.jsonl' || isFolder(path);
 }
 
 /** The corpus's bytes of text (a folder's documents together); 0 when it cannot be read, which the run then says. */

@@ -94,3 +94,11 @@ export function coreValidation(text: string, check: (v: number) => unknown): str
     return errorText(e);
   }
 }
+
+/** Whether `path` is a folder, without blocking the extension host (false when it cannot be read). */
+export function isFolder(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
