@@ -47,10 +47,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CHECKPOINT_FILES = ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
 # A LoRA run's checkpoint (src/core/checkpoint.ts ADAPTER_CHECKPOINT_FILES), which train_peft.py writes.
 ADAPTER_CHECKPOINT_FILES = ["adapter_model.safetensors", "adapter_config.json", "adapter_base.json", "tokenizer.json", "optimizer.safetensors", "trainer_state.json"]
-# What Hugging Face's AutoTokenizer and generate() read besides config.json and tokenizer.json. Corpus Lab
-# writes them (src/core/hf-export.ts) into the exported checkpoint; they depend only on the context and
-# the tokenizer, which training keeps, so every checkpoint gets theirs as they are.
-HF_SIDE_FILES = ["tokenizer_config.json", "generation_config.json"]
+# What Hugging Face's AutoTokenizer and generate() read besides config.json and tokenizer.json: the special
+# tokens, the chat template of a fine-tuned base and the generation settings (src/core/hf-export.ts). They
+# depend only on the context and the tokenizer, which training keeps, so every checkpoint gets the exported
+# checkpoint's as they are (those it has).
+HF_SIDE_FILES = ["tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja", "generation_config.json"]
 TEMP_MARK = ".tmp-"
 
 
@@ -1032,8 +1033,9 @@ def write_checkpoint(out, name, model, optimizer, start_dir, exported_dir, train
         tokenizer = f.read()
     side = {}
     for file in HF_SIDE_FILES:
-        with open(os.path.join(exported_dir, file), "rb") as f:
-            side[file] = f.read()
+        if os.path.isfile(os.path.join(exported_dir, file)):
+            with open(os.path.join(exported_dir, file), "rb") as f:
+                side[file] = f.read()
     write_dir_atomic(os.path.join(parent, name), {
         "model.safetensors": encode_safetensors(weights, {"format": "pt"}),
         "config.json": config,

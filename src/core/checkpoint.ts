@@ -13,7 +13,7 @@ import { gpt2TensorShapes, weightShapes } from './weight-table';
 import { isLegacyDytConfig } from './gpt2-config';
 import { fromModelConfigJson, toModelConfigJson } from './model-config-json';
 import { addLegacyEmbedScale, legacyDytShapes } from './dyt';
-import { CHAT_TEMPLATE_FILE, endOfText, hfSideFiles } from './hf-export';
+import { endOfText, hfSideFiles } from './hf-export';
 import { modelTokenizer } from './model-tokenizer';
 import type { Tokenizer } from './tokenizer';
 
@@ -84,8 +84,11 @@ export interface CheckpointContents {
   trainerState: TrainerState;
   tokenizerJson: string;
   tokenizerKind?: string;
-  /** The chat template of the model it was fine-tuned from, kept so the checkpoint renders conversations as its base did. */
-  chatTemplate?: string;
+  /**
+   * The files of the model it was fine-tuned from that a checkpoint keeps as they are (hf-export.ts
+   * keptTokenizerFiles: special tokens, chat template), so it renders conversations as its base did.
+   */
+  tokenizerFiles?: Record<string, string>;
 }
 
 /** Writes runDir/checkpoints/<name>/ atomically and returns its path. */
@@ -98,7 +101,7 @@ export function writeCheckpoint(runDir: string, name: string, c: CheckpointConte
     'config.json': toModelConfigJson(c.config, { tokenizer_kind: c.tokenizerKind ?? 'unknown' }, endOfText(c.tokenizerJson)?.id),
     'tokenizer.json': c.tokenizerJson,
     ...hfSideFiles(c.config, c.tokenizerJson),
-    ...(c.chatTemplate === undefined ? {} : { [CHAT_TEMPLATE_FILE]: c.chatTemplate }),
+    ...c.tokenizerFiles,
     'optimizer.safetensors': encodeSafetensors(c.optimizer, { format: 'corpus-lab-adamw' }),
     'trainer_state.json': JSON.stringify(c.trainerState, null, 2) + '\n',
   });

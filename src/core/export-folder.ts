@@ -4,7 +4,7 @@ import { ModelConfig } from './model-config';
 import { NamedTensors } from './tensor';
 import { encodeSafetensors } from './safetensors';
 import { toModelConfigJson } from './model-config-json';
-import { endOfText, hfSideFiles, refuseDytExport } from './hf-export';
+import { endOfText, hfSideFiles, keptTokenizerFiles, refuseDytExport } from './hf-export';
 import { INT8_WEIGHTS_FILE, Int8Scheme, encodeInt8Weights } from './int8';
 import { writeDirAtomic } from './atomic-write';
 import { checkOutputPath } from './output-path';
@@ -17,15 +17,6 @@ import { readRegularFile } from './safe-fs';
 import { loraScale, readAdapterSettings, ADAPTER_CONFIG_FILE } from './lora-adapter';
 import { withZeroBiases } from './checkpoint';
 import { join } from 'node:path';
-
-/** The files of a Hugging Face folder besides weights and config.json that a merged model keeps from its base as they are. */
-const BASE_TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'chat_template.jinja',
-  'generation_config.json',
-];
 
 export interface ExportedModel {
   config: ModelConfig;
@@ -90,11 +81,12 @@ export function mergeAdapter(adapterPath: string, out: string, tokenizerKind: (j
     tokenizerKind: tokenizerKind(merged.tokenizerJson),
   };
   const mergedFrom = { merged_from: { adapter: dir, base: merged.base!.dir } };
+  // The base's special tokens and chat template go along, so the merged model chats as its base did.
   const files = merged.config.llama
     ? merged.base!.kind === 'huggingface'
       ? llamaFolderMerged(merged)
-      : llamaFolderFiles(exported, mergedFrom)
-    : gpt2FolderFiles(exported, mergedFrom);
+      : { ...llamaFolderFiles(exported, mergedFrom), ...keptTokenizerFiles(merged.base!.dir) }
+    : { ...gpt2FolderFiles(exported, mergedFrom), ...keptTokenizerFiles(merged.base!.dir) };
   writeDirAtomic(target, files);
   return {
     adapter: dir,
@@ -143,6 +135,5 @@ function llamaFolderMerged(merged: ModelFiles): Record<string, Buffer | string> 
     'model.safetensors': encodeSafetensors(weights, { format: 'pt' }, new Map(), half),
     'config.json': configText,
   };
-  for (const f of BASE_TOKENIZER_FILES) if (existsSync(join(baseDir, f))) files[f] = readRegularFile(join(baseDir, f));
-  return files;
+  return { ...files, 'tokenizer.json': merged.tokenizerJson, ...keptTokenizerFiles(baseDir) };
 }

@@ -1,4 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isObject, parseJsonObject } from './json';
+import { readRegularFile } from './safe-fs';
 import { ModelConfig } from './model-config';
 import { UserError } from './errors';
 
@@ -65,3 +68,17 @@ export function refuseDytExport(config: ModelConfig, what: string): void {
 
 /** Where transformers (4.43 and later) writes a model's chat template. */
 export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+
+/**
+ * The files of a Hugging Face folder besides its weights, config.json and tokenizer.json that a
+ * model made from it (a fine-tune, a merge, an int8 copy) keeps as they are: its special tokens and
+ * chat template (chat_template.jinja, or chat_template in tokenizer_config.json) and how it generates.
+ */
+const KEPT_TOKENIZER_FILES = ['tokenizer_config.json', 'special_tokens_map.json', CHAT_TEMPLATE_FILE, 'generation_config.json'];
+
+/** Those of KEPT_TOKENIZER_FILES that `dir` has, by name, with their contents. */
+export function keptTokenizerFiles(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const f of KEPT_TOKENIZER_FILES) if (existsSync(join(dir, f))) files[f] = readRegularFile(join(dir, f));
+  return files;
+}

@@ -8,6 +8,7 @@ import { RunJson, readRunJson } from '../run-json';
 import { checkRunTokenizer } from '../model-tokenizer';
 import { TrainPlan } from '../train-options';
 import { writeFileAtomic } from '../atomic-write';
+import { keptTokenizerFiles } from '../hf-export';
 import { exportReadme } from './readme';
 import { checkOutputPath } from '../output-path';
 import { ADAPTER_CONFIG_FILE, sha256File } from '../lora-adapter';
@@ -99,6 +100,8 @@ function writeTorchExport(
       trainerState: state,
       tokenizerJson: ckpt.tokenizerJson,
       tokenizerKind: tokenizer.kind,
+      // A fine-tune's special tokens and chat template, as its base had them.
+      tokenizerFiles: keptTokenizerFiles(checkpointDir),
     });
     const digests: Record<string, string> = {};
     for (const file of data.write(temp)) digests[file] = sha256File(join(temp, file)).sha256;

@@ -4,7 +4,8 @@ import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions, frozenAsBf16 } from '../model/gpt';
 import { readCorpus } from '../../core/corpus';
-import { chatTemplateText, readChatTemplate } from '../../core/chat-template';
+import { readChatTemplate } from '../../core/chat-template';
+import { keptTokenizerFiles } from '../../core/hf-export';
 import { PreparedData, endOfTextId, prepareData } from '../../core/finetune-data';
 import { TrainingData, openTrainingData, prepareDocuments, unseenCharactersOf } from '../../core/finetune-folder';
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
@@ -151,7 +152,7 @@ async function finetune(req: FinetuneRequest, emit: Emit, shouldStop: () => bool
         adapter: lora && { settings: lora, base: baseRecord(baseDir, basename(base.weightsFile)) },
         baseCorpus: 'why' in old ? undefined : old.tokens,
         examples,
-        chatTemplate: chatTemplateText(tokenizerDir(base))?.text,
+        tokenizerFiles: keptTokenizerFiles(tokenizerDir(base)),
       },
       record,
     );
@@ -286,7 +287,7 @@ export async function resumeFinetuneJob(
         adapter,
         baseCorpus: old && !('why' in old) ? old.tokens : undefined,
         examples,
-        chatTemplate: record.lora ? undefined : chatTemplateText(dir)?.text,
+        tokenizerFiles: record.lora ? undefined : keptTokenizerFiles(dir),
       },
       run,
     );

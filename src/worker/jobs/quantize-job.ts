@@ -11,6 +11,7 @@ import { Tokenizer } from '../../core/tokenizer';
 import { ModelFiles, readModelFolder } from '../../core/model-folder';
 import { Int8Scheme, INT8_WEIGHTS_FILE } from '../../core/int8';
 import { int8FolderFiles } from '../../core/export-folder';
+import { keptTokenizerFiles } from '../../core/hf-export';
 import { checkOutputPath } from '../../core/output-path';
 import { encodeSafetensors } from '../../core/safetensors';
 import { writeDirAtomic } from '../../core/atomic-write';
@@ -98,10 +99,14 @@ export async function runQuantizeJob(req: QuantizeRequest): Promise<QuantizeRepo
   const context = fp32Files.config.context;
   if (tokens.length < 2) throw new UserError('the evaluation text has {0} token: it needs at least 2', tokens.length);
 
-  const files = int8FolderFiles(
-    { config: fp32Files.config, weights: fp32Files.weights, tokenizerJson: fp32Files.tokenizerJson, tokenizerKind: tokenizer.kind },
-    req.scheme,
-  );
+  const files = {
+    ...int8FolderFiles(
+      { config: fp32Files.config, weights: fp32Files.weights, tokenizerJson: fp32Files.tokenizerJson, tokenizerKind: tokenizer.kind },
+      req.scheme,
+    ),
+    // Its special tokens and chat template as the model had them (an adapter's: its base's).
+    ...keptTokenizerFiles(fp32Files.base?.dir ?? fp32Files.dir),
+  };
   writeDirAtomic(target, files);
   const bytesFp32 = encodeSafetensors(fp32Files.weights, { format: 'pt' }).length;
   const bytesInt8 = statSync(join(target, INT8_WEIGHTS_FILE)).size;

@@ -49,8 +49,8 @@ export interface TrainJob {
   examples?: { train: SftRow[]; val: SftRow[] };
   /** Told to the user right after the start event (e.g. the vocabulary pre-flight). */
   notices?: string[];
-  /** A fine-tuned base's chat template, written into each checkpoint of the whole model (an adapter's base keeps its own). */
-  chatTemplate?: string;
+  /** A fine-tuned base's tokenizer side files (chat template …), written into each checkpoint of the whole model (an adapter's base keeps its own). */
+  tokenizerFiles?: Record<string, string>;
   shouldStop: () => boolean;
   emit: (e: TrainEvent) => void;
   /** Diagnostic lines (the replicas' log). */
@@ -256,7 +256,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
           config,
           weights: await model.weights(),
           tokenizerKind: tokenizer.kind,
-          chatTemplate: job.chatTemplate,
+          tokenizerFiles: job.tokenizerFiles,
         });
     lastCheckpointAt = { step: state.step, time: performance.now() };
     pruneCheckpoints(job.runDir, options.keepCheckpoints, state.bestCheckpoint ? [state.bestCheckpoint] : []);
