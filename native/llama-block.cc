@@ -26,8 +26,8 @@ struct Sizes {
 /** Where each kept activation lies in `saved` (null for a null `at`): q and k rotated (and before their norm, with qkNorm). */
 struct Saved {
   float *rstd1, *normed1, *qRaw, *rstdQ, *kRaw, *rstdK, *q, *k, *v, *probs, *att, *x1, *rstd2, *normed2, *gate, *up, *act;
-  /** Each adapted projection's x·Aᵀ [n, r]. */
-  float* down[kProjections];
+  /** Each adapted projection's (x·Aᵀ)ᵀ [r, n]. */
+  float* downT[kProjections];
   long floats = 0;
 
   Saved(const Shape& s, float* at, const bool* adapted) {
@@ -55,7 +55,7 @@ struct Saved {
     gate = take(z.n * z.f);
     up = take(z.n * z.f);
     act = take(z.n * z.f);
-    for (int p = 0; p < kProjections; p++) down[p] = adapted[p] ? take(z.n * s.loraRank) : nullptr;
+    for (int p = 0; p < kProjections; p++) downT[p] = adapted[p] ? take(z.n * s.loraRank) : nullptr;
   }
 };
 
@@ -76,8 +76,13 @@ struct Linear {
 /** A second scratch, for one projection's temporaries in the backward pass. */
 thread_local std::vector<float> projectionScratch;
 
-/** y [n, out] = x [n, in]·Wᵀ (+ bias) + scale·(x·Aᵀ)·Bᵀ, x·Aᵀ kept in `down`. */
-void project(const Shape& s, const Linear& l, const float* x, float* y, float* down, long n) {
+/**
+ * y [n, out] = x [n, in]·Wᵀ (+ bias) + scale·(x·Aᵀ)·Bᵀ, (x·Aᵀ)ᵀ = A·xᵀ [r, n] kept in `downT`.
+ * The adapter's products of rank r are taken with r on the side of C's rows: as a column count
+ * it would fill a fraction of the SGEMM's 32-column tiles (r = 8: a quarter), as a row count most
+ * of its 12-row ones.
+ */
+void project(const Shape& s, const Linear& l, const float* x, float* y, float* downT, long n) {
   if (l.bias)
     for (long r = 0; r < n; r++) std::memcpy(y + r * l.out, l.bias, sizeof(float) * l.out);
   const float beta = l.bias ? 1.0f : 0.0f;
@@ -85,19 +90,20 @@ void project(const Shape& s, const Linear& l, const float* x, float* y, float* d
   else kernels::gemm(false, true, int(n), int(l.out), int(l.in), 1.0f, x, int(l.in), l.w, int(l.in), beta, y, int(l.out));
   if (!l.a) return;
   const int r = s.loraRank;
-  kernels::gemm(false, true, int(n), r, int(l.in), 1.0f, x, int(l.in), l.a, int(l.in), 0.0f, down, r);
-  kernels::gemm(false, true, int(n), int(l.out), r, s.loraScale, down, r, l.b, r, 1.0f, y, int(l.out));
+  kernels::gemm(false, true, r, int(n), int(l.in), 1.0f, l.a, int(l.in), x, int(l.in), 0.0f, downT, int(n));
+  kernels::gemm(true, true, int(n), int(l.out), r, s.loraScale, downT, int(n), l.b, r, 1.0f, y, int(l.out));
 }
 
 /**
  * The backward pass of project(): dx [n, in] = dy·W + scale·(dy·B)·A, added into dx when
  * `accumulate`; dW [out, in] = dyᵀ·x and the bias's gradient where asked for (full training), and
- * the adapter's dA = scale·(dy·B)ᵀ·x, dB = scale·dyᵀ·down.
+ * the adapter's dA = scale·(dy·B)ᵀ·x, dB = scale·dyᵀ·down, rank r on the rows' side as in project().
  */
-void projectBackward(const Shape& s, const Linear& l, const float* x, const float* down, const float* dy, float* dx, bool accumulate, float* dw,
+void projectBackward(const Shape& s, const Linear& l, const float* x, const float* downT, const float* dy, float* dx, bool accumulate, float* dw,
                      float* dBias, float* dA, float* dB, long n) {
   const int r = s.loraRank;
-  if (long(projectionScratch.size()) < n * (l.in + r)) projectionScratch.resize(size_t(n * (l.in + r)));
+  const long scratchFloats = n * l.in + long(r) * (n + l.out);
+  if (long(projectionScratch.size()) < scratchFloats) projectionScratch.resize(size_t(scratchFloats));
   if (dw) kernels::gemm(true, false, int(l.out), int(l.in), int(n), 1.0f, dy, int(l.out), x, int(l.in), 0.0f, dw, int(l.in));
   if (dBias) kernels::columnSums(dy, dBias, int(n), int(l.out));
   if (s.bf16) {
@@ -108,11 +114,13 @@ void projectBackward(const Shape& s, const Linear& l, const float* x, const floa
     kernels::gemm(false, false, int(n), int(l.in), int(l.out), 1.0f, dy, int(l.out), l.w, int(l.in), accumulate ? 1.0f : 0.0f, dx, int(l.in));
   }
   if (!l.a) return;
-  float* up = projectionScratch.data() + n * l.in;
-  kernels::gemm(false, false, int(n), r, int(l.out), 1.0f, dy, int(l.out), l.b, r, 0.0f, up, r);
-  kernels::gemm(true, false, r, int(l.in), int(n), s.loraScale, up, r, x, int(l.in), 0.0f, dA, int(l.in));
-  kernels::gemm(true, false, int(l.out), r, int(n), s.loraScale, dy, int(l.out), down, r, 0.0f, dB, r);
-  kernels::gemm(false, false, int(n), int(l.in), r, s.loraScale, up, r, l.a, int(l.in), 1.0f, dx, int(l.in));
+  float* upT = projectionScratch.data() + n * l.in;  // (dy·B)ᵀ [r, n]
+  float* dBT = upT + long(r) * n;                      // dBᵀ [r, out]
+  kernels::gemm(true, true, r, int(n), int(l.out), 1.0f, l.b, r, dy, int(l.out), 0.0f, upT, int(n));
+  kernels::gemm(false, false, r, int(l.in), int(n), s.loraScale, upT, int(n), x, int(l.in), 0.0f, dA, int(l.in));
+  kernels::gemm(false, false, r, int(l.out), int(n), s.loraScale, downT, int(n), dy, int(l.out), 0.0f, dBT, int(l.out));
+  kernels::transpose2d(dBT, dB, r, int(l.out));
+  kernels::gemm(true, false, int(n), int(l.in), r, s.loraScale, upT, int(n), l.a, int(l.in), 1.0f, dx, int(l.in));
 }
 
 /** The block's projections: their weights, biases and adapters, by Projection. */
@@ -197,9 +205,9 @@ void forward(const Shape& s, const float* x, const float* const* w, const float*
   // q and k before their rotation: projected (then normed per head, Qwen3) into scratch.
   float* qPre = scratchFloats(z.n * (z.q + z.kv));
   float* kPre = qPre + z.n * z.q;
-  project(s, l.at[Q], k.normed1, s.qkNorm ? k.qRaw : qPre, k.down[Q], z.n);
-  project(s, l.at[K], k.normed1, s.qkNorm ? k.kRaw : kPre, k.down[K], z.n);
-  project(s, l.at[V], k.normed1, k.v, k.down[V], z.n);
+  project(s, l.at[Q], k.normed1, s.qkNorm ? k.qRaw : qPre, k.downT[Q], z.n);
+  project(s, l.at[K], k.normed1, s.qkNorm ? k.kRaw : kPre, k.downT[K], z.n);
+  project(s, l.at[V], k.normed1, k.v, k.downT[V], z.n);
   if (s.qkNorm) {
     kernels::rmsNormForward(k.qRaw, w[QNorm], qPre, k.rstdQ, int(z.qRows), s.headDim, s.eps);
     kernels::rmsNormForward(k.kRaw, w[KNorm], kPre, k.rstdK, int(z.kvRows), s.headDim, s.eps);
@@ -207,13 +215,13 @@ void forward(const Shape& s, const float* x, const float* const* w, const float*
   kernels::rotary(qPre, cos, sin, k.q, z.qRows, s.t, s.heads, half, false);
   kernels::rotary(kPre, cos, sin, k.k, z.kvRows, s.t, s.kvHeads, half, false);
   kernels::groupedAttentionForward(k.q, k.k, k.v, k.att, k.probs, s.b, s.t, s.heads, s.kvHeads, s.headDim);
-  project(s, l.at[O], k.att, k.x1, k.down[O], z.n);
+  project(s, l.at[O], k.att, k.x1, k.downT[O], z.n);
   addInto(k.x1, x, z.n * z.c);
   kernels::rmsNormForward(k.x1, w[MlpNorm], k.normed2, k.rstd2, int(z.n), int(z.c), s.eps);
-  project(s, l.at[Gate], k.normed2, k.gate, k.down[Gate], z.n);
-  project(s, l.at[Up], k.normed2, k.up, k.down[Up], z.n);
+  project(s, l.at[Gate], k.normed2, k.gate, k.downT[Gate], z.n);
+  project(s, l.at[Up], k.normed2, k.up, k.downT[Up], z.n);
   kernels::swigluForward(k.gate, k.up, k.act, z.n * z.f);
-  project(s, l.at[Down], k.act, y, k.down[Down], z.n);
+  project(s, l.at[Down], k.act, y, k.downT[Down], z.n);
   addInto(y, k.x1, z.n * z.c);
 }
 
@@ -246,7 +254,7 @@ void backward(const Shape& s, const float* x, const float* const* w, const float
   const auto backOf = [&](int p, const float* in, const float* dOut, float* dIn, bool accumulate, int weight, int bias) {
     float* dA = l.adapted[p] ? ga[2 * p] : nullptr;
     float* dB = l.adapted[p] ? ga[2 * p + 1] : nullptr;
-    projectBackward(s, l.at[p], in, k.down[p], dOut, dIn, accumulate, grad(weight), bias >= 0 && s.qkvBias ? grad(bias) : nullptr, dA, dB, z.n);
+    projectBackward(s, l.at[p], in, k.downT[p], dOut, dIn, accumulate, grad(weight), bias >= 0 && s.qkvBias ? grad(bias) : nullptr, dA, dB, z.n);
   };
 
   // MLP: y = x1 + down(silu(gate(normed2))·up(normed2)).
