@@ -26,7 +26,15 @@ export const OPTIONS = {
     help: 'where to write (a file for clean, a folder for tokenize, the run folder for train, a new folder for export-torch)',
   },
   json: { kind: 'switch', help: 'print JSON (train: one event per line)' },
-  rules: { kind: 'text', value: 'markup,urls,front-matter,emoji', help: 'optional cleaning rules, comma-separated' },
+  rules: {
+    kind: 'text',
+    value: 'markup,urls,front-matter,emoji',
+    help: 'optional cleaning rules, comma-separated (train: cleans the text with them, as --clean)',
+  },
+  clean: {
+    kind: 'switch',
+    help: 'clean the text as it is prepared, as corpus-lab clean does (NFC, line ends, control and zero-width characters, blank runs; --rules adds optional ones); without it a run trains on the text as it is',
+  },
   kind: { kind: ['char', 'bpe'], help: 'tokenizer kind' },
   preset: {
     kind: 'text',
@@ -172,6 +180,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'arch',
       'tokenizer',
       'vocab-size',
+      'clean',
+      'rules',
       'norm',
       'bias',
       'dropout',

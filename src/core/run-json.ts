@@ -10,6 +10,7 @@ import type { TokenizerKind } from './tokenizer';
 import { processAlive } from './process-alive';
 import type { FinetuneRecord } from './finetune';
 import type { Corpus } from './corpus';
+import type { CleanRule } from './clean';
 
 export type RunStatus = 'training' | 'completed' | 'cancelled' | 'failed';
 const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'failed'];
@@ -18,7 +19,8 @@ const STATUSES: readonly RunStatus[] = ['training', 'completed', 'cancelled', 'f
 export interface RunJson {
   format_version: 1;
   created: string;
-  corpus: { path: string; sha256: string; bytes: number; tokens: number };
+  /** `clean`: the optional rules of a text cleaned as it was prepared (absent: trained on the text as it is). */
+  corpus: { path: string; sha256: string; bytes: number; tokens: number; clean?: CleanRule[] };
   tokenizer: { kind: TokenizerKind; vocabSize: number; sha256: string };
   backend: { name: string; threads: number; blas?: string };
   plan: TrainPlan;
@@ -49,7 +51,7 @@ export interface ExperimentArm {
 /** The run.json a new run starts with: training now, in this process. */
 export function newRunJson(o: {
   corpusPath: string;
-  corpus: Pick<Corpus, 'sha256' | 'bytes'>;
+  corpus: Pick<Corpus, 'sha256' | 'bytes'> & { clean?: CleanRule[] };
   tokens: number;
   tokenizer: RunJson['tokenizer'];
   /** The engine's threads per training thread, times the training threads. */
@@ -63,7 +65,13 @@ export function newRunJson(o: {
   return {
     format_version: 1,
     created: (o.now ?? new Date()).toISOString(),
-    corpus: { path: resolve(o.corpusPath), sha256: o.corpus.sha256, bytes: o.corpus.bytes, tokens: o.tokens },
+    corpus: {
+      path: resolve(o.corpusPath),
+      sha256: o.corpus.sha256,
+      bytes: o.corpus.bytes,
+      tokens: o.tokens,
+      ...(o.corpus.clean ? { clean: o.corpus.clean } : {}),
+    },
     tokenizer: o.tokenizer,
     backend: { name: o.engine.backend, threads: o.engine.threads * o.trainingThreads, blas: o.engine.blas },
     plan: o.plan,

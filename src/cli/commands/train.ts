@@ -7,6 +7,7 @@ import { runTrainJob, TrainRequest } from '../../worker/jobs/train-job';
 import { UserError } from '../../core/errors';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { runOfCheckpoint } from '../../core/run-json';
+import { parseCleanRules } from '../../core/clean';
 
 /** The sample `corpus-lab train` uses when no file is given (shipped in media/samples). */
 export function bundledSample(): string {
@@ -27,9 +28,15 @@ function recordedCorpus(resume: string): string {
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('train', argv);
-  const { output, json, ...rest } = options as Omit<TrainRequest, 'corpusPath' | 'runDir'> & { output?: string; json?: boolean };
+  const { output, json, clean, rules, ...rest } = options as Omit<TrainRequest, 'corpusPath' | 'runDir' | 'clean'> & {
+    output?: string;
+    json?: boolean;
+    clean?: boolean;
+    rules?: string;
+  };
   const corpusPath = positionals[0] ?? (rest.resume ? recordedCorpus(rest.resume) : bundledSample());
-  const req: TrainRequest = { ...rest, corpusPath, runDir: output };
+  const cleaning = clean || rules !== undefined ? { clean: parseCleanRules(rules ?? '') } : {};
+  const req: TrainRequest = { ...rest, ...cleaning, corpusPath, runDir: output };
   const progress = new TrainProgress();
   const emit = json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
   return whileHandlingSigint(async (shouldStop) => ((await runTrainJob(req, emit, shouldStop)).reason === 'cancelled' ? 130 : 0));

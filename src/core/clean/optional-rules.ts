@@ -1,35 +1,105 @@
+import { Message, message } from '../errors';
 import { replaceCounted } from './replace-counted';
 
+const FRONT_MATTER = /^---[ \t]*\n[\s\S]*?\n(?:---|\.\.\.)[ \t]*(?:\n|$)/;
+const FRONT_MATTER_START = /^---[ \t]*\n/;
+
 export function stripFrontMatter(text: string): [string, number] {
-  return replaceCounted(text, /^---[ \t]*\n[\s\S]*?\n(?:---|\.\.\.)[ \t]*(?:\n|$)/, '');
+  return replaceCounted(text, FRONT_MATTER, '');
+}
+
+/** True when `text` opens front matter that it does not close: its end may come in text not seen yet. */
+export function frontMatterOpen(text: string): boolean {
+  return FRONT_MATTER_START.test(text) && !FRONT_MATTER.test(text);
 }
 
 const HTML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
 
-/** Markdown syntax and HTML tags, comments and entities; the words inside stay. */
-export function stripMarkup(text: string): [string, number] {
+type Replacement = string | ((m: string, ...g: string[]) => string);
+
+/**
+ * One markdown or HTML construct. `open` is for the constructs that may span lines: given the text
+ * after the replacement, whether it ends inside one (an opener whose end may come in text not seen
+ * yet). A start that could still match is never inside a match and no match follows it, so it
+ * stands in the replaced text as it was.
+ */
+interface MarkupStep {
+  re: RegExp;
+  replacement: Replacement;
+  open?: { what: Message; test: (text: string) => boolean };
+}
+
+const MARKUP_STEPS: MarkupStep[] = [
+  { re: /<!--[\s\S]*?-->/g, replacement: '', open: { what: message('an HTML comment (<!--)'), test: (t) => t.includes('<!--') } },
+  {
+    re: /```[^\n]*\n([\s\S]*?)```/g,
+    replacement: (_m, body) => body,
+    open: { what: message('a code fence (```)'), test: (t) => t.includes('```') },
+  },
+  {
+    re: /!\[([^\]]*)\]\([^)]*\)/g,
+    replacement: (_m, alt) => alt,
+    open: { what: message('an image (![…](…))'), test: (t) => bracketOpen(t, '![') },
+  },
+  {
+    re: /\[([^\]]+)\]\([^)]*\)/g,
+    replacement: (_m, label) => label,
+    open: { what: message('a link ([…](…))'), test: (t) => bracketOpen(t, '[') },
+  },
+  {
+    re: /<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g,
+    replacement: '',
+    open: { what: message('an HTML tag (<…>)'), test: tagOpen },
+  },
+  { re: /&(amp|lt|gt|quot|apos|nbsp);/g, replacement: (_m, name) => HTML_ENTITIES[name] },
+  { re: /&#(\d+);/g, replacement: (m, code) => (isScalarValue(Number(code)) ? String.fromCodePoint(Number(code)) : m) },
+  { re: /^[ \t]{0,3}#{1,6}[ \t]+/gm, replacement: '' },
+  { re: /^[ \t]{0,3}>[ \t]?/gm, replacement: '' },
+  { re: /^[ \t]*(?:[-*_][ \t]*){3,}$/gm, replacement: '' },
+  { re: /^([ \t]*)[-*+][ \t]+/gm, replacement: (_m, indent) => indent },
+  { re: /(\*\*|__)(?=\S)([^\n]*?\S)\1/g, replacement: (_m, _d, inner) => inner },
+  { re: /(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)/g, replacement: (_m, inner) => inner },
+  { re: /(?<![\p{L}\p{N}_])_(?=\S)([^_\n]*?\S)_(?![\p{L}\p{N}_])/gu, replacement: (_m, inner) => inner },
+  { re: /`([^`\n]+)`/g, replacement: (_m, inner) => inner },
+];
+
+/**
+ * Markdown syntax and HTML tags, comments and entities removed (the words inside stay) from the
+ * text up to a line end; or, when `last` is false and a construct that spans
+ * lines is still open at its end, what it is: the text cannot end there, since that construct's
+ * end may come after it.
+ */
+export function stripMarkupPiece(text: string, last: boolean): [string, number] | Message {
   let total = 0;
-  const apply = (re: RegExp, rep: string | ((m: string, ...g: string[]) => string)) => {
-    const [out, n] = replaceCounted(text, re, rep);
+  for (const step of MARKUP_STEPS) {
+    const [out, n] = replaceCounted(text, step.re, step.replacement);
+    if (!last && step.open?.test(out)) return step.open.what;
     text = out;
     total += n;
-  };
-  apply(/<!--[\s\S]*?-->/g, '');
-  apply(/```[^\n]*\n([\s\S]*?)```/g, (_m, body) => body);
-  apply(/!\[([^\]]*)\]\([^)]*\)/g, (_m, alt) => alt);
-  apply(/\[([^\]]+)\]\([^)]*\)/g, (_m, label) => label);
-  apply(/<\/?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?\/?>/g, '');
-  apply(/&(amp|lt|gt|quot|apos|nbsp);/g, (_m, name) => HTML_ENTITIES[name]);
-  apply(/&#(\d+);/g, (_m, code) => String.fromCodePoint(Number(code)));
-  apply(/^[ \t]{0,3}#{1,6}[ \t]+/gm, '');
-  apply(/^[ \t]{0,3}>[ \t]?/gm, '');
-  apply(/^[ \t]*(?:[-*_][ \t]*){3,}$/gm, '');
-  apply(/^([ \t]*)[-*+][ \t]+/gm, (_m, indent) => indent);
-  apply(/(\*\*|__)(?=\S)([^\n]*?\S)\1/g, (_m, _d, inner) => inner);
-  apply(/(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)/g, (_m, inner) => inner);
-  apply(/(?<![\p{L}\p{N}_])_(?=\S)([^_\n]*?\S)_(?![\p{L}\p{N}_])/gu, (_m, inner) => inner);
-  apply(/`([^`\n]+)`/g, (_m, inner) => inner);
+  }
   return [text, total];
+}
+
+/** A code point a text may hold: none past U+10FFFF, no lone surrogate. */
+function isScalarValue(code: number): boolean {
+  return code <= 0x10ffff && (code < 0xd800 || code > 0xdfff);
+}
+
+/**
+ * Whether `opener` (`[` or `![`) starts a link or image whose end may come later: no `]` after it,
+ * or its first `]` is followed by `(` and no `)` comes after that.
+ */
+function bracketOpen(t: string, opener: string): boolean {
+  if (t.lastIndexOf(opener) > t.lastIndexOf(']')) return true;
+  for (let close = t.indexOf('](', t.lastIndexOf(')') + 1); close >= 0; close = t.indexOf('](', close + 1))
+    if (t.lastIndexOf(opener, close - 1) > t.lastIndexOf(']', close - 1)) return true;
+  return false;
+}
+
+/** Whether the text ends inside a tag: `<name` and a space, then no `<` or `>` to its end. */
+function tagOpen(t: string): boolean {
+  const lt = t.lastIndexOf('<');
+  return lt > t.lastIndexOf('>') && /^<\/?[A-Za-z][A-Za-z0-9-]*\s[^<>]*$/.test(t.slice(lt));
 }
 
 export function stripUrls(text: string): [string, number] {

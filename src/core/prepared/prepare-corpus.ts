@@ -9,6 +9,8 @@ import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTok
 import { utf8CodePoints } from '../tokenizer/utf8-code-points';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
 import { CorpusSource, PreparedLayout, corpusSource } from './corpus-source';
+import { cleanedSource, preparedKey } from './source-cleaned';
+import { CleanOptions, CleanRule, cleanRuleNames } from '../clean';
 import { PreparationCancelled, SourceFile, TextSink } from './source-text';
 import { Steps, runSteps, runStepsAsync } from './steps';
 import { TokenDtype, TokenFile, dtypeBytes, tokenDtype } from './token-file';
@@ -19,7 +21,8 @@ export const PREPARED_FORMAT = 'corpus-lab-prepared';
 export interface PreparedMeta {
   format: typeof PREPARED_FORMAT;
   format_version: 1;
-  source: { path: string; bytes: number; sha256: string };
+  /** `clean`: the optional rules of a text cleaned as it was read (source-cleaned.ts); absent when not cleaned. */
+  source: { path: string; bytes: number; sha256: string; clean?: CleanRule[] };
   tokenizer: { kind: TokenizerKind; vocab_size: number; sha256: string };
   dtype: TokenDtype;
   tokens: number;
@@ -67,6 +70,8 @@ export interface PrepareOptions {
   shouldStop?: () => boolean;
   /** Told when prepared data was found damaged and is prepared again. */
   onNotice?: (message: string) => void;
+  /** Clean the text as it is read, with these optional rules (`{}`: the steps that always run); never by default. */
+  clean?: CleanOptions;
 }
 
 export { PreparationCancelled };
@@ -93,7 +98,8 @@ export function prepareCorpusSync(path: string, tokenizer: Tokenizer | Tokenizer
 
 function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions): Steps<PreparedCorpus> {
   const root = opts.cacheRoot ?? preparedCacheRoot();
-  const source = corpusSource(path);
+  const text = corpusSource(path);
+  const source = opts.clean ? cleanedSource(text, opts.clean) : text;
   mkdirSync(root, { recursive: true });
   removeStaleTemps(root);
   let sha256 = knownSha256(root, path, source.stamp);
@@ -104,12 +110,12 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     tok = made.tokenizer;
     sha256 = made.sha256;
   }
-  if (sha256 === undefined) sha256 = (yield* source.steps({ utf8: noText }, noText, streamOptions('read', opts))).sha256;
+  if (sha256 === undefined) sha256 = (yield* text.steps({ utf8: noText }, noText, streamOptions('read', opts))).sha256;
   recordSha256(root, path, source.stamp, sha256);
 
   const dtype = tokenDtype(tok.vocabSize);
   const tokSha = tok.summary().sha256;
-  const dir = preparedDir(root, sha256, tokSha);
+  const dir = preparedDir(root, preparedKey(sha256, opts.clean), tokSha);
   if (existsSync(dir)) {
     const damage = yield* damageOf(dir, sha256, tokSha, opts);
     if (damage === undefined) {
@@ -128,7 +134,12 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     const meta: PreparedMeta = {
       format: PREPARED_FORMAT,
       format_version: 1,
-      source: { path: written.source.path, bytes: written.source.bytes, sha256 },
+      source: {
+        path: written.source.path,
+        bytes: written.source.bytes,
+        sha256,
+        ...(opts.clean ? { clean: cleanRuleNames(opts.clean) } : {}),
+      },
       tokenizer: { kind: tok.kind, vocab_size: tok.vocabSize, sha256: tokSha },
       dtype,
       tokens: written.tokens,
@@ -163,7 +174,7 @@ function* tokenizerFor(
   opts: PrepareOptions,
 ): Steps<{ tokenizer: Tokenizer; sha256: string }> {
   if (known !== undefined) {
-    const kept = trainedTokenizerPath(root, known, recipe.kind, recipe.vocabSize);
+    const kept = trainedTokenizerPath(root, preparedKey(known, opts.clean), recipe.kind, recipe.vocabSize);
     if (existsSync(kept)) {
       try {
         return { tokenizer: Tokenizer.fromJSON(readFileSync(kept, 'utf8'), kept), sha256: known };
@@ -189,7 +200,7 @@ function* tokenizerFor(
     );
     made = { tokenizer: trainBpeFromCounts(counter, recipe.vocabSize), sha256: read.sha256 };
   }
-  writeFileAtomic(trainedTokenizerPath(root, made.sha256, recipe.kind, recipe.vocabSize), made.tokenizer.toJSON());
+  writeFileAtomic(trainedTokenizerPath(root, preparedKey(made.sha256, opts.clean), recipe.kind, recipe.vocabSize), made.tokenizer.toJSON());
   return made;
 }
 
@@ -358,7 +369,7 @@ function opened(dir: string, tok: Tokenizer, reused: boolean, layout: PreparedLa
 
 function noText(): void {}
 
-function streamOptions(phase: PreparePhase, opts: PrepareOptions) {
+export function streamOptions(phase: PreparePhase, opts: PrepareOptions) {
   let report: ((done: number) => void) | undefined;
   return {
     shouldStop: opts.shouldStop,
@@ -370,7 +381,7 @@ function streamOptions(phase: PreparePhase, opts: PrepareOptions) {
 }
 
 /** Progress a few times a second, with the time left at the rate so far. */
-function progressReporter(phase: PreparePhase, total: number, opts: PrepareOptions): (done: number) => void {
+export function progressReporter(phase: PreparePhase, total: number, opts: PrepareOptions): (done: number) => void {
   const started = performance.now();
   let last = -Infinity;
   return (done) => {

@@ -7,7 +7,6 @@ import { checkOutputPath } from '../../core/output-path';
 import { ExperimentArm, RunJson, effectiveStatus, newRunJson, readRunJson, updateRunJson, writeRunJson } from '../../core/run-json';
 import { writeFileAtomic } from '../../core/atomic-write';
 import { truncateMetrics } from '../../core/metrics';
-import type { Corpus } from '../../core/corpus';
 import type { FinetuneRecord } from '../../core/finetune';
 import type { TrainPlan } from '../../core/train-options';
 
@@ -25,7 +24,7 @@ export function openRunDir(req: RunRequest): string {
 /** A new run: its folder, tokenizer.json and run.json, then the training in it. */
 export function startRun(
   req: RunRequest,
-  corpus: Pick<Corpus, 'bytes' | 'sha256'>,
+  corpus: Pick<RunJson['corpus'], 'bytes' | 'sha256' | 'clean'>,
   job: Omit<TrainJob, 'runDir'>,
   finetune?: FinetuneRecord,
 ): Promise<TrainResult> {

@@ -23,7 +23,8 @@ import { checkPlanFits } from '../../core/memory-budget';
 import { TrainEvent } from '../../core/train-events';
 import { readCheckpoint, resolveCheckpoint } from '../../core/checkpoint';
 import { checkRunTokenizer } from '../../core/model-tokenizer';
-import { ExperimentArm, effectiveStatus, thisTrainer, updateRunJson } from '../../core/run-json';
+import { ExperimentArm, effectiveStatus, runOfCheckpoint, thisTrainer, updateRunJson } from '../../core/run-json';
+import { CleanOptions, cleanOptionsOf, cleaningName } from '../../core/clean';
 import { checkStepsLeft, resumableRun, startRun, trainInRun } from './run-folder';
 import { isFinetuneRun, resumeFinetuneJob } from './finetune-job';
 import { truncateMetrics } from '../../core/metrics';
@@ -54,6 +55,8 @@ export type TrainRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
     continueOnChangedCorpus?: boolean;
     /** The run is an arm of an experiment on another run (recorded in its run.json). */
     experiment?: ExperimentArm;
+    /** Clean the text as it is prepared, with these optional rules (`{}`: the steps that always run); a resume cleans as its run did. */
+    clean?: CleanOptions;
   };
 
 /** `log` takes diagnostic lines (the extension's log); events go to `emit`. */
@@ -79,7 +82,11 @@ async function trainOnPrepared(
 ): Promise<TrainResult> {
   const preparing = preparation(emit, shouldStop);
   if (req.resume) return resumeJob(req, preparing, emit, shouldStop, log);
-  const prepared = await prepareCorpus(req.corpusPath, { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize }, preparing);
+  const prepared = await prepareCorpus(
+    req.corpusPath,
+    { kind: req.tokenizer ?? 'char', vocabSize: req.vocabSize },
+    { ...preparing, clean: req.clean },
+  );
   try {
     const engine = await startEngine(req.backend ?? 'auto');
     const { tokenizer } = prepared;
@@ -110,12 +117,20 @@ async function resumeJob(
   const dir = resolveCheckpoint(req.resume!);
   const ckpt = readCheckpoint(dir, { withOptimizer: true });
   const tokenizer = ckpt.tokenizer;
-  const prepared = await prepareCorpus(req.corpusPath, tokenizer, preparing);
+  const prepared = await prepareCorpus(req.corpusPath, tokenizer, { ...preparing, clean: runCleaning(dir, req.clean) });
   try {
     return await resumeFrom(req, dir, ckpt, prepared, await startEngine(req.backend ?? 'auto'), emit, shouldStop, log);
   } finally {
     prepared.tokens.close();
   }
+}
+
+/** How the run of checkpoint `dir` cleaned its text (run.json); a resume asking for another cleaning is refused. */
+function runCleaning(dir: string, asked: CleanOptions | undefined): CleanOptions | undefined {
+  const clean = cleanOptionsOf(runOfCheckpoint(dir, true)?.run.corpus.clean);
+  if (asked && cleaningName(asked) !== cleaningName(clean))
+    throw new UserError('{0}: a resume prepares the text as its run did ({1}): leave out --clean and --rules', dir, cleaningName(clean));
+  return clean;
 }
 
 async function resumeFrom(
