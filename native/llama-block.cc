@@ -1,5 +1,6 @@
 #include "llama-block.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -73,56 +74,6 @@ struct Linear {
   long in, out;
 };
 
-/** A second scratch, for one projection's temporaries in the backward pass. */
-thread_local std::vector<float> projectionScratch;
-
-/**
- * y [n, out] = x [n, in]·Wᵀ (+ bias) + scale·(x·Aᵀ)·Bᵀ, (x·Aᵀ)ᵀ = A·xᵀ [r, n] kept in `downT`.
- * The adapter's products of rank r are taken with r on the side of C's rows: as a column count
- * it would fill a fraction of the SGEMM's 32-column tiles (r = 8: a quarter), as a row count most
- * of its 12-row ones.
- */
-void project(const Shape& s, const Linear& l, const float* x, float* y, float* downT, long n) {
-  if (l.bias)
-    for (long r = 0; r < n; r++) std::memcpy(y + r * l.out, l.bias, sizeof(float) * l.out);
-  const float beta = l.bias ? 1.0f : 0.0f;
-  if (s.bf16) bf16::matMulTransposedB(x, reinterpret_cast<const uint16_t*>(l.w), y, int(n), int(l.in), int(l.out), beta);
-  else kernels::gemm(false, true, int(n), int(l.out), int(l.in), 1.0f, x, int(l.in), l.w, int(l.in), beta, y, int(l.out));
-  if (!l.a) return;
-  const int r = s.loraRank;
-  kernels::gemm(false, true, r, int(n), int(l.in), 1.0f, l.a, int(l.in), x, int(l.in), 0.0f, downT, int(n));
-  kernels::gemm(true, true, int(n), int(l.out), r, s.loraScale, downT, int(n), l.b, r, 1.0f, y, int(l.out));
-}
-
-/**
- * The backward pass of project(): dx [n, in] = dy·W + scale·(dy·B)·A, added into dx when
- * `accumulate`; dW [out, in] = dyᵀ·x and the bias's gradient where asked for (full training), and
- * the adapter's dA = scale·(dy·B)ᵀ·x, dB = scale·dyᵀ·down, rank r on the rows' side as in project().
- */
-void projectBackward(const Shape& s, const Linear& l, const float* x, const float* downT, const float* dy, float* dx, bool accumulate, float* dw,
-                     float* dBias, float* dA, float* dB, long n) {
-  const int r = s.loraRank;
-  const long scratchFloats = n * l.in + long(r) * (n + l.out);
-  if (long(projectionScratch.size()) < scratchFloats) projectionScratch.resize(size_t(scratchFloats));
-  if (dw) kernels::gemm(true, false, int(l.out), int(l.in), int(n), 1.0f, dy, int(l.out), x, int(l.in), 0.0f, dw, int(l.in));
-  if (dBias) kernels::columnSums(dy, dBias, int(n), int(l.out));
-  if (s.bf16) {
-    float* into = accumulate ? projectionScratch.data() : dx;
-    bf16::matMul(dy, reinterpret_cast<const uint16_t*>(l.w), into, int(n), int(l.in), int(l.out));
-    if (accumulate) addInto(dx, into, n * l.in);
-  } else {
-    kernels::gemm(false, false, int(n), int(l.in), int(l.out), 1.0f, dy, int(l.out), l.w, int(l.in), accumulate ? 1.0f : 0.0f, dx, int(l.in));
-  }
-  if (!l.a) return;
-  float* upT = projectionScratch.data() + n * l.in;  // (dy·B)ᵀ [r, n]
-  float* dBT = upT + long(r) * n;                      // dBᵀ [r, out]
-  kernels::gemm(true, true, r, int(n), int(l.out), 1.0f, l.b, r, dy, int(l.out), 0.0f, upT, int(n));
-  kernels::gemm(false, false, r, int(l.in), int(n), s.loraScale, upT, int(n), x, int(l.in), 0.0f, dA, int(l.in));
-  kernels::gemm(false, false, r, int(l.out), int(n), s.loraScale, downT, int(n), dy, int(l.out), 0.0f, dBT, int(l.out));
-  kernels::transpose2d(dBT, dB, r, int(l.out));
-  kernels::gemm(true, false, int(n), int(l.in), r, s.loraScale, upT, int(n), l.a, int(l.in), 1.0f, dx, int(l.in));
-}
-
 /** The block's projections: their weights, biases and adapters, by Projection. */
 struct Linears {
   Linear at[kProjections];
@@ -142,6 +93,120 @@ struct Linears {
     }
   }
 };
+
+/** A second scratch, for a group of projections' temporaries. */
+thread_local std::vector<float> projectionScratch;
+
+float* projectionFloats(long floats) {
+  if (long(projectionScratch.size()) < floats) projectionScratch.resize(size_t(floats));
+  return projectionScratch.data();
+}
+
+/**
+ * Projections that read one input: first … last (q, k and v; gate and up; o or down alone). Their
+ * adapters' products of rank r are taken as one over their A's stacked [count·r, in], with the rank
+ * on the side of C's rows: as a column count r = 8 would fill a quarter of the SGEMM's 32-column
+ * tiles, and x would be read once per adapter.
+ */
+struct Group {
+  const Shape& s;
+  const Linears& l;
+  int first, last;
+  /** The adapted projections, in order. */
+  int adapted[kProjections];
+  int count = 0;
+
+  Group(const Shape& s, const Linears& l, int first, int last) : s(s), l(l), first(first), last(last) {
+    for (int p = first; p <= last; p++)
+      if (l.adapted[p]) adapted[count++] = p;
+  }
+
+  long in() const { return l.at[first].in; }
+  /** Where `saved` keeps the adapted projections' (x·Aᵀ)ᵀ, stacked. */
+  float* downT(const Saved& saved) const { return count ? saved.downT[adapted[0]] : nullptr; }
+  long rows() const { return long(count) * s.loraRank; }
+
+  /** The adapted projections' A's stacked [count·r, in]: A itself for one, else copied into `into`. */
+  const float* stackedA(float* into) const {
+    if (count == 1) return l.at[adapted[0]].a;
+    const long size = long(s.loraRank) * in();
+    for (int i = 0; i < count; i++) std::memcpy(into + i * size, l.at[adapted[i]].a, sizeof(float) * size);
+    return into;
+  }
+};
+
+/**
+ * ys[p − first] [n, out] = x [n, in]·Wᵀ (+ bias) + scale·(x·Aᵀ)·Bᵀ for the group's projections;
+ * (x·Aᵀ)ᵀ = A·xᵀ [r, n] of the adapted ones kept stacked from `downT` (Saved lays them out in order).
+ */
+void project(const Group& g, const float* x, float* const* ys, float* downT, long n) {
+  const Shape& s = g.s;
+  for (int p = g.first; p <= g.last; p++) {
+    const Linear& l = g.l.at[p];
+    float* y = ys[p - g.first];
+    if (l.bias)
+      for (long r = 0; r < n; r++) std::memcpy(y + r * l.out, l.bias, sizeof(float) * l.out);
+    const float beta = l.bias ? 1.0f : 0.0f;
+    if (s.bf16) bf16::matMulTransposedB(x, reinterpret_cast<const uint16_t*>(l.w), y, int(n), int(l.in), int(l.out), beta);
+    else kernels::gemm(false, true, int(n), int(l.out), int(l.in), 1.0f, x, int(l.in), l.w, int(l.in), beta, y, int(l.out));
+  }
+  if (g.count == 0) return;
+  const int r = s.loraRank, in = int(g.in());
+  const float* a = g.stackedA(projectionFloats(g.rows() * in));
+  kernels::gemm(false, true, int(g.rows()), int(n), in, 1.0f, a, in, x, in, 0.0f, downT, int(n));
+  for (int i = 0; i < g.count; i++) {
+    const Linear& l = g.l.at[g.adapted[i]];
+    kernels::gemm(true, true, int(n), int(l.out), r, s.loraScale, downT + i * long(r) * n, int(n), l.b, r, 1.0f, ys[g.adapted[i] - g.first], int(l.out));
+  }
+}
+
+/**
+ * The backward pass of project(): dx [n, in] = Σ dy·W + scale·(dy·B)·A over the group; each dW [out, in] = dyᵀ·x and the bias's gradient where dw and dBias give
+ * them (full training), and the adapters' dA = scale·(dy·B)ᵀ·x, dB = scale·dyᵀ·down into dA, dB.
+ */
+void projectBackward(const Group& g, const float* x, const float* downT, const float* const* dys, float* dx, float* const* dw,
+                     float* const* dBias, float* const* dA, float* const* dB, long n) {
+  const Shape& s = g.s;
+  const int r = s.loraRank, in = int(g.in());
+  long maxOut = 0;
+  for (int p = g.first; p <= g.last; p++) maxOut = std::max(maxOut, g.l.at[p].out);
+  float* summand = projectionFloats(n * in + g.rows() * (n + in) + long(r) * maxOut);
+  float* upT = summand + n * in;       // (dy·B)ᵀ [r, n] of each adapted projection, stacked
+  float* stacked = upT + g.rows() * n;  // A's, then dA's, stacked [count·r, in]
+  float* dBT = stacked + g.rows() * in;  // dBᵀ [r, out]
+  for (int p = g.first; p <= g.last; p++) {
+    const Linear& l = g.l.at[p];
+    const float* dy = dys[p - g.first];
+    const bool add = p > g.first;
+    if (dw[p]) kernels::gemm(true, false, int(l.out), in, int(n), 1.0f, dy, int(l.out), x, in, 0.0f, dw[p], in);
+    if (dBias[p]) kernels::columnSums(dy, dBias[p], int(n), int(l.out));
+    if (s.bf16) {
+      float* into = add ? summand : dx;
+      bf16::matMul(dy, reinterpret_cast<const uint16_t*>(l.w), into, int(n), in, int(l.out));
+      if (add) addInto(dx, into, n * in);
+    } else {
+      kernels::gemm(false, false, int(n), in, int(l.out), 1.0f, dy, int(l.out), l.w, in, add ? 1.0f : 0.0f, dx, in);
+    }
+  }
+  if (g.count == 0) return;
+  for (int i = 0; i < g.count; i++) {
+    const int p = g.adapted[i];
+    const Linear& l = g.l.at[p];
+    const float* dy = dys[p - g.first];
+    float* up = upT + i * long(r) * n;
+    kernels::gemm(true, true, r, int(n), int(l.out), 1.0f, l.b, r, dy, int(l.out), 0.0f, up, int(n));
+    kernels::gemm(false, false, r, int(l.out), int(n), s.loraScale, downT + i * long(r) * n, int(n), dy, int(l.out), 0.0f, dBT, int(l.out));
+    kernels::transpose2d(dBT, dB[p], r, int(l.out));
+  }
+  const int rows = int(g.rows());
+  const float* a = g.stackedA(stacked);
+  kernels::gemm(true, false, int(n), in, rows, s.loraScale, upT, int(n), a, in, 1.0f, dx, in);
+  // dA's: straight into the one adapter's, or stacked (the A's copy is no longer needed) and copied out.
+  float* dAs = g.count == 1 ? dA[g.adapted[0]] : stacked;
+  kernels::gemm(false, false, rows, in, int(n), s.loraScale, upT, int(n), x, in, 0.0f, dAs, in);
+  if (g.count > 1)
+    for (int i = 0; i < g.count; i++) std::memcpy(dA[g.adapted[i]], dAs + i * long(r) * in, sizeof(float) * r * in);
+}
 
 /** Scratch of each call's intermediate activations and gradients, kept per JS thread between steps. */
 thread_local std::vector<float> scratch;
@@ -205,9 +270,9 @@ void forward(const Shape& s, const float* x, const float* const* w, const float*
   // q and k before their rotation: projected (then normed per head, Qwen3) into scratch.
   float* qPre = scratchFloats(z.n * (z.q + z.kv));
   float* kPre = qPre + z.n * z.q;
-  project(s, l.at[Q], k.normed1, s.qkNorm ? k.qRaw : qPre, k.downT[Q], z.n);
-  project(s, l.at[K], k.normed1, s.qkNorm ? k.kRaw : kPre, k.downT[K], z.n);
-  project(s, l.at[V], k.normed1, k.v, k.downT[V], z.n);
+  const Group qkv(s, l, Q, V), o(s, l, O, O), gateUp(s, l, Gate, Up), down(s, l, Down, Down);
+  float* const qkvOut[] = {s.qkNorm ? k.qRaw : qPre, s.qkNorm ? k.kRaw : kPre, k.v};
+  project(qkv, k.normed1, qkvOut, qkv.downT(k), z.n);
   if (s.qkNorm) {
     kernels::rmsNormForward(k.qRaw, w[QNorm], qPre, k.rstdQ, int(z.qRows), s.headDim, s.eps);
     kernels::rmsNormForward(k.kRaw, w[KNorm], kPre, k.rstdK, int(z.kvRows), s.headDim, s.eps);
@@ -215,13 +280,13 @@ void forward(const Shape& s, const float* x, const float* const* w, const float*
   kernels::rotary(qPre, cos, sin, k.q, z.qRows, s.t, s.heads, half, false);
   kernels::rotary(kPre, cos, sin, k.k, z.kvRows, s.t, s.kvHeads, half, false);
   kernels::groupedAttentionForward(k.q, k.k, k.v, k.att, k.probs, s.b, s.t, s.heads, s.kvHeads, s.headDim);
-  project(s, l.at[O], k.att, k.x1, k.downT[O], z.n);
+  project(o, k.att, &k.x1, o.downT(k), z.n);
   addInto(k.x1, x, z.n * z.c);
   kernels::rmsNormForward(k.x1, w[MlpNorm], k.normed2, k.rstd2, int(z.n), int(z.c), s.eps);
-  project(s, l.at[Gate], k.normed2, k.gate, k.downT[Gate], z.n);
-  project(s, l.at[Up], k.normed2, k.up, k.downT[Up], z.n);
+  float* const gateUpOut[] = {k.gate, k.up};
+  project(gateUp, k.normed2, gateUpOut, gateUp.downT(k), z.n);
   kernels::swigluForward(k.gate, k.up, k.act, z.n * z.f);
-  project(s, l.at[Down], k.act, y, k.downT[Down], z.n);
+  project(down, k.act, &y, down.downT(k), z.n);
   addInto(y, k.x1, z.n * z.c);
 }
 
@@ -248,25 +313,32 @@ void backward(const Shape& s, const float* x, const float* const* w, const float
   float* dV = dK3 + nkv;
   float* frozenNorm = dV + nkv;  // [c]: a frozen norm's weight gradient, not wanted
   float* frozenHeadNorm = frozenNorm + z.c;
-  // A weight's gradient (none with LoRA), or with LoRA an adapter's (none without).
-  const auto grad = [&](int i) { return lora ? nullptr : g[i]; };
+  // Each projection's weight and bias gradients (none with LoRA), or with LoRA its adapter's (none without).
+  const int weight[kProjections] = {QW, KW, VW, OW, GateW, UpW, DownW};
+  const int bias[kProjections] = {QB, KB, VB, -1, -1, -1, -1};
+  float *dw[kProjections], *dBias[kProjections], *dA[kProjections], *dB[kProjections];
+  for (int p = 0; p < kProjections; p++) {
+    dw[p] = lora ? nullptr : g[weight[p]];
+    dBias[p] = !lora && s.qkvBias && bias[p] >= 0 ? g[bias[p]] : nullptr;
+    dA[p] = l.adapted[p] ? ga[2 * p] : nullptr;
+    dB[p] = l.adapted[p] ? ga[2 * p + 1] : nullptr;
+  }
   const auto normGrad = [&](int i, float* unwanted) { return lora ? unwanted : g[i]; };
-  const auto backOf = [&](int p, const float* in, const float* dOut, float* dIn, bool accumulate, int weight, int bias) {
-    float* dA = l.adapted[p] ? ga[2 * p] : nullptr;
-    float* dB = l.adapted[p] ? ga[2 * p + 1] : nullptr;
-    projectBackward(s, l.at[p], in, k.downT[p], dOut, dIn, accumulate, grad(weight), bias >= 0 && s.qkvBias ? grad(bias) : nullptr, dA, dB, z.n);
+  const auto back = [&](int first, int last, const float* in, const float* const* dOut, float* dIn) {
+    const Group group(s, l, first, last);
+    projectBackward(group, in, group.downT(k), dOut, dIn, dw, dBias, dA, dB, z.n);
   };
 
   // MLP: y = x1 + down(silu(gate(normed2))·up(normed2)).
-  backOf(Down, k.act, dy, dAct, false, DownW, -1);
+  back(Down, Down, k.act, &dy, dAct);
   kernels::swigluBackward(k.gate, k.up, dAct, dGate, dUp, z.n * z.f);
-  backOf(Gate, k.normed2, dGate, dNormed, false, GateW, -1);
-  backOf(Up, k.normed2, dUp, dNormed, true, UpW, -1);
+  const float* const dGateUp[] = {dGate, dUp};
+  back(Gate, Up, k.normed2, dGateUp, dNormed);
   kernels::rmsNormBackward(k.x1, w[MlpNorm], k.rstd2, dNormed, dX1, normGrad(MlpNorm, frozenNorm), int(z.n), int(z.c));
   addInto(dX1, dy, nc);
 
   // Attention: x1 = x + o(attention(rope(q), rope(k), v)) of normed1.
-  backOf(O, k.att, dX1, dAtt, false, OW, -1);
+  back(O, O, k.att, &dX1, dAtt);
   kernels::groupedAttentionBackward(k.q, k.k, k.v, k.probs, dAtt, dQ, dK, dV, s.b, s.t, s.heads, s.kvHeads, s.headDim);
   kernels::rotary(dQ, cos, sin, dQ2, z.qRows, s.t, s.heads, half, true);
   kernels::rotary(dK, cos, sin, dK2, z.kvRows, s.t, s.kvHeads, half, true);
@@ -278,9 +350,8 @@ void backward(const Shape& s, const float* x, const float* const* w, const float
     dQProjected = dQ3;
     dKProjected = dK3;
   }
-  backOf(Q, k.normed1, dQProjected, dNormed, false, QW, QB);
-  backOf(K, k.normed1, dKProjected, dNormed, true, KW, KB);
-  backOf(V, k.normed1, dV, dNormed, true, VW, VB);
+  const float* const dQkv[] = {dQProjected, dKProjected, dV};
+  back(Q, V, k.normed1, dQkv, dNormed);
   kernels::rmsNormBackward(x, w[AttnNorm], k.rstd1, dNormed, dx, normGrad(AttnNorm, frozenNorm), int(z.n), int(z.c));
   addInto(dx, dX1, nc);
 }
