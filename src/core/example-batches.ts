@@ -1,5 +1,6 @@
 import { Rng, mixSeed } from './rng';
 import { IGNORED, SftRow } from './sft-examples';
+import { TokenReader } from './prepared/token-file';
 
 /**
  * Batches of examples, one per row and never packed: a row holds one example from its first token,
@@ -15,23 +16,70 @@ export interface ExampleBatch {
   width: number;
 }
 
+/** Examples read a row at a time, in memory or from prepared rows on disk (core/prepared/sft-rows.ts). */
+export interface ExampleRows {
+  readonly length: number;
+  row(i: number): SftRow;
+  /** Tokens in row i, without reading it. */
+  size(i: number): number;
+}
+
+export function memoryRows(rows: readonly SftRow[]): ExampleRows {
+  return { length: rows.length, row: (i) => rows[i], size: (i) => rows[i].ids.length };
+}
+
+export function asExampleRows(rows: readonly SftRow[] | ExampleRows): ExampleRows {
+  return Array.isArray(rows) ? memoryRows(rows) : (rows as ExampleRows);
+}
+
+/** Rows `indices` of `rows`, in that order. */
+export function rowsAt(rows: ExampleRows, indices: Int32Array): ExampleRows {
+  return { length: indices.length, row: (i) => rows.row(indices[i]), size: (i) => rows.size(indices[i]) };
+}
+
+/** The first `n` rows (all when fewer). */
+export function firstRows(rows: ExampleRows, n: number): ExampleRows {
+  return rowsAt(
+    rows,
+    Int32Array.from({ length: Math.min(n, rows.length) }, (_, i) => i),
+  );
+}
+
 /** Held-out examples, chosen per example by a seeded draw: `valFraction` of them, at least one, and at least one left to train. */
 export function splitExamples(rows: SftRow[], valFraction: number, seed: number): { train: SftRow[]; val: SftRow[] } {
-  const n = rows.length;
+  const { train, val } = splitIndices(rows.length, valFraction, seed);
+  return { train: Array.from(train, (i) => rows[i]), val: Array.from(val, (i) => rows[i]) };
+}
+
+/** splitExamples of rows read from disk: the same split, as views of the rows. */
+export function splitExampleRows(rows: ExampleRows, valFraction: number, seed: number): { train: ExampleRows; val: ExampleRows } {
+  const { train, val } = splitIndices(rows.length, valFraction, seed);
+  return { train: rowsAt(rows, train), val: rowsAt(rows, val) };
+}
+
+function splitIndices(n: number, valFraction: number, seed: number): { train: Int32Array; val: Int32Array } {
   const held = Math.min(n - 1, Math.max(1, Math.round(n * valFraction)));
   const order = shuffled(n, new Rng(mixSeed(seed, 0x5e1d)));
-  const isVal = new Set(order.slice(0, held));
-  return { train: rows.filter((_, i) => !isVal.has(i)), val: rows.filter((_, i) => isVal.has(i)) };
+  const isVal = new Uint8Array(n);
+  for (let k = 0; k < held; k++) isVal[order[k]] = 1;
+  const train = new Int32Array(n - held);
+  const val = new Int32Array(held);
+  for (let i = 0, t = 0, v = 0; i < n; i++) {
+    if (isVal[i]) val[v++] = i;
+    else train[t++] = i;
+  }
+  return { train, val };
 }
 
 /** The order an epoch visits the training examples in: a seeded shuffle of (seed, epoch), so a resume sees the same batches. */
 export function exampleOrder(count: number, seed: number, epoch: number): Int32Array {
-  return Int32Array.from(shuffled(count, new Rng(mixSeed(seed, epoch, 0xe9a))));
+  return shuffled(count, new Rng(mixSeed(seed, epoch, 0xe9a)));
 }
 
 /** Batch `cursor` of an epoch (wrapping around when the last is short). */
-export function fillExampleBatch(rows: readonly SftRow[], order: Int32Array, cursor: number, batch: number): ExampleBatch {
-  const picked = Array.from({ length: batch }, (_, b) => rows[order[(cursor * batch + b) % order.length]]);
+export function fillExampleBatch(rows: readonly SftRow[] | ExampleRows, order: Int32Array, cursor: number, batch: number): ExampleBatch {
+  const from = asExampleRows(rows);
+  const picked = Array.from({ length: batch }, (_, b) => from.row(order[(cursor * batch + b) % order.length]));
   return exampleBatch(picked);
 }
 
@@ -48,17 +96,62 @@ export function exampleBatch(picked: readonly SftRow[]): ExampleBatch {
 }
 
 /** The trained targets of rows, in order (what held-out loss is the mean over). */
-export function trainedTargets(rows: readonly SftRow[]): Int32Array {
+export function trainedTargets(rows: readonly SftRow[] | ExampleRows): Int32Array {
+  const from = asExampleRows(rows);
   const out: number[] = [];
-  for (const r of rows) for (let i = 1; i < r.labels.length; i++) if (r.labels[i] !== IGNORED) out.push(r.labels[i]);
+  for (let r = 0; r < from.length; r++) out.push(...targetsOf(from.row(r)));
   return Int32Array.from(out);
 }
 
-function shuffled(n: number, rng: Rng): number[] {
-  const a = Array.from({ length: n }, (_, i) => i);
+/** trainedTargets read a range at a time (a training split too large to hold its targets in memory). */
+export function trainedTargetReader(rows: ExampleRows): TokenReader {
+  // Where each row's targets start: one pass over the rows.
+  const starts = new Float64Array(rows.length + 1);
+  for (let r = 0; r < rows.length; r++) starts[r + 1] = starts[r] + targetsOf(rows.row(r)).length;
+  let out = new Int32Array(0);
+  return {
+    length: starts[rows.length],
+    view(start, end) {
+      if (out.length < end - start) out = new Int32Array(end - start);
+      let r = firstRowEndingAfter(starts, start);
+      let at = 0;
+      for (let pos = start; pos < end; r++) {
+        const targets = targetsOf(rows.row(r));
+        const from = pos - starts[r];
+        const n = Math.min(targets.length - from, end - pos);
+        out.set(targets.subarray(from, from + n), at);
+        at += n;
+        pos += n;
+      }
+      return out.subarray(0, end - start);
+    },
+  };
+}
+
+function targetsOf(row: SftRow): Int32Array {
+  return row.labels.subarray(1).filter((l) => l !== IGNORED);
+}
+
+/** The row whose targets hold position `pos` (starts ascending; empty rows skipped). */
+function firstRowEndingAfter(starts: Float64Array, pos: number): number {
+  let lo = 0;
+  let hi = starts.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (starts[mid + 1] <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function shuffled(n: number, rng: Rng): Int32Array {
+  const a = new Int32Array(n);
+  for (let i = 0; i < n; i++) a[i] = i;
   for (let i = n - 1; i > 0; i--) {
     const j = rng.below(i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
   }
   return a;
 }

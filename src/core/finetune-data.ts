@@ -6,8 +6,8 @@ import { documentTokens, documentsSha256, readDocuments } from './documents';
 import { splitExamples } from './example-batches';
 import { endOfText } from './hf-export';
 import { isObject, parseJsonObject } from './json';
-import { SftExample, parseSftJsonl } from './sft-data';
-import { SftModel, SftRow, tokenizeExamples } from './sft-examples';
+import { SftExample, SftFormat, parseSftJsonl } from './sft-data';
+import { SftCounts, SftModel, SftRow, tokenizeExamples } from './sft-examples';
 import { previewParts } from './sft-preview';
 import { UserError } from './errors';
 import { Tokenizer } from './tokenizer';
@@ -45,11 +45,12 @@ export function readFinetuneData(path: string): FinetuneData {
 export function dataText(data: FinetuneData): string {
   if (data.kind === 'documents') return data.docs.map((d) => d.text).join('\n');
   if (data.kind === 'text') return data.corpus.text;
-  return data.examples
-    .map((e) =>
-      'text' in e ? e.text : 'messages' in e ? e.messages.map((m) => m.content).join('\n') : JSON.stringify([e.prompt, e.completion]),
-    )
-    .join('\n');
+  return data.examples.map(exampleText).join('\n');
+}
+
+/** The text of an example the vocabulary pre-flight reads. */
+export function exampleText(e: SftExample): string {
+  return 'text' in e ? e.text : 'messages' in e ? e.messages.map((m) => m.content).join('\n') : JSON.stringify([e.prompt, e.completion]);
 }
 
 export interface PreparedData {
@@ -73,8 +74,7 @@ export function prepareData(data: FinetuneData, model: SftModel, context: number
     return { tokens, heldOut, event: documentsEvent(memoryTokens(tokens), heldOut, data.docs.length, model, context) };
   }
   const { rows, counts } = tokenizeExamples(data.examples, model, context, source);
-  if (rows.length < 2)
-    throw new UserError('{0}: {1} example(s) to train on, and at least one more is needed to hold out', source, rows.length);
+  checkHeldOut(rows.length, source);
   const split = splitExamples(rows, options.valFraction, options.seed);
   const ids = (r: SftRow[]) => r.reduce((n, x) => n + x.ids.length, 0);
   const tokens = new Int32Array(ids(split.train) + ids(split.val));
@@ -83,21 +83,30 @@ export function prepareData(data: FinetuneData, model: SftModel, context: number
     tokens.set(r.ids, at);
     at += r.ids.length;
   }
-  const first = split.train[0];
   return {
     tokens,
     heldOut: ids(split.val),
     examples: split,
-    event: {
-      type: 'data',
-      format: data.examples[0].format,
-      counts,
-      held_out: split.val.length,
-      first: {
-        ids: Array.from(first.ids),
-        trained: Array.from(first.labels, (l, i) => i > 0 && l >= 0),
-        parts: previewParts(first, model.tokenizer),
-      },
+    event: examplesEvent(data.examples[0].format, counts, split.train[0], split.val.length, model.tokenizer),
+  };
+}
+
+/** Refuses examples too few to hold one out. */
+export function checkHeldOut(rows: number, source: string): void {
+  if (rows < 2) throw new UserError('{0}: {1} example(s) to train on, and at least one more is needed to hold out', source, rows);
+}
+
+/** The `data` event of examples: their counts, and the first training example as the model sees it. */
+export function examplesEvent(format: SftFormat, counts: SftCounts, first: SftRow, heldOut: number, tokenizer: Tokenizer): TrainEvent {
+  return {
+    type: 'data',
+    format,
+    counts,
+    held_out: heldOut,
+    first: {
+      ids: Array.from(first.ids),
+      trained: Array.from(first.labels, (l, i) => i > 0 && l >= 0),
+      parts: previewParts(first, tokenizer),
     },
   };
 }

@@ -1,28 +1,51 @@
+import { extname } from 'node:path';
+import { checkCorpusFile } from './corpus';
 import { isFolder, listDocuments } from './documents';
-import { FinetuneData, dataText, documentsEvent, readFinetuneData } from './finetune-data';
+import { ExampleRows, splitExampleRows } from './example-batches';
+import { FinetuneData, checkHeldOut, dataText, documentsEvent, exampleText, examplesEvent, readFinetuneData } from './finetune-data';
 import { UnseenCharacters, UnseenCounter, unseenCharacters } from './finetune';
 import { documentLayout } from './prepared/document-layout';
 import { PrepareOptions, prepareCorpusSync } from './prepared/prepare-corpus';
 import { documentFolder, documentFolderSteps } from './prepared/source-documents';
+import { jsonlExampleSteps } from './prepared/source-jsonl';
+import { prepareSftRowsSync } from './prepared/sft-rows';
 import { runSteps } from './prepared/steps';
 import { TokenReader } from './prepared/token-file';
 import { SftModel } from './sft-examples';
 import { TrainEvent } from './train-events';
 
-/** What a fine-tuning run trains on: a folder of documents is prepared on disk (any size); a text or a .jsonl is read whole. */
-export type TrainingData = FinetuneData | { kind: 'folder'; path: string };
+/**
+ * What a fine-tuning run trains on: a folder of documents and a .jsonl of examples are prepared on
+ * disk (any size); a text file is read whole.
+ */
+export type TrainingData = FinetuneData | { kind: 'folder'; path: string } | { kind: 'jsonl'; path: string };
 
 export function openTrainingData(path: string): TrainingData {
-  if (!isFolder(path)) return readFinetuneData(path);
-  listDocuments(path); // a folder without documents is refused before any long work
-  return { kind: 'folder', path };
+  if (isFolder(path)) {
+    listDocuments(path); // a folder without documents is refused before any long work
+    return { kind: 'folder', path };
+  }
+  if (extname(path).toLowerCase() !== '.jsonl') return readFinetuneData(path);
+  checkCorpusFile(path);
+  return { kind: 'jsonl', path };
 }
 
-/** The characters of the data a char vocabulary lacks; a folder's documents are read a chunk at a time. */
+/** The characters of the data a char vocabulary lacks; a folder or a .jsonl is read a chunk at a time. */
 export function unseenCharactersOf(vocab: ReadonlySet<string>, data: TrainingData): UnseenCharacters {
-  if (data.kind !== 'folder') return unseenCharacters(vocab, dataText(data));
+  if (data.kind !== 'folder' && data.kind !== 'jsonl') return unseenCharacters(vocab, dataText(data));
   const counter = new UnseenCounter(vocab);
-  runSteps(documentFolderSteps(documentFolder(data.path), (text) => counter.add(text), noop));
+  if (data.kind === 'folder') runSteps(documentFolderSteps(documentFolder(data.path), (text) => counter.add(text), noop));
+  else {
+    let first = true;
+    runSteps(
+      jsonlExampleSteps(data.path, (example) => {
+        // As dataText joins the examples' texts.
+        if (!first) counter.add('\n');
+        first = false;
+        counter.add(exampleText(example));
+      }),
+    );
+  }
   return counter.result();
 }
 
@@ -56,6 +79,55 @@ export function prepareDocuments(
     prepared.tokens.close();
     throw e;
   }
+}
+
+/** A .jsonl's examples prepared as rows on disk and split as prepareData splits them in memory; close() when done. */
+export interface PreparedExamples {
+  examples: { train: ExampleRows; val: ExampleRows };
+  /** Tokens of the training and held-out rows (the plan's; the rows are read as rows, never as one stream). */
+  tokens: TokenReader;
+  heldOut: number;
+  event: TrainEvent;
+  source: { bytes: number; sha256: string };
+  close(): void;
+}
+
+export function prepareExamples(
+  path: string,
+  model: SftModel,
+  context: number,
+  split: { valFraction: number; seed: number },
+  opts: PrepareOptions = {},
+): PreparedExamples {
+  const prepared = prepareSftRowsSync(path, model, context, opts);
+  try {
+    const { meta, rows } = prepared;
+    checkHeldOut(rows.length, path);
+    const examples = splitExampleRows(rows, split.valFraction, split.seed);
+    let heldOut = 0;
+    for (let i = 0; i < examples.val.length; i++) heldOut += examples.val.size(i);
+    return {
+      examples,
+      tokens: rowTokens(meta.tokens),
+      heldOut,
+      event: examplesEvent(meta.example_format, meta.counts, examples.train.row(0), examples.val.length, model.tokenizer),
+      source: meta.source,
+      close: () => rows.close(),
+    };
+  } catch (e) {
+    prepared.rows.close();
+    throw e;
+  }
+}
+
+/** The rows' token count as a sequence that is never read as one: training reads examples by row. */
+function rowTokens(length: number): TokenReader {
+  return {
+    length,
+    view: () => {
+      throw new Error('internal: examples are read by row, not as a token stream');
+    },
+  };
 }
 
 function noop(): void {}

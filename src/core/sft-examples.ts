@@ -1,6 +1,6 @@
 import { UserError } from './errors';
 import { ChatTemplate, renderChat } from './chat-template';
-import { ChatMessage, FORMAT_KEYS, SftExample, isConversational } from './sft-data';
+import { ChatMessage, FORMAT_KEYS, SftExample, SftFormat, isConversational } from './sft-data';
 import { Tokenizer } from './tokenizer';
 
 /** TRL's label for a token the loss leaves out (PyTorch's CrossEntropyLoss ignore_index). */
@@ -49,31 +49,40 @@ export function tokenizeExamples(
   context: number,
   source: string,
 ): { rows: SftRow[]; counts: SftCounts } {
-  const format = examples[0].format;
-  if (isConversational(format) && !model.chat)
-    throw new UserError(
-      '{0} holds conversations ({1}), but {2} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): add the template the model was trained with, or write the data as {3}',
-      source,
-      FORMAT_KEYS[format],
-      model.dir,
-      FORMAT_KEYS['prompt-completion'],
-    );
-  if (format === 'prompt-completion' && model.eosId === undefined)
-    throw new UserError(
-      '{0}: the model in {1} has no end-of-text token, so it could not learn where a completion ends: use a model whose tokenizer has one (eos_token in tokenizer_config.json)',
-      source,
-      model.dir,
-    );
-  const counts: SftCounts = { examples: 0, trained: 0, masked: 0, cut: 0, cutTokens: 0, dropped: 0 };
+  const rowsOf = new ExampleTokenizer(model, context, source);
   const rows: SftRow[] = [];
-  const around = model.tokenizer.specialTokensAround();
-  let emptyAnswers = 0;
   examples.forEach((example, i) => {
-    const { text, spans, plain } = rendered(example, model.chat, i + 1, source);
+    const row = rowsOf.row(example, i + 1);
+    if (row) rows.push(row);
+  });
+  rowsOf.end();
+  return { rows, counts: rowsOf.counts };
+}
+
+/** tokenizeExamples one example at a time (a file streamed line by line): row(), then end() once all are seen. */
+export class ExampleTokenizer {
+  readonly counts: SftCounts = { examples: 0, trained: 0, masked: 0, cut: 0, cutTokens: 0, dropped: 0 };
+  private seen = 0;
+  private emptyAnswers = 0;
+  private readonly around: { before: number[]; after: number[] };
+
+  constructor(
+    private readonly model: SftModel,
+    private readonly context: number,
+    private readonly source: string,
+  ) {
+    this.around = model.tokenizer.specialTokensAround();
+  }
+
+  /** The example at `line` as a row, or undefined when nothing in it would be trained (counted as dropped). */
+  row(example: SftExample, line: number): SftRow | undefined {
+    const { model, context, source, counts, around } = this;
+    if (this.seen++ === 0) checkModelReads(example.format, model, source);
+    const { text, spans, plain } = rendered(example, model.chat, line, source);
     if (spans.every(([a, b]) => text.slice(a, b).trim() === '')) {
-      emptyAnswers++;
+      this.emptyAnswers++;
       counts.dropped++;
-      return;
+      return undefined;
     }
     let { ids, labels } = labelled(text, spans, model.tokenizer);
     if (plain) {
@@ -90,22 +99,44 @@ export function tokenizeExamples(
     const trained = labels.slice(1).filter((l) => l !== IGNORED).length;
     if (trained === 0) {
       counts.dropped++;
-      return;
+      return undefined;
     }
     counts.examples++;
     counts.trained += trained;
     counts.masked += ids.length - 1 - trained;
-    rows.push({ ids: Int32Array.from(ids), labels: Int32Array.from(labels) });
-  });
-  if (rows.length === 0 && emptyAnswers === examples.length)
-    throw new UserError('{0}: no token would be trained: every answer (completion or assistant turn) is empty', source);
-  if (rows.length === 0)
+    return { ids: Int32Array.from(ids), labels: Int32Array.from(labels) };
+  }
+
+  /** Refuses data in which no token would be trained. */
+  end(): void {
+    const { counts, source } = this;
+    if (counts.examples > 0) return;
+    if (this.emptyAnswers === this.seen)
+      throw new UserError('{0}: no token would be trained: every answer (completion or assistant turn) is empty', source);
     throw new UserError(
       '{0}: no token would be trained: every answer is empty or cut off by the context of {1} tokens; raise --context or shorten the prompts',
       source,
-      context,
+      this.context,
     );
-  return { rows, counts };
+  }
+}
+
+/** Refuses examples of a format the model cannot learn from (no chat template, no end-of-text token). */
+function checkModelReads(format: SftFormat, model: SftModel, source: string): void {
+  if (isConversational(format) && !model.chat)
+    throw new UserError(
+      '{0} holds conversations ({1}), but {2} has no chat template (no chat_template.jinja, no chat_template in tokenizer_config.json): add the template the model was trained with, or write the data as {3}',
+      source,
+      FORMAT_KEYS[format],
+      model.dir,
+      FORMAT_KEYS['prompt-completion'],
+    );
+  if (format === 'prompt-completion' && model.eosId === undefined)
+    throw new UserError(
+      '{0}: the model in {1} has no end-of-text token, so it could not learn where a completion ends: use a model whose tokenizer has one (eos_token in tokenizer_config.json)',
+      source,
+      model.dir,
+    );
 }
 
 interface Rendered {

@@ -1,8 +1,8 @@
 import { startEngine, BackendChoice } from '../engine/backend';
 import { RandomBaseLora, measureRunOverheads, median, measureTrainingSteps } from '../bench/step-timer';
 import { CHECKPOINT_MAX_SECONDS, SAMPLE_TOKENS, checkpointStepBound } from '../train/trainer';
-import { dataPlan, sftModel, tokenizerDir } from './finetune-job';
-import { readFinetuneData } from '../../core/finetune-data';
+import { dataPlan, prepareOnDisk, sftModel, tokenizerDir } from './finetune-job';
+import { openTrainingData } from '../../core/finetune-folder';
 import { runOfCheckpoint } from '../../core/run-json';
 import { finetuneShape } from '../../core/finetune';
 import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
@@ -14,7 +14,7 @@ import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, wi
 import { TokenizerKind, defaultBpeVocabSize } from '../../core/tokenizer';
 import { DEFAULT_TRAIN_OPTIONS, TrainPlan, validateTrainOptions } from '../../core/train-options';
 import { frozenAsBf16 } from '../model/gpt';
-import { makeTrainPlan } from '../../core/train-plan';
+import { makeTrainPlan, trainingWindow } from '../../core/train-plan';
 import { evalWindowStarts } from '../../core/batches';
 
 export interface EstimateRequest {
@@ -75,7 +75,7 @@ async function charCounts(path: string, preparing: PrepareOptions): Promise<{ vo
  * memory, and time per epoch from a few steps timed on this machine.
  */
 export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOptions = {}): Promise<EstimateResult> {
-  if (req.finetune) return estimateFinetune(req, req.finetune);
+  if (req.finetune) return estimateFinetune(req, req.finetune, preparing);
   const kind = req.tokenizer ?? 'char';
   // A char corpus is prepared (a corpus of any size, streamed; the run then reuses it) and counted
   // exactly; a BPE one is not trained for an estimate: its vocabulary has the size asked for.
@@ -118,8 +118,12 @@ export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOpt
  * What `finetune BASE DATA [--lora --rank r]` would cost: the base's real shape and tokenizer, the
  * data's plan as finetune makes it (a .jsonl's examples, a folder's documents), steps timed here.
  */
-async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRequest['finetune']>): Promise<EstimateResult> {
-  const data = readFinetuneData(req.corpusPath);
+async function estimateFinetune(
+  req: EstimateRequest,
+  ft: NonNullable<EstimateRequest['finetune']>,
+  preparing: PrepareOptions,
+): Promise<EstimateResult> {
+  const data = openTrainingData(req.corpusPath);
   const target = finetuneTarget(ft);
   const { base, modules } = target;
   const { config } = base;
@@ -129,7 +133,11 @@ async function estimateFinetune(req: EstimateRequest, ft: NonNullable<EstimateRe
     runOfCheckpoint(base.dir, base.kind === 'checkpoint')?.run.plan.options.batch,
   );
   const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, batch, context: context === config.context ? undefined : context });
-  const { plan } = dataPlan(data, sftModel(base.tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
+  // A folder or a .jsonl is prepared as the run will prepare it (streamed; the run then reuses it).
+  const model = sftModel(base.tokenizer, tokenizerDir(base));
+  await prepareOnDisk(data, model, trainingWindow(config, options), preparing);
+  const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
+  prepared.close?.();
   const tokens = plan.trainTokens + plan.valTokens;
   const settings = target.lora;
   const lora = settings && { modules, r: settings.r, scale: loraScale(settings), dropout: settings.dropout };

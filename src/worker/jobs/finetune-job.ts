@@ -7,8 +7,9 @@ import { readCorpus } from '../../core/corpus';
 import { readChatTemplate } from '../../core/chat-template';
 import { keptTokenizerFiles } from '../../core/hf-export';
 import { PreparedData, endOfTextId, prepareData } from '../../core/finetune-data';
-import { TrainingData, openTrainingData, prepareDocuments, unseenCharactersOf } from '../../core/finetune-folder';
+import { TrainingData, openTrainingData, prepareDocuments, prepareExamples, unseenCharactersOf } from '../../core/finetune-folder';
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
+import { prepareSftRows } from '../../core/prepared/sft-rows';
 import { TokenReader } from '../../core/prepared/token-file';
 import { cancellableWhilePreparing, preparation } from './preparation';
 import { SftModel } from '../../core/sft-examples';
@@ -123,8 +124,9 @@ async function finetune(req: FinetuneRequest, emit: Emit, shouldStop: () => bool
     epochs: req.epochs,
     maxSteps: req.maxSteps,
   });
-  await prepareFolder(data, tokenizer, preparation(emit, shouldStop));
-  const { prepared, plan } = dataPlan(data, sftModel(tokenizer, tokenizerDir(base)), config, options, req.corpusPath);
+  const model = sftModel(tokenizer, tokenizerDir(base));
+  await prepareOnDisk(data, model, trainingWindow(config, options), preparation(emit, shouldStop));
+  const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
   try {
     const { tokens, examples } = prepared;
     checkFinetuneFits(plan, engine.backend, weights, lora && loraOptions(lora, modules, seed));
@@ -178,7 +180,9 @@ export function dataPlan(
   const prepared: TrainingTokens =
     data.kind === 'folder'
       ? prepareDocuments(data.path, model, window, options.valFraction)
-      : { ...prepareData(data, model, window, options, source), source: data.corpus };
+      : data.kind === 'jsonl'
+        ? prepareExamples(data.path, model, window, options)
+        : { ...prepareData(data, model, window, options, source), source: data.corpus };
   const { tokens, examples, heldOut } = prepared;
   const plan = examples
     ? makeExamplePlan({ trainExamples: examples.train.length, trainTokens: tokens.length - heldOut!, valTokens: heldOut! }, config, options)
@@ -186,17 +190,22 @@ export function dataPlan(
   return { prepared, plan };
 }
 
-/** The data a run trains on: in memory, or a folder's documents read from their prepared ids (close() when done). */
-type TrainingTokens = Omit<PreparedData, 'tokens'> & {
+/** The data a run trains on: in memory, or read from its prepared ids or rows (close() when done). */
+type TrainingTokens = Omit<PreparedData, 'tokens' | 'examples'> & {
   tokens: Int32Array | TokenReader;
+  examples?: TrainJob['examples'];
   /** What run.json records of the data. */
   source: { bytes: number; sha256: string };
   close?(): void;
 };
 
-/** A folder's documents prepared with the run's tokenizer before the run (progress shown, cancellable); dataPlan then opens them. */
-async function prepareFolder(data: TrainingData, tokenizer: Tokenizer, preparing: PrepareOptions): Promise<void> {
-  if (data.kind === 'folder') (await prepareCorpus(data.path, tokenizer, preparing)).tokens.close();
+/**
+ * A folder's documents or a .jsonl's rows prepared for the model before the run (progress shown,
+ * cancellable); dataPlan then opens them.
+ */
+export async function prepareOnDisk(data: TrainingData, model: SftModel, window: number, preparing: PrepareOptions): Promise<void> {
+  if (data.kind === 'folder') (await prepareCorpus(data.path, model.tokenizer, preparing)).tokens.close();
+  if (data.kind === 'jsonl') (await prepareSftRows(data.path, model, window, preparing)).rows.close();
 }
 
 /** The folder with the model's tokenizer files (an adapter's are its base's). */
@@ -253,8 +262,9 @@ export async function resumeFinetuneJob(
     maxSteps: req.maxSteps ?? saved.options.maxSteps,
   });
   const data = openTrainingData(req.corpusPath);
-  await prepareFolder(data, tokenizer, preparation(emit, shouldStop));
-  const { prepared, plan } = dataPlan(data, sftModel(tokenizer, record.base), config, options, req.corpusPath);
+  const model = sftModel(tokenizer, record.base);
+  await prepareOnDisk(data, model, trainingWindow(config, options), preparation(emit, shouldStop));
+  const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
   try {
     const { tokens, examples } = prepared;
     if (plan.trainTokens !== saved.trainTokens || plan.examples !== saved.examples)

@@ -3,8 +3,8 @@ import { Gpt } from './gpt';
 import { coveringWindows, fillWindows } from '../../core/batches';
 import { TokenReader } from '../../core/prepared/token-file';
 import { crossEntropy } from './ops';
-import { exampleBatch } from '../../core/example-batches';
-import { IGNORED, SftRow } from '../../core/sft-examples';
+import { ExampleRows, exampleBatch } from '../../core/example-batches';
+import { IGNORED } from '../../core/sft-examples';
 
 /** Mean next-token cross-entropy over the windows starting at `starts` (no dropout). */
 export async function meanLoss(
@@ -49,11 +49,12 @@ export async function everyTokenLoss(model: Gpt, tokens: Int32Array, context: nu
 }
 
 /** Mean cross-entropy over the trained tokens of examples (core/example-batches.ts), `batch` rows at a time. */
-export async function examplesLoss(model: Gpt, rows: readonly SftRow[], batch: number): Promise<number> {
+export async function examplesLoss(model: Gpt, rows: ExampleRows, batch: number): Promise<number> {
   let total = 0;
   let count = 0;
   for (let i = 0; i < rows.length; i += batch) {
-    const { inputs, targets, width } = exampleBatch(rows.slice(i, i + batch));
+    const picked = Array.from({ length: Math.min(batch, rows.length - i) }, (_, b) => rows.row(i + b));
+    const { inputs, targets, width } = exampleBatch(picked);
     const n = targets.filter((t) => t !== IGNORED).length;
     const lossT = tf.tidy(() =>
       model.loss(

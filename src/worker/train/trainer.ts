@@ -6,7 +6,15 @@ import { generate } from '../model/generator';
 import { examplesLoss, meanLoss } from '../model/evaluate';
 import { EpochPlan, evalWindowStarts, fillBatch } from '../../core/batches';
 import { TokenReader, asTokenReader, tokenRange } from '../../core/prepared/token-file';
-import { exampleOrder, fillExampleBatch, trainedTargets } from '../../core/example-batches';
+import {
+  ExampleRows,
+  asExampleRows,
+  exampleOrder,
+  fillExampleBatch,
+  firstRows,
+  trainedTargetReader,
+  trainedTargets,
+} from '../../core/example-batches';
 import { SftRow } from '../../core/sft-examples';
 import { UserError, message } from '../../core/errors';
 import { learningRateAt } from '../../core/lr-schedule';
@@ -45,8 +53,8 @@ export interface TrainJob {
   adapter?: { settings: LoraSettings; base: BaseRecord };
   /** Fine-tuning a base whose own corpus is known: its held-out part is evaluated too (forgetting), its training part replayed. */
   baseCorpus?: { train: Int32Array; val: Int32Array; replay: number };
-  /** Fine-tuning on examples (JSON Lines): each its own row, the loss on their trained tokens; `tokens` is then unused. */
-  examples?: { train: SftRow[]; val: SftRow[] };
+  /** Fine-tuning on examples (JSON Lines): each its own row (in memory or read from prepared rows), the loss on their trained tokens; `tokens` is then unused. */
+  examples?: { train: readonly SftRow[] | ExampleRows; val: readonly SftRow[] | ExampleRows };
   /** Told to the user right after the start event (e.g. the vocabulary pre-flight). */
   notices?: string[];
   /** A fine-tuned base's tokenizer side files (chat template …), written into each checkpoint of the whole model (an adapter's base keeps its own). */
@@ -95,9 +103,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const { model: config, options } = plan;
   const { batch } = options;
   const context = trainingWindow(config, options);
-  const { examples } = job;
+  const examples = job.examples && {
+    train: asExampleRows(job.examples.train),
+    // As text evaluates evalBatches × batch windows: a held-out split of any size costs a bounded evaluation.
+    val: firstRows(asExampleRows(job.examples.val), options.evalBatches * batch),
+  };
   const tokens = asTokenReader(job.tokens);
-  const trainSplit = examples ? trainedTargets(examples.train) : tokenRange(tokens, 0, plan.trainTokens);
+  const trainSplit = examples ? trainedTargetReader(examples.train) : tokenRange(tokens, 0, plan.trainTokens);
   const valSplit = tokenRange(tokens, plan.trainTokens);
   const evalStarts = examples ? [] : evalWindowStarts(valSplit.length, context, options.evalBatches * batch);
   // The evaluation windows are contiguous from the start of the held-out split (examples: their trained tokens).

@@ -1,0 +1,353 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
+import { chatTemplateText } from '../chat-template';
+import { checkCorpusFile } from '../corpus';
+import { UserError } from '../errors';
+import { ExampleRows } from '../example-batches';
+import { isObject } from '../json';
+import { SftFormat } from '../sft-data';
+import { ExampleTokenizer, IGNORED, SftCounts, SftModel, SftRow } from '../sft-examples';
+import { PrepareOptions, progressReporter, streamOptions } from './prepare-corpus';
+import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, sha256Hex } from './prepared-cache';
+import { JSONL_TEXTS, jsonlExampleSteps, jsonlSha256 } from './source-jsonl';
+import { PreparationCancelled, textFileSteps } from './source-text';
+import { Steps, runSteps, runStepsAsync } from './steps';
+import { TokenDtype, dtypeBytes, tokenDtype } from './token-file';
+
+export const ROWS_FORMAT = 'corpus-lab-sft-rows';
+
+/** What changes the rows besides the file: they are prepared again when any of it does. */
+export interface RowsKey {
+  tokenizer_sha256: string;
+  /** sha256 of the chat template's text and its BOS/EOS strings, or null without a template. */
+  chat_template_sha256: string | null;
+  eos_id: number | null;
+  /** Tokens per row at most, less one (the training window). */
+  context: number;
+}
+
+/** rows.json: what the row files hold, and how to tell they are whole. */
+export interface RowsMeta {
+  format: typeof ROWS_FORMAT;
+  format_version: 1;
+  /** The file's own sha256 (as a run records its data); the cache folder is keyed by its jsonlSha256. */
+  source: { path: string; bytes: number; sha256: string };
+  key: RowsKey;
+  example_format: SftFormat;
+  counts: SftCounts;
+  dtype: TokenDtype;
+  rows: number;
+  tokens: number;
+  /** sha256 of ids.bin (dtype), mask.bin (a byte per token: 1 trained, 0 not) and offsets.bin (float64, rows + 1). */
+  sha256: { ids: string; mask: string; offsets: string };
+  created: string;
+}
+
+export interface PreparedRows {
+  dir: string;
+  meta: RowsMeta;
+  /** The examples, read a row at a time from the files; close() when done. */
+  rows: RowFile;
+  reused: boolean;
+}
+
+const FILES = { ids: 'ids.bin', mask: 'mask.bin', offsets: 'offsets.bin' } as const;
+const META_FILE = 'rows.json';
+const CHUNK_BYTES = 4 << 20;
+
+/**
+ * A .jsonl of examples (TRL's formats) as rows on disk, tokenised and masked as tokenizeExamples
+ * does, read a line at a time: memory holds a chunk of the file and one example, never the file.
+ * Prepared once per (file, tokenizer, chat template, end-of-text id, context) in the prepared-data
+ * cache and reused; rows found damaged (size, sha256) are prepared again.
+ */
+export function prepareSftRows(path: string, model: SftModel, context: number, opts: PrepareOptions = {}): Promise<PreparedRows> {
+  return runStepsAsync(rowsSteps(path, model, context, opts));
+}
+
+export function prepareSftRowsSync(path: string, model: SftModel, context: number, opts: PrepareOptions = {}): PreparedRows {
+  return runSteps(rowsSteps(path, model, context, opts));
+}
+
+function* rowsSteps(path: string, model: SftModel, context: number, opts: PrepareOptions): Steps<PreparedRows> {
+  const root = opts.cacheRoot ?? preparedCacheRoot();
+  const stat = checkCorpusFile(path);
+  mkdirSync(root, { recursive: true });
+  removeStaleTemps(root);
+  // The same stamp and sha256 as the file's {"text"} preparation (corpus-source.ts): one fingerprint per file.
+  const stamp = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, listing: JSONL_TEXTS };
+  let sha256 = knownSha256(root, path, stamp);
+  sha256 ??= jsonlSha256((yield* textFileSteps(path, { utf8: noText }, streamOptions('read', opts))).sha256);
+  recordSha256(root, path, stamp, sha256);
+
+  const key = rowsKey(model, context);
+  const dir = preparedDir(root, sha256, sha256Hex(`${ROWS_FORMAT}\0${JSON.stringify(key)}`));
+  if (existsSync(dir)) {
+    const damage = yield* damageOf(dir, sha256, key, opts);
+    if (damage === undefined) return opened(dir, true);
+    opts.onNotice?.(`the prepared rows of ${path} in ${dir} are damaged (${damage}); preparing them again`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const dtype = tokenDtype(model.tokenizer.vocabSize);
+  // At most a token per byte of the file, each stored with its mask byte.
+  checkDiskSpace(root, stat.size * (dtypeBytes(dtype) + 1), path);
+  const temp = beginDirAtomic(dir);
+  try {
+    const written = yield* writeRows(temp, path, model, context, dtype, opts);
+    if (jsonlSha256(written.source.sha256) !== sha256)
+      throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
+    const meta: RowsMeta = {
+      format: ROWS_FORMAT,
+      format_version: 1,
+      source: written.source,
+      key,
+      example_format: written.format,
+      counts: written.counts,
+      dtype,
+      rows: written.rows,
+      tokens: written.tokens,
+      sha256: written.sha256,
+      created: new Date().toISOString(),
+    };
+    // Written last: a folder without it is never taken for prepared rows.
+    writeFileAtomic(join(temp, META_FILE), JSON.stringify(meta, null, 2) + '\n');
+  } catch (e) {
+    abandonDirAtomic(temp);
+    throw explainWriteError(e, dir);
+  }
+  try {
+    commitDirAtomic(temp, dir);
+  } catch (e) {
+    // Another run prepared the same rows meanwhile: its folder is as good.
+    if (!existsSync(join(dir, META_FILE))) throw e;
+  }
+  return opened(dir, false);
+}
+
+function rowsKey(model: SftModel, context: number): RowsKey {
+  const chat = model.chat && chatTemplateText(model.dir);
+  return {
+    tokenizer_sha256: model.tokenizer.summary().sha256,
+    chat_template_sha256: model.chat && chat ? sha256Hex(JSON.stringify([chat.text, model.chat.bosToken, model.chat.eosToken])) : null,
+    eos_id: model.eosId ?? null,
+    context,
+  };
+}
+
+/** Tokenises the file's examples one at a time into the three row files of `dir`. */
+function* writeRows(dir: string, path: string, model: SftModel, context: number, dtype: TokenDtype, opts: PrepareOptions) {
+  const ids = new HashedFile(join(dir, FILES.ids));
+  const mask = new HashedFile(join(dir, FILES.mask));
+  const offsets = new HashedFile(join(dir, FILES.offsets));
+  try {
+    const tokenizer = new ExampleTokenizer(model, context, path);
+    let format: SftFormat | undefined;
+    let rows = 0;
+    let tokens = 0;
+    const offset = new Float64Array(1);
+    const put = () => offsets.write(new Uint8Array(offset.buffer));
+    put();
+    const source = yield* jsonlExampleSteps(
+      path,
+      (example, line) => {
+        format ??= example.format;
+        const row = tokenizer.row(example, line);
+        if (!row) return;
+        const stored = dtype === 'uint16' ? Uint16Array.from(row.ids) : Uint32Array.from(row.ids);
+        ids.write(new Uint8Array(stored.buffer));
+        mask.write(Uint8Array.from(row.labels, (l) => (l === IGNORED ? 0 : 1)));
+        rows++;
+        tokens += row.ids.length;
+        offset[0] = tokens;
+        put();
+      },
+      streamOptions('encode', opts),
+    );
+    tokenizer.end();
+    const sha256 = { ids: ids.finish(), mask: mask.finish(), offsets: offsets.finish() };
+    return { source, format: format!, counts: tokenizer.counts, rows, tokens, sha256 };
+  } finally {
+    for (const f of [ids, mask, offsets]) f.close();
+  }
+}
+
+/** A file written through a buffer of a few MB, hashed as it goes; finish() flushes and fsyncs it. */
+class HashedFile {
+  private readonly fd: number;
+  private readonly buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  private used = 0;
+  private readonly hash = createHash('sha256');
+
+  constructor(path: string) {
+    this.fd = openSync(path, 'wx');
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.used + bytes.length > this.buf.length) this.flush();
+    if (bytes.length > this.buf.length) return this.put(bytes);
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  finish(): string {
+    this.flush();
+    fsyncSync(this.fd);
+    return this.hash.digest('hex');
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private flush(): void {
+    this.put(this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private put(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at, bytes.length - at);
+    this.hash.update(bytes);
+  }
+}
+
+/** Why a prepared rows folder cannot be used as it is, or undefined when it is whole. */
+function* damageOf(dir: string, sourceSha: string, key: RowsKey, opts: PrepareOptions): Steps<string | undefined> {
+  let meta: RowsMeta;
+  try {
+    meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
+  } catch (e) {
+    return `${META_FILE}: ${(e as Error).message}`;
+  }
+  if (jsonlSha256(meta.source.sha256) !== sourceSha || JSON.stringify(meta.key) !== JSON.stringify(key))
+    return `${META_FILE} is for another file, tokenizer or context`;
+  const expected = fileSizes(meta);
+  const report = progressReporter('verify', expected.ids + expected.mask + expected.offsets, opts);
+  const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  let verified = 0;
+  for (const name of ['ids', 'mask', 'offsets'] as const) {
+    let fd: number;
+    try {
+      fd = openSync(join(dir, FILES[name]), 'r');
+    } catch (e) {
+      return `${FILES[name]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+    try {
+      const hash = createHash('sha256');
+      let at = 0;
+      for (;;) {
+        const got = readSync(fd, buf, 0, buf.length, at);
+        if (got === 0) break;
+        hash.update(buf.subarray(0, got));
+        at += got;
+        if (at > expected[name]) break;
+        report(verified + at);
+        if (opts.shouldStop?.()) throw new PreparationCancelled();
+        yield;
+      }
+      if (at !== expected[name]) return `${FILES[name]} is ${at} bytes, not ${expected[name]}`;
+      if (hash.digest('hex') !== meta.sha256[name]) return `${FILES[name]} does not match its sha256`;
+      verified += at;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return undefined;
+}
+
+function fileSizes(meta: RowsMeta): { ids: number; mask: number; offsets: number } {
+  return { ids: meta.tokens * dtypeBytes(meta.dtype), mask: meta.tokens, offsets: (meta.rows + 1) * 8 };
+}
+
+function parseMeta(text: string): RowsMeta {
+  const m: unknown = JSON.parse(text);
+  const ok =
+    isObject(m) &&
+    m.format === ROWS_FORMAT &&
+    m.format_version === 1 &&
+    isObject(m.source) &&
+    isObject(m.key) &&
+    isObject(m.counts) &&
+    isObject(m.sha256) &&
+    typeof m.example_format === 'string' &&
+    (m.dtype === 'uint16' || m.dtype === 'uint32') &&
+    Number.isSafeInteger(m.rows) &&
+    Number.isSafeInteger(m.tokens);
+  if (!ok) throw new Error('not a prepared rows description');
+  return m as unknown as RowsMeta;
+}
+
+function opened(dir: string, reused: boolean): PreparedRows {
+  const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
+  return { dir, meta, rows: RowFile.open(dir, meta), reused };
+}
+
+/**
+ * Prepared rows read one at a time with positional reads (Node has no memory map): the row
+ * offsets are held (8 bytes a row), a row's ids and mask are read when it is drawn.
+ */
+export class RowFile implements ExampleRows {
+  private raw = Buffer.allocUnsafeSlow(0);
+  private constructor(
+    private readonly dir: string,
+    private readonly dtype: TokenDtype,
+    private readonly offsets: Float64Array,
+    private idsFd: number,
+    private maskFd: number,
+  ) {}
+
+  static open(dir: string, meta: RowsMeta): RowFile {
+    const sizes = fileSizes(meta);
+    const offsets = new Float64Array(meta.rows + 1);
+    const read = readFileSync(join(dir, FILES.offsets));
+    if (read.length !== sizes.offsets) throw new UserError('{0} was cut short: prepare the data again', join(dir, FILES.offsets));
+    new Uint8Array(offsets.buffer).set(read);
+    const ids = openSync(join(dir, FILES.ids), 'r');
+    const mask = openSync(join(dir, FILES.mask), 'r');
+    if (fstatSync(ids).size !== sizes.ids || fstatSync(mask).size !== sizes.mask) {
+      closeSync(ids);
+      closeSync(mask);
+      throw new UserError('{0} was cut short: prepare the data again', dir);
+    }
+    return new RowFile(dir, meta.dtype, offsets, ids, mask);
+  }
+
+  get length(): number {
+    return this.offsets.length - 1;
+  }
+
+  size(i: number): number {
+    return this.offsets[i + 1] - this.offsets[i];
+  }
+
+  row(i: number): SftRow {
+    if (!(i >= 0 && i < this.length)) throw new Error(`internal: row ${i} of ${this.length}`);
+    const start = this.offsets[i];
+    const n = this.size(i);
+    const width = dtypeBytes(this.dtype);
+    const ids = new Int32Array(n);
+    const stored = this.read(this.idsFd, FILES.ids, start * width, n * width);
+    ids.set(this.dtype === 'uint16' ? new Uint16Array(stored.buffer, 0, n) : new Uint32Array(stored.buffer, 0, n));
+    const mask = this.read(this.maskFd, FILES.mask, start, n);
+    const labels = Int32Array.from(ids, (id, k) => (mask[k] ? id : IGNORED));
+    return { ids, labels };
+  }
+
+  close(): void {
+    for (const fd of [this.idsFd, this.maskFd]) if (fd >= 0) closeSync(fd);
+    this.idsFd = this.maskFd = -1;
+  }
+
+  private read(fd: number, name: string, position: number, bytes: number): Buffer {
+    if (this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(Math.max(bytes, 4096));
+    for (let done = 0; done < bytes;) {
+      const got = readSync(fd, this.raw, done, bytes - done, position + done);
+      if (got === 0) throw new UserError('{0} was cut short while training read it: prepare the data again', join(this.dir, name));
+      done += got;
+    }
+    return this.raw;
+  }
+}
+
+function noText(): void {}
