@@ -74,6 +74,32 @@ export function writeFileAtomic(path: string, data: Buffer | string): void {
 }
 
 /**
+ * writeFileAtomic for content made a piece at a time: `produce` appends the pieces to a temporary
+ * file, renamed to `path` once it is all written; when `produce` throws, nothing is left.
+ */
+export function writeFileAtomicFrom(path: string, produce: (append: (data: string) => void) => void): void {
+  const temp = tempSibling(path);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    const fd = openSync(temp, 'wx');
+    try {
+      produce((data) => {
+        const buf = Buffer.from(data, 'utf8');
+        for (let at = 0; at < buf.length;) at += writeSync(fd, buf, at, buf.length - at);
+      });
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    syncDir(dirname(path));
+  } catch (e) {
+    removeQuietly(temp);
+    throw explainWriteError(e, path);
+  }
+}
+
+/**
  * Creates `finalDir` holding `files`, all at once: the folder appears complete or not at all.
  * Fails if `finalDir` exists (callers choose fresh names).
  */

@@ -111,19 +111,24 @@ export function stripUrls(text: string): [string, number] {
  * the space after it goes too, so "see <url> now" becomes "see now", not "see  now".
  */
 function removeBetweenWords(text: string, re: RegExp): [string, number] {
-  let out = '';
+  const kept: string[] = [];
+  // The character before a match in the text kept so far (indexing the joined text would copy it each time).
+  let before = '\n';
   let last = 0;
   let count = 0;
   for (const m of text.matchAll(re)) {
     const start = m.index;
     let end = start + m[0].length;
-    out += text.slice(last, start);
-    const before = out.length === 0 ? '\n' : out[out.length - 1];
+    if (start > last) {
+      kept.push(text.slice(last, start));
+      before = text[start - 1];
+    }
     if ((before === ' ' || before === '\t' || before === '\n') && (text[end] === ' ' || text[end] === '\t')) end++;
     last = end;
     count++;
   }
-  return [out + text.slice(last), count];
+  kept.push(text.slice(last));
+  return [kept.join(''), count];
 }
 
 // An emoji: a pictograph or flag pair with its modifiers, variation selectors and ZWJ-joined parts.
