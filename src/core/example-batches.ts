@@ -105,43 +105,40 @@ export function trainedTargets(rows: readonly SftRow[] | ExampleRows): Int32Arra
 
 /** trainedTargets read a range at a time (a training split too large to hold its targets in memory). */
 export function trainedTargetReader(rows: ExampleRows): TokenReader {
-  // Where each row's targets start: one pass over the rows.
-  const starts = new Float64Array(rows.length + 1);
-  for (let r = 0; r < rows.length; r++) starts[r + 1] = starts[r] + targetsOf(rows.row(r)).length;
+  // Where the targets of every TARGET_MARK_ROWS-th row start (one pass over the rows): a range is
+  // read from the mark before it, so memory holds 8 bytes per TARGET_MARK_ROWS rows.
+  const marks = new Float64Array(Math.ceil(rows.length / TARGET_MARK_ROWS) + 1);
+  let total = 0;
+  for (let r = 0; r < rows.length; r++) {
+    if (r % TARGET_MARK_ROWS === 0) marks[r / TARGET_MARK_ROWS] = total;
+    total += targetsOf(rows.row(r)).length;
+  }
+  marks[marks.length - 1] = total;
   let out = new Int32Array(0);
   return {
-    length: starts[rows.length],
+    length: total,
     view(start, end) {
       if (out.length < end - start) out = new Int32Array(end - start);
-      let r = firstRowEndingAfter(starts, start);
+      let block = 0;
+      while (block + 1 < marks.length - 1 && marks[block + 1] <= start) block++;
       let at = 0;
-      for (let pos = start; pos < end; r++) {
+      for (let r = block * TARGET_MARK_ROWS, pos = marks[block]; pos < end; r++) {
         const targets = targetsOf(rows.row(r));
-        const from = pos - starts[r];
-        const n = Math.min(targets.length - from, end - pos);
+        const from = Math.max(0, start - pos);
+        const n = Math.max(0, Math.min(targets.length, end - pos) - from);
         out.set(targets.subarray(from, from + n), at);
         at += n;
-        pos += n;
+        pos += targets.length;
       }
       return out.subarray(0, end - start);
     },
   };
 }
 
+const TARGET_MARK_ROWS = 1024;
+
 function targetsOf(row: SftRow): Int32Array {
   return row.labels.subarray(1).filter((l) => l !== IGNORED);
-}
-
-/** The row whose targets hold position `pos` (starts ascending; empty rows skipped). */
-function firstRowEndingAfter(starts: Float64Array, pos: number): number {
-  let lo = 0;
-  let hi = starts.length - 2;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (starts[mid + 1] <= pos) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function shuffled(n: number, rng: Rng): Int32Array {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, cpSync, existsSync, openSync, readFileSync, readdirSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { exampleOrder, fillExampleBatch, firstRows, trainedTargetReader, trainedTargets } from '../../src/core/example-batches';
+import { exampleOrder, fillExampleBatch, firstRows, memoryRows, trainedTargetReader, trainedTargets } from '../../src/core/example-batches';
 import { FINETUNE_LR } from '../../src/core/finetune';
 import { readFinetuneData } from '../../src/core/finetune-data';
 import { prepareExamples } from '../../src/core/finetune-folder';
@@ -350,4 +350,16 @@ test('held-out loss reads evalBatches × batch held-out examples, as text evalua
   } finally {
     rows.close();
   }
+});
+
+test('the training targets read a range at a time are trainedTargets, across the marks every 1,024 rows', () => {
+  const rows = Array.from({ length: 3000 }, (_, r) => {
+    const ids = Int32Array.from({ length: 2 + (r % 7) }, (_, k) => r * 10 + k);
+    return { ids, labels: Int32Array.from(ids, (id, k) => (k === 0 || (r + k) % 3 === 0 ? -100 : id)) };
+  });
+  const all = trainedTargets(rows);
+  const reader = trainedTargetReader(memoryRows(rows));
+  assert.equal(reader.length, all.length);
+  const cuts = [0, 1, 1023, 2047, 2048, 4000, all.length - 1, all.length];
+  for (const a of cuts) for (const b of cuts) if (a <= b) assert.deepEqual(reader.view(a, b).slice(), all.subarray(a, b), `${a}..${b}`);
 });

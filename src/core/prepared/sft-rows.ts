@@ -284,69 +284,77 @@ function opened(dir: string, reused: boolean): PreparedRows {
 }
 
 /**
- * Prepared rows read one at a time with positional reads (Node has no memory map): the row
- * offsets are held (8 bytes a row), a row's ids and mask are read when it is drawn.
+ * Prepared rows read one at a time with positional reads (Node has no memory map): a row's two
+ * offsets, ids and mask are read when it is drawn, so memory holds none of them.
  */
 export class RowFile implements ExampleRows {
-  private raw = Buffer.allocUnsafeSlow(0);
+  private raw = Buffer.allocUnsafeSlow(4096);
+  private readonly bounds = new Float64Array(2);
+  private fds: { ids: number; mask: number; offsets: number } | undefined;
+
   private constructor(
     private readonly dir: string,
     private readonly dtype: TokenDtype,
-    private readonly offsets: Float64Array,
-    private idsFd: number,
-    private maskFd: number,
-  ) {}
+    readonly length: number,
+    fds: { ids: number; mask: number; offsets: number },
+  ) {
+    this.fds = fds;
+  }
 
   static open(dir: string, meta: RowsMeta): RowFile {
     const sizes = fileSizes(meta);
-    const offsets = new Float64Array(meta.rows + 1);
-    const read = readFileSync(join(dir, FILES.offsets));
-    if (read.length !== sizes.offsets) throw new UserError('{0} was cut short: prepare the data again', join(dir, FILES.offsets));
-    new Uint8Array(offsets.buffer).set(read);
-    const ids = openSync(join(dir, FILES.ids), 'r');
-    const mask = openSync(join(dir, FILES.mask), 'r');
-    if (fstatSync(ids).size !== sizes.ids || fstatSync(mask).size !== sizes.mask) {
-      closeSync(ids);
-      closeSync(mask);
-      throw new UserError('{0} was cut short: prepare the data again', dir);
+    const fds = { ids: -1, mask: -1, offsets: -1 };
+    try {
+      for (const name of ['ids', 'mask', 'offsets'] as const) {
+        fds[name] = openSync(join(dir, FILES[name]), 'r');
+        if (fstatSync(fds[name]).size !== sizes[name])
+          throw new UserError('{0} was cut short: prepare the data again', join(dir, FILES[name]));
+      }
+    } catch (e) {
+      for (const fd of Object.values(fds)) if (fd >= 0) closeSync(fd);
+      throw e;
     }
-    return new RowFile(dir, meta.dtype, offsets, ids, mask);
-  }
-
-  get length(): number {
-    return this.offsets.length - 1;
+    return new RowFile(dir, meta.dtype, meta.rows, fds);
   }
 
   size(i: number): number {
-    return this.offsets[i + 1] - this.offsets[i];
+    const [start, end] = this.rowBounds(i);
+    return end - start;
   }
 
   row(i: number): SftRow {
-    if (!(i >= 0 && i < this.length)) throw new Error(`internal: row ${i} of ${this.length}`);
-    const start = this.offsets[i];
-    const n = this.size(i);
+    const [start, end] = this.rowBounds(i);
+    const n = end - start;
     const width = dtypeBytes(this.dtype);
     const ids = new Int32Array(n);
-    const stored = this.read(this.idsFd, FILES.ids, start * width, n * width);
+    const stored = this.read('ids', start * width, n * width);
     ids.set(this.dtype === 'uint16' ? new Uint16Array(stored.buffer, 0, n) : new Uint32Array(stored.buffer, 0, n));
-    const mask = this.read(this.maskFd, FILES.mask, start, n);
+    const mask = this.read('mask', start, n);
     const labels = Int32Array.from(ids, (id, k) => (mask[k] ? id : IGNORED));
     return { ids, labels };
   }
 
   close(): void {
-    for (const fd of [this.idsFd, this.maskFd]) if (fd >= 0) closeSync(fd);
-    this.idsFd = this.maskFd = -1;
+    if (this.fds) for (const fd of Object.values(this.fds)) closeSync(fd);
+    this.fds = undefined;
   }
 
-  private read(fd: number, name: string, position: number, bytes: number): Buffer {
-    if (this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(Math.max(bytes, 4096));
+  /** Where row i's tokens start and end. */
+  private rowBounds(i: number): [number, number] {
+    if (!(Number.isInteger(i) && i >= 0 && i < this.length)) throw new Error(`internal: row ${i} of ${this.length}`);
+    new Uint8Array(this.bounds.buffer).set(this.read('offsets', i * 8, 16));
+    return [this.bounds[0], this.bounds[1]];
+  }
+
+  private read(name: keyof typeof FILES, position: number, bytes: number): Buffer {
+    if (!this.fds) throw new Error('internal: rows read after close()');
+    if (this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(bytes);
     for (let done = 0; done < bytes;) {
-      const got = readSync(fd, this.raw, done, bytes - done, position + done);
-      if (got === 0) throw new UserError('{0} was cut short while training read it: prepare the data again', join(this.dir, name));
+      const got = readSync(this.fds[name], this.raw, done, bytes - done, position + done);
+      if (got === 0) throw new UserError('{0} was cut short while training read it: prepare the data again', join(this.dir, FILES[name]));
       done += got;
     }
-    return this.raw;
+    return this.raw.subarray(0, bytes);
   }
 }
 
