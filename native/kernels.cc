@@ -406,6 +406,29 @@ void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, in
   runTasks(split.count, [&](int i) { gemmBlock(ta, tb, k, alpha, a, lda, b, ldb, beta, c, ldc, split.at(i)); });
 }
 
+void gemms(const Product* p, int count) {
+  struct Chain {
+    int first, end;
+    Split split;
+  };
+  std::vector<Chain> chains;
+  std::vector<std::pair<int, int>> tasks;  // (chain, block)
+  for (int i = 0, end; i < count; i = end) {
+    double depth = 0;
+    for (end = i; end < count && p[end].c == p[i].c; end++) depth += p[end].k;
+    chains.push_back({i, end, Split(p[i].m, p[i].n, int(depth))});
+    for (int b = 0; b < chains.back().split.count; b++) tasks.push_back({int(chains.size()) - 1, b});
+  }
+  runTasks(int(tasks.size()), [&](int t) {
+    const Chain& chain = chains[tasks[t].first];
+    const Block z = chain.split.at(tasks[t].second);
+    for (int i = chain.first; i < chain.end; i++) {
+      const Product& q = p[i];
+      gemmBlock(q.ta, q.tb, q.k, q.alpha, q.a, q.lda, q.b, q.ldb, q.beta, q.c, q.ldc, z);
+    }
+  });
+}
+
 void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y) {
   const int outputs = ta ? n : m;
   const auto part = [&](int from, int size) {

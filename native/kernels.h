@@ -13,6 +13,26 @@ int threads();
 void parallel(int tasks, const std::function<void(int)>& f);
 
 void gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc);
+/** One product C = alpha·op(A)·op(B) + beta·C, as gemm() takes it. */
+struct Product {
+  bool ta, tb;
+  int m, n, k;
+  float alpha;
+  const float* a;
+  int lda;
+  const float* b;
+  int ldb;
+  float beta;
+  float* c;
+  int ldc;
+};
+/**
+ * Products as the tasks of one dispatch to the pool, each split into blocks as gemm() splits one,
+ * so a thread done with its part of one takes up the next instead of waiting for the other threads.
+ * Products next to each other that write the same C (a sum of products) form a chain: each of its
+ * blocks runs the chain's products in order.
+ */
+void gemms(const Product* products, int count);
 /** y = beta·y + op(A)·x for A [m, n] row-major: y [n] = Aᵀx with `ta`, else y [m] = A·x; split across the pool when large. */
 void gemv(bool ta, int m, int n, const float* a, int lda, const float* x, float beta, float* y);
 /**

@@ -137,75 +137,91 @@ struct Group {
 
 /**
  * ys[p − first] [n, out] = x [n, in]·Wᵀ (+ bias) + scale·(x·Aᵀ)·Bᵀ for the group's projections;
- * (x·Aᵀ)ᵀ = A·xᵀ [r, n] of the adapted ones kept stacked from `downT` (Saved lays them out in order).
+ * (x·Aᵀ)ᵀ = A·xᵀ [r, n] of the adapted ones kept stacked from `downT` (Saved lays them out in
+ * order). The float32 products that do not wait on one another go to the pool in one dispatch.
  */
 void project(const Group& g, const float* x, float* const* ys, float* downT, long n) {
   const Shape& s = g.s;
+  const int r = s.loraRank, in = int(g.in()), nn = int(n);
+  std::vector<kernels::Product> products;
   for (int p = g.first; p <= g.last; p++) {
     const Linear& l = g.l.at[p];
     float* y = ys[p - g.first];
     if (l.bias)
-      for (long r = 0; r < n; r++) std::memcpy(y + r * l.out, l.bias, sizeof(float) * l.out);
+      for (long row = 0; row < n; row++) std::memcpy(y + row * l.out, l.bias, sizeof(float) * l.out);
     const float beta = l.bias ? 1.0f : 0.0f;
-    if (s.bf16) bf16::matMulTransposedB(x, reinterpret_cast<const uint16_t*>(l.w), y, int(n), int(l.in), int(l.out), beta);
-    else kernels::gemm(false, true, int(n), int(l.out), int(l.in), 1.0f, x, int(l.in), l.w, int(l.in), beta, y, int(l.out));
+    if (s.bf16) bf16::matMulTransposedB(x, reinterpret_cast<const uint16_t*>(l.w), y, nn, in, int(l.out), beta);
+    else products.push_back({false, true, nn, int(l.out), in, 1.0f, x, in, l.w, in, beta, y, int(l.out)});
   }
-  if (g.count == 0) return;
-  const int r = s.loraRank, in = int(g.in());
-  const float* a = g.stackedA(projectionFloats(g.rows() * in));
-  kernels::gemm(false, true, int(g.rows()), int(n), in, 1.0f, a, in, x, in, 0.0f, downT, int(n));
+  if (g.count) products.push_back({false, true, int(g.rows()), nn, in, 1.0f, g.stackedA(projectionFloats(g.rows() * in)), in, x, in, 0.0f, downT, nn});
+  kernels::gemms(products.data(), int(products.size()));
+  products.clear();
   for (int i = 0; i < g.count; i++) {
     const Linear& l = g.l.at[g.adapted[i]];
-    kernels::gemm(true, true, int(n), int(l.out), r, s.loraScale, downT + i * long(r) * n, int(n), l.b, r, 1.0f, ys[g.adapted[i] - g.first], int(l.out));
+    products.push_back({true, true, nn, int(l.out), r, s.loraScale, downT + i * long(r) * n, nn, l.b, r, 1.0f, ys[g.adapted[i] - g.first], int(l.out)});
   }
+  kernels::gemms(products.data(), int(products.size()));
 }
 
 /**
- * The backward pass of project(): dx [n, in] = Σ dy·W + scale·(dy·B)·A over the group; each dW [out, in] = dyᵀ·x and the bias's gradient where dw and dBias give
- * them (full training), and the adapters' dA = scale·(dy·B)ᵀ·x, dB = scale·dyᵀ·down into dA, dB.
+ * The backward pass of project(): dx [n, in] = Σ dy·W + scale·(dy·B)·A over the group; each dW
+ * [out, in] = dyᵀ·x and the bias's gradient where dw and dBias give them (full training), and the
+ * adapters' dA = scale·(dy·B)ᵀ·x, dB = scale·dyᵀ·down into dA, dB. As in project(), the float32
+ * products that do not wait on one another are one dispatch: dx's sum (a chain), the dW's, and
+ * the adapters' dy·B and dBᵀ; then dx's adapter term and the dA's.
  */
 void projectBackward(const Group& g, const float* x, const float* downT, const float* const* dys, float* dx, float* const* dw,
                      float* const* dBias, float* const* dA, float* const* dB, long n) {
   const Shape& s = g.s;
-  const int r = s.loraRank, in = int(g.in());
-  long maxOut = 0;
-  for (int p = g.first; p <= g.last; p++) maxOut = std::max(maxOut, g.l.at[p].out);
-  float* summand = projectionFloats(n * in + g.rows() * (n + in) + long(r) * maxOut);
-  float* upT = summand + n * in;       // (dy·B)ᵀ [r, n] of each adapted projection, stacked
-  float* stacked = upT + g.rows() * n;  // A's, then dA's, stacked [count·r, in]
-  float* dBT = stacked + g.rows() * in;  // dBᵀ [r, out]
+  const int r = s.loraRank, in = int(g.in()), nn = int(n), rows = int(g.rows());
+  long outs = 0;
+  for (int i = 0; i < g.count; i++) outs += g.l.at[g.adapted[i]].out;
+  float* summand = projectionFloats(n * in + g.rows() * (n + 2 * in) + long(r) * outs);
+  float* upT = summand + n * in;          // (dy·B)ᵀ [r, n] of each adapted projection, stacked
+  float* stackedA = upT + g.rows() * n;   // A's stacked [count·r, in]
+  float* stackedDA = stackedA + g.rows() * in;  // dA's stacked
+  float* dBT = stackedDA + g.rows() * in;  // dBᵀ [r, out] of each adapted projection, one after another
+  std::vector<kernels::Product> products;
   for (int p = g.first; p <= g.last; p++) {
     const Linear& l = g.l.at[p];
     const float* dy = dys[p - g.first];
     const bool add = p > g.first;
-    if (dw[p]) kernels::gemm(true, false, int(l.out), in, int(n), 1.0f, dy, int(l.out), x, in, 0.0f, dw[p], in);
-    if (dBias[p]) kernels::columnSums(dy, dBias[p], int(n), int(l.out));
+    if (dBias[p]) kernels::columnSums(dy, dBias[p], nn, int(l.out));
     if (s.bf16) {
       float* into = add ? summand : dx;
-      bf16::matMul(dy, reinterpret_cast<const uint16_t*>(l.w), into, int(n), in, int(l.out));
+      bf16::matMul(dy, reinterpret_cast<const uint16_t*>(l.w), into, nn, in, int(l.out));
       if (add) addInto(dx, into, n * in);
     } else {
-      kernels::gemm(false, false, int(n), in, int(l.out), 1.0f, dy, int(l.out), l.w, in, add ? 1.0f : 0.0f, dx, in);
+      products.push_back({false, false, nn, in, int(l.out), 1.0f, dy, int(l.out), l.w, in, add ? 1.0f : 0.0f, dx, in});
     }
   }
-  if (g.count == 0) return;
+  for (int p = g.first; p <= g.last; p++)
+    if (dw[p]) products.push_back({true, false, int(g.l.at[p].out), in, nn, 1.0f, dys[p - g.first], int(g.l.at[p].out), x, in, 0.0f, dw[p], in});
+  float* dBTi = dBT;
   for (int i = 0; i < g.count; i++) {
-    const int p = g.adapted[i];
-    const Linear& l = g.l.at[p];
-    const float* dy = dys[p - g.first];
-    float* up = upT + i * long(r) * n;
-    kernels::gemm(true, true, r, int(n), int(l.out), 1.0f, l.b, r, dy, int(l.out), 0.0f, up, int(n));
-    kernels::gemm(false, false, r, int(l.out), int(n), s.loraScale, downT + i * long(r) * n, int(n), dy, int(l.out), 0.0f, dBT, int(l.out));
-    kernels::transpose2d(dBT, dB[p], r, int(l.out));
+    const Linear& l = g.l.at[g.adapted[i]];
+    const float* dy = dys[g.adapted[i] - g.first];
+    const int out = int(l.out);
+    products.push_back({true, true, r, nn, out, 1.0f, l.b, r, dy, out, 0.0f, upT + i * long(r) * n, nn});
+    products.push_back({false, false, r, out, nn, s.loraScale, downT + i * long(r) * n, nn, dy, out, 0.0f, dBTi, out});
+    dBTi += long(r) * out;
   }
-  const int rows = int(g.rows());
-  const float* a = g.stackedA(stacked);
-  kernels::gemm(true, false, int(n), in, rows, s.loraScale, upT, int(n), a, in, 1.0f, dx, in);
-  // dA's: straight into the one adapter's, or stacked (the A's copy is no longer needed) and copied out.
-  float* dAs = g.count == 1 ? dA[g.adapted[0]] : stacked;
-  kernels::gemm(false, false, rows, in, int(n), s.loraScale, upT, int(n), x, in, 0.0f, dAs, in);
+  kernels::gemms(products.data(), int(products.size()));
+  if (g.count == 0) return;
+  // dA's: straight into the one adapter's, or stacked and copied out.
+  float* dAs = g.count == 1 ? dA[g.adapted[0]] : stackedDA;
+  products.clear();
+  products.push_back({true, false, nn, in, rows, s.loraScale, upT, nn, g.stackedA(stackedA), in, 1.0f, dx, in});
+  products.push_back({false, false, rows, in, nn, s.loraScale, upT, nn, x, in, 0.0f, dAs, in});
+  kernels::gemms(products.data(), int(products.size()));
   if (g.count > 1)
     for (int i = 0; i < g.count; i++) std::memcpy(dA[g.adapted[i]], dAs + i * long(r) * in, sizeof(float) * r * in);
+  dBTi = dBT;
+  for (int i = 0; i < g.count; i++) {
+    const int out = int(g.l.at[g.adapted[i]].out);
+    kernels::transpose2d(dBTi, dB[g.adapted[i]], r, out);
+    dBTi += long(r) * out;
+  }
 }
 
 /** Scratch of each call's intermediate activations and gradients, kept per JS thread between steps. */
