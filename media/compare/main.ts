@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import { CompareData, FromCompare, RunSample, ToCompare, parseToCompare } from '../../src/extension/webview/compare-protocol';
 import { align } from '../loss-chart/align';
-import { NOT_LEARNED_MARGIN } from '../../src/core/run-comparison';
+import { NOT_LEARNED_MARGIN, SeedGroup, SettingValue } from '../../src/core/run-comparison';
 import { fittedXAxis, fittedYAxis } from '../loss-chart/axis-fit';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromCompare): void };
@@ -117,7 +117,7 @@ function render(): void {
       const name = el('th', '', data.settingNames?.[row.key] ?? row.key);
       name.title = row.key;
       tr.append(name);
-      for (const v of row.values) tr.insertCell().textContent = v === null ? '—' : String(v);
+      for (const v of row.values) tr.insertCell().textContent = shownValue(v, s);
     }
     app.append(wrap(table));
   }
@@ -160,6 +160,21 @@ function render(): void {
   app.append(sampleSection(data));
 }
 
+/** A setting's value as the page shows it: a flag (biases) as present or absent in the display language. */
+function shownValue(v: SettingValue, s: Record<string, string>): string {
+  if (v === null) return '—';
+  if (typeof v === 'boolean') return v ? s.present : s.absent;
+  return String(v);
+}
+
+/** What sets a seed group apart, with the settings' names and values as the table shows them (블록 Llama · 편향 없음). */
+function groupLabel(d: CompareData, g: SeedGroup): string {
+  return d.comparison.settings
+    .filter((row) => row.key !== 'seed')
+    .map((row) => `${d.settingNames?.[row.key] ?? row.key} ${shownValue(row.values[g.members[0]], d.strings)}`)
+    .join(' · ');
+}
+
 function wrap(table: HTMLElement): HTMLElement {
   const w = el('div', 'table-wrap');
   w.append(table);
@@ -179,11 +194,11 @@ function seedSection(d: CompareData): HTMLElement {
   }
   const list = el('ul');
   for (const g of c.seedGroups)
-    list.append(el('li', '', fmt(s.seedGroup, g.label || s.sameSetting, g.mean.toFixed(3), g.std.toFixed(3), g.seeds.join(', '))));
+    list.append(el('li', '', fmt(s.seedGroup, groupLabel(d, g) || s.sameSetting, g.mean.toFixed(3), g.std.toFixed(3), g.seeds.join(', '))));
   box.append(list);
   for (const v of c.verdicts) {
     const p = el('p', v.withinNoise ? 'verdict within' : 'verdict beyond');
-    p.append(el('strong', '', `${c.seedGroups[v.a].label} / ${c.seedGroups[v.b].label}: `));
+    p.append(el('strong', '', `${groupLabel(d, c.seedGroups[v.a])} / ${groupLabel(d, c.seedGroups[v.b])}: `));
     p.append(fmt(v.withinNoise ? s.withinNoise : s.beyondNoise, v.difference.toFixed(3), v.spread.toFixed(3)));
     box.append(p);
   }

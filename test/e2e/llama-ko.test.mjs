@@ -56,6 +56,7 @@ test(
       const settings = await compare.locator('#settings-table').innerText();
       assert.match(settings, /블록\s+Llama\s+GPT-2/, settings);
       assert.match(settings, /정규화\s+rmsnorm\s+layernorm/, settings);
+      assert.match(settings, /편향\s+없음\s+있음/, settings);
       await compare.locator('#compare-chart canvas').first().waitFor({ state: 'visible', timeout: 30_000 });
       await shot('05-compare-blocks');
 

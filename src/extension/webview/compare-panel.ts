@@ -81,6 +81,8 @@ function compareStrings(): Record<string, string> {
     seeds: vscode.l10n.t('Seeds'),
     seedGroup: vscode.l10n.t('{0}: {1} ± {2} bits/char over seeds {3}'),
     sameSetting: vscode.l10n.t('same settings'),
+    present: vscode.l10n.t('present'),
+    absent: vscode.l10n.t('absent'),
     withinNoise: vscode.l10n.t(
       'Within noise: the means differ by {0} bits/char, less than the seeds’ spread ({1}, the larger standard deviation): the difference may be chance.',
     ),
