@@ -102,6 +102,29 @@ describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
     assert.ok(answer.text.length > 0, 'the fine-tuned model answers');
   });
 
+  it('after a LoRA fine-tune on the Q&A .jsonl the closing message says to ask the model, with Ask the Model… as its button', async () => {
+    await api.ctx.setActiveModel(base);
+    // A copy no run has trained on yet, so the new model takes it (no other model keeps serving it).
+    const questions = vscode.Uri.file(join(workspace, 'questions-ko.jsonl'));
+    copyFileSync(qa.fsPath, questions.fsPath);
+    const win = vscode.window as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const info = win.showInformationMessage;
+    const said: unknown[][] = [];
+    win.showInformationMessage = (...args: unknown[]) => (said.push(args), Promise.resolve(undefined));
+    let result: TrainResult | undefined;
+    try {
+      result = (await vscode.commands.executeCommand('corpusLab.finetune', questions, { method: 'lora', maxSteps: 2 })) as
+        TrainResult | undefined;
+    } finally {
+      win.showInformationMessage = info;
+    }
+    assert.equal(result?.reason, 'completed');
+    const closing = said.find((args) => String(args[0]).startsWith('Training finished'));
+    assert.ok(closing, JSON.stringify(said));
+    assert.match(String(closing[0]), /The model is now active: ask it a question \(Ask the Model…\)\.$/);
+    assert.deepEqual(closing.slice(1), ['Ask the Model…']);
+  });
+
   it('right-click a folder of documents → Fine-tune: a training window reaches the Loss chart before training, every token trained, the end-of-text between documents boxed', async () => {
     await api.ctx.setActiveModel(base);
     const docs = join(workspace, 'docs-two');

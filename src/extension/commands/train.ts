@@ -17,6 +17,7 @@ import { Arch, presetNamed, validateModelConfig, withArch } from '../../core/mod
 import { DEFAULT_TRAIN_OPTIONS, MAX_STEPS, validateTrainOptions } from '../../core/train-options';
 import { MIN_BPE_VOCAB } from '../../core/tokenizer';
 import { askVocabSize, pickTokenizerKind } from './tokenize';
+import { requireChatTemplate } from '../../core/chat-prompt';
 import { corpusSource } from '../../core/prepared/corpus-source';
 
 type Preset = 'tiny' | 'small';
@@ -514,6 +515,8 @@ export async function startTraining(
     if (result.checkpoint && !keepChoice && verdict.takes) await ctx.setActiveModel(model);
     if (queue) return result;
     const offered = !keepChoice && !verdict.takes && result.reason === 'completed';
+    // A model trained on conversations (a .jsonl, with a chat template) is asked, not completed.
+    const askable = extname(target.fsPath) === '.jsonl' && hasChatTemplate(model);
     const message = offered
       ? keptServingLine(target, result.valLoss, verdict)
       : keepChoice && result.reason === 'completed'
@@ -532,16 +535,24 @@ export async function startTraining(
                 basename(best.checkpoint),
                 best.valLoss.toFixed(3),
               )
-            : vscode.l10n.t(
-                'Training finished: validation loss {0}. The model is now active: type in a text file to see completions.',
-                result.valLoss.toFixed(3),
-              );
+            : askable
+              ? vscode.l10n.t(
+                  'Training finished: validation loss {0}. The model is now active: ask it a question (Ask the Model…).',
+                  result.valLoss.toFixed(3),
+                )
+              : vscode.l10n.t(
+                  'Training finished: validation loss {0}. The model is now active: type in a text file to see completions.',
+                  result.valLoss.toFixed(3),
+                );
     const overfit = events.find(isOverfitNotice);
     const use = vscode.l10n.t('Use for This File');
+    const ask = vscode.l10n.t('Ask the Model…');
+    const actions = offered ? [use] : askable && result.reason === 'completed' && ctx.activeModel === model ? [ask] : [];
     void vscode.window
-      .showInformationMessage(overfit ? `${message} ${overfitAdvice(overfit, target)}` : message, ...(offered ? [use] : []))
+      .showInformationMessage(overfit ? `${message} ${overfitAdvice(overfit, target)}` : message, ...actions)
       .then((answer) => {
         if (answer === use) void ctx.serving.choose(target, model);
+        if (answer === ask) void vscode.commands.executeCommand('corpusLab.askModel');
       });
     return result;
   } catch (e) {
@@ -552,6 +563,16 @@ export async function startTraining(
     follow.dispose();
     ctx.endTraining();
     await vscode.commands.executeCommand('setContext', 'corpusLab.training', false);
+  }
+}
+
+/** Whether Ask the Model… can ask `model` a question: it has a chat template (a LoRA adapter, its base's). */
+function hasChatTemplate(model: string): boolean {
+  try {
+    requireChatTemplate(model);
+    return true;
+  } catch {
+    return false;
   }
 }
 
