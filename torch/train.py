@@ -8,8 +8,10 @@ without biases, GELU tanh approximation, head tied to the token embedding) or Ll
 (RMSNorm, rotary positions with Llama 3's scaling, grouped-query attention, SwiGLU, Qwen2's q/k/v
 biases, Qwen3's q/k norms, tied or own head), the same data order
 (seeded window shuffles per epoch), AdamW with decay on matrices only, warm-up + cosine schedule,
-gradient clipping, evaluation on the same held-out windows, and checkpoints in Corpus Lab's
-format (safetensors + trainer_state.json, written atomically), so RUN_DIR opens in Corpus Lab.
+gradient clipping, evaluation on the same held-out windows (with bits per character, and a fine-tune's
+loss on its base's own held-out text, whose training part it replays as Corpus Lab does), and
+checkpoints in Corpus Lab's format (safetensors + trainer_state.json, written atomically), so RUN_DIR
+opens in Corpus Lab.
 
 usage (see README.md next to this file):
   torchrun --nproc_per_node N train.py [--max-steps N] [--epochs N] [--out RUN_DIR]
@@ -17,7 +19,8 @@ usage (see README.md next to this file):
   python3 train.py …   (one process, no torchrun)
 
 Plain PyTorch (1.13 or later) and NumPy. The `safetensors` package is used when installed;
-otherwise this file reads and writes the format itself.
+otherwise this file reads and writes the format itself. With Hugging Face's `tokenizers` installed,
+each evaluation also logs a sample drawn as Corpus Lab draws it.
 """
 import argparse
 import datetime
@@ -272,6 +275,9 @@ class GPT(nn.Module):
 
     def forward(self, ids, targets, reduction="mean"):
         """Next-token cross-entropy of ids [batch, time] against targets [batch, time] (-100: not trained), mean or sum."""
+        return next_token_loss(self.logits(ids), targets, reduction)
+
+    def logits(self, ids):
         tr = self.transformer
         t = ids.shape[1]
         x = tr.wte(ids) + tr.wpe(torch.arange(t, device=ids.device))
@@ -280,8 +286,7 @@ class GPT(nn.Module):
         x = tr.drop(x)
         for block in tr.h:
             x = block(x)
-        logits = tr.ln_f(x) @ tr.wte.weight.t()
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED, reduction=reduction)
+        return tr.ln_f(x) @ tr.wte.weight.t()
 
 
 # Llama-family blocks (src/worker/model/gpt.ts with ModelConfig.llama): Hugging Face's names and
@@ -398,6 +403,9 @@ class Llama(nn.Module):
         self.inverse = inverse_frequencies(l)
 
     def forward(self, ids, targets, reduction="mean"):
+        return next_token_loss(self.logits(ids), targets, reduction)
+
+    def logits(self, ids):
         t = ids.shape[1]
         # Angles multiplied in float32, as Hugging Face and Corpus Lab do; cos and sin of them in float64.
         inv = torch.tensor(self.inverse, dtype=torch.float64).float().to(ids.device)
@@ -407,8 +415,11 @@ class Llama(nn.Module):
         for block in self.model.layers:
             x = block(x, cos, sin)
         head = self.model.embed_tokens.weight if self.cfg["llama"]["tiedHead"] else self.lm_head.weight
-        logits = self.model.norm(x) @ head.t()
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED, reduction=reduction)
+        return self.model.norm(x) @ head.t()
+
+
+def next_token_loss(logits, targets, reduction):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORED, reduction=reduction)
 
 
 def build_model(cfg):
@@ -634,14 +645,6 @@ def verify_export():
     return plan
 
 
-def load_tokens(name, dtype, count):
-    path = os.path.join(HERE, name)
-    itemsize = np.dtype(dtype).itemsize
-    if os.path.getsize(path) != count * itemsize:
-        raise UserError(f"{path} has {os.path.getsize(path)} bytes, plan.json says {count} tokens of {itemsize} bytes")
-    return np.memmap(path, dtype=np.dtype(dtype).newbyteorder("<"), mode="r")
-
-
 # ---------------------------------------------------------------------------------------------
 # Examples one per row (.jsonl): src/core/example-batches.ts
 
@@ -706,6 +709,138 @@ def load_array(name, dtype, shape):
     if os.path.getsize(path) != int(np.prod(shape)) * dt.itemsize:
         raise UserError(f"{path} has {os.path.getsize(path)} bytes, plan.json says {list(shape)} of {dt.itemsize} bytes")
     return np.memmap(path, dtype=dt, mode="r", shape=shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# A token stream (text, documents): src/core/batches.ts, src/core/finetune.ts
+
+
+class Tokens:
+    """A token stream (text, documents): windows of context + 1 from train.bin / val.bin."""
+
+    def __init__(self, data, plan, context):
+        self.context = context
+        self.seed = plan["options"]["seed"]
+        self.train = load_array(data["train"], data["dtype"], (plan["trainTokens"],))
+        self.val = load_array(data["val"], data["dtype"], (plan["valTokens"],))
+        self.eval_starts = eval_window_starts(len(self.val), context, plan["options"]["evalBatches"] * plan["options"]["batch"])
+        replay = data.get("replay")
+        self.replay = (load_whole(replay), replay["fraction"]) if replay else None
+        # The base's own held-out text: its loss is the forgetting meter (base_val_loss), as Corpus Lab's trainer reports it.
+        base_val = data.get("base_val")
+        self.base_val = load_whole(base_val) if base_val else None
+        self.base_eval_starts = (
+            eval_window_starts(len(self.base_val), context, plan["options"]["evalBatches"] * plan["options"]["batch"]) if base_val else []
+        )
+
+    def order(self, epoch):
+        return epoch_starts(len(self.train), self.context, self.seed, epoch)
+
+    def rows(self, split, picks):
+        tokens = {"train": self.train, "val": self.val, "base_val": self.base_val}[split]
+        idx = np.asarray(picks, dtype=np.int64)[:, None] + np.arange(self.context + 1)[None, :]
+        w = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64))
+        return w[:, :-1], w[:, 1:]
+
+    def replayed(self, x, y, step):
+        """Rows replaced by windows of the base's own training text (src/core/finetune.ts replayRows)."""
+        if self.replay is None:
+            return x, y
+        old, fraction = self.replay
+        if fraction <= 0 or len(old) < self.context + 1:
+            return x, y
+        rng = Rng(mix_seed(self.seed, step, 0x4E91))
+        for row in range(x.shape[0]):
+            if rng.next() >= fraction:
+                continue
+            start = rng.below(len(old) - self.context)
+            w = torch.from_numpy(np.asarray(old[start : start + self.context + 1], dtype=np.int64))
+            x[row], y[row] = w[:-1], w[1:]
+        return x, y
+
+    def eval_groups(self, size, split="val"):
+        starts = self.eval_starts if split == "val" else self.base_eval_starts
+        return [starts[i : i + size] for i in range(0, len(starts), size)]
+
+
+def load_whole(entry):
+    """A token file of plan.json's data (replay.bin, base-val.bin): all its ids, however many."""
+    dt = np.dtype(entry["dtype"])
+    return load_array(entry["file"], entry["dtype"], (os.path.getsize(os.path.join(HERE, entry["file"])) // dt.itemsize,))
+
+
+# ---------------------------------------------------------------------------------------------
+# The sample each evaluation shows (src/worker/train/trainer.ts, src/worker/model/generator.ts)
+
+SAMPLE_TOKENS = 48
+SAMPLE_TEMPERATURE = 0.8
+
+
+class Sampler:
+    """Corpus Lab's evaluation sample: 48 tokens after a line break, temperature 0.8, drawn with its seeded random numbers."""
+
+    def __init__(self, tokenizer, tokenizer_kind, context):
+        self.tokenizer = tokenizer
+        self.context = context
+        # An empty prompt starts from a line break, or from the first token when the vocabulary has none.
+        self.prompt = self.tokenizer.encode("\n", add_special_tokens=False).ids or [0]
+        unk = self.tokenizer.token_to_id("<unk>") if tokenizer_kind == "char" else None
+        self.never = [] if unk is None else [unk]
+
+    @torch.no_grad()
+    def sample(self, next_logits, step):
+        """`next_logits(ids)`: the model's logits for the token after `ids` (a list), as a 1-d tensor."""
+        rng = Rng(mix_seed(step, 0x9E4))
+        history = list(self.prompt)
+        # The tokens the laptop's key/value cache holds: all the prompt's at first, half a context each time it is full.
+        window = history[-self.context :]
+        for _ in range(SAMPLE_TOKENS):
+            logits = next_logits(window).float().cpu().numpy().astype(np.float64)
+            logits[self.never] = -np.inf
+            history.append(pick(logits, rng))
+            window = window + history[-1:] if len(window) < self.context else history[-max(1, self.context // 2) :]
+        return self.tokenizer.decode(history[len(self.prompt) :], skip_special_tokens=False)
+
+
+def make_sampler(export, plan):
+    """The sampler of this export's tokenizer, or None and why when Hugging Face's `tokenizers` (which decodes it) is not installed."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        return None, "no samples: the tokenizers package is not installed (python3 -m pip install tokenizers)"
+    tokenizer = Tokenizer.from_file(os.path.join(HERE, "tokenizer.json"))
+    return Sampler(tokenizer, export["run"]["tokenizer"]["kind"], plan["model"]["context"]), None
+
+
+def sample_or_none(sampler, next_logits, step):
+    """The sample at `step`; None without a sampler or when drawing fails: a sample is a courtesy that never stops training (as in Corpus Lab)."""
+    if sampler is None:
+        return None
+    try:
+        return sampler.sample(next_logits, step)
+    except Exception:
+        return None
+
+
+def eval_event(step, epoch, loss, val_loss, base_val_loss, scored, elapsed_s, sample):
+    """An evaluation as Corpus Lab logs it (src/core/train-events.ts): bits per character and byte of the scored held-out text."""
+    bits = val_loss * scored["tokens"] / math.log(2)
+    event = {"type": "eval", "step": step, "epoch": epoch, "loss": loss, "val_loss": val_loss}
+    if base_val_loss is not None:
+        event["base_val_loss"] = base_val_loss
+    event.update(val_bits_per_char=bits / scored["chars"], val_bits_per_byte=bits / scored["bytes"], elapsed_s=elapsed_s)
+    if sample is not None:
+        event["sample"] = sample
+    return event
+
+
+def pick(logits, rng):
+    """src/core/sampling.ts sampleToken at temperature 0.8, no top-k or top-p: likeliest first (ties: lower id first)."""
+    order = np.argsort(-logits, kind="stable")
+    probs = np.exp((logits[order] - logits[order[0]]) / SAMPLE_TEMPERATURE)
+    probs /= probs.sum()
+    at = int(np.searchsorted(np.cumsum(probs), rng.next() * probs.sum(), side="right"))
+    return int(order[min(at, len(order) - 1)])
 
 
 def load_checkpoint(path, model, with_optimizer=True):
@@ -840,13 +975,11 @@ def train(args, export, world, rank, device, device_kind):
     data = export["data"]
     # A .jsonl's examples, one per row, padded, loss on the trained tokens only; else a token stream cut into windows.
     examples = Examples(data, plan) if data.get("kind") == "examples" else None
-    if examples is None:
-        train_tokens = load_tokens(data["train"], data["dtype"], saved_plan["trainTokens"])
-        val_tokens = load_tokens(data["val"], data["dtype"], saved_plan["valTokens"])
-        eval_starts = eval_window_starts(len(val_tokens), context, opts["evalBatches"] * batch)
+    # With the base's own text when it went along: its held-out loss (the forgetting meter), the rows replayed from it.
+    tokens = Tokens(data, plan, context) if examples is None else None
 
     def epoch_order(e):
-        return examples.order(e) if examples else epoch_starts(len(train_tokens), context, opts["seed"], e)
+        return (examples or tokens).order(e)
 
     decayed = [p for n, p in model.named_parameters() if p.dim() >= 2]
     kept = [p for n, p in model.named_parameters() if p.dim() < 2]
@@ -886,15 +1019,22 @@ def train(args, export, world, rank, device, device_kind):
     if lead:
         open_run(out, export, plan, step, device_kind, world)
     emit({"type": "start", "run_dir": out, "step": step, "epoch": epoch + 1, "resumed_from": start_dir, "world_size": world, "device": device_kind, "per_rank_batch": per_pass})
+    sampler, no_sample = make_sampler(export, plan) if lead else (None, None)
+    if no_sample:
+        emit({"type": "notice", "step": step, "message": no_sample})
 
     last_loss, last_val, last_eval_step = state.get("loss", math.nan), math.nan, -1
     tokens_per_s = 0.0
     order = epoch_order(epoch)
 
-    def window_batch(tokens, starts):
-        idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(context + 1)[None, :]
-        rows = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64)).to(device)
-        return rows[:, :-1], rows[:, 1:]
+    def windows_loss(split):
+        """The summed mean loss of the split's evaluation windows, and their count (src/worker/model/evaluate.ts meanLoss)."""
+        total, count = 0.0, 0
+        for group in tokens.eval_groups(per_pass, split):
+            x, y = tokens.rows(split, group)
+            total += model(x.to(device), y.to(device)).item() * len(group)
+            count += len(group)
+        return total, count
 
     def evaluate():
         nonlocal last_val, last_eval_step
@@ -908,14 +1048,13 @@ def train(args, export, world, rank, device, device_kind):
                         total += model(x.to(device), y.to(device), "sum").item()
                         count += int((y != IGNORED).sum())
                 else:
-                    for i in range(0, len(eval_starts), per_pass):
-                        group = eval_starts[i : i + per_pass]
-                        x, y = window_batch(val_tokens, group)
-                        total += model(x, y).item() * len(group)
-                        count += len(group)
+                    total, count = windows_loss("val")
+                base_total, base_count = windows_loss("base_val") if tokens else (0.0, 0)
+                sample = sample_or_none(sampler, lambda ids: model.logits(torch.tensor([ids], device=device))[0, -1], step)
             model.train()
             last_val = total / count
-            log({"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val, "elapsed_s": elapsed()})
+            base_val = base_total / base_count if base_count else None
+            log(eval_event(step, epoch + 1, last_loss, last_val, base_val, export["eval"], elapsed(), sample))
         if world > 1:
             shared = torch.tensor([last_val], dtype=torch.float64, device=device)
             dist.broadcast(shared, 0)
@@ -967,9 +1106,10 @@ def train(args, export, world, rank, device, device_kind):
             passes = [(x_all[a:b], y_all[a:b], "sum", weight) for a, b in cuts]
             step_tokens = x_all.numel()
         else:
-            rows = [int(order[(cursor * batch + b) % n]) for b in range(first, last)]
-            parts = [rows[i : i + per_pass] for i in range(0, len(rows), per_pass)]
-            passes = [(*window_batch(train_tokens, part), "mean", len(part) * world / batch) for part in parts]
+            # The whole batch's windows, some replaced by windows of the base's text (replay) as Corpus Lab replaces them.
+            x_all, y_all = tokens.replayed(*tokens.rows("train", [int(order[(cursor * batch + b) % n]) for b in range(batch)]), step)
+            cuts = [(a, min(a + per_pass, last)) for a in range(first, last, per_pass)]
+            passes = [(x_all[a:b], y_all[a:b], "mean", (b - a) * world / batch) for a, b in cuts]
             step_tokens = batch * context
         for i, (x, y, reduction, weight) in enumerate(passes):
             x, y = x.to(device), y.to(device)

@@ -24,28 +24,26 @@ import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 
 from train import (
     IGNORED,
     Examples,
+    Tokens,
+    eval_event,
+    make_sampler,
+    next_token_loss,
+    sample_or_none,
     add_run_options,
     launch,
     parse_run_options,
     ADAPTER_CHECKPOINT_FILES,
     HERE,
-    Rng,
     UserError,
     encode_safetensors,
-    epoch_starts,
-    load_array,
-    eval_window_starts,
     learning_rate_at,
     list_checkpoints,
-    mix_seed,
     open_run,
     prune_checkpoints,
     read_json,
@@ -82,60 +80,6 @@ def replan(saved, max_steps, epochs):
     warmup = options["warmupSteps"] if options.get("warmupSteps") is not None else min(100, total // 10)
     every = options["evalEvery"] if options.get("evalEvery") is not None else max(1, min(250, math.floor(total / 20 + 0.5)))
     return dict(saved, options=options, stepsPerEpoch=per_epoch, totalSteps=total, warmupSteps=warmup, evalEvery=every)
-
-
-class Tokens:
-    """A token stream (text, documents): windows of context + 1 from train.bin / val.bin."""
-
-    def __init__(self, data, plan, context):
-        self.context = context
-        self.seed = plan["options"]["seed"]
-        self.train = load_array(data["train"], data["dtype"], (plan["trainTokens"],))
-        self.val = load_array(data["val"], data["dtype"], (plan["valTokens"],))
-        self.eval_starts = eval_window_starts(len(self.val), context, plan["options"]["evalBatches"] * plan["options"]["batch"])
-        replay = data.get("replay")
-        self.replay = (load_whole(replay), replay["fraction"]) if replay else None
-        # The base's own held-out text: its loss is the forgetting meter (base_val_loss), as Corpus Lab's trainer reports it.
-        base_val = data.get("base_val")
-        self.base_val = load_whole(base_val) if base_val else None
-        self.base_eval_starts = (
-            eval_window_starts(len(self.base_val), context, plan["options"]["evalBatches"] * plan["options"]["batch"]) if base_val else []
-        )
-
-    def order(self, epoch):
-        return epoch_starts(len(self.train), self.context, self.seed, epoch)
-
-    def rows(self, split, picks):
-        tokens = {"train": self.train, "val": self.val, "base_val": self.base_val}[split]
-        idx = np.asarray(picks, dtype=np.int64)[:, None] + np.arange(self.context + 1)[None, :]
-        w = torch.from_numpy(np.asarray(tokens[idx], dtype=np.int64))
-        return w[:, :-1], w[:, 1:]
-
-    def replayed(self, x, y, step):
-        """Rows replaced by windows of the base's own training text (src/core/finetune.ts replayRows)."""
-        if self.replay is None:
-            return x, y
-        old, fraction = self.replay
-        if fraction <= 0 or len(old) < self.context + 1:
-            return x, y
-        rng = Rng(mix_seed(self.seed, step, 0x4E91))
-        for row in range(x.shape[0]):
-            if rng.next() >= fraction:
-                continue
-            start = rng.below(len(old) - self.context)
-            w = torch.from_numpy(np.asarray(old[start : start + self.context + 1], dtype=np.int64))
-            x[row], y[row] = w[:-1], w[1:]
-        return x, y
-
-    def eval_groups(self, size, split="val"):
-        starts = self.eval_starts if split == "val" else self.base_eval_starts
-        return [starts[i : i + size] for i in range(0, len(starts), size)]
-
-
-def load_whole(entry):
-    """A token file of plan.json's data (replay.bin, base-val.bin): all its ids, however many."""
-    dt = np.dtype(entry["dtype"])
-    return load_array(entry["file"], entry["dtype"], (os.path.getsize(os.path.join(HERE, entry["file"])) // dt.itemsize,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,51 +202,6 @@ def write_adapter_checkpoint(out, name, params, optimizer, exported_dir, trainer
 
 
 # ---------------------------------------------------------------------------------------------
-# The sample each evaluation shows (src/worker/train/trainer.ts, src/worker/model/generator.ts)
-
-SAMPLE_TOKENS = 48
-SAMPLE_TEMPERATURE = 0.8
-
-
-class Sampler:
-    """Corpus Lab's evaluation sample: 48 tokens after a line break, temperature 0.8, drawn with its seeded random numbers."""
-
-    def __init__(self, tokenizer_path, tokenizer_kind, context):
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as e:
-            raise UserError(f"{e.name} is not installed: python3 -m pip install tokenizers")
-        self.tokenizer = Tokenizer.from_file(tokenizer_path)
-        self.context = context
-        # An empty prompt starts from a line break, or from the first token when the vocabulary has none.
-        self.prompt = self.tokenizer.encode("\n", add_special_tokens=False).ids or [0]
-        unk = self.tokenizer.token_to_id("<unk>") if tokenizer_kind == "char" else None
-        self.never = [] if unk is None else [unk]
-
-    @torch.no_grad()
-    def sample(self, model, device, step):
-        rng = Rng(mix_seed(step, 0x9E4))
-        history = list(self.prompt)
-        # The tokens the laptop's key/value cache holds: all the prompt's at first, half a context each time it is full.
-        window = history[-self.context :]
-        for _ in range(SAMPLE_TOKENS):
-            logits = model(input_ids=torch.tensor([window], device=device)).logits[0, -1].float().cpu().numpy().astype(np.float64)
-            logits[self.never] = -np.inf
-            history.append(pick(logits, rng))
-            window = window + history[-1:] if len(window) < self.context else history[-max(1, self.context // 2) :]
-        return self.tokenizer.decode(history[len(self.prompt) :], skip_special_tokens=False)
-
-
-def pick(logits, rng):
-    """src/core/sampling.ts sampleToken at temperature 0.8, no top-k or top-p: likeliest first (ties: lower id first)."""
-    order = np.argsort(-logits, kind="stable")
-    probs = np.exp((logits[order] - logits[order[0]]) / SAMPLE_TEMPERATURE)
-    probs /= probs.sum()
-    at = int(np.searchsorted(np.cumsum(probs), rng.next() * probs.sum(), side="right"))
-    return int(order[min(at, len(order) - 1)])
-
-
-# ---------------------------------------------------------------------------------------------
 # Training
 
 
@@ -315,8 +214,7 @@ def parse_args(argv):
 
 
 def cross_entropy_sum(model, x, y):
-    logits = model(input_ids=x).logits.float()
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=IGNORED, reduction="sum")
+    return next_token_loss(model(input_ids=x).logits.float(), y, "sum")
 
 
 def main(argv):
@@ -372,8 +270,7 @@ def train(args, export, world, rank, device, device_kind):
     started = time.time()
     elapsed = lambda: elapsed_before + time.time() - started
     metrics_path = os.path.join(out, "metrics.jsonl")
-    scored = export["eval"]
-    sampler = Sampler(os.path.join(HERE, "tokenizer.json"), export["run"]["tokenizer"]["kind"], plan["model"]["context"]) if lead else None
+    sampler, no_sample = make_sampler(export, plan) if lead else (None, None)
 
     def emit(event):
         if lead:
@@ -388,6 +285,8 @@ def train(args, export, world, rank, device, device_kind):
     if lead:
         open_run(out, export, plan, step, device_kind, world)
     emit({"type": "start", "run_dir": out, "step": step, "epoch": epoch + 1, "resumed_from": start_dir, "base": base_dir, "world_size": world, "device": device_kind, "per_rank_batch": per_pass})
+    if no_sample:
+        emit({"type": "notice", "step": step, "message": no_sample})
 
     last_loss, last_val, last_eval_step = state.get("loss", math.nan), math.nan, -1
     tokens_per_s = 0.0
@@ -408,20 +307,11 @@ def train(args, export, world, rank, device, device_kind):
                     x, y = source.rows("base_val", group)
                     base_total += cross_entropy_sum(model, x.to(device), y.to(device)).item()
                     base_count += y.numel()
-                try:
-                    sample = sampler.sample(model, device, step)
-                except Exception:  # a sample is a courtesy: it never stops training (as in Corpus Lab)
-                    sample = None
+                sample = sample_or_none(sampler, lambda ids: model(input_ids=torch.tensor([ids], device=device)).logits[0, -1], step)
             model.train()
             last_val = total / count
-            bits = last_val * scored["tokens"] / math.log(2)
-            event = {"type": "eval", "step": step, "epoch": epoch + 1, "loss": last_loss, "val_loss": last_val}
-            if base_count:
-                event["base_val_loss"] = base_total / base_count
-            event.update(val_bits_per_char=bits / scored["chars"], val_bits_per_byte=bits / scored["bytes"], elapsed_s=elapsed())
-            if sample is not None:
-                event["sample"] = sample
-            log(event)
+            base_val = base_total / base_count if base_count else None
+            log(eval_event(step, epoch + 1, last_loss, last_val, base_val, export["eval"], elapsed(), sample))
         if world > 1:
             shared = torch.tensor([last_val], dtype=torch.float64, device=device)
             dist.broadcast(shared, 0)

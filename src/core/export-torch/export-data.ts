@@ -12,8 +12,8 @@ import { PreparedData, endOfTextId, prepareData, readFinetuneData } from '../fin
 import type { RunJson } from '../run-json';
 import { IGNORED, SftRow } from '../sft-examples';
 import { Tokenizer } from '../tokenizer';
-import { TokenDtype, asTokenReader, tokenDtype } from '../prepared/token-file';
-import { ExportIds, isTextFile, preparedText, preparedTextIfUnchanged, writeTokenRange } from './token-files';
+import { TokenDtype, TokenReader, tokenDtype } from '../prepared/token-file';
+import { preparedTextIfUnchanged, runTokens, writeTokenRange } from './token-files';
 import { trainingWindow } from '../train-plan';
 
 /** What train.py and train_peft.py read: token streams (text, documents) or examples one per row, and the held-out size for bits per character. */
@@ -30,34 +30,33 @@ export interface ExportedData {
 }
 
 /**
- * The run's data as the export's script reads it, and what to close when it is written: a text
- * file's ids from its prepared data (never encoded whole in memory), documents and examples
- * prepared again as the run prepared them.
+ * The run's data as the export's script reads it, and what to close when it is written: a token
+ * stream (a text file, a folder of documents, a .jsonl of texts) from the prepared ids the run
+ * trained from (prepared again, streamed, when the cache lost them; never read whole in memory),
+ * laid out as the run laid it out; examples prepared again as the run prepared them.
  */
 export function exportData(run: RunJson, tokenizer: Tokenizer, baseDir: string): { data: ExportedData; close(): void } {
-  if (!isTextFile(run.corpus.path)) {
+  if (run.plan.examples !== undefined) {
     const prepared = runData(run, tokenizer, baseDir);
-    return { data: prepared.examples ? exampleData(prepared.examples, tokenizer) : tokenData(prepared.tokens, run, tokenizer), close() {} };
+    return { data: exampleData(prepared.examples!, tokenizer), close() {} };
   }
-  const prepared = preparedText(run.corpus, tokenizer);
+  const stream = runTokens(run, tokenizer, baseDir);
+  if (!stream)
+    throw new UserError(
+      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
+      run.corpus.path,
+    );
   try {
-    const { trainTokens, valTokens } = run.plan;
-    if (prepared.tokens.length !== trainTokens + valTokens)
-      throw new UserError(
-        "{0} no longer prepares to the run's {1} training tokens: it is not this run's data",
-        run.corpus.path,
-        trainTokens,
-      );
-    return { data: tokenData(prepared.tokens, run, tokenizer), close: () => prepared.tokens.close() };
+    return { data: tokenData(stream.tokens, run, tokenizer), close: stream.close };
   } catch (e) {
-    prepared.tokens.close();
+    stream.close();
     throw e;
   }
 }
 
 /**
- * The run's documents or examples prepared again as the run prepared them (the base's chat template
- * and end-of-text id, the run's window, split and seed), checked to be the same as the plan's.
+ * The run's examples prepared again as the run prepared them (the base's chat template and
+ * end-of-text id, the run's window, split and seed), checked to be the same as the plan's.
  */
 function runData(run: RunJson, tokenizer: Tokenizer, baseDir: string): PreparedData {
   const path = run.corpus.path;
@@ -99,12 +98,12 @@ function exampleData({ train, val }: { train: SftRow[]; val: SftRow[] }, tokeniz
   };
 }
 
-function tokenData(ids: ExportIds, run: RunJson, tokenizer: Tokenizer): ExportedData {
+function tokenData(ids: TokenReader, run: RunJson, tokenizer: Tokenizer): ExportedData {
   const { plan } = run;
   const dtype = tokenDtype(tokenizer.vocabSize);
   const context = trainingWindow(plan.model, plan.options);
   const windows = evalWindowStarts(ids.length - plan.trainTokens, context, plan.options.evalBatches * plan.options.batch).length;
-  const scored = asTokenReader(ids).view(plan.trainTokens + 1, plan.trainTokens + windows * context + 1);
+  const scored = ids.view(plan.trainTokens + 1, plan.trainTokens + windows * context + 1);
   return {
     kind: 'tokens',
     dtype,
@@ -152,20 +151,22 @@ function bytesOf(a: Uint16Array | Uint32Array | Int32Array): Buffer {
 
 /** The base's own text: rows of its training part replayed (replay.bin), its held-out part for the forgetting meter (base-val.bin). */
 export interface BaseText {
-  write(dir: string): void;
+  /** Writes the files into `dir`; returns their names. */
+  write(dir: string): string[];
   /** plan.json's `data.replay` and `data.base_val`. */
   description: { replay?: { file: string; dtype: TokenDtype; fraction: number }; base_val: { file: string; dtype: TokenDtype } };
   close(): void;
 }
 
 /**
- * The base run's corpus (core/finetune.ts replayRows, trainer.ts base_val_loss) from its prepared
- * ids, split as the base run split it. Undefined when the run recorded none, or when it is gone and
- * nothing is replayed (then, as on a resume here, there is no forgetting meter); refused when rows
- * of it are replayed.
+ * The base run's corpus (core/finetune.ts replayRows, trainer.ts base_val_loss) of a fine-tune on a
+ * token stream, from its prepared ids, split as the base run split it. Undefined when the run is no
+ * fine-tune, trains on examples (one per row, with nothing of the base's text replayed or scored),
+ * recorded no base corpus, or when that is gone and nothing is replayed (then, as on a resume here,
+ * there is no forgetting meter); refused when rows of it are replayed.
  */
-export function baseText(record: FinetuneRecord, tokenizer: Tokenizer): BaseText | undefined {
-  if (!record.base_corpus) return undefined;
+export function baseText(record: FinetuneRecord | undefined, data: ExportedData, tokenizer: Tokenizer): BaseText | undefined {
+  if (!record?.base_corpus || data.kind === 'examples') return undefined;
   const { path } = record.base_corpus;
   const gone = () => {
     if (record.replay <= 0) return undefined;
@@ -189,6 +190,7 @@ export function baseText(record: FinetuneRecord, tokenizer: Tokenizer): BaseText
     write: (dir) => {
       if (replay) writeTokenRange(ids, ids.dtype, 0, trainTokens, join(dir, 'replay.bin'));
       writeTokenRange(ids, ids.dtype, trainTokens, ids.length, join(dir, 'base-val.bin'));
+      return replay ? ['replay.bin', 'base-val.bin'] : ['base-val.bin'];
     },
     description: {
       ...(replay ? { replay: { file: 'replay.bin', dtype: ids.dtype, fraction: record.replay } } : {}),

@@ -13,7 +13,7 @@ import { exportReadme } from './readme';
 import { checkOutputPath } from '../output-path';
 import { ADAPTER_CONFIG_FILE, sha256File } from '../lora-adapter';
 import { LoraExport, exportLora } from './lora-export';
-import { ExportedData, exportData } from './export-data';
+import { BaseText, ExportedData, baseText, exportData } from './export-data';
 import { learningRateSchedule, scriptPath, sha256, writeNewFolder } from './folder';
 
 export type { TokenDtype };
@@ -40,10 +40,12 @@ export interface ExportPlan {
   plan: TrainPlan;
   start: { checkpoint: string; step: number; epoch: number; cursor: number; seed: number };
   lr_schedule: { kind: 'linear warm-up, then cosine to minLr'; lr: number; minLr: number; warmupSteps: number; totalSteps: number };
-  /** The data's files, layout and order (export-data.ts). */
+  /** The data's files, layout and order, and the base's text replayed and scored (export-data.ts). */
   data: Record<string, unknown>;
-  /** run.json fields the run train.py writes carries over (corpus, tokenizer). */
-  run: { corpus: unknown; tokenizer: unknown };
+  /** The held-out tokens evaluation scores and their text's size, for bits per character and byte. */
+  eval: ExportedData['scored'];
+  /** run.json fields the run train.py writes carries over (corpus, tokenizer; a fine-tune's base, replay and base corpus). */
+  run: { corpus: unknown; tokenizer: unknown; finetune?: unknown };
   /** sha256 of every file train.py reads, so a damaged copy is refused. */
   files: Record<string, string>;
 }
@@ -72,9 +74,12 @@ export function exportTorch(source: string, outDir: string, options: { withBase?
   const tokenizer = ckpt.tokenizer;
   checkRunTokenizer(tokenizer, run, join(checkpointDir, 'tokenizer.json'));
   const { data, close } = exportData({ ...run, plan }, tokenizer, run.finetune?.base ?? checkpointDir);
+  let baseCorpus: BaseText | undefined;
   try {
-    return writeTorchExport(dir, checkpointDir, ckpt, plan, runDir, run, data);
+    baseCorpus = baseText(run.finetune, data, tokenizer);
+    return writeTorchExport(dir, checkpointDir, ckpt, plan, runDir, run, data, baseCorpus);
   } finally {
+    baseCorpus?.close();
     close();
   }
 }
@@ -88,6 +93,7 @@ function writeTorchExport(
   runDir: string,
   run: RunJson,
   data: ExportedData,
+  baseCorpus: BaseText | undefined,
 ): TorchExport {
   const tokenizer = ckpt.tokenizer;
   const name = basename(checkpointDir);
@@ -104,7 +110,7 @@ function writeTorchExport(
       tokenizerFiles: keptTokenizerFiles(checkpointDir),
     });
     const digests: Record<string, string> = {};
-    for (const file of data.write(temp)) digests[file] = sha256File(join(temp, file)).sha256;
+    for (const file of [...data.write(temp), ...(baseCorpus?.write(temp) ?? [])]) digests[file] = sha256File(join(temp, file)).sha256;
     const files: Record<string, Buffer | string> = {
       'tokenizer.json': ckpt.tokenizerJson,
       'metrics.jsonl': readMetrics(runDir)
@@ -125,8 +131,9 @@ function writeTorchExport(
       plan,
       start: { checkpoint: `checkpoints/${name}`, step: state.step, epoch: state.epoch, cursor: state.cursor, seed: state.seed },
       lr_schedule: learningRateSchedule(plan),
-      data: data.description,
-      run: { corpus: run.corpus, tokenizer: run.tokenizer },
+      data: { ...data.description, ...baseCorpus?.description },
+      eval: data.scored,
+      run: { corpus: run.corpus, tokenizer: run.tokenizer, ...(run.finetune ? { finetune: run.finetune } : {}) },
       files: digests,
     };
     writeFileAtomic(join(temp, 'plan.json'), JSON.stringify(exportPlan, null, 2) + '\n');

@@ -47,8 +47,7 @@ export function exportLora(checkpointDir: string, runDir: string, dir: string, w
   const { data, close } = exportData({ ...run, plan }, tokenizer, record.base);
   let baseCorpus: BaseText | undefined;
   try {
-    // Examples train one per row, with nothing of the base's text replayed or scored.
-    baseCorpus = data.kind === 'examples' ? undefined : baseText(record, tokenizer);
+    baseCorpus = baseText(record, data, tokenizer);
     const state = ckpt.trainerState;
     const name = basename(checkpointDir);
     const baseFiles = readdirSync(record.base).filter((f) => !f.startsWith('.') && statSync(join(record.base, f)).isFile());

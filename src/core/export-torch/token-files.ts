@@ -1,60 +1,76 @@
-import { statSync } from 'node:fs';
-import { extname } from 'node:path';
-import { writeFileAtomic } from '../atomic-write';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { UserError } from '../errors';
 import { PreparedCorpus, prepareCorpusSync } from '../prepared/prepare-corpus';
-import { TokenDtype, TokenFile } from '../prepared/token-file';
+import { TokenDtype, TokenFile, TokenReader, tokenChunks, tokenRange } from '../prepared/token-file';
+import { cleanOptionsOf } from '../clean';
 import { Tokenizer } from '../tokenizer';
-import { sha256 } from './folder';
-
-/** A token stream to export: prepared ids on disk (a text file's), or ids in memory (documents). */
-export type ExportIds = TokenFile | Int32Array;
-
-/** True when `path` is one text file (not a folder of documents, not a .jsonl of examples): its ids are prepared on disk. */
-export function isTextFile(path: string): boolean {
-  let folder = false;
-  try {
-    folder = statSync(path).isDirectory();
-  } catch {
-    // preparing it says what is wrong with the path
-  }
-  return !folder && extname(path).toLowerCase() !== '.jsonl';
-}
+import type { RunJson } from '../run-json';
+import { endOfTextId } from '../finetune-data';
+import { endOfText } from '../hf-export';
+import { documentLayout } from '../prepared/document-layout';
 
 /**
- * The ids of a text a run trained on, from its prepared data (prepared now if they are not yet),
- * checked to be of the run's own text; close its tokens when done.
+ * The token stream a run (text, documents) trained on: its prepared ids (prepared now, streamed, if
+ * they are not), laid out as the run laid them out (a folder's documents held out per document, each
+ * part closed by the run's end-of-text id) and checked to be the run's; undefined when its corpus
+ * has changed since. `baseDir`: a fine-tune's base (its end-of-text id). Close it when done.
  */
-export function preparedText(corpus: { path: string; sha256?: string }, tokenizer: Tokenizer): PreparedCorpus {
-  const prepared = preparedTextIfUnchanged(corpus, tokenizer);
-  if (!prepared)
-    throw new UserError(
-      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own corpus",
-      corpus.path,
-    );
-  return prepared;
+export function runTokens(run: RunJson, tokenizer: Tokenizer, baseDir: string): { tokens: TokenReader; close(): void } | undefined {
+  const prepared = preparedTextIfUnchanged(run.corpus, tokenizer);
+  if (!prepared) return undefined;
+  const close = () => prepared.tokens.close();
+  try {
+    const { trainTokens, valTokens, options } = run.plan;
+    const eosId = run.finetune ? endOfTextId(baseDir, tokenizer) : endOfText(tokenizer.toJSON())?.id;
+    const { tokens, heldOut } =
+      prepared.layout === 'text'
+        ? { tokens: prepared.tokens, heldOut: valTokens }
+        : documentLayout(prepared.tokens, prepared.meta.documents, eosId, options.valFraction);
+    if (tokens.length !== trainTokens + valTokens || heldOut !== valTokens)
+      throw new UserError(
+        "{0} no longer prepares to the run's {1} training tokens: it is not this run's data",
+        run.corpus.path,
+        trainTokens,
+      );
+    return { tokens, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
 }
 
-/** preparedText, or undefined when the text is no longer the one recorded. */
-export function preparedTextIfUnchanged(corpus: { path: string; sha256?: string }, tokenizer: Tokenizer): PreparedCorpus | undefined {
-  const prepared = prepareCorpusSync(corpus.path, tokenizer);
+/** The prepared ids of a corpus a run recorded (prepared now if they are not yet), or undefined when it is no longer the one recorded; close its tokens when done. */
+export function preparedTextIfUnchanged(
+  corpus: { path: string; sha256?: string; clean?: readonly string[] },
+  tokenizer: Tokenizer,
+): PreparedCorpus | undefined {
+  // Cleaned as the run cleaned it, when it did (run.json's corpus.clean).
+  const prepared = prepareCorpusSync(corpus.path, tokenizer, { clean: cleanOptionsOf(corpus.clean) });
   if (prepared.meta.source.sha256 === corpus.sha256) return prepared;
   prepared.tokens.close();
   return undefined;
 }
 
 /**
- * Writes ids [start, end) into `file` as nanoGPT's train.bin stores them (little-endian `dtype`);
- * prepared ids are copied as stored, never held whole. Returns the file's sha256.
+ * Writes ids [start, end) into `file` as nanoGPT's train.bin stores them (little-endian `dtype`),
+ * a chunk at a time (prepared ids of that dtype are copied as stored), never held whole; fsynced.
+ * Returns the file's sha256.
  */
-export function writeTokenRange(ids: ExportIds, dtype: TokenDtype, start: number, end: number, file: string): string {
-  if (!(ids instanceof Int32Array)) {
-    if (ids.dtype !== dtype) throw new Error(`internal: ${ids.path} holds ${ids.dtype} ids, the export ${dtype}`);
-    return ids.copyRange(start, end, file);
+export function writeTokenRange(ids: TokenReader, dtype: TokenDtype, start: number, end: number, file: string): string {
+  if (ids instanceof TokenFile && ids.dtype === dtype) return ids.copyRange(start, end, file);
+  const hash = createHash('sha256');
+  const fd = openSync(file, 'wx');
+  try {
+    for (const chunk of tokenChunks(tokenRange(ids, start, end))) {
+      const typed = dtype === 'uint16' ? Uint16Array.from(chunk) : Uint32Array.from(chunk);
+      const bytes = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
+      for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+      hash.update(bytes);
+    }
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
-  const part = ids.subarray(start, end);
-  const typed = dtype === 'uint16' ? Uint16Array.from(part) : Uint32Array.from(part);
-  const data = Buffer.from(typed.buffer, typed.byteOffset, typed.byteLength);
-  writeFileAtomic(file, data);
-  return sha256(data);
+  return hash.digest('hex');
 }

@@ -5,6 +5,7 @@ import { Gpt } from '../model/gpt';
 import { fillWindows, evalWindowStarts } from '../../core/batches';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { readCorpus } from '../../core/corpus';
+import { runTokens } from '../../core/export-torch/token-files';
 import { UserError } from '../../core/errors';
 import { readRunJson } from '../../core/run-json';
 import { Tokenizer } from '../../core/tokenizer';
@@ -58,7 +59,11 @@ export interface QuantizeReport {
 const MAX_WINDOWS = 2048;
 const BATCH = 16;
 
-/** The text a checkpoint was not trained on: its run's corpus tail, or a file the user names. */
+/**
+ * The text a checkpoint was not trained on: a file the user names, or the start of its run's held-out
+ * part (as many tokens as the evaluation reads), from the ids the run trained from (prepared, never
+ * read whole: a folder of documents laid out as the run laid it out).
+ */
 function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, textFile?: string): { tokens: Int32Array; source: string } {
   if (textFile !== undefined) return { tokens: tokenizer.encodeAll(readCorpus(textFile).text), source: textFile };
   const runDir = dirname(dirname(dir));
@@ -66,20 +71,28 @@ function evaluationTokens(dir: string, model: ModelFiles, tokenizer: Tokenizer, 
     throw new UserError('{0} is not a checkpoint inside a run, so it has no held-out text: pass --text FILE to measure on', dir);
   }
   const run = readRunJson(runDir);
-  const corpus = readCorpus(run.corpus.path);
-  if (corpus.sha256 !== run.corpus.sha256) {
+  if (run.plan.examples !== undefined)
+    throw new UserError(
+      '{0} was trained on examples one per row, not on a text to hold a part of out: pass --text FILE to measure on',
+      dir,
+    );
+  const stream = runTokens(run, tokenizer, run.finetune?.base ?? dir);
+  if (!stream) {
     throw new UserError(
       '{0} changed since the run trained on it, so its held-out part is unknown: pass --text FILE to measure on',
       run.corpus.path,
     );
   }
-  const all = tokenizer.encodeAll(corpus.text);
-  if (!Number.isSafeInteger(run.plan.trainTokens) || run.plan.trainTokens >= all.length)
-    throw new UserError('{0} is damaged (plan.trainTokens)', join(runDir, 'run.json'));
-  return {
-    tokens: all.subarray(run.plan.trainTokens),
-    source: `${run.corpus.path} (held-out ${all.length - run.plan.trainTokens} tokens)`,
-  };
+  try {
+    const { trainTokens, valTokens } = run.plan;
+    const read = Math.min(valTokens, MAX_WINDOWS * model.config.context + 1);
+    return {
+      tokens: stream.tokens.view(trainTokens, trainTokens + read).slice(),
+      source: `${run.corpus.path} (held-out ${valTokens} tokens)`,
+    };
+  } finally {
+    stream.close();
+  }
 }
 
 function timed<T>(f: () => T): [T, number] {
