@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Dirent, readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { DEFAULT_MAX_CORPUS_BYTES, readCorpus } from './corpus';
 import { UserError } from './errors';
@@ -39,7 +40,17 @@ export function listDocuments(dir: string): string[] {
   } catch (e) {
     throw new UserError('{0}: cannot read ({1})', dir, (e as NodeJS.ErrnoException).code ?? String(e));
   }
-  const paths = entries
+  const paths = documentPaths(dir, entries)
+    // An empty document (a placeholder) adds nothing; readCorpus would refuse it as a whole corpus.
+    .filter((p) => statSync(p).size > 0)
+    .sort();
+  if (paths.length === 0) throw new UserError('{0} has no .txt or .md documents to train on', dir);
+  return paths;
+}
+
+/** The .txt and .md files among a folder's entries (read recursively), hidden ones and those in hidden folders left out. */
+function documentPaths(dir: string, entries: Dirent[]): string[] {
+  return entries
     .filter((e) => e.isFile() && DOCUMENT_EXTENSIONS.includes(extname(e.name).toLowerCase()))
     .map((e) => join(e.parentPath, e.name))
     .filter(
@@ -47,12 +58,14 @@ export function listDocuments(dir: string): string[] {
         !relative(dir, p)
           .split(/[\\/]/)
           .some((part) => part.startsWith('.')),
-    )
-    // An empty document (a placeholder) adds nothing; readCorpus would refuse it as a whole corpus.
-    .filter((p) => statSync(p).size > 0)
-    .sort();
-  if (paths.length === 0) throw new UserError('{0} has no .txt or .md documents to train on', dir);
-  return paths;
+    );
+}
+
+/** The bytes of a folder's documents together (those listDocuments lists), read without blocking the thread. */
+export async function documentsBytes(dir: string): Promise<number> {
+  const paths = documentPaths(dir, await readdir(dir, { recursive: true, withFileTypes: true }));
+  const sizes = await Promise.all(paths.map(async (p) => (await stat(p)).size));
+  return sizes.reduce((a, b) => a + b, 0);
 }
 
 /** A folder's identity: each document's name (within it), size and sha256, so a change in any one is another corpus. */

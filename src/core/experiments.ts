@@ -4,12 +4,19 @@ import { UserError } from './errors';
 import type { TrainOptionKey, TrainOptions } from './train-options';
 import type { TokenizerKind } from './tokenizer';
 import { settingsOf } from './compare-runs';
+import { CleanOptions, cleanOptionsOf } from './clean';
 
 // One-click experiments on a finished run: the same run with one thing changed.
 
 /** What the training job needs to train a run again: its shape, options, tokenizer and corpus. */
 export type RepeatRequest = Partial<Pick<ModelConfig, ModelOptionKey>> &
-  Partial<Pick<TrainOptions, TrainOptionKey>> & { corpusPath: string; tokenizer: TokenizerKind; vocabSize?: number; arch?: Arch };
+  Partial<Pick<TrainOptions, TrainOptionKey>> & {
+    corpusPath: string;
+    tokenizer: TokenizerKind;
+    vocabSize?: number;
+    arch?: Arch;
+    clean?: CleanOptions;
+  };
 
 /** What an experiment changes in the run it repeats: the norm, the blocks, or the seed. */
 export interface ExperimentChange {
@@ -20,7 +27,7 @@ export interface ExperimentChange {
 
 /**
  * The request that trains `run` again with `change` applied: same corpus, tokenizer, shape,
- * batch, learning rate, seed, steps and evaluation interval (the rest are the recipe's defaults,
+ * batch, learning rate, seed, steps, evaluation interval and cleaning (the rest are the recipe's defaults,
  * as they were for the run). Llama blocks, and a change of blocks, leave the norm and biases to
  * the blocks (withArch): the run's own belong to the blocks it had.
  */
@@ -41,6 +48,8 @@ export function repeatRequest(run: RunJson, change: ExperimentChange = {}): Repe
     seed: options.seed,
     maxSteps: run.plan.totalSteps,
     evalEvery: run.plan.evalEvery,
+    // Cleaned as the run's text was, when it was.
+    ...(run.corpus.clean ? { clean: cleanOptionsOf(run.corpus.clean) } : {}),
     ...change,
   };
 }

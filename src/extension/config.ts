@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { BackendChoice } from '../worker/protocol';
 import type { TokenizerKind } from '../core/tokenizer';
+import { CLEAN_RULES, CleanOptions } from '../core/clean';
 
 /**
  * Typed reads of the corpusLab.* settings. Defaults live only in package.json (VS Code returns
@@ -39,6 +40,12 @@ export class Config {
   }
   get tokenizer(): TokenizerKind {
     return this.get('training.tokenizer');
+  }
+  /** How a new run cleans its text (corpusLab.training.clean and cleanRules); undefined: it trains on the text as it is. */
+  get trainingClean(): CleanOptions | undefined {
+    if (!this.get<boolean>('training.clean')) return undefined;
+    const rules = this.get<string[]>('training.cleanRules') ?? [];
+    return Object.fromEntries(CLEAN_RULES.filter((rule) => rules.includes(rule)).map((rule) => [rule, true]));
   }
   get epochs(): number | undefined {
     return this.get<number | null>('training.epochs') ?? undefined;

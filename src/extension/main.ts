@@ -60,6 +60,9 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
   const command = (id: string, f: (...args: never[]) => unknown) =>
     vscode.commands.registerCommand(`corpusLab.${id}`, f as (...args: unknown[]) => unknown);
 
+  // Folders have their own menu titles ("… on This Folder"), the same commands behind them.
+  const train = trainCommand(ctx);
+  const finetune = finetuneCommand(ctx);
   context.subscriptions.push(
     ctx,
     // Several runs selected at once go to Compare Runs together.
@@ -79,7 +82,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     LossChartPanel.registerSerializer(ctx),
     ComparePanel.registerSerializer(ctx),
     statusBar,
-    command('train', trainCommand(ctx)),
+    command('train', train),
+    command('trainFolder', train),
     command('resumeTraining', resumeCommand(ctx)),
     command('cancelTraining', () =>
       ctx.training ? ctx.training.cancel() : vscode.window.showInformationMessage(vscode.l10n.t('No training is running.')),
@@ -104,7 +108,8 @@ export function activate(context: vscode.ExtensionContext): CorpusLabApi {
     command('showLog', () => ctx.log.show()),
     command('openSample', openSampleCommand(ctx)),
     command('continueOnGpu', continueOnGpuCommand(ctx)),
-    command('finetune', finetuneCommand(ctx)),
+    command('finetune', finetune),
+    command('finetuneFolder', finetune),
     command('openModelFolder', openModelFolderCommand(ctx)),
     command('mergeAdapter', mergeAdapterCommand(ctx)),
     command('quantize', quantizeCommand(ctx)),

@@ -8,6 +8,8 @@ import { parseRunJson } from '../../src/core/run-json';
 import { defaultBpeVocabSize } from '../../src/core/tokenizer';
 import { en, ko, until, workspace } from './fixtures';
 import { PresetRow, withPresetPick } from './preset-pick';
+import { syncFsSpy } from './sync-fs-spy';
+import { cleanText } from '../../src/core/clean';
 
 type Shown = { title?: string; reports: string[] };
 
@@ -74,15 +76,30 @@ describe('Training from the explorer on a folder or a .jsonl (issues 20, 22)', (
 
   const runs = () => (existsSync(api.ctx.runsRoot()) ? readdirSync(api.ctx.runsRoot()).length : 0);
 
-  it('the explorer offers Train on a folder and a .jsonl, the editor on an open .jsonl', () => {
-    const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus as Record<
-      string,
-      { command: string; when?: string }[]
-    >;
-    const whens = (where: string) => menus[where].filter((m) => m.command === 'corpusLab.train').map((m) => m.when ?? '');
-    assert.ok(whens('explorer/context').some((w) => /(^|[^!])explorerResourceIsFolder/.test(w)));
-    assert.ok(whens('explorer/context').some((w) => w.includes('resourceExtname == .jsonl')));
-    assert.ok(whens('editor/context').some((w) => w.includes('resourceExtname == .jsonl')));
+  it('the explorer offers Train on a folder ("… on This Folder") and a .jsonl, the editor on an open .jsonl; a folder never shows "… on This File"', async () => {
+    const { menus, commands } = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes as {
+      menus: Record<string, { command: string; when?: string }[]>;
+      commands: { command: string; title: string }[];
+    };
+    const whens = (where: string, command: string) => menus[where].filter((m) => m.command === command).map((m) => m.when ?? '');
+    for (const [file, folder, title] of [
+      ['corpusLab.train', 'corpusLab.trainFolder', 'Train Model on This Folder'],
+      ['corpusLab.finetune', 'corpusLab.finetuneFolder', 'Fine-tune Active Model on This Folder…'],
+    ]) {
+      assert.deepEqual(whens('explorer/context', folder), ['explorerResourceIsFolder'], folder);
+      assert.ok(
+        whens('explorer/context', file).every((w) => w.startsWith('!explorerResourceIsFolder && ')),
+        `${file}'s "This File" title on a folder`,
+      );
+      assert.ok(whens('explorer/context', file).some((w) => w.includes('resourceExtname == .jsonl')));
+      assert.deepEqual(whens('commandPalette', folder), ['false'], `${folder} is for the explorer`);
+      assert.ok(
+        commands.some((c) => c.command === folder && c.title === title),
+        title,
+      );
+      assert.ok((await vscode.commands.getCommands(true)).includes(folder), `${folder} is registered`);
+    }
+    assert.ok(whens('editor/context', 'corpusLab.train').some((w) => w.includes('resourceExtname == .jsonl')));
   });
 
   for (const [what, target, name] of [
@@ -107,7 +124,28 @@ describe('Training from the explorer on a folder or a .jsonl (issues 20, 22)', (
     });
   }
 
-  it("Custom… on a folder suggests the BPE vocabulary from its documents' size, as for a text of that size", async () => {
+  it('with corpusLab.training.clean on, Train cleans the text with corpusLab.training.cleanRules as it is prepared, and run.json says so', async () => {
+    const config = vscode.workspace.getConfiguration('corpusLab');
+    const file = join(workspace, 'notes-to-clean.md');
+    const text = `---\ntitle: ${Date.now()}\n---\n# 제목\n<!-- 주석\n-->\n${readFileSync(ko.fsPath, 'utf8')}`;
+    writeFileSync(file, text);
+    await config.update('training.clean', true, vscode.ConfigurationTarget.Global);
+    await config.update('training.cleanRules', ['markup', 'front-matter'], vscode.ConfigurationTarget.Global);
+    try {
+      const { result, said } = await train(vscode.Uri.file(file));
+      assert.ok(result && 'checkpoint' in result, `training failed: ${said.join('\n')}`);
+      const { run } = runJsonOf(result.checkpoint);
+      assert.deepEqual(run.corpus.clean, ['front-matter', 'markup']);
+      const cleaned = cleanText(text, { markup: true, 'front-matter': true }).text;
+      assert.equal(run.plan.trainTokens + run.plan.valTokens, [...cleaned].length, 'a char token per character of the cleaned text');
+    } finally {
+      await config.update('training.clean', undefined, vscode.ConfigurationTarget.Global);
+      await config.update('training.cleanRules', undefined, vscode.ConfigurationTarget.Global);
+      rmSync(file, { force: true });
+    }
+  });
+
+  it("Custom… on a folder suggests the BPE vocabulary from its documents' size, as for a text of that size, without synchronous file access on the host", async () => {
     const big = join(workspace, 'big-docs');
     mkdirSync(big, { recursive: true });
     const piece = readFileSync(en.fsPath, 'utf8');
@@ -129,6 +167,8 @@ describe('Training from the explorer on a folder or a .jsonl (issues 20, 22)', (
     };
     let title: string | undefined;
     let result: unknown;
+    const spy = syncFsSpy();
+    let syncCalls: string[];
     try {
       result = await withPresetPick(async (shown, choose) => {
         const running = vscode.commands.executeCommand('corpusLab.train', vscode.Uri.file(big));
@@ -138,9 +178,11 @@ describe('Training from the explorer on a folder or a .jsonl (issues 20, 22)', (
         return running;
       });
     } finally {
+      syncCalls = spy.stop();
       window.showQuickPick = quickPick;
       window.showInputBox = inputBox;
     }
+    assert.deepEqual(syncCalls, [], 'synchronous file access on the extension host');
     assert.equal(result, undefined, 'nothing trained: the vocabulary box was closed');
     assert.ok(title?.startsWith('Train a model on big-docs'), title);
     assert.equal(suggested, String(defaultBpeVocabSize(bytes)));

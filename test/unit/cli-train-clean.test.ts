@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanText } from '../../src/core/clean';
 import { readRunJson } from '../../src/core/run-json';
+import { Tokenizer } from '../../src/core/tokenizer';
 import { KOREAN, assertCliUserError, runCli, tempDir } from './helpers';
 
 const SHAPE = ['--layers', '1', '--heads', '2', '--width', '32', '--context', '16', '--batch', '4', '--backend', 'wasm'];
@@ -42,4 +43,12 @@ test('train --clean --rules trains on the cleaned text, records the rules in run
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(readRunJson(run).step, 4);
   assert.deepEqual(readRunJson(run).corpus.clean, ['front-matter', 'markup']);
+  // export-torch writes the ids the run trained from: those of the cleaned text.
+  const exported = runCli(['export-torch', run, '-o', join(dir, 'exported'), '--json'], dir);
+  assert.equal(exported.code, 0, exported.stderr);
+  const ids = new Uint16Array(readFileSync(join(dir, 'exported', 'train.bin')).buffer.slice(0));
+  const trained = readRunJson(run).plan.trainTokens;
+  assert.equal(ids.length, trained);
+  const tokenizer = Tokenizer.fromJSON(readFileSync(join(run, 'tokenizer.json'), 'utf8'), run);
+  assert.deepEqual(Array.from(ids), Array.from(tokenizer.encodeAll(cleaned)).slice(0, trained));
 });

@@ -234,6 +234,10 @@ test('experiments: a twin repeats the run with only the norm (or seed) changed; 
   const bpe = runJson();
   bpe.tokenizer = { kind: 'bpe', vocabSize: 512, sha256: 'x' };
   assert.equal(repeatRequest(bpe).vocabSize, 512);
+  // A run on a cleaned text is repeated on the text cleaned the same way.
+  const cleaned = runJson();
+  cleaned.corpus.clean = ['front-matter', 'markup'];
+  assert.deepEqual(repeatRequest(cleaned, { seed: 6 }).clean, { 'front-matter': true, markup: true });
 
   const ln = [runJson({}, { seed: 5 }), runJson({}, { seed: 9 })];
   const dyt = runJson({ norm: 'dyt' }, { seed: 5 });

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { dataSummary, previewText } from '../../core/sft-preview';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { readRegularFileAsync } from '../../core/safe-fs';
 import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
@@ -17,8 +17,8 @@ import { Arch, presetNamed, validateModelConfig, withArch } from '../../core/mod
 import { DEFAULT_TRAIN_OPTIONS, MAX_STEPS, validateTrainOptions } from '../../core/train-options';
 import { MIN_BPE_VOCAB } from '../../core/tokenizer';
 import { askVocabSize, pickTokenizerKind } from './tokenize';
+import { documentsBytes } from '../../core/documents';
 import { requireChatTemplate } from '../../core/chat-prompt';
-import { corpusSource } from '../../core/prepared/corpus-source';
 
 type Preset = 'tiny' | 'small';
 
@@ -70,6 +70,7 @@ export function trainCommand(ctx: Ctx) {
         : { maxSteps: options?.maxSteps ?? ctx.config.maxSteps, epochs: options?.epochs ?? ctx.config.epochs };
     return startTraining(ctx, target, {
       tokenizer: ctx.config.tokenizer,
+      clean: ctx.config.trainingClean,
       ...choice,
       ...length,
       corpusPath: target.fsPath,
@@ -87,9 +88,9 @@ async function isDocumentCorpus(path: string): Promise<boolean> {
 }
 
 /** The corpus's bytes of text (a folder's documents together); 0 when it cannot be read, which the run then says. */
-function corpusBytes(path: string): number {
+async function corpusBytes(path: string): Promise<number> {
   try {
-    return corpusSource(path).bytes;
+    return (await isFolder(path)) ? await documentsBytes(path) : (await stat(path)).size;
   } catch {
     return 0;
   }
@@ -354,7 +355,7 @@ async function askCustomRun(ctx: Ctx, target: vscode.Uri, preferred: Preset): Pr
   if (!tokenizer) return undefined;
   let vocabSize: number | undefined;
   if (tokenizer === 'bpe') {
-    vocabSize = await askVocabSize(title, corpusBytes(target.fsPath));
+    vocabSize = await askVocabSize(title, await corpusBytes(target.fsPath));
     if (vocabSize === undefined) return undefined;
   }
   return { preset, arch, [unit === 'steps' ? 'maxSteps' : 'epochs']: length, lr, batch, context, tokenizer, vocabSize };
