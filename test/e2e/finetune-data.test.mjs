@@ -47,9 +47,11 @@ test(
         .locator('.notification-toast', { hasText: 'qwen2-chatml is now the active model' })
         .waitFor({ state: 'visible', timeout: 60_000 });
 
-      // 2. A folder of documents offers Fine-tune (and not the text-file entries).
+      // 2. A folder of documents offers Fine-tune and Train under folder titles (and not the text-file entries).
       await explorerRow('documents').click({ button: 'right' });
-      await contextEntry('Fine-tune Active Model on This File').waitFor({ state: 'visible', timeout: 20_000 });
+      await contextEntry('Fine-tune Active Model on This Folder').waitFor({ state: 'visible', timeout: 20_000 });
+      await contextEntry('Train Model on This Folder').waitFor({ state: 'visible', timeout: 5_000 });
+      assert.equal(await contextEntry('on This File').count(), 0, 'a folder is not "This File"');
       assert.equal(await contextEntry('Tokenize Document').count(), 0, 'a folder is no document to tokenize');
       await shot('01-folder-menu');
       await page.keyboard.press('Escape');
