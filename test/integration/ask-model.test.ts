@@ -67,7 +67,7 @@ describe('Ask the Model… (issue 20)', () => {
     assert.doesNotMatch(text, /<\|im_(start|end)\|>|<\|endoftext\|>/);
   });
 
-  it('a model without a chat template is refused with the reason, and nothing is opened', async () => {
+  it('a model without a chat template is refused with the reason before the question is typed, and nothing is opened', async () => {
     const plain = join(workspace, 'models', 'qwen2-no-template');
     cpSync(join(workspace, 'texts', 'hf-llama', 'qwen2'), plain, { recursive: true });
     const shown: string[] = [];
@@ -77,15 +77,22 @@ describe('Ask the Model… (issue 20)', () => {
       shown.push(message);
       return Promise.resolve(undefined);
     };
+    // Asked from the Runs view, as a user would: the refusal comes before the question is asked for.
+    const input = vscode.window as { showInputBox: (options?: vscode.InputBoxOptions) => Thenable<string | undefined> };
+    const originalInput = input.showInputBox;
+    let askedForQuestion = 0;
+    input.showInputBox = () => (askedForQuestion++, Promise.resolve(question));
     const documents = vscode.workspace.textDocuments.length;
     let result: unknown;
     try {
       const node = { kind: 'base', name: 'qwen2-no-template', path: plain, runs: [] } as RunsNode;
-      result = await vscode.commands.executeCommand('corpusLab.askModel', node, { question });
+      result = await vscode.commands.executeCommand('corpusLab.askModel', node);
     } finally {
       window.showErrorMessage = original;
+      input.showInputBox = originalInput;
     }
     assert.equal(result, undefined);
+    assert.equal(askedForQuestion, 0, 'the question was asked for, then refused');
     assert.equal(shown.length, 1);
     assert.match(shown[0], /has no chat template .*: add the template the model was trained with/);
     assert.equal(vscode.workspace.textDocuments.length, documents);

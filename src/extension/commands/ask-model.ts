@@ -26,7 +26,16 @@ export function askModelCommand(ctx: Ctx, samples: SampleDocuments) {
       vscode.window.showInformationMessage(vscode.l10n.t('No active model: train one, or pick one with Set Active Model.'));
       return undefined;
     }
-    let asked: ReturnType<typeof chatPrompt>;
+    // A model without a chat template is refused before the question is typed.
+    let checkpoint: string;
+    let chat: ReturnType<typeof requireChatTemplate>;
+    try {
+      checkpoint = resolveCheckpoint(model);
+      chat = requireChatTemplate(checkpoint);
+    } catch (e) {
+      showError(ctx, errorText(e));
+      return undefined;
+    }
     const question =
       options?.question ??
       (await vscode.window.showInputBox({
@@ -35,10 +44,9 @@ export function askModelCommand(ctx: Ctx, samples: SampleDocuments) {
         validateInput: (v) => (v.trim() ? undefined : vscode.l10n.t('Type a question.')),
       }));
     if (question === undefined) return undefined;
-    let checkpoint: string;
+    let asked: ReturnType<typeof chatPrompt>;
     try {
-      checkpoint = resolveCheckpoint(model);
-      asked = chatPrompt(requireChatTemplate(checkpoint), question, options?.system);
+      asked = chatPrompt(chat, question, options?.system);
     } catch (e) {
       showError(ctx, errorText(e));
       return undefined;
