@@ -8,6 +8,7 @@ import { corpusSource } from '../../src/core/prepared/corpus-source';
 import { cleanedSource } from '../../src/core/prepared/source-cleaned';
 import { runSteps } from '../../src/core/prepared/steps';
 import { prepareCorpusSync } from '../../src/core/prepared/prepare-corpus';
+import { runEstimateJob } from '../../src/worker/jobs/estimate-job';
 import { ENGLISH, KOREAN, tempDir, userError } from './helpers';
 
 const ALL = parseCleanRules('front-matter,markup,urls,emoji');
@@ -131,5 +132,21 @@ test('preparing with cleaning gives the ids of the cleaned text; cleaned and unc
     } finally {
       for (const p of [plain, cleaned, again, markupOnly]) p.tokens.close();
     }
+  }
+});
+
+test('the estimate before a cleaned run counts the cleaned text, and prepares what the run then reuses', async () => {
+  const dir = tempDir();
+  const file = join(dir, 'notes.md');
+  writeFileSync(file, SPANNING + readFileSync(KOREAN, 'utf8').slice(0, 2000));
+  process.env.CORPUS_LAB_CACHE = join(dir, 'cache');
+  try {
+    const e = await runEstimateJob({ corpusPath: file, clean: ALL, preset: 'tiny', backend: 'wasm', measureSteps: 0, maxSteps: 10 });
+    assert.equal(e.tokens, [...cleanText(readFileSync(file, 'utf8'), ALL).text].length);
+    const prepared = prepareCorpusSync(file, { kind: 'char' }, { clean: ALL });
+    prepared.tokens.close();
+    assert.equal(prepared.reused, true);
+  } finally {
+    delete process.env.CORPUS_LAB_CACHE;
   }
 });

@@ -261,6 +261,7 @@ async function pickPreset(ctx: Ctx, target: vscode.Uri): Promise<RunChoice | und
           request: {
             corpusPath: target.fsPath,
             tokenizer: ctx.config.tokenizer,
+            clean: ctx.config.trainingClean,
             backend: ctx.config.backend,
             measureSteps: 2,
             ...(choice.maxSteps ? {} : lengthSettings),

@@ -1,3 +1,4 @@
+import { CleanOptions } from '../../core/clean';
 import { startEngine, BackendChoice } from '../engine/backend';
 import { RandomBaseLora, measureRunOverheads, median, measureTrainingSteps } from '../bench/step-timer';
 import { CHECKPOINT_MAX_SECONDS, SAMPLE_TOKENS, checkpointStepBound } from '../train/trainer';
@@ -39,6 +40,8 @@ export interface EstimateRequest {
    * Asked as finetune is (`finetune BASE DATA --lora …`): LoRA on a LoRA adapter continues it.
    */
   finetune?: FinetuneTargetRequest;
+  /** The text cleaned as the run will clean it (train --clean): counted, and prepared for the run to reuse. */
+  clean?: CleanOptions;
 }
 
 export interface EstimateResult extends Estimate {
@@ -80,7 +83,7 @@ export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOpt
   // A char corpus is prepared (a corpus of any size, streamed; the run then reuses it) and counted
   // exactly; a BPE one is not trained for an estimate: its vocabulary has the size asked for.
   const { bytes } = corpusSource(req.corpusPath);
-  const counted = kind === 'char' ? await charCounts(req.corpusPath, preparing) : undefined;
+  const counted = kind === 'char' ? await charCounts(req.corpusPath, { ...preparing, clean: req.clean }) : undefined;
   const vocabSize = counted?.vocabSize ?? req.vocabSize ?? defaultBpeVocabSize(bytes);
   const tokens = counted?.tokens ?? Math.round(bytes / 3);
   const presetName = req.preset ?? 'tiny';
