@@ -9,7 +9,7 @@ import { exportTorch } from '../../src/core/export-torch/export-torch';
 import { readMetrics } from '../../src/core/metrics';
 import { compareRuns } from '../../src/core/compare-runs';
 import { readRunJson } from '../../src/core/run-json';
-import { ENGLISH, TINY_MODEL, tempDir } from './helpers';
+import { ENGLISH, REPO, TINY_MODEL, tempDir } from './helpers';
 import { assertClose, finetuneLosses, stepLosses, trainLosses } from './loss-curves';
 
 // Debian's torch 1.13 in CI; CORPUS_LAB_TORCH_PYTHON names another (one with `tokenizers` also checks the samples).
@@ -98,4 +98,38 @@ test("export-torch of a full fine-tune of a Corpus Lab run, replaying its base's
   assert.deepEqual(readRunJson(run).finetune, readRunJson(join(root, 'laptop')).finetune);
   const compared = compareRuns([{ name: 'torch-2', dir: run, run: readRunJson(run), metrics: readMetrics(run) }]).runs[0];
   assert.ok(compared.best && Number.isFinite(compared.best.bitsPerChar), JSON.stringify(compared));
+});
+
+test('export-torch of a full fine-tune on more held-out examples than Corpus Lab evaluates (evalBatches × batch): the export carries those it evaluates, read from the prepared rows, and train.py reports its held-out loss and bits per character', async (t) => {
+  if (!has('torch, numpy')) return t.skip('PyTorch is not installed (apt-get install python3-torch python3-numpy)');
+  const root = tempDir('corpus-lab-torch-examples-');
+  // 300 prompt/completion pairs: 30 held out, where Corpus Lab evaluates the first 20 × 1.
+  const lines = Array.from({ length: 300 }, (_, i) =>
+    JSON.stringify({ prompt: `질문 ${i}: ${i} 더하기 ${i}는?`, completion: ` ${2 * i}입니다.` }),
+  );
+  const data = join(root, 'sums.jsonl');
+  writeFileSync(data, lines.join('\n') + '\n');
+  const req: FinetuneRequest = {
+    basePath: join(REPO, 'test/fixtures/hf-llama/qwen2'),
+    corpusPath: data,
+    batch: 1,
+    context: 32,
+    maxSteps: 3,
+    backend: 'wasm',
+    threads: 1,
+  };
+  const reference = await finetuneLosses({ ...req, runDir: join(root, 'reference') });
+  await finetuneLosses({ ...req, runDir: join(root, 'laptop') }, 2);
+  const exp = join(root, 'exp');
+  const result = exportTorch(join(root, 'laptop'), exp);
+  assert.equal(result.data, 'examples');
+  const plan = JSON.parse(readFileSync(join(exp, 'plan.json'), 'utf8'));
+  assert.equal(plan.data.val.rows, plan.plan.options.evalBatches);
+
+  const r = script(exp, ['--out', join(root, 'torch')]);
+  assert.equal(r.status, 0, r.stderr);
+  assertClose(stepLosses(r.events), reference, [3], 1e-5, 'the step after the export');
+  const evals = (run: string) => readMetrics(run).filter((m) => m.type === 'eval' && m.step === 3);
+  for (const field of ['val_loss', 'val_bits_per_char'])
+    assertClose(byStep(evals(join(root, 'torch')), field), byStep(evals(join(root, 'reference')), field), [3], 1e-5, field);
 });

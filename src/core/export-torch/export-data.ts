@@ -1,20 +1,21 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-write';
 import { readChatTemplate } from '../chat-template';
 import { FinetuneRecord } from '../finetune';
 import { runOfCheckpoint } from '../run-json';
 import { evalWindowStarts } from '../batches';
 import { textSize } from '../baselines';
 import { UserError } from '../errors';
-import { trainedTargets } from '../example-batches';
-import { PreparedData, endOfTextId, prepareData, readFinetuneData } from '../finetune-data';
+import { ExampleRows, firstRows, trainedTargets } from '../example-batches';
+import { endOfTextId } from '../finetune-data';
+import { PreparedExamples, prepareExamples } from '../finetune-folder';
 import type { RunJson } from '../run-json';
-import { IGNORED, SftRow } from '../sft-examples';
+import { IGNORED } from '../sft-examples';
 import { Tokenizer } from '../tokenizer';
 import { TokenDtype, TokenReader, tokenDtype } from '../prepared/token-file';
 import { preparedTextIfUnchanged, runTokens, writeTokenRange } from './token-files';
 import { trainingWindow } from '../train-plan';
+import { TrainOptions } from '../train-options';
 
 /** What train.py and train_peft.py read: token streams (text, documents) or examples one per row, and the held-out size for bits per character. */
 export interface ExportedData {
@@ -37,8 +38,8 @@ export interface ExportedData {
  */
 export function exportData(run: RunJson, tokenizer: Tokenizer, baseDir: string): { data: ExportedData; close(): void } {
   if (run.plan.examples !== undefined) {
-    const prepared = runData(run, tokenizer, baseDir);
-    return { data: exampleData(prepared.examples!, tokenizer), close() {} };
+    const prepared = runExamples(run, tokenizer, baseDir);
+    return { data: exampleData(prepared.examples, run.plan.options, tokenizer), close: prepared.close };
   }
   const stream = runTokens(run, tokenizer, baseDir);
   if (!stream)
@@ -55,40 +56,47 @@ export function exportData(run: RunJson, tokenizer: Tokenizer, baseDir: string):
 }
 
 /**
- * The run's examples prepared again as the run prepared them (the base's chat template and
- * end-of-text id, the run's window, split and seed), checked to be the same as the plan's.
+ * The run's examples from the rows prepared on disk as the run prepared them (prepared again,
+ * streamed, when the cache lost them: the base's chat template and end-of-text id, the run's
+ * window), split with the run's seed, checked to be the plan's; close() when written.
  */
-function runData(run: RunJson, tokenizer: Tokenizer, baseDir: string): PreparedData {
+function runExamples(run: RunJson, tokenizer: Tokenizer, baseDir: string): PreparedExamples {
   const path = run.corpus.path;
-  const data = readFinetuneData(path);
-  if (data.corpus.sha256 !== run.corpus.sha256)
-    throw new UserError(
-      "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own data",
-      path,
-    );
   const { plan } = run;
   const model = { tokenizer, dir: baseDir, chat: readChatTemplate(baseDir), eosId: endOfTextId(baseDir, tokenizer) };
-  const prepared = prepareData(data, model, trainingWindow(plan.model, plan.options), plan.options, path);
-  const trainTokens = prepared.tokens.length - (prepared.heldOut ?? plan.valTokens);
-  if (trainTokens !== plan.trainTokens || prepared.examples?.train.length !== plan.examples)
-    throw new UserError("{0} no longer prepares to the run's {1} training tokens: it is not this run's data", path, plan.trainTokens);
-  return prepared;
+  const prepared = prepareExamples(path, model, trainingWindow(plan.model, plan.options), plan.options);
+  try {
+    if (prepared.source.sha256 !== run.corpus.sha256)
+      throw new UserError(
+        "{0} has changed since the run was trained on it (sha256 differs from run.json): the export needs the run's own data",
+        path,
+      );
+    if (prepared.tokens.length - prepared.heldOut !== plan.trainTokens || prepared.examples.train.length !== plan.examples)
+      throw new UserError("{0} no longer prepares to the run's {1} training tokens: it is not this run's data", path, plan.trainTokens);
+    return prepared;
+  } catch (e) {
+    prepared.close();
+    throw e;
+  }
 }
 
-function exampleData({ train, val }: { train: SftRow[]; val: SftRow[] }, tokenizer: Tokenizer): ExportedData {
+/**
+ * Examples one per row: every training row, and the held-out rows Corpus Lab evaluates (the first
+ * evalBatches × batch, trainer.ts), written a row at a time.
+ */
+function exampleData(examples: { train: ExampleRows; val: ExampleRows }, options: TrainOptions, tokenizer: Tokenizer): ExportedData {
+  const train = examples.train;
+  const val = firstRows(examples.val, options.evalBatches * options.batch);
   const scored = trainedTargets(val);
-  const files = { ...rowFiles('train', train), ...rowFiles('val', val) };
+  const splits = { train: { rows: train, width: widest(train) }, val: { rows: val, width: widest(val) } };
   return {
     kind: 'examples',
     dtype: 'int32',
-    write: (dir) => {
-      for (const [file, data] of Object.entries(files)) writeFileAtomic(join(dir, file), data);
-      return Object.keys(files);
-    },
+    write: (dir) => Object.entries(splits).flatMap(([split, { rows, width }]) => writeRows(dir, split, rows, width)),
     description: {
       kind: 'examples',
-      train: rowDescription('train', train),
-      val: rowDescription('val', val),
+      train: rowDescription('train', train.length, splits.train.width),
+      val: rowDescription('val', val.length, splits.val.width),
       layout:
         'int32 little-endian [rows, width]: ids padded with 0, labels (the id where trained, else -100) padded with -100, and each row’s length; a batch is cut to its longest row, inputs ids[0..n-1), targets labels[1..n)',
       order:
@@ -125,28 +133,43 @@ function tokenData(ids: TokenReader, run: RunJson, tokenizer: Tokenizer): Export
   };
 }
 
-function rowFiles(split: string, rows: SftRow[]): Record<string, Buffer> {
-  const width = Math.max(...rows.map((r) => r.ids.length));
-  const ids = new Int32Array(rows.length * width);
-  const labels = new Int32Array(rows.length * width).fill(IGNORED);
-  rows.forEach((r, i) => {
-    ids.set(r.ids, i * width);
-    labels.set(r.labels, i * width);
-  });
-  return {
-    [`${split}-ids.bin`]: bytesOf(ids),
-    [`${split}-labels.bin`]: bytesOf(labels),
-    [`${split}-lengths.bin`]: bytesOf(Int32Array.from(rows, (r) => r.ids.length)),
-  };
+function widest(rows: ExampleRows): number {
+  let width = 0;
+  for (let i = 0; i < rows.length; i++) width = Math.max(width, rows.size(i));
+  return width;
 }
 
-function rowDescription(split: string, rows: SftRow[]) {
-  const width = Math.max(...rows.map((r) => r.ids.length));
-  return { rows: rows.length, width, ids: `${split}-ids.bin`, labels: `${split}-labels.bin`, lengths: `${split}-lengths.bin` };
+/** `split`-ids.bin, -labels.bin and -lengths.bin, a row at a time (fsynced); returns their names. */
+function writeRows(dir: string, split: string, rows: ExampleRows, width: number): string[] {
+  const names = [`${split}-ids.bin`, `${split}-labels.bin`, `${split}-lengths.bin`];
+  const [ids, labels, lengths] = names.map((f) => openSync(join(dir, f), 'wx'));
+  try {
+    const rowIds = new Int32Array(width);
+    const rowLabels = new Int32Array(width);
+    const length = new Int32Array(1);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows.row(i);
+      rowIds.fill(0).set(r.ids);
+      rowLabels.fill(IGNORED).set(r.labels);
+      length[0] = r.ids.length;
+      writeAll(ids, rowIds);
+      writeAll(labels, rowLabels);
+      writeAll(lengths, length);
+    }
+    for (const fd of [ids, labels, lengths]) fsyncSync(fd);
+  } finally {
+    for (const fd of [ids, labels, lengths]) closeSync(fd);
+  }
+  return names;
 }
 
-function bytesOf(a: Uint16Array | Uint32Array | Int32Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+function writeAll(fd: number, a: Int32Array): void {
+  const bytes = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
+}
+
+function rowDescription(split: string, rows: number, width: number) {
+  return { rows, width, ids: `${split}-ids.bin`, labels: `${split}-labels.bin`, lengths: `${split}-lengths.bin` };
 }
 
 /** The base's own text: rows of its training part replayed (replay.bin), its held-out part for the forgetting meter (base-val.bin). */
