@@ -28,7 +28,9 @@ type Step = keyof typeof DESCRIPTIONS;
 type Counts = Partial<Record<Step, number>>;
 const ALWAYS: Step[] = ['line-breaks', 'nfc', 'control', 'invisible', 'trailing-spaces'];
 
-export interface CleanStreamLimits {
+export interface CleanStreamOptions {
+  /** Count characters and lines for report() (false: a caller that only wants the text saves that time). */
+  report?: boolean;
   /** Text gathered before it is cleaned up to a line end (in UTF-16 units). */
   pieceChars?: number;
   /** The most text held waiting for a line end, or for the end of a construct that spans lines. */
@@ -51,6 +53,7 @@ export class CleanStream {
   private readonly blank: BlankLines;
   private readonly pieceChars: number;
   private readonly holdChars: number;
+  private readonly counting: boolean;
   private pending = '';
   private carriedCr = false;
   private first = true;
@@ -70,24 +73,28 @@ export class CleanStream {
     private readonly options: CleanOptions,
     out: (text: string) => void,
     private readonly source: string,
-    limits: CleanStreamLimits = {},
+    opts: CleanStreamOptions = {},
   ) {
     for (const rule of ALWAYS) this.counts[rule] = 0;
     for (const [rule, on] of Object.entries(options)) if (on) this.counts[rule as Step] = 0;
-    this.pieceChars = limits.pieceChars ?? PIECE_CHARS;
-    this.holdChars = limits.holdChars ?? HOLD_CHARS;
+    this.pieceChars = opts.pieceChars ?? PIECE_CHARS;
+    this.holdChars = opts.holdChars ?? HOLD_CHARS;
+    const report = opts.report ?? true;
     this.blank = new BlankLines((text) => {
       if (text.length === 0) return;
-      this.charsAfter += codePointCount(text);
-      this.linesAfter += lineBreaks(text);
-      this.lastAfter = text.charCodeAt(text.length - 1);
+      if (report) {
+        this.charsAfter += codePointCount(text);
+        this.linesAfter += lineBreaks(text);
+        this.lastAfter = text.charCodeAt(text.length - 1);
+      }
       out(text);
     });
+    this.counting = report;
   }
 
   push(raw: string): void {
     if (raw.length === 0) return;
-    this.charsBefore += codePointCount(raw);
+    if (this.counting) this.charsBefore += codePointCount(raw);
     let text = this.carriedCr ? '\r' + raw : raw;
     this.carriedCr = text.endsWith('\r');
     if (this.carriedCr) text = text.slice(0, -1);
@@ -130,8 +137,10 @@ export class CleanStream {
     const [lf, n] = replaceCounted(text, /\r\n?/g, '\n');
     add(this.counts, 'line-breaks', n);
     if (lf.length === 0) return;
-    this.linesBefore += lineBreaks(lf);
-    this.lastBefore = lf.charCodeAt(lf.length - 1);
+    if (this.counting) {
+      this.linesBefore += lineBreaks(lf);
+      this.lastBefore = lf.charCodeAt(lf.length - 1);
+    }
     this.pending += lf;
   }
 

@@ -103,6 +103,8 @@ function tagOpen(t: string): boolean {
 }
 
 export function stripUrls(text: string): [string, number] {
+  // Every URL holds one of these: a text without them is left as it is, without the slower scan.
+  if (!/https?:\/\/|www\./i.test(text)) return [text, 0];
   return removeBetweenWords(text, /\b(?:https?:\/\/|www\.)[^\s<>"'）)\]]+[^\s<>"'.,;:!?）)\]]/giu);
 }
 
@@ -136,5 +138,28 @@ const EMOJI =
   /(?:\p{Regional_Indicator}{2}|[\p{Extended_Pictographic}\p{Emoji_Modifier}](?:\uFE0F|\p{Emoji_Modifier}|\u20E3)*(?:\u200D[\p{Extended_Pictographic}\p{Emoji_Modifier}](?:\uFE0F|\p{Emoji_Modifier})*)*)|[0-9#*]\uFE0F?\u20E3/gu;
 
 export function stripEmoji(text: string): [string, number] {
+  emojiUnits ??= emojiCodeUnits();
+  if (!hasUnitOf(text, emojiUnits)) return [text, 0];
   return removeBetweenWords(text, EMOJI);
+}
+
+let emojiUnits: Uint8Array | undefined;
+
+/**
+ * The UTF-16 units an emoji starts with, flagged: the characters EMOJI starts a match with (the
+ * high surrogate of those past the BMP) and U+20E3, which its keycaps hold. A text with none of
+ * them has no emoji, and looking for them is several times faster than EMOJI's scan.
+ */
+function emojiCodeUnits(): Uint8Array {
+  const start = /[\p{Regional_Indicator}\p{Extended_Pictographic}\p{Emoji_Modifier}\u20E3]/u;
+  const units = new Uint8Array(0x10000);
+  for (let c = 0; c <= 0x10ffff; c++) {
+    if ((c < 0xd800 || c > 0xdfff) && start.test(String.fromCodePoint(c))) units[c > 0xffff ? 0xd800 + ((c - 0x10000) >> 10) : c] = 1;
+  }
+  return units;
+}
+
+function hasUnitOf(text: string, units: Uint8Array): boolean {
+  for (let i = 0; i < text.length; i++) if (units[text.charCodeAt(i)] === 1) return true;
+  return false;
 }

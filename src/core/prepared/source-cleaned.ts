@@ -22,7 +22,7 @@ export function cleanedSource(source: CorpusSource, options: CleanOptions): Corp
     ...source,
     *steps(onText: TextSink, onDocumentEnd, opts) {
       const out = typeof onText === 'function' ? onText : (text: string) => onText.utf8(Buffer.from(text));
-      const stream = new CleanStream(options, out, source.path);
+      const stream = new CleanStream(options, out, source.path, { report: false });
       return yield* source.steps(
         (text) => stream.push(text),
         () => {
