@@ -79,17 +79,16 @@ export class CleanStream {
     for (const [rule, on] of Object.entries(options)) if (on) this.counts[rule as Step] = 0;
     this.pieceChars = opts.pieceChars ?? PIECE_CHARS;
     this.holdChars = opts.holdChars ?? HOLD_CHARS;
-    const report = opts.report ?? true;
+    this.counting = opts.report ?? true;
     this.blank = new BlankLines((text) => {
       if (text.length === 0) return;
-      if (report) {
+      if (this.counting) {
         this.charsAfter += codePointCount(text);
         this.linesAfter += lineBreaks(text);
         this.lastAfter = text.charCodeAt(text.length - 1);
       }
       out(text);
     });
-    this.counting = report;
   }
 
   push(raw: string): void {
