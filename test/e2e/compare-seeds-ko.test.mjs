@@ -25,7 +25,7 @@ test(
         trainWithCli(
           join(folder, 'speech-ko.txt'),
           join(folder, '.corpus-lab', 'runs', name),
-          ...['--layers', '1', '--heads', '2', '--width', '32', '--context', '32', '--batch', '64', '--max-steps', '60'],
+          ...['--layers', '2', '--heads', '2', '--width', '64', '--context', '32', '--max-steps', '100'],
           ...['--arch', arch, '--seed', seed],
         );
       await page.locator('.statusbar-item', { hasText: '모델 없음' }).waitFor({ state: 'visible', timeout: 60_000 });
@@ -45,6 +45,7 @@ test(
       assert.equal(groups.length, 2, groups.join('\n'));
       assert.ok(groups[0].startsWith(`${gpt2}: 시드 `), groups[0]);
       assert.ok(groups[1].startsWith(`${llama}: 시드 `), groups[1]);
+      assert.equal(await compare.locator('.did-not-learn').count(), 0, 'the runs learn: their verdict means something');
       const verdict = (await compare.locator('.verdict strong').innerText()).trim();
       assert.ok([`${gpt2} / ${llama}:`, `${llama} / ${gpt2}:`].includes(verdict), verdict);
       await compare.locator('#seeds').scrollIntoViewIfNeeded();
