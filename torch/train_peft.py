@@ -48,39 +48,15 @@ from train import (
     prune_checkpoints,
     read_json,
     read_safetensors,
+    remake_plan,
     remove_stale_temps,
     rows_of_rank,
     sha256_of,
-    steps_per_epoch,
     to_json,
     training_window,
     update_run,
     write_dir_atomic,
 )
-
-# ---------------------------------------------------------------------------------------------
-# The data order (src/core/example-batches.ts, src/core/batches.ts)
-
-
-def replan(saved, max_steps, epochs):
-    """The saved plan with a new step budget, as `corpus-lab train --resume --max-steps/--epochs` makes it."""
-    if max_steps is None and epochs is None:
-        return saved
-    options = dict(saved["options"])
-    if max_steps is not None:
-        options["maxSteps"] = max_steps
-    if epochs is not None:
-        options["epochs"] = epochs
-    if saved.get("examples") is not None:
-        per_epoch = max(1, -(-saved["examples"] // options["batch"]))
-    else:
-        per_epoch = steps_per_epoch(saved["trainTokens"], training_window(saved), options["batch"])
-    m, e = options.get("maxSteps"), options.get("epochs")
-    total = min(m, e * per_epoch) if m is not None and e is not None else m if m is not None else e * per_epoch
-    warmup = options["warmupSteps"] if options.get("warmupSteps") is not None else min(100, total // 10)
-    every = options["evalEvery"] if options.get("evalEvery") is not None else max(1, min(250, math.floor(total / 20 + 0.5)))
-    return dict(saved, options=options, stepsPerEpoch=per_epoch, totalSteps=total, warmupSteps=warmup, evalEvery=every)
-
 
 # ---------------------------------------------------------------------------------------------
 # The export, the base model and the adapter
@@ -235,7 +211,7 @@ def train(args, export, world, rank, device, device_kind):
     elif os.path.isdir(out) and os.listdir(out):
         raise UserError(f"{out} is not empty and not a run: pass a new --out")
     state = read_state(start_dir)
-    plan = replan(state.get("plan") or saved_plan, args.max_steps, args.epochs)
+    plan = remake_plan(state.get("plan") or saved_plan, args.max_steps, args.epochs)
     if plan["trainTokens"] != saved_plan["trainTokens"] or plan.get("examples") != saved_plan.get("examples"):
         raise UserError(f"{start_dir} was trained on different data than this export")
     if plan["totalSteps"] <= state["step"]:
