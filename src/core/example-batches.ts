@@ -138,7 +138,12 @@ export function trainedTargetReader(rows: ExampleRows): TokenReader {
 const TARGET_MARK_ROWS = 1024;
 
 function targetsOf(row: SftRow): Int32Array {
-  return row.labels.subarray(1).filter((l) => l !== IGNORED);
+  const { labels } = row;
+  let n = 0;
+  for (let i = 1; i < labels.length; i++) if (labels[i] !== IGNORED) n++;
+  const out = new Int32Array(n);
+  for (let i = 1, at = 0; i < labels.length; i++) if (labels[i] !== IGNORED) out[at++] = labels[i];
+  return out;
 }
 
 function shuffled(n: number, rng: Rng): Int32Array {

@@ -326,11 +326,11 @@ export class RowFile implements ExampleRows {
     const [start, end] = this.rowBounds(i);
     const n = end - start;
     const width = dtypeBytes(this.dtype);
-    const ids = new Int32Array(n);
     const stored = this.read('ids', start * width, n * width);
-    ids.set(this.dtype === 'uint16' ? new Uint16Array(stored.buffer, 0, n) : new Uint32Array(stored.buffer, 0, n));
+    const ids = Int32Array.from(this.dtype === 'uint16' ? new Uint16Array(stored.buffer, 0, n) : new Uint32Array(stored.buffer, 0, n));
     const mask = this.read('mask', start, n);
-    const labels = Int32Array.from(ids, (id, k) => (mask[k] ? id : IGNORED));
+    const labels = new Int32Array(n);
+    for (let k = 0; k < n; k++) labels[k] = mask[k] ? ids[k] : IGNORED;
     return { ids, labels };
   }
 
