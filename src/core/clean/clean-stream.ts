@@ -38,7 +38,7 @@ export interface CleanStreamOptions {
 }
 
 const PIECE_CHARS = 1 << 20;
-export const HOLD_CHARS = 1 << 26;
+const HOLD_CHARS = 1 << 26;
 
 /**
  * cleanText for text that comes a piece at a time, in documents: the same text out, in pieces,
