@@ -180,6 +180,25 @@ test('prepared rows are reused by a second run, and prepared again when damaged 
   const cut = await run('cut');
   assert.ok(cut.some((e) => e.type === 'notice' && /ids\.bin is 100 bytes, not \d+\); preparing them again/.test(e.message)));
   assert.deepEqual(trainingEvents(cut), trainingEvents(first));
+
+  // Another window or chat template makes other rows: prepared beside the first.
+  const encoded = (events: TrainEvent[]) => events.some((e) => e.type === 'prepare' && e.phase === 'encode');
+  const wider: TrainEvent[] = [];
+  await withCache(cache, () =>
+    runFinetuneJob(
+      { ...req, context: CONTEXT + 32, runDir: join(root, 'wider') },
+      (e) => wider.push(e),
+      () => false,
+    ),
+  );
+  assert.ok(encoded(wider));
+  assert.equal(preparedFolders(cache).length, 2);
+  writeFileSync(
+    join(model, 'chat_template.jinja'),
+    readFileSync(join(FIXTURES, 'sft/chatml.jinja'), 'utf8').replace('<|im_start|>system', '<|im_start|>system\n'),
+  );
+  assert.ok(encoded(await run('template')));
+  assert.equal(preparedFolders(cache).length, 3);
 });
 
 test('a streamed .jsonl is still refused before any run folder or prepared rows exist: a bad line named past the first chunk, no token trained, a cancel', async () => {
