@@ -102,6 +102,27 @@ Dot dot() {
   return chosen;
 }
 
+/**
+ * A block of `size` rows or columns of W for the pool: about `perThread` blocks a thread, as many
+ * blocks as a multiple of the thread count (9 equal blocks on 2 threads take as long as 10), each
+ * a multiple of 32 columns (the SGEMM's tile width) between `least` and `most` where one fits.
+ */
+int balancedBlock(int size, int perThread, int least, int most) {
+  const int threads = kernels::threads();
+  const auto blockOf = [&](int blocks) { return ((size + blocks - 1) / blocks + 31) / 32 * 32; };
+  const auto balanced = [&](int block) { return ((size + block - 1) / block) % threads == 0; };
+  for (int j = perThread; j <= 4 * perThread; j++) {
+    const int block = blockOf(j * threads);
+    if (block < least) break;
+    if (block <= most && balanced(block)) return block;
+  }
+  for (int j = perThread - 1; j >= 1; j--) {
+    const int block = blockOf(j * threads);
+    if (block >= least && block <= most && balanced(block)) return block;
+  }
+  return std::clamp(blockOf(perThread * threads), std::min(least, size), most);
+}
+
 }  // namespace
 
 void widenRange(const uint16_t* from, long count, float* to) {
@@ -116,7 +137,7 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
     return;
   }
   // Two blocks of rows per thread (BLAS is fastest on wide products), at most kMaxRows each.
-  const int block = std::clamp((out / (2 * kernels::threads()) + 15) / 16 * 16, kBlock, kMaxRows);
+  const int block = balancedBlock(out, 2, kBlock, kMaxRows);
   const int blocks = (out + block - 1) / block;
   kernels::parallel(blocks, [&](int b) {
     const int from = b * block, rows = std::min(block, out - from);
@@ -126,13 +147,14 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
   });
 }
 
-void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int out) {
-  const int blocks = (in + kBlock - 1) / kBlock;
+void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int out, float beta) {
+  const int block = balancedBlock(in, std::max(1, in / (kBlock * kernels::threads())), kBlock, 4 * kBlock);
+  const int blocks = (in + block - 1) / block;
   kernels::parallel(blocks, [&](int b) {
-    const int from = b * kBlock, cols = std::min(kBlock, in - from);
+    const int from = b * block, cols = std::min(block, in - from);
     float* widened = scratch(size_t(out) * cols);
     for (long r = 0; r < out; r++) widenRange(w + r * in + from, cols, widened + r * cols);
-    gemm::sgemm(false, false, n, cols, out, 1.0f, dy, out, widened, cols, 0.0f, dx + from, in);
+    gemm::sgemm(false, false, n, cols, out, 1.0f, dy, out, widened, cols, beta, dx + from, in);
   });
 }
 

@@ -18,8 +18,8 @@ inline float widen(uint16_t bits) {
 void widenRange(const uint16_t* from, long count, float* to);
 /** y [n, out] = beta·y + x [n, in]·Wᵀ for W [out, in] (nn.Linear's layout). */
 void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int in, int out, float beta);
-/** dx [n, in] = dy [n, out]·W for W [out, in]: the input's gradient of x·Wᵀ. */
-void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int out);
+/** dx [n, in] = beta·dx + dy [n, out]·W for W [out, in]: the input's gradient of x·Wᵀ. */
+void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int out, float beta = 0.0f);
 /** y_i += A_i·x for `count` matrices A_i [rows_i, n] of one input x [n], as kernels::gemvRows. */
 void gemvRows(int count, const uint16_t* const* a, const int* rows, int n, const float* x, float* const* y);
 /** Rows `ids` [n] of table [vocab, c] into out [n, c], widened (ids checked by the caller). */

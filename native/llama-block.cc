@@ -176,8 +176,7 @@ void projectBackward(const Group& g, const float* x, const float* downT, const f
   const int r = s.loraRank, in = int(g.in()), nn = int(n), rows = int(g.rows());
   long outs = 0;
   for (int i = 0; i < g.count; i++) outs += g.l.at[g.adapted[i]].out;
-  float* summand = projectionFloats(n * in + g.rows() * (n + 2 * in) + long(r) * outs);
-  float* upT = summand + n * in;          // (dy·B)ᵀ [r, n] of each adapted projection, stacked
+  float* upT = projectionFloats(g.rows() * (n + 2 * in) + long(r) * outs);  // (dy·B)ᵀ [r, n] of each adapted projection, stacked
   float* stackedA = upT + g.rows() * n;   // A's stacked [count·r, in]
   float* stackedDA = stackedA + g.rows() * in;  // dA's stacked
   float* dBT = stackedDA + g.rows() * in;  // dBᵀ [r, out] of each adapted projection, one after another
@@ -188,9 +187,7 @@ void projectBackward(const Group& g, const float* x, const float* downT, const f
     const bool add = p > g.first;
     if (dBias[p]) kernels::columnSums(dy, dBias[p], nn, int(l.out));
     if (s.bf16) {
-      float* into = add ? summand : dx;
-      bf16::matMul(dy, reinterpret_cast<const uint16_t*>(l.w), into, nn, in, int(l.out));
-      if (add) addInto(dx, into, n * in);
+      bf16::matMul(dy, reinterpret_cast<const uint16_t*>(l.w), dx, nn, in, int(l.out), add ? 1.0f : 0.0f);
     } else {
       products.push_back({false, false, nn, in, int(l.out), 1.0f, dy, int(l.out), l.w, in, add ? 1.0f : 0.0f, dx, in});
     }
