@@ -308,7 +308,7 @@ export class RowFile implements ExampleRows {
       for (const name of ['ids', 'mask', 'offsets'] as const) {
         fds[name] = openSync(join(dir, FILES[name]), 'r');
         if (fstatSync(fds[name]).size !== sizes[name])
-          throw new UserError('{0} was cut short: prepare the data again', join(dir, FILES[name]));
+          throw new UserError('{0} was cut short while training read it: prepare the corpus again', join(dir, FILES[name]));
       }
     } catch (e) {
       for (const fd of Object.values(fds)) if (fd >= 0) closeSync(fd);
@@ -351,7 +351,7 @@ export class RowFile implements ExampleRows {
     if (this.raw.length < bytes) this.raw = Buffer.allocUnsafeSlow(bytes);
     for (let done = 0; done < bytes;) {
       const got = readSync(this.fds[name], this.raw, done, bytes - done, position + done);
-      if (got === 0) throw new UserError('{0} was cut short while training read it: prepare the data again', join(this.dir, FILES[name]));
+      if (got === 0) throw new UserError('{0} was cut short while training read it: prepare the corpus again', join(this.dir, FILES[name]));
       done += got;
     }
     return this.raw.subarray(0, bytes);
