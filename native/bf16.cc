@@ -17,8 +17,8 @@ namespace {
 
 // The fewest rows (or columns) of W widened per task: a block of 64 × 4,864 floats is 1.2 MB.
 constexpr int kBlock = 64;
-// At most this many rows widened at once in x·Wᵀ: 1,024 × 4,864 floats is 20 MB a thread.
-constexpr int kMaxRows = 1024;
+// At most this many floats of W widened at once (16 MB a thread).
+constexpr long kMaxWidened = 4L << 20;
 
 /** This thread's buffer of at least `floats` floats, kept between calls (a fresh one each time costs its page faults). */
 float* scratch(size_t floats) {
@@ -136,8 +136,8 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
     gemvRows(1, &w, &out, in, x, &y);
     return;
   }
-  // Two blocks of rows per thread (BLAS is fastest on wide products), at most kMaxRows each.
-  const int block = balancedBlock(out, 2, kBlock, kMaxRows);
+  // A block of rows per thread where it fits kMaxWidened (BLAS is fastest on wide products).
+  const int block = balancedBlock(out, 1, kBlock, int(std::max<long>(kBlock, kMaxWidened / in)));
   const int blocks = (out + block - 1) / block;
   kernels::parallel(blocks, [&](int b) {
     const int from = b * block, rows = std::min(block, out - from);
@@ -148,7 +148,8 @@ void matMulTransposedB(const float* x, const uint16_t* w, float* y, int n, int i
 }
 
 void matMul(const float* dy, const uint16_t* w, float* dx, int n, int in, int out, float beta) {
-  const int block = balancedBlock(in, std::max(1, in / (kBlock * kernels::threads())), kBlock, 4 * kBlock);
+  // A block of columns per thread where it fits kMaxWidened: dy is read once per block.
+  const int block = balancedBlock(in, 1, kBlock, int(std::max<long>(kBlock, kMaxWidened / out)));
   const int blocks = (in + block - 1) / block;
   kernels::parallel(blocks, [&](int b) {
     const int from = b * block, cols = std::min(block, in - from);
