@@ -51,7 +51,7 @@ test(
       const experiment = page.locator('.context-view .action-label', { hasText: '실험: GPT-2 블록 대 Llama 블록' });
       await experiment.waitFor({ state: 'visible', timeout: 20_000 });
       await shot('04-run-menu');
-      await experiment.click();
+      await session.chooseMenuEntry(experiment);
       const compare = await session.webviewWith('#settings-table', 300_000);
       const settings = await compare.locator('#settings-table').innerText();
       assert.match(settings, /블록\s+Llama\s+GPT-2/, settings);
