@@ -105,6 +105,17 @@ describe('Llama-style models in the extension (issue 19)', () => {
     assert.deepEqual(shown.kvHeads, [0, 0, 1, 1]);
     assert.equal(shown.attention.length, 4);
     assert.ok(shown.attention.every((heads) => heads.length === 4));
+    // A line shorter than the context is shown whole: the header does not say it was cut.
+    assert.equal(shown.strings.tokens, '{0} tokens');
+    // The whole document is longer than the context (64): its last 64 tokens, and the header says so.
+    const editor = await vscode.window.showTextDocument(llamaText);
+    editor.selection = new vscode.Selection(0, 0, editor.document.lineCount, 0);
+    await vscode.commands.executeCommand('corpusLab.showAttention');
+    const cut = await until('the attention of the whole document', () => {
+      const s = api.panels.attention.lastShown;
+      return s?.source.endsWith('selection') && s.tokens.length === 64 ? s : undefined;
+    });
+    assert.equal(cut.strings.tokens, '{0} tokens (the last ≤ context of the text)');
   });
 
   it('GPT-2 block vs Llama block: the twin has GPT-2 blocks at the same shape, seed, data and steps, is an experiment arm, and the Compare panel shows the blocks; LayerNorm vs DyT is refused on Llama blocks', async () => {
@@ -169,6 +180,7 @@ describe('Llama-style models in the extension (issue 19)', () => {
     assert.equal(next.lens!.at(-1)![0].id, next.logits.indexOf(Math.max(...next.logits)));
     const attention = await attentionOf(text, 'qwen2');
     assert.deepEqual(attention.kvHeads, [0, 0, 1, 1]);
+    assert.equal(attention.strings.tokens, '{0} tokens', 'a byte-level BPE line is shown whole');
 
     await vscode.window.showTextDocument(text);
     await vscode.commands.executeCommand('corpusLab.showSurprisal');

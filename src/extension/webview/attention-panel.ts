@@ -7,6 +7,13 @@ import { AttentionData, ToAttention, parseFromAttention } from './inspect-protoc
 import { errorText } from '../error-text';
 import { ViewPageLoader } from './view-page-loader';
 
+/** Whether the tokens shown spell all of `text` (after any start-of-text token): the text was not cut to the context. */
+function spellsWhole(tokens: { bytes: number[] }[], text: string): boolean {
+  return Buffer.from(tokens.flatMap((t) => t.bytes))
+    .toString('utf8')
+    .endsWith(text);
+}
+
 /** The Attention panel: every layer's and head's attention over the current line or selection. */
 export class AttentionPanel {
   private static current?: AttentionPanel;
@@ -76,7 +83,8 @@ export class AttentionPanel {
           kvLegend: vscode.l10n.t('Grouped-query attention: {0} query heads share each key/value head; “kv” names the one a head reads.'),
           query: vscode.l10n.t('query (attending)'),
           key: vscode.l10n.t('key (attended to)'),
-          tokens: vscode.l10n.t('{0} tokens (the last ≤ context of the text)'),
+          // Only a text longer than the model's context is cut to its last tokens.
+          tokens: spellsWhole(r.tokens, text) ? vscode.l10n.t('{0} tokens') : vscode.l10n.t('{0} tokens (the last ≤ context of the text)'),
           legend: vscode.l10n.t(
             'Each square: one head. Row = the token attending, column = the token attended to; darker = more weight. Rows sum to 1; nothing attends to later tokens. Click a square to enlarge it; hover a cell for its value.',
           ),
