@@ -3,6 +3,7 @@ import { Rng, mixSeed } from './rng';
 import { ModelConfig } from './model-config';
 import { HostTensor, NamedTensors } from './tensor';
 import { fillWindows } from './batches';
+import { TokenReader } from './prepared/token-file';
 import { LoraSettings } from './lora-adapter';
 import { embeddingWeight, modelNames, weightTable } from './weight-table';
 
@@ -165,7 +166,7 @@ export function extendEmbedding(
  * the base's own training text instead. Deterministic by (seed, step, row). Returns rows replaced.
  */
 export function replayRows(
-  old: Int32Array,
+  old: Int32Array | TokenReader,
   fraction: number,
   seed: number,
   step: number,

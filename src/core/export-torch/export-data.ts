@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readChatTemplate } from '../chat-template';
 import { FinetuneRecord } from '../finetune';
@@ -13,7 +13,7 @@ import type { RunJson } from '../run-json';
 import { IGNORED } from '../sft-examples';
 import { Tokenizer } from '../tokenizer';
 import { TokenDtype, TokenReader, tokenDtype } from '../prepared/token-file';
-import { preparedTextIfUnchanged, runTokens, writeTokenRange } from './token-files';
+import { baseRunTokens, runTokens, writeTokenRange } from './token-files';
 import { trainingWindow } from '../train-plan';
 import { TrainOptions } from '../train-options';
 
@@ -199,26 +199,22 @@ export function baseText(record: FinetuneRecord | undefined, data: ExportedData,
     );
   };
   const baseRun = runOfCheckpoint(record.base, true);
-  if (!baseRun || !existsSync(path)) return gone();
-  const prepared = preparedTextIfUnchanged(record.base_corpus, tokenizer);
-  if (!prepared) return gone();
-  const ids = prepared.tokens;
-  const { trainTokens, valTokens } = baseRun.run.plan;
-  if (ids.length !== trainTokens + valTokens) {
-    ids.close();
-    return gone();
-  }
+  if (baseRun?.run.corpus.sha256 !== record.base_corpus.sha256) return gone();
+  const base = baseRunTokens(baseRun, tokenizer);
+  if ('why' in base) return gone();
+  const { tokens, trainTokens } = base;
+  const dtype = tokenDtype(tokenizer.vocabSize);
   const replay = record.replay > 0;
   return {
     write: (dir) => {
-      if (replay) writeTokenRange(ids, ids.dtype, 0, trainTokens, join(dir, 'replay.bin'));
-      writeTokenRange(ids, ids.dtype, trainTokens, ids.length, join(dir, 'base-val.bin'));
+      if (replay) writeTokenRange(tokens, dtype, 0, trainTokens, join(dir, 'replay.bin'));
+      writeTokenRange(tokens, dtype, trainTokens, tokens.length, join(dir, 'base-val.bin'));
       return replay ? ['replay.bin', 'base-val.bin'] : ['base-val.bin'];
     },
     description: {
-      ...(replay ? { replay: { file: 'replay.bin', dtype: ids.dtype, fraction: record.replay } } : {}),
-      base_val: { file: 'base-val.bin', dtype: ids.dtype },
+      ...(replay ? { replay: { file: 'replay.bin', dtype, fraction: record.replay } } : {}),
+      base_val: { file: 'base-val.bin', dtype },
     },
-    close: () => ids.close(),
+    close: base.close,
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { UserError } from '../errors';
+import { existsSync } from 'node:fs';
+import { UserError, isUserError } from '../errors';
 import { PreparedCorpus, prepareCorpusSync } from '../prepared/prepare-corpus';
 import { TokenDtype, TokenFile, TokenReader, tokenChunks, tokenRange } from '../prepared/token-file';
 import { cleanOptionsOf } from '../clean';
@@ -40,8 +41,30 @@ export function runTokens(run: RunJson, tokenizer: Tokenizer, baseDir: string): 
   }
 }
 
+/**
+ * A fine-tune's base run's token stream (its training part, then its held-out part, as that run
+ * split them), for replay and the forgetting meter; or why there is none. Close it when done.
+ */
+export function baseRunTokens(
+  baseRun: { dir: string; run: RunJson } | undefined,
+  tokenizer: Tokenizer,
+): { tokens: TokenReader; trainTokens: number; close(): void } | { why: string } {
+  if (!baseRun) return { why: 'the base is not a checkpoint of a Corpus Lab run, so its own text is unknown' };
+  const { run } = baseRun;
+  if (run.plan.examples !== undefined) return { why: 'the base run trained on examples, one per row, with no text to replay' };
+  if (!existsSync(run.corpus.path)) return { why: `the base run's corpus ${run.corpus.path} is no longer there` };
+  try {
+    const stream = runTokens(run, tokenizer, run.finetune?.base ?? baseRun.dir);
+    if (!stream) return { why: `the base run's corpus ${run.corpus.path} has changed since that run (sha256 differs)` };
+    return { ...stream, trainTokens: run.plan.trainTokens };
+  } catch (e) {
+    if (isUserError(e)) return { why: e.message };
+    throw e;
+  }
+}
+
 /** The prepared ids of a corpus a run recorded (prepared now if they are not yet), or undefined when it is no longer the one recorded; close its tokens when done. */
-export function preparedTextIfUnchanged(
+function preparedTextIfUnchanged(
   corpus: { path: string; sha256?: string; clean?: readonly string[] },
   tokenizer: Tokenizer,
 ): PreparedCorpus | undefined {

@@ -3,14 +3,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { BackendChoice, EngineInfo, startEngine } from '../engine/backend';
 import { TrainJob, TrainResult } from '../train/trainer';
 import { LoraOptions, frozenAsBf16 } from '../model/gpt';
-import { readCorpus } from '../../core/corpus';
 import { readChatTemplate } from '../../core/chat-template';
 import { keptTokenizerFiles } from '../../core/hf-export';
 import { PreparedData, endOfTextId, prepareData } from '../../core/finetune-data';
 import { TrainingData, openTrainingData, prepareDocuments, prepareExamples, unseenCharactersOf } from '../../core/finetune-folder';
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { prepareSftRows } from '../../core/prepared/sft-rows';
-import { TokenReader } from '../../core/prepared/token-file';
+import { TokenReader, tokenRange } from '../../core/prepared/token-file';
+import { baseRunTokens } from '../../core/export-torch/token-files';
 import { cancellableWhilePreparing, preparation } from './preparation';
 import { SftModel } from '../../core/sft-examples';
 import { ModelConfig } from '../../core/model-config';
@@ -127,12 +127,13 @@ async function finetune(req: FinetuneRequest, emit: Emit, shouldStop: () => bool
   const model = sftModel(tokenizer, tokenizerDir(base));
   await prepareOnDisk(data, model, trainingWindow(config, options), preparation(emit, shouldStop));
   const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
+  let old: ReturnType<typeof baseCorpus> | undefined;
   try {
     const { tokens, examples } = prepared;
     checkFinetuneFits(plan, engine.backend, weights, lora && loraOptions(lora, modules, seed));
     const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
-    const old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
+    old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
     if ('why' in old && !examples) notices.push(`no forgetting meter and no replay: ${old.why}`);
     if (prepared.event) emit(prepared.event);
     const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
@@ -159,6 +160,7 @@ async function finetune(req: FinetuneRequest, emit: Emit, shouldStop: () => bool
       record,
     );
   } finally {
+    if (old && 'close' in old) old.close();
     prepared.close?.();
   }
 }
@@ -265,6 +267,7 @@ export async function resumeFinetuneJob(
   const model = sftModel(tokenizer, record.base);
   await prepareOnDisk(data, model, trainingWindow(config, options), preparation(emit, shouldStop));
   const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
+  let old: ReturnType<typeof baseCorpus> | undefined;
   try {
     const { tokens, examples } = prepared;
     if (plan.trainTokens !== saved.trainTokens || plan.examples !== saved.examples)
@@ -276,7 +279,7 @@ export async function resumeFinetuneJob(
     checkFinetuneFits(plan, engine.backend, start?.weights ?? resumeFrom.weights, start?.lora);
     const notices: string[] = [];
     const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
-    const old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
+    old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
     if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
     truncateMetrics(runDir, resumeFrom.state.step);
     updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
@@ -302,6 +305,7 @@ export async function resumeFinetuneJob(
       run,
     );
   } finally {
+    if (old && 'close' in old) old.close();
     prepared.close?.();
   }
 }
@@ -327,20 +331,19 @@ function trainingThreads(asked: number | undefined, engine: EngineInfo, batch: n
   return 1;
 }
 
-/** The base run's corpus, split as that run split it, if it is still on disk and unchanged. */
+/** The base run's corpus, split as that run split it, from its prepared ids (close() when done), if it is still on disk and unchanged. */
 function baseCorpus(
   baseRun: { dir: string; run: RunJson } | undefined,
   tokenizer: Tokenizer,
   replay: number,
-): { why: string } | { tokens: NonNullable<TrainJob['baseCorpus']>; record: NonNullable<FinetuneRecord['base_corpus']> } {
-  if (!baseRun) return { why: 'the base is not a checkpoint of a Corpus Lab run, so its own text is unknown' };
-  const { path, sha256 } = baseRun.run.corpus;
-  if (!existsSync(path)) return { why: `the base run's corpus ${path} is no longer there` };
-  const text = readCorpus(path);
-  if (text.sha256 !== sha256) return { why: `the base run's corpus ${path} has changed since that run (sha256 differs)` };
-  const tokens = tokenizer.encodeAll(text.text);
-  const { trainTokens, valTokens } = baseRun.run.plan;
-  if (tokens.length !== trainTokens + valTokens)
-    return { why: `the base run's corpus no longer encodes to the ${trainTokens + valTokens} tokens it was trained on` };
-  return { tokens: { train: tokens.subarray(0, trainTokens), val: tokens.subarray(trainTokens), replay }, record: { path, sha256 } };
+): { why: string } | { tokens: NonNullable<TrainJob['baseCorpus']>; record: NonNullable<FinetuneRecord['base_corpus']>; close(): void } {
+  const base = baseRunTokens(baseRun, tokenizer);
+  if ('why' in base) return base;
+  const { tokens, trainTokens, close } = base;
+  const { path, sha256 } = baseRun!.run.corpus;
+  return {
+    tokens: { train: tokenRange(tokens, 0, trainTokens), val: tokenRange(tokens, trainTokens), replay },
+    record: { path, sha256 },
+    close,
+  };
 }

@@ -52,7 +52,7 @@ export interface TrainJob {
   /** LoRA: checkpoints are adapters (core/adapter-checkpoint.ts) on this base. */
   adapter?: { settings: LoraSettings; base: BaseRecord };
   /** Fine-tuning a base whose own corpus is known: its held-out part is evaluated too (forgetting), its training part replayed. */
-  baseCorpus?: { train: Int32Array; val: Int32Array; replay: number };
+  baseCorpus?: { train: TokenReader; val: TokenReader; replay: number };
   /** Fine-tuning on examples (JSON Lines): each its own row (in memory or read from prepared rows), the loss on their trained tokens; `tokens` is then unused. */
   examples?: { train: readonly SftRow[] | ExampleRows; val: readonly SftRow[] | ExampleRows };
   /** Told to the user right after the start event (e.g. the vocabulary pre-flight). */
