@@ -1,7 +1,7 @@
 import uPlot from 'uplot';
 import { CompareData, FromCompare, RunSample, ToCompare, parseToCompare } from '../../src/extension/webview/compare-protocol';
 import { align } from '../loss-chart/align';
-import { NOT_LEARNED_MARGIN, SeedGroup, SettingValue } from '../../src/core/run-comparison';
+import { NOT_LEARNED_MARGIN, SeedGroup, SeedOutcome, SettingValue } from '../../src/core/run-comparison';
 import { fittedXAxis, fittedYAxis } from '../loss-chart/axis-fit';
 
 declare function acquireVsCodeApi(): { postMessage(m: FromCompare): void };
@@ -181,6 +181,13 @@ function wrap(table: HTMLElement): HTMLElement {
   return w;
 }
 
+/** Each outcome's class on the page and its string (strings come from compare-panel.ts). */
+const VERDICT_SHOWN: Record<SeedOutcome, { className: string; text: string }> = {
+  withinNoise: { className: 'within', text: 'withinNoise' },
+  beyondNoise: { className: 'beyond', text: 'beyondNoise' },
+  didNotLearn: { className: 'not-learned', text: 'groupsDidNotLearn' },
+};
+
 /** Mean ± std per group of runs that differ only by seed, the verdict for each pair of groups, and the rule. */
 function seedSection(d: CompareData): HTMLElement {
   const s = d.strings;
@@ -197,9 +204,10 @@ function seedSection(d: CompareData): HTMLElement {
     list.append(el('li', '', fmt(s.seedGroup, groupLabel(d, g) || s.sameSetting, g.mean.toFixed(3), g.std.toFixed(3), g.seeds.join(', '))));
   box.append(list);
   for (const v of c.verdicts) {
-    const p = el('p', v.withinNoise ? 'verdict within' : 'verdict beyond');
+    const { className, text } = VERDICT_SHOWN[v.outcome];
+    const p = el('p', `verdict ${className}`);
     p.append(el('strong', '', `${groupLabel(d, c.seedGroups[v.a])} / ${groupLabel(d, c.seedGroups[v.b])}: `));
-    p.append(fmt(v.withinNoise ? s.withinNoise : s.beyondNoise, v.difference.toFixed(3), v.spread.toFixed(3)));
+    p.append(fmt(s[text], v.difference.toFixed(3), v.spread.toFixed(3), Math.round(NOT_LEARNED_MARGIN * 100)));
     box.append(p);
   }
   box.append(el('p', 'rule', s.noiseRule));

@@ -3,9 +3,18 @@ import type { LlamaFamily } from './model-config';
 import { metricBaselines } from './metrics';
 import { sameVocabulary } from './vocabulary';
 import { NOT_LEARNED_MARGIN, SETTING_KEYS } from './run-comparison';
-import type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingKey, SettingRow, SettingValue } from './run-comparison';
+import type {
+  ComparedRun,
+  RunComparison,
+  SeedGroup,
+  SeedOutcome,
+  SeedVerdict,
+  SettingKey,
+  SettingRow,
+  SettingValue,
+} from './run-comparison';
 
-export type { ComparedRun, RunComparison, SeedGroup, SeedVerdict, SettingKey, SettingRow };
+export type { ComparedRun, RunComparison, SeedGroup, SeedOutcome, SeedVerdict, SettingKey, SettingRow };
 
 // Comparing runs (issue 13 item 7): validation bits per character against tokens seen, the
 // settings that differ, and whether a difference is larger than what changing the seed does.
@@ -29,10 +38,15 @@ export function compareRuns(inputs: RunToCompare[]): RunComparison {
     for (let b = a + 1; b < seedGroups.length; b++) {
       const difference = Math.abs(seedGroups[a].mean - seedGroups[b].mean);
       const spread = Math.max(seedGroups[a].std, seedGroups[b].std);
-      verdicts.push({ a, b, difference, spread, withinNoise: difference < spread });
+      verdicts.push({ a, b, difference, spread, outcome: seedOutcome(runs, seedGroups[a], seedGroups[b], difference, spread) });
     }
   const vocabulariesDiffer = inputs.some((r) => !sameVocabulary(r.run.tokenizer, inputs[0].run.tokenizer));
   return { runs, settings, seedGroups, verdicts, vocabulariesDiffer };
+}
+
+function seedOutcome(runs: ComparedRun[], a: SeedGroup, b: SeedGroup, difference: number, spread: number): SeedOutcome {
+  if ([...a.members, ...b.members].every((i) => runs[i].didNotLearn)) return 'didNotLearn';
+  return difference < spread ? 'withinNoise' : 'beyondNoise';
 }
 
 function comparedRun({ name, dir, run, metrics }: RunToCompare): ComparedRun {

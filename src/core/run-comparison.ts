@@ -73,13 +73,19 @@ export interface SeedGroup {
   std: number;
 }
 
-/** Two seed groups: "within noise" when their means differ by less than the larger group's std. */
+/**
+ * What a difference between two seed groups shows: "withinNoise" when their means differ by less
+ * than the larger group's std, else "beyondNoise"; "didNotLearn" when no run of either group
+ * learned (then the difference is between models that know only character frequencies).
+ */
+export type SeedOutcome = 'withinNoise' | 'beyondNoise' | 'didNotLearn';
+
 export interface SeedVerdict {
   a: number;
   b: number;
   difference: number;
   spread: number;
-  withinNoise: boolean;
+  outcome: SeedOutcome;
 }
 
 export interface RunComparison {

@@ -153,13 +153,13 @@ test('seed groups: mean ± sample std of the best bits per character; within noi
   assert.equal(c.verdicts.length, 1);
   assert.ok(Math.abs(c.verdicts[0].difference - 0.1) < 1e-12);
   assert.ok(Math.abs(c.verdicts[0].spread - 0.2) < 1e-12);
-  assert.equal(c.verdicts[0].withinNoise, true);
+  assert.equal(c.verdicts[0].outcome, 'withinNoise');
 
   // DyT 3.0, 3.1, 3.2 → mean 3.1, std 0.1; |2.2 − 3.1| = 0.9 > max(0.2, 0.1): beyond the seeds' spread.
   const far = [3.0, 3.1, 3.2].map((v, i) => scored(`far${i}`, v, { norm: 'dyt' }, 1 + i));
   const d = compareRuns([...ln, ...far]);
   assert.ok(Math.abs(d.seedGroups[1].std - 0.1) < 1e-12);
-  assert.equal(d.verdicts[0].withinNoise, false);
+  assert.equal(d.verdicts[0].outcome, 'beyondNoise');
   assert.ok(Math.abs(d.verdicts[0].spread - 0.2) < 1e-12);
 
   // One run per setting: no group, so no verdict (a single seed says nothing about noise).
@@ -168,6 +168,25 @@ test('seed groups: mean ± sample std of the best bits per character; within noi
   assert.deepEqual(single.verdicts, []);
   // The same seed twice is not a spread.
   assert.deepEqual(compareRuns([ln[0], scored('again', 2.1, {}, 1)]).seedGroups, []);
+});
+
+test('runs that did not learn give no verdict on their difference, however far apart their means', () => {
+  // BASELINES: 4 bits/char from character counts; every run within 5% of it (> 3.8) did not learn.
+  // GPT-2 blocks 3.95, 3.96 and Llama blocks 3.85, 3.86: a 0.1 difference against a 0.007 spread.
+  const gpt2 = [3.95, 3.96].map((v, i) => scored(`gpt2-${i}`, v, {}, 1 + i));
+  const stuck = [3.85, 3.86].map((v, i) => scored(`llama-${i}`, v, { norm: 'rmsnorm' }, 1 + i));
+  const c = compareRuns([...gpt2, ...stuck]);
+  assert.ok(c.runs.every((r) => r.didNotLearn));
+  assert.equal(c.verdicts.length, 1);
+  assert.ok(c.verdicts[0].difference > c.verdicts[0].spread, 'the arithmetic alone would say beyond noise');
+  assert.equal(c.verdicts[0].outcome, 'didNotLearn');
+
+  // One group learned (2.5, 2.6): the difference is a finding, the other setting did not learn.
+  const learned = [2.5, 2.6].map((v, i) => scored(`llama-${i}`, v, { norm: 'rmsnorm' }, 1 + i));
+  assert.equal(compareRuns([...gpt2, ...learned]).verdicts[0].outcome, 'beyondNoise');
+  // One seed of a group learned: its runs are not all stuck, so the seeds' spread decides.
+  const mixed = [3.95, 2.0].map((v, i) => scored(`gpt2-${i}`, v, {}, 1 + i));
+  assert.equal(compareRuns([...mixed, ...stuck]).verdicts[0].outcome, 'withinNoise');
 });
 
 test('vocabularies: the same by hash when both have one, else by kind and size', () => {

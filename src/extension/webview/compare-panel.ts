@@ -11,7 +11,8 @@ import { RunToCompare, SettingKey, compareRuns } from '../../core/compare-runs';
 import { parseRunJson } from '../../core/run-json';
 import { readMetricsAsync } from '../../core/metrics';
 import { readRun } from '../../core/runs';
-import { bestCheckpoint } from '../runs-tree';
+import { bestCheckpoint, splitRunName } from '../runs-tree';
+import { runTraits } from '../run-traits';
 import { promptFrom } from '../commands/models';
 import { LossChartPanel } from './loss-chart-panel';
 import { withParticles } from '../l10n';
@@ -89,6 +90,9 @@ function compareStrings(): Record<string, string> {
     beyondNoise: vscode.l10n.t(
       'Beyond noise: the means differ by {0} bits/char, more than the seeds’ spread ({1}, the larger standard deviation).',
     ),
+    groupsDidNotLearn: vscode.l10n.t(
+      'Not a finding: no run of either group learned (each best validation is within {2}% of its unigram baseline), so the {0} bits/char between their means says nothing about the settings. Train them longer (more steps or epochs) or with a higher learning rate, then compare again.',
+    ),
     noiseRule: vscode.l10n.t(
       'Rule: a difference counts only when the means of runs that differ only by seed differ by more than the larger of their standard deviations.',
     ),
@@ -147,7 +151,7 @@ export class ComparePanel {
         return undefined;
       }
     }
-    const comparison = compareRuns(inputs);
+    const comparison = compareRuns(namedAsInRunsView(inputs));
     const data: CompareData = {
       comparison,
       prompt: await promptFrom(dirs[0]),
@@ -252,4 +256,18 @@ export class ComparePanel {
 
 function compareStateFile(ctx: Ctx): PanelStateFile {
   return PanelStateFile.at(join(dirname(ctx.runsRoot()), 'compare.json'));
+}
+
+/**
+ * Runs named as the Runs view shows them, with their blocks ("speech-ko 12-07 00:22 · Llama"); by
+ * their folders (to the second) when that would name two alike, as repeats with other seeds are.
+ */
+function namedAsInRunsView(inputs: RunToCompare[]): RunToCompare[] {
+  const traits = (r: RunToCompare) => (r.run.finetune ? '' : ` · ${runTraits(r.run.plan.model)}`);
+  const short = inputs.map((r) => {
+    const { label, started } = splitRunName(r.name);
+    return `${[label, started].filter(Boolean).join(' ')}${traits(r)}`;
+  });
+  const alike = new Set(short).size < short.length;
+  return inputs.map((r, i) => ({ ...r, name: alike ? `${r.name}${traits(r)}` : short[i] }));
 }
