@@ -3,6 +3,8 @@ import { basename, join } from 'node:path';
 import { listCheckpointsAsync } from './checkpoint';
 import { RunStatus, effectiveStatus, parseRunJson } from './run-json';
 import { readRegularFileAsync } from './safe-fs';
+import { ModelConfig } from './model-config';
+import { isObject } from './json';
 
 export interface RunInfo {
   dir: string;
@@ -22,6 +24,8 @@ export interface RunInfo {
   tokensPerByte?: number;
   /** An arm of an experiment on another run (run.json's `experiment`). */
   experiment?: boolean;
+  /** The model it trains (run.json's plan), when run.json has one. */
+  model?: ModelConfig;
 }
 
 /** Where the editor writes a run's merged and int8 models. */
@@ -76,6 +80,7 @@ export async function readRun(dir: string): Promise<RunInfo | undefined> {
       exports,
       tokensPerByte: run.corpus.bytes > 0 ? run.corpus.tokens / run.corpus.bytes : undefined,
       experiment: run.experiment !== undefined,
+      model: isObject(run.plan.model) ? run.plan.model : undefined,
     };
   } catch {
     return { dir, name: basename(dir), status: 'unreadable', checkpoints, exports };

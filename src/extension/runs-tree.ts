@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { Ctx, modelName } from './ctx';
 import { RunInfo, listRuns } from '../core/runs';
 import { isInside } from '../core/safe-fs';
+import { archContext, runShape, runTraits } from './run-traits';
 
 export type RunsNode =
   | { kind: 'run'; run: RunInfo; path: string }
@@ -103,11 +104,14 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
       // The best checkpoint's (the one the run serves), not the last evaluation's: on a small text the last has often overfit.
       const valLoss = this.liveValLoss(r) ?? bestCheckpoint(r)?.valLoss ?? r.valLoss;
       // Short enough for a narrow side bar: the icon says the status, the tooltip says the rest.
-      item.description = [ft, started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
+      // A fine-tuning run is told apart by its base; one trained from scratch by the blocks it chose.
+      const traits = ft || (r.model ? runTraits(r.model) : '');
+      item.description = [traits, started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
       item.tooltip = new vscode.MarkdownString(
         [
           `**${r.name}**`,
           r.corpus ?? '',
+          !r.finetune && r.model ? `${runTraits(r.model)} · ${runShape(r.model)}` : '',
           r.finetune ? `${vscode.l10n.t('base')}: ${r.finetune.base}` : '',
           `${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`,
           isActive ? vscode.l10n.t('The active model is from this run.') : '',
@@ -128,7 +132,8 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
                   : 'beaker'
                 : 'debug-pause',
       );
-      item.contextValue = `run.${r.status}${r.finetune ? (r.finetune.lora ? '.lora' : '.finetune') : ''}`;
+      // The experiments' menu entries show only where they can run (LayerNorm vs DyT: on GPT-2 blocks).
+      item.contextValue = `run.${r.status}${r.finetune ? (r.finetune.lora ? '.lora' : '.finetune') : archContext(r.model)}`;
       item.resourceUri = vscode.Uri.file(r.dir);
       item.command = { command: 'corpusLab.openLossChart', title: vscode.l10n.t('Open Loss Chart'), arguments: [node] };
       return item;

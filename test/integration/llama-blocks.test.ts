@@ -150,6 +150,25 @@ describe('Llama-style models in the extension (issue 19)', () => {
     assert.equal(twin.plan.totalSteps, original.plan.totalSteps);
     assert.equal(twin.tokenizer.sha256, original.tokenizer.sha256);
     for (const r of c.runs) assert.ok(r.best && r.best.bitsPerChar > 0, JSON.stringify(r));
+    // The two runs start in the same minute on one text: their names say which blocks each has.
+    assert.match(c.runs[0].name, /^speech-ko-llama \d\d-\d\d \d\d:\d\d · Llama$/);
+    assert.match(c.runs[1].name, /^speech-ko-llama \d\d-\d\d \d\d:\d\d · GPT-2 · LayerNorm$/);
+
+    // The Runs view tells them apart too, and offers each only the experiments it can run.
+    const items = new Map((await api.runs.getChildren()).map((n) => [n.path, api.runs.getTreeItem(n)]));
+    const llamaItem = items.get(llamaRun)!;
+    const gpt2Item = items.get(c.runs[1].dir)!;
+    assert.match(String(llamaItem.description), /^Llama · /);
+    assert.match(String(gpt2Item.description), /^GPT-2 · LayerNorm · /);
+    assert.match((llamaItem.tooltip as vscode.MarkdownString).value, /Llama · 4 layers · 4 heads · width 128 · context 64/);
+    const menus = JSON.parse(readFileSync(join(api.ctx.extension.extensionPath, 'package.json'), 'utf8')).contributes.menus;
+    const offered = (item: vscode.TreeItem) =>
+      (menus['view/item/context'] as { command: string; when: string }[])
+        .filter((m) => new RegExp(/viewItem =~ \/(.+?)\/ /.exec(m.when)?.[1] ?? '^$').test(item.contextValue!))
+        .map((m) => m.command);
+    assert.ok(!offered(llamaItem).includes('corpusLab.compareNorms'), `${llamaItem.contextValue}: ${offered(llamaItem)}`);
+    assert.ok(offered(llamaItem).includes('corpusLab.compareArchs'), `${llamaItem.contextValue}: ${offered(llamaItem)}`);
+    assert.ok(offered(gpt2Item).includes('corpusLab.compareNorms'), `${gpt2Item.contextValue}: ${offered(gpt2Item)}`);
     const server = await api.ctx.serving.forDocument(await vscode.workspace.openTextDocument(llamaText));
     assert.ok(server?.model.startsWith(llamaRun), `${server?.model}: the arm does not take the file`);
   });
