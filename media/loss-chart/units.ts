@@ -1,5 +1,6 @@
 import type { Baselines } from '../../src/core/metric-row';
 import { ChartSeriesSet } from '../../src/extension/webview/protocol';
+import { shownGzipBitsPerByte } from '../../src/core/gzip-baseline';
 
 // The loss chart's units: nats per token (what training minimises), or bits per character / per
 // UTF-8 byte of the held-out text (comparable across tokenizers), with the baselines to beat.
@@ -23,8 +24,9 @@ export function baselineLines(b: Baselines, unit: LossUnit, strings: Record<stri
   const lines = [
     { label: strings.baselineUniform ?? 'guessing evenly (ln |V|)', value: fromNats(b.uniform_loss) },
     { label: strings.baselineUnigram ?? 'character frequencies', value: fromNats(b.unigram_bits_per_char * Math.LN2 * perChar) },
-    { label: strings.baselineGzip ?? 'gzip -9', value: fromNats(b.gzip_bits_per_byte * Math.LN2 * perByte) },
   ];
+  const gzip = shownGzipBitsPerByte(b, b.val_bytes);
+  if (gzip !== undefined) lines.push({ label: strings.baselineGzip ?? 'gzip -9', value: fromNats(gzip * Math.LN2 * perByte) });
   if (b.init_val_loss !== undefined)
     lines.splice(1, 0, { label: strings.baselineInit ?? 'at initialisation', value: fromNats(b.init_val_loss) });
   return lines;
@@ -82,6 +84,9 @@ export function baselineNote(run: ChartSeriesSet, unit: LossUnit, strings: Recor
   }
   const heading = document.createElement('h3');
   heading.textContent = strings.baselines ?? 'To beat';
-  box.append(heading, list, p, denominators);
+  box.append(heading, list);
+  if (shownGzipBitsPerByte(b, b.val_bytes) === undefined)
+    box.append(Object.assign(document.createElement('p'), { id: 'gzip-left-out', textContent: strings.gzipTooShort ?? '' }));
+  box.append(p, denominators);
   return box;
 }

@@ -4,6 +4,7 @@ import { etaSeconds, formatDuration } from '../core/duration';
 import { Baselines } from '../core/baselines';
 import { dataSummary, previewHeading, previewText } from '../core/sft-preview';
 import { formatBytes } from '../core/format-bytes';
+import { GZIP_BASELINE_MIN_BYTES, shownGzipBitsPerByte } from '../core/gzip-baseline';
 import type { PreparePhase } from '../core/prepared/prepare-corpus';
 
 const PREPARE_PHASES: Record<PreparePhase, string> = {
@@ -30,8 +31,16 @@ export function describeBaselines(b: Baselines): string {
   return (
     `held-out text: ${b.val_tokens} tokens = ${b.val_chars} characters (code points) = ${b.val_bytes} UTF-8 bytes; to beat: ` +
     `${b.uniform_loss.toFixed(3)} nats/token guessing evenly (ln |V|${init}) · ${b.unigram_bits_per_char.toFixed(3)} bits/char from character frequencies · ` +
-    `${b.gzip_bits_per_byte.toFixed(3)} bits/byte by gzip -9`
+    gzipText(b, b.val_bytes)
   );
+}
+
+/** gzip -9's figure, or why it is left out (shownGzipBitsPerByte). */
+export function gzipText(b: { gzip_bits_per_byte: number }, heldOutBytes: number): string {
+  const gzip = shownGzipBitsPerByte(b, heldOutBytes);
+  return gzip === undefined
+    ? `gzip -9 left out (the held-out text is under ${GZIP_BASELINE_MIN_BYTES / 1024} KiB, too short for gzip to mean anything)`
+    : `${gzip.toFixed(3)} bits/byte by gzip -9`;
 }
 
 /** Human progress for `train` without --json: a redrawn bar on a terminal, plain lines otherwise. */

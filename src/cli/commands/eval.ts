@@ -2,6 +2,7 @@ import { parseCommand } from '../args';
 import type { BackendChoice } from '../../worker/engine/backend';
 import { printJson, printResult } from '../output';
 import { runEvalJob } from '../../worker/jobs/eval-job';
+import { gzipText } from '../progress';
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const { options, positionals } = parseCommand('eval', argv);
@@ -22,7 +23,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     );
     printResult(
       `to beat: ${b.uniform_loss.toFixed(4)} nats/token guessing evenly (ln of the ${Math.round(Math.exp(b.uniform_loss))}-token vocabulary) · ` +
-        `${b.unigram_bits_per_char.toFixed(4)} bits/char knowing only this text's character frequencies · ${b.gzip_bits_per_byte.toFixed(4)} bits/byte by gzip -9`,
+        `${b.unigram_bits_per_char.toFixed(4)} bits/char knowing only this text's character frequencies · ${gzipText(b, bytes)}`,
     );
   }
   return 0;
