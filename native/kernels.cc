@@ -623,6 +623,12 @@ void swigluBackward(const float* gate, const float* up, const float* dy, float* 
 
 // Each (sequence, head) reads its query head's [t, d] block in q and its group's block in k and v
 // in place (leading dimensions h·d and kv·d), as attentionForward does with qkv.
+// Causal attention's products skip the keys past the diagonal a block of kCausalRows query rows
+// at a time (3/8 of their work at t = 128): the scores there are never read (the softmax reads a
+// row up to its diagonal rounded up to whole vectors, which divide kCausalRows, and writes zeros
+// past it), and the probabilities there are zeros, so every sum has the same terms as over all keys.
+constexpr int kCausalRows = 32;
+
 void groupedAttentionForward(const float* q, const float* k, const float* v, float* out, float* probs, int b, int t, int h, int kv, int d) {
   const int ldq = h * d, ldk = kv * d, group = h / kv;
   const float scale = 1.0f / std::sqrt(float(d));
@@ -632,9 +638,16 @@ void groupedAttentionForward(const float* q, const float* k, const float* v, flo
     const float* kg = k + long(bi) * t * ldk + g * d;
     const float* vg = v + long(bi) * t * ldk + g * d;
     float* p = probs + long(task) * t * t;
-    blas(false, true, t, t, d, scale, qh, ldq, kg, ldk, 0.0f, p, t);
+    float* o = out + long(bi) * t * ldq + hi * d;
+    for (int i = 0; i < t; i += kCausalRows) {
+      const int rows = std::min(kCausalRows, t - i);
+      blas(false, true, rows, i + rows, d, scale, qh + long(i) * ldq, ldq, kg, ldk, 0.0f, p + long(i) * t, t);
+    }
     causalSoftmaxRows(p, t);
-    blas(false, false, t, d, t, 1.0f, p, t, vg, ldk, 0.0f, out + long(bi) * t * ldq + hi * d, ldq);
+    for (int i = 0; i < t; i += kCausalRows) {
+      const int rows = std::min(kCausalRows, t - i);
+      blas(false, false, rows, d, i + rows, 1.0f, p + long(i) * t, t, vg, ldk, 0.0f, o + long(i) * ldq, ldq);
+    }
   });
 }
 
@@ -659,11 +672,19 @@ void groupedAttentionBackward(const float* q, const float* k, const float* v, co
       const float* qh = q + long(bi) * t * ldq + hi * d;
       const float* p = probs + (long(bi) * h + hi) * t * t;
       const float* dy = dOut + long(bi) * t * ldq + hi * d;
-      blas(false, true, t, t, d, 1.0f, dy, ldq, vg, ldk, 0.0f, ds, t);                        // dP = dY·Vᵀ
-      blas(true, false, t, d, t, 1.0f, p, t, dy, ldq, beta, dvg, ldk);                        // dV += Pᵀ·dY
-      softmaxBackRows(p, ds, t, scale);                                                      // dS
-      blas(false, false, t, d, t, 1.0f, ds, t, kg, ldk, 0.0f, dq + long(bi) * t * ldq + hi * d, ldq);  // dQ = dS·K
-      blas(true, false, t, d, t, 1.0f, ds, t, qh, ldq, beta, dkg, ldk);                       // dK += dSᵀ·Q
+      float* dqh = dq + long(bi) * t * ldq + hi * d;
+      // Query rows i … i + rows read keys up to i + rows; key rows j … j + rows are read by queries from j on.
+      for (int i = 0; i < t; i += kCausalRows) {
+        const int rows = std::min(kCausalRows, t - i);
+        blas(false, true, rows, i + rows, d, 1.0f, dy + long(i) * ldq, ldq, vg, ldk, 0.0f, ds + long(i) * t, t);  // dP = dY·Vᵀ
+        blas(true, false, rows, d, t - i, 1.0f, p + long(i) * t + i, t, dy + long(i) * ldq, ldq, beta, dvg + long(i) * ldk, ldk);  // dV += Pᵀ·dY
+      }
+      softmaxBackRows(p, ds, t, scale);  // dS
+      for (int i = 0; i < t; i += kCausalRows) {
+        const int rows = std::min(kCausalRows, t - i);
+        blas(false, false, rows, d, i + rows, 1.0f, ds + long(i) * t, t, kg, ldk, 0.0f, dqh + long(i) * ldq, ldq);  // dQ = dS·K
+        blas(true, false, rows, d, t - i, 1.0f, ds + long(i) * t + i, t, qh + long(i) * ldq, ldq, beta, dkg + long(i) * ldk, ldk);  // dK += dSᵀ·Q
+      }
     }
   });
 }
