@@ -33,8 +33,8 @@ class TokenFinder {
 }
 
 /**
- * Cuts a text around its added tokens (<|endoftext|>…) as the Rust library does without a
- * normalizer: first around the tokens marked normalized: false, then, in the text between them,
+ * Cuts a text around its added tokens (<|endoftext|>…) as the Rust library does: first around the
+ * tokens marked normalized: false, then the text between them is normalized (NFC, say) and cut
  * around the others; the text between is what the pre-tokenizer and model see.
  */
 export class AddedTokenSplitter {
@@ -42,29 +42,46 @@ export class AddedTokenSplitter {
   private readonly normalized: TokenFinder;
   readonly empty: boolean;
 
-  /** Undefined when a token cannot be matched as text (an empty one). */
-  static create(addedTokens: unknown): AddedTokenSplitter | undefined {
+  /**
+   * Undefined when a token cannot be matched as plain text (an empty one, or one that strips the
+   * spaces around it).
+   */
+  static create(addedTokens: unknown, normalize?: (text: string) => string): AddedTokenSplitter | undefined {
     const raw: AddedToken[] = [];
     const normalized: AddedToken[] = [];
     for (const t of Array.isArray(addedTokens) ? addedTokens : []) {
       if (!isObject(t) || typeof t.content !== 'string' || typeof t.id !== 'number' || t.content === '') return undefined;
-      (t.normalized === false ? raw : normalized).push({ content: t.content, id: t.id });
+      if (t.lstrip === true || t.rstrip === true || t.single_word === true) return undefined;
+      if (t.normalized === false) raw.push({ content: t.content, id: t.id });
+      else normalized.push({ content: normalize ? normalize(t.content) : t.content, id: t.id });
     }
-    return new AddedTokenSplitter(raw, normalized);
+    return new AddedTokenSplitter(raw, normalized, normalize);
   }
 
-  private constructor(raw: AddedToken[], normalized: AddedToken[]) {
+  private constructor(
+    raw: AddedToken[],
+    normalized: AddedToken[],
+    private readonly normalize?: (text: string) => string,
+  ) {
     this.raw = new TokenFinder(raw);
     this.normalized = new TokenFinder(normalized);
-    this.empty = raw.length + normalized.length === 0;
+    this.empty = raw.length + normalized.length === 0 && !normalize;
   }
 
-  /** Calls onText for each stretch of text between tokens and onToken for each token, in order. */
-  split(text: string, onText: (start: number, end: number) => void, onToken: (id: number) => void): void {
-    if (this.empty) return text.length > 0 ? onText(0, text.length) : undefined;
+  /**
+   * Calls onText for each stretch of text between tokens (s[start, end), s being the text or a
+   * normalized copy of a part of it) and onToken for each token, in order.
+   */
+  split(text: string, onText: (s: string, start: number, end: number) => void, onToken: (id: number) => void): void {
+    if (this.empty) return text.length > 0 ? onText(text, 0, text.length) : undefined;
     this.raw.reset();
     this.normalized.reset();
-    this.around(this.raw, text, 0, text.length, onToken, (start, end) => this.around(this.normalized, text, start, end, onToken, onText));
+    this.around(this.raw, text, 0, text.length, onToken, (start, end) => {
+      if (!this.normalize) return this.around(this.normalized, text, start, end, onToken, (a, b) => onText(text, a, b));
+      const part = this.normalize(text.slice(start, end));
+      this.normalized.reset();
+      this.around(this.normalized, part, 0, part.length, onToken, (a, b) => onText(part, a, b));
+    });
   }
 
   private around(

@@ -1,5 +1,6 @@
 import { Script, createContext } from 'node:vm';
 import { UserError } from '../errors';
+import { KNOWN_SPLIT_PATTERNS } from './known-split-patterns';
 import { forEachComponent } from './library-components';
 
 // A tokenizer.json from the internet can hold a regex that backtracks for ever, such as "(a+)+$" on
@@ -72,13 +73,14 @@ class TimeLimitedPattern {
 /**
  * Puts a time limit on every search with a Regex pattern of the tokenizer.json (Split and Replace
  * in the normalizer, pre-tokenizer and decoder, inside Sequences too). String patterns are escaped
- * literals, which cannot backtrack, and the library's own patterns are fixed: both are left as they are.
+ * literals, which cannot backtrack, and the library's own patterns and the known ones of real
+ * tokenizers (KNOWN_SPLIT_PATTERNS) are linear: all are left as they are.
  */
 export function limitPatternSearches(hf: object, source: string): void {
   forEachComponent(hf, (node) => {
     const component = node as { pattern?: unknown; config?: { pattern?: { Regex?: unknown } } };
     const regex = component.config?.pattern?.Regex;
-    if (component.pattern instanceof RegExp && typeof regex === 'string')
+    if (component.pattern instanceof RegExp && typeof regex === 'string' && !KNOWN_SPLIT_PATTERNS.has(regex))
       component.pattern = new TimeLimitedPattern(component.pattern, regex, source);
   });
 }

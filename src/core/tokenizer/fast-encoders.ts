@@ -3,6 +3,7 @@ import { AddedTokenSplitter } from './added-tokens';
 import { ByteLevelBpe } from './byte-level-bpe';
 import { IdBuffer } from './id-buffer';
 import { forEachPreToken } from './pre-token-scanner';
+import { PreTokens, knownSplitPreTokens } from './split-pre-tokenizer';
 import { utf8CodePoints } from './utf8-code-points';
 
 /** Encodes as the Rust library would, for the tokenizer.json shapes it was made for. */
@@ -14,42 +15,50 @@ export interface FastEncoder {
 
 const unset = (v: unknown) => v === undefined || v === null || v === '';
 
+/** GPT-2's pre-tokenizer (ByteLevel with its regex), as a scan. */
+const gpt2PreTokens: PreTokens = (text, start, end, piece) => forEachPreToken(text, start, end, (a, b) => piece(text, a, b));
+
 /**
- * An encoder for Corpus Lab's own kinds, which gives the Rust library's ids without the JS
- * library's per-token objects: GPT-2-style byte-level BPE, and the char tokenizer. Undefined for any
- * other shape (the library encodes those). `sliceable`: no normalizer, added tokens that are matched
- * as plain text (see slicesEncodeExactly).
+ * An encoder that gives the Rust library's ids without the JS library's per-token objects, for
+ * Corpus Lab's own kinds (GPT-2-style byte-level BPE, the char tokenizer) and for byte-level BPE
+ * split by a known pattern (Llama 3's, Qwen2's; see knownSplitPreTokens) with no normalizer or an
+ * NFC one. Undefined for any other shape (the library encodes those). `sliceable`: no normalizer, added
+ * tokens that are matched as plain text (see slicesEncodeExactly).
  */
 export function fastEncoder(raw: Record<string, unknown>, kind: string, sliceable: boolean): FastEncoder | undefined {
-  const { model, pre_tokenizer: pre } = raw;
-  if (!sliceable || !isObject(model) || !isObject(pre) || !isObject(model.vocab)) return undefined;
-  const splitter = AddedTokenSplitter.create(raw.added_tokens);
-  if (!splitter) return undefined;
+  const { model, pre_tokenizer: pre, normalizer } = raw;
+  if (!isObject(model) || !isObject(pre) || !isObject(model.vocab) || model.fuse_unk === true) return undefined;
   const vocab = model.vocab as Record<string, number>;
   const merges = Array.isArray(model.merges) ? (model.merges as unknown[]) : [];
-  if (kind === 'char' && merges.length === 0 && typeof model.unk_token === 'string') {
-    const unk = vocab[model.unk_token];
-    return unk === undefined ? undefined : new CharEncoder(vocab, unk, splitter);
+  if (kind === 'char') {
+    const splitter = sliceable ? AddedTokenSplitter.create(raw.added_tokens) : undefined;
+    const unk = typeof model.unk_token === 'string' ? vocab[model.unk_token] : undefined;
+    return splitter && merges.length === 0 && unk !== undefined ? new CharEncoder(vocab, unk, splitter) : undefined;
   }
   const plainBpe = (model.dropout ?? 0) === 0 && unset(model.continuing_subword_prefix) && unset(model.end_of_word_suffix);
-  if (kind !== 'bpe' || !plainBpe || pre.add_prefix_space === true) return undefined;
-  const bpe = ByteLevelBpe.create(vocab, merges, model.ignore_merges === true);
-  return bpe && new ByteLevelEncoder(bpe, splitter);
+  if (kind !== 'bpe' || !plainBpe) return undefined;
+  const nfc = isObject(normalizer) && normalizer.type === 'NFC';
+  if (!(nfc || (normalizer ?? null) === null)) return undefined;
+  const preTokens = sliceable && pre.add_prefix_space !== true ? gpt2PreTokens : knownSplitPreTokens(pre);
+  const splitter = preTokens && AddedTokenSplitter.create(raw.added_tokens, nfc ? (text) => text.normalize('NFC') : undefined);
+  const bpe = splitter && ByteLevelBpe.create(vocab, merges, model.ignore_merges === true);
+  return bpe && new ByteLevelEncoder(bpe, splitter!, preTokens!);
 }
 
 class ByteLevelEncoder implements FastEncoder {
   private readonly out = new IdBuffer();
+  private readonly piece = (s: string, start: number, end: number) => this.bpe.encodePiece(s, start, end, this.out);
   constructor(
     private readonly bpe: ByteLevelBpe,
     private readonly splitter: AddedTokenSplitter,
+    private readonly preTokens: PreTokens,
   ) {}
 
   encode(text: string): Int32Array {
     const out = this.out;
-    const piece = (start: number, end: number) => this.bpe.encodePiece(text, start, end, out);
     this.splitter.split(
       text,
-      (start, end) => forEachPreToken(text, start, end, piece),
+      (s, start, end) => this.preTokens(s, start, end, this.piece),
       (id) => out.push(id),
     );
     return out.take();
@@ -82,7 +91,7 @@ class CharEncoder implements FastEncoder {
     const out = this.out;
     this.splitter.split(
       text,
-      (start, end) => this.chars(text, start, end),
+      (s, start, end) => this.chars(s, start, end),
       (id) => out.push(id),
     );
     return out.take();

@@ -27,6 +27,14 @@ const rustByteRun = {
   },
 };
 
+/**
+ * The RegExp @huggingface/tokenizers searches with for a Split pattern (its translation of
+ * Oniguruma's syntax), folding case as Oniguruma does: its (?i:'s) matches "'ſ"; the library folds ASCII letters only.
+ */
+export function libraryPattern(regex: string): RegExp {
+  return new SplitPreTokenizer({ type: 'Split', pattern: { Regex: foldLikeOniguruma(regex) }, behavior: 'Isolated' }).pattern as RegExp;
+}
+
 interface Component {
   config?: { type?: unknown; individual_digits?: unknown; pattern?: { Regex?: unknown } };
   pattern?: unknown;
@@ -44,12 +52,7 @@ export function matchRustTokenizers(hf: object): void {
     const type = component.config?.type;
     const regex = component.config?.pattern?.Regex;
     if (typeof regex === 'string' && component.pattern instanceof RegExp && foldLikeOniguruma(regex) !== regex)
-      // Oniguruma's (?i:'s) matches "'ſ"; the library folds ASCII letters only.
-      component.pattern = new SplitPreTokenizer({
-        type: 'Split',
-        pattern: { Regex: foldLikeOniguruma(regex) },
-        behavior: 'Isolated',
-      }).pattern;
+      component.pattern = libraryPattern(regex);
     if (type === 'Digits')
       // Rust splits on char::is_numeric (Nd, Nl, No: "½", "①", "٣"); the library on ASCII \d only.
       component.pattern = new RegExp(`[^\\p{N}]+|\\p{N}${component.config?.individual_digits ? '' : '+'}`, 'gu');

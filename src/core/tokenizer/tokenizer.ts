@@ -34,6 +34,7 @@ export class Tokenizer {
   /** imported: a plain token decoded before a piece, so decoders that trim the first token's space don't. */
   private anchor?: { id: number; text: string };
   private learned?: ReadonlySet<string> | null;
+  private readonly bytesOfId: Uint8Array[];
 
   private constructor(
     private readonly json: string,
@@ -42,6 +43,7 @@ export class Tokenizer {
     source: string,
   ) {
     this.idToToken = parsed.idToToken;
+    this.bytesOfId = new Array<Uint8Array>(parsed.idToToken.length);
     this.specialIds = parsed.specialIds;
     this.byteFallback = parsed.byteFallback;
     this.sliceable = parsed.sliceable;
@@ -222,8 +224,17 @@ export class Tokenizer {
     return this.learned;
   }
 
-  /** The UTF-8 bytes a token stands for (a special token: its own text). */
+  /**
+   * The UTF-8 bytes a token stands for (a special token: its own text). Spelling a text back runs
+   * this for every token, so each id's bytes are made once and shared: never change them.
+   */
   tokenBytes(id: number): Uint8Array {
+    let bytes = this.bytesOfId[id];
+    if (bytes === undefined) bytes = this.bytesOfId[id] = this.makeTokenBytes(id);
+    return bytes;
+  }
+
+  private makeTokenBytes(id: number): Uint8Array {
     const token = this.idToToken[id];
     if (token === undefined) throw new Error(`internal: token id ${id} is outside the vocabulary`);
     if (this.kind === 'char' || this.specialIds.has(id)) return utf8.encode(token);

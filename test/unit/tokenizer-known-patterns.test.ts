@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { Tokenizer } from '../../src/core/tokenizer';
+import { KNOWN_SPLIT_PATTERNS } from '../../src/core/tokenizer/known-split-patterns';
+import { ENGLISH, KOREAN, userError } from './helpers';
+
+// Llama 3's and Qwen2's split patterns are searched without a time limit and encoded by the fast
+// encoder; any other pattern keeps the limit (tokenizer-pattern-limit.test.ts).
+const DIR = join(__dirname, '../../../test/fixtures/tokenizers');
+const json = (family: string) => readFileSync(join(DIR, `${family}.json`), 'utf8');
+const TEXT = readFileSync(KOREAN, 'utf8').slice(0, 3000) + readFileSync(ENGLISH, 'utf8').slice(0, 3000);
+
+/** A chat rendered as Qwen's template writes it, with what makes segments differ: NFD text, spaces before a special token, digits, CRLF. */
+function chat(start: string, end: string): string {
+  const turns = TEXT.match(/[^\n]+/g)!.slice(0, 40);
+  const decomposed = '한국어 Ångström'.normalize('NFD');
+  return turns
+    .map((t, i) => `${start}${i % 2 ? 'assistant' : 'user'}\n${t} ${decomposed} 2024년 <tool_call>{"x": 12345}</tool_call>  ${end}\r\n`)
+    .join('');
+}
+
+/** How many times prototype[name] is called while run() runs, and its result. */
+function counting<T>(object: { prototype: object }, name: string, run: () => T): { calls: number; result: T } {
+  const proto = object.prototype as Record<string, (...args: unknown[]) => unknown>;
+  const original = proto[name];
+  let calls = 0;
+  proto[name] = function (this: unknown, ...args: unknown[]) {
+    calls++;
+    return original.apply(this, args);
+  };
+  try {
+    const result = run();
+    return { calls, result };
+  } finally {
+    proto[name] = original;
+  }
+}
+
+for (const [family, [start, end]] of Object.entries({
+  qwen2: ['<|im_start|>', '<|im_end|>'],
+  llama3: ['<|start_header_id|>', '<|eot_id|>'],
+})) {
+  test(`${family}: a chat is encoded to the library's ids without a time-limited search or the library's encode`, () => {
+    const text = chat(start, end);
+    const ours = Tokenizer.fromJSON(json(family));
+    const library = new HfTokenizer(JSON.parse(json(family)), { clean_up_tokenization_spaces: false });
+    const limited = counting(Script, 'runInContext', () => counting(HfTokenizer, 'encode', () => ours.encode(text)));
+    assert.equal(limited.calls, 0, 'searches ran under a time limit');
+    assert.equal(limited.result.calls, 0, "the library's encode ran");
+    assert.deepEqual(limited.result.result, library.encode(text, { add_special_tokens: false }).ids);
+  });
+}
+
+test('a pattern one alternative off a known one keeps its time limit', () => {
+  const qwen2 = JSON.parse(json('qwen2'));
+  const split = qwen2.pre_tokenizer.pretokenizers[0];
+  assert.ok(KNOWN_SPLIT_PATTERNS.has(split.pattern.Regex));
+  split.pattern.Regex = '(a+)+$|' + split.pattern.Regex;
+  const tok = Tokenizer.fromJSON(JSON.stringify(qwen2), 'evil/tokenizer.json');
+  assert.throws(() => tok.encode('a'.repeat(40) + '!'), userError(/^evil\/tokenizer\.json: the pattern "\(a\+\)\+\$\|.*did not finish/));
+});
+
+test('the known patterns take text that makes a backtracking search slow in linear time', () => {
+  const tok = Tokenizer.fromJSON(json('qwen2'));
+  const n = 200_000;
+  for (const text of [
+    ' '.repeat(n) + 'a',
+    ' \n'.repeat(n / 2) + 'a',
+    '\t '.repeat(n / 2) + '!',
+    '!'.repeat(n) + ' ',
+    "'".repeat(n) + 's',
+  ]) {
+    const started = process.hrtime.bigint();
+    assert.ok(tok.encode(text).length > 0);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    assert.ok(ms < 2000, `${JSON.stringify(text.slice(0, 6))}…: ${ms.toFixed(0)} ms`);
+  }
+});
