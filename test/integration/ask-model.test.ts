@@ -59,6 +59,9 @@ describe('Ask the Model… (issue 20)', () => {
       vscode.window.visibleTextEditors.some((e) => e.document === doc),
       'the answer is shown',
     );
+    // Prose in a narrow column beside the question: its lines wrap (issue 20 walk: one line cut at the edge).
+    assert.equal(doc.languageId, 'corpus-lab-answer');
+    assert.equal(vscode.workspace.getConfiguration('editor', doc).get('wordWrap'), 'on');
     const text = await until('the streamed answer in the document', () =>
       doc.getText().endsWith(asked.answer) ? doc.getText() : undefined,
     );

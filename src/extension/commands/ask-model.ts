@@ -8,6 +8,9 @@ import { errorText } from '../error-text';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { chatPrompt, requireChatTemplate } from '../../core/chat-prompt';
 
+/** The language of an answer's document: package.json turns word wrap on for it. */
+const ANSWER_LANGUAGE = 'corpus-lab-answer';
+
 interface AskOptions {
   question?: string;
   system?: string;
@@ -54,7 +57,8 @@ export function askModelCommand(ctx: Ctx, samples: SampleDocuments) {
     if (!(await ctx.mayLoadModelFrom(checkpoint))) return undefined;
     const heading = `${vscode.l10n.t('You')}: ${question}\n\n${modelName(checkpoint)}: `;
     const uri = samples.create(vscode.l10n.t('Ask {0}', modelName(checkpoint).replace(/\//g, ' ')), heading, checkpoint);
-    const doc = await vscode.workspace.openTextDocument(uri);
+    // An answer is prose, read in a column beside the question: its language wraps its lines (package.json's configurationDefaults).
+    const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), ANSWER_LANGUAGE);
     await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
     let answer = '';
     const job = ctx.inference.request(
