@@ -86,15 +86,26 @@ export function tokenCharCounts(tokenizer: Tokenizer, ids: ArrayLike<number> | T
     for (const c of decoder.decode(bytes)) counts.set(c, (counts.get(c) ?? 0) + perId[id]);
   }
   // A whole decode drops a byte-order mark at the very start (TextDecoder's default).
-  if (reader.length > 0 && decoder.decode(tokenizer.tokenBytes(reader.view(0, 1)[0])).startsWith('\uFEFF')) {
-    const left = counts.get('\uFEFF')! - 1;
-    if (left > 0) counts.set('\uFEFF', left);
-    else counts.delete('\uFEFF');
-  }
+  if (reader.length > 0 && decoder.decode(tokenizer.tokenBytes(reader.view(0, 1)[0])).startsWith('\uFEFF')) dropOneMark(counts);
   return counts;
 }
 
+function dropOneMark(counts: CharCounts): void {
+  const left = counts.get('\uFEFF')! - 1;
+  if (left > 0) counts.set('\uFEFF', left);
+  else counts.delete('\uFEFF');
+}
+
 function streamedCharCounts(tokenizer: Tokenizer, reader: TokenReader): CharCounts {
+  const known = reader.charCounts?.();
+  if (known) {
+    // As the stream's decoder below, which drops a byte-order mark at the very start.
+    const head = new TextDecoder('utf-8', { ignoreBOM: true }).decode(
+      tokenTextBytes(tokenizer, reader.view(0, Math.min(3, reader.length))),
+    );
+    if (head.startsWith('\uFEFF')) dropOneMark(known);
+    return known;
+  }
   const decoder = new TextDecoder();
   const counts: CharCounts = new Map();
   for (const chunk of tokenChunks(reader)) countChars(decoder.decode(tokenTextBytes(tokenizer, chunk), { stream: true }), counts);

@@ -1,6 +1,6 @@
 import { Rng, mixSeed } from './rng';
 import { IGNORED, SftRow } from './sft-examples';
-import { TokenReader } from './prepared/token-file';
+import { TokenReader, idCounts } from './prepared/token-file';
 
 /**
  * Batches of examples, one per row and never packed: a row holds one example from its first token,
@@ -22,6 +22,20 @@ export interface ExampleRows {
   row(i: number): SftRow;
   /** Tokens in row i, without reading it. */
   size(i: number): number;
+  /** Trained targets in row i (its labels past the first that are not IGNORED), when known without reading it. */
+  targetCount?(i: number): number;
+  /** What the trained targets of all rows but `excluded` add up to, when known without reading them all. */
+  targetTotals?(excluded?: Int32Array): TargetTotals;
+}
+
+/**
+ * How often each id occurs among rows' trained targets, and the characters they decode to, each row's
+ * targets decoded on its own with any byte-order mark kept (undefined when some row's targets are not
+ * whole UTF-8, so that the rows decoded one after another would differ).
+ */
+export interface TargetTotals {
+  ids: Float64Array;
+  chars?: Map<string, number>;
 }
 
 export function memoryRows(rows: readonly SftRow[]): ExampleRows {
@@ -34,7 +48,9 @@ export function asExampleRows(rows: readonly SftRow[] | ExampleRows): ExampleRow
 
 /** Rows `indices` of `rows`, in that order. */
 export function rowsAt(rows: ExampleRows, indices: Int32Array): ExampleRows {
-  return { length: indices.length, row: (i) => rows.row(indices[i]), size: (i) => rows.size(indices[i]) };
+  const view: ExampleRows = { length: indices.length, row: (i) => rows.row(indices[i]), size: (i) => rows.size(indices[i]) };
+  if (rows.targetCount) view.targetCount = (i) => rows.targetCount!(indices[i]);
+  return view;
 }
 
 /** The first `n` rows (all when fewer). */
@@ -54,7 +70,10 @@ export function splitExamples(rows: SftRow[], valFraction: number, seed: number)
 /** splitExamples of rows read from disk: the same split, as views of the rows. */
 export function splitExampleRows(rows: ExampleRows, valFraction: number, seed: number): { train: ExampleRows; val: ExampleRows } {
   const { train, val } = splitIndices(rows.length, valFraction, seed);
-  return { train: rowsAt(rows, train), val: rowsAt(rows, val) };
+  const trainRows = rowsAt(rows, train);
+  // The training rows are all but the held-out ones: their totals are the file's less the few held out.
+  if (rows.targetTotals) trainRows.targetTotals = () => rows.targetTotals!(val);
+  return { train: trainRows, val: rowsAt(rows, val) };
 }
 
 function splitIndices(n: number, valFraction: number, seed: number): { train: Int32Array; val: Int32Array } {
@@ -111,11 +130,11 @@ export function trainedTargetReader(rows: ExampleRows): TokenReader {
   let total = 0;
   for (let r = 0; r < rows.length; r++) {
     if (r % TARGET_MARK_ROWS === 0) marks[r / TARGET_MARK_ROWS] = total;
-    total += targetsOf(rows.row(r)).length;
+    total += rows.targetCount?.(r) ?? targetsOf(rows.row(r)).length;
   }
   marks[marks.length - 1] = total;
   let out = new Int32Array(0);
-  return {
+  const reader: TokenReader = {
     length: total,
     view(start, end) {
       if (out.length < end - start) out = new Int32Array(end - start);
@@ -133,11 +152,22 @@ export function trainedTargetReader(rows: ExampleRows): TokenReader {
       return out.subarray(0, end - start);
     },
   };
+  if (rows.targetTotals) {
+    const totals = rows.targetTotals();
+    const { view } = reader;
+    reader.rangeIdCounts = (start, end, vocabSize) =>
+      start === 0 && end === total && totals.ids.length === vocabSize
+        ? Float64Array.from(totals.ids)
+        : idCounts({ length: end - start, view: (a, b) => view(start + a, start + b) }, vocabSize);
+    if (totals.chars) reader.charCounts = () => new Map(totals.chars);
+  }
+  return reader;
 }
 
 const TARGET_MARK_ROWS = 1024;
 
-function targetsOf(row: SftRow): Int32Array {
+/** A row's trained targets: its labels past the first that are not IGNORED. */
+export function targetsOf(row: SftRow): Int32Array {
   const { labels } = row;
   let n = 0;
   for (let i = 1; i < labels.length; i++) if (labels[i] !== IGNORED) n++;

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -5,10 +6,12 @@ import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, r
 import { chatTemplateText } from '../chat-template';
 import { checkCorpusFile } from '../corpus';
 import { UserError } from '../errors';
-import { ExampleRows } from '../example-batches';
+import { countChars, tokenTextBytes } from '../baselines';
+import { ExampleRows, TargetTotals, targetsOf } from '../example-batches';
 import { isObject } from '../json';
 import { SftFormat } from '../sft-data';
 import { ExampleTokenizer, IGNORED, SftCounts, SftModel, SftRow } from '../sft-examples';
+import { Tokenizer } from '../tokenizer';
 import { PrepareOptions, progressReporter, streamOptions } from './prepare-corpus';
 import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, sha256Hex } from './prepared-cache';
 import { JSONL_TEXTS, jsonlExampleSteps, jsonlSha256 } from './source-jsonl';
@@ -31,7 +34,7 @@ export interface RowsKey {
 /** rows.json: what the row files hold, and how to tell they are whole. */
 export interface RowsMeta {
   format: typeof ROWS_FORMAT;
-  format_version: 1;
+  format_version: 2;
   /** The file's own sha256 (as a run records its data); the cache folder is keyed by its jsonlSha256. */
   source: { path: string; bytes: number; sha256: string };
   key: RowsKey;
@@ -40,8 +43,16 @@ export interface RowsMeta {
   dtype: TokenDtype;
   rows: number;
   tokens: number;
-  /** sha256 of ids.bin (dtype), mask.bin (a byte per token: 1 trained, 0 not) and offsets.bin (float64, rows + 1). */
-  sha256: { ids: string; mask: string; offsets: string };
+  vocab_size: number;
+  /** Bytes of target-chars.json. */
+  target_chars_bytes: number;
+  /**
+   * sha256 of ids.bin (dtype), mask.bin (a byte per token: 1 trained, 0 not), offsets.bin (float64,
+   * rows + 1), targets.bin (uint32 per row: its trained targets), target-ids.bin (float64 per id: how
+   * often it is a trained target) and target-chars.json (TargetChars): what training's baselines and
+   * batches of held-out targets would otherwise read every row for.
+   */
+  sha256: Record<keyof typeof FILES, string>;
   created: string;
 }
 
@@ -53,9 +64,25 @@ export interface PreparedRows {
   reused: boolean;
 }
 
-const FILES = { ids: 'ids.bin', mask: 'mask.bin', offsets: 'offsets.bin' } as const;
+const FILES = {
+  ids: 'ids.bin',
+  mask: 'mask.bin',
+  offsets: 'offsets.bin',
+  targets: 'targets.bin',
+  targetIds: 'target-ids.bin',
+  targetChars: 'target-chars.json',
+} as const;
+type FileName = keyof typeof FILES;
+const FILE_NAMES = Object.keys(FILES) as FileName[];
+
+/** target-chars.json: the characters of every row's trained targets, each row decoded on its own; `utf8` false when some row's are not whole UTF-8 (then none are counted). */
+interface TargetChars {
+  utf8: boolean;
+  chars: [string, number][];
+}
 const META_FILE = 'rows.json';
 const CHUNK_BYTES = 4 << 20;
+const COUNT_BLOCK_ROWS = 16384;
 
 /**
  * A .jsonl of examples (TRL's formats) as rows on disk, tokenised and masked as tokenizeExamples
@@ -86,7 +113,7 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
   const dir = preparedDir(root, sha256, sha256Hex(`${ROWS_FORMAT}\0${JSON.stringify(key)}`));
   if (existsSync(dir)) {
     const damage = yield* damageOf(dir, sha256, key, opts);
-    if (damage === undefined) return opened(dir, true);
+    if (damage === undefined) return opened(dir, true, model.tokenizer);
     opts.onNotice?.(`the prepared rows of ${path} in ${dir} are damaged (${damage}); preparing them again`);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -100,7 +127,7 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
       throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
     const meta: RowsMeta = {
       format: ROWS_FORMAT,
-      format_version: 1,
+      format_version: 2,
       source: written.source,
       key,
       example_format: written.format,
@@ -108,6 +135,8 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
       dtype,
       rows: written.rows,
       tokens: written.tokens,
+      vocab_size: model.tokenizer.vocabSize,
+      target_chars_bytes: written.targetCharsBytes,
       sha256: written.sha256,
       created: new Date().toISOString(),
     };
@@ -123,7 +152,7 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
     // Another run prepared the same rows meanwhile: its folder is as good.
     if (!existsSync(join(dir, META_FILE))) throw e;
   }
-  return opened(dir, false);
+  return opened(dir, false, model.tokenizer);
 }
 
 function rowsKey(model: SftModel, context: number): RowsKey {
@@ -138,9 +167,16 @@ function rowsKey(model: SftModel, context: number): RowsKey {
 
 /** Tokenises the file's examples one at a time into the three row files of `dir`. */
 function* writeRows(dir: string, path: string, model: SftModel, context: number, dtype: TokenDtype, opts: PrepareOptions) {
-  const ids = new HashedFile(join(dir, FILES.ids));
-  const mask = new HashedFile(join(dir, FILES.mask));
-  const offsets = new HashedFile(join(dir, FILES.offsets));
+  const files = Object.fromEntries(FILE_NAMES.map((name) => [name, new HashedFile(join(dir, FILES[name]))])) as Record<
+    FileName,
+    HashedFile
+  >;
+  const { ids, mask, offsets } = files;
+  const targetIds = new Float64Array(model.tokenizer.vocabSize);
+  const chars = new Map<string, number>();
+  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  let utf8 = true;
+  const count = new Uint32Array(1);
   try {
     const tokenizer = new ExampleTokenizer(model, context, path);
     let format: SftFormat | undefined;
@@ -158,6 +194,15 @@ function* writeRows(dir: string, path: string, model: SftModel, context: number,
         const stored = dtype === 'uint16' ? Uint16Array.from(row.ids) : Uint32Array.from(row.ids);
         ids.write(new Uint8Array(stored.buffer));
         mask.write(Uint8Array.from(row.labels, (l) => (l === IGNORED ? 0 : 1)));
+        const targets = targetsOf(row);
+        count[0] = targets.length;
+        files.targets.write(new Uint8Array(count.buffer));
+        for (let i = 0; i < targets.length; i++) targetIds[targets[i]]++;
+        if (utf8) {
+          const bytes = tokenTextBytes(model.tokenizer, targets);
+          utf8 = isUtf8(bytes);
+          if (utf8) countChars(decoder.decode(bytes), chars);
+        }
         rows++;
         tokens += row.ids.length;
         offset[0] = tokens;
@@ -166,10 +211,13 @@ function* writeRows(dir: string, path: string, model: SftModel, context: number,
       streamOptions('encode', opts),
     );
     tokenizer.end();
-    const sha256 = { ids: ids.finish(), mask: mask.finish(), offsets: offsets.finish() };
-    return { source, format: format!, counts: tokenizer.counts, rows, tokens, sha256 };
+    files.targetIds.write(new Uint8Array(targetIds.buffer));
+    const charsJson = Buffer.from(JSON.stringify({ utf8, chars: utf8 ? [...chars] : [] } satisfies TargetChars));
+    files.targetChars.write(charsJson);
+    const sha256 = Object.fromEntries(FILE_NAMES.map((name) => [name, files[name].finish()])) as Record<FileName, string>;
+    return { source, format: format!, counts: tokenizer.counts, rows, tokens, sha256, targetCharsBytes: charsJson.length };
   } finally {
-    for (const f of [ids, mask, offsets]) f.close();
+    for (const f of Object.values(files)) f.close();
   }
 }
 
@@ -223,10 +271,14 @@ function* damageOf(dir: string, sourceSha: string, key: RowsKey, opts: PrepareOp
   if (jsonlSha256(meta.source.sha256) !== sourceSha || JSON.stringify(meta.key) !== JSON.stringify(key))
     return `${META_FILE} is for another file, tokenizer or context`;
   const expected = fileSizes(meta);
-  const report = progressReporter('verify', expected.ids + expected.mask + expected.offsets, opts);
+  const report = progressReporter(
+    'verify',
+    FILE_NAMES.reduce((n, name) => n + expected[name], 0),
+    opts,
+  );
   const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let verified = 0;
-  for (const name of ['ids', 'mask', 'offsets'] as const) {
+  for (const name of FILE_NAMES) {
     let fd: number;
     try {
       fd = openSync(join(dir, FILES[name]), 'r');
@@ -256,8 +308,15 @@ function* damageOf(dir: string, sourceSha: string, key: RowsKey, opts: PrepareOp
   return undefined;
 }
 
-function fileSizes(meta: RowsMeta): { ids: number; mask: number; offsets: number } {
-  return { ids: meta.tokens * dtypeBytes(meta.dtype), mask: meta.tokens, offsets: (meta.rows + 1) * 8 };
+function fileSizes(meta: RowsMeta): Record<FileName, number> {
+  return {
+    ids: meta.tokens * dtypeBytes(meta.dtype),
+    mask: meta.tokens,
+    offsets: (meta.rows + 1) * 8,
+    targets: meta.rows * 4,
+    targetIds: meta.vocab_size * 8,
+    targetChars: meta.target_chars_bytes,
+  };
 }
 
 function parseMeta(text: string): RowsMeta {
@@ -265,7 +324,7 @@ function parseMeta(text: string): RowsMeta {
   const ok =
     isObject(m) &&
     m.format === ROWS_FORMAT &&
-    m.format_version === 1 &&
+    m.format_version === 2 &&
     isObject(m.source) &&
     isObject(m.key) &&
     isObject(m.counts) &&
@@ -273,14 +332,16 @@ function parseMeta(text: string): RowsMeta {
     typeof m.example_format === 'string' &&
     (m.dtype === 'uint16' || m.dtype === 'uint32') &&
     Number.isSafeInteger(m.rows) &&
-    Number.isSafeInteger(m.tokens);
+    Number.isSafeInteger(m.tokens) &&
+    Number.isSafeInteger(m.vocab_size) &&
+    Number.isSafeInteger(m.target_chars_bytes);
   if (!ok) throw new Error('not a prepared rows description');
   return m as unknown as RowsMeta;
 }
 
-function opened(dir: string, reused: boolean): PreparedRows {
+function opened(dir: string, reused: boolean, tokenizer: Tokenizer): PreparedRows {
   const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
-  return { dir, meta, rows: RowFile.open(dir, meta), reused };
+  return { dir, meta, rows: RowFile.open(dir, meta, tokenizer), reused };
 }
 
 /**
@@ -290,22 +351,29 @@ function opened(dir: string, reused: boolean): PreparedRows {
 export class RowFile implements ExampleRows {
   private raw = Buffer.allocUnsafeSlow(4096);
   private readonly bounds = new Float64Array(2);
-  private fds: { ids: number; mask: number; offsets: number } | undefined;
+  private fds: Record<FileName, number> | undefined;
+  /** A block of targets.bin: the trained-target counts of rows [countsFrom, countsFrom + counts.length). */
+  private counts = new Uint32Array(0);
+  private countsFrom = 0;
 
   private constructor(
     private readonly dir: string,
-    private readonly dtype: TokenDtype,
-    readonly length: number,
-    fds: { ids: number; mask: number; offsets: number },
+    private readonly meta: RowsMeta,
+    private readonly tokenizer: Tokenizer,
+    fds: Record<FileName, number>,
   ) {
     this.fds = fds;
   }
 
-  static open(dir: string, meta: RowsMeta): RowFile {
+  get length(): number {
+    return this.meta.rows;
+  }
+
+  static open(dir: string, meta: RowsMeta, tokenizer: Tokenizer): RowFile {
     const sizes = fileSizes(meta);
-    const fds = { ids: -1, mask: -1, offsets: -1 };
+    const fds = Object.fromEntries(FILE_NAMES.map((name) => [name, -1])) as Record<FileName, number>;
     try {
-      for (const name of ['ids', 'mask', 'offsets'] as const) {
+      for (const name of FILE_NAMES) {
         fds[name] = openSync(join(dir, FILES[name]), 'r');
         if (fstatSync(fds[name]).size !== sizes[name])
           throw new UserError('{0} was cut short while training read it: prepare the corpus again', join(dir, FILES[name]));
@@ -314,7 +382,7 @@ export class RowFile implements ExampleRows {
       for (const fd of Object.values(fds)) if (fd >= 0) closeSync(fd);
       throw e;
     }
-    return new RowFile(dir, meta.dtype, meta.rows, fds);
+    return new RowFile(dir, meta, tokenizer, fds);
   }
 
   size(i: number): number {
@@ -325,13 +393,45 @@ export class RowFile implements ExampleRows {
   row(i: number): SftRow {
     const [start, end] = this.rowBounds(i);
     const n = end - start;
-    const width = dtypeBytes(this.dtype);
+    const width = dtypeBytes(this.meta.dtype);
     const stored = this.read('ids', start * width, n * width);
-    const ids = Int32Array.from(this.dtype === 'uint16' ? new Uint16Array(stored.buffer, 0, n) : new Uint32Array(stored.buffer, 0, n));
+    const ids = Int32Array.from(this.meta.dtype === 'uint16' ? new Uint16Array(stored.buffer, 0, n) : new Uint32Array(stored.buffer, 0, n));
     const mask = this.read('mask', start, n);
     const labels = new Int32Array(n);
     for (let k = 0; k < n; k++) labels[k] = mask[k] ? ids[k] : IGNORED;
     return { ids, labels };
+  }
+
+  targetCount(i: number): number {
+    if (!(Number.isInteger(i) && i >= 0 && i < this.length)) throw new Error(`internal: row ${i} of ${this.length}`);
+    if (i < this.countsFrom || i >= this.countsFrom + this.counts.length) {
+      // Read a block at a time: a pass over the rows' counts is one read per COUNT_BLOCK_ROWS rows.
+      this.countsFrom = i - (i % COUNT_BLOCK_ROWS);
+      const n = Math.min(COUNT_BLOCK_ROWS, this.length - this.countsFrom);
+      const bytes = this.read('targets', this.countsFrom * 4, n * 4);
+      this.counts = new Uint32Array(n);
+      new Uint8Array(this.counts.buffer).set(bytes);
+    }
+    return this.counts[i - this.countsFrom];
+  }
+
+  targetTotals(excluded: Int32Array = new Int32Array(0)): TargetTotals {
+    const ids = new Float64Array(this.meta.vocab_size);
+    new Uint8Array(ids.buffer).set(this.read('targetIds', 0, ids.byteLength));
+    const stored = JSON.parse(this.read('targetChars', 0, this.meta.target_chars_bytes).toString('utf8')) as TargetChars;
+    const chars = stored.utf8 ? new Map(stored.chars) : undefined;
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+    for (const r of excluded) {
+      const targets = targetsOf(this.row(r));
+      for (let i = 0; i < targets.length; i++) ids[targets[i]]--;
+      if (!chars) continue;
+      for (const [c, n] of countChars(decoder.decode(tokenTextBytes(this.tokenizer, targets)))) {
+        const left = chars.get(c)! - n;
+        if (left > 0) chars.set(c, left);
+        else chars.delete(c);
+      }
+    }
+    return { ids, chars };
   }
 
   close(): void {

@@ -30,6 +30,11 @@ export interface TokenReader {
   view(start: number, end: number): Int32Array;
   /** How often each id occurs in ids [start, end), when the reader knows faster than by reading them all. */
   rangeIdCounts?(start: number, end: number, vocabSize: number): Float64Array;
+  /**
+   * The characters the ids decode to, a byte-order mark at the start kept, when the reader knows faster
+   * than by decoding them all (the ids are whole UTF-8 pieces, each row of targets a text of its own).
+   */
+  charCounts?(): Map<string, number>;
 }
 
 export function memoryTokens(ids: Int32Array): TokenReader {
