@@ -32,15 +32,20 @@ describe('Fine-tuning on a .jsonl or a folder in the editor (issue 20)', () => {
     assert.equal(api.ctx.activeModel, base);
   });
 
-  it('the explorer offers Fine-tune on a .jsonl and on a folder, the editor on an open .jsonl', () => {
+  it('the explorer offers Fine-tune on a .jsonl and (its own entry) on a folder, the editor on an open .jsonl', () => {
     const menus = vscode.extensions.getExtension('corpus-lab.corpus-lab')!.packageJSON.contributes.menus as Record<
       string,
       { command: string; when?: string; group?: string }[]
     >;
-    const whens = (where: string) => menus[where].filter((m) => m.command === 'corpusLab.finetune').map((m) => m.when ?? '');
-    assert.ok(whens('explorer/context').some((w) => w.includes('explorerResourceIsFolder') && !w.includes('!explorerResourceIsFolder')));
-    assert.ok(whens('explorer/context').some((w) => w.includes('resourceExtname == .jsonl')));
-    assert.ok(whens('editor/context').some((w) => w.includes('resourceExtname == .jsonl')));
+    const whens = (where: string, command: string) => menus[where].filter((m) => m.command === command).map((m) => m.when ?? '');
+    assert.deepEqual(whens('explorer/context', 'corpusLab.finetuneFolder'), ['explorerResourceIsFolder']);
+    const onFiles = whens('explorer/context', 'corpusLab.finetune');
+    assert.ok(onFiles.some((w) => w.includes('resourceExtname == .jsonl')));
+    assert.ok(
+      onFiles.every((w) => w.startsWith('!explorerResourceIsFolder && ')),
+      'the file entry shows on no folder',
+    );
+    assert.ok(whens('editor/context', 'corpusLab.finetune').some((w) => w.includes('resourceExtname == .jsonl')));
   });
 
   it('the pick measures time per epoch and memory, LoRA and full, for a Qwen2 and a Llama folder, on a .jsonl’s examples and a folder’s documents', async () => {
