@@ -149,8 +149,11 @@ function groupBySeed(runs: ComparedRun[], all: Record<string, unknown>[], differ
   });
   const groups: SeedGroup[] = [];
   for (const members of byKey.values()) {
-    const scored = members.filter((i) => runs[i].best !== undefined);
-    if (new Set(scored.map((i) => runs[i].seed)).size < 2) continue;
+    // One run per seed: a run trained again with the same seed repeats its result and would shrink the spread.
+    const firstOfSeed = new Map<number, number>();
+    for (const i of members) if (runs[i].best !== undefined && !firstOfSeed.has(runs[i].seed)) firstOfSeed.set(runs[i].seed, i);
+    const scored = [...firstOfSeed.values()];
+    if (scored.length < 2) continue;
     const values = scored.map((i) => runs[i].best!.bitsPerChar);
     const label = differing
       .filter((row) => row.key !== 'seed')

@@ -170,6 +170,19 @@ test('seed groups: mean ± sample std of the best bits per character; within noi
   assert.deepEqual(compareRuns([ln[0], scored('again', 2.1, {}, 1)]).seedGroups, []);
 });
 
+test('a run trained again with a seed already in its group counts once: a repeated result does not shrink the spread', () => {
+  // LayerNorm seeds 1, 1, 2 at 2.0, 2.0, 2.4: mean 2.2 and std 0.283 over the two seeds (counted thrice: 2.133 and 0.231).
+  const ln = [scored('ln1', 2.0, {}, 1), scored('ln1-again', 2.0, {}, 1), scored('ln2', 2.4, {}, 2)];
+  // DyT 2.41, 2.43: 0.22 from 2.2 is within 0.283 (against 2.133 it would be 0.287, beyond 0.231).
+  const dyt = [scored('dyt1', 2.41, { norm: 'dyt' }, 1), scored('dyt2', 2.43, { norm: 'dyt' }, 2)];
+  const c = compareRuns([...ln, ...dyt]);
+  assert.deepEqual(c.seedGroups[0].members, [0, 2]);
+  assert.deepEqual(c.seedGroups[0].seeds, [1, 2]);
+  assert.ok(Math.abs(c.seedGroups[0].mean - 2.2) < 1e-12);
+  assert.ok(Math.abs(c.seedGroups[0].std - 0.4 / Math.SQRT2) < 1e-12, String(c.seedGroups[0].std));
+  assert.equal(c.verdicts[0].outcome, 'withinNoise');
+});
+
 test('runs that did not learn give no verdict on their difference, however far apart their means', () => {
   // BASELINES: 4 bits/char from character counts; every run within 5% of it (> 3.8) did not learn.
   // GPT-2 blocks 3.95, 3.96 and Llama blocks 3.85, 3.86: a 0.1 difference against a 0.007 spread.
