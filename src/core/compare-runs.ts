@@ -46,7 +46,7 @@ export function compareRuns(inputs: RunToCompare[]): RunComparison {
 
 function seedOutcome(runs: ComparedRun[], a: SeedGroup, b: SeedGroup, difference: number, spread: number): SeedOutcome {
   if ([...a.members, ...b.members].every((i) => runs[i].didNotLearn)) return 'didNotLearn';
-  return difference < spread ? 'withinNoise' : 'beyondNoise';
+  return difference <= spread ? 'withinNoise' : 'beyondNoise';
 }
 
 function comparedRun({ name, dir, run, metrics }: RunToCompare): ComparedRun {

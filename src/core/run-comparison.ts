@@ -74,8 +74,8 @@ export interface SeedGroup {
 }
 
 /**
- * What a difference between two seed groups shows: "withinNoise" when their means differ by less
- * than the larger group's std, else "beyondNoise"; "didNotLearn" when no run of either group
+ * What a difference between two seed groups shows: "withinNoise" when their means differ by no more
+ * than the larger group's std (the rule counts only a larger difference), else "beyondNoise"; "didNotLearn" when no run of either group
  * learned (then the difference is between models that know only character frequencies).
  */
 export type SeedOutcome = 'withinNoise' | 'beyondNoise' | 'didNotLearn';

@@ -183,6 +183,14 @@ test('a run trained again with a seed already in its group counts once: a repeat
   assert.equal(c.verdicts[0].outcome, 'withinNoise');
 });
 
+test('a difference no larger than the seeds’ spread is within noise: two settings with the same results are not called different', () => {
+  // Both groups at 2.0 for seeds 1 and 2: a difference of 0 against a spread of 0.
+  const a = [1, 2].map((seed) => scored(`ln${seed}`, 2.0, {}, seed));
+  const b = [1, 2].map((seed) => scored(`dyt${seed}`, 2.0, { norm: 'dyt' }, seed));
+  const [v] = compareRuns([...a, ...b]).verdicts;
+  assert.deepEqual([v.difference, v.spread, v.outcome], [0, 0, 'withinNoise']);
+});
+
 test('runs that did not learn give no verdict on their difference, however far apart their means', () => {
   // BASELINES: 4 bits/char from character counts; every run within 5% of it (> 3.8) did not learn.
   // GPT-2 blocks 3.95, 3.96 and Llama blocks 3.85, 3.86: a 0.1 difference against a 0.007 spread.

@@ -85,7 +85,7 @@ function compareStrings(): Record<string, string> {
     present: vscode.l10n.t('present'),
     absent: vscode.l10n.t('absent'),
     withinNoise: vscode.l10n.t(
-      'Within noise: the means differ by {0} bits/char, less than the seeds’ spread ({1}, the larger standard deviation): the difference may be chance.',
+      'Within noise: the means differ by {0} bits/char, no more than the seeds’ spread ({1}, the larger standard deviation): the difference may be chance.',
     ),
     beyondNoise: vscode.l10n.t(
       'Beyond noise: the means differ by {0} bits/char, more than the seeds’ spread ({1}, the larger standard deviation).',
