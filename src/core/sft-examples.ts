@@ -218,13 +218,20 @@ function labelled(text: string, spans: [number, number][], tokenizer: Tokenizer)
 
 /** Where each token ends in the text's UTF-8 bytes, when the tokens spell exactly the text (after the space SentencePiece-style tokenizers prepend). */
 function byteEnds(ids: number[], tokenizer: Tokenizer, text: string): number[] | undefined {
-  const pieces = ids.map((id) => tokenizer.tokenBytes(id));
-  const spelled = Buffer.concat(pieces);
   const want = Buffer.from(text);
-  const shift = spelled.length - want.length;
-  if ((shift !== 0 && !(shift === 1 && spelled[0] === 0x20)) || !spelled.subarray(shift).equals(want)) return undefined;
+  let spelled = 0;
+  for (const id of ids) spelled += tokenizer.tokenBytes(id).length;
+  const shift = spelled - want.length;
+  if (shift !== 0 && !(shift === 1 && tokenizer.tokenBytes(ids[0])[0] === 0x20)) return undefined;
+  const ends: number[] = new Array(ids.length);
   let at = -shift;
-  return pieces.map((p) => (at += p.length));
+  for (let k = 0; k < ids.length; k++) {
+    const piece = tokenizer.tokenBytes(ids[k]);
+    // The prepended space is the first token's first byte; every other byte must be the text's.
+    for (let b = k === 0 ? shift : 0; b < piece.length; b++) if (piece[b] !== want[at + b]) return undefined;
+    ends[k] = at += piece.length;
+  }
+  return ends;
 }
 
 function piecewise(text: string, spans: [number, number][], tokenizer: Tokenizer): { ids: number[]; labels: number[] } {

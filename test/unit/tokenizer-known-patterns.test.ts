@@ -6,6 +6,8 @@ import { Script } from 'node:vm';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Tokenizer } from '../../src/core/tokenizer';
 import { KNOWN_SPLIT_PATTERNS } from '../../src/core/tokenizer/known-split-patterns';
+import { libraryPattern } from '../../src/core/tokenizer/rust-parity';
+import { knownSplitPreTokens } from '../../src/core/tokenizer/split-pre-tokenizer';
 import { ENGLISH, KOREAN, userError } from './helpers';
 
 // Llama 3's and Qwen2's split patterns are searched without a time limit and encoded by the fast
@@ -22,6 +24,9 @@ function chat(start: string, end: string): string {
     .map((t, i) => `${start}${i % 2 ? 'assistant' : 'user'}\n${t} ${decomposed} 2024년 <tool_call>{"x": 12345}</tool_call>  ${end}\r\n`)
     .join('');
 }
+
+const split = (regex: string) => ({ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false });
+const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false };
 
 /** How many times prototype[name] is called while run() runs, and its result. */
 function counting<T>(object: { prototype: object }, name: string, run: () => T): { calls: number; result: T } {
@@ -78,5 +83,27 @@ test('the known patterns take text that makes a backtracking search slow in line
     assert.ok(tok.encode(text).length > 0);
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     assert.ok(ms < 2000, `${JSON.stringify(text.slice(0, 6))}…: ${ms.toFixed(0)} ms`);
+  }
+});
+
+test("the known patterns' scans cut text into the pieces the library's search gives", () => {
+  // Each class and each edge the patterns tell apart: contractions in any case (and ſ), letters
+  // (Korean, titlecase, a combining mark that is not one), digits of other scripts, line breaks,
+  // White_Space that JavaScript's \s lacks (U+0085) and the other way round (U+FEFF), an emoji, lone surrogates.
+  const alphabet = ["'", 's', 'S', 'ſ', 't', 'r', 'E', 'v', 'l', 'L', 'm', 'd', 'a', '한', 'ǅ', '\u0301', '1', '٣', '½', '!', '(', '.'];
+  alphabet.push(' ', ' ', '\t', '\n', '\r', '\u0085', '\ufeff', '\u3000', '😀', '\ud800', '\udc00');
+  let seed = 12345;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  for (const regex of KNOWN_SPLIT_PATTERNS) {
+    const pre = knownSplitPreTokens({ type: 'Sequence', pretokenizers: [split(regex), byteLevel] })!;
+    const pattern = libraryPattern(regex);
+    for (let k = 0; k < 20_000; k++) {
+      let text = '';
+      for (let n = random(24); n > 0; n--) text += alphabet[random(alphabet.length)];
+      const pieces: string[] = [];
+      pre(text, 0, text.length, (s, a, b) => pieces.push(s.slice(a, b)));
+      const library = [...text.matchAll(pattern)].map((m) => m[0]);
+      assert.deepEqual(pieces, library, JSON.stringify(text));
+    }
   }
 });

@@ -1,10 +1,10 @@
 // GPT2_SPLIT (bytes-to-unicode.ts) as a scan over character classes: the same pieces without a
 // match object or string per piece, which is where a regex spends its time on a large corpus.
 
-const OTHER = 0;
-const LETTER = 1;
-const NUMBER = 2;
-const SPACE = 3;
+export const OTHER = 0;
+export const LETTER = 1;
+export const NUMBER = 2;
+export const SPACE = 3;
 
 const LETTER_RE = /^\p{L}$/u;
 const NUMBER_RE = /^\p{N}$/u;
@@ -19,7 +19,8 @@ function classOfCodePoint(c: string): number {
 let bmpClasses: Uint8Array | undefined;
 const astralClasses = new Map<number, number>();
 
-function bmp(): Uint8Array {
+/** The class of every BMP code point (OTHER, LETTER, NUMBER, SPACE), made once. */
+export function bmp(): Uint8Array {
   if (bmpClasses) return bmpClasses;
   bmpClasses = new Uint8Array(0x10000);
   for (let c = 0; c < 0x10000; c++) {
@@ -30,7 +31,7 @@ function bmp(): Uint8Array {
 }
 
 /** The class of the code point at i (a surrogate pair counts as its code point). */
-function classAt(text: string, i: number, end: number, table: Uint8Array): number {
+export function classAt(text: string, i: number, end: number, table: Uint8Array): number {
   const c = text.charCodeAt(i);
   if (c < 0xd800 || c > 0xdbff || i + 1 >= end) return table[c];
   const low = text.charCodeAt(i + 1);
@@ -42,14 +43,14 @@ function classAt(text: string, i: number, end: number, table: Uint8Array): numbe
 }
 
 /** 1, or 2 for a surrogate pair. */
-function widthAt(text: string, i: number, end: number): number {
+export function widthAt(text: string, i: number, end: number): number {
   const c = text.charCodeAt(i);
   if (c < 0xd800 || c > 0xdbff || i + 1 >= end) return 1;
   const low = text.charCodeAt(i + 1);
   return low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
 }
 
-const APOSTROPHE = 0x27;
+export const APOSTROPHE = 0x27;
 
 /** The length of a contraction ('s 't 'm 'd 're 've 'll) at i, or 0. */
 function contractionLength(text: string, i: number, end: number): number {
