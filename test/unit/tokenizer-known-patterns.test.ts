@@ -107,3 +107,25 @@ test("the known patterns' scans cut text into the pieces the library's search gi
     }
   }
 });
+
+test('any other pattern: a short text is searched under one time limit, whatever the pieces between its special tokens, which still names a pattern that backtracks', () => {
+  const qwen2 = JSON.parse(json('qwen2'));
+  const pattern = qwen2.pre_tokenizer.pretokenizers[0].pattern;
+  pattern.Regex = pattern.Regex.replace('\\p{N}|', '\\p{N}{1,2}|');
+  assert.ok(!KNOWN_SPLIT_PATTERNS.has(pattern.Regex));
+  const ours = Tokenizer.fromJSON(JSON.stringify(qwen2));
+  const library = new HfTokenizer(qwen2, { clean_up_tokenization_spaces: false });
+  const text = chat('<|im_start|>', '<|im_end|>');
+  const limited = counting(Script, 'runInContext', () => ours.encode(text));
+  assert.equal(limited.calls, 1);
+  assert.deepEqual(limited.result, library.encode(text, { add_special_tokens: false }).ids);
+
+  pattern.Regex = '(a+)+$|' + pattern.Regex;
+  const evil = Tokenizer.fromJSON(JSON.stringify(qwen2), 'evil/tokenizer.json');
+  const hostile = `<|im_start|>user\nhi<|im_end|>\n<|im_start|>user\n${'a'.repeat(40)}!<|im_end|>\n`;
+  assert.throws(
+    () => evil.encode(hostile),
+    userError(/^evil\/tokenizer\.json: the pattern "\(a\+\)\+\$\|.*did not finish within 1(\.\d+)? s on a text of 99 characters/),
+  );
+  assert.deepEqual(evil.encode('ab!'), new HfTokenizer(qwen2, {}).encode('ab!', { add_special_tokens: false }).ids);
+});

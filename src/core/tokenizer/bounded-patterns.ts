@@ -51,22 +51,51 @@ class TimeLimitedPattern {
   }
 
   private limited<T>(text: string, search: () => T): T {
-    const ms = searchLimitMs(text.length);
-    context.search = search;
-    try {
-      return runSearch.runInContext(context, { timeout: ms }) as T;
-    } catch (e) {
-      if ((e as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e;
-      throw new UserError(
-        '{0}: the pattern {1} did not finish within {2} s on a text of {3} characters (it backtracks without end): fix or remove it in tokenizer.json',
-        this.source,
-        JSON.stringify(this.pattern).slice(0, 80),
-        Math.round(ms / 100) / 10,
-        text.length,
-      );
-    } finally {
-      context.search = () => undefined;
-    }
+    if (!shared) return underLimit(text.length, this.pattern, this.source, search);
+    shared.pattern = this.pattern;
+    return search();
+  }
+}
+
+/** Inside limitedTogether: the searches share its limit, and the last pattern searched is the one to name. */
+let shared: { pattern: string } | undefined;
+
+function underLimit<T>(textLength: number, pattern: string | (() => string), source: string, run: () => T): T {
+  const ms = searchLimitMs(textLength);
+  context.search = run;
+  try {
+    return runSearch.runInContext(context, { timeout: ms }) as T;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_SCRIPT_EXECUTION_TIMEOUT') throw e;
+    throw new UserError(
+      '{0}: the pattern {1} did not finish within {2} s on a text of {3} characters (it backtracks without end): fix or remove it in tokenizer.json',
+      source,
+      JSON.stringify(typeof pattern === 'string' ? pattern : pattern()).slice(0, 80),
+      Math.round(ms / 100) / 10,
+      textLength,
+    );
+  } finally {
+    context.search = () => undefined;
+  }
+}
+
+/**
+ * Texts up to this long are encoded under one time limit for all their searches (searchLimitMs of
+ * the whole text: its 1 s base is far above what encoding them takes) rather than one per search:
+ * each limit starts a watchdog, and a rendered chat is searched in many short pieces between its
+ * special tokens. Longer texts keep a limit per search, which the encoding's own time cannot reach.
+ */
+export const SHARED_LIMIT_CHARS = 100_000;
+
+/** Runs encode, which searches `text` with the tokenizer's patterns, under one time limit for the whole text. */
+export function limitedTogether<T>(text: string, source: string, encode: () => T): T {
+  if (shared || text.length > SHARED_LIMIT_CHARS) return encode();
+  const batch = { pattern: '' };
+  shared = batch;
+  try {
+    return underLimit(text.length, () => batch.pattern, source, encode);
+  } finally {
+    shared = undefined;
   }
 }
 
@@ -74,13 +103,16 @@ class TimeLimitedPattern {
  * Puts a time limit on every search with a Regex pattern of the tokenizer.json (Split and Replace
  * in the normalizer, pre-tokenizer and decoder, inside Sequences too). String patterns are escaped
  * literals, which cannot backtrack, and the library's own patterns and the known ones of real
- * tokenizers (KNOWN_SPLIT_PATTERNS) are linear: all are left as they are.
+ * tokenizers (KNOWN_SPLIT_PATTERNS) are linear: all are left as they are. True when a search is limited.
  */
-export function limitPatternSearches(hf: object, source: string): void {
+export function limitPatternSearches(hf: object, source: string): boolean {
+  let limited = false;
   forEachComponent(hf, (node) => {
     const component = node as { pattern?: unknown; config?: { pattern?: { Regex?: unknown } } };
     const regex = component.config?.pattern?.Regex;
     if (component.pattern instanceof RegExp && typeof regex === 'string' && !KNOWN_SPLIT_PATTERNS.has(regex))
       component.pattern = new TimeLimitedPattern(component.pattern, regex, source);
+    limited ||= component.pattern instanceof TimeLimitedPattern;
   });
+  return limited;
 }

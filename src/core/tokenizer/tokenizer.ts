@@ -4,7 +4,7 @@ import { Message, UserError, message } from '../errors';
 import { isObject, parseJsonObject } from '../json';
 import { readRegularFile } from '../safe-fs';
 import { MAX_VOCAB_SIZE } from '../model-config';
-import { limitPatternSearches } from './bounded-patterns';
+import { limitPatternSearches, limitedTogether } from './bounded-patterns';
 import { matchRustTokenizers } from './rust-parity';
 import { CHAR_TO_BYTE } from './bytes-to-unicode';
 import { FastEncoder, Utf8CharEncoder, fastEncoder } from './fast-encoders';
@@ -35,6 +35,8 @@ export class Tokenizer {
   private anchor?: { id: number; text: string };
   private learned?: ReadonlySet<string> | null;
   private readonly bytesOfId: Uint8Array[];
+  /** Where tokenizer.json came from, when a search with one of its patterns runs under a time limit. */
+  private readonly limitedSearches?: string;
 
   private constructor(
     private readonly json: string,
@@ -54,7 +56,7 @@ export class Tokenizer {
       throw new UserError('{0} could not be loaded: {1}', source, (e as Error).message);
     }
     matchRustTokenizers(this.hf);
-    limitPatternSearches(this.hf, source);
+    this.limitedSearches = limitPatternSearches(this.hf, source) ? source : undefined;
     if (kind === 'imported') {
       // A configuration the library accepts but cannot run (a broken pre-tokenizer or decoder) is
       // refused here, once, rather than failing later in the middle of a generation.
@@ -85,7 +87,8 @@ export class Tokenizer {
   encode(text: string): number[] {
     if (text.length === 0) return [];
     if (this.fast) return Array.from(this.fast.encode(text));
-    return this.inVocabulary(this.hf.encode(text, { add_special_tokens: false }).ids);
+    const encode = () => this.hf.encode(text, { add_special_tokens: false }).ids;
+    return this.inVocabulary(this.limitedSearches === undefined ? encode() : limitedTogether(text, this.limitedSearches, encode));
   }
 
   /**
