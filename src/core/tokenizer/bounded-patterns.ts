@@ -80,12 +80,12 @@ function underLimit<T>(textLength: number, pattern: string | (() => string), sou
 }
 
 /**
- * Texts up to this long are encoded under one time limit for all their searches (searchLimitMs of
- * the whole text: its 1 s base is far above what encoding them takes) rather than one per search:
- * each limit starts a watchdog, and a rendered chat is searched in many short pieces between its
- * special tokens. Longer texts keep a limit per search, which the encoding's own time cannot reach.
+ * Texts up to this long are encoded under one time limit for all their searches rather than one per
+ * search: each limit starts a watchdog, and a rendered chat is searched in many short pieces
+ * between its special tokens. The limit then also covers the library's own work on the text (tens
+ * of milliseconds here, under its 1 s base even on busy cores); longer texts keep a limit per search.
  */
-export const SHARED_LIMIT_CHARS = 100_000;
+const SHARED_LIMIT_CHARS = 10_000;
 
 /** Runs encode, which searches `text` with the tokenizer's patterns, under one time limit for the whole text. */
 export function limitedTogether<T>(text: string, source: string, encode: () => T): T {
