@@ -33,29 +33,31 @@ function heatmap(rows: number[][], cell: number): HTMLCanvasElement {
   return canvas;
 }
 
+/** Each layer's heads side by side, wrapped to the panel's width (8 heads do not fit half an editor). */
 function grid(d: AttentionData): void {
   const s = d.strings;
   const n = d.tokens.length;
   const cell = Math.max(2, Math.floor(96 / n));
   const table = el('div', 'grid');
   table.id = 'grid';
-  table.style.gridTemplateColumns = `auto repeat(${d.attention[0].length}, auto)`;
-  table.append(el('div'));
-  d.attention[0].forEach((_, h) => {
-    const label = el('div', 'col-label', headName(d, h));
-    if (d.kvHeads) label.title = fmt(s.kvTitle, h, d.kvHeads[h]);
-    table.append(label);
-  });
   d.attention.forEach((heads, l) => {
-    table.append(el('div', 'row-label', `${s.layer} ${l}`));
+    const layer = el('section', 'layer');
+    layer.dataset.layer = String(l);
+    const row = el('div', 'heads');
     heads.forEach((rows, h) => {
+      const label = el('div', 'col-label', headName(d, h));
+      if (d.kvHeads) label.title = fmt(s.kvTitle, h, d.kvHeads[h]);
       const c = heatmap(rows, cell);
       c.dataset.layer = String(l);
       c.dataset.head = String(h);
       c.title = `${s.layer} ${l} · ${headName(d, h)}`;
       c.addEventListener('click', () => enlarge(d, l, h));
-      table.append(c);
+      const figure = el('figure', 'head-cell');
+      figure.append(label, c);
+      row.append(figure);
     });
+    layer.append(el('div', 'row-label', `${s.layer} ${l}`), row);
+    table.append(layer);
   });
   const legend = el('div', 'legend', s.legend);
   if (d.kvHeads) legend.append(el('div', '', fmt(s.kvLegend, d.attention[0].length / (Math.max(...d.kvHeads) + 1))));
@@ -84,6 +86,14 @@ function labels(tokens: ShownToken[]): string[] {
   );
 }
 
+/**
+ * A key's label one character a line (a byte token's place, as 1/3, kept on one), each upright and
+ * centred in its column: in vertical writing a Qwen2 label "␣권리" was drawn over its neighbour's.
+ */
+function stacked(label: string): string {
+  return (label.match(/\d+\/\d+|\S/gu) ?? []).join('\n');
+}
+
 /** One head, tokens on both axes, each cell's value on hover. */
 function enlarge(d: AttentionData, l: number, h: number): void {
   const s = d.strings;
@@ -96,7 +106,7 @@ function enlarge(d: AttentionData, l: number, h: number): void {
   const top = el('tr');
   top.append(el('th', 'corner', `${s.query} ↓ · ${s.key} →`));
   d.tokens.forEach((t, k) => {
-    const th = el('th', 'key', label[k]);
+    const th = el('th', 'key', stacked(label[k]));
     th.title = `id ${t.id}`;
     top.append(th);
   });

@@ -82,7 +82,7 @@ test(
       await runCommand('Corpus Lab: 현재 줄 또는 선택 영역의 어텐션 보기');
       const att = await webview('#grid canvas');
       assert.equal(await att.locator('#grid canvas').count(), 16);
-      assert.deepEqual(await att.locator('#grid .col-label').allInnerTexts(), [
+      assert.deepEqual(await att.locator('#grid .layer[data-layer="0"] .col-label').allInnerTexts(), [
         '헤드 0 · kv 0',
         '헤드 1 · kv 0',
         '헤드 2 · kv 1',
