@@ -8,11 +8,12 @@ export function archContext(model: Pick<ModelConfig, 'llama'> | undefined): stri
 }
 
 /**
- * What the user chose that tells two runs on one text apart, short enough for a tree row: the
- * blocks, and a GPT-2 model's norm ("GPT-2 · DyT", "Llama"; Llama blocks always use RMSNorm).
+ * What the user chose that tells two runs on one text apart, short enough for a tree row's label:
+ * the blocks, and DyT in place of GPT-2's LayerNorm ("Llama", "GPT-2", "GPT-2 DyT"; Llama blocks
+ * always use RMSNorm).
  */
 export function runTraits(model: Pick<ModelConfig, 'llama' | 'norm'>): string {
-  return model.llama ? 'Llama' : `GPT-2 · ${model.norm === 'dyt' ? 'DyT' : 'LayerNorm'}`;
+  return model.llama ? 'Llama' : model.norm === 'dyt' ? 'GPT-2 DyT' : 'GPT-2';
 }
 
 /** A run's shape, for its tooltip. */

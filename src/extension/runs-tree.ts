@@ -94,7 +94,12 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
       const r = node.run;
       const { label, started } = splitRunName(r.name);
       const children = r.checkpoints.length + r.exports.length + ((r as RunWithChildren).children?.length ?? 0);
-      const item = new vscode.TreeItem(label, children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None);
+      // A fine-tuning run is told apart by its base (in the description); one trained from scratch by the blocks it chose.
+      const traits = !r.finetune && r.model ? runTraits(r.model) : undefined;
+      const item = new vscode.TreeItem(
+        traits ? `${label} · ${traits}` : label,
+        children ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.None,
+      );
       const isActive = active !== undefined && isInside(active, r.dir) && !r.exports.some((e) => isInside(active, e.dir));
       const ft =
         r.finetune &&
@@ -104,14 +109,12 @@ export class RunsTree implements vscode.TreeDataProvider<RunsNode> {
       // The best checkpoint's (the one the run serves), not the last evaluation's: on a small text the last has often overfit.
       const valLoss = this.liveValLoss(r) ?? bestCheckpoint(r)?.valLoss ?? r.valLoss;
       // Short enough for a narrow side bar: the icon says the status, the tooltip says the rest.
-      // A fine-tuning run is told apart by its base; one trained from scratch by the blocks it chose.
-      const traits = ft || (r.model ? runTraits(r.model) : '');
-      item.description = [traits, started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
+      item.description = [ft, started, valLoss !== undefined ? valLabel(valLoss) : ''].filter(Boolean).join(' · ');
       item.tooltip = new vscode.MarkdownString(
         [
           `**${r.name}**`,
           r.corpus ?? '',
-          !r.finetune && r.model ? `${runTraits(r.model)} · ${runShape(r.model)}` : '',
+          traits && r.model ? `${traits} · ${runShape(r.model)}` : '',
           r.finetune ? `${vscode.l10n.t('base')}: ${r.finetune.base}` : '',
           `${vscode.l10n.t('status')}: ${statusLabel(r.status)}${r.step !== undefined ? ` · ${vscode.l10n.t('step')} ${r.step}` : ''}`,
           isActive ? vscode.l10n.t('The active model is from this run.') : '',
