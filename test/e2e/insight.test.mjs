@@ -60,8 +60,6 @@ test(
       // 1. Next Token: candidates with probability, logit, rank; the following token's rank; Korean context grouped into syllables.
       await runCommand('Corpus Lab: Show Next Token Candidates');
       const next = await webview('#candidates tr.kept');
-      // Room for the Next Token view: collapse the views above it.
-      for (const title of ['Runs', 'Tokens']) await page.locator('.pane-header', { hasText: title }).first().click();
       await next.locator('#actual').waitFor({ state: 'visible' });
       assert.match(await next.locator('#actual').innerText(), /rank \d+/);
       assert.match(await next.locator('#summary').innerText(), /entropy \d+\.\d\d bits · \d+ tokens? kept/);
