@@ -1,13 +1,21 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
+import { removeStaleTemps, writeFileAtomic } from '../atomic-write';
 import { etaSeconds } from '../duration';
 import { UserError } from '../errors';
 import { isObject } from '../json';
 import { PreTokenCounter, Tokenizer, TokenizerKind, trainBpeFromCounts, trainTokenizer } from '../tokenizer';
 import { utf8CodePoints } from '../tokenizer/utf8-code-points';
-import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, trainedTokenizerPath } from './prepared-cache';
+import {
+  checkDiskSpace,
+  knownSha256,
+  preparedCacheRoot,
+  preparedDir,
+  recordSha256,
+  trainedTokenizerPath,
+  writePreparedFolder,
+} from './prepared-cache';
 import { CorpusSource, PreparedLayout, corpusSource } from './corpus-source';
 import { cleanedSource, preparedKey } from './source-cleaned';
 import { CleanOptions, CleanRule, cleanRuleNames } from '../clean';
@@ -126,8 +134,7 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
     rmSync(dir, { recursive: true, force: true });
   }
   checkDiskSpace(root, source.bytes * dtypeBytes(dtype), path);
-  const temp = beginDirAtomic(dir);
-  try {
+  yield* writePreparedFolder(dir, META_FILE, function* (temp) {
     const written = yield* encodeInto(join(temp, TOKENS_FILE), source, tok, dtype, opts);
     if (written.source.sha256 !== sha256)
       throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
@@ -149,18 +156,8 @@ function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opt
       created: new Date().toISOString(),
     };
     writeFileAtomic(join(temp, TOKENIZER_FILE), tok.toJSON());
-    // Written last: a folder without it is never taken for prepared data.
-    writeFileAtomic(join(temp, META_FILE), JSON.stringify(meta, null, 2) + '\n');
-  } catch (e) {
-    abandonDirAtomic(temp);
-    throw explainWriteError(e, dir);
-  }
-  try {
-    commitDirAtomic(temp, dir);
-  } catch (e) {
-    // Another run prepared the same text with the same tokenizer meanwhile: its folder is as good.
-    if (!existsSync(join(dir, META_FILE))) throw e;
-  }
+    return meta;
+  });
   recordVerified(dir);
   return opened(dir, tok, false, source.layout);
 }

@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Stats, readFileSync, statfsSync } from 'node:fs';
+import { Stats, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic-write';
+import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, writeFileAtomic } from '../atomic-write';
 import { UserError } from '../errors';
 import { formatBytes } from '../format-bytes';
 import { isObject } from '../json';
+import { Steps } from './steps';
 
 /**
  * Where prepared corpora live: one folder per (text, tokenizer) hash in a cache shared by every run,
@@ -72,5 +73,26 @@ export function checkDiskSpace(root: string, need: number, source: string): void
       root,
       formatBytes(free),
     );
+  }
+}
+
+/**
+ * Writes a prepared folder whole or not at all: `fill` writes its files into a temporary folder and
+ * gives the meta, written last (a folder without it is never taken for prepared data). When another
+ * run prepared the same folder meanwhile, its folder is as good.
+ */
+export function* writePreparedFolder(dir: string, metaFile: string, fill: (temp: string) => Steps<object>): Steps<void> {
+  const temp = beginDirAtomic(dir);
+  try {
+    const meta = yield* fill(temp);
+    writeFileAtomic(join(temp, metaFile), JSON.stringify(meta, null, 2) + '\n');
+  } catch (e) {
+    abandonDirAtomic(temp);
+    throw explainWriteError(e, dir);
+  }
+  try {
+    commitDirAtomic(temp, dir);
+  } catch (e) {
+    if (!existsSync(join(dir, metaFile))) throw e;
   }
 }

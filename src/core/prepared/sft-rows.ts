@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, removeStaleTemps, writeFileAtomic } from '../atomic-write';
+import { removeStaleTemps } from '../atomic-write';
 import { chatTemplateText } from '../chat-template';
 import { checkCorpusFile } from '../corpus';
 import { UserError } from '../errors';
@@ -13,7 +13,15 @@ import { SftFormat } from '../sft-data';
 import { ExampleTokenizer, IGNORED, SftCounts, SftModel, SftRow } from '../sft-examples';
 import { Tokenizer } from '../tokenizer';
 import { PrepareOptions, progressReporter, streamOptions } from './prepare-corpus';
-import { checkDiskSpace, knownSha256, preparedCacheRoot, preparedDir, recordSha256, sha256Hex } from './prepared-cache';
+import {
+  checkDiskSpace,
+  knownSha256,
+  preparedCacheRoot,
+  preparedDir,
+  recordSha256,
+  sha256Hex,
+  writePreparedFolder,
+} from './prepared-cache';
 import { JSONL_TEXTS, jsonlExampleSteps, jsonlSha256 } from './source-jsonl';
 import { PreparationCancelled, textFileSteps } from './source-text';
 import { Steps, runSteps, runStepsAsync } from './steps';
@@ -120,8 +128,7 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
   const dtype = tokenDtype(model.tokenizer.vocabSize);
   // At most a token per byte of the file, each stored with its mask byte.
   checkDiskSpace(root, stat.size * (dtypeBytes(dtype) + 1), path);
-  const temp = beginDirAtomic(dir);
-  try {
+  yield* writePreparedFolder(dir, META_FILE, function* (temp) {
     const written = yield* writeRows(temp, path, model, context, dtype, opts);
     if (jsonlSha256(written.source.sha256) !== sha256)
       throw new UserError('{0} changed while it was being prepared: prepare it again once it is saved', path);
@@ -140,18 +147,8 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
       sha256: written.sha256,
       created: new Date().toISOString(),
     };
-    // Written last: a folder without it is never taken for prepared rows.
-    writeFileAtomic(join(temp, META_FILE), JSON.stringify(meta, null, 2) + '\n');
-  } catch (e) {
-    abandonDirAtomic(temp);
-    throw explainWriteError(e, dir);
-  }
-  try {
-    commitDirAtomic(temp, dir);
-  } catch (e) {
-    // Another run prepared the same rows meanwhile: its folder is as good.
-    if (!existsSync(join(dir, META_FILE))) throw e;
-  }
+    return meta;
+  });
   return opened(dir, false, model.tokenizer);
 }
 
