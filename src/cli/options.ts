@@ -4,6 +4,7 @@ import { MODEL_SHAPES, ModelShapeName } from '../core/model-shapes';
 import { INT8_SCHEMES } from '../core/int8';
 import { DEFAULT_REPLAY, FINETUNE_LR, UNSEEN_POLICIES } from '../core/finetune';
 import { DEFAULT_TRAIN_OPTIONS } from '../core/train-options';
+import { CleanOptions, parseCleanRules } from '../core/clean';
 
 // Every flag of every command, declared once: parsing, each command's --help, the usage text and
 // the request a command sends are derived from these two tables.
@@ -29,7 +30,7 @@ export const OPTIONS = {
   rules: {
     kind: 'text',
     value: 'markup,urls,front-matter,emoji',
-    help: 'optional cleaning rules, comma-separated (train: cleans the text with them, as --clean)',
+    help: 'optional cleaning rules, comma-separated (train, estimate: cleans the text with them, as --clean)',
   },
   clean: {
     kind: 'switch',
@@ -144,6 +145,11 @@ export const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
+/** `--clean` and `--rules` as a request's cleaning (train, estimate): on when either is given. */
+export function cleaningOf(clean: boolean | undefined, rules: string | undefined): { clean?: CleanOptions } {
+  return clean || rules !== undefined ? { clean: parseCleanRules(rules ?? '') } : {};
+}
+
 export interface CommandSpec {
   /** Positional arguments as usage shows them; [X] is optional. */
   args: string[];
@@ -230,6 +236,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       'arch',
       'tokenizer',
       'vocab-size',
+      'clean',
+      'rules',
       'finetune',
       'lora',
       'rank',

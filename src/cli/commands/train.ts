@@ -7,7 +7,7 @@ import { runTrainJob, TrainRequest } from '../../worker/jobs/train-job';
 import { UserError } from '../../core/errors';
 import { resolveCheckpoint } from '../../core/checkpoint';
 import { runOfCheckpoint } from '../../core/run-json';
-import { parseCleanRules } from '../../core/clean';
+import { cleaningOf } from '../options';
 
 /** The sample `corpus-lab train` uses when no file is given (shipped in media/samples). */
 export function bundledSample(): string {
@@ -35,8 +35,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     rules?: string;
   };
   const corpusPath = positionals[0] ?? (rest.resume ? recordedCorpus(rest.resume) : bundledSample());
-  const cleaning = clean || rules !== undefined ? { clean: parseCleanRules(rules ?? '') } : {};
-  const req: TrainRequest = { ...rest, ...cleaning, corpusPath, runDir: output };
+  const req: TrainRequest = { ...rest, ...cleaningOf(clean, rules), corpusPath, runDir: output };
   const progress = new TrainProgress();
   const emit = json ? printJson : (e: Parameters<TrainProgress['onEvent']>[0]) => progress.onEvent(e);
   return whileHandlingSigint(async (shouldStop) => ((await runTrainJob(req, emit, shouldStop)).reason === 'cancelled' ? 130 : 0));
