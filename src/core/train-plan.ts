@@ -1,4 +1,5 @@
 import { UserError } from './errors';
+import { CleanOptions, cleanRuleNames } from './clean';
 import { ModelConfig } from './model-config';
 import { stepsPerEpoch } from './batches';
 import { DEFAULT_TOKENS_PER_ROOT, TrainOptions, TrainPlan } from './train-options';
@@ -6,32 +7,70 @@ import { DEFAULT_TOKENS_PER_ROOT, TrainOptions, TrainPlan } from './train-option
 /**
  * Fixes the split, epoch length, step budget, warm-up and evaluation interval of a run. `heldOut`:
  * the last tokens held out when the caller has chosen them (a folder's documents, each its part).
+ * `cleaned`: the text was cleaned as it was prepared (train --clean), so a text too short says so.
  */
-export function makeTrainPlan(tokenCount: number, model: ModelConfig, options: TrainOptions, heldOut?: number): TrainPlan {
+export function makeTrainPlan(
+  tokenCount: number,
+  model: ModelConfig,
+  options: TrainOptions,
+  heldOut?: number,
+  cleaned?: { path: string; clean: CleanOptions },
+): TrainPlan {
   const window = trainingWindow(model, options);
   const need = window + 1;
   const valTokens = Math.max(need, heldOut ?? Math.round(tokenCount * options.valFraction));
   const trainTokens = tokenCount - valTokens;
-  if (trainTokens < need) {
-    const fits = largestContextThatFits(tokenCount, options.valFraction);
-    throw fits >= 2
+  if (trainTokens < need) throw tooFewTokens(tokenCount, window, options.valFraction, cleaned);
+  const perEpoch = stepsPerEpoch(trainTokens, window, options.batch);
+  const epochs = defaultEpochs(trainTokens, perEpoch * window * options.batch);
+  return { model, options, trainTokens, valTokens, ...stepBudget(options, perEpoch, epochs) };
+}
+
+function tooFewTokens(
+  tokenCount: number,
+  window: number,
+  valFraction: number,
+  cleaned: { path: string; clean: CleanOptions } | undefined,
+): UserError {
+  const need = window + 1;
+  if (cleaned) {
+    const rules = cleanRuleNames(cleaned.clean).join(', ');
+    if (tokenCount === 0)
+      return rules
+        ? new UserError('{0} is empty once cleaned with the rules {1}: train without --clean or with fewer rules', cleaned.path, rules)
+        : new UserError('{0} is empty once cleaned: train without --clean', cleaned.path);
+    return rules
       ? new UserError(
-          'the corpus has {0} tokens, too few for context {1}: training and validation each need at least {2} tokens; use --context {3} or a longer text',
+          '{0} has {1} tokens once cleaned with the rules {2}, too few for context {3}: training and validation each need at least {4}; train without --clean or with fewer rules',
+          cleaned.path,
           tokenCount,
+          rules,
           window,
           need,
-          fits,
         )
       : new UserError(
-          'the corpus has {0} tokens, too few for context {1}: training and validation each need at least {2} tokens; use a longer text',
+          '{0} has {1} tokens once cleaned, too few for context {2}: training and validation each need at least {3}; train without --clean',
+          cleaned.path,
           tokenCount,
           window,
           need,
         );
   }
-  const perEpoch = stepsPerEpoch(trainTokens, window, options.batch);
-  const epochs = defaultEpochs(trainTokens, perEpoch * window * options.batch);
-  return { model, options, trainTokens, valTokens, ...stepBudget(options, perEpoch, epochs) };
+  const fits = largestContextThatFits(tokenCount, valFraction);
+  return fits >= 2
+    ? new UserError(
+        'the corpus has {0} tokens, too few for context {1}: training and validation each need at least {2} tokens; use --context {3} or a longer text',
+        tokenCount,
+        window,
+        need,
+        fits,
+      )
+    : new UserError(
+        'the corpus has {0} tokens, too few for context {1}: training and validation each need at least {2} tokens; use a longer text',
+        tokenCount,
+        window,
+        need,
+      );
 }
 
 /**

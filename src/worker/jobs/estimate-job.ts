@@ -113,6 +113,8 @@ export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOpt
       maxSteps: req.maxSteps,
       lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
     }),
+    undefined,
+    counted && req.clean && { path: req.corpusPath, clean: req.clean },
   );
   return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
 }

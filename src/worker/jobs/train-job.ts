@@ -98,7 +98,8 @@ async function trainOnPrepared(
     const lr = trainOptions.lr ?? DEFAULT_TRAIN_OPTIONS.lr;
     const options = validateTrainOptions({ ...DEFAULT_TRAIN_OPTIONS, ...trainOptions, minLr: lr / 10 });
     const { tokens, heldOut } = trainingTokens(prepared, options.valFraction);
-    const plan = makeTrainPlan(tokens.length, model, options, heldOut);
+    const cleaned = req.clean && { path: req.corpusPath, clean: req.clean };
+    const plan = makeTrainPlan(tokens.length, model, options, heldOut, cleaned);
     checkPlanFits(plan, engine.backend);
     const threads = resolveTrainingThreads(req.threads, engine.backend, options.batch);
     return await startRun(req, prepared.meta.source, { plan, tokens, tokenizer, engine, threads, shouldStop, emit, log });
