@@ -104,7 +104,8 @@ export function prepareCorpusSync(path: string, tokenizer: Tokenizer | Tokenizer
   return runSteps(prepareSteps(path, tokenizer, opts));
 }
 
-function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions): Steps<PreparedCorpus> {
+/** prepareCorpus as steps, for a caller whose own work is steps around it (core/export-torch/token-files.ts). */
+export function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerRecipe, opts: PrepareOptions): Steps<PreparedCorpus> {
   const root = opts.cacheRoot ?? preparedCacheRoot();
   const text = corpusSource(path);
   const source = opts.clean ? cleanedSource(text, opts.clean) : text;

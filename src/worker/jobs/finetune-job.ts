@@ -10,7 +10,8 @@ import { TrainingData, openTrainingData, prepareDocuments, prepareExamples, unse
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { prepareSftRows } from '../../core/prepared/sft-rows';
 import { TokenReader, tokenRange } from '../../core/prepared/token-file';
-import { baseRunTokens } from '../../core/export-torch/token-files';
+import { runStepsAsync } from '../../core/prepared/steps';
+import { baseRunTokensSteps } from '../../core/export-torch/token-files';
 import { cancellableWhilePreparing, preparation } from './preparation';
 import { SftModel } from '../../core/sft-examples';
 import { ModelConfig } from '../../core/model-config';
@@ -127,13 +128,15 @@ async function finetune(req: FinetuneRequest, emit: Emit, shouldStop: () => bool
   const model = sftModel(tokenizer, tokenizerDir(base));
   await prepareOnDisk(data, model, trainingWindow(config, options), preparation(emit, shouldStop));
   const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
-  let old: ReturnType<typeof baseCorpus> | undefined;
+  let old: Awaited<ReturnType<typeof baseCorpus>> | undefined;
   try {
     const { tokens, examples } = prepared;
     checkFinetuneFits(plan, engine.backend, weights, lora && loraOptions(lora, modules, seed));
     const threads = trainingThreads(req.threads, engine, batch, Boolean(lora), notices);
 
-    old = examples ? { why: 'examples train one per row, with no windows of old text' } : baseCorpus(baseRun, tokenizer, replay);
+    old = examples
+      ? { why: 'examples train one per row, with no windows of old text' }
+      : await baseCorpus(baseRun, tokenizer, replay, preparation(emit, shouldStop));
     if ('why' in old && !examples) notices.push(`no forgetting meter and no replay: ${old.why}`);
     if (prepared.event) emit(prepared.event);
     const record: FinetuneRecord = { base: baseDir, lora, replay, unseen, base_corpus: 'why' in old ? undefined : old.record };
@@ -267,7 +270,7 @@ export async function resumeFinetuneJob(
   const model = sftModel(tokenizer, record.base);
   await prepareOnDisk(data, model, trainingWindow(config, options), preparation(emit, shouldStop));
   const { prepared, plan } = dataPlan(data, model, config, options, req.corpusPath);
-  let old: ReturnType<typeof baseCorpus> | undefined;
+  let old: Awaited<ReturnType<typeof baseCorpus>> | undefined;
   try {
     const { tokens, examples } = prepared;
     if (plan.trainTokens !== saved.trainTokens || plan.examples !== saved.examples)
@@ -279,7 +282,9 @@ export async function resumeFinetuneJob(
     checkFinetuneFits(plan, engine.backend, start?.weights ?? resumeFrom.weights, start?.lora);
     const notices: string[] = [];
     const threads = trainingThreads(req.threads, engine, options.batch, Boolean(record.lora), notices);
-    old = record.base_corpus ? baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay) : undefined;
+    old = record.base_corpus
+      ? await baseCorpus(runOfCheckpoint(record.base, true), tokenizer, record.replay, preparation(emit, shouldStop))
+      : undefined;
     if (old && 'why' in old) notices.push(`no forgetting meter and no replay: ${old.why}`);
     truncateMetrics(runDir, resumeFrom.state.step);
     updateRunJson(runDir, { status: 'training', trainer: thisTrainer(), plan });
@@ -331,13 +336,19 @@ function trainingThreads(asked: number | undefined, engine: EngineInfo, batch: n
   return 1;
 }
 
-/** The base run's corpus, split as that run split it, from its prepared ids (close() when done), if it is still on disk and unchanged. */
-function baseCorpus(
+/**
+ * The base run's corpus, split as that run split it, from its prepared ids (close() when done), if
+ * it is still on disk and unchanged; ids not cached are prepared with the run's own progress and Cancel.
+ */
+async function baseCorpus(
   baseRun: { dir: string; run: RunJson } | undefined,
   tokenizer: Tokenizer,
   replay: number,
-): { why: string } | { tokens: NonNullable<TrainJob['baseCorpus']>; record: NonNullable<FinetuneRecord['base_corpus']>; close(): void } {
-  const base = baseRunTokens(baseRun, tokenizer);
+  preparing: PrepareOptions,
+): Promise<
+  { why: string } | { tokens: NonNullable<TrainJob['baseCorpus']>; record: NonNullable<FinetuneRecord['base_corpus']>; close(): void }
+> {
+  const base = await runStepsAsync(baseRunTokensSteps(baseRun, tokenizer, preparing));
   if ('why' in base) return base;
   const { tokens, trainTokens, close } = base;
   const { path, sha256 } = baseRun!.run.corpus;
