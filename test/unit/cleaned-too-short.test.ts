@@ -36,6 +36,7 @@ test('a text that cleans down to nothing, or too little, says so in one line: tr
   assertCliUserError(['train', 'tags.md', '--clean', '--rules', 'markup', ...SHAPE], dir, empty);
   assertCliUserError(['train', 'tags.md', '--rules', 'markup', '--tokenizer', 'bpe', ...SHAPE], dir, empty);
   assertCliUserError(['estimate', 'tags.md', '--rules', 'markup', '--steps', '0'], dir, empty);
+  assertCliUserError(['estimate', 'tags.md', '--rules', 'markup', '--tokenizer', 'bpe', '--steps', '0'], dir, empty);
   assertCliUserError(
     ['train', 'blank.txt', '--clean', ...SHAPE],
     dir,

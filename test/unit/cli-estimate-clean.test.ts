@@ -26,6 +26,9 @@ test('estimate --clean --rules counts the cleaned text as train --clean prepares
   const clean = estimate('--clean', '--rules', 'markup,front-matter');
   assert.equal(clean.tokens, [...cleaned].length, 'a char per token of the cleaned text');
   assert.ok(clean.tokens < plain.tokens);
+  // A BPE estimate, whose tokenizer is not trained for it, counts a third of the cleaned text's bytes.
+  const bpe = estimate('--tokenizer', 'bpe', '--clean', '--rules', 'markup,front-matter');
+  assert.equal(bpe.tokens, Math.round(Buffer.byteLength(cleaned) / 3));
   const prepared = readdirSync(join(cache, 'prepared')).length;
   const run = join(dir, 'run');
   const r = runCli(

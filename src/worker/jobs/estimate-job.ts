@@ -9,6 +9,8 @@ import { finetuneShape } from '../../core/finetune';
 import { FinetuneTargetRequest, finetuneTarget } from '../../core/finetune-target';
 import { loraParameterCount, loraScale } from '../../core/lora-adapter';
 import { corpusSource } from '../../core/prepared/corpus-source';
+import { cleanedSource } from '../../core/prepared/source-cleaned';
+import { runStepsAsync } from '../../core/prepared/steps';
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { Estimate, estimate, runSeconds } from '../../core/estimate';
 import { Arch, MODEL_DEFAULTS, ModelConfig, presetNamed, validateModelConfig, withArch } from '../../core/model-config';
@@ -73,6 +75,18 @@ async function charCounts(path: string, preparing: PrepareOptions): Promise<{ vo
   return { vocabSize: prepared.tokenizer.vocabSize, tokens: prepared.meta.tokens };
 }
 
+/** The text's bytes once cleaned as the run will clean it, which a BPE tokenizer is trained on (streamed, cancellable). */
+function cleanedBytes(path: string, clean: CleanOptions, preparing: PrepareOptions): Promise<number> {
+  let bytes = 0;
+  const source = cleanedSource(corpusSource(path), clean);
+  const steps = source.steps(
+    (text) => (bytes += Buffer.byteLength(text)),
+    () => undefined,
+    { shouldStop: preparing.shouldStop },
+  );
+  return runStepsAsync(steps).then(() => bytes);
+}
+
 /**
  * What training this corpus with a preset would cost, before any long work: parameters, tokens,
  * memory, and time per epoch from a few steps timed on this machine.
@@ -82,8 +96,8 @@ export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOpt
   const kind = req.tokenizer ?? 'char';
   // A char corpus is prepared (a corpus of any size, streamed; the run then reuses it) and counted
   // exactly; a BPE one is not trained for an estimate: its vocabulary has the size asked for.
-  const { bytes } = corpusSource(req.corpusPath);
   const counted = kind === 'char' ? await charCounts(req.corpusPath, { ...preparing, clean: req.clean }) : undefined;
+  const bytes = counted || !req.clean ? corpusSource(req.corpusPath).bytes : await cleanedBytes(req.corpusPath, req.clean, preparing);
   const vocabSize = counted?.vocabSize ?? req.vocabSize ?? defaultBpeVocabSize(bytes);
   const tokens = counted?.tokens ?? Math.round(bytes / 3);
   const presetName = req.preset ?? 'tiny';
@@ -114,7 +128,7 @@ export async function runEstimateJob(req: EstimateRequest, preparing: PrepareOpt
       lr: req.lr ?? DEFAULT_TRAIN_OPTIONS.lr,
     }),
     undefined,
-    counted && req.clean && { path: req.corpusPath, clean: req.clean },
+    req.clean && { path: req.corpusPath, clean: req.clean },
   );
   return measure(req, presetName, { config, window: config.context, batch, tokens, plan });
 }
