@@ -60,5 +60,11 @@ test("the base's text, no longer prepared, is prepared again with progress event
     notices.join('\n'),
   );
   assert.ok(!cancelled.events.some((e) => e.type === 'step'), 'no step trained');
+  const left = existsSync(join(cache, 'prepared')) ? readdirSync(join(cache, 'prepared')) : [];
+  assert.deepEqual(
+    left.filter((name) => name !== 'tokenizers'),
+    [],
+    "the base's cancelled preparation left nothing behind",
+  );
   assert.ok(!existsSync(join(cancelled.runDir, 'checkpoints')) || readdirSync(join(cancelled.runDir, 'checkpoints')).length === 0);
 });
