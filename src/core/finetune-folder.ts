@@ -2,7 +2,7 @@ import { extname } from 'node:path';
 import { checkCorpusFile } from './corpus';
 import { isFolder, listDocuments } from './documents';
 import { ExampleRows, splitExampleRows } from './example-batches';
-import { FinetuneData, checkHeldOut, dataText, documentsEvent, exampleText, examplesEvent, readFinetuneData } from './finetune-data';
+import { FinetuneData, checkHeldOut, dataText, documentsEvent, exampleText, examplesEvent } from './finetune-data';
 import { UnseenCharacters, UnseenCounter, unseenCharacters } from './finetune';
 import { documentLayout } from './prepared/document-layout';
 import { PrepareOptions, prepareCorpusSync } from './prepared/prepare-corpus';
@@ -10,31 +10,33 @@ import { documentFolder, documentFolderSteps } from './prepared/source-documents
 import { jsonlExampleSteps } from './prepared/source-jsonl';
 import { prepareSftRowsSync } from './prepared/sft-rows';
 import { runSteps } from './prepared/steps';
+import { streamTextFile } from './prepared/source-text';
 import { TokenReader } from './prepared/token-file';
 import { SftModel } from './sft-examples';
 import { TrainEvent } from './train-events';
 
 /**
- * What a fine-tuning run trains on: a folder of documents and a .jsonl of examples are prepared on
- * disk (any size); a text file is read whole.
+ * What a fine-tuning run trains on: a text file, a folder of documents or a .jsonl of examples,
+ * prepared on disk (any size); or data read whole (the in-memory path tests compare with).
  */
-export type TrainingData = FinetuneData | { kind: 'folder'; path: string } | { kind: 'jsonl'; path: string };
+export type TrainingData =
+  FinetuneData | { kind: 'textFile'; path: string } | { kind: 'folder'; path: string } | { kind: 'jsonl'; path: string };
 
 export function openTrainingData(path: string): TrainingData {
   if (isFolder(path)) {
     listDocuments(path); // a folder without documents is refused before any long work
     return { kind: 'folder', path };
   }
-  if (extname(path).toLowerCase() !== '.jsonl') return readFinetuneData(path);
   checkCorpusFile(path);
-  return { kind: 'jsonl', path };
+  return extname(path).toLowerCase() === '.jsonl' ? { kind: 'jsonl', path } : { kind: 'textFile', path };
 }
 
-/** The characters of the data a char vocabulary lacks; a folder or a .jsonl is read a chunk at a time. */
+/** The characters of the data a char vocabulary lacks, read a chunk at a time. */
 export function unseenCharactersOf(vocab: ReadonlySet<string>, data: TrainingData): UnseenCharacters {
-  if (data.kind !== 'folder' && data.kind !== 'jsonl') return unseenCharacters(vocab, dataText(data));
+  if (!('path' in data)) return unseenCharacters(vocab, dataText(data));
   const counter = new UnseenCounter(vocab);
-  if (data.kind === 'folder') runSteps(documentFolderSteps(documentFolder(data.path), (text) => counter.add(text), noop));
+  if (data.kind === 'textFile') streamTextFile(data.path, (text) => counter.add(text));
+  else if (data.kind === 'folder') runSteps(documentFolderSteps(documentFolder(data.path), (text) => counter.add(text), noop));
   else {
     let first = true;
     runSteps(
@@ -47,6 +49,18 @@ export function unseenCharactersOf(vocab: ReadonlySet<string>, data: TrainingDat
     );
   }
   return counter.result();
+}
+
+/** A text file's ids prepared with the model's tokenizer, held out at its end as in memory; close() when done. */
+export function prepareText(path: string, model: SftModel, opts: PrepareOptions = {}): PreparedText {
+  const prepared = prepareCorpusSync(path, model.tokenizer, opts);
+  return { tokens: prepared.tokens, source: prepared.meta.source, close: () => prepared.tokens.close() };
+}
+
+export interface PreparedText {
+  tokens: TokenReader;
+  source: { bytes: number; sha256: string };
+  close(): void;
 }
 
 /** A folder's documents prepared with the model's tokenizer, laid out as prepareData lays them out in memory; close() when done. */

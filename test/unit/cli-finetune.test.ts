@@ -98,7 +98,8 @@ test('finetune --lora on Korean text: PEFT adapter checkpoints, trainable share,
   const r = cli(['finetune', base, korean, '-o', run, '--lora', '--rank', '4', '--max-steps', '12', '--backend', 'wasm', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const ev = events(r.stdout);
-  const start = ev[0];
+  // A text is prepared first (its progress events), then the run starts.
+  const start = ev.find((e) => e.type === 'start')!;
   assert.equal(start.type, 'start');
   // r 4 on all four modules of one block of width 32: A and B of c_attn (32→96), c_proj (32→32), c_fc (32→128), c_proj (128→32).
   assert.equal(start.trainable_params, 4 * (32 + 96) + 4 * (32 + 32) + 4 * (32 + 128) + 4 * (128 + 32));
@@ -200,7 +201,7 @@ test('finetune (full) with --unseen extend grows a char vocabulary; mistakes are
     '--json',
   ]);
   assert.equal(r.code, 0, r.stderr);
-  const start = events(r.stdout)[0] as {
+  const start = events(r.stdout).find((e) => e.type === 'start') as {
     plan: { model: { vocabSize: number }; options: { lr: number } };
     params: number;
     trainable_params: number;
@@ -243,7 +244,7 @@ test('finetune on a big base (context over 256) trains on 256-token windows, 4 a
   const start = (args: string[]) => {
     const r = cli(['finetune', base, text, ...args, '--max-steps', '2', '--backend', 'wasm', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    return events(r.stdout)[0] as {
+    return events(r.stdout).find((e) => e.type === 'start') as {
       plan: { model: { context: number }; options: { context?: number; batch: number }; stepsPerEpoch: number; trainTokens: number };
     };
   };
@@ -281,7 +282,11 @@ test("finetune on a small base keeps its context and the base run's batch", () =
   assert.equal(cli(['train', english, '-o', base, ...SMALL, '--max-steps', '2', '--backend', 'wasm']).code, 0);
   const r = cli(['finetune', base, english, '-o', join(dir, 'small-ft'), '--max-steps', '1', '--backend', 'wasm', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const plan = (events(r.stdout)[0] as { plan: { model: { context: number }; options: { context?: number; batch: number } } }).plan;
+  const plan = (
+    events(r.stdout).find((e) => e.type === 'start') as {
+      plan: { model: { context: number }; options: { context?: number; batch: number } };
+    }
+  ).plan;
   assert.equal(plan.model.context, 16);
   assert.equal(plan.options.context, undefined);
   assert.equal(plan.options.batch, 4);

@@ -6,7 +6,14 @@ import { LoraOptions, frozenAsBf16 } from '../model/gpt';
 import { readChatTemplate } from '../../core/chat-template';
 import { keptTokenizerFiles } from '../../core/hf-export';
 import { PreparedData, endOfTextId, prepareData } from '../../core/finetune-data';
-import { TrainingData, openTrainingData, prepareDocuments, prepareExamples, unseenCharactersOf } from '../../core/finetune-folder';
+import {
+  TrainingData,
+  openTrainingData,
+  prepareDocuments,
+  prepareExamples,
+  prepareText,
+  unseenCharactersOf,
+} from '../../core/finetune-folder';
 import { PrepareOptions, prepareCorpus } from '../../core/prepared/prepare-corpus';
 import { prepareSftRows } from '../../core/prepared/sft-rows';
 import { TokenReader, tokenRange } from '../../core/prepared/token-file';
@@ -187,7 +194,9 @@ export function dataPlan(
       ? prepareDocuments(data.path, model, window, options.valFraction)
       : data.kind === 'jsonl'
         ? prepareExamples(data.path, model, window, options)
-        : { ...prepareData(data, model, window, options, source), source: data.corpus };
+        : data.kind === 'textFile'
+          ? prepareText(data.path, model)
+          : { ...prepareData(data, model, window, options, source), source: data.corpus };
   const { tokens, examples, heldOut } = prepared;
   const plan = examples
     ? makeExamplePlan({ trainExamples: examples.train.length, trainTokens: tokens.length - heldOut!, valTokens: heldOut! }, config, options)
@@ -205,11 +214,11 @@ type TrainingTokens = Omit<PreparedData, 'tokens' | 'examples'> & {
 };
 
 /**
- * A folder's documents or a .jsonl's rows prepared for the model before the run (progress shown,
- * cancellable); dataPlan then opens them.
+ * A text's or a folder's ids or a .jsonl's rows prepared for the model before the run (progress
+ * shown, cancellable); dataPlan then opens them.
  */
 export async function prepareOnDisk(data: TrainingData, model: SftModel, window: number, preparing: PrepareOptions): Promise<void> {
-  if (data.kind === 'folder') (await prepareCorpus(data.path, model.tokenizer, preparing)).tokens.close();
+  if (data.kind === 'textFile' || data.kind === 'folder') (await prepareCorpus(data.path, model.tokenizer, preparing)).tokens.close();
   if (data.kind === 'jsonl') (await prepareSftRows(data.path, model, window, preparing)).rows.close();
 }
 
