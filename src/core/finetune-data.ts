@@ -16,8 +16,9 @@ import { TrainOptions } from './train-options';
 import { TokenReader, memoryTokens, tokenChunks, tokenRange } from './prepared/token-file';
 
 /**
- * What `finetune BASE DATA` trains on: a text file as one corpus, a folder of documents (.txt, .md)
- * as one corpus of documents, or a .jsonl of examples in TRL's formats.
+ * `finetune BASE DATA`'s data read whole: a text file as one corpus, a folder of documents (.txt, .md)
+ * as one corpus of documents, or a .jsonl of examples in TRL's formats. Runs prepare it on disk
+ * instead (finetune-folder.ts openTrainingData); tests check that against this.
  */
 export type FinetuneData =
   | { kind: 'text'; corpus: Corpus }
