@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../atomic-write';
 import { etaSeconds } from '../duration';
@@ -14,6 +14,7 @@ import {
   preparedDir,
   recordSha256,
   trainedTokenizerPath,
+  readPreparedFile,
   writePreparedFolder,
 } from './prepared-cache';
 import { CorpusSource, PreparedLayout, corpusSource } from './corpus-source';
@@ -88,7 +89,6 @@ const TOKENS_FILE = 'tokens.bin';
 const META_FILE = 'prepared.json';
 const TOKENIZER_FILE = 'tokenizer.json';
 const VERIFIED_FILE = 'verified.json';
-const CHUNK_BYTES = 4 << 20;
 
 /**
  * The corpus at `path` (a text file, or a folder of documents stored one after another) as token
@@ -279,36 +279,13 @@ function* damageOf(dir: string, sourceSha: string, tokSha: string, opts: Prepare
     return `${META_FILE}: ${(e as Error).message}`;
   }
   if (meta.source.sha256 !== sourceSha || meta.tokenizer.sha256 !== tokSha) return `${META_FILE} is for another text or tokenizer`;
-  const file = join(dir, TOKENS_FILE);
   if (unchangedSinceVerified(dir)) return undefined;
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (e) {
-    return `${TOKENS_FILE}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
-  }
-  try {
-    const expected = meta.tokens * dtypeBytes(meta.dtype);
-    const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-    const hash = createHash('sha256');
-    const report = progressReporter('verify', expected, opts);
-    let at = 0;
-    for (;;) {
-      if (opts.shouldStop?.()) throw new PreparationCancelled();
-      const got = readSync(fd, buf, 0, buf.length, at);
-      if (got === 0) break;
-      hash.update(buf.subarray(0, got));
-      at += got;
-      if (at > expected) break;
-      report(at);
-      yield;
-    }
-    if (at !== expected) return `${TOKENS_FILE} is ${at} bytes, not the ${expected} of ${meta.tokens} ${meta.dtype} ids`;
-    if (hash.digest('hex') !== meta.tokens_sha256) return `${TOKENS_FILE} does not match its sha256`;
-    return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  const expected = meta.tokens * dtypeBytes(meta.dtype);
+  const read = yield* readPreparedFile(join(dir, TOKENS_FILE), expected, progressReporter('verify', expected, opts), opts.shouldStop);
+  if ('unreadable' in read) return `${TOKENS_FILE}: ${read.unreadable}`;
+  if (read.bytes !== expected) return `${TOKENS_FILE} is ${read.bytes} bytes, not the ${expected} of ${meta.tokens} ${meta.dtype} ids`;
+  if (read.sha256 !== meta.tokens_sha256) return `${TOKENS_FILE} does not match its sha256`;
+  return undefined;
 }
 
 function parseMeta(text: string): PreparedMeta {

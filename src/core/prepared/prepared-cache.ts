@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Stats, existsSync, readFileSync, statfsSync } from 'node:fs';
+import { Stats, closeSync, existsSync, openSync, readFileSync, readSync, statfsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, writeFileAtomic } from '../atomic-write';
 import { UserError } from '../errors';
 import { formatBytes } from '../format-bytes';
 import { isObject } from '../json';
+import { PreparationCancelled } from './source-text';
 import { Steps } from './steps';
 
 /**
@@ -96,3 +97,44 @@ export function* writePreparedFolder(dir: string, metaFile: string, fill: (temp:
     if (!existsSync(join(dir, metaFile))) throw e;
   }
 }
+
+/** What reading a prepared file found: its size and sha256 (bytes past `expected` unread), or why it could not be opened. */
+export type FileReading = { bytes: number; sha256: string } | { unreadable: string };
+
+/**
+ * Reads a prepared file a chunk at a time between steps, hashing it, to tell whether it is whole;
+ * `onBytes` hears the bytes read so far, and `shouldStop` cancels between chunks.
+ */
+export function* readPreparedFile(
+  path: string,
+  expected: number,
+  onBytes: (read: number) => void,
+  shouldStop?: () => boolean,
+): Steps<FileReading> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return { unreadable: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+  }
+  try {
+    const buf = Buffer.allocUnsafeSlow(VERIFY_CHUNK_BYTES);
+    const hash = createHash('sha256');
+    let at = 0;
+    for (;;) {
+      if (shouldStop?.()) throw new PreparationCancelled();
+      const got = readSync(fd, buf, 0, buf.length, at);
+      if (got === 0) break;
+      hash.update(buf.subarray(0, got));
+      at += got;
+      if (at > expected) break;
+      onBytes(at);
+      yield;
+    }
+    return { bytes: at, sha256: hash.digest('hex') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const VERIFY_CHUNK_BYTES = 4 << 20;

@@ -18,12 +18,13 @@ import {
   knownSha256,
   preparedCacheRoot,
   preparedDir,
+  readPreparedFile,
   recordSha256,
   sha256Hex,
   writePreparedFolder,
 } from './prepared-cache';
 import { JSONL_TEXTS, jsonlExampleSteps, jsonlSha256 } from './source-jsonl';
-import { PreparationCancelled, textFileSteps } from './source-text';
+import { textFileSteps } from './source-text';
 import { Steps, runSteps, runStepsAsync } from './steps';
 import { TokenDtype, dtypeBytes, tokenDtype } from './token-file';
 
@@ -273,34 +274,13 @@ function* damageOf(dir: string, sourceSha: string, key: RowsKey, opts: PrepareOp
     FILE_NAMES.reduce((n, name) => n + expected[name], 0),
     opts,
   );
-  const buf = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   let verified = 0;
   for (const name of FILE_NAMES) {
-    let fd: number;
-    try {
-      fd = openSync(join(dir, FILES[name]), 'r');
-    } catch (e) {
-      return `${FILES[name]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
-    }
-    try {
-      const hash = createHash('sha256');
-      let at = 0;
-      for (;;) {
-        const got = readSync(fd, buf, 0, buf.length, at);
-        if (got === 0) break;
-        hash.update(buf.subarray(0, got));
-        at += got;
-        if (at > expected[name]) break;
-        report(verified + at);
-        if (opts.shouldStop?.()) throw new PreparationCancelled();
-        yield;
-      }
-      if (at !== expected[name]) return `${FILES[name]} is ${at} bytes, not ${expected[name]}`;
-      if (hash.digest('hex') !== meta.sha256[name]) return `${FILES[name]} does not match its sha256`;
-      verified += at;
-    } finally {
-      closeSync(fd);
-    }
+    const read = yield* readPreparedFile(join(dir, FILES[name]), expected[name], (at) => report(verified + at), opts.shouldStop);
+    if ('unreadable' in read) return `${FILES[name]}: ${read.unreadable}`;
+    if (read.bytes !== expected[name]) return `${FILES[name]} is ${read.bytes} bytes, not ${expected[name]}`;
+    if (read.sha256 !== meta.sha256[name]) return `${FILES[name]} does not match its sha256`;
+    verified += read.bytes;
   }
   return undefined;
 }
