@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeStaleTemps, writeFileAtomic } from '../atomic-write';
 import { etaSeconds } from '../duration';
@@ -15,6 +15,8 @@ import {
   recordSha256,
   trainedTokenizerPath,
   readPreparedFile,
+  recordVerified,
+  unchangedSinceVerified,
   writePreparedFolder,
 } from './prepared-cache';
 import { CorpusSource, PreparedLayout, corpusSource } from './corpus-source';
@@ -88,7 +90,6 @@ export { PreparationCancelled };
 const TOKENS_FILE = 'tokens.bin';
 const META_FILE = 'prepared.json';
 const TOKENIZER_FILE = 'tokenizer.json';
-const VERIFIED_FILE = 'verified.json';
 
 /**
  * The corpus at `path` (a text file, or a folder of documents stored one after another) as token
@@ -128,7 +129,7 @@ export function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerReci
   if (existsSync(dir)) {
     const damage = yield* damageOf(dir, sha256, tokSha, opts);
     if (damage === undefined) {
-      recordVerified(dir);
+      recordVerified(dir, [TOKENS_FILE]);
       return opened(dir, tok, true, source.layout);
     }
     opts.onNotice?.(`the prepared data of ${path} in ${dir} is damaged (${damage}); preparing it again`);
@@ -159,7 +160,7 @@ export function* prepareSteps(path: string, tokenizer: Tokenizer | TokenizerReci
     writeFileAtomic(join(temp, TOKENIZER_FILE), tok.toJSON());
     return meta;
   });
-  recordVerified(dir);
+  recordVerified(dir, [TOKENS_FILE]);
   return opened(dir, tok, false, source.layout);
 }
 
@@ -279,7 +280,7 @@ function* damageOf(dir: string, sourceSha: string, tokSha: string, opts: Prepare
     return `${META_FILE}: ${(e as Error).message}`;
   }
   if (meta.source.sha256 !== sourceSha || meta.tokenizer.sha256 !== tokSha) return `${META_FILE} is for another text or tokenizer`;
-  if (unchangedSinceVerified(dir)) return undefined;
+  if (unchangedSinceVerified(dir, [TOKENS_FILE])) return undefined;
   const expected = meta.tokens * dtypeBytes(meta.dtype);
   const read = yield* readPreparedFile(join(dir, TOKENS_FILE), expected, progressReporter('verify', expected, opts), opts.shouldStop);
   if ('unreadable' in read) return `${TOKENS_FILE}: ${read.unreadable}`;
@@ -315,26 +316,6 @@ function parseMeta(text: string): PreparedMeta {
 // tokens.bin's identity when its sha256 was last found right. Any write to the file since (a
 // truncation, a changed byte) changes its ctime, which no program can set back, so while the
 // identity holds the hash need not be read again (1 GB of ids: ~2 s), as for the text itself.
-type FileIdentity = { size: string; ino: string; mtime_ns: string; ctime_ns: string };
-
-function identityOf(file: string): FileIdentity {
-  const s = statSync(file, { bigint: true });
-  return { size: String(s.size), ino: String(s.ino), mtime_ns: String(s.mtimeNs), ctime_ns: String(s.ctimeNs) };
-}
-
-function recordVerified(dir: string): void {
-  writeFileAtomic(join(dir, VERIFIED_FILE), JSON.stringify(identityOf(join(dir, TOKENS_FILE))) + '\n');
-}
-
-function unchangedSinceVerified(dir: string): boolean {
-  try {
-    const recorded: unknown = JSON.parse(readFileSync(join(dir, VERIFIED_FILE), 'utf8'));
-    return JSON.stringify(recorded) === JSON.stringify(identityOf(join(dir, TOKENS_FILE)));
-  } catch {
-    return false;
-  }
-}
-
 function opened(dir: string, tok: Tokenizer, reused: boolean, layout: PreparedLayout): PreparedCorpus {
   const meta = parseMeta(readFileSync(join(dir, META_FILE), 'utf8'));
   const tokens = TokenFile.open(join(dir, TOKENS_FILE), meta.dtype, meta.tokens);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Stats, closeSync, existsSync, openSync, readFileSync, readSync, statfsSync } from 'node:fs';
+import { Stats, closeSync, existsSync, openSync, readFileSync, readSync, statSync, statfsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { abandonDirAtomic, beginDirAtomic, commitDirAtomic, explainWriteError, writeFileAtomic } from '../atomic-write';
@@ -138,3 +138,29 @@ export function* readPreparedFile(
 }
 
 const VERIFY_CHUNK_BYTES = 4 << 20;
+
+/**
+ * Records that `files` of a prepared folder were just written or read whole: until one of them
+ * changes (size, inode, times), opening the folder again need not read them again.
+ */
+export function recordVerified(dir: string, files: readonly string[]): void {
+  writeFileAtomic(join(dir, VERIFIED_FILE), JSON.stringify(identitiesOf(dir, files)) + '\n');
+}
+
+export function unchangedSinceVerified(dir: string, files: readonly string[]): boolean {
+  try {
+    const recorded: unknown = JSON.parse(readFileSync(join(dir, VERIFIED_FILE), 'utf8'));
+    return JSON.stringify(recorded) === JSON.stringify(identitiesOf(dir, files));
+  } catch {
+    return false;
+  }
+}
+
+const VERIFIED_FILE = 'verified.json';
+
+function identitiesOf(dir: string, files: readonly string[]): { size: string; ino: string; mtime_ns: string; ctime_ns: string }[] {
+  return files.map((file) => {
+    const s = statSync(join(dir, file), { bigint: true });
+    return { size: String(s.size), ino: String(s.ino), mtime_ns: String(s.mtimeNs), ctime_ns: String(s.ctimeNs) };
+  });
+}

@@ -20,7 +20,9 @@ import {
   preparedDir,
   readPreparedFile,
   recordSha256,
+  recordVerified,
   sha256Hex,
+  unchangedSinceVerified,
   writePreparedFolder,
 } from './prepared-cache';
 import { JSONL_TEXTS, jsonlExampleSteps, jsonlSha256 } from './source-jsonl';
@@ -83,6 +85,7 @@ const FILES = {
 } as const;
 type FileName = keyof typeof FILES;
 const FILE_NAMES = Object.keys(FILES) as FileName[];
+const ROW_FILES = FILE_NAMES.map((name) => FILES[name]);
 
 /** target-chars.json: the characters of every row's trained targets, each row decoded on its own; `utf8` false when some row's are not whole UTF-8 (then none are counted). */
 interface TargetChars {
@@ -122,7 +125,10 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
   const dir = preparedDir(root, sha256, sha256Hex(`${ROWS_FORMAT}\0${JSON.stringify(key)}`));
   if (existsSync(dir)) {
     const damage = yield* damageOf(dir, sha256, key, opts);
-    if (damage === undefined) return opened(dir, true, model.tokenizer);
+    if (damage === undefined) {
+      recordVerified(dir, ROW_FILES);
+      return opened(dir, true, model.tokenizer);
+    }
     opts.onNotice?.(`the prepared rows of ${path} in ${dir} are damaged (${damage}); preparing them again`);
     rmSync(dir, { recursive: true, force: true });
   }
@@ -150,6 +156,7 @@ function* rowsSteps(path: string, model: SftModel, context: number, opts: Prepar
     };
     return meta;
   });
+  recordVerified(dir, ROW_FILES);
   return opened(dir, false, model.tokenizer);
 }
 
@@ -268,6 +275,7 @@ function* damageOf(dir: string, sourceSha: string, key: RowsKey, opts: PrepareOp
   }
   if (jsonlSha256(meta.source.sha256) !== sourceSha || JSON.stringify(meta.key) !== JSON.stringify(key))
     return `${META_FILE} is for another file, tokenizer or context`;
+  if (unchangedSinceVerified(dir, ROW_FILES)) return undefined;
   const expected = fileSizes(meta);
   const report = progressReporter(
     'verify',
